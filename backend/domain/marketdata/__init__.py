@@ -1,0 +1,1 @@
+"""Market data providers (mock, CSV) behind one Provider protocol; pure stdlib + numpy."""
