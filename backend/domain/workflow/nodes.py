@@ -1,0 +1,124 @@
+"""Node registry: one small class per node type, each declaring its parameter schema.
+
+Value kinds flowing along edges: ``event`` (a trigger fired), ``series`` (float64 per bar, from a
+data node) and ``boolean`` (a logic node's decision, leaving through its ``true``/``false``
+handle). Every ``compute`` works on whole arrays (one value per bar, aligned to the bars' close);
+a tick run uses the last element, the vectorised run uses all of them.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Callable, ClassVar
+
+import numpy as np
+
+from backend.domain.bars import Bars
+from backend.domain.workflow.graph import Edge, Node
+from backend.domain.workflow.params import Param, check_params, value_of
+from backend.domain.workflow.problems import INVALID_PARAMETER, MISSING_INPUT
+
+JOIN_RULES = ("all_success", "one_success", "none_failed")
+JOIN_PARAM = Param("join", "choice", choices=JOIN_RULES)
+DEFAULT_PORTS = frozenset({None, "out", "in"})
+
+BarsFor = Callable[[Node], Bars]
+
+
+@dataclass
+class Inputs:
+    """What reaches a node: series by target handle (with labels) and boolean flags per edge."""
+
+    series: dict[str, np.ndarray] = field(default_factory=dict)
+    labels: dict[str, str] = field(default_factory=dict)
+    flags: list[np.ndarray] = field(default_factory=list)
+
+
+class NodeType:
+    """Base of every node type; subclasses set ``name``, ``params`` and ``output``."""
+
+    name: ClassVar[str] = ""
+    params: ClassVar[tuple[Param, ...]] = ()
+    output: ClassVar[str] = "none"
+    source_handles: ClassVar[frozenset] = DEFAULT_PORTS
+
+    def accepts(self, data: dict) -> frozenset[str]:
+        """Return the value kinds this node takes on its inputs."""
+        return frozenset({"event", "boolean"})
+
+    def target_handles(self, data: dict) -> frozenset:
+        """Return the input handle ids this node has."""
+        return DEFAULT_PORTS
+
+    def default_join(self, data: dict) -> str:
+        """Return the join rule used when ``data.join`` is absent."""
+        return "all_success"
+
+    def check(self, data: dict) -> list[tuple[str, str]]:
+        """Return (reason, message) for every parameter problem."""
+        return check_params(self.params, data)
+
+    def check_inputs(self, node: Node, edges: list[Edge]) -> list[tuple[str, str, str | None]]:
+        """Return (reason, message, edge_id) for missing or surplus inputs."""
+        return []
+
+    def label(self, data: dict) -> str:
+        """Return a short human label used in decisions (``SMA(10)``)."""
+        return self.name
+
+    def compute(self, node: Node, inputs: Inputs, bars_for: BarsFor) -> np.ndarray | None:
+        """Return this node's value per bar (None for nodes without a value)."""
+        return None
+
+    def p(self, data: dict, name: str):
+        """Return parameter ``name`` from ``data`` or its default."""
+        return value_of(self.params, data, name)
+
+
+REGISTRY: dict[str, NodeType] = {}
+
+
+def register(cls: type[NodeType]) -> type[NodeType]:
+    """Class decorator: add a node type to the registry under ``cls.name``."""
+    REGISTRY[cls.name] = cls()
+    return cls
+
+
+def node_type(name: str) -> NodeType | None:
+    """Return the handler of node type ``name`` (None when unknown)."""
+    return REGISTRY.get(name)
+
+
+def describe_types() -> list[dict]:
+    """Return every node type with its parameter schema (for the editor)."""
+    return [{"type": t.name, "output": t.output, "params": [p.describe() for p in t.params]}
+            for t in REGISTRY.values()]
+
+
+def bool_series(values: np.ndarray) -> np.ndarray:
+    """Return ``values`` as a bool array (NaN comparisons are already False)."""
+    return np.asarray(values, dtype=bool)
+
+
+def tail_align(*arrays: np.ndarray) -> list[np.ndarray]:
+    """Align arrays on their last element (series of different symbols may differ in length)."""
+    n = min(len(a) for a in arrays)
+    return [a[len(a) - n:] for a in arrays]
+
+
+def check_join(data: dict) -> list[tuple[str, str]]:
+    """Return problems with an explicit ``join`` value."""
+    join = data.get("join")
+    if join is not None and join not in JOIN_RULES:
+        return [(INVALID_PARAMETER, f"parameter 'join' must be one of {', '.join(JOIN_RULES)}")]
+    return []
+
+
+def no_inputs_check(node: Node, edges: list[Edge]) -> list[tuple[str, str, str | None]]:
+    """Report a node that nothing feeds (it could never run)."""
+    if edges:
+        return []
+    return [(MISSING_INPUT, f"node {node.id} ({node.type}) has no incoming edge", None)]
+
+
+# Import the concrete types so they register themselves.
+from backend.domain.workflow import node_types  # noqa: E402,F401

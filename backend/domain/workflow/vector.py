@@ -1,0 +1,72 @@
+"""Vectorised mode: evaluate a graph over a whole bar history and return entry/exit signals.
+
+Every bar is a tick: triggers fire on every bar, data nodes are computed over all ``bars``
+(whatever symbol they name), logic nodes decide per bar and an action node is active on bar t
+when the branch reaching it is live there. ``buy`` actions become ``entries``, ``sell`` and
+``close`` become ``exits``; ``notify`` has no signal. A True at t is decided on bar t's close and
+the backtest engine acts on it at bar t+1's open, as for the built-in strategies. There are no
+failures in this mode, so ``none_failed`` joins are always satisfied.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from backend.domain.backtest.types import Signals
+from backend.domain.bars import Bars
+from backend.domain.workflow.graph import Edge
+from backend.domain.workflow.validate import Plan
+from backend.domain.workflow.wiring import gather_inputs, handle_value
+
+ENTRY_ACTIONS = ("buy",)
+EXIT_ACTIONS = ("sell", "close")
+
+
+def _join(rule: str, lives: list[np.ndarray], n: int) -> np.ndarray:
+    """Return where a node runs under join ``rule`` given its incoming edges' live arrays."""
+    if rule == "none_failed":
+        return np.ones(n, dtype=bool)
+    if rule == "one_success":
+        return np.logical_or.reduce(lives)
+    return np.logical_and.reduce(lives)
+
+
+def evaluate(plan: Plan, bars: Bars) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
+    """Return (values, active) per node: value arrays of data/logic nodes and where each runs."""
+    n = len(bars)
+    values: dict[str, np.ndarray] = {}
+    active: dict[str, np.ndarray] = {}
+    labels = {nid: plan.handler(nid).label(node.data) for nid, node in plan.nodes.items()}
+
+    def live(edge: Edge) -> np.ndarray:
+        src = active[edge.source]
+        if plan.nodes[edge.source].type == "logic":
+            return src & handle_value(edge, values[edge.source])
+        return src
+
+    for node_id in plan.order:
+        node, handler = plan.nodes[node_id], plan.handler(node_id)
+        if node.type == "trigger":
+            active[node_id] = np.ones(n, dtype=bool)
+            continue
+        active[node_id] = _join(plan.joins[node_id], [live(e) for e in plan.incoming[node_id]], n)
+        inputs = gather_inputs(plan, node_id, values, live, labels)
+        value = handler.compute(node, inputs, lambda _node: bars)
+        if value is not None:
+            values[node_id] = value
+    return values, active
+
+
+def workflow_signals(plan: Plan, bars: Bars) -> Signals:
+    """Return the graph's long entries/exits per bar (bool arrays of len(bars))."""
+    _, active = evaluate(plan, bars)
+    n = len(bars)
+    entries, exits = np.zeros(n, dtype=bool), np.zeros(n, dtype=bool)
+    for node_id, node in plan.nodes.items():
+        if node.type != "action":
+            continue
+        kind = node.data.get("action")
+        if kind in ENTRY_ACTIONS:
+            entries |= active[node_id]
+        elif kind in EXIT_ACTIONS:
+            exits |= active[node_id]
+    return Signals(entries=entries, exits=exits)
