@@ -1,0 +1,144 @@
+"""Uploaded files: store bytes under the storage root, metadata in `files`, owner-only access.
+
+Row and bytes never drift apart: an upload writes the bytes first and removes them if the row's
+transaction fails; a delete hides the bytes (rename) before the commit, restores them if the
+commit fails and unlinks them only after it succeeded.
+"""
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+import re
+import unicodedata
+from pathlib import Path
+from typing import IO
+
+from flask import current_app
+from sqlalchemy import select
+
+from backend.core import storage
+from backend.core.db import transactional
+from backend.core.pagination import Page, paginate
+from backend.extensions import db
+from backend.modules.files.errors import EmptyUpload, FileNotFound, FileTooLarge, FileTypeNotAllowed
+from backend.modules.files.models import StoredFile
+from backend.modules.files.sniff import SniffError, sniff
+
+logger = logging.getLogger(__name__)
+
+AREA = "uploads"
+DEFAULT_MAX_BYTES = 5 * 1024 * 1024
+_UNSAFE_NAME = re.compile(r"[\x00-\x1f\x7f]")
+
+
+def max_upload_bytes() -> int:
+    """Return the configured upload size limit in bytes."""
+    return int(current_app.config.get("FILES_MAX_BYTES", DEFAULT_MAX_BYTES))
+
+
+def clean_filename(filename: str | None) -> str:
+    """Return the display name kept for a file: last path component, no control characters."""
+    base = re.split(r"[\\/]", unicodedata.normalize("NFC", filename or ""))[-1]
+    base = _UNSAFE_NAME.sub("", base).strip().strip(".") or "upload"
+    if len(base) > 255:
+        stem, ext = os.path.splitext(base)
+        base = stem[: 255 - len(ext)] + ext
+    return base
+
+
+def read_limited(stream: IO[bytes], limit: int) -> bytes:
+    """Read at most ``limit`` bytes from ``stream``; raise FileTooLarge if there are more."""
+    data = stream.read(limit + 1)
+    if len(data) > limit:
+        raise FileTooLarge(f"The file is larger than the limit of {limit} bytes.",
+                           details={"limit": limit})
+    return data
+
+
+def upload_file(*, actor_id: str, filename: str | None, stream: IO[bytes]) -> StoredFile:
+    """Check, store and record an upload of the caller; return its metadata row."""
+    data = read_limited(stream, max_upload_bytes())
+    if not data:
+        raise EmptyUpload(fields={"file": ["The file is empty."]})
+    name = clean_filename(filename)
+    try:
+        content_type = sniff(data, name)
+    except SniffError as exc:
+        raise FileTypeNotAllowed(str(exc)) from exc
+    rel, path = storage.new_stored_name(AREA)
+    storage.write_atomic(path, data)
+    try:
+        return _record_upload(actor_id=actor_id, name=name, rel=rel, content_type=content_type,
+                              data=data)
+    except BaseException:
+        path.unlink(missing_ok=True)  # the row is not there, so neither may the bytes be
+        raise
+
+
+@transactional
+def _record_upload(*, actor_id: str, name: str, rel: str, content_type: str,
+                   data: bytes) -> StoredFile:
+    row = StoredFile(owner_id=actor_id, original_name=name, stored_name=rel,
+                     content_type=content_type, size=len(data),
+                     sha256=hashlib.sha256(data).hexdigest())
+    db.session.add(row)
+    db.session.flush()
+    return row
+
+
+def get_owned_file(*, actor_id: str, file_id: str, lock: bool = False) -> StoredFile:
+    """Return the caller's file row or raise FileNotFound (also for other owners' files)."""
+    stmt = select(StoredFile).where(StoredFile.id == file_id, StoredFile.owner_id == actor_id)
+    if lock:
+        stmt = stmt.with_for_update()
+    row = db.session.scalar(stmt)
+    if row is None:
+        raise FileNotFound()
+    return row
+
+
+def get_file_content(*, actor_id: str, file_id: str) -> tuple[StoredFile, bytes]:
+    """Return the caller's file row and its bytes (FileNotFound for others' or unknown ids)."""
+    row = get_owned_file(actor_id=actor_id, file_id=file_id)
+    try:
+        return row, storage.safe_path(row.stored_name).read_bytes()
+    except FileNotFoundError as exc:
+        logger.error("file %s has a row but no bytes at %s", row.id, row.stored_name)
+        raise FileNotFound() from exc
+
+
+def list_files(*, actor_id: str, page: int, page_size: int) -> Page[StoredFile]:
+    """Return one page of the caller's files, newest first."""
+    stmt = (select(StoredFile).where(StoredFile.owner_id == actor_id)
+            .order_by(StoredFile.created_at.desc(), StoredFile.id))
+    return paginate(stmt, page=page, page_size=page_size)
+
+
+def delete_file(*, actor_id: str, file_id: str) -> None:
+    """Delete the caller's file: the row and the bytes together."""
+    hidden: list[tuple[Path, Path]] = []
+    try:
+        _delete_row_hiding_bytes(actor_id=actor_id, file_id=file_id, hidden=hidden)
+    except BaseException:
+        for path, tomb in hidden:  # the row survived, so the bytes must come back
+            os.replace(tomb, path)
+        raise
+    for _path, tomb in hidden:
+        tomb.unlink(missing_ok=True)
+
+
+@transactional
+def _delete_row_hiding_bytes(*, actor_id: str, file_id: str,
+                             hidden: list[tuple[Path, Path]]) -> None:
+    row = get_owned_file(actor_id=actor_id, file_id=file_id, lock=True)
+    path = storage.safe_path(row.stored_name)
+    db.session.delete(row)
+    db.session.flush()
+    tomb = path.with_name(path.name + ".deleting")
+    try:
+        os.replace(path, tomb)
+    except FileNotFoundError:
+        logger.warning("file %s had no bytes at %s; deleting the row", file_id, row.stored_name)
+        return
+    hidden.append((path, tomb))

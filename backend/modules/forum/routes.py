@@ -1,0 +1,213 @@
+"""Forum endpoints (/api/forum) and the social user endpoints (/api/users/{id}/..., favorites)."""
+from __future__ import annotations
+
+from flask.views import MethodView
+from flask_jwt_extended import jwt_required
+
+from backend.core.auth import current_user_id
+from backend.core.envelope import EnvelopeBlueprint
+from backend.core.schemas import LimitQuerySchema
+from backend.modules.forum import service, social
+from backend.modules.forum.schemas import (CommentCreateSchema, CommentSchema, FavoriteStateSchema,
+                                           FollowStateSchema, LikeStateSchema, PostCreateSchema,
+                                           PostDetailSchema, PostQueryArgsSchema, PostSchema,
+                                           PostUpdateSchema, ProfileSchema, TipCreateSchema,
+                                           TipSchema, UserBriefSchema)
+
+blp = EnvelopeBlueprint("forum", __name__, url_prefix="/api/forum",
+                        description="Posts, comments, likes, favorites, tips and the hot list.")
+# The lead's `users` blueprint owns /api/users/me and /me/api-keys; ids here are UUIDs, so
+# /api/users/<uuid> can never match "me".
+follows_blp = EnvelopeBlueprint("profiles", __name__, url_prefix="/api/users",
+                                description="Public profiles, follows and my favorites.")
+blueprints = [blp, follows_blp]
+
+
+def _page(result, pagination_parameters):
+    pagination_parameters.item_count = result.total
+    return result.items
+
+
+@blp.route("/hot")
+@blp.arguments(LimitQuerySchema, location="query")
+@blp.response(200, PostSchema(many=True))
+def hot(args):
+    """List the hottest posts (anonymous callers welcome)."""
+    return service.list_hot(limit=args["limit"])
+
+
+@blp.route("/posts")
+class Posts(MethodView):
+    """The post collection."""
+
+    @jwt_required()
+    @blp.arguments(PostQueryArgsSchema, location="query")
+    @blp.response(200, PostSchema(many=True))
+    @blp.paginate()
+    def get(self, args, pagination_parameters):
+        """List posts, newest first (filter by `tag` and `author` id)."""
+        result = service.list_posts(page=pagination_parameters.page, tag=args.get("tag"),
+                                    page_size=pagination_parameters.page_size,
+                                    author_id=args.get("author"))
+        return _page(result, pagination_parameters)
+
+    @jwt_required()
+    @blp.arguments(PostCreateSchema)
+    @blp.response(201, PostDetailSchema)
+    def post(self, body):
+        """Publish a post (author and avatar come from my user record)."""
+        return service.create_post(actor_id=current_user_id(), **body)
+
+
+@blp.route("/posts/<string:post_id>")
+class PostById(MethodView):
+    """One post."""
+
+    @jwt_required()
+    @blp.response(200, PostDetailSchema)
+    def get(self, post_id: str):
+        """Return a post with my like/favorite flags and its tips total."""
+        return service.get_post(actor_id=current_user_id(), post_id=post_id)
+
+    @jwt_required()
+    @blp.arguments(PostUpdateSchema)
+    @blp.response(200, PostDetailSchema)
+    def patch(self, changes, post_id: str):
+        """Edit my post."""
+        return service.update_post(actor_id=current_user_id(), post_id=post_id, changes=changes)
+
+    @jwt_required()
+    @blp.response(200)
+    def delete(self, post_id: str):
+        """Delete my post."""
+        service.delete_post(actor_id=current_user_id(), post_id=post_id)
+
+
+@blp.route("/posts/<string:post_id>/comments")
+class Comments(MethodView):
+    """A post's comments."""
+
+    @jwt_required()
+    @blp.response(200, CommentSchema(many=True))
+    @blp.paginate()
+    def get(self, post_id: str, pagination_parameters):
+        """List a post's comments, oldest first."""
+        result = service.list_comments(post_id=post_id, page=pagination_parameters.page,
+                                       page_size=pagination_parameters.page_size)
+        return _page(result, pagination_parameters)
+
+    @jwt_required()
+    @blp.arguments(CommentCreateSchema)
+    @blp.response(201, CommentSchema)
+    def post(self, body, post_id: str):
+        """Comment on a post."""
+        return service.add_comment(actor_id=current_user_id(), post_id=post_id, **body)
+
+
+@blp.route("/comments/<string:comment_id>", methods=["DELETE"])
+@jwt_required()
+@blp.response(200)
+def delete_comment(comment_id: str):
+    """Delete my comment."""
+    service.delete_comment(actor_id=current_user_id(), comment_id=comment_id)
+
+
+@blp.route("/posts/<string:post_id>/like")
+class PostLike(MethodView):
+    """My like on a post (idempotent both ways)."""
+
+    @jwt_required()
+    @blp.response(200, LikeStateSchema)
+    def post(self, post_id: str):
+        """Like a post."""
+        return social.like_post(actor_id=current_user_id(), post_id=post_id)
+
+    @jwt_required()
+    @blp.response(200, LikeStateSchema)
+    def delete(self, post_id: str):
+        """Remove my like."""
+        return social.unlike_post(actor_id=current_user_id(), post_id=post_id)
+
+
+@blp.route("/posts/<string:post_id>/favorite")
+class PostFavorite(MethodView):
+    """My favorite mark on a post (idempotent both ways)."""
+
+    @jwt_required()
+    @blp.response(200, FavoriteStateSchema)
+    def post(self, post_id: str):
+        """Add a post to my favorites."""
+        return social.favorite_post(actor_id=current_user_id(), post_id=post_id)
+
+    @jwt_required()
+    @blp.response(200, FavoriteStateSchema)
+    def delete(self, post_id: str):
+        """Remove a post from my favorites."""
+        return social.unfavorite_post(actor_id=current_user_id(), post_id=post_id)
+
+
+@blp.route("/posts/<string:post_id>/tips", methods=["POST"])
+@jwt_required()
+@blp.arguments(TipCreateSchema)
+@blp.response(201, TipSchema)
+def tip(body, post_id: str):
+    """Record a tip to the post's author (no payment is made)."""
+    return social.tip_post(actor_id=current_user_id(), post_id=post_id, **body)
+
+
+@follows_blp.route("/me/favorites")
+@jwt_required()
+@follows_blp.response(200, PostSchema(many=True))
+@follows_blp.paginate()
+def my_favorites(pagination_parameters):
+    """List my favorite posts, most recently favorited first."""
+    result = social.list_favorites(actor_id=current_user_id(), page=pagination_parameters.page,
+                                   page_size=pagination_parameters.page_size)
+    return _page(result, pagination_parameters)
+
+
+@follows_blp.route("/<uuid:user_id>")
+@jwt_required()
+@follows_blp.response(200, ProfileSchema)
+def profile(user_id):
+    """Return a user's public profile."""
+    return social.get_profile(actor_id=current_user_id(), user_id=str(user_id))
+
+
+@follows_blp.route("/<uuid:user_id>/follow")
+class FollowUser(MethodView):
+    """My follow of a user (idempotent both ways; never myself)."""
+
+    @jwt_required()
+    @follows_blp.response(200, FollowStateSchema)
+    def post(self, user_id):
+        """Follow a user."""
+        return social.follow_user(actor_id=current_user_id(), user_id=str(user_id))
+
+    @jwt_required()
+    @follows_blp.response(200, FollowStateSchema)
+    def delete(self, user_id):
+        """Unfollow a user."""
+        return social.unfollow_user(actor_id=current_user_id(), user_id=str(user_id))
+
+
+@follows_blp.route("/<uuid:user_id>/followers")
+@jwt_required()
+@follows_blp.response(200, UserBriefSchema(many=True))
+@follows_blp.paginate()
+def followers(user_id, pagination_parameters):
+    """List the users who follow this user."""
+    result = social.list_followers(user_id=str(user_id), page=pagination_parameters.page,
+                                   page_size=pagination_parameters.page_size)
+    return _page(result, pagination_parameters)
+
+
+@follows_blp.route("/<uuid:user_id>/following")
+@jwt_required()
+@follows_blp.response(200, UserBriefSchema(many=True))
+@follows_blp.paginate()
+def following(user_id, pagination_parameters):
+    """List the users this user follows."""
+    result = social.list_following(user_id=str(user_id), page=pagination_parameters.page,
+                                   page_size=pagination_parameters.page_size)
+    return _page(result, pagination_parameters)

@@ -1,0 +1,172 @@
+"""HTTP contract of the forum: posts, comments, likes, favorites, tips, follows and profiles."""
+from __future__ import annotations
+
+import math
+from decimal import Decimal
+from typing import Any
+
+import marshmallow as ma
+from marshmallow import EXCLUDE, validate
+
+from backend.core.schemas import BaseSchema, Money, TimestampMs
+
+TAG = ma.fields.String(validate=[validate.Length(min=1, max=32),
+                                 validate.Regexp(r"^[^\s,][^,]*$", error="Tags may not contain commas.")])
+
+
+class AttachmentSchema(BaseSchema):
+    """A backtest or strategy attached to a post, with the KPIs the server verified."""
+
+    kind = ma.fields.String(required=True, validate=validate.OneOf(["backtest", "strategy"]))
+    id = ma.fields.String(required=True, validate=validate.Length(min=1, max=36))
+    kpis = ma.fields.Dict(dump_only=True)
+
+
+class PostSchema(BaseSchema):
+    """Post as lists show it (author and avatar come from the author's user record)."""
+
+    id = ma.fields.String()
+    title = ma.fields.String()
+    author = ma.fields.String()
+    authorId = ma.fields.String(attribute="author_id")
+    avatar = ma.fields.String(allow_none=True)
+    likes = ma.fields.Integer(attribute="likes_count")
+    comments = ma.fields.Integer(attribute="comments_count")
+    timestamp = TimestampMs(attribute="created_at")
+    updatedAt = TimestampMs(attribute="updated_at")
+    tags = ma.fields.List(ma.fields.String())
+    attachment = ma.fields.Nested(AttachmentSchema, allow_none=True)
+
+
+class PostDetailSchema(PostSchema):
+    """Post detail: adds the body, the caller's like/favorite flags and the tips total."""
+
+    content = ma.fields.String()
+    liked = ma.fields.Boolean()
+    favorited = ma.fields.Boolean()
+    tipsTotal = Money(attribute="tips_total")
+
+
+class PostCreateSchema(BaseSchema):
+    """Body of POST /api/forum/posts (no author fields: those come from the token)."""
+
+    title = ma.fields.String(required=True, validate=validate.Length(min=1, max=200))
+    content = ma.fields.String(load_default="", validate=validate.Length(max=20_000))
+    tags = ma.fields.List(TAG, load_default=list, validate=validate.Length(max=10))
+    attachment = ma.fields.Nested(AttachmentSchema, allow_none=True, load_default=None)
+
+
+class PostUpdateSchema(PostCreateSchema):
+    """Body of PATCH /api/forum/posts/{id}: any subset of the create fields."""
+
+    title = ma.fields.String(validate=validate.Length(min=1, max=200))
+    content = ma.fields.String(validate=validate.Length(max=20_000))
+    tags = ma.fields.List(TAG, validate=validate.Length(max=10))
+    attachment = ma.fields.Nested(AttachmentSchema, allow_none=True)
+
+
+class PostQueryArgsSchema(BaseSchema):
+    """Filters of GET /api/forum/posts."""
+
+    class Meta:
+        # The paginator parses page/page_size from the same query string (and documents them),
+        # so this schema must let them through rather than RAISE.
+        unknown = EXCLUDE
+
+    tag = ma.fields.String(validate=validate.Length(min=1, max=32))
+    author = ma.fields.String(validate=validate.Length(min=1, max=36),
+                              metadata={"description": "author user id"})
+
+
+class CommentSchema(BaseSchema):
+    """A comment (author and avatar from the user record)."""
+
+    id = ma.fields.String()
+    postId = ma.fields.String(attribute="post_id")
+    author = ma.fields.String()
+    authorId = ma.fields.String(attribute="author_id")
+    avatar = ma.fields.String(allow_none=True)
+    content = ma.fields.String()
+    timestamp = TimestampMs(attribute="created_at")
+
+
+class CommentCreateSchema(BaseSchema):
+    """Body of POST /api/forum/posts/{id}/comments."""
+
+    content = ma.fields.String(required=True, validate=validate.Length(min=1, max=5_000))
+
+
+class LikeStateSchema(BaseSchema):
+    """Result of like/unlike."""
+
+    likes = ma.fields.Integer()
+    liked = ma.fields.Boolean()
+
+
+class FavoriteStateSchema(BaseSchema):
+    """Result of favorite/unfavorite."""
+
+    favorited = ma.fields.Boolean()
+
+
+class TipAmount(Money):
+    """A tip amount: a JSON number only (strings and booleans rejected), finite, at most 8 decimals."""
+
+    default_error_messages = {"not_number": "Must be a JSON number, not a string.",
+                              "precision": "At most 8 decimal places."}
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> Decimal:
+        if isinstance(value, str):
+            raise self.make_error("not_number")
+        if isinstance(value, float) and not math.isfinite(value):
+            raise self.make_error("special")
+        result = super()._deserialize(value, attr, data, **kwargs)
+        exponent = result.as_tuple().exponent
+        if isinstance(exponent, int) and exponent < -8 and result != result.quantize(Decimal("1e-8")):
+            raise self.make_error("precision")
+        return result
+
+
+class TipCreateSchema(BaseSchema):
+    """Body of POST /api/forum/posts/{id}/tips (the maximum is checked by the service)."""
+
+    amount = TipAmount(required=True, validate=validate.Range(
+        min=Decimal(0), min_inclusive=False, error="Must be greater than 0."))
+    currency = ma.fields.String(load_default="USD", validate=validate.Regexp(
+        r"^[A-Z]{3,8}$", error="Use an upper-case currency code such as USD."))
+
+
+class TipSchema(BaseSchema):
+    """A recorded tip."""
+
+    id = ma.fields.String()
+    postId = ma.fields.String(attribute="post_id")
+    tipperId = ma.fields.String(attribute="tipper_id")
+    recipientId = ma.fields.String(attribute="recipient_id")
+    amount = Money()
+    currency = ma.fields.String()
+    timestamp = TimestampMs(attribute="created_at")
+
+
+class UserBriefSchema(BaseSchema):
+    """A user as follower lists show it."""
+
+    id = ma.fields.String()
+    name = ma.fields.String()
+    avatar = ma.fields.String(allow_none=True)
+
+
+class ProfileSchema(UserBriefSchema):
+    """Public profile: counts and whether the caller follows this user."""
+
+    posts = ma.fields.Integer()
+    followers = ma.fields.Integer()
+    following = ma.fields.Integer()
+    isFollowing = ma.fields.Boolean(attribute="is_following")
+
+
+class FollowStateSchema(BaseSchema):
+    """Result of follow/unfollow."""
+
+    following = ma.fields.Boolean()
+    followers = ma.fields.Integer()

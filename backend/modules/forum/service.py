@@ -1,0 +1,205 @@
+"""Forum posts and comments: CRUD, hot list, verified attachments.
+
+Likes, favorites, tips and follows live in `social.py`. Counters on posts are only changed by
+atomic increments in the transaction that inserts/deletes the counted row (see models.py).
+"""
+from __future__ import annotations
+
+import dataclasses
+import importlib
+import logging
+from decimal import Decimal
+from typing import Any
+
+from flask import current_app
+from sqlalchemy import exists, select, update
+
+from backend.core.db import now_ms, transactional
+from backend.core.errors import AppError
+from backend.core.pagination import Page, paginate
+from backend.extensions import db
+from backend.modules.forum import ranking
+from backend.modules.forum.errors import (AttachmentUnavailable, CommentNotFound, NotAuthor,
+                                          PostNotFound)
+from backend.modules.forum.models import Comment, Favorite, Like, Post
+from backend.modules.forum.views import (CommentView, PostView, authors_by_id, comment_views,
+                                         post_view, post_views)
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_HOT_CANDIDATES = 500
+_ATTACHMENT_SOURCES = {"backtest": ("backtests", "backtest_id"),
+                       "strategy": ("strategies", "strategy_id")}
+
+
+def get_post_row(post_id: str, *, lock: bool = False) -> Post:
+    """Return the post row or raise PostNotFound."""
+    stmt = select(Post).where(Post.id == post_id)
+    post = db.session.scalar(stmt.with_for_update() if lock else stmt)
+    if post is None:
+        raise PostNotFound()
+    return post
+
+
+def list_hot(*, limit: int, now: int | None = None) -> list[PostView]:
+    """Return the hottest posts (see ranking.py), for anyone."""
+    size = int(current_app.config.get("FORUM_HOT_CANDIDATES", DEFAULT_HOT_CANDIDATES))
+    rows = db.session.execute(
+        select(Post.id, Post.likes_count, Post.comments_count, Post.tips_total, Post.created_at)
+        .order_by(Post.created_at.desc(), Post.id).limit(size)).all()
+    candidates = [ranking.HotCandidate(*row) for row in rows]
+    ids = ranking.rank_hot(candidates, now=now if now is not None else now_ms(), limit=limit)
+    by_id = {p.id: p for p in db.session.scalars(select(Post).where(Post.id.in_(ids)))}
+    return post_views(by_id[i] for i in ids if i in by_id)
+
+
+def list_posts(*, page: int, page_size: int, tag: str | None = None,
+               author_id: str | None = None) -> Page[PostView]:
+    """Return one page of posts, newest first, optionally by tag and/or author."""
+    stmt = select(Post).order_by(Post.created_at.desc(), Post.id)
+    if tag:
+        stmt = stmt.where(Post.tags.contains([tag]))
+    if author_id:
+        stmt = stmt.where(Post.author_id == author_id)
+    result = paginate(stmt, page=page, page_size=page_size)
+    return Page(items=post_views(result.items), total=result.total)
+
+
+def get_post(*, actor_id: str | None, post_id: str) -> PostView:
+    """Return a post's detail with the caller's like/favorite flags."""
+    post = get_post_row(post_id)
+    return _detail(post, actor_id)
+
+
+def _detail(post: Post, actor_id: str | None) -> PostView:
+    liked = favorited = False
+    if actor_id:
+        liked = bool(db.session.scalar(select(exists().where(
+            Like.post_id == post.id, Like.user_id == actor_id))))
+        favorited = bool(db.session.scalar(select(exists().where(
+            Favorite.post_id == post.id, Favorite.user_id == actor_id))))
+    return post_view(post, authors_by_id([post.author_id]), liked=liked, favorited=favorited)
+
+
+@transactional
+def create_post(*, actor_id: str, title: str, content: str, tags: list[str],
+                attachment: dict[str, str] | None = None) -> PostView:
+    """Publish a post by the caller, attaching a verified backtest/strategy if given."""
+    post = Post(author_id=actor_id, title=title.strip() or title, content=content,
+                tags=_clean_tags(tags))
+    _set_attachment(post, actor_id, attachment)
+    db.session.add(post)
+    db.session.flush()
+    return _detail(post, actor_id)
+
+
+@transactional
+def update_post(*, actor_id: str, post_id: str, changes: dict[str, Any]) -> PostView:
+    """Change the caller's own post (title, content, tags, attachment)."""
+    post = _own_post(actor_id, post_id)
+    for name in ("title", "content"):
+        if name in changes:
+            setattr(post, name, changes[name])
+    if "tags" in changes:
+        post.tags = _clean_tags(changes["tags"])
+    if "attachment" in changes:
+        _set_attachment(post, actor_id, changes["attachment"])
+    post.updated_at = now_ms()
+    db.session.flush()
+    return _detail(post, actor_id)
+
+
+@transactional
+def delete_post(*, actor_id: str, post_id: str) -> None:
+    """Delete the caller's own post with its comments, likes, favorites and tips."""
+    db.session.delete(_own_post(actor_id, post_id))
+
+
+def _own_post(actor_id: str, post_id: str) -> Post:
+    post = get_post_row(post_id, lock=True)
+    if post.author_id != actor_id:
+        raise NotAuthor()
+    return post
+
+
+def _clean_tags(tags: list[str]) -> list[str]:
+    seen: dict[str, None] = {}
+    for tag in tags:
+        seen.setdefault(tag.strip().lower(), None)
+    return [t for t in seen if t]
+
+
+def _set_attachment(post: Post, actor_id: str, attachment: dict[str, str] | None) -> None:
+    if attachment is None:
+        post.attachment_kind = post.attachment_id = post.attachment_kpis = None
+        return
+    kind, object_id = attachment["kind"], attachment["id"]
+    post.attachment_kpis = verified_kpis(actor_id=actor_id, kind=kind, object_id=object_id)
+    post.attachment_kind, post.attachment_id = kind, object_id
+
+
+def verified_kpis(*, actor_id: str, kind: str, object_id: str) -> dict[str, Any]:
+    """Return the server-computed KPIs of the caller's backtest or strategy (JSON-ready)."""
+    module_name, arg = _ATTACHMENT_SOURCES[kind]
+    fields = {"attachment": [f"This {kind} cannot be attached."]}
+    try:
+        source = importlib.import_module(f"backend.modules.{module_name}.service").verified_kpis
+    except (ImportError, AttributeError) as exc:
+        raise AttachmentUnavailable(f"Attaching a {kind} is not available yet.",
+                                    fields=fields) from exc
+    try:
+        kpis = source(actor_id=actor_id, **{arg: object_id})
+    except AppError as exc:
+        raise AttachmentUnavailable(f"The {kind} is not yours or has no verified result.",
+                                    fields=fields, details={"cause": exc.code}) from exc
+    if kpis is None:
+        raise AttachmentUnavailable(f"The {kind} has no verified result yet.", fields=fields)
+    return _jsonable(kpis)
+
+
+def _jsonable(value: Any) -> Any:
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        value = dataclasses.asdict(value)
+    if isinstance(value, dict):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, Decimal):
+        return int(value) if value == value.to_integral_value() else float(value)
+    return value
+
+
+def list_comments(*, post_id: str, page: int, page_size: int) -> Page[CommentView]:
+    """Return one page of a post's comments, oldest first."""
+    get_post_row(post_id)
+    stmt = (select(Comment).where(Comment.post_id == post_id)
+            .order_by(Comment.created_at, Comment.id))
+    result = paginate(stmt, page=page, page_size=page_size)
+    return Page(items=comment_views(result.items), total=result.total)
+
+
+@transactional
+def add_comment(*, actor_id: str, post_id: str, content: str) -> CommentView:
+    """Comment on a post as the caller."""
+    get_post_row(post_id)
+    comment = Comment(post_id=post_id, author_id=actor_id, content=content)
+    db.session.add(comment)
+    db.session.execute(update(Post).where(Post.id == post_id)
+                       .values(comments_count=Post.comments_count + 1)
+                       .execution_options(synchronize_session=False))
+    db.session.flush()
+    return comment_views([comment])[0]
+
+
+@transactional
+def delete_comment(*, actor_id: str, comment_id: str) -> None:
+    """Delete the caller's own comment."""
+    comment = db.session.scalar(select(Comment).where(Comment.id == comment_id).with_for_update())
+    if comment is None:
+        raise CommentNotFound()
+    if comment.author_id != actor_id:
+        raise NotAuthor()
+    db.session.delete(comment)
+    db.session.execute(update(Post).where(Post.id == comment.post_id)
+                       .values(comments_count=Post.comments_count - 1)
+                       .execution_options(synchronize_session=False))
