@@ -1,0 +1,112 @@
+"""The application factory: the only place where things are wired together."""
+from __future__ import annotations
+
+import importlib
+import importlib.util
+import logging
+from pathlib import Path
+from typing import Any
+
+from flask import Flask
+
+from backend.config import Settings, load_config
+
+logger = logging.getLogger(__name__)
+
+# Blueprint modules, in registration order. A module is registered when its routes.py exists.
+MODULES = ("auth", "users", "strategies", "backtests", "bots", "forum", "files", "workflows",
+           "market", "agent")
+
+MIGRATIONS_DIR = str(Path(__file__).resolve().parent / "migrations")
+
+
+def create_app(config: Settings | None = None, **overrides: Any) -> Flask:
+    """Create and wire the Flask app. `overrides` replace Flask config keys (tests use this)."""
+    from backend.celery_app import celery_init_app
+    from backend.core.auth import init_jwt_callbacks
+    from backend.core.jsonprovider import AppJSONProvider
+    from backend.core.logging import configure_logging, init_request_id
+    from backend.core.redis import init_redis
+    from backend.extensions import api, cors, db, jwt, limiter, migrate
+
+    settings = config or load_config()
+    app = Flask(__name__)
+    app.json = AppJSONProvider(app)
+    app.config.update(settings.as_flask_config())
+    app.config.update(_openapi_config(settings))
+    app.config.update(overrides)
+
+    configure_logging(app)
+    init_request_id(app)
+    db.init_app(app)
+    migrate.init_app(app, db, directory=MIGRATIONS_DIR)
+    init_redis(app)
+    jwt.init_app(app)
+    init_jwt_callbacks(app)
+    cors.init_app(app, resources={r"/api/*": {"origins": app.config["CORS_ORIGINS"]}},
+                  expose_headers=["X-Request-ID", "X-Pagination", "Retry-After"])
+    limiter.init_app(app)
+    api.init_app(app, spec_kwargs=_spec_kwargs())
+    celery_init_app(app)
+    _register_blueprints(app, api)
+    _register_cli(app)
+    _import_task_modules()
+    return app
+
+
+def _openapi_config(settings: Settings) -> dict[str, Any]:
+    return {
+        "API_TITLE": "QYQuant API",
+        "API_VERSION": settings.VERSION,
+        "OPENAPI_VERSION": "3.0.3",
+        "OPENAPI_URL_PREFIX": "/api",
+        "OPENAPI_JSON_PATH": "openapi.json",
+        "OPENAPI_SWAGGER_UI_PATH": "/docs",
+        # Served by the app itself (backend/core/docs.py), so the page renders with no internet.
+        "OPENAPI_SWAGGER_UI_URL": "/api/docs/assets/",
+        "OPENAPI_SWAGGER_UI_CONFIG": {"persistAuthorization": True},
+    }
+
+
+def _spec_kwargs() -> dict[str, Any]:
+    return {
+        "info": {"description": "QYQuant backend. Every JSON success is wrapped in "
+                                "`{code, message, data, request_id}`; errors in "
+                                "`{code, message, details, request_id}`."},
+        "components": {"securitySchemes": {
+            "bearerAuth": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}}},
+        "security": [{"bearerAuth": []}],
+    }
+
+
+def _register_blueprints(app: Flask, api: Any) -> None:
+    from backend.core.docs import docs_assets_bp
+    from backend.core.health import blp as health_blp
+
+    app.register_blueprint(docs_assets_bp)
+    api.register_blueprint(health_blp)
+    for name in MODULES:
+        module_name = f"backend.modules.{name}.routes"
+        if importlib.util.find_spec(module_name) is None:
+            continue
+        module = importlib.import_module(module_name)
+        for blp in getattr(module, "blueprints", None) or [module.blp]:
+            api.register_blueprint(blp)
+
+
+def _register_cli(app: Flask) -> None:
+    from backend.cli import seed_command
+
+    app.cli.add_command(seed_command)
+    for name in MODULES:
+        module_name = f"backend.modules.{name}.cli"
+        if importlib.util.find_spec(module_name) is not None:
+            app.cli.add_command(importlib.import_module(module_name).cli)
+
+
+def _import_task_modules() -> None:
+    from backend.celery_app import TASK_MODULES
+
+    for name in TASK_MODULES:
+        if importlib.util.find_spec(name) is not None:
+            importlib.import_module(name)

@@ -1,0 +1,88 @@
+"""Celery bound to the Flask app: queues, routes by task-name prefix, and the one beat schedule.
+
+Workers start with ``celery -A backend.celery_app worker -Q default,backtests,workflows,bots``;
+beat with ``celery -A backend.celery_app beat``. Tasks run inside the app context (FlaskTask).
+"""
+from __future__ import annotations
+
+from celery import Celery, Task
+from flask import Flask
+from kombu import Queue
+
+QUEUES = ("default", "backtests", "workflows", "bots")
+
+# Routing by task-name prefix: a slow backtest never delays a bot tick.
+TASK_ROUTES = {
+    "backtests.*": {"queue": "backtests"},
+    "workflows.*": {"queue": "workflows"},
+    "bots.*": {"queue": "bots"},
+    "*": {"queue": "default"},
+}
+
+# The one beat schedule: every periodic job in the system is declared here.
+BEAT_SCHEDULE: dict[str, dict] = {
+    "core.reap_stale_jobs": {"task": "core.reap_stale_jobs", "schedule": 30.0},
+}
+
+# Modules whose tasks.py the worker imports.
+TASK_MODULES = ("backend.core.tasks",) + tuple(
+    f"backend.modules.{m}.tasks"
+    for m in ("strategies", "backtests", "bots", "forum", "files", "workflows", "market", "agent")
+)
+
+
+def celery_init_app(app: Flask) -> Celery:
+    """Create the Celery app for `app` and store it in `app.extensions["celery"]`."""
+
+    class FlaskTask(Task):
+        def __call__(self, *args, **kwargs):
+            with app.app_context():
+                return self.run(*args, **kwargs)
+
+    celery = Celery(app.name, task_cls=FlaskTask)
+    broker = app.config["CELERY_BROKER_URL"]
+    prefix = app.config["REDIS_KEY_PREFIX"]
+    transport = {
+        "visibility_timeout": app.config["CELERY_TASK_TIME_LIMIT_S"] + 300,
+        "global_keyprefix": f"{prefix}celery:",
+        "socket_connect_timeout": 2,
+    }
+    celery.conf.update(
+        broker_url=broker,
+        broker_transport_options=transport,
+        broker_connection_timeout=2,
+        broker_connection_retry_on_startup=True,
+        task_ignore_result=True,
+        result_backend=None,
+        task_acks_late=True,
+        task_reject_on_worker_lost=False,  # redelivery is the reaper's job (see core/jobs.py)
+        worker_prefetch_multiplier=1,
+        task_time_limit=app.config["CELERY_TASK_TIME_LIMIT_S"],
+        task_soft_time_limit=max(app.config["CELERY_TASK_TIME_LIMIT_S"] - 30, 30),
+        task_queues=[Queue(q) for q in QUEUES],
+        task_default_queue="default",
+        task_routes=TASK_ROUTES,
+        beat_schedule=BEAT_SCHEDULE,
+        task_always_eager=app.config.get("CELERY_ALWAYS_EAGER", False),
+        task_eager_propagates=True,
+        worker_hijack_root_logger=False,
+        timezone="UTC",
+    )
+    celery.set_default()
+    app.extensions["celery"] = celery
+    return celery
+
+
+def _make_worker_app() -> Celery:
+    from backend.app import create_app
+
+    return create_app().extensions["celery"]  # create_app imports every TASK_MODULES entry
+
+
+# `celery -A backend.celery_app` looks for this attribute; building it creates the Flask app,
+# which is fine for the worker process but never happens when the web app imports this module.
+def __getattr__(name: str):
+    if name in {"celery", "app"}:
+        globals()["celery"] = globals()["app"] = _make_worker_app()
+        return globals()[name]
+    raise AttributeError(name)

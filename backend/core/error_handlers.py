@@ -1,0 +1,114 @@
+"""The one error handler: every failure leaves as the error envelope with a stable reason."""
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from flask import Flask
+from sqlalchemy.exc import IntegrityError, OperationalError
+from werkzeug.exceptions import HTTPException
+
+from backend.core.envelope import error_response
+from backend.core.errors import AppError
+
+logger = logging.getLogger(__name__)
+
+# HTTP status -> (details.reason, human sentence) for errors raised by Flask/werkzeug itself.
+_HTTP_REASONS: dict[int, tuple[str, str]] = {
+    400: ("bad_request", "The request could not be understood."),
+    401: ("unauthorized", "Authentication is required."),
+    403: ("forbidden", "You are not allowed to do this."),
+    404: ("not_found", "The requested resource was not found."),
+    405: ("method_not_allowed", "This method is not allowed for this resource."),
+    409: ("conflict", "The request conflicts with the current state."),
+    413: ("payload_too_large", "The request body is too large."),
+    415: ("unsupported_media_type", "This media type is not supported."),
+    422: ("validation_error", "The request is invalid."),
+    429: ("rate_limited", "Too many requests; slow down."),
+    503: ("service_unavailable", "A required service is unavailable; try again shortly."),
+}
+
+
+def _flatten_locations(messages: Any) -> dict[str, Any]:
+    """Turn webargs' ``{"json": {"name": [...]}}`` into ``{"name": [...]}``."""
+    if not isinstance(messages, dict):
+        return {"_schema": messages}
+    fields: dict[str, Any] = {}
+    for location, errors in messages.items():
+        if isinstance(errors, dict):
+            fields.update(errors)
+        else:
+            fields[location] = errors
+    return fields
+
+
+def handle_app_error(error: AppError):
+    """Render an AppError."""
+    if error.http_status >= 500:
+        logger.error("%s: %s", error.code, error.message)
+    return error_response(error.http_status, error.message, error.to_details(), error.headers)
+
+
+def handle_http_exception(error: HTTPException):
+    """Render werkzeug/Flask HTTP errors (404, 405, 413, webargs 422, limiter 429...)."""
+    status = error.code or 500
+    if status >= 500:
+        return handle_unexpected(error)
+    reason, message = _HTTP_REASONS.get(status, ("http_error", error.name))
+    details: dict[str, Any] = {"reason": reason}
+    headers: dict[str, str] = {}
+    data = getattr(error, "data", None) or {}
+    if status == 422 and ("messages" in data or "errors" in data):
+        details["fields"] = _flatten_locations(data.get("errors") or data.get("messages"))
+    if isinstance(data.get("headers"), dict):
+        headers.update(data["headers"])
+    if status == 429:
+        description = getattr(error, "description", "")
+        details["limit"] = str(description)
+        response = getattr(error, "response", None)
+        retry_after = response.headers.get("Retry-After") if response is not None else None
+        if retry_after:
+            headers["Retry-After"] = retry_after
+    if status == 405 and getattr(error, "valid_methods", None):
+        headers["Allow"] = ", ".join(error.valid_methods)
+    return error_response(status, data.get("message", message), details, headers)
+
+
+def handle_integrity_error(error: IntegrityError):
+    """Render a constraint violation that a service did not anticipate as 409."""
+    logger.warning("integrity error: %s", error.orig)
+    _rollback()
+    return error_response(409, "The request conflicts with existing data.", {"reason": "conflict"})
+
+
+def handle_operational_error(error: OperationalError):
+    """Render a lost database connection as 503."""
+    logger.error("database unavailable: %s", error.orig)
+    _rollback()
+    return error_response(503, "The database is unavailable; try again shortly.",
+                          {"reason": "service_unavailable", "service": "database"})
+
+
+def handle_unexpected(error: Exception):
+    """Render anything else as a generic 500; the traceback goes to the log, never the client."""
+    logger.exception("unhandled error", exc_info=error)
+    _rollback()
+    return error_response(500, "Internal server error.", {"reason": "internal_error"})
+
+
+def _rollback() -> None:
+    from backend.extensions import db
+
+    try:
+        db.session.rollback()
+    except Exception:  # noqa: BLE001 - the connection may be the thing that failed
+        logger.debug("rollback after error failed", exc_info=True)
+
+
+def register_error_handlers(app: Flask) -> None:
+    """Register the handlers, most specific first."""
+    app.register_error_handler(AppError, handle_app_error)
+    app.register_error_handler(HTTPException, handle_http_exception)
+    app.register_error_handler(IntegrityError, handle_integrity_error)
+    app.register_error_handler(OperationalError, handle_operational_error)
+    app.register_error_handler(Exception, handle_unexpected)

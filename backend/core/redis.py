@@ -1,0 +1,22 @@
+"""The app's Redis client and key naming (every key carries the configured prefix)."""
+from __future__ import annotations
+
+import redis
+from flask import Flask, current_app
+
+
+def init_redis(app: Flask) -> None:
+    """Create the client for this app (connections are opened lazily on first use)."""
+    app.extensions["redis"] = redis.Redis.from_url(
+        app.config["REDIS_URL"], socket_connect_timeout=2, socket_timeout=2, decode_responses=True,
+    )
+
+
+def get_redis() -> redis.Redis:
+    """Return the current app's Redis client."""
+    return current_app.extensions["redis"]
+
+
+def rkey(*parts: str) -> str:
+    """Return a namespaced Redis key: ``<prefix><part>:<part>...``."""
+    return current_app.config["REDIS_KEY_PREFIX"] + ":".join(parts)

@@ -1,0 +1,57 @@
+"""HTTP contract of the auth module."""
+from __future__ import annotations
+
+import marshmallow as ma
+from marshmallow import validate
+
+from backend.core.schemas import BaseSchema
+from backend.modules.users.schemas import PASSWORD, USERNAME, UserSchema
+
+
+class LoginSchema(BaseSchema):
+    """POST /api/auth/login: `username` (or `email`) and `password`."""
+
+    username = ma.fields.String(validate=validate.Length(min=1, max=254))
+    email = ma.fields.String(validate=validate.Length(min=1, max=254))
+    password = ma.fields.String(required=True, load_only=True, validate=validate.Length(min=1, max=128))
+
+    @ma.validates_schema
+    def _one_identifier(self, data, **kwargs):
+        if not data.get("username") and not data.get("email"):
+            raise ma.ValidationError("Give a username or an email.", "username")
+
+
+class RegisterSchema(BaseSchema):
+    """POST /api/auth/register."""
+
+    username = ma.fields.String(required=True, validate=USERNAME)
+    password = ma.fields.String(required=True, load_only=True, validate=PASSWORD)
+    email = ma.fields.Email(load_default=None)
+
+
+class TokenSchema(BaseSchema):
+    """Tokens issued by login, register and refresh."""
+
+    access_token = ma.fields.String()
+    refresh_token = ma.fields.String()
+    token_type = ma.fields.String(metadata={"example": "Bearer"})
+    expires_in = ma.fields.Integer(metadata={"description": "Access token lifetime in seconds."})
+    user = ma.fields.Nested(UserSchema)
+
+
+class RegisterResultSchema(UserSchema):
+    """The new User, plus its first tokens (the contract's "User (+ tokens)")."""
+
+    access_token = ma.fields.String()
+    refresh_token = ma.fields.String()
+    token_type = ma.fields.String(metadata={"example": "Bearer"})
+    expires_in = ma.fields.Integer()
+    user = ma.fields.Nested(UserSchema)
+
+    @ma.pre_dump
+    def _flatten(self, pair, **kwargs):
+        user = pair.user
+        return {"id": user.id, "name": user.name, "avatar": user.avatar, "level": user.level,
+                "username": user.username, "email": user.email, "created_at": user.created_at,
+                "access_token": pair.access_token, "refresh_token": pair.refresh_token,
+                "token_type": pair.token_type, "expires_in": pair.expires_in, "user": user}

@@ -1,0 +1,42 @@
+"""Users and their encrypted third-party API keys."""
+from __future__ import annotations
+
+from sqlalchemy import ForeignKey, Index, Integer, String, Text, UniqueConstraint, func
+from sqlalchemy.orm import Mapped, mapped_column
+
+from backend.core.db import TimestampMixin, new_id
+from backend.extensions import db
+
+
+class User(TimestampMixin, db.Model):
+    """A person who logs in. `username` and `email` are unique case-insensitively."""
+
+    __tablename__ = "users"
+    __table_args__ = (
+        Index("uq_users_username_lower", func.lower("username"), unique=True),
+        Index("uq_users_email_lower", func.lower("email"), unique=True),
+    )
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
+    username: Mapped[str] = mapped_column(String(64), nullable=False)
+    email: Mapped[str | None] = mapped_column(String(254))
+    password_hash: Mapped[str] = mapped_column(String(255), nullable=False)
+    name: Mapped[str] = mapped_column(String(100), nullable=False)
+    avatar: Mapped[str | None] = mapped_column(String(500))
+    level: Mapped[int] = mapped_column(Integer, nullable=False, default=1)
+    is_admin: Mapped[bool] = mapped_column(db.Boolean, nullable=False, default=False)
+
+
+class UserApiKey(TimestampMixin, db.Model):
+    """An exchange/broker/LLM credential, stored only as Fernet ciphertext."""
+
+    __tablename__ = "user_api_keys"
+    __table_args__ = (UniqueConstraint("user_id", "exchange"),)
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
+    user_id: Mapped[str] = mapped_column(String(36), ForeignKey("users.id", ondelete="CASCADE"), nullable=False)
+    exchange: Mapped[str] = mapped_column(String(40), nullable=False)
+    label: Mapped[str | None] = mapped_column(String(100))
+    key_ciphertext: Mapped[str] = mapped_column(Text, nullable=False)
+    secret_ciphertext: Mapped[str | None] = mapped_column(Text)
+    key_last4: Mapped[str] = mapped_column(String(4), nullable=False)
