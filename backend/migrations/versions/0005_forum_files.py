@@ -45,11 +45,11 @@ def upgrade() -> None:
         sa.Column("updated_at", sa.BigInteger(), nullable=False),
         sa.PrimaryKeyConstraint("id", name="pk_posts"),
         _user_fk("author_id", "posts"),
-        sa.CheckConstraint("likes_count >= 0", name="ck_posts_likes_nonneg"),
-        sa.CheckConstraint("comments_count >= 0", name="ck_posts_comments_nonneg"),
-        sa.CheckConstraint("tips_total >= 0", name="ck_posts_tips_nonneg"),
+        sa.CheckConstraint("likes_count >= 0", name="likes_nonneg"),
+        sa.CheckConstraint("comments_count >= 0", name="comments_nonneg"),
+        sa.CheckConstraint("tips_total >= 0", name="tips_nonneg"),
         sa.CheckConstraint("attachment_kind IN ('backtest', 'strategy')",
-                           name="ck_posts_attachment_kind"),
+                           name="attachment_kind"),
     )
     op.create_index("ix_posts_created_at", "posts", ["created_at"])
     op.create_index("ix_posts_author_created", "posts", ["author_id", "created_at"])
@@ -102,7 +102,7 @@ def upgrade() -> None:
         _post_fk("tips"),
         _user_fk("tipper_id", "tips"),
         _user_fk("recipient_id", "tips"),
-        sa.CheckConstraint("amount > 0", name="ck_tips_amount_positive"),
+        sa.CheckConstraint("amount > 0", name="amount_positive"),
     )
     op.create_index("ix_tips_post_id", "tips", ["post_id"])
 
@@ -114,7 +114,7 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("follower_id", "followee_id", name="pk_follows"),
         _user_fk("follower_id", "follows"),
         _user_fk("followee_id", "follows"),
-        sa.CheckConstraint("follower_id <> followee_id", name="ck_follows_not_self"),
+        sa.CheckConstraint("follower_id <> followee_id", name="not_self"),
     )
     op.create_index("ix_follows_followee_id", "follows", ["followee_id"])
 
