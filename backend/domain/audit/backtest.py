@@ -39,6 +39,7 @@ class BacktestEvidence:
     periods_per_year: float
     summary: dict[str, Any] = field(default_factory=dict)
     stressed_total_return: float | None = None  # totalReturn (%) re-run with doubled fees+slippage
+    stressed_cost_bps: float | None = None       # fee + slippage (bps per fill) of that re-run
 
 
 @dataclass(frozen=True)
@@ -134,16 +135,19 @@ def check_outlier_trades(trade_pnls: np.ndarray) -> Finding:
     return Finding("bt.outlier_trades", sev, "Profit depends on one or two outlier trades", ev, related)
 
 
-def check_cost_sensitivity(total_return: float, stressed_return: float | None) -> Finding | None:
+def check_cost_sensitivity(total_return: float, stressed_return: float | None,
+                           stressed_bps: float | None = None) -> Finding | None:
     """Flag a return (%) that collapses when fees and slippage are doubled; None if not re-run."""
     if stressed_return is None:
         return None
     ev = Evidence("totalReturnDoubledCostsPct", stressed_return, 0.0)
     related = [Evidence("totalReturnPct", total_return)]
+    if stressed_bps is not None:
+        related.append(Evidence("stressedCostBps", stressed_bps))
     if total_return <= 0:
         return Finding("bt.cost_sensitivity", "info", "No profit to erode with costs", ev, tuple(related))
     retained = stressed_return / total_return * 100.0
-    related.append(Evidence("returnRetainedPct", retained, MIN_COST_RETENTION_PCT))
+    related.insert(1, Evidence("returnRetainedPct", retained, MIN_COST_RETENTION_PCT))
     if stressed_return <= 0:
         sev, title = "high", "Doubling fees and slippage wipes out the profit"
     elif retained < MIN_COST_RETENTION_PCT:
@@ -203,7 +207,7 @@ def audit_backtest(ev: BacktestEvidence) -> AuditReport:
         check_trade_count(int(m["totalTrades"]), float(m["sharpeRatio"])),
         check_drawdown_vs_return(float(m["totalReturn"]), float(m["maxDrawdown"])),
         check_outlier_trades(ev.trade_pnls),
-        check_cost_sensitivity(float(m["totalReturn"]), ev.stressed_total_return),
+        check_cost_sensitivity(float(m["totalReturn"]), ev.stressed_total_return, ev.stressed_cost_bps),
         check_out_of_sample(ev.equity, ev.periods_per_year),
         *check_exposure(ev.exposure),
     ]
