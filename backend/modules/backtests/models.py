@@ -1,0 +1,92 @@
+"""Backtest tables: `backtests` (one run, its inputs and its stored result) and `backtest_trades`.
+
+A row records everything needed to reproduce the run: strategy version, kind and parameters,
+symbol, interval, data range ``[start_ms, end_ms)``, provider, broker settings and engine version.
+The stored result is the metrics (JSONB, percents as numbers), a bounded equity curve and kline
+(see service.py for the bounds) and one `backtest_trades` row per round trip.
+"""
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import BigInteger, Boolean, CheckConstraint, ForeignKey, Index, Integer, String, Text
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.orm import Mapped, mapped_column
+
+from backend.core.db import Money, TimestampMixin, new_id
+from backend.extensions import db
+
+QUEUED, RUNNING, COMPLETED, FAILED, CANCELLED = "queued", "running", "completed", "failed", "cancelled"
+
+
+class Backtest(TimestampMixin, db.Model):
+    """One backtest run and, once completed, its result."""
+
+    __tablename__ = "backtests"
+    __table_args__ = (
+        Index("ix_backtests_owner_created", "owner_id", "created_at"),
+        Index("ix_backtests_strategy_finished", "strategy_id", "finished_at"),
+        Index("ix_backtests_status_finished", "status", "finished_at"),
+        CheckConstraint("status IN ('queued', 'running', 'completed', 'failed', 'cancelled')", name="status"),
+        CheckConstraint("end_ms > start_ms", name="range"),
+    )
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
+    owner_id: Mapped[str] = mapped_column(String(36), ForeignKey("users.id", ondelete="CASCADE"),
+                                          nullable=False)
+    job_id: Mapped[str | None] = mapped_column(String(36), ForeignKey("jobs.id", ondelete="SET NULL"))
+    strategy_id: Mapped[str | None] = mapped_column(String(36), ForeignKey("strategies.id", ondelete="SET NULL"))
+    strategy_version_id: Mapped[str | None] = mapped_column(
+        String(36), ForeignKey("strategy_versions.id", ondelete="SET NULL"))
+    name: Mapped[str] = mapped_column(String(200), nullable=False)
+    kind: Mapped[str] = mapped_column(String(32), nullable=False)
+    params: Mapped[dict[str, Any]] = mapped_column(JSONB, nullable=False, default=dict)
+    symbol: Mapped[str] = mapped_column(String(32), nullable=False)
+    interval: Mapped[str] = mapped_column(String(8), nullable=False)
+    start_ms: Mapped[int] = mapped_column(BigInteger, nullable=False)
+    end_ms: Mapped[int] = mapped_column(BigInteger, nullable=False)
+    provider: Mapped[str] = mapped_column(String(16), nullable=False, default="auto")
+    initial_capital: Mapped[Decimal] = mapped_column(Money, nullable=False)
+    fee_bps: Mapped[Decimal] = mapped_column(Money, nullable=False, default=Decimal(0))
+    slippage_bps: Mapped[Decimal] = mapped_column(Money, nullable=False, default=Decimal(0))
+    allow_short: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False)
+    engine_version: Mapped[str] = mapped_column(String(16), nullable=False)
+    status: Mapped[str] = mapped_column(String(12), nullable=False, default=QUEUED)
+    error_reason: Mapped[str | None] = mapped_column(String(64))
+    error_message: Mapped[str | None] = mapped_column(Text)
+    bars_count: Mapped[int | None] = mapped_column(Integer)
+    final_equity: Mapped[Decimal | None] = mapped_column(Money)
+    metrics: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
+    equity_curve: Mapped[list[Any] | None] = mapped_column(JSONB)  # [[time_ms, value], ...]
+    kline: Mapped[list[Any] | None] = mapped_column(JSONB)  # [[t, o, h, l, c, v, signal|None], ...]
+    started_at: Mapped[int | None] = mapped_column(BigInteger)
+    finished_at: Mapped[int | None] = mapped_column(BigInteger)
+
+
+class BacktestTrade(db.Model):
+    """One round trip of a backtest (entry and exit fill); money in the quote currency."""
+
+    __tablename__ = "backtest_trades"
+    __table_args__ = (
+        Index("ix_backtest_trades_backtest_seq", "backtest_id", "seq", unique=True),
+        CheckConstraint("side IN ('long', 'short')", name="side"),
+    )
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
+    backtest_id: Mapped[str] = mapped_column(String(36), ForeignKey("backtests.id", ondelete="CASCADE"),
+                                             nullable=False)
+    seq: Mapped[int] = mapped_column(Integer, nullable=False)
+    side: Mapped[str] = mapped_column(String(5), nullable=False)  # long | short
+    entry_index: Mapped[int] = mapped_column(Integer, nullable=False)
+    exit_index: Mapped[int] = mapped_column(Integer, nullable=False)
+    entry_time: Mapped[int] = mapped_column(BigInteger, nullable=False)
+    exit_time: Mapped[int] = mapped_column(BigInteger, nullable=False)
+    entry_price: Mapped[Decimal] = mapped_column(Money, nullable=False)
+    exit_price: Mapped[Decimal] = mapped_column(Money, nullable=False)
+    quantity: Mapped[Decimal] = mapped_column(Money, nullable=False)
+    pnl: Mapped[Decimal] = mapped_column(Money, nullable=False)
+    fees: Mapped[Decimal] = mapped_column(Money, nullable=False)
+    return_pct: Mapped[Decimal] = mapped_column(Money, nullable=False)
+    holding_ms: Mapped[int] = mapped_column(BigInteger, nullable=False)
+    closed_at_end: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False)
