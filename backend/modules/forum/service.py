@@ -41,6 +41,16 @@ def get_post_row(post_id: str, *, lock: bool = False) -> Post:
     return post
 
 
+def bump_post(post_id: str, **values: Any) -> None:
+    """Apply atomic counter changes to a post (``likes_count=Post.likes_count + 1``).
+
+    ``updated_at`` is pinned because it means "edited by the author", not "liked".
+    """
+    db.session.execute(update(Post).where(Post.id == post_id)
+                       .values(updated_at=Post.updated_at, **values)
+                       .execution_options(synchronize_session=False))
+
+
 def list_hot(*, limit: int, now: int | None = None) -> list[PostView]:
     """Return the hottest posts (see ranking.py), for anyone."""
     size = int(current_app.config.get("FORUM_HOT_CANDIDATES", DEFAULT_HOT_CANDIDATES))
@@ -184,9 +194,7 @@ def add_comment(*, actor_id: str, post_id: str, content: str) -> CommentView:
     get_post_row(post_id)
     comment = Comment(post_id=post_id, author_id=actor_id, content=content)
     db.session.add(comment)
-    db.session.execute(update(Post).where(Post.id == post_id)
-                       .values(comments_count=Post.comments_count + 1)
-                       .execution_options(synchronize_session=False))
+    bump_post(post_id, comments_count=Post.comments_count + 1)
     db.session.flush()
     return comment_views([comment])[0]
 
@@ -200,6 +208,4 @@ def delete_comment(*, actor_id: str, comment_id: str) -> None:
     if comment.author_id != actor_id:
         raise NotAuthor()
     db.session.delete(comment)
-    db.session.execute(update(Post).where(Post.id == comment.post_id)
-                       .values(comments_count=Post.comments_count - 1)
-                       .execution_options(synchronize_session=False))
+    bump_post(comment.post_id, comments_count=Post.comments_count - 1)

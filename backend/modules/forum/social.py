@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from flask import current_app
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import delete, func, select
 from sqlalchemy.dialects.postgresql import insert
 
 from backend.core.db import transactional
@@ -18,7 +18,7 @@ from backend.core.pagination import Page, paginate
 from backend.extensions import db
 from backend.modules.forum.errors import CannotFollowSelf, InvalidTip
 from backend.modules.forum.models import Favorite, Follow, Like, Post, Tip
-from backend.modules.forum.service import get_post_row
+from backend.modules.forum.service import bump_post, get_post_row
 from backend.modules.forum.views import Author, PostView, ProfileView, author_of, authors_by_id, post_views
 from backend.modules.users import service as users_service
 
@@ -42,9 +42,7 @@ class FollowState:
 
 
 def _bump_likes(post_id: str, delta: int) -> None:
-    db.session.execute(update(Post).where(Post.id == post_id)
-                       .values(likes_count=Post.likes_count + delta)
-                       .execution_options(synchronize_session=False))
+    bump_post(post_id, likes_count=Post.likes_count + delta)
 
 
 def _likes_of(post_id: str) -> int:
@@ -118,9 +116,7 @@ def tip_post(*, actor_id: str, post_id: str, amount: Decimal, currency: str) -> 
     tip = Tip(post_id=post_id, tipper_id=actor_id, recipient_id=post.author_id, amount=amount,
               currency=currency)
     db.session.add(tip)
-    db.session.execute(update(Post).where(Post.id == post_id)
-                       .values(tips_total=Post.tips_total + amount)
-                       .execution_options(synchronize_session=False))
+    bump_post(post_id, tips_total=Post.tips_total + amount)
     db.session.flush()
     return tip
 
