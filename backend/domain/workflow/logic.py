@@ -13,7 +13,7 @@ import numpy as np
 
 from backend.domain.workflow.graph import Edge, Node
 from backend.domain.workflow.nodes import (
-    DEFAULT_PORTS, JOIN_PARAM, BarsFor, Inputs, NodeType, check_join, register, tail_align,
+    DEFAULT_PORTS, JOIN_PARAM, BarsFor, Inputs, NodeType, register, tail_align,
 )
 from backend.domain.workflow.params import Param
 from backend.domain.workflow.problems import (
@@ -67,7 +67,7 @@ class LogicNode(NodeType):
 
     def check(self, data: dict) -> list[tuple[str, str]]:
         """Check the op and the constants it needs."""
-        found = super().check(data) + check_join(data)
+        found = super().check(data)
         if data.get("op") == "between":
             low, high = data.get("low"), data.get("high")
             for name, v in (("low", low), ("high", high)):

@@ -10,7 +10,7 @@ from backend.domain.backtest import indicators as ind
 from backend.domain.workflow.graph import Edge, Node
 from backend.domain.workflow.logic import LogicNode  # noqa: F401 - registers "logic"
 from backend.domain.workflow.nodes import (
-    JOIN_PARAM, BarsFor, Inputs, NodeType, check_join, no_inputs_check, register,
+    JOIN_PARAM, BarsFor, Inputs, NodeType, no_inputs_check, register,
 )
 from backend.domain.workflow.params import Param
 from backend.domain.workflow.problems import INVALID_PARAMETER, MISSING_PARAMETER
@@ -74,7 +74,7 @@ class DataNode(NodeType):
 
     def check(self, data: dict) -> list[tuple[str, str]]:
         """Check parameters, the period an average needs, and multi-output choices."""
-        found = super().check(data) + check_join(data)
+        found = super().check(data)
         kind = data.get("indicator", "price")
         if kind in ("sma", "ema") and data.get("period") is None:
             found.append((MISSING_PARAMETER, f"parameter 'period' is required for {kind}"))
@@ -134,10 +134,6 @@ class ActionNode(NodeType):
     name = "action"
     params = (Param("action", "choice", required=True, choices=ACTIONS),
               Param("bot_id", "str"), Param("symbol", "str"), Param("message", "str"), JOIN_PARAM)
-
-    def check(self, data: dict) -> list[tuple[str, str]]:
-        """Check parameters and the join rule."""
-        return super().check(data) + check_join(data)
 
     def check_inputs(self, node: Node, edges: list[Edge]):
         """Require something feeding the action."""

@@ -15,7 +15,7 @@ import numpy as np
 from backend.domain.bars import Bars
 from backend.domain.workflow.graph import Edge, Node
 from backend.domain.workflow.params import Param, check_params, value_of
-from backend.domain.workflow.problems import INVALID_PARAMETER, MISSING_INPUT
+from backend.domain.workflow.problems import MISSING_INPUT
 
 JOIN_RULES = ("all_success", "one_success", "none_failed")
 JOIN_PARAM = Param("join", "choice", choices=JOIN_RULES)
@@ -103,14 +103,6 @@ def tail_align(*arrays: np.ndarray) -> list[np.ndarray]:
     """Align arrays on their last element (series of different symbols may differ in length)."""
     n = min(len(a) for a in arrays)
     return [a[len(a) - n:] for a in arrays]
-
-
-def check_join(data: dict) -> list[tuple[str, str]]:
-    """Return problems with an explicit ``join`` value."""
-    join = data.get("join")
-    if join is not None and join not in JOIN_RULES:
-        return [(INVALID_PARAMETER, f"parameter 'join' must be one of {', '.join(JOIN_RULES)}")]
-    return []
 
 
 def no_inputs_check(node: Node, edges: list[Edge]) -> list[tuple[str, str, str | None]]:

@@ -151,7 +151,8 @@ def _order(st: _State) -> tuple[str, ...]:
     preds = {n: {e.source for e in st.incoming[n]} for n in st.nodes}
     for _ in range(MAX_CYCLES_REPORTED):
         try:
-            return _heap_order(preds)
+            order = _heap_order(preds)
+            return () if any(p.reason == P.CYCLE for p in st.found) else order
         except graphlib.CycleError as err:
             cycle = list(err.args[1])
             st.add(P.CYCLE, f"cycle: {' -> '.join(cycle)}", cycle[0], cycle=tuple(cycle))
@@ -239,6 +240,8 @@ def validate(raw: Any, limits: Limits = Limits()) -> Validation:
         if too_big:
             return Validation(tuple(too_big), ())
         raw = parse_graph(raw)
+    if raw.problems and not raw.nodes and not raw.edges:
+        return Validation(raw.problems, ())
     too_big = _size_problems(len(raw.nodes), len(raw.edges), limits)
     if too_big:
         return Validation(tuple(too_big), ())
