@@ -10,12 +10,10 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["sma", "ema", "rsi", "macd", "bbands", "atr"]
+__all__ = ["first_valid", "window_sum", "sma", "ema", "rsi", "macd", "bbands", "atr"]
 
 # Chunk length cap for the blocked linear recursion in ``_smooth``.
 _MAX_BLOCK = 4096
-# Windows up to this length use a direct windowed sum in ``sma``; longer ones use cumsum.
-_DIRECT_SMA_MAX = 64
 
 
 def _as_float(x) -> np.ndarray:
@@ -33,7 +31,7 @@ def _check_period(n: int) -> int:
     return int(n)
 
 
-def _first_valid(x: np.ndarray) -> int:
+def first_valid(x: np.ndarray) -> int:
     """Return the index of the first non-NaN value (len(x) if there is none)."""
     if len(x) and not np.isnan(x[0]):
         return 0
@@ -41,23 +39,33 @@ def _first_valid(x: np.ndarray) -> int:
     return int(finite[0]) if finite.size else len(x)
 
 
+def window_sum(x: np.ndarray, n: int) -> np.ndarray:
+    """Return the sums of every window of n consecutive values (length len(x) - n + 1).
+
+    Built from power-of-two partial sums (O(len(x) * log2(n))): every addition combines values of
+    similar size, so there is no running-sum drift, and it stays fast for long windows.
+    """
+    length = len(x) - n + 1
+    out = np.zeros(length)
+    level, size, offset = x, 1, 0  # level[i] = sum of x[i : i + size]
+    while True:
+        if n & size:
+            out += level[offset:offset + length]
+            offset += size
+        if size * 2 > n:
+            return out
+        level = level[:-size] + level[size:]
+        size *= 2
+
+
 def sma(x, n: int) -> np.ndarray:
     """Simple moving average of the last ``n`` values; NaN for the first ``n - 1`` valid bars."""
     x, n = _as_float(x), _check_period(n)
     out = np.full(len(x), np.nan)
-    start = _first_valid(x)
-    body = x[start:]
-    if len(body) < n:
+    start = first_valid(x)
+    if len(x) - start < n:
         return out
-    if n <= _DIRECT_SMA_MAX:
-        # A direct windowed sum is exact to rounding and, for short windows, as fast as cumsum.
-        out[start + n - 1:] = np.convolve(body, np.full(n, 1.0 / n), mode="valid")
-        return out
-    # Long windows: cumulative sums of values shifted by the first one keep the running sum
-    # small, which keeps the rounding error of the difference of two cumulative sums small.
-    shifted = body - body[0]
-    csum = np.concatenate(([0.0], np.cumsum(shifted)))
-    out[start + n - 1:] = (csum[n:] - csum[:-n]) / n + body[0]
+    out[start + n - 1:] = window_sum(x[start:], n) / n
     return out
 
 
@@ -98,7 +106,7 @@ def ema(x, n: int) -> np.ndarray:
     The first value is at valid index ``n - 1`` (the TA-Lib convention); earlier values are NaN.
     """
     x, n = _as_float(x), _check_period(n)
-    start = _first_valid(x)
+    start = first_valid(x)
     if len(x) - start < n:
         return np.full(len(x), np.nan)
     seed_index = start + n - 1
@@ -121,7 +129,7 @@ def rsi(close, n: int = 14) -> np.ndarray:
     """
     close, n = _as_float(close), _check_period(n)
     out = np.full(len(close), np.nan)
-    start = _first_valid(close)
+    start = first_valid(close)
     if len(close) - start <= n:
         return out
     change = np.full(len(close), np.nan)
@@ -161,7 +169,7 @@ def bbands(close, n: int = 20, k: float = 2.0):
     close, n = _as_float(close), _check_period(n)
     middle = sma(close, n)
     std = np.full(len(close), np.nan)
-    start = _first_valid(close)
+    start = first_valid(close)
     if len(close) - start >= n:
         windows = np.lib.stride_tricks.sliding_window_view(close[start:], n)
         std[start + n - 1:] = windows.std(axis=1)

@@ -1,0 +1,263 @@
+"""Performance metrics: pure functions over equity, return and trade arrays.
+
+Conventions: percentages are numbers in percent (12.5 means 12.5 %); drawdowns are negative
+percents; ``periods_per_year`` is the number of bars in a year for this market and interval
+(e.g. 365 * 24 for hourly crypto, 252 for daily stocks) and drives every annualisation; the risk-
+free rate is 0. Per-bar returns start from the initial capital, so the first bar's move counts.
+A metric that is undefined (no trades, zero volatility, no losing trade for the profit factor, ...)
+is None, never NaN or infinity, so ``compute_metrics`` output is JSON-safe.
+"""
+from __future__ import annotations
+
+import math
+from typing import Optional
+
+import numpy as np
+
+from backend.domain.bars import Bars
+from backend.domain.backtest.types import BacktestResult
+
+MS_PER_DAY = 86_400_000
+Number = Optional[float]
+
+
+def finite_or_none(value) -> Number:
+    """Return ``value`` as a float, or None when it is None, NaN or infinite."""
+    if value is None:
+        return None
+    value = float(value)
+    return value if math.isfinite(value) else None
+
+
+def with_start(equity: np.ndarray, initial: float) -> np.ndarray:
+    """Return the equity curve with the initial capital prepended (length n + 1)."""
+    return np.concatenate(([float(initial)], np.asarray(equity, dtype=np.float64)))
+
+
+def bar_returns(equity: np.ndarray, initial: float) -> np.ndarray:
+    """Return simple per-bar returns (fractions, length n), the first one from the initial capital."""
+    curve = with_start(equity, initial)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return curve[1:] / curve[:-1] - 1.0
+
+
+def total_return(equity: np.ndarray, initial: float) -> float:
+    """Return the total return in percent."""
+    final = float(equity[-1]) if len(equity) else float(initial)
+    return (final / initial - 1.0) * 100.0
+
+
+def cagr(equity: np.ndarray, initial: float, periods_per_year: float) -> Number:
+    """Return the compound annual growth rate in percent (years = bars / periods_per_year)."""
+    years = len(equity) / periods_per_year
+    if years <= 0:
+        return None
+    growth = float(equity[-1]) / initial
+    if growth <= 0:
+        return -100.0
+    return finite_or_none((growth ** (1.0 / years) - 1.0) * 100.0)
+
+
+def volatility(returns: np.ndarray, periods_per_year: float) -> Number:
+    """Return the annualised standard deviation of per-bar returns (ddof=1), in percent."""
+    if len(returns) < 2:
+        return None
+    return finite_or_none(np.std(returns, ddof=1) * math.sqrt(periods_per_year) * 100.0)
+
+
+def sharpe_ratio(returns: np.ndarray, periods_per_year: float) -> Number:
+    """Return mean / std (ddof=1) of per-bar returns times sqrt(periods_per_year); rf = 0."""
+    if len(returns) < 2:
+        return None
+    std = float(np.std(returns, ddof=1))
+    if std == 0 or not math.isfinite(std):
+        return None
+    return finite_or_none(float(np.mean(returns)) / std * math.sqrt(periods_per_year))
+
+
+def sortino_ratio(returns: np.ndarray, periods_per_year: float) -> Number:
+    """Return mean return over downside deviation sqrt(mean(min(r, 0)^2)), annualised; rf = 0."""
+    if len(returns) < 2:
+        return None
+    downside = math.sqrt(float(np.mean(np.minimum(returns, 0.0) ** 2)))
+    if downside == 0:
+        return None
+    return finite_or_none(float(np.mean(returns)) / downside * math.sqrt(periods_per_year))
+
+
+def drawdown(equity: np.ndarray, initial: float) -> np.ndarray:
+    """Return the drawdown from the running peak per point of the start-prepended curve (<= 0)."""
+    curve = with_start(equity, initial)
+    return curve / np.maximum.accumulate(curve) - 1.0
+
+
+def max_drawdown(dd: np.ndarray) -> float:
+    """Return the maximum drawdown in percent (0 or negative) from a ``drawdown`` array."""
+    return float(np.min(dd)) * 100.0
+
+
+def true_runs(mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Return (starts, stops) of the runs of True in ``mask`` (stops exclusive)."""
+    edges = np.diff(np.concatenate(([0], np.asarray(mask, dtype=np.int8), [0])))
+    return np.flatnonzero(edges == 1), np.flatnonzero(edges == -1)
+
+
+def max_drawdown_duration(dd: np.ndarray, time: np.ndarray) -> tuple[int, int]:
+    """Return (bars, ms) of the longest stretch below a previous peak, peak to recovery or end.
+
+    ``dd`` is a ``drawdown`` array (length n + 1, point 0 is the start), ``time`` the n bar open
+    times; the start point takes the first bar's time.
+    """
+    peaks = np.flatnonzero(dd >= 0)  # always contains 0 (the start is its own peak)
+    under = np.diff(np.append(peaks, len(dd))) - 1  # points below the peak that follows each peak
+    longest = int(np.argmax(under))
+    if under[longest] <= 0:
+        return 0, 0
+    peak = int(peaks[longest])
+    end = min(peak + int(under[longest]) + 1, len(dd) - 1)  # recovery point, or the last point
+    point_time = lambda i: int(time[max(i - 1, 0)])  # noqa: E731 - point i is bar i - 1
+    return int(under[longest]), point_time(end) - point_time(peak)
+
+
+def ulcer_index(dd: np.ndarray) -> float:
+    """Return sqrt(mean(drawdown_percent^2)) from a ``drawdown`` array."""
+    return float(np.sqrt(np.mean(np.square(dd)))) * 100.0
+
+
+def calmar_ratio(cagr_pct: Number, max_drawdown_pct: float) -> Number:
+    """Return CAGR / |max drawdown| (None when there was no drawdown)."""
+    if cagr_pct is None or max_drawdown_pct == 0:
+        return None
+    return finite_or_none(cagr_pct / abs(max_drawdown_pct))
+
+
+def win_rate(pnl: np.ndarray) -> Number:
+    """Return the share of trades with pnl > 0, in percent."""
+    return float(np.mean(pnl > 0)) * 100.0 if len(pnl) else None
+
+
+def profit_factor(pnl: np.ndarray) -> Number:
+    """Return gross profit / gross loss (None without a losing trade)."""
+    loss = -float(pnl[pnl < 0].sum())
+    return finite_or_none(float(pnl[pnl > 0].sum()) / loss) if loss > 0 else None
+
+
+def sqn(pnl: np.ndarray) -> Number:
+    """Return the system quality number sqrt(N) * mean(pnl) / std(pnl, ddof=1)."""
+    if len(pnl) < 2:
+        return None
+    std = float(np.std(pnl, ddof=1))
+    return finite_or_none(math.sqrt(len(pnl)) * float(np.mean(pnl)) / std) if std > 0 else None
+
+
+def kelly_criterion(pnl: np.ndarray) -> Number:
+    """Return W - (1 - W) / R with W the win rate and R = mean win / mean loss (fractions)."""
+    wins, losses = pnl[pnl > 0], pnl[pnl < 0]
+    if not len(wins) or not len(losses):
+        return None
+    w = len(wins) / len(pnl)
+    return finite_or_none(w - (1 - w) / (float(wins.mean()) / -float(losses.mean())))
+
+
+def max_consecutive(mask: np.ndarray) -> int:
+    """Return the longest run of True in ``mask``."""
+    starts, stops = true_runs(mask)
+    return int((stops - starts).max()) if len(starts) else 0
+
+
+def exposure(position: np.ndarray) -> float:
+    """Return the share of bars with an open position, in percent."""
+    return float(np.count_nonzero(position)) / len(position) * 100.0 if len(position) else 0.0
+
+
+def buy_hold_return(close: np.ndarray) -> Number:
+    """Return the first-close-to-last-close return in percent."""
+    if not len(close) or close[0] == 0:
+        return None
+    return finite_or_none((close[-1] / close[0] - 1.0) * 100.0)
+
+
+def _mean_or_none(values: np.ndarray) -> Number:
+    """Return the mean of ``values`` or None when empty."""
+    return finite_or_none(np.mean(values)) if len(values) else None
+
+
+def trade_metrics(trades: np.ndarray) -> dict[str, Number]:
+    """Return the trade-list metrics (counts, rates, per-trade percent, streaks, fees)."""
+    pnl, pct = trades["pnl"], trades["return_pct"]
+    return {
+        "totalTrades": int(len(trades)),
+        "winningTrades": int(np.count_nonzero(pnl > 0)),
+        "losingTrades": int(np.count_nonzero(pnl < 0)),
+        "winRate": win_rate(pnl),
+        "profitFactor": profit_factor(pnl),
+        "avgHoldingDays": _mean_or_none(trades["holding_ms"] / MS_PER_DAY),
+        "expectancy": _mean_or_none(pnl),
+        "expectancyPct": _mean_or_none(pct),
+        "sqn": sqn(pnl),
+        "kellyCriterion": kelly_criterion(pnl),
+        "bestTrade": finite_or_none(pct.max()) if len(pct) else None,
+        "worstTrade": finite_or_none(pct.min()) if len(pct) else None,
+        "avgTrade": _mean_or_none(pct),
+        "avgWinningTrade": _mean_or_none(pct[pnl > 0]),
+        "avgLosingTrade": _mean_or_none(pct[pnl < 0]),
+        "grossProfit": float(pnl[pnl > 0].sum()),
+        "grossLoss": float(pnl[pnl < 0].sum()),
+        "maxConsecutiveWins": max_consecutive(pnl > 0),
+        "maxConsecutiveLosses": max_consecutive(pnl < 0),
+        "totalFees": float(trades["fees"].sum()),
+    }
+
+
+def compute_metrics(result: BacktestResult, bars: Bars, periods_per_year: float) -> dict[str, Number]:
+    """Return every metric as a JSON-safe dict with camelCase keys (see the module docstring)."""
+    if periods_per_year <= 0:
+        raise ValueError("periods_per_year must be > 0")
+    initial, equity = float(result.config.initial_capital), result.equity
+    if not len(equity):
+        equity = np.zeros(0)
+    curve = with_start(equity, initial)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        returns = curve[1:] / curve[:-1] - 1.0
+    dd = curve / np.maximum.accumulate(curve) - 1.0
+    growth = cagr(equity, initial, periods_per_year) if len(equity) else None
+    mdd = max_drawdown(dd)
+    dd_bars, dd_ms = max_drawdown_duration(dd, bars.time)
+    out: dict[str, Number] = {
+        "totalReturn": total_return(equity, initial),
+        "annualizedReturn": growth,
+        "maxDrawdown": mdd,
+        "cagr": growth,
+        **_return_ratios(returns, periods_per_year),
+        "calmarRatio": calmar_ratio(growth, mdd),
+        "maxDrawdownDuration": dd_ms / MS_PER_DAY,
+        "maxDrawdownDurationBars": dd_bars,
+        "ulcerIndex": ulcer_index(dd),
+        "exposure": exposure(result.position),
+        "buyHoldReturn": buy_hold_return(bars.close),
+        "initialCapital": initial,
+        "finalEquity": result.final_equity,
+        "peakEquity": float(curve.max()),
+        "netProfit": result.final_equity - initial,
+        "bars": int(len(equity)),
+    }
+    out.update(trade_metrics(result.trades))
+    return {key: finite_or_none(v) if isinstance(v, float) else v for key, v in out.items()}
+
+
+def _return_ratios(returns: np.ndarray, periods_per_year: float) -> dict[str, Number]:
+    """Return sharpe, sortino and volatility, computing the moments of ``returns`` once."""
+    if len(returns) < 2:
+        return {"sharpeRatio": None, "sortinoRatio": None, "volatility": None}
+    # Dot products keep this to a few passes over the array (it runs on every bar).
+    mean = float(returns.sum()) / len(returns)
+    centred = returns - mean
+    std = math.sqrt(float(np.dot(centred, centred)) / (len(returns) - 1))
+    losses = np.minimum(returns, 0.0)
+    downside = math.sqrt(float(np.dot(losses, losses)) / len(returns))
+    scale = math.sqrt(periods_per_year)
+    return {
+        "sharpeRatio": finite_or_none(mean / std * scale) if std > 0 else None,
+        "sortinoRatio": finite_or_none(mean / downside * scale) if downside > 0 else None,
+        "volatility": finite_or_none(std * scale * 100.0),
+    }
