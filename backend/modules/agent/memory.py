@@ -1,25 +1,28 @@
 """Per-user long-term memory: a small adapter over Mem0 2.x with Qdrant.
 
 Why an adapter: Mem0 reads ``MEM0_TELEMETRY``/``MEM0_DIR`` at import (so they are set before the
-lazy import), embedded Qdrant allows one client per folder per process (so the client is a
-process-wide singleton handed to Mem0 as ``client=``), Mem0 2.x wants ``filters={"user_id": ...}``
-for search/get_all, its ``get``/``delete`` do not check the owner (done here), and the
-embedding size must be given to both the embedder and Qdrant.
+lazy import); Mem0 2.x wants ``filters={"user_id": ...}`` for search/get_all and its
+``get``/``delete`` do not check the owner (done here); the embedding size must be given to both
+the embedder and Qdrant. Embedded Qdrant locks its folder for one client in one process, and the
+API and the Celery worker are different processes: so in embedded mode each operation opens the
+folder under an inter-process file lock and closes it after (~0.1 s); with ``QDRANT_URL`` one
+Mem0 instance per process talks to the server.
 """
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import logging
 import os
 import threading
+from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Iterator
 
 logger = logging.getLogger(__name__)
 
 _lock = threading.Lock()
-_clients: dict[str, Any] = {}
-_memories: dict[tuple, Any] = {}
+_server_memories: dict[tuple, Any] = {}
 
 
 @dataclass(frozen=True)
@@ -38,24 +41,17 @@ class MemorySettings:
     mem0_dir: str | None = None
 
 
-def _qdrant_client(s: MemorySettings) -> Any:
-    """Return the process's one Qdrant client for this location (embedded folder or server)."""
-    key = s.qdrant_url or os.path.abspath(s.qdrant_path)
-    with _lock:
-        if key not in _clients:
-            from qdrant_client import QdrantClient
-
-            if s.qdrant_url:
-                _clients[key] = QdrantClient(url=s.qdrant_url, api_key=s.qdrant_api_key)
-            else:
-                os.makedirs(s.qdrant_path, exist_ok=True)
-                _clients[key] = QdrantClient(path=s.qdrant_path)
-        return _clients[key]
+def _prepare_env(s: MemorySettings) -> str:
+    os.environ.setdefault("MEM0_TELEMETRY", "False")
+    mem0_dir = os.path.abspath(s.mem0_dir or os.path.join(s.qdrant_path, os.pardir, "mem0"))
+    os.environ.setdefault("MEM0_DIR", mem0_dir)
+    os.makedirs(mem0_dir, exist_ok=True)
+    return mem0_dir
 
 
 def _mem0_config(s: MemorySettings, client: Any) -> dict[str, Any]:
     openai = {"api_key": s.api_key, "openai_base_url": s.base_url}
-    mem0_dir = s.mem0_dir or os.path.join(s.qdrant_path, "..", "mem0")
+    mem0_dir = _prepare_env(s)
     return {
         "vector_store": {"provider": "qdrant", "config": {
             "collection_name": s.collection, "embedding_model_dims": s.embed_dims, "client": client}},
@@ -66,21 +62,45 @@ def _mem0_config(s: MemorySettings, client: Any) -> dict[str, Any]:
     }
 
 
-def _memory(s: MemorySettings) -> Any:
-    """Return the Mem0 instance for these settings (one per key and location per process)."""
-    os.environ.setdefault("MEM0_TELEMETRY", "False")
-    mem0_dir = os.path.abspath(s.mem0_dir or os.path.join(s.qdrant_path, "..", "mem0"))
-    os.environ.setdefault("MEM0_DIR", mem0_dir)
-    os.makedirs(mem0_dir, exist_ok=True)
-    key_hash = hashlib.sha256(s.api_key.encode()).hexdigest()
-    cache_key = (key_hash, s.base_url, s.qdrant_url or s.qdrant_path, s.collection, s.embed_dims)
-    client = _qdrant_client(s)
-    with _lock:
-        if cache_key not in _memories:
-            from mem0 import Memory
+def _build(s: MemorySettings, client: Any) -> Any:
+    from mem0 import Memory
 
-            _memories[cache_key] = Memory.from_config(_mem0_config(s, client))
-        return _memories[cache_key]
+    return Memory.from_config(_mem0_config(s, client))
+
+
+@contextmanager
+def _folder_lock(path: str) -> Iterator[None]:
+    os.makedirs(path, exist_ok=True)
+    with _lock, open(os.path.join(path, os.pardir, os.path.basename(path) + ".lock"), "w") as fh:
+        fcntl.flock(fh, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(fh, fcntl.LOCK_UN)
+
+
+@contextmanager
+def open_store(s: MemorySettings) -> Iterator["MemoryStore"]:
+    """Yield a MemoryStore; embedded Qdrant is opened under a file lock and closed after."""
+    _prepare_env(s)
+    if s.qdrant_url:
+        key = (hashlib.sha256(s.api_key.encode()).hexdigest(), s.base_url, s.qdrant_url, s.collection)
+        with _lock:
+            if key not in _server_memories:
+                from qdrant_client import QdrantClient
+
+                client = QdrantClient(url=s.qdrant_url, api_key=s.qdrant_api_key)
+                _server_memories[key] = _build(s, client)
+        yield MemoryStore(_server_memories[key])
+        return
+    with _folder_lock(s.qdrant_path):
+        from qdrant_client import QdrantClient
+
+        client = QdrantClient(path=s.qdrant_path)
+        try:
+            yield MemoryStore(_build(s, client))
+        finally:
+            client.close()
 
 
 def _row(item: dict[str, Any]) -> dict[str, Any]:
@@ -90,10 +110,10 @@ def _row(item: dict[str, Any]) -> dict[str, Any]:
 
 
 class MemoryStore:
-    """One memory space per user id; every call names the user."""
+    """One memory space per user id; every call names the user (use through ``open_store``)."""
 
-    def __init__(self, settings: MemorySettings) -> None:
-        self.mem = _memory(settings)
+    def __init__(self, mem: Any) -> None:
+        self.mem = mem
 
     def remember_statement(self, *, user_id: str, text: str) -> list[dict[str, Any]]:
         """Extract facts from what the user said (one LLM call) and store them."""

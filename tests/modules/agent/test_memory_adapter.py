@@ -1,9 +1,15 @@
 """Mem0 2.x offline: add, search with per-user filters, list, delete one, delete all."""
-from backend.modules.agent.memory import MemoryStore
+from backend.modules.agent.memory import open_store
 
 
 def test_memory_round_trip_and_isolation(memory_settings, fake_openai):
-    store = MemoryStore(memory_settings)
+    with open_store(memory_settings) as store:
+        _round_trip(store, fake_openai)
+    with open_store(memory_settings) as store:  # the folder was closed and reopened: data persists
+        assert [m["memory"] for m in store.list(user_id="bob")] == ["I prefer low drawdowns in crypto"]
+
+
+def _round_trip(store, fake_openai):
     added = store.remember_statement(user_id="alice", text="I cannot tolerate drawdowns over 15%")
     # Mem0 made one extraction call to the fake server; the fact is the user's sentence
     assert [a["memory"] for a in added] == ["I cannot tolerate drawdowns over 15%"]
@@ -28,7 +34,7 @@ def test_memory_round_trip_and_isolation(memory_settings, fake_openai):
 
 
 def test_embeddings_request_the_configured_dimension(memory_settings, fake_openai):
-    store = MemoryStore(memory_settings)
-    store.remember_verbatim(user_id="u", text="hello world", kind="audit")
+    with open_store(memory_settings) as store:
+        store.remember_verbatim(user_id="u", text="hello world", kind="audit")
     emb = [r["body"] for r in fake_openai.requests if r["path"].endswith("/embeddings")]
     assert emb and all(b.get("dimensions") == memory_settings.embed_dims for b in emb)
