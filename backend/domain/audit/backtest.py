@@ -34,7 +34,7 @@ class BacktestEvidence:
     """Arrays and summary of one backtest run (see the module docstring for units)."""
 
     equity: np.ndarray
-    exposure: np.ndarray
+    exposure: np.ndarray | None  # None when positions are unknown (exposure checks skipped)
     trade_pnls: np.ndarray
     periods_per_year: float
     summary: dict[str, Any] = field(default_factory=dict)
@@ -182,9 +182,9 @@ def longest_run(mask: np.ndarray) -> int:
     return best
 
 
-def check_exposure(exposure: np.ndarray) -> list[Finding]:
+def check_exposure(exposure: np.ndarray | None) -> list[Finding]:
     """Flag one long flat stretch (percent of bars) and leverage above MAX_GROSS_EXPOSURE."""
-    x = np.asarray(exposure, dtype=np.float64)
+    x = np.asarray(exposure if exposure is not None else [], dtype=np.float64)
     if len(x) == 0:
         return []
     flat_pct = longest_run(np.abs(x) < _EPS) / len(x) * 100.0

@@ -131,3 +131,9 @@ def test_summary_missing_is_computed_from_arrays():
     assert report.metrics["maxDrawdown"] == pytest.approx(-10.0)
     assert report.metrics["totalTrades"] == 2
     assert "bt.cost_sensitivity" not in by_id(report)  # no re-run, no claim
+
+
+def test_unknown_exposure_skips_exposure_checks():
+    eq = _steady_equity()
+    report = audit_backtest(BacktestEvidence(eq, None, np.array([5.0] * 40), PPY))
+    assert "bt.flat_period" not in by_id(report) and "bt.over_exposure" not in by_id(report)
