@@ -2,12 +2,12 @@
 from backend.domain.ledger.book import Fill, LedgerState, apply_executed, apply_fill, replay
 from backend.domain.ledger.invariant import InvariantCheck, check_invariant
 from backend.domain.ledger.keys import format_runtime, order_key
-from backend.domain.ledger.money import BadNumber, to_decimal
+from backend.domain.ledger.money import BadNumber, positive_price, to_decimal
 from backend.domain.ledger.sizing import order_for_target
 from backend.domain.ledger.walk import EquityPoint, TickOrder, WalkResult, first_unprocessed, walk
 
 __all__ = [
     "BadNumber", "EquityPoint", "Fill", "InvariantCheck", "LedgerState", "TickOrder", "WalkResult",
     "apply_executed", "apply_fill", "check_invariant", "first_unprocessed", "format_runtime",
-    "order_for_target", "order_key", "replay", "to_decimal", "walk",
+    "order_for_target", "order_key", "positive_price", "replay", "to_decimal", "walk",
 ]
