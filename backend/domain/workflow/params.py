@@ -61,27 +61,35 @@ def _bound_error(param: Param, value: Any) -> str | None:
     return None
 
 
+_INDEX: dict[int, tuple] = {}
+
+
+def _index(params: tuple[Param, ...]) -> tuple[dict[str, Param], tuple[Param, ...]]:
+    """Return (params by name, required params) of a schema, cached per schema object.
+
+    Keyed by identity: hashing a tuple of dataclasses on every node costs more than the check.
+    """
+    entry = _INDEX.get(id(params))
+    if entry is None or entry[0] is not params:
+        entry = (params, {p.name: p for p in params}, tuple(p for p in params if p.required))
+        _INDEX[id(params)] = entry
+    return entry[1], entry[2]
+
+
 def check_params(params: tuple[Param, ...], data: dict) -> list[tuple[str, str]]:
     """Return (reason, message) for every missing or invalid parameter in ``data``."""
-    found: list[tuple[str, str]] = []
-    for param in params:
-        value = data.get(param.name)
-        if value is None:
-            if param.required:
-                found.append((MISSING_PARAMETER, f"parameter '{param.name}' is required"))
-            continue
-        why = _kind_error(param, value) or _bound_error(param, value)
-        if why:
-            found.append((INVALID_PARAMETER, f"parameter '{param.name}' {why} (got {value!r})"))
+    by_name, required = _index(params)
+    found = [(MISSING_PARAMETER, f"parameter '{p.name}' is required") for p in required if data.get(p.name) is None]
+    for name, value in data.items():
+        param = by_name.get(name)
+        if param is None or value is None:
+            continue  # unknown keys (label, styling...) belong to the editor
+        if (why := _kind_error(param, value) or _bound_error(param, value)):
+            found.append((INVALID_PARAMETER, f"parameter '{name}' {why} (got {value!r})"))
     return found
 
 
 def value_of(params: tuple[Param, ...], data: dict, name: str) -> Any:
     """Return ``data[name]`` or the parameter's declared default."""
     value = data.get(name)
-    if value is not None:
-        return value
-    for param in params:
-        if param.name == name:
-            return param.default
-    raise KeyError(name)
+    return value if value is not None else _index(params)[0][name].default

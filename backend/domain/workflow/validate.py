@@ -1,12 +1,11 @@
 """Validate a graph, reporting every problem at once, and order it for running.
 
-Order: ``graphlib`` topological order; among nodes ready at the same time the smallest node id
-(string order) goes first, so equal graphs always run in the same order.
+Order: ``graphlib`` topological order taken one generation at a time (every node whose inputs
+are all done), ids sorted within a generation, so equal graphs always run in the same order.
 """
 from __future__ import annotations
 
 import graphlib
-import heapq
 from collections import deque
 from dataclasses import dataclass, field
 from typing import Any
@@ -147,7 +146,7 @@ def _check_edge(st: _State, edge: Edge) -> None:
 
 
 def _order(st: _State) -> tuple[str, ...]:
-    """Return the topological order (smallest id first among ready nodes); report cycles."""
+    """Return the topological order (by generation, then id); report cycles."""
     preds = {n: {e.source for e in st.incoming[n]} for n in st.nodes}
     for _ in range(MAX_CYCLES_REPORTED):
         try:
@@ -161,18 +160,14 @@ def _order(st: _State) -> tuple[str, ...]:
 
 
 def _heap_order(preds: dict[str, set[str]]) -> tuple[str, ...]:
-    """Return graphlib's order with ties broken by node id (raises CycleError)."""
+    """Return graphlib's order generation by generation, ids sorted within one (raises CycleError)."""
     sorter = graphlib.TopologicalSorter(preds)
     sorter.prepare()
-    heap = list(sorter.get_ready())
-    heapq.heapify(heap)
     out: list[str] = []
-    while heap:
-        node = heapq.heappop(heap)
-        out.append(node)
-        sorter.done(node)
-        for ready in sorter.get_ready():
-            heapq.heappush(heap, ready)
+    while sorter.is_active():
+        ready = sorted(sorter.get_ready())
+        out.extend(ready)
+        sorter.done(*ready)
     return tuple(out)
 
 

@@ -25,9 +25,8 @@ def test_viewport_is_kept_and_ignored():
 def test_order_breaks_ties_by_node_id_whatever_the_array_order():
     g = sma_cross_graph()
     g["nodes"].reverse()
-    # Smallest ready id first: t; fast < slow; then down and up are ready -> down, which
-    # makes sell ready, and "sell" < "up"; then up, then buy.
-    assert validate(g).order == ("t", "fast", "slow", "down", "sell", "up", "buy")
+    # Generations: [t], [fast, slow], [down, up], [buy, sell]; ids sorted inside each.
+    assert validate(g).order == ("t", "fast", "slow", "down", "up", "buy", "sell")
 
 
 def test_malformed_graph():
