@@ -17,6 +17,7 @@ import os
 import threading
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any, Iterator
 
 logger = logging.getLogger(__name__)
@@ -103,10 +104,19 @@ def open_store(s: MemorySettings) -> Iterator["MemoryStore"]:
             client.close()
 
 
+def _ms(iso: str | None) -> int | None:
+    if not iso:
+        return None
+    try:
+        return int(datetime.fromisoformat(iso).timestamp() * 1000)
+    except ValueError:
+        return None
+
+
 def _row(item: dict[str, Any]) -> dict[str, Any]:
     meta = item.get("metadata") or {}
     return {"id": item["id"], "memory": item.get("memory", ""), "kind": meta.get("kind", "preference"),
-            "score": item.get("score"), "createdAt": item.get("created_at")}
+            "score": item.get("score"), "createdAt": _ms(item.get("created_at"))}
 
 
 class MemoryStore:

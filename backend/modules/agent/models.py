@@ -1,0 +1,50 @@
+"""Agent tables: one row per audit (its target, status and result)."""
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import BigInteger, CheckConstraint, ForeignKey, Index, Integer, String, Text
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.orm import Mapped, mapped_column
+
+from backend.core.db import new_id, now_ms
+from backend.extensions import db
+
+QUEUED, RUNNING, COMPLETED, FAILED = "queued", "running", "completed", "failed"
+TARGET_KINDS = ("backtest", "strategy", "bot", "statements", "file")
+
+
+class Audit(db.Model):
+    """An audit of one target, owned by the user who asked for it."""
+
+    __tablename__ = "agent_audits"
+    __table_args__ = (
+        Index("ix_agent_audits_owner_created", "owner_id", "created_at"),
+        Index("ix_agent_audits_job_id", "job_id"),
+        CheckConstraint("status IN ('queued', 'running', 'completed', 'failed')", name="status"),
+        CheckConstraint("target_kind IN ('backtest', 'strategy', 'bot', 'statements', 'file')",
+                        name="target_kind"),
+        CheckConstraint("score IS NULL OR (score >= 0 AND score <= 100)", name="score"),
+    )
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
+    owner_id: Mapped[str] = mapped_column(String(36), ForeignKey("users.id", ondelete="CASCADE"), nullable=False)
+    job_id: Mapped[str | None] = mapped_column(String(36), ForeignKey("jobs.id", ondelete="SET NULL"))
+    target_kind: Mapped[str] = mapped_column(String(16), nullable=False)
+    target_id: Mapped[str | None] = mapped_column(String(36))
+    symbol: Mapped[str | None] = mapped_column(String(32))
+    question: Mapped[str | None] = mapped_column(Text)
+    input: Mapped[dict[str, Any] | None] = mapped_column(JSONB)  # statements, parsed at submit
+    status: Mapped[str] = mapped_column(String(12), nullable=False, default=QUEUED)
+    score: Mapped[int | None] = mapped_column(Integer)
+    findings: Mapped[list[dict[str, Any]] | None] = mapped_column(JSONB)
+    metrics: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
+    narrative: Mapped[dict[str, Any] | None] = mapped_column(JSONB)  # {summary, recommendations} sentences
+    narrative_source: Mapped[str | None] = mapped_column(String(16))  # llm | deterministic
+    memories_used: Mapped[list[dict[str, Any]] | None] = mapped_column(JSONB)
+    notes: Mapped[list[str] | None] = mapped_column(JSONB)
+    model: Mapped[str | None] = mapped_column(String(64))
+    error_reason: Mapped[str | None] = mapped_column(String(64))
+    error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[int] = mapped_column(BigInteger, nullable=False, default=now_ms)
+    finished_at: Mapped[int | None] = mapped_column(BigInteger)

@@ -1,0 +1,137 @@
+"""Agent service: submit and run audits, read them, and manage the caller's memories."""
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from sqlalchemy import select
+
+from backend.core import jobs
+from backend.core.db import new_id, now_ms, transactional
+from backend.core.pagination import Page, paginate
+from backend.extensions import db
+from backend.modules.agent import targets
+from backend.modules.agent.errors import AuditNotFound, MemoryNotFound, MemoryOff, MemoryUnavailable
+from backend.modules.agent.memory import open_store
+from backend.modules.agent.settings import api_key_for, memory_settings
+from backend.modules.agent.models import COMPLETED, FAILED, QUEUED, Audit
+from backend.modules.agent.runner import audit_work
+from backend.modules.agent.views import audit_view
+
+logger = logging.getLogger(__name__)
+
+JOB_KIND = "agent.audit"
+TASK_NAME = "agent.audit"
+NO_KEY = "none"  # Mem0 needs some key to build its clients; listing/deleting never calls the API
+
+
+# --- audits ------------------------------------------------------------------------------------
+
+def _target_of(actor_id: str, body: dict[str, Any]) -> tuple[str, str | None, dict[str, Any] | None]:
+    if body.get("statements") is not None:
+        targets.check_statements(body["statements"])
+        return "statements", None, body["statements"]
+    if body.get("file_id"):
+        return "file", body["file_id"], targets.load_file_statements(actor_id=actor_id, file_id=body["file_id"])
+    for kind in ("backtest", "strategy", "bot"):
+        if body.get(f"{kind}_id"):
+            targets.check_target(actor_id=actor_id, kind=kind, target_id=body[f"{kind}_id"])
+            return kind, body[f"{kind}_id"], None
+    raise AssertionError("the schema guarantees one target")
+
+
+@transactional
+def _create(*, actor_id: str, kind: str, target_id: str | None, statements: Any,
+            symbol: str | None, question: str | None) -> Audit:
+    job = jobs.create_job(kind=JOB_KIND, owner_id=actor_id)
+    db.session.flush()
+    symbol = symbol or (str(statements.get("symbol"))[:32] if statements and statements.get("symbol") else None)
+    audit = Audit(id=new_id(), owner_id=actor_id, job_id=job.id, target_kind=kind, target_id=target_id,
+                  symbol=symbol, question=question, input=statements, status=QUEUED, created_at=now_ms())
+    db.session.add(audit)
+    return audit
+
+
+def submit_audit(*, actor_id: str, body: dict[str, Any]) -> dict[str, str]:
+    """Check the target, create the audit and its job, and enqueue the task after commit."""
+    kind, target_id, statements = _target_of(actor_id, body)
+    audit = _create(actor_id=actor_id, kind=kind, target_id=target_id, statements=statements,
+                    symbol=body.get("symbol"), question=body.get("question"))
+    audit_id, job_id = audit.id, audit.job_id
+    jobs.dispatch(TASK_NAME, job_id=job_id, audit_id=audit_id, discard=lambda: _discard(audit_id))
+    return {"job_id": job_id, "audit_id": audit_id}
+
+
+@transactional
+def _discard(audit_id: str) -> None:
+    db.session.execute(Audit.__table__.delete().where(Audit.id == audit_id))
+
+
+def _owned(actor_id: str, audit_id: str) -> Audit:
+    audit = db.session.get(Audit, audit_id)
+    if audit is None or audit.owner_id != actor_id:
+        raise AuditNotFound()
+    return audit
+
+
+def get_audit(*, actor_id: str, audit_id: str) -> dict[str, Any]:
+    """Return one of the caller's audits."""
+    return audit_view(_owned(actor_id, audit_id))
+
+
+def list_audits(*, actor_id: str, page: int, page_size: int) -> Page[dict[str, Any]]:
+    """Return the caller's audits, newest first."""
+    stmt = select(Audit).where(Audit.owner_id == actor_id).order_by(Audit.created_at.desc(), Audit.id)
+    result = paginate(stmt, page=page, page_size=page_size)
+    return Page(items=[audit_view(a) for a in result.items], total=result.total)
+
+
+def run_audit(*, job_id: str, audit_id: str) -> str | None:
+    """Run a queued audit inside its job (called by the Celery task); return the job's final state."""
+    return jobs.run_job(job_id, lambda ctx: audit_work(ctx, audit_id))
+
+
+@transactional
+def mark_failed(job_id: str, reason: str, message: str) -> None:
+    """Record a failed job on its audit (the jobs reaper and run_job call this)."""
+    audit = db.session.scalars(select(Audit).where(Audit.job_id == job_id)).first()
+    if audit is not None and audit.status != COMPLETED:
+        audit.status, audit.error_reason, audit.error = FAILED, reason, message
+        audit.finished_at = now_ms()
+
+
+
+# --- memories ----------------------------------------------------------------------------------
+
+def _store_call(actor_id: str, fn, *, need_key: bool) -> Any:
+    key = api_key_for(actor_id)
+    if need_key and not key:
+        raise MemoryOff()
+    try:
+        with open_store(memory_settings(key or NO_KEY)) as store:
+            return fn(store)
+    except Exception as exc:  # noqa: BLE001 - Qdrant/Mem0/OpenAI raise many unrelated types
+        logger.warning("memory store call failed: %s", type(exc).__name__)
+        raise MemoryUnavailable() from None
+
+
+def list_memories(*, actor_id: str) -> list[dict[str, Any]]:
+    """Return what the auditor remembers about the caller."""
+    return _store_call(actor_id, lambda s: s.list(user_id=actor_id), need_key=False)
+
+
+def add_memory(*, actor_id: str, text: str) -> list[dict[str, Any]]:
+    """Remember something the caller states (Mem0 extracts the facts); return what was stored."""
+    return _store_call(actor_id, lambda s: s.remember_statement(user_id=actor_id, text=text), need_key=True)
+
+
+def delete_memory(*, actor_id: str, memory_id: str) -> dict[str, int]:
+    """Erase one of the caller's memories."""
+    if not _store_call(actor_id, lambda s: s.delete(user_id=actor_id, memory_id=memory_id), need_key=False):
+        raise MemoryNotFound()
+    return {"deleted": 1}
+
+
+def delete_memories(*, actor_id: str) -> dict[str, int]:
+    """Erase everything the auditor remembers about the caller."""
+    return {"deleted": _store_call(actor_id, lambda s: s.delete_all(user_id=actor_id), need_key=False)}
