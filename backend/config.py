@@ -10,7 +10,10 @@ from dataclasses import dataclass, field, fields
 from datetime import timedelta
 from typing import Any, Mapping
 
-PLACEHOLDER_SECRETS = {"", "change-me", "changeme", "dev-secret", "dev-jwt-secret", "secret"}
+# Development defaults: long enough for HS256, and refused outside development/test.
+DEV_SECRET_KEY = "dev-only-secret-key-not-for-production-0000"
+DEV_JWT_SECRET_KEY = "dev-only-jwt-secret-not-for-production-0000"
+PLACEHOLDER_SECRETS = {"", "change-me", "changeme", "secret", DEV_SECRET_KEY, DEV_JWT_SECRET_KEY}
 
 
 def _str(env: Mapping[str, str], name: str, default: str) -> str:
@@ -51,8 +54,8 @@ class Settings:
     """Application settings; attribute names are the Flask config keys."""
 
     ENV: str = "development"
-    SECRET_KEY: str = "dev-secret"
-    JWT_SECRET_KEY: str = "dev-jwt-secret"
+    SECRET_KEY: str = DEV_SECRET_KEY
+    JWT_SECRET_KEY: str = DEV_JWT_SECRET_KEY
     SQLALCHEMY_DATABASE_URI: str = "postgresql://postgres@127.0.0.1:5432/qyquant"
     REDIS_URL: str = "redis://127.0.0.1:6379/0"
     CELERY_BROKER_URL: str = ""
@@ -72,6 +75,7 @@ class Settings:
     CELERY_ALWAYS_EAGER: bool = False
     ADMIN_USERNAME: str = "admin"
     ADMIN_PASSWORD: str = "admin123"
+    PASSWORD_HASH_PROFILE: str = "strong"
     VERSION: str = "0.1.0"
 
     def as_flask_config(self) -> dict[str, Any]:
@@ -94,8 +98,8 @@ def load_config(env: Mapping[str, str] | None = None) -> Settings:
     env = os.environ if env is None else env
     s = Settings(
         ENV=_str(env, "APP_ENV", "development"),
-        SECRET_KEY=_str(env, "SECRET_KEY", "dev-secret"),
-        JWT_SECRET_KEY=_str(env, "JWT_SECRET_KEY", "dev-jwt-secret"),
+        SECRET_KEY=_str(env, "SECRET_KEY", DEV_SECRET_KEY),
+        JWT_SECRET_KEY=_str(env, "JWT_SECRET_KEY", DEV_JWT_SECRET_KEY),
         SQLALCHEMY_DATABASE_URI=_sqlalchemy_url(_str(env, "DATABASE_URL", Settings.SQLALCHEMY_DATABASE_URI)),
         REDIS_URL=_str(env, "REDIS_URL", Settings.REDIS_URL),
         CELERY_BROKER_URL=_str(env, "CELERY_BROKER_URL", ""),
@@ -114,6 +118,7 @@ def load_config(env: Mapping[str, str] | None = None) -> Settings:
         CELERY_ALWAYS_EAGER=_bool(env, "CELERY_ALWAYS_EAGER", False),
         ADMIN_USERNAME=_str(env, "ADMIN_USERNAME", "admin"),
         ADMIN_PASSWORD=_str(env, "ADMIN_PASSWORD", "admin123"),
+        PASSWORD_HASH_PROFILE=_str(env, "PASSWORD_HASH_PROFILE", "strong"),
     )
     validate(s)
     return s

@@ -224,28 +224,28 @@ def reap_stale_jobs(*, now: int | None = None) -> dict[str, int]:
     stale_ms = int(current_app.config["JOB_STALE_AFTER_S"]) * 1000
     max_attempts = int(current_app.config["JOB_MAX_ATTEMPTS"])
     counts = {"requeued": 0, "failed": 0, "resent": 0}
-    stale = db.session.scalars(select(Job).where(
+    stale = db.session.execute(select(Job.id, Job.kind, Job.attempts).where(
         Job.status == RUNNING, Job.heartbeat_at < now - stale_ms)).all()
-    for job in stale:
-        if job.attempts < max_attempts and job.kind in _KINDS:
-            counts["requeued"] += _requeue(job.id)
-        else:
-            counts["failed"] += _fail_lost(job.id)
-    lost = db.session.scalars(select(Job).where(
+    lost = db.session.scalars(select(Job.id).where(
         Job.status == PENDING, Job.started_at.is_(None), Job.created_at < now - 5 * stale_ms)).all()
-    for job in lost:
-        counts["resent"] += _send(job)
-    db.session.rollback()
+    db.session.commit()  # end the read before the updates, each committed on its own
+    for job_id, kind, attempts in stale:
+        if attempts < max_attempts and kind in _KINDS:
+            counts["requeued"] += _requeue(job_id, kind)
+        else:
+            counts["failed"] += _fail_lost(job_id)
+    for job_id in lost:
+        kind = db.session.get(Job, job_id).kind
+        counts["resent"] += _send(job_id, kind)
     return counts
 
 
-def _requeue(job_id: str) -> int:
+def _requeue(job_id: str, kind: str) -> int:
     with independent_session() as s:
         moved = s.execute(update(Job).where(Job.id == job_id, Job.status == RUNNING)
                           .values(status=PENDING, heartbeat_at=None).returning(Job.id)).scalar_one_or_none()
     if moved:
-        job = db.session.get(Job, job_id)
-        _send(job)
+        _send(job_id, kind)
     return 1 if moved else 0
 
 
@@ -260,13 +260,13 @@ def _fail_lost(job_id: str) -> int:
     return 1 if done else 0
 
 
-def _send(job: Job) -> int:
-    kind = _KINDS.get(job.kind)
+def _send(job_id: str, kind_name: str) -> int:
+    kind = _KINDS.get(kind_name)
     if kind is None:
         return 0
     try:
-        current_app.extensions["celery"].send_task(kind.task_name, kwargs={"job_id": job.id})
+        current_app.extensions["celery"].tasks[kind.task_name].apply_async(kwargs={"job_id": job_id}, retry=False)
     except Exception:  # noqa: BLE001 - broker down: the next reaper run tries again
-        logger.warning("could not resend job %s", job.id)
+        logger.warning("could not resend job %s", job_id)
         return 0
     return 1

@@ -10,22 +10,28 @@ from flask import Flask, g, has_request_context, request
 _SANE_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 
 
-class RequestIdFilter(logging.Filter):
-    """Attach `request_id` to every record (the request's id, a job id, or '-')."""
+def _install_record_factory() -> None:
+    """Give every log record a `request_id` attribute (the request's id, or '-')."""
+    base = logging.getLogRecordFactory()
+    if getattr(base, "_qyq", False):
+        return
 
-    def filter(self, record: logging.LogRecord) -> bool:
-        if not hasattr(record, "request_id"):
-            record.request_id = g.get("request_id", "-") if has_request_context() else "-"
-        return True
+    def factory(*args, **kwargs) -> logging.LogRecord:
+        record = base(*args, **kwargs)
+        record.request_id = g.get("request_id", "-") if has_request_context() else "-"
+        return record
+
+    factory._qyq = True  # type: ignore[attr-defined]
+    logging.setLogRecordFactory(factory)
 
 
 def configure_logging(app: Flask) -> None:
     """Configure the root logger once per process with the request-id format."""
+    _install_record_factory()
     root = logging.getLogger()
     if not any(getattr(h, "_qyq", False) for h in root.handlers):
         handler = logging.StreamHandler()
         handler._qyq = True  # type: ignore[attr-defined]
-        handler.addFilter(RequestIdFilter())
         handler.setFormatter(logging.Formatter(
             "%(asctime)s %(levelname)s [%(request_id)s] %(name)s: %(message)s"))
         root.addHandler(handler)

@@ -31,9 +31,10 @@ def run_migrations_online() -> None:
     """Run migrations on a live connection."""
     conf_args = dict(current_app.extensions["migrate"].configure_args)
     conf_args.setdefault("process_revision_directives", _skip_empty_autogenerate)
+    conf_args.setdefault("compare_type", True)
     with target_db.engine.connect() as connection:
         context.configure(connection=connection, target_metadata=target_db.metadata,
-                          compare_type=True, **conf_args)
+                          **conf_args)
         with context.begin_transaction():
             context.run_migrations()
 

@@ -1,0 +1,131 @@
+"""The envelope on success and on every error class, and the request id."""
+from __future__ import annotations
+
+import pytest
+from flask import abort
+
+from backend.core.envelope import EnvelopeBlueprint
+
+
+def _assert_error(resp, status: int, reason: str):
+    body = resp.get_json()
+    assert resp.status_code == status, body
+    assert set(body) == {"code", "message", "details", "request_id"}
+    assert body["code"] == status * 100
+    assert body["details"]["reason"] == reason
+    assert isinstance(body["message"], str) and body["message"]
+    assert body["request_id"] == resp.headers["X-Request-ID"]
+    return body
+
+
+def test_success_envelope(client, auth_headers):
+    resp = client.get("/api/users/me", headers=auth_headers)
+    body = resp.get_json()
+    assert resp.status_code == 200
+    assert set(body) == {"code", "message", "data", "request_id"}
+    assert body["code"] == 0 and body["message"] == "ok"
+    assert body["request_id"] == resp.headers["X-Request-ID"]
+
+
+def test_unknown_route_is_404_envelope(client):
+    _assert_error(client.get("/api/definitely-not-here"), 404, "not_found")
+
+
+def test_wrong_method_is_405_envelope(client):
+    resp = client.delete("/api/health")
+    _assert_error(resp, 405, "method_not_allowed")
+    assert "GET" in resp.headers["Allow"]
+
+
+def test_validation_error_lists_fields(client):
+    body = _assert_error(client.post("/api/auth/register", json={"username": "x"}), 422, "validation_error")
+    assert body["details"]["fields"]["password"] == ["Missing data for required field."]
+    assert "username" in body["details"]["fields"]
+
+
+def test_unknown_field_is_rejected(client):
+    body = _assert_error(client.post("/api/auth/register", json={
+        "username": "someone", "password": "long-enough-1", "admin": True}), 422, "validation_error")
+    assert "admin" in body["details"]["fields"]
+
+
+def test_body_too_large_is_413(app, client):
+    limit = app.config["MAX_CONTENT_LENGTH"]
+    resp = client.post("/api/auth/login", data=b"x" * (limit + 1), content_type="application/json")
+    _assert_error(resp, 413, "payload_too_large")
+
+
+def test_jwt_missing_is_401_envelope(client):
+    _assert_error(client.get("/api/users/me"), 401, "token_missing")
+
+
+def test_malformed_json_is_400_envelope(client):
+    resp = client.post("/api/auth/login", data=b"{not json", content_type="application/json")
+    assert resp.status_code in (400, 422)
+    assert resp.get_json()["code"] == resp.status_code * 100
+
+
+@pytest.fixture(scope="module")
+def boom_app(test_services):
+    """A separate app instance with routes that crash (the shared app is never modified)."""
+    from backend.app import create_app
+    from backend.config import load_config
+    from tests.fixtures.core_db import test_env
+
+    app = create_app(load_config(test_env(test_services)))
+    blp = EnvelopeBlueprint("boom", __name__, url_prefix="/api/_test")
+
+    @blp.route("/boom")
+    @blp.response(200)
+    def boom():
+        raise RuntimeError("secret internal detail /etc/passwd")
+
+    @blp.route("/teapot")
+    @blp.response(200)
+    def teapot():
+        abort(418)
+
+    app.register_blueprint(blp)
+    return app
+
+
+def test_unhandled_error_is_500_without_traceback(boom_app, caplog):
+    resp = boom_app.test_client().get("/api/_test/boom", headers={"X-Request-ID": "trace-me-1"})
+    body = _assert_error(resp, 500, "internal_error")
+    assert "secret" not in resp.get_data(as_text=True)
+    assert "Traceback" not in resp.get_data(as_text=True)
+    assert body["request_id"] == "trace-me-1"
+    assert any("unhandled error" in r.getMessage() for r in caplog.records)
+
+
+def test_other_http_errors_keep_their_status(boom_app):
+    resp = boom_app.test_client().get("/api/_test/teapot")
+    assert resp.status_code == 418 and resp.get_json()["code"] == 41800
+
+
+def test_sane_request_id_is_echoed(client):
+    resp = client.get("/api/health", headers={"X-Request-ID": "abc.DEF_123-x"})
+    assert resp.headers["X-Request-ID"] == "abc.DEF_123-x"
+    assert resp.get_json()["request_id"] == "abc.DEF_123-x"
+
+
+@pytest.mark.parametrize("bad", ["has space", "x" * 65, "semi;colon", "<script>"])
+def test_insane_request_id_is_replaced(client, bad):
+    resp = client.get("/api/health", headers={"X-Request-ID": bad})
+    rid = resp.headers["X-Request-ID"]
+    assert rid != bad and len(rid) == 32
+    assert resp.get_json()["request_id"] == rid
+
+
+def test_request_id_is_on_log_lines(boom_app, caplog):
+    boom_app.test_client().get("/api/_test/boom", headers={"X-Request-ID": "log-line-id"})
+    assert any(getattr(r, "request_id", None) == "log-line-id" for r in caplog.records
+               if "unhandled error" in r.getMessage())
+
+
+def test_cors_allows_the_dev_frontend(client):
+    resp = client.options("/api/health", headers={
+        "Origin": "http://localhost:5173", "Access-Control-Request-Method": "GET"})
+    assert resp.headers["Access-Control-Allow-Origin"] == "http://localhost:5173"
+    other = client.get("/api/health", headers={"Origin": "http://evil.example"})
+    assert "Access-Control-Allow-Origin" not in other.headers
