@@ -86,16 +86,19 @@ def _smooth(x: np.ndarray, alpha: float, seed_index: int, seed: float) -> np.nda
     decay = 1.0 - alpha
     # Block length such that decay**-block stays far below float64 overflow.
     block = int(max(1, min(_MAX_BLOCK, 200.0 / -np.log(decay))))
-    powers = decay ** np.arange(1, block + 1)            # decay^(j+1), j = 0..block-1
-    inv = decay ** -np.arange(block, dtype=np.float64)    # decay^-k, k = 0..block-1
+    steps = np.arange(block, dtype=np.float64)
+    carry = decay ** (steps + 1.0)        # weight of the previous block's last value
+    inv = decay ** -steps                 # undo the decay inside a block ...
+    scale = alpha * decay ** steps        # ... and re-apply it after the cumulative sum
     prev = seed
     res = np.empty(tail.size)
     for s in range(0, tail.size, block):
-        chunk = tail[s:s + block]
-        m = chunk.size
-        acc = np.cumsum(chunk * inv[:m]) * (alpha * decay ** np.arange(m))
-        res[s:s + m] = acc + powers[:m] * prev
-        prev = res[s + m - 1]
+        m = min(block, tail.size - s)
+        acc = np.cumsum(np.multiply(tail[s:s + m], inv[:m], out=res[s:s + m]))
+        np.multiply(acc, scale[:m], out=acc)
+        acc += carry[:m] * prev
+        res[s:s + m] = acc
+        prev = acc[-1]
     out[seed_index + 1:] = res
     return out
 
@@ -125,25 +128,21 @@ def rsi(close, n: int = 14) -> np.ndarray:
     """Wilder's RSI in [0, 100]; first value at index n (it needs n price changes).
 
     Average gain and loss are seeded with the plain mean of the first n changes and then smoothed
-    with alpha = 1/n. When the average loss is 0 the RSI is 100 (50 if the average gain is 0 too).
+    with alpha = 1/n. RSI = 100 * gain / (gain + loss): 100 when the average loss is 0, and 50 when
+    both averages are 0 (a flat market).
     """
     close, n = _as_float(close), _check_period(n)
     out = np.full(len(close), np.nan)
     start = first_valid(close)
     if len(close) - start <= n:
         return out
-    change = np.full(len(close), np.nan)
-    change[start + 1:] = np.diff(close[start:])
-    gain = np.where(change > 0, change, 0.0)
-    loss = np.where(change < 0, -change, 0.0)
-    avg_gain = _wilder(gain, n, start + 1)
-    avg_loss = _wilder(loss, n, start + 1)
-    valid = slice(start + n, None)
-    g, lo = avg_gain[valid], avg_loss[valid]
-    with np.errstate(divide="ignore", invalid="ignore"):
-        value = 100.0 - 100.0 / (1.0 + g / lo)
-    value = np.where(lo == 0.0, np.where(g == 0.0, 50.0, 100.0), value)
-    out[valid] = value
+    change = np.diff(close[start:])  # change[i] is the move into bar start + i + 1
+    avg_gain = _wilder(np.maximum(change, 0.0), n, 0)[n - 1:]
+    avg_loss = _wilder(np.maximum(-change, 0.0), n, 0)[n - 1:]
+    total = avg_gain + avg_loss
+    value = np.full(len(total), 50.0)
+    np.divide(100.0 * avg_gain, total, out=value, where=total > 0)
+    out[start + n:] = value
     return out
 
 

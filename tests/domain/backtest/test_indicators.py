@@ -93,3 +93,17 @@ def test_indicators_have_input_length():
     x = np.linspace(1, 2, 50)
     for out in (ind.sma(x, 5), ind.ema(x, 5), ind.rsi(x), *ind.macd(x), *ind.bbands(x), ind.atr(x, x, x)):
         assert out.shape == (50,) and out.dtype == np.float64
+
+
+def test_rsi_long_series_matches_plain_wilder_loop():
+    close = np.random.default_rng(3).normal(0, 1, 5_000).cumsum() + 500
+    n, change = 14, np.diff(close)
+    gain, loss = np.maximum(change, 0), np.maximum(-change, 0)
+    ag, al = gain[:n].mean(), loss[:n].mean()
+    expected = [100 * ag / (ag + al)]
+    for g, lo in zip(gain[n:], loss[n:]):
+        ag, al = (ag * (n - 1) + g) / n, (al * (n - 1) + lo) / n
+        expected.append(100 * ag / (ag + al))
+    out = ind.rsi(close, n)
+    assert np.isnan(out[:n]).all()
+    close_to(out[n:], expected)
