@@ -172,7 +172,7 @@ class MockProvider:
         cols = {f: getattr(minutes, f).reshape(rows, per_bar) for f in _COLUMNS}
         return Bars.from_arrays(
             cols["time"][:, 0], cols["open"][:, 0], cols["high"].max(axis=1), cols["low"].min(axis=1),
-            cols["close"][:, -1], cols["volume"].sum(axis=1),
+            cols["close"][:, -1], np.round(cols["volume"].sum(axis=1), 3),
         )
 
 

@@ -8,7 +8,7 @@ payloads; the HTTP layer sends them with status 200 as the chart library expects
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Iterable
+from typing import Iterable, Mapping
 
 from backend.domain.bars import Bars
 from backend.domain.marketdata.base import SymbolInfo
@@ -143,21 +143,19 @@ def history_payload(bars: Bars, request: HistoryRequest, *, earlier_ms: int | No
     }
 
 
-def quote_payload(name: str, info: SymbolInfo | None, last: Bars | None) -> dict:
-    """Return one ``/quotes`` entry from the symbol's two latest daily bars (or an error)."""
-    if info is None or last is None or len(last) == 0:
+def quote_payload(name: str, info: SymbolInfo | None, snapshot: Mapping[str, float] | None) -> dict:
+    """Return one ``/quotes`` entry from a snapshot (price, change, changePercent, open, high,
+    low, volume), or the per-symbol error when the symbol is unknown."""
+    if info is None or snapshot is None:
         return {"s": "error", "n": name, "v": {}}
-    bar = len(last) - 1
-    prev_close = float(last.close[bar - 1]) if bar > 0 else float(last.open[bar])
-    price = float(last.close[bar])
-    change = price - prev_close
+    price = float(snapshot["price"])
     return {"s": "ok", "n": name, "v": {
-        "ch": change, "chp": round(100.0 * change / prev_close, 4) if prev_close else 0.0,
+        "ch": float(snapshot["change"]), "chp": float(snapshot["changePercent"]),
         "short_name": info.symbol, "exchange": info.exchange, "description": info.description,
         "lp": price, "ask": price, "bid": price, "spread": 0.0,
-        "open_price": float(last.open[bar]), "high_price": float(last.high[bar]),
-        "low_price": float(last.low[bar]), "prev_close_price": prev_close,
-        "volume": float(last.volume[bar]),
+        "open_price": float(snapshot["open"]), "high_price": float(snapshot["high"]),
+        "low_price": float(snapshot["low"]), "prev_close_price": round(price - float(snapshot["change"]), 10),
+        "volume": float(snapshot["volume"]),
     }}
 
 

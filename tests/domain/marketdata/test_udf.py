@@ -110,14 +110,15 @@ def test_error_payload():
     assert udf.error_payload("unknown_symbol") == {"s": "error", "errmsg": "unknown_symbol"}
 
 
-def test_quote_from_the_last_two_daily_bars():
-    days = Bars.from_arrays([0, 86_400_000], [100, 104], [106, 111], [99, 103], [105, 110.25], [7, 9])
-    q = udf.quote_payload("QYQ:XAUUSD", GOLD, days)
-    assert q["s"] == "ok" and q["n"] == "QYQ:XAUUSD"
+def test_quote_from_a_snapshot():
+    snap = {"price": 110.25, "change": 5.25, "changePercent": 5.0, "open": 104, "high": 111, "low": 103,
+            "volume": 9}
+    q = udf.quote_payload("QYQ:XAUUSD", GOLD, snap)
+    assert q["s"] == "ok" and q["n"] == "QYQ:XAUUSD"  # the name exactly as requested
     v = q["v"]
-    assert v["lp"] == 110.25 and v["prev_close_price"] == 105
-    assert v["ch"] == pytest.approx(5.25) and v["chp"] == pytest.approx(5.0)  # 5.25 / 105
+    assert (v["lp"], v["ch"], v["chp"], v["prev_close_price"]) == (110.25, 5.25, 5.0, 105.0)
     assert (v["open_price"], v["high_price"], v["low_price"], v["volume"]) == (104, 111, 103, 9)
+    assert (v["short_name"], v["exchange"]) == ("XAUUSD", "QYQ")
     assert udf.quote_payload("NOPE", None, None) == {"s": "error", "n": "NOPE", "v": {}}
 
 

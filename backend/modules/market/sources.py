@@ -1,0 +1,112 @@
+"""Where a symbol's bars come from: the candles table or the deterministic mock.
+
+"auto" picks imported candles when that symbol/interval has any, else the mock (for the mock's
+symbols), else whatever the table holds (materialised mock rows). Both sources serve complete
+bars only: open time + interval <= now.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable
+
+from flask import current_app
+
+from backend.core.db import now_ms as wall_clock_ms
+from backend.domain.bars import Bars
+from backend.domain.marketdata.intervals import ceil_time, floor_time, interval_ms
+from backend.domain.marketdata.mock import MOCK_SPECS, MockProvider
+from backend.modules.market import store
+from backend.modules.market.errors import InvalidMarketQuery, UnknownSymbol
+
+PROVIDERS = ("auto", "db", "mock")
+
+
+def normalize_symbol(symbol: str | None) -> str:
+    """Return the canonical ticker: upper case, without a TradingView ``EXCHANGE:`` prefix."""
+    name = (symbol or "").strip().upper()
+    return name.rsplit(":", 1)[-1]
+
+
+def check_interval(interval: str) -> int:
+    """Return the interval length in ms; raise InvalidMarketQuery for an unknown interval."""
+    try:
+        return interval_ms(interval)
+    except ValueError as exc:
+        raise InvalidMarketQuery(str(exc), fields={"interval": [str(exc)]}) from None
+
+
+def mock_provider(now_ms: Callable[[], int] | None = None) -> MockProvider:
+    """Return the configured MockProvider (seed from MARKET_MOCK_SEED)."""
+    return MockProvider(seed=int(current_app.config.get("MARKET_MOCK_SEED", 0)), now_ms=now_ms)
+
+
+@dataclass(frozen=True)
+class Source:
+    """One symbol/interval series from one provider, seen at time ``now_ms``."""
+
+    kind: str  # "db" | "mock"
+    symbol: str
+    interval: str
+    now_ms: int
+
+    @property
+    def step(self) -> int:
+        return interval_ms(self.interval)
+
+    @property
+    def complete_before(self) -> int:
+        """Bars opening before this time (Unix ms) are complete."""
+        return floor_time(self.now_ms, self.interval)
+
+    def bars(self, start_ms: int, end_ms: int) -> Bars:
+        """Return bars with open time in [start_ms, end_ms), ascending."""
+        end_ms = min(int(end_ms), self.complete_before)
+        if self.kind == "db":
+            return store.read_range(self.symbol, self.interval, start_ms, end_ms)
+        return mock_provider(lambda: self.now_ms).get_bars(self.symbol, self.interval, start_ms, end_ms)
+
+    def last(self, end_ms: int, count: int, start_ms: int | None = None) -> Bars:
+        """Return the latest ``count`` bars opening before end_ms (and at or after start_ms)."""
+        end_ms = min(int(end_ms), self.complete_before)
+        if self.kind == "db":
+            return store.read_last(self.symbol, self.interval, end_ms, count, start_ms)
+        # The mock has no gaps: `count` bars end at the last grid time before end_ms.
+        window_start = ceil_time(end_ms, self.interval) - count * self.step
+        return self.bars(window_start if start_ms is None else max(window_start, start_ms), end_ms)
+
+    def before(self, t_ms: int) -> int | None:
+        """Return the open time (Unix ms) of the latest complete bar opening before t_ms, or None."""
+        t_ms = min(int(t_ms), self.complete_before)
+        if self.kind == "db":
+            return store.last_time_before(self.symbol, self.interval, t_ms)
+        latest = ceil_time(t_ms, self.interval) - self.step
+        first = mock_provider().first_time_ms(self.symbol, self.interval)
+        return latest if latest >= first else None
+
+
+def resolve(symbol: str, interval: str, provider: str = "auto", *, now_ms: int | None = None) -> Source:
+    """Pick the source serving symbol/interval; raise UnknownSymbol or InvalidMarketQuery."""
+    check_interval(interval)
+    if provider not in PROVIDERS:
+        message = f"unknown provider {provider!r}; use one of {', '.join(PROVIDERS)}"
+        raise InvalidMarketQuery(message, fields={"provider": [message]})
+    now = wall_clock_ms() if now_ms is None else int(now_ms)
+    kind = _pick(normalize_symbol(symbol), interval, provider)
+    return Source(kind, normalize_symbol(symbol), interval, now)
+
+
+def _pick(symbol: str, interval: str, provider: str) -> str:
+    if provider == "mock":
+        if symbol in MOCK_SPECS:
+            return "mock"
+        raise UnknownSymbol(f"The mock provider has no symbol {symbol!r}.", details={"symbol": symbol})
+    if provider == "db" or store.has_series(symbol, interval, source="import"):
+        if store.has_series(symbol, interval):
+            return "db"
+        raise UnknownSymbol(f"No {interval} candles are stored for {symbol!r}.",
+                            details={"symbol": symbol, "interval": interval})
+    if symbol in MOCK_SPECS:
+        return "mock"
+    if store.has_series(symbol, interval):
+        return "db"
+    raise UnknownSymbol(f"Unknown symbol {symbol!r}.", details={"symbol": symbol})
