@@ -77,6 +77,20 @@ class Settings:
     ADMIN_PASSWORD: str = "admin123"
     PASSWORD_HASH_PROFILE: str = "strong"
     VERSION: str = "0.1.0"
+    # AI auditor (backend/modules/agent; docs/agent.md)
+    OPENAI_API_KEY: str = ""
+    OPENAI_BASE_URL: str = ""
+    AGENT_MODEL: str = "gpt-4o"
+    AGENT_EMBED_MODEL: str = "text-embedding-3-small"
+    AGENT_EMBED_DIMS: int = 1536
+    AGENT_MEMORY_COLLECTION: str = "qyquant_memories"
+    AGENT_LLM_TIMEOUT_S: int = 30
+    AGENT_LLM_ATTEMPTS: int = 3
+    AGENT_LLM_BACKOFF_MS: int = 1000
+    QDRANT_PATH: str = ".run/qdrant"
+    QDRANT_URL: str = ""
+    QDRANT_API_KEY: str = ""
+    MEM0_DIR: str = ""
 
     def as_flask_config(self) -> dict[str, Any]:
         """Return the settings as a dict for `app.config.update`, with derived keys."""
@@ -119,6 +133,19 @@ def load_config(env: Mapping[str, str] | None = None) -> Settings:
         ADMIN_USERNAME=_str(env, "ADMIN_USERNAME", "admin"),
         ADMIN_PASSWORD=_str(env, "ADMIN_PASSWORD", "admin123"),
         PASSWORD_HASH_PROFILE=_str(env, "PASSWORD_HASH_PROFILE", "strong"),
+        OPENAI_API_KEY=_str(env, "OPENAI_API_KEY", ""),
+        OPENAI_BASE_URL=_str(env, "OPENAI_BASE_URL", ""),
+        AGENT_MODEL=_str(env, "AGENT_MODEL", "gpt-4o"),
+        AGENT_EMBED_MODEL=_str(env, "AGENT_EMBED_MODEL", "text-embedding-3-small"),
+        AGENT_EMBED_DIMS=_int(env, "AGENT_EMBED_DIMS", 1536),
+        AGENT_MEMORY_COLLECTION=_str(env, "AGENT_MEMORY_COLLECTION", "qyquant_memories"),
+        AGENT_LLM_TIMEOUT_S=_int(env, "AGENT_LLM_TIMEOUT_S", 30),
+        AGENT_LLM_ATTEMPTS=_int(env, "AGENT_LLM_ATTEMPTS", 3),
+        AGENT_LLM_BACKOFF_MS=_int(env, "AGENT_LLM_BACKOFF_MS", 1000),
+        QDRANT_PATH=_str(env, "QDRANT_PATH", ".run/qdrant"),
+        QDRANT_URL=_str(env, "QDRANT_URL", ""),
+        QDRANT_API_KEY=_str(env, "QDRANT_API_KEY", ""),
+        MEM0_DIR=_str(env, "MEM0_DIR", ""),
     )
     validate(s)
     return s

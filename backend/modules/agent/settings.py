@@ -26,7 +26,8 @@ def llm_settings(api_key: str) -> LLMSettings:
     c = current_app.config
     return LLMSettings(api_key=api_key, base_url=c.get("OPENAI_BASE_URL") or None,
                        model=c.get("AGENT_MODEL", "gpt-4o"), timeout_s=float(c.get("AGENT_LLM_TIMEOUT_S", 30)),
-                       attempts=int(c.get("AGENT_LLM_ATTEMPTS", 3)), backoff_s=float(c.get("AGENT_LLM_BACKOFF_S", 1.0)))
+                       attempts=int(c.get("AGENT_LLM_ATTEMPTS", 3)),
+                       backoff_s=int(c.get("AGENT_LLM_BACKOFF_MS", 1000)) / 1000.0)
 
 
 def memory_settings(api_key: str) -> MemorySettings:
