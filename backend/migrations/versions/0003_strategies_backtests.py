@@ -116,6 +116,7 @@ def _create_backtests() -> None:
     op.create_index("ix_backtests_owner_created", "backtests", ["owner_id", "created_at"])
     op.create_index("ix_backtests_strategy_finished", "backtests", ["strategy_id", "finished_at"])
     op.create_index("ix_backtests_status_finished", "backtests", ["status", "finished_at"])
+    op.create_index("ix_backtests_job_id", "backtests", ["job_id"])
 
 
 def _create_trades() -> None:

@@ -28,6 +28,7 @@ class Backtest(TimestampMixin, db.Model):
         Index("ix_backtests_owner_created", "owner_id", "created_at"),
         Index("ix_backtests_strategy_finished", "strategy_id", "finished_at"),
         Index("ix_backtests_status_finished", "status", "finished_at"),
+        Index("ix_backtests_job_id", "job_id"),
         CheckConstraint("status IN ('queued', 'running', 'completed', 'failed', 'cancelled')", name="status"),
         CheckConstraint("end_ms > start_ms", name="range"),
     )

@@ -1,0 +1,32 @@
+"""Errors of the backtests module."""
+from __future__ import annotations
+
+from backend.core.errors import Conflict, Invalid, NotFound
+
+
+class BacktestNotFound(NotFound):
+    """Raise when a backtest (or its job) does not exist or the caller may not see it."""
+
+    code = "backtests.not_found"
+    default_message = "Backtest not found."
+
+
+class InvalidBacktest(Invalid):
+    """Raise when the run request breaks a rule (range, symbol, strategy definition)."""
+
+    code = "backtests.invalid"
+    default_message = "The backtest request is invalid."
+
+
+class TooManyBars(Invalid):
+    """Raise when the requested range holds more bars than BACKTEST_MAX_BARS allows."""
+
+    code = "backtests.too_many_bars"
+    default_message = "The requested range holds too many bars."
+
+
+class NotCancellable(Conflict):
+    """Raise when cancelling a backtest that already finished."""
+
+    code = "backtests.not_cancellable"
+    default_message = "This backtest has already finished."

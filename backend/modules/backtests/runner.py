@@ -1,0 +1,181 @@
+"""The work of one backtest job: load bars, compute signals, run the engine, store the result.
+
+Called by `service.execute_backtest` inside `backend.core.jobs.run_job`; progress goes through
+the job context (5 load, 30 signals, 55 engine, 80 metrics, 95 store). Re-running a backtest (a
+requeue after a lost worker) replaces its trades, so the result is written exactly once.
+"""
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+import numpy as np
+from flask import current_app
+from sqlalchemy import delete, insert
+
+from backend.core.db import new_id, now_ms
+from backend.core.jobs import JobContext, JobFailed
+from backend.domain.backtest import engine
+from backend.domain.backtest.metrics import compute_metrics
+from backend.domain.backtest.types import BacktestConfig, BacktestResult, Signals
+from backend.domain.bars import Bars
+from backend.domain.marketdata.intervals import interval_ms
+from backend.extensions import db
+from backend.modules.backtests.models import COMPLETED, Backtest, BacktestTrade
+
+logger = logging.getLogger(__name__)
+
+YEAR_MS = 365.25 * 86_400_000
+DEFAULT_KLINE_MAX = 2000
+DEFAULT_CURVE_MAX = 2000
+
+
+@dataclass(frozen=True)
+class Computed:
+    """The inputs and outputs of one engine run."""
+
+    bars: Bars
+    signals: Signals
+    config: BacktestConfig
+    result: BacktestResult
+    metrics: dict[str, Any]
+
+
+def periods_per_year(interval: str) -> float:
+    """Return bars per calendar year for ``interval`` (markets are treated as trading 24/7)."""
+    return YEAR_MS / interval_ms(interval)
+
+
+def config_of(row: Backtest) -> BacktestConfig:
+    """Return the engine configuration recorded on a backtest row."""
+    return BacktestConfig(initial_capital=float(row.initial_capital), fee_bps=float(row.fee_bps),
+                          slippage_bps=float(row.slippage_bps), allow_short=bool(row.allow_short))
+
+
+def load_bars(row: Backtest) -> Bars:
+    """Return the bars of the row's symbol, interval and range; fail the job when there are none."""
+    try:
+        bars = _market_bars(row)
+    except LookupError as exc:
+        raise JobFailed(f"No market data for {row.symbol}: {exc}", reason="no_data") from exc
+    if len(bars) < 2:
+        raise JobFailed(f"No market data for {row.symbol} {row.interval} in the requested range.",
+                        reason="no_data")
+    return bars
+
+
+def _market_bars(row: Backtest) -> Bars:
+    """Return bars from the market service (the mock provider until that service exists)."""
+    try:
+        from backend.modules.market.service import load_bars as market_load_bars
+    except ImportError:
+        from backend.domain.marketdata.mock import MockProvider
+
+        return MockProvider().get_bars(row.symbol, row.interval, row.start_ms, row.end_ms)
+    return market_load_bars(symbol=row.symbol, interval=row.interval, start_ms=row.start_ms,
+                            end_ms=row.end_ms, provider=row.provider)
+
+
+def compute(row: Backtest, bars: Bars, ctx: JobContext | None = None, *,
+            config: BacktestConfig | None = None) -> Computed:
+    """Run the row's strategy version on ``bars`` and compute every metric."""
+    from backend.modules.strategies import service as strategies_service
+
+    _progress(ctx, 30)
+    signals = strategies_service.compute_signals(version=row, bars=bars)
+    _progress(ctx, 55)
+    config = config or config_of(row)
+    result = engine.run(bars, signals, config)
+    _progress(ctx, 80)
+    metrics = compute_metrics(result, bars, periods_per_year(row.interval))
+    return Computed(bars=bars, signals=signals, config=config, result=result, metrics=metrics)
+
+
+def _progress(ctx: JobContext | None, pct: float) -> None:
+    if ctx is not None:
+        ctx.progress(pct)
+
+
+def _dec(value: float) -> Decimal:
+    """Convert an engine float to Decimal once, at the boundary (shortest repr, no binary noise)."""
+    return Decimal(repr(float(value)))
+
+
+def trade_rows(backtest_id: str, trades: np.ndarray) -> list[dict[str, Any]]:
+    """Return `backtest_trades` rows for the engine's trade records."""
+    return [{
+        "id": new_id(), "backtest_id": backtest_id, "seq": seq,
+        "side": "long" if int(t["side"]) > 0 else "short",
+        "entry_index": int(t["entry_index"]), "exit_index": int(t["exit_index"]),
+        "entry_time": int(t["entry_time"]), "exit_time": int(t["exit_time"]),
+        "entry_price": _dec(t["entry_price"]), "exit_price": _dec(t["exit_price"]),
+        "quantity": _dec(t["quantity"]), "pnl": _dec(t["pnl"]), "fees": _dec(t["fees"]),
+        "return_pct": _dec(t["return_pct"]), "holding_ms": int(t["holding_ms"]),
+        "closed_at_end": bool(t["closed_at_end"]),
+    } for seq, t in enumerate(trades)]
+
+
+def fill_marks(n: int, trades: np.ndarray) -> np.ndarray:
+    """Return per-bar marks: +1 buy fill, -1 sell fill, 0 none (the opening fill wins a tie)."""
+    marks = np.zeros(n, dtype=np.int8)
+    side = trades["side"].astype(np.int8)
+    marks[trades["exit_index"]] = -side
+    marks[trades["entry_index"]] = side
+    return marks
+
+
+def _group_starts(n: int, limit: int) -> np.ndarray:
+    """Return the first index of each of at most ``limit`` equal groups covering ``n`` bars."""
+    size = max(1, -(-n // limit))
+    return np.arange(0, n, size)
+
+
+def kline_rows(bars: Bars, trades: np.ndarray, limit: int) -> list[list[Any]]:
+    """Return up to ``limit`` candles ``[t, o, h, l, c, v, signal]``; longer runs are aggregated.
+
+    An aggregated candle spans consecutive bars (first open, max high, min low, last close, summed
+    volume) and carries the first fill mark inside it.
+    """
+    n = len(bars)
+    starts = _group_starts(n, limit)
+    ends = np.append(starts[1:], n) - 1
+    marks = fill_marks(n, trades)
+    marked = np.flatnonzero(marks)
+    first_mark = np.searchsorted(marked, starts)
+    signal = np.zeros(len(starts), dtype=np.int8)
+    has = (first_mark < len(marked))
+    has[has] = marked[first_mark[has]] <= ends[has]
+    signal[has] = marks[marked[first_mark[has]]]
+    columns = (bars.time[starts], bars.open[starts], np.maximum.reduceat(bars.high, starts),
+               np.minimum.reduceat(bars.low, starts), bars.close[ends], np.add.reduceat(bars.volume, starts))
+    names = {1: "buy", -1: "sell", 0: None}
+    return [[int(t), float(o), float(h), float(lo), float(c), float(v), names[int(s)]]
+            for t, o, h, lo, c, v, s in zip(*columns, signal)]
+
+
+def equity_rows(time: np.ndarray, equity: np.ndarray, limit: int) -> list[list[Any]]:
+    """Return up to ``limit`` ``[time, equity]`` points (evenly sampled, always with the last one)."""
+    n = len(equity)
+    idx = _group_starts(n, max(1, limit - 1))
+    if n and idx[-1] != n - 1:
+        idx = np.append(idx, n - 1)
+    return [[int(time[i]), round(float(equity[i]), 8)] for i in idx]
+
+
+def store(row: Backtest, done: Computed) -> None:
+    """Write the result onto ``row`` and replace its trades (the caller commits)."""
+    cfg = current_app.config
+    db.session.execute(delete(BacktestTrade).where(BacktestTrade.backtest_id == row.id))
+    rows = trade_rows(row.id, done.result.trades)
+    if rows:
+        db.session.execute(insert(BacktestTrade), rows)
+    row.bars_count = len(done.bars)
+    row.final_equity = _dec(done.result.final_equity)
+    row.metrics = done.metrics
+    row.kline = kline_rows(done.bars, done.result.trades, int(cfg.get("BACKTEST_KLINE_MAX", DEFAULT_KLINE_MAX)))
+    row.equity_curve = equity_rows(done.bars.time, done.result.equity,
+                                   int(cfg.get("BACKTEST_CURVE_MAX", DEFAULT_CURVE_MAX)))
+    row.status, row.finished_at = COMPLETED, now_ms()
+    row.error_reason = row.error_message = None

@@ -1,0 +1,177 @@
+"""HTTP contract of the backtests module (Backtest, BacktestSummary, KlineBar, Trade: CONTRACT.md 2)."""
+from __future__ import annotations
+
+from decimal import Decimal
+
+import marshmallow as ma
+from marshmallow import EXCLUDE, validate
+
+from backend.core.schemas import BaseSchema, Money, TimestampMs
+from backend.domain.marketdata.intervals import INTERVALS
+from backend.modules.strategies.schemas import SYMBOL
+
+PROVIDERS = ("auto", "mock", "db", "csv")
+
+
+class InlineStrategySchema(BaseSchema):
+    """An unsaved strategy definition: a built-in kind and its parameters."""
+
+    kind = ma.fields.String(required=True, validate=validate.Length(min=1, max=32))
+    params = ma.fields.Dict(keys=ma.fields.String(), load_default=dict)
+
+
+class BacktestRunSchema(BaseSchema):
+    """POST /api/backtests/run: ``strategy_id`` or ``strategy`` (+ ``symbol``), range in Unix ms."""
+
+    strategy_id = ma.fields.String(validate=validate.Length(min=1, max=36))
+    strategy = ma.fields.Nested(InlineStrategySchema)
+    symbol = ma.fields.String(validate=SYMBOL)
+    interval = ma.fields.String(validate=validate.OneOf(INTERVALS))
+    start = TimestampMs(validate=validate.Range(min=0))
+    end = TimestampMs(validate=validate.Range(min=1))
+    initial_capital = Money(load_default=Decimal(10000),
+                            validate=validate.Range(min=Decimal("0.01"), max=Decimal("1e12")))
+    fee_bps = Money(load_default=Decimal(0), validate=validate.Range(min=0, max=1000, max_inclusive=False))
+    slippage_bps = Money(load_default=Decimal(0), validate=validate.Range(min=0, max=1000, max_inclusive=False))
+    provider = ma.fields.String(load_default="auto", validate=validate.OneOf(PROVIDERS))
+    allow_short = ma.fields.Boolean(load_default=False)
+    name = ma.fields.String(validate=validate.Length(min=1, max=200))
+
+    @ma.validates_schema
+    def _one_strategy(self, data, **kwargs):
+        if ("strategy_id" in data) == ("strategy" in data):
+            raise ma.ValidationError("Give exactly one of strategy_id or strategy.", "strategy_id")
+        if "strategy" in data and "symbol" not in data:
+            raise ma.ValidationError("Required with an inline strategy.", "symbol")
+
+
+class SubmittedSchema(BaseSchema):
+    """The ids of a submitted backtest (HTTP 202)."""
+
+    job_id = ma.fields.String()
+    backtest_id = ma.fields.String()
+
+
+class BacktestSummarySchema(BaseSchema):
+    """The contract's BacktestSummary: percents as numbers, null where undefined."""
+
+    totalReturn = ma.fields.Float(allow_none=True)
+    annualizedReturn = ma.fields.Float(allow_none=True)
+    sharpeRatio = ma.fields.Float(allow_none=True)
+    maxDrawdown = ma.fields.Float(allow_none=True)
+    winRate = ma.fields.Float(allow_none=True)
+    profitFactor = ma.fields.Float(allow_none=True)
+    totalTrades = ma.fields.Integer(allow_none=True)
+    avgHoldingDays = ma.fields.Float(allow_none=True)
+
+
+class KlineBarSchema(BaseSchema):
+    """A candle; ``signal`` (buy|sell) marks a fill on that bar."""
+
+    time = ma.fields.Integer()
+    open = ma.fields.Float()
+    high = ma.fields.Float()
+    low = ma.fields.Float()
+    close = ma.fields.Float()
+    volume = ma.fields.Float()
+    signal = ma.fields.String(metadata={"enum": ["buy", "sell"]})
+
+
+class TradeSchema(BaseSchema):
+    """The contract's Trade: one fill (an exit fill carries the round trip's pnl)."""
+
+    id = ma.fields.String()
+    symbol = ma.fields.String()
+    side = ma.fields.String(metadata={"enum": ["buy", "sell"]})
+    price = Money()
+    quantity = Money()
+    pnl = Money(allow_none=True)
+    timestamp = ma.fields.Integer()
+
+
+class BacktestEquityPointSchema(BaseSchema):
+    """One point of the equity curve (quote currency)."""
+
+    time = ma.fields.Integer()
+    value = ma.fields.Float()
+
+
+class BacktestSchema(BaseSchema):
+    """The contract's Backtest plus the recorded inputs needed to reproduce it."""
+
+    id = ma.fields.String()
+    name = ma.fields.String()
+    symbol = ma.fields.String()
+    status = ma.fields.String(metadata={"enum": ["queued", "running", "completed", "failed", "cancelled"]})
+    startedAt = ma.fields.Integer(attribute="started")
+    finishedAt = ma.fields.Integer(attribute="finished_at", allow_none=True)
+    summary = ma.fields.Nested(BacktestSummarySchema, allow_none=True)
+    jobId = ma.fields.String(attribute="job_id", allow_none=True)
+    strategyId = ma.fields.String(attribute="strategy_id", allow_none=True)
+    strategyVersionId = ma.fields.String(attribute="strategy_version_id", allow_none=True)
+    kind = ma.fields.String()
+    params = ma.fields.Dict()
+    interval = ma.fields.String()
+    start = ma.fields.Integer(attribute="start_ms")
+    end = ma.fields.Integer(attribute="end_ms")
+    provider = ma.fields.String()
+    initialCapital = Money(attribute="initial_capital")
+    feeBps = Money(attribute="fee_bps")
+    slippageBps = Money(attribute="slippage_bps")
+    allowShort = ma.fields.Boolean(attribute="allow_short")
+    engineVersion = ma.fields.String(attribute="engine_version")
+    barsCount = ma.fields.Integer(attribute="bars_count", allow_none=True)
+    createdAt = ma.fields.Integer(attribute="created_at")
+    error = ma.fields.Dict(allow_none=True)
+
+
+class BacktestDetailSchema(BacktestSchema):
+    """A Backtest with its full result: every metric, kline, fills and equity curve."""
+
+    metrics = ma.fields.Dict(allow_none=True)
+    kline = ma.fields.List(ma.fields.Nested(KlineBarSchema))
+    trades = ma.fields.List(ma.fields.Nested(TradeSchema))
+    equity = ma.fields.List(ma.fields.Nested(BacktestEquityPointSchema))
+
+
+class BacktestLatestSchema(BaseSchema):
+    """The contract's BacktestLatestResponse (plus the backtest's id, symbol and full metrics)."""
+
+    summary = ma.fields.Nested(BacktestSummarySchema)
+    kline = ma.fields.List(ma.fields.Nested(KlineBarSchema))
+    trades = ma.fields.List(ma.fields.Nested(TradeSchema))
+    backtestId = ma.fields.String(attribute="id")
+    name = ma.fields.String()
+    symbol = ma.fields.String()
+    interval = ma.fields.String()
+    finishedAt = ma.fields.Integer(attribute="finished_at", allow_none=True)
+    metrics = ma.fields.Dict(allow_none=True)
+    equity = ma.fields.List(ma.fields.Nested(BacktestEquityPointSchema))
+
+
+class JobStatusSchema(BaseSchema):
+    """GET /api/backtests/job/{job_id}: PENDING|RUNNING|SUCCESS|FAILED (or CANCELLED), progress 0..100."""
+
+    job_id = ma.fields.String()
+    backtest_id = ma.fields.String()
+    status = ma.fields.String()
+    progress = ma.fields.Integer()
+    result = ma.fields.Nested(BacktestLatestSchema)
+    error = ma.fields.Dict()
+
+
+class LatestQuerySchema(BaseSchema):
+    """`?symbol=` of GET /api/backtests/latest."""
+
+    symbol = ma.fields.String(validate=SYMBOL)
+
+
+class BacktestQueryArgsSchema(BaseSchema):
+    """Filters of GET /api/backtests (page and page_size are parsed by the paginator)."""
+
+    class Meta:
+        unknown = EXCLUDE
+
+    symbol = ma.fields.String(validate=SYMBOL)
+    strategy_id = ma.fields.String(validate=validate.Length(max=36))
+    status = ma.fields.String(validate=validate.OneOf(["queued", "running", "completed", "failed", "cancelled"]))

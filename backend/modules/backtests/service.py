@@ -1,0 +1,340 @@
+"""Backtests: submit (validate, create the row and its job, enqueue), execute, read, cancel.
+
+The request validates everything it can synchronously (strategy, parameters, range, bar limit)
+so the job only fails for reasons found while running (no data). A backtest records its strategy
+version, kind, parameters, data range and engine version, so `rebuild_run` reproduces it exactly.
+"""
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any, Mapping
+
+from flask import current_app
+from sqlalchemy import select, tuple_
+from sqlalchemy.dialects.postgresql import distinct_on
+
+from backend.core import jobs
+from backend.core.db import new_id, now_ms, transactional
+from backend.core.pagination import Page, paginate
+from backend.domain.backtest import ENGINE_VERSION
+from backend.domain.marketdata.intervals import floor_time, interval_ms
+from backend.extensions import db
+from backend.modules.backtests import runner
+from backend.modules.backtests.errors import (BacktestNotFound, InvalidBacktest, NotCancellable,
+                                              TooManyBars)
+from backend.modules.backtests.models import (CANCELLED, COMPLETED, FAILED, QUEUED, RUNNING, Backtest,
+                                              BacktestTrade)
+from backend.modules.backtests.views import BacktestView, equity_of, fills_of, kline_of, summary_of
+from backend.modules.strategies import service as strategies_service
+
+logger = logging.getLogger(__name__)
+
+JOB_KIND = "backtest"
+TASK_NAME = "backtests.run"
+DEFAULT_MAX_BARS = 200_000
+DEFAULT_BARS = 1000
+ACTIVE = (QUEUED, RUNNING)
+
+
+@dataclass(frozen=True)
+class Submitted:
+    """The ids a submit returns (HTTP 202)."""
+
+    job_id: str
+    backtest_id: str
+
+
+@dataclass(frozen=True)
+class Definition:
+    """What will run: the strategy (optional), its pinned version, kind and parameters."""
+
+    strategy_id: str | None
+    version_id: str | None
+    kind: str
+    params: dict[str, Any]
+    name: str
+    symbol: str | None
+    interval: str | None
+
+
+def _definition(actor_id: str, strategy_id: str | None, strategy: Mapping[str, Any] | None) -> Definition:
+    """Resolve ``strategy_id`` (owned or published, else 404) or an inline ``{kind, params}``."""
+    if strategy_id:
+        run = strategies_service.get_strategy_for_run(actor_id=actor_id, strategy_id=strategy_id)
+        return Definition(run.strategy_id, run.version_id, run.kind, run.params, run.name, run.symbol,
+                          run.interval)
+    kind = strategy["kind"]
+    params = strategies_service.validate_definition(kind, strategy.get("params") or {})
+    return Definition(None, None, kind, params, kind, None, None)
+
+
+def _range(interval: str, start: int | None, end: int | None) -> tuple[int, int]:
+    """Return ``[start, end)`` in Unix ms (defaults: the last DEFAULT_BARS bars); enforce the bar limit."""
+    step = interval_ms(interval)
+    end = int(end) if end is not None else floor_time(now_ms(), interval)
+    start = int(start) if start is not None else end - DEFAULT_BARS * step
+    if end <= start:
+        raise InvalidBacktest("The end must be after the start.", fields={"end": ["Must be after start."]})
+    limit = int(current_app.config.get("BACKTEST_MAX_BARS", DEFAULT_MAX_BARS))
+    bars = -(-(end - start) // step)
+    if bars > limit:
+        raise TooManyBars(
+            f"The range holds {bars} {interval} bars; the limit BACKTEST_MAX_BARS is {limit}.",
+            fields={"start": [f"At most {limit} bars (BACKTEST_MAX_BARS)."]},
+            details={"limit": "BACKTEST_MAX_BARS", "max": limit, "requested": bars})
+    return start, end
+
+
+@transactional
+def _create(*, actor_id: str, d: Definition, symbol: str, interval: str, start: int, end: int,
+            options: Mapping[str, Any]) -> tuple[str, str]:
+    job = jobs.create_job(kind=JOB_KIND, owner_id=actor_id)
+    db.session.flush()
+    row = Backtest(
+        id=new_id(), owner_id=actor_id, job_id=job.id, strategy_id=d.strategy_id,
+        strategy_version_id=d.version_id, name=options.get("name") or f"{d.name} {symbol} {interval}",
+        kind=d.kind, params=d.params, symbol=symbol, interval=interval, start_ms=start, end_ms=end,
+        provider=options.get("provider") or "auto",
+        initial_capital=Decimal(options.get("initial_capital") or 10000),
+        fee_bps=Decimal(options.get("fee_bps") or 0), slippage_bps=Decimal(options.get("slippage_bps") or 0),
+        allow_short=bool(options.get("allow_short", False)), engine_version=ENGINE_VERSION, status=QUEUED)
+    db.session.add(row)
+    return row.id, job.id
+
+
+@transactional
+def _discard(backtest_id: str) -> None:
+    db.session.execute(Backtest.__table__.delete().where(Backtest.id == backtest_id))
+
+
+def submit_backtest(*, actor_id: str, strategy_id: str | None = None,
+                    strategy: Mapping[str, Any] | None = None, symbol: str | None = None,
+                    interval: str | None = None, start: int | None = None, end: int | None = None,
+                    **options: Any) -> Submitted:
+    """Validate the request, create the backtest and its job, and enqueue the run after commit."""
+    d = _definition(actor_id, strategy_id, strategy)
+    symbol = symbol or d.symbol
+    if not symbol:
+        raise InvalidBacktest("A symbol is required.", fields={"symbol": ["Missing data for required field."]})
+    interval = interval or d.interval or "1h"
+    start, end = _range(interval, start, end)
+    backtest_id, job_id = _create(actor_id=actor_id, d=d, symbol=symbol, interval=interval,
+                                  start=start, end=end, options=options)
+    jobs.dispatch(TASK_NAME, job_id=job_id, backtest_id=backtest_id, discard=lambda: _discard(backtest_id))
+    return Submitted(job_id=job_id, backtest_id=backtest_id)
+
+
+def execute_backtest(*, job_id: str) -> str | None:
+    """Run a queued backtest inside its job (called by the Celery task); return the job's final state."""
+    return jobs.run_job(job_id, lambda ctx: _work(ctx, job_id))
+
+
+@transactional
+def _start(job_id: str) -> Backtest:
+    row = db.session.scalars(select(Backtest).where(Backtest.job_id == job_id)).first()
+    if row is None:
+        raise jobs.JobFailed("The backtest of this job no longer exists.", reason="backtest_missing")
+    row.status, row.started_at = RUNNING, now_ms()
+    return row
+
+
+def _work(ctx: jobs.JobContext, job_id: str) -> None:
+    row = _start(job_id)
+    ctx.progress(5)
+    bars = runner.load_bars(row)
+    done = runner.compute(row, bars, ctx)
+    ctx.progress(95)  # last chance to notice a cancel before the result is written
+    _complete(row.id, done)
+
+
+@transactional
+def _complete(backtest_id: str, done: runner.Computed) -> None:
+    row = db.session.get(Backtest, backtest_id)
+    runner.store(row, done)
+
+
+@transactional
+def mark_failed(job_id: str, reason: str, message: str) -> None:
+    """Record a failed job on its backtest (run_job and the jobs reaper call this)."""
+    row = db.session.scalars(select(Backtest).where(Backtest.job_id == job_id)).first()
+    if row is not None and row.status in ACTIVE:
+        row.status, row.error_reason, row.error_message = FAILED, reason, message
+        row.finished_at = now_ms()
+
+
+jobs.register_job_kind(JOB_KIND, task_name=TASK_NAME, on_failed=mark_failed)
+
+
+# --- reads -------------------------------------------------------------------------------------
+
+def _owned(actor_id: str | None, backtest_id: str) -> Backtest:
+    row = db.session.get(Backtest, backtest_id) if isinstance(backtest_id, str) else None
+    if row is None or actor_id is None or row.owner_id != actor_id:
+        raise BacktestNotFound()
+    return row
+
+
+def _trades(backtest_id: str) -> list[BacktestTrade]:
+    return list(db.session.scalars(select(BacktestTrade).where(BacktestTrade.backtest_id == backtest_id)
+                                   .order_by(BacktestTrade.seq)))
+
+
+def full_view(row: Backtest) -> BacktestView:
+    """Return a view with summary, kline, fills and equity curve."""
+    return BacktestView(row=row, summary=summary_of(row.metrics), kline=kline_of(row.kline),
+                        trades=fills_of(_trades(row.id), row.symbol), equity=equity_of(row.equity_curve))
+
+
+def get_backtest(*, actor_id: str, backtest_id: str) -> BacktestView:
+    """Return one of the caller's backtests with its full result."""
+    return full_view(_owned(actor_id, backtest_id))
+
+
+def list_backtests(*, actor_id: str, page: int, page_size: int, symbol: str | None = None,
+                   strategy_id: str | None = None, status: str | None = None) -> Page[BacktestView]:
+    """Return one page of the caller's backtests, newest first (optional filters)."""
+    stmt = select(Backtest).where(Backtest.owner_id == actor_id)
+    for column, value in ((Backtest.symbol, symbol), (Backtest.strategy_id, strategy_id),
+                          (Backtest.status, status)):
+        if value is not None:
+            stmt = stmt.where(column == value)
+    result = paginate(stmt.order_by(Backtest.created_at.desc(), Backtest.id), page=page, page_size=page_size)
+    return Page(items=[BacktestView(row=r, summary=summary_of(r.metrics)) for r in result.items],
+                total=result.total)
+
+
+def _latest(stmt) -> Backtest | None:
+    return db.session.scalars(stmt.where(Backtest.status == COMPLETED)
+                              .order_by(Backtest.finished_at.desc(), Backtest.id).limit(1)).first()
+
+
+def latest_completed(*, actor_id: str | None, symbol: str | None = None) -> Backtest | None:
+    """Return the caller's latest completed backtest, else the latest published one (the showcase)."""
+    base = select(Backtest) if symbol is None else select(Backtest).where(Backtest.symbol == symbol)
+    row = _latest(base.where(Backtest.owner_id == actor_id)) if actor_id is not None else None
+    if row is None:
+        pairs = strategies_service.published_pairs()
+        if pairs:
+            row = _latest(base.where(tuple_(Backtest.strategy_id, Backtest.owner_id).in_(pairs)))
+    return row
+
+
+def get_latest(*, actor_id: str | None, symbol: str | None = None) -> BacktestView:
+    """Return the BacktestLatestResponse of the caller's (or the showcase's) latest completed run."""
+    row = latest_completed(actor_id=actor_id, symbol=symbol)
+    if row is None:
+        raise BacktestNotFound("No completed backtest yet.")
+    return full_view(row)
+
+
+def get_job_status(*, actor_id: str, job_id: str) -> dict[str, Any]:
+    """Return ``{status, progress, result?, error?}`` of one of the caller's backtest jobs."""
+    job = jobs.get_job(job_id=job_id, owner_id=actor_id)
+    row = db.session.scalars(select(Backtest).where(Backtest.job_id == job.id)).first()
+    if job.kind != JOB_KIND or row is None:
+        raise BacktestNotFound("Backtest job not found.")
+    out: dict[str, Any] = {"job_id": job.id, "backtest_id": row.id, "status": job.status,
+                           "progress": job.progress}
+    if job.status == jobs.SUCCESS and row.status == COMPLETED:
+        out["result"] = full_view(row)
+    if job.error_reason:
+        out["error"] = {"reason": job.error_reason, "message": job.error}
+    return out
+
+
+@transactional
+def cancel_backtest(*, actor_id: str, backtest_id: str) -> BacktestView:
+    """Cancel one of the caller's queued or running backtests (409 once it finished)."""
+    row = _owned(actor_id, backtest_id)
+    if row.status not in ACTIVE:
+        raise NotCancellable()
+    row.status, row.finished_at = CANCELLED, now_ms()
+    row.error_reason, row.error_message = "cancelled", "Cancelled by the user."
+    if row.job_id:
+        jobs.cancel_job(job_id=row.job_id)
+    return BacktestView(row=row, summary=None)
+
+
+# --- for other modules (forum, strategies, agent) ------------------------------------------------
+
+def _kpis(row: Backtest) -> dict[str, Any]:
+    """Return the verified KPIs of a completed backtest with what is needed to reproduce them."""
+    return {"backtestId": row.id, "strategyId": row.strategy_id, "strategyVersionId": row.strategy_version_id,
+            "symbol": row.symbol, "interval": row.interval, "kind": row.kind, "params": dict(row.params),
+            "start": row.start_ms, "end": row.end_ms, "engineVersion": row.engine_version,
+            "finishedAt": row.finished_at, **(summary_of(row.metrics) or {})}
+
+
+def verified_kpis(*, actor_id: str, backtest_id: str) -> dict[str, Any] | None:
+    """Return the KPIs of one of the caller's backtests (None until it has completed)."""
+    row = _owned(actor_id, backtest_id)
+    return _kpis(row) if row.status == COMPLETED else None
+
+
+def strategy_kpis(*, strategy_id: str, owner_id: str) -> dict[str, Any] | None:
+    """Return the KPIs of the owner's latest completed backtest of a strategy (None if none)."""
+    row = _latest(select(Backtest).where(Backtest.strategy_id == strategy_id, Backtest.owner_id == owner_id))
+    return _kpis(row) if row is not None else None
+
+
+@dataclass(frozen=True)
+class StrategySnapshot:
+    """The latest completed result of a strategy and whether a run of it is in flight."""
+
+    backtest_id: str | None
+    metrics: dict[str, Any] | None
+    finished_at: int | None
+    active: bool
+
+
+def strategy_snapshots(*, pairs: list[tuple[str, str]]) -> dict[str, StrategySnapshot]:
+    """Return ``{strategy_id: snapshot}`` for (strategy_id, owner_id) pairs, in two queries."""
+    if not pairs:
+        return {}
+    owned = tuple_(Backtest.strategy_id, Backtest.owner_id).in_(pairs)
+    latest = db.session.execute(
+        select(Backtest.strategy_id, Backtest.id, Backtest.metrics, Backtest.finished_at)
+        .where(owned, Backtest.status == COMPLETED)
+        .order_by(Backtest.strategy_id, Backtest.finished_at.desc(), Backtest.id)
+        .ext(distinct_on(Backtest.strategy_id))).all()
+    active = set(db.session.scalars(select(Backtest.strategy_id).where(owned, Backtest.status.in_(ACTIVE))))
+    out = {sid: StrategySnapshot(bid, metrics, finished, sid in active) for sid, bid, metrics, finished in latest}
+    for sid in active - set(out):
+        out[sid] = StrategySnapshot(None, None, None, True)
+    return out
+
+
+@dataclass(frozen=True)
+class RebuiltRun:
+    """A completed backtest re-run from its recorded inputs (bars, signals, config, result)."""
+
+    backtest_id: str
+    symbol: str
+    interval: str
+    kind: str
+    params: dict[str, Any]
+    start_ms: int
+    end_ms: int
+    periods_per_year: float
+    bars: Any
+    signals: Any
+    config: Any
+    result: Any
+    metrics: dict[str, Any]
+    summary: dict[str, Any]
+
+
+def rebuild_run(*, actor_id: str, backtest_id: str) -> RebuiltRun:
+    """Reload the bars of one of the caller's completed backtests and re-run it deterministically."""
+    row = _owned(actor_id, backtest_id)
+    if row.status != COMPLETED:
+        raise InvalidBacktest("Only a completed backtest can be rebuilt.",
+                              fields={"backtest_id": ["The backtest has not completed."]})
+    done = runner.compute(row, runner.load_bars(row))
+    return RebuiltRun(backtest_id=row.id, symbol=row.symbol, interval=row.interval, kind=row.kind,
+                      params=dict(row.params), start_ms=row.start_ms, end_ms=row.end_ms,
+                      periods_per_year=runner.periods_per_year(row.interval), bars=done.bars,
+                      signals=done.signals, config=done.config, result=done.result,
+                      metrics=done.metrics, summary=summary_of(done.metrics))

@@ -1,0 +1,93 @@
+"""HTTP contract of the strategies module (field names as CONTRACT.md section 2)."""
+from __future__ import annotations
+
+import marshmallow as ma
+from marshmallow import validate
+
+from backend.core.schemas import BaseSchema
+from backend.domain.marketdata.intervals import INTERVALS
+
+SYMBOL = validate.Regexp(r"^[A-Za-z0-9._:/-]{1,32}$", error="1-32 letters, digits or . _ : / -.")
+TAGS = ma.fields.List(ma.fields.String(validate=validate.Length(min=1, max=32)),
+                      validate=validate.Length(max=10))
+
+
+class StrategySchema(BaseSchema):
+    """The contract's Strategy; KPIs come from its latest completed backtest (percent numbers)."""
+
+    id = ma.fields.String()
+    name = ma.fields.String()
+    symbol = ma.fields.String()
+    status = ma.fields.String(metadata={"enum": ["running", "paused", "stopped", "completed"]})
+    returns = ma.fields.Float()
+    winRate = ma.fields.Float(attribute="win_rate")
+    maxDrawdown = ma.fields.Float(attribute="max_drawdown")
+    tags = ma.fields.List(ma.fields.String())
+    lastUpdate = ma.fields.Integer(attribute="last_update")
+    trades = ma.fields.Integer()
+
+
+class StrategyDetailSchema(StrategySchema):
+    """A Strategy plus its definition, current version and the full metrics of its latest backtest."""
+
+    kind = ma.fields.String()
+    interval = ma.fields.String()
+    description = ma.fields.String()
+    published = ma.fields.Boolean()
+    ownerId = ma.fields.String(attribute="owner_id")
+    version = ma.fields.Integer()
+    versionId = ma.fields.String(attribute="version_id", allow_none=True)
+    params = ma.fields.Dict()
+    createdAt = ma.fields.Integer(attribute="created_at")
+    latestBacktestId = ma.fields.String(attribute="latest_backtest_id", allow_none=True)
+    metrics = ma.fields.Dict(allow_none=True)
+
+
+class StrategyCreateSchema(BaseSchema):
+    """POST /api/strategies."""
+
+    name = ma.fields.String(required=True, validate=validate.Length(min=1, max=200))
+    symbol = ma.fields.String(required=True, validate=SYMBOL)
+    kind = ma.fields.String(required=True, validate=validate.Length(min=1, max=32))
+    params = ma.fields.Dict(keys=ma.fields.String(), load_default=dict)
+    tags = TAGS
+    description = ma.fields.String(validate=validate.Length(max=2000))
+    interval = ma.fields.String(validate=validate.OneOf(INTERVALS))
+    published = ma.fields.Boolean()
+
+
+class StrategyUpdateSchema(BaseSchema):
+    """PATCH /api/strategies/{id}: any subset; kind/params changes create a new version."""
+
+    name = ma.fields.String(validate=validate.Length(min=1, max=200))
+    symbol = ma.fields.String(validate=SYMBOL)
+    kind = ma.fields.String(validate=validate.Length(min=1, max=32))
+    params = ma.fields.Dict(keys=ma.fields.String())
+    tags = TAGS
+    description = ma.fields.String(validate=validate.Length(max=2000))
+    interval = ma.fields.String(validate=validate.OneOf(INTERVALS))
+    published = ma.fields.Boolean()
+
+    @ma.validates_schema
+    def _not_empty(self, data, **kwargs):
+        if not data:
+            raise ma.ValidationError("Give at least one field to change.", "_schema")
+
+
+class StrategyVersionSchema(BaseSchema):
+    """One immutable version of a strategy."""
+
+    id = ma.fields.String()
+    number = ma.fields.Integer()
+    kind = ma.fields.String()
+    params = ma.fields.Dict()
+    contentHash = ma.fields.String(attribute="content_hash")
+    createdAt = ma.fields.Integer(attribute="created_at")
+
+
+class StrategyKindSchema(BaseSchema):
+    """A built-in strategy kind and its parameter schema."""
+
+    kind = ma.fields.String()
+    title = ma.fields.String()
+    params = ma.fields.List(ma.fields.Dict())

@@ -1,0 +1,265 @@
+"""Strategies: CRUD with immutable versions, the dashboard showcase, and the run helpers.
+
+Visibility: the owner sees and changes a strategy; anyone (even anonymous) may read a published
+one; everyone else gets 404. A change of kind or parameters creates a new version (content hash
+of ``{kind, params, code}``); an unchanged hash reuses the current version.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+from dataclasses import dataclass
+from typing import Any, Mapping
+
+from sqlalchemy import select
+
+from backend.core.db import now_ms, transactional
+from backend.core.pagination import Page, paginate
+from backend.domain.backtest import strategies as domain_strategies
+from backend.domain.backtest.types import Signals
+from backend.domain.bars import Bars
+from backend.extensions import db
+from backend.modules.strategies.errors import (InvalidStrategy, NotStrategyOwner, StrategyNotFound,
+                                               StrategyVersionNotFound)
+from backend.modules.strategies.models import Strategy, StrategyVersion
+from backend.modules.strategies.views import StrategyView, build_views
+
+logger = logging.getLogger(__name__)
+
+WORKFLOW_KIND = "workflow"
+
+
+@dataclass(frozen=True)
+class StrategyRun:
+    """Everything a run needs from a strategy: the strategy and one pinned, immutable version."""
+
+    strategy_id: str
+    version_id: str
+    version_number: int
+    owner_id: str
+    name: str
+    symbol: str
+    interval: str
+    kind: str
+    params: dict[str, Any]
+    published: bool
+
+    @property
+    def id(self) -> str:
+        """Return the strategy id (for callers that treat this as the strategy)."""
+        return self.strategy_id
+
+
+def content_hash(kind: str, params: Mapping[str, Any], code: str | None = None) -> str:
+    """Return the SHA-256 hex digest of the canonical JSON of ``{kind, params, code}``."""
+    payload = json.dumps({"kind": kind, "params": dict(params), "code": code},
+                         sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(payload.encode()).hexdigest()
+
+
+def validate_definition(kind: str, params: Mapping[str, Any] | None) -> dict[str, Any]:
+    """Return the parameters with defaults filled in, or raise InvalidStrategy naming each field."""
+    if kind == WORKFLOW_KIND:
+        ref = (params or {}).get("workflow_version_id")
+        extra = sorted(set(params or {}) - {"workflow_version_id"})
+        fields = {f"params.{k}": ["Unknown parameter."] for k in extra}
+        if not isinstance(ref, str) or not ref:
+            fields["params.workflow_version_id"] = ["Missing data for required field."]
+        if fields:
+            raise InvalidStrategy(fields=fields)
+        return {"workflow_version_id": ref}
+    try:
+        return domain_strategies.validate_params(kind, params or {})
+    except domain_strategies.UnknownStrategyError:
+        known = ", ".join(spec.kind for spec in domain_strategies.list_strategies())
+        raise InvalidStrategy(f"Unknown strategy kind {kind!r}.",
+                              fields={"kind": [f"Must be one of: {known}, {WORKFLOW_KIND}."]}) from None
+    except domain_strategies.ParamError as exc:
+        raise InvalidStrategy(fields={f"params.{k}": v for k, v in exc.fields.items()}) from None
+
+
+def list_kinds() -> list[dict[str, Any]]:
+    """Return the built-in strategy kinds with their parameter schemas."""
+    return [{"kind": spec.kind, "title": spec.title,
+             "params": [{"name": name, "type": p.type, "default": p.default, "min": p.min,
+                         "max": p.max, "description": p.description} for name, p in spec.params.items()]}
+            for spec in domain_strategies.list_strategies()]
+
+
+def _live(strategy_id: str) -> Strategy:
+    """Return the non-deleted strategy row or raise StrategyNotFound."""
+    row = db.session.get(Strategy, strategy_id) if isinstance(strategy_id, str) else None
+    if row is None or row.deleted_at is not None:
+        raise StrategyNotFound()
+    return row
+
+
+def _visible(strategy_id: str, actor_id: str | None) -> Strategy:
+    """Return a strategy the actor owns or that is published; otherwise 404."""
+    row = _live(strategy_id)
+    if row.owner_id != actor_id and not row.is_published:
+        raise StrategyNotFound()
+    return row
+
+
+def _owned(strategy_id: str, actor_id: str) -> Strategy:
+    """Return a strategy the actor owns; 403 if only visible (published), 404 otherwise."""
+    row = _visible(strategy_id, actor_id)
+    if row.owner_id != actor_id:
+        raise NotStrategyOwner()
+    return row
+
+
+def _add_version(row: Strategy, *, actor_id: str, kind: str, params: dict[str, Any]) -> StrategyVersion:
+    """Append a version to ``row`` unless its content equals the current version's."""
+    digest = content_hash(kind, params)
+    current = db.session.get(StrategyVersion, row.current_version_id) if row.current_version_id else None
+    if current is not None and current.content_hash == digest:
+        return current
+    row.version_count += 1
+    version = StrategyVersion(strategy_id=row.id, number=row.version_count, kind=kind, params=params,
+                              content_hash=digest, created_by=actor_id, created_at=now_ms())
+    db.session.add(version)
+    db.session.flush()
+    row.kind, row.current_version_id = kind, version.id
+    return version
+
+
+def _view(row: Strategy) -> StrategyView:
+    return build_views([row])[0]
+
+
+@transactional
+def create_strategy(*, actor_id: str, name: str, symbol: str, kind: str,
+                    params: Mapping[str, Any] | None = None, tags: list[str] | None = None,
+                    description: str = "", interval: str = "1h", published: bool = False) -> StrategyView:
+    """Create a strategy and its first version."""
+    clean = validate_definition(kind, params)
+    row = Strategy(owner_id=actor_id, name=name, symbol=symbol, kind=kind, tags=list(tags or []),
+                   description=description, interval=interval, is_published=published, version_count=0)
+    db.session.add(row)
+    db.session.flush()
+    _add_version(row, actor_id=actor_id, kind=kind, params=clean)
+    return _view(row)
+
+
+_META_FIELDS = ("name", "symbol", "tags", "description", "interval")
+
+
+@transactional
+def update_strategy(*, actor_id: str, strategy_id: str, changes: Mapping[str, Any]) -> StrategyView:
+    """Change metadata; a change of kind or parameters creates a new version."""
+    row = _owned(strategy_id, actor_id)
+    for field in _META_FIELDS:
+        if field in changes:
+            setattr(row, field, list(changes[field]) if field == "tags" else changes[field])
+    if "published" in changes:
+        row.is_published = bool(changes["published"])
+    if "kind" in changes or "params" in changes:
+        current = db.session.get(StrategyVersion, row.current_version_id)
+        kind = changes.get("kind", row.kind)
+        base = current.params if (current is not None and kind == row.kind) else {}
+        params = {**base, **changes["params"]} if "params" in changes else base
+        _add_version(row, actor_id=actor_id, kind=kind, params=validate_definition(kind, params))
+    row.updated_at = now_ms()
+    return _view(row)
+
+
+@transactional
+def delete_strategy(*, actor_id: str, strategy_id: str) -> None:
+    """Soft-delete a strategy (its versions stay, so past backtests and bots remain reproducible)."""
+    row = _owned(strategy_id, actor_id)
+    row.deleted_at = now_ms()
+    row.is_published = False
+
+
+def get_strategy(*, actor_id: str | None, strategy_id: str) -> StrategyView:
+    """Return a strategy the caller owns or that is published."""
+    return _view(_visible(strategy_id, actor_id))
+
+
+def list_strategies(*, actor_id: str, page: int, page_size: int) -> Page[StrategyView]:
+    """Return one page of the caller's strategies, most recently updated first."""
+    stmt = (select(Strategy).where(Strategy.owner_id == actor_id, Strategy.deleted_at.is_(None))
+            .order_by(Strategy.updated_at.desc(), Strategy.id))
+    result = paginate(stmt, page=page, page_size=page_size)
+    return Page(items=build_views(list(result.items)), total=result.total)
+
+
+def list_recent(*, actor_id: str | None, limit: int) -> list[StrategyView]:
+    """Return the caller's latest strategies; anonymous callers (or callers with none) get the showcase."""
+    live = select(Strategy).where(Strategy.deleted_at.is_(None))
+    rows: list[Strategy] = []
+    if actor_id is not None:
+        rows = list(db.session.scalars(live.where(Strategy.owner_id == actor_id)
+                                        .order_by(Strategy.updated_at.desc(), Strategy.id).limit(limit)))
+    if not rows:
+        rows = list(db.session.scalars(live.where(Strategy.is_published.is_(True))
+                                        .order_by(Strategy.updated_at.desc(), Strategy.id).limit(limit)))
+    return build_views(rows)
+
+
+def list_versions(*, actor_id: str | None, strategy_id: str) -> list[StrategyVersion]:
+    """Return every version of a visible strategy, newest first."""
+    _visible(strategy_id, actor_id)
+    return list(db.session.scalars(select(StrategyVersion).where(StrategyVersion.strategy_id == strategy_id)
+                                   .order_by(StrategyVersion.number.desc())))
+
+
+def _run_of(row: Strategy, version: StrategyVersion) -> StrategyRun:
+    return StrategyRun(strategy_id=row.id, version_id=version.id, version_number=version.number,
+                       owner_id=row.owner_id, name=row.name, symbol=row.symbol, interval=row.interval,
+                       kind=version.kind, params=dict(version.params), published=row.is_published)
+
+
+def get_strategy_for_run(*, actor_id: str | None, strategy_id: str) -> StrategyRun:
+    """Return the strategy (owned or published) pinned to its current version."""
+    row = _visible(strategy_id, actor_id)
+    version = db.session.get(StrategyVersion, row.current_version_id)
+    if version is None:  # pragma: no cover - every strategy is created with a version
+        raise StrategyVersionNotFound()
+    return _run_of(row, version)
+
+
+def get_version_for_run(*, actor_id: str | None, strategy_id: str, version_id: str) -> StrategyRun:
+    """Return one pinned version of a strategy the caller owns or that is published.
+
+    A deleted strategy's versions stay readable by its owner, so a running bot keeps working.
+    """
+    row = db.session.get(Strategy, strategy_id) if isinstance(strategy_id, str) else None
+    if row is None or (row.owner_id != actor_id and (not row.is_published or row.deleted_at)):
+        raise StrategyNotFound()
+    version = db.session.get(StrategyVersion, version_id) if isinstance(version_id, str) else None
+    if version is None or version.strategy_id != row.id:
+        raise StrategyVersionNotFound()
+    return _run_of(row, version)
+
+
+def compute_signals(*, version: Any, bars: Bars) -> Signals:
+    """Return the signals of a version (anything with ``kind`` and ``params``) on ``bars``.
+
+    Pure and look-ahead free for built-ins: a signal at bar t uses bars up to t (fills at t+1's open).
+    """
+    if version.kind == WORKFLOW_KIND:
+        from backend.modules.workflows import service as workflows_service
+
+        return workflows_service.workflow_signals(
+            workflow_version_id=version.params["workflow_version_id"], bars=bars)
+    spec = domain_strategies.get_strategy(version.kind)
+    return spec.signals(bars, domain_strategies.validate_params(version.kind, version.params))
+
+
+def verified_kpis(*, actor_id: str, strategy_id: str) -> dict[str, Any] | None:
+    """Return the KPIs of the owner's latest completed backtest of this strategy (None if none)."""
+    from backend.modules.backtests import service as backtests_service
+
+    row = _visible(strategy_id, actor_id)
+    return backtests_service.strategy_kpis(strategy_id=row.id, owner_id=row.owner_id)
+
+
+def published_pairs() -> list[tuple[str, str]]:
+    """Return ``(strategy_id, owner_id)`` of every published strategy (the showcase)."""
+    rows = db.session.execute(select(Strategy.id, Strategy.owner_id).where(
+        Strategy.is_published.is_(True), Strategy.deleted_at.is_(None)))
+    return [(sid, owner) for sid, owner in rows]

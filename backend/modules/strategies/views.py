@@ -1,0 +1,82 @@
+"""The contract's Strategy, built from strategy rows plus their latest completed backtest.
+
+`returns`, `winRate`, `maxDrawdown` and `trades` come from the owner's latest completed backtest
+of the strategy (0 when there is none yet); `lastUpdate` is that backtest's finish time, or the
+strategy's own update time. `status` is ``running`` while a backtest of it is queued or running,
+``completed`` once it has a completed backtest, else ``stopped``.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Sequence
+
+from backend.extensions import db
+from backend.modules.strategies.models import Strategy, StrategyVersion
+
+
+@dataclass(frozen=True)
+class StrategyView:
+    """A strategy as the API shows it."""
+
+    id: str
+    name: str
+    symbol: str
+    status: str
+    returns: float
+    win_rate: float
+    max_drawdown: float
+    tags: list[str]
+    last_update: int
+    trades: int
+    kind: str
+    interval: str
+    description: str
+    published: bool
+    owner_id: str
+    version: int
+    version_id: str | None
+    params: dict[str, Any] = field(default_factory=dict)
+    created_at: int = 0
+    latest_backtest_id: str | None = None
+    metrics: dict[str, Any] | None = None
+
+
+def _num(metrics: dict[str, Any] | None, key: str) -> float:
+    value = (metrics or {}).get(key)
+    return float(value) if value is not None else 0.0
+
+
+def _status(snapshot: Any) -> str:
+    if snapshot is not None and snapshot.active:
+        return "running"
+    return "completed" if snapshot is not None and snapshot.metrics is not None else "stopped"
+
+
+def _view(row: Strategy, version: StrategyVersion | None, snapshot: Any) -> StrategyView:
+    metrics = snapshot.metrics if snapshot is not None else None
+    finished = snapshot.finished_at if snapshot is not None else None
+    return StrategyView(
+        id=row.id, name=row.name, symbol=row.symbol, status=_status(snapshot),
+        returns=_num(metrics, "totalReturn"), win_rate=_num(metrics, "winRate"),
+        max_drawdown=_num(metrics, "maxDrawdown"), tags=list(row.tags or []),
+        last_update=int(finished or row.updated_at), trades=int(_num(metrics, "totalTrades")),
+        kind=row.kind, interval=row.interval, description=row.description or "",
+        published=row.is_published, owner_id=row.owner_id,
+        version=version.number if version is not None else 0,
+        version_id=version.id if version is not None else None,
+        params=dict(version.params) if version is not None else {}, created_at=row.created_at,
+        latest_backtest_id=snapshot.backtest_id if snapshot is not None else None, metrics=metrics,
+    )
+
+
+def build_views(rows: Sequence[Strategy]) -> list[StrategyView]:
+    """Return views of ``rows`` (two queries for the whole list, no N+1)."""
+    from backend.modules.backtests import service as backtests_service
+
+    if not rows:
+        return []
+    snapshots = backtests_service.strategy_snapshots(pairs=[(r.id, r.owner_id) for r in rows])
+    version_ids = [r.current_version_id for r in rows if r.current_version_id]
+    versions = {v.id: v for v in db.session.scalars(
+        db.select(StrategyVersion).where(StrategyVersion.id.in_(version_ids)))} if version_ids else {}
+    return [_view(r, versions.get(r.current_version_id), snapshots.get(r.id)) for r in rows]
