@@ -12,6 +12,7 @@ from decimal import Decimal
 
 import numpy as np
 
+from backend.domain.backtest.types import Signals
 from backend.domain.bars import Bars
 from backend.domain.ledger.book import Fill, LedgerState, apply_fill
 from backend.domain.ledger.keys import order_key
@@ -46,6 +47,30 @@ class WalkResult:
     orders: list[TickOrder] = field(default_factory=list)
     equity: list[EquityPoint] = field(default_factory=list)
     last_time: int | None = None
+
+
+def anchored(signals: Signals, flat_through: int) -> Signals:
+    """Drop every signal at bars ``<= flat_through`` (the last bar the bot's state was flat).
+
+    ``engine.target_position`` starts flat at bar 0; a bot's trailing window rarely starts where
+    its state did. Anchoring the window at a bar after which the bot's state was flat makes the
+    window's target identical to the target over the bot's whole history (given the same signals).
+    """
+    if flat_through < 0:
+        return signals
+    keep = np.arange(len(signals)) > flat_through
+
+    def cut(values):
+        return None if values is None else values & keep
+
+    return Signals(entries=cut(signals.entries), exits=cut(signals.exits),
+                   short_entries=cut(signals.short_entries), short_exits=cut(signals.short_exits))
+
+
+def last_flat(target: np.ndarray, start: int, stop: int) -> int | None:
+    """Index of the last bar in ``[start, stop)`` whose target state is flat, or None."""
+    flat = np.flatnonzero(target[max(start, 0):stop] == 0)
+    return int(flat[-1]) + max(start, 0) if len(flat) else None
 
 
 def first_unprocessed(bars: Bars, last_time: int | None) -> int:

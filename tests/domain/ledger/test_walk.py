@@ -79,3 +79,23 @@ def test_nan_price_raises_before_anything_is_returned():
     with pytest.raises(BadNumber):
         walk(LedgerState.start(100), bot_id="b", bars=bars, target=target, start=0,
              fee_bps=D(0), slippage_bps=D(0))
+
+
+def test_anchored_signals_make_a_truncated_window_agree_with_full_history():
+    from backend.domain.backtest.engine import target_position
+    from backend.domain.backtest.types import Signals
+    from backend.domain.ledger import anchored, last_flat
+
+    #          0  1  2  3  4  5  6  7  8  9
+    entries = [0, 1, 0, 0, 0, 0, 1, 0, 0, 0]
+    exits = [0, 0, 0, 1, 0, 0, 0, 0, 1, 0]
+    full = target_position(Signals(entries=entries, exits=exits))
+    assert full.tolist() == [0, 1, 1, 0, 0, 0, 1, 1, 0, 0]
+    assert last_flat(full, 0, 6) == 5 and last_flat(full, 6, 8) is None
+    # a window starting at bar 2 (mid-position) loses the entry and so the exit at 8 ...
+    window = Signals(entries=entries[2:], exits=exits[2:])
+    assert target_position(window).tolist() == [0, 0, 0, 0, 1, 1, 0, 0]
+    # ... anchoring at bar 5 (flat in the full history) is exact from there on
+    anchored_target = target_position(anchored(window, flat_through=3))
+    assert anchored_target.tolist()[4:] == full.tolist()[6:]
+    assert anchored(window, -1) is window

@@ -1,0 +1,66 @@
+"""The bots module's only contact points with other modules (through their services).
+
+Keeping every cross-module call here means a change in the strategies or market API touches one
+file. Errors of those services are translated to the bots module's own meaning by the callers.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from backend.domain.backtest.types import Signals
+from backend.domain.bars import Bars
+
+
+@dataclass(frozen=True)
+class PinnedStrategy:
+    """What a bot pins at creation: the strategy and one immutable version of it."""
+
+    strategy_id: str
+    version_id: str
+    name: str
+    symbol: str | None
+    interval: str | None
+    allow_short: bool
+
+
+def pin_strategy(*, actor_id: str, strategy_id: str) -> PinnedStrategy:
+    """Resolve a strategy the caller owns (or a published one) and its current version.
+
+    Raises the strategies module's NotFound when it is unknown or invisible to the caller.
+    """
+    from backend.modules.strategies import service as strategies_service
+
+    run = strategies_service.get_strategy_for_run(actor_id=actor_id, strategy_id=strategy_id)
+    return PinnedStrategy(strategy_id=run.strategy_id, version_id=run.version_id, name=run.name,
+                          symbol=run.symbol, interval=run.interval,
+                          allow_short=bool(getattr(run, "allow_short", False)))
+
+
+def strategy_signals(*, owner_id: str, strategy_id: str, version_id: str, bars: Bars) -> Signals:
+    """Return the signals of a pinned strategy version on ``bars`` (the backtests' code path)."""
+    from backend.modules.strategies import service as strategies_service
+
+    version = strategies_service.get_version_for_run(actor_id=owner_id, strategy_id=strategy_id,
+                                                     version_id=version_id)
+    return strategies_service.compute_signals(version=version, bars=bars)
+
+
+def load_bars(*, symbol: str, interval: str, start_ms: int, end_ms: int) -> Bars:
+    """Return the bars of ``symbol`` with open time in [start_ms, end_ms)."""
+    from backend.modules.market import service as market_service
+
+    return market_service.load_bars(symbol=symbol, interval=interval, start_ms=start_ms,
+                                    end_ms=end_ms)
+
+
+def latest_close(*, symbol: str, interval: str, now_ms: int) -> tuple[int, float] | None:
+    """Return (bar open time, close) of the latest complete bar, or None when there is none."""
+    from backend.modules.market import service as market_service
+
+    bar = market_service.latest_bar(symbol=symbol, interval=interval, now_ms=now_ms)
+    if bar is None:
+        return None
+    if isinstance(bar, Bars):
+        return (int(bar.time[-1]), float(bar.close[-1])) if len(bar) else None
+    if isinstance(bar, dict):
+        return int(bar["time"]), float(bar["close"])
+    return int(bar.time), float(bar.close)

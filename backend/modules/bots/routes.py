@@ -1,0 +1,121 @@
+"""Bots endpoints: CRUD, status, performance, ledger and manual orders."""
+from __future__ import annotations
+
+from flask.views import MethodView
+from flask_jwt_extended import jwt_required
+
+from backend.core.auth import current_user_id, optional_user_id
+from backend.core.envelope import EnvelopeBlueprint
+from backend.core.schemas import LimitQuerySchema
+from backend.modules.bots import service
+from backend.modules.bots.schemas import (
+    BotCreateSchema, BotSchema, BotStatusSchema, BotLedgerSchema, OrderCreateSchema,
+    OrderHeadersSchema, OrderSchema, BotPerformanceSchema,
+)
+
+blp = EnvelopeBlueprint("bots", __name__, url_prefix="/api/bots",
+                        description="Paper-trading bots: Decimal ledger, idempotent orders.")
+
+
+@blp.route("")
+class Bots(MethodView):
+    """The caller's bots."""
+
+    @jwt_required()
+    @blp.arguments(BotCreateSchema)
+    @blp.response(201, BotSchema)
+    def post(self, args):
+        """Create a running paper bot pinned to a strategy's current version."""
+        return service.create_bot(actor_id=current_user_id(), **args)
+
+    @jwt_required()
+    @blp.response(200, BotSchema(many=True))
+    @blp.paginate()
+    def get(self, pagination_parameters):
+        """List my bots, newest first."""
+        page = service.list_bots(actor_id=current_user_id(), page=pagination_parameters.page,
+                                 page_size=pagination_parameters.page_size)
+        pagination_parameters.item_count = page.total
+        return page.items
+
+
+@blp.route("/recent")
+class RecentBots(MethodView):
+    """Newest bots for the dashboard."""
+
+    @jwt_required(optional=True)
+    @blp.arguments(LimitQuerySchema, location="query")
+    @blp.response(200, BotSchema(many=True))
+    @blp.doc(security=[])
+    def get(self, args):
+        """List my newest bots (anonymous: the newest public bots)."""
+        return service.list_recent_bots(actor_id=optional_user_id(), limit=args["limit"])
+
+
+@blp.route("/<string:bot_id>")
+class BotById(MethodView):
+    """One bot."""
+
+    @jwt_required()
+    @blp.response(200, BotSchema)
+    def get(self, bot_id):
+        """Get a bot I own, or a public bot."""
+        return service.get_bot(actor_id=current_user_id(), bot_id=bot_id)
+
+    @jwt_required()
+    @blp.response(200, BotSchema)
+    def delete(self, bot_id):
+        """Stop and remove a bot (its orders and equity history are kept)."""
+        return service.delete_bot(actor_id=current_user_id(), bot_id=bot_id)
+
+
+@blp.route("/<string:bot_id>/status")
+class BotStatus(MethodView):
+    """Pause or resume a bot."""
+
+    @jwt_required()
+    @blp.arguments(BotStatusSchema)
+    @blp.response(200, BotSchema)
+    def patch(self, args, bot_id):
+        """Set a bot to running (or active) or paused; resuming clears an error."""
+        return service.set_bot_status(actor_id=current_user_id(), bot_id=bot_id, **args)
+
+
+@blp.route("/<string:bot_id>/performance")
+class BotPerformance(MethodView):
+    """Equity curve and orders."""
+
+    @jwt_required()
+    @blp.response(200, BotPerformanceSchema)
+    def get(self, bot_id):
+        """Get a bot's equity points and orders, oldest first."""
+        return service.get_performance(actor_id=current_user_id(), bot_id=bot_id)
+
+
+@blp.route("/<string:bot_id>/ledger")
+class BotLedger(MethodView):
+    """Ledger entries and the invariant check."""
+
+    @jwt_required()
+    @blp.response(200, BotLedgerSchema)
+    def get(self, bot_id):
+        """Get a bot's ledger entries and the check equity = cash + position * mark."""
+        return service.get_ledger(actor_id=current_user_id(), bot_id=bot_id)
+
+
+@blp.route("/<string:bot_id>/orders")
+class BotOrders(MethodView):
+    """Manual paper orders."""
+
+    @jwt_required()
+    @blp.arguments(OrderHeadersSchema, location="headers")
+    @blp.arguments(OrderCreateSchema)
+    @blp.response(201, OrderSchema)
+    def post(self, headers, args, bot_id):
+        """Place a market order at the latest close; the same Idempotency-Key replays it.
+        ---
+        Same key and same body: the first order is returned. Same key, different body: 409
+        with ``details.reason = "idempotency_conflict"``.
+        """
+        return service.place_order(actor_id=current_user_id(), bot_id=bot_id,
+                                   idempotency_key=headers["idempotency_key"], **args)

@@ -1,0 +1,91 @@
+"""Read models of bots: the contract's Bot, performance and the ledger with its check."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Sequence
+
+from backend.domain.ledger import InvariantCheck, check_invariant, format_runtime
+from backend.modules.bots.accounting import fill_of, mark_of, state_of
+from backend.modules.bots.models import RUNNING, BotEquity, BotInstance, Order
+
+# Stored status -> the contract's Bot.status.
+STATUS_OUT = {"running": "active", "paused": "paused", "error": "error", "stopped": "offline"}
+
+
+@dataclass(frozen=True)
+class BotView:
+    """A bot as the API shows it (contract fields first, then details)."""
+
+    id: str
+    name: str
+    strategy: str
+    status: str
+    profit: Decimal
+    runtime: str
+    capital: Decimal
+    tags: list[str]
+    strategy_id: str
+    strategy_version_id: str
+    symbol: str
+    interval: str
+    paper: bool
+    public: bool
+    equity: Decimal
+    cash: Decimal
+    position: Decimal
+    fee_bps: Decimal
+    slippage_bps: Decimal
+    error_reason: str | None
+    error_message: str | None
+    last_bar_time: int | None
+    created_at: int
+    updated_at: int
+
+
+def runtime_ms(bot: BotInstance, now: int) -> int:
+    """Return how long the bot has been running, summed over its running periods (ms)."""
+    live = max(now - bot.running_since, 0) if bot.status == RUNNING and bot.running_since else 0
+    return int(bot.run_ms) + live
+
+
+def bot_view(bot: BotInstance, now: int) -> BotView:
+    """Build the API view of a bot at wall-clock time ``now`` (Unix ms)."""
+    state = state_of(bot)
+    equity = state.equity(mark_of(bot))
+    processed = bot.last_bar_ms if bot.last_bar_ms >= bot.origin_ms else None
+    return BotView(
+        id=bot.id, name=bot.name, strategy=bot.strategy_name, status=STATUS_OUT[bot.status],
+        profit=equity - state.initial_capital, runtime=format_runtime(runtime_ms(bot, now)),
+        capital=bot.capital, tags=list(bot.tags or []), strategy_id=bot.strategy_id,
+        strategy_version_id=bot.strategy_version_id, symbol=bot.symbol, interval=bot.interval,
+        paper=bot.paper, public=bot.is_public, equity=equity, cash=bot.cash, position=bot.position,
+        fee_bps=bot.fee_bps, slippage_bps=bot.slippage_bps, error_reason=bot.error_reason,
+        error_message=bot.error_message, last_bar_time=processed, created_at=bot.created_at,
+        updated_at=bot.updated_at,
+    )
+
+
+@dataclass(frozen=True)
+class PerformanceView:
+    """Equity points (time, value) and the bot's orders, oldest first."""
+
+    equity: Sequence[BotEquity]
+    orders: Sequence[Order]
+
+
+@dataclass(frozen=True)
+class LedgerView:
+    """The ledger entries (orders with their cash effect), the account state and the check."""
+
+    bot_id: str
+    entries: Sequence[Order]
+    avg_price: Decimal
+    check: InvariantCheck
+
+
+def ledger_view(bot: BotInstance, orders: Sequence[Order]) -> LedgerView:
+    """Replay ``orders`` and check the equity identity at the bot's mark price."""
+    state = state_of(bot)
+    check = check_invariant(state, mark_of(bot), [fill_of(o) for o in orders])
+    return LedgerView(bot_id=bot.id, entries=orders, avg_price=state.avg_price, check=check)
