@@ -29,8 +29,10 @@ def _page(result, pagination_parameters):
 
 
 @blp.route("/hot")
+@jwt_required(optional=True)
 @blp.arguments(LimitQuerySchema, location="query")
 @blp.response(200, PostSchema(many=True))
+@blp.doc(security=[])
 def hot(args):
     """List the hottest posts (anonymous callers welcome)."""
     return service.list_hot(limit=args["limit"])

@@ -1,0 +1,202 @@
+"""Files: upload/download round trip, limits, type checks, ownership, listing, delete consistency."""
+from __future__ import annotations
+
+import hashlib
+import io
+import uuid
+from pathlib import Path
+
+import pytest
+
+PNG = b"\x89PNG\r\n\x1a\n" + bytes(range(256)) * 4
+CSV = b"time,open,high,low,close,volume\n1700000000000,1,2,0.5,1.5,10\n"
+
+
+def _error(resp, status: int, reason: str):
+    body = resp.get_json()
+    assert resp.status_code == status, (resp.status_code, body)
+    assert body["code"] == status * 100 and body["details"]["reason"] == reason
+    return body
+
+
+def _stored_files(app) -> list[Path]:
+    root = Path(app.config["STORAGE_ROOT"]) / "uploads"
+    return sorted(p for p in root.rglob("*") if p.is_file()) if root.exists() else []
+
+
+@pytest.mark.parametrize(("data", "name", "ctype"), [
+    (PNG, "chart.png", "image/png"),
+    (CSV, "bars.csv", "text/csv"),
+    (b"%PDF-1.4\n%%EOF\n", "report.pdf", "application/pdf"),
+    (b"def on_bar(b):\n    return None\n", "strategy.py", "text/x-python"),
+])
+def test_upload_and_download_are_byte_identical(client, user, upload, data, name, ctype):
+    resp = upload(user, data, name)
+    assert resp.status_code == 201, resp.get_json()
+    meta = resp.get_json()["data"]
+    assert set(meta) == {"id", "filename", "contentType", "size", "sha256", "createdAt"}
+    assert (meta["filename"], meta["contentType"], meta["size"]) == (name, ctype, len(data))
+    assert meta["sha256"] == hashlib.sha256(data).hexdigest()
+
+    down = client.get(f"/api/files/{meta['id']}", headers=user.headers)
+    assert down.status_code == 200
+    assert down.data == data
+    assert down.mimetype == ctype
+    assert down.headers["Content-Disposition"].startswith(f'attachment; filename="{name}"')
+    assert down.headers["X-Content-Type-Options"] == "nosniff"
+
+
+def test_traversal_looking_names_are_harmless(app, client, user, upload):
+    before = set(_stored_files(app))
+    resp = upload(user, CSV, "../../etc/passwd.csv")
+    assert resp.status_code == 201
+    meta = resp.get_json()["data"]
+    assert meta["filename"] == "passwd.csv"
+    new = set(_stored_files(app)) - before
+    assert len(new) == 1
+    stored = new.pop()
+    root = Path(app.config["STORAGE_ROOT"]).resolve()
+    assert root in stored.resolve().parents and stored.read_bytes() == CSV
+    assert "passwd" not in stored.name  # generated name, never the client's
+    assert client.get(f"/api/files/{meta['id']}", headers=user.headers).data == CSV
+
+
+def test_unicode_names_get_a_safe_disposition(client, user, upload):
+    meta = upload(user, CSV, "行情 data.csv").get_json()["data"]
+    assert meta["filename"] == "行情 data.csv"
+    disposition = client.get(f"/api/files/{meta['id']}", headers=user.headers).headers["Content-Disposition"]
+    assert disposition == ("attachment; filename=\"__ data.csv\"; "
+                           "filename*=UTF-8''%E8%A1%8C%E6%83%85%20data.csv")
+
+
+def test_quotes_and_newlines_cannot_break_the_header():
+    from types import SimpleNamespace
+
+    from backend.modules.files.routes import download_response
+    from backend.modules.files.service import clean_filename
+
+    name = clean_filename('a"b\r\nSet-Cookie: x=1;.csv')
+    assert name == 'a"bSet-Cookie: x=1;.csv'
+    resp = download_response(SimpleNamespace(original_name=name, content_type="text/csv"), b"x")
+    assert resp.headers["Content-Disposition"] == (
+        "attachment; filename=\"a_bSet-Cookie_ x_1_.csv\"; "
+        "filename*=UTF-8''a%22bSet-Cookie%3A%20x%3D1%3B.csv")
+    assert "Set-Cookie" not in resp.headers
+    assert resp.headers["Content-Type"] == "text/csv; charset=utf-8"
+
+
+@pytest.mark.parametrize(("data", "name"), [
+    (b"MZ\x90\x00binary", "tool.exe"),
+    (b"%PDF-1.4", "fake.png"),
+    (b"<script>alert(1)</script>", "page.html"),
+    (PNG, "looks.csv"),
+    (b"a,b\n1\n", "ragged.csv"),
+    (b"#!/bin/sh", "noext"),
+])
+def test_disallowed_content_is_415(app, client, user, upload, data, name):
+    before = _stored_files(app)
+    body = _error(upload(user, data, name), 415, "unsupported_media_type")
+    assert body["details"]["error"] == "files.type_not_allowed"
+    assert _stored_files(app) == before
+
+
+def test_oversize_upload_is_413(app, client, user, upload, monkeypatch):
+    monkeypatch.setitem(app.config, "FILES_MAX_BYTES", 1024)
+    assert upload(user, b"a" * 1024, "ok.txt").status_code == 201
+    body = _error(upload(user, b"a" * 1025, "big.txt"), 413, "payload_too_large")
+    assert body["details"]["error"] == "files.too_large" and body["details"]["limit"] == 1024
+
+
+def test_body_above_max_content_length_is_413_in_the_envelope(app, client, user, upload, monkeypatch):
+    monkeypatch.setitem(app.config, "MAX_CONTENT_LENGTH", 2048)
+    _error(upload(user, b"a" * 4096, "big.txt"), 413, "payload_too_large")
+
+
+def test_upload_body_errors(client, user, upload):
+    _error(upload(user, b"", "empty.csv"), 422, "validation_error")
+    resp = client.post("/api/files", data={}, headers=user.headers, content_type="multipart/form-data")
+    assert "file" in _error(resp, 422, "validation_error")["details"]["fields"]
+    _error(client.post("/api/files", data={"file": (io.BytesIO(CSV), "a.csv")},
+                       content_type="multipart/form-data"), 401, "token_missing")
+
+
+def test_files_are_private_to_their_owner(client, user, other_user, upload):
+    file_id = upload(user, CSV).get_json()["data"]["id"]
+    _error(client.get(f"/api/files/{file_id}", headers=other_user.headers), 404, "not_found")
+    _error(client.delete(f"/api/files/{file_id}", headers=other_user.headers), 404, "not_found")
+    assert client.get("/api/files", headers=other_user.headers).get_json()["data"] == []
+    _error(client.get(f"/api/files/{file_id}"), 401, "token_missing")
+    _error(client.get("/api/files"), 401, "token_missing")
+    _error(client.get(f"/api/files/{uuid.uuid4()}", headers=user.headers), 404, "not_found")
+    assert client.get(f"/api/files/{file_id}", headers=user.headers).data == CSV
+
+
+def test_list_is_mine_and_paginated(client, user, other_user, upload):
+    ids = [upload(user, CSV, f"f{i}.csv").get_json()["data"]["id"] for i in range(3)]
+    upload(other_user, CSV)
+    resp = client.get("/api/files?page=1&page_size=2", headers=user.headers)
+    assert resp.status_code == 200
+    assert len(resp.get_json()["data"]) == 2
+    assert '"total": 3' in resp.headers["X-Pagination"]
+    page2 = client.get("/api/files?page=2&page_size=2", headers=user.headers).get_json()["data"]
+    listed = {f["id"] for f in resp.get_json()["data"]} | {f["id"] for f in page2}
+    assert listed == set(ids)
+
+
+def test_delete_removes_row_and_bytes(app, client, user, upload):
+    before = set(_stored_files(app))
+    file_id = upload(user, CSV).get_json()["data"]["id"]
+    assert len(set(_stored_files(app)) - before) == 1
+    assert client.delete(f"/api/files/{file_id}", headers=user.headers).status_code == 200
+    assert set(_stored_files(app)) == before
+    _error(client.get(f"/api/files/{file_id}", headers=user.headers), 404, "not_found")
+    _error(client.delete(f"/api/files/{file_id}", headers=user.headers), 404, "not_found")
+
+
+def test_failed_delete_commit_keeps_row_and_bytes(app, client, user, upload, monkeypatch):
+    from backend.extensions import db
+
+    file_id = upload(user, CSV).get_json()["data"]["id"]
+    files_before = _stored_files(app)
+
+    def broken_commit():
+        raise RuntimeError("database went away")
+
+    monkeypatch.setattr(db.session, "commit", broken_commit)
+    with app.app_context(), pytest.raises(RuntimeError):
+        from backend.modules.files import service
+
+        service.delete_file(actor_id=user.id, file_id=file_id)
+    monkeypatch.undo()
+    assert _stored_files(app) == files_before
+    assert client.get(f"/api/files/{file_id}", headers=user.headers).data == CSV
+
+
+def test_failed_upload_commit_leaves_no_bytes(app, user, monkeypatch):
+    from backend.extensions import db
+    from backend.modules.files import service
+
+    before = _stored_files(app)
+
+    def broken_commit():
+        raise RuntimeError("database went away")
+
+    with app.app_context():
+        monkeypatch.setattr(db.session, "commit", broken_commit)
+        with pytest.raises(RuntimeError):
+            service.upload_file(actor_id=user.id, filename="a.csv", stream=io.BytesIO(CSV))
+        monkeypatch.undo()
+        assert service.list_files(actor_id=user.id, page=1, page_size=10).total == 0
+    assert _stored_files(app) == before
+
+
+def test_get_file_content_for_other_modules(app, user, other_user, upload):
+    from backend.modules.files import service
+    from backend.modules.files.errors import FileNotFound
+
+    file_id = upload(user, CSV).get_json()["data"]["id"]
+    with app.app_context():
+        row, data = service.get_file_content(actor_id=user.id, file_id=file_id)
+        assert (row.id, row.content_type, data) == (file_id, "text/csv", CSV)
+        with pytest.raises(FileNotFound):
+            service.get_file_content(actor_id=other_user.id, file_id=file_id)
