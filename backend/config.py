@@ -69,6 +69,9 @@ class Settings:
     RATELIMIT_DEFAULT: str = ""
     FERNET_KEYS: list[str] = field(default_factory=list)
     STORAGE_ROOT: str = ""
+    FILES_MAX_BYTES: int = 5 * 1024 * 1024
+    FORUM_TIP_MAX: str = "10000"  # a Decimal as text; parsed by the forum service
+    FORUM_HOT_CANDIDATES: int = 500
     JOB_STALE_AFTER_S: int = 120
     JOB_MAX_ATTEMPTS: int = 2
     CELERY_TASK_TIME_LIMIT_S: int = 900
@@ -126,6 +129,9 @@ def load_config(env: Mapping[str, str] | None = None) -> Settings:
         RATELIMIT_LOGIN=_str(env, "RATELIMIT_LOGIN", "10 per minute"),
         FERNET_KEYS=_list(env, "FERNET_KEYS", ""),
         STORAGE_ROOT=_str(env, "STORAGE_ROOT", ""),
+        FILES_MAX_BYTES=_int(env, "FILES_MAX_BYTES", 5 * 1024 * 1024),
+        FORUM_TIP_MAX=_str(env, "FORUM_TIP_MAX", "10000"),
+        FORUM_HOT_CANDIDATES=_int(env, "FORUM_HOT_CANDIDATES", 500),
         JOB_STALE_AFTER_S=_int(env, "JOB_STALE_AFTER_S", 120),
         JOB_MAX_ATTEMPTS=_int(env, "JOB_MAX_ATTEMPTS", 2),
         CELERY_TASK_TIME_LIMIT_S=_int(env, "CELERY_TASK_TIME_LIMIT_S", 900),
