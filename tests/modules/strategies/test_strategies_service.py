@@ -1,0 +1,47 @@
+"""Strategies service functions used by other modules (bots, backtests, forum)."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from backend.domain.bars import Bars
+from backend.modules.strategies import service
+from backend.modules.strategies.errors import StrategyNotFound, StrategyVersionNotFound
+
+
+def test_content_hash_is_canonical():
+    # Key order does not matter; a different value does.
+    assert service.content_hash("rsi", {"a": 1, "b": 2}) == service.content_hash("rsi", {"b": 2, "a": 1})
+    assert service.content_hash("rsi", {"a": 1}) != service.content_hash("rsi", {"a": 2})
+
+
+def test_get_strategy_for_run_pins_the_current_version(app, user, other_user, make_strategy):
+    data = make_strategy(user, params={"fast": 3, "slow": 6})
+    run = service.get_strategy_for_run(actor_id=user.id, strategy_id=data["id"])
+    assert (run.version_id, run.kind, run.params, run.version_number) == (data["versionId"], "sma_cross",
+                                                                          {"fast": 3, "slow": 6}, 1)
+    with pytest.raises(StrategyNotFound):
+        service.get_strategy_for_run(actor_id=other_user.id, strategy_id=data["id"])
+    with pytest.raises(StrategyVersionNotFound):
+        service.get_version_for_run(actor_id=user.id, strategy_id=data["id"], version_id="nope")
+    pinned = service.get_version_for_run(actor_id=user.id, strategy_id=data["id"], version_id=data["versionId"])
+    assert pinned.params == {"fast": 3, "slow": 6}
+
+
+def test_compute_signals_of_a_version_marks_the_crossings(app, user, make_strategy):
+    data = make_strategy(user, params={"fast": 2, "slow": 3})
+    run = service.get_strategy_for_run(actor_id=user.id, strategy_id=data["id"])
+    close = np.array([5, 4, 3, 4, 6, 5, 3, 2], dtype=float)
+    bars = Bars.from_arrays(np.arange(8) * 60_000, close, close, close, close, np.ones(8))
+    signals = service.compute_signals(version=run, bars=bars)
+    # SMA2: -, 4.5, 3.5, 3.5, 5, 5.5, 4, 2.5 ; SMA3: -, -, 4, 3.67, 4.33, 5, 4.67, 3.33
+    # fast above slow from index 4 (crossed up at 4); back below at index 6 (crossed down at 6).
+    assert np.flatnonzero(signals.entries).tolist() == [4]
+    assert np.flatnonzero(signals.exits).tolist() == [6]
+
+
+def test_workflow_kind_needs_a_workflow_version(app, user, client):
+    resp = client.post("/api/strategies", json={"name": "wf", "symbol": "BTCUSDT", "kind": "workflow"},
+                       headers=user.headers)
+    assert resp.status_code == 422
+    assert "params.workflow_version_id" in resp.get_json()["details"]["fields"]
