@@ -249,12 +249,12 @@ def _return_ratios(returns: np.ndarray, periods_per_year: float) -> dict[str, Nu
     """Return sharpe, sortino and volatility, computing the moments of ``returns`` once."""
     if len(returns) < 2:
         return {"sharpeRatio": None, "sortinoRatio": None, "volatility": None}
-    # Dot products keep this to a few passes over the array (it runs on every bar).
+    # einsum sums of squares: a few single-threaded passes (np.dot would start BLAS threads).
     mean = float(returns.sum()) / len(returns)
     centred = returns - mean
-    std = math.sqrt(float(np.dot(centred, centred)) / (len(returns) - 1))
+    std = math.sqrt(float(np.einsum("i,i->", centred, centred)) / (len(returns) - 1))
     losses = np.minimum(returns, 0.0)
-    downside = math.sqrt(float(np.dot(losses, losses)) / len(returns))
+    downside = math.sqrt(float(np.einsum("i,i->", losses, losses)) / len(returns))
     scale = math.sqrt(periods_per_year)
     return {
         "sharpeRatio": finite_or_none(mean / std * scale) if std > 0 else None,
