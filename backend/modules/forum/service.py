@@ -149,21 +149,27 @@ def _set_attachment(post: Post, actor_id: str, attachment: dict[str, str] | None
 
 
 def verified_kpis(*, actor_id: str, kind: str, object_id: str) -> dict[str, Any]:
-    """Return the server-computed KPIs of the caller's backtest or strategy (JSON-ready)."""
+    """Return the server-computed KPIs of the caller's own backtest or strategy (JSON-ready)."""
     module_name, arg = _ATTACHMENT_SOURCES[kind]
     fields = {"attachment": [f"This {kind} cannot be attached."]}
     try:
-        source = importlib.import_module(f"backend.modules.{module_name}.service").verified_kpis
+        source = importlib.import_module(f"backend.modules.{module_name}.service")
+        fetch = source.verified_kpis
+        owner_of = source.get_strategy if kind == "strategy" else None
     except (ImportError, AttributeError) as exc:
         raise AttachmentUnavailable(f"Attaching a {kind} is not available yet.",
                                     fields=fields) from exc
     try:
-        kpis = source(actor_id=actor_id, **{arg: object_id})
+        # strategies.verified_kpis also answers for other users' *published* strategies; a post
+        # may only show its author's own, so check the owner first.
+        owned = owner_of is None or owner_of(actor_id=actor_id, strategy_id=object_id).owner_id == actor_id
+        kpis = fetch(actor_id=actor_id, **{arg: object_id}) if owned else None
     except AppError as exc:
         raise AttachmentUnavailable(f"The {kind} is not yours or has no verified result.",
                                     fields=fields, details={"cause": exc.code}) from exc
     if kpis is None:
-        raise AttachmentUnavailable(f"The {kind} has no verified result yet.", fields=fields)
+        raise AttachmentUnavailable(f"The {kind} is not yours or has no verified result yet.",
+                                    fields=fields)
     return _jsonable(kpis)
 
 

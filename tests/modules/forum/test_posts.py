@@ -157,9 +157,10 @@ def test_hot_is_empty_without_posts(client):
     assert resp.status_code == 200 and _data(resp) == []
 
 
-def _fake_source(monkeypatch, module: str, fn):
+def _fake_source(monkeypatch, module: str, fn, owner_id: str | None = None):
     fake = types.ModuleType(f"backend.modules.{module}.service")
     fake.verified_kpis = fn
+    fake.get_strategy = lambda *, actor_id, strategy_id: types.SimpleNamespace(owner_id=owner_id)
     monkeypatch.setitem(sys.modules, f"backend.modules.{module}.service", fake)
 
 
@@ -197,7 +198,7 @@ def test_attachment_shows_server_verified_kpis(client, user, monkeypatch):
 
 def test_attachment_can_be_replaced_and_removed(client, user, make_post, monkeypatch):
     _fake_source(monkeypatch, "strategies",
-                 lambda *, actor_id, strategy_id: {"returns": 5, "winRate": 50})
+                 lambda *, actor_id, strategy_id: {"returns": 5, "winRate": 50}, owner_id=user.id)
     post = make_post(user)
     url = f"/api/forum/posts/{post['id']}"
     attached = _data(client.patch(url, json={"attachment": {"kind": "strategy", "id": "s-1"}},
