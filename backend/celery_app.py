@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from celery import Celery, Task
 from flask import Flask
-from kombu import Queue
+from kombu import Exchange, Queue
 
 QUEUES = ("default", "backtests", "workflows", "bots")
 
@@ -59,7 +59,7 @@ def celery_init_app(app: Flask) -> Celery:
         worker_prefetch_multiplier=1,
         task_time_limit=app.config["CELERY_TASK_TIME_LIMIT_S"],
         task_soft_time_limit=max(app.config["CELERY_TASK_TIME_LIMIT_S"] - 30, 30),
-        task_queues=[Queue(q) for q in QUEUES],
+        task_queues=[Queue(q, Exchange(q, type="direct"), routing_key=q) for q in QUEUES],
         task_default_queue="default",
         task_routes=TASK_ROUTES,
         beat_schedule=BEAT_SCHEDULE,
