@@ -50,8 +50,8 @@ def q_down(value: Decimal) -> Decimal:
 
 
 def positive_price(value: object) -> Decimal:
-    """Return ``value`` as a Decimal price, raising ``BadNumber`` unless it is finite and > 0."""
-    price = to_decimal(value)
+    """Return ``value`` as a Decimal price quantized to 1e-8; ``BadNumber`` unless finite and > 0."""
+    price = q(to_decimal(value))
     if price <= 0:
         raise BadNumber(f"price {price} must be positive")
     return price

@@ -29,7 +29,7 @@ from sqlalchemy.dialects.postgresql import insert
 from backend.domain.bars import Bars
 from backend.domain.backtest.engine import target_position
 from backend.domain.ledger import (
-    BadNumber, WalkResult, anchored, apply_executed, first_unprocessed, last_flat, to_decimal, walk,
+    BadNumber, WalkResult, anchored, apply_executed, first_unprocessed, last_flat, positive_price, walk,
 )
 from backend.domain.marketdata.intervals import interval_ms
 from backend.extensions import db
@@ -132,7 +132,7 @@ def run_tick(bot: BotInstance, now: int) -> TickOutcome:
     if flat is not None:
         bot.flat_bar_ms = int(bars.time[flat])
     try:
-        bot.mark_price = to_decimal(float(bars.close[-1]))
+        bot.mark_price = positive_price(float(bars.close[-1]))
     except BadNumber as exc:
         raise TickFailed("bad_price", f"The latest close is invalid: {exc}") from exc
     return TickOutcome("ran", orders=len(result.orders), bars=len(result.equity))
