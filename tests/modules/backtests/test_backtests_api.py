@@ -1,0 +1,169 @@
+"""Backtests API: submit, job status, results, showcase, cancel, and every error envelope.
+
+Celery runs eagerly here (the job executes inside the submit request); the real-worker
+lifecycle is in test_integration.py.
+"""
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from backend.domain.bars import Bars
+from backend.modules.backtests import runner
+from tests.fixtures.backtests import RANGE_END_MS, RANGE_START_MS
+
+HOUR = 3_600_000
+
+
+def _err(resp, status: int) -> dict:
+    body = resp.get_json()
+    assert resp.status_code == status, body
+    assert body["code"] == status * 100
+    return body["details"]
+
+
+def _job(client, owner, resp) -> dict:
+    assert resp.status_code == 202, resp.get_json()
+    job_id = resp.get_json()["data"]["job_id"]
+    return client.get(f"/api/backtests/job/{job_id}", headers=owner.headers).get_json()["data"]
+
+
+@pytest.fixture
+def golden_bars(monkeypatch):
+    """Eight hand-made hourly candles; only opens (fills) and closes (signals) matter."""
+    close = np.array([5, 4, 3, 4, 6, 5, 3, 2], dtype=float)
+    opens = np.array([5, 5, 4, 3, 4, 5, 5, 6], dtype=float)
+    bars = Bars.from_arrays(RANGE_START_MS + np.arange(8) * HOUR, opens, np.maximum(opens, close) + 1,
+                            np.minimum(opens, close) - 1, close, np.full(8, 10.0))
+    monkeypatch.setattr(runner, "_market_bars", lambda row: bars)
+    return bars
+
+
+def test_golden_run_stores_the_hand_computed_trade(client, user, make_strategy, run_backtest, golden_bars):
+    sid = make_strategy(user, params={"fast": 2, "slow": 3})["id"]
+    job = _job(client, user, run_backtest(user, strategy_id=sid, fee_bps=10, initial_capital=10000))
+    assert (job["status"], job["progress"]) == ("SUCCESS", 100)
+    result = job["result"]
+    # SMA2 crosses above SMA3 on bar 4's close -> buy at bar 5's open (5.0); crosses below on
+    # bar 6's close -> sell at bar 7's open (6.0). Fee 10 bps per side, all in:
+    # qty = 10000 / (5 * 1.001) = 1998.001998..., pnl = qty * (6 - 5) - qty * 5 * 0.001 - qty * 6 * 0.001
+    #     = qty * 0.989 = 1976.023976..., total return 19.76023976 %.
+    qty = 10000 / 5.005
+    buy, sell = result["trades"]
+    assert (buy["side"], buy["price"], buy["timestamp"], buy["pnl"]) == ("buy", 5.0, golden_bars.time[5], None)
+    assert (sell["side"], sell["price"], sell["timestamp"]) == ("sell", 6.0, golden_bars.time[7])
+    assert buy["quantity"] == pytest.approx(qty, abs=1e-8) and sell["pnl"] == pytest.approx(qty * 0.989, abs=1e-6)
+    summary = result["summary"]
+    assert summary["totalReturn"] == pytest.approx(19.76023976023976, abs=1e-9)
+    assert (summary["totalTrades"], summary["winRate"]) == (1, 100.0)
+    assert summary["profitFactor"] is None  # no losing trade: undefined, null rather than infinity
+    signals = {bar["time"]: bar.get("signal") for bar in result["kline"]}
+    assert signals[golden_bars.time[5]] == "buy" and signals[golden_bars.time[7]] == "sell"
+    assert sum(1 for s in signals.values() if s) == 2 and len(result["kline"]) == 8
+
+
+def test_run_on_mock_data_feeds_detail_list_latest_and_strategy_kpis(client, user, make_strategy, run_backtest):
+    sid = make_strategy(user, params={"fast": 5, "slow": 20}, published=True)["id"]
+    job = _job(client, user, run_backtest(user, strategy_id=sid, fee_bps=5, slippage_bps=2))
+    backtest_id = job["backtest_id"]
+    summary = job["result"]["summary"]
+    assert set(summary) == {"totalReturn", "annualizedReturn", "sharpeRatio", "maxDrawdown", "winRate",
+                            "profitFactor", "totalTrades", "avgHoldingDays"}
+    assert summary["maxDrawdown"] <= 0 and summary["totalTrades"] * 2 == len(job["result"]["trades"])
+    detail = client.get(f"/api/backtests/{backtest_id}", headers=user.headers).get_json()["data"]
+    assert detail["status"] == "completed" and detail["engineVersion"] == "1.0.0"
+    assert (detail["start"], detail["end"], detail["barsCount"]) == (RANGE_START_MS, RANGE_END_MS, 504)
+    assert detail["equity"][-1]["value"] == pytest.approx(detail["metrics"]["finalEquity"], abs=1e-6)
+    listed = client.get("/api/backtests?page=1&page_size=5", headers=user.headers)
+    assert [b["id"] for b in listed.get_json()["data"]] == [backtest_id]
+    assert json.loads(listed.headers["X-Pagination"])["total"] == 1
+    for headers in (user.headers, {}):  # mine, and the anonymous showcase (published strategy)
+        latest = client.get("/api/backtests/latest", headers=headers).get_json()["data"]
+        assert latest["backtestId"] == backtest_id and latest["summary"] == summary
+    strategy = client.get(f"/api/strategies/{sid}", headers=user.headers).get_json()["data"]
+    assert (strategy["status"], strategy["returns"], strategy["trades"]) == (
+        "completed", summary["totalReturn"], summary["totalTrades"])
+    assert strategy["latestBacktestId"] == backtest_id
+
+
+def test_inline_strategy_needs_no_saved_strategy(client, user, run_backtest):
+    job = _job(client, user, run_backtest(user, strategy={"kind": "rsi", "params": {"period": 7}},
+                                          symbol="XAUUSD", interval="4h"))
+    detail = client.get(f"/api/backtests/{job['backtest_id']}", headers=user.headers).get_json()["data"]
+    assert (detail["kind"], detail["params"], detail["strategyId"]) == (
+        "rsi", {"period": 7, "lower": 30.0, "upper": 70.0}, None)
+
+
+def test_latest_filters_by_symbol_and_404s_when_there_is_nothing(client, user, run_backtest):
+    assert _err(client.get("/api/backtests/latest"), 404)["error"] == "backtests.not_found"
+    _job(client, user, run_backtest(user, strategy={"kind": "sma_cross"}, symbol="ETHUSDT"))
+    assert client.get("/api/backtests/latest?symbol=ETHUSDT", headers=user.headers).status_code == 200
+    assert _err(client.get("/api/backtests/latest?symbol=AAPL", headers=user.headers), 404)
+
+
+@pytest.mark.parametrize("body, status, code, field", [
+    ({"strategy_id": "00000000-0000-0000-0000-000000000000"}, 404, "strategies.not_found", None),
+    ({"strategy": {"kind": "sma_cross", "params": {"fast": 9, "slow": 4}}, "symbol": "BTCUSDT"},
+     422, "strategies.invalid", "params.fast"),
+    ({"strategy": {"kind": "nope"}, "symbol": "BTCUSDT"}, 422, "strategies.invalid", "kind"),
+    ({"strategy": {"kind": "rsi"}}, 422, "app.validation_error", "symbol"),
+    ({}, 422, "app.validation_error", "strategy_id"),
+    ({"strategy": {"kind": "rsi"}, "symbol": "BTCUSDT", "start": RANGE_END_MS, "end": RANGE_START_MS},
+     422, "backtests.invalid", "end"),
+    ({"strategy": {"kind": "rsi"}, "symbol": "BTCUSDT", "interval": "1m", "start": 0}, 422,
+     "backtests.too_many_bars", "start"),
+    ({"strategy": {"kind": "rsi"}, "symbol": "BTCUSDT", "fee_bps": -1}, 422, "app.validation_error", "fee_bps"),
+])
+def test_run_errors(client, user, run_backtest, body, status, code, field):
+    details = _err(run_backtest(user, **body), status)
+    assert details.get("error", "app.validation_error") == code
+    if field:
+        assert field in details["fields"], details
+
+
+def test_too_many_bars_names_the_limit(client, user, run_backtest):
+    details = _err(run_backtest(user, strategy={"kind": "rsi"}, symbol="BTCUSDT", interval="1m", start=0), 422)
+    assert details["limit"] == "BACKTEST_MAX_BARS" and details["requested"] > details["max"]
+
+
+def test_run_needs_a_token(client):
+    assert _err(client.post("/api/backtests/run", json={}), 401)["reason"] == "token_missing"
+
+
+def test_private_strategies_and_results_of_others_are_404(client, user, other_user, make_strategy, run_backtest):
+    private = make_strategy(user)["id"]
+    assert _err(run_backtest(other_user, strategy_id=private), 404)["error"] == "strategies.not_found"
+    job = _job(client, user, run_backtest(user, strategy_id=private))
+    for url in (f"/api/backtests/job/{job['job_id']}", f"/api/backtests/{job['backtest_id']}"):
+        assert _err(client.get(url, headers=other_user.headers), 404)
+    assert _err(client.post(f"/api/backtests/{job['backtest_id']}/cancel", headers=other_user.headers), 404)
+    # A published strategy may be backtested by anyone; the run belongs to the caller.
+    public = make_strategy(user, published=True)["id"]
+    assert _job(client, other_user, run_backtest(other_user, strategy_id=public))["status"] == "SUCCESS"
+
+
+def test_no_data_fails_the_job_with_a_reason(client, user, run_backtest):
+    # The mock provider starts in 2015; a range in 2001 has no bars.
+    job = _job(client, user, run_backtest(user, strategy={"kind": "rsi"}, symbol="BTCUSDT",
+                                          start=978_307_200_000, end=978_307_200_000 + 100 * HOUR))
+    assert job["status"] == "FAILED" and job["error"]["reason"] == "no_data" and "result" not in job
+    detail = client.get(f"/api/backtests/{job['backtest_id']}", headers=user.headers).get_json()["data"]
+    assert detail["status"] == "failed" and detail["error"]["reason"] == "no_data"
+
+
+def test_cancel_finished_is_409(client, user, run_backtest):
+    job = _job(client, user, run_backtest(user, strategy={"kind": "rsi"}, symbol="BTCUSDT"))
+    details = _err(client.post(f"/api/backtests/{job['backtest_id']}/cancel", headers=user.headers), 409)
+    assert details["error"] == "backtests.not_cancellable"
+
+
+def test_broker_down_is_503_and_leaves_no_rows(client, user, run_backtest, broker_down):
+    from backend.core.jobs import Job
+    from backend.extensions import db
+    from backend.modules.backtests.models import Backtest
+
+    details = _err(run_backtest(user, strategy={"kind": "rsi"}, symbol="BTCUSDT"), 503)
+    assert details["reason"] == "service_unavailable"
+    assert db.session.query(Backtest).count() == 0 and db.session.query(Job).count() == 0
