@@ -27,16 +27,18 @@ NO_KEY = "none"  # Mem0 needs some key to build its clients; listing/deleting ne
 
 # --- audits ------------------------------------------------------------------------------------
 
-def _target_of(actor_id: str, body: dict[str, Any]) -> tuple[str, str | None, dict[str, Any] | None]:
+def _target_of(actor_id: str, body: dict[str, Any]) -> tuple[str, str | None, dict[str, Any] | None, str | None]:
+    """Return (kind, target id, statements, symbol) after checking the caller may audit it."""
     if body.get("statements") is not None:
         targets.check_statements(body["statements"])
-        return "statements", None, body["statements"]
+        return "statements", None, body["statements"], None
     if body.get("file_id"):
-        return "file", body["file_id"], targets.load_file_statements(actor_id=actor_id, file_id=body["file_id"])
+        raw = targets.load_file_statements(actor_id=actor_id, file_id=body["file_id"])
+        return "file", body["file_id"], raw, None
     for kind in ("backtest", "strategy", "bot"):
         if body.get(f"{kind}_id"):
-            targets.check_target(actor_id=actor_id, kind=kind, target_id=body[f"{kind}_id"])
-            return kind, body[f"{kind}_id"], None
+            symbol = targets.check_target(actor_id=actor_id, kind=kind, target_id=body[f"{kind}_id"])
+            return kind, body[f"{kind}_id"], None, symbol
     raise AssertionError("the schema guarantees one target")
 
 
@@ -54,9 +56,9 @@ def _create(*, actor_id: str, kind: str, target_id: str | None, statements: Any,
 
 def submit_audit(*, actor_id: str, body: dict[str, Any]) -> dict[str, str]:
     """Check the target, create the audit and its job, and enqueue the task after commit."""
-    kind, target_id, statements = _target_of(actor_id, body)
+    kind, target_id, statements, symbol = _target_of(actor_id, body)
     audit = _create(actor_id=actor_id, kind=kind, target_id=target_id, statements=statements,
-                    symbol=body.get("symbol"), question=body.get("question"))
+                    symbol=body.get("symbol") or symbol, question=body.get("question"))
     audit_id, job_id = audit.id, audit.job_id
     jobs.dispatch(TASK_NAME, job_id=job_id, audit_id=audit_id, discard=lambda: _discard(audit_id))
     return {"job_id": job_id, "audit_id": audit_id}

@@ -109,16 +109,17 @@ def backtest_report(*, actor_id: str, backtest_id: str) -> AuditReport:
     bars = _field(run, "bars")
     ppy = _field(run, "periods_per_year") or periods_per_year(bars.time)
     ev = evidence_from_run(bars, _field(run, "signals"), _field(run, "config"), float(ppy),
-                           result=_field(run, "result"))
+                           result=_field(run, "result"), summary=_field(run, "metrics"))
     return audit_backtest(ev)
 
 
 def latest_backtest_id(*, actor_id: str, strategy_id: str) -> str:
-    """Return the id of the strategy's latest completed backtest, or raise InvalidTarget."""
-    backtest_id = call_owned("backtest", "latest_backtest_id", actor_id=actor_id, strategy_id=strategy_id)
-    if not backtest_id:
-        raise InvalidTarget("This strategy has no completed backtest to audit yet.")
-    return str(backtest_id)
+    """Return the id of the caller's latest completed backtest of a strategy, or raise InvalidTarget."""
+    call_owned("strategy", "get_strategy", actor_id=actor_id, strategy_id=strategy_id)
+    kpis = call_owned("backtest", "strategy_kpis", strategy_id=strategy_id, owner_id=actor_id)
+    if not kpis or not kpis.get("backtestId"):
+        raise InvalidTarget("This strategy has no completed backtest of yours to audit yet.")
+    return str(kpis["backtestId"])
 
 
 def bot_report(*, actor_id: str, bot_id: str) -> AuditReport:
@@ -152,7 +153,11 @@ _GETTERS = {"backtest": ("get_backtest", "backtest_id"), "strategy": ("get_strat
             "bot": ("get_bot", "bot_id")}
 
 
-def check_target(*, actor_id: str, kind: str, target_id: str) -> None:
-    """Raise TargetNotFound/TargetUnsupported unless the caller can read this target now."""
+def check_target(*, actor_id: str, kind: str, target_id: str) -> str | None:
+    """Return the target's symbol; raise TargetNotFound/TargetUnsupported unless the caller can read it."""
     getter, arg = _GETTERS[kind]
-    call_owned(kind, getter, actor_id=actor_id, **{arg: target_id})
+    view = call_owned(kind, getter, actor_id=actor_id, **{arg: target_id})
+    if kind == "strategy":
+        latest_backtest_id(actor_id=actor_id, strategy_id=target_id)
+    symbol = _field(view, "symbol")
+    return str(symbol)[:32] if symbol else None
