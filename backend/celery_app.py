@@ -22,6 +22,8 @@ TASK_ROUTES = {
 # The one beat schedule: every periodic job in the system is declared here.
 BEAT_SCHEDULE: dict[str, dict] = {
     "core.reap_stale_jobs": {"task": "core.reap_stale_jobs", "schedule": 30.0},
+    # Cron-triggered workflows: enqueue each due run once (unique per workflow + scheduled time).
+    "workflows.enqueue_due": {"task": "workflows.enqueue_due", "schedule": 20.0},
 }
 
 # Modules whose tasks.py the worker imports.

@@ -94,6 +94,9 @@ class Settings:
     QDRANT_URL: str = ""
     QDRANT_API_KEY: str = ""
     MEM0_DIR: str = ""
+    # Workflow engine (backend/modules/workflows; docs/workflows.md)
+    WORKFLOW_MAX_NODES: int = 500
+    WORKFLOW_MAX_EDGES: int = 2000
 
     def as_flask_config(self) -> dict[str, Any]:
         """Return the settings as a dict for `app.config.update`, with derived keys."""
@@ -152,6 +155,8 @@ def load_config(env: Mapping[str, str] | None = None) -> Settings:
         QDRANT_URL=_str(env, "QDRANT_URL", ""),
         QDRANT_API_KEY=_str(env, "QDRANT_API_KEY", ""),
         MEM0_DIR=_str(env, "MEM0_DIR", ""),
+        WORKFLOW_MAX_NODES=_int(env, "WORKFLOW_MAX_NODES", 500),
+        WORKFLOW_MAX_EDGES=_int(env, "WORKFLOW_MAX_EDGES", 2000),
     )
     validate(s)
     return s
