@@ -8,6 +8,8 @@ The registry maps a strategy kind to its spec. It is filled at import with the b
 """
 from __future__ import annotations
 
+import math
+import numbers
 from dataclasses import dataclass, field
 from typing import Any, Callable, Mapping, Optional
 
@@ -16,6 +18,14 @@ import numpy as np
 from backend.domain.bars import Bars
 from backend.domain.backtest import indicators
 from backend.domain.backtest.types import Signals
+
+
+def _finite(value: numbers.Real) -> bool:
+    """Return True when ``value`` converts to a finite float."""
+    try:
+        return math.isfinite(float(value))
+    except OverflowError:
+        return False
 
 
 class ParamError(ValueError):
@@ -46,7 +56,7 @@ class ParamSpec:
 
     def check(self, value: Any) -> tuple[Any, list[str]]:
         """Return (coerced value, error messages) for ``value``."""
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or not np.isfinite(value):
+        if isinstance(value, bool) or not isinstance(value, numbers.Real) or not _finite(value):
             return value, [f"Must be a {'whole number' if self.type == 'int' else 'number'}."]
         if self.type == "int":
             if int(value) != value:

@@ -47,6 +47,10 @@ def test_type_checks_reject_bools_and_strings():
         st.validate_params("rsi", {"period": True, "lower": "20"})
     assert set(err.value.fields) == {"period", "lower"}
     assert st.validate_params("sma_cross", {"fast": 5.0})["fast"] == 5  # whole floats become ints
+    assert st.validate_params("sma_cross", {"fast": np.int64(4)}) == {"fast": 4, "slow": 30}
+    with pytest.raises(st.ParamError) as err:
+        st.validate_params("rsi", {"lower": float("nan"), "upper": 10 ** 400})
+    assert set(err.value.fields) == {"lower", "upper"}
 
 
 def test_unknown_kind_and_required_param():
