@@ -1,0 +1,123 @@
+"""Workflow endpoints (/api/workflows): CRUD, validate, execute, runs with traces, schedule."""
+from __future__ import annotations
+
+from flask.views import MethodView
+from flask_jwt_extended import jwt_required
+
+from backend.core.auth import current_user_id
+from backend.core.envelope import EnvelopeBlueprint
+from backend.modules.workflows import service
+from backend.modules.workflows.schemas import (
+    ExecuteResultSchema, NodeTypeSchema, RunDetailSchema, RunSchema, ValidateBodySchema, ValidationSchema,
+    WorkflowCreateSchema, WorkflowSchema, WorkflowUpdateSchema,
+)
+
+blp = EnvelopeBlueprint("workflows", __name__, url_prefix="/api/workflows",
+                        description="Visual workflows: graphs, validation, runs with per-node traces, cron.")
+
+
+@blp.route("")
+class Workflows(MethodView):
+    """My workflows."""
+
+    @jwt_required()
+    @blp.response(200, WorkflowSchema(many=True))
+    @blp.paginate()
+    def get(self, pagination_parameters):
+        """List my workflows, most recently updated first."""
+        page = service.list_workflows(actor_id=current_user_id(), page=pagination_parameters.page,
+                                      page_size=pagination_parameters.page_size)
+        pagination_parameters.item_count = page.total
+        return page.items
+
+    @jwt_required()
+    @blp.arguments(WorkflowCreateSchema)
+    @blp.response(201, WorkflowSchema)
+    def post(self, body):
+        """Save a new workflow (422 workflows.invalid_graph lists every problem)."""
+        return service.create_workflow(actor_id=current_user_id(), **body)
+
+
+@blp.route("/validate", methods=["POST"])
+@jwt_required()
+@blp.arguments(ValidateBodySchema)
+@blp.response(200, ValidationSchema)
+def validate_graph(body):
+    """Validate a graph: every problem at once, and the run order."""
+    return service.validate_graph(graph=body["graph"])
+
+
+@blp.route("/node-types", methods=["GET"])
+@jwt_required()
+@blp.response(200, NodeTypeSchema(many=True))
+def node_types():
+    """List the node types and their parameter schemas."""
+    return service.list_node_types()
+
+
+@blp.route("/<string:workflow_id>")
+class WorkflowById(MethodView):
+    """One of my workflows."""
+
+    @jwt_required()
+    @blp.response(200, WorkflowSchema)
+    def get(self, workflow_id: str):
+        """Return my workflow with its current graph."""
+        return service.get_workflow(actor_id=current_user_id(), workflow_id=workflow_id)
+
+    @jwt_required()
+    @blp.arguments(WorkflowUpdateSchema)
+    @blp.response(200, WorkflowSchema)
+    def put(self, changes, workflow_id: str):
+        """Rename or save a new graph (a changed graph becomes a new immutable version)."""
+        return service.update_workflow(actor_id=current_user_id(), workflow_id=workflow_id, changes=changes)
+
+    @jwt_required()
+    @blp.response(200)
+    def delete(self, workflow_id: str):
+        """Delete my workflow with its versions and runs."""
+        service.delete_workflow(actor_id=current_user_id(), workflow_id=workflow_id)
+
+
+@blp.route("/<string:workflow_id>/execute", methods=["POST"])
+@jwt_required()
+@blp.response(202, ExecuteResultSchema)
+def execute(workflow_id: str):
+    """Queue a manual run of the current version on the workflows queue."""
+    return service.submit_run(actor_id=current_user_id(), workflow_id=workflow_id)
+
+
+@blp.route("/<string:workflow_id>/runs", methods=["GET"])
+@jwt_required()
+@blp.response(200, RunSchema(many=True))
+@blp.paginate()
+def runs(workflow_id: str, pagination_parameters):
+    """List a workflow's runs, newest first."""
+    page = service.list_runs(actor_id=current_user_id(), workflow_id=workflow_id,
+                             page=pagination_parameters.page, page_size=pagination_parameters.page_size)
+    pagination_parameters.item_count = page.total
+    return page.items
+
+
+@blp.route("/runs/<string:run_id>", methods=["GET"])
+@jwt_required()
+@blp.response(200, RunDetailSchema)
+def run_detail(run_id: str):
+    """Return a run with its per-node trace."""
+    return service.get_run(actor_id=current_user_id(), run_id=run_id)
+
+
+@blp.route("/<string:workflow_id>/enable", methods=["POST"])
+@jwt_required()
+@blp.response(200, WorkflowSchema)
+def enable(workflow_id: str):
+    """Enable the workflow's cron triggers."""
+    return service.set_enabled(actor_id=current_user_id(), workflow_id=workflow_id, enabled=True)
+
+
+@blp.route("/<string:workflow_id>/disable", methods=["POST"])
+@jwt_required()
+@blp.response(200, WorkflowSchema)
+def disable(workflow_id: str):
+    """Disable the workflow's cron triggers."""
+    return service.set_enabled(actor_id=current_user_id(), workflow_id=workflow_id, enabled=False)

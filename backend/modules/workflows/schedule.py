@@ -1,0 +1,81 @@
+"""Cron scheduling: one beat entry enqueues each due scheduled run exactly once.
+
+For every enabled workflow the latest due time of its cron triggers (at or before now, after
+it was enabled and after the last scheduled run) becomes a run. The run row is inserted with
+``INSERT ... ON CONFLICT (workflow_id, scheduled_at) DO NOTHING``: if beat fires twice, or two
+beats overlap, the second insert finds the row and enqueues nothing. Missed times are not
+replayed one by one: after downtime only the latest due time runs.
+"""
+from __future__ import annotations
+
+import logging
+
+from sqlalchemy import select
+from sqlalchemy.dialects.postgresql import insert
+
+from backend.core import jobs
+from backend.core.db import new_id, now_ms
+from backend.core.errors import Unavailable
+from backend.domain.workflow.cron import last_due
+from backend.extensions import db
+from backend.modules.workflows.graphs import cron_triggers
+from backend.modules.workflows.models import CRON, QUEUED, Workflow, WorkflowRun, WorkflowVersion
+from backend.modules.workflows.runs import JOB_KIND, TASK_NAME, discard_run
+
+logger = logging.getLogger(__name__)
+
+
+def due_time(workflow: Workflow, graph: dict, now: int) -> int | None:
+    """Return the latest due time at or before ``now`` if it is not before the enabling, else None.
+
+    Whether it already ran is decided by the unique (workflow, scheduled time) insert, not here,
+    so a run discarded because the broker was down is simply scheduled again by the next beat.
+    """
+    times = [last_due(expr, tz, now) for _node_id, expr, tz in cron_triggers(graph)]
+    if not times:
+        return None
+    due = max(times)
+    return due if due >= (workflow.enabled_at or 0) else None
+
+
+def _claim(workflow_id: str, now: int) -> tuple[str, str] | None:
+    """Insert the due run (exactly once) with its job; return (run_id, job_id) or None."""
+    row = db.session.scalars(select(Workflow).where(Workflow.id == workflow_id, Workflow.enabled.is_(True))).first()
+    version = db.session.get(WorkflowVersion, row.current_version_id) if row else None
+    due = due_time(row, version.graph, now) if version else None
+    if due is None:
+        return None
+    run_id = db.session.scalar(insert(WorkflowRun).values(
+        id=new_id(), workflow_id=row.id, version_id=version.id, owner_id=row.owner_id, trigger=CRON,
+        scheduled_at=due, status=QUEUED, created_at=now,
+    ).on_conflict_do_nothing(index_elements=["workflow_id", "scheduled_at"]).returning(WorkflowRun.id))
+    if run_id is None:
+        return None  # another beat already scheduled this time
+    job = jobs.create_job(kind=JOB_KIND, owner_id=row.owner_id)
+    db.session.flush()
+    db.session.get(WorkflowRun, run_id).job_id = job.id
+    row.last_scheduled_at = due
+    return run_id, job.id
+
+
+def enqueue_due_runs(*, now: int | None = None) -> int:
+    """Enqueue every due cron run (the beat task calls this); return how many were enqueued."""
+    now = now_ms() if now is None else now
+    ids = db.session.scalars(select(Workflow.id).where(Workflow.enabled.is_(True)).order_by(Workflow.id)).all()
+    count = 0
+    for workflow_id in ids:
+        try:
+            claimed = _claim(workflow_id, now)
+            db.session.commit()
+        except Exception:  # noqa: BLE001 - one broken workflow must not stop the others' schedules
+            db.session.rollback()
+            logger.exception("could not schedule workflow %s", workflow_id)
+            continue
+        if claimed is None:
+            continue
+        try:
+            jobs.dispatch(TASK_NAME, job_id=claimed[1], discard=lambda rid=claimed[0]: discard_run(rid))
+            count += 1
+        except Unavailable:
+            logger.warning("broker down: scheduled run of %s discarded, retried next beat", workflow_id)
+    return count

@@ -1,0 +1,138 @@
+"""HTTP contract of workflows (CONTRACT.md section 4): workflows, validation, runs and traces."""
+from __future__ import annotations
+
+from typing import Any
+
+import marshmallow as ma
+from marshmallow import validate
+
+from backend.core.schemas import BaseSchema, TimestampMs
+
+SYMBOL = ma.fields.String(allow_none=True, validate=validate.Length(min=1, max=32))
+
+
+class GraphField(ma.fields.Dict):
+    """React Flow JSON ``{nodes, edges, viewport?}``; its content is checked by the validator."""
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> dict:
+        graph = super()._deserialize(value, attr, data, **kwargs)
+        if not isinstance(graph.get("nodes"), list) or not isinstance(graph.get("edges", []), list):
+            raise ma.ValidationError("Must be an object with a 'nodes' array and an 'edges' array.")
+        return graph
+
+
+class WorkflowSchema(BaseSchema):
+    """A workflow with its current version's graph."""
+
+    id = ma.fields.String()
+    name = ma.fields.String()
+    symbol = ma.fields.String(allow_none=True)
+    graph = ma.fields.Dict()
+    version = ma.fields.Integer()
+    versionId = ma.fields.String(attribute="version_id", allow_none=True)
+    enabled = ma.fields.Boolean()
+    nextRunAt = TimestampMs(attribute="next_run_at", allow_none=True)
+    createdAt = TimestampMs(attribute="created_at")
+    updatedAt = TimestampMs(attribute="updated_at")
+
+
+class WorkflowCreateSchema(BaseSchema):
+    """Body of POST /api/workflows (the graph must be valid; see POST /api/workflows/validate)."""
+
+    name = ma.fields.String(required=True, validate=validate.Length(min=1, max=120))
+    graph = GraphField(required=True)
+    symbol = SYMBOL
+
+
+class WorkflowUpdateSchema(BaseSchema):
+    """Body of PUT /api/workflows/{id}: any of name, symbol, graph (a changed graph is a new version)."""
+
+    name = ma.fields.String(validate=validate.Length(min=1, max=120))
+    graph = GraphField()
+    symbol = SYMBOL
+
+
+class ValidateBodySchema(BaseSchema):
+    """Body of POST /api/workflows/validate: ``{graph}`` or the React Flow object itself."""
+
+    graph = ma.fields.Raw()
+    nodes = ma.fields.Raw()
+    edges = ma.fields.Raw()
+    viewport = ma.fields.Raw()
+
+    @ma.post_load
+    def to_graph(self, data: dict, **_kwargs: Any) -> dict:
+        """Return ``{"graph": ...}`` whichever shape was sent."""
+        if "graph" in data:
+            return {"graph": data["graph"]}
+        if "nodes" not in data:
+            raise ma.ValidationError("Send {graph: {nodes, edges}} or {nodes, edges}.", "graph")
+        return {"graph": {k: v for k, v in data.items() if k in ("nodes", "edges", "viewport")}}
+
+
+class ProblemSchema(ma.Schema):
+    """One validation problem."""
+
+    nodeId = ma.fields.String()
+    edgeId = ma.fields.String()
+    reason = ma.fields.String()
+    message = ma.fields.String()
+    cycle = ma.fields.List(ma.fields.String())
+
+
+class ValidationSchema(ma.Schema):
+    """Validation outcome: every problem at once and the run order."""
+
+    valid = ma.fields.Boolean()
+    errors = ma.fields.List(ma.fields.Nested(ProblemSchema))
+    order = ma.fields.List(ma.fields.String())
+
+
+class ExecuteResultSchema(ma.Schema):
+    """A queued run and its job."""
+
+    run_id = ma.fields.String()
+    job_id = ma.fields.String()
+
+
+class NodeTraceSchema(ma.Schema):
+    """What one node did in a run."""
+
+    nodeId = ma.fields.String()
+    status = ma.fields.String(metadata={"enum": ["ran", "pruned", "skipped", "failed"]})
+    inputs = ma.fields.Dict()
+    outputs = ma.fields.Dict()
+    decision = ma.fields.String(allow_none=True)
+    durationMs = ma.fields.Float()
+    error = ma.fields.String(allow_none=True)
+
+
+class RunSchema(ma.Schema):
+    """A workflow run (status queued|running|succeeded|failed)."""
+
+    id = ma.fields.String()
+    workflowId = ma.fields.String(attribute="workflow_id")
+    versionId = ma.fields.String(attribute="version_id")
+    version = ma.fields.Integer()
+    status = ma.fields.String()
+    trigger = ma.fields.String()
+    scheduledAt = TimestampMs(attribute="scheduled_at", allow_none=True)
+    jobId = ma.fields.String(attribute="job_id", allow_none=True)
+    error = ma.fields.String(allow_none=True)
+    createdAt = TimestampMs(attribute="created_at")
+    startedAt = TimestampMs(attribute="started_at", allow_none=True)
+    finishedAt = TimestampMs(attribute="finished_at", allow_none=True)
+
+
+class RunDetailSchema(RunSchema):
+    """A run with its per-node trace in run order."""
+
+    trace = ma.fields.List(ma.fields.Nested(NodeTraceSchema))
+
+
+class NodeTypeSchema(ma.Schema):
+    """A node type and its parameter schema (for the editor)."""
+
+    type = ma.fields.String()
+    output = ma.fields.String()
+    params = ma.fields.List(ma.fields.Dict())

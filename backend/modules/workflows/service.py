@@ -1,0 +1,161 @@
+"""Workflow service: saved graphs and their versions, validation, runs, schedules, signals.
+
+Every save of a changed graph adds an immutable ``WorkflowVersion`` (content hash over nodes and
+edges; the viewport is layout state and is not part of the hash). Only valid graphs are saved,
+so every version can run. Runs and the cron schedule live in ``runs.py`` and ``schedule.py``;
+this module is their public face (routes, tasks and other modules call only this file).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Mapping
+
+from sqlalchemy import select
+
+from backend.core.db import new_id, now_ms, transactional
+from backend.core.pagination import Page, paginate
+from backend.domain.backtest.types import Signals
+from backend.domain.bars import Bars
+from backend.domain import workflow as engine
+from backend.domain.workflow.cron import next_due
+from backend.extensions import db
+from backend.modules.workflows.errors import NoCronTrigger, WorkflowVersionNotFound
+from backend.modules.workflows.graphs import compile_or_raise, cron_triggers, graph_hash, limits, owned_workflow
+from backend.modules.workflows.models import Workflow, WorkflowVersion
+from backend.modules.workflows.runs import execute_run, get_run, list_runs, mark_run_failed, submit_run  # noqa: F401
+from backend.modules.workflows.schedule import enqueue_due_runs  # noqa: F401
+
+
+@dataclass(frozen=True)
+class WorkflowView:
+    """A workflow as the API shows it (the current version's graph)."""
+
+    id: str
+    name: str
+    symbol: str | None
+    graph: dict[str, Any]
+    version: int
+    version_id: str | None
+    enabled: bool
+    next_run_at: int | None
+    created_at: int
+    updated_at: int
+
+
+def validate_graph(*, graph: Any) -> dict[str, Any]:
+    """Validate a graph; return ``{valid, errors, order}`` (never raises for a bad graph)."""
+    return engine.validate(graph, limits()).to_dict()
+
+
+def _version(version_id: str | None) -> WorkflowVersion | None:
+    return db.session.get(WorkflowVersion, version_id) if version_id else None
+
+
+def _next_run_at(row: Workflow, graph: Mapping[str, Any]) -> int | None:
+    if not row.enabled:
+        return None
+    times = [next_due(expr, tz, now_ms()) for _node_id, expr, tz in cron_triggers(graph)]
+    return min(times) if times else None
+
+
+def _view(row: Workflow) -> WorkflowView:
+    version = _version(row.current_version_id)
+    graph = version.graph if version else {"nodes": [], "edges": []}
+    return WorkflowView(row.id, row.name, row.symbol, graph, row.version, row.current_version_id,
+                        row.enabled, _next_run_at(row, graph), row.created_at, row.updated_at)
+
+
+def _add_version(row: Workflow, graph: dict[str, Any], now: int) -> None:
+    """Append a version when the graph's content differs from the current one."""
+    digest = graph_hash(graph)
+    current = _version(row.current_version_id)
+    if current is not None and current.content_hash == digest:
+        return
+    row.version += 1
+    version = WorkflowVersion(id=new_id(), workflow_id=row.id, version=row.version, graph=graph,
+                              content_hash=digest, created_at=now)
+    db.session.add(version)
+    row.current_version_id = version.id
+
+
+@transactional
+def create_workflow(*, actor_id: str, name: str, graph: dict[str, Any], symbol: str | None = None) -> WorkflowView:
+    """Save a new workflow (the graph must be valid) as version 1."""
+    compile_or_raise(graph)
+    now = now_ms()
+    row = Workflow(id=new_id(), owner_id=actor_id, name=name, symbol=symbol, version=0, enabled=False,
+                   created_at=now, updated_at=now)
+    db.session.add(row)
+    db.session.flush()
+    _add_version(row, graph, now)
+    return _view(row)
+
+
+@transactional
+def update_workflow(*, actor_id: str, workflow_id: str, changes: Mapping[str, Any]) -> WorkflowView:
+    """Rename, change the default symbol, or save a new graph (a new version when it changed)."""
+    row = owned_workflow(actor_id, workflow_id, lock=True)
+    now = now_ms()
+    if "graph" in changes:
+        compile_or_raise(changes["graph"])
+        _add_version(row, changes["graph"], now)
+    for key in ("name", "symbol"):
+        if key in changes:
+            setattr(row, key, changes[key])
+    row.updated_at = now
+    if row.enabled and not cron_triggers(_version(row.current_version_id).graph):
+        row.enabled = False  # the new graph has no cron trigger left to schedule
+    return _view(row)
+
+
+@transactional
+def delete_workflow(*, actor_id: str, workflow_id: str) -> None:
+    """Delete a workflow with its versions, runs and notifications."""
+    db.session.delete(owned_workflow(actor_id, workflow_id))
+
+
+def get_workflow(*, actor_id: str, workflow_id: str) -> WorkflowView:
+    """Return one of the caller's workflows."""
+    return _view(owned_workflow(actor_id, workflow_id))
+
+
+def list_workflows(*, actor_id: str, page: int, page_size: int) -> Page[WorkflowView]:
+    """Return the caller's workflows, most recently updated first."""
+    stmt = (select(Workflow).where(Workflow.owner_id == actor_id)
+            .order_by(Workflow.updated_at.desc(), Workflow.id))
+    result = paginate(stmt, page=page, page_size=page_size)
+    return Page(items=[_view(r) for r in result.items], total=result.total)
+
+
+@transactional
+def set_enabled(*, actor_id: str, workflow_id: str, enabled: bool) -> WorkflowView:
+    """Enable or disable the workflow's cron triggers (runs are due only after enabling)."""
+    row = owned_workflow(actor_id, workflow_id, lock=True)
+    if enabled and not cron_triggers(_version(row.current_version_id).graph):
+        raise NoCronTrigger()
+    if enabled and not row.enabled:
+        row.enabled_at = now_ms()
+    row.enabled = enabled
+    row.updated_at = now_ms()
+    return _view(row)
+
+
+def check_version_access(*, actor_id: str, workflow_version_id: str) -> None:
+    """Raise WorkflowVersionNotFound unless the version belongs to one of the caller's workflows."""
+    version = db.session.get(WorkflowVersion, workflow_version_id) if workflow_version_id else None
+    owner = db.session.get(Workflow, version.workflow_id).owner_id if version else None
+    if owner != actor_id:
+        raise WorkflowVersionNotFound()
+
+
+def workflow_signals(*, workflow_version_id: str, bars: Bars) -> Signals:
+    """Return a version's long entries/exits per bar (vectorised; a signal at t acts at t+1's open)."""
+    version = db.session.get(WorkflowVersion, workflow_version_id) if workflow_version_id else None
+    if version is None:
+        raise WorkflowVersionNotFound()
+    return engine.workflow_signals(compile_or_raise(version.graph), bars)
+
+
+def list_node_types() -> list[dict[str, Any]]:
+    """Return every node type with its parameter schema."""
+    return engine.describe_types()
