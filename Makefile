@@ -4,7 +4,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-$(shell sha256sum requirements.txt | cut -c1-16)
 
-.PHONY: dev test venv lint openapi bench docs-check clean
+.PHONY: dev test venv lint openapi contract docs-check clean
 
 $(STAMP): requirements.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -26,6 +26,9 @@ lint: venv ## Enforce that backend/domain imports only stdlib, numpy and itself
 
 openapi: venv ## Write docs/openapi.json from the running app's spec
 	$(PY) scripts/export_openapi.py docs/openapi.json
+
+contract: venv ## Regenerate the endpoint table of docs/api-contract.md from the OpenAPI spec
+	$(PY) scripts/gen_api_contract.py
 
 docs-check: venv ## Render /api/docs in headless Chromium and save a screenshot
 	$(PY) scripts/check_docs_page.py
