@@ -97,6 +97,8 @@ class Settings:
     # Workflow engine (backend/modules/workflows; docs/workflows.md)
     WORKFLOW_MAX_NODES: int = 500
     WORKFLOW_MAX_EDGES: int = 2000
+    # Market data (backend/modules/market; docs/market-data.md)
+    MARKET_MOCK_SEED: int = 0
 
     def as_flask_config(self) -> dict[str, Any]:
         """Return the settings as a dict for `app.config.update`, with derived keys."""
@@ -157,6 +159,7 @@ def load_config(env: Mapping[str, str] | None = None) -> Settings:
         MEM0_DIR=_str(env, "MEM0_DIR", ""),
         WORKFLOW_MAX_NODES=_int(env, "WORKFLOW_MAX_NODES", 500),
         WORKFLOW_MAX_EDGES=_int(env, "WORKFLOW_MAX_EDGES", 2000),
+        MARKET_MOCK_SEED=_int(env, "MARKET_MOCK_SEED", 0),
     )
     validate(s)
     return s
