@@ -1,0 +1,48 @@
+"""The backtest job lifecycle end to end with a real Celery worker (committed data, broker, queue)."""
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from tests.fixtures.backtests import RANGE_START_MS
+
+pytestmark = pytest.mark.integration
+DAY = 86_400_000
+
+
+def _poll(client, owner, job_id: str, timeout: float = 90.0) -> list[dict]:
+    """Return every job status observed until it is final (polling every 20 ms)."""
+    seen: list[dict] = []
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        data = client.get(f"/api/backtests/job/{job_id}", headers=owner.headers).get_json()["data"]
+        seen.append(data)
+        if data["status"] in {"SUCCESS", "FAILED", "CANCELLED"}:
+            return seen
+        time.sleep(0.02)
+    raise AssertionError(f"job {job_id} did not finish: {seen[-1] if seen else None}")
+
+
+def test_real_worker_runs_a_backtest_to_success(app, client, make_user, make_strategy, celery_worker):
+    owner = make_user()
+    sid = make_strategy(owner, params={"fast": 10, "slow": 50}, published=True)["id"]
+    # Two years of hourly bars (about 17,500): long enough to see the job while it runs.
+    resp = client.post("/api/backtests/run", headers=owner.headers, json={
+        "strategy_id": sid, "interval": "1h", "start": RANGE_START_MS, "end": RANGE_START_MS + 730 * DAY,
+        "fee_bps": 10})
+    assert resp.status_code == 202, resp.get_json()
+    ids = resp.get_json()["data"]
+    seen = _poll(client, owner, ids["job_id"])
+    final = seen[-1]
+    assert final["status"] == "SUCCESS", (final, celery_worker.log())
+    progress = [s["progress"] for s in seen]
+    assert progress == sorted(progress) and progress[0] < 100 and progress[-1] == 100  # it only rises
+    assert seen[0]["status"] in {"PENDING", "RUNNING"} and any(0 < p < 100 for p in progress)
+    summary = final["result"]["summary"]
+    assert summary["totalTrades"] > 0 and len(final["result"]["kline"]) <= 2000
+    detail = client.get(f"/api/backtests/{ids['backtest_id']}", headers=owner.headers).get_json()["data"]
+    assert detail["status"] == "completed" and detail["summary"] == summary
+    assert detail["barsCount"] > 17_000 and len(detail["trades"]) == 2 * summary["totalTrades"]
+    latest = client.get("/api/backtests/latest").get_json()["data"]  # anonymous: the showcase
+    assert latest["backtestId"] == ids["backtest_id"]
