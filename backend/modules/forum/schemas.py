@@ -10,6 +10,9 @@ from marshmallow import EXCLUDE, validate
 
 from backend.core.schemas import BaseSchema, Money, TimestampMs
 
+NOT_BLANK = validate.Regexp(r"\s*\S", error="Must not be blank.")
+# tipsTotal is one sum, so tips share one currency until a conversion exists.
+TIP_CURRENCIES = ("USD",)
 TAG = ma.fields.String(validate=[validate.Length(min=1, max=32),
                                  validate.Regexp(r"^[^\s,][^,]*$", error="Tags may not contain commas.")])
 
@@ -50,7 +53,7 @@ class PostDetailSchema(PostSchema):
 class PostCreateSchema(BaseSchema):
     """Body of POST /api/forum/posts (no author fields: those come from the token)."""
 
-    title = ma.fields.String(required=True, validate=validate.Length(min=1, max=200))
+    title = ma.fields.String(required=True, validate=[validate.Length(min=1, max=200), NOT_BLANK])
     content = ma.fields.String(load_default="", validate=validate.Length(max=20_000))
     tags = ma.fields.List(TAG, load_default=list, validate=validate.Length(max=10))
     attachment = ma.fields.Nested(AttachmentSchema, allow_none=True, load_default=None)
@@ -59,7 +62,7 @@ class PostCreateSchema(BaseSchema):
 class PostUpdateSchema(PostCreateSchema):
     """Body of PATCH /api/forum/posts/{id}: any subset of the create fields."""
 
-    title = ma.fields.String(validate=validate.Length(min=1, max=200))
+    title = ma.fields.String(validate=[validate.Length(min=1, max=200), NOT_BLANK])
     content = ma.fields.String(validate=validate.Length(max=20_000))
     tags = ma.fields.List(TAG, validate=validate.Length(max=10))
     attachment = ma.fields.Nested(AttachmentSchema, allow_none=True)
@@ -93,7 +96,7 @@ class CommentSchema(BaseSchema):
 class CommentCreateSchema(BaseSchema):
     """Body of POST /api/forum/posts/{id}/comments."""
 
-    content = ma.fields.String(required=True, validate=validate.Length(min=1, max=5_000))
+    content = ma.fields.String(required=True, validate=[validate.Length(min=1, max=5_000), NOT_BLANK])
 
 
 class LikeStateSchema(BaseSchema):
@@ -132,8 +135,7 @@ class TipCreateSchema(BaseSchema):
 
     amount = TipAmount(required=True, validate=validate.Range(
         min=Decimal(0), min_inclusive=False, error="Must be greater than 0."))
-    currency = ma.fields.String(load_default="USD", validate=validate.Regexp(
-        r"^[A-Z]{3,8}$", error="Use an upper-case currency code such as USD."))
+    currency = ma.fields.String(load_default="USD", validate=validate.OneOf(TIP_CURRENCIES))
 
 
 class TipSchema(BaseSchema):

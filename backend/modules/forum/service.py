@@ -95,7 +95,7 @@ def _detail(post: Post, actor_id: str | None) -> PostView:
 def create_post(*, actor_id: str, title: str, content: str, tags: list[str],
                 attachment: dict[str, str] | None = None) -> PostView:
     """Publish a post by the caller, attaching a verified backtest/strategy if given."""
-    post = Post(author_id=actor_id, title=title.strip() or title, content=content,
+    post = Post(author_id=actor_id, title=title.strip(), content=content,
                 tags=_clean_tags(tags))
     _set_attachment(post, actor_id, attachment)
     db.session.add(post)
@@ -107,9 +107,10 @@ def create_post(*, actor_id: str, title: str, content: str, tags: list[str],
 def update_post(*, actor_id: str, post_id: str, changes: dict[str, Any]) -> PostView:
     """Change the caller's own post (title, content, tags, attachment)."""
     post = _own_post(actor_id, post_id)
-    for name in ("title", "content"):
-        if name in changes:
-            setattr(post, name, changes[name])
+    if "title" in changes:
+        post.title = changes["title"].strip()
+    if "content" in changes:
+        post.content = changes["content"]
     if "tags" in changes:
         post.tags = _clean_tags(changes["tags"])
     if "attachment" in changes:

@@ -47,6 +47,7 @@ def test_comment_errors(client, user, make_post):
     body = _error(client.post(url, json={}, headers=user.headers), 422, "validation_error")
     assert "content" in body["details"]["fields"]
     _error(client.post(url, json={"content": ""}, headers=user.headers), 422, "validation_error")
+    _error(client.post(url, json={"content": " \n "}, headers=user.headers), 422, "validation_error")
     _error(client.post(url, json={"content": "x", "author": "me"}, headers=user.headers), 422,
            "validation_error")
     _error(client.post(f"/api/forum/posts/{UNKNOWN}/comments", json={"content": "x"},

@@ -52,7 +52,7 @@ def test_create_rejects_client_supplied_protected_fields(client, user, extra):
 
 
 @pytest.mark.parametrize(("payload", "field"), [
-    ({}, "title"), ({"title": ""}, "title"), ({"title": "x" * 201}, "title"),
+    ({}, "title"), ({"title": ""}, "title"), ({"title": "   "}, "title"), ({"title": "x" * 201}, "title"),
     ({"title": "t", "tags": ["a,b"]}, "tags"), ({"title": "t", "tags": ["t"] * 11}, "tags"),
     ({"title": "t", "attachment": {"kind": "bot", "id": "x"}}, "attachment"),
 ])
