@@ -24,6 +24,8 @@ BEAT_SCHEDULE: dict[str, dict] = {
     "core.reap_stale_jobs": {"task": "core.reap_stale_jobs", "schedule": 30.0},
     # Cron-triggered workflows: enqueue each due run once (unique per workflow + scheduled time).
     "workflows.enqueue_due": {"task": "workflows.enqueue_due", "schedule": 20.0},
+    # Paper bots: claim each running bot whose next bar is complete and enqueue one bots.tick.
+    "bots.schedule_ticks": {"task": "bots.schedule_ticks", "schedule": 10.0},
 }
 
 # Modules whose tasks.py the worker imports.

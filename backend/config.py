@@ -72,6 +72,11 @@ class Settings:
     FILES_MAX_BYTES: int = 5 * 1024 * 1024
     FORUM_TIP_MAX: str = "10000"  # a Decimal as text; parsed by the forum service
     FORUM_HOT_CANDIDATES: int = 500
+    BOT_LOOKBACK_BARS: int = 300  # trailing bars a bot tick feeds its strategy (>= indicator periods)
+    BOT_WARMUP_BARS: int = 200  # history a new bot's strategy may see from before its creation
+    BOT_DEFAULT_FEE_BPS: str = "10"  # Decimal text; used when POST /api/bots gives no fee_bps
+    BOT_DEFAULT_SLIPPAGE_BPS: str = "5"
+    BOT_TICK_RETRY_S: int = 60  # re-enqueue a due bot whose enqueued tick never ran
     JOB_STALE_AFTER_S: int = 120
     JOB_MAX_ATTEMPTS: int = 2
     CELERY_TASK_TIME_LIMIT_S: int = 900
@@ -137,6 +142,11 @@ def load_config(env: Mapping[str, str] | None = None) -> Settings:
         FILES_MAX_BYTES=_int(env, "FILES_MAX_BYTES", 5 * 1024 * 1024),
         FORUM_TIP_MAX=_str(env, "FORUM_TIP_MAX", "10000"),
         FORUM_HOT_CANDIDATES=_int(env, "FORUM_HOT_CANDIDATES", 500),
+        BOT_LOOKBACK_BARS=_int(env, "BOT_LOOKBACK_BARS", 300),
+        BOT_WARMUP_BARS=_int(env, "BOT_WARMUP_BARS", 200),
+        BOT_DEFAULT_FEE_BPS=_str(env, "BOT_DEFAULT_FEE_BPS", "10"),
+        BOT_DEFAULT_SLIPPAGE_BPS=_str(env, "BOT_DEFAULT_SLIPPAGE_BPS", "5"),
+        BOT_TICK_RETRY_S=_int(env, "BOT_TICK_RETRY_S", 60),
         JOB_STALE_AFTER_S=_int(env, "JOB_STALE_AFTER_S", 120),
         JOB_MAX_ATTEMPTS=_int(env, "JOB_MAX_ATTEMPTS", 2),
         CELERY_TASK_TIME_LIMIT_S=_int(env, "CELERY_TASK_TIME_LIMIT_S", 900),

@@ -102,7 +102,7 @@ def _start_cursor(bot: BotInstance, now: int) -> None:
 
 def _place_cursor(bot: BotInstance, start_ms: int | None, now: int) -> None:
     if start_ms is None:
-        warmup = int(current_app.config.get("BOT_WARMUP_BARS", 200))
+        warmup = int(current_app.config["BOT_WARMUP_BARS"])
         bot.origin_ms = floor_time(now, bot.interval) - warmup * interval_ms(bot.interval)
         bot.running_since = now
         _start_cursor(bot, now)
@@ -135,9 +135,9 @@ def create_bot(*, actor_id: str, name: str, strategy_id: str, capital: Decimal,
     interval = interval or pinned.interval or "1m"
     _check_symbol(symbol, interval, now)
     if fee_bps is None:
-        fee_bps = Decimal(str(current_app.config.get("BOT_DEFAULT_FEE_BPS", 10)))
+        fee_bps = Decimal(current_app.config["BOT_DEFAULT_FEE_BPS"])
     if slippage_bps is None:
-        slippage_bps = Decimal(str(current_app.config.get("BOT_DEFAULT_SLIPPAGE_BPS", 5)))
+        slippage_bps = Decimal(current_app.config["BOT_DEFAULT_SLIPPAGE_BPS"])
     state = LedgerState.start(capital)
     bot = BotInstance(
         owner_id=actor_id, name=name, strategy_id=pinned.strategy_id,

@@ -70,7 +70,7 @@ def lock_running_bot(bot_id: str) -> BotInstance | None:
 
 def _load(bot: BotInstance, now: int) -> Bars:
     step = interval_ms(bot.interval)
-    lookback = int(current_app.config.get("BOT_LOOKBACK_BARS", 300))
+    lookback = int(current_app.config["BOT_LOOKBACK_BARS"])
     start = max(bot.origin_ms, bot.flat_bar_ms + 1 - lookback * step)
     try:
         bars = links.load_bars(symbol=bot.symbol, interval=bot.interval, start_ms=start, end_ms=now)
@@ -152,7 +152,7 @@ def mark_error(bot_id: str, reason: str, message: str, now: int) -> None:
 
 def claim_due_ticks(now: int, limit: int) -> list[str]:
     """Mark up to ``limit`` running bots whose next bar is due as enqueued; return their ids."""
-    retry_ms = int(current_app.config.get("BOT_TICK_RETRY_S", 60)) * 1000
+    retry_ms = int(current_app.config["BOT_TICK_RETRY_S"]) * 1000
     due = (select(BotInstance.id)
            .where(BotInstance.status == RUNNING, BotInstance.deleted_at.is_(None),
                   BotInstance.next_tick_ms <= now,
