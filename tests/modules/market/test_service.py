@@ -145,3 +145,27 @@ def test_seed_mock_materialises_the_mock_but_never_replaces_imports(app, market_
     assert np.array_equal(btc.time, mock.time) and np.array_equal(btc.close, mock.close)
     kept = service.load_bars(symbol="XAUUSD", interval="1h", start_ms=DAY, end_ms=DAY + 3 * H, provider="db")
     assert kept.close.tolist() == [105.0, 102.0, 106.08]
+
+
+def test_the_mock_seed_comes_from_config(app, market_now, monkeypatch):
+    default = service.load_bars(symbol="AAPL", interval="1h", start_ms=DAY, end_ms=DAY + 3 * H)
+    monkeypatch.setitem(app.config, "MARKET_MOCK_SEED", 7)
+    seeded = service.load_bars(symbol="AAPL", interval="1h", start_ms=DAY, end_ms=DAY + 3 * H)
+    expected = MockProvider(seed=7, now_ms=lambda: MARKET_NOW_MS).get_bars("AAPL", "1h", DAY, DAY + 3 * H)
+    assert np.array_equal(seeded.close, expected.close)
+    assert not np.array_equal(seeded.close, default.close)
+
+
+def test_candles_are_keyed_and_indexed_by_symbol_interval_time(app):
+    from sqlalchemy import text
+
+    from backend.extensions import db
+
+    columns = db.session.execute(text(
+        "SELECT a.attname FROM pg_index i JOIN pg_attribute a ON a.attrelid = i.indrelid "
+        "AND a.attnum = ANY(i.indkey) WHERE i.indrelid = 'market_candles'::regclass AND i.indisprimary "
+        "ORDER BY array_position(i.indkey, a.attnum)")).scalars().all()
+    assert columns == ["symbol", "interval", "time"]
+    types = dict(db.session.execute(text(
+        "SELECT column_name, data_type FROM information_schema.columns WHERE table_name = 'market_candles'")).all())
+    assert types["time"] == "bigint" and types["close"] == "numeric"
