@@ -1,0 +1,95 @@
+"""Backtests service: cancellation, failure hook, and the functions other modules call."""
+from __future__ import annotations
+
+import pytest
+
+from backend.core import jobs
+from backend.modules.backtests import runner, service
+from backend.modules.backtests.errors import BacktestNotFound, InvalidBacktest
+
+
+def _submit(client, owner, run_backtest, **body) -> dict:
+    resp = run_backtest(owner, **{"strategy": {"kind": "sma_cross"}, "symbol": "BTCUSDT", **body})
+    assert resp.status_code == 202, resp.get_json()
+    return resp.get_json()["data"]
+
+
+def _job_status(client, owner, job_id: str) -> dict:
+    return client.get(f"/api/backtests/job/{job_id}", headers=owner.headers).get_json()["data"]
+
+
+def test_cancel_a_queued_backtest_and_the_late_delivery_is_a_no_op(client, user, run_backtest, monkeypatch):
+    monkeypatch.setattr(service.jobs, "dispatch", lambda *args, **kwargs: None)  # nothing consumes it
+    ids = _submit(client, user, run_backtest)
+    assert _job_status(client, user, ids["job_id"])["status"] == "PENDING"
+    resp = client.post(f"/api/backtests/{ids['backtest_id']}/cancel", headers=user.headers)
+    assert resp.status_code == 200 and resp.get_json()["data"]["status"] == "cancelled"
+    assert service.execute_backtest(job_id=ids["job_id"]) is None  # not PENDING any more: skipped
+    status = _job_status(client, user, ids["job_id"])
+    assert status["status"] == "CANCELLED" and status["error"]["reason"] == "cancelled"
+
+
+def test_cancel_while_running_stops_before_the_result_is_written(client, user, run_backtest, monkeypatch):
+    real_load = runner.load_bars
+
+    def load_then_cancel(row):
+        service.cancel_backtest(actor_id=row.owner_id, backtest_id=row.id)  # the user clicks cancel
+        return real_load(row)
+
+    monkeypatch.setattr(runner, "load_bars", load_then_cancel)
+    ids = _submit(client, user, run_backtest)
+    assert _job_status(client, user, ids["job_id"])["status"] == "CANCELLED"
+    detail = client.get(f"/api/backtests/{ids['backtest_id']}", headers=user.headers).get_json()["data"]
+    assert detail["status"] == "cancelled" and detail["summary"] is None and detail["trades"] == []
+
+
+def test_lost_worker_hook_marks_the_backtest_failed(app, client, user, run_backtest, monkeypatch):
+    monkeypatch.setattr(service.jobs, "dispatch", lambda *args, **kwargs: None)
+    ids = _submit(client, user, run_backtest)
+    service.mark_failed(ids["job_id"], "worker_lost", "The worker running this job stopped responding.")
+    detail = client.get(f"/api/backtests/{ids['backtest_id']}", headers=user.headers).get_json()["data"]
+    assert detail["status"] == "failed" and detail["error"]["reason"] == "worker_lost"
+
+
+def test_verified_kpis_for_the_owner_only_and_only_once_completed(client, user, other_user, run_backtest,
+                                                                  monkeypatch):
+    ids = _submit(client, user, run_backtest)
+    kpis = service.verified_kpis(actor_id=user.id, backtest_id=ids["backtest_id"])
+    stored = client.get(f"/api/backtests/{ids['backtest_id']}", headers=user.headers).get_json()["data"]
+    assert kpis["backtestId"] == ids["backtest_id"] and kpis["totalReturn"] == stored["summary"]["totalReturn"]
+    assert kpis["engineVersion"] == "1.0.0" and kpis["params"] == {"fast": 10, "slow": 30}
+    with pytest.raises(BacktestNotFound):
+        service.verified_kpis(actor_id=other_user.id, backtest_id=ids["backtest_id"])
+    monkeypatch.setattr(service.jobs, "dispatch", lambda *args, **kwargs: None)
+    queued = _submit(client, user, run_backtest)
+    assert service.verified_kpis(actor_id=user.id, backtest_id=queued["backtest_id"]) is None
+
+
+def test_rebuild_run_reproduces_the_stored_result(client, user, run_backtest):
+    ids = _submit(client, user, run_backtest, fee_bps=7, slippage_bps=3)
+    rebuilt = service.rebuild_run(actor_id=user.id, backtest_id=ids["backtest_id"])
+    stored = client.get(f"/api/backtests/{ids['backtest_id']}", headers=user.headers).get_json()["data"]
+    assert rebuilt.metrics == stored["metrics"] and rebuilt.summary == stored["summary"]
+    assert (rebuilt.config.fee_bps, rebuilt.config.slippage_bps) == (7.0, 3.0)
+    assert len(rebuilt.bars) == stored["barsCount"] == len(rebuilt.result.equity)
+    assert (rebuilt.kind, rebuilt.symbol, rebuilt.interval) == ("sma_cross", "BTCUSDT", "1h")
+
+
+def test_rebuild_run_needs_a_completed_backtest(client, user, run_backtest, monkeypatch):
+    monkeypatch.setattr(service.jobs, "dispatch", lambda *args, **kwargs: None)
+    ids = _submit(client, user, run_backtest)
+    with pytest.raises(InvalidBacktest):
+        service.rebuild_run(actor_id=user.id, backtest_id=ids["backtest_id"])
+
+
+def test_strategy_kpis_use_the_owners_latest_completed_run(client, user, other_user, make_strategy, run_backtest):
+    sid = make_strategy(user, published=True)["id"]
+    assert service.strategy_kpis(strategy_id=sid, owner_id=user.id) is None
+    mine = run_backtest(user, strategy_id=sid).get_json()["data"]
+    run_backtest(other_user, strategy_id=sid, fee_bps=50)  # someone else's run does not count
+    kpis = service.strategy_kpis(strategy_id=sid, owner_id=user.id)
+    assert kpis["backtestId"] == mine["backtest_id"]
+
+
+def test_job_kind_is_registered_for_the_reaper(app):
+    assert jobs._KINDS["backtest"].task_name == "backtests.run"
