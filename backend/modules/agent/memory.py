@@ -129,12 +129,16 @@ class MemoryStore:
         """Extract facts from what the user said (one LLM call) and store them."""
         out = self.mem.add([{"role": "user", "content": text}], user_id=user_id,
                            metadata={"kind": "preference"})
-        return [_row(r) for r in out.get("results", [])]
+        return self._stored(out)
 
     def remember_verbatim(self, *, user_id: str, text: str, kind: str) -> list[dict[str, Any]]:
         """Store ``text`` as it is (no LLM call), tagged with ``kind``."""
         out = self.mem.add(text, user_id=user_id, infer=False, metadata={"kind": kind})
-        return [_row(r) for r in out.get("results", [])]
+        return self._stored(out)
+
+    def _stored(self, out: dict[str, Any]) -> list[dict[str, Any]]:
+        # add() answers without timestamps or metadata; read the stored rows back
+        return [_row(self.mem.get(r["id"]) or r) for r in out.get("results", [])]
 
     def search(self, *, user_id: str, query: str, limit: int = 5) -> list[dict[str, Any]]:
         """Return the user's memories nearest to ``query``, best first."""
