@@ -16,6 +16,7 @@ from flask import current_app
 from sqlalchemy import delete, insert
 
 from backend.core.db import new_id, now_ms
+from backend.core.errors import AppError
 from backend.core.jobs import JobContext, JobFailed
 from backend.domain.backtest import engine
 from backend.domain.backtest.metrics import compute_metrics
@@ -58,8 +59,8 @@ def load_bars(row: Backtest) -> Bars:
     """Return the bars of the row's symbol, interval and range; fail the job when there are none."""
     try:
         bars = _market_bars(row)
-    except LookupError as exc:
-        raise JobFailed(f"No market data for {row.symbol}: {exc}", reason="no_data") from exc
+    except (LookupError, AppError) as exc:
+        raise JobFailed(f"No market data for {row.symbol} {row.interval}: {exc}", reason="no_data") from exc
     if len(bars) < 2:
         raise JobFailed(f"No market data for {row.symbol} {row.interval} in the requested range.",
                         reason="no_data")

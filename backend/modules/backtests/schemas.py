@@ -10,7 +10,7 @@ from backend.core.schemas import BaseSchema, Money, TimestampMs
 from backend.domain.marketdata.intervals import INTERVALS
 from backend.modules.strategies.schemas import SYMBOL
 
-PROVIDERS = ("auto", "mock", "db", "csv")
+PROVIDERS = ("auto", "mock", "db")  # the market service's sources: db = imported candles
 
 
 class InlineStrategySchema(BaseSchema):

@@ -17,6 +17,7 @@ from sqlalchemy.dialects.postgresql import distinct_on
 
 from backend.core import jobs
 from backend.core.db import new_id, now_ms, transactional
+from backend.core.errors import AppError
 from backend.core.pagination import Page, paginate
 from backend.domain.backtest import ENGINE_VERSION
 from backend.domain.marketdata.intervals import floor_time, interval_ms
@@ -87,6 +88,18 @@ def _range(interval: str, start: int | None, end: int | None) -> tuple[int, int]
     return start, end
 
 
+def _known_symbol(symbol: str) -> str:
+    """Return the market's spelling of ``symbol``; 422 when no provider serves it."""
+    from backend.modules.market import service as market_service
+
+    try:
+        return market_service.find_symbol(symbol).info.symbol
+    except AppError as exc:
+        if exc.http_status != 404:
+            raise
+        raise InvalidBacktest(f"Unknown symbol {symbol!r}.", fields={"symbol": ["Unknown symbol."]}) from None
+
+
 @transactional
 def _create(*, actor_id: str, d: Definition, symbol: str, interval: str, start: int, end: int,
             options: Mapping[str, Any]) -> tuple[str, str]:
@@ -118,6 +131,7 @@ def submit_backtest(*, actor_id: str, strategy_id: str | None = None,
     symbol = symbol or d.symbol
     if not symbol:
         raise InvalidBacktest("A symbol is required.", fields={"symbol": ["Missing data for required field."]})
+    symbol = _known_symbol(symbol)
     interval = interval or d.interval or "1h"
     start, end = _range(interval, start, end)
     backtest_id, job_id = _create(actor_id=actor_id, d=d, symbol=symbol, interval=interval,
@@ -338,3 +352,19 @@ def rebuild_run(*, actor_id: str, backtest_id: str) -> RebuiltRun:
                       periods_per_year=runner.periods_per_year(row.interval), bars=done.bars,
                       signals=done.signals, config=done.config, result=done.result,
                       metrics=done.metrics, summary=summary_of(done.metrics))
+
+
+def trade_marks(*, actor_id: str | None, symbol: str, start_ms: int, end_ms: int,
+                limit: int = 500) -> list[dict[str, Any]]:
+    """Return fills ``{id, time, side, price, quantity}`` of the caller's completed backtests on a
+    symbol with time in ``[start_ms, end_ms)`` (for the chart's UDF marks; newest runs first)."""
+    if actor_id is None:
+        return []
+    rows = db.session.scalars(
+        select(BacktestTrade).join(Backtest, Backtest.id == BacktestTrade.backtest_id)
+        .where(Backtest.owner_id == actor_id, Backtest.symbol == symbol, Backtest.status == COMPLETED,
+               BacktestTrade.exit_time >= start_ms, BacktestTrade.entry_time < end_ms)
+        .order_by(Backtest.finished_at.desc(), BacktestTrade.seq).limit(limit))
+    return [{"id": f["id"], "time": f["timestamp"], "side": f["side"], "price": f["price"],
+             "quantity": f["quantity"]}
+            for f in fills_of(rows, symbol) if start_ms <= f["timestamp"] < end_ms]

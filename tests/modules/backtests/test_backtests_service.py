@@ -93,3 +93,18 @@ def test_strategy_kpis_use_the_owners_latest_completed_run(client, user, other_u
 
 def test_job_kind_is_registered_for_the_reaper(app):
     assert jobs._KINDS["backtest"].task_name == "backtests.run"
+
+
+def test_trade_marks_are_my_fills_in_the_range(client, user, other_user, run_backtest):
+    ids = _submit(client, user, run_backtest)
+    fills = client.get(f"/api/backtests/{ids['backtest_id']}", headers=user.headers).get_json()["data"]["trades"]
+    first, second = fills[0]["timestamp"], fills[1]["timestamp"]
+    marks = service.trade_marks(actor_id=user.id, symbol="BTCUSDT", start_ms=first, end_ms=second + 1)
+    assert [(m["time"], m["side"]) for m in marks] == [(first, "buy"), (second, "sell")]
+    assert service.trade_marks(actor_id=other_user.id, symbol="BTCUSDT", start_ms=0, end_ms=2**62) == []
+    assert service.trade_marks(actor_id=None, symbol="BTCUSDT", start_ms=0, end_ms=2**62) == []
+
+
+def test_unknown_symbol_is_422_at_submit(client, user, run_backtest):
+    resp = run_backtest(user, strategy={"kind": "rsi"}, symbol="NOPE")
+    assert resp.status_code == 422 and "symbol" in resp.get_json()["details"]["fields"]
