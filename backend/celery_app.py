@@ -26,6 +26,8 @@ BEAT_SCHEDULE: dict[str, dict] = {
     "workflows.enqueue_due": {"task": "workflows.enqueue_due", "schedule": 20.0},
     # Paper bots: claim each running bot whose next bar is complete and enqueue one bots.tick.
     "bots.schedule_ticks": {"task": "bots.schedule_ticks", "schedule": 10.0},
+    # Uploads: remove bytes a crash left without a row (or renamed aside by a half-done delete).
+    "files.sweep_orphans": {"task": "files.sweep_orphans", "schedule": 3600.0},
 }
 
 # Modules whose tasks.py the worker imports.

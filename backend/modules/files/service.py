@@ -18,7 +18,7 @@ from flask import current_app
 from sqlalchemy import select
 
 from backend.core import storage
-from backend.core.db import transactional
+from backend.core.db import now_ms, transactional
 from backend.core.pagination import Page, paginate
 from backend.extensions import db
 from backend.modules.files.errors import EmptyUpload, FileNotFound, FileTooLarge, FileTypeNotAllowed
@@ -113,6 +113,29 @@ def list_files(*, actor_id: str, page: int, page_size: int) -> Page[StoredFile]:
     stmt = (select(StoredFile).where(StoredFile.owner_id == actor_id)
             .order_by(StoredFile.created_at.desc(), StoredFile.id))
     return paginate(stmt, page=page, page_size=page_size)
+
+
+def sweep_orphans(*, older_than_ms: int = 3_600_000) -> int:
+    """Remove bytes under uploads/ that no row points to (left by a crash); return how many.
+
+    Only files older than ``older_than_ms`` are touched, so an upload between its write and its
+    commit is never mistaken for an orphan.
+    """
+    area = storage.safe_path(AREA)
+    if not area.exists():
+        return 0
+    cutoff_s = (now_ms() - older_than_ms) / 1000
+    candidates = [p for p in area.rglob("*") if p.is_file() and p.stat().st_mtime < cutoff_s]
+    known = set(db.session.scalars(select(StoredFile.stored_name).where(StoredFile.stored_name.in_(
+        [p.relative_to(area.parent).as_posix() for p in candidates]))))
+    removed = 0
+    for path in candidates:
+        if path.relative_to(area.parent).as_posix() not in known:
+            path.unlink(missing_ok=True)
+            removed += 1
+    if removed:
+        logger.warning("removed %d orphaned upload file(s)", removed)
+    return removed
 
 
 def delete_file(*, actor_id: str, file_id: str) -> None:

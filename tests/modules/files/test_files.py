@@ -200,3 +200,29 @@ def test_get_file_content_for_other_modules(app, user, other_user, upload):
         assert (row.id, row.content_type, data) == (file_id, "text/csv", CSV)
         with pytest.raises(FileNotFound):
             service.get_file_content(actor_id=other_user.id, file_id=file_id)
+
+
+def test_sweep_removes_only_old_bytes_without_a_row(app, user, upload):
+    import os
+
+    from backend.core import storage
+    from backend.modules.files import tasks
+
+    meta = upload(user, CSV).get_json()["data"]
+    old = 1_600_000_000  # 2020, far older than the one-hour grace period
+    with app.app_context():
+        from backend.modules.files import service
+
+        kept = storage.safe_path(service.get_owned_file(actor_id=user.id, file_id=meta["id"]).stored_name)
+        orphan = storage.safe_path("uploads/zz/orphan0000")
+        tomb = storage.safe_path("uploads/zz/gone0000.deleting")
+        fresh = storage.safe_path("uploads/zz/inflight0000")
+        orphan.parent.mkdir(parents=True, exist_ok=True)
+        for path in (orphan, tomb, fresh):
+            path.write_bytes(b"x")
+        for path in (kept, orphan, tomb):
+            os.utime(path, (old, old))
+        assert tasks.sweep_orphans.apply().get() >= 2
+        assert not orphan.exists() and not tomb.exists()
+        assert kept.read_bytes() == CSV and fresh.exists()
+        fresh.unlink()
