@@ -1,0 +1,85 @@
+"""Error envelopes on every agent endpoint, and the bot target with a stubbed bots service."""
+from types import SimpleNamespace
+
+import pytest
+
+from tests.domain.audit.test_statements import EXAMPLE
+
+DAY = 86_400_000
+ENDPOINTS = [
+    ("post", "/api/agent/audit"), ("get", "/api/agent/audits"), ("get", "/api/agent/audits/x"),
+    ("get", "/api/agent/memories"), ("post", "/api/agent/memories"), ("delete", "/api/agent/memories"),
+    ("delete", "/api/agent/memories/x"),
+]
+
+
+def _err(resp, status):
+    body = resp.get_json()
+    assert resp.status_code == status, body
+    assert body["code"] == status * 100 and body["request_id"]
+    return body["details"]
+
+
+@pytest.mark.parametrize("method, url", ENDPOINTS)
+def test_every_endpoint_needs_a_token(client, method, url):
+    assert _err(getattr(client, method)(url, json={}), 401)["reason"] == "token_missing"
+
+
+@pytest.mark.parametrize("body, field", [
+    ({}, "target"),
+    ({"backtest_id": "a", "statements": EXAMPLE}, "target"),
+    ({"bot_id": ""}, "bot_id"),
+    ({"statements": EXAMPLE, "colour": "red"}, "colour"),
+    ({"statements": EXAMPLE, "question": "x" * 1001}, "question"),
+    ({"statements": {"current": {"revenue": 1}, "prior": {}}}, "statements"),
+])
+def test_audit_validation_errors(client, auth_headers, agent_off, body, field):
+    details = _err(client.post("/api/agent/audit", json=body, headers=auth_headers), 422)
+    assert details["reason"] == "validation_error"
+    assert field in details["fields"]
+
+
+def test_unknown_audit_is_404(client, auth_headers):
+    details = _err(client.get("/api/agent/audits/nope", headers=auth_headers), 404)
+    assert details["error"] == "agent.audit_not_found"
+
+
+def test_bad_pagination_is_422(client, auth_headers):
+    _err(client.get("/api/agent/audits?page_size=0", headers=auth_headers), 422)
+
+
+@pytest.mark.parametrize("body", [{}, {"text": ""}, {"text": "x" * 2001}, {"text": "ok", "extra": 1}])
+def test_memory_validation_errors(client, auth_headers, agent_off, body):
+    assert _err(client.post("/api/agent/memories", json=body, headers=auth_headers), 422)["reason"] == "validation_error"
+
+
+def test_unknown_memory_is_404(client, auth_headers, agent_off):
+    details = _err(client.delete("/api/agent/memories/00000000-0000-0000-0000-000000000000", headers=auth_headers), 404)
+    assert details["error"] == "agent.memory_not_found"
+
+
+def test_memory_store_down_is_503(client, auth_headers, agent_on, app, monkeypatch):
+    monkeypatch.setitem(app.config, "QDRANT_URL", "http://127.0.0.1:9")  # nothing listens there
+    details = _err(client.get("/api/agent/memories", headers=auth_headers), 503)
+    assert details["error"] == "agent.memory_unavailable"
+
+
+def test_bot_audit_from_equity_and_order_pnl(client, auth_headers, agent_off, monkeypatch):
+    from backend.modules.bots import service as bots_service
+
+    perf = SimpleNamespace(
+        equity=[SimpleNamespace(time=i * DAY, value=v) for i, v in enumerate([100, 110, 99, 121])],
+        orders=[SimpleNamespace(pnl=p) for p in (None, 10, None, -11, None, 22)])
+    monkeypatch.setattr(bots_service, "get_bot", lambda **kw: SimpleNamespace(symbol="ETHUSDT"))
+    monkeypatch.setattr(bots_service, "get_performance", lambda **kw: perf)
+    audit_id = client.post("/api/agent/audit", json={"bot_id": "b1"}, headers=auth_headers).get_json()["data"]["audit_id"]
+    audit = client.get(f"/api/agent/audits/{audit_id}", headers=auth_headers).get_json()["data"]
+    f = {x["id"]: x for x in audit["findings"]}
+    assert audit["target"] == {"kind": "bot", "id": "b1", "symbol": "ETHUSDT"}
+    assert f["bt.trade_count"]["evidence"]["value"] == 3
+    # +21 % return against the 110 -> 99 drawdown of -10 %: ratio 2.1
+    assert f["bt.drawdown_vs_return"]["evidence"]["value"] == pytest.approx(2.1)
+    # net 21, best two 32: 152.38 % of the profit; the rest loses 11
+    assert f["bt.outlier_trades"]["evidence"]["value"] == pytest.approx(152.381, abs=1e-3)
+    assert f["bt.outlier_trades"]["severity"] == "high"
+    assert "bt.over_exposure" not in f and "bt.cost_sensitivity" not in f
