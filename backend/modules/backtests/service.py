@@ -368,3 +368,20 @@ def trade_marks(*, actor_id: str | None, symbol: str, start_ms: int, end_ms: int
     return [{"id": f["id"], "time": f["timestamp"], "side": f["side"], "price": f["price"],
              "quantity": f["quantity"]}
             for f in fills_of(rows, symbol) if start_ms <= f["timestamp"] < end_ms]
+
+
+@transactional
+def run_backtest_sync(*, actor_id: str, strategy_id: str, interval: str, start: int, end: int,
+                      **options: Any) -> str:
+    """Run a backtest of a strategy in this process, without a job (the demo seed); return its id."""
+    d = _definition(actor_id, strategy_id, None)
+    row = Backtest(id=new_id(), owner_id=actor_id, strategy_id=d.strategy_id, strategy_version_id=d.version_id,
+                   name=f"{d.name} {d.symbol} {interval}", kind=d.kind, params=d.params, symbol=d.symbol,
+                   interval=interval, start_ms=start, end_ms=end, provider=options.get("provider", "auto"),
+                   initial_capital=Decimal(options.get("initial_capital", 10000)),
+                   fee_bps=Decimal(options.get("fee_bps", 0)), slippage_bps=Decimal(options.get("slippage_bps", 0)),
+                   allow_short=False, engine_version=ENGINE_VERSION, status=RUNNING, started_at=now_ms())
+    db.session.add(row)
+    db.session.flush()
+    runner.store(row, runner.compute(row, runner.load_bars(row)))
+    return row.id
