@@ -104,6 +104,10 @@ class Settings:
     WORKFLOW_MAX_EDGES: int = 2000
     # Market data (backend/modules/market; docs/market-data.md)
     MARKET_MOCK_SEED: int = 0
+    # Backtests (backend/modules/backtests; docs/engine.md)
+    BACKTEST_MAX_BARS: int = 200_000
+    BACKTEST_KLINE_MAX: int = 2000
+    BACKTEST_CURVE_MAX: int = 2000
 
     def as_flask_config(self) -> dict[str, Any]:
         """Return the settings as a dict for `app.config.update`, with derived keys."""
@@ -170,6 +174,9 @@ def load_config(env: Mapping[str, str] | None = None) -> Settings:
         WORKFLOW_MAX_NODES=_int(env, "WORKFLOW_MAX_NODES", 500),
         WORKFLOW_MAX_EDGES=_int(env, "WORKFLOW_MAX_EDGES", 2000),
         MARKET_MOCK_SEED=_int(env, "MARKET_MOCK_SEED", 0),
+        BACKTEST_MAX_BARS=_int(env, "BACKTEST_MAX_BARS", 200_000),
+        BACKTEST_KLINE_MAX=_int(env, "BACKTEST_KLINE_MAX", 2000),
+        BACKTEST_CURVE_MAX=_int(env, "BACKTEST_CURVE_MAX", 2000),
     )
     validate(s)
     return s
