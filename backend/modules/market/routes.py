@@ -68,48 +68,56 @@ def _optional_actor() -> str | None:
 
 
 @udf_blp.route("/config")
+@udf_blp.doc(security=[])
 def udf_config():
     """UDF: datafeed configuration."""
     return udf_service.config()
 
 
 @udf_blp.route("/symbols")
+@udf_blp.doc(security=[])
 def udf_symbols():
     """UDF: one symbol's LibrarySymbolInfo."""
     return udf_service.symbol_info(request.args)
 
 
 @udf_blp.route("/search")
+@udf_blp.doc(security=[])
 def udf_search():
     """UDF: symbol search (a bare array)."""
     return udf_service.search(request.args)
 
 
 @udf_blp.route("/history")
+@udf_blp.doc(security=[])
 def udf_history():
     """UDF: bars as column arrays (seconds)."""
     return udf_service.history(request.args)
 
 
 @udf_blp.route("/time")
+@udf_blp.doc(security=[])
 def udf_time():
     """UDF: server time, a bare integer of Unix seconds."""
     return Response(str(udf_service.server_time()), mimetype="text/plain")
 
 
 @udf_blp.route("/quotes")
+@udf_blp.doc(security=[])
 def udf_quotes():
     """UDF: quotes for comma-separated symbols."""
     return udf_service.quotes(request.args)
 
 
 @udf_blp.route("/marks")
+@udf_blp.doc(security=[])
 def udf_marks():
     """UDF: my backtest and paper trades on the symbol as bar marks (empty without a token)."""
     return udf_service.marks(request.args, actor_id=_optional_actor())
 
 
 @udf_blp.route("/timescale_marks")
+@udf_blp.doc(security=[])
 def udf_timescale_marks():
     """UDF: my trades as time-scale marks (empty without a token)."""
     return udf_service.marks(request.args, actor_id=_optional_actor(), timescale=True)
