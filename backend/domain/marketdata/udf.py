@@ -17,6 +17,7 @@ from backend.domain.marketdata.intervals import RESOLUTIONS, interval_ms, resolu
 MAX_HISTORY_BARS = 10_000  # per response; the library pages further back on its own
 MAX_SEARCH_RESULTS = 100
 SYMBOL_TYPES = ("crypto", "forex", "stock", "commodity", "index")
+MAX_TIME_S = 16_725_225_600  # 2500-01-01T00:00:00Z
 
 
 def error_payload(message: str) -> dict:
@@ -108,8 +109,14 @@ def parse_history_request(resolution: str, from_s: int | None, to_s: int | None,
             raise ValueError("from is required when countback is not given")
         if from_s >= to_s:
             raise ValueError("from must be earlier than to")
-    start_ms = int(from_s) * 1000 if from_s is not None else 0
-    return HistoryRequest(interval, start_ms, int(to_s) * 1000, min(countback, MAX_HISTORY_BARS) if countback else None)
+    start_ms = clamp_seconds_to_ms(from_s) if from_s is not None else 0
+    return HistoryRequest(interval, start_ms, clamp_seconds_to_ms(to_s),
+                          min(countback, MAX_HISTORY_BARS) if countback else None)
+
+
+def clamp_seconds_to_ms(t_s: int) -> int:
+    """Convert Unix seconds to ms, clamped to [0, year ~2500] so any value fits a BIGINT."""
+    return max(0, min(int(t_s), MAX_TIME_S)) * 1000
 
 
 def countback_start_ms(request: HistoryRequest) -> int:

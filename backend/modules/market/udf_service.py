@@ -30,7 +30,7 @@ def _int_arg(args: Mapping[str, str], name: str) -> int | None:
         return None
     try:
         return int(float(raw))
-    except ValueError:
+    except (ValueError, OverflowError):
         raise ValueError(f"{name} must be an integer") from None
 
 
@@ -118,7 +118,7 @@ def marks(args: Mapping[str, str], *, actor_id: str | None, timescale: bool = Fa
     if actor_id is None or start is None or end is None:
         return []
     trades = trade_marks(actor_id=actor_id, symbol=sources.normalize_symbol(args.get("symbol")),
-                         start_ms=start * 1000, end_ms=end * 1000)
+                         start_ms=udf.clamp_seconds_to_ms(start), end_ms=udf.clamp_seconds_to_ms(end))
     build = udf.timescale_marks_payload if timescale else udf.marks_payload
     return build(trades, resolution)
 

@@ -106,6 +106,11 @@ def test_history_request_errors(args, message):
         udf.parse_history_request(*args)
 
 
+def test_history_times_are_clamped_to_a_bigint_safe_range():
+    req = udf.parse_history_request("60", -5, 10**20, None)
+    assert (req.start_ms, req.end_ms) == (0, 16_725_225_600_000)  # 2500-01-01
+
+
 def test_error_payload():
     assert udf.error_payload("unknown_symbol") == {"s": "error", "errmsg": "unknown_symbol"}
 

@@ -79,10 +79,16 @@ def test_history_of_the_mock_up_to_now(client, market_now):
     ("symbol=ACME&resolution=60&from=9&to=2", "from must be earlier than to"),
     ("symbol=ACME&resolution=60&from=1&to=2&countback=-1", "countback must be a positive"),
     ("symbol=ACME&resolution=60&from=x&to=2", "from must be an integer"),
+    ("symbol=ACME&resolution=60&from=inf&to=2", "from must be an integer"),
 ])
 def test_history_errors_are_http_200(client, acme_candles, query, errmsg):
     body = raw(client.get(f"/api/udf/history?{query}"))
     assert body["s"] == "error" and body["errmsg"].startswith(errmsg)
+
+
+def test_history_with_absurd_times_still_answers(client, acme_candles):
+    body = raw(client.get("/api/udf/history?symbol=ACME&resolution=60&from=-99999999999999&to=99999999999999999999"))
+    assert body["s"] == "ok" and len(body["t"]) == 5
 
 
 def test_time_is_a_bare_integer_of_seconds(client, market_now):
@@ -146,6 +152,8 @@ def test_marks_with_bad_arguments_are_empty(client, user, paper_fills):
     assert raw(client.get("/api/udf/marks?symbol=XAUUSD&from=x&to=1&resolution=60", headers=user.headers)) == []
     assert raw(client.get("/api/udf/marks?symbol=XAUUSD&from=0&to=1&resolution=7", headers=user.headers)) == []
     assert paper_fills == []
+    raw(client.get("/api/udf/marks?symbol=XAUUSD&from=-1&to=1e30&resolution=60", headers=user.headers))
+    assert paper_fills == [(user.id, "XAUUSD", 0, 16_725_225_600_000)]
 
 
 def test_unknown_udf_path_is_a_404(client):
