@@ -46,3 +46,42 @@ def test_real_worker_runs_a_backtest_to_success(app, client, make_user, make_str
     assert detail["barsCount"] > 17_000 and len(detail["trades"]) == 2 * summary["totalTrades"]
     latest = client.get("/api/backtests/latest").get_json()["data"]  # anonymous: the showcase
     assert latest["backtestId"] == ids["backtest_id"]
+
+
+def _stale_running(app, job_id: str) -> None:
+    """Make a job look like its worker died mid-run: RUNNING, attempted once, heartbeat long ago."""
+    from backend.core.jobs import Job
+    from backend.extensions import db
+    from backend.modules.backtests.models import Backtest
+
+    with app.app_context():
+        db.session.query(Job).filter_by(id=job_id).update(
+            {"status": "RUNNING", "attempts": 1, "started_at": 1, "heartbeat_at": 1})
+        db.session.query(Backtest).filter_by(job_id=job_id).update({"status": "running"})
+        db.session.commit()
+
+
+@pytest.mark.parametrize("max_attempts, expected", [(2, "SUCCESS"), (1, "FAILED")])
+def test_a_lost_run_is_requeued_or_failed_never_running_forever(app, client, make_user, celery_worker,
+                                                                monkeypatch, max_attempts, expected):
+    from backend.core import jobs
+
+    owner = make_user()
+    with monkeypatch.context() as patch:
+        patch.setattr(jobs, "dispatch", lambda *args, **kwargs: None)  # the first delivery is "lost"
+        resp = client.post("/api/backtests/run", headers=owner.headers, json={
+            "strategy": {"kind": "rsi"}, "symbol": "BTCUSDT", "start": RANGE_START_MS,
+            "end": RANGE_START_MS + 30 * DAY})
+    ids = resp.get_json()["data"]
+    _stale_running(app, ids["job_id"])
+    monkeypatch.setitem(app.config, "JOB_MAX_ATTEMPTS", max_attempts)
+    with app.app_context():
+        counts = jobs.reap_stale_jobs()
+    assert counts["requeued" if expected == "SUCCESS" else "failed"] == 1
+    final = _poll(client, owner, ids["job_id"])[-1]
+    assert final["status"] == expected, celery_worker.log()
+    detail = client.get(f"/api/backtests/{ids['backtest_id']}", headers=owner.headers).get_json()["data"]
+    if expected == "SUCCESS":  # the requeued delivery ran it; its trades are stored once
+        assert detail["status"] == "completed" and len(detail["trades"]) == 2 * detail["summary"]["totalTrades"]
+    else:
+        assert (detail["status"], detail["error"]["reason"]) == ("failed", "worker_lost")
