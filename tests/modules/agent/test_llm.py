@@ -80,3 +80,12 @@ def test_memory_numbers_may_be_cited(llm_settings, fake_openai):
     fake_openai.script(answer)
     out, _ = _run(llm_settings, memories=mem)
     assert out.source == "llm"
+
+
+def test_timeout_is_retried(llm_settings, fake_openai):
+    from dataclasses import replace
+    fake_openai.script(fake_openai.slow(1.5, GOOD), GOOD)
+    waits = []
+    out = write_narrative(replace(llm_settings, timeout_s=0.5), findings=FINDINGS, memories=[],
+                          context={}, sleep=waits.append)
+    assert out.source == "llm" and waits == [0.0]
