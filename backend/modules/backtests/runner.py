@@ -157,11 +157,11 @@ def kline_rows(bars: Bars, trades: np.ndarray, limit: int) -> list[list[Any]]:
 
 
 def equity_rows(time: np.ndarray, equity: np.ndarray, limit: int) -> list[list[Any]]:
-    """Return up to ``limit`` ``[time, equity]`` points (evenly sampled, always with the last one)."""
+    """Return up to ``limit`` ``[time, equity]`` points, evenly spaced, always the first and last."""
     n = len(equity)
-    idx = _group_starts(n, max(1, limit - 1))
-    if n and idx[-1] != n - 1:
-        idx = np.append(idx, n - 1)
+    if n == 0:
+        return []
+    idx = np.unique(np.linspace(0, n - 1, max(2, min(n, limit))).round().astype(np.int64))
     return [[int(time[i]), round(float(equity[i]), 8)] for i in idx]
 
 

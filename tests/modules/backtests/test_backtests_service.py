@@ -108,3 +108,15 @@ def test_trade_marks_are_my_fills_in_the_range(client, user, other_user, run_bac
 def test_unknown_symbol_is_422_at_submit(client, user, run_backtest):
     resp = run_backtest(user, strategy={"kind": "rsi"}, symbol="NOPE")
     assert resp.status_code == 422 and "symbol" in resp.get_json()["details"]["fields"]
+
+
+def test_storing_a_result_twice_replaces_the_trades(client, user, run_backtest):
+    from backend.extensions import db
+    from backend.modules.backtests.models import Backtest, BacktestTrade
+
+    ids = _submit(client, user, run_backtest)
+    row = db.session.get(Backtest, ids["backtest_id"])
+    before = db.session.query(BacktestTrade).filter_by(backtest_id=row.id).count()
+    runner.store(row, runner.compute(row, runner.load_bars(row)))  # a requeued run finishing again
+    db.session.flush()
+    assert before > 0 and db.session.query(BacktestTrade).filter_by(backtest_id=row.id).count() == before
