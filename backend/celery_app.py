@@ -40,10 +40,17 @@ TASK_MODULES = ("backend.core.tasks",) + tuple(
 def celery_init_app(app: Flask) -> Celery:
     """Create the Celery app for `app` and store it in `app.extensions["celery"]`."""
 
+    from backend.core.logging import log_context_id
+
     class FlaskTask(Task):
         def __call__(self, *args, **kwargs):
-            with app.app_context():
-                return self.run(*args, **kwargs)
+            # Log lines of the task carry its job id (or task id) where requests carry theirs.
+            token = log_context_id.set(str(kwargs.get("job_id") or self.request.id or self.name))
+            try:
+                with app.app_context():
+                    return self.run(*args, **kwargs)
+            finally:
+                log_context_id.reset(token)
 
     celery = Celery(app.name, task_cls=FlaskTask)
     broker = app.config["CELERY_BROKER_URL"]

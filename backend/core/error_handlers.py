@@ -63,15 +63,24 @@ def handle_http_exception(error: HTTPException):
     if isinstance(data.get("headers"), dict):
         headers.update(data["headers"])
     if status == 429:
-        description = getattr(error, "description", "")
-        details["limit"] = str(description)
-        response = getattr(error, "response", None)
-        retry_after = response.headers.get("Retry-After") if response is not None else None
-        if retry_after:
-            headers["Retry-After"] = retry_after
+        details["limit"] = str(getattr(error, "description", ""))
+        retry_after = _retry_after_s()
+        if retry_after is not None:
+            details["retryAfter"] = retry_after
+            headers["Retry-After"] = str(retry_after)
     if status == 405 and getattr(error, "valid_methods", None):
         headers["Allow"] = ", ".join(error.valid_methods)
     return error_response(status, data.get("message", message), details, headers)
+
+
+def _retry_after_s() -> int | None:
+    """Seconds until the limit that was hit resets (flask-limiter's current limit)."""
+    import time
+
+    from backend.extensions import limiter
+
+    current = limiter.current_limit
+    return max(int(current.reset_at - time.time()), 1) if current is not None else None
 
 
 def handle_integrity_error(error: IntegrityError):

@@ -1,6 +1,7 @@
 """Logging with the request id on every line, and the X-Request-ID header in and out."""
 from __future__ import annotations
 
+import contextvars
 import logging
 import re
 import uuid
@@ -8,6 +9,9 @@ import uuid
 from flask import Flask, g, has_request_context, request
 
 _SANE_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
+
+# Outside a request (Celery tasks, CLI), log lines carry this id instead: the job or task id.
+log_context_id: contextvars.ContextVar[str] = contextvars.ContextVar("log_context_id", default="-")
 
 
 def _install_record_factory() -> None:
@@ -18,7 +22,7 @@ def _install_record_factory() -> None:
 
     def factory(*args, **kwargs) -> logging.LogRecord:
         record = base(*args, **kwargs)
-        record.request_id = g.get("request_id", "-") if has_request_context() else "-"
+        record.request_id = g.get("request_id", "-") if has_request_context() else log_context_id.get()
         return record
 
     factory._qyq = True  # type: ignore[attr-defined]

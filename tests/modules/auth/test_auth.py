@@ -158,6 +158,7 @@ def test_login_rate_limit_is_429_with_retry_after(app, client, user):
         resp = client.post("/api/auth/login", json={"username": user.username, "password": user.password})
         body = _err(resp, 429, "rate_limited")
         assert 0 < int(resp.headers["Retry-After"]) <= 60
+        assert body["details"]["retryAfter"] == int(resp.headers["Retry-After"])
         assert body["message"]
         # Another username from the same address is limited separately.
         other = client.post("/api/auth/login", json={"username": "someone-else", "password": "x-x-x-x-x"})
