@@ -47,12 +47,27 @@ def seed_demo(*, admin_id: str) -> None:
     now = now_ms()
     for index, (title, tags, content, hours_ago, likers, comments) in enumerate(DEMO_POSTS):
         author = people[index % len(people)]
-        post = service.create_post(actor_id=author, title=title, content=content, tags=tags)
+        attachment = _admin_backtest(admin_id) if author == admin_id else None
+        post = service.create_post(actor_id=author, title=title, content=content, tags=tags,
+                                   attachment=attachment)
         for who, text in comments:
             service.add_comment(actor_id=people[who], post_id=post.id, content=text)
         for who in likers:
             social.like_post(actor_id=people[who], post_id=post.id)
         _backdate(post.id, now - hours_ago * HOUR_MS)
+
+
+def _admin_backtest(admin_id: str) -> dict[str, str] | None:
+    """Return an attachment of the admin's latest completed backtest, if the backtests seed made one."""
+    try:
+        from backend.modules.backtests import service as backtests_service
+
+        row = backtests_service.latest_completed(actor_id=admin_id)
+    except (ImportError, AttributeError):
+        return None
+    if row is None or row.owner_id != admin_id:
+        return None
+    return {"kind": "backtest", "id": row.id}
 
 
 def _backdate(post_id: str, created_at: int) -> None:

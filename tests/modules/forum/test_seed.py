@@ -24,3 +24,17 @@ def test_seed_demo_creates_posts_once(app):
         by_title = {p.title: p for p in hot}
         first = by_title[seed.DEMO_POSTS[0][0]]
         assert (first.likes_count, first.comments_count) == (3, 2)
+
+
+def test_seed_attaches_the_admins_completed_backtest(app, user, make_strategy, run_backtest):
+    from backend.modules.forum import seed, service
+
+    strategy = make_strategy(user)
+    backtest_id = run_backtest(user, strategy_id=strategy["id"]).get_json()["data"]["backtest_id"]
+    with app.app_context():
+        seed.seed_demo(admin_id=user.id)
+        posts = {p.title: p for p in service.list_hot(limit=10)}
+        first = posts[seed.DEMO_POSTS[0][0]]
+        assert first.attachment["kind"] == "backtest" and first.attachment["id"] == backtest_id
+        assert first.attachment["kpis"]["backtestId"] == backtest_id
+        assert all(p.attachment is None for t, p in posts.items() if t != seed.DEMO_POSTS[0][0])
