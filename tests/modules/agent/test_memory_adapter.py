@@ -38,3 +38,26 @@ def test_embeddings_request_the_configured_dimension(memory_settings, fake_opena
         store.remember_verbatim(user_id="u", text="hello world", kind="audit")
     emb = [r["body"] for r in fake_openai.requests if r["path"].endswith("/embeddings")]
     assert emb and all(b.get("dimensions") == memory_settings.embed_dims for b in emb)
+
+
+def test_another_process_shares_the_embedded_store(memory_settings, fake_openai):
+    # the API and the Celery worker are separate processes on one embedded Qdrant folder
+    import dataclasses
+    import json
+    import subprocess
+    import sys
+
+    code = (
+        "import json, sys\n"
+        "from backend.modules.agent.memory import MemorySettings, open_store\n"
+        "s = MemorySettings(**json.loads(sys.argv[1]))\n"
+        "with open_store(s) as store:\n"
+        "    store.remember_verbatim(user_id='carol', text='written by the worker', kind='audit')\n"
+    )
+    with open_store(memory_settings) as store:  # created here first, then closed
+        store.remember_verbatim(user_id="carol", text="written by the api", kind="preference")
+    done = subprocess.run([sys.executable, "-c", code, json.dumps(dataclasses.asdict(memory_settings))],
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr[-2000:]
+    with open_store(memory_settings) as store:
+        assert sorted(m["memory"] for m in store.list(user_id="carol")) == ["written by the api", "written by the worker"]
