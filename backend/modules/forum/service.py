@@ -8,6 +8,7 @@ from __future__ import annotations
 import dataclasses
 import importlib
 import logging
+import math
 from decimal import Decimal
 from typing import Any
 
@@ -67,8 +68,8 @@ def list_posts(*, page: int, page_size: int, tag: str | None = None,
                author_id: str | None = None) -> Page[PostView]:
     """Return one page of posts, newest first, optionally by tag and/or author."""
     stmt = select(Post).order_by(Post.created_at.desc(), Post.id)
-    if tag:
-        stmt = stmt.where(Post.tags.contains([tag]))
+    if tag and tag.strip():
+        stmt = stmt.where(Post.tags.contains([tag.strip().lower()]))  # tags are stored lower-case
     if author_id:
         stmt = stmt.where(Post.author_id == author_id)
     result = paginate(stmt, page=page, page_size=page_size)
@@ -182,7 +183,9 @@ def _jsonable(value: Any) -> Any:
     if isinstance(value, (list, tuple)):
         return [_jsonable(v) for v in value]
     if isinstance(value, Decimal):
-        return int(value) if value == value.to_integral_value() else float(value)
+        value = int(value) if value.is_finite() and value == value.to_integral_value() else float(value)
+    if isinstance(value, float) and not math.isfinite(value):
+        return None  # JSON (and JSONB) has no NaN/Infinity: an undefined KPI is null
     return value
 
 

@@ -79,6 +79,8 @@ def test_list_filters_by_tag_and_author_and_paginates(app, client, user, other_u
         _backdate(app, post["id"], 1_700_000_000_000 + i * 1000)
     ids = lambda resp: [p["id"] for p in _data(resp)]  # noqa: E731
     assert ids(client.get("/api/forum/posts?tag=btc", headers=user.headers)) == [b1["id"], a1["id"]]
+    assert ids(client.get("/api/forum/posts?tag=BTC", headers=user.headers)) == [b1["id"], a1["id"]]
+    assert ids(client.get("/api/forum/posts?tag=nope", headers=user.headers)) == []
     assert ids(client.get(f"/api/forum/posts?author={user.id}", headers=user.headers)) == \
         [a2["id"], a1["id"]]
     assert ids(client.get(f"/api/forum/posts?author={user.id}&tag=btc", headers=user.headers)) == [a1["id"]]
@@ -214,3 +216,16 @@ def test_attachment_unavailable_when_source_module_lacks_it(client, user, monkey
         "title": "x", "attachment": {"kind": "strategy", "id": "s-1"}}, headers=user.headers),
         422, "validation_error")
     assert "not available" in body["message"]
+
+
+def test_undefined_kpis_are_stored_as_null(client, user, monkeypatch):
+    from decimal import Decimal
+
+    _fake_source(monkeypatch, "backtests", lambda *, actor_id, backtest_id: {
+        "sharpeRatio": float("nan"), "profitFactor": float("inf"), "winRate": Decimal("NaN"),
+        "totalReturn": Decimal("1.50"), "nested": [Decimal("2")]})
+    resp = client.post("/api/forum/posts", json={"title": "flat", "attachment": {"kind": "backtest", "id": "b"}},
+                       headers=user.headers)
+    assert resp.status_code == 201, resp.get_json()
+    assert resp.get_json()["data"]["attachment"]["kpis"] == {
+        "sharpeRatio": None, "profitFactor": None, "winRate": None, "totalReturn": 1.5, "nested": [2]}
