@@ -28,6 +28,7 @@ from backend.modules.strategies.views import StrategyView, build_views
 logger = logging.getLogger(__name__)
 
 WORKFLOW_KIND = "workflow"
+SHOWCASE_CANDIDATES = 100
 
 
 @dataclass(frozen=True)
@@ -194,10 +195,18 @@ def list_recent(*, actor_id: str | None, limit: int) -> list[StrategyView]:
     if actor_id is not None:
         rows = list(db.session.scalars(live.where(Strategy.owner_id == actor_id)
                                         .order_by(Strategy.updated_at.desc(), Strategy.id).limit(limit)))
-    if not rows:
-        rows = list(db.session.scalars(live.where(Strategy.is_published.is_(True))
-                                        .order_by(Strategy.updated_at.desc(), Strategy.id).limit(limit)))
-    return build_views(rows)
+    if rows:
+        return build_views(rows)
+    return _showcase(live, limit)
+
+
+def _showcase(live, limit: int) -> list[StrategyView]:
+    """Return the newest published strategies, those with a completed backtest first."""
+    rows = list(db.session.scalars(live.where(Strategy.is_published.is_(True))
+                                   .order_by(Strategy.updated_at.desc(), Strategy.id)
+                                   .limit(min(SHOWCASE_CANDIDATES, limit * 5))))
+    views = build_views(rows)
+    return sorted(views, key=lambda v: v.latest_backtest_id is None)[:limit]  # stable: newest first within
 
 
 def list_versions(*, actor_id: str | None, strategy_id: str) -> list[StrategyVersion]:

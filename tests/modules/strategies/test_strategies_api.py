@@ -112,3 +112,12 @@ def test_kinds_lists_parameter_schemas(client, user):
     kinds = {k["kind"]: k for k in client.get("/api/strategies/kinds", headers=user.headers).get_json()["data"]}
     assert {"sma_cross", "rsi"} <= set(kinds)
     assert {p["name"]: p["default"] for p in kinds["sma_cross"]["params"]} == {"fast": 10, "slow": 30}
+
+
+def test_showcase_lists_strategies_with_results_first(client, user, make_strategy, run_backtest):
+    tested = make_strategy(user, name="tested", published=True)
+    make_strategy(user, name="untested, but newer", published=True)
+    assert run_backtest(user, strategy_id=tested["id"]).status_code == 202
+    names = [s["name"] for s in client.get("/api/strategies/recent").get_json()["data"]]
+    assert names == ["tested", "untested, but newer"]
+    assert [s["name"] for s in client.get("/api/strategies/recent?limit=1").get_json()["data"]] == ["tested"]
