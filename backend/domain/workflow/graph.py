@@ -30,6 +30,9 @@ class Edge(NamedTuple):
     target_handle: str | None = None
 
 
+MAX_ID_LENGTH = 200  # node ids are stored with each run's trace
+
+
 @dataclass(frozen=True)
 class Graph:
     """A parsed graph; ``problems`` lists shape errors found while parsing."""
@@ -43,8 +46,8 @@ class Graph:
 def _parse_node(i: int, raw: Any, problems: list[Problem]) -> Node | None:
     """Parse node ``i``; record a problem and return None when its shape is wrong."""
     node_id = raw.get("id") if isinstance(raw, dict) else None
-    if not isinstance(node_id, (str, int)) or node_id == "":
-        problems.append(Problem(MALFORMED_GRAPH, f"nodes[{i}] needs a non-empty string 'id'"))
+    if not isinstance(node_id, (str, int)) or node_id == "" or len(str(node_id)) > MAX_ID_LENGTH:
+        problems.append(Problem(MALFORMED_GRAPH, f"nodes[{i}] needs a string 'id' of 1 to {MAX_ID_LENGTH} characters"))
         return None
     node_id, data = str(node_id), raw.get("data")
     if data is None:

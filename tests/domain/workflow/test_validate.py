@@ -32,8 +32,9 @@ def test_order_breaks_ties_by_node_id_whatever_the_array_order():
 def test_malformed_graph():
     assert reasons(validate([])) == [("malformed_graph", None, None)]
     assert reasons(validate({"nodes": {}, "edges": []})) == [("malformed_graph", None, None)]
-    result = validate(graph([node("t", "trigger"), {"type": "data"}], [{"id": "x"}]))
-    assert [r[0] for r in reasons(result)] == ["malformed_graph", "malformed_graph"]
+    result = validate(graph([node("t", "trigger"), {"type": "data"}, node("x" * 201, "data")], [{"id": "x"}]))
+    assert [r[0] for r in reasons(result)] == ["malformed_graph"] * 3
+    assert "1 to 200 characters" in result.problems[1].message
 
 
 def test_duplicate_node_and_edge_ids():
