@@ -5,7 +5,9 @@ file. Errors of those services are translated to the bots module's own meaning b
 """
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
+from typing import Any
 from backend.domain.backtest.types import Signals
 from backend.domain.bars import Bars
 
@@ -35,12 +37,34 @@ def pin_strategy(*, actor_id: str, strategy_id: str) -> PinnedStrategy:
                           allow_short=bool(getattr(run, "allow_short", False)))
 
 
+# Versions are immutable, so a tick need not re-read one every minute. The cache is per process,
+# bounded, and re-checks visibility after VERSION_TTL_S (a strategy deleted or unpublished by its
+# owner stops bots pinned to it within that time).
+VERSION_TTL_S = 60.0
+_VERSION_CACHE_MAX = 4096
+_version_cache: dict[tuple[str, str, str], tuple[float, Any]] = {}
+
+
+def _pinned_version(owner_id: str, strategy_id: str, version_id: str) -> Any:
+    from backend.modules.strategies import service as strategies_service
+
+    key = (owner_id, strategy_id, version_id)
+    hit = _version_cache.get(key)
+    if hit is not None and hit[0] > time.monotonic():
+        return hit[1]
+    version = strategies_service.get_version_for_run(actor_id=owner_id, strategy_id=strategy_id,
+                                                     version_id=version_id)
+    if len(_version_cache) >= _VERSION_CACHE_MAX:
+        _version_cache.clear()
+    _version_cache[key] = (time.monotonic() + VERSION_TTL_S, version)
+    return version
+
+
 def strategy_signals(*, owner_id: str, strategy_id: str, version_id: str, bars: Bars) -> Signals:
     """Return the signals of a pinned strategy version on ``bars`` (the backtests' code path)."""
     from backend.modules.strategies import service as strategies_service
 
-    version = strategies_service.get_version_for_run(actor_id=owner_id, strategy_id=strategy_id,
-                                                     version_id=version_id)
+    version = _pinned_version(owner_id, strategy_id, version_id)
     return strategies_service.compute_signals(version=version, bars=bars)
 
 
