@@ -11,11 +11,13 @@ import re
 from dataclasses import dataclass
 from decimal import Decimal
 
+import numpy as np
+
 from backend.core.db import transactional
 from backend.domain.bars import Bars
 from backend.domain.marketdata.base import SymbolInfo
 from backend.domain.marketdata.csv import CSVFormatError, parse_ohlcv_csv
-from backend.domain.marketdata.intervals import INTERVALS, floor_time, is_aligned
+from backend.domain.marketdata.intervals import INTERVALS, floor_time, interval_ms
 from backend.domain.marketdata.mock import MOCK_SPECS
 from backend.modules.market import sources, store
 from backend.modules.market.errors import ImportForbidden, InvalidCandles, UnknownSymbol
@@ -110,10 +112,25 @@ def _check_import(symbol: str, interval: str, bars: Bars) -> str:
     sources.check_interval(interval)
     if len(bars) == 0:
         raise InvalidCandles("There are no candles to import.")
-    off_grid = [int(t) for t in bars.time[:5] if not is_aligned(int(t), interval)]
-    if off_grid or any(not is_aligned(int(t), interval) for t in bars.time):
-        raise InvalidCandles(f"Candle times must be {interval} bar open times.", details={"times": off_grid})
+    off_grid = bars.time[bars.time % interval_ms(interval) != 0]
+    if len(off_grid):
+        raise InvalidCandles(f"Candle times must be {interval} bar open times.",
+                             details={"times": off_grid[:5].tolist()})
+    if len(bars) > 1 and not np.all(np.diff(bars.time) > 0):
+        raise InvalidCandles("Candle times must be strictly ascending.")
+    _check_prices(bars)
     return name
+
+
+def _check_prices(bars: Bars) -> None:
+    prices = np.stack([bars.open, bars.high, bars.low, bars.close])
+    ok = (np.isfinite(prices).all(axis=0) & (prices > 0).all(axis=0) & np.isfinite(bars.volume)
+          & (bars.volume >= 0) & (bars.low <= np.minimum(bars.open, bars.close))
+          & (bars.high >= np.maximum(bars.open, bars.close)))
+    if not ok.all():
+        bad = bars.time[~ok][:5].tolist()
+        raise InvalidCandles("Candles need finite positive prices with low <= open, close <= high "
+                             "and a non-negative volume.", details={"times": bad})
 
 
 def _parse_csv(text: str, interval: str) -> Bars:

@@ -1,8 +1,11 @@
 """Queries on market_candles. Nothing here commits; the public service functions do."""
 from __future__ import annotations
 
+import io
+import uuid
+
 import numpy as np
-from sqlalchemy import func, select, text
+from sqlalchemy import func, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 
 from backend.domain.bars import Bars
@@ -11,9 +14,20 @@ from backend.extensions import db
 from backend.core.db import now_ms
 from backend.modules.market.models import MarketCandle, MarketSeries
 
-_BATCH = 5_000
 _COLUMNS = "time, open::float8, high::float8, low::float8, close::float8, volume::float8"
-_SERIES = "symbol = :symbol AND interval = :interval"
+_SERIES = "symbol = %(symbol)s AND interval = %(interval)s"
+
+
+def _cursor():
+    """Return a DBAPI cursor on the session's connection (same transaction), for bulk I/O."""
+    return db.session.connection().connection.cursor()
+
+
+def _fetch_bars(sql: str, params: dict) -> list[tuple]:
+    # Plain DBAPI tuples: building SQLAlchemy Row objects costs more than the query itself.
+    with _cursor() as cur:
+        cur.execute(sql, params)
+        return cur.fetchall()
 
 
 def _to_bars(rows) -> Bars:
@@ -33,19 +47,19 @@ def has_series(symbol: str, interval: str, *, source: str | None = None) -> bool
 
 def read_range(symbol: str, interval: str, start_ms: int, end_ms: int) -> Bars:
     """Return stored bars with open time in [start_ms, end_ms), ascending."""
-    rows = db.session.execute(text(
-        f"SELECT {_COLUMNS} FROM market_candles WHERE {_SERIES} AND time >= :start AND time < :end "
-        "ORDER BY time"), {"symbol": symbol, "interval": interval, "start": start_ms, "end": end_ms}).all()
+    rows = _fetch_bars(
+        f"SELECT {_COLUMNS} FROM market_candles WHERE {_SERIES} AND time >= %(start)s AND time < %(end)s "
+        "ORDER BY time", {"symbol": symbol, "interval": interval, "start": start_ms, "end": end_ms})
     return _to_bars(rows)
 
 
 def read_last(symbol: str, interval: str, end_ms: int, count: int, start_ms: int | None = None) -> Bars:
     """Return the latest ``count`` stored bars with open time < end_ms (and >= start_ms), ascending."""
-    rows = db.session.execute(text(
-        f"SELECT {_COLUMNS} FROM market_candles WHERE {_SERIES} AND time < :end AND time >= :start "
-        "ORDER BY time DESC LIMIT :count"),
+    rows = _fetch_bars(
+        f"SELECT {_COLUMNS} FROM market_candles WHERE {_SERIES} AND time < %(end)s AND time >= %(start)s "
+        "ORDER BY time DESC LIMIT %(count)s",
         {"symbol": symbol, "interval": interval, "end": end_ms, "count": count,
-         "start": start_ms if start_ms is not None else -(2**62)}).all()
+         "start": start_ms if start_ms is not None else -(2**62)})
     return _to_bars(rows[::-1])
 
 
@@ -74,21 +88,34 @@ def finest_imported_interval(symbol: str) -> str | None:
 
 
 def upsert(symbol: str, interval: str, bars: Bars, *, source: str) -> int:
-    """Insert bars, replacing stored ones at the same times; mock rows never replace imports."""
-    table = MarketCandle.__table__
-    stmt = pg_insert(table)
-    replace = {c: stmt.excluded[c] for c in ("open", "high", "low", "close", "volume", "source")}
-    where = table.c.source == "mock" if source == "mock" else None
-    stmt = stmt.on_conflict_do_update(index_elements=["symbol", "interval", "time"], set_=replace, where=where)
+    """Insert bars, replacing stored ones at the same times; mock rows never replace imports.
+
+    Bulk path: COPY into a temporary table, then one INSERT ... ON CONFLICT (fast and atomic).
+    """
+    if len(bars) == 0:
+        return 0
+    staging = f"candles_in_{uuid.uuid4().hex}"
+    guard = "WHERE market_candles.source = 'mock'" if source == "mock" else ""
+    with _cursor() as cur:
+        cur.execute(f"CREATE TEMP TABLE {staging} (time bigint, open numeric, high numeric, low numeric, "
+                    "close numeric, volume numeric) ON COMMIT DROP")
+        cur.copy_expert(f"COPY {staging} FROM STDIN WITH (FORMAT csv)", io.StringIO(_csv_rows(bars)))
+        cur.execute(
+            "INSERT INTO market_candles (symbol, interval, time, open, high, low, close, volume, source) "
+            f"SELECT %(symbol)s, %(interval)s, time, open, high, low, close, volume, %(source)s FROM {staging} "
+            "ON CONFLICT (symbol, interval, time) DO UPDATE SET open = EXCLUDED.open, high = EXCLUDED.high, "
+            "low = EXCLUDED.low, close = EXCLUDED.close, volume = EXCLUDED.volume, source = EXCLUDED.source "
+            f"{guard}", {"symbol": symbol, "interval": interval, "source": source})
+        cur.execute(f"DROP TABLE {staging}")
+    _record_series(symbol, interval, source, int(bars.time[0]), int(bars.time[-1]))
+    return len(bars)
+
+
+def _csv_rows(bars: Bars) -> str:
+    """Render bars as CSV; repr() gives the shortest exact decimal of each float64."""
     columns = (bars.time.tolist(), bars.open.tolist(), bars.high.tolist(), bars.low.tolist(),
                bars.close.tolist(), bars.volume.tolist())
-    rows = [{"symbol": symbol, "interval": interval, "time": t, "open": o, "high": h, "low": lo,
-             "close": c, "volume": v, "source": source} for t, o, h, lo, c, v in zip(*columns)]
-    for start in range(0, len(rows), _BATCH):
-        db.session.execute(stmt, rows[start:start + _BATCH])
-    if rows:
-        _record_series(symbol, interval, source, int(bars.time[0]), int(bars.time[-1]))
-    return len(rows)
+    return "\n".join(f"{t},{o!r},{h!r},{lo!r},{c!r},{v!r}" for t, o, h, lo, c, v in zip(*columns))
 
 
 def _record_series(symbol: str, interval: str, source: str, first: int, last: int) -> None:

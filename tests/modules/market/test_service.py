@@ -117,6 +117,15 @@ def test_bad_csv_imports_nothing_and_lists_every_bad_line(app):
     assert not store.has_series("ACME", "1h")
 
 
+def test_bars_round_trip_exactly_through_the_table(app, market_now):
+    bars = MockProvider(now_ms=lambda: MARKET_NOW_MS).get_bars("EURUSD", "1m", DAY - 2 * D, DAY)
+    result = service.import_candles(symbol="EURX", interval="1m", bars=bars)
+    assert result.rows == 2 * 1440
+    back = service.load_bars(symbol="EURX", interval="1m", start_ms=0, end_ms=DAY, provider="db")
+    for field in ("time", "open", "high", "low", "close", "volume"):
+        assert np.array_equal(getattr(back, field), getattr(bars, field)), field
+
+
 def test_reimport_replaces_rows_at_the_same_times(app, acme_candles):
     service.import_candles(symbol="ACME", interval="1h", csv_text="time,o,h,l,c,v\n2025-11-15T01:00:00Z,1,3,1,2,9\n")
     bars = service.load_bars(symbol="ACME", interval="1h", start_ms=DAY, end_ms=DAY + 3 * H)
@@ -129,6 +138,11 @@ def test_reimport_replaces_rows_at_the_same_times(app, acme_candles):
     ({"symbol": "ACME"}, "Give either bars or CSV text"),
     ({"symbol": "ACME", "bars": Bars.empty()}, "no candles to import"),
     ({"symbol": "ACME", "bars": Bars.from_arrays([DAY + 1], [1], [1], [1], [1], [1])}, "must be 1h bar open times"),
+    ({"symbol": "ACME", "bars": Bars.from_arrays([DAY + H, DAY], [1, 1], [1, 1], [1, 1], [1, 1], [1, 1])},
+     "strictly ascending"),
+    ({"symbol": "ACME", "bars": Bars.from_arrays([DAY], [2], [1.5], [1], [1.2], [1])}, "low <= open, close <= high"),
+    ({"symbol": "ACME", "bars": Bars.from_arrays([DAY], [1], [1], [1], [float("nan")], [1])}, "finite positive"),
+    ({"symbol": "ACME", "bars": Bars.from_arrays([DAY], [1], [1], [1], [1], [-1])}, "non-negative volume"),
 ])
 def test_import_rejections(app, kwargs, message):
     with pytest.raises(InvalidCandles, match=message):
