@@ -127,6 +127,7 @@ def test_files_are_private_to_their_owner(client, user, other_user, upload):
     assert client.get("/api/files", headers=other_user.headers).get_json()["data"] == []
     _error(client.get(f"/api/files/{file_id}"), 401, "token_missing")
     _error(client.get("/api/files"), 401, "token_missing")
+    _error(client.delete(f"/api/files/{file_id}"), 401, "token_missing")
     _error(client.get(f"/api/files/{uuid.uuid4()}", headers=user.headers), 404, "not_found")
     assert client.get(f"/api/files/{file_id}", headers=user.headers).data == CSV
 

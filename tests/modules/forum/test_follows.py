@@ -50,6 +50,7 @@ def test_cannot_follow_yourself(client, user):
     body = _error(client.post(f"/api/users/{user.id}/follow", headers=user.headers), 422,
                   "validation_error")
     assert body["details"]["error"] == "forum.cannot_follow_self"
+    _error(client.delete(f"/api/users/{user.id}/follow", headers=user.headers), 422, "validation_error")
     assert _data(client.get(f"/api/users/{user.id}", headers=user.headers))["followers"] == 0
 
 
