@@ -152,15 +152,15 @@ class _Run:
         value = handler.compute(node, inputs, self.bars_for)
         if node.type == "trigger":
             trace.outputs = {"fired": True, "mode": node.data.get("mode", "manual")}
-        elif node.type == "data":
+        elif node.type == "logic":
+            self._logic(node, inputs, value, trace)
+        elif node.type == "action":
+            self._action(node, trace)
+        elif value is not None:  # data nodes and any other series-producing type
             self.values[node.id] = value
             trace.inputs = {"symbol": node.data.get("symbol") or self.symbol,
                             "interval": node.data.get("interval") or "1d", "bars": len(value)}
             trace.outputs = {"label": self.labels[node.id], "value": _num(value[-1])}
-        elif node.type == "logic":
-            self._logic(node, inputs, value, trace)
-        else:
-            self._action(node, trace)
 
     def _logic(self, node: Node, inputs, value: np.ndarray, trace: NodeTrace) -> None:
         """Record a logic node's inputs, result and decision text."""
