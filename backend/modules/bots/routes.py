@@ -58,12 +58,15 @@ class BotById(MethodView):
 
     @jwt_required()
     @blp.response(200, BotSchema)
+    @blp.alt_response(404, description="Unknown, deleted, or someone else's private bot.")
     def get(self, bot_id):
         """Get a bot I own, or a public bot."""
         return service.get_bot(actor_id=current_user_id(), bot_id=bot_id)
 
     @jwt_required()
     @blp.response(200, BotSchema)
+    @blp.alt_response(404, description="Unknown, deleted, or someone else's private bot.")
+    @blp.alt_response(403, description="Someone else's public bot (read-only).")
     def delete(self, bot_id):
         """Stop and remove a bot (its orders and equity history are kept)."""
         return service.delete_bot(actor_id=current_user_id(), bot_id=bot_id)
@@ -76,6 +79,8 @@ class BotStatus(MethodView):
     @jwt_required()
     @blp.arguments(BotStatusSchema)
     @blp.response(200, BotSchema)
+    @blp.alt_response(404, description="Unknown, deleted, or someone else's private bot.")
+    @blp.alt_response(403, description="Someone else's public bot (read-only).")
     def patch(self, args, bot_id):
         """Set a bot to running (or active) or paused; resuming clears an error."""
         return service.set_bot_status(actor_id=current_user_id(), bot_id=bot_id, **args)
@@ -87,6 +92,7 @@ class BotPerformance(MethodView):
 
     @jwt_required()
     @blp.response(200, BotPerformanceSchema)
+    @blp.alt_response(404, description="Unknown, deleted, or someone else's private bot.")
     def get(self, bot_id):
         """Get a bot's equity points and orders, oldest first."""
         return service.get_performance(actor_id=current_user_id(), bot_id=bot_id)
@@ -98,6 +104,7 @@ class BotLedger(MethodView):
 
     @jwt_required()
     @blp.response(200, BotLedgerSchema)
+    @blp.alt_response(404, description="Unknown, deleted, or someone else's private bot.")
     def get(self, bot_id):
         """Get a bot's ledger entries and the check equity = cash + position * mark."""
         return service.get_ledger(actor_id=current_user_id(), bot_id=bot_id)
@@ -111,6 +118,9 @@ class BotOrders(MethodView):
     @blp.arguments(OrderHeadersSchema, location="headers")
     @blp.arguments(OrderCreateSchema)
     @blp.response(201, OrderSchema)
+    @blp.alt_response(404, description="Unknown, deleted, or someone else's private bot.")
+    @blp.alt_response(403, description="Someone else's public bot (read-only).")
+    @blp.alt_response(409, description="Idempotency-Key reused with a different body.")
     def post(self, headers, args, bot_id):
         """Place a market order at the latest close; the same Idempotency-Key replays it.
         ---
