@@ -67,7 +67,7 @@ def _definition(actor_id: str, strategy_id: str | None, strategy: Mapping[str, A
         return Definition(run.strategy_id, run.version_id, run.kind, run.params, run.name, run.symbol,
                           run.interval)
     kind = strategy["kind"]
-    params = strategies_service.validate_definition(kind, strategy.get("params") or {})
+    params = strategies_service.validate_definition(kind, strategy.get("params") or {}, actor_id=actor_id)
     return Definition(None, None, kind, params, kind, None, None)
 
 

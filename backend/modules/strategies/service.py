@@ -15,6 +15,7 @@ from typing import Any, Mapping
 from sqlalchemy import select
 
 from backend.core.db import now_ms, transactional
+from backend.core.errors import AppError
 from backend.core.pagination import Page, paginate
 from backend.domain.backtest import strategies as domain_strategies
 from backend.domain.backtest.types import Signals
@@ -59,17 +60,30 @@ def content_hash(kind: str, params: Mapping[str, Any], code: str | None = None) 
     return hashlib.sha256(payload.encode()).hexdigest()
 
 
-def validate_definition(kind: str, params: Mapping[str, Any] | None) -> dict[str, Any]:
+def _workflow_params(params: Mapping[str, Any], actor_id: str) -> dict[str, Any]:
+    """Return ``{workflow_version_id}`` after checking the version is one of the actor's workflows."""
+    from backend.modules.workflows import service as workflows_service
+
+    ref = params.get("workflow_version_id")
+    fields = {f"params.{k}": ["Unknown parameter."] for k in sorted(set(params) - {"workflow_version_id"})}
+    if not isinstance(ref, str) or not ref:
+        fields["params.workflow_version_id"] = ["Missing data for required field."]
+    else:
+        try:
+            workflows_service.check_version_access(actor_id=actor_id, workflow_version_id=ref)
+        except AppError as exc:
+            if exc.http_status != 404:
+                raise
+            fields["params.workflow_version_id"] = ["Unknown workflow version."]
+    if fields:
+        raise InvalidStrategy(fields=fields)
+    return {"workflow_version_id": ref}
+
+
+def validate_definition(kind: str, params: Mapping[str, Any] | None, *, actor_id: str) -> dict[str, Any]:
     """Return the parameters with defaults filled in, or raise InvalidStrategy naming each field."""
     if kind == WORKFLOW_KIND:
-        ref = (params or {}).get("workflow_version_id")
-        extra = sorted(set(params or {}) - {"workflow_version_id"})
-        fields = {f"params.{k}": ["Unknown parameter."] for k in extra}
-        if not isinstance(ref, str) or not ref:
-            fields["params.workflow_version_id"] = ["Missing data for required field."]
-        if fields:
-            raise InvalidStrategy(fields=fields)
-        return {"workflow_version_id": ref}
+        return _workflow_params(params or {}, actor_id)
     try:
         return domain_strategies.validate_params(kind, params or {})
     except domain_strategies.UnknownStrategyError:
@@ -136,7 +150,7 @@ def create_strategy(*, actor_id: str, name: str, symbol: str, kind: str,
                     params: Mapping[str, Any] | None = None, tags: list[str] | None = None,
                     description: str = "", interval: str = "1h", published: bool = False) -> StrategyView:
     """Create a strategy and its first version."""
-    clean = validate_definition(kind, params)
+    clean = validate_definition(kind, params, actor_id=actor_id)
     row = Strategy(owner_id=actor_id, name=name, symbol=symbol, kind=kind, tags=list(tags or []),
                    description=description, interval=interval, is_published=published, version_count=0)
     db.session.add(row)
@@ -162,7 +176,8 @@ def update_strategy(*, actor_id: str, strategy_id: str, changes: Mapping[str, An
         kind = changes.get("kind", row.kind)
         base = current.params if (current is not None and kind == row.kind) else {}
         params = {**base, **changes["params"]} if "params" in changes else base
-        _add_version(row, actor_id=actor_id, kind=kind, params=validate_definition(kind, params))
+        clean = validate_definition(kind, params, actor_id=actor_id)
+        _add_version(row, actor_id=actor_id, kind=kind, params=clean)
     row.updated_at = now_ms()
     return _view(row)
 
