@@ -61,3 +61,8 @@ def test_another_process_shares_the_embedded_store(memory_settings, fake_openai)
     assert done.returncode == 0, done.stderr[-2000:]
     with open_store(memory_settings) as store:
         assert sorted(m["memory"] for m in store.list(user_id="carol")) == ["written by the api", "written by the worker"]
+
+
+def test_fixture_dimension_matches_the_fake_server():
+    from tests.fixtures import agent, fake_openai
+    assert agent.DIM == fake_openai.DIM
