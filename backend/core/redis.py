@@ -6,10 +6,16 @@ from flask import Flask, current_app
 
 
 def init_redis(app: Flask) -> None:
-    """Create the client for this app (connections are opened lazily on first use)."""
-    app.extensions["redis"] = redis.Redis.from_url(
-        app.config["REDIS_URL"], socket_connect_timeout=2, socket_timeout=2, decode_responses=True,
+    """Create the client for this app (connections are opened lazily on first use).
+
+    A blocking pool: under a burst, requests wait up to 5 s for a free connection instead of
+    failing with "too many connections" (which the blocklist check would turn into 503s).
+    """
+    pool = redis.BlockingConnectionPool.from_url(
+        app.config["REDIS_URL"], max_connections=app.config.get("REDIS_MAX_CONNECTIONS", 64), timeout=5,
+        socket_connect_timeout=2, socket_timeout=2, decode_responses=True,
     )
+    app.extensions["redis"] = redis.Redis(connection_pool=pool)
 
 
 def get_redis() -> redis.Redis:
