@@ -15,6 +15,7 @@ import hashlib
 import logging
 import os
 import threading
+import warnings
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
@@ -66,7 +67,10 @@ def _mem0_config(s: MemorySettings, client: Any) -> dict[str, Any]:
 def _build(s: MemorySettings, client: Any) -> Any:
     from mem0 import Memory
 
-    return Memory.from_config(_mem0_config(s, client))
+    with warnings.catch_warnings():
+        # Mem0 asks for payload indexes, which embedded Qdrant ignores (and warns about)
+        warnings.filterwarnings("ignore", message="Payload indexes have no effect", category=UserWarning)
+        return Memory.from_config(_mem0_config(s, client))
 
 
 @contextmanager
