@@ -73,6 +73,16 @@ def load_bars(*, symbol: str, interval: str, start_ms: int, end_ms: int, provide
     return sources.resolve(symbol, interval, provider).bars(int(start_ms), int(end_ms))
 
 
+def load_last_bars(*, symbol: str, interval: str, count: int, end_ms: int | None = None,
+                   provider: str = "auto") -> Bars:
+    """Return the latest ``count`` complete bars opening before ``end_ms`` (default: now), ascending.
+
+    Unlike a time window this also holds ``count`` bars when stored candles have gaps.
+    """
+    source = sources.resolve(symbol, interval, provider, now_ms=end_ms)
+    return source.last(source.now_ms, int(count)) if count > 0 else Bars.empty()
+
+
 def latest_bar(*, symbol: str, interval: str, now_ms: int | None = None, provider: str = "auto") -> Candle | None:
     """Return the latest bar complete at ``now_ms`` (default: now), or None when there is none."""
     last = sources.resolve(symbol, interval, provider, now_ms=now_ms).last(2**62, 1)

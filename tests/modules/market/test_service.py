@@ -52,6 +52,16 @@ def test_load_bars_errors(app, kwargs, error, message):
         service.load_bars(**args)
 
 
+def test_load_last_bars_counts_bars_not_time(app):
+    gappy = "time,o,h,l,c\n" + "".join(f"{(DAY + k * 5 * H) // 1000},1,{k + 2},1,{k + 1}\n" for k in range(4))
+    service.import_candles(symbol="GAPS", interval="1h", csv_text=gappy)  # bars at 00:00, 05:00, 10:00, 15:00
+    bars = service.load_last_bars(symbol="GAPS", interval="1h", count=3, end_ms=DAY + 15 * H + 30 * M)
+    assert bars.time.tolist() == [DAY, DAY + 5 * H, DAY + 10 * H]  # 15:00 is not complete yet
+    assert len(service.load_last_bars(symbol="GAPS", interval="1h", count=0)) == 0
+    mock = service.load_last_bars(symbol="AAPL", interval="5m", count=4, end_ms=DAY + H)
+    assert mock.time.tolist() == [DAY + 40 * M, DAY + 45 * M, DAY + 50 * M, DAY + 55 * M]
+
+
 def test_latest_bar_is_the_last_complete_one(app, acme_candles):
     bar = service.latest_bar(symbol="ACME", interval="1h", now_ms=DAY + 2 * H + 30 * M)
     assert bar.time == DAY + H  # the 02:00 bar closes at 03:00, after now
