@@ -108,6 +108,7 @@ class Settings:
     BACKTEST_MAX_BARS: int = 200_000
     BACKTEST_KLINE_MAX: int = 2000
     BACKTEST_CURVE_MAX: int = 2000
+    BACKTEST_MAX_ACTIVE: int = 5
 
     def as_flask_config(self) -> dict[str, Any]:
         """Return the settings as a dict for `app.config.update`, with derived keys."""
@@ -177,6 +178,7 @@ def load_config(env: Mapping[str, str] | None = None) -> Settings:
         BACKTEST_MAX_BARS=_int(env, "BACKTEST_MAX_BARS", 200_000),
         BACKTEST_KLINE_MAX=_int(env, "BACKTEST_KLINE_MAX", 2000),
         BACKTEST_CURVE_MAX=_int(env, "BACKTEST_CURVE_MAX", 2000),
+        BACKTEST_MAX_ACTIVE=_int(env, "BACKTEST_MAX_ACTIVE", 5),
     )
     validate(s)
     return s

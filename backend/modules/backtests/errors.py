@@ -1,7 +1,7 @@
 """Errors of the backtests module."""
 from __future__ import annotations
 
-from backend.core.errors import Conflict, Invalid, NotFound
+from backend.core.errors import Conflict, Invalid, NotFound, RateLimited
 
 
 class BacktestNotFound(NotFound):
@@ -30,3 +30,10 @@ class NotCancellable(Conflict):
 
     code = "backtests.not_cancellable"
     default_message = "This backtest has already finished."
+
+
+class TooManyActive(RateLimited):
+    """Raise when the caller already has BACKTEST_MAX_ACTIVE queued or running backtests."""
+
+    code = "backtests.too_many_active"
+    default_message = "Too many backtests are already queued or running; wait for one to finish."

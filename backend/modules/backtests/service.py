@@ -12,7 +12,7 @@ from decimal import Decimal
 from typing import Any, Mapping
 
 from flask import current_app
-from sqlalchemy import select, tuple_
+from sqlalchemy import func, select, tuple_
 from sqlalchemy.dialects.postgresql import distinct_on
 
 from backend.core import jobs
@@ -24,7 +24,7 @@ from backend.domain.marketdata.intervals import floor_time, interval_ms
 from backend.extensions import db
 from backend.modules.backtests import runner
 from backend.modules.backtests.errors import (BacktestNotFound, InvalidBacktest, NotCancellable,
-                                              TooManyBars)
+                                              TooManyActive, TooManyBars)
 from backend.modules.backtests.models import (CANCELLED, COMPLETED, FAILED, QUEUED, RUNNING, Backtest,
                                               BacktestTrade)
 from backend.modules.backtests.views import BacktestView, equity_of, fills_of, kline_of, summary_of
@@ -35,6 +35,7 @@ logger = logging.getLogger(__name__)
 JOB_KIND = "backtest"
 TASK_NAME = "backtests.run"
 DEFAULT_MAX_BARS = 200_000
+DEFAULT_MAX_ACTIVE = 5
 DEFAULT_BARS = 1000
 ACTIVE = (QUEUED, RUNNING)
 
@@ -100,9 +101,20 @@ def _known_symbol(symbol: str) -> str:
         raise InvalidBacktest(f"Unknown symbol {symbol!r}.", fields={"symbol": ["Unknown symbol."]}) from None
 
 
+def _check_active(actor_id: str) -> None:
+    """Refuse a new run while the caller has BACKTEST_MAX_ACTIVE queued or running ones (429)."""
+    limit = int(current_app.config.get("BACKTEST_MAX_ACTIVE", DEFAULT_MAX_ACTIVE))
+    active = db.session.scalar(select(func.count()).select_from(Backtest).where(
+        Backtest.owner_id == actor_id, Backtest.status.in_(ACTIVE))) or 0
+    if active >= limit:
+        raise TooManyActive(details={"limit": "BACKTEST_MAX_ACTIVE", "max": limit, "active": active},
+                            headers={"Retry-After": "5"})
+
+
 @transactional
 def _create(*, actor_id: str, d: Definition, symbol: str, interval: str, start: int, end: int,
             options: Mapping[str, Any]) -> tuple[str, str]:
+    _check_active(actor_id)
     job = jobs.create_job(kind=JOB_KIND, owner_id=actor_id)
     db.session.flush()
     row = Backtest(

@@ -120,3 +120,17 @@ def test_storing_a_result_twice_replaces_the_trades(client, user, run_backtest):
     runner.store(row, runner.compute(row, runner.load_bars(row)))  # a requeued run finishing again
     db.session.flush()
     assert before > 0 and db.session.query(BacktestTrade).filter_by(backtest_id=row.id).count() == before
+
+
+def test_too_many_active_runs_is_429_naming_the_limit(app, client, user, run_backtest, monkeypatch):
+    monkeypatch.setattr(service.jobs, "dispatch", lambda *args, **kwargs: None)  # runs stay queued
+    monkeypatch.setitem(app.config, "BACKTEST_MAX_ACTIVE", 2)
+    first = _submit(client, user, run_backtest)
+    _submit(client, user, run_backtest)
+    resp = run_backtest(user, strategy={"kind": "rsi"}, symbol="BTCUSDT")
+    assert resp.status_code == 429 and resp.headers["Retry-After"] == "5"
+    details = resp.get_json()["details"]
+    assert (details["error"], details["limit"], details["max"]) == ("backtests.too_many_active",
+                                                                    "BACKTEST_MAX_ACTIVE", 2)
+    client.post(f"/api/backtests/{first['backtest_id']}/cancel", headers=user.headers)
+    assert run_backtest(user, strategy={"kind": "rsi"}, symbol="BTCUSDT").status_code == 202
