@@ -43,7 +43,7 @@ def next_due(expr: str, tz_name: str, after_ms: int) -> int:
 def last_due(expr: str, tz_name: str, now_ms: int) -> int:
     """Return the latest scheduled instant at or before ``now_ms`` (Unix ms)."""
     tz = ZoneInfo(tz_name)
-    start = _wall(now_ms, tz).replace(microsecond=0)
+    start = _wall(now_ms, tz).replace(second=0, microsecond=0)  # cron fires on whole minutes
     it = croniter(expr, start)
     candidate = _to_ms(start, tz) if croniter.match(expr, start) else None
     if candidate is not None and candidate <= now_ms:

@@ -24,7 +24,10 @@ COMPARE = {"<": operator.lt, "<=": operator.le, ">": operator.gt, ">=": operator
 CROSSES = ("crosses_above", "crosses_below")
 COMBINATORS = ("and", "or", "not")
 OPS = (*COMPARE, *CROSSES, "between", *COMBINATORS)
+PAIR_OPS = frozenset((*COMPARE, *CROSSES))
 PAIR_HANDLES = frozenset({None, "a", "b"})
+SINGLE_HANDLES = DEFAULT_PORTS | {"a"}
+BOOLEAN_IN, SERIES_IN = frozenset({"boolean"}), frozenset({"series"})
 
 
 def fmt(x: float) -> str:
@@ -55,11 +58,11 @@ class LogicNode(NodeType):
 
     def accepts(self, data: dict) -> frozenset[str]:
         """Combinators take booleans; every other op takes series."""
-        return frozenset({"boolean"}) if data.get("op") in COMBINATORS else frozenset({"series"})
+        return BOOLEAN_IN if data.get("op") in COMBINATORS else SERIES_IN
 
     def target_handles(self, data: dict) -> frozenset:
         """Comparisons and crossings have inputs ``a`` and ``b``."""
-        return PAIR_HANDLES if data.get("op") in (*COMPARE, *CROSSES) else DEFAULT_PORTS | {"a"}
+        return PAIR_HANDLES if data.get("op") in PAIR_OPS else SINGLE_HANDLES
 
     def default_join(self, data: dict) -> str:
         """Combinators evaluate unless an input failed; the rest need every input."""

@@ -19,6 +19,7 @@ PRICE_FIELDS = ("open", "high", "low", "close", "volume")
 INDICATORS = ("price", "sma", "ema", "rsi", "macd", "bbands", "atr")
 MULTI_OUTPUTS = {"macd": ("line", "signal", "hist"), "bbands": ("upper", "middle", "lower")}
 ACTIONS = ("buy", "sell", "close", "notify")
+NO_INPUTS: frozenset[str] = frozenset()
 
 
 @register
@@ -32,7 +33,7 @@ class TriggerNode(NodeType):
 
     def accepts(self, data: dict) -> frozenset[str]:
         """Take no inputs at all."""
-        return frozenset()
+        return NO_INPUTS
 
     def check(self, data: dict) -> list[tuple[str, str]]:
         """Check the mode and, for cron, the expression and timezone."""

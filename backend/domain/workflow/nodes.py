@@ -20,6 +20,7 @@ from backend.domain.workflow.problems import MISSING_INPUT
 JOIN_RULES = ("all_success", "one_success", "none_failed")
 JOIN_PARAM = Param("join", "choice", choices=JOIN_RULES)
 DEFAULT_PORTS = frozenset({None, "out", "in"})
+CONTROL_IN = frozenset({"event", "boolean"})
 
 BarsFor = Callable[[Node], Bars]
 
@@ -43,7 +44,7 @@ class NodeType:
 
     def accepts(self, data: dict) -> frozenset[str]:
         """Return the value kinds this node takes on its inputs."""
-        return frozenset({"event", "boolean"})
+        return CONTROL_IN
 
     def target_handles(self, data: dict) -> frozenset:
         """Return the input handle ids this node has."""

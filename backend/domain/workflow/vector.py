@@ -38,6 +38,7 @@ def evaluate(plan: Plan, bars: Bars) -> tuple[dict[str, np.ndarray], dict[str, n
     labels = {nid: plan.handler(nid).label(node.data) for nid, node in plan.nodes.items()}
 
     def live(edge: Edge) -> np.ndarray:
+        """Return where ``edge`` is live (its source active and, for logic, on its handle)."""
         src = active[edge.source]
         if plan.nodes[edge.source].type == "logic":
             return src & handle_value(edge, values[edge.source])

@@ -158,6 +158,7 @@ def bars_source(now: int):
     from backend.modules.market import service as market_service
 
     def load(symbol: str, interval: str, lookback: int):
+        """Return the last ``lookback`` complete bars of ``symbol``/``interval``."""
         step = interval_ms(interval)
         bars = market_service.load_bars(symbol=symbol, interval=interval,
                                         start_ms=now - (lookback + 1) * step, end_ms=now)

@@ -44,5 +44,10 @@ def test_next_and_last_due():
     assert next_due("0 9 * * 1-5", "UTC", ms("2026-01-05T09:00:00")) == ms("2026-01-06T09:00:00")
 
 
+def test_last_due_is_the_start_of_the_matching_minute():
+    assert last_due("0 * * * *", "UTC", ms("2026-01-05T09:00:30")) == ms("2026-01-05T09:00:00")
+    assert last_due("* * * * *", "UTC", ms("2026-01-05T09:07:59")) == ms("2026-01-05T09:07:00")
+
+
 def test_last_due_in_tokyo_has_no_dst():
     assert last_due("0 0 * * *", "Asia/Tokyo", ms("2026-07-01T14:59:00")) == ms("2026-06-30T15:00:00")

@@ -122,3 +122,37 @@ def test_disabled_workflow_is_not_scheduled_and_cron_run_fires_only_cron_trigger
     trace = {t["nodeId"]: t["status"] for t in client.get(f"/api/workflows/runs/{run.id}",
                                                           headers=user.headers).get_json()["data"]["trace"]}
     assert trace == {"cron": "ran", "note": "ran", "manual": "pruned", "other": "pruned"}
+
+
+def test_two_beats_racing_enqueue_one_run(app, client, user, make_workflow, committed):
+    """Real commits, two threads: both compute the same due time; the unique row admits one."""
+    import threading
+
+    from backend.extensions import db
+    from backend.modules.workflows import service
+    from backend.modules.workflows.models import WorkflowRun
+
+    wf = make_workflow(user, cron_graph("0 * * * *", "UTC"))
+    with app.app_context():
+        enable_at(user, wf["id"], "2026-01-05T08:00:00")
+    barrier, counts, errors = threading.Barrier(2), [], []
+
+    def beat() -> None:
+        with app.app_context():
+            try:
+                barrier.wait(timeout=10)
+                counts.append(service.enqueue_due_runs(now=ms("2026-01-05T09:00:30")))
+            except Exception as exc:  # noqa: BLE001 - surfaced by the assertion below
+                errors.append(exc)
+            finally:
+                db.session.remove()
+
+    threads = [threading.Thread(target=beat) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=30)
+    assert errors == [] and sorted(counts) == [0, 1]
+    with app.app_context():
+        rows = db.session.query(WorkflowRun).filter_by(workflow_id=wf["id"]).all()
+        assert [(r.scheduled_at, r.trigger) for r in rows] == [(ms("2026-01-05T09:00:00"), "cron")]
