@@ -77,6 +77,7 @@ class Settings:
     BOT_DEFAULT_FEE_BPS: str = "10"  # Decimal text; used when POST /api/bots gives no fee_bps
     BOT_DEFAULT_SLIPPAGE_BPS: str = "5"
     BOT_TICK_RETRY_S: int = 60  # re-enqueue a due bot whose enqueued tick never ran
+    BOT_CURVE_MAX: int = 5000  # latest equity points (and orders) GET /api/bots/{id}/performance returns
     JOB_STALE_AFTER_S: int = 120
     JOB_MAX_ATTEMPTS: int = 2
     CELERY_TASK_TIME_LIMIT_S: int = 900
@@ -152,6 +153,7 @@ def load_config(env: Mapping[str, str] | None = None) -> Settings:
         BOT_DEFAULT_FEE_BPS=_str(env, "BOT_DEFAULT_FEE_BPS", "10"),
         BOT_DEFAULT_SLIPPAGE_BPS=_str(env, "BOT_DEFAULT_SLIPPAGE_BPS", "5"),
         BOT_TICK_RETRY_S=_int(env, "BOT_TICK_RETRY_S", 60),
+        BOT_CURVE_MAX=_int(env, "BOT_CURVE_MAX", 5000),
         JOB_STALE_AFTER_S=_int(env, "JOB_STALE_AFTER_S", 120),
         JOB_MAX_ATTEMPTS=_int(env, "JOB_MAX_ATTEMPTS", 2),
         CELERY_TASK_TIME_LIMIT_S=_int(env, "CELERY_TASK_TIME_LIMIT_S", 900),

@@ -154,14 +154,17 @@ def create_bot(*, actor_id: str, name: str, strategy_id: str, capital: Decimal,
 
 
 def list_recent_bots(*, actor_id: str | None, limit: int) -> list[BotView]:
-    """Return the caller's newest bots, or the newest public bots for anonymous callers."""
-    stmt = select(BotInstance).where(BotInstance.deleted_at.is_(None))
-    if actor_id is None:
-        stmt = stmt.where(BotInstance.is_public.is_(True))
-    else:
-        stmt = stmt.where(BotInstance.owner_id == actor_id)
+    """Return the caller's newest bots; anonymous callers and callers without any get public ones."""
+    live = select(BotInstance).where(BotInstance.deleted_at.is_(None))
+    newest = (BotInstance.created_at.desc(), BotInstance.id)
+    rows: Sequence[BotInstance] = []
+    if actor_id is not None:
+        rows = db.session.scalars(live.where(BotInstance.owner_id == actor_id)
+                                  .order_by(*newest).limit(limit)).all()
+    if not rows:
+        rows = db.session.scalars(live.where(BotInstance.is_public.is_(True))
+                                  .order_by(*newest).limit(limit)).all()
     now = now_ms()
-    rows = db.session.scalars(stmt.order_by(BotInstance.created_at.desc(), BotInstance.id).limit(limit))
     return [bot_view(b, now) for b in rows]
 
 
@@ -220,11 +223,14 @@ def delete_bot(*, actor_id: str, bot_id: str) -> BotView:
 
 
 def get_performance(*, actor_id: str | None, bot_id: str) -> PerformanceView:
-    """Return a readable bot's equity points and orders, oldest first."""
+    """Return a readable bot's latest equity points and orders (bounded), oldest first."""
     bot = _readable_bot(actor_id, bot_id)
+    limit = int(current_app.config["BOT_CURVE_MAX"])
     equity = db.session.scalars(select(BotEquity).where(BotEquity.bot_id == bot.id)
-                                .order_by(BotEquity.time)).all()
-    return PerformanceView(equity=equity, orders=_orders_of(bot.id))
+                                .order_by(BotEquity.time.desc()).limit(limit)).all()
+    orders = db.session.scalars(select(Order).where(Order.bot_id == bot.id)
+                                .order_by(Order.time.desc(), Order.created_at.desc()).limit(limit)).all()
+    return PerformanceView(equity=equity[::-1], orders=orders[::-1])
 
 
 def _orders_of(bot_id: str) -> Sequence[Order]:

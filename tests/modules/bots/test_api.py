@@ -109,6 +109,13 @@ def test_recent_anonymous_sees_public_bots_only(client, user, make_bot):
     assert client.get("/api/bots/recent?limit=0").status_code == 422
 
 
+def test_recent_for_a_caller_without_bots_is_the_public_showcase(client, user, other_user, make_bot):
+    public = make_bot(user, public=True)
+    make_bot(user)
+    data = client.get("/api/bots/recent", headers=other_user.headers).get_json()["data"]
+    assert [b["id"] for b in data] == [public["id"]]
+
+
 def test_status_pause_resume_and_validation(client, user, make_bot):
     bot = make_bot(user)
     path = f"/api/bots/{bot['id']}/status"

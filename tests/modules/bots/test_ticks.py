@@ -161,3 +161,15 @@ def test_schedule_claims_each_due_bot_once(replay_bot, fake_market, app, monkeyp
     service.tick_bot(bot_id=bot_id, now=fake_market.at_bar(60))
     assert service.enqueue_due_ticks(now=fake_market.now) == 0  # next bar not complete yet
     assert service.enqueue_due_ticks(now=fake_market.at_bar(61)) == 1
+
+
+def test_performance_returns_the_latest_points_when_capped(replay_bot, fake_market, user, app):
+    bot_id = replay_bot()
+    service.tick_bot(bot_id=bot_id, now=fake_market.at_bar(60))
+    app.config["BOT_CURVE_MAX"] = 10
+    try:
+        perf = service.get_performance(actor_id=user.id, bot_id=bot_id)
+    finally:
+        app.config["BOT_CURVE_MAX"] = 5000
+    assert [p.time for p in perf.equity] == [T0 + i * MIN for i in range(50, 60)]
+    assert len(perf.orders) <= 10
