@@ -158,3 +158,19 @@ def test_marks_with_bad_arguments_are_empty(client, user, paper_fills):
 
 def test_unknown_udf_path_is_a_404(client):
     assert client.get("/api/udf/nope").status_code == 404
+
+
+def test_marks_show_my_completed_backtest_trades_end_to_end(client, user, make_user, make_strategy, run_backtest):
+    from tests.fixtures.backtests import RANGE_END_MS, RANGE_START_MS
+
+    strategy = make_strategy(user, symbol="BTCUSDT", params={"fast": 5, "slow": 20})
+    resp = run_backtest(user, strategy_id=strategy["id"])
+    assert resp.status_code == 202, resp.get_json()
+    query = f"symbol=BTCUSDT&from={RANGE_START_MS // 1000}&to={RANGE_END_MS // 1000}&resolution=60"
+    marks = raw(client.get(f"/api/udf/marks?{query}", headers=user.headers))
+    assert marks, "a 3-week SMA 5/20 run on hourly bars trades"
+    assert all(m["time"] % 3600 == 0 and RANGE_START_MS // 1000 <= m["time"] < RANGE_END_MS // 1000 for m in marks)
+    assert {m["label"] for m in marks} <= {"B", "S"} and all(m["text"].startswith("backtest ") for m in marks)
+    assert {(m["label"], m["color"]) for m in marks} <= {("B", "green"), ("S", "red")}
+    assert raw(client.get(f"/api/udf/marks?{query}", headers=make_user().headers)) == []
+    assert raw(client.get(f"/api/udf/marks?{query}")) == []
