@@ -12,7 +12,8 @@ def schedule_ticks() -> int:
     return service.enqueue_due_ticks()
 
 
-@shared_task(name="bots.tick", ignore_result=True, acks_late=True)
+# A tick takes milliseconds; the limits keep a hung market read from holding a worker slot.
+@shared_task(name="bots.tick", ignore_result=True, acks_late=True, soft_time_limit=60, time_limit=90)
 def tick_bot(bot_id: str) -> str:
     """Run one tick of a bot (idempotent: a duplicate finds the cursor advanced or the row locked)."""
     return service.tick_bot(bot_id=bot_id).status
