@@ -111,6 +111,12 @@ def _check_active(actor_id: str) -> None:
                             headers={"Retry-After": "5"})
 
 
+def _default_name(strategy_name: str, symbol: str, interval: str) -> str:
+    """Return "<strategy> <symbol> <interval>", cut to the column's 200 characters."""
+    suffix = f" {symbol} {interval}"
+    return strategy_name[: 200 - len(suffix)] + suffix
+
+
 @transactional
 def _create(*, actor_id: str, d: Definition, symbol: str, interval: str, start: int, end: int,
             options: Mapping[str, Any]) -> tuple[str, str]:
@@ -119,7 +125,7 @@ def _create(*, actor_id: str, d: Definition, symbol: str, interval: str, start: 
     db.session.flush()
     row = Backtest(
         id=new_id(), owner_id=actor_id, job_id=job.id, strategy_id=d.strategy_id,
-        strategy_version_id=d.version_id, name=options.get("name") or f"{d.name} {symbol} {interval}",
+        strategy_version_id=d.version_id, name=options.get("name") or _default_name(d.name, symbol, interval),
         kind=d.kind, params=d.params, symbol=symbol, interval=interval, start_ms=start, end_ms=end,
         provider=options.get("provider") or "auto",
         initial_capital=Decimal(options.get("initial_capital") or 10000),
@@ -171,13 +177,16 @@ def _work(ctx: jobs.JobContext, job_id: str) -> None:
     ctx.progress(5)
     bars = runner.load_bars(row)
     done = runner.compute(row, bars, ctx)
-    ctx.progress(95)  # last chance to notice a cancel before the result is written
-    _complete(row.id, done)
+    ctx.progress(95)
+    _complete(row.id, job_id, done)
 
 
 @transactional
-def _complete(backtest_id: str, done: runner.Computed) -> None:
-    row = db.session.get(Backtest, backtest_id)
+def _complete(backtest_id: str, job_id: str, done: runner.Computed) -> None:
+    # The row lock orders this against cancel_backtest: a cancel that won keeps the row cancelled.
+    row = db.session.get(Backtest, backtest_id, with_for_update=True, populate_existing=True)
+    if row.status != RUNNING:
+        raise jobs.JobCancelled(job_id)
     runner.store(row, done)
 
 
@@ -195,8 +204,9 @@ jobs.register_job_kind(JOB_KIND, task_name=TASK_NAME, on_failed=mark_failed)
 
 # --- reads -------------------------------------------------------------------------------------
 
-def _owned(actor_id: str | None, backtest_id: str) -> Backtest:
-    row = db.session.get(Backtest, backtest_id) if isinstance(backtest_id, str) else None
+def _owned(actor_id: str | None, backtest_id: str, *, lock: bool = False) -> Backtest:
+    row = (db.session.get(Backtest, backtest_id, with_for_update=lock, populate_existing=lock)
+           if isinstance(backtest_id, str) else None)
     if row is None or actor_id is None or row.owner_id != actor_id:
         raise BacktestNotFound()
     return row
@@ -273,7 +283,7 @@ def get_job_status(*, actor_id: str, job_id: str) -> dict[str, Any]:
 @transactional
 def cancel_backtest(*, actor_id: str, backtest_id: str) -> BacktestView:
     """Cancel one of the caller's queued or running backtests (409 once it finished)."""
-    row = _owned(actor_id, backtest_id)
+    row = _owned(actor_id, backtest_id, lock=True)  # ordered against the run's _complete
     if row.status not in ACTIVE:
         raise NotCancellable()
     row.status, row.finished_at = CANCELLED, now_ms()
@@ -388,7 +398,7 @@ def run_backtest_sync(*, actor_id: str, strategy_id: str, interval: str, start: 
     """Run a backtest of a strategy in this process, without a job (the demo seed); return its id."""
     d = _definition(actor_id, strategy_id, None)
     row = Backtest(id=new_id(), owner_id=actor_id, strategy_id=d.strategy_id, strategy_version_id=d.version_id,
-                   name=f"{d.name} {d.symbol} {interval}", kind=d.kind, params=d.params, symbol=d.symbol,
+                   name=_default_name(d.name, d.symbol, interval), kind=d.kind, params=d.params, symbol=d.symbol,
                    interval=interval, start_ms=start, end_ms=end, provider=options.get("provider", "auto"),
                    initial_capital=Decimal(options.get("initial_capital", 10000)),
                    fee_bps=Decimal(options.get("fee_bps", 0)), slippage_bps=Decimal(options.get("slippage_bps", 0)),

@@ -134,3 +134,22 @@ def test_too_many_active_runs_is_429_naming_the_limit(app, client, user, run_bac
                                                                     "BACKTEST_MAX_ACTIVE", 2)
     client.post(f"/api/backtests/{first['backtest_id']}/cancel", headers=user.headers)
     assert run_backtest(user, strategy={"kind": "rsi"}, symbol="BTCUSDT").status_code == 202
+
+
+def test_a_cancel_after_the_last_progress_check_still_wins(client, user, run_backtest, monkeypatch):
+    real_progress = jobs.JobContext.progress
+
+    def progress_then_cancel(ctx, pct):
+        real_progress(ctx, pct)
+        if pct == 95:  # the user's cancel lands between the last check and the write
+            from backend.extensions import db
+            from backend.modules.backtests.models import Backtest
+
+            row = db.session.query(Backtest).filter_by(job_id=ctx.job_id).one()
+            service.cancel_backtest(actor_id=row.owner_id, backtest_id=row.id)
+
+    monkeypatch.setattr(jobs.JobContext, "progress", progress_then_cancel)
+    ids = _submit(client, user, run_backtest)
+    assert _job_status(client, user, ids["job_id"])["status"] == "CANCELLED"
+    detail = client.get(f"/api/backtests/{ids['backtest_id']}", headers=user.headers).get_json()["data"]
+    assert detail["status"] == "cancelled" and detail["trades"] == [] and detail["metrics"] is None
