@@ -26,10 +26,17 @@ from backend.modules.bots.models import BotInstance, Order
 TARGETS = {"buy": 1, "close": 0}
 
 
+def _canonical(value: object) -> str | None:
+    if value is None:
+        return None
+    if isinstance(value, Decimal):  # 1, 1.0 and 1.00 are the same quantity
+        return format(value.normalize(), "f")
+    return str(value)
+
+
 def request_hash(**body: object) -> str:
     """Return a stable hash of an order request's parameters."""
-    canonical = json.dumps({k: (str(v) if v is not None else None) for k, v in body.items()},
-                           sort_keys=True)
+    canonical = json.dumps({k: _canonical(v) for k, v in body.items()}, sort_keys=True)
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 

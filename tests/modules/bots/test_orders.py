@@ -38,6 +38,9 @@ def test_same_key_same_body_replays_and_different_body_is_409(client, user, make
     assert first.status_code == again.status_code == 201
     assert again.get_json()["data"]["id"] == first.get_json()["data"]["id"]
     assert _count(bot["id"]) == 1
+    same_number = client.post(f"/api/bots/{bot['id']}/orders", headers=headers,
+                              json={"side": "buy", "quantity": "1.00"})
+    assert same_number.get_json()["data"]["id"] == first.get_json()["data"]["id"]
     other = client.post(f"/api/bots/{bot['id']}/orders", headers=headers, json={"side": "buy", "quantity": 2})
     assert other.status_code == 409
     body = other.get_json()
