@@ -66,13 +66,13 @@ def test_malformed_json_is_400_envelope(client):
 
 
 @pytest.fixture(scope="module")
-def boom_app(test_services):
+def boom_app(app, test_services):
     """A separate app instance with routes that crash (the shared app is never modified)."""
     from backend.app import create_app
     from backend.config import load_config
     from tests.fixtures.core_db import test_env
 
-    app = create_app(load_config(test_env(test_services)))
+    crashing = create_app(load_config(test_env(test_services)))
     blp = EnvelopeBlueprint("boom", __name__, url_prefix="/api/_test")
 
     @blp.route("/boom")
@@ -85,8 +85,11 @@ def boom_app(test_services):
     def teapot():
         abort(418)
 
-    app.register_blueprint(blp)
-    return app
+    crashing.register_blueprint(blp)
+    # Creating an app makes its Celery the process-wide current one; give that back.
+    app.extensions["celery"].set_current()
+    app.extensions["celery"].set_default()
+    return crashing
 
 
 def test_unhandled_error_is_500_without_traceback(boom_app, caplog):
