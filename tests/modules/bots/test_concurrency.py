@@ -79,3 +79,19 @@ def test_concurrent_orders_with_one_key_give_one_order(app, committed, user, bot
     with app.app_context():
         count = db.session.scalar(select(func.count()).select_from(Order))
         assert count == 1
+
+
+def test_parallel_http_posts_with_one_key_give_one_order(app, committed, user, bot_strategy, fake_market):
+    bot_id = _bot(app, user, bot_strategy, fake_market)
+    headers = {**user.headers, "Idempotency-Key": "http-same-key"}
+
+    def post(_i):
+        resp = app.test_client().post(f"/api/bots/{bot_id}/orders", headers=headers,
+                                      json={"side": "buy", "quantity": 1})
+        return resp.status_code, resp.get_json()["data"]["id"]
+
+    results, errors = _in_threads(app, 20, post)
+    assert errors == []
+    assert {status for status, _ in results} == {201}
+    assert len({order_id for _, order_id in results}) == 1
+    assert len(_orders(app, bot_id)) == 1
