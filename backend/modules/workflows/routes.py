@@ -8,7 +8,7 @@ from backend.core.auth import current_user_id
 from backend.core.envelope import EnvelopeBlueprint
 from backend.modules.workflows import service
 from backend.modules.workflows.schemas import (
-    ExecuteResultSchema, NodeTypeSchema, RunDetailSchema, RunSchema, ValidateBodySchema, ValidationSchema,
+    ExecuteResultSchema, NodeTypeSchema, NotificationSchema, RunDetailSchema, RunSchema, ValidateBodySchema, ValidationSchema,
     WorkflowCreateSchema, WorkflowSchema, WorkflowUpdateSchema,
 )
 
@@ -53,6 +53,18 @@ def validate_graph(body):
 def node_types():
     """List the node types and their parameter schemas."""
     return service.list_node_types()
+
+
+@blp.route("/notifications", methods=["GET"])
+@jwt_required()
+@blp.response(200, NotificationSchema(many=True))
+@blp.paginate()
+def notifications(pagination_parameters):
+    """List my workflow notifications, newest first."""
+    page = service.list_notifications(actor_id=current_user_id(), page=pagination_parameters.page,
+                                      page_size=pagination_parameters.page_size)
+    pagination_parameters.item_count = page.total
+    return page.items
 
 
 @blp.route("/<string:workflow_id>")

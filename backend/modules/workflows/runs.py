@@ -117,6 +117,13 @@ def list_runs(*, actor_id: str, workflow_id: str, page: int, page_size: int) -> 
     return Page(items=[_view(r) for r in result.items], total=result.total)
 
 
+def list_notifications(*, actor_id: str, page: int, page_size: int) -> Page[WorkflowNotification]:
+    """Return the caller's workflow notifications, newest first."""
+    stmt = (select(WorkflowNotification).where(WorkflowNotification.owner_id == actor_id)
+            .order_by(WorkflowNotification.created_at.desc(), WorkflowNotification.id))
+    return paginate(stmt, page=page, page_size=page_size)
+
+
 def execute_run(*, job_id: str) -> str | None:
     """Run the workflow run of ``job_id`` inside its job (the Celery task calls this)."""
     run_id = db.session.scalar(select(WorkflowRun.id).where(WorkflowRun.job_id == job_id))

@@ -136,3 +136,14 @@ class NodeTypeSchema(ma.Schema):
     type = ma.fields.String()
     output = ma.fields.String()
     params = ma.fields.List(ma.fields.Dict())
+
+
+class NotificationSchema(ma.Schema):
+    """A message recorded by a notify action."""
+
+    id = ma.fields.String()
+    workflowId = ma.fields.String(attribute="workflow_id")
+    runId = ma.fields.String(attribute="run_id")
+    nodeId = ma.fields.String(attribute="node_id")
+    message = ma.fields.String()
+    createdAt = TimestampMs(attribute="created_at")

@@ -136,7 +136,7 @@ def test_node_types_list_parameter_schemas(client, user):
 ID = "00000000-0000-0000-0000-000000000000"
 ENDPOINTS = [
     ("get", "/api/workflows"), ("post", "/api/workflows"), ("post", "/api/workflows/validate"),
-    ("get", "/api/workflows/node-types"), ("get", f"/api/workflows/{ID}"), ("put", f"/api/workflows/{ID}"),
+    ("get", "/api/workflows/node-types"), ("get", "/api/workflows/notifications"), ("get", f"/api/workflows/{ID}"), ("put", f"/api/workflows/{ID}"),
     ("delete", f"/api/workflows/{ID}"), ("post", f"/api/workflows/{ID}/execute"),
     ("get", f"/api/workflows/{ID}/runs"), ("get", f"/api/workflows/runs/{ID}"),
     ("post", f"/api/workflows/{ID}/enable"), ("post", f"/api/workflows/{ID}/disable"),

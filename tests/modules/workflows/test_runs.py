@@ -39,7 +39,7 @@ def test_execute_queues_a_job_and_stores_the_trace(client, user, make_workflow, 
     assert trace["buy"]["outputs"]["intent"] == {"action": "buy", "symbol": "BTCUSDT", "botId": None}
     assert trace["buy"]["outputs"]["order"] is None and "intent recorded" in trace["buy"]["outputs"]["note"]
     assert all(t["durationMs"] >= 0 for t in run["trace"])
-    assert workflow_bars["_calls"][0][:3] == ("BTCUSDT", "1d", 300)
+    assert workflow_bars.calls[0][:3] == ("BTCUSDT", "1d", 300)
 
 
 def test_job_status_is_success(client, user, make_workflow, workflow_bars):
@@ -52,7 +52,7 @@ def test_job_status_is_success(client, user, make_workflow, workflow_bars):
 
 
 def test_false_branch_run(client, user, make_workflow, workflow_bars):
-    workflow_bars["BTCUSDT"] = [10.0, 45.0]
+    workflow_bars.closes["BTCUSDT"] = [10.0, 45.0]
     wf = make_workflow(user)
     trace = {t["nodeId"]: t for t in run_detail(client, user, execute(client, user, wf["id"])["run_id"])["trace"]}
     assert (trace["buy"]["status"], trace["sell"]["status"]) == ("pruned", "ran")
@@ -81,6 +81,16 @@ def test_notify_records_one_notification_even_when_the_job_is_redelivered(app, c
     assert [(r.node_id, r.message, r.owner_id) for r in rows] == [("buy", "RSI dip on BTC", user.id)]
     trace = {t["nodeId"]: t for t in run_detail(client, user, queued["run_id"])["trace"]}
     assert trace["buy"]["outputs"]["notification"] == "RSI dip on BTC"
+    listed = client.get("/api/workflows/notifications", headers=user.headers).get_json()["data"]
+    assert [(n["runId"], n["nodeId"], n["message"], n["workflowId"]) for n in listed] == [
+        (queued["run_id"], "buy", "RSI dip on BTC", wf["id"])]
+
+
+def test_notifications_are_private(client, user, other_user, make_workflow, workflow_bars):
+    g = threshold_graph("<", 30)
+    g["nodes"][3]["data"] = {"action": "notify"}
+    execute(client, user, make_workflow(user, g)["id"])
+    assert client.get("/api/workflows/notifications", headers=other_user.headers).get_json()["data"] == []
 
 
 def test_runs_list_newest_first_without_trace(client, user, make_workflow, workflow_bars):
