@@ -17,7 +17,6 @@ from sqlalchemy.dialects.postgresql import distinct_on
 
 from backend.core import jobs
 from backend.core.db import new_id, now_ms, transactional
-from backend.core.errors import AppError
 from backend.core.pagination import Page, paginate
 from backend.domain.backtest import ENGINE_VERSION
 from backend.domain.marketdata.intervals import floor_time, interval_ms
@@ -89,18 +88,6 @@ def _range(interval: str, start: int | None, end: int | None) -> tuple[int, int]
     return start, end
 
 
-def _known_symbol(symbol: str) -> str:
-    """Return the market's spelling of ``symbol``; 422 when no provider serves it."""
-    from backend.modules.market import service as market_service
-
-    try:
-        return market_service.find_symbol(symbol).info.symbol
-    except AppError as exc:
-        if exc.http_status != 404:
-            raise
-        raise InvalidBacktest(f"Unknown symbol {symbol!r}.", fields={"symbol": ["Unknown symbol."]}) from None
-
-
 def _check_active(actor_id: str) -> None:
     """Refuse a new run while the caller has BACKTEST_MAX_ACTIVE queued or running ones (429)."""
     limit = int(current_app.config.get("BACKTEST_MAX_ACTIVE", DEFAULT_MAX_ACTIVE))
@@ -149,7 +136,7 @@ def submit_backtest(*, actor_id: str, strategy_id: str | None = None,
     symbol = symbol or d.symbol
     if not symbol:
         raise InvalidBacktest("A symbol is required.", fields={"symbol": ["Missing data for required field."]})
-    symbol = _known_symbol(symbol)
+    symbol = strategies_service.known_symbol(symbol)
     interval = interval or d.interval or "1h"
     start, end = _range(interval, start, end)
     backtest_id, job_id = _create(actor_id=actor_id, d=d, symbol=symbol, interval=interval,

@@ -94,6 +94,18 @@ def validate_definition(kind: str, params: Mapping[str, Any] | None, *, actor_id
         raise InvalidStrategy(fields={f"params.{k}": v for k, v in exc.fields.items()}) from None
 
 
+def known_symbol(symbol: str) -> str:
+    """Return the market's spelling of ``symbol``; 422 when no market data source serves it."""
+    from backend.modules.market import service as market_service
+
+    try:
+        return market_service.find_symbol(symbol).info.symbol
+    except AppError as exc:
+        if exc.http_status != 404:
+            raise
+        raise InvalidStrategy(f"Unknown symbol {symbol!r}.", fields={"symbol": ["Unknown symbol."]}) from None
+
+
 def list_kinds() -> list[dict[str, Any]]:
     """Return the built-in strategy kinds with their parameter schemas."""
     return [{"kind": spec.kind, "title": spec.title,
@@ -102,25 +114,26 @@ def list_kinds() -> list[dict[str, Any]]:
             for spec in domain_strategies.list_strategies()]
 
 
-def _live(strategy_id: str) -> Strategy:
-    """Return the non-deleted strategy row or raise StrategyNotFound."""
-    row = db.session.get(Strategy, strategy_id) if isinstance(strategy_id, str) else None
+def _live(strategy_id: str, *, lock: bool = False) -> Strategy:
+    """Return the non-deleted strategy row (locked for update if asked) or raise StrategyNotFound."""
+    row = (db.session.get(Strategy, strategy_id, with_for_update=lock, populate_existing=lock)
+           if isinstance(strategy_id, str) else None)
     if row is None or row.deleted_at is not None:
         raise StrategyNotFound()
     return row
 
 
-def _visible(strategy_id: str, actor_id: str | None) -> Strategy:
+def _visible(strategy_id: str, actor_id: str | None, *, lock: bool = False) -> Strategy:
     """Return a strategy the actor owns or that is published; otherwise 404."""
-    row = _live(strategy_id)
+    row = _live(strategy_id, lock=lock)
     if row.owner_id != actor_id and not row.is_published:
         raise StrategyNotFound()
     return row
 
 
-def _owned(strategy_id: str, actor_id: str) -> Strategy:
+def _owned(strategy_id: str, actor_id: str, *, lock: bool = False) -> Strategy:
     """Return a strategy the actor owns; 403 if only visible (published), 404 otherwise."""
-    row = _visible(strategy_id, actor_id)
+    row = _visible(strategy_id, actor_id, lock=lock)
     if row.owner_id != actor_id:
         raise NotStrategyOwner()
     return row
@@ -151,7 +164,7 @@ def create_strategy(*, actor_id: str, name: str, symbol: str, kind: str,
                     description: str = "", interval: str = "1h", published: bool = False) -> StrategyView:
     """Create a strategy and its first version."""
     clean = validate_definition(kind, params, actor_id=actor_id)
-    row = Strategy(owner_id=actor_id, name=name, symbol=symbol, kind=kind, tags=list(tags or []),
+    row = Strategy(owner_id=actor_id, name=name, symbol=known_symbol(symbol), kind=kind, tags=list(tags or []),
                    description=description, interval=interval, is_published=published, version_count=0)
     db.session.add(row)
     db.session.flush()
@@ -165,7 +178,9 @@ _META_FIELDS = ("name", "symbol", "tags", "description", "interval")
 @transactional
 def update_strategy(*, actor_id: str, strategy_id: str, changes: Mapping[str, Any]) -> StrategyView:
     """Change metadata; a change of kind or parameters creates a new version."""
-    row = _owned(strategy_id, actor_id)
+    row = _owned(strategy_id, actor_id, lock=True)  # concurrent edits number versions one by one
+    if "symbol" in changes:
+        changes = {**changes, "symbol": known_symbol(changes["symbol"])}
     for field in _META_FIELDS:
         if field in changes:
             setattr(row, field, list(changes[field]) if field == "tags" else changes[field])

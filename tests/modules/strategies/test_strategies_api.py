@@ -121,3 +121,10 @@ def test_showcase_lists_strategies_with_results_first(client, user, make_strateg
     names = [s["name"] for s in client.get("/api/strategies/recent").get_json()["data"]]
     assert names == ["tested", "untested, but newer"]
     assert [s["name"] for s in client.get("/api/strategies/recent?limit=1").get_json()["data"]] == ["tested"]
+
+
+def test_symbols_must_be_served_by_the_market(client, user, make_strategy):
+    resp = client.post("/api/strategies", json={"name": "x", "symbol": "NOPE", "kind": "rsi"}, headers=user.headers)
+    assert _err(resp, 422)["fields"] == {"symbol": ["Unknown symbol."]}
+    sid = make_strategy(user)["id"]
+    assert _err(client.patch(f"/api/strategies/{sid}", json={"symbol": "NOPE"}, headers=user.headers), 422)
