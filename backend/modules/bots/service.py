@@ -92,9 +92,10 @@ def _check_symbol(symbol: str, interval: str, now: int) -> None:
 
 
 def _start_cursor(bot: BotInstance, now: int) -> None:
-    """Trade from the latest complete bar on; a flat bot's strategy state starts fresh there."""
+    """Skip every bar complete at ``now``: the first signal bar is the one in progress, so every
+    fill happens after ``now``. A flat bot's strategy state starts fresh there."""
     step = interval_ms(bot.interval)
-    bot.last_bar_ms = max(bot.last_bar_ms or 0, floor_time(now, bot.interval) - 2 * step)
+    bot.last_bar_ms = max(bot.last_bar_ms or 0, floor_time(now, bot.interval) - step)
     if bot.position == 0:
         bot.flat_bar_ms = bot.last_bar_ms
     bot.next_tick_ms, bot.tick_enqueued_ms = 0, None

@@ -173,3 +173,16 @@ def test_performance_returns_the_latest_points_when_capped(replay_bot, fake_mark
         app.config["BOT_CURVE_MAX"] = 5000
     assert [p.time for p in perf.equity] == [T0 + i * MIN for i in range(50, 60)]
     assert len(perf.orders) <= 10
+
+
+def test_a_new_bot_only_fills_after_its_creation(ctx, user, bot_strategy, fake_market):
+    created = fake_market.at_bar(100) + 25_000  # mid-way through bar 101
+    bot = service.create_bot(actor_id=user.id, name="live", strategy_id=bot_strategy(user.id),
+                             capital=D(1000), now=created)
+    row = db.session.get(BotInstance, bot.id)
+    assert row.last_bar_ms == T0 + 100 * MIN  # bars complete at creation are skipped
+    assert row.origin_ms == T0 + 101 * MIN - 200 * MIN  # BOT_WARMUP_BARS of history
+    for index in range(101, 400, 5):
+        service.tick_bot(bot_id=bot.id, now=fake_market.at_bar(index))
+    times = [o.time for o in _orders(bot.id)]
+    assert times and min(times) > created
