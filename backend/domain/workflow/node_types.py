@@ -7,6 +7,7 @@ import numpy as np
 from croniter import croniter
 
 from backend.domain.backtest import indicators as ind
+from backend.domain.marketdata.intervals import INTERVALS
 from backend.domain.workflow.graph import Edge, Node
 from backend.domain.workflow.logic import LogicNode  # noqa: F401 - registers "logic"
 from backend.domain.workflow.nodes import (
@@ -68,7 +69,7 @@ class DataNode(NodeType):
         Param("signal", "int", minimum=1, maximum=10_000, default=9),
         Param("k", "number", minimum=0, maximum=100, default=2.0),
         Param("output", "choice", choices=("line", "signal", "hist", "upper", "middle", "lower")),
-        Param("symbol", "str"), Param("interval", "str", default="1d"),
+        Param("symbol", "str"), Param("interval", "choice", choices=INTERVALS, default="1d"),
         Param("lookback", "int", minimum=1, maximum=100_000, default=300), JOIN_PARAM,
     )
     _default_period = {"rsi": 14, "atr": 14, "bbands": 20}
@@ -84,7 +85,19 @@ class DataNode(NodeType):
         out = data.get("output")
         if out is not None and out not in MULTI_OUTPUTS.get(kind, ()):
             found.append((INVALID_PARAMETER, f"parameter 'output' {out!r} does not apply to {kind}"))
+        if not found and self.p(data, "lookback") < self.warmup(data):
+            found.append((INVALID_PARAMETER, f"parameter 'lookback' ({self.p(data, 'lookback')} bars) is shorter "
+                          f"than the {self.warmup(data)} bars {self.label(data)} needs for a value"))
         return found
+
+    def warmup(self, data: dict) -> int:
+        """Return how many bars the indicator needs before its first value."""
+        kind = data.get("indicator", "price")
+        if kind == "price":
+            return 1
+        if kind == "macd":
+            return int(self.p(data, "slow")) + int(self.p(data, "signal")) - 1
+        return self.period(data) + (1 if kind in ("rsi", "atr") else 0)
 
     def check_inputs(self, node: Node, edges: list[Edge]):
         """Require a trigger or a logic branch feeding the node."""

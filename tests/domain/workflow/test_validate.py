@@ -115,11 +115,24 @@ def test_action_parameters(data, reason, word):
     ({"indicator": "vwap"}, "invalid_parameter"),                         # unknown indicator
     ({"indicator": "macd", "fast": 30, "slow": 10}, "invalid_parameter"),  # fast >= slow
     ({"indicator": "sma", "period": 5, "output": "upper"}, "invalid_parameter"),
+    ({"indicator": "sma", "period": 500}, "invalid_parameter"),           # default lookback 300 < 500
+    ({"indicator": "rsi", "period": 14, "lookback": 14}, "invalid_parameter"),  # RSI(14) needs 15 bars
+    ({"indicator": "price", "interval": "7x"}, "invalid_parameter"),      # unknown interval
 ])
 def test_data_parameters(data, reason):
     g = threshold_graph()
     g["nodes"][1]["data"] = data
     assert [(p.reason, p.node_id) for p in validate(g).problems] == [(reason, "d")]
+
+
+def test_lookback_message_names_the_warmup():
+    g = threshold_graph()
+    g["nodes"][1]["data"] = {"indicator": "macd", "lookback": 30}
+    (problem,) = validate(g).problems
+    assert problem.message == ("node d: parameter 'lookback' (30 bars) is shorter than the 34 bars "
+                               "MACD(12,26,9).line needs for a value")
+    g["nodes"][1]["data"]["lookback"] = 34
+    assert validate(g).valid
 
 
 def test_cron_trigger_parameters():
