@@ -167,3 +167,19 @@ def test_broker_down_is_503_and_leaves_no_rows(client, user, run_backtest, broke
     details = _err(run_backtest(user, strategy={"kind": "rsi"}, symbol="BTCUSDT"), 503)
     assert details["reason"] == "service_unavailable"
     assert db.session.query(Backtest).count() == 0 and db.session.query(Job).count() == 0
+
+
+def test_every_private_endpoint_needs_a_token(client, user, run_backtest):
+    ids = run_backtest(user, strategy={"kind": "rsi"}, symbol="BTCUSDT").get_json()["data"]
+    for method, url in (("get", "/api/backtests"), ("get", f"/api/backtests/job/{ids['job_id']}"),
+                        ("get", f"/api/backtests/{ids['backtest_id']}"),
+                        ("post", f"/api/backtests/{ids['backtest_id']}/cancel")):
+        assert _err(getattr(client, method)(url), 401)["reason"] == "token_missing", url
+
+
+def test_list_filters_and_rejects_bad_filters(client, user, run_backtest):
+    run_backtest(user, strategy={"kind": "rsi"}, symbol="BTCUSDT")
+    run_backtest(user, strategy={"kind": "rsi"}, symbol="XAUUSD")
+    rows = client.get("/api/backtests?symbol=XAUUSD&status=completed", headers=user.headers).get_json()["data"]
+    assert [r["symbol"] for r in rows] == ["XAUUSD"]
+    assert _err(client.get("/api/backtests?status=done", headers=user.headers), 422)

@@ -128,3 +128,18 @@ def test_symbols_must_be_served_by_the_market(client, user, make_strategy):
     assert _err(resp, 422)["fields"] == {"symbol": ["Unknown symbol."]}
     sid = make_strategy(user)["id"]
     assert _err(client.patch(f"/api/strategies/{sid}", json={"symbol": "NOPE"}, headers=user.headers), 422)
+
+
+def test_every_private_endpoint_needs_a_token(client, user, make_strategy):
+    sid = make_strategy(user)["id"]
+    for method, url in (("get", "/api/strategies"), ("get", "/api/strategies/kinds"),
+                        ("get", f"/api/strategies/{sid}"), ("patch", f"/api/strategies/{sid}"),
+                        ("delete", f"/api/strategies/{sid}"), ("get", f"/api/strategies/{sid}/versions")):
+        assert _err(getattr(client, method)(url, json={"name": "x"} if method == "patch" else None), 401)[
+            "reason"] == "token_missing", url
+
+
+def test_versions_of_someone_elses_private_strategy_are_404(client, user, other_user, make_strategy):
+    sid = make_strategy(user)["id"]
+    assert _err(client.get(f"/api/strategies/{sid}/versions", headers=other_user.headers), 404)["error"] == \
+        "strategies.not_found"
