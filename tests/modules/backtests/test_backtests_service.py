@@ -153,3 +153,23 @@ def test_a_cancel_after_the_last_progress_check_still_wins(client, user, run_bac
     assert _job_status(client, user, ids["job_id"])["status"] == "CANCELLED"
     detail = client.get(f"/api/backtests/{ids['backtest_id']}", headers=user.headers).get_json()["data"]
     assert detail["status"] == "cancelled" and detail["trades"] == [] and detail["metrics"] is None
+
+
+def test_the_task_is_routed_to_the_backtests_queue(app):
+    celery = app.extensions["celery"]
+    assert "backtests.run" in celery.tasks
+    assert celery.amqp.router.route({}, "backtests.run")["queue"].name == "backtests"
+
+
+def test_strategy_verified_kpis_come_from_the_owners_latest_run(client, user, other_user, make_strategy,
+                                                                run_backtest):
+    from backend.modules.strategies import service as strategies_service
+    from backend.modules.strategies.errors import StrategyNotFound
+
+    sid = make_strategy(user, published=True)["id"]
+    assert strategies_service.verified_kpis(actor_id=user.id, strategy_id=sid) is None
+    bt = run_backtest(user, strategy_id=sid).get_json()["data"]["backtest_id"]
+    assert strategies_service.verified_kpis(actor_id=user.id, strategy_id=sid)["backtestId"] == bt
+    private = make_strategy(user)["id"]
+    with pytest.raises(StrategyNotFound):
+        strategies_service.verified_kpis(actor_id=other_user.id, strategy_id=private)
