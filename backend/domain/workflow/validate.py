@@ -216,9 +216,12 @@ def _joins(st: _State, order: tuple[str, ...]) -> None:
 
 
 def _edge_cond(st: _State, conds: dict, edge: Edge, into_combinator: bool) -> frozenset:
-    """Return the branch conditions (logic node, handle) under which ``edge`` is live."""
+    """Return the conditions ((logic node, handle) or (trigger, "fired")) under which ``edge`` is live."""
     base = conds.get(edge.source, frozenset())
-    if into_combinator or st.nodes[edge.source].type != "logic":
+    source_type = st.nodes[edge.source].type
+    if source_type == "trigger":  # a trigger may not fire (a cron run fires only its cron triggers)
+        return base | {(edge.source, "fired")}
+    if into_combinator or source_type != "logic":
         return base
     return base | {(edge.source, edge.source_handle)}
 

@@ -173,6 +173,15 @@ def test_only_fired_triggers_run():
                                 "l": "pruned", "buy": "pruned", "sell": "pruned"}
 
 
+def test_one_success_data_node_runs_when_only_the_cron_trigger_fires():
+    g = threshold_graph()
+    g["nodes"].append(node("cron", "trigger", mode="cron", cron="0 9 * * *", timezone="UTC"))
+    g["edges"].append(edge("cron", "d"))
+    g["nodes"][1]["data"]["join"] = "one_success"
+    result = run_tick(compile_graph(g), source_of({"X": [27.4]}), symbol="X", fired={"cron"})
+    assert statuses(result) == {"cron": "ran", "t": "pruned", "d": "ran", "l": "ran", "buy": "ran", "sell": "pruned"}
+
+
 def test_missing_symbol_fails_the_data_node():
     result = run_tick(compile_graph(threshold_graph()), source_of({}))
     assert statuses(result)["d"] == "failed"

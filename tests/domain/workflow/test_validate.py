@@ -207,6 +207,15 @@ def test_join_of_different_branches_needs_an_explicit_rule():
     assert validate(g).valid
 
 
+def test_node_fed_by_two_triggers_needs_an_explicit_join():
+    g = threshold_graph()
+    g["nodes"].append(node("cron", "trigger", mode="cron", cron="0 9 * * *", timezone="UTC"))
+    g["edges"].append(edge("cron", "d"))
+    assert reasons(validate(g)) == [("ambiguous_join", "d", None)]
+    g["nodes"][1]["data"]["join"] = "one_success"
+    assert validate(g).valid
+
+
 def test_all_success_on_both_handles_of_one_logic_node_is_rejected():
     g = threshold_graph()
     g["edges"].append(edge("l", "buy", "false"))
