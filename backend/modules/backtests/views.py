@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass, field
-from decimal import Decimal
 from typing import Any, Iterable
 
 from backend.modules.backtests.models import Backtest, BacktestTrade
@@ -83,8 +82,3 @@ class BacktestView:
     def started(self) -> int:
         """Return the start time, or the submit time while queued."""
         return int(self.row.started_at or self.row.created_at)
-
-
-def decimal_or_none(value: Any) -> Decimal | None:
-    """Return ``value`` as Decimal (None stays None)."""
-    return None if value is None else Decimal(value)
