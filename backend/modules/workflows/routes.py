@@ -8,7 +8,7 @@ from backend.core.auth import current_user_id
 from backend.core.envelope import EnvelopeBlueprint
 from backend.modules.workflows import service
 from backend.modules.workflows.schemas import (
-    ExecuteResultSchema, NodeTypeSchema, NotificationSchema, RunDetailSchema, RunSchema, ValidateBodySchema, ValidationSchema,
+    WorkflowExecuteResultSchema, WorkflowNodeTypeSchema, WorkflowNotificationSchema, WorkflowRunDetailSchema, WorkflowRunSchema, WorkflowValidateBodySchema, WorkflowValidationSchema,
     WorkflowCreateSchema, WorkflowSchema, WorkflowUpdateSchema,
 )
 
@@ -40,8 +40,8 @@ class Workflows(MethodView):
 
 @blp.route("/validate", methods=["POST"])
 @jwt_required()
-@blp.arguments(ValidateBodySchema)
-@blp.response(200, ValidationSchema)
+@blp.arguments(WorkflowValidateBodySchema)
+@blp.response(200, WorkflowValidationSchema)
 def validate_graph(body):
     """Validate a graph: every problem at once, and the run order."""
     return service.validate_graph(graph=body["graph"])
@@ -49,7 +49,7 @@ def validate_graph(body):
 
 @blp.route("/node-types", methods=["GET"])
 @jwt_required()
-@blp.response(200, NodeTypeSchema(many=True))
+@blp.response(200, WorkflowNodeTypeSchema(many=True))
 def node_types():
     """List the node types and their parameter schemas."""
     return service.list_node_types()
@@ -57,7 +57,7 @@ def node_types():
 
 @blp.route("/notifications", methods=["GET"])
 @jwt_required()
-@blp.response(200, NotificationSchema(many=True))
+@blp.response(200, WorkflowNotificationSchema(many=True))
 @blp.paginate()
 def notifications(pagination_parameters):
     """List my workflow notifications, newest first."""
@@ -93,7 +93,7 @@ class WorkflowById(MethodView):
 
 @blp.route("/<string:workflow_id>/execute", methods=["POST"])
 @jwt_required()
-@blp.response(202, ExecuteResultSchema)
+@blp.response(202, WorkflowExecuteResultSchema)
 def execute(workflow_id: str):
     """Queue a manual run of the current version on the workflows queue."""
     return service.submit_run(actor_id=current_user_id(), workflow_id=workflow_id)
@@ -101,7 +101,7 @@ def execute(workflow_id: str):
 
 @blp.route("/<string:workflow_id>/runs", methods=["GET"])
 @jwt_required()
-@blp.response(200, RunSchema(many=True))
+@blp.response(200, WorkflowRunSchema(many=True))
 @blp.paginate()
 def runs(workflow_id: str, pagination_parameters):
     """List a workflow's runs, newest first."""
@@ -113,7 +113,7 @@ def runs(workflow_id: str, pagination_parameters):
 
 @blp.route("/runs/<string:run_id>", methods=["GET"])
 @jwt_required()
-@blp.response(200, RunDetailSchema)
+@blp.response(200, WorkflowRunDetailSchema)
 def run_detail(run_id: str):
     """Return a run with its per-node trace."""
     return service.get_run(actor_id=current_user_id(), run_id=run_id)

@@ -52,7 +52,7 @@ class WorkflowUpdateSchema(BaseSchema):
     symbol = SYMBOL
 
 
-class ValidateBodySchema(BaseSchema):
+class WorkflowValidateBodySchema(BaseSchema):
     """Body of POST /api/workflows/validate: ``{graph}`` or the React Flow object itself."""
 
     graph = ma.fields.Raw()
@@ -70,7 +70,7 @@ class ValidateBodySchema(BaseSchema):
         return {"graph": {k: v for k, v in data.items() if k in ("nodes", "edges", "viewport")}}
 
 
-class ProblemSchema(ma.Schema):
+class WorkflowProblemSchema(ma.Schema):
     """One validation problem."""
 
     nodeId = ma.fields.String()
@@ -80,22 +80,22 @@ class ProblemSchema(ma.Schema):
     cycle = ma.fields.List(ma.fields.String())
 
 
-class ValidationSchema(ma.Schema):
+class WorkflowValidationSchema(ma.Schema):
     """Validation outcome: every problem at once and the run order."""
 
     valid = ma.fields.Boolean()
-    errors = ma.fields.List(ma.fields.Nested(ProblemSchema))
+    errors = ma.fields.List(ma.fields.Nested(WorkflowProblemSchema))
     order = ma.fields.List(ma.fields.String())
 
 
-class ExecuteResultSchema(ma.Schema):
+class WorkflowExecuteResultSchema(ma.Schema):
     """A queued run and its job."""
 
     run_id = ma.fields.String()
     job_id = ma.fields.String()
 
 
-class NodeTraceSchema(ma.Schema):
+class WorkflowNodeTraceSchema(ma.Schema):
     """What one node did in a run."""
 
     nodeId = ma.fields.String()
@@ -107,7 +107,7 @@ class NodeTraceSchema(ma.Schema):
     error = ma.fields.String(allow_none=True)
 
 
-class RunSchema(ma.Schema):
+class WorkflowRunSchema(ma.Schema):
     """A workflow run (status queued|running|succeeded|failed)."""
 
     id = ma.fields.String()
@@ -124,13 +124,13 @@ class RunSchema(ma.Schema):
     finishedAt = TimestampMs(attribute="finished_at", allow_none=True)
 
 
-class RunDetailSchema(RunSchema):
+class WorkflowRunDetailSchema(WorkflowRunSchema):
     """A run with its per-node trace in run order."""
 
-    trace = ma.fields.List(ma.fields.Nested(NodeTraceSchema))
+    trace = ma.fields.List(ma.fields.Nested(WorkflowNodeTraceSchema))
 
 
-class NodeTypeSchema(ma.Schema):
+class WorkflowNodeTypeSchema(ma.Schema):
     """A node type and its parameter schema (for the editor)."""
 
     type = ma.fields.String()
@@ -138,7 +138,7 @@ class NodeTypeSchema(ma.Schema):
     params = ma.fields.List(ma.fields.Dict())
 
 
-class NotificationSchema(ma.Schema):
+class WorkflowNotificationSchema(ma.Schema):
     """A message recorded by a notify action."""
 
     id = ma.fields.String()
