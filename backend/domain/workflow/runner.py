@@ -169,7 +169,7 @@ class _Run:
         trace.inputs = {h: {"label": inputs.labels[h], "value": _num(s[-1])} for h, s in inputs.series.items()}
         if inputs.flags:
             edges = self.plan.incoming[node.id]
-            trace.inputs = {e.source: bool(f[-1]) for e, f in zip(edges, inputs.flags)}
+            trace.inputs = {f"{e.source}.{e.source_handle}": bool(f[-1]) for e, f in zip(edges, inputs.flags)}
         for key in ("value", "low", "high"):
             if node.data.get(key) is not None:
                 trace.inputs[key] = node.data[key]

@@ -123,6 +123,7 @@ def test_combinators_read_edges_as_booleans():
     result = run_tick(compile_graph(g), source_of({"X": [15.0]}), symbol="X")
     trace = {t.node_id: t for t in result.trace}
     assert trace["any"].decision == "or(true, false) -> true"
+    assert trace["any"].inputs == {"gt10.true": True, "gt20.true": False}
     assert trace["neither"].decision == "not(true) -> false"
     assert (trace["buy"].status, trace["sell"].status) == ("ran", "pruned")
     result = run_tick(compile_graph(g), source_of({"X": [5.0]}), symbol="X")
