@@ -98,6 +98,7 @@ class _Run:
     values: dict[str, np.ndarray] = field(default_factory=dict)
     labels: dict[str, str] = field(default_factory=dict)
     actions: list[ActionIntent] = field(default_factory=list)
+    bars_cache: dict[tuple[str, str, int], Bars] = field(default_factory=dict)
 
     def edge_state(self, edge: Edge) -> str:
         """Return live/dead/failed for an edge given its source's outcome."""
@@ -119,10 +120,12 @@ class _Run:
         symbol = node.data.get("symbol") or self.symbol
         if not symbol:
             raise ValueError("no symbol: set the data node's 'symbol' or the workflow's symbol")
-        bars = self.bars_source(symbol, node.data.get("interval") or "1d", int(node.data.get("lookback") or 300))
-        if len(bars) == 0:
+        key = (symbol, node.data.get("interval") or "1d", int(node.data.get("lookback") or 300))
+        if key not in self.bars_cache:  # data nodes on the same series load it once per run
+            self.bars_cache[key] = self.bars_source(*key)
+        if len(self.bars_cache[key]) == 0:
             raise ValueError(f"no bars for {symbol}")
-        return bars
+        return self.bars_cache[key]
 
     def step(self, node_id: str) -> NodeTrace:
         """Run one node (or decide it is pruned/skipped) and return its trace."""

@@ -183,6 +183,19 @@ def test_one_success_data_node_runs_when_only_the_cron_trigger_fires():
     assert statuses(result) == {"cron": "ran", "t": "pruned", "d": "ran", "l": "ran", "buy": "ran", "sell": "pruned"}
 
 
+def test_each_series_is_loaded_once_per_run():
+    from tests.domain.workflow.builders import sma_cross_graph
+
+    calls = []
+
+    def source(symbol, interval, lookback):
+        calls.append((symbol, interval, lookback))
+        return flat_bars([1.0, 2.0, 3.0])
+
+    run_tick(compile_graph(sma_cross_graph(1, 2)), source, symbol="X")
+    assert calls == [("X", "1d", 300)]  # two SMA nodes, one load
+
+
 def test_missing_symbol_fails_the_data_node():
     result = run_tick(compile_graph(threshold_graph()), source_of({}))
     assert statuses(result)["d"] == "failed"
