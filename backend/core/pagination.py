@@ -19,8 +19,14 @@ class Page(Generic[T]):
     total: int
 
 
+# Postgres OFFSET is a BIGINT; a page far beyond any real result is simply empty.
+_MAX_OFFSET = 2**62
+
+
 def paginate(stmt: Select[Any], *, page: int, page_size: int) -> Page[Any]:
     """Run `stmt` for one page (1-based) and count the whole result."""
-    total = db.session.scalar(select(func.count()).select_from(stmt.order_by(None).subquery())) or 0
-    items = db.session.scalars(stmt.limit(page_size).offset((page - 1) * page_size)).all()
-    return Page(items=items, total=int(total))
+    total = int(db.session.scalar(select(func.count()).select_from(stmt.order_by(None).subquery())) or 0)
+    offset = (page - 1) * page_size
+    if offset >= total or offset > _MAX_OFFSET:
+        return Page(items=[], total=total)
+    return Page(items=db.session.scalars(stmt.limit(page_size).offset(offset)).all(), total=total)

@@ -62,7 +62,10 @@ def statements_from_bytes(data: bytes) -> dict[str, Any]:
             return json.loads(text)
         except ValueError:
             raise InvalidTarget("The file is not valid JSON.") from None
-    rows = list(csv.reader(io.StringIO(text)))
+    try:
+        rows = list(csv.reader(io.StringIO(text, newline="")))
+    except csv.Error as exc:
+        raise InvalidTarget(f"The file is not a readable CSV: {exc}.") from None
     if not rows or [c.strip().lower() for c in rows[0][:3]] != ["field", "current", "prior"]:
         raise InvalidTarget("A statements CSV needs the header field,current,prior.")
     out: dict[str, Any] = {"current": {}, "prior": {}}

@@ -14,7 +14,8 @@ blp = EnvelopeBlueprint("auth", __name__, url_prefix="/api/auth", description="T
 
 
 def _login_limit_key() -> str:
-    body = request.get_json(silent=True) or {}
+    body = request.get_json(silent=True)
+    body = body if isinstance(body, dict) else {}  # a JSON array or scalar is a 422 later, not a crash
     who = str(body.get("username") or body.get("email") or "").strip().lower()[:254]
     return f"login:{get_remote_address()}:{who}"
 

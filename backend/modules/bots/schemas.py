@@ -1,6 +1,8 @@
 """HTTP contract of bots: Bot, create/status bodies, orders, performance and ledger."""
 from __future__ import annotations
 
+from decimal import Decimal
+
 import marshmallow as ma
 from marshmallow import EXCLUDE, validate
 
@@ -9,8 +11,9 @@ from backend.domain.marketdata.intervals import INTERVALS
 
 MAX_CAPITAL = 1_000_000_000_000
 TAG = ma.fields.String(validate=validate.Length(min=1, max=32))
-POSITIVE_CAPITAL = validate.Range(min=0, min_inclusive=False, max=MAX_CAPITAL,
-                                  error="Must be greater than 0 and at most 1e12.")
+# The ledger keeps 8 decimal places, so the smallest capital that is not zero is 1e-8.
+POSITIVE_CAPITAL = validate.Range(min=Decimal("0.00000001"), max=MAX_CAPITAL,
+                                  error="Must be at least 0.00000001 and at most 1e12.")
 BPS = validate.Range(min=0, max=999, error="Must be between 0 and 999 basis points.")
 
 

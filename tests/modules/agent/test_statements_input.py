@@ -40,3 +40,10 @@ def test_periods_per_year_from_bar_spacing():
     day = 86_400_000
     assert periods_per_year([0, day, 2 * day]) == 365.0
     assert periods_per_year([0, 3_600_000, 7_200_000]) == 365.0 * 24
+
+
+@pytest.mark.parametrize("data", [b'field,current,prior\n"rev\renue,1,2', b"field,current,prior\nrev\renue,1,2"])
+def test_csv_with_stray_carriage_returns_is_a_clean_422(data):
+    # Found by fuzzing: csv.Error used to escape as a 500.
+    with pytest.raises(InvalidTarget):
+        check_statements(statements_from_bytes(data))

@@ -165,3 +165,8 @@ def test_login_rate_limit_is_429_with_retry_after(app, client, user):
         assert other.status_code == 401
     finally:
         app.config["RATELIMIT_LOGIN"] = "10 per minute"
+
+
+@pytest.mark.parametrize("body", [[1, 2], "just a string", 42])
+def test_login_with_a_non_object_body_is_422(client, body):
+    _err(client.post("/api/auth/login", json=body), 422, "validation_error")

@@ -27,8 +27,9 @@ def test_create_returns_contract_bot(client, user, bot_strategy, fake_market):
 
 
 @pytest.mark.parametrize("capital, message", [
-    (0, "Must be greater than 0"),
-    (-5, "Must be greater than 0"),
+    (0, "Must be at least 0.00000001"),
+    (-5, "Must be at least 0.00000001"),
+    (1e-9, "Must be at least 0.00000001"),  # would round to zero in the 8-decimal ledger
     ("NaN", "finite"),
     ("Infinity", "finite"),
     (True, "number"),
