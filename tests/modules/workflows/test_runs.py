@@ -148,3 +148,34 @@ def test_order_on_someone_elses_bot_fails_the_node(client, user, other_user, mak
     run = run_detail(client, user, execute(client, user, wf["id"])["run_id"])
     buy = run["trace"][-1]
     assert run["status"] == "failed" and buy["status"] == "failed" and buy["error"].startswith("bots.")
+
+
+def test_a_retried_run_never_doubles_orders_notifications_or_trace(app, client, user, make_workflow, make_bot,
+                                                                   workflow_bars):
+    """Simulate the reaper requeueing a run's job: the whole run executes again."""
+    from sqlalchemy import update
+
+    from backend.core import jobs
+    from backend.extensions import db
+    from backend.modules.workflows import service
+    from backend.modules.workflows.models import WorkflowNodeRun, WorkflowNotification
+    from tests.domain.workflow.builders import edge, node
+
+    bot = make_bot(user)
+    g = order_graph(bot["id"])
+    g["nodes"].append(node("note", "action", action="notify", message="bought"))
+    g["edges"].append(edge("l", "note", "true"))
+    g["nodes"][1]["data"]["symbol"] = "BTCUSDT"
+    wf = make_workflow(user, g)
+    queued = execute(client, user, wf["id"])
+    first = run_detail(client, user, queued["run_id"])
+    db.session.execute(update(jobs.Job).where(jobs.Job.id == queued["job_id"]).values(status=jobs.PENDING))
+    assert service.execute_run(job_id=queued["job_id"]) == jobs.SUCCESS
+    second = run_detail(client, user, queued["run_id"])
+    buy_first, buy_second = first["trace"][3], second["trace"][3]
+    assert buy_first["nodeId"] == buy_second["nodeId"] == "buy" and second["status"] == "succeeded"
+    assert buy_second["outputs"]["order"]["id"] == buy_first["outputs"]["order"]["id"]
+    assert db.session.query(WorkflowNodeRun).filter_by(run_id=queued["run_id"]).count() == 5
+    assert db.session.query(WorkflowNotification).filter_by(run_id=queued["run_id"]).count() == 1
+    perf = client.get(f"/api/bots/{bot['id']}/performance", headers=user.headers).get_json()["data"]
+    assert len(perf["orders"]) == 1

@@ -156,3 +156,13 @@ def test_two_beats_racing_enqueue_one_run(app, client, user, make_workflow, comm
     with app.app_context():
         rows = db.session.query(WorkflowRun).filter_by(workflow_id=wf["id"]).all()
         assert [(r.scheduled_at, r.trigger) for r in rows] == [(ms("2026-01-05T09:00:00"), "cron")]
+
+
+def test_saving_a_graph_without_cron_disables_the_schedule(client, user, make_workflow):
+    from tests.domain.workflow.builders import threshold_graph
+
+    wf = make_workflow(user, cron_graph("0 9 * * *", "UTC"))
+    assert client.post(f"/api/workflows/{wf['id']}/enable", headers=user.headers).get_json()["data"]["enabled"]
+    data = client.put(f"/api/workflows/{wf['id']}", headers=user.headers,
+                      json={"graph": threshold_graph()}).get_json()["data"]
+    assert data["enabled"] is False and data["version"] == 2 and data["nextRunAt"] is None
