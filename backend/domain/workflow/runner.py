@@ -16,7 +16,6 @@ import numpy as np
 
 from backend.domain.bars import Bars
 from backend.domain.workflow.graph import Edge, Node
-from backend.domain.workflow.logic import fmt
 from backend.domain.workflow.validate import Plan
 from backend.domain.workflow.wiring import gather_inputs
 

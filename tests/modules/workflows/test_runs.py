@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import json
 
-import pytest
 
 from tests.domain.workflow.builders import edge, graph, node, threshold_graph
 
