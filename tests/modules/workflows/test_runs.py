@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import json
 
-
 from tests.domain.workflow.builders import edge, graph, node, threshold_graph
 
 
