@@ -95,11 +95,6 @@ def describe_types() -> list[dict]:
             for t in REGISTRY.values()]
 
 
-def bool_series(values: np.ndarray) -> np.ndarray:
-    """Return ``values`` as a bool array (NaN comparisons are already False)."""
-    return np.asarray(values, dtype=bool)
-
-
 def tail_align(*arrays: np.ndarray) -> list[np.ndarray]:
     """Align arrays on their last element (series of different symbols may differ in length)."""
     n = min(len(a) for a in arrays)
@@ -113,5 +108,5 @@ def no_inputs_check(node: Node, edges: list[Edge]) -> list[tuple[str, str, str |
     return [(MISSING_INPUT, f"node {node.id} ({node.type}) has no incoming edge", None)]
 
 
-# Import the concrete types so they register themselves.
+# Import the built-in types so they register themselves (at the end: they subclass NodeType).
 from backend.domain.workflow import node_types  # noqa: E402,F401
