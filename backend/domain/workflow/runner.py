@@ -184,6 +184,8 @@ class _Run:
         intent = ActionIntent(node.id, data["action"], data.get("symbol") or self.symbol,
                               data.get("bot_id"), data.get("message"))
         self.actions.append(intent)
+        live = [e for e in self.plan.incoming[node.id] if self.edge_state(e) == "live"]
+        trace.inputs = {"via": [f"{e.source}.{e.source_handle}" if e.source_handle else e.source for e in live]}
         trace.outputs = {"intent": {"action": intent.action, "symbol": intent.symbol, "botId": intent.bot_id}}
         trace.decision = f"{intent.action.upper()} {intent.symbol or ''}".strip()
 

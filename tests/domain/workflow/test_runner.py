@@ -145,6 +145,7 @@ def test_trace_contents_with_concrete_values():
     assert trace[2]["inputs"] == {"a": {"label": "RSI(14)", "value": 0.0}, "value": 30}
     assert trace[2]["outputs"] == {"result": True, "handle": "true"}
     assert trace[2]["decision"] == "RSI(14)=0 < 30 -> true"
+    assert trace[3]["inputs"] == {"via": ["l.true"]}
     assert trace[3]["outputs"] == {"intent": {"action": "buy", "symbol": "BTC", "botId": None}}
     assert trace[4] == {"nodeId": "sell", "status": "pruned", "inputs": {}, "outputs": {}, "durationMs": 2.0}
 
