@@ -71,6 +71,9 @@ class LogicNode(NodeType):
     def check(self, data: dict) -> list[tuple[str, str]]:
         """Check the op and the constants it needs."""
         found = super().check(data)
+        op = data.get("op")
+        if op in OPS and op not in COMBINATORS and data.get("join", "all_success") != "all_success":
+            found.append((INVALID_PARAMETER, "parameter 'join' must be all_success: a comparison needs every input"))
         if data.get("op") == "between":
             low, high = data.get("low"), data.get("high")
             for name, v in (("low", low), ("high", high)):

@@ -135,6 +135,13 @@ def test_lookback_message_names_the_warmup():
     assert validate(g).valid
 
 
+def test_comparisons_need_every_input():
+    g = threshold_graph()
+    g["nodes"][2]["data"]["join"] = "one_success"
+    (problem,) = validate(g).problems
+    assert (problem.reason, problem.node_id) == ("invalid_parameter", "l") and "comparison needs every input" in problem.message
+
+
 def test_cron_trigger_parameters():
     g = threshold_graph()
     g["nodes"][0]["data"] = {"mode": "cron"}
