@@ -8,8 +8,9 @@ from backend.core.auth import current_user_id
 from backend.core.envelope import EnvelopeBlueprint
 from backend.modules.workflows import service
 from backend.modules.workflows.schemas import (
-    WorkflowExecuteResultSchema, WorkflowNodeTypeSchema, WorkflowNotificationSchema, WorkflowRunDetailSchema, WorkflowRunSchema, WorkflowValidateBodySchema, WorkflowValidationSchema,
-    WorkflowCreateSchema, WorkflowSchema, WorkflowUpdateSchema,
+    WorkflowCreateSchema, WorkflowExecuteResultSchema, WorkflowNodeTypeSchema, WorkflowNotificationSchema,
+    WorkflowRunDetailSchema, WorkflowRunSchema, WorkflowSchema, WorkflowUpdateSchema, WorkflowValidateBodySchema,
+    WorkflowValidationSchema,
 )
 
 blp = EnvelopeBlueprint("workflows", __name__, url_prefix="/api/workflows",

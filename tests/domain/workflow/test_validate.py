@@ -139,7 +139,8 @@ def test_comparisons_need_every_input():
     g = threshold_graph()
     g["nodes"][2]["data"]["join"] = "one_success"
     (problem,) = validate(g).problems
-    assert (problem.reason, problem.node_id) == ("invalid_parameter", "l") and "comparison needs every input" in problem.message
+    assert (problem.reason, problem.node_id) == ("invalid_parameter", "l")
+    assert "comparison needs every input" in problem.message
 
 
 def test_cron_trigger_parameters():

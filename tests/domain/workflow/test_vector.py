@@ -40,7 +40,8 @@ def test_sma_cross_signals_by_hand():
 
 def test_vector_mode_agrees_with_a_tick_run_on_every_bar():
     g = graph(
-        [node("t", "trigger"), node("r", "data", indicator="rsi", period=3), node("f", "data", indicator="ema", period=3),
+        [node("t", "trigger"), node("r", "data", indicator="rsi", period=3),
+         node("f", "data", indicator="ema", period=3),
          node("s", "data", indicator="sma", period=5), node("low", "logic", op="between", low=20, high=60),
          node("up", "logic", op=">"), node("both", "logic", op="and"), node("buy", "action", action="buy"),
          node("sell", "action", action="sell")],

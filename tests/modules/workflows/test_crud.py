@@ -136,7 +136,8 @@ def test_node_types_list_parameter_schemas(client, user):
 ID = "00000000-0000-0000-0000-000000000000"
 ENDPOINTS = [
     ("get", "/api/workflows"), ("post", "/api/workflows"), ("post", "/api/workflows/validate"),
-    ("get", "/api/workflows/node-types"), ("get", "/api/workflows/notifications"), ("get", f"/api/workflows/{ID}"), ("put", f"/api/workflows/{ID}"),
+    ("get", "/api/workflows/node-types"), ("get", "/api/workflows/notifications"),
+    ("get", f"/api/workflows/{ID}"), ("put", f"/api/workflows/{ID}"),
     ("delete", f"/api/workflows/{ID}"), ("post", f"/api/workflows/{ID}/execute"),
     ("get", f"/api/workflows/{ID}/runs"), ("get", f"/api/workflows/runs/{ID}"),
     ("post", f"/api/workflows/{ID}/enable"), ("post", f"/api/workflows/{ID}/disable"),
@@ -161,4 +162,5 @@ def test_other_users_workflow_is_404_everywhere(client, user, other_user, make_w
 
 
 def test_unknown_run_is_404(client, user):
-    assert error_of(client.get(f"/api/workflows/runs/{ID}", headers=user.headers), 404)["error"] == "workflows.run_not_found"
+    details = error_of(client.get(f"/api/workflows/runs/{ID}", headers=user.headers), 404)
+    assert details["error"] == "workflows.run_not_found"

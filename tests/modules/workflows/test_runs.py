@@ -65,7 +65,8 @@ def test_failed_data_node_fails_the_run_and_skips_downstream(client, user, make_
     assert run["trace"][1]["error"] == "KeyError: 'NOPE'"
 
 
-def test_notify_records_one_notification_even_when_the_job_is_redelivered(app, client, user, make_workflow, workflow_bars):
+def test_notify_records_one_notification_even_when_the_job_is_redelivered(app, client, user, make_workflow,
+                                                                          workflow_bars):
     from backend.extensions import db
     from backend.modules.workflows import service
     from backend.modules.workflows.models import WorkflowNotification

@@ -53,14 +53,16 @@ def test_backtest_endpoint_runs_a_workflow_strategy(client, user, make_workflow)
     wf = make_workflow(user, sma_cross_graph(10, 30), name="SMA 10/30")
     body = {"strategy": {"kind": "workflow", "params": {"workflow_version_id": wf["versionId"]}},
             "symbol": "BTCUSDT", "interval": "1h",
-            "start": 1_760_000_400_000 - 1500 * 3_600_000, "end": 1_760_000_400_000}  # fixed window: both runs see the same bars
+            # a fixed window: both runs see the same bars
+            "start": 1_760_000_400_000 - 1500 * 3_600_000, "end": 1_760_000_400_000}
     resp = client.post("/api/backtests/run", headers=user.headers, json=body)
     assert resp.status_code == 202, resp.get_json()
     job = client.get(f"/api/backtests/job/{resp.get_json()['data']['job_id']}", headers=user.headers).get_json()["data"]
     assert job["status"] == "SUCCESS", job
     builtin = client.post("/api/backtests/run", headers=user.headers, json={
         **body, "strategy": {"kind": "sma_cross", "params": {"fast": 10, "slow": 30}}})
-    ref = client.get(f"/api/backtests/job/{builtin.get_json()['data']['job_id']}", headers=user.headers).get_json()["data"]
+    ref_job = builtin.get_json()["data"]["job_id"]
+    ref = client.get(f"/api/backtests/job/{ref_job}", headers=user.headers).get_json()["data"]
     assert job["result"]["summary"] == ref["result"]["summary"] and len(ref["result"]["trades"]) > 4
     assert [(t["side"], t["price"], t["timestamp"]) for t in job["result"]["trades"]] == [
         (t["side"], t["price"], t["timestamp"]) for t in ref["result"]["trades"]]
