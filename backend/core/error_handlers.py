@@ -45,7 +45,8 @@ def _flatten_locations(messages: Any) -> dict[str, Any]:
 def handle_app_error(error: AppError):
     """Render an AppError."""
     if error.http_status >= 500:
-        logger.error("%s: %s", error.code, error.message)
+        # An expected outage (broker down, no LLM key): worth a warning, not a stack trace.
+        logger.warning("%s: %s", error.code, error.message)
     return error_response(error.http_status, error.message, error.to_details(), error.headers)
 
 
