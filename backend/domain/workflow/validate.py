@@ -12,7 +12,7 @@ from typing import Any
 
 from backend.domain.workflow import problems as P
 from backend.domain.workflow.graph import Edge, Graph, Node, count_items, parse_graph
-from backend.domain.workflow.nodes import NodeType, node_type
+from backend.domain.workflow.nodes import REGISTRY, NodeType, node_type
 from backend.domain.workflow.problems import GraphInvalid, Problem
 
 MAX_CYCLES_REPORTED = 20
@@ -113,7 +113,7 @@ def _index(st: _State) -> None:
 def _check_nodes(st: _State) -> None:
     """Report unknown types, parameter problems and missing/surplus inputs per node."""
     for node in st.nodes.values():
-        handler = node_type(node.type)
+        handler = REGISTRY.get(node.type)
         if handler is None:
             st.add(P.UNKNOWN_NODE_TYPE, f"node {node.id} has unknown type {node.type!r}", node.id)
             continue
@@ -203,9 +203,13 @@ def _joins(st: _State, order: tuple[str, ...]) -> None:
     conds: dict[str, frozenset] = {}
     for node_id in order:
         node, edges = st.nodes[node_id], st.incoming[node_id]
-        edge_conds = [_edge_cond(st, conds, e, _is_combinator(node)) for e in edges]
+        combinator = _is_combinator(node)
+        edge_conds = [_edge_cond(st, conds, e, combinator) for e in edges]
+        if len(edges) < 2:
+            conds[node_id] = edge_conds[0] if edges else frozenset()
+            continue
         conds[node_id] = frozenset().union(*edge_conds)
-        if _is_combinator(node) or len(edges) < 2:
+        if combinator:
             continue
         if len(set(edge_conds)) > 1 and "join" not in node.data:
             st.add(P.AMBIGUOUS_JOIN, f"node {node_id} joins different branches; set its 'join' "
