@@ -10,6 +10,7 @@ from backend.core.schemas import BaseSchema, Money, TimestampMs
 from backend.domain.marketdata.intervals import INTERVALS
 from backend.modules.strategies.schemas import SYMBOL
 
+MAX_TIME_MS = 4_102_444_800_000  # 2100-01-01 UTC: keeps times far inside BIGINT
 PROVIDERS = ("auto", "mock", "db")  # the market service's sources: db = imported candles
 
 
@@ -27,8 +28,8 @@ class BacktestRunSchema(BaseSchema):
     strategy = ma.fields.Nested(InlineStrategySchema)
     symbol = ma.fields.String(validate=SYMBOL)
     interval = ma.fields.String(validate=validate.OneOf(INTERVALS))
-    start = TimestampMs(validate=validate.Range(min=0))
-    end = TimestampMs(validate=validate.Range(min=1))
+    start = TimestampMs(validate=validate.Range(min=0, max=MAX_TIME_MS))
+    end = TimestampMs(validate=validate.Range(min=1, max=MAX_TIME_MS))
     initial_capital = Money(load_default=Decimal(10000),
                             validate=validate.Range(min=Decimal("0.01"), max=Decimal("1e12")))
     fee_bps = Money(load_default=Decimal(0), validate=validate.Range(min=0, max=1000, max_inclusive=False))

@@ -115,6 +115,10 @@ def test_latest_filters_by_symbol_and_404s_when_there_is_nothing(client, user, r
     ({"strategy": {"kind": "rsi"}, "symbol": "BTCUSDT", "interval": "1m", "start": 0}, 422,
      "backtests.too_many_bars", "start"),
     ({"strategy": {"kind": "rsi"}, "symbol": "BTCUSDT", "fee_bps": -1}, 422, "app.validation_error", "fee_bps"),
+    ({"strategy": {"kind": "rsi"}, "symbol": "BTCUSDT", "start": 2**70, "end": 2**70 + 1}, 422,
+     "app.validation_error", "start"),
+    ({"strategy": {"kind": "rsi", "params": {"lower": {"x": 1}}}, "symbol": "BTCUSDT"}, 422,
+     "strategies.invalid", "params.lower"),
 ])
 def test_run_errors(client, user, run_backtest, body, status, code, field):
     details = _err(run_backtest(user, **body), status)
