@@ -30,10 +30,19 @@ def stressed_config(config: BacktestConfig) -> BacktestConfig:
 
 
 def exposure_of(result: BacktestResult, bars: Bars) -> np.ndarray:
-    """Return signed position value / equity after each bar's close (0 where equity <= 0)."""
+    """Return signed position value / equity after each bar's close (0 where equity <= 0).
+
+    A position the engine force-closes on the last bar (``closed_at_end``) is flat after that
+    bar, and that bar's equity has already paid the exit costs, so its exposure is 0 (reading
+    value / post-close equity would show an all-in account as slightly leveraged).
+    """
     value = np.asarray(result.position, dtype=np.float64) * bars.close
     eq = np.asarray(result.equity, dtype=np.float64)
-    return np.divide(value, eq, out=np.zeros_like(value), where=eq > 0)
+    exposure = np.divide(value, eq, out=np.zeros_like(value), where=eq > 0)
+    trades = result.trades
+    if len(exposure) and len(trades) and bool(trades["closed_at_end"][-1]):
+        exposure[-1] = 0.0
+    return exposure
 
 
 def evidence_from_run(bars: Bars, signals: Signals, config: BacktestConfig, periods_per_year: float,
