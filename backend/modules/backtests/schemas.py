@@ -8,7 +8,7 @@ from marshmallow import EXCLUDE, validate
 
 from backend.core.schemas import BaseSchema, Money, TimestampMs
 from backend.domain.marketdata.intervals import INTERVALS
-from backend.modules.strategies.schemas import SYMBOL
+from backend.modules.strategies.schemas import ID, NO_NUL, SYMBOL
 
 MAX_TIME_MS = 4_102_444_800_000  # 2100-01-01 UTC: keeps times far inside BIGINT
 PROVIDERS = ("auto", "mock", "db")  # the market service's sources: db = imported candles
@@ -17,14 +17,14 @@ PROVIDERS = ("auto", "mock", "db")  # the market service's sources: db = importe
 class InlineStrategySchema(BaseSchema):
     """An unsaved strategy definition: a built-in kind and its parameters."""
 
-    kind = ma.fields.String(required=True, validate=validate.Length(min=1, max=32))
+    kind = ma.fields.String(required=True, validate=[validate.Length(min=1, max=32), NO_NUL])
     params = ma.fields.Dict(keys=ma.fields.String(), load_default=dict)
 
 
 class BacktestRunSchema(BaseSchema):
     """POST /api/backtests/run: ``strategy_id`` or ``strategy`` (+ ``symbol``), range in Unix ms."""
 
-    strategy_id = ma.fields.String(validate=validate.Length(min=1, max=36))
+    strategy_id = ma.fields.String(validate=ID)
     strategy = ma.fields.Nested(InlineStrategySchema)
     symbol = ma.fields.String(validate=SYMBOL)
     interval = ma.fields.String(validate=validate.OneOf(INTERVALS))
@@ -36,7 +36,7 @@ class BacktestRunSchema(BaseSchema):
     slippage_bps = Money(load_default=Decimal(0), validate=validate.Range(min=0, max=1000, max_inclusive=False))
     provider = ma.fields.String(load_default="auto", validate=validate.OneOf(PROVIDERS))
     allow_short = ma.fields.Boolean(load_default=False)
-    name = ma.fields.String(validate=validate.Length(min=1, max=200))
+    name = ma.fields.String(validate=[validate.Length(min=1, max=200), NO_NUL])
 
     @ma.validates_schema
     def _one_strategy(self, data, **kwargs):
@@ -174,5 +174,5 @@ class BacktestQueryArgsSchema(BaseSchema):
         unknown = EXCLUDE
 
     symbol = ma.fields.String(validate=SYMBOL)
-    strategy_id = ma.fields.String(validate=validate.Length(max=36))
+    strategy_id = ma.fields.String(validate=ID)
     status = ma.fields.String(validate=validate.OneOf(["queued", "running", "completed", "failed", "cancelled"]))

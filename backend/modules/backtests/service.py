@@ -193,7 +193,7 @@ jobs.register_job_kind(JOB_KIND, task_name=TASK_NAME, on_failed=mark_failed)
 
 def _owned(actor_id: str | None, backtest_id: str, *, lock: bool = False) -> Backtest:
     row = (db.session.get(Backtest, backtest_id, with_for_update=lock, populate_existing=lock)
-           if isinstance(backtest_id, str) else None)
+           if strategies_service.looks_like_id(backtest_id) else None)
     if row is None or actor_id is None or row.owner_id != actor_id:
         raise BacktestNotFound()
     return row
@@ -254,6 +254,8 @@ def get_latest(*, actor_id: str | None, symbol: str | None = None) -> BacktestVi
 
 def get_job_status(*, actor_id: str, job_id: str) -> dict[str, Any]:
     """Return ``{status, progress, result?, error?}`` of one of the caller's backtest jobs."""
+    if not strategies_service.looks_like_id(job_id):
+        raise BacktestNotFound("Backtest job not found.")
     job = jobs.get_job(job_id=job_id, owner_id=actor_id)
     row = db.session.scalars(select(Backtest).where(Backtest.job_id == job.id)).first()
     if job.kind != JOB_KIND or row is None:

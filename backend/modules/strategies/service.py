@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import re
 from dataclasses import dataclass
 from typing import Any, Mapping
 
@@ -29,6 +30,7 @@ from backend.modules.strategies.views import StrategyView, build_views
 logger = logging.getLogger(__name__)
 
 WORKFLOW_KIND = "workflow"
+_ID_RE = re.compile(r"[0-9A-Fa-f-]{1,36}")
 SHOWCASE_CANDIDATES = 100
 
 
@@ -66,8 +68,8 @@ def _workflow_params(params: Mapping[str, Any], actor_id: str) -> dict[str, Any]
 
     ref = params.get("workflow_version_id")
     fields = {f"params.{k}": ["Unknown parameter."] for k in sorted(set(params) - {"workflow_version_id"})}
-    if not isinstance(ref, str) or not ref:
-        fields["params.workflow_version_id"] = ["Missing data for required field."]
+    if not looks_like_id(ref):
+        fields["params.workflow_version_id"] = ["Missing data for required field." if not ref else "Must be an id."]
     else:
         try:
             workflows_service.check_version_access(actor_id=actor_id, workflow_version_id=ref)
@@ -114,10 +116,15 @@ def list_kinds() -> list[dict[str, Any]]:
             for spec in domain_strategies.list_strategies()]
 
 
+def looks_like_id(value: Any) -> bool:
+    """Return whether ``value`` can be an id (a UUID string); anything else is simply not found."""
+    return isinstance(value, str) and _ID_RE.fullmatch(value) is not None
+
+
 def _live(strategy_id: str, *, lock: bool = False) -> Strategy:
     """Return the non-deleted strategy row (locked for update if asked) or raise StrategyNotFound."""
     row = (db.session.get(Strategy, strategy_id, with_for_update=lock, populate_existing=lock)
-           if isinstance(strategy_id, str) else None)
+           if looks_like_id(strategy_id) else None)
     if row is None or row.deleted_at is not None:
         raise StrategyNotFound()
     return row
@@ -266,10 +273,10 @@ def get_version_for_run(*, actor_id: str | None, strategy_id: str, version_id: s
 
     A deleted strategy's versions stay readable by its owner, so a running bot keeps working.
     """
-    row = db.session.get(Strategy, strategy_id) if isinstance(strategy_id, str) else None
+    row = db.session.get(Strategy, strategy_id) if looks_like_id(strategy_id) else None
     if row is None or (row.owner_id != actor_id and (not row.is_published or row.deleted_at)):
         raise StrategyNotFound()
-    version = db.session.get(StrategyVersion, version_id) if isinstance(version_id, str) else None
+    version = db.session.get(StrategyVersion, version_id) if looks_like_id(version_id) else None
     if version is None or version.strategy_id != row.id:
         raise StrategyVersionNotFound()
     return _run_of(row, version)

@@ -187,3 +187,13 @@ def test_list_filters_and_rejects_bad_filters(client, user, run_backtest):
     rows = client.get("/api/backtests?symbol=XAUUSD&status=completed", headers=user.headers).get_json()["data"]
     assert [r["symbol"] for r in rows] == ["XAUUSD"]
     assert _err(client.get("/api/backtests?status=done", headers=user.headers), 422)
+
+
+def test_nul_characters_are_404_or_422_never_500(client, user):
+    # Postgres cannot store NUL; such ids are simply unknown and such names are invalid input.
+    for url in ("/api/backtests/%00", "/api/backtests/job/%00", "/api/strategies/%00",
+                "/api/strategies/%00/versions"):
+        assert client.get(url, headers=user.headers).status_code == 404, url
+    resp = client.post("/api/strategies", json={"name": "a\u0000b", "symbol": "BTCUSDT", "kind": "rsi"},
+                       headers=user.headers)
+    assert _err(resp, 422)["fields"]["name"] == ["Must not contain NUL characters."]
