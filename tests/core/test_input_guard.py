@@ -1,0 +1,38 @@
+"""NUL characters never reach PostgreSQL: 404 in a path, 422 in a query or JSON body."""
+from __future__ import annotations
+
+import pytest
+
+
+@pytest.mark.parametrize("path", ["/api/forum/posts/%00", "/api/bots/%00", "/api/files/%00",
+                                  "/api/workflows/%00", "/api/agent/audits/%00", "/api/strategies/ab%00cd",
+                                  "/api/backtests/%00"])
+def test_nul_in_a_path_id_is_404(client, auth_headers, path):
+    resp = client.get(path, headers=auth_headers)
+    assert resp.status_code == 404, resp.get_json()
+    assert resp.get_json()["details"]["reason"] == "not_found"
+
+
+def test_nul_in_a_query_argument_is_422(client, auth_headers):
+    resp = client.get("/api/forum/posts?tag=a%00b", headers=auth_headers)
+    body = resp.get_json()
+    assert resp.status_code == 422 and "tag" in body["details"]["fields"]
+
+
+@pytest.mark.parametrize("payload", ['{"title": "a\\u0000b", "content": "x"}', '{"title": "a\\U0000b"}'])
+def test_nul_in_a_json_body_is_422(client, auth_headers, payload):
+    resp = client.post("/api/forum/posts", data=payload, content_type="application/json", headers=auth_headers)
+    assert resp.status_code == 422, resp.get_json()
+    assert resp.get_json()["details"]["reason"] == "validation_error"
+
+
+def test_ordinary_requests_pass(client, auth_headers):
+    resp = client.post("/api/forum/posts", headers=auth_headers,
+                       json={"title": "Backslashes \\u are fine", "content": "plain text", "tags": []})
+    assert resp.status_code == 201, resp.get_json()
+
+
+def test_an_escaped_backslash_before_u0000_text_is_not_a_nul(client, auth_headers):
+    resp = client.post("/api/forum/posts", headers=auth_headers,
+                       json={"title": "path C:\\u0000 is text", "content": "x", "tags": []})
+    assert resp.status_code == 201, resp.get_json()
