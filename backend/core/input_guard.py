@@ -6,7 +6,9 @@ segment is a 404 (no object can have that id); in the query string or a JSON bod
 """
 from __future__ import annotations
 
+import json
 import re
+from typing import Any
 
 from flask import Flask, request
 
@@ -30,5 +32,29 @@ def init_input_guard(app: Flask) -> None:
         if request.is_json and request.content_length and request.content_length <= app.config["MAX_CONTENT_LENGTH"]:
             raw = request.get_data(cache=True)
             if b"\x00" in raw or _JSON_NUL.search(raw):
-                raise Invalid("Text may not contain NUL characters.",
-                              fields={"_body": ["NUL characters are not allowed."]})
+                raise Invalid("Text may not contain NUL characters.", fields=_nul_fields(raw))
+
+
+_MESSAGE = ["Must not contain NUL characters."]
+
+
+def _has_nul(value: Any) -> bool:
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, dict):
+        return any(_has_nul(k) or _has_nul(v) for k, v in value.items())
+    if isinstance(value, list):
+        return any(_has_nul(v) for v in value)
+    return False
+
+
+def _nul_fields(raw: bytes) -> dict[str, list[str]]:
+    """Name the top-level fields that carry a NUL (the whole body if it is not an object)."""
+    try:
+        body = json.loads(raw)
+    except ValueError:
+        return {"_body": _MESSAGE}
+    if not isinstance(body, dict):
+        return {"_body": _MESSAGE}
+    return {str(k).replace("\x00", "?"): _MESSAGE for k, v in body.items() if _has_nul(k) or _has_nul(v)} \
+        or {"_body": _MESSAGE}

@@ -30,3 +30,9 @@ def paginate(stmt: Select[Any], *, page: int, page_size: int) -> Page[Any]:
     if offset >= total or offset > _MAX_OFFSET:
         return Page(items=[], total=total)
     return Page(items=db.session.scalars(stmt.limit(page_size).offset(offset)).all(), total=total)
+
+
+def page_items(page: Page[T], pagination_parameters: Any) -> Sequence[T]:
+    """Record the total for the X-Pagination header and return the page's items (routes' tail)."""
+    pagination_parameters.item_count = page.total
+    return page.items

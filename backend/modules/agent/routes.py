@@ -6,6 +6,7 @@ from flask_jwt_extended import jwt_required
 
 from backend.core.auth import current_user_id
 from backend.core.envelope import EnvelopeBlueprint
+from backend.core.pagination import page_items
 from backend.modules.agent import service
 from backend.modules.agent.schemas import (
     AuditCreateSchema, AuditSchema, AuditSubmittedSchema, DeletedSchema, MemoryCreateSchema, MemorySchema,
@@ -38,8 +39,7 @@ class Audits(MethodView):
         """List my audits, newest first."""
         page = service.list_audits(actor_id=current_user_id(), page=pagination_parameters.page,
                                    page_size=pagination_parameters.page_size)
-        pagination_parameters.item_count = page.total
-        return page.items
+        return page_items(page, pagination_parameters)
 
 
 @blp.route("/audits/<string:audit_id>")

@@ -5,6 +5,7 @@ from flask_jwt_extended import jwt_required
 
 from backend.core.auth import current_user_id, optional_user_id
 from backend.core.envelope import EnvelopeBlueprint
+from backend.core.pagination import page_items
 from backend.modules.backtests import service
 from backend.modules.backtests.schemas import (BacktestDetailSchema, BacktestLatestSchema,
                                                BacktestQueryArgsSchema, BacktestRunSchema,
@@ -51,8 +52,7 @@ def list_(args, pagination_parameters):
     """List my backtests, newest first (filter by symbol, strategy_id, status)."""
     result = service.list_backtests(actor_id=current_user_id(), page=pagination_parameters.page,
                                     page_size=pagination_parameters.page_size, **args)
-    pagination_parameters.item_count = result.total
-    return result.items
+    return page_items(result, pagination_parameters)
 
 
 @blp.route("/<string:backtest_id>")

@@ -7,6 +7,7 @@ from flask_jwt_extended import jwt_required
 from backend.core.auth import current_user_id, optional_user_id
 from backend.core.envelope import EnvelopeBlueprint
 from backend.core.schemas import LimitQuerySchema
+from backend.core.pagination import page_items
 from backend.modules.bots import service
 from backend.modules.bots.schemas import (
     BotCreateSchema, BotSchema, BotStatusSchema, BotLedgerSchema, OrderCreateSchema,
@@ -35,8 +36,7 @@ class Bots(MethodView):
         """List my bots, newest first."""
         page = service.list_bots(actor_id=current_user_id(), page=pagination_parameters.page,
                                  page_size=pagination_parameters.page_size)
-        pagination_parameters.item_count = page.total
-        return page.items
+        return page_items(page, pagination_parameters)
 
 
 @blp.route("/recent")

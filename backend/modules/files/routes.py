@@ -9,6 +9,7 @@ from flask_jwt_extended import jwt_required
 
 from backend.core.auth import current_user_id
 from backend.core.envelope import EnvelopeBlueprint
+from backend.core.pagination import page_items
 from backend.modules.files import service
 from backend.modules.files.models import StoredFile
 from backend.modules.files.schemas import FileSchema, FileUploadSchema
@@ -52,8 +53,7 @@ class Files(MethodView):
         """List my files, newest first."""
         page = service.list_files(actor_id=current_user_id(), page=pagination_parameters.page,
                                   page_size=pagination_parameters.page_size)
-        pagination_parameters.item_count = page.total
-        return page.items
+        return page_items(page, pagination_parameters)
 
 
 @blp.route("/<string:file_id>")

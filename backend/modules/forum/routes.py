@@ -7,6 +7,7 @@ from flask_jwt_extended import jwt_required
 from backend.core.auth import current_user_id
 from backend.core.envelope import EnvelopeBlueprint
 from backend.core.schemas import LimitQuerySchema
+from backend.core.pagination import page_items
 from backend.modules.forum import service, social
 from backend.modules.forum.schemas import (CommentCreateSchema, CommentSchema, FavoriteStateSchema,
                                            FollowStateSchema, LikeStateSchema, PostCreateSchema,
@@ -21,11 +22,6 @@ blp = EnvelopeBlueprint("forum", __name__, url_prefix="/api/forum",
 follows_blp = EnvelopeBlueprint("profiles", __name__, url_prefix="/api/users",
                                 description="Public profiles, follows and my favorites.")
 blueprints = [blp, follows_blp]
-
-
-def _page(result, pagination_parameters):
-    pagination_parameters.item_count = result.total
-    return result.items
 
 
 @blp.route("/hot")
@@ -51,7 +47,7 @@ class Posts(MethodView):
         result = service.list_posts(page=pagination_parameters.page, tag=args.get("tag"),
                                     page_size=pagination_parameters.page_size,
                                     author_id=args.get("author"))
-        return _page(result, pagination_parameters)
+        return page_items(result, pagination_parameters)
 
     @jwt_required()
     @blp.arguments(PostCreateSchema)
@@ -96,7 +92,7 @@ class Comments(MethodView):
         """List a post's comments, oldest first."""
         result = service.list_comments(post_id=post_id, page=pagination_parameters.page,
                                        page_size=pagination_parameters.page_size)
-        return _page(result, pagination_parameters)
+        return page_items(result, pagination_parameters)
 
     @jwt_required()
     @blp.arguments(CommentCreateSchema)
@@ -165,7 +161,7 @@ def my_favorites(pagination_parameters):
     """List my favorite posts, most recently favorited first."""
     result = social.list_favorites(actor_id=current_user_id(), page=pagination_parameters.page,
                                    page_size=pagination_parameters.page_size)
-    return _page(result, pagination_parameters)
+    return page_items(result, pagination_parameters)
 
 
 @follows_blp.route("/<uuid:user_id>")
@@ -201,7 +197,7 @@ def followers(user_id, pagination_parameters):
     """List the users who follow this user."""
     result = social.list_followers(user_id=str(user_id), page=pagination_parameters.page,
                                    page_size=pagination_parameters.page_size)
-    return _page(result, pagination_parameters)
+    return page_items(result, pagination_parameters)
 
 
 @follows_blp.route("/<uuid:user_id>/following")
@@ -212,4 +208,4 @@ def following(user_id, pagination_parameters):
     """List the users this user follows."""
     result = social.list_following(user_id=str(user_id), page=pagination_parameters.page,
                                    page_size=pagination_parameters.page_size)
-    return _page(result, pagination_parameters)
+    return page_items(result, pagination_parameters)

@@ -7,6 +7,7 @@ from flask_jwt_extended import jwt_required
 from backend.core.auth import current_user_id, optional_user_id
 from backend.core.envelope import EnvelopeBlueprint
 from backend.core.schemas import LimitQuerySchema
+from backend.core.pagination import page_items
 from backend.modules.strategies import service
 from backend.modules.strategies.schemas import (StrategyCreateSchema, StrategyDetailSchema,
                                                 StrategyKindSchema, StrategySchema,
@@ -45,8 +46,7 @@ class Strategies(MethodView):
         """List my strategies, most recently updated first."""
         result = service.list_strategies(actor_id=current_user_id(), page=pagination_parameters.page,
                                          page_size=pagination_parameters.page_size)
-        pagination_parameters.item_count = result.total
-        return result.items
+        return page_items(result, pagination_parameters)
 
     @jwt_required()
     @blp.arguments(StrategyCreateSchema)

@@ -6,6 +6,7 @@ from flask_jwt_extended import jwt_required
 
 from backend.core.auth import current_user_id
 from backend.core.envelope import EnvelopeBlueprint
+from backend.core.pagination import page_items
 from backend.modules.workflows import service
 from backend.modules.workflows.schemas import (
     WorkflowCreateSchema, WorkflowExecuteResultSchema, WorkflowNodeTypeSchema, WorkflowNotificationSchema,
@@ -28,8 +29,7 @@ class Workflows(MethodView):
         """List my workflows, most recently updated first."""
         page = service.list_workflows(actor_id=current_user_id(), page=pagination_parameters.page,
                                       page_size=pagination_parameters.page_size)
-        pagination_parameters.item_count = page.total
-        return page.items
+        return page_items(page, pagination_parameters)
 
     @jwt_required()
     @blp.arguments(WorkflowCreateSchema)
@@ -64,8 +64,7 @@ def notifications(pagination_parameters):
     """List my workflow notifications, newest first."""
     page = service.list_notifications(actor_id=current_user_id(), page=pagination_parameters.page,
                                       page_size=pagination_parameters.page_size)
-    pagination_parameters.item_count = page.total
-    return page.items
+    return page_items(page, pagination_parameters)
 
 
 @blp.route("/<string:workflow_id>")
@@ -108,8 +107,7 @@ def runs(workflow_id: str, pagination_parameters):
     """List a workflow's runs, newest first."""
     page = service.list_runs(actor_id=current_user_id(), workflow_id=workflow_id,
                              page=pagination_parameters.page, page_size=pagination_parameters.page_size)
-    pagination_parameters.item_count = page.total
-    return page.items
+    return page_items(page, pagination_parameters)
 
 
 @blp.route("/runs/<string:run_id>", methods=["GET"])
