@@ -3,6 +3,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
+# Fixture modules import each other (agent uses fake_openai); rewrite their asserts either way.
+pytest.register_assert_rewrite("tests.fixtures")
+
 _FIXTURES = Path(__file__).parent / "fixtures"
 
 pytest_plugins = ["tests.fixtures.core_db", "tests.fixtures.core_auth", "tests.fixtures.core_celery"] + sorted(
