@@ -97,13 +97,24 @@ class BacktestEquityPointSchema(BaseSchema):
     value = ma.fields.Float()
 
 
+# The contract's enums have no "cancelled": a cancelled run goes out as failed, and its
+# `error.reason` says "cancelled" (stored internally as cancelled, so nothing is lost).
+_WIRE_STATUS = {"cancelled": "failed", "CANCELLED": "FAILED"}
+
+
+def _wire_status(value: str) -> str:
+    return _WIRE_STATUS.get(value, value)
+
+
 class BacktestSchema(BaseSchema):
     """The contract's Backtest plus the recorded inputs needed to reproduce it."""
 
     id = ma.fields.String()
     name = ma.fields.String()
     symbol = ma.fields.String()
-    status = ma.fields.String(metadata={"enum": ["queued", "running", "completed", "failed", "cancelled"]})
+    status = ma.fields.Function(lambda view: _wire_status(view.status), metadata={
+        "type": "string", "enum": ["queued", "running", "completed", "failed"],
+        "description": "A cancelled run is `failed` with `error.reason` = `cancelled`."})
     startedAt = ma.fields.Integer(attribute="started")
     finishedAt = ma.fields.Integer(attribute="finished_at", allow_none=True)
     summary = ma.fields.Nested(BacktestSummarySchema, allow_none=True)
@@ -155,7 +166,9 @@ class JobStatusSchema(BaseSchema):
 
     job_id = ma.fields.String()
     backtest_id = ma.fields.String()
-    status = ma.fields.String()
+    status = ma.fields.Function(lambda out: _wire_status(out["status"]), metadata={
+        "type": "string", "enum": ["PENDING", "RUNNING", "SUCCESS", "FAILED"],
+        "description": "A cancelled job is `FAILED` with `error.reason` = `cancelled`."})
     progress = ma.fields.Integer()
     result = ma.fields.Nested(BacktestLatestSchema)
     error = ma.fields.Dict()

@@ -23,10 +23,10 @@ def test_cancel_a_queued_backtest_and_the_late_delivery_is_a_no_op(client, user,
     ids = _submit(client, user, run_backtest)
     assert _job_status(client, user, ids["job_id"])["status"] == "PENDING"
     resp = client.post(f"/api/backtests/{ids['backtest_id']}/cancel", headers=user.headers)
-    assert resp.status_code == 200 and resp.get_json()["data"]["status"] == "cancelled"
+    assert resp.status_code == 200 and resp.get_json()["data"]["status"] == "failed"
     assert service.execute_backtest(job_id=ids["job_id"]) is None  # not PENDING any more: skipped
     status = _job_status(client, user, ids["job_id"])
-    assert status["status"] == "CANCELLED" and status["error"]["reason"] == "cancelled"
+    assert status["status"] == "FAILED" and status["error"]["reason"] == "cancelled"
 
 
 def test_cancel_while_running_stops_before_the_result_is_written(client, user, run_backtest, monkeypatch):
@@ -38,9 +38,9 @@ def test_cancel_while_running_stops_before_the_result_is_written(client, user, r
 
     monkeypatch.setattr(runner, "load_bars", load_then_cancel)
     ids = _submit(client, user, run_backtest)
-    assert _job_status(client, user, ids["job_id"])["status"] == "CANCELLED"
+    assert _job_status(client, user, ids["job_id"])["status"] == "FAILED"
     detail = client.get(f"/api/backtests/{ids['backtest_id']}", headers=user.headers).get_json()["data"]
-    assert detail["status"] == "cancelled" and detail["summary"] is None and detail["trades"] == []
+    assert detail["status"] == "failed" and detail["error"]["reason"] == "cancelled" and detail["summary"] is None and detail["trades"] == []
 
 
 def test_lost_worker_hook_marks_the_backtest_failed(app, client, user, run_backtest, monkeypatch):
@@ -150,9 +150,9 @@ def test_a_cancel_after_the_last_progress_check_still_wins(client, user, run_bac
 
     monkeypatch.setattr(jobs.JobContext, "progress", progress_then_cancel)
     ids = _submit(client, user, run_backtest)
-    assert _job_status(client, user, ids["job_id"])["status"] == "CANCELLED"
+    assert _job_status(client, user, ids["job_id"])["status"] == "FAILED"
     detail = client.get(f"/api/backtests/{ids['backtest_id']}", headers=user.headers).get_json()["data"]
-    assert detail["status"] == "cancelled" and detail["trades"] == [] and detail["metrics"] is None
+    assert detail["status"] == "failed" and detail["error"]["reason"] == "cancelled" and detail["trades"] == [] and detail["metrics"] is None
 
 
 def test_the_task_is_routed_to_the_backtests_queue(app):
