@@ -8,7 +8,7 @@ from marshmallow import EXCLUDE, validate
 
 from backend.core.schemas import BaseSchema, Money, TimestampMs
 from backend.domain.marketdata.intervals import INTERVALS
-from backend.modules.strategies.schemas import ID, NO_NUL, SYMBOL
+from backend.modules.strategies.schemas import ID, SYMBOL
 
 MAX_TIME_MS = 4_102_444_800_000  # 2100-01-01 UTC: keeps times far inside BIGINT
 PROVIDERS = ("auto", "mock", "db")  # the market service's sources: db = imported candles
@@ -17,7 +17,7 @@ PROVIDERS = ("auto", "mock", "db")  # the market service's sources: db = importe
 class InlineStrategySchema(BaseSchema):
     """An unsaved strategy definition: a built-in kind and its parameters."""
 
-    kind = ma.fields.String(required=True, validate=[validate.Length(min=1, max=32), NO_NUL])
+    kind = ma.fields.String(required=True, validate=validate.Length(min=1, max=32))
     params = ma.fields.Dict(keys=ma.fields.String(), load_default=dict)
 
 
@@ -36,7 +36,7 @@ class BacktestRunSchema(BaseSchema):
     slippage_bps = Money(load_default=Decimal(0), validate=validate.Range(min=0, max=1000, max_inclusive=False))
     provider = ma.fields.String(load_default="auto", validate=validate.OneOf(PROVIDERS))
     allow_short = ma.fields.Boolean(load_default=False)
-    name = ma.fields.String(validate=[validate.Length(min=1, max=200), NO_NUL])
+    name = ma.fields.String(validate=validate.Length(min=1, max=200))
 
     @ma.validates_schema
     def _one_strategy(self, data, **kwargs):

@@ -7,10 +7,9 @@ from marshmallow import validate
 from backend.core.schemas import BaseSchema
 from backend.domain.marketdata.intervals import INTERVALS
 
-NO_NUL = validate.Regexp(r"^[^\x00]*$", error="Must not contain NUL characters.")
 ID = validate.Regexp(r"^[0-9A-Fa-f-]{1,36}$", error="Must be an id.")
 SYMBOL = validate.Regexp(r"^[A-Za-z0-9._:/-]{1,32}$", error="1-32 letters, digits or . _ : / -.")
-TAGS = ma.fields.List(ma.fields.String(validate=[validate.Length(min=1, max=32), NO_NUL]),
+TAGS = ma.fields.List(ma.fields.String(validate=validate.Length(min=1, max=32)),
                       validate=validate.Length(max=10))
 
 
@@ -48,12 +47,12 @@ class StrategyDetailSchema(StrategySchema):
 class StrategyCreateSchema(BaseSchema):
     """POST /api/strategies."""
 
-    name = ma.fields.String(required=True, validate=[validate.Length(min=1, max=200), NO_NUL])
+    name = ma.fields.String(required=True, validate=validate.Length(min=1, max=200))
     symbol = ma.fields.String(required=True, validate=SYMBOL)
-    kind = ma.fields.String(required=True, validate=[validate.Length(min=1, max=32), NO_NUL])
+    kind = ma.fields.String(required=True, validate=validate.Length(min=1, max=32))
     params = ma.fields.Dict(keys=ma.fields.String(), load_default=dict)
     tags = TAGS
-    description = ma.fields.String(validate=[validate.Length(max=2000), NO_NUL])
+    description = ma.fields.String(validate=validate.Length(max=2000))
     interval = ma.fields.String(validate=validate.OneOf(INTERVALS))
     published = ma.fields.Boolean()
 
@@ -61,12 +60,12 @@ class StrategyCreateSchema(BaseSchema):
 class StrategyUpdateSchema(BaseSchema):
     """PATCH /api/strategies/{id}: any subset; kind/params changes create a new version."""
 
-    name = ma.fields.String(validate=[validate.Length(min=1, max=200), NO_NUL])
+    name = ma.fields.String(validate=validate.Length(min=1, max=200))
     symbol = ma.fields.String(validate=SYMBOL)
-    kind = ma.fields.String(validate=[validate.Length(min=1, max=32), NO_NUL])
+    kind = ma.fields.String(validate=validate.Length(min=1, max=32))
     params = ma.fields.Dict(keys=ma.fields.String())
     tags = TAGS
-    description = ma.fields.String(validate=[validate.Length(max=2000), NO_NUL])
+    description = ma.fields.String(validate=validate.Length(max=2000))
     interval = ma.fields.String(validate=validate.OneOf(INTERVALS))
     published = ma.fields.Boolean()
 
