@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import importlib
-import importlib.util
 import logging
 from pathlib import Path
 from typing import Any
@@ -13,9 +12,11 @@ from backend.config import Settings, load_config
 
 logger = logging.getLogger(__name__)
 
-# Blueprint modules, in registration order. A module is registered when its routes.py exists.
+# Blueprint modules, in registration order: each has a routes.py with `blp` (or `blueprints`).
 MODULES = ("auth", "users", "strategies", "backtests", "bots", "forum", "files", "workflows",
            "market", "agent")
+# Modules that add a `flask <name>` command group (their cli.py defines `cli`).
+CLI_MODULES = ("market",)
 
 MIGRATIONS_DIR = str(Path(__file__).resolve().parent / "migrations")
 
@@ -88,10 +89,7 @@ def _register_blueprints(app: Flask, api: Any) -> None:
     app.register_blueprint(docs_assets_bp)
     api.register_blueprint(health_blp)
     for name in MODULES:
-        module_name = f"backend.modules.{name}.routes"
-        if importlib.util.find_spec(module_name) is None:
-            continue
-        module = importlib.import_module(module_name)
+        module = importlib.import_module(f"backend.modules.{name}.routes")
         for blp in getattr(module, "blueprints", None) or [module.blp]:
             api.register_blueprint(blp)
 
@@ -100,15 +98,12 @@ def _register_cli(app: Flask) -> None:
     from backend.cli import seed_command
 
     app.cli.add_command(seed_command)
-    for name in MODULES:
-        module_name = f"backend.modules.{name}.cli"
-        if importlib.util.find_spec(module_name) is not None:
-            app.cli.add_command(importlib.import_module(module_name).cli)
+    for name in CLI_MODULES:
+        app.cli.add_command(importlib.import_module(f"backend.modules.{name}.cli").cli)
 
 
 def _import_task_modules() -> None:
     from backend.celery_app import TASK_MODULES
 
     for name in TASK_MODULES:
-        if importlib.util.find_spec(name) is not None:
-            importlib.import_module(name)
+        importlib.import_module(name)

@@ -30,10 +30,13 @@ BEAT_SCHEDULE: dict[str, dict] = {
     "files.sweep_orphans": {"task": "files.sweep_orphans", "schedule": 3600.0},
 }
 
-# Modules whose tasks.py the worker imports.
-TASK_MODULES = ("backend.core.tasks",) + tuple(
-    f"backend.modules.{m}.tasks"
-    for m in ("strategies", "backtests", "bots", "forum", "files", "workflows", "market", "agent")
+# Job kinds (backtests.run, workflows.run, agent.audit) are declared with `jobs.job_kind` in their
+# modules, which create_app imports with the blueprints; the beat's own tasks live here.
+TASK_MODULES = (
+    "backend.core.tasks",
+    "backend.modules.bots.tasks",
+    "backend.modules.files.tasks",
+    "backend.modules.workflows.tasks",
 )
 
 
@@ -89,7 +92,7 @@ def celery_init_app(app: Flask) -> Celery:
 def _make_worker_app() -> Celery:
     from backend.app import create_app
 
-    return create_app().extensions["celery"]  # create_app imports every TASK_MODULES entry
+    return create_app().extensions["celery"]  # create_app imports every module and TASK_MODULES entry
 
 
 # `celery -A backend.celery_app` looks for this attribute; building it creates the Flask app,

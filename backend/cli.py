@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import importlib
-import importlib.util
 import logging
 
 import click
@@ -11,8 +10,8 @@ from flask.cli import with_appcontext
 
 logger = logging.getLogger(__name__)
 
-# Dependency order: later modules use what earlier ones seeded.
-SEED_ORDER = ("market", "strategies", "backtests", "bots", "forum", "files", "workflows", "agent")
+# Modules with a seed.py, in dependency order: later modules use what earlier ones seeded.
+SEED_ORDER = ("strategies", "backtests", "bots", "forum", "workflows")
 
 
 @click.command("seed")
@@ -25,8 +24,5 @@ def seed_command() -> None:
                                       password=current_app.config["ADMIN_PASSWORD"], is_admin=True)
     click.echo(f"user {admin.username} ready")
     for name in SEED_ORDER:
-        module_name = f"backend.modules.{name}.seed"
-        if importlib.util.find_spec(module_name) is None:
-            continue
-        importlib.import_module(module_name).seed_demo(admin_id=admin.id)
+        importlib.import_module(f"backend.modules.{name}.seed").seed_demo(admin_id=admin.id)
         click.echo(f"seeded {name}")

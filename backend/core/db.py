@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import functools
+import re
 import time
 import uuid
 from contextlib import contextmanager
@@ -13,6 +14,9 @@ from sqlalchemy.orm import Mapped, Session, mapped_column
 from backend.extensions import db
 
 F = TypeVar("F", bound=Callable[..., Any])
+M = TypeVar("M")
+
+_ID_RE = re.compile(r"[0-9A-Fa-f-]{1,36}")
 
 # NUMERIC(28, 10): 18 integer digits and 10 decimals covers prices, crypto quantities and fees.
 Money = Numeric(28, 10, asdecimal=True)
@@ -35,10 +39,31 @@ class TimestampMixin:
     updated_at: Mapped[int] = mapped_column(BigInteger, nullable=False, default=now_ms, onupdate=now_ms)
 
 
-def transactional(func: F) -> F:
-    """Commit after the public service function returns; roll back if it raises.
+_ON_COMMIT = "qyq_on_commit"
 
-    Only public service functions carry this; helpers and queries below them never commit.
+
+def on_commit(callback: Callable[[], None]) -> None:
+    """Run ``callback`` once the enclosing ``@transactional`` function has committed.
+
+    The transactional analogue of Django's ``transaction.on_commit``: jobs are enqueued this way,
+    so a worker never sees a job whose rows are not committed yet. A rollback drops the callbacks.
+    """
+    db.session.info.setdefault(_ON_COMMIT, []).append(callback)
+
+
+def _run_on_commit() -> None:
+    callbacks = db.session.info.pop(_ON_COMMIT, [])
+    for callback in callbacks:
+        callback()
+
+
+def transactional(func: F) -> F:
+    """Make ``func`` one unit of work: commit when it returns, roll back if it raises.
+
+    Public service functions carry this. A job's work (see ``backend.core.jobs``) is several
+    units of work on purpose (progress, partial results, the final result), so private steps of
+    a job's work may carry it too; ADR 0007 records that. Callbacks registered with
+    ``on_commit`` run after the commit, outside the transaction; their errors propagate.
     """
 
     @functools.wraps(func)
@@ -46,20 +71,33 @@ def transactional(func: F) -> F:
         try:
             result = func(*args, **kwargs)
             db.session.commit()
-            return result
         except BaseException:
+            db.session.info.pop(_ON_COMMIT, None)
             db.session.rollback()
             raise
+        _run_on_commit()
+        return result
 
     return wrapper  # type: ignore[return-value]
 
 
-def get_or_404(model: type, object_id: str, error: type[Exception], **filters: Any) -> Any:
-    """Return the row with this id (and matching filters) or raise `error`."""
-    obj = db.session.get(model, object_id) if isinstance(object_id, str) else None
-    if obj is None or any(getattr(obj, k) != v for k, v in filters.items()):
+def looks_like_id(value: object) -> bool:
+    """Return whether ``value`` can be an id (a UUID string); anything else is simply not found."""
+    return isinstance(value, str) and _ID_RE.fullmatch(value) is not None
+
+
+def get_owned_or_404(model: type[M], object_id: object, *, actor_id: str | None, error: type[Exception],
+                     lock: bool = False, owner_attr: str = "owner_id") -> M:
+    """Return the row ``object_id`` of ``model`` owned by ``actor_id``, else raise ``error`` (a 404).
+
+    Ids that cannot be UUIDs and rows of other users are the same 404, so ids never leak.
+    ``lock`` takes a row lock (``SELECT ... FOR UPDATE``) and reloads the row.
+    """
+    row = (db.session.get(model, object_id, with_for_update=lock, populate_existing=lock)
+           if looks_like_id(object_id) else None)
+    if row is None or actor_id is None or getattr(row, owner_attr) != actor_id:
         raise error()
-    return obj
+    return row
 
 
 @contextmanager

@@ -1,45 +1,74 @@
-"""The one mechanism for long work: a `jobs` row per job, claimed, heartbeated and reaped.
+"""The one pattern for long work: a `jobs` row per job, declared once, claimed, heartbeated, reaped.
 
-Lifecycle::
+A module adds a job kind with two functions::
 
-    create_job()            PENDING   (in the request's transaction, with the domain rows)
-    dispatch()              after commit; broker down -> discard rows, raise 503
-    run_job() in the task   PENDING -> RUNNING (atomic claim; duplicates and replays are no-ops)
-    ctx.progress(pct)       progress + heartbeat, committed on their own; raises JobCancelled
-    work returns / raises   -> SUCCESS / FAILED (reason + message), CANCELLED
-    reap_stale_jobs()       RUNNING with a stale heartbeat -> requeued (attempts left) or FAILED
-                            (reason ``worker_lost``); PENDING never started -> sent again
+    @jobs.job_kind("backtests.run")           # binds the Celery task of that name (queue by prefix)
+    def run_backtest(ctx: jobs.JobContext) -> None:
+        ...                                   # the work; ctx.progress(), then ctx.complete()
 
-Postgres is the record; the Celery result backend is not used for state.
+    @transactional
+    def submit_backtest(...):
+        job = jobs.submit("backtests.run", owner_id=..., subject_id=...)
+        db.session.add(Backtest(job_id=job.id, ...))   # the module's rows point at the job
+
+Lifecycle (the `jobs` row is the only status record; modules map it to their wire enums)::
+
+    submit()              PENDING, in the caller's transaction; enqueued after it commits.
+                          Broker down -> the job row is deleted (rows pointing at it cascade), 503
+    execute() (the task)  PENDING -> RUNNING (atomic claim; duplicates and replays are no-ops)
+    ctx.progress(pct)     progress + heartbeat, committed on their own; raises JobCancelled
+    ctx.complete()        RUNNING -> SUCCESS inside the work's final transaction, so the result
+                          and the status commit together (a cancel that won is never overwritten)
+    work raises           JobFailed -> FAILED with its reason; JobCancelled -> CANCELLED;
+                          anything else -> FAILED ``internal_error`` (no details leak)
+    reap_stale_jobs()     RUNNING with a stale heartbeat -> requeued (attempts left) or FAILED
+                          ``worker_lost``; PENDING never started -> sent again
+
+Postgres is the record; the Celery result backend is not used for state. See ADR 0002 and 0007.
 """
+
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
+from celery import shared_task
 from flask import current_app
-from sqlalchemy import BigInteger, ForeignKey, Integer, String, Text, select, update
+from sqlalchemy import BigInteger, ForeignKey, Index, Integer, String, Text, func, select, update
+from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
-from backend.core.db import independent_session, new_id, now_ms, transactional
+from backend.core.db import independent_session, looks_like_id, new_id, now_ms, on_commit
 from backend.core.errors import AppError, NotFound, Unavailable
 from backend.extensions import db
 
 logger = logging.getLogger(__name__)
 
 PENDING, RUNNING, SUCCESS, FAILED, CANCELLED = "PENDING", "RUNNING", "SUCCESS", "FAILED", "CANCELLED"
-FINAL_STATES = frozenset({SUCCESS, FAILED, CANCELLED})
+ACTIVE = (PENDING, RUNNING)
+
+Work = Callable[["JobContext"], None]
 
 
 class Job(db.Model):
     """A unit of background work and its observable state."""
 
     __tablename__ = "jobs"
+    __table_args__ = (
+        Index("ix_jobs_owner_id", "owner_id"),
+        Index("ix_jobs_status_heartbeat_at", "status", "heartbeat_at"),
+        Index("ix_jobs_subject_id", "subject_id"),
+    )
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
     kind: Mapped[str] = mapped_column(String(40), nullable=False)
     owner_id: Mapped[str | None] = mapped_column(String(36), ForeignKey("users.id", ondelete="CASCADE"))
+    # What the job is about (e.g. the strategy a backtest runs), so "is anything running on X?"
+    # is one indexed query in core, without the asking module knowing who runs jobs.
+    subject_id: Mapped[str | None] = mapped_column(String(36))
+    payload: Mapped[dict[str, Any] | None] = mapped_column(JSONB)  # small inputs of the work, if any
     status: Mapped[str] = mapped_column(String(12), nullable=False, default=PENDING)
     progress: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
     attempts: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
@@ -52,170 +81,254 @@ class Job(db.Model):
 
 
 class JobNotFound(NotFound):
-    """Raise when a job id is unknown or belongs to someone else."""
+    """Raise when a job id is unknown, of another kind, or belongs to someone else."""
 
     code = "jobs.not_found"
     default_message = "Job not found."
 
 
 class JobCancelled(Exception):
-    """Raised inside work when its job was cancelled; run_job records CANCELLED."""
+    """Raised inside work when its job was cancelled; execute() records CANCELLED."""
 
 
-class JobFailed(AppError):
+class JobFailed(Exception):
     """Raise from work to fail the job with a stable reason and a human message."""
-
-    http_status = 422
-    reason = "job_failed"
-    code = "jobs.failed"
 
     def __init__(self, message: str, *, reason: str = "job_failed") -> None:
         super().__init__(message)
+        self.message = message
         self.reason = reason
 
 
 @dataclass(frozen=True)
 class JobKind:
-    """What the reaper needs to know about a kind of job."""
+    """A declared kind of job: its name (also the Celery task's name) and its work."""
 
-    task_name: str
-    on_failed: Callable[[str, str, str], None] | None = None  # (job_id, reason, message)
+    name: str
+    work: Work
 
 
 _KINDS: dict[str, JobKind] = {}
 
 
-def register_job_kind(kind: str, *, task_name: str,
-                      on_failed: Callable[[str, str, str], None] | None = None) -> None:
-    """Declare a job kind: the task that runs it and an optional hook when it fails."""
-    _KINDS[kind] = JobKind(task_name=task_name, on_failed=on_failed)
+def job_kind(name: str) -> Callable[[Work], Work]:
+    """Declare ``name`` as a job kind run by the decorated work function.
+
+    Binds a Celery task of the same name (its queue follows the name's prefix, see
+    ``backend.celery_app.TASK_ROUTES``) whose only argument is the job id.
+    """
+
+    def register(work: Work) -> Work:
+        if name in _KINDS and _KINDS[name].work is not work:
+            raise RuntimeError(f"job kind {name!r} is declared twice")
+        _KINDS[name] = JobKind(name=name, work=work)
+        shared_task(name=name, acks_late=True, ignore_result=True)(_task_body(name))
+        return work
+
+    return register
 
 
-def create_job(*, kind: str, owner_id: str | None) -> Job:
-    """Add a PENDING job to the caller's transaction (the caller commits)."""
-    job = Job(id=new_id(), kind=kind, owner_id=owner_id, status=PENDING, progress=0, attempts=0,
-              created_at=now_ms())
+def _task_body(name: str) -> Callable[[str], str | None]:
+    def run(job_id: str) -> str | None:
+        return execute(job_id)
+
+    run.__name__ = run.__qualname__ = name.replace(".", "_")
+    run.__doc__ = f"Run one job of kind {name} (the id in; the work records the outcome)."
+    return run
+
+
+def registered_kinds() -> frozenset[str]:
+    """Return the names of every declared job kind."""
+    return frozenset(_KINDS)
+
+
+def submit(
+    kind: str, *, owner_id: str | None, subject_id: str | None = None, payload: dict[str, Any] | None = None
+) -> Job:
+    """Add a PENDING job to the caller's transaction and enqueue it once that commits.
+
+    Call inside a ``@transactional`` function. If the broker refuses the task after the commit,
+    the job row is deleted (rows referencing it with ``ON DELETE CASCADE`` go with it) and the
+    caller gets a 503, so nothing half-submitted is left behind.
+    """
+    if kind not in _KINDS:
+        raise RuntimeError(f"unknown job kind {kind!r}")
+    job = Job(
+        id=new_id(),
+        kind=kind,
+        owner_id=owner_id,
+        subject_id=subject_id,
+        payload=payload,
+        status=PENDING,
+        progress=0,
+        attempts=0,
+        created_at=now_ms(),
+    )
     db.session.add(job)
+    db.session.flush()
+    job_id = job.id
+    on_commit(lambda: _enqueue_or_discard(job_id, kind))
     return job
 
 
-def get_job(*, job_id: str, owner_id: str | None) -> Job:
-    """Return a job the caller owns."""
-    job = db.session.get(Job, job_id)
+def start_inline(kind: str, *, owner_id: str | None, subject_id: str | None = None) -> JobContext:
+    """Add a RUNNING job for work done in this process, without a worker (the demo seed).
+
+    The caller does the work and calls ``ctx.complete()`` in the same transaction.
+    """
+    now = now_ms()
+    job = Job(id=new_id(), kind=kind, owner_id=owner_id, subject_id=subject_id, status=RUNNING, progress=0,
+              attempts=1, created_at=now, started_at=now, heartbeat_at=now)
+    db.session.add(job)
+    db.session.flush()
+    return JobContext(job)
+
+
+def _enqueue_or_discard(job_id: str, kind: str) -> None:
+    try:
+        _send_task(job_id, kind)
+    except Exception as exc:  # noqa: BLE001 - kombu/redis raise several unrelated connection errors
+        logger.error("broker unavailable, discarding job %s: %s", job_id, exc)
+        with independent_session() as s:
+            s.execute(Job.__table__.delete().where(Job.id == job_id))
+        raise Unavailable(
+            "The job queue is unavailable; nothing was submitted. Try again shortly.",
+            details={"service": "broker"},
+        ) from exc
+
+
+def _send_task(job_id: str, kind: str) -> None:
+    current_app.extensions["celery"].tasks[kind].apply_async(kwargs={"job_id": job_id}, retry=False)
+
+
+def get_job(*, job_id: str, owner_id: str | None, kind: str | None = None) -> Job:
+    """Return a job the caller owns (of ``kind`` when given); anything else is JobNotFound."""
+    job = db.session.get(Job, job_id) if looks_like_id(job_id) else None
     if job is None or (job.owner_id is not None and job.owner_id != owner_id):
+        raise JobNotFound()
+    if kind is not None and job.kind != kind:
         raise JobNotFound()
     return job
 
 
-def dispatch(task_name: str, *, job_id: str, discard: Callable[[], None] | None = None,
-             **kwargs: Any) -> None:
-    """Send the job's task (by registered name) after the commit; if the broker is down, undo, 503.
-
-    `discard` must delete the domain rows created with the job (in its own transaction); the job
-    row itself is deleted here, so nothing orphaned is left behind.
-    """
-    task = current_app.extensions["celery"].tasks[task_name]
-    try:
-        task.apply_async(kwargs={"job_id": job_id, **kwargs}, retry=False)
-    except Exception as exc:  # kombu/redis raise several unrelated connection error types
-        logger.error("broker unavailable, discarding job %s: %s", job_id, exc)
-        db.session.rollback()
-        if discard is not None:
-            discard()
-        _delete_job(job_id)
-        raise Unavailable("The job queue is unavailable; nothing was submitted. Try again shortly.",
-                          details={"service": "broker"}) from exc
-
-
-@transactional
-def _delete_job(job_id: str) -> None:
-    db.session.execute(Job.__table__.delete().where(Job.id == job_id))
+def active_subject_ids(subject_ids: Collection[str]) -> set[str]:
+    """Return those of ``subject_ids`` that have a PENDING or RUNNING job."""
+    if not subject_ids:
+        return set()
+    return set(
+        db.session.scalars(
+            select(Job.subject_id).where(Job.subject_id.in_(list(subject_ids)), Job.status.in_(ACTIVE)).distinct()
+        )
+    )
 
 
 class JobContext:
-    """Handed to work functions: report progress, learn about cancellation."""
+    """Handed to work functions: the job's identity, progress, cancellation and completion."""
 
-    def __init__(self, job_id: str) -> None:
-        self.job_id = job_id
+    def __init__(self, job: Job) -> None:
+        self.job_id = job.id
+        self.kind = job.kind
+        self.owner_id = job.owner_id
+        self.subject_id = job.subject_id
+        self.payload: dict[str, Any] = dict(job.payload or {})
 
     def progress(self, pct: float) -> None:
         """Record progress 0..100 and a heartbeat; raise JobCancelled if the job was cancelled."""
         with independent_session() as s:
             status = s.execute(
-                update(Job).where(Job.id == self.job_id)
+                update(Job)
+                .where(Job.id == self.job_id)
                 .values(progress=max(0, min(100, int(pct))), heartbeat_at=now_ms())
                 .returning(Job.status)
             ).scalar_one_or_none()
-        if status == CANCELLED:
+        if status != RUNNING:
             raise JobCancelled(self.job_id)
 
+    def complete(self) -> None:
+        """Mark the job SUCCESS in the caller's transaction (commit it with the result).
 
-def _claim(job_id: str) -> bool:
+        Locks the job row, so a concurrent cancel is ordered against it: if the cancel won,
+        this raises JobCancelled and the caller's transaction (the result) rolls back.
+        """
+        status = db.session.scalar(select(Job.status).where(Job.id == self.job_id).with_for_update())
+        if status != RUNNING:
+            raise JobCancelled(self.job_id)
+        db.session.execute(
+            update(Job)
+            .where(Job.id == self.job_id)
+            .values(status=SUCCESS, progress=100, finished_at=now_ms(), heartbeat_at=now_ms())
+        )
+
+
+def _claim(job_id: str) -> Job | None:
     with independent_session() as s:
-        claimed = s.execute(
-            update(Job).where(Job.id == job_id, Job.status == PENDING)
+        return s.execute(
+            update(Job)
+            .where(Job.id == job_id, Job.status == PENDING)
             .values(status=RUNNING, attempts=Job.attempts + 1, started_at=now_ms(), heartbeat_at=now_ms())
-            .returning(Job.id)
+            .returning(Job)
         ).scalar_one_or_none()
-    return claimed is not None
 
 
 def _finish(job_id: str, status: str, *, reason: str | None = None, message: str | None = None) -> None:
-    values: dict[str, Any] = {"status": status, "finished_at": now_ms(), "heartbeat_at": now_ms(),
-                              "error_reason": reason, "error": message}
+    values: dict[str, Any] = {
+        "status": status,
+        "finished_at": now_ms(),
+        "heartbeat_at": now_ms(),
+        "error_reason": reason,
+        "error": message,
+    }
     if status == SUCCESS:
         values["progress"] = 100
     with independent_session() as s:
-        s.execute(update(Job).where(Job.id == job_id, Job.status.in_([RUNNING, CANCELLED]))
-                  .values(**values))
+        s.execute(update(Job).where(Job.id == job_id, Job.status == RUNNING).values(**values))
 
 
-def run_job(job_id: str, work: Callable[[JobContext], None]) -> str | None:
-    """Claim the job and run `work`; record the outcome. Returns the final status (None if skipped).
+def execute(job_id: str) -> str | None:
+    """Claim the job and run its kind's work; record the outcome. Return it (None if skipped).
 
     Never raises for a failure of the work itself, so the Celery task acks and does not loop.
     """
-    if not _claim(job_id):
+    job = _claim(job_id)
+    if job is None:
         logger.info("job %s not pending; skipping duplicate delivery", job_id)
         return None
+    kind = _KINDS.get(job.kind)
     try:
-        work(JobContext(job_id))
+        if kind is None:
+            raise JobFailed(f"No work is declared for job kind {job.kind!r}.", reason="unknown_kind")
+        kind.work(JobContext(job))
     except JobCancelled:
         db.session.rollback()
-        _finish(job_id, CANCELLED, reason="cancelled", message="Cancelled by the user.")
         return CANCELLED
+    except JobFailed as exc:
+        db.session.rollback()
+        logger.warning("job %s failed (%s): %s", job_id, exc.reason, exc.message)
+        _finish(job_id, FAILED, reason=exc.reason, message=exc.message)
+        return FAILED
     except Exception as exc:  # noqa: BLE001 - any failure of the work fails the job, with a reason
         db.session.rollback()
-        reason = getattr(exc, "reason", None) or "internal_error"
+        reason = exc.reason if isinstance(exc, AppError) else "internal_error"
         message = exc.message if isinstance(exc, AppError) else "The job failed unexpectedly."
         logger.exception("job %s failed (%s)", job_id, reason)
         _finish(job_id, FAILED, reason=reason, message=message)
-        _notify_failed(job_id, reason, message)
         return FAILED
-    _finish(job_id, SUCCESS)
+    db.session.rollback()  # end the work's last read (what it wanted kept, it committed)
+    _finish(job_id, SUCCESS)  # a no-op when the work completed the job itself
     return SUCCESS
 
 
-@transactional
 def cancel_job(*, job_id: str) -> bool:
-    """Mark a PENDING/RUNNING job CANCELLED; the work stops at its next progress call."""
+    """Mark a PENDING/RUNNING job CANCELLED in the caller's transaction; return whether it was active.
+
+    The work stops at its next progress call, and its ``complete()`` refuses to overwrite this.
+    """
     result = db.session.execute(
-        update(Job).where(Job.id == job_id, Job.status.in_([PENDING, RUNNING]))
-        .values(status=CANCELLED, finished_at=now_ms(), error_reason="cancelled",
-                error="Cancelled by the user.")
+        update(Job)
+        .where(Job.id == job_id, Job.status.in_(ACTIVE))
+        .values(status=CANCELLED, finished_at=now_ms(), error_reason="cancelled", error="Cancelled by the user.")
     )
     return bool(result.rowcount)
-
-
-def _notify_failed(job_id: str, reason: str, message: str) -> None:
-    job = db.session.get(Job, job_id)
-    kind = _KINDS.get(job.kind) if job else None
-    if kind and kind.on_failed:
-        try:
-            kind.on_failed(job_id, reason, message)
-        except Exception:  # noqa: BLE001 - the job is already FAILED; the hook is best effort
-            logger.exception("on_failed hook for job %s raised", job_id)
-            db.session.rollback()
 
 
 def reap_stale_jobs(*, now: int | None = None) -> dict[str, int]:
@@ -224,48 +337,69 @@ def reap_stale_jobs(*, now: int | None = None) -> dict[str, int]:
     stale_ms = int(current_app.config["JOB_STALE_AFTER_S"]) * 1000
     max_attempts = int(current_app.config["JOB_MAX_ATTEMPTS"])
     counts = {"requeued": 0, "failed": 0, "resent": 0}
-    stale = db.session.execute(select(Job.id, Job.kind, Job.attempts).where(
-        Job.status == RUNNING, Job.heartbeat_at < now - stale_ms)).all()
-    lost = db.session.scalars(select(Job.id).where(
-        Job.status == PENDING, Job.started_at.is_(None), Job.created_at < now - 5 * stale_ms)).all()
+    stale = db.session.execute(
+        select(Job.id, Job.kind, Job.attempts).where(Job.status == RUNNING, Job.heartbeat_at < now - stale_ms)
+    ).all()
+    # A PENDING job's heartbeat is the last time it was sent; one unclaimed for long was lost
+    # (a broker restart, or a resend that failed while the broker was down): send it again.
+    lost = db.session.execute(
+        select(Job.id, Job.kind).where(
+            Job.status == PENDING, func.coalesce(Job.heartbeat_at, Job.created_at) < now - 5 * stale_ms
+        )
+    ).all()
     db.session.commit()  # end the read before the updates, each committed on its own
     for job_id, kind, attempts in stale:
         if attempts < max_attempts and kind in _KINDS:
             counts["requeued"] += _requeue(job_id, kind)
         else:
             counts["failed"] += _fail_lost(job_id)
-    for job_id in lost:
-        kind = db.session.get(Job, job_id).kind
-        counts["resent"] += _send(job_id, kind)
+    for job_id, kind in lost:
+        if _mark_sent(job_id):
+            counts["resent"] += _resend(job_id, kind)
     return counts
 
 
 def _requeue(job_id: str, kind: str) -> int:
     with independent_session() as s:
-        moved = s.execute(update(Job).where(Job.id == job_id, Job.status == RUNNING)
-                          .values(status=PENDING, heartbeat_at=None).returning(Job.id)).scalar_one_or_none()
+        moved = s.execute(
+            update(Job)
+            .where(Job.id == job_id, Job.status == RUNNING)
+            .values(status=PENDING, heartbeat_at=now_ms())
+            .returning(Job.id)
+        ).scalar_one_or_none()
     if moved:
-        _send(job_id, kind)
+        _resend(job_id, kind)
     return 1 if moved else 0
+
+
+def _mark_sent(job_id: str) -> bool:
+    with independent_session() as s:
+        marked = s.execute(
+            update(Job)
+            .where(Job.id == job_id, Job.status == PENDING)
+            .values(heartbeat_at=now_ms())
+            .returning(Job.id)
+        ).scalar_one_or_none()
+    return marked is not None
 
 
 def _fail_lost(job_id: str) -> int:
     message = "The worker running this job stopped responding."
     with independent_session() as s:
-        done = s.execute(update(Job).where(Job.id == job_id, Job.status == RUNNING).values(
-            status=FAILED, finished_at=now_ms(), error_reason="worker_lost", error=message,
-        ).returning(Job.id)).scalar_one_or_none()
-    if done:
-        _notify_failed(job_id, "worker_lost", message)
+        done = s.execute(
+            update(Job)
+            .where(Job.id == job_id, Job.status == RUNNING)
+            .values(status=FAILED, finished_at=now_ms(), error_reason="worker_lost", error=message)
+            .returning(Job.id)
+        ).scalar_one_or_none()
     return 1 if done else 0
 
 
-def _send(job_id: str, kind_name: str) -> int:
-    kind = _KINDS.get(kind_name)
-    if kind is None:
+def _resend(job_id: str, kind: str) -> int:
+    if kind not in _KINDS:
         return 0
     try:
-        current_app.extensions["celery"].tasks[kind.task_name].apply_async(kwargs={"job_id": job_id}, retry=False)
+        _send_task(job_id, kind)
     except Exception:  # noqa: BLE001 - broker down: the next reaper run tries again
         logger.warning("could not resend job %s", job_id)
         return 0

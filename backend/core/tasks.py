@@ -1,4 +1,5 @@
-"""Tasks of the core: the reaper that keeps jobs from staying RUNNING forever."""
+"""Tasks of the core: the reaper that keeps jobs from staying RUNNING forever, and a self-test job."""
+
 from __future__ import annotations
 
 import logging
@@ -10,28 +11,23 @@ from backend.core import jobs
 
 logger = logging.getLogger(__name__)
 
+SELFTEST = "core.selftest"
+
 
 @shared_task(name="core.reap_stale_jobs")
 def reap_stale_jobs() -> dict[str, int]:
-    """Requeue or fail jobs whose worker died."""
+    """Requeue or fail jobs whose worker died; resend jobs the broker lost."""
     counts = jobs.reap_stale_jobs()
     if any(counts.values()):
         logger.warning("reaper: %s", counts)
     return counts
 
 
-def _selftest_work(steps: int, step_s: float):
-    def work(ctx: jobs.JobContext) -> None:
-        for i in range(steps):
-            time.sleep(step_s)
-            ctx.progress(100 * (i + 1) / steps)
-    return work
-
-
-@shared_task(name="core.selftest")
-def selftest(job_id: str, steps: int = 5, step_s: float = 0.2) -> None:
-    """Run a job that only reports progress: proves a worker, the broker and the job table work."""
-    jobs.run_job(job_id, _selftest_work(steps, step_s))
-
-
-jobs.register_job_kind("core.selftest", task_name="core.selftest")
+@jobs.job_kind(SELFTEST)
+def selftest(ctx: jobs.JobContext) -> None:
+    """Only report progress (payload ``steps``, ``step_s``): proves a worker, the broker and the table."""
+    steps = int(ctx.payload.get("steps", 5))
+    step_s = float(ctx.payload.get("step_s", 0.2))
+    for i in range(steps):
+        time.sleep(step_s)
+        ctx.progress(100 * (i + 1) / steps)

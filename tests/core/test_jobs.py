@@ -1,4 +1,4 @@
-"""The job table: claim, progress, cancel, dispatch failure, and the reaper."""
+"""The one job pattern: declare, submit after commit, claim, progress, complete, cancel, reap."""
 from __future__ import annotations
 
 import time
@@ -8,74 +8,158 @@ import pytest
 from backend.core import jobs
 from backend.core.db import now_ms, transactional
 from backend.core.errors import Unavailable
+from backend.core.tasks import SELFTEST
 from backend.extensions import db
+
+SEEN: list[object] = []
+
+
+@jobs.job_kind("test.progress")
+def _progress_work(ctx: jobs.JobContext) -> None:
+    ctx.progress(40)
+    SEEN.append(_job(ctx.job_id).progress)
+
+
+@jobs.job_kind("test.fails")
+def _failing_work(ctx: jobs.JobContext) -> None:
+    raise jobs.JobFailed("No bars in that range.", reason="no_data")
+
+
+@jobs.job_kind("test.crashes")
+def _crashing_work(ctx: jobs.JobContext) -> None:
+    raise ZeroDivisionError("internal detail")
+
+
+@jobs.job_kind("test.cancelled_midway")
+def _cancelled_work(ctx: jobs.JobContext) -> None:
+    ctx.progress(10)
+    _cancel(ctx.job_id)
+    ctx.progress(20)
+    raise AssertionError("work continued after cancellation")
+
+
+@jobs.job_kind("test.cancel_before_complete")
+def _late_cancel_work(ctx: jobs.JobContext) -> None:
+    _cancel(ctx.job_id)
+    SEEN.append("result written")
+    ctx.complete()  # the cancel holds: complete() refuses and the result rolls back
+
+
+@jobs.job_kind("test.completes")
+def _completing_work(ctx: jobs.JobContext) -> None:
+    ctx.complete()
+    db.session.commit()
+    SEEN.append(ctx.payload)
 
 
 @transactional
-def _new_job(kind: str = "core.selftest", **values) -> str:
-    job = jobs.create_job(kind=kind, owner_id=None)
+def _cancel(job_id: str) -> None:
+    jobs.cancel_job(job_id=job_id)
+
+
+@transactional
+def _new_job(kind: str = SELFTEST, owner_id: str | None = None, **values) -> str:
+    """Add a job row directly (no enqueue), with any column values a test needs."""
+    job = jobs.Job(kind=kind, owner_id=owner_id, status=jobs.PENDING, progress=0, attempts=0,
+                   created_at=now_ms())
     for key, value in values.items():
         setattr(job, key, value)
+    db.session.add(job)
     db.session.flush()
     return job.id
 
 
-def _job(job_id: str) -> jobs.Job:
+@transactional
+def _submit(kind: str, **kwargs) -> str:
+    return jobs.submit(kind, owner_id=None, **kwargs).id
+
+
+def _job(job_id: str) -> jobs.Job | None:
     db.session.expire_all()
     return db.session.get(jobs.Job, job_id)
 
 
-def test_run_job_claims_reports_progress_and_succeeds(app):
-    seen = []
+@pytest.fixture(autouse=True)
+def _clear_seen():
+    SEEN.clear()
 
-    def work(ctx):
-        ctx.progress(40)
-        seen.append(_job(ctx.job_id).progress)
 
+def test_execute_claims_reports_progress_and_succeeds(app):
     with app.app_context():
-        job_id = _new_job()
-        assert jobs.run_job(job_id, work) == jobs.SUCCESS
+        job_id = _new_job("test.progress")
+        assert jobs.execute(job_id) == jobs.SUCCESS
         job = _job(job_id)
-        assert seen == [40]
+        assert SEEN == [40]
         assert (job.status, job.progress, job.attempts) == (jobs.SUCCESS, 100, 1)
         assert job.started_at <= job.finished_at
         # A duplicate delivery of the same job does nothing.
-        assert jobs.run_job(job_id, work) is None and seen == [40]
+        assert jobs.execute(job_id) is None
+        assert SEEN == [40]
+
+
+def test_submit_enqueues_after_commit_and_the_task_runs_the_declared_work(app):
+    with app.app_context():  # eager mode: the task runs at enqueue time, after the commit
+        job_id = _submit("test.completes", payload={"n": 3})
+        assert SEEN == [{"n": 3}]
+        assert _job(job_id).status == jobs.SUCCESS
+
+
+def test_a_rolled_back_submit_never_enqueues(app):
+    @transactional
+    def submit_then_fail() -> None:
+        jobs.submit("test.completes", owner_id=None)
+        raise RuntimeError("validation failed after the submit")
+
+    with app.app_context():
+        with pytest.raises(RuntimeError):
+            submit_then_fail()
+        assert SEEN == []
+        assert db.session.scalar(db.select(db.func.count()).select_from(jobs.Job)
+                                 .where(jobs.Job.kind == "test.completes")) == 0
+
+
+def test_submit_of_an_undeclared_kind_is_a_programming_error(app):
+    with app.app_context(), pytest.raises(RuntimeError, match="unknown job kind"):
+        _submit("test.nobody_declared_this")
 
 
 def test_failing_work_marks_failed_with_reason(app):
-    def work(ctx):
-        raise jobs.JobFailed("No bars in that range.", reason="no_data")
-
     with app.app_context():
-        job_id = _new_job()
-        assert jobs.run_job(job_id, work) == jobs.FAILED
+        job_id = _new_job("test.fails")
+        assert jobs.execute(job_id) == jobs.FAILED
         job = _job(job_id)
         assert (job.status, job.error_reason, job.error) == (jobs.FAILED, "no_data", "No bars in that range.")
 
 
 def test_unexpected_error_fails_without_leaking_details(app):
-    def work(ctx):
-        raise ZeroDivisionError("internal detail")
-
     with app.app_context():
-        job_id = _new_job()
-        jobs.run_job(job_id, work)
+        job_id = _new_job("test.crashes")
+        assert jobs.execute(job_id) == jobs.FAILED
         job = _job(job_id)
-        assert job.status == jobs.FAILED and job.error_reason == "internal_error"
+        assert (job.status, job.error_reason) == (jobs.FAILED, "internal_error")
         assert "internal detail" not in job.error
 
 
-def test_cancel_stops_work_at_next_progress(app):
-    def work(ctx):
-        ctx.progress(10)
-        jobs.cancel_job(job_id=ctx.job_id)
-        ctx.progress(20)
-        raise AssertionError("work continued after cancellation")
-
+def test_a_job_of_an_unknown_kind_fails_with_a_reason(app):
     with app.app_context():
-        job_id = _new_job()
-        assert jobs.run_job(job_id, work) == jobs.CANCELLED
+        job_id = _new_job("test.removed_in_a_later_release")
+        assert jobs.execute(job_id) == jobs.FAILED
+        assert _job(job_id).error_reason == "unknown_kind"
+
+
+def test_cancel_stops_work_at_next_progress(app):
+    with app.app_context():
+        job_id = _new_job("test.cancelled_midway")
+        assert jobs.execute(job_id) == jobs.CANCELLED
+        job = _job(job_id)
+        assert (job.status, job.error_reason) == (jobs.CANCELLED, "cancelled")
+
+
+def test_a_cancel_that_lands_before_complete_wins(app):
+    with app.app_context():
+        job_id = _new_job("test.cancel_before_complete")
+        assert jobs.execute(job_id) == jobs.CANCELLED
+        assert SEEN == ["result written"]
         assert _job(job_id).status == jobs.CANCELLED
 
 
@@ -95,51 +179,81 @@ def test_reaper_fails_a_stale_job_after_its_last_attempt(app):
 def test_reaper_requeues_a_stale_job_with_attempts_left(app):
     with app.app_context():
         old = now_ms() - 10 * 60 * 1000
-        job_id = _new_job(status=jobs.RUNNING, attempts=1, heartbeat_at=old, started_at=old)
+        job_id = _new_job("test.progress", status=jobs.RUNNING, attempts=1, heartbeat_at=old, started_at=old)
         assert jobs.reap_stale_jobs()["requeued"] == 1
-        assert _job(job_id).status in (jobs.PENDING, jobs.SUCCESS)  # eager mode may run it at once
+        job = _job(job_id)  # eager mode runs the requeued job at once
+        assert (job.status, job.attempts) == (jobs.SUCCESS, 2)
 
 
-def test_failed_hook_runs_for_reaped_jobs(app):
-    calls = []
-    jobs.register_job_kind("test.hooked", task_name="core.selftest",
-                           on_failed=lambda job_id, reason, message: calls.append((job_id, reason)))
+def test_a_job_requeued_while_the_broker_is_down_is_sent_again_when_it_returns(app, broker_down):
     with app.app_context():
-        old = now_ms() - 10 * 60 * 1000
-        job_id = _new_job(kind="test.hooked", status=jobs.RUNNING, attempts=9, heartbeat_at=old)
-        jobs.reap_stale_jobs()
-        assert calls == [(job_id, "worker_lost")]
+        old = now_ms() - 60 * 60 * 1000
+        job_id = _new_job("test.progress", status=jobs.RUNNING, attempts=1, heartbeat_at=old, started_at=old,
+                          created_at=old)
+        assert jobs.reap_stale_jobs()["requeued"] == 1  # moved to PENDING; the send failed
+        assert _job(job_id).status == jobs.PENDING
+        later = now_ms() + 10 * app.config["JOB_STALE_AFTER_S"] * 1000
+        assert jobs.reap_stale_jobs(now=later)["resent"] == 0  # still down: stays PENDING, retried
+        assert _job(job_id).status == jobs.PENDING
 
 
-def test_dispatch_with_broker_down_is_503_and_leaves_no_row(app, broker_down):
-    discarded = []
+def test_a_lost_pending_job_is_resent(app):
     with app.app_context():
-        job_id = _new_job()
+        old = now_ms() - 60 * 60 * 1000
+        job_id = _new_job("test.progress", created_at=old, heartbeat_at=old)
+        assert jobs.reap_stale_jobs()["resent"] == 1
+        assert _job(job_id).status == jobs.SUCCESS  # eager mode ran it
+        recent = _new_job("test.progress")
+        assert jobs.reap_stale_jobs()["resent"] == 0  # just submitted: not lost
+        assert _job(recent).status == jobs.PENDING
+
+
+def test_submit_with_broker_down_is_503_and_leaves_no_row(app, broker_down):
+    with app.app_context():
         with pytest.raises(Unavailable) as err:
-            jobs.dispatch("core.selftest", job_id=job_id, discard=lambda: discarded.append(True))
+            _submit(SELFTEST)
         assert err.value.http_status == 503
-        assert discarded == [True]
-        assert _job(job_id) is None
+        assert db.session.scalar(db.select(db.func.count()).select_from(jobs.Job)) == 0
 
 
-def test_get_job_checks_the_owner(app, user, other_user):
+def test_get_job_checks_the_owner_and_the_kind(app, user, other_user):
     with app.app_context():
         job_id = _new_job(owner_id=user.id)
         assert jobs.get_job(job_id=job_id, owner_id=user.id).id == job_id
+        assert jobs.get_job(job_id=job_id, owner_id=user.id, kind=SELFTEST).id == job_id
+        for kwargs in ({"owner_id": other_user.id}, {"owner_id": user.id, "kind": "backtests.run"}):
+            with pytest.raises(jobs.JobNotFound):
+                jobs.get_job(job_id=job_id, **kwargs)
         with pytest.raises(jobs.JobNotFound):
-            jobs.get_job(job_id=job_id, owner_id=other_user.id)
+            jobs.get_job(job_id="not-an-id\x00", owner_id=user.id)
+
+
+def test_active_subject_ids_names_subjects_with_a_pending_or_running_job(app):
+    with app.app_context():
+        _new_job(subject_id="00000000-0000-0000-0000-00000000000a")
+        _new_job(subject_id="00000000-0000-0000-0000-00000000000b", status=jobs.RUNNING)
+        _new_job(subject_id="00000000-0000-0000-0000-00000000000c", status=jobs.SUCCESS)
+        asked = [f"00000000-0000-0000-0000-00000000000{c}" for c in "abcd"]
+        assert jobs.active_subject_ids(asked) == set(asked[:2])
+        assert jobs.active_subject_ids([]) == set()
+
+
+def test_every_declared_kind_is_a_celery_task_on_its_queue(app):
+    celery = app.extensions["celery"]
+    for kind in jobs.registered_kinds():
+        assert kind in celery.tasks
+    assert celery.amqp.router.route({}, "backtests.run")["queue"].name == "backtests"
+    assert celery.amqp.router.route({}, "workflows.run")["queue"].name == "workflows"
 
 
 @pytest.mark.integration
 def test_real_worker_runs_a_job_and_a_killed_worker_is_reaped(app, celery_worker):
     with app.app_context():
-        job_id = _new_job()
-        jobs.dispatch("core.selftest", job_id=job_id, steps=4, step_s=0.1)
+        job_id = _submit(SELFTEST, payload={"steps": 4, "step_s": 0.1})
         _wait(lambda: _job(job_id).status == jobs.SUCCESS, f"selftest did not finish:\n{celery_worker.log()}")
         assert _job(job_id).progress == 100
 
-        slow_id = _new_job()
-        jobs.dispatch("core.selftest", job_id=slow_id, steps=100, step_s=0.2)
+        slow_id = _submit(SELFTEST, payload={"steps": 100, "step_s": 0.2})
         _wait(lambda: _job(slow_id).status == jobs.RUNNING and _job(slow_id).progress > 0, "never started")
         celery_worker.kill()
         app.config["JOB_STALE_AFTER_S"], saved = 1, app.config["JOB_STALE_AFTER_S"]
@@ -160,3 +274,4 @@ def _wait(predicate, message: str, timeout: float = 30) -> None:
             return
         time.sleep(0.1)
     raise AssertionError(message)
+

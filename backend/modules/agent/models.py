@@ -1,16 +1,16 @@
-"""Agent tables: one row per audit (its target, status and result)."""
+"""Agent tables: one row per audit (its target and result; its status is its job's)."""
 from __future__ import annotations
 
 from typing import Any
 
 from sqlalchemy import BigInteger, CheckConstraint, ForeignKey, Index, Integer, String, Text
 from sqlalchemy.dialects.postgresql import JSONB
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from backend.core.db import new_id, now_ms
+from backend.core.jobs import Job
 from backend.extensions import db
 
-QUEUED, RUNNING, COMPLETED, FAILED = "queued", "running", "completed", "failed"
 TARGET_KINDS = ("backtest", "strategy", "bot", "statements", "file")
 
 
@@ -21,7 +21,6 @@ class Audit(db.Model):
     __table_args__ = (
         Index("ix_agent_audits_owner_created", "owner_id", "created_at"),
         Index("ix_agent_audits_job_id", "job_id"),
-        CheckConstraint("status IN ('queued', 'running', 'completed', 'failed')", name="status"),
         CheckConstraint("target_kind IN ('backtest', 'strategy', 'bot', 'statements', 'file')",
                         name="target_kind"),
         CheckConstraint("score IS NULL OR (score >= 0 AND score <= 100)", name="score"),
@@ -29,13 +28,14 @@ class Audit(db.Model):
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
     owner_id: Mapped[str] = mapped_column(String(36), ForeignKey("users.id", ondelete="CASCADE"), nullable=False)
-    job_id: Mapped[str | None] = mapped_column(String(36), ForeignKey("jobs.id", ondelete="SET NULL"))
+    # The job is the audit's status record; deleting it (a refused submit) deletes the audit.
+    job_id: Mapped[str] = mapped_column(String(36), ForeignKey("jobs.id", ondelete="CASCADE"), nullable=False)
+    job: Mapped[Job] = relationship(Job, lazy="joined", innerjoin=True)
     target_kind: Mapped[str] = mapped_column(String(16), nullable=False)
     target_id: Mapped[str | None] = mapped_column(String(36))
     symbol: Mapped[str | None] = mapped_column(String(32))
     question: Mapped[str | None] = mapped_column(Text)
     input: Mapped[dict[str, Any] | None] = mapped_column(JSONB)  # statements, parsed at submit
-    status: Mapped[str] = mapped_column(String(12), nullable=False, default=QUEUED)
     score: Mapped[int | None] = mapped_column(Integer)
     findings: Mapped[list[dict[str, Any]] | None] = mapped_column(JSONB)
     metrics: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
@@ -44,7 +44,5 @@ class Audit(db.Model):
     memories_used: Mapped[list[dict[str, Any]] | None] = mapped_column(JSONB)
     notes: Mapped[list[str] | None] = mapped_column(JSONB)
     model: Mapped[str | None] = mapped_column(String(64))
-    error_reason: Mapped[str | None] = mapped_column(String(64))
-    error: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[int] = mapped_column(BigInteger, nullable=False, default=now_ms)
     finished_at: Mapped[int | None] = mapped_column(BigInteger)

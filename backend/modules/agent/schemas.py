@@ -82,12 +82,18 @@ class AuditErrorSchema(BaseSchema):
     message = ma.fields.String()
 
 
+# An audit's status is its job's (backend.core.jobs); this is the contract's spelling of it.
+RUN_STATUS = {"PENDING": "queued", "RUNNING": "running", "SUCCESS": "completed", "FAILED": "failed",
+              "CANCELLED": "failed"}
+
+
 class AuditSchema(BaseSchema):
     """An audit: status and, when completed, the score, findings and cited narrative."""
 
     id = ma.fields.String()
     jobId = ma.fields.String(allow_none=True)
-    status = ma.fields.String(metadata={"enum": ["queued", "running", "completed", "failed"]})
+    status = ma.fields.Function(lambda audit: RUN_STATUS[audit["status"]],
+                                metadata={"type": "string", "enum": ["queued", "running", "completed", "failed"]})
     target = ma.fields.Nested(AuditTargetSchema)
     question = ma.fields.String(allow_none=True)
     score = ma.fields.Integer(allow_none=True)

@@ -7,21 +7,19 @@ from typing import Any
 from sqlalchemy import select
 
 from backend.core import jobs
-from backend.core.db import new_id, now_ms, transactional
+from backend.core.db import get_owned_or_404, new_id, now_ms, transactional
 from backend.core.pagination import Page, paginate
 from backend.extensions import db
 from backend.modules.agent import targets
 from backend.modules.agent.errors import AuditNotFound, MemoryNotFound, MemoryOff, MemoryUnavailable
 from backend.modules.agent.memory import open_store
 from backend.modules.agent.settings import api_key_for, memory_settings
-from backend.modules.agent.models import COMPLETED, FAILED, QUEUED, Audit
-from backend.modules.agent.runner import audit_work
+from backend.modules.agent.audit import JOB_KIND
+from backend.modules.agent.models import Audit
 from backend.modules.agent.views import audit_view
 
 logger = logging.getLogger(__name__)
 
-JOB_KIND = "agent.audit"
-TASK_NAME = "agent.audit"
 NO_KEY = "none"  # Mem0 needs some key to build its clients; listing/deleting never calls the API
 
 
@@ -43,37 +41,21 @@ def _target_of(actor_id: str, body: dict[str, Any]) -> tuple[str, str | None, di
 
 
 @transactional
-def _create(*, actor_id: str, kind: str, target_id: str | None, statements: Any,
-            symbol: str | None, question: str | None) -> Audit:
-    job = jobs.create_job(kind=JOB_KIND, owner_id=actor_id)
-    db.session.flush()
-    symbol = symbol or (str(statements.get("symbol"))[:32] if statements and statements.get("symbol") else None)
-    audit = Audit(id=new_id(), owner_id=actor_id, job_id=job.id, target_kind=kind, target_id=target_id,
-                  symbol=symbol, question=question, input=statements, status=QUEUED, created_at=now_ms())
-    db.session.add(audit)
-    return audit
-
-
 def submit_audit(*, actor_id: str, body: dict[str, Any]) -> dict[str, str]:
-    """Check the target, create the audit and its job, and enqueue the task after commit."""
+    """Check the target, create the audit and its job; the job is enqueued after commit."""
     kind, target_id, statements, symbol = _target_of(actor_id, body)
-    audit = _create(actor_id=actor_id, kind=kind, target_id=target_id, statements=statements,
-                    symbol=body.get("symbol") or symbol, question=body.get("question"))
-    audit_id, job_id = audit.id, audit.job_id
-    jobs.dispatch(TASK_NAME, job_id=job_id, audit_id=audit_id, discard=lambda: _discard(audit_id))
-    return {"job_id": job_id, "audit_id": audit_id}
-
-
-@transactional
-def _discard(audit_id: str) -> None:
-    db.session.execute(Audit.__table__.delete().where(Audit.id == audit_id))
+    symbol = body.get("symbol") or symbol
+    if not symbol and statements and statements.get("symbol"):
+        symbol = str(statements["symbol"])[:32]
+    job = jobs.submit(JOB_KIND, owner_id=actor_id, subject_id=target_id)
+    audit = Audit(id=new_id(), owner_id=actor_id, job_id=job.id, job=job, target_kind=kind, target_id=target_id,
+                  symbol=symbol, question=body.get("question"), input=statements, created_at=now_ms())
+    db.session.add(audit)
+    return {"job_id": job.id, "audit_id": audit.id}
 
 
 def _owned(actor_id: str, audit_id: str) -> Audit:
-    audit = db.session.get(Audit, audit_id)
-    if audit is None or audit.owner_id != actor_id:
-        raise AuditNotFound()
-    return audit
+    return get_owned_or_404(Audit, audit_id, actor_id=actor_id, error=AuditNotFound)
 
 
 def get_audit(*, actor_id: str, audit_id: str) -> dict[str, Any]:
@@ -86,21 +68,6 @@ def list_audits(*, actor_id: str, page: int, page_size: int) -> Page[dict[str, A
     stmt = select(Audit).where(Audit.owner_id == actor_id).order_by(Audit.created_at.desc(), Audit.id)
     result = paginate(stmt, page=page, page_size=page_size)
     return Page(items=[audit_view(a) for a in result.items], total=result.total)
-
-
-def run_audit(*, job_id: str, audit_id: str) -> str | None:
-    """Run a queued audit inside its job (called by the Celery task); return the job's final state."""
-    return jobs.run_job(job_id, lambda ctx: audit_work(ctx, audit_id))
-
-
-@transactional
-def mark_failed(job_id: str, reason: str, message: str) -> None:
-    """Record a failed job on its audit (the jobs reaper and run_job call this)."""
-    audit = db.session.scalars(select(Audit).where(Audit.job_id == job_id)).first()
-    if audit is not None and audit.status != COMPLETED:
-        audit.status, audit.error_reason, audit.error = FAILED, reason, message
-        audit.finished_at = now_ms()
-
 
 
 # --- memories ----------------------------------------------------------------------------------

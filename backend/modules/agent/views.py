@@ -13,7 +13,7 @@ def audit_view(a: Audit) -> dict[str, Any]:
     return {
         "id": a.id,
         "jobId": a.job_id,
-        "status": a.status,
+        "status": a.job.status,
         "target": {"kind": a.target_kind, "id": a.target_id, "symbol": a.symbol},
         "question": a.question,
         "score": a.score,
@@ -25,7 +25,7 @@ def audit_view(a: Audit) -> dict[str, Any]:
         "memoriesUsed": a.memories_used,
         "model": a.model,
         "notes": a.notes,
-        "error": {"reason": a.error_reason, "message": a.error} if a.error_reason else None,
+        "error": {"reason": a.job.error_reason, "message": a.job.error} if a.job.error_reason else None,
         "createdAt": a.created_at,
-        "finishedAt": a.finished_at,
+        "finishedAt": a.job.finished_at,
     }

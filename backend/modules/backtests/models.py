@@ -10,14 +10,13 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import BigInteger, Boolean, CheckConstraint, ForeignKey, Index, Integer, String, Text
+from sqlalchemy import BigInteger, Boolean, CheckConstraint, ForeignKey, Index, Integer, String
 from sqlalchemy.dialects.postgresql import JSONB
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from backend.core.db import Money, TimestampMixin, new_id
+from backend.core.jobs import Job
 from backend.extensions import db
-
-QUEUED, RUNNING, COMPLETED, FAILED, CANCELLED = "queued", "running", "completed", "failed", "cancelled"
 
 
 class Backtest(TimestampMixin, db.Model):
@@ -27,16 +26,17 @@ class Backtest(TimestampMixin, db.Model):
     __table_args__ = (
         Index("ix_backtests_owner_created", "owner_id", "created_at"),
         Index("ix_backtests_strategy_finished", "strategy_id", "finished_at"),
-        Index("ix_backtests_status_finished", "status", "finished_at"),
         Index("ix_backtests_job_id", "job_id"),
-        CheckConstraint("status IN ('queued', 'running', 'completed', 'failed', 'cancelled')", name="status"),
         CheckConstraint("end_ms > start_ms", name="range"),
     )
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
     owner_id: Mapped[str] = mapped_column(String(36), ForeignKey("users.id", ondelete="CASCADE"),
                                           nullable=False)
-    job_id: Mapped[str | None] = mapped_column(String(36), ForeignKey("jobs.id", ondelete="SET NULL"))
+    # The job is the run's status record (PENDING..SUCCESS, reason, timings); the row keeps the
+    # inputs and the result. Deleting the job (a submit the broker refused) deletes the row.
+    job_id: Mapped[str] = mapped_column(String(36), ForeignKey("jobs.id", ondelete="CASCADE"), nullable=False)
+    job: Mapped[Job] = relationship(Job, lazy="joined", innerjoin=True)
     strategy_id: Mapped[str | None] = mapped_column(String(36), ForeignKey("strategies.id", ondelete="SET NULL"))
     strategy_version_id: Mapped[str | None] = mapped_column(
         String(36), ForeignKey("strategy_versions.id", ondelete="SET NULL"))
@@ -53,16 +53,12 @@ class Backtest(TimestampMixin, db.Model):
     slippage_bps: Mapped[Decimal] = mapped_column(Money, nullable=False, default=Decimal(0))
     allow_short: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False)
     engine_version: Mapped[str] = mapped_column(String(16), nullable=False)
-    status: Mapped[str] = mapped_column(String(12), nullable=False, default=QUEUED)
-    error_reason: Mapped[str | None] = mapped_column(String(64))
-    error_message: Mapped[str | None] = mapped_column(Text)
     bars_count: Mapped[int | None] = mapped_column(Integer)
     final_equity: Mapped[Decimal | None] = mapped_column(Money)
     metrics: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
     equity_curve: Mapped[list[Any] | None] = mapped_column(JSONB)  # [[time_ms, value], ...]
     kline: Mapped[list[Any] | None] = mapped_column(JSONB)  # [[t, o, h, l, c, v, signal|None], ...]
-    started_at: Mapped[int | None] = mapped_column(BigInteger)
-    finished_at: Mapped[int | None] = mapped_column(BigInteger)
+    finished_at: Mapped[int | None] = mapped_column(BigInteger)  # when the result was stored
 
 
 class BacktestTrade(db.Model):

@@ -97,13 +97,15 @@ class BacktestEquityPointSchema(BaseSchema):
     value = ma.fields.Float()
 
 
-# The contract's enums have no "cancelled": a cancelled run goes out as failed, and its
-# `error.reason` says "cancelled" (stored internally as cancelled, so nothing is lost).
-_WIRE_STATUS = {"cancelled": "failed", "CANCELLED": "FAILED"}
-
-
-def _wire_status(value: str) -> str:
-    return _WIRE_STATUS.get(value, value)
+# A backtest's status is its job's (backend.core.jobs). The contract's enums have no
+# "cancelled": a cancelled run goes out as failed, and its `error.reason` says "cancelled".
+RUN_STATUS = {"PENDING": "queued", "RUNNING": "running", "SUCCESS": "completed", "FAILED": "failed",
+              "CANCELLED": "failed"}
+JOB_STATUS = {"PENDING": "PENDING", "RUNNING": "RUNNING", "SUCCESS": "SUCCESS", "FAILED": "FAILED",
+              "CANCELLED": "FAILED"}
+# The list filter also accepts "cancelled", so cancelled runs can be told from failed ones.
+STATUS_FILTER = {"queued": "PENDING", "running": "RUNNING", "completed": "SUCCESS", "failed": "FAILED",
+                 "cancelled": "CANCELLED"}
 
 
 class BacktestSchema(BaseSchema):
@@ -112,7 +114,7 @@ class BacktestSchema(BaseSchema):
     id = ma.fields.String()
     name = ma.fields.String()
     symbol = ma.fields.String()
-    status = ma.fields.Function(lambda view: _wire_status(view.status), metadata={
+    status = ma.fields.Function(lambda view: RUN_STATUS[view.status], metadata={
         "type": "string", "enum": ["queued", "running", "completed", "failed"],
         "description": "A cancelled run is `failed` with `error.reason` = `cancelled`."})
     startedAt = ma.fields.Integer(attribute="started")
@@ -166,12 +168,17 @@ class JobStatusSchema(BaseSchema):
 
     job_id = ma.fields.String()
     backtest_id = ma.fields.String()
-    status = ma.fields.Function(lambda out: _wire_status(out["status"]), metadata={
+    status = ma.fields.Function(lambda out: JOB_STATUS[out.status], metadata={
         "type": "string", "enum": ["PENDING", "RUNNING", "SUCCESS", "FAILED"],
         "description": "A cancelled job is `FAILED` with `error.reason` = `cancelled`."})
     progress = ma.fields.Integer()
     result = ma.fields.Nested(BacktestLatestSchema)
     error = ma.fields.Dict()
+
+    @ma.post_dump
+    def _omit_absent(self, data: dict, **_kwargs) -> dict:
+        """Leave out ``result`` until the job succeeded and ``error`` unless it failed."""
+        return {k: v for k, v in data.items() if not (k in ("result", "error") and v is None)}
 
 
 class LatestQuerySchema(BaseSchema):
@@ -188,4 +195,10 @@ class BacktestQueryArgsSchema(BaseSchema):
 
     symbol = ma.fields.String(validate=SYMBOL)
     strategy_id = ma.fields.String(validate=ID)
-    status = ma.fields.String(validate=validate.OneOf(["queued", "running", "completed", "failed", "cancelled"]))
+    status = ma.fields.String(validate=validate.OneOf(list(STATUS_FILTER)))
+
+    @ma.post_load
+    def _job_status(self, data: dict, **_kwargs) -> dict:
+        if "status" in data:
+            data["status"] = STATUS_FILTER[data["status"]]
+        return data

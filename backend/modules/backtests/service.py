@@ -1,8 +1,9 @@
-"""Backtests: submit (validate, create the row and its job, enqueue), execute, read, cancel.
+"""Backtests: submit (validate, create the row and its job), the job's work, reads, cancel.
 
 The request validates everything it can synchronously (strategy, parameters, range, bar limit)
 so the job only fails for reasons found while running (no data). A backtest records its strategy
 version, kind, parameters, data range and engine version, so `rebuild_run` reproduces it exactly.
+Its status is its job's (``backend.core.jobs``); the schemas map it to the contract's enums.
 """
 from __future__ import annotations
 
@@ -12,31 +13,29 @@ from decimal import Decimal
 from typing import Any, Mapping
 
 from flask import current_app
-from sqlalchemy import func, select, tuple_
+from sqlalchemy import Select, func, select, tuple_
 from sqlalchemy.dialects.postgresql import distinct_on
 
 from backend.core import jobs
-from backend.core.db import new_id, now_ms, transactional
+from backend.core.db import get_owned_or_404, looks_like_id, now_ms, transactional
+from backend.core.jobs import Job
 from backend.core.pagination import Page, paginate
 from backend.domain.backtest import ENGINE_VERSION
 from backend.domain.marketdata.intervals import floor_time, interval_ms
 from backend.extensions import db
-from backend.modules.backtests import runner
+from backend.modules.backtests import results
 from backend.modules.backtests.errors import (BacktestNotFound, InvalidBacktest, NotCancellable,
                                               TooManyActive, TooManyBars)
-from backend.modules.backtests.models import (CANCELLED, COMPLETED, FAILED, QUEUED, RUNNING, Backtest,
-                                              BacktestTrade)
+from backend.modules.backtests.models import Backtest, BacktestTrade
 from backend.modules.backtests.views import BacktestView, equity_of, fills_of, kline_of, summary_of
 from backend.modules.strategies import service as strategies_service
 
 logger = logging.getLogger(__name__)
 
-JOB_KIND = "backtest"
-TASK_NAME = "backtests.run"
+JOB_KIND = "backtests.run"
 DEFAULT_MAX_BARS = 200_000
 DEFAULT_MAX_ACTIVE = 5
 DEFAULT_BARS = 1000
-ACTIVE = (QUEUED, RUNNING)
 
 
 @dataclass(frozen=True)
@@ -91,8 +90,8 @@ def _range(interval: str, start: int | None, end: int | None) -> tuple[int, int]
 def _check_active(actor_id: str) -> None:
     """Refuse a new run while the caller has BACKTEST_MAX_ACTIVE queued or running ones (429)."""
     limit = int(current_app.config.get("BACKTEST_MAX_ACTIVE", DEFAULT_MAX_ACTIVE))
-    active = db.session.scalar(select(func.count()).select_from(Backtest).where(
-        Backtest.owner_id == actor_id, Backtest.status.in_(ACTIVE))) or 0
+    active = db.session.scalar(select(func.count()).select_from(Job).where(
+        Job.owner_id == actor_id, Job.kind == JOB_KIND, Job.status.in_(jobs.ACTIVE))) or 0
     if active >= limit:
         raise TooManyActive(details={"limit": "BACKTEST_MAX_ACTIVE", "max": limit, "active": active},
                             headers={"Retry-After": "5"})
@@ -104,34 +103,24 @@ def _default_name(strategy_name: str, symbol: str, interval: str) -> str:
     return strategy_name[: 200 - len(suffix)] + suffix
 
 
-@transactional
-def _create(*, actor_id: str, d: Definition, symbol: str, interval: str, start: int, end: int,
-            options: Mapping[str, Any]) -> tuple[str, str]:
-    _check_active(actor_id)
-    job = jobs.create_job(kind=JOB_KIND, owner_id=actor_id)
-    db.session.flush()
-    row = Backtest(
-        id=new_id(), owner_id=actor_id, job_id=job.id, strategy_id=d.strategy_id,
-        strategy_version_id=d.version_id, name=options.get("name") or _default_name(d.name, symbol, interval),
-        kind=d.kind, params=d.params, symbol=symbol, interval=interval, start_ms=start, end_ms=end,
-        provider=options.get("provider") or "auto",
+def _new_row(*, actor_id: str, job: Job, d: Definition, symbol: str, interval: str, start: int, end: int,
+             options: Mapping[str, Any]) -> Backtest:
+    """Return the backtest row of a run (its inputs; the result comes later)."""
+    return Backtest(
+        owner_id=actor_id, job_id=job.id, job=job, strategy_id=d.strategy_id, strategy_version_id=d.version_id,
+        name=options.get("name") or _default_name(d.name, symbol, interval), kind=d.kind, params=d.params,
+        symbol=symbol, interval=interval, start_ms=start, end_ms=end, provider=options.get("provider") or "auto",
         initial_capital=Decimal(options.get("initial_capital") or 10000),
         fee_bps=Decimal(options.get("fee_bps") or 0), slippage_bps=Decimal(options.get("slippage_bps") or 0),
-        allow_short=bool(options.get("allow_short", False)), engine_version=ENGINE_VERSION, status=QUEUED)
-    db.session.add(row)
-    return row.id, job.id
+        allow_short=bool(options.get("allow_short", False)), engine_version=ENGINE_VERSION)
 
 
 @transactional
-def _discard(backtest_id: str) -> None:
-    db.session.execute(Backtest.__table__.delete().where(Backtest.id == backtest_id))
-
-
 def submit_backtest(*, actor_id: str, strategy_id: str | None = None,
                     strategy: Mapping[str, Any] | None = None, symbol: str | None = None,
                     interval: str | None = None, start: int | None = None, end: int | None = None,
                     **options: Any) -> Submitted:
-    """Validate the request, create the backtest and its job, and enqueue the run after commit."""
+    """Validate the request, create the backtest and its job; the job is enqueued after commit."""
     d = _definition(actor_id, strategy_id, strategy)
     symbol = symbol or d.symbol
     if not symbol:
@@ -139,64 +128,50 @@ def submit_backtest(*, actor_id: str, strategy_id: str | None = None,
     symbol = strategies_service.known_symbol(symbol)
     interval = interval or d.interval or "1h"
     start, end = _range(interval, start, end)
-    backtest_id, job_id = _create(actor_id=actor_id, d=d, symbol=symbol, interval=interval,
-                                  start=start, end=end, options=options)
-    jobs.dispatch(TASK_NAME, job_id=job_id, backtest_id=backtest_id, discard=lambda: _discard(backtest_id))
-    return Submitted(job_id=job_id, backtest_id=backtest_id)
+    _check_active(actor_id)
+    job = jobs.submit(JOB_KIND, owner_id=actor_id, subject_id=d.strategy_id)
+    row = _new_row(actor_id=actor_id, job=job, d=d, symbol=symbol, interval=interval, start=start, end=end,
+                   options=options)
+    db.session.add(row)
+    db.session.flush()
+    return Submitted(job_id=job.id, backtest_id=row.id)
 
 
-def execute_backtest(*, job_id: str) -> str | None:
-    """Run a queued backtest inside its job (called by the Celery task); return the job's final state."""
-    return jobs.run_job(job_id, lambda ctx: _work(ctx, job_id))
+@jobs.job_kind(JOB_KIND)
+def run_backtest(ctx: jobs.JobContext) -> None:
+    """Load the bars, run the engine and store the result with the job's SUCCESS (one commit)."""
+    row = _row_of_job(ctx.job_id)
+    ctx.progress(5)
+    bars = results.load_bars(row)
+    done = results.compute(row, bars, progress=ctx.progress)
+    ctx.progress(95)
+    _store(ctx, row.id, done)
 
 
-@transactional
-def _start(job_id: str) -> Backtest:
+def _row_of_job(job_id: str) -> Backtest:
     row = db.session.scalars(select(Backtest).where(Backtest.job_id == job_id)).first()
-    if row is None:
+    if row is None:  # pragma: no cover - the row cascades with its job
         raise jobs.JobFailed("The backtest of this job no longer exists.", reason="backtest_missing")
-    row.status, row.started_at = RUNNING, now_ms()
+    db.session.commit()  # end the read; the work below takes long
     return row
 
 
-def _work(ctx: jobs.JobContext, job_id: str) -> None:
-    row = _start(job_id)
-    ctx.progress(5)
-    bars = runner.load_bars(row)
-    done = runner.compute(row, bars, ctx)
-    ctx.progress(95)
-    _complete(row.id, job_id, done)
-
-
 @transactional
-def _complete(backtest_id: str, job_id: str, done: runner.Computed) -> None:
-    # The row lock orders this against cancel_backtest: a cancel that won keeps the row cancelled.
-    row = db.session.get(Backtest, backtest_id, with_for_update=True, populate_existing=True)
-    if row.status != RUNNING:
-        raise jobs.JobCancelled(job_id)
-    runner.store(row, done)
-
-
-@transactional
-def mark_failed(job_id: str, reason: str, message: str) -> None:
-    """Record a failed job on its backtest (run_job and the jobs reaper call this)."""
-    row = db.session.scalars(select(Backtest).where(Backtest.job_id == job_id)).first()
-    if row is not None and row.status in ACTIVE:
-        row.status, row.error_reason, row.error_message = FAILED, reason, message
-        row.finished_at = now_ms()
-
-
-jobs.register_job_kind(JOB_KIND, task_name=TASK_NAME, on_failed=mark_failed)
+def _store(ctx: jobs.JobContext, backtest_id: str, done: results.Computed) -> None:
+    row = db.session.get(Backtest, backtest_id)
+    results.store(row, done)
+    ctx.complete()  # refuses (and rolls the result back) if a cancel won the race
 
 
 # --- reads -------------------------------------------------------------------------------------
 
 def _owned(actor_id: str | None, backtest_id: str, *, lock: bool = False) -> Backtest:
-    row = (db.session.get(Backtest, backtest_id, with_for_update=lock, populate_existing=lock)
-           if strategies_service.looks_like_id(backtest_id) else None)
-    if row is None or actor_id is None or row.owner_id != actor_id:
-        raise BacktestNotFound()
-    return row
+    return get_owned_or_404(Backtest, backtest_id, actor_id=actor_id, error=BacktestNotFound, lock=lock)
+
+
+def _completed() -> Select[tuple[Backtest]]:
+    """Select backtests whose job succeeded (those with a stored result)."""
+    return select(Backtest).join(Job, Job.id == Backtest.job_id).where(Job.status == jobs.SUCCESS)
 
 
 def _trades(backtest_id: str) -> list[BacktestTrade]:
@@ -217,25 +192,25 @@ def get_backtest(*, actor_id: str, backtest_id: str) -> BacktestView:
 
 def list_backtests(*, actor_id: str, page: int, page_size: int, symbol: str | None = None,
                    strategy_id: str | None = None, status: str | None = None) -> Page[BacktestView]:
-    """Return one page of the caller's backtests, newest first (optional filters)."""
+    """Return one page of the caller's backtests, newest first (optional filters; status is a job status)."""
     stmt = select(Backtest).where(Backtest.owner_id == actor_id)
-    for column, value in ((Backtest.symbol, symbol), (Backtest.strategy_id, strategy_id),
-                          (Backtest.status, status)):
+    for column, value in ((Backtest.symbol, symbol), (Backtest.strategy_id, strategy_id)):
         if value is not None:
             stmt = stmt.where(column == value)
+    if status is not None:
+        stmt = stmt.join(Job, Job.id == Backtest.job_id).where(Job.status == status)
     result = paginate(stmt.order_by(Backtest.created_at.desc(), Backtest.id), page=page, page_size=page_size)
     return Page(items=[BacktestView(row=r, summary=summary_of(r.metrics)) for r in result.items],
                 total=result.total)
 
 
-def _latest(stmt) -> Backtest | None:
-    return db.session.scalars(stmt.where(Backtest.status == COMPLETED)
-                              .order_by(Backtest.finished_at.desc(), Backtest.id).limit(1)).first()
+def _latest(stmt: Select[tuple[Backtest]]) -> Backtest | None:
+    return db.session.scalars(stmt.order_by(Backtest.finished_at.desc(), Backtest.id).limit(1)).first()
 
 
 def latest_completed(*, actor_id: str | None, symbol: str | None = None) -> Backtest | None:
     """Return the caller's latest completed backtest, else the latest published one (the showcase)."""
-    base = select(Backtest) if symbol is None else select(Backtest).where(Backtest.symbol == symbol)
+    base = _completed() if symbol is None else _completed().where(Backtest.symbol == symbol)
     row = _latest(base.where(Backtest.owner_id == actor_id)) if actor_id is not None else None
     if row is None:
         pairs = strategies_service.published_pairs()
@@ -252,37 +227,41 @@ def get_latest(*, actor_id: str | None, symbol: str | None = None) -> BacktestVi
     return full_view(row)
 
 
-def get_job_status(*, actor_id: str, job_id: str) -> dict[str, Any]:
-    """Return ``{status, progress, result?, error?}`` of one of the caller's backtest jobs."""
-    if not strategies_service.looks_like_id(job_id):
-        raise BacktestNotFound("Backtest job not found.")
-    job = jobs.get_job(job_id=job_id, owner_id=actor_id)
-    row = db.session.scalars(select(Backtest).where(Backtest.job_id == job.id)).first()
-    if job.kind != JOB_KIND or row is None:
-        raise BacktestNotFound("Backtest job not found.")
-    out: dict[str, Any] = {"job_id": job.id, "backtest_id": row.id, "status": job.status,
-                           "progress": job.progress}
-    if job.status == jobs.SUCCESS and row.status == COMPLETED:
-        out["result"] = full_view(row)
-    if job.error_reason:
-        out["error"] = {"reason": job.error_reason, "message": job.error}
-    return out
+@dataclass(frozen=True)
+class JobStatus:
+    """A backtest job as GET /api/backtests/job/{job_id} shows it (status in the jobs vocabulary)."""
+
+    job_id: str
+    backtest_id: str
+    status: str
+    progress: int
+    result: BacktestView | None
+    error: dict[str, Any] | None
+
+
+def get_job_status(*, actor_id: str, job_id: str) -> JobStatus:
+    """Return the status, progress and (on success) the result of one of the caller's backtest jobs."""
+    try:
+        job = jobs.get_job(job_id=job_id, owner_id=actor_id, kind=JOB_KIND)
+    except jobs.JobNotFound:
+        raise BacktestNotFound("Backtest job not found.") from None
+    row = db.session.scalars(select(Backtest).where(Backtest.job_id == job.id)).one()
+    return JobStatus(job_id=job.id, backtest_id=row.id, status=job.status, progress=job.progress,
+                     result=full_view(row) if job.status == jobs.SUCCESS else None,
+                     error={"reason": job.error_reason, "message": job.error} if job.error_reason else None)
 
 
 @transactional
 def cancel_backtest(*, actor_id: str, backtest_id: str) -> BacktestView:
     """Cancel one of the caller's queued or running backtests (409 once it finished)."""
-    row = _owned(actor_id, backtest_id, lock=True)  # ordered against the run's _complete
-    if row.status not in ACTIVE:
+    row = _owned(actor_id, backtest_id)
+    if not jobs.cancel_job(job_id=row.job_id):  # locks the job row: ordered against the run's complete()
         raise NotCancellable()
-    row.status, row.finished_at = CANCELLED, now_ms()
-    row.error_reason, row.error_message = "cancelled", "Cancelled by the user."
-    if row.job_id:
-        jobs.cancel_job(job_id=row.job_id)
+    db.session.refresh(row.job)
     return BacktestView(row=row, summary=None)
 
 
-# --- for other modules (forum, strategies, agent) ------------------------------------------------
+# --- for other modules (forum, strategies, agent, udf) --------------------------------------------
 
 def _kpis(row: Backtest) -> dict[str, Any]:
     """Return the verified KPIs of a completed backtest with what is needed to reproduce them."""
@@ -295,12 +274,12 @@ def _kpis(row: Backtest) -> dict[str, Any]:
 def verified_kpis(*, actor_id: str, backtest_id: str) -> dict[str, Any] | None:
     """Return the KPIs of one of the caller's backtests (None until it has completed)."""
     row = _owned(actor_id, backtest_id)
-    return _kpis(row) if row.status == COMPLETED else None
+    return _kpis(row) if row.job.status == jobs.SUCCESS else None
 
 
 def strategy_kpis(*, strategy_id: str, owner_id: str) -> dict[str, Any] | None:
     """Return the KPIs of the owner's latest completed backtest of a strategy (None if none)."""
-    row = _latest(select(Backtest).where(Backtest.strategy_id == strategy_id, Backtest.owner_id == owner_id))
+    row = _latest(_completed().where(Backtest.strategy_id == strategy_id, Backtest.owner_id == owner_id))
     return _kpis(row) if row is not None else None
 
 
@@ -321,10 +300,11 @@ def strategy_snapshots(*, pairs: list[tuple[str, str]]) -> dict[str, StrategySna
     owned = tuple_(Backtest.strategy_id, Backtest.owner_id).in_(pairs)
     latest = db.session.execute(
         select(Backtest.strategy_id, Backtest.id, Backtest.metrics, Backtest.finished_at)
-        .where(owned, Backtest.status == COMPLETED)
+        .join(Job, Job.id == Backtest.job_id)
+        .where(owned, Job.status == jobs.SUCCESS)
         .order_by(Backtest.strategy_id, Backtest.finished_at.desc(), Backtest.id)
         .ext(distinct_on(Backtest.strategy_id))).all()
-    active = set(db.session.scalars(select(Backtest.strategy_id).where(owned, Backtest.status.in_(ACTIVE))))
+    active = jobs.active_subject_ids([sid for sid, _owner in pairs])
     out = {sid: StrategySnapshot(bid, metrics, finished, sid in active) for sid, bid, metrics, finished in latest}
     for sid in active - set(out):
         out[sid] = StrategySnapshot(None, None, None, True)
@@ -354,13 +334,13 @@ class RebuiltRun:
 def rebuild_run(*, actor_id: str, backtest_id: str) -> RebuiltRun:
     """Reload the bars of one of the caller's completed backtests and re-run it deterministically."""
     row = _owned(actor_id, backtest_id)
-    if row.status != COMPLETED:
+    if row.job.status != jobs.SUCCESS:
         raise InvalidBacktest("Only a completed backtest can be rebuilt.",
                               fields={"backtest_id": ["The backtest has not completed."]})
-    done = runner.compute(row, runner.load_bars(row))
+    done = results.compute(row, results.load_bars(row))
     return RebuiltRun(backtest_id=row.id, symbol=row.symbol, interval=row.interval, kind=row.kind,
                       params=dict(row.params), start_ms=row.start_ms, end_ms=row.end_ms,
-                      periods_per_year=runner.periods_per_year(row.interval), bars=done.bars,
+                      periods_per_year=results.periods_per_year(row.interval), bars=done.bars,
                       signals=done.signals, config=done.config, result=done.result,
                       metrics=done.metrics, summary=summary_of(done.metrics))
 
@@ -373,7 +353,8 @@ def trade_marks(*, actor_id: str | None, symbol: str, start_ms: int, end_ms: int
         return []
     rows = db.session.scalars(
         select(BacktestTrade).join(Backtest, Backtest.id == BacktestTrade.backtest_id)
-        .where(Backtest.owner_id == actor_id, Backtest.symbol == symbol, Backtest.status == COMPLETED,
+        .join(Job, Job.id == Backtest.job_id)
+        .where(Backtest.owner_id == actor_id, Backtest.symbol == symbol, Job.status == jobs.SUCCESS,
                BacktestTrade.exit_time >= start_ms, BacktestTrade.entry_time < end_ms)
         .order_by(Backtest.finished_at.desc(), BacktestTrade.seq).limit(limit))
     return [{"id": f["id"], "time": f["timestamp"], "side": f["side"], "price": f["price"],
@@ -384,15 +365,13 @@ def trade_marks(*, actor_id: str | None, symbol: str, start_ms: int, end_ms: int
 @transactional
 def run_backtest_sync(*, actor_id: str, strategy_id: str, interval: str, start: int, end: int,
                       **options: Any) -> str:
-    """Run a backtest of a strategy in this process, without a job (the demo seed); return its id."""
+    """Run a backtest of a strategy in this process, without a worker (the demo seed); return its id."""
     d = _definition(actor_id, strategy_id, None)
-    row = Backtest(id=new_id(), owner_id=actor_id, strategy_id=d.strategy_id, strategy_version_id=d.version_id,
-                   name=_default_name(d.name, d.symbol, interval), kind=d.kind, params=d.params, symbol=d.symbol,
-                   interval=interval, start_ms=start, end_ms=end, provider=options.get("provider", "auto"),
-                   initial_capital=Decimal(options.get("initial_capital", 10000)),
-                   fee_bps=Decimal(options.get("fee_bps", 0)), slippage_bps=Decimal(options.get("slippage_bps", 0)),
-                   allow_short=False, engine_version=ENGINE_VERSION, status=RUNNING, started_at=now_ms())
+    ctx = jobs.start_inline(JOB_KIND, owner_id=actor_id, subject_id=d.strategy_id)
+    row = _new_row(actor_id=actor_id, job=db.session.get(Job, ctx.job_id), d=d, symbol=d.symbol or "",
+                   interval=interval, start=start, end=end, options=options)
     db.session.add(row)
     db.session.flush()
-    runner.store(row, runner.compute(row, runner.load_bars(row)))
+    results.store(row, results.compute(row, results.load_bars(row)))
+    ctx.complete()
     return row.id

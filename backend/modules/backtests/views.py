@@ -72,13 +72,22 @@ class BacktestView:
         return self.row.metrics
 
     @property
+    def status(self) -> str:
+        """Return the run's status: its job's (PENDING, RUNNING, SUCCESS, FAILED, CANCELLED)."""
+        return self.row.job.status
+
+    @property
     def error(self) -> dict[str, Any] | None:
         """Return ``{reason, message}`` for a failed or cancelled run."""
-        if self.row.error_reason is None:
-            return None
-        return {"reason": self.row.error_reason, "message": self.row.error_message}
+        job = self.row.job
+        return {"reason": job.error_reason, "message": job.error} if job.error_reason else None
 
     @property
     def started(self) -> int:
         """Return the start time, or the submit time while queued."""
-        return int(self.row.started_at or self.row.created_at)
+        return int(self.row.job.started_at or self.row.created_at)
+
+    @property
+    def finished_at(self) -> int | None:
+        """Return when the run ended (completed, failed or cancelled)."""
+        return self.row.job.finished_at

@@ -5,12 +5,12 @@ from typing import Any
 
 from sqlalchemy import BigInteger, Boolean, Float, ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.dialects.postgresql import JSONB
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from backend.core.db import new_id, now_ms
+from backend.core.jobs import Job
 from backend.extensions import db
 
-QUEUED, RUNNING, SUCCEEDED, FAILED = "queued", "running", "succeeded", "failed"
 MANUAL, CRON = "manual", "cron"
 
 
@@ -63,11 +63,12 @@ class WorkflowRun(db.Model):
     version_id: Mapped[str] = mapped_column(String(36), ForeignKey("workflow_versions.id", ondelete="CASCADE"),
                                             nullable=False)
     owner_id: Mapped[str] = mapped_column(String(36), ForeignKey("users.id", ondelete="CASCADE"), nullable=False)
-    job_id: Mapped[str | None] = mapped_column(String(36), ForeignKey("jobs.id", ondelete="SET NULL"))
+    # The job is the run's status record; deleting it (a submit the broker refused) deletes the run.
+    # Nullable only because a cron run is inserted (unique per scheduled time) before its job.
+    job_id: Mapped[str | None] = mapped_column(String(36), ForeignKey("jobs.id", ondelete="CASCADE"))
+    job: Mapped[Job | None] = relationship(Job, lazy="joined")
     trigger: Mapped[str] = mapped_column(String(12), nullable=False, default=MANUAL)
     scheduled_at: Mapped[int | None] = mapped_column(BigInteger)  # cron runs only (NULLs never collide)
-    status: Mapped[str] = mapped_column(String(12), nullable=False, default=QUEUED)
-    error: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[int] = mapped_column(BigInteger, nullable=False, default=now_ms)
     started_at: Mapped[int | None] = mapped_column(BigInteger)
     finished_at: Mapped[int | None] = mapped_column(BigInteger)

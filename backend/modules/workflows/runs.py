@@ -1,6 +1,7 @@
-"""Workflow runs: submit (manual), execute inside a job, perform actions, store the trace.
+"""Workflow runs: submit (manual), the job's work (perform actions, store the trace), reads.
 
-A run executes the version it was created with. Data nodes read complete bars up to the run's
+A run's status is its job's (``backend.core.jobs``): a run whose nodes failed stores its trace and
+fails its job with reason ``node_failed``. A run executes the version it was created with. Data nodes read complete bars up to the run's
 start through the market service. Actions run in the order the graph ran them: ``buy``/``sell``/
 ``close`` with a ``bot_id`` place a paper order through the bots service with the idempotency
 key ``workflow:<run>:<node>`` (a retried run never doubles an order); without a bot the intent
@@ -15,7 +16,7 @@ from typing import Any
 from sqlalchemy import delete, select
 
 from backend.core import jobs
-from backend.core.db import new_id, now_ms, transactional
+from backend.core.db import get_owned_or_404, new_id, now_ms, transactional
 from backend.core.errors import AppError
 from backend.core.pagination import Page, paginate
 from backend.domain import workflow as engine
@@ -25,14 +26,13 @@ from backend.extensions import db
 from backend.modules.workflows.errors import WorkflowRunNotFound
 from backend.modules.workflows.graphs import compile_or_raise, cron_triggers, owned_workflow
 from backend.modules.workflows.models import (
-    CRON, FAILED, MANUAL, QUEUED, RUNNING, SUCCEEDED, Workflow, WorkflowNodeRun, WorkflowNotification,
-    WorkflowRun, WorkflowVersion,
+    CRON, MANUAL, Workflow, WorkflowNodeRun, WorkflowNotification, WorkflowRun, WorkflowVersion,
 )
 
 logger = logging.getLogger(__name__)
 
-TASK_NAME = "workflows.execute"
 JOB_KIND = "workflows.run"
+NODE_FAILED = "node_failed"
 ORDER_ACTIONS = ("buy", "sell", "close")
 
 
@@ -44,7 +44,7 @@ class RunView:
     workflow_id: str
     version_id: str
     version: int
-    status: str
+    status: str  # the job's status (PENDING, RUNNING, SUCCESS, FAILED, CANCELLED)
     trigger: str
     scheduled_at: int | None
     job_id: str | None
@@ -55,47 +55,43 @@ class RunView:
     trace: list[dict[str, Any]] | None = None
 
 
-def _view(run: WorkflowRun, trace: list[dict[str, Any]] | None = None) -> RunView:
-    number = db.session.scalar(select(WorkflowVersion.version).where(WorkflowVersion.id == run.version_id))
-    return RunView(run.id, run.workflow_id, run.version_id, int(number or 0), run.status, run.trigger,
-                   run.scheduled_at, run.job_id, run.error, run.created_at, run.started_at, run.finished_at,
-                   trace)
+def _error(job: jobs.Job | None) -> str | None:
+    """Return the run's error: the failed nodes, or ``reason: message`` when the job itself failed."""
+    if job is None or job.error_reason is None:
+        return None
+    return job.error if job.error_reason == NODE_FAILED else f"{job.error_reason}: {job.error}"
+
+
+def _view(run: WorkflowRun, number: int, trace: list[dict[str, Any]] | None = None) -> RunView:
+    job = run.job
+    return RunView(run.id, run.workflow_id, run.version_id, int(number or 0), job.status if job else jobs.FAILED,
+                   run.trigger, run.scheduled_at, run.job_id, _error(job), run.created_at,
+                   job.started_at if job else None, job.finished_at if job else None, trace)
 
 
 def new_run(row: Workflow, *, trigger: str, scheduled_at: int | None = None) -> WorkflowRun:
-    """Add a queued run of the workflow's current version with its job (the caller commits)."""
-    job = jobs.create_job(kind=JOB_KIND, owner_id=row.owner_id)
-    db.session.flush()
+    """Add a run of the workflow's current version with its job (enqueued when the caller commits)."""
+    job = jobs.submit(JOB_KIND, owner_id=row.owner_id, subject_id=row.id)
     run = WorkflowRun(id=new_id(), workflow_id=row.id, version_id=row.current_version_id, owner_id=row.owner_id,
-                      job_id=job.id, trigger=trigger, scheduled_at=scheduled_at, status=QUEUED, created_at=now_ms())
+                      job_id=job.id, job=job, trigger=trigger, scheduled_at=scheduled_at, created_at=now_ms())
     db.session.add(run)
     return run
 
 
 @transactional
-def _create_manual(actor_id: str, workflow_id: str) -> tuple[str, str]:
-    run = new_run(owned_workflow(actor_id, workflow_id), trigger=MANUAL)
-    return run.id, run.job_id
-
-
-@transactional
-def discard_run(run_id: str) -> None:
-    """Delete a run whose job could not be enqueued."""
-    db.session.execute(delete(WorkflowRun).where(WorkflowRun.id == run_id))
-
-
 def submit_run(*, actor_id: str, workflow_id: str) -> dict[str, str]:
     """Queue a manual run of the workflow's current version; return ``{run_id, job_id}``."""
-    run_id, job_id = _create_manual(actor_id, workflow_id)
-    jobs.dispatch(TASK_NAME, job_id=job_id, discard=lambda: discard_run(run_id))
-    return {"run_id": run_id, "job_id": job_id}
+    run = new_run(owned_workflow(actor_id, workflow_id), trigger=MANUAL)
+    db.session.flush()
+    return {"run_id": run.id, "job_id": run.job_id}
 
 
 def _owned_run(actor_id: str, run_id: str) -> WorkflowRun:
-    run = db.session.get(WorkflowRun, run_id)
-    if run is None or run.owner_id != actor_id:
-        raise WorkflowRunNotFound()
-    return run
+    return get_owned_or_404(WorkflowRun, run_id, actor_id=actor_id, error=WorkflowRunNotFound)
+
+
+def _number(version_id: str) -> int:
+    return int(db.session.scalar(select(WorkflowVersion.version).where(WorkflowVersion.id == version_id)) or 0)
 
 
 def get_run(*, actor_id: str, run_id: str) -> RunView:
@@ -105,16 +101,19 @@ def get_run(*, actor_id: str, run_id: str) -> RunView:
                               .order_by(WorkflowNodeRun.seq)).all()
     trace = [{"nodeId": r.node_id, "status": r.status, "inputs": r.inputs, "outputs": r.outputs,
               "decision": r.decision, "durationMs": r.duration_ms, "error": r.error} for r in rows]
-    return _view(run, trace)
+    return _view(run, _number(run.version_id), trace)
 
 
 def list_runs(*, actor_id: str, workflow_id: str, page: int, page_size: int) -> Page[RunView]:
-    """Return a workflow's runs, newest first (without traces)."""
+    """Return a workflow's runs, newest first (without traces; version numbers in one query)."""
     owned_workflow(actor_id, workflow_id)
     stmt = (select(WorkflowRun).where(WorkflowRun.workflow_id == workflow_id)
             .order_by(WorkflowRun.created_at.desc(), WorkflowRun.id))
     result = paginate(stmt, page=page, page_size=page_size)
-    return Page(items=[_view(r) for r in result.items], total=result.total)
+    version_ids = {run.version_id for run in result.items}
+    numbers = dict(db.session.execute(select(WorkflowVersion.id, WorkflowVersion.version)
+                                      .where(WorkflowVersion.id.in_(version_ids))).all()) if version_ids else {}
+    return Page(items=[_view(run, numbers.get(run.version_id, 0)) for run in result.items], total=result.total)
 
 
 def list_notifications(*, actor_id: str, page: int, page_size: int) -> Page[WorkflowNotification]:
@@ -124,13 +123,22 @@ def list_notifications(*, actor_id: str, page: int, page_size: int) -> Page[Work
     return paginate(stmt, page=page, page_size=page_size)
 
 
-def execute_run(*, job_id: str) -> str | None:
-    """Run the workflow run of ``job_id`` inside its job (the Celery task calls this)."""
-    run_id = db.session.scalar(select(WorkflowRun.id).where(WorkflowRun.job_id == job_id))
-    if run_id is None:
-        logger.warning("no workflow run for job %s", job_id)
-        return None
-    return jobs.run_job(job_id, lambda ctx: _work(ctx, run_id))
+@jobs.job_kind(JOB_KIND)
+def run_workflow(ctx: jobs.JobContext) -> None:
+    """Run the workflow run of this job: evaluate the graph, perform its actions, store the trace."""
+    run_id = db.session.scalar(select(WorkflowRun.id).where(WorkflowRun.job_id == ctx.job_id))
+    if run_id is None:  # pragma: no cover - the run cascades with its job
+        raise jobs.JobFailed("The run of this job no longer exists.", reason="run_missing")
+    started = _start(run_id)
+    plan = compile_or_raise(started.graph)
+    result = engine.run_tick(plan, bars_source(started.started_at), symbol=started.symbol, fired=started.fired)
+    ctx.progress(60)
+    traces = {t.node_id: t for t in result.trace}
+    for intent in result.actions:
+        _perform(intent, traces[intent.node_id], started, run_id)
+    failed = _finish(ctx, run_id, list(result.trace))
+    if failed:
+        raise jobs.JobFailed(f"{len(failed)} node(s) failed: {', '.join(failed[:10])}", reason=NODE_FAILED)
 
 
 @dataclass(frozen=True)
@@ -148,7 +156,7 @@ def _start(run_id: str) -> _Started:
     run = db.session.get(WorkflowRun, run_id)
     workflow = db.session.get(Workflow, run.workflow_id)
     graph = db.session.get(WorkflowVersion, run.version_id).graph
-    run.status, run.started_at, run.error = RUNNING, now_ms(), None
+    run.started_at = now_ms()
     return _Started(run.owner_id, run.workflow_id, workflow.symbol, graph,
                     _fired(graph, run.trigger, run.scheduled_at), run.started_at)
 
@@ -172,17 +180,6 @@ def bars_source(now: int):
         return bars.slice(max(0, len(bars) - lookback), len(bars))
 
     return load
-
-
-def _work(ctx: jobs.JobContext, run_id: str) -> None:
-    started = _start(run_id)
-    plan = compile_or_raise(started.graph)
-    result = engine.run_tick(plan, bars_source(started.started_at), symbol=started.symbol, fired=started.fired)
-    ctx.progress(60)
-    traces = {t.node_id: t for t in result.trace}
-    for intent in result.actions:
-        _perform(intent, traces[intent.node_id], started, run_id)
-    _finish(run_id, list(result.trace))
 
 
 def _perform(intent: engine.ActionIntent, trace: engine.NodeTrace, started: _Started, run_id: str) -> None:
@@ -224,25 +221,15 @@ def _notify(started: _Started, run_id: str, intent: engine.ActionIntent) -> None
 
 
 @transactional
-def _finish(run_id: str, trace: list[engine.NodeTrace]) -> None:
+def _finish(ctx: jobs.JobContext, run_id: str, trace: list[engine.NodeTrace]) -> list[str]:
+    """Store the trace; complete the job unless nodes failed (returned, for the job to fail)."""
     db.session.execute(delete(WorkflowNodeRun).where(WorkflowNodeRun.run_id == run_id))  # a retried run
     for seq, t in enumerate(trace):
         db.session.add(WorkflowNodeRun(id=new_id(), run_id=run_id, seq=seq, node_id=t.node_id, status=t.status,
                                        inputs=t.inputs, outputs=t.outputs, decision=t.decision,
                                        duration_ms=t.duration_ms, error=t.error))
-    run = db.session.get(WorkflowRun, run_id)
+    db.session.get(WorkflowRun, run_id).finished_at = now_ms()
     failed = [t.node_id for t in trace if t.status == "failed"]
-    run.status = FAILED if failed else SUCCEEDED
-    run.error = f"{len(failed)} node(s) failed: {', '.join(failed[:10])}" if failed else None
-    run.finished_at = now_ms()
-
-
-@transactional
-def mark_run_failed(job_id: str, reason: str, message: str) -> None:
-    """Record a failed job on its run (run_job and the reaper call this)."""
-    run = db.session.scalars(select(WorkflowRun).where(WorkflowRun.job_id == job_id)).first()
-    if run is not None and run.status != SUCCEEDED:
-        run.status, run.error, run.finished_at = FAILED, f"{reason}: {message}", now_ms()
-
-
-jobs.register_job_kind(JOB_KIND, task_name=TASK_NAME, on_failed=mark_run_failed)
+    if not failed:
+        ctx.complete()
+    return failed

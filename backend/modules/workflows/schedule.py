@@ -14,13 +14,13 @@ from sqlalchemy import select
 from sqlalchemy.dialects.postgresql import insert
 
 from backend.core import jobs
-from backend.core.db import new_id, now_ms
+from backend.core.db import new_id, now_ms, transactional
 from backend.core.errors import Unavailable
 from backend.domain.workflow.cron import last_due
 from backend.extensions import db
 from backend.modules.workflows.graphs import cron_triggers
-from backend.modules.workflows.models import CRON, QUEUED, Workflow, WorkflowRun, WorkflowVersion
-from backend.modules.workflows.runs import JOB_KIND, TASK_NAME, discard_run
+from backend.modules.workflows.models import CRON, Workflow, WorkflowRun, WorkflowVersion
+from backend.modules.workflows.runs import JOB_KIND
 
 logger = logging.getLogger(__name__)
 
@@ -38,44 +38,40 @@ def due_time(workflow: Workflow, graph: dict, now: int) -> int | None:
     return due if due >= (workflow.enabled_at or 0) else None
 
 
-def _claim(workflow_id: str, now: int) -> tuple[str, str] | None:
-    """Insert the due run (exactly once) with its job; return (run_id, job_id) or None."""
+@transactional
+def _schedule(workflow_id: str, now: int) -> bool:
+    """Insert the due run (exactly once) with its job, enqueued after commit; return whether one was."""
     row = db.session.scalars(select(Workflow).where(Workflow.id == workflow_id, Workflow.enabled.is_(True))).first()
     version = db.session.get(WorkflowVersion, row.current_version_id) if row else None
     due = due_time(row, version.graph, now) if version else None
     if due is None:
-        return None
+        return False
     run_id = db.session.scalar(insert(WorkflowRun).values(
         id=new_id(), workflow_id=row.id, version_id=version.id, owner_id=row.owner_id, trigger=CRON,
-        scheduled_at=due, status=QUEUED, created_at=now,
+        scheduled_at=due, created_at=now,
     ).on_conflict_do_nothing(index_elements=["workflow_id", "scheduled_at"]).returning(WorkflowRun.id))
     if run_id is None:
-        return None  # another beat already scheduled this time
-    job = jobs.create_job(kind=JOB_KIND, owner_id=row.owner_id)
-    db.session.flush()
+        return False  # another beat already scheduled this time
+    job = jobs.submit(JOB_KIND, owner_id=row.owner_id, subject_id=row.id)
     db.session.get(WorkflowRun, run_id).job_id = job.id
     row.last_scheduled_at = due
-    return run_id, job.id
+    return True
 
 
 def enqueue_due_runs(*, now: int | None = None) -> int:
-    """Enqueue every due cron run (the beat task calls this); return how many were enqueued."""
+    """Enqueue every due cron run (the beat task calls this); return how many were enqueued.
+
+    If the broker refuses a run's job, the job and the run are deleted (the run cascades), so the
+    next beat schedules that time again.
+    """
     now = now_ms() if now is None else now
     ids = db.session.scalars(select(Workflow.id).where(Workflow.enabled.is_(True)).order_by(Workflow.id)).all()
     count = 0
     for workflow_id in ids:
         try:
-            claimed = _claim(workflow_id, now)
-            db.session.commit()
-        except Exception:  # noqa: BLE001 - one broken workflow must not stop the others' schedules
-            db.session.rollback()
-            logger.exception("could not schedule workflow %s", workflow_id)
-            continue
-        if claimed is None:
-            continue
-        try:
-            jobs.dispatch(TASK_NAME, job_id=claimed[1], discard=lambda rid=claimed[0]: discard_run(rid))
-            count += 1
+            count += _schedule(workflow_id, now)
         except Unavailable:
             logger.warning("broker down: scheduled run of %s discarded, retried next beat", workflow_id)
+        except Exception:  # noqa: BLE001 - one broken workflow must not stop the others' schedules
+            logger.exception("could not schedule workflow %s", workflow_id)
     return count

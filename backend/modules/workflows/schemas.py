@@ -107,6 +107,11 @@ class WorkflowNodeTraceSchema(ma.Schema):
     error = ma.fields.String(allow_none=True)
 
 
+# A run's status is its job's (backend.core.jobs); this is the contract's spelling of it.
+RUN_STATUS = {"PENDING": "queued", "RUNNING": "running", "SUCCESS": "succeeded", "FAILED": "failed",
+              "CANCELLED": "failed"}
+
+
 class WorkflowRunSchema(ma.Schema):
     """A workflow run (status queued|running|succeeded|failed)."""
 
@@ -114,7 +119,8 @@ class WorkflowRunSchema(ma.Schema):
     workflowId = ma.fields.String(attribute="workflow_id")
     versionId = ma.fields.String(attribute="version_id")
     version = ma.fields.Integer()
-    status = ma.fields.String()
+    status = ma.fields.Function(lambda run: RUN_STATUS[run.status], metadata={
+        "type": "string", "enum": ["queued", "running", "succeeded", "failed"]})
     trigger = ma.fields.String()
     scheduledAt = TimestampMs(attribute="scheduled_at", allow_none=True)
     jobId = ma.fields.String(attribute="job_id", allow_none=True)

@@ -23,7 +23,7 @@ from backend.modules.workflows.errors import NoCronTrigger, WorkflowVersionNotFo
 from backend.modules.workflows.graphs import compile_or_raise, cron_triggers, graph_hash, limits, owned_workflow
 from backend.modules.workflows.models import Workflow, WorkflowVersion
 from backend.modules.workflows.runs import (  # noqa: F401 - the module's public API lives here
-    execute_run, get_run, list_notifications, list_runs, mark_run_failed, submit_run,
+    get_run, list_notifications, list_runs, submit_run,
 )
 from backend.modules.workflows.schedule import enqueue_due_runs  # noqa: F401
 

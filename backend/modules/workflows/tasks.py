@@ -1,15 +1,12 @@
-"""Celery tasks of workflows (queue ``workflows``): execute one run; the beat's cron scheduler."""
+"""Celery tasks of workflows (queue ``workflows``): the beat's cron scheduler.
+
+A run itself is the job kind ``workflows.run`` (declared in runs.py with ``jobs.job_kind``).
+"""
 from __future__ import annotations
 
 from celery import shared_task
 
 from backend.modules.workflows import service
-
-
-@shared_task(name="workflows.execute", ignore_result=True, acks_late=True)
-def execute(job_id: str) -> str | None:
-    """Execute the workflow run of a job (idempotent: run_job claims the job once)."""
-    return service.execute_run(job_id=job_id)
 
 
 @shared_task(name="workflows.enqueue_due", ignore_result=True)

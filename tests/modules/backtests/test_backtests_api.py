@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from backend.domain.bars import Bars
-from backend.modules.backtests import runner
+from backend.modules.backtests import results
 from tests.fixtures.backtests import RANGE_END_MS, RANGE_START_MS
 
 HOUR = 3_600_000
@@ -37,7 +37,7 @@ def golden_bars(monkeypatch):
     opens = np.array([5, 5, 4, 3, 4, 5, 5, 6], dtype=float)
     bars = Bars.from_arrays(RANGE_START_MS + np.arange(8) * HOUR, opens, np.maximum(opens, close) + 1,
                             np.minimum(opens, close) - 1, close, np.full(8, 10.0))
-    monkeypatch.setattr(runner, "_market_bars", lambda row: bars)
+    monkeypatch.setattr(results, "_market_bars", lambda row: bars)
     return bars
 
 

@@ -4,7 +4,8 @@ from __future__ import annotations
 import pytest
 
 from backend.core import jobs
-from backend.modules.backtests import runner, service
+from backend.modules.backtests import results, service
+from tests.fixtures.core_celery import hold_jobs, make_job_stale
 from backend.modules.backtests.errors import BacktestNotFound, InvalidBacktest
 
 
@@ -19,34 +20,35 @@ def _job_status(client, owner, job_id: str) -> dict:
 
 
 def test_cancel_a_queued_backtest_and_the_late_delivery_is_a_no_op(client, user, run_backtest, monkeypatch):
-    monkeypatch.setattr(service.jobs, "dispatch", lambda *args, **kwargs: None)  # nothing consumes it
+    hold_jobs(monkeypatch)  # nothing consumes it
     ids = _submit(client, user, run_backtest)
     assert _job_status(client, user, ids["job_id"])["status"] == "PENDING"
     resp = client.post(f"/api/backtests/{ids['backtest_id']}/cancel", headers=user.headers)
     assert resp.status_code == 200 and resp.get_json()["data"]["status"] == "failed"
-    assert service.execute_backtest(job_id=ids["job_id"]) is None  # not PENDING any more: skipped
+    assert jobs.execute(ids["job_id"]) is None  # not PENDING any more: skipped
     status = _job_status(client, user, ids["job_id"])
     assert status["status"] == "FAILED" and status["error"]["reason"] == "cancelled"
 
 
 def test_cancel_while_running_stops_before_the_result_is_written(client, user, run_backtest, monkeypatch):
-    real_load = runner.load_bars
+    real_load = results.load_bars
 
     def load_then_cancel(row):
         service.cancel_backtest(actor_id=row.owner_id, backtest_id=row.id)  # the user clicks cancel
         return real_load(row)
 
-    monkeypatch.setattr(runner, "load_bars", load_then_cancel)
+    monkeypatch.setattr(results, "load_bars", load_then_cancel)
     ids = _submit(client, user, run_backtest)
     assert _job_status(client, user, ids["job_id"])["status"] == "FAILED"
     detail = client.get(f"/api/backtests/{ids['backtest_id']}", headers=user.headers).get_json()["data"]
     assert detail["status"] == "failed" and detail["error"]["reason"] == "cancelled" and detail["summary"] is None and detail["trades"] == []
 
 
-def test_lost_worker_hook_marks_the_backtest_failed(app, client, user, run_backtest, monkeypatch):
-    monkeypatch.setattr(service.jobs, "dispatch", lambda *args, **kwargs: None)
+def test_a_lost_worker_fails_the_backtest_through_its_job(app, client, user, run_backtest, monkeypatch):
+    hold_jobs(monkeypatch)
     ids = _submit(client, user, run_backtest)
-    service.mark_failed(ids["job_id"], "worker_lost", "The worker running this job stopped responding.")
+    make_job_stale(ids["job_id"], attempts=app.config["JOB_MAX_ATTEMPTS"])
+    assert jobs.reap_stale_jobs()["failed"] == 1
     detail = client.get(f"/api/backtests/{ids['backtest_id']}", headers=user.headers).get_json()["data"]
     assert detail["status"] == "failed" and detail["error"]["reason"] == "worker_lost"
 
@@ -60,7 +62,7 @@ def test_verified_kpis_for_the_owner_only_and_only_once_completed(client, user, 
     assert kpis["engineVersion"] == "1.0.0" and kpis["params"] == {"fast": 10, "slow": 30}
     with pytest.raises(BacktestNotFound):
         service.verified_kpis(actor_id=other_user.id, backtest_id=ids["backtest_id"])
-    monkeypatch.setattr(service.jobs, "dispatch", lambda *args, **kwargs: None)
+    hold_jobs(monkeypatch)
     queued = _submit(client, user, run_backtest)
     assert service.verified_kpis(actor_id=user.id, backtest_id=queued["backtest_id"]) is None
 
@@ -76,7 +78,7 @@ def test_rebuild_run_reproduces_the_stored_result(client, user, run_backtest):
 
 
 def test_rebuild_run_needs_a_completed_backtest(client, user, run_backtest, monkeypatch):
-    monkeypatch.setattr(service.jobs, "dispatch", lambda *args, **kwargs: None)
+    hold_jobs(monkeypatch)
     ids = _submit(client, user, run_backtest)
     with pytest.raises(InvalidBacktest):
         service.rebuild_run(actor_id=user.id, backtest_id=ids["backtest_id"])
@@ -91,8 +93,8 @@ def test_strategy_kpis_use_the_owners_latest_completed_run(client, user, other_u
     assert kpis["backtestId"] == mine["backtest_id"]
 
 
-def test_job_kind_is_registered_for_the_reaper(app):
-    assert jobs._KINDS["backtest"].task_name == "backtests.run"
+def test_job_kind_is_declared_for_the_worker_and_the_reaper(app):
+    assert "backtests.run" in jobs.registered_kinds()
 
 
 def test_trade_marks_are_my_fills_in_the_range(client, user, other_user, run_backtest):
@@ -117,13 +119,13 @@ def test_storing_a_result_twice_replaces_the_trades(client, user, run_backtest):
     ids = _submit(client, user, run_backtest)
     row = db.session.get(Backtest, ids["backtest_id"])
     before = db.session.query(BacktestTrade).filter_by(backtest_id=row.id).count()
-    runner.store(row, runner.compute(row, runner.load_bars(row)))  # a requeued run finishing again
+    results.store(row, results.compute(row, results.load_bars(row)))  # a requeued run finishing again
     db.session.flush()
     assert before > 0 and db.session.query(BacktestTrade).filter_by(backtest_id=row.id).count() == before
 
 
 def test_too_many_active_runs_is_429_naming_the_limit(app, client, user, run_backtest, monkeypatch):
-    monkeypatch.setattr(service.jobs, "dispatch", lambda *args, **kwargs: None)  # runs stay queued
+    hold_jobs(monkeypatch)  # runs stay queued
     monkeypatch.setitem(app.config, "BACKTEST_MAX_ACTIVE", 2)
     first = _submit(client, user, run_backtest)
     _submit(client, user, run_backtest)

@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import json
 
+from backend.core import jobs
+
 from tests.domain.workflow.builders import edge, graph, node, threshold_graph
 
 
@@ -75,7 +77,7 @@ def test_notify_records_one_notification_even_when_the_job_is_redelivered(app, c
     g["nodes"][3]["data"] = {"action": "notify", "message": "RSI dip on BTC"}
     wf = make_workflow(user, g)
     queued = execute(client, user, wf["id"])
-    assert service.execute_run(job_id=queued["job_id"]) is None  # duplicate delivery: job already done
+    assert jobs.execute(queued["job_id"]) is None  # duplicate delivery: job already done
     rows = db.session.query(WorkflowNotification).filter_by(run_id=queued["run_id"]).all()
     assert [(r.node_id, r.message, r.owner_id) for r in rows] == [("buy", "RSI dip on BTC", user.id)]
     trace = {t["nodeId"]: t for t in run_detail(client, user, queued["run_id"])["trace"]}
@@ -169,7 +171,7 @@ def test_a_retried_run_never_doubles_orders_notifications_or_trace(app, client, 
     queued = execute(client, user, wf["id"])
     first = run_detail(client, user, queued["run_id"])
     db.session.execute(update(jobs.Job).where(jobs.Job.id == queued["job_id"]).values(status=jobs.PENDING))
-    assert service.execute_run(job_id=queued["job_id"]) == jobs.SUCCESS
+    assert jobs.execute(queued["job_id"]) == jobs.SUCCESS
     second = run_detail(client, user, queued["run_id"])
     buy_first, buy_second = first["trace"][3], second["trace"][3]
     assert buy_first["nodeId"] == buy_second["nodeId"] == "buy" and second["status"] == "succeeded"

@@ -31,13 +31,13 @@ def enable_at(user, workflow_id: str, iso: str, enabled: bool = True):
 
 
 def cron_runs(workflow_id: str) -> list[tuple[int, str]]:
-    """Return (scheduled_at, status) of a workflow's cron runs, oldest first."""
+    """Return (scheduled_at, job status) of a workflow's cron runs, oldest first."""
     from backend.extensions import db
     from backend.modules.workflows.models import WorkflowRun
 
     rows = db.session.query(WorkflowRun).filter_by(workflow_id=workflow_id, trigger="cron").order_by(
         WorkflowRun.scheduled_at).all()
-    return [(r.scheduled_at, r.status) for r in rows]
+    return [(r.scheduled_at, r.job.status) for r in rows]
 
 
 def test_enable_needs_a_cron_trigger(client, user, make_workflow):
@@ -75,7 +75,7 @@ def test_beat_enqueues_each_due_time_once_across_dst(client, user, make_workflow
         assert service.enqueue_due_runs() == 0
     with at("2026-03-30T00:30:00"):  # summer time now: 02:30 CEST = 00:30 UTC
         assert service.enqueue_due_runs() == 1
-    assert cron_runs(wf["id"]) == [(ms("2026-03-29T01:30:00"), "succeeded"), (ms("2026-03-30T00:30:00"), "succeeded")]
+    assert cron_runs(wf["id"]) == [(ms("2026-03-29T01:30:00"), "SUCCESS"), (ms("2026-03-30T00:30:00"), "SUCCESS")]
 
 
 def test_repeated_autumn_hour_runs_once(client, user, make_workflow):
@@ -86,7 +86,7 @@ def test_repeated_autumn_hour_runs_once(client, user, make_workflow):
     for moment in ("2026-10-25T00:30:00", "2026-10-25T01:30:00", "2026-10-25T01:45:00"):  # 02:30 CEST, 02:30 CET
         with at(moment):
             service.enqueue_due_runs()
-    assert cron_runs(wf["id"]) == [(ms("2026-10-25T00:30:00"), "succeeded")]
+    assert cron_runs(wf["id"]) == [(ms("2026-10-25T00:30:00"), "SUCCESS")]
 
 
 def test_unique_scheduled_time_survives_a_racing_insert(app, client, user, make_workflow):
@@ -96,9 +96,8 @@ def test_unique_scheduled_time_survives_a_racing_insert(app, client, user, make_
     wf = make_workflow(user, cron_graph("0 * * * *", "UTC"))
     enable_at(user, wf["id"], "2026-01-05T08:00:00")
     now = ms("2026-01-05T09:00:10")
-    first = schedule._claim(wf["id"], now)
-    second = schedule._claim(wf["id"], now)  # same transaction state as a second beat would see
-    assert first is not None and second is None
+    assert schedule._schedule(wf["id"], now) is True
+    assert schedule._schedule(wf["id"], now) is False  # the second beat's insert finds the row
 
 
 def test_disabled_workflow_is_not_scheduled_and_cron_run_fires_only_cron_triggers(client, user, make_workflow):

@@ -5,7 +5,7 @@ import numpy as np
 
 from backend.domain.backtest.types import TRADE_DTYPE
 from backend.domain.bars import Bars
-from backend.modules.backtests import runner
+from backend.modules.backtests import results
 
 
 def _bars(n: int) -> Bars:
@@ -22,7 +22,7 @@ def _trades(*rows) -> np.ndarray:
 
 
 def test_kline_keeps_every_bar_under_the_limit_and_marks_fills():
-    rows = runner.kline_rows(_bars(4), _trades((1, 3, 1)), limit=10)
+    rows = results.kline_rows(_bars(4), _trades((1, 3, 1)), limit=10)
     assert [r[6] for r in rows] == [None, "buy", None, "sell"]
     assert rows[1][:6] == [60_000, 11.0, 16.0, 6.0, 12.0, 1.0]
 
@@ -30,7 +30,7 @@ def test_kline_keeps_every_bar_under_the_limit_and_marks_fills():
 def test_kline_aggregates_long_runs_into_wider_candles():
     # 6 bars, limit 3 -> groups (0,1), (2,3), (4,5): first open, max high, min low, last close,
     # summed volume; a short opened on bar 3 (sell) and closed on bar 4 (buy).
-    rows = runner.kline_rows(_bars(6), _trades((3, 4, -1)), limit=3)
+    rows = results.kline_rows(_bars(6), _trades((3, 4, -1)), limit=3)
     assert rows == [
         [0, 10.0, 16.0, 5.0, 12.0, 2.0, None],
         [120_000, 12.0, 18.0, 7.0, 14.0, 2.0, "sell"],
@@ -40,17 +40,17 @@ def test_kline_aggregates_long_runs_into_wider_candles():
 
 def test_reversal_bar_shows_the_opening_fill():
     # Long closed and short opened on bar 2: both fills are sells.
-    marks = runner.fill_marks(4, _trades((1, 2, 1), (2, 3, -1)))
+    marks = results.fill_marks(4, _trades((1, 2, 1), (2, 3, -1)))
     assert marks.tolist() == [0, 1, -1, 1]
 
 
 def test_equity_curve_is_sampled_with_the_last_point():
     time = np.arange(10, dtype=np.int64)
     equity = np.arange(10, dtype=float) * 2
-    assert runner.equity_rows(time, equity, limit=4) == [[0, 0.0], [3, 6.0], [6, 12.0], [9, 18.0]]
-    assert len(runner.equity_rows(time, equity, limit=100)) == 10
+    assert results.equity_rows(time, equity, limit=4) == [[0, 0.0], [3, 6.0], [6, 12.0], [9, 18.0]]
+    assert len(results.equity_rows(time, equity, limit=100)) == 10
 
 
 def test_periods_per_year_counts_calendar_bars():
-    assert runner.periods_per_year("1d") == 365.25
-    assert runner.periods_per_year("1h") == 365.25 * 24
+    assert results.periods_per_year("1d") == 365.25
+    assert results.periods_per_year("1h") == 365.25 * 24

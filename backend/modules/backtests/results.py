@@ -1,15 +1,15 @@
-"""The work of one backtest job: load bars, compute signals, run the engine, store the result.
+"""A backtest's result: load its bars, compute signals, run the engine, and write the result rows.
 
-Called by `service.execute_backtest` inside `backend.core.jobs.run_job`; progress goes through
-the job context (5 load, 30 signals, 55 engine, 80 metrics, 95 store). Re-running a backtest (a
-requeue after a lost worker) replaces its trades, so the result is written exactly once.
+`service.run_backtest` (the job's work) calls these in order: ``load_bars`` -> ``compute`` ->
+``store``; the optional ``progress`` callback receives 30 (signals), 55 (engine), 80 (metrics).
+Storing a run again (a requeue after a lost worker) replaces its trades, so it is written once.
 """
 from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 from flask import current_app
@@ -17,14 +17,14 @@ from sqlalchemy import delete, insert
 
 from backend.core.db import new_id, now_ms
 from backend.core.errors import AppError
-from backend.core.jobs import JobContext, JobFailed
+from backend.core.jobs import JobFailed
 from backend.domain.backtest import engine
 from backend.domain.backtest.metrics import compute_metrics
 from backend.domain.backtest.types import BacktestConfig, BacktestResult, Signals
 from backend.domain.bars import Bars
 from backend.domain.marketdata.intervals import interval_ms
 from backend.extensions import db
-from backend.modules.backtests.models import COMPLETED, Backtest, BacktestTrade
+from backend.modules.backtests.models import Backtest, BacktestTrade
 
 logger = logging.getLogger(__name__)
 
@@ -79,24 +79,23 @@ def _market_bars(row: Backtest) -> Bars:
                             end_ms=row.end_ms, provider=row.provider)
 
 
-def compute(row: Backtest, bars: Bars, ctx: JobContext | None = None, *,
+def _no_progress(pct: float) -> None:
+    """Ignore progress (runs outside a job)."""
+
+
+def compute(row: Backtest, bars: Bars, *, progress: Callable[[float], None] = _no_progress,
             config: BacktestConfig | None = None) -> Computed:
     """Run the row's strategy version on ``bars`` and compute every metric."""
     from backend.modules.strategies import service as strategies_service
 
-    _progress(ctx, 30)
+    progress(30)
     signals = strategies_service.compute_signals(version=row, bars=bars)
-    _progress(ctx, 55)
+    progress(55)
     config = config or config_of(row)
     result = engine.run(bars, signals, config)
-    _progress(ctx, 80)
+    progress(80)
     metrics = compute_metrics(result, bars, periods_per_year(row.interval))
     return Computed(bars=bars, signals=signals, config=config, result=result, metrics=metrics)
-
-
-def _progress(ctx: JobContext | None, pct: float) -> None:
-    if ctx is not None:
-        ctx.progress(pct)
 
 
 def _dec(value: float) -> Decimal:
@@ -166,7 +165,7 @@ def equity_rows(time: np.ndarray, equity: np.ndarray, limit: int) -> list[list[A
 
 
 def store(row: Backtest, done: Computed) -> None:
-    """Write the result onto ``row`` and replace its trades (the caller commits)."""
+    """Write the result onto ``row`` and replace its trades (the caller commits, with the job)."""
     cfg = current_app.config
     db.session.execute(delete(BacktestTrade).where(BacktestTrade.backtest_id == row.id))
     rows = trade_rows(row.id, done.result.trades)
@@ -178,5 +177,4 @@ def store(row: Backtest, done: Computed) -> None:
     row.kline = kline_rows(done.bars, done.result.trades, int(cfg.get("BACKTEST_KLINE_MAX", DEFAULT_KLINE_MAX)))
     row.equity_curve = equity_rows(done.bars.time, done.result.equity,
                                    int(cfg.get("BACKTEST_CURVE_MAX", DEFAULT_CURVE_MAX)))
-    row.status, row.finished_at = COMPLETED, now_ms()
-    row.error_reason = row.error_message = None
+    row.finished_at = now_ms()

@@ -1,4 +1,4 @@
-"""The audit's work inside its job: findings, memories, narrative, conclusion memory.
+"""The audit's work inside its job (kind ``agent.audit``): findings, memories, narrative, conclusion.
 
 Order: deterministic findings (saved at once, so they survive a later LLM failure), then, when an
 OpenAI key is available, the user's relevant memories and the cited narrative; without a key the
@@ -12,6 +12,9 @@ import math
 import numbers
 from typing import Any
 
+from sqlalchemy import select
+
+from backend.core import jobs
 from backend.core.db import now_ms, transactional
 from backend.core.jobs import JobContext, JobFailed
 from backend.domain.audit.summary import deterministic_narrative
@@ -19,7 +22,7 @@ from backend.extensions import db
 from backend.modules.agent import settings, targets
 from backend.modules.agent.llm import LLMUnavailable, write_narrative
 from backend.modules.agent.memory import open_store
-from backend.modules.agent.models import COMPLETED, QUEUED, RUNNING, Audit
+from backend.modules.agent.models import Audit
 
 logger = logging.getLogger(__name__)
 
@@ -28,10 +31,13 @@ MEMORY_DOWN_NOTE = "Memory was unavailable for this audit; the narrative used th
 
 
 @transactional
-def _update(audit_id: str, **values: Any) -> None:
+def _update(audit_id: str, *, complete: JobContext | None = None, **values: Any) -> None:
+    """Store part of the result (each step commits, so findings survive a later failure)."""
     audit = db.session.get(Audit, audit_id)
     for k, v in values.items():
         setattr(audit, k, v)
+    if complete is not None:
+        complete.complete()
 
 
 def _describe(a: Audit) -> str:
@@ -66,12 +72,14 @@ def _conclusion(a: Audit, score: int, findings: list[dict[str, Any]]) -> str:
     return f"Audit of {_describe(a)} scored {score}/100: {issues}."
 
 
-def audit_work(ctx: JobContext, audit_id: str) -> None:
-    """Compute and store one audit (the job records success or failure)."""
-    a = db.session.get(Audit, audit_id)
-    if a is None or a.status not in (QUEUED, RUNNING):
-        return
-    _update(audit_id, status=RUNNING)
+JOB_KIND = "agent.audit"
+
+
+@jobs.job_kind(JOB_KIND)
+def run_audit(ctx: JobContext) -> None:
+    """Compute and store one audit; the findings are kept even if the narrative then fails."""
+    a = db.session.scalars(select(Audit).where(Audit.job_id == ctx.job_id)).one()
+    audit_id = a.id
     ctx.progress(5)
     report = targets.report_for(actor_id=a.owner_id, kind=a.target_kind, target_id=a.target_id,
                                 statements=a.input)
@@ -91,7 +99,7 @@ def audit_work(ctx: JobContext, audit_id: str) -> None:
         ctx.progress(85)
         _remember(a.owner_id, key, _conclusion(a, report.score, findings))
     _update(audit_id, narrative=narrative, narrative_source=source, model=model, memories_used=used,
-            notes=notes, status=COMPLETED, finished_at=now_ms())
+            notes=notes, finished_at=now_ms(), complete=ctx)
 
 
 def _narrate(a: Audit, key: str, findings: list[dict[str, Any]], used: list[dict[str, Any]],
