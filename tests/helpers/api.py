@@ -30,8 +30,9 @@ def describe(resp: TestResponse) -> str:
     request = getattr(resp, "request", None)
     where = f"{request.method} {request.path}" if request is not None else "response"
     body = resp.get_json(silent=True)
-    shown = json.dumps(body, indent=1, default=str) if body is not None else resp.get_data(as_text=True)[:2000]
-    return f"{where} -> {resp.status_code}\n{shown}"
+    if body is None:
+        return f"{where} -> {resp.status_code}\n{resp.get_data(as_text=True)[:2000]}"
+    return f"{where} -> {resp.status_code}\n{json.dumps(body, indent=1, default=str)}"
 
 
 def _check_request_id(resp: TestResponse, body: dict[str, Any]) -> None:
@@ -53,7 +54,9 @@ def ok(resp: TestResponse, status: int = 200) -> Any:
     return body["data"]
 
 
-def error(resp: TestResponse, status: int, reason: str | None = None, code: str | None = None) -> dict[str, Any]:
+def error(
+    resp: TestResponse, status: int, reason: str | None = None, code: str | None = None
+) -> dict[str, Any]:
     """Assert an error envelope with HTTP ``status`` and return the whole body.
 
     ``reason`` is checked against ``details.reason`` (the stable machine word) and ``code``

@@ -45,8 +45,8 @@ def test_memory_validation_errors(client, auth_headers, agent_off, body):
 
 
 def test_unknown_memory_is_404(client, auth_headers, agent_off):
-    error(client.delete("/api/agent/memories/00000000-0000-0000-0000-000000000000", headers=auth_headers), 404,
-          code="agent.memory_not_found")
+    resp = client.delete("/api/agent/memories/00000000-0000-0000-0000-000000000000", headers=auth_headers)
+    error(resp, 404, code="agent.memory_not_found")
 
 
 def test_memory_store_down_is_503(client, auth_headers, agent_on, app, monkeypatch):

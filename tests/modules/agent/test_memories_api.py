@@ -49,7 +49,8 @@ def test_memories_and_audits_are_per_user(client, user, other_user, agent_on):
 
     agent_on.script({"summary": [{"text": "Altman Z is 2.39.", "cites": ["fs.altman_z"]}], "recommendations": []})
     audit_id = client.post("/api/agent/audit", json={"statements": EXAMPLE}, headers=user.headers).get_json()["data"]["audit_id"]
-    error(client.get(f"/api/agent/audits/{audit_id}", headers=other_user.headers), 404, code="agent.audit_not_found")
+    error(client.get(f"/api/agent/audits/{audit_id}", headers=other_user.headers), 404,
+          code="agent.audit_not_found")
     assert client.get("/api/agent/audits", headers=other_user.headers).get_json()["data"] == []
     listed = client.get("/api/agent/audits", headers=user.headers)
     assert [a["id"] for a in listed.get_json()["data"]] == [audit_id]
@@ -57,7 +58,8 @@ def test_memories_and_audits_are_per_user(client, user, other_user, agent_on):
 
 
 def test_no_key_memory_is_off_but_listing_works(client, user, agent_off):
-    error(client.post("/api/agent/memories", json={"text": PREF}, headers=user.headers), 503, code="agent.memory_off")
+    error(client.post("/api/agent/memories", json={"text": PREF}, headers=user.headers), 503,
+          code="agent.memory_off")
     assert _mems(client, user) == []
     assert client.delete("/api/agent/memories", headers=user.headers).get_json()["data"] == {"deleted": 0}
 

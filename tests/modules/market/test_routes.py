@@ -73,7 +73,8 @@ def test_import_of_a_bad_csv_reports_lines_and_stores_nothing(client, admin_user
     bad = ACME_CSV.replace("105,108,101,102,20", "105,100,101,102,20")  # line 5: high below open
     file_id = ok(upload(admin_user, bad.encode(), "bad.csv"), 201)["id"]
     body = {"file_id": file_id, "symbol": "ACME", "interval": "1h"}
-    err = error(client.post("/api/market/import", json=body, headers=admin_user.headers), 422, "validation_error")
+    err = error(client.post("/api/market/import", json=body, headers=admin_user.headers), 422,
+                "validation_error")
     assert err["details"]["rows"] == [{"line": 5, "message": "high is below open, low or close"}]
     assert err["details"]["error"] == "market.invalid_candles"
     error(client.get("/api/market/snapshot?symbol=ACME", headers=admin_user.headers), 404, "not_found")
@@ -106,5 +107,6 @@ def test_import_of_a_file_that_is_not_utf8_is_rejected(client, admin_user, monke
 
     monkeypatch.setattr(files_service, "get_file_content", lambda *, actor_id, file_id: (None, b"\xff\xfe\x00"))
     body = {"file_id": "x" * 36, "symbol": "ACME", "interval": "1h"}
-    err = error(client.post("/api/market/import", json=body, headers=admin_user.headers), 422, "validation_error")
+    err = error(client.post("/api/market/import", json=body, headers=admin_user.headers), 422,
+                "validation_error")
     assert err["details"]["fields"] == {"file_id": ["Not a UTF-8 CSV file."]}
