@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 
 # Fixture modules import each other (agent uses fake_openai); rewrite their asserts either way.
-pytest.register_assert_rewrite("tests.fixtures")
+pytest.register_assert_rewrite("tests.fixtures", "tests.helpers")
 
 _FIXTURES = Path(__file__).parent / "fixtures"
 

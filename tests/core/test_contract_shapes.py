@@ -5,6 +5,8 @@ import re
 
 import pytest
 
+from tests.helpers.api import error, ok
+
 SAMPLE_ID = "00000000-0000-4000-8000-000000000000"
 
 
@@ -21,11 +23,7 @@ def test_every_protected_operation_is_401_in_the_envelope_without_a_token(client
     spec = client.get("/api/openapi.json").get_json()
     checked = 0
     for method, path in _operations(spec, public=False):
-        resp = client.open(path, method=method.upper(), json={})
-        body = resp.get_json()
-        assert resp.status_code == 401, (method, path, body)
-        assert body["code"] == 40100 and body["details"]["reason"] == "token_missing", (method, path)
-        assert "msg" not in body
+        error(client.open(path, method=method.upper(), json={}), 401, "token_missing")
         checked += 1
     assert checked > 60  # the whole API, not a handful
 
@@ -41,33 +39,37 @@ def seeded(app):
 
 
 def test_dashboard_payloads_use_the_contract_names_and_units(client, seeded):
-    strategies = client.get("/api/strategies/recent").get_json()["data"]
+    strategies = ok(client.get("/api/strategies/recent"))
     assert strategies
     for s in strategies:
         assert {"id", "name", "symbol", "status", "returns", "winRate", "maxDrawdown", "tags",
                 "lastUpdate", "trades"} <= set(s)
-        assert s["status"] in {"running", "paused", "stopped", "completed"} and _ms(s["lastUpdate"])
-        assert isinstance(s["id"], str) and isinstance(s["tags"], list)
+        assert s["status"] in {"running", "paused", "stopped", "completed"}
+        assert _ms(s["lastUpdate"])
+        assert isinstance(s["id"], str)
+        assert isinstance(s["tags"], list)
 
-    bots = client.get("/api/bots/recent").get_json()["data"]
+    bots = ok(client.get("/api/bots/recent"))
     assert bots
     for b in bots:
         assert {"id", "name", "strategy", "status", "profit", "runtime", "capital", "tags"} <= set(b)
         assert b["status"] in {"active", "paused", "error", "offline"}
-        assert isinstance(b["runtime"], str) and isinstance(b["capital"], (int, float))
+        assert isinstance(b["runtime"], str)
+        assert isinstance(b["capital"], (int, float))
 
-    posts = client.get("/api/forum/hot").get_json()["data"]
+    posts = ok(client.get("/api/forum/hot"))
     assert posts
     for p in posts:
         assert {"id", "title", "author", "avatar", "likes", "comments", "timestamp", "tags"} <= set(p)
         assert _ms(p["timestamp"])
 
-    latest = client.get("/api/backtests/latest").get_json()["data"]
+    latest = ok(client.get("/api/backtests/latest"))
     assert {"summary", "kline", "trades"} <= set(latest)
     assert {"totalReturn", "annualizedReturn", "sharpeRatio", "maxDrawdown", "winRate", "profitFactor",
             "totalTrades", "avgHoldingDays"} <= set(latest["summary"])
     assert latest["summary"]["maxDrawdown"] <= 0  # drawdowns are negative percents
-    assert latest["kline"] and all(_ms(k["time"]) for k in latest["kline"])
+    assert latest["kline"]
+    assert all(_ms(k["time"]) for k in latest["kline"])
     assert {"time", "open", "high", "low", "close", "volume"} <= set(latest["kline"][0])
     assert {k["signal"] for k in latest["kline"] if "signal" in k} <= {"buy", "sell"}
     for t in latest["trades"]:

@@ -5,17 +5,7 @@ import pytest
 from flask import abort
 
 from backend.core.envelope import EnvelopeBlueprint
-
-
-def _assert_error(resp, status: int, reason: str):
-    body = resp.get_json()
-    assert resp.status_code == status, body
-    assert set(body) == {"code", "message", "details", "request_id"}
-    assert body["code"] == status * 100
-    assert body["details"]["reason"] == reason
-    assert isinstance(body["message"], str) and body["message"]
-    assert body["request_id"] == resp.headers["X-Request-ID"]
-    return body
+from tests.helpers.api import error, fields
 
 
 def test_success_envelope(client, auth_headers):
@@ -23,40 +13,40 @@ def test_success_envelope(client, auth_headers):
     body = resp.get_json()
     assert resp.status_code == 200
     assert set(body) == {"code", "message", "data", "request_id"}
-    assert body["code"] == 0 and body["message"] == "ok"
+    assert body["code"] == 0
+    assert body["message"] == "ok"
     assert body["request_id"] == resp.headers["X-Request-ID"]
 
 
 def test_unknown_route_is_404_envelope(client):
-    _assert_error(client.get("/api/definitely-not-here"), 404, "not_found")
+    error(client.get("/api/definitely-not-here"), 404, "not_found")
 
 
 def test_wrong_method_is_405_envelope(client):
     resp = client.delete("/api/health")
-    _assert_error(resp, 405, "method_not_allowed")
+    error(resp, 405, "method_not_allowed")
     assert "GET" in resp.headers["Allow"]
 
 
 def test_validation_error_lists_fields(client):
-    body = _assert_error(client.post("/api/auth/register", json={"username": "x"}), 422, "validation_error")
-    assert body["details"]["fields"]["password"] == ["Missing data for required field."]
-    assert "username" in body["details"]["fields"]
+    found = fields(client.post("/api/auth/register", json={"username": "x"}))
+    assert found["password"] == ["Missing data for required field."]
+    assert "username" in found
 
 
 def test_unknown_field_is_rejected(client):
-    body = _assert_error(client.post("/api/auth/register", json={
-        "username": "someone", "password": "long-enough-1", "admin": True}), 422, "validation_error")
-    assert "admin" in body["details"]["fields"]
+    assert "admin" in fields(client.post("/api/auth/register", json={
+        "username": "someone", "password": "long-enough-1", "admin": True}))
 
 
 def test_body_too_large_is_413(app, client):
     limit = app.config["MAX_CONTENT_LENGTH"]
     resp = client.post("/api/auth/login", data=b"x" * (limit + 1), content_type="application/json")
-    _assert_error(resp, 413, "payload_too_large")
+    error(resp, 413, "payload_too_large")
 
 
 def test_jwt_missing_is_401_envelope(client):
-    _assert_error(client.get("/api/users/me"), 401, "token_missing")
+    error(client.get("/api/users/me"), 401, "token_missing")
 
 
 def test_malformed_json_is_400_envelope(client):
@@ -94,7 +84,7 @@ def boom_app(app, test_services):
 
 def test_unhandled_error_is_500_without_traceback(boom_app, caplog):
     resp = boom_app.test_client().get("/api/_test/boom", headers={"X-Request-ID": "trace-me-1"})
-    body = _assert_error(resp, 500, "internal_error")
+    body = error(resp, 500, "internal_error")
     assert "secret" not in resp.get_data(as_text=True)
     assert "Traceback" not in resp.get_data(as_text=True)
     assert body["request_id"] == "trace-me-1"
@@ -103,7 +93,7 @@ def test_unhandled_error_is_500_without_traceback(boom_app, caplog):
 
 def test_other_http_errors_keep_their_status(boom_app):
     resp = boom_app.test_client().get("/api/_test/teapot")
-    assert resp.status_code == 418 and resp.get_json()["code"] == 41800
+    error(resp, 418, "http_error")
 
 
 def test_sane_request_id_is_echoed(client):
@@ -116,7 +106,8 @@ def test_sane_request_id_is_echoed(client):
 def test_insane_request_id_is_replaced(client, bad):
     resp = client.get("/api/health", headers={"X-Request-ID": bad})
     rid = resp.headers["X-Request-ID"]
-    assert rid != bad and len(rid) == 32
+    assert rid != bad
+    assert len(rid) == 32
     assert resp.get_json()["request_id"] == rid
 
 

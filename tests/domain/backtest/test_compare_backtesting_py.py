@@ -3,19 +3,11 @@
 Same trade count, same entry/exit bars, total return equal to 1e-6 percent, for whole and
 fractional units, long-only and long/short. Skipped only when backtesting.py is not installed.
 """
-import importlib.util
-import sys
-from pathlib import Path
-
 import pytest
 
 pytest.importorskip("backtesting")
 
-_SCRIPT = Path(__file__).resolve().parents[3] / "scripts" / "compare_engines.py"
-_spec = importlib.util.spec_from_file_location("compare_engines", _SCRIPT)
-compare_engines = importlib.util.module_from_spec(_spec)
-sys.modules.setdefault("compare_engines", compare_engines)  # dataclasses look their module up
-_spec.loader.exec_module(compare_engines)
+from scripts import compare_engines  # noqa: E402 - only when backtesting.py is installed
 
 
 @pytest.mark.comparison

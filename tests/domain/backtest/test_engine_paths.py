@@ -4,7 +4,7 @@ import pytest
 
 from backend.domain.backtest import engine, strategies as st
 from backend.domain.backtest.types import BacktestConfig
-from tests.domain.backtest.test_strategies import random_bars
+from tests.helpers.bars import random_bars
 
 
 @pytest.mark.parametrize("config", [
@@ -44,4 +44,6 @@ def test_progress_is_reported_in_order():
     seen = []
     engine.run(bars, st.get_strategy("sma_cross").signals(bars, {"fast": 3, "slow": 9}),
                BacktestConfig(lot_size=0.01), progress=seen.append)
-    assert seen == sorted(seen) and seen[-1] == 1.0 and len(seen) > 3
+    assert seen == sorted(seen)
+    assert seen[-1] == 1.0
+    assert len(seen) > 3

@@ -5,19 +5,12 @@ import pytest
 from backend.domain.bars import Bars
 from backend.domain.backtest import engine, strategies as st
 from backend.domain.backtest.types import BacktestConfig
+from tests.helpers.bars import random_bars
 
 
 def bars_from_close(close):
     close = np.asarray(close, dtype=float)
     return Bars.from_arrays(np.arange(len(close)) * 60_000, close, close, close, close, np.ones(len(close)))
-
-
-def random_bars(n, seed):
-    rng = np.random.default_rng(seed)
-    close = 100 * np.exp(np.cumsum(rng.normal(0, 0.01, n)))
-    open_ = np.concatenate(([100.0], close[:-1]))
-    return Bars.from_arrays(np.arange(n) * 60_000, open_, np.maximum(open_, close), np.minimum(open_, close),
-                            close, np.ones(n))
 
 
 def test_builtins_registered_with_defaults():
@@ -72,7 +65,8 @@ def test_sma_cross_signals_by_hand():
     # bar 1 is the first bar with both values, so it is never a cross; down at 3, up again at 4
     assert s.entries.tolist() == [False, False, False, False, True, False]
     assert s.exits.tolist() == [False, False, False, True, False, False]
-    assert (s.short_entries == s.exits).all() and (s.short_exits == s.entries).all()
+    assert (s.short_entries == s.exits).all()
+    assert (s.short_exits == s.entries).all()
 
 
 def test_rsi_signals_by_hand():

@@ -4,6 +4,7 @@ from types import SimpleNamespace
 import pytest
 
 from tests.domain.audit.test_statements import EXAMPLE
+from tests.helpers.api import error, fields
 
 DAY = 86_400_000
 ENDPOINTS = [
@@ -13,16 +14,9 @@ ENDPOINTS = [
 ]
 
 
-def _err(resp, status):
-    body = resp.get_json()
-    assert resp.status_code == status, body
-    assert body["code"] == status * 100 and body["request_id"]
-    return body["details"]
-
-
 @pytest.mark.parametrize("method, url", ENDPOINTS)
 def test_every_endpoint_needs_a_token(client, method, url):
-    assert _err(getattr(client, method)(url, json={}), 401)["reason"] == "token_missing"
+    error(getattr(client, method)(url, json={}), 401, "token_missing")
 
 
 @pytest.mark.parametrize("body, field", [
@@ -34,34 +28,30 @@ def test_every_endpoint_needs_a_token(client, method, url):
     ({"statements": {"current": {"revenue": 1}, "prior": {}}}, "statements"),
 ])
 def test_audit_validation_errors(client, auth_headers, agent_off, body, field):
-    details = _err(client.post("/api/agent/audit", json=body, headers=auth_headers), 422)
-    assert details["reason"] == "validation_error"
-    assert field in details["fields"]
+    assert field in fields(client.post("/api/agent/audit", json=body, headers=auth_headers))
 
 
 def test_unknown_audit_is_404(client, auth_headers):
-    details = _err(client.get("/api/agent/audits/nope", headers=auth_headers), 404)
-    assert details["error"] == "agent.audit_not_found"
+    error(client.get("/api/agent/audits/nope", headers=auth_headers), 404, code="agent.audit_not_found")
 
 
 def test_bad_pagination_is_422(client, auth_headers):
-    _err(client.get("/api/agent/audits?page_size=0", headers=auth_headers), 422)
+    error(client.get("/api/agent/audits?page_size=0", headers=auth_headers), 422, "validation_error")
 
 
 @pytest.mark.parametrize("body", [{}, {"text": ""}, {"text": "x" * 2001}, {"text": "ok", "extra": 1}])
 def test_memory_validation_errors(client, auth_headers, agent_off, body):
-    assert _err(client.post("/api/agent/memories", json=body, headers=auth_headers), 422)["reason"] == "validation_error"
+    error(client.post("/api/agent/memories", json=body, headers=auth_headers), 422, "validation_error")
 
 
 def test_unknown_memory_is_404(client, auth_headers, agent_off):
-    details = _err(client.delete("/api/agent/memories/00000000-0000-0000-0000-000000000000", headers=auth_headers), 404)
-    assert details["error"] == "agent.memory_not_found"
+    resp = client.delete("/api/agent/memories/00000000-0000-0000-0000-000000000000", headers=auth_headers)
+    error(resp, 404, code="agent.memory_not_found")
 
 
 def test_memory_store_down_is_503(client, auth_headers, agent_on, app, monkeypatch):
     monkeypatch.setitem(app.config, "QDRANT_URL", "http://127.0.0.1:9")  # nothing listens there
-    details = _err(client.get("/api/agent/memories", headers=auth_headers), 503)
-    assert details["error"] == "agent.memory_unavailable"
+    error(client.get("/api/agent/memories", headers=auth_headers), 503, code="agent.memory_unavailable")
 
 
 def test_bot_audit_from_equity_and_order_pnl(client, auth_headers, agent_off, monkeypatch):

@@ -1,20 +1,12 @@
 """Memories: round trip into an audit, deletion, per-user isolation, and the no-key path."""
 from tests.domain.audit.test_statements import EXAMPLE
+from tests.helpers.api import error, ok
 
 PREF = "I cannot tolerate drawdowns over 15%"
 
 
-def _err(resp, status):
-    body = resp.get_json()
-    assert resp.status_code == status, body
-    assert body["code"] == status * 100
-    return body["details"]
-
-
 def _mems(client, owner):
-    resp = client.get("/api/agent/memories", headers=owner.headers)
-    assert resp.status_code == 200, resp.get_json()
-    return resp.get_json()["data"]
+    return ok(client.get("/api/agent/memories", headers=owner.headers))
 
 
 def test_memory_round_trip_into_an_audit_and_deletion(client, user, agent_on):
@@ -38,10 +30,9 @@ def test_memory_round_trip_into_an_audit_and_deletion(client, user, agent_on):
 
     mems = _mems(client, user)
     assert sorted(m["kind"] for m in mems) == ["audit", "preference"]
-    ok = client.delete(f"/api/agent/memories/{stored[0]['id']}", headers=user.headers)
-    assert ok.status_code == 200 and ok.get_json()["data"] == {"deleted": 1}
+    assert ok(client.delete(f"/api/agent/memories/{stored[0]['id']}", headers=user.headers)) == {"deleted": 1}
     again = client.delete(f"/api/agent/memories/{stored[0]['id']}", headers=user.headers)
-    assert _err(again, 404)["error"] == "agent.memory_not_found"
+    error(again, 404, "not_found", "agent.memory_not_found")
     assert [m["kind"] for m in _mems(client, user)] == ["audit"]
     assert client.delete("/api/agent/memories", headers=user.headers).get_json()["data"] == {"deleted": 1}
     assert _mems(client, user) == []
@@ -52,14 +43,14 @@ def test_memories_and_audits_are_per_user(client, user, other_user, agent_on):
     client.post("/api/agent/memories", json={"text": "I trade only ETH"}, headers=other_user.headers)
     assert [m["memory"] for m in _mems(client, other_user)] == ["I trade only ETH"]
     # another user can neither delete my memory nor wipe it with their delete-all
-    assert _err(client.delete(f"/api/agent/memories/{mine['id']}", headers=other_user.headers), 404)["reason"] == "not_found"
+    error(client.delete(f"/api/agent/memories/{mine['id']}", headers=other_user.headers), 404, "not_found")
     assert client.delete("/api/agent/memories", headers=other_user.headers).get_json()["data"] == {"deleted": 1}
     assert [m["memory"] for m in _mems(client, user)] == [PREF]
 
     agent_on.script({"summary": [{"text": "Altman Z is 2.39.", "cites": ["fs.altman_z"]}], "recommendations": []})
     audit_id = client.post("/api/agent/audit", json={"statements": EXAMPLE}, headers=user.headers).get_json()["data"]["audit_id"]
-    details = _err(client.get(f"/api/agent/audits/{audit_id}", headers=other_user.headers), 404)
-    assert details["error"] == "agent.audit_not_found"
+    error(client.get(f"/api/agent/audits/{audit_id}", headers=other_user.headers), 404,
+          code="agent.audit_not_found")
     assert client.get("/api/agent/audits", headers=other_user.headers).get_json()["data"] == []
     listed = client.get("/api/agent/audits", headers=user.headers)
     assert [a["id"] for a in listed.get_json()["data"]] == [audit_id]
@@ -67,8 +58,8 @@ def test_memories_and_audits_are_per_user(client, user, other_user, agent_on):
 
 
 def test_no_key_memory_is_off_but_listing_works(client, user, agent_off):
-    details = _err(client.post("/api/agent/memories", json={"text": PREF}, headers=user.headers), 503)
-    assert details["error"] == "agent.memory_off"
+    error(client.post("/api/agent/memories", json={"text": PREF}, headers=user.headers), 503,
+          code="agent.memory_off")
     assert _mems(client, user) == []
     assert client.delete("/api/agent/memories", headers=user.headers).get_json()["data"] == {"deleted": 0}
 

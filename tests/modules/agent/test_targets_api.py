@@ -5,13 +5,7 @@ import pytest
 
 from tests.domain.audit.test_statements import EXAMPLE
 from tests.fixtures.backtests import RANGE_END_MS, RANGE_START_MS
-
-
-def _err(resp, status):
-    body = resp.get_json()
-    assert resp.status_code == status, body
-    assert body["code"] == status * 100
-    return body["details"]
+from tests.helpers.api import error
 
 
 def _backtest(client, owner, strategy_id=None):
@@ -53,7 +47,7 @@ def test_backtest_audit_reruns_with_doubled_costs(client, user, agent_off):
 
 def test_strategy_audit_uses_its_latest_backtest(client, user, make_strategy, agent_off):
     sid = make_strategy(user, params={"fast": 5, "slow": 20})["id"]
-    _err(client.post("/api/agent/audit", json={"strategy_id": sid}, headers=user.headers), 422)
+    error(client.post("/api/agent/audit", json={"strategy_id": sid}, headers=user.headers), 422)
     _backtest(client, user, strategy_id=sid)
     audit = _audit(client, user, strategy_id=sid)
     assert audit["status"] == "completed" and audit["target"]["kind"] == "strategy"
@@ -62,8 +56,8 @@ def test_strategy_audit_uses_its_latest_backtest(client, user, make_strategy, ag
 
 def test_someone_elses_backtest_is_not_found(client, user, other_user, agent_off):
     bt = _backtest(client, user)
-    details = _err(client.post("/api/agent/audit", json={"backtest_id": bt}, headers=other_user.headers), 404)
-    assert details["error"] == "agent.target_not_found"
+    error(client.post("/api/agent/audit", json={"backtest_id": bt}, headers=other_user.headers), 404,
+          code="agent.target_not_found")
 
 
 def test_uploaded_csv_statements(client, user, agent_off):
@@ -82,4 +76,4 @@ def test_unknown_targets_are_404(client, user, agent_off):
     for field in ("backtest_id", "bot_id", "file_id", "strategy_id"):
         resp = client.post("/api/agent/audit", json={field: "00000000-0000-0000-0000-000000000000"},
                            headers=user.headers)
-        assert _err(resp, 404)["reason"] == "not_found", field
+        assert error(resp, 404)["details"]["reason"] == "not_found", field

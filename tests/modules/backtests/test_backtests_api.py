@@ -13,15 +13,9 @@ import pytest
 from backend.domain.bars import Bars
 from backend.modules.backtests import results
 from tests.fixtures.backtests import RANGE_END_MS, RANGE_START_MS
+from tests.helpers.api import error, fields
 
 HOUR = 3_600_000
-
-
-def _err(resp, status: int) -> dict:
-    body = resp.get_json()
-    assert resp.status_code == status, body
-    assert body["code"] == status * 100
-    return body["details"]
 
 
 def _job(client, owner, resp) -> dict:
@@ -97,10 +91,10 @@ def test_inline_strategy_needs_no_saved_strategy(client, user, run_backtest):
 
 
 def test_latest_filters_by_symbol_and_404s_when_there_is_nothing(client, user, run_backtest):
-    assert _err(client.get("/api/backtests/latest"), 404)["error"] == "backtests.not_found"
+    error(client.get("/api/backtests/latest"), 404, code="backtests.not_found")
     _job(client, user, run_backtest(user, strategy={"kind": "sma_cross"}, symbol="ETHUSDT"))
     assert client.get("/api/backtests/latest?symbol=ETHUSDT", headers=user.headers).status_code == 200
-    assert _err(client.get("/api/backtests/latest?symbol=AAPL", headers=user.headers), 404)
+    error(client.get("/api/backtests/latest?symbol=AAPL", headers=user.headers), 404, "not_found")
 
 
 @pytest.mark.parametrize("body, status, code, field", [
@@ -121,28 +115,31 @@ def test_latest_filters_by_symbol_and_404s_when_there_is_nothing(client, user, r
      "strategies.invalid", "params.lower"),
 ])
 def test_run_errors(client, user, run_backtest, body, status, code, field):
-    details = _err(run_backtest(user, **body), status)
+    details = error(run_backtest(user, **body), status)["details"]
     assert details.get("error", "app.validation_error") == code
     if field:
         assert field in details["fields"], details
 
 
 def test_too_many_bars_names_the_limit(client, user, run_backtest):
-    details = _err(run_backtest(user, strategy={"kind": "rsi"}, symbol="BTCUSDT", interval="1m", start=0), 422)
-    assert details["limit"] == "BACKTEST_MAX_BARS" and details["requested"] > details["max"]
+    resp = run_backtest(user, strategy={"kind": "rsi"}, symbol="BTCUSDT", interval="1m", start=0)
+    details = error(resp, 422, "validation_error", "backtests.too_many_bars")["details"]
+    assert details["limit"] == "BACKTEST_MAX_BARS"
+    assert details["requested"] > details["max"]
 
 
 def test_run_needs_a_token(client):
-    assert _err(client.post("/api/backtests/run", json={}), 401)["reason"] == "token_missing"
+    error(client.post("/api/backtests/run", json={}), 401, "token_missing")
 
 
 def test_private_strategies_and_results_of_others_are_404(client, user, other_user, make_strategy, run_backtest):
     private = make_strategy(user)["id"]
-    assert _err(run_backtest(other_user, strategy_id=private), 404)["error"] == "strategies.not_found"
+    error(run_backtest(other_user, strategy_id=private), 404, code="strategies.not_found")
     job = _job(client, user, run_backtest(user, strategy_id=private))
     for url in (f"/api/backtests/job/{job['job_id']}", f"/api/backtests/{job['backtest_id']}"):
-        assert _err(client.get(url, headers=other_user.headers), 404)
-    assert _err(client.post(f"/api/backtests/{job['backtest_id']}/cancel", headers=other_user.headers), 404)
+        error(client.get(url, headers=other_user.headers), 404, "not_found")
+    cancel = client.post(f"/api/backtests/{job['backtest_id']}/cancel", headers=other_user.headers)
+    error(cancel, 404, "not_found")
     # A published strategy may be backtested by anyone; the run belongs to the caller.
     public = make_strategy(user, published=True)["id"]
     assert _job(client, other_user, run_backtest(other_user, strategy_id=public))["status"] == "SUCCESS"
@@ -159,8 +156,8 @@ def test_no_data_fails_the_job_with_a_reason(client, user, run_backtest):
 
 def test_cancel_finished_is_409(client, user, run_backtest):
     job = _job(client, user, run_backtest(user, strategy={"kind": "rsi"}, symbol="BTCUSDT"))
-    details = _err(client.post(f"/api/backtests/{job['backtest_id']}/cancel", headers=user.headers), 409)
-    assert details["error"] == "backtests.not_cancellable"
+    error(client.post(f"/api/backtests/{job['backtest_id']}/cancel", headers=user.headers), 409,
+          code="backtests.not_cancellable")
 
 
 def test_broker_down_is_503_and_leaves_no_rows(client, user, run_backtest, broker_down):
@@ -168,9 +165,9 @@ def test_broker_down_is_503_and_leaves_no_rows(client, user, run_backtest, broke
     from backend.extensions import db
     from backend.modules.backtests.models import Backtest
 
-    details = _err(run_backtest(user, strategy={"kind": "rsi"}, symbol="BTCUSDT"), 503)
-    assert details["reason"] == "service_unavailable"
-    assert db.session.query(Backtest).count() == 0 and db.session.query(Job).count() == 0
+    error(run_backtest(user, strategy={"kind": "rsi"}, symbol="BTCUSDT"), 503, "service_unavailable")
+    assert db.session.query(Backtest).count() == 0
+    assert db.session.query(Job).count() == 0
 
 
 def test_every_private_endpoint_needs_a_token(client, user, run_backtest):
@@ -178,7 +175,7 @@ def test_every_private_endpoint_needs_a_token(client, user, run_backtest):
     for method, url in (("get", "/api/backtests"), ("get", f"/api/backtests/job/{ids['job_id']}"),
                         ("get", f"/api/backtests/{ids['backtest_id']}"),
                         ("post", f"/api/backtests/{ids['backtest_id']}/cancel")):
-        assert _err(getattr(client, method)(url), 401)["reason"] == "token_missing", url
+        error(getattr(client, method)(url), 401, "token_missing")
 
 
 def test_list_filters_and_rejects_bad_filters(client, user, run_backtest):
@@ -186,7 +183,7 @@ def test_list_filters_and_rejects_bad_filters(client, user, run_backtest):
     run_backtest(user, strategy={"kind": "rsi"}, symbol="XAUUSD")
     rows = client.get("/api/backtests?symbol=XAUUSD&status=completed", headers=user.headers).get_json()["data"]
     assert [r["symbol"] for r in rows] == ["XAUUSD"]
-    assert _err(client.get("/api/backtests?status=done", headers=user.headers), 422)
+    error(client.get("/api/backtests?status=done", headers=user.headers), 422, "validation_error")
 
 
 def test_nul_characters_are_404_or_422_never_500(client, user):
@@ -196,4 +193,4 @@ def test_nul_characters_are_404_or_422_never_500(client, user):
         assert client.get(url, headers=user.headers).status_code == 404, url
     resp = client.post("/api/strategies", json={"name": "a\u0000b", "symbol": "BTCUSDT", "kind": "rsi"},
                        headers=user.headers)
-    assert _err(resp, 422)["fields"]["name"] == ["Must not contain NUL characters."]
+    assert fields(resp)["name"] == ["Must not contain NUL characters."]

@@ -8,15 +8,10 @@ from pathlib import Path
 
 import pytest
 
+from tests.helpers.api import error, ok
+
 PNG = b"\x89PNG\r\n\x1a\n" + bytes(range(256)) * 4
 CSV = b"time,open,high,low,close,volume\n1700000000000,1,2,0.5,1.5,10\n"
-
-
-def _error(resp, status: int, reason: str):
-    body = resp.get_json()
-    assert resp.status_code == status, (resp.status_code, body)
-    assert body["code"] == status * 100 and body["details"]["reason"] == reason
-    return body
 
 
 def _stored_files(app) -> list[Path]:
@@ -31,9 +26,7 @@ def _stored_files(app) -> list[Path]:
     (b"def on_bar(b):\n    return None\n", "strategy.py", "text/x-python"),
 ])
 def test_upload_and_download_are_byte_identical(client, user, upload, data, name, ctype):
-    resp = upload(user, data, name)
-    assert resp.status_code == 201, resp.get_json()
-    meta = resp.get_json()["data"]
+    meta = ok(upload(user, data, name), 201)
     assert set(meta) == {"id", "filename", "contentType", "size", "sha256", "createdAt"}
     assert (meta["filename"], meta["contentType"], meta["size"]) == (name, ctype, len(data))
     assert meta["sha256"] == hashlib.sha256(data).hexdigest()
@@ -48,21 +41,20 @@ def test_upload_and_download_are_byte_identical(client, user, upload, data, name
 
 def test_traversal_looking_names_are_harmless(app, client, user, upload):
     before = set(_stored_files(app))
-    resp = upload(user, CSV, "../../etc/passwd.csv")
-    assert resp.status_code == 201
-    meta = resp.get_json()["data"]
+    meta = ok(upload(user, CSV, "../../etc/passwd.csv"), 201)
     assert meta["filename"] == "passwd.csv"
     new = set(_stored_files(app)) - before
     assert len(new) == 1
     stored = new.pop()
     root = Path(app.config["STORAGE_ROOT"]).resolve()
-    assert root in stored.resolve().parents and stored.read_bytes() == CSV
+    assert root in stored.resolve().parents
+    assert stored.read_bytes() == CSV
     assert "passwd" not in stored.name  # generated name, never the client's
     assert client.get(f"/api/files/{meta['id']}", headers=user.headers).data == CSV
 
 
 def test_unicode_names_get_a_safe_disposition(client, user, upload):
-    meta = upload(user, CSV, "行情 data.csv").get_json()["data"]
+    meta = ok(upload(user, CSV, "行情 data.csv"), 201)
     assert meta["filename"] == "行情 data.csv"
     disposition = client.get(f"/api/files/{meta['id']}", headers=user.headers).headers["Content-Disposition"]
     assert disposition == ("attachment; filename=\"__ data.csv\"; "
@@ -95,69 +87,69 @@ def test_quotes_and_newlines_cannot_break_the_header():
 ])
 def test_disallowed_content_is_415(app, client, user, upload, data, name):
     before = _stored_files(app)
-    body = _error(upload(user, data, name), 415, "unsupported_media_type")
+    body = error(upload(user, data, name), 415, "unsupported_media_type")
     assert body["details"]["error"] == "files.type_not_allowed"
     assert _stored_files(app) == before
 
 
 def test_oversize_upload_is_413(app, client, user, upload, monkeypatch):
     monkeypatch.setitem(app.config, "FILES_MAX_BYTES", 1024)
-    assert upload(user, b"a" * 1024, "ok.txt").status_code == 201
-    body = _error(upload(user, b"a" * 1025, "big.txt"), 413, "payload_too_large")
-    assert body["details"]["error"] == "files.too_large" and body["details"]["limit"] == 1024
+    ok(upload(user, b"a" * 1024, "ok.txt"), 201)
+    body = error(upload(user, b"a" * 1025, "big.txt"), 413, "payload_too_large", "files.too_large")
+    assert body["details"]["limit"] == 1024
 
 
 def test_body_above_max_content_length_is_413_in_the_envelope(app, client, user, upload, monkeypatch):
     monkeypatch.setitem(app.config, "MAX_CONTENT_LENGTH", 2048)
-    _error(upload(user, b"a" * 4096, "big.txt"), 413, "payload_too_large")
+    error(upload(user, b"a" * 4096, "big.txt"), 413, "payload_too_large")
 
 
 def test_upload_body_errors(client, user, upload):
-    _error(upload(user, b"", "empty.csv"), 422, "validation_error")
+    error(upload(user, b"", "empty.csv"), 422, "validation_error")
     resp = client.post("/api/files", data={}, headers=user.headers, content_type="multipart/form-data")
-    assert "file" in _error(resp, 422, "validation_error")["details"]["fields"]
-    _error(client.post("/api/files", data={"file": (io.BytesIO(CSV), "a.csv")},
-                       content_type="multipart/form-data"), 401, "token_missing")
+    assert "file" in error(resp, 422, "validation_error")["details"]["fields"]
+    error(client.post("/api/files", data={"file": (io.BytesIO(CSV), "a.csv")},
+                      content_type="multipart/form-data"), 401, "token_missing")
 
 
 def test_files_are_private_to_their_owner(client, user, other_user, upload):
-    file_id = upload(user, CSV).get_json()["data"]["id"]
-    _error(client.get(f"/api/files/{file_id}", headers=other_user.headers), 404, "not_found")
-    _error(client.delete(f"/api/files/{file_id}", headers=other_user.headers), 404, "not_found")
-    assert client.get("/api/files", headers=other_user.headers).get_json()["data"] == []
-    _error(client.get(f"/api/files/{file_id}"), 401, "token_missing")
-    _error(client.get("/api/files"), 401, "token_missing")
-    _error(client.delete(f"/api/files/{file_id}"), 401, "token_missing")
-    _error(client.get(f"/api/files/{uuid.uuid4()}", headers=user.headers), 404, "not_found")
+    file_id = ok(upload(user, CSV), 201)["id"]
+    error(client.get(f"/api/files/{file_id}", headers=other_user.headers), 404, "not_found")
+    error(client.delete(f"/api/files/{file_id}", headers=other_user.headers), 404, "not_found")
+    assert ok(client.get("/api/files", headers=other_user.headers)) == []
+    error(client.get(f"/api/files/{file_id}"), 401, "token_missing")
+    error(client.get("/api/files"), 401, "token_missing")
+    error(client.delete(f"/api/files/{file_id}"), 401, "token_missing")
+    error(client.get(f"/api/files/{uuid.uuid4()}", headers=user.headers), 404, "not_found")
     assert client.get(f"/api/files/{file_id}", headers=user.headers).data == CSV
 
 
 def test_list_is_mine_and_paginated(client, user, other_user, upload):
-    ids = [upload(user, CSV, f"f{i}.csv").get_json()["data"]["id"] for i in range(3)]
+    ids = [ok(upload(user, CSV, f"f{i}.csv"), 201)["id"] for i in range(3)]
     upload(other_user, CSV)
     resp = client.get("/api/files?page=1&page_size=2", headers=user.headers)
-    assert resp.status_code == 200
-    assert len(resp.get_json()["data"]) == 2
+    page1 = ok(resp)
+    assert len(page1) == 2
     assert '"total": 3' in resp.headers["X-Pagination"]
-    page2 = client.get("/api/files?page=2&page_size=2", headers=user.headers).get_json()["data"]
-    listed = {f["id"] for f in resp.get_json()["data"]} | {f["id"] for f in page2}
+    page2 = ok(client.get("/api/files?page=2&page_size=2", headers=user.headers))
+    listed = {f["id"] for f in page1} | {f["id"] for f in page2}
     assert listed == set(ids)
 
 
 def test_delete_removes_row_and_bytes(app, client, user, upload):
     before = set(_stored_files(app))
-    file_id = upload(user, CSV).get_json()["data"]["id"]
+    file_id = ok(upload(user, CSV), 201)["id"]
     assert len(set(_stored_files(app)) - before) == 1
     assert client.delete(f"/api/files/{file_id}", headers=user.headers).status_code == 200
     assert set(_stored_files(app)) == before
-    _error(client.get(f"/api/files/{file_id}", headers=user.headers), 404, "not_found")
-    _error(client.delete(f"/api/files/{file_id}", headers=user.headers), 404, "not_found")
+    error(client.get(f"/api/files/{file_id}", headers=user.headers), 404, "not_found")
+    error(client.delete(f"/api/files/{file_id}", headers=user.headers), 404, "not_found")
 
 
 def test_failed_delete_commit_keeps_row_and_bytes(app, client, user, upload, monkeypatch):
     from backend.extensions import db
 
-    file_id = upload(user, CSV).get_json()["data"]["id"]
+    file_id = ok(upload(user, CSV), 201)["id"]
     files_before = _stored_files(app)
 
     def broken_commit():
@@ -195,7 +187,7 @@ def test_get_file_content_for_other_modules(app, user, other_user, upload):
     from backend.modules.files import service
     from backend.modules.files.errors import FileNotFound
 
-    file_id = upload(user, CSV).get_json()["data"]["id"]
+    file_id = ok(upload(user, CSV), 201)["id"]
     with app.app_context():
         row, data = service.get_file_content(actor_id=user.id, file_id=file_id)
         assert (row.id, row.content_type, data) == (file_id, "text/csv", CSV)
@@ -209,7 +201,7 @@ def test_sweep_removes_only_old_bytes_without_a_row(app, user, upload):
     from backend.core import storage
     from backend.modules.files import tasks
 
-    meta = upload(user, CSV).get_json()["data"]
+    meta = ok(upload(user, CSV), 201)
     old = 1_600_000_000  # 2020, far older than the one-hour grace period
     with app.app_context():
         from backend.modules.files import service
@@ -224,6 +216,8 @@ def test_sweep_removes_only_old_bytes_without_a_row(app, user, upload):
         for path in (kept, orphan, tomb):
             os.utime(path, (old, old))
         assert tasks.sweep_orphans.apply().get() >= 2
-        assert not orphan.exists() and not tomb.exists()
-        assert kept.read_bytes() == CSV and fresh.exists()
+        assert not orphan.exists()
+        assert not tomb.exists()
+        assert kept.read_bytes() == CSV
+        assert fresh.exists()
         fresh.unlink()

@@ -3,59 +3,50 @@ from __future__ import annotations
 
 import uuid
 
+from tests.helpers.api import error, ok
+
 UNKNOWN = str(uuid.uuid4())
-
-
-def _data(resp):
-    assert resp.status_code == 200, resp.get_json()
-    return resp.get_json()["data"]
-
-
-def _error(resp, status: int, reason: str):
-    body = resp.get_json()
-    assert resp.status_code == status, body
-    assert body["code"] == status * 100 and body["details"]["reason"] == reason
 
 
 def test_like_and_unlike_are_idempotent(client, user, other_user, make_post):
     post = make_post(user)
     url = f"/api/forum/posts/{post['id']}/like"
-    assert _data(client.post(url, headers=other_user.headers)) == {"likes": 1, "liked": True}
-    assert _data(client.post(url, headers=other_user.headers)) == {"likes": 1, "liked": True}
-    assert _data(client.post(url, headers=user.headers)) == {"likes": 2, "liked": True}
-    detail = _data(client.get(f"/api/forum/posts/{post['id']}", headers=other_user.headers))
+    assert ok(client.post(url, headers=other_user.headers)) == {"likes": 1, "liked": True}
+    assert ok(client.post(url, headers=other_user.headers)) == {"likes": 1, "liked": True}
+    assert ok(client.post(url, headers=user.headers)) == {"likes": 2, "liked": True}
+    detail = ok(client.get(f"/api/forum/posts/{post['id']}", headers=other_user.headers))
     assert (detail["likes"], detail["liked"]) == (2, True)
-    assert _data(client.delete(url, headers=other_user.headers)) == {"likes": 1, "liked": False}
-    assert _data(client.delete(url, headers=other_user.headers)) == {"likes": 1, "liked": False}
-    detail = _data(client.get(f"/api/forum/posts/{post['id']}", headers=other_user.headers))
+    assert ok(client.delete(url, headers=other_user.headers)) == {"likes": 1, "liked": False}
+    assert ok(client.delete(url, headers=other_user.headers)) == {"likes": 1, "liked": False}
+    detail = ok(client.get(f"/api/forum/posts/{post['id']}", headers=other_user.headers))
     assert (detail["likes"], detail["liked"]) == (1, False)
 
 
 def test_favorites_are_idempotent_and_listed(client, user, other_user, make_post):
     p1, p2, p3 = make_post(user, "one"), make_post(user, "two"), make_post(user, "three")
     for post in (p2, p1, p1):
-        assert _data(client.post(f"/api/forum/posts/{post['id']}/favorite",
-                                 headers=other_user.headers)) == {"favorited": True}
+        assert ok(client.post(f"/api/forum/posts/{post['id']}/favorite",
+                              headers=other_user.headers)) == {"favorited": True}
     resp = client.get("/api/users/me/favorites", headers=other_user.headers)
-    assert {p["id"] for p in _data(resp)} == {p1["id"], p2["id"]}
+    assert {p["id"] for p in ok(resp)} == {p1["id"], p2["id"]}
     assert '"total": 2' in resp.headers["X-Pagination"]
-    detail = _data(client.get(f"/api/forum/posts/{p1['id']}", headers=other_user.headers))
+    detail = ok(client.get(f"/api/forum/posts/{p1['id']}", headers=other_user.headers))
     assert detail["favorited"] is True
-    assert _data(client.get(f"/api/forum/posts/{p1['id']}", headers=user.headers))["favorited"] is False
-    assert _data(client.get("/api/users/me/favorites", headers=user.headers)) == []
+    assert ok(client.get(f"/api/forum/posts/{p1['id']}", headers=user.headers))["favorited"] is False
+    assert ok(client.get("/api/users/me/favorites", headers=user.headers)) == []
 
     for _ in range(2):
-        assert _data(client.delete(f"/api/forum/posts/{p1['id']}/favorite",
-                                   headers=other_user.headers)) == {"favorited": False}
-    assert [p["id"] for p in _data(client.get("/api/users/me/favorites",
-                                             headers=other_user.headers))] == [p2["id"]]
+        assert ok(client.delete(f"/api/forum/posts/{p1['id']}/favorite",
+                                headers=other_user.headers)) == {"favorited": False}
+    assert [p["id"] for p in ok(client.get("/api/users/me/favorites",
+                                          headers=other_user.headers))] == [p2["id"]]
     assert p3  # never favorited
 
 
 def test_like_favorite_errors(client, user):
     for kind in ("like", "favorite"):
         for method in ("post", "delete"):
-            _error(getattr(client, method)(f"/api/forum/posts/{UNKNOWN}/{kind}", headers=user.headers),
-                   404, "not_found")
-            _error(getattr(client, method)(f"/api/forum/posts/{UNKNOWN}/{kind}"), 401, "token_missing")
-    _error(client.get("/api/users/me/favorites"), 401, "token_missing")
+            error(getattr(client, method)(f"/api/forum/posts/{UNKNOWN}/{kind}", headers=user.headers),
+                  404, "not_found")
+            error(getattr(client, method)(f"/api/forum/posts/{UNKNOWN}/{kind}"), 401, "token_missing")
+    error(client.get("/api/users/me/favorites"), 401, "token_missing")

@@ -8,38 +8,30 @@ import uuid
 import pytest
 from sqlalchemy import update
 
+from tests.helpers.api import error, ok
+
 H = 3_600_000
 UNKNOWN = str(uuid.uuid4())
-
-
-def _data(resp):
-    return resp.get_json()["data"]
-
-
-def _error(resp, status: int, reason: str):
-    body = resp.get_json()
-    assert resp.status_code == status, body
-    assert body["code"] == status * 100
-    assert body["details"]["reason"] == reason
-    return body
 
 
 def test_create_and_read_post_author_comes_from_user_record(client, user, other_user):
     resp = client.post("/api/forum/posts", json={"title": "SMA on BTC", "content": "body",
                                                  "tags": ["BTC", "sma", "btc "]},
                        headers=user.headers)
-    assert resp.status_code == 201
-    post = _data(resp)
-    assert post["author"] == user.username and post["authorId"] == user.id
+    post = ok(resp, 201)
+    assert post["author"] == user.username
+    assert post["authorId"] == user.id
     assert post["tags"] == ["btc", "sma"]  # normalised and de-duplicated
     assert (post["likes"], post["comments"], post["tipsTotal"]) == (0, 0, 0)
-    assert post["liked"] is False and post["favorited"] is False
-    assert isinstance(post["timestamp"], int) and post["timestamp"] > 1_600_000_000_000
+    assert post["liked"] is False
+    assert post["favorited"] is False
+    assert isinstance(post["timestamp"], int)
+    assert post["timestamp"] > 1_600_000_000_000
 
     # Renaming the user renames the author everywhere: nothing was copied from the request.
     client.patch("/api/users/me", json={"name": "Alice Q", "avatar": "https://x/a.png"},
                  headers=user.headers)
-    detail = _data(client.get(f"/api/forum/posts/{post['id']}", headers=other_user.headers))
+    detail = ok(client.get(f"/api/forum/posts/{post['id']}", headers=other_user.headers))
     assert (detail["author"], detail["avatar"], detail["content"]) == ("Alice Q", "https://x/a.png", "body")
 
 
@@ -47,7 +39,7 @@ def test_create_and_read_post_author_comes_from_user_record(client, user, other_
                                    {"authorId": "x"}, {"tipsTotal": 5}])
 def test_create_rejects_client_supplied_protected_fields(client, user, extra):
     resp = client.post("/api/forum/posts", json={"title": "t", **extra}, headers=user.headers)
-    body = _error(resp, 422, "validation_error")
+    body = error(resp, 422, "validation_error")
     assert list(body["details"]["fields"]) == list(extra)
 
 
@@ -57,18 +49,18 @@ def test_create_rejects_client_supplied_protected_fields(client, user, extra):
     ({"title": "t", "attachment": {"kind": "bot", "id": "x"}}, "attachment"),
 ])
 def test_create_validation_errors(client, user, payload, field):
-    body = _error(client.post("/api/forum/posts", json=payload, headers=user.headers), 422,
-                  "validation_error")
+    body = error(client.post("/api/forum/posts", json=payload, headers=user.headers), 422,
+                 "validation_error")
     assert field in body["details"]["fields"]
 
 
 def test_posts_require_a_token(client, user, make_post):
     post = make_post(user)
-    _error(client.get("/api/forum/posts"), 401, "token_missing")
-    _error(client.post("/api/forum/posts", json={"title": "t"}), 401, "token_missing")
-    _error(client.get(f"/api/forum/posts/{post['id']}"), 401, "token_missing")
-    _error(client.patch(f"/api/forum/posts/{post['id']}", json={"title": "x"}), 401, "token_missing")
-    _error(client.delete(f"/api/forum/posts/{post['id']}"), 401, "token_missing")
+    error(client.get("/api/forum/posts"), 401, "token_missing")
+    error(client.post("/api/forum/posts", json={"title": "t"}), 401, "token_missing")
+    error(client.get(f"/api/forum/posts/{post['id']}"), 401, "token_missing")
+    error(client.patch(f"/api/forum/posts/{post['id']}", json={"title": "x"}), 401, "token_missing")
+    error(client.delete(f"/api/forum/posts/{post['id']}"), 401, "token_missing")
 
 
 def test_list_filters_by_tag_and_author_and_paginates(app, client, user, other_user, make_post):
@@ -77,7 +69,7 @@ def test_list_filters_by_tag_and_author_and_paginates(app, client, user, other_u
     b1 = make_post(other_user, "b1", tags=["btc", "rsi"])
     for i, post in enumerate((a1, a2, b1)):  # distinct times: newest first is then unambiguous
         _backdate(app, post["id"], 1_700_000_000_000 + i * 1000)
-    ids = lambda resp: [p["id"] for p in _data(resp)]  # noqa: E731
+    ids = lambda resp: [p["id"] for p in ok(resp)]  # noqa: E731
     assert ids(client.get("/api/forum/posts?tag=btc", headers=user.headers)) == [b1["id"], a1["id"]]
     assert ids(client.get("/api/forum/posts?tag=BTC", headers=user.headers)) == [b1["id"], a1["id"]]
     assert ids(client.get("/api/forum/posts?tag=nope", headers=user.headers)) == []
@@ -87,31 +79,31 @@ def test_list_filters_by_tag_and_author_and_paginates(app, client, user, other_u
     resp = client.get("/api/forum/posts?page=2&page_size=2", headers=user.headers)
     assert ids(resp) == [a1["id"]]
     assert '"total": 3' in resp.headers["X-Pagination"]
-    _error(client.get("/api/forum/posts?page_size=101", headers=user.headers), 422, "validation_error")
+    error(client.get("/api/forum/posts?page_size=101", headers=user.headers), 422, "validation_error")
 
 
 def test_only_the_author_may_edit_or_delete(client, user, other_user, make_post):
     post = make_post(user, "original", tags=["a"])
     url = f"/api/forum/posts/{post['id']}"
-    body = _error(client.patch(url, json={"title": "hijack"}, headers=other_user.headers), 403, "forbidden")
+    body = error(client.patch(url, json={"title": "hijack"}, headers=other_user.headers), 403, "forbidden")
     assert body["details"]["error"] == "forum.not_author"
-    _error(client.delete(url, headers=other_user.headers), 403, "forbidden")
-    assert _data(client.get(url, headers=user.headers))["title"] == "original"
+    error(client.delete(url, headers=other_user.headers), 403, "forbidden")
+    assert ok(client.get(url, headers=user.headers))["title"] == "original"
 
-    edited = _data(client.patch(url, json={"title": "edited", "tags": ["B"]}, headers=user.headers))
+    edited = ok(client.patch(url, json={"title": "edited", "tags": ["B"]}, headers=user.headers))
     assert (edited["title"], edited["tags"], edited["content"]) == ("edited", ["b"], "")
-    _error(client.patch(url, json={"likes": 5}, headers=user.headers), 422, "validation_error")
+    error(client.patch(url, json={"likes": 5}, headers=user.headers), 422, "validation_error")
 
     assert client.delete(url, headers=user.headers).status_code == 200
-    _error(client.get(url, headers=user.headers), 404, "not_found")
-    _error(client.delete(url, headers=user.headers), 404, "not_found")
+    error(client.get(url, headers=user.headers), 404, "not_found")
+    error(client.delete(url, headers=user.headers), 404, "not_found")
 
 
 def test_unknown_post_is_404(client, user):
     for method in ("get", "patch", "delete"):
         kwargs = {"json": {"title": "x"}} if method == "patch" else {}
-        body = _error(getattr(client, method)(f"/api/forum/posts/{UNKNOWN}", headers=user.headers,
-                                              **kwargs), 404, "not_found")
+        body = error(getattr(client, method)(f"/api/forum/posts/{UNKNOWN}", headers=user.headers,
+                                             **kwargs), 404, "not_found")
         assert body["details"]["error"] == "forum.post_not_found"
 
 
@@ -144,19 +136,16 @@ def test_hot_is_anonymous_and_ranks_engagement_against_age(app, client, make_use
     for post, hours in ((lonely, 1), (liked, 10), (talked, 2), (tipped, 5), (ancient, 100)):
         _backdate(app, post["id"], now - hours * H)
 
-    resp = client.get("/api/forum/hot")
-    assert resp.status_code == 200
-    hot = _data(resp)
+    hot = ok(client.get("/api/forum/hot"))
     assert [p["title"] for p in hot] == ["talked", "tipped", "lonely", "liked", "ancient"]
     assert (hot[0]["likes"], hot[0]["comments"], hot[0]["author"]) == (1, 2, author.username)
-    assert [p["title"] for p in _data(client.get("/api/forum/hot?limit=2"))] == ["talked", "tipped"]
-    _error(client.get("/api/forum/hot?limit=0"), 422, "validation_error")
-    _error(client.get("/api/forum/hot?limit=101"), 422, "validation_error")
+    assert [p["title"] for p in ok(client.get("/api/forum/hot?limit=2"))] == ["talked", "tipped"]
+    error(client.get("/api/forum/hot?limit=0"), 422, "validation_error")
+    error(client.get("/api/forum/hot?limit=101"), 422, "validation_error")
 
 
 def test_hot_is_empty_without_posts(client):
-    resp = client.get("/api/forum/hot")
-    assert resp.status_code == 200 and _data(resp) == []
+    assert ok(client.get("/api/forum/hot")) == []
 
 
 def _fake_source(monkeypatch, module: str, fn, owner_id: str | None = None):
@@ -183,19 +172,18 @@ def test_attachment_shows_server_verified_kpis(client, user, monkeypatch):
     resp = client.post("/api/forum/posts", json={"title": "my run",
                                                  "attachment": {"kind": "backtest", "id": "bt-1"}},
                        headers=user.headers)
-    assert resp.status_code == 201
-    assert _data(resp)["attachment"] == {"kind": "backtest", "id": "bt-1",
-                                        "kpis": {"totalReturn": 12.4, "maxDrawdown": -3.5, "totalTrades": 7}}
+    assert ok(resp, 201)["attachment"] == {"kind": "backtest", "id": "bt-1",
+                                     "kpis": {"totalReturn": 12.4, "maxDrawdown": -3.5, "totalTrades": 7}}
     assert calls == [(user.id, "bt-1")]
 
-    body = _error(client.post("/api/forum/posts", json={
+    body = error(client.post("/api/forum/posts", json={
         "title": "not mine", "attachment": {"kind": "backtest", "id": "bt-2"}}, headers=user.headers),
         422, "validation_error")
     assert body["details"]["error"] == "forum.attachment_unavailable"
     # Typed KPIs are not accepted: kpis is read-only.
-    _error(client.post("/api/forum/posts", json={"title": "x", "attachment": {
-        "kind": "backtest", "id": "bt-1", "kpis": {"totalReturn": 900}}}, headers=user.headers),
-        422, "validation_error")
+    error(client.post("/api/forum/posts", json={"title": "x", "attachment": {
+       "kind": "backtest", "id": "bt-1", "kpis": {"totalReturn": 900}}}, headers=user.headers),
+       422, "validation_error")
 
 
 def test_attachment_can_be_replaced_and_removed(client, user, make_post, monkeypatch):
@@ -203,16 +191,16 @@ def test_attachment_can_be_replaced_and_removed(client, user, make_post, monkeyp
                  lambda *, actor_id, strategy_id: {"returns": 5, "winRate": 50}, owner_id=user.id)
     post = make_post(user)
     url = f"/api/forum/posts/{post['id']}"
-    attached = _data(client.patch(url, json={"attachment": {"kind": "strategy", "id": "s-1"}},
-                                  headers=user.headers))
+    attached = ok(client.patch(url, json={"attachment": {"kind": "strategy", "id": "s-1"}},
+                               headers=user.headers))
     assert attached["attachment"]["kpis"] == {"returns": 5, "winRate": 50}
-    assert _data(client.patch(url, json={"attachment": None}, headers=user.headers))["attachment"] is None
+    assert ok(client.patch(url, json={"attachment": None}, headers=user.headers))["attachment"] is None
 
 
 def test_attachment_unavailable_when_source_module_lacks_it(client, user, monkeypatch):
     empty = types.ModuleType("backend.modules.strategies.service")
     monkeypatch.setitem(sys.modules, "backend.modules.strategies.service", empty)
-    body = _error(client.post("/api/forum/posts", json={
+    body = error(client.post("/api/forum/posts", json={
         "title": "x", "attachment": {"kind": "strategy", "id": "s-1"}}, headers=user.headers),
         422, "validation_error")
     assert "not available" in body["message"]
@@ -226,6 +214,5 @@ def test_undefined_kpis_are_stored_as_null(client, user, monkeypatch):
         "totalReturn": Decimal("1.50"), "nested": [Decimal("2")]})
     resp = client.post("/api/forum/posts", json={"title": "flat", "attachment": {"kind": "backtest", "id": "b"}},
                        headers=user.headers)
-    assert resp.status_code == 201, resp.get_json()
-    assert resp.get_json()["data"]["attachment"]["kpis"] == {
+    assert ok(resp, 201)["attachment"]["kpis"] == {
         "sharpeRatio": None, "profitFactor": None, "winRate": None, "totalReturn": 1.5, "nested": [2]}

@@ -5,24 +5,18 @@ import uuid
 
 import pytest
 
-
-def _error(resp, status: int, reason: str):
-    body = resp.get_json()
-    assert resp.status_code == status, body
-    assert body["code"] == status * 100 and body["details"]["reason"] == reason
-    return body
+from tests.helpers.api import error, fields, ok
 
 
 def test_tips_are_recorded_and_summed_exactly(client, user, other_user, make_post):
     post = make_post(user)
     url = f"/api/forum/posts/{post['id']}/tips"
     resp = client.post(url, json={"amount": 0.1}, headers=other_user.headers)
-    assert resp.status_code == 201
-    tip = resp.get_json()["data"]
+    tip = ok(resp, 201)
     assert (tip["amount"], tip["currency"], tip["postId"]) == (0.1, "USD", post["id"])
     assert (tip["tipperId"], tip["recipientId"]) == (other_user.id, user.id)
-    client.post(url, json={"amount": 0.2, "currency": "USD"}, headers=other_user.headers)
-    detail = client.get(f"/api/forum/posts/{post['id']}", headers=user.headers).get_json()["data"]
+    ok(client.post(url, json={"amount": 0.2, "currency": "USD"}, headers=other_user.headers), 201)
+    detail = ok(client.get(f"/api/forum/posts/{post['id']}", headers=user.headers))
     # Decimal arithmetic: 0.1 + 0.2 is exactly 0.3, never 0.30000000000000004.
     assert detail["tipsTotal"] == 0.3
 
@@ -37,8 +31,8 @@ def test_invalid_tips_are_rejected(client, user, other_user, make_post, raw):
     post = make_post(user)
     resp = client.post(f"/api/forum/posts/{post['id']}/tips", data=raw,
                        content_type="application/json", headers=other_user.headers)
-    _error(resp, 422, "validation_error")
-    detail = client.get(f"/api/forum/posts/{post['id']}", headers=user.headers).get_json()["data"]
+    error(resp, 422, "validation_error")
+    detail = ok(client.get(f"/api/forum/posts/{post['id']}", headers=user.headers))
     assert detail["tipsTotal"] == 0
 
 
@@ -46,17 +40,16 @@ def test_maximum_is_configured_and_inclusive(app, client, user, other_user, make
     monkeypatch.setitem(app.config, "FORUM_TIP_MAX", "50")
     post = make_post(user)
     url = f"/api/forum/posts/{post['id']}/tips"
-    assert client.post(url, json={"amount": 50}, headers=other_user.headers).status_code == 201
-    body = _error(client.post(url, json={"amount": 50.00000001}, headers=other_user.headers), 422,
-                  "validation_error")
-    assert body["details"]["error"] == "forum.invalid_tip" and "amount" in body["details"]["fields"]
+    ok(client.post(url, json={"amount": 50}, headers=other_user.headers), 201)
+    assert "amount" in fields(client.post(url, json={"amount": 50.00000001}, headers=other_user.headers),
+                              "forum.invalid_tip")
 
 
 def test_cannot_tip_own_post_or_unknown_post_or_anonymously(client, user, make_post):
     post = make_post(user)
-    body = _error(client.post(f"/api/forum/posts/{post['id']}/tips", json={"amount": 1},
-                              headers=user.headers), 422, "validation_error")
+    body = error(client.post(f"/api/forum/posts/{post['id']}/tips", json={"amount": 1},
+                             headers=user.headers), 422, "validation_error")
     assert body["details"]["error"] == "forum.invalid_tip"
-    _error(client.post(f"/api/forum/posts/{uuid.uuid4()}/tips", json={"amount": 1},
-                       headers=user.headers), 404, "not_found")
-    _error(client.post(f"/api/forum/posts/{post['id']}/tips", json={"amount": 1}), 401, "token_missing")
+    error(client.post(f"/api/forum/posts/{uuid.uuid4()}/tips", json={"amount": 1},
+                      headers=user.headers), 404, "not_found")
+    error(client.post(f"/api/forum/posts/{post['id']}/tips", json={"amount": 1}), 401, "token_missing")

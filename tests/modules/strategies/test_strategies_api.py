@@ -3,12 +3,7 @@ from __future__ import annotations
 
 import json
 
-
-def _err(resp, status: int) -> dict:
-    body = resp.get_json()
-    assert resp.status_code == status, body
-    assert body["code"] == status * 100 and body["details"] is not None
-    return body["details"]
+from tests.helpers.api import error, fields
 
 
 def test_create_fills_defaults_and_starts_at_version_1(client, user, make_strategy):
@@ -31,26 +26,25 @@ def test_create_rejects_bad_definitions_with_field_messages(client, user):
     for body, field in cases:
         resp = client.post("/api/strategies", json={"name": "x", "symbol": "BTCUSDT", **body},
                            headers=user.headers)
-        details = _err(resp, 422)
-        assert field in details["fields"], (body, details)
+        assert field in fields(resp), body
 
 
 def test_create_requires_a_token_and_valid_fields(client, user):
-    assert _err(client.post("/api/strategies", json={}), 401)["reason"] == "token_missing"
-    details = _err(client.post("/api/strategies", json={"kind": "rsi"}, headers=user.headers), 422)
-    assert {"name", "symbol"} <= set(details["fields"])
+    error(client.post("/api/strategies", json={}), 401, "token_missing")
+    missing = fields(client.post("/api/strategies", json={"kind": "rsi"}, headers=user.headers))
+    assert {"name", "symbol"} <= set(missing)
 
 
 def test_visibility_private_is_404_published_is_readable_but_not_writable(client, user, other_user, make_strategy):
     private = make_strategy(user)
     public = make_strategy(user, published=True)
-    assert _err(client.get(f"/api/strategies/{private['id']}", headers=other_user.headers), 404)["error"] == \
-        "strategies.not_found"
+    error(client.get(f"/api/strategies/{private['id']}", headers=other_user.headers), 404,
+          code="strategies.not_found")
     assert client.get(f"/api/strategies/{public['id']}", headers=other_user.headers).status_code == 200
-    assert _err(client.patch(f"/api/strategies/{public['id']}", json={"name": "mine"},
-                             headers=other_user.headers), 403)["error"] == "strategies.forbidden"
-    assert _err(client.delete(f"/api/strategies/{private['id']}", headers=other_user.headers), 404)
-    assert _err(client.get("/api/strategies/not-a-uuid", headers=user.headers), 404)
+    error(client.patch(f"/api/strategies/{public['id']}", json={"name": "mine"}, headers=other_user.headers),
+          403, code="strategies.forbidden")
+    error(client.delete(f"/api/strategies/{private['id']}", headers=other_user.headers), 404, "not_found")
+    error(client.get("/api/strategies/not-a-uuid", headers=user.headers), 404, "not_found")
 
 
 def test_parameter_change_creates_a_new_version_and_same_content_does_not(client, user, make_strategy):
@@ -65,9 +59,9 @@ def test_parameter_change_creates_a_new_version_and_same_content_does_not(client
     versions = client.get(f"{url}/versions", headers=user.headers).get_json()["data"]
     assert [v["number"] for v in versions] == [2, 1]
     assert versions[0]["contentHash"] != versions[1]["contentHash"] and len(versions[0]["contentHash"]) == 64
-    assert _err(client.patch(url, json={"params": {"fast": 50}}, headers=user.headers), 422)["fields"] == \
+    assert fields(client.patch(url, json={"params": {"fast": 50}}, headers=user.headers)) == \
         {"params.fast": ["Must be below slow."]}
-    assert _err(client.patch(url, json={}, headers=user.headers), 422)
+    error(client.patch(url, json={}, headers=user.headers), 422, "validation_error")
 
 
 def test_switching_kind_starts_from_the_new_kinds_defaults(client, user, make_strategy):
@@ -79,7 +73,7 @@ def test_switching_kind_starts_from_the_new_kinds_defaults(client, user, make_st
 def test_delete_hides_the_strategy(client, user, make_strategy):
     sid = make_strategy(user)["id"]
     assert client.delete(f"/api/strategies/{sid}", headers=user.headers).status_code == 200
-    assert _err(client.get(f"/api/strategies/{sid}", headers=user.headers), 404)
+    error(client.get(f"/api/strategies/{sid}", headers=user.headers), 404, "not_found")
     assert client.get("/api/strategies", headers=user.headers).get_json()["data"] == []
 
 
@@ -104,8 +98,9 @@ def test_recent_anonymous_gets_the_published_showcase(client, user, other_user, 
     # A user with no strategy of their own also sees the showcase rather than an empty dashboard.
     assert [s["name"] for s in client.get("/api/strategies/recent", headers=other_user.headers)
             .get_json()["data"]] == ["published one"]
-    assert _err(client.get("/api/strategies/recent?limit=0"), 422)
-    assert _err(client.get("/api/strategies/recent", headers={"Authorization": "Bearer junk"}), 401)
+    error(client.get("/api/strategies/recent?limit=0"), 422, "validation_error")
+    junk = {"Authorization": "Bearer junk"}
+    error(client.get("/api/strategies/recent", headers=junk), 401, "token_invalid")
 
 
 def test_kinds_lists_parameter_schemas(client, user):
@@ -125,9 +120,10 @@ def test_showcase_lists_strategies_with_results_first(client, user, make_strateg
 
 def test_symbols_must_be_served_by_the_market(client, user, make_strategy):
     resp = client.post("/api/strategies", json={"name": "x", "symbol": "NOPE", "kind": "rsi"}, headers=user.headers)
-    assert _err(resp, 422)["fields"] == {"symbol": ["Unknown symbol."]}
+    assert fields(resp) == {"symbol": ["Unknown symbol."]}
     sid = make_strategy(user)["id"]
-    assert _err(client.patch(f"/api/strategies/{sid}", json={"symbol": "NOPE"}, headers=user.headers), 422)
+    error(client.patch(f"/api/strategies/{sid}", json={"symbol": "NOPE"}, headers=user.headers), 422,
+          "validation_error")
 
 
 def test_every_private_endpoint_needs_a_token(client, user, make_strategy):
@@ -135,11 +131,11 @@ def test_every_private_endpoint_needs_a_token(client, user, make_strategy):
     for method, url in (("get", "/api/strategies"), ("get", "/api/strategies/kinds"),
                         ("get", f"/api/strategies/{sid}"), ("patch", f"/api/strategies/{sid}"),
                         ("delete", f"/api/strategies/{sid}"), ("get", f"/api/strategies/{sid}/versions")):
-        assert _err(getattr(client, method)(url, json={"name": "x"} if method == "patch" else None), 401)[
-            "reason"] == "token_missing", url
+        body = {"name": "x"} if method == "patch" else None
+        error(getattr(client, method)(url, json=body), 401, "token_missing")
 
 
 def test_versions_of_someone_elses_private_strategy_are_404(client, user, other_user, make_strategy):
     sid = make_strategy(user)["id"]
-    assert _err(client.get(f"/api/strategies/{sid}/versions", headers=other_user.headers), 404)["error"] == \
-        "strategies.not_found"
+    error(client.get(f"/api/strategies/{sid}/versions", headers=other_user.headers), 404,
+          code="strategies.not_found")

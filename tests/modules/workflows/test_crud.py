@@ -6,14 +6,7 @@ import json
 import pytest
 
 from tests.domain.workflow.builders import edge, graph, node, sma_cross_graph, threshold_graph
-
-
-def error_of(resp, status: int) -> dict:
-    """Assert an error envelope with ``status``; return its details."""
-    body = resp.get_json()
-    assert resp.status_code == status, body
-    assert body["code"] == status * 100 and body["request_id"] and body["message"]
-    return body["details"]
+from tests.helpers.api import error, fields
 
 
 def test_create_returns_version_one(client, user):
@@ -29,8 +22,8 @@ def test_create_returns_version_one(client, user):
 
 def test_create_invalid_graph_lists_every_problem(client, user):
     bad = graph([node("a", "action", action="fly")], [edge("a", "ghost", edge_id="e1")])
-    details = error_of(client.post("/api/workflows", headers=user.headers, json={"name": "x", "graph": bad}), 422)
-    assert details["reason"] == "validation_error" and details["error"] == "workflows.invalid_graph"
+    resp = client.post("/api/workflows", headers=user.headers, json={"name": "x", "graph": bad})
+    details = error(resp, 422, "validation_error", "workflows.invalid_graph")["details"]
     reasons = {(e["reason"], e.get("nodeId"), e.get("edgeId")) for e in details["errors"]}
     assert reasons == {("invalid_parameter", "a", None), ("unknown_edge_endpoint", None, "e1"),
                        ("no_trigger", None, None), ("missing_input", "a", None)}
@@ -43,8 +36,7 @@ def test_create_invalid_graph_lists_every_problem(client, user):
     ({"name": "x", "graph": threshold_graph(), "owner": "me"}, "owner"),
 ])
 def test_create_schema_errors(client, user, body, field):
-    details = error_of(client.post("/api/workflows", headers=user.headers, json=body), 422)
-    assert details["reason"] == "validation_error" and field in json.dumps(details["fields"])
+    assert field in json.dumps(fields(client.post("/api/workflows", headers=user.headers, json=body)))
 
 
 def test_put_same_graph_keeps_version_and_changed_graph_adds_one(client, user, make_workflow):
@@ -77,8 +69,10 @@ def test_put_invalid_graph_keeps_the_current_version(client, user, make_workflow
     wf = make_workflow(user)
     bad = threshold_graph()
     bad["nodes"][2]["data"]["op"] = "~"
-    details = error_of(client.put(f"/api/workflows/{wf['id']}", headers=user.headers, json={"graph": bad}), 422)
-    assert details["errors"][0]["reason"] == "invalid_parameter" and details["errors"][0]["nodeId"] == "l"
+    resp = client.put(f"/api/workflows/{wf['id']}", headers=user.headers, json={"graph": bad})
+    details = error(resp, 422, "validation_error")["details"]
+    assert details["errors"][0]["reason"] == "invalid_parameter"
+    assert details["errors"][0]["nodeId"] == "l"
     assert client.get(f"/api/workflows/{wf['id']}", headers=user.headers).get_json()["data"]["version"] == 1
 
 
@@ -95,7 +89,7 @@ def test_list_is_paginated_and_only_mine(client, user, other_user, make_workflow
 def test_delete_then_404(client, user, make_workflow):
     wf = make_workflow(user)
     assert client.delete(f"/api/workflows/{wf['id']}", headers=user.headers).status_code == 200
-    details = error_of(client.get(f"/api/workflows/{wf['id']}", headers=user.headers), 404)
+    details = error(client.get(f"/api/workflows/{wf['id']}", headers=user.headers), 404)["details"]
     assert details == {"reason": "not_found", "error": "workflows.not_found"}
 
 
@@ -119,10 +113,9 @@ def test_validate_rejects_huge_graph_naming_the_limit(client, user):
 
 
 def test_validate_body_errors(client, user):
-    details = error_of(client.post("/api/workflows/validate", headers=user.headers, json={"foo": 1}), 422)
-    assert details["reason"] == "validation_error"
-    details = error_of(client.post("/api/workflows/validate", headers=user.headers, json={"viewport": {}}), 422)
-    assert "graph" in details["fields"]
+    url = "/api/workflows/validate"
+    error(client.post(url, headers=user.headers, json={"foo": 1}), 422, "validation_error")
+    assert "graph" in fields(client.post(url, headers=user.headers, json={"viewport": {}}))
 
 
 def test_node_types_list_parameter_schemas(client, user):
@@ -146,8 +139,7 @@ ENDPOINTS = [
 
 @pytest.mark.parametrize("method, path", ENDPOINTS)
 def test_every_endpoint_needs_a_token(client, method, path):
-    details = error_of(getattr(client, method)(path, json={}), 401)
-    assert details["reason"] == "token_missing"
+    error(getattr(client, method)(path, json={}), 401, "token_missing")
 
 
 @pytest.mark.parametrize("method, suffix, body", [
@@ -157,10 +149,9 @@ def test_every_endpoint_needs_a_token(client, method, path):
 def test_other_users_workflow_is_404_everywhere(client, user, other_user, make_workflow, method, suffix, body):
     wf = make_workflow(user)
     resp = getattr(client, method)(f"/api/workflows/{wf['id']}{suffix}", headers=other_user.headers, json=body)
-    assert error_of(resp, 404)["error"] == "workflows.not_found"
+    error(resp, 404, "not_found", "workflows.not_found")
     assert client.get(f"/api/workflows/{wf['id']}", headers=user.headers).get_json()["data"]["name"] == "RSI dip"
 
 
 def test_unknown_run_is_404(client, user):
-    details = error_of(client.get(f"/api/workflows/runs/{ID}", headers=user.headers), 404)
-    assert details["error"] == "workflows.run_not_found"
+    error(client.get(f"/api/workflows/runs/{ID}", headers=user.headers), 404, code="workflows.run_not_found")
