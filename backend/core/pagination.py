@@ -1,9 +1,22 @@
-"""Pagination for full collections: services return a `Page`, routes set the X-Pagination count."""
+"""Pagination for full collections: services return a `Page`, `@paginated` routes send its items.
+
+A list route is one service call::
+
+    @blp.response(200, ThingSchema(many=True))
+    @paginated(blp)
+    def get(self, paging: PageArgs) -> Page[Thing]:
+        return service.list_things(actor_id=current_user_id(), **paging)
+
+and the total goes out in flask-smorest's X-Pagination header.
+"""
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
-from typing import Any, Generic, Sequence, TypeVar
+from typing import Any, Callable, Generic, Sequence, TypedDict, TypeVar
 
+from flask_smorest import Blueprint
+from flask_smorest.pagination import PaginationParameters
 from sqlalchemy import Select, func, select
 
 from backend.extensions import db
@@ -32,7 +45,28 @@ def paginate(stmt: Select[Any], *, page: int, page_size: int) -> Page[Any]:
     return Page(items=db.session.scalars(stmt.limit(page_size).offset(offset)).all(), total=total)
 
 
-def page_items(page: Page[T], pagination_parameters: Any) -> Sequence[T]:
-    """Record the total for the X-Pagination header and return the page's items (routes' tail)."""
-    pagination_parameters.item_count = page.total
-    return page.items
+class PageArgs(TypedDict):
+    """The page a list route asks for, passed on to the service as ``**paging``."""
+
+    page: int
+    page_size: int
+
+
+def paginated(blp: Blueprint) -> Callable[[Callable[..., Page[T]]], Callable[..., Sequence[T]]]:
+    """`@blp.paginate()` for a view that returns a `Page`: the view gets ``paging: PageArgs``.
+
+    The query parameters, their OpenAPI docs and the X-Pagination header are flask-smorest's;
+    this passes the requested page to the view and reports the Page's total as the item count.
+    """
+
+    def decorator(view: Callable[..., Page[T]]) -> Callable[..., Sequence[T]]:
+        @functools.wraps(view)
+        def wrapper(*args: Any, pagination_parameters: PaginationParameters, **kwargs: Any) -> Sequence[T]:
+            paging = PageArgs(page=pagination_parameters.page, page_size=pagination_parameters.page_size)
+            page = view(*args, paging=paging, **kwargs)
+            pagination_parameters.item_count = page.total
+            return page.items
+
+        return blp.paginate()(wrapper)
+
+    return decorator

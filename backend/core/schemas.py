@@ -1,4 +1,9 @@
-"""Schema building blocks shared by every module's HTTP contract."""
+"""Schema building blocks shared by every module's HTTP contract.
+
+Wire names come from one rule: a `CamelSchema` declares snake_case attribute names and puts
+them on the wire in camelCase; a `BaseSchema` puts them on the wire as declared (the contract's
+request bodies and a few answers are snake_case: `strategy_id`, `job_id`, `access_token`, ...).
+"""
 from __future__ import annotations
 
 import decimal
@@ -9,11 +14,60 @@ import marshmallow as ma
 from marshmallow import RAISE, validate
 
 
+def camelize(name: str) -> str:
+    """Return the camelCase form of a snake_case name (`created_at` -> `createdAt`)."""
+    head, *rest = name.split("_")
+    return head + "".join(part[:1].upper() + part[1:] for part in rest)
+
+
 class BaseSchema(ma.Schema):
-    """Base for every request/response schema: unknown fields are an error, not silently dropped."""
+    """Base for every request/response schema: unknown fields are an error, not silently dropped.
+
+    Wire names are the attribute names as declared; use it for snake_case payloads.
+    """
 
     class Meta:
         unknown = RAISE
+
+
+class CamelSchema(BaseSchema):
+    """A schema whose snake_case attributes are camelCase on the wire (loading, dumping, errors, docs).
+
+    A field that gives its own `data_key` keeps it (for the contract's few snake_case names).
+    """
+
+    def on_bind_field(self, field_name: str, field_obj: ma.fields.Field) -> None:
+        if field_obj.data_key is None:
+            field_obj.data_key = camelize(field_name)
+
+
+# Ids are UUID strings; the schema only rejects what can never be an id, so an unknown id is a 404.
+_ID = validate.Regexp(r"^[A-Za-z0-9-]{1,36}$", error="Must be an id.")
+
+
+def _symbol_rule(max_length: int) -> validate.Regexp:
+    return validate.Regexp(rf"^[A-Za-z0-9._:/-]{{1,{max_length}}}$",
+                           error=f"1-{max_length} letters, digits or . _ : / -.")
+
+
+class Id(ma.fields.String):
+    """A resource id in a request: 1-36 letters, digits or '-' (extra `validate` rules add to it)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.validators.insert(0, _ID)
+
+
+class Symbol(ma.fields.String):
+    """A market symbol in a request: letters, digits and `. _ : / -` (a TradingView `EXCHANGE:` prefix
+    and pairs like `BTC/USDT` included), at most `max_length` characters (32, a ticker's limit).
+
+    The market module normalises (upper case, prefix dropped) and decides whether it exists.
+    """
+
+    def __init__(self, *args: Any, max_length: int = 32, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.validators.insert(0, _symbol_rule(max_length))
 
 
 class Money(ma.fields.Decimal):
@@ -66,9 +120,3 @@ class ErrorEnvelopeSchema(ma.Schema):
     message = ma.fields.String(metadata={"example": "Not found."})
     details = ma.fields.Dict(allow_none=True, metadata={"example": {"reason": "not_found"}})
     request_id = ma.fields.String()
-
-
-class MessageSchema(BaseSchema):
-    """A payload that only says what happened."""
-
-    message = ma.fields.String()

@@ -6,7 +6,7 @@ from flask_jwt_extended import jwt_required
 
 from backend.core.auth import current_user_id
 from backend.core.envelope import EnvelopeBlueprint
-from backend.core.pagination import page_items
+from backend.core.pagination import PageArgs, paginated
 from backend.modules.agent import service
 from backend.modules.agent.schemas import (
     AuditCreateSchema, AuditSchema, AuditSubmittedSchema, DeletedSchema, MemoryCreateSchema, MemorySchema,
@@ -34,12 +34,10 @@ class Audits(MethodView):
 
     @jwt_required()
     @blp.response(200, AuditSchema(many=True))
-    @blp.paginate()
-    def get(self, pagination_parameters):
+    @paginated(blp)
+    def get(self, paging: PageArgs):
         """List my audits, newest first."""
-        page = service.list_audits(actor_id=current_user_id(), page=pagination_parameters.page,
-                                   page_size=pagination_parameters.page_size)
-        return page_items(page, pagination_parameters)
+        return service.list_audits(actor_id=current_user_id(), **paging)
 
 
 @blp.route("/audits/<string:audit_id>")

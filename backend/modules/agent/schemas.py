@@ -4,7 +4,7 @@ from __future__ import annotations
 import marshmallow as ma
 from marshmallow import validate, validates_schema
 
-from backend.core.schemas import BaseSchema, TimestampMs
+from backend.core.schemas import BaseSchema, Id, Symbol, TimestampMs
 
 TARGET_FIELDS = ("backtest_id", "strategy_id", "bot_id", "file_id", "statements")
 
@@ -12,12 +12,12 @@ TARGET_FIELDS = ("backtest_id", "strategy_id", "bot_id", "file_id", "statements"
 class AuditCreateSchema(BaseSchema):
     """POST /api/agent/audit: exactly one target, an optional symbol and question."""
 
-    backtest_id = ma.fields.String(validate=validate.Length(min=1, max=36))
-    strategy_id = ma.fields.String(validate=validate.Length(min=1, max=36))
-    bot_id = ma.fields.String(validate=validate.Length(min=1, max=36))
-    file_id = ma.fields.String(validate=validate.Length(min=1, max=36))
+    backtest_id = Id()
+    strategy_id = Id()
+    bot_id = Id()
+    file_id = Id()
     statements = ma.fields.Dict(metadata={"description": "{marketCap?, current: {...}, prior: {...}}"})
-    symbol = ma.fields.String(validate=validate.Length(min=1, max=32))
+    symbol = Symbol()
     question = ma.fields.String(validate=validate.Length(min=1, max=1000))
 
     @validates_schema
@@ -64,6 +64,8 @@ class NarrativeSchema(BaseSchema):
 class MemorySchema(BaseSchema):
     """One remembered fact of the caller's."""
 
+    # Dumped from the camelCase dicts `views.py` builds, so named as on the wire.
+
     id = ma.fields.String()
     memory = ma.fields.String()
     kind = ma.fields.String(metadata={"enum": ["preference", "audit"]})
@@ -89,6 +91,8 @@ RUN_STATUS = {"PENDING": "queued", "RUNNING": "running", "SUCCESS": "completed",
 
 class AuditSchema(BaseSchema):
     """An audit: status and, when completed, the score, findings and cited narrative."""
+
+    # Dumped from the camelCase dict `views.audit_view` builds, so named as on the wire.
 
     id = ma.fields.String()
     jobId = ma.fields.String(allow_none=True)

@@ -40,12 +40,15 @@ class TokenSchema(BaseSchema):
 
 
 class RegisterResultSchema(UserSchema):
-    """The new User, plus its first tokens (the contract's "User (+ tokens)")."""
+    """The new User, plus its first tokens (the contract's "User (+ tokens)").
 
-    access_token = ma.fields.String()
-    refresh_token = ma.fields.String()
-    token_type = ma.fields.String(metadata={"example": "Bearer"})
-    expires_in = ma.fields.Integer()
+    The User fields are camelCase; the token fields keep TokenSchema's snake_case names.
+    """
+
+    access_token = ma.fields.String(data_key="access_token")
+    refresh_token = ma.fields.String(data_key="refresh_token")
+    token_type = ma.fields.String(data_key="token_type", metadata={"example": "Bearer"})
+    expires_in = ma.fields.Integer(data_key="expires_in")
     user = ma.fields.Nested(UserSchema)
 
     @ma.pre_dump

@@ -5,7 +5,7 @@ from flask_jwt_extended import jwt_required
 
 from backend.core.auth import current_user_id, optional_user_id
 from backend.core.envelope import EnvelopeBlueprint
-from backend.core.pagination import page_items
+from backend.core.pagination import PageArgs, paginated
 from backend.modules.backtests import service
 from backend.modules.backtests.schemas import (BacktestDetailSchema, BacktestLatestSchema,
                                                BacktestQueryArgsSchema, BacktestRunSchema,
@@ -47,12 +47,10 @@ def latest(args):
 @jwt_required()
 @blp.arguments(BacktestQueryArgsSchema, location="query")
 @blp.response(200, BacktestSchema(many=True))
-@blp.paginate()
-def list_(args, pagination_parameters):
+@paginated(blp)
+def list_(args, paging: PageArgs):
     """List my backtests, newest first (filter by symbol, strategy_id, status)."""
-    result = service.list_backtests(actor_id=current_user_id(), page=pagination_parameters.page,
-                                    page_size=pagination_parameters.page_size, **args)
-    return page_items(result, pagination_parameters)
+    return service.list_backtests(actor_id=current_user_id(), **args, **paging)
 
 
 @blp.route("/<string:backtest_id>")

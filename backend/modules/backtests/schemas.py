@@ -6,12 +6,11 @@ from decimal import Decimal
 import marshmallow as ma
 from marshmallow import EXCLUDE, validate
 
-from backend.core.schemas import BaseSchema, Money, TimestampMs
+from backend.core.schemas import BaseSchema, CamelSchema, Id, Money, Symbol, TimestampMs
 from backend.domain.marketdata.intervals import INTERVALS
-from backend.modules.strategies.schemas import ID, SYMBOL
+from backend.modules.market.sources import PROVIDERS
 
 MAX_TIME_MS = 4_102_444_800_000  # 2100-01-01 UTC: keeps times far inside BIGINT
-PROVIDERS = ("auto", "mock", "db")  # the market service's sources: db = imported candles
 
 
 class InlineStrategySchema(BaseSchema):
@@ -24,9 +23,9 @@ class InlineStrategySchema(BaseSchema):
 class BacktestRunSchema(BaseSchema):
     """POST /api/backtests/run: ``strategy_id`` or ``strategy`` (+ ``symbol``), range in Unix ms."""
 
-    strategy_id = ma.fields.String(validate=ID)
+    strategy_id = Id()
     strategy = ma.fields.Nested(InlineStrategySchema)
-    symbol = ma.fields.String(validate=SYMBOL)
+    symbol = Symbol()
     interval = ma.fields.String(validate=validate.OneOf(INTERVALS))
     start = TimestampMs(validate=validate.Range(min=0, max=MAX_TIME_MS))
     end = TimestampMs(validate=validate.Range(min=1, max=MAX_TIME_MS))
@@ -56,6 +55,8 @@ class SubmittedSchema(BaseSchema):
 class BacktestSummarySchema(BaseSchema):
     """The contract's BacktestSummary: percents as numbers, null where undefined."""
 
+    # Dumped from the camelCase dict the service builds (`service._kpis`), so named as on the wire.
+
     totalReturn = ma.fields.Float(allow_none=True)
     annualizedReturn = ma.fields.Float(allow_none=True)
     sharpeRatio = ma.fields.Float(allow_none=True)
@@ -66,7 +67,7 @@ class BacktestSummarySchema(BaseSchema):
     avgHoldingDays = ma.fields.Float(allow_none=True)
 
 
-class KlineBarSchema(BaseSchema):
+class KlineBarSchema(CamelSchema):
     """A candle; ``signal`` (buy|sell) marks a fill on that bar."""
 
     time = ma.fields.Integer()
@@ -78,7 +79,7 @@ class KlineBarSchema(BaseSchema):
     signal = ma.fields.String(metadata={"enum": ["buy", "sell"]})
 
 
-class TradeSchema(BaseSchema):
+class TradeSchema(CamelSchema):
     """The contract's Trade: one fill (an exit fill carries the round trip's pnl)."""
 
     id = ma.fields.String()
@@ -90,7 +91,7 @@ class TradeSchema(BaseSchema):
     timestamp = ma.fields.Integer()
 
 
-class BacktestEquityPointSchema(BaseSchema):
+class BacktestEquityPointSchema(CamelSchema):
     """One point of the equity curve (quote currency)."""
 
     time = ma.fields.Integer()
@@ -108,7 +109,7 @@ STATUS_FILTER = {"queued": "PENDING", "running": "RUNNING", "completed": "SUCCES
                  "cancelled": "CANCELLED"}
 
 
-class BacktestSchema(BaseSchema):
+class BacktestSchema(CamelSchema):
     """The contract's Backtest plus the recorded inputs needed to reproduce it."""
 
     id = ma.fields.String()
@@ -117,25 +118,25 @@ class BacktestSchema(BaseSchema):
     status = ma.fields.Function(lambda view: RUN_STATUS[view.status], metadata={
         "type": "string", "enum": ["queued", "running", "completed", "failed"],
         "description": "A cancelled run is `failed` with `error.reason` = `cancelled`."})
-    startedAt = ma.fields.Integer(attribute="started")
-    finishedAt = ma.fields.Integer(attribute="finished_at", allow_none=True)
+    started_at = ma.fields.Integer(attribute="started")
+    finished_at = ma.fields.Integer(allow_none=True)
     summary = ma.fields.Nested(BacktestSummarySchema, allow_none=True)
-    jobId = ma.fields.String(attribute="job_id", allow_none=True)
-    strategyId = ma.fields.String(attribute="strategy_id", allow_none=True)
-    strategyVersionId = ma.fields.String(attribute="strategy_version_id", allow_none=True)
+    job_id = ma.fields.String(allow_none=True)
+    strategy_id = ma.fields.String(allow_none=True)
+    strategy_version_id = ma.fields.String(allow_none=True)
     kind = ma.fields.String()
     params = ma.fields.Dict()
     interval = ma.fields.String()
     start = ma.fields.Integer(attribute="start_ms")
     end = ma.fields.Integer(attribute="end_ms")
     provider = ma.fields.String()
-    initialCapital = Money(attribute="initial_capital")
-    feeBps = Money(attribute="fee_bps")
-    slippageBps = Money(attribute="slippage_bps")
-    allowShort = ma.fields.Boolean(attribute="allow_short")
-    engineVersion = ma.fields.String(attribute="engine_version")
-    barsCount = ma.fields.Integer(attribute="bars_count", allow_none=True)
-    createdAt = ma.fields.Integer(attribute="created_at")
+    initial_capital = Money()
+    fee_bps = Money()
+    slippage_bps = Money()
+    allow_short = ma.fields.Boolean()
+    engine_version = ma.fields.String()
+    bars_count = ma.fields.Integer(allow_none=True)
+    created_at = ma.fields.Integer()
     error = ma.fields.Dict(allow_none=True)
 
 
@@ -148,17 +149,17 @@ class BacktestDetailSchema(BacktestSchema):
     equity = ma.fields.List(ma.fields.Nested(BacktestEquityPointSchema))
 
 
-class BacktestLatestSchema(BaseSchema):
+class BacktestLatestSchema(CamelSchema):
     """The contract's BacktestLatestResponse (plus the backtest's id, symbol and full metrics)."""
 
     summary = ma.fields.Nested(BacktestSummarySchema)
     kline = ma.fields.List(ma.fields.Nested(KlineBarSchema))
     trades = ma.fields.List(ma.fields.Nested(TradeSchema))
-    backtestId = ma.fields.String(attribute="id")
+    backtest_id = ma.fields.String(attribute="id")
     name = ma.fields.String()
     symbol = ma.fields.String()
     interval = ma.fields.String()
-    finishedAt = ma.fields.Integer(attribute="finished_at", allow_none=True)
+    finished_at = ma.fields.Integer(allow_none=True)
     metrics = ma.fields.Dict(allow_none=True)
     equity = ma.fields.List(ma.fields.Nested(BacktestEquityPointSchema))
 
@@ -184,7 +185,7 @@ class JobStatusSchema(BaseSchema):
 class LatestQuerySchema(BaseSchema):
     """`?symbol=` of GET /api/backtests/latest."""
 
-    symbol = ma.fields.String(validate=SYMBOL)
+    symbol = Symbol()
 
 
 class BacktestQueryArgsSchema(BaseSchema):
@@ -193,8 +194,8 @@ class BacktestQueryArgsSchema(BaseSchema):
     class Meta:
         unknown = EXCLUDE
 
-    symbol = ma.fields.String(validate=SYMBOL)
-    strategy_id = ma.fields.String(validate=ID)
+    symbol = Symbol()
+    strategy_id = Id()
     status = ma.fields.String(validate=validate.OneOf(list(STATUS_FILTER)))
 
     @ma.post_load

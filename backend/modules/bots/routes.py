@@ -7,7 +7,7 @@ from flask_jwt_extended import jwt_required
 from backend.core.auth import current_user_id, optional_user_id
 from backend.core.envelope import EnvelopeBlueprint
 from backend.core.schemas import LimitQuerySchema
-from backend.core.pagination import page_items
+from backend.core.pagination import PageArgs, paginated
 from backend.modules.bots import service
 from backend.modules.bots.schemas import (
     BotCreateSchema, BotSchema, BotStatusSchema, BotLedgerSchema, OrderCreateSchema,
@@ -31,12 +31,10 @@ class Bots(MethodView):
 
     @jwt_required()
     @blp.response(200, BotSchema(many=True))
-    @blp.paginate()
-    def get(self, pagination_parameters):
+    @paginated(blp)
+    def get(self, paging: PageArgs):
         """List my bots, newest first."""
-        page = service.list_bots(actor_id=current_user_id(), page=pagination_parameters.page,
-                                 page_size=pagination_parameters.page_size)
-        return page_items(page, pagination_parameters)
+        return service.list_bots(actor_id=current_user_id(), **paging)
 
 
 @blp.route("/recent")

@@ -6,7 +6,7 @@ from decimal import Decimal
 import marshmallow as ma
 from marshmallow import EXCLUDE, validate
 
-from backend.core.schemas import BaseSchema, Money, TimestampMs
+from backend.core.schemas import BaseSchema, CamelSchema, Id, Money, Symbol, TimestampMs
 from backend.domain.marketdata.intervals import INTERVALS
 
 MAX_CAPITAL = 1_000_000_000_000
@@ -17,7 +17,7 @@ POSITIVE_CAPITAL = validate.Range(min=Decimal("0.00000001"), max=MAX_CAPITAL,
 BPS = validate.Range(min=0, max=999, error="Must be between 0 and 999 basis points.")
 
 
-class BotSchema(BaseSchema):
+class BotSchema(CamelSchema):
     """Bot (contract fields: id, name, strategy, status, profit, runtime, capital, tags)."""
 
     id = ma.fields.String()
@@ -28,8 +28,8 @@ class BotSchema(BaseSchema):
     runtime = ma.fields.String(metadata={"example": "15d 8h"})
     capital = Money()
     tags = ma.fields.List(ma.fields.String())
-    strategyId = ma.fields.String(attribute="strategy_id")
-    strategyVersionId = ma.fields.String(attribute="strategy_version_id")
+    strategy_id = ma.fields.String()
+    strategy_version_id = ma.fields.String()
     symbol = ma.fields.String()
     interval = ma.fields.String()
     paper = ma.fields.Boolean()
@@ -37,21 +37,21 @@ class BotSchema(BaseSchema):
     equity = Money()
     cash = Money()
     position = Money()
-    feeBps = Money(attribute="fee_bps")
-    slippageBps = Money(attribute="slippage_bps")
-    errorReason = ma.fields.String(attribute="error_reason", allow_none=True)
-    errorMessage = ma.fields.String(attribute="error_message", allow_none=True)
-    lastBarTime = TimestampMs(attribute="last_bar_time", allow_none=True)
-    createdAt = TimestampMs(attribute="created_at")
-    updatedAt = TimestampMs(attribute="updated_at")
+    fee_bps = Money()
+    slippage_bps = Money()
+    error_reason = ma.fields.String(allow_none=True)
+    error_message = ma.fields.String(allow_none=True)
+    last_bar_time = TimestampMs(allow_none=True)
+    created_at = TimestampMs()
+    updated_at = TimestampMs()
 
 
 class BotCreateSchema(BaseSchema):
     """Body of POST /api/bots (only paper trading for now)."""
 
     name = ma.fields.String(required=True, validate=validate.Length(min=1, max=100))
-    strategy_id = ma.fields.String(required=True, validate=validate.Length(min=1, max=36))
-    symbol = ma.fields.String(load_default=None, validate=validate.Length(min=1, max=32))
+    strategy_id = Id(required=True)
+    symbol = Symbol(load_default=None)
     interval = ma.fields.String(load_default=None, validate=validate.OneOf(INTERVALS))
     capital = Money(required=True, validate=POSITIVE_CAPITAL)
     tags = ma.fields.List(TAG, load_default=list, validate=validate.Length(max=10))
@@ -69,11 +69,11 @@ class BotStatusSchema(BaseSchema):
                               validate=validate.OneOf(["running", "active", "paused"]))
 
 
-class OrderSchema(BaseSchema):
+class OrderSchema(CamelSchema):
     """Order {id, botId, symbol, side, price, quantity, fee, status, pnl?, timestamp, idempotencyKey}."""
 
     id = ma.fields.String()
-    botId = ma.fields.String(attribute="bot_id")
+    bot_id = ma.fields.String()
     symbol = ma.fields.String()
     side = ma.fields.String()
     price = Money()
@@ -82,7 +82,7 @@ class OrderSchema(BaseSchema):
     status = ma.fields.String()
     pnl = Money(attribute="realised_pnl", metadata={"description": "Realised PnL of this fill, net of its fee."})
     timestamp = TimestampMs(attribute="time")
-    idempotencyKey = ma.fields.String(attribute="idempotency_key")
+    idempotency_key = ma.fields.String()
     source = ma.fields.String(metadata={"description": "tick | manual | workflow"})
 
 
@@ -105,14 +105,14 @@ class OrderHeadersSchema(ma.Schema):
                                        validate=validate.Length(min=1, max=200))
 
 
-class BotEquityPointSchema(BaseSchema):
+class BotEquityPointSchema(CamelSchema):
     """Equity at a bar's close, stamped with the bar's open time."""
 
     time = TimestampMs()
     value = Money()
 
 
-class BotPerformanceSchema(BaseSchema):
+class BotPerformanceSchema(CamelSchema):
     """Equity curve and orders of a bot."""
 
     equity = ma.fields.List(ma.fields.Nested(BotEquityPointSchema))
@@ -123,33 +123,33 @@ class LedgerEntrySchema(OrderSchema):
     """An order as a ledger entry: its cash effect and the balances right after it."""
 
     notional = Money()
-    referencePrice = Money(attribute="reference_price")
-    cashAfter = Money(attribute="cash_after")
-    positionAfter = Money(attribute="position_after")
+    reference_price = Money()
+    cash_after = Money()
+    position_after = Money()
 
 
-class LedgerCheckSchema(BaseSchema):
+class LedgerCheckSchema(CamelSchema):
     """equity = cash + position * mark = capital + realised + unrealised, and replay agreement."""
 
     mark = Money()
     cash = Money()
     position = Money()
-    positionValue = Money(attribute="position_value")
+    position_value = Money()
     equity = Money()
-    initialCapital = Money(attribute="initial_capital")
-    realisedPnl = Money(attribute="realised_pnl")
-    unrealisedPnl = Money(attribute="unrealised_pnl")
+    initial_capital = Money()
+    realised_pnl = Money()
+    unrealised_pnl = Money()
     fees = Money(attribute="fees_paid")
-    expectedEquity = Money(attribute="expected_equity")
+    expected_equity = Money()
     difference = Money()
-    replayMatches = ma.fields.Boolean(attribute="replay_matches")
+    replay_matches = ma.fields.Boolean()
     ok = ma.fields.Boolean()
 
 
-class BotLedgerSchema(BaseSchema):
+class BotLedgerSchema(CamelSchema):
     """GET /api/bots/{id}/ledger."""
 
-    botId = ma.fields.String(attribute="bot_id")
-    avgPrice = Money(attribute="avg_price")
+    bot_id = ma.fields.String()
+    avg_price = Money()
     entries = ma.fields.List(ma.fields.Nested(LedgerEntrySchema))
     check = ma.fields.Nested(LedgerCheckSchema)

@@ -9,7 +9,7 @@ from flask_jwt_extended import jwt_required
 
 from backend.core.auth import current_user_id
 from backend.core.envelope import EnvelopeBlueprint
-from backend.core.pagination import page_items
+from backend.core.pagination import PageArgs, paginated
 from backend.modules.files import service
 from backend.modules.files.models import StoredFile
 from backend.modules.files.schemas import FileSchema, FileUploadSchema
@@ -48,12 +48,10 @@ class Files(MethodView):
 
     @jwt_required()
     @blp.response(200, FileSchema(many=True))
-    @blp.paginate()
-    def get(self, pagination_parameters):
+    @paginated(blp)
+    def get(self, paging: PageArgs):
         """List my files, newest first."""
-        page = service.list_files(actor_id=current_user_id(), page=pagination_parameters.page,
-                                  page_size=pagination_parameters.page_size)
-        return page_items(page, pagination_parameters)
+        return service.list_files(actor_id=current_user_id(), **paging)
 
 
 @blp.route("/<string:file_id>")

@@ -4,7 +4,7 @@ from __future__ import annotations
 import marshmallow as ma
 from flask_smorest.fields import Upload
 
-from backend.core.schemas import BaseSchema, TimestampMs
+from backend.core.schemas import BaseSchema, CamelSchema, TimestampMs
 
 
 class FileUploadSchema(BaseSchema):
@@ -13,12 +13,12 @@ class FileUploadSchema(BaseSchema):
     file = Upload(required=True)
 
 
-class FileSchema(BaseSchema):
+class FileSchema(CamelSchema):
     """File metadata (the stored name on disk is never exposed)."""
 
     id = ma.fields.String()
     filename = ma.fields.String(attribute="original_name")
-    contentType = ma.fields.String(attribute="content_type")
+    content_type = ma.fields.String()
     size = ma.fields.Integer()
     sha256 = ma.fields.String()
-    createdAt = TimestampMs(attribute="created_at")
+    created_at = TimestampMs()

@@ -7,7 +7,7 @@ from flask_jwt_extended import jwt_required
 from backend.core.auth import current_user_id
 from backend.core.envelope import EnvelopeBlueprint
 from backend.core.schemas import LimitQuerySchema
-from backend.core.pagination import page_items
+from backend.core.pagination import PageArgs, paginated
 from backend.modules.forum import service, social
 from backend.modules.forum.schemas import (CommentCreateSchema, CommentSchema, FavoriteStateSchema,
                                            FollowStateSchema, LikeStateSchema, PostCreateSchema,
@@ -41,13 +41,10 @@ class Posts(MethodView):
     @jwt_required()
     @blp.arguments(PostQueryArgsSchema, location="query")
     @blp.response(200, PostSchema(many=True))
-    @blp.paginate()
-    def get(self, args, pagination_parameters):
+    @paginated(blp)
+    def get(self, args, paging: PageArgs):
         """List posts, newest first (filter by `tag` and `author` id)."""
-        result = service.list_posts(page=pagination_parameters.page, tag=args.get("tag"),
-                                    page_size=pagination_parameters.page_size,
-                                    author_id=args.get("author"))
-        return page_items(result, pagination_parameters)
+        return service.list_posts(tag=args.get("tag"), author_id=args.get("author"), **paging)
 
     @jwt_required()
     @blp.arguments(PostCreateSchema)
@@ -87,12 +84,10 @@ class Comments(MethodView):
 
     @jwt_required()
     @blp.response(200, CommentSchema(many=True))
-    @blp.paginate()
-    def get(self, post_id: str, pagination_parameters):
+    @paginated(blp)
+    def get(self, post_id: str, paging: PageArgs):
         """List a post's comments, oldest first."""
-        result = service.list_comments(post_id=post_id, page=pagination_parameters.page,
-                                       page_size=pagination_parameters.page_size)
-        return page_items(result, pagination_parameters)
+        return service.list_comments(post_id=post_id, **paging)
 
     @jwt_required()
     @blp.arguments(CommentCreateSchema)
@@ -156,12 +151,10 @@ def tip(body, post_id: str):
 @follows_blp.route("/me/favorites")
 @jwt_required()
 @follows_blp.response(200, PostSchema(many=True))
-@follows_blp.paginate()
-def my_favorites(pagination_parameters):
+@paginated(follows_blp)
+def my_favorites(paging: PageArgs):
     """List my favorite posts, most recently favorited first."""
-    result = social.list_favorites(actor_id=current_user_id(), page=pagination_parameters.page,
-                                   page_size=pagination_parameters.page_size)
-    return page_items(result, pagination_parameters)
+    return social.list_favorites(actor_id=current_user_id(), **paging)
 
 
 @follows_blp.route("/<uuid:user_id>")
@@ -192,20 +185,16 @@ class FollowUser(MethodView):
 @follows_blp.route("/<uuid:user_id>/followers")
 @jwt_required()
 @follows_blp.response(200, UserBriefSchema(many=True))
-@follows_blp.paginate()
-def followers(user_id, pagination_parameters):
+@paginated(follows_blp)
+def followers(user_id, paging: PageArgs):
     """List the users who follow this user."""
-    result = social.list_followers(user_id=str(user_id), page=pagination_parameters.page,
-                                   page_size=pagination_parameters.page_size)
-    return page_items(result, pagination_parameters)
+    return social.list_followers(user_id=str(user_id), **paging)
 
 
 @follows_blp.route("/<uuid:user_id>/following")
 @jwt_required()
 @follows_blp.response(200, UserBriefSchema(many=True))
-@follows_blp.paginate()
-def following(user_id, pagination_parameters):
+@paginated(follows_blp)
+def following(user_id, paging: PageArgs):
     """List the users this user follows."""
-    result = social.list_following(user_id=str(user_id), page=pagination_parameters.page,
-                                   page_size=pagination_parameters.page_size)
-    return page_items(result, pagination_parameters)
+    return social.list_following(user_id=str(user_id), **paging)

@@ -8,7 +8,7 @@ from typing import Any
 import marshmallow as ma
 from marshmallow import EXCLUDE, validate
 
-from backend.core.schemas import BaseSchema, Money, TimestampMs
+from backend.core.schemas import BaseSchema, CamelSchema, Id, Money, TimestampMs
 
 NOT_BLANK = validate.Regexp(r"\s*\S", error="Must not be blank.")
 # tipsTotal is one sum, so tips share one currency until a conversion exists.
@@ -21,22 +21,22 @@ class AttachmentSchema(BaseSchema):
     """A backtest or strategy attached to a post, with the KPIs the server verified."""
 
     kind = ma.fields.String(required=True, validate=validate.OneOf(["backtest", "strategy"]))
-    id = ma.fields.String(required=True, validate=validate.Length(min=1, max=36))
+    id = Id(required=True)
     kpis = ma.fields.Dict(dump_only=True)
 
 
-class PostSchema(BaseSchema):
+class PostSchema(CamelSchema):
     """Post as lists show it (author and avatar come from the author's user record)."""
 
     id = ma.fields.String()
     title = ma.fields.String()
     author = ma.fields.String()
-    authorId = ma.fields.String(attribute="author_id")
+    author_id = ma.fields.String()
     avatar = ma.fields.String(allow_none=True)
     likes = ma.fields.Integer(attribute="likes_count")
     comments = ma.fields.Integer(attribute="comments_count")
     timestamp = TimestampMs(attribute="created_at")
-    updatedAt = TimestampMs(attribute="updated_at")
+    updated_at = TimestampMs()
     tags = ma.fields.List(ma.fields.String())
     attachment = ma.fields.Nested(AttachmentSchema, allow_none=True)
 
@@ -47,7 +47,7 @@ class PostDetailSchema(PostSchema):
     content = ma.fields.String()
     liked = ma.fields.Boolean()
     favorited = ma.fields.Boolean()
-    tipsTotal = Money(attribute="tips_total")
+    tips_total = Money()
 
 
 class PostCreateSchema(BaseSchema):
@@ -77,17 +77,16 @@ class PostQueryArgsSchema(BaseSchema):
         unknown = EXCLUDE
 
     tag = ma.fields.String(validate=validate.Length(min=1, max=32))
-    author = ma.fields.String(validate=validate.Length(min=1, max=36),
-                              metadata={"description": "author user id"})
+    author = Id(metadata={"description": "author user id"})
 
 
-class CommentSchema(BaseSchema):
+class CommentSchema(CamelSchema):
     """A comment (author and avatar from the user record)."""
 
     id = ma.fields.String()
-    postId = ma.fields.String(attribute="post_id")
+    post_id = ma.fields.String()
     author = ma.fields.String()
-    authorId = ma.fields.String(attribute="author_id")
+    author_id = ma.fields.String()
     avatar = ma.fields.String(allow_none=True)
     content = ma.fields.String()
     timestamp = TimestampMs(attribute="created_at")
@@ -99,14 +98,14 @@ class CommentCreateSchema(BaseSchema):
     content = ma.fields.String(required=True, validate=[validate.Length(min=1, max=5_000), NOT_BLANK])
 
 
-class LikeStateSchema(BaseSchema):
+class LikeStateSchema(CamelSchema):
     """Result of like/unlike."""
 
     likes = ma.fields.Integer()
     liked = ma.fields.Boolean()
 
 
-class FavoriteStateSchema(BaseSchema):
+class FavoriteStateSchema(CamelSchema):
     """Result of favorite/unfavorite."""
 
     favorited = ma.fields.Boolean()
@@ -138,19 +137,19 @@ class TipCreateSchema(BaseSchema):
     currency = ma.fields.String(load_default="USD", validate=validate.OneOf(TIP_CURRENCIES))
 
 
-class TipSchema(BaseSchema):
+class TipSchema(CamelSchema):
     """A recorded tip."""
 
     id = ma.fields.String()
-    postId = ma.fields.String(attribute="post_id")
-    tipperId = ma.fields.String(attribute="tipper_id")
-    recipientId = ma.fields.String(attribute="recipient_id")
+    post_id = ma.fields.String()
+    tipper_id = ma.fields.String()
+    recipient_id = ma.fields.String()
     amount = Money()
     currency = ma.fields.String()
     timestamp = TimestampMs(attribute="created_at")
 
 
-class UserBriefSchema(BaseSchema):
+class UserBriefSchema(CamelSchema):
     """A user as follower lists show it."""
 
     id = ma.fields.String()
@@ -164,10 +163,10 @@ class ProfileSchema(UserBriefSchema):
     posts = ma.fields.Integer()
     followers = ma.fields.Integer()
     following = ma.fields.Integer()
-    isFollowing = ma.fields.Boolean(attribute="is_following")
+    is_following = ma.fields.Boolean()
 
 
-class FollowStateSchema(BaseSchema):
+class FollowStateSchema(CamelSchema):
     """Result of follow/unfollow."""
 
     following = ma.fields.Boolean()

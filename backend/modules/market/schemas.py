@@ -4,18 +4,20 @@ from __future__ import annotations
 import marshmallow as ma
 from marshmallow import validate
 
-from backend.core.schemas import BaseSchema, Money, TimestampMs
+from backend.core.schemas import BaseSchema, CamelSchema, Id, Money, Symbol, TimestampMs
 from backend.domain.marketdata.intervals import INTERVALS
 
 
 class SnapshotQueryArgsSchema(BaseSchema):
-    """`?symbol=` of the snapshot."""
+    """`?symbol=` of the snapshot (64: a ticker may carry a TradingView `EXCHANGE:` prefix)."""
 
-    symbol = ma.fields.String(required=True, validate=validate.Length(min=1, max=64))
+    symbol = Symbol(required=True, max_length=64)
 
 
 class SnapshotSchema(BaseSchema):
     """Latest price; open/high/low/volume of the current UTC day; change vs the previous close."""
+
+    # Dumped from the camelCase dict `service.get_snapshot` builds, so named as on the wire.
 
     symbol = ma.fields.String()
     price = Money()
@@ -31,7 +33,7 @@ class SnapshotSchema(BaseSchema):
 class HistoryQueryArgsSchema(BaseSchema):
     """UDF history query: times in Unix seconds, `to` exclusive, `countback` wins over `from`."""
 
-    symbol = ma.fields.String(required=True, validate=validate.Length(min=1, max=64))
+    symbol = Symbol(required=True, max_length=64)  # a ticker and a TradingView `EXCHANGE:` prefix
     resolution = ma.fields.String(required=True, validate=validate.Length(min=1, max=8))
     from_ = ma.fields.Integer(data_key="from", load_default=None)
     to = ma.fields.Integer(required=True)
@@ -40,6 +42,8 @@ class HistoryQueryArgsSchema(BaseSchema):
 
 class HistorySchema(BaseSchema):
     """UDF history payload: `s` is ok | no_data; times `t` and `nextTime` in Unix seconds."""
+
+    # Dumped from the UDF dict `domain.marketdata.udf` builds, so named as on the wire.
 
     s = ma.fields.String()
     t = ma.fields.List(ma.fields.Integer())
@@ -51,7 +55,7 @@ class HistorySchema(BaseSchema):
     nextTime = ma.fields.Integer()
 
 
-class SymbolSchema(BaseSchema):
+class SymbolSchema(CamelSchema):
     """A symbol, where its data comes from, and the intervals it can be read in."""
 
     symbol = ma.fields.String(attribute="info.symbol")
@@ -67,16 +71,16 @@ class SymbolSchema(BaseSchema):
 class ImportCreateSchema(BaseSchema):
     """Import an uploaded CSV file (see POST /api/files) as one symbol's candles."""
 
-    file_id = ma.fields.String(required=True, validate=validate.Length(equal=36))
-    symbol = ma.fields.String(required=True, validate=validate.Length(min=1, max=32))
+    file_id = Id(required=True, validate=validate.Length(equal=36))
+    symbol = Symbol(required=True)
     interval = ma.fields.String(required=True, validate=validate.OneOf(INTERVALS))
 
 
-class ImportResultSchema(BaseSchema):
+class ImportResultSchema(CamelSchema):
     """What an import stored: rows upserted and the open times (Unix ms) they span."""
 
     symbol = ma.fields.String()
     interval = ma.fields.String()
     rows = ma.fields.Integer()
-    firstTime = TimestampMs(attribute="first_time")
-    lastTime = TimestampMs(attribute="last_time")
+    first_time = TimestampMs()
+    last_time = TimestampMs()

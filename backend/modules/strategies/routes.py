@@ -7,7 +7,7 @@ from flask_jwt_extended import jwt_required
 from backend.core.auth import current_user_id, optional_user_id
 from backend.core.envelope import EnvelopeBlueprint
 from backend.core.schemas import LimitQuerySchema
-from backend.core.pagination import page_items
+from backend.core.pagination import PageArgs, paginated
 from backend.modules.strategies import service
 from backend.modules.strategies.schemas import (StrategyCreateSchema, StrategyDetailSchema,
                                                 StrategyKindSchema, StrategySchema,
@@ -41,12 +41,10 @@ class Strategies(MethodView):
 
     @jwt_required()
     @blp.response(200, StrategyDetailSchema(many=True))
-    @blp.paginate()
-    def get(self, pagination_parameters):
+    @paginated(blp)
+    def get(self, paging: PageArgs):
         """List my strategies, most recently updated first."""
-        result = service.list_strategies(actor_id=current_user_id(), page=pagination_parameters.page,
-                                         page_size=pagination_parameters.page_size)
-        return page_items(result, pagination_parameters)
+        return service.list_strategies(actor_id=current_user_id(), **paging)
 
     @jwt_required()
     @blp.arguments(StrategyCreateSchema)

@@ -4,16 +4,14 @@ from __future__ import annotations
 import marshmallow as ma
 from marshmallow import validate
 
-from backend.core.schemas import BaseSchema
+from backend.core.schemas import BaseSchema, CamelSchema, Symbol
 from backend.domain.marketdata.intervals import INTERVALS
 
-ID = validate.Regexp(r"^[0-9A-Fa-f-]{1,36}$", error="Must be an id.")
-SYMBOL = validate.Regexp(r"^[A-Za-z0-9._:/-]{1,32}$", error="1-32 letters, digits or . _ : / -.")
 TAGS = ma.fields.List(ma.fields.String(validate=validate.Length(min=1, max=32)),
                       validate=validate.Length(max=10))
 
 
-class StrategySchema(BaseSchema):
+class StrategySchema(CamelSchema):
     """The contract's Strategy; KPIs come from its latest completed backtest (percent numbers)."""
 
     id = ma.fields.String()
@@ -21,10 +19,10 @@ class StrategySchema(BaseSchema):
     symbol = ma.fields.String()
     status = ma.fields.String(metadata={"enum": ["running", "paused", "stopped", "completed"]})
     returns = ma.fields.Float()
-    winRate = ma.fields.Float(attribute="win_rate")
-    maxDrawdown = ma.fields.Float(attribute="max_drawdown")
+    win_rate = ma.fields.Float()
+    max_drawdown = ma.fields.Float()
     tags = ma.fields.List(ma.fields.String())
-    lastUpdate = ma.fields.Integer(attribute="last_update")
+    last_update = ma.fields.Integer()
     trades = ma.fields.Integer()
 
 
@@ -35,12 +33,12 @@ class StrategyDetailSchema(StrategySchema):
     interval = ma.fields.String()
     description = ma.fields.String()
     published = ma.fields.Boolean()
-    ownerId = ma.fields.String(attribute="owner_id")
+    owner_id = ma.fields.String()
     version = ma.fields.Integer()
-    versionId = ma.fields.String(attribute="version_id", allow_none=True)
+    version_id = ma.fields.String(allow_none=True)
     params = ma.fields.Dict()
-    createdAt = ma.fields.Integer(attribute="created_at")
-    latestBacktestId = ma.fields.String(attribute="latest_backtest_id", allow_none=True)
+    created_at = ma.fields.Integer()
+    latest_backtest_id = ma.fields.String(allow_none=True)
     metrics = ma.fields.Dict(allow_none=True)
 
 
@@ -48,7 +46,7 @@ class StrategyCreateSchema(BaseSchema):
     """POST /api/strategies."""
 
     name = ma.fields.String(required=True, validate=validate.Length(min=1, max=200))
-    symbol = ma.fields.String(required=True, validate=SYMBOL)
+    symbol = Symbol(required=True)
     kind = ma.fields.String(required=True, validate=validate.Length(min=1, max=32))
     params = ma.fields.Dict(keys=ma.fields.String(), load_default=dict)
     tags = TAGS
@@ -61,7 +59,7 @@ class StrategyUpdateSchema(BaseSchema):
     """PATCH /api/strategies/{id}: any subset; kind/params changes create a new version."""
 
     name = ma.fields.String(validate=validate.Length(min=1, max=200))
-    symbol = ma.fields.String(validate=SYMBOL)
+    symbol = Symbol()
     kind = ma.fields.String(validate=validate.Length(min=1, max=32))
     params = ma.fields.Dict(keys=ma.fields.String())
     tags = TAGS
@@ -75,18 +73,18 @@ class StrategyUpdateSchema(BaseSchema):
             raise ma.ValidationError("Give at least one field to change.", "_schema")
 
 
-class StrategyVersionSchema(BaseSchema):
+class StrategyVersionSchema(CamelSchema):
     """One immutable version of a strategy."""
 
     id = ma.fields.String()
     number = ma.fields.Integer()
     kind = ma.fields.String()
     params = ma.fields.Dict()
-    contentHash = ma.fields.String(attribute="content_hash")
-    createdAt = ma.fields.Integer(attribute="created_at")
+    content_hash = ma.fields.String()
+    created_at = ma.fields.Integer()
 
 
-class StrategyKindSchema(BaseSchema):
+class StrategyKindSchema(CamelSchema):
     """A built-in strategy kind and its parameter schema."""
 
     kind = ma.fields.String()

@@ -46,8 +46,7 @@ def put_api_key(body):
     ---
     The key and secret are encrypted at rest and never returned.
     """
-    return service.put_api_key(actor_id=current_user_id(), exchange=body["exchange"], api_key=body["apiKey"],
-                               api_secret=body.get("apiSecret"), label=body.get("label"))
+    return service.put_api_key(actor_id=current_user_id(), **body)
 
 
 @blp.route("/me/api-keys", methods=["DELETE"])

@@ -4,14 +4,14 @@ from __future__ import annotations
 import marshmallow as ma
 from marshmallow import validate
 
-from backend.core.schemas import BaseSchema
+from backend.core.schemas import BaseSchema, CamelSchema
 
 USERNAME = validate.Regexp(r"^[A-Za-z0-9_.-]{3,32}$",
                            error="3-32 characters: letters, digits, '_', '.', '-'.")
 PASSWORD = validate.Length(min=8, max=128)
 
 
-class UserSchema(BaseSchema):
+class UserSchema(CamelSchema):
     """The contract's User (plus username and email for the owner)."""
 
     id = ma.fields.String()
@@ -20,7 +20,7 @@ class UserSchema(BaseSchema):
     level = ma.fields.Integer()
     username = ma.fields.String()
     email = ma.fields.String(allow_none=True)
-    createdAt = ma.fields.Integer(attribute="created_at")
+    created_at = ma.fields.Integer()
 
 
 class UserUpdateSchema(BaseSchema):
@@ -39,25 +39,25 @@ class UserUpdateSchema(BaseSchema):
             raise ma.ValidationError("Required to change the password.", "current_password")
 
 
-class ApiKeyPutSchema(BaseSchema):
+class ApiKeyPutSchema(CamelSchema):
     """PUT /api/users/me/api-keys: store or replace the key for one exchange."""
 
     exchange = ma.fields.String(required=True, validate=validate.Regexp(
         r"^[a-z0-9_-]{2,40}$", error="2-40 lowercase letters, digits, '_' or '-'."))
-    apiKey = ma.fields.String(required=True, validate=validate.Length(min=4, max=512))
-    apiSecret = ma.fields.String(validate=validate.Length(min=1, max=1024))
+    api_key = ma.fields.String(required=True, validate=validate.Length(min=4, max=512))
+    api_secret = ma.fields.String(validate=validate.Length(min=1, max=1024))
     label = ma.fields.String(validate=validate.Length(max=100))
 
 
-class ApiKeySchema(BaseSchema):
+class ApiKeySchema(CamelSchema):
     """A stored key, masked: the key's last four characters only, never the secret."""
 
     exchange = ma.fields.String()
     label = ma.fields.String(allow_none=True)
-    apiKey = ma.fields.Function(lambda row: "********" + row.key_last4)
-    hasSecret = ma.fields.Function(lambda row: row.secret_ciphertext is not None)
-    createdAt = ma.fields.Integer(attribute="created_at")
-    updatedAt = ma.fields.Integer(attribute="updated_at")
+    api_key = ma.fields.Function(lambda row: "********" + row.key_last4)
+    has_secret = ma.fields.Function(lambda row: row.secret_ciphertext is not None)
+    created_at = ma.fields.Integer()
+    updated_at = ma.fields.Integer()
 
 
 class ApiKeyDeleteQuerySchema(BaseSchema):

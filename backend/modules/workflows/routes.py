@@ -6,7 +6,7 @@ from flask_jwt_extended import jwt_required
 
 from backend.core.auth import current_user_id
 from backend.core.envelope import EnvelopeBlueprint
-from backend.core.pagination import page_items
+from backend.core.pagination import PageArgs, paginated
 from backend.modules.workflows import service
 from backend.modules.workflows.schemas import (
     WorkflowCreateSchema, WorkflowExecuteResultSchema, WorkflowNodeTypeSchema, WorkflowNotificationSchema,
@@ -24,12 +24,10 @@ class Workflows(MethodView):
 
     @jwt_required()
     @blp.response(200, WorkflowSchema(many=True))
-    @blp.paginate()
-    def get(self, pagination_parameters):
+    @paginated(blp)
+    def get(self, paging: PageArgs):
         """List my workflows, most recently updated first."""
-        page = service.list_workflows(actor_id=current_user_id(), page=pagination_parameters.page,
-                                      page_size=pagination_parameters.page_size)
-        return page_items(page, pagination_parameters)
+        return service.list_workflows(actor_id=current_user_id(), **paging)
 
     @jwt_required()
     @blp.arguments(WorkflowCreateSchema)
@@ -59,12 +57,10 @@ def node_types():
 @blp.route("/notifications", methods=["GET"])
 @jwt_required()
 @blp.response(200, WorkflowNotificationSchema(many=True))
-@blp.paginate()
-def notifications(pagination_parameters):
+@paginated(blp)
+def notifications(paging: PageArgs):
     """List my workflow notifications, newest first."""
-    page = service.list_notifications(actor_id=current_user_id(), page=pagination_parameters.page,
-                                      page_size=pagination_parameters.page_size)
-    return page_items(page, pagination_parameters)
+    return service.list_notifications(actor_id=current_user_id(), **paging)
 
 
 @blp.route("/<string:workflow_id>")
@@ -102,12 +98,10 @@ def execute(workflow_id: str):
 @blp.route("/<string:workflow_id>/runs", methods=["GET"])
 @jwt_required()
 @blp.response(200, WorkflowRunSchema(many=True))
-@blp.paginate()
-def runs(workflow_id: str, pagination_parameters):
+@paginated(blp)
+def runs(workflow_id: str, paging: PageArgs):
     """List a workflow's runs, newest first."""
-    page = service.list_runs(actor_id=current_user_id(), workflow_id=workflow_id,
-                             page=pagination_parameters.page, page_size=pagination_parameters.page_size)
-    return page_items(page, pagination_parameters)
+    return service.list_runs(actor_id=current_user_id(), workflow_id=workflow_id, **paging)
 
 
 @blp.route("/runs/<string:run_id>", methods=["GET"])

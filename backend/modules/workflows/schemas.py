@@ -6,9 +6,8 @@ from typing import Any
 import marshmallow as ma
 from marshmallow import validate
 
-from backend.core.schemas import BaseSchema, TimestampMs
+from backend.core.schemas import BaseSchema, CamelSchema, Symbol, TimestampMs
 
-SYMBOL = ma.fields.String(allow_none=True, validate=validate.Length(min=1, max=32))
 
 
 class GraphField(ma.fields.Dict):
@@ -21,7 +20,7 @@ class GraphField(ma.fields.Dict):
         return graph
 
 
-class WorkflowSchema(BaseSchema):
+class WorkflowSchema(CamelSchema):
     """A workflow with its current version's graph."""
 
     id = ma.fields.String()
@@ -29,11 +28,11 @@ class WorkflowSchema(BaseSchema):
     symbol = ma.fields.String(allow_none=True)
     graph = ma.fields.Dict()
     version = ma.fields.Integer()
-    versionId = ma.fields.String(attribute="version_id", allow_none=True)
+    version_id = ma.fields.String(allow_none=True)
     enabled = ma.fields.Boolean()
-    nextRunAt = TimestampMs(attribute="next_run_at", allow_none=True)
-    createdAt = TimestampMs(attribute="created_at")
-    updatedAt = TimestampMs(attribute="updated_at")
+    next_run_at = TimestampMs(allow_none=True)
+    created_at = TimestampMs()
+    updated_at = TimestampMs()
 
 
 class WorkflowCreateSchema(BaseSchema):
@@ -41,7 +40,7 @@ class WorkflowCreateSchema(BaseSchema):
 
     name = ma.fields.String(required=True, validate=validate.Length(min=1, max=120))
     graph = GraphField(required=True)
-    symbol = SYMBOL
+    symbol = Symbol(allow_none=True)
 
 
 class WorkflowUpdateSchema(BaseSchema):
@@ -49,7 +48,7 @@ class WorkflowUpdateSchema(BaseSchema):
 
     name = ma.fields.String(validate=validate.Length(min=1, max=120))
     graph = GraphField()
-    symbol = SYMBOL
+    symbol = Symbol(allow_none=True)
 
 
 class WorkflowValidateBodySchema(BaseSchema):
@@ -70,8 +69,10 @@ class WorkflowValidateBodySchema(BaseSchema):
         return {"graph": {k: v for k, v in data.items() if k in ("nodes", "edges", "viewport")}}
 
 
-class WorkflowProblemSchema(ma.Schema):
+class WorkflowProblemSchema(BaseSchema):
     """One validation problem."""
+
+    # Dumped from `domain.workflow.problems.Problem.to_dict` (camelCase), so named as on the wire.
 
     nodeId = ma.fields.String()
     edgeId = ma.fields.String()
@@ -80,7 +81,7 @@ class WorkflowProblemSchema(ma.Schema):
     cycle = ma.fields.List(ma.fields.String())
 
 
-class WorkflowValidationSchema(ma.Schema):
+class WorkflowValidationSchema(CamelSchema):
     """Validation outcome: every problem at once and the run order."""
 
     valid = ma.fields.Boolean()
@@ -88,15 +89,17 @@ class WorkflowValidationSchema(ma.Schema):
     order = ma.fields.List(ma.fields.String())
 
 
-class WorkflowExecuteResultSchema(ma.Schema):
+class WorkflowExecuteResultSchema(BaseSchema):
     """A queued run and its job."""
 
     run_id = ma.fields.String()
     job_id = ma.fields.String()
 
 
-class WorkflowNodeTraceSchema(ma.Schema):
+class WorkflowNodeTraceSchema(BaseSchema):
     """What one node did in a run."""
+
+    # Dumped from the camelCase trace dicts `runs.py` builds, so named as on the wire.
 
     nodeId = ma.fields.String()
     status = ma.fields.String(metadata={"enum": ["ran", "pruned", "skipped", "failed"]})
@@ -112,22 +115,22 @@ RUN_STATUS = {"PENDING": "queued", "RUNNING": "running", "SUCCESS": "succeeded",
               "CANCELLED": "failed"}
 
 
-class WorkflowRunSchema(ma.Schema):
+class WorkflowRunSchema(CamelSchema):
     """A workflow run (status queued|running|succeeded|failed)."""
 
     id = ma.fields.String()
-    workflowId = ma.fields.String(attribute="workflow_id")
-    versionId = ma.fields.String(attribute="version_id")
+    workflow_id = ma.fields.String()
+    version_id = ma.fields.String()
     version = ma.fields.Integer()
     status = ma.fields.Function(lambda run: RUN_STATUS[run.status], metadata={
         "type": "string", "enum": ["queued", "running", "succeeded", "failed"]})
     trigger = ma.fields.String()
-    scheduledAt = TimestampMs(attribute="scheduled_at", allow_none=True)
-    jobId = ma.fields.String(attribute="job_id", allow_none=True)
+    scheduled_at = TimestampMs(allow_none=True)
+    job_id = ma.fields.String(allow_none=True)
     error = ma.fields.String(allow_none=True)
-    createdAt = TimestampMs(attribute="created_at")
-    startedAt = TimestampMs(attribute="started_at", allow_none=True)
-    finishedAt = TimestampMs(attribute="finished_at", allow_none=True)
+    created_at = TimestampMs()
+    started_at = TimestampMs(allow_none=True)
+    finished_at = TimestampMs(allow_none=True)
 
 
 class WorkflowRunDetailSchema(WorkflowRunSchema):
@@ -136,7 +139,7 @@ class WorkflowRunDetailSchema(WorkflowRunSchema):
     trace = ma.fields.List(ma.fields.Nested(WorkflowNodeTraceSchema))
 
 
-class WorkflowNodeTypeSchema(ma.Schema):
+class WorkflowNodeTypeSchema(CamelSchema):
     """A node type and its parameter schema (for the editor)."""
 
     type = ma.fields.String()
@@ -144,12 +147,12 @@ class WorkflowNodeTypeSchema(ma.Schema):
     params = ma.fields.List(ma.fields.Dict())
 
 
-class WorkflowNotificationSchema(ma.Schema):
+class WorkflowNotificationSchema(CamelSchema):
     """A message recorded by a notify action."""
 
     id = ma.fields.String()
-    workflowId = ma.fields.String(attribute="workflow_id")
-    runId = ma.fields.String(attribute="run_id")
-    nodeId = ma.fields.String(attribute="node_id")
+    workflow_id = ma.fields.String()
+    run_id = ma.fields.String()
+    node_id = ma.fields.String()
     message = ma.fields.String()
-    createdAt = TimestampMs(attribute="created_at")
+    created_at = TimestampMs()
