@@ -15,7 +15,7 @@ logger = logging.getLogger(__name__)
 
 # Blueprint modules, in registration order. A module is registered when its routes.py exists.
 MODULES = ("auth", "users", "strategies", "backtests", "bots", "forum", "files", "workflows",
-           "market", "agent")
+           "market", "udf", "agent")
 
 MIGRATIONS_DIR = str(Path(__file__).resolve().parent / "migrations")
 
