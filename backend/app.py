@@ -29,6 +29,7 @@ def create_app(config: Settings | None = None, **overrides: Any) -> Flask:
     from backend.core.logging import configure_logging, init_request_id
     from backend.core.redis import init_redis
     from backend.extensions import api, cors, db, jwt, limiter, migrate
+    from backend.modules.workflows import service as workflows_service
 
     settings = config or load_config()
     app = Flask(__name__)
@@ -53,6 +54,7 @@ def create_app(config: Settings | None = None, **overrides: Any) -> Flask:
     _register_blueprints(app, api)
     _register_cli(app)
     _import_task_modules()
+    workflows_service.register_strategy_kind()
     return app
 
 

@@ -25,6 +25,8 @@ from backend.domain.bars import Bars
 from backend.domain.marketdata.intervals import interval_ms
 from backend.extensions import db
 from backend.modules.backtests.models import COMPLETED, Backtest, BacktestTrade
+from backend.modules.market import service as market_service
+from backend.modules.strategies import service as strategies_service
 
 logger = logging.getLogger(__name__)
 
@@ -58,7 +60,8 @@ def config_of(row: Backtest) -> BacktestConfig:
 def load_bars(row: Backtest) -> Bars:
     """Return the bars of the row's symbol, interval and range; fail the job when there are none."""
     try:
-        bars = _market_bars(row)
+        bars = market_service.load_bars(symbol=row.symbol, interval=row.interval, start_ms=row.start_ms,
+                                        end_ms=row.end_ms, provider=row.provider)
     except (LookupError, AppError) as exc:
         raise JobFailed(f"No market data for {row.symbol} {row.interval}: {exc}", reason="no_data") from exc
     if len(bars) < 2:
@@ -67,25 +70,11 @@ def load_bars(row: Backtest) -> Bars:
     return bars
 
 
-def _market_bars(row: Backtest) -> Bars:
-    """Return bars from the market service (the mock provider until that service exists)."""
-    try:
-        from backend.modules.market.service import load_bars as market_load_bars
-    except ImportError:
-        from backend.domain.marketdata.mock import MockProvider
-
-        return MockProvider().get_bars(row.symbol, row.interval, row.start_ms, row.end_ms)
-    return market_load_bars(symbol=row.symbol, interval=row.interval, start_ms=row.start_ms,
-                            end_ms=row.end_ms, provider=row.provider)
-
-
 def compute(row: Backtest, bars: Bars, ctx: JobContext | None = None, *,
             config: BacktestConfig | None = None) -> Computed:
     """Run the row's strategy version on ``bars`` and compute every metric."""
-    from backend.modules.strategies import service as strategies_service
-
     _progress(ctx, 30)
-    signals = strategies_service.compute_signals(version=row, bars=bars)
+    signals = strategies_service.compute_signals(kind=row.kind, params=row.params, bars=bars)
     _progress(ctx, 55)
     config = config or config_of(row)
     result = engine.run(bars, signals, config)
@@ -180,3 +169,6 @@ def store(row: Backtest, done: Computed) -> None:
                                    int(cfg.get("BACKTEST_CURVE_MAX", DEFAULT_CURVE_MAX)))
     row.status, row.finished_at = COMPLETED, now_ms()
     row.error_reason = row.error_message = None
+    if row.strategy_id is not None:
+        strategies_service.record_backtest(strategy_id=row.strategy_id, owner_id=row.owner_id, backtest_id=row.id,
+                                           metrics=row.metrics, finished_at=row.finished_at)

@@ -13,7 +13,6 @@ from typing import Any, Mapping
 
 from flask import current_app
 from sqlalchemy import func, select, tuple_
-from sqlalchemy.dialects.postgresql import distinct_on
 
 from backend.core import jobs
 from backend.core.db import new_id, now_ms, transactional
@@ -58,6 +57,7 @@ class Definition:
     name: str
     symbol: str | None
     interval: str | None
+    subject_id: str | None = None  # the strategy whose dashboard status the job drives (owner's runs)
 
 
 def _definition(actor_id: str, strategy_id: str | None, strategy: Mapping[str, Any] | None) -> Definition:
@@ -65,7 +65,7 @@ def _definition(actor_id: str, strategy_id: str | None, strategy: Mapping[str, A
     if strategy_id:
         run = strategies_service.get_strategy_for_run(actor_id=actor_id, strategy_id=strategy_id)
         return Definition(run.strategy_id, run.version_id, run.kind, run.params, run.name, run.symbol,
-                          run.interval)
+                          run.interval, run.strategy_id if run.owner_id == actor_id else None)
     kind = strategy["kind"]
     params = strategies_service.validate_definition(kind, strategy.get("params") or {}, actor_id=actor_id)
     return Definition(None, None, kind, params, kind, None, None)
@@ -108,7 +108,7 @@ def _default_name(strategy_name: str, symbol: str, interval: str) -> str:
 def _create(*, actor_id: str, d: Definition, symbol: str, interval: str, start: int, end: int,
             options: Mapping[str, Any]) -> tuple[str, str]:
     _check_active(actor_id)
-    job = jobs.create_job(kind=JOB_KIND, owner_id=actor_id)
+    job = jobs.create_job(kind=JOB_KIND, owner_id=actor_id, subject_id=d.subject_id)
     db.session.flush()
     row = Backtest(
         id=new_id(), owner_id=actor_id, job_id=job.id, strategy_id=d.strategy_id,
@@ -302,33 +302,6 @@ def strategy_kpis(*, strategy_id: str, owner_id: str) -> dict[str, Any] | None:
     """Return the KPIs of the owner's latest completed backtest of a strategy (None if none)."""
     row = _latest(select(Backtest).where(Backtest.strategy_id == strategy_id, Backtest.owner_id == owner_id))
     return _kpis(row) if row is not None else None
-
-
-@dataclass(frozen=True)
-class StrategySnapshot:
-    """The latest completed result of a strategy and whether a run of it is in flight."""
-
-    backtest_id: str | None
-    metrics: dict[str, Any] | None
-    finished_at: int | None
-    active: bool
-
-
-def strategy_snapshots(*, pairs: list[tuple[str, str]]) -> dict[str, StrategySnapshot]:
-    """Return ``{strategy_id: snapshot}`` for (strategy_id, owner_id) pairs, in two queries."""
-    if not pairs:
-        return {}
-    owned = tuple_(Backtest.strategy_id, Backtest.owner_id).in_(pairs)
-    latest = db.session.execute(
-        select(Backtest.strategy_id, Backtest.id, Backtest.metrics, Backtest.finished_at)
-        .where(owned, Backtest.status == COMPLETED)
-        .order_by(Backtest.strategy_id, Backtest.finished_at.desc(), Backtest.id)
-        .ext(distinct_on(Backtest.strategy_id))).all()
-    active = set(db.session.scalars(select(Backtest.strategy_id).where(owned, Backtest.status.in_(ACTIVE))))
-    out = {sid: StrategySnapshot(bid, metrics, finished, sid in active) for sid, bid, metrics, finished in latest}
-    for sid in active - set(out):
-        out[sid] = StrategySnapshot(None, None, None, True)
-    return out
 
 
 @dataclass(frozen=True)

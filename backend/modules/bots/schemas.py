@@ -60,6 +60,7 @@ class BotCreateSchema(BaseSchema):
     public = ma.fields.Boolean(load_default=False)
     fee_bps = Money(load_default=None, validate=BPS)
     slippage_bps = Money(load_default=None, validate=BPS)
+    allow_short = ma.fields.Boolean(load_default=False)
 
 
 class BotStatusSchema(BaseSchema):

@@ -41,7 +41,7 @@ def test_bot_replay_matches_backtest_trade_by_trade(ctx, user, bot_strategy, fak
     bars = fake_market.bars  # 400 bars, all complete at the last tick
     version = strategies_service.get_version_for_run(
         actor_id=user.id, strategy_id=strategy_id, version_id=bot.strategy_version_id)
-    signals = strategies_service.compute_signals(version=version, bars=bars)
+    signals = strategies_service.compute_signals(kind=version.kind, params=version.params, bars=bars)
     result = run(bars, signals, BacktestConfig(initial_capital=10000.0, fee_bps=float(fee_bps),
                                                slippage_bps=float(slippage_bps)))
     expected = _engine_fills(result.trades)

@@ -33,7 +33,7 @@ def test_compute_signals_of_a_version_marks_the_crossings(app, user, make_strate
     run = service.get_strategy_for_run(actor_id=user.id, strategy_id=data["id"])
     close = np.array([5, 4, 3, 4, 6, 5, 3, 2], dtype=float)
     bars = Bars.from_arrays(np.arange(8) * 60_000, close, close, close, close, np.ones(8))
-    signals = service.compute_signals(version=run, bars=bars)
+    signals = service.compute_signals(kind=run.kind, params=run.params, bars=bars)
     # SMA2: -, 4.5, 3.5, 3.5, 5, 5.5, 4, 2.5 ; SMA3: -, -, 4, 3.67, 4.33, 5, 4.67, 3.33
     # fast above slow from index 4 (crossed up at 4); back below at index 6 (crossed down at 6).
     assert np.flatnonzero(signals.entries).tolist() == [4]
