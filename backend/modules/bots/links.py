@@ -63,9 +63,9 @@ def strategy_signals(*, owner_id: str, strategy_id: str, version_id: str, bars: 
 
 
 def load_bars(*, symbol: str, interval: str, start_ms: int, end_ms: int) -> Bars:
-    """Return the bars of ``symbol`` with open time in [start_ms, end_ms)."""
-    return market_service.load_bars(symbol=symbol, interval=interval, start_ms=start_ms,
-                                    end_ms=end_ms)
+    """Return the bars of ``symbol`` with open time in [start_ms, end_ms) that are complete at ``end_ms``."""
+    return market_service.load_bars(symbol=symbol, interval=interval, start_ms=start_ms, end_ms=end_ms,
+                                    now_ms=end_ms)
 
 
 def latest_close(*, symbol: str, interval: str, now_ms: int) -> tuple[int, float] | None:

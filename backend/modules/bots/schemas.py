@@ -39,6 +39,7 @@ class BotSchema(BaseSchema):
     position = Money()
     feeBps = Money(attribute="fee_bps")
     slippageBps = Money(attribute="slippage_bps")
+    allowShort = ma.fields.Boolean(attribute="allow_short")
     errorReason = ma.fields.String(attribute="error_reason", allow_none=True)
     errorMessage = ma.fields.String(attribute="error_message", allow_none=True)
     lastBarTime = TimestampMs(attribute="last_bar_time", allow_none=True)

@@ -67,13 +67,14 @@ def _dec(value: float) -> Decimal:
     return Decimal(repr(float(value)))
 
 
-def load_bars(*, symbol: str, interval: str, start_ms: int, end_ms: int, provider: str = "auto") -> Bars:
-    """Return complete bars of symbol with open time in [start_ms, end_ms) (Unix ms), ascending.
+def load_bars(*, symbol: str, interval: str, start_ms: int, end_ms: int, provider: str = "auto",
+              now_ms: int | None = None) -> Bars:
+    """Return bars complete at ``now_ms`` (default: now) with open time in [start_ms, end_ms), ascending.
 
     ``provider``: "db" (stored candles), "mock" (MockProvider) or "auto" (imported candles for
     that symbol/interval when any exist, else the mock).
     """
-    return sources.resolve(symbol, interval, provider).bars(int(start_ms), int(end_ms))
+    return sources.resolve(symbol, interval, provider, now_ms=now_ms).bars(int(start_ms), int(end_ms))
 
 
 def load_last_bars(*, symbol: str, interval: str, count: int, end_ms: int | None = None,
