@@ -45,3 +45,35 @@ def test_workflow_kind_needs_a_workflow_version(app, user, client):
                        headers=user.headers)
     assert resp.status_code == 422
     assert "params.workflow_version_id" in resp.get_json()["details"]["fields"]
+
+
+def test_the_migration_backfills_the_owners_latest_completed_backtest(app, user, other_user, make_strategy,
+                                                                      run_backtest):
+    import importlib.util
+    from pathlib import Path
+
+    from sqlalchemy import select, text, update
+
+    from backend.extensions import db
+    from backend.modules.strategies.models import Strategy
+
+    path = Path(__file__).parents[3] / "backend/migrations/versions/0008_strategies_latest_backtest.py"
+    spec = importlib.util.spec_from_file_location("strategies_latest_backtest", path)
+    migration = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(migration)
+
+    sid = make_strategy(user, published=True)["id"]
+    untouched = make_strategy(user)["id"]
+    for owner in (user, user, other_user):
+        assert run_backtest(owner, strategy_id=sid).status_code == 202
+    expected = db.session.execute(select(Strategy.latest_backtest_id, Strategy.latest_metrics,
+                                         Strategy.latest_finished_at).where(Strategy.id == sid)).one()
+    assert expected[0] is not None
+    db.session.execute(update(Strategy).values(latest_backtest_id=None, latest_metrics=None,
+                                               latest_finished_at=None))
+    db.session.execute(text(migration.BACKFILL))
+    db.session.expire_all()
+    rows = dict(db.session.execute(select(Strategy.id, Strategy.latest_backtest_id)).all())
+    assert rows == {sid: expected[0], untouched: None}
+    assert db.session.execute(select(Strategy.latest_metrics, Strategy.latest_finished_at)
+                              .where(Strategy.id == sid)).one() == tuple(expected[1:])
