@@ -14,7 +14,7 @@ logger = logging.getLogger(__name__)
 
 # Blueprint modules, in registration order: each has a routes.py with `blp` (or `blueprints`).
 MODULES = ("auth", "users", "strategies", "backtests", "bots", "forum", "files", "workflows",
-           "market", "agent")
+           "market", "udf", "agent")
 # Modules that add a `flask <name>` command group (their cli.py defines `cli`).
 CLI_MODULES = ("market",)
 
@@ -30,6 +30,7 @@ def create_app(config: Settings | None = None, **overrides: Any) -> Flask:
     from backend.core.logging import configure_logging, init_request_id
     from backend.core.redis import init_redis
     from backend.extensions import api, cors, db, jwt, limiter, migrate
+    from backend.modules.workflows import service as workflows_service
 
     settings = config or load_config()
     app = Flask(__name__)
@@ -54,6 +55,7 @@ def create_app(config: Settings | None = None, **overrides: Any) -> Flask:
     _register_blueprints(app, api)
     _register_cli(app)
     _import_task_modules()
+    workflows_service.register_strategy_kind()
     return app
 
 

@@ -3,7 +3,9 @@
 Every bar is a tick: triggers fire on every bar, data nodes are computed over all ``bars``
 (whatever symbol they name), logic nodes decide per bar and an action node is active on bar t
 when the branch reaching it is live there. ``buy`` actions become ``entries``, ``sell`` and
-``close`` become ``exits``; ``notify`` has no signal. A True at t is decided on bar t's close and
+``close`` become ``exits``; ``notify`` has no signal. As for a bot's workflow order, ``sell`` also
+opens a short and ``close`` also covers one (``short_entries``/``short_exits``), which the engine
+and bots use only when shorts are allowed. A True at t is decided on bar t's close and
 the backtest engine acts on it at bar t+1's open, as for the built-in strategies. There are no
 failures in this mode, so ``none_failed`` joins are always satisfied.
 """
@@ -19,6 +21,8 @@ from backend.domain.workflow.wiring import gather_inputs, handle_value
 
 ENTRY_ACTIONS = ("buy",)
 EXIT_ACTIONS = ("sell", "close")
+SHORT_ENTRY_ACTIONS = ("sell",)
+SHORT_EXIT_ACTIONS = ("close",)
 
 
 def _join(rule: str, lives: list[np.ndarray], n: int) -> np.ndarray:
@@ -58,16 +62,17 @@ def evaluate(plan: Plan, bars: Bars) -> tuple[dict[str, np.ndarray], dict[str, n
 
 
 def workflow_signals(plan: Plan, bars: Bars) -> Signals:
-    """Return the graph's long entries/exits per bar (bool arrays of len(bars))."""
+    """Return the graph's long and short entries/exits per bar (bool arrays of len(bars))."""
     _, active = evaluate(plan, bars)
     n = len(bars)
-    entries, exits = np.zeros(n, dtype=bool), np.zeros(n, dtype=bool)
+    groups = (ENTRY_ACTIONS, EXIT_ACTIONS, SHORT_ENTRY_ACTIONS, SHORT_EXIT_ACTIONS)
+    arrays = [np.zeros(n, dtype=bool) for _ in groups]
     for node_id, node in plan.nodes.items():
         if node.type != "action":
             continue
         kind = node.data.get("action")
-        if kind in ENTRY_ACTIONS:
-            entries |= active[node_id]
-        elif kind in EXIT_ACTIONS:
-            exits |= active[node_id]
-    return Signals(entries=entries, exits=exits)
+        for actions, out in zip(groups, arrays):
+            if kind in actions:
+                out |= active[node_id]
+    entries, exits, short_entries, short_exits = arrays
+    return Signals(entries=entries, exits=exits, short_entries=short_entries, short_exits=short_exits)

@@ -25,13 +25,6 @@ class InvalidTarget(Invalid):
     default_message = "This target cannot be audited."
 
 
-class TargetUnsupported(Invalid):
-    """Raise when the module that owns the target kind is not installed in this build."""
-
-    code = "agent.target_unsupported"
-    default_message = "This kind of target is not available."
-
-
 class MemoryNotFound(NotFound):
     """Raise when a memory id does not exist in the caller's memory space."""
 

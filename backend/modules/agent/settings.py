@@ -5,6 +5,7 @@ from flask import current_app
 
 from backend.modules.agent.llm import LLMSettings
 from backend.modules.agent.memory import MemorySettings
+from backend.modules.users import service as users_service
 
 
 def api_key_for(user_id: str) -> str | None:
@@ -12,12 +13,7 @@ def api_key_for(user_id: str) -> str | None:
     key = current_app.config.get("OPENAI_API_KEY") or None
     if key:
         return key
-    try:
-        from backend.modules.users import service as users_service
-
-        stored = users_service.get_api_secret(user_id=user_id, exchange="openai")
-    except (ImportError, AttributeError):
-        return None
+    stored = users_service.get_api_secret(user_id=user_id, exchange="openai")
     return stored[0] if stored else None
 
 

@@ -1,45 +1,39 @@
 """Resolve an audit's target through the owning modules' services and compute its findings.
 
-Other modules are reached only through their ``service.py``, imported lazily so the agent keeps
-working (with fewer target kinds) in a build where a module is absent.
+Other modules are reached only through their ``service.py``; their not-found errors become the
+agent's TargetNotFound.
 """
 from __future__ import annotations
 
 import csv
-import importlib
 import io
 import json
 import logging
-from typing import Any, Callable
+from contextlib import contextmanager
+from typing import Any, Iterator
 
 import numpy as np
 
 from backend.core.errors import NotFound
 from backend.domain.audit.backtest import AuditReport, BacktestEvidence, audit_backtest
+from backend.domain.audit.rerun import evidence_from_run
 from backend.domain.audit.statements import StatementsError, audit_statements
-from backend.modules.agent.errors import InvalidTarget, TargetNotFound, TargetUnsupported
+from backend.modules.agent.errors import InvalidTarget, TargetNotFound
+from backend.modules.backtests import service as backtests_service
+from backend.modules.bots import service as bots_service
+from backend.modules.files import service as files_service
+from backend.modules.strategies import service as strategies_service
 
 logger = logging.getLogger(__name__)
 
 YEAR_MS = 365 * 86_400_000  # crypto trades every day: annualise by calendar time
-_SERVICES = {"backtest": "backtests", "strategy": "strategies", "bot": "bots", "file": "files"}
 
 
-def service_fn(kind: str, name: str) -> Callable[..., Any]:
-    """Return ``backend.modules.<module>.service.<name>`` or raise TargetUnsupported."""
-    module = _SERVICES[kind]
+@contextmanager
+def owned(kind: str) -> Iterator[None]:
+    """Turn another module's not-found (inside the block) into the agent's target-not-found."""
     try:
-        fn = getattr(importlib.import_module(f"backend.modules.{module}.service"), name)
-    except (ImportError, AttributeError):
-        raise TargetUnsupported(f"Auditing a {kind} is not available in this build.",
-                                details={"kind": kind}) from None
-    return fn
-
-
-def call_owned(kind: str, name: str, **kwargs: Any) -> Any:
-    """Call another module's service, turning its not-found into the agent's target-not-found."""
-    try:
-        return service_fn(kind, name)(**kwargs)
+        yield
     except NotFound:
         raise TargetNotFound(f"The {kind} was not found.", details={"kind": kind}) from None
 
@@ -92,7 +86,8 @@ def check_statements(raw: Any) -> AuditReport:
 
 def load_file_statements(*, actor_id: str, file_id: str) -> dict[str, Any]:
     """Read an uploaded CSV/JSON file of the caller's and return checked statements."""
-    _row, data = call_owned("file", "get_file_content", actor_id=actor_id, file_id=file_id)
+    with owned("file"):
+        _row, data = files_service.get_file_content(actor_id=actor_id, file_id=file_id)
     raw = statements_from_bytes(data)
     check_statements(raw)
     return raw
@@ -100,26 +95,20 @@ def load_file_statements(*, actor_id: str, file_id: str) -> dict[str, Any]:
 
 # --- backtests, strategies, bots ----------------------------------------------------------------
 
-def _field(obj: Any, name: str) -> Any:
-    return obj.get(name) if isinstance(obj, dict) else getattr(obj, name, None)
-
-
 def backtest_report(*, actor_id: str, backtest_id: str) -> AuditReport:
     """Rebuild a completed backtest of the caller's and audit it (with a doubled-cost re-run)."""
-    from backend.domain.audit.rerun import evidence_from_run
-
-    run = call_owned("backtest", "rebuild_run", actor_id=actor_id, backtest_id=backtest_id)
-    bars = _field(run, "bars")
-    ppy = _field(run, "periods_per_year") or periods_per_year(bars.time)
-    ev = evidence_from_run(bars, _field(run, "signals"), _field(run, "config"), float(ppy),
-                           result=_field(run, "result"), summary=_field(run, "metrics"))
+    with owned("backtest"):
+        run = backtests_service.rebuild_run(actor_id=actor_id, backtest_id=backtest_id)
+    ev = evidence_from_run(run.bars, run.signals, run.config, float(run.periods_per_year),
+                           result=run.result, summary=run.metrics)
     return audit_backtest(ev)
 
 
 def latest_backtest_id(*, actor_id: str, strategy_id: str) -> str:
     """Return the id of the caller's latest completed backtest of a strategy, or raise InvalidTarget."""
-    call_owned("strategy", "get_strategy", actor_id=actor_id, strategy_id=strategy_id)
-    kpis = call_owned("backtest", "strategy_kpis", strategy_id=strategy_id, owner_id=actor_id)
+    with owned("strategy"):
+        strategies_service.get_strategy(actor_id=actor_id, strategy_id=strategy_id)
+    kpis = backtests_service.strategy_kpis(strategy_id=strategy_id, owner_id=actor_id)
     if not kpis or not kpis.get("backtestId"):
         raise InvalidTarget("This strategy has no completed backtest of yours to audit yet.")
     return str(kpis["backtestId"])
@@ -127,10 +116,11 @@ def latest_backtest_id(*, actor_id: str, strategy_id: str) -> str:
 
 def bot_report(*, actor_id: str, bot_id: str) -> AuditReport:
     """Audit a paper bot's equity curve and closed-order PnL (no positions, so no exposure checks)."""
-    perf = call_owned("bot", "get_performance", actor_id=actor_id, bot_id=bot_id)
+    with owned("bot"):
+        perf = bots_service.get_performance(actor_id=actor_id, bot_id=bot_id)
     equity = np.array([float(p.value) for p in perf.equity], dtype=np.float64)
     times = np.array([int(p.time) for p in perf.equity], dtype=np.int64)
-    pnls = np.array([float(o.pnl) for o in perf.orders if getattr(o, "pnl", None) is not None])
+    pnls = np.array([float(o.pnl) for o in perf.orders if o.pnl is not None])
     if len(equity) < 2:
         raise InvalidTarget("This bot has not recorded enough equity points to audit.")
     ev = BacktestEvidence(equity=equity, exposure=None, trade_pnls=pnls,
@@ -152,15 +142,21 @@ def report_for(*, actor_id: str, kind: str, target_id: str | None, statements: A
     raise InvalidTarget(f"Unknown target kind {kind!r}.")
 
 
-_GETTERS = {"backtest": ("get_backtest", "backtest_id"), "strategy": ("get_strategy", "strategy_id"),
-            "bot": ("get_bot", "bot_id")}
+def _target_symbol(actor_id: str, kind: str, target_id: str) -> str | None:
+    """Return the symbol of a backtest, strategy or bot the caller can read (else TargetNotFound)."""
+    with owned(kind):
+        if kind == "backtest":
+            return backtests_service.get_backtest(actor_id=actor_id, backtest_id=target_id).row.symbol
+        if kind == "strategy":
+            return strategies_service.get_strategy(actor_id=actor_id, strategy_id=target_id).symbol
+        if kind == "bot":
+            return bots_service.get_bot(actor_id=actor_id, bot_id=target_id).symbol
+    raise InvalidTarget(f"Unknown target kind {kind!r}.")
 
 
 def check_target(*, actor_id: str, kind: str, target_id: str) -> str | None:
-    """Return the target's symbol; raise TargetNotFound/TargetUnsupported unless the caller can read it."""
-    getter, arg = _GETTERS[kind]
-    view = call_owned(kind, getter, actor_id=actor_id, **{arg: target_id})
+    """Return the target's symbol; raise TargetNotFound unless the caller can read it."""
+    symbol = _target_symbol(actor_id, kind, target_id)
     if kind == "strategy":
         latest_backtest_id(actor_id=actor_id, strategy_id=target_id)
-    symbol = _field(view, "symbol")
-    return str(symbol)[:32] if symbol else None
+    return symbol[:32] if symbol else None

@@ -17,7 +17,6 @@ from flask_jwt_extended import create_access_token, create_refresh_token
 from backend.core import auth as core_auth
 from backend.modules.auth.errors import InvalidCredentials, RefreshTokenReused
 from backend.modules.users import service as users_service
-from backend.modules.users.models import User
 
 
 @dataclass(frozen=True)
@@ -27,11 +26,11 @@ class TokenPair:
     access_token: str
     refresh_token: str
     expires_in: int
-    user: User
+    user: users_service.User
     token_type: str = "Bearer"
 
 
-def _issue(user: User, *, family: str, fresh: bool) -> TokenPair:
+def _issue(user: users_service.User, *, family: str, fresh: bool) -> TokenPair:
     claims = {"fam": family}
     access = create_access_token(identity=user.id, fresh=fresh, additional_claims=claims)
     refresh = create_refresh_token(identity=user.id, additional_claims=claims)

@@ -25,6 +25,8 @@ from backend.domain.bars import Bars
 from backend.domain.marketdata.intervals import interval_ms
 from backend.extensions import db
 from backend.modules.backtests.models import Backtest, BacktestTrade
+from backend.modules.market import service as market_service
+from backend.modules.strategies import service as strategies_service
 
 logger = logging.getLogger(__name__)
 
@@ -58,25 +60,14 @@ def config_of(row: Backtest) -> BacktestConfig:
 def load_bars(row: Backtest) -> Bars:
     """Return the bars of the row's symbol, interval and range; fail the job when there are none."""
     try:
-        bars = _market_bars(row)
+        bars = market_service.load_bars(symbol=row.symbol, interval=row.interval, start_ms=row.start_ms,
+                                        end_ms=row.end_ms, provider=row.provider)
     except (LookupError, AppError) as exc:
         raise JobFailed(f"No market data for {row.symbol} {row.interval}: {exc}", reason="no_data") from exc
     if len(bars) < 2:
         raise JobFailed(f"No market data for {row.symbol} {row.interval} in the requested range.",
                         reason="no_data")
     return bars
-
-
-def _market_bars(row: Backtest) -> Bars:
-    """Return bars from the market service (the mock provider until that service exists)."""
-    try:
-        from backend.modules.market.service import load_bars as market_load_bars
-    except ImportError:
-        from backend.domain.marketdata.mock import MockProvider
-
-        return MockProvider().get_bars(row.symbol, row.interval, row.start_ms, row.end_ms)
-    return market_load_bars(symbol=row.symbol, interval=row.interval, start_ms=row.start_ms,
-                            end_ms=row.end_ms, provider=row.provider)
 
 
 def _no_progress(pct: float) -> None:
@@ -86,10 +77,8 @@ def _no_progress(pct: float) -> None:
 def compute(row: Backtest, bars: Bars, *, progress: Callable[[float], None] = _no_progress,
             config: BacktestConfig | None = None) -> Computed:
     """Run the row's strategy version on ``bars`` and compute every metric."""
-    from backend.modules.strategies import service as strategies_service
-
     progress(30)
-    signals = strategies_service.compute_signals(version=row, bars=bars)
+    signals = strategies_service.compute_signals(kind=row.kind, params=row.params, bars=bars)
     progress(55)
     config = config or config_of(row)
     result = engine.run(bars, signals, config)
@@ -178,3 +167,6 @@ def store(row: Backtest, done: Computed) -> None:
     row.equity_curve = equity_rows(done.bars.time, done.result.equity,
                                    int(cfg.get("BACKTEST_CURVE_MAX", DEFAULT_CURVE_MAX)))
     row.finished_at = now_ms()
+    if row.strategy_id is not None:
+        strategies_service.record_backtest(strategy_id=row.strategy_id, owner_id=row.owner_id, backtest_id=row.id,
+                                           metrics=row.metrics, finished_at=row.finished_at)

@@ -14,7 +14,6 @@ from typing import Any, Mapping
 
 from flask import current_app
 from sqlalchemy import Select, func, select, tuple_
-from sqlalchemy.dialects.postgresql import distinct_on
 
 from backend.core import jobs
 from backend.core.db import get_owned_or_404, looks_like_id, now_ms, transactional
@@ -57,6 +56,7 @@ class Definition:
     name: str
     symbol: str | None
     interval: str | None
+    subject_id: str | None = None  # the strategy whose dashboard status the job drives (owner's runs)
 
 
 def _definition(actor_id: str, strategy_id: str | None, strategy: Mapping[str, Any] | None) -> Definition:
@@ -64,7 +64,7 @@ def _definition(actor_id: str, strategy_id: str | None, strategy: Mapping[str, A
     if strategy_id:
         run = strategies_service.get_strategy_for_run(actor_id=actor_id, strategy_id=strategy_id)
         return Definition(run.strategy_id, run.version_id, run.kind, run.params, run.name, run.symbol,
-                          run.interval)
+                          run.interval, run.strategy_id if run.owner_id == actor_id else None)
     kind = strategy["kind"]
     params = strategies_service.validate_definition(kind, strategy.get("params") or {}, actor_id=actor_id)
     return Definition(None, None, kind, params, kind, None, None)
@@ -129,7 +129,7 @@ def submit_backtest(*, actor_id: str, strategy_id: str | None = None,
     interval = interval or d.interval or "1h"
     start, end = _range(interval, start, end)
     _check_active(actor_id)
-    job = jobs.submit(JOB_KIND, owner_id=actor_id, subject_id=d.strategy_id)
+    job = jobs.submit(JOB_KIND, owner_id=actor_id, subject_id=d.subject_id)
     row = _new_row(actor_id=actor_id, job=job, d=d, symbol=symbol, interval=interval, start=start, end=end,
                    options=options)
     db.session.add(row)
@@ -284,34 +284,6 @@ def strategy_kpis(*, strategy_id: str, owner_id: str) -> dict[str, Any] | None:
 
 
 @dataclass(frozen=True)
-class StrategySnapshot:
-    """The latest completed result of a strategy and whether a run of it is in flight."""
-
-    backtest_id: str | None
-    metrics: dict[str, Any] | None
-    finished_at: int | None
-    active: bool
-
-
-def strategy_snapshots(*, pairs: list[tuple[str, str]]) -> dict[str, StrategySnapshot]:
-    """Return ``{strategy_id: snapshot}`` for (strategy_id, owner_id) pairs, in two queries."""
-    if not pairs:
-        return {}
-    owned = tuple_(Backtest.strategy_id, Backtest.owner_id).in_(pairs)
-    latest = db.session.execute(
-        select(Backtest.strategy_id, Backtest.id, Backtest.metrics, Backtest.finished_at)
-        .join(Job, Job.id == Backtest.job_id)
-        .where(owned, Job.status == jobs.SUCCESS)
-        .order_by(Backtest.strategy_id, Backtest.finished_at.desc(), Backtest.id)
-        .ext(distinct_on(Backtest.strategy_id))).all()
-    active = jobs.active_subject_ids([sid for sid, _owner in pairs])
-    out = {sid: StrategySnapshot(bid, metrics, finished, sid in active) for sid, bid, metrics, finished in latest}
-    for sid in active - set(out):
-        out[sid] = StrategySnapshot(None, None, None, True)
-    return out
-
-
-@dataclass(frozen=True)
 class RebuiltRun:
     """A completed backtest re-run from its recorded inputs (bars, signals, config, result)."""
 
@@ -367,7 +339,7 @@ def run_backtest_sync(*, actor_id: str, strategy_id: str, interval: str, start: 
                       **options: Any) -> str:
     """Run a backtest of a strategy in this process, without a worker (the demo seed); return its id."""
     d = _definition(actor_id, strategy_id, None)
-    ctx = jobs.start_inline(JOB_KIND, owner_id=actor_id, subject_id=d.strategy_id)
+    ctx = jobs.start_inline(JOB_KIND, owner_id=actor_id, subject_id=d.subject_id)
     row = _new_row(actor_id=actor_id, job=db.session.get(Job, ctx.job_id), d=d, symbol=d.symbol or "",
                    interval=interval, start=start, end=end, options=options)
     db.session.add(row)

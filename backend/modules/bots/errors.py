@@ -37,9 +37,3 @@ class IdempotencyConflict(Conflict):
     reason = "idempotency_conflict"
     code = "bots.idempotency_conflict"
     default_message = "This Idempotency-Key was already used with a different request."
-
-
-class BotStateConflict(Conflict):
-    """Raise when a status change is not allowed from the bot's current state."""
-
-    code = "bots.state_conflict"

@@ -7,9 +7,11 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
-from typing import Any
+
 from backend.domain.backtest.types import Signals
 from backend.domain.bars import Bars
+from backend.modules.market import service as market_service
+from backend.modules.strategies import service as strategies_service
 
 
 @dataclass(frozen=True)
@@ -21,7 +23,6 @@ class PinnedStrategy:
     name: str
     symbol: str | None
     interval: str | None
-    allow_short: bool
 
 
 def pin_strategy(*, actor_id: str, strategy_id: str) -> PinnedStrategy:
@@ -29,12 +30,9 @@ def pin_strategy(*, actor_id: str, strategy_id: str) -> PinnedStrategy:
 
     Raises the strategies module's NotFound when it is unknown or invisible to the caller.
     """
-    from backend.modules.strategies import service as strategies_service
-
     run = strategies_service.get_strategy_for_run(actor_id=actor_id, strategy_id=strategy_id)
     return PinnedStrategy(strategy_id=run.strategy_id, version_id=run.version_id, name=run.name,
-                          symbol=run.symbol, interval=run.interval,
-                          allow_short=bool(getattr(run, "allow_short", False)))
+                          symbol=run.symbol, interval=run.interval)
 
 
 # Versions are immutable, so a tick need not re-read one every minute. The cache is per process,
@@ -42,12 +40,10 @@ def pin_strategy(*, actor_id: str, strategy_id: str) -> PinnedStrategy:
 # owner stops bots pinned to it within that time).
 VERSION_TTL_S = 60.0
 _VERSION_CACHE_MAX = 4096
-_version_cache: dict[tuple[str, str, str], tuple[float, Any]] = {}
+_version_cache: dict[tuple[str, str, str], tuple[float, strategies_service.StrategyRun]] = {}
 
 
-def _pinned_version(owner_id: str, strategy_id: str, version_id: str) -> Any:
-    from backend.modules.strategies import service as strategies_service
-
+def _pinned_version(owner_id: str, strategy_id: str, version_id: str) -> strategies_service.StrategyRun:
     key = (owner_id, strategy_id, version_id)
     hit = _version_cache.get(key)
     if hit is not None and hit[0] > time.monotonic():
@@ -62,29 +58,17 @@ def _pinned_version(owner_id: str, strategy_id: str, version_id: str) -> Any:
 
 def strategy_signals(*, owner_id: str, strategy_id: str, version_id: str, bars: Bars) -> Signals:
     """Return the signals of a pinned strategy version on ``bars`` (the backtests' code path)."""
-    from backend.modules.strategies import service as strategies_service
-
     version = _pinned_version(owner_id, strategy_id, version_id)
-    return strategies_service.compute_signals(version=version, bars=bars)
+    return strategies_service.compute_signals(kind=version.kind, params=version.params, bars=bars)
 
 
 def load_bars(*, symbol: str, interval: str, start_ms: int, end_ms: int) -> Bars:
-    """Return the bars of ``symbol`` with open time in [start_ms, end_ms)."""
-    from backend.modules.market import service as market_service
-
-    return market_service.load_bars(symbol=symbol, interval=interval, start_ms=start_ms,
-                                    end_ms=end_ms)
+    """Return the bars of ``symbol`` with open time in [start_ms, end_ms) that are complete at ``end_ms``."""
+    return market_service.load_bars(symbol=symbol, interval=interval, start_ms=start_ms, end_ms=end_ms,
+                                    now_ms=end_ms)
 
 
 def latest_close(*, symbol: str, interval: str, now_ms: int) -> tuple[int, float] | None:
     """Return (bar open time, close) of the latest complete bar, or None when there is none."""
-    from backend.modules.market import service as market_service
-
     bar = market_service.latest_bar(symbol=symbol, interval=interval, now_ms=now_ms)
-    if bar is None:
-        return None
-    if isinstance(bar, Bars):
-        return (int(bar.time[-1]), float(bar.close[-1])) if len(bar) else None
-    if isinstance(bar, dict):
-        return int(bar["time"]), float(bar["close"])
-    return int(bar.time), float(bar.close)
+    return None if bar is None else (bar.time, float(bar.close))

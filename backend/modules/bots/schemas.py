@@ -39,6 +39,7 @@ class BotSchema(CamelSchema):
     position = Money()
     fee_bps = Money()
     slippage_bps = Money()
+    allow_short = ma.fields.Boolean()
     error_reason = ma.fields.String(allow_none=True)
     error_message = ma.fields.String(allow_none=True)
     last_bar_time = TimestampMs(allow_none=True)
@@ -60,6 +61,7 @@ class BotCreateSchema(BaseSchema):
     public = ma.fields.Boolean(load_default=False)
     fee_bps = Money(load_default=None, validate=BPS)
     slippage_bps = Money(load_default=None, validate=BPS)
+    allow_short = ma.fields.Boolean(load_default=False)
 
 
 class BotStatusSchema(BaseSchema):

@@ -10,6 +10,7 @@ from backend.core.db import now_ms
 from backend.extensions import db
 from backend.modules.bots import service
 from backend.modules.bots.models import BotInstance
+from backend.modules.strategies import service as strategies_service
 
 logger = logging.getLogger(__name__)
 
@@ -24,8 +25,6 @@ DEMO_BOTS = (
 
 
 def _demo_strategy(admin_id: str, name: str, symbol: str, kind: str, params: dict) -> str:
-    from backend.modules.strategies import service as strategies_service
-
     view = strategies_service.create_strategy(actor_id=admin_id, name=name, symbol=symbol,
                                               kind=kind, params=params, interval="1h",
                                               tags=["demo"], published=True)

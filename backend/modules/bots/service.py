@@ -118,8 +118,11 @@ def create_bot(*, actor_id: str, name: str, strategy_id: str, capital: Decimal,
                symbol: str | None = None, interval: str | None = None,
                tags: Sequence[str] = (), paper: bool = True, public: bool = False,
                fee_bps: Decimal | None = None, slippage_bps: Decimal | None = None,
-               start_ms: int | None = None, now: int | None = None) -> BotView:
+               allow_short: bool = False, start_ms: int | None = None, now: int | None = None) -> BotView:
     """Create a running paper bot pinned to the strategy's current version.
+
+    ``allow_short`` (like a backtest's) lets the strategy's short signals and a manual ``sell``
+    take the bot short; without it the bot is long or flat.
     ---
     ``start_ms`` (not exposed over HTTP; seeds and tests) replays history: the bot trades from
     the first bar at or after it and its strategy sees no earlier bar, exactly like a backtest
@@ -144,7 +147,7 @@ def create_bot(*, actor_id: str, name: str, strategy_id: str, capital: Decimal,
         owner_id=actor_id, name=name, strategy_id=pinned.strategy_id,
         strategy_version_id=pinned.version_id, strategy_name=pinned.name, symbol=symbol,
         interval=interval, tags=list(tags), paper=True, is_public=public,
-        allow_short=pinned.allow_short, capital=state.initial_capital, cash=state.cash,
+        allow_short=allow_short, capital=state.initial_capital, cash=state.cash,
         fee_bps=fee_bps, slippage_bps=slippage_bps, status=RUNNING, origin_ms=0, last_bar_ms=0,
         flat_bar_ms=0, position=Decimal(0),
     )

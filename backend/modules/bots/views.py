@@ -36,6 +36,7 @@ class BotView:
     position: Decimal
     fee_bps: Decimal
     slippage_bps: Decimal
+    allow_short: bool
     error_reason: str | None
     error_message: str | None
     last_bar_time: int | None
@@ -60,7 +61,8 @@ def bot_view(bot: BotInstance, now: int) -> BotView:
         capital=bot.capital, tags=list(bot.tags or []), strategy_id=bot.strategy_id,
         strategy_version_id=bot.strategy_version_id, symbol=bot.symbol, interval=bot.interval,
         paper=bot.paper, public=bot.is_public, equity=equity, cash=bot.cash, position=bot.position,
-        fee_bps=bot.fee_bps, slippage_bps=bot.slippage_bps, error_reason=bot.error_reason,
+        fee_bps=bot.fee_bps, slippage_bps=bot.slippage_bps, allow_short=bot.allow_short,
+        error_reason=bot.error_reason,
         error_message=bot.error_message, last_bar_time=processed, created_at=bot.created_at,
         updated_at=bot.updated_at,
     )

@@ -7,6 +7,7 @@ from sqlalchemy import select, update
 
 from backend.core.db import now_ms
 from backend.extensions import db
+from backend.modules.backtests import service as backtests_service
 from backend.modules.forum import service, social
 from backend.modules.forum.models import Post
 from backend.modules.users import service as users_service
@@ -59,12 +60,7 @@ def seed_demo(*, admin_id: str) -> None:
 
 def _admin_backtest(admin_id: str) -> dict[str, str] | None:
     """Return an attachment of the admin's latest completed backtest, if the backtests seed made one."""
-    try:
-        from backend.modules.backtests import service as backtests_service
-
-        row = backtests_service.latest_completed(actor_id=admin_id)
-    except (ImportError, AttributeError):
-        return None
+    row = backtests_service.latest_completed(actor_id=admin_id)
     if row is None or row.owner_id != admin_id:
         return None
     return {"kind": "backtest", "id": row.id}

@@ -6,7 +6,6 @@ atomic increments in the transaction that inserts/deletes the counted row (see m
 from __future__ import annotations
 
 import dataclasses
-import importlib
 import logging
 import math
 from decimal import Decimal
@@ -19,18 +18,18 @@ from backend.core.db import now_ms, transactional
 from backend.core.errors import AppError
 from backend.core.pagination import Page, paginate
 from backend.extensions import db
+from backend.modules.backtests import service as backtests_service
 from backend.modules.forum import ranking
 from backend.modules.forum.errors import (AttachmentUnavailable, CommentNotFound, NotAuthor,
                                           PostNotFound)
 from backend.modules.forum.models import Comment, Favorite, Like, Post
 from backend.modules.forum.views import (CommentView, PostView, authors_by_id, comment_views,
                                          post_view, post_views)
+from backend.modules.strategies import service as strategies_service
 
 logger = logging.getLogger(__name__)
 
 DEFAULT_HOT_CANDIDATES = 500
-_ATTACHMENT_SOURCES = {"backtest": ("backtests", "backtest_id"),
-                       "strategy": ("strategies", "strategy_id")}
 
 
 def get_post_row(post_id: str, *, lock: bool = False) -> Post:
@@ -151,21 +150,14 @@ def _set_attachment(post: Post, actor_id: str, attachment: dict[str, str] | None
 
 
 def verified_kpis(*, actor_id: str, kind: str, object_id: str) -> dict[str, Any]:
-    """Return the server-computed KPIs of the caller's own backtest or strategy (JSON-ready)."""
-    module_name, arg = _ATTACHMENT_SOURCES[kind]
+    """Return the server-computed KPIs of the caller's own backtest or strategy (JSON-ready).
+
+    A strategy's KPIs are those of its author's latest completed backtest of it.
+    """
     fields = {"attachment": [f"This {kind} cannot be attached."]}
     try:
-        source = importlib.import_module(f"backend.modules.{module_name}.service")
-        fetch = source.verified_kpis
-        owner_of = source.get_strategy if kind == "strategy" else None
-    except (ImportError, AttributeError) as exc:
-        raise AttachmentUnavailable(f"Attaching a {kind} is not available yet.",
-                                    fields=fields) from exc
-    try:
-        # strategies.verified_kpis also answers for other users' *published* strategies; a post
-        # may only show its author's own, so check the owner first.
-        owned = owner_of is None or owner_of(actor_id=actor_id, strategy_id=object_id).owner_id == actor_id
-        kpis = fetch(actor_id=actor_id, **{arg: object_id}) if owned else None
+        kpis = (backtests_service.verified_kpis(actor_id=actor_id, backtest_id=object_id) if kind == "backtest"
+                else _strategy_kpis(actor_id, object_id))
     except AppError as exc:
         raise AttachmentUnavailable(f"The {kind} is not yours or has no verified result.",
                                     fields=fields, details={"cause": exc.code}) from exc
@@ -173,6 +165,14 @@ def verified_kpis(*, actor_id: str, kind: str, object_id: str) -> dict[str, Any]
         raise AttachmentUnavailable(f"The {kind} is not yours or has no verified result yet.",
                                     fields=fields)
     return _jsonable(kpis)
+
+
+def _strategy_kpis(actor_id: str, strategy_id: str) -> dict[str, Any] | None:
+    """Return the KPIs of the caller's own strategy (None for a published strategy of someone else)."""
+    strategy = strategies_service.get_strategy(actor_id=actor_id, strategy_id=strategy_id)
+    if strategy.owner_id != actor_id:
+        return None
+    return backtests_service.strategy_kpis(strategy_id=strategy.id, owner_id=actor_id)
 
 
 def _jsonable(value: Any) -> Any:

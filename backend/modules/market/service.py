@@ -2,7 +2,7 @@
 
 Times are Unix ms (UTC) bar open times; bars are complete (open + interval <= now). Other modules
 call ``load_bars``, ``latest_bar``, ``list_symbols`` and ``import_candles``; the TradingView UDF
-feed lives in ``backend.modules.market.udf_service``.
+feed (``backend.modules.udf``) builds its payloads from this module.
 """
 from __future__ import annotations
 
@@ -15,12 +15,15 @@ import numpy as np
 
 from backend.core.db import transactional
 from backend.domain.bars import Bars
+from backend.domain.marketdata import udf
 from backend.domain.marketdata.base import SymbolInfo
 from backend.domain.marketdata.csv import CSVFormatError, parse_ohlcv_csv
 from backend.domain.marketdata.intervals import INTERVALS, floor_time, interval_ms
 from backend.domain.marketdata.mock import MOCK_SPECS
 from backend.modules.market import sources, store
-from backend.modules.market.errors import ImportForbidden, InvalidCandles, UnknownSymbol
+from backend.modules.files import service as files_service
+from backend.modules.market.errors import ImportForbidden, InvalidCandles, InvalidMarketQuery, UnknownSymbol
+from backend.modules.users import service as users_service
 
 logger = logging.getLogger(__name__)
 
@@ -64,13 +67,14 @@ def _dec(value: float) -> Decimal:
     return Decimal(repr(float(value)))
 
 
-def load_bars(*, symbol: str, interval: str, start_ms: int, end_ms: int, provider: str = "auto") -> Bars:
-    """Return complete bars of symbol with open time in [start_ms, end_ms) (Unix ms), ascending.
+def load_bars(*, symbol: str, interval: str, start_ms: int, end_ms: int, provider: str = "auto",
+              now_ms: int | None = None) -> Bars:
+    """Return bars complete at ``now_ms`` (default: now) with open time in [start_ms, end_ms), ascending.
 
     ``provider``: "db" (stored candles), "mock" (MockProvider) or "auto" (imported candles for
     that symbol/interval when any exist, else the mock).
     """
-    return sources.resolve(symbol, interval, provider).bars(int(start_ms), int(end_ms))
+    return sources.resolve(symbol, interval, provider, now_ms=now_ms).bars(int(start_ms), int(end_ms))
 
 
 def load_last_bars(*, symbol: str, interval: str, count: int, end_ms: int | None = None,
@@ -170,9 +174,6 @@ def import_candles(*, symbol: str, interval: str, bars: Bars | None = None, csv_
 @transactional
 def import_uploaded_csv(*, actor_id: str, file_id: str, symbol: str, interval: str) -> ImportResult:
     """Import an uploaded CSV file (admins only: candles are shared by every user)."""
-    from backend.modules.files import service as files_service
-    from backend.modules.users import service as users_service
-
     if not users_service.get_user(user_id=actor_id).is_admin:
         raise ImportForbidden()
     _file, content = files_service.get_file_content(actor_id=actor_id, file_id=file_id)
@@ -228,3 +229,32 @@ def _snapshot(info: SymbolInfo, today: Bars, prev_close: float) -> dict:
         "volume": _dec(round(float(today.volume.sum()), 6)),
         "time": int(today.time[-1]),
     }
+
+
+def normalize_symbol(symbol: str | None) -> str:
+    """Return the canonical ticker: upper case, without a TradingView ``EXCHANGE:`` prefix."""
+    return sources.normalize_symbol(symbol)
+
+
+def history_payload(*, symbol: str, resolution: str, from_s: int | None, to_s: int | None,
+                    countback: int | None) -> dict:
+    """Build a UDF history payload (ok, or no_data with nextTime); raise ValueError / AppError for bad input."""
+    request = udf.parse_history_request(resolution, from_s, to_s, countback)
+    src = sources.resolve(symbol, request.interval)
+    if request.countback:
+        bars = src.last(request.end_ms, request.countback)
+    else:
+        bars = src.last(request.end_ms, udf.MAX_HISTORY_BARS, start_ms=request.start_ms)
+    earlier = None
+    if len(bars) == 0:
+        earlier = src.before(request.end_ms if request.countback else request.start_ms)
+    return udf.history_payload(bars, request, earlier_ms=earlier)
+
+
+def get_history(*, symbol: str, resolution: str, from_s: int | None, to_s: int | None,
+                countback: int | None) -> dict:
+    """Return the UDF history payload for the enveloped API; raise InvalidMarketQuery/UnknownSymbol."""
+    try:
+        return history_payload(symbol=symbol, resolution=resolution, from_s=from_s, to_s=to_s, countback=countback)
+    except ValueError as exc:
+        raise InvalidMarketQuery(str(exc)) from None

@@ -4,6 +4,9 @@ Every change of kind, parameters or code creates a new `strategy_versions` row w
 `content_hash` is the SHA-256 of the canonical JSON of ``{kind, params, code}``; backtests and
 bots pin a version id, so a run can always be reproduced. A deleted strategy is soft-deleted
 (`deleted_at`), so the backtests and bots that reference it keep their history.
+
+`latest_*` snapshot the owner's latest completed backtest of the strategy (the dashboard's KPIs);
+the backtests module pushes them down through `service.record_backtest` when a run completes.
 """
 from __future__ import annotations
 
@@ -39,6 +42,9 @@ class Strategy(TimestampMixin, db.Model):
     current_version_id: Mapped[str | None] = mapped_column(String(36), nullable=True)
     version_count: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
     deleted_at: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    latest_backtest_id: Mapped[str | None] = mapped_column(String(36), nullable=True)
+    latest_metrics: Mapped[dict[str, Any] | None] = mapped_column(JSONB, nullable=True)
+    latest_finished_at: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
 
 
 class StrategyVersion(db.Model):

@@ -11,9 +11,9 @@ import json
 import logging
 import re
 from dataclasses import dataclass
-from typing import Any, Mapping
+from typing import Any, Callable, Mapping
 
-from sqlalchemy import select
+from sqlalchemy import and_, or_, select, update
 
 from backend.core.db import now_ms, transactional
 from backend.core.errors import AppError
@@ -22,6 +22,7 @@ from backend.domain.backtest import strategies as domain_strategies
 from backend.domain.backtest.types import Signals
 from backend.domain.bars import Bars
 from backend.extensions import db
+from backend.modules.market import service as market_service
 from backend.modules.strategies.errors import (InvalidStrategy, NotStrategyOwner, StrategyNotFound,
                                                StrategyVersionNotFound)
 from backend.modules.strategies.models import Strategy, StrategyVersion
@@ -29,7 +30,6 @@ from backend.modules.strategies.views import StrategyView, build_views
 
 logger = logging.getLogger(__name__)
 
-WORKFLOW_KIND = "workflow"
 _ID_RE = re.compile(r"[0-9A-Fa-f-]{1,36}")
 SHOWCASE_CANDIDATES = 100
 
@@ -62,44 +62,45 @@ def content_hash(kind: str, params: Mapping[str, Any], code: str | None = None) 
     return hashlib.sha256(payload.encode()).hexdigest()
 
 
-def _workflow_params(params: Mapping[str, Any], actor_id: str) -> dict[str, Any]:
-    """Return ``{workflow_version_id}`` after checking the version is one of the actor's workflows."""
-    from backend.modules.workflows import service as workflows_service
+@dataclass(frozen=True)
+class StrategyKind:
+    """A strategy kind defined by an upper module (e.g. ``workflow``), registered at app start.
 
-    ref = params.get("workflow_version_id")
-    fields = {f"params.{k}": ["Unknown parameter."] for k in sorted(set(params) - {"workflow_version_id"})}
-    if not looks_like_id(ref):
-        fields["params.workflow_version_id"] = ["Missing data for required field." if not ref else "Must be an id."]
-    else:
-        try:
-            workflows_service.check_version_access(actor_id=actor_id, workflow_version_id=ref)
-        except AppError as exc:
-            if exc.http_status != 404:
-                raise
-            fields["params.workflow_version_id"] = ["Unknown workflow version."]
-    if fields:
-        raise InvalidStrategy(fields=fields)
-    return {"workflow_version_id": ref}
+    ``validate(params, actor_id)`` returns the clean parameters or raises InvalidStrategy naming
+    each field; ``signals(params, bars)`` computes the kind's signals (look-ahead free).
+    """
+
+    name: str
+    validate: Callable[[Mapping[str, Any], str], dict[str, Any]]
+    signals: Callable[[Mapping[str, Any], Bars], Signals]
+
+
+_KINDS: dict[str, StrategyKind] = {}
+
+
+def register_kind(kind: StrategyKind) -> None:
+    """Register (or replace) a strategy kind; upper modules call this from ``create_app``."""
+    if kind.name in {spec.kind for spec in domain_strategies.list_strategies()}:
+        raise ValueError(f"{kind.name!r} is a built-in strategy kind.")
+    _KINDS[kind.name] = kind
 
 
 def validate_definition(kind: str, params: Mapping[str, Any] | None, *, actor_id: str) -> dict[str, Any]:
     """Return the parameters with defaults filled in, or raise InvalidStrategy naming each field."""
-    if kind == WORKFLOW_KIND:
-        return _workflow_params(params or {}, actor_id)
+    if kind in _KINDS:
+        return _KINDS[kind].validate(params or {}, actor_id)
     try:
         return domain_strategies.validate_params(kind, params or {})
     except domain_strategies.UnknownStrategyError:
-        known = ", ".join(spec.kind for spec in domain_strategies.list_strategies())
+        known = ", ".join([*(spec.kind for spec in domain_strategies.list_strategies()), *_KINDS])
         raise InvalidStrategy(f"Unknown strategy kind {kind!r}.",
-                              fields={"kind": [f"Must be one of: {known}, {WORKFLOW_KIND}."]}) from None
+                              fields={"kind": [f"Must be one of: {known}."]}) from None
     except domain_strategies.ParamError as exc:
         raise InvalidStrategy(fields={f"params.{k}": v for k, v in exc.fields.items()}) from None
 
 
 def known_symbol(symbol: str) -> str:
     """Return the market's spelling of ``symbol``; 422 when no market data source serves it."""
-    from backend.modules.market import service as market_service
-
     try:
         return market_service.find_symbol(symbol).info.symbol
     except AppError as exc:
@@ -282,26 +283,33 @@ def get_version_for_run(*, actor_id: str | None, strategy_id: str, version_id: s
     return _run_of(row, version)
 
 
-def compute_signals(*, version: Any, bars: Bars) -> Signals:
-    """Return the signals of a version (anything with ``kind`` and ``params``) on ``bars``.
+def compute_signals(*, kind: str, params: Mapping[str, Any], bars: Bars) -> Signals:
+    """Return the signals of strategy ``kind`` with ``params`` (a pinned version's) on ``bars``.
 
-    Pure and look-ahead free for built-ins: a signal at bar t uses bars up to t (fills at t+1's open).
+    Look-ahead free: a signal at bar t uses bars up to t (fills at t+1's open).
     """
-    if version.kind == WORKFLOW_KIND:
-        from backend.modules.workflows import service as workflows_service
-
-        return workflows_service.workflow_signals(
-            workflow_version_id=version.params["workflow_version_id"], bars=bars)
-    spec = domain_strategies.get_strategy(version.kind)
-    return spec.signals(bars, domain_strategies.validate_params(version.kind, version.params))
+    if kind in _KINDS:
+        return _KINDS[kind].signals(params, bars)
+    spec = domain_strategies.get_strategy(kind)
+    return spec.signals(bars, domain_strategies.validate_params(kind, params))
 
 
-def verified_kpis(*, actor_id: str, strategy_id: str) -> dict[str, Any] | None:
-    """Return the KPIs of the owner's latest completed backtest of this strategy (None if none)."""
-    from backend.modules.backtests import service as backtests_service
+def record_backtest(*, strategy_id: str, owner_id: str, backtest_id: str, metrics: dict[str, Any],
+                    finished_at: int) -> bool:
+    """Snapshot a completed backtest as the strategy's latest when its owner ran it and it is newer.
 
-    row = _visible(strategy_id, actor_id)
-    return backtests_service.strategy_kpis(strategy_id=row.id, owner_id=row.owner_id)
+    Called by the backtests module when a run completes; joins the caller's transaction (the caller
+    commits). "Newer" orders runs by finish time, then by id (the smallest wins a tie), as the
+    backtests' own "latest completed" does. Return whether the snapshot changed.
+    """
+    result = db.session.execute(
+        update(Strategy)
+        .where(Strategy.id == strategy_id, Strategy.owner_id == owner_id,
+               or_(Strategy.latest_finished_at.is_(None), Strategy.latest_finished_at < finished_at,
+                   and_(Strategy.latest_finished_at == finished_at, Strategy.latest_backtest_id > backtest_id)))
+        .values(latest_backtest_id=backtest_id, latest_metrics=metrics, latest_finished_at=finished_at)
+        .execution_options(synchronize_session="fetch"))
+    return bool(result.rowcount)
 
 
 def published_pairs() -> list[tuple[str, str]]:

@@ -1,8 +1,9 @@
-"""The contract's Strategy, built from strategy rows plus their latest completed backtest.
+"""The contract's Strategy, built from strategy rows and their latest-backtest snapshot.
 
 `returns`, `winRate`, `maxDrawdown` and `trades` come from the owner's latest completed backtest
-of the strategy (0 when there is none yet); `lastUpdate` is that backtest's finish time, or the
-strategy's own update time. `status` is ``running`` while a backtest of it is queued or running,
+of the strategy (0 when there is none yet), snapshotted on the row by `service.record_backtest`;
+`lastUpdate` is that backtest's finish time, or the strategy's own update time. `status` is
+``running`` while a job of it (an owner's backtest) is pending or running in the core jobs table,
 ``completed`` once it has a completed backtest, else ``stopped``.
 """
 from __future__ import annotations
@@ -10,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Sequence
 
+from backend.core import jobs
 from backend.extensions import db
 from backend.modules.strategies.models import Strategy, StrategyVersion
 
@@ -46,17 +48,17 @@ def _num(metrics: dict[str, Any] | None, key: str) -> float:
     return float(value) if value is not None else 0.0
 
 
-def _status(snapshot: Any) -> str:
-    if snapshot is not None and snapshot.active:
+def _status(row: Strategy, active: bool) -> str:
+    if active:
         return "running"
-    return "completed" if snapshot is not None and snapshot.metrics is not None else "stopped"
+    return "completed" if row.latest_backtest_id is not None else "stopped"
 
 
-def _view(row: Strategy, version: StrategyVersion | None, snapshot: Any) -> StrategyView:
-    metrics = snapshot.metrics if snapshot is not None else None
-    finished = snapshot.finished_at if snapshot is not None else None
+def _view(row: Strategy, version: StrategyVersion | None, active: bool) -> StrategyView:
+    metrics = row.latest_metrics
+    finished = row.latest_finished_at
     return StrategyView(
-        id=row.id, name=row.name, symbol=row.symbol, status=_status(snapshot),
+        id=row.id, name=row.name, symbol=row.symbol, status=_status(row, active),
         returns=_num(metrics, "totalReturn"), win_rate=_num(metrics, "winRate"),
         max_drawdown=_num(metrics, "maxDrawdown"), tags=list(row.tags or []),
         last_update=int(finished or row.updated_at), trades=int(_num(metrics, "totalTrades")),
@@ -65,18 +67,16 @@ def _view(row: Strategy, version: StrategyVersion | None, snapshot: Any) -> Stra
         version=version.number if version is not None else 0,
         version_id=version.id if version is not None else None,
         params=dict(version.params) if version is not None else {}, created_at=row.created_at,
-        latest_backtest_id=snapshot.backtest_id if snapshot is not None else None, metrics=metrics,
+        latest_backtest_id=row.latest_backtest_id, metrics=metrics,
     )
 
 
 def build_views(rows: Sequence[Strategy]) -> list[StrategyView]:
     """Return views of ``rows`` (two queries for the whole list, no N+1)."""
-    from backend.modules.backtests import service as backtests_service
-
     if not rows:
         return []
-    snapshots = backtests_service.strategy_snapshots(pairs=[(r.id, r.owner_id) for r in rows])
+    active = jobs.active_subject_ids([r.id for r in rows])
     version_ids = [r.current_version_id for r in rows if r.current_version_id]
     versions = {v.id: v for v in db.session.scalars(
         db.select(StrategyVersion).where(StrategyVersion.id.in_(version_ids)))} if version_ids else {}
-    return [_view(r, versions.get(r.current_version_id), snapshots.get(r.id)) for r in rows]
+    return [_view(r, versions.get(r.current_version_id), r.id in active) for r in rows]

@@ -11,7 +11,7 @@ from backend.core.passwords import hash_password, verify_password
 from backend.extensions import db
 from backend.modules.users.errors import (ApiKeyNotFound, EmailTaken, UsernameTaken, UserNotFound,
                                           WrongPassword)
-from backend.modules.users.models import User, UserApiKey
+from backend.modules.users.models import User, UserApiKey  # User is public: callers type rows with it
 
 
 def _find_by_login(login: str) -> User | None:

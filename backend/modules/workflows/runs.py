@@ -23,6 +23,8 @@ from backend.domain import workflow as engine
 from backend.domain.marketdata.intervals import interval_ms
 from backend.domain.workflow.cron import last_due
 from backend.extensions import db
+from backend.modules.bots import service as bots_service
+from backend.modules.market import service as market_service
 from backend.modules.workflows.errors import WorkflowRunNotFound
 from backend.modules.workflows.graphs import compile_or_raise, cron_triggers, owned_workflow
 from backend.modules.workflows.models import (
@@ -170,8 +172,6 @@ def _fired(graph: dict[str, Any], trigger: str, scheduled_at: int | None) -> set
 
 def bars_source(now: int):
     """Return a loader of the last ``lookback`` complete bars before ``now`` (market service)."""
-    from backend.modules.market import service as market_service
-
     def load(symbol: str, interval: str, lookback: int):
         """Return the last ``lookback`` complete bars of ``symbol``/``interval``."""
         step = interval_ms(interval)
@@ -199,8 +199,6 @@ def _perform(intent: engine.ActionIntent, trace: engine.NodeTrace, started: _Sta
 
 
 def _order(owner_id: str, run_id: str, intent: engine.ActionIntent) -> dict[str, Any] | None:
-    from backend.modules.bots import service as bots_service
-
     order = bots_service.place_paper_order(actor_id=owner_id, bot_id=intent.bot_id, side=intent.action,
                                            idempotency_key=f"workflow:{run_id}:{intent.node_id}"[:255])
     if order is None:

@@ -13,12 +13,15 @@ from typing import Any, Mapping
 from sqlalchemy import select
 
 from backend.core.db import new_id, now_ms, transactional
+from backend.core.errors import AppError
 from backend.core.pagination import Page, paginate
 from backend.domain.backtest.types import Signals
 from backend.domain.bars import Bars
 from backend.domain import workflow as engine
 from backend.domain.workflow.cron import next_due
 from backend.extensions import db
+from backend.modules.strategies import service as strategies_service
+from backend.modules.strategies.errors import InvalidStrategy
 from backend.modules.workflows.errors import NoCronTrigger, WorkflowVersionNotFound
 from backend.modules.workflows.graphs import compile_or_raise, cron_triggers, graph_hash, limits, owned_workflow
 from backend.modules.workflows.models import Workflow, WorkflowVersion
@@ -26,6 +29,8 @@ from backend.modules.workflows.runs import (  # noqa: F401 - the module's public
     get_run, list_notifications, list_runs, submit_run,
 )
 from backend.modules.workflows.schedule import enqueue_due_runs  # noqa: F401
+
+WORKFLOW_KIND = "workflow"
 
 
 @dataclass(frozen=True)
@@ -156,6 +161,34 @@ def workflow_signals(*, workflow_version_id: str, bars: Bars) -> Signals:
     if version is None:
         raise WorkflowVersionNotFound()
     return engine.workflow_signals(compile_or_raise(version.graph), bars)
+
+
+def _strategy_params(params: Mapping[str, Any], actor_id: str) -> dict[str, Any]:
+    """Return ``{workflow_version_id}`` after checking the version is one of the actor's workflows."""
+    ref = params.get("workflow_version_id")
+    fields = {f"params.{k}": ["Unknown parameter."] for k in sorted(set(params) - {"workflow_version_id"})}
+    if not strategies_service.looks_like_id(ref):
+        fields["params.workflow_version_id"] = ["Missing data for required field." if not ref else "Must be an id."]
+    else:
+        try:
+            check_version_access(actor_id=actor_id, workflow_version_id=ref)
+        except AppError as exc:
+            if exc.http_status != 404:
+                raise
+            fields["params.workflow_version_id"] = ["Unknown workflow version."]
+    if fields:
+        raise InvalidStrategy(fields=fields)
+    return {"workflow_version_id": ref}
+
+
+def _strategy_signals(params: Mapping[str, Any], bars: Bars) -> Signals:
+    return workflow_signals(workflow_version_id=params["workflow_version_id"], bars=bars)
+
+
+def register_strategy_kind() -> None:
+    """Make a workflow version usable as a strategy (kind ``workflow``); ``create_app`` calls this."""
+    strategies_service.register_kind(strategies_service.StrategyKind(
+        name=WORKFLOW_KIND, validate=_strategy_params, signals=_strategy_signals))
 
 
 def list_node_types() -> list[dict[str, Any]]:

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 from backend.domain.backtest import engine
 from backend.domain.backtest.metrics import compute_metrics
@@ -18,7 +19,9 @@ def test_threshold_graph_signals_per_bar():
     signals = workflow_signals(compile_graph(threshold_graph("<", 30)), bars)
     assert signals.entries.tolist() == [False, True, False, True, False]
     assert signals.exits.tolist() == [True, False, True, False, True]
-    assert signals.short_entries is None
+    # `sell` also opens a short (used only when shorts are allowed); nothing here covers one
+    assert signals.short_entries.tolist() == signals.exits.tolist()
+    assert not signals.short_exits.any()
 
 
 def test_close_is_an_exit_and_notify_has_no_signal():
@@ -28,6 +31,7 @@ def test_close_is_an_exit_and_notify_has_no_signal():
     g["edges"].append(edge("l", "n", "true"))
     signals = workflow_signals(compile_graph(g), flat_bars([0.5, 2.0]))
     assert signals.entries.tolist() == [False, True] and signals.exits.tolist() == [True, False]
+    assert signals.short_exits.tolist() == [True, False] and not signals.short_entries.any()
 
 
 def test_sma_cross_signals_by_hand():
@@ -59,12 +63,14 @@ def test_vector_mode_agrees_with_a_tick_run_on_every_bar():
     assert signals.entries.any() and signals.exits.any()
 
 
-def test_workflow_backtests_exactly_like_builtin_sma_cross():
+@pytest.mark.parametrize("allow_short", [False, True])
+def test_workflow_backtests_exactly_like_builtin_sma_cross(allow_short):
     bars = random_walk_bars(3000, seed=11)
-    config = BacktestConfig(initial_capital=10_000.0, fee_bps=10.0, slippage_bps=5.0)
+    config = BacktestConfig(initial_capital=10_000.0, fee_bps=10.0, slippage_bps=5.0, allow_short=allow_short)
     builtin = engine.run(bars, get_strategy("sma_cross").signals(bars, {"fast": 10, "slow": 30}), config)
     flow = engine.run(bars, workflow_signals(compile_graph(sma_cross_graph(10, 30)), bars), config)
     assert len(builtin.trades) > 20
+    assert (builtin.trades["side"] < 0).any() == allow_short
     np.testing.assert_array_equal(flow.trades, builtin.trades)
     np.testing.assert_array_equal(flow.equity, builtin.equity)
     assert compute_metrics(flow, bars, 24 * 365) == compute_metrics(builtin, bars, 24 * 365)

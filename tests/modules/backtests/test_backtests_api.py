@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from backend.domain.bars import Bars
-from backend.modules.backtests import results
+from backend.modules.market import service as market_service
 from tests.fixtures.backtests import RANGE_END_MS, RANGE_START_MS
 from tests.helpers.api import error, fields
 
@@ -25,18 +25,19 @@ def _job(client, owner, resp) -> dict:
 
 
 @pytest.fixture
-def golden_bars(monkeypatch):
-    """Eight hand-made hourly candles; only opens (fills) and closes (signals) matter."""
+def golden_bars(app):
+    """Eight hand-made hourly GOLDEN candles, imported into the market; only opens (fills) and
+    closes (signals) matter."""
     close = np.array([5, 4, 3, 4, 6, 5, 3, 2], dtype=float)
     opens = np.array([5, 5, 4, 3, 4, 5, 5, 6], dtype=float)
     bars = Bars.from_arrays(RANGE_START_MS + np.arange(8) * HOUR, opens, np.maximum(opens, close) + 1,
                             np.minimum(opens, close) - 1, close, np.full(8, 10.0))
-    monkeypatch.setattr(results, "_market_bars", lambda row: bars)
+    market_service.import_candles(symbol="GOLDEN", interval="1h", bars=bars)
     return bars
 
 
 def test_golden_run_stores_the_hand_computed_trade(client, user, make_strategy, run_backtest, golden_bars):
-    sid = make_strategy(user, params={"fast": 2, "slow": 3})["id"]
+    sid = make_strategy(user, symbol="GOLDEN", params={"fast": 2, "slow": 3})["id"]
     job = _job(client, user, run_backtest(user, strategy_id=sid, fee_bps=10, initial_capital=10000))
     assert (job["status"], job["progress"]) == ("SUCCESS", 100)
     result = job["result"]

@@ -163,15 +163,26 @@ def test_the_task_is_routed_to_the_backtests_queue(app):
     assert celery.amqp.router.route({}, "backtests.run")["queue"].name == "backtests"
 
 
-def test_strategy_verified_kpis_come_from_the_owners_latest_run(client, user, other_user, make_strategy,
-                                                                run_backtest):
+def test_a_completed_run_is_snapshotted_down_on_its_owners_strategy_only(client, user, other_user, make_strategy,
+                                                                        run_backtest):
+    from backend.extensions import db
     from backend.modules.strategies import service as strategies_service
-    from backend.modules.strategies.errors import StrategyNotFound
+    from backend.modules.strategies.models import Strategy
 
     sid = make_strategy(user, published=True)["id"]
-    assert strategies_service.verified_kpis(actor_id=user.id, strategy_id=sid) is None
-    bt = run_backtest(user, strategy_id=sid).get_json()["data"]["backtest_id"]
-    assert strategies_service.verified_kpis(actor_id=user.id, strategy_id=sid)["backtestId"] == bt
-    private = make_strategy(user)["id"]
-    with pytest.raises(StrategyNotFound):
-        strategies_service.verified_kpis(actor_id=other_user.id, strategy_id=private)
+    assert strategies_service.get_strategy(actor_id=user.id, strategy_id=sid).latest_backtest_id is None
+    mine = run_backtest(user, strategy_id=sid).get_json()["data"]["backtest_id"]
+    theirs = run_backtest(other_user, strategy_id=sid).get_json()["data"]["backtest_id"]
+    assert theirs != mine
+    row = db.session.get(Strategy, sid)
+    db.session.refresh(row)
+    done = service.get_backtest(actor_id=user.id, backtest_id=mine).row
+    assert (row.latest_backtest_id, row.latest_metrics, row.latest_finished_at) == (mine, done.metrics,
+                                                                                    done.finished_at)
+    # An older run (by finish time) never replaces a newer snapshot.
+    assert not strategies_service.record_backtest(strategy_id=sid, owner_id=user.id, backtest_id="older",
+                                                  metrics={}, finished_at=done.finished_at - 1)
+    assert strategies_service.record_backtest(strategy_id=sid, owner_id=user.id, backtest_id="newer",
+                                              metrics={"totalReturn": 1}, finished_at=done.finished_at + 1)
+    assert not strategies_service.record_backtest(strategy_id=sid, owner_id=other_user.id, backtest_id="x",
+                                                  metrics={}, finished_at=done.finished_at + 2)

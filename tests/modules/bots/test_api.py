@@ -8,7 +8,7 @@ import pytest
 BOT_FIELDS = {"id", "name", "strategy", "status", "profit", "runtime", "capital", "tags"}
 
 
-def test_create_returns_contract_bot(client, user, bot_strategy, fake_market):
+def test_create_returns_contract_bot(client, user, bot_strategy, wave_market):
     strategy_id = bot_strategy(user.id)
     resp = client.post("/api/bots", headers=user.headers, json={
         "name": "Wave rider", "strategy_id": strategy_id, "capital": 2500.5, "tags": ["demo"],
@@ -23,7 +23,11 @@ def test_create_returns_contract_bot(client, user, bot_strategy, fake_market):
     assert bot["capital"] == 2500.5 and bot["profit"] == 0 and bot["tags"] == ["demo"]
     assert bot["symbol"] == "BTCUSDT" and bot["interval"] == "1m" and bot["paper"] is True
     assert bot["strategyId"] == strategy_id and bot["strategyVersionId"]
-    assert bot["feeBps"] == 10 and bot["slippageBps"] == 5  # defaults
+    assert bot["feeBps"] == 10 and bot["slippageBps"] == 5 and bot["allowShort"] is False  # defaults
+
+
+def test_create_with_allow_short_stores_it(client, user, make_bot):
+    assert make_bot(user, allow_short=True)["allowShort"] is True
 
 
 @pytest.mark.parametrize("capital, message", [
@@ -35,7 +39,7 @@ def test_create_returns_contract_bot(client, user, bot_strategy, fake_market):
     (True, "number"),
     ("abc", "number"),
 ])
-def test_create_rejects_bad_capital(client, user, bot_strategy, fake_market, capital, message):
+def test_create_rejects_bad_capital(client, user, bot_strategy, wave_market, capital, message):
     resp = client.post("/api/bots", headers=user.headers, json={
         "name": "x", "strategy_id": bot_strategy(user.id), "capital": capital})
     assert resp.status_code == 422
@@ -44,7 +48,7 @@ def test_create_rejects_bad_capital(client, user, bot_strategy, fake_market, cap
     assert message in " ".join(body["details"]["fields"]["capital"])
 
 
-def test_create_rejects_nan_literal_capital(client, user, bot_strategy, fake_market):
+def test_create_rejects_nan_literal_capital(client, user, bot_strategy, wave_market):
     raw = '{"name": "x", "strategy_id": "%s", "capital": NaN}' % bot_strategy(user.id)
     resp = client.post("/api/bots", headers={**user.headers, "Content-Type": "application/json"},
                        data=raw)
@@ -53,7 +57,7 @@ def test_create_rejects_nan_literal_capital(client, user, bot_strategy, fake_mar
 
 
 def test_create_rejects_live_trading_unknown_strategy_and_missing_fields(client, user, bot_strategy,
-                                                                         fake_market):
+                                                                         wave_market):
     live = client.post("/api/bots", headers=user.headers, json={
         "name": "x", "strategy_id": bot_strategy(user.id), "capital": 100, "paper": False})
     assert live.status_code == 422
@@ -69,7 +73,7 @@ def test_create_rejects_live_trading_unknown_strategy_and_missing_fields(client,
 
 
 def test_create_rejects_someone_elses_private_strategy_and_unknown_symbol(
-        client, user, other_user, bot_strategy, fake_market):
+        client, user, other_user, bot_strategy, wave_market):
     theirs = bot_strategy(other_user.id)
     resp = client.post("/api/bots", headers=user.headers,
                        json={"name": "x", "strategy_id": theirs, "capital": 100})

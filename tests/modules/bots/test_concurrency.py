@@ -38,11 +38,11 @@ def _in_threads(app, n, fn):
     return results, errors
 
 
-def _bot(app, user, bot_strategy, fake_market):
+def _bot(app, user, bot_strategy, wave_market):
     with app.app_context():
         bot = service.create_bot(actor_id=user.id, name="c", strategy_id=bot_strategy(user.id),
                                  capital=D(10000), fee_bps=D(0), slippage_bps=D(0),
-                                 start_ms=T0, now=fake_market.now)
+                                 start_ms=T0, now=wave_market.now)
         return bot.id
 
 
@@ -53,9 +53,9 @@ def _orders(app, bot_id):
         return rows
 
 
-def test_concurrent_duplicate_ticks_book_one_set_of_orders(app, committed, user, bot_strategy, fake_market):
-    bot_id = _bot(app, user, bot_strategy, fake_market)
-    now = fake_market.at_bar(120)
+def test_concurrent_duplicate_ticks_book_one_set_of_orders(app, committed, user, bot_strategy, wave_market):
+    bot_id = _bot(app, user, bot_strategy, wave_market)
+    now = wave_market.at_bar(120)
     results, errors = _in_threads(app, 8, lambda _i: service.tick_bot(bot_id=bot_id, now=now))
     assert errors == []
     statuses = sorted(r.status for r in results)
@@ -69,8 +69,8 @@ def test_concurrent_duplicate_ticks_book_one_set_of_orders(app, committed, user,
         assert check.ok
 
 
-def test_concurrent_orders_with_one_key_give_one_order(app, committed, user, bot_strategy, fake_market):
-    bot_id = _bot(app, user, bot_strategy, fake_market)
+def test_concurrent_orders_with_one_key_give_one_order(app, committed, user, bot_strategy, wave_market):
+    bot_id = _bot(app, user, bot_strategy, wave_market)
     results, errors = _in_threads(app, 10, lambda _i: service.place_order(
         actor_id=user.id, bot_id=bot_id, side="buy", quantity=D(1), idempotency_key="same-key"))
     assert errors == []
@@ -81,8 +81,8 @@ def test_concurrent_orders_with_one_key_give_one_order(app, committed, user, bot
         assert count == 1
 
 
-def test_parallel_http_posts_with_one_key_give_one_order(app, committed, user, bot_strategy, fake_market):
-    bot_id = _bot(app, user, bot_strategy, fake_market)
+def test_parallel_http_posts_with_one_key_give_one_order(app, committed, user, bot_strategy, wave_market):
+    bot_id = _bot(app, user, bot_strategy, wave_market)
     headers = {**user.headers, "Idempotency-Key": "http-same-key"}
 
     def post(_i):

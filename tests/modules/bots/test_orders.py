@@ -14,9 +14,9 @@ def _count(bot_id):
     return db.session.scalar(select(func.count()).select_from(Order).where(Order.bot_id == bot_id))
 
 
-def test_manual_order_fills_at_latest_close_with_costs(client, user, make_bot, fake_market):
+def test_manual_order_fills_at_latest_close_with_costs(client, user, make_bot, wave_market):
     bot = make_bot(user, fee_bps=10, slippage_bps=20, capital=1000)
-    close = D(repr(float(fake_market.bars.close[39]))).quantize(D("1e-8"))  # latest complete bar
+    close = D(repr(float(wave_market.bars.close[-1]))).quantize(D("1e-8"))  # latest complete at the wall clock
     resp = client.post(f"/api/bots/{bot['id']}/orders", headers={**user.headers, "Idempotency-Key": "k-1"},
                        json={"side": "buy", "quantity": 2})
     assert resp.status_code == 201

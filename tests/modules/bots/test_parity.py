@@ -16,35 +16,41 @@ from tests.fixtures.bots import T0
 
 
 def _engine_fills(trades):
-    """Flatten round trips into (time, side, price, quantity) fills, skipping end-of-data exits."""
-    fills = []
+    """Flatten round trips into (time, side, price, quantity) fills, skipping end-of-data exits.
+
+    A reversal (an exit and the opposite entry at the same bar) is one fill of the summed quantity,
+    as the bot books it in one order.
+    """
+    fills: dict[tuple[int, str], list[float]] = {}
     for t in trades:
         side = int(t["side"])
-        fills.append((int(t["entry_time"]), "buy" if side > 0 else "sell",
-                      float(t["entry_price"]), float(t["quantity"])))
+        legs = [(int(t["entry_time"]), "buy" if side > 0 else "sell", float(t["entry_price"]))]
         if not t["closed_at_end"]:
-            fills.append((int(t["exit_time"]), "sell" if side > 0 else "buy",
-                          float(t["exit_price"]), float(t["quantity"])))
-    return sorted(fills)
+            legs.append((int(t["exit_time"]), "sell" if side > 0 else "buy", float(t["exit_price"])))
+        for time, fill_side, price in legs:
+            fill = fills.setdefault((time, fill_side), [price, 0.0])
+            fill[1] += float(t["quantity"])
+    return sorted((time, fill_side, price, qty) for (time, fill_side), (price, qty) in fills.items())
 
 
-@pytest.mark.parametrize("fee_bps, slippage_bps", [(0, 0), (10, 5)])
-def test_bot_replay_matches_backtest_trade_by_trade(ctx, user, bot_strategy, fake_market,
-                                                    fee_bps, slippage_bps):
+@pytest.mark.parametrize("fee_bps, slippage_bps, allow_short", [(0, 0, False), (10, 5, False), (10, 5, True)])
+def test_bot_replay_matches_backtest_trade_by_trade(ctx, user, bot_strategy, wave_market,
+                                                    fee_bps, slippage_bps, allow_short):
     strategy_id = bot_strategy(user.id)
     bot = service.create_bot(actor_id=user.id, name="parity", strategy_id=strategy_id,
                              capital=D(10000), fee_bps=D(fee_bps), slippage_bps=D(slippage_bps),
-                             start_ms=T0, now=fake_market.now)
+                             allow_short=allow_short, start_ms=T0, now=wave_market.now)
     for index in range(12, 400):  # one tick per new bar, as the beat schedule would
-        service.tick_bot(bot_id=bot.id, now=fake_market.at_bar(index))
+        service.tick_bot(bot_id=bot.id, now=wave_market.at_bar(index))
 
-    bars = fake_market.bars  # 400 bars, all complete at the last tick
+    bars = wave_market.bars  # 400 bars, all complete at the last tick
     version = strategies_service.get_version_for_run(
         actor_id=user.id, strategy_id=strategy_id, version_id=bot.strategy_version_id)
-    signals = strategies_service.compute_signals(version=version, bars=bars)
+    signals = strategies_service.compute_signals(kind=version.kind, params=version.params, bars=bars)
     result = run(bars, signals, BacktestConfig(initial_capital=10000.0, fee_bps=float(fee_bps),
-                                               slippage_bps=float(slippage_bps)))
+                                               slippage_bps=float(slippage_bps), allow_short=allow_short))
     expected = _engine_fills(result.trades)
+    assert any(int(t["side"]) < 0 for t in result.trades) == allow_short
 
     orders = db.session.scalars(select(Order).where(Order.bot_id == bot.id).order_by(Order.time)).all()
     got = [(o.time, o.side, float(o.price), float(o.quantity)) for o in orders]

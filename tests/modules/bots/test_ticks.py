@@ -15,13 +15,13 @@ from tests.fixtures.bots import MIN, T0
 
 
 @pytest.fixture
-def replay_bot(ctx, user, bot_strategy, fake_market):
+def replay_bot(ctx, user, bot_strategy, wave_market):
     """Return a factory creating a bot that trades the fake market from bar 0 (T0)."""
 
     def _make(**kw) -> str:
         args = {"fee_bps": D(0), "slippage_bps": D(0), "capital": D(10000), **kw}
         view = service.create_bot(actor_id=user.id, name="replay", strategy_id=bot_strategy(user.id),
-                                  start_ms=T0, now=fake_market.now, **args)
+                                  start_ms=T0, now=wave_market.now, **args)
         return view.id
 
     return _make
@@ -35,9 +35,9 @@ def _equity_count(bot_id):
     return db.session.scalar(select(func.count()).select_from(BotEquity).where(BotEquity.bot_id == bot_id))
 
 
-def test_ticks_place_orders_once_per_new_bar(replay_bot, fake_market):
+def test_ticks_place_orders_once_per_new_bar(replay_bot, wave_market):
     bot_id = replay_bot()
-    now = fake_market.at_bar(60)  # bars 0..60 are complete; signal bars 0..59 can be processed
+    now = wave_market.at_bar(60)  # bars 0..60 are complete; signal bars 0..59 can be processed
     first = service.tick_bot(bot_id=bot_id, now=now)
     assert first.status == "ran" and first.bars == 60 and first.orders >= 2
     orders = _orders(bot_id)
@@ -46,55 +46,55 @@ def test_ticks_place_orders_once_per_new_bar(replay_bot, fake_market):
     assert [o.side for o in orders[:2]] == ["buy", "sell"]
     # fills happen at the next bar's open
     for o in orders:
-        index = int(np.searchsorted(fake_market.bars.time, o.time))
-        assert o.reference_price == D(repr(float(fake_market.bars.open[index]))).quantize(D("1e-8"))
+        index = int(np.searchsorted(wave_market.bars.time, o.time))
+        assert o.reference_price == D(repr(float(wave_market.bars.open[index]))).quantize(D("1e-8"))
     again = service.tick_bot(bot_id=bot_id, now=now)  # the same bar again: a duplicate tick
     assert again.status == "idle" and len(_orders(bot_id)) == len(orders)
     bot = db.session.get(BotInstance, bot_id)
     assert bot.last_bar_ms == T0 + 59 * MIN and bot.next_tick_ms == T0 + 62 * MIN
 
 
-def test_pause_stops_orders_and_resume_continues_from_now(replay_bot, fake_market, user):
+def test_pause_stops_orders_and_resume_continues_from_now(replay_bot, wave_market, user):
     bot_id = replay_bot()
-    service.tick_bot(bot_id=bot_id, now=fake_market.at_bar(40))
+    service.tick_bot(bot_id=bot_id, now=wave_market.at_bar(40))
     before = len(_orders(bot_id))
-    service.set_bot_status(actor_id=user.id, bot_id=bot_id, status="paused", now=fake_market.now)
-    assert service.tick_bot(bot_id=bot_id, now=fake_market.at_bar(120)).status == "skipped"
+    service.set_bot_status(actor_id=user.id, bot_id=bot_id, status="paused", now=wave_market.now)
+    assert service.tick_bot(bot_id=bot_id, now=wave_market.at_bar(120)).status == "skipped"
     assert len(_orders(bot_id)) == before
-    service.set_bot_status(actor_id=user.id, bot_id=bot_id, status="running", now=fake_market.now)
-    assert service.tick_bot(bot_id=bot_id, now=fake_market.at_bar(200)).status == "ran"
+    service.set_bot_status(actor_id=user.id, bot_id=bot_id, status="running", now=wave_market.now)
+    assert service.tick_bot(bot_id=bot_id, now=wave_market.at_bar(200)).status == "ran"
     times = [o.time for o in _orders(bot_id)]
     assert len(times) > before
     # nothing was filled for the bars that closed while the bot was paused
     assert not any(T0 + 41 * MIN <= t <= T0 + 120 * MIN for t in times)
 
 
-def test_provider_failure_marks_error_without_booking_and_resume_recovers(replay_bot, fake_market, user):
+def test_provider_failure_marks_error_without_booking_and_resume_recovers(replay_bot, wave_market, user):
     bot_id = replay_bot()
-    service.tick_bot(bot_id=bot_id, now=fake_market.at_bar(30))
+    service.tick_bot(bot_id=bot_id, now=wave_market.at_bar(30))
     orders, points = len(_orders(bot_id)), _equity_count(bot_id)
-    fake_market.error = RuntimeError("exchange timeout")
-    outcome = service.tick_bot(bot_id=bot_id, now=fake_market.at_bar(60))
+    wave_market.fail_loads(RuntimeError("exchange timeout"))
+    outcome = service.tick_bot(bot_id=bot_id, now=wave_market.at_bar(60))
     assert outcome.status == "failed" and outcome.reason == "provider_error"
     view = service.get_bot(actor_id=user.id, bot_id=bot_id)
     assert view.status == "error" and view.error_reason == "provider_error"
     assert "exchange timeout" in view.error_message
     assert len(_orders(bot_id)) == orders and _equity_count(bot_id) == points
-    assert service.tick_bot(bot_id=bot_id, now=fake_market.now).status == "skipped"
-    fake_market.error = None
+    assert service.tick_bot(bot_id=bot_id, now=wave_market.now).status == "skipped"
+    wave_market.fail_loads(None)
     resumed = service.set_bot_status(actor_id=user.id, bot_id=bot_id, status="active",
-                                     now=fake_market.now)
+                                     now=wave_market.now)
     assert resumed.status == "active" and resumed.error_reason is None
-    assert service.tick_bot(bot_id=bot_id, now=fake_market.at_bar(100)).status == "ran"
+    assert service.tick_bot(bot_id=bot_id, now=wave_market.at_bar(100)).status == "ran"
 
 
-def test_nan_price_fails_the_whole_tick(replay_bot, fake_market, user):
+def test_nan_price_fails_the_whole_tick(replay_bot, wave_market, user):
     bot_id = replay_bot()
-    bars = fake_market.bars
+    bars = wave_market.bars
     close = bars.close.copy()
     close[50] = np.nan
-    fake_market.bars = Bars(bars.time, bars.open, bars.high, bars.low, close, bars.volume)
-    outcome = service.tick_bot(bot_id=bot_id, now=fake_market.at_bar(80))
+    wave_market.serve_unstorable(Bars(bars.time, bars.open, bars.high, bars.low, close, bars.volume))
+    outcome = service.tick_bot(bot_id=bot_id, now=wave_market.at_bar(80))
     assert outcome.status == "failed" and outcome.reason == "bad_price"
     # bars 0..49 were fine, but nothing of the failed tick was booked
     assert _orders(bot_id) == [] and _equity_count(bot_id) == 0
@@ -102,7 +102,7 @@ def test_nan_price_fails_the_whole_tick(replay_bot, fake_market, user):
     assert bot.cash == D(10000) and bot.last_bar_ms == T0 - 1 and bot.status == "error"
 
 
-def test_strategy_that_cannot_run_is_an_error_not_a_crash(replay_bot, fake_market, monkeypatch, user):
+def test_strategy_that_cannot_run_is_an_error_not_a_crash(replay_bot, wave_market, monkeypatch, user):
     from backend.modules.bots import links
 
     bot_id = replay_bot()
@@ -111,15 +111,15 @@ def test_strategy_that_cannot_run_is_an_error_not_a_crash(replay_bot, fake_marke
         raise ZeroDivisionError("bad maths")
 
     monkeypatch.setattr(links, "strategy_signals", boom)
-    outcome = service.tick_bot(bot_id=bot_id, now=fake_market.at_bar(40))
+    outcome = service.tick_bot(bot_id=bot_id, now=wave_market.at_bar(40))
     assert outcome.reason == "strategy_error"
     assert service.get_bot(actor_id=user.id, bot_id=bot_id).status == "error"
 
 
-def test_ledger_invariant_after_many_ticks_with_costs(replay_bot, fake_market, user, client):
+def test_ledger_invariant_after_many_ticks_with_costs(replay_bot, wave_market, user, client):
     bot_id = replay_bot(fee_bps=D(10), slippage_bps=D(5))
     for index in range(10, 400, 3):
-        service.tick_bot(bot_id=bot_id, now=fake_market.at_bar(index))
+        service.tick_bot(bot_id=bot_id, now=wave_market.at_bar(index))
     orders = _orders(bot_id)
     # the last tick has bar 397 complete: signal bars 0..396 are processed
     assert len(orders) >= 15 and _equity_count(bot_id) == 397
@@ -139,9 +139,9 @@ def test_ledger_invariant_after_many_ticks_with_costs(replay_bot, fake_market, u
     assert view.profit == bot.cash + (bot.position * mark).quantize(D("1e-8")) - D(10000)
 
 
-def test_performance_lists_equity_and_orders(replay_bot, fake_market, user, client):
+def test_performance_lists_equity_and_orders(replay_bot, wave_market, user, client):
     bot_id = replay_bot()
-    service.tick_bot(bot_id=bot_id, now=fake_market.at_bar(60))
+    service.tick_bot(bot_id=bot_id, now=wave_market.at_bar(60))
     data = client.get(f"/api/bots/{bot_id}/performance", headers=user.headers).get_json()["data"]
     assert len(data["equity"]) == 60 and data["equity"][0] == {"time": T0, "value": 10000}
     order = data["orders"][0]
@@ -150,22 +150,22 @@ def test_performance_lists_equity_and_orders(replay_bot, fake_market, user, clie
     assert order["botId"] == bot_id and order["status"] == "filled" and order["side"] == "buy"
 
 
-def test_schedule_claims_each_due_bot_once(replay_bot, fake_market, app, monkeypatch):
+def test_schedule_claims_each_due_bot_once(replay_bot, wave_market, app, monkeypatch):
     sent = []
     celery = app.extensions["celery"]
     monkeypatch.setattr(celery, "send_task", lambda name, kwargs: sent.append((name, kwargs)))
     bot_id = replay_bot()
-    assert service.enqueue_due_ticks(now=fake_market.now) == 1
+    assert service.enqueue_due_ticks(now=wave_market.now) == 1
     assert sent == [("bots.tick", {"bot_id": bot_id})]
-    assert service.enqueue_due_ticks(now=fake_market.now) == 0  # already enqueued for this bar
-    service.tick_bot(bot_id=bot_id, now=fake_market.at_bar(60))
-    assert service.enqueue_due_ticks(now=fake_market.now) == 0  # next bar not complete yet
-    assert service.enqueue_due_ticks(now=fake_market.at_bar(61)) == 1
+    assert service.enqueue_due_ticks(now=wave_market.now) == 0  # already enqueued for this bar
+    service.tick_bot(bot_id=bot_id, now=wave_market.at_bar(60))
+    assert service.enqueue_due_ticks(now=wave_market.now) == 0  # next bar not complete yet
+    assert service.enqueue_due_ticks(now=wave_market.at_bar(61)) == 1
 
 
-def test_performance_returns_the_latest_points_when_capped(replay_bot, fake_market, user, app):
+def test_performance_returns_the_latest_points_when_capped(replay_bot, wave_market, user, app):
     bot_id = replay_bot()
-    service.tick_bot(bot_id=bot_id, now=fake_market.at_bar(60))
+    service.tick_bot(bot_id=bot_id, now=wave_market.at_bar(60))
     app.config["BOT_CURVE_MAX"] = 10
     try:
         perf = service.get_performance(actor_id=user.id, bot_id=bot_id)
@@ -175,14 +175,14 @@ def test_performance_returns_the_latest_points_when_capped(replay_bot, fake_mark
     assert len(perf.orders) <= 10
 
 
-def test_a_new_bot_only_fills_after_its_creation(ctx, user, bot_strategy, fake_market):
-    created = fake_market.at_bar(100) + 25_000  # mid-way through bar 101
+def test_a_new_bot_only_fills_after_its_creation(ctx, user, bot_strategy, wave_market):
+    created = wave_market.at_bar(100) + 25_000  # mid-way through bar 101
     bot = service.create_bot(actor_id=user.id, name="live", strategy_id=bot_strategy(user.id),
                              capital=D(1000), now=created)
     row = db.session.get(BotInstance, bot.id)
     assert row.last_bar_ms == T0 + 100 * MIN  # bars complete at creation are skipped
     assert row.origin_ms == T0 + 101 * MIN - 200 * MIN  # BOT_WARMUP_BARS of history
     for index in range(101, 400, 5):
-        service.tick_bot(bot_id=bot.id, now=fake_market.at_bar(index))
+        service.tick_bot(bot_id=bot.id, now=wave_market.at_bar(index))
     times = [o.time for o in _orders(bot.id)]
     assert times and min(times) > created

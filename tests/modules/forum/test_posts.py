@@ -1,7 +1,6 @@
 """Posts: CRUD, filters, author from the user record, ownership, hot list, attachments."""
 from __future__ import annotations
 
-import sys
 import types
 import uuid
 
@@ -148,11 +147,10 @@ def test_hot_is_empty_without_posts(client):
     assert ok(client.get("/api/forum/hot")) == []
 
 
-def _fake_source(monkeypatch, module: str, fn, owner_id: str | None = None):
-    fake = types.ModuleType(f"backend.modules.{module}.service")
-    fake.verified_kpis = fn
-    fake.get_strategy = lambda *, actor_id, strategy_id: types.SimpleNamespace(owner_id=owner_id)
-    monkeypatch.setitem(sys.modules, f"backend.modules.{module}.service", fake)
+def _fake_backtest_kpis(monkeypatch, fn):
+    from backend.modules.backtests import service as backtests_service
+
+    monkeypatch.setattr(backtests_service, "verified_kpis", fn)
 
 
 def test_attachment_shows_server_verified_kpis(client, user, monkeypatch):
@@ -168,7 +166,7 @@ def test_attachment_shows_server_verified_kpis(client, user, monkeypatch):
             raise NotFound()
         return {"totalReturn": Decimal("12.40"), "maxDrawdown": Decimal("-3.5"), "totalTrades": 7}
 
-    _fake_source(monkeypatch, "backtests", verified_kpis)
+    _fake_backtest_kpis(monkeypatch, verified_kpis)
     resp = client.post("/api/forum/posts", json={"title": "my run",
                                                  "attachment": {"kind": "backtest", "id": "bt-1"}},
                        headers=user.headers)
@@ -187,8 +185,13 @@ def test_attachment_shows_server_verified_kpis(client, user, monkeypatch):
 
 
 def test_attachment_can_be_replaced_and_removed(client, user, make_post, monkeypatch):
-    _fake_source(monkeypatch, "strategies",
-                 lambda *, actor_id, strategy_id: {"returns": 5, "winRate": 50}, owner_id=user.id)
+    from backend.modules.backtests import service as backtests_service
+    from backend.modules.strategies import service as strategies_service
+
+    monkeypatch.setattr(strategies_service, "get_strategy",
+                        lambda *, actor_id, strategy_id: types.SimpleNamespace(id=strategy_id, owner_id=user.id))
+    monkeypatch.setattr(backtests_service, "strategy_kpis",
+                        lambda *, strategy_id, owner_id: {"returns": 5, "winRate": 50})
     post = make_post(user)
     url = f"/api/forum/posts/{post['id']}"
     attached = ok(client.patch(url, json={"attachment": {"kind": "strategy", "id": "s-1"}},
@@ -197,19 +200,10 @@ def test_attachment_can_be_replaced_and_removed(client, user, make_post, monkeyp
     assert ok(client.patch(url, json={"attachment": None}, headers=user.headers))["attachment"] is None
 
 
-def test_attachment_unavailable_when_source_module_lacks_it(client, user, monkeypatch):
-    empty = types.ModuleType("backend.modules.strategies.service")
-    monkeypatch.setitem(sys.modules, "backend.modules.strategies.service", empty)
-    body = error(client.post("/api/forum/posts", json={
-        "title": "x", "attachment": {"kind": "strategy", "id": "s-1"}}, headers=user.headers),
-        422, "validation_error")
-    assert "not available" in body["message"]
-
-
 def test_undefined_kpis_are_stored_as_null(client, user, monkeypatch):
     from decimal import Decimal
 
-    _fake_source(monkeypatch, "backtests", lambda *, actor_id, backtest_id: {
+    _fake_backtest_kpis(monkeypatch, lambda *, actor_id, backtest_id: {
         "sharpeRatio": float("nan"), "profitFactor": float("inf"), "winRate": Decimal("NaN"),
         "totalReturn": Decimal("1.50"), "nested": [Decimal("2")]})
     resp = client.post("/api/forum/posts", json={"title": "flat", "attachment": {"kind": "backtest", "id": "b"}},

@@ -139,3 +139,26 @@ def test_versions_of_someone_elses_private_strategy_are_404(client, user, other_
     sid = make_strategy(user)["id"]
     error(client.get(f"/api/strategies/{sid}/versions", headers=other_user.headers), 404,
           code="strategies.not_found")
+
+
+def test_status_is_running_while_an_owners_job_of_it_is_pending(client, user, other_user, make_strategy,
+                                                                 run_backtest):
+    from backend.core import jobs
+    from backend.extensions import db
+
+    sid = make_strategy(user, published=True)["id"]
+    url = f"/api/strategies/{sid}"
+    assert client.get(url, headers=user.headers).get_json()["data"]["status"] == "stopped"
+    # Backtests name the strategy as their job's subject only for the owner's own runs.
+    for owner, subject in ((user, sid), (other_user, None)):
+        job_id = run_backtest(owner, strategy_id=sid).get_json()["data"]["job_id"]
+        assert db.session.get(jobs.Job, job_id).subject_id == subject
+    assert client.get(url, headers=user.headers).get_json()["data"]["status"] == "completed"
+    job = jobs.Job(kind="backtests.run", owner_id=user.id, subject_id=sid, status=jobs.PENDING, progress=0,
+                   attempts=0, created_at=0)
+    db.session.add(job)
+    db.session.commit()
+    assert client.get(url, headers=user.headers).get_json()["data"]["status"] == "running"
+    jobs.cancel_job(job_id=job.id)
+    db.session.commit()
+    assert client.get(url, headers=user.headers).get_json()["data"]["status"] == "completed"

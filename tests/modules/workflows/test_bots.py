@@ -17,7 +17,7 @@ def _orders(bot_id: str) -> list[tuple]:
     return [(o.time, o.side, o.price, o.quantity) for o in rows]
 
 
-def test_workflow_bot_matches_builtin_bot(ctx, user, make_workflow, bot_strategy, fake_market):
+def test_workflow_bot_matches_builtin_bot(ctx, user, make_workflow, bot_strategy, wave_market):
     from backend.modules.bots import service as bots_service
     from backend.modules.strategies import service as strategies_service
 
@@ -26,10 +26,10 @@ def test_workflow_bot_matches_builtin_bot(ctx, user, make_workflow, bot_strategy
         actor_id=user.id, name="flow 3/8", symbol="BTCUSDT", kind="workflow",
         params={"workflow_version_id": wf["versionId"]}, interval="1m").id
     bots = [bots_service.create_bot(actor_id=user.id, name=name, strategy_id=sid, capital=D(10000),
-                                    fee_bps=D(0), slippage_bps=D(0), start_ms=T0, now=fake_market.now)
+                                    fee_bps=D(0), slippage_bps=D(0), start_ms=T0, now=wave_market.now)
             for name, sid in (("flow", flow_strategy), ("builtin", bot_strategy(user.id)))]
     for index in range(12, 200):  # one tick per new bar, as the beat would
-        now = fake_market.at_bar(index)
+        now = wave_market.at_bar(index)
         for bot in bots:
             bots_service.tick_bot(bot_id=bot.id, now=now)
     flow, builtin = _orders(bots[0].id), _orders(bots[1].id)

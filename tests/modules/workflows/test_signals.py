@@ -20,7 +20,7 @@ def test_workflow_strategy_backtests_like_builtin_sma_cross(client, user, make_w
         params={"workflow_version_id": wf["versionId"]}, interval="1h")
     run = strategies_service.get_strategy_for_run(actor_id=user.id, strategy_id=view.id)
     bars = random_walk_bars(2000, seed=5)
-    flow = strategies_service.compute_signals(version=run, bars=bars)  # StrategyRun has kind + params
+    flow = strategies_service.compute_signals(kind=run.kind, params=run.params, bars=bars)
     builtin = get_strategy("sma_cross").signals(bars, {"fast": 10, "slow": 30})
     np.testing.assert_array_equal(flow.entries, builtin.entries)
     np.testing.assert_array_equal(flow.exits, builtin.exits)

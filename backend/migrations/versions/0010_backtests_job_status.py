@@ -5,8 +5,8 @@ the job id; job kinds take their task's name (``backtest`` -> ``backtests.run``)
 mirrored columns go (status, error_reason, error_message, started_at) and ``job_id`` becomes a
 required reference that cascades, so deleting a job (a submit the broker refused) deletes its row.
 
-Revision ID: 0009_backtests_job_status
-Revises: 0003_strategies_backtests
+Revision ID: 0010_backtests_job_status
+Revises: 0009_strategies_latest_backtest
 """
 
 from __future__ import annotations
@@ -14,8 +14,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0009_backtests_job_status"
-down_revision = "0003_strategies_backtests"
+revision = "0010_backtests_job_status"
+down_revision = "0009_strategies_latest_backtest"
 branch_labels = None
 depends_on = ("0008_jobs_subject",)
 

@@ -1,7 +1,6 @@
 from dataclasses import dataclass
 from decimal import Decimal
 
-import numpy as np
 import pytest
 
 from backend.domain.marketdata.mock import MockProvider
@@ -56,7 +55,7 @@ def test_history_of_imported_candles(client, acme_candles):
 def test_history_no_data_points_back_to_the_nearest_earlier_bar(client, acme_candles):
     body = raw(client.get(f"/api/udf/history?symbol=ACME&resolution=60&from={DAY_S + 86400}&to={DAY_S + 90000}"))
     assert body == {"s": "no_data", "nextTime": DAY_S + 7200}
-    before_all = raw(client.get(f"/api/udf/history?symbol=ACME&resolution=60&from=1000&to=2000"))
+    before_all = raw(client.get("/api/udf/history?symbol=ACME&resolution=60&from=1000&to=2000"))
     assert before_all == {"s": "no_data"}
 
 

@@ -4,7 +4,7 @@ A run whose nodes failed used to be ``failed`` while its job was ``SUCCESS``; su
 ``FAILED`` with reason ``node_failed`` and the run's message. Runs without a job get one (the
 run's id). Then the mirrored ``status`` and ``error`` columns go, and the job reference cascades.
 
-Revision ID: 0010_workflows_job_status
+Revision ID: 0011_workflows_job_status
 Revises: 0006_workflows
 """
 
@@ -13,7 +13,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0010_workflows_job_status"
+revision = "0011_workflows_job_status"
 down_revision = "0006_workflows"
 branch_labels = None
 depends_on = ("0008_jobs_subject",)

@@ -3,7 +3,7 @@
 Audits without a job get one (the audit's id); then the mirrored ``status``, ``error_reason`` and
 ``error`` columns go and ``job_id`` becomes a required reference that cascades.
 
-Revision ID: 0011_agent_job_status
+Revision ID: 0012_agent_job_status
 Revises: 0007_agent
 """
 
@@ -12,7 +12,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0011_agent_job_status"
+revision = "0012_agent_job_status"
 down_revision = "0007_agent"
 branch_labels = None
 depends_on = ("0008_jobs_subject",)
