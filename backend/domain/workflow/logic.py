@@ -13,7 +13,7 @@ import numpy as np
 
 from backend.domain.workflow.graph import Edge, Node
 from backend.domain.workflow.nodes import (
-    DEFAULT_PORTS, JOIN_PARAM, BarsFor, Inputs, NodeType, register, tail_align,
+    DEFAULT_PORTS, JOIN_PARAM, BarsFor, Inputs, NodeType, tail_align,
 )
 from backend.domain.workflow.params import Param
 from backend.domain.workflow.problems import (
@@ -46,7 +46,6 @@ def _crosses(a: np.ndarray, b: np.ndarray, above: bool) -> np.ndarray:
     return now & before
 
 
-@register
 class LogicNode(NodeType):
     """Decide true/false per bar; downstream follows the matching handle."""
 

@@ -1,4 +1,4 @@
-"""The built-in node types: trigger, data, logic, action (registered on import)."""
+"""The built-in trigger, data and action node types (``logic`` lives in ``logic.py``)."""
 from __future__ import annotations
 
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -9,9 +9,8 @@ from croniter import croniter
 from backend.domain.backtest import indicators as ind
 from backend.domain.marketdata.intervals import INTERVALS
 from backend.domain.workflow.graph import Edge, Node
-from backend.domain.workflow.logic import LogicNode  # noqa: F401 - registers "logic"
 from backend.domain.workflow.nodes import (
-    JOIN_PARAM, BarsFor, Inputs, NodeType, no_inputs_check, register,
+    JOIN_PARAM, BarsFor, Inputs, NodeType, no_inputs_check,
 )
 from backend.domain.workflow.params import Param
 from backend.domain.workflow.problems import INVALID_PARAMETER, MISSING_PARAMETER
@@ -23,7 +22,6 @@ ACTIONS = ("buy", "sell", "close", "notify")
 NO_INPUTS: frozenset[str] = frozenset()
 
 
-@register
 class TriggerNode(NodeType):
     """Start of a run: ``manual`` or ``cron`` (a 5-field expression in an IANA timezone)."""
 
@@ -54,7 +52,6 @@ class TriggerNode(NodeType):
         return found
 
 
-@register
 class DataNode(NodeType):
     """A price field or an indicator of one symbol/interval over the last ``lookback`` bars."""
 
@@ -141,7 +138,6 @@ class DataNode(NodeType):
         return parts[names.index(data.get("output") or names[0])]
 
 
-@register
 class ActionNode(NodeType):
     """What to do when reached: ``buy``/``sell``/``close`` (paper orders) or ``notify``."""
 

@@ -1,4 +1,6 @@
-"""Node registry: one small class per node type, each declaring its parameter schema.
+"""Node types: the ``NodeType`` base every node class subclasses, and helpers they share.
+
+One small class per node type, each declaring its parameter schema; ``registry`` lists them.
 
 Value kinds flowing along edges: ``event`` (a trigger fired), ``series`` (float64 per bar, from a
 data node) and ``boolean`` (a logic node's decision, leaving through its ``true``/``false``
@@ -75,26 +77,6 @@ class NodeType:
         return value_of(self.params, data, name)
 
 
-REGISTRY: dict[str, NodeType] = {}
-
-
-def register(cls: type[NodeType]) -> type[NodeType]:
-    """Class decorator: add a node type to the registry under ``cls.name``."""
-    REGISTRY[cls.name] = cls()
-    return cls
-
-
-def node_type(name: str) -> NodeType | None:
-    """Return the handler of node type ``name`` (None when unknown)."""
-    return REGISTRY.get(name)
-
-
-def describe_types() -> list[dict]:
-    """Return every node type with its parameter schema (for the editor)."""
-    return [{"type": t.name, "output": t.output, "params": [p.describe() for p in t.params]}
-            for t in REGISTRY.values()]
-
-
 def tail_align(*arrays: np.ndarray) -> list[np.ndarray]:
     """Align arrays on their last element (series of different symbols may differ in length)."""
     n = min(len(a) for a in arrays)
@@ -106,7 +88,3 @@ def no_inputs_check(node: Node, edges: list[Edge]) -> list[tuple[str, str, str |
     if edges:
         return []
     return [(MISSING_INPUT, f"node {node.id} ({node.type}) has no incoming edge", None)]
-
-
-# Import the built-in types so they register themselves (at the end: they subclass NodeType).
-from backend.domain.workflow import node_types  # noqa: E402,F401

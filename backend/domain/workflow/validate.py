@@ -12,7 +12,8 @@ from typing import Any
 
 from backend.domain.workflow import problems as P
 from backend.domain.workflow.graph import Edge, Graph, Node, count_items, parse_graph
-from backend.domain.workflow.nodes import REGISTRY, NodeType, node_type
+from backend.domain.workflow.nodes import NodeType
+from backend.domain.workflow.registry import REGISTRY, node_type
 from backend.domain.workflow.problems import GraphInvalid, Problem
 
 MAX_CYCLES_REPORTED = 20
