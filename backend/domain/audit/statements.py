@@ -13,7 +13,8 @@ signals). Percent results are in percent. Models:
 """
 from __future__ import annotations
 
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 from backend.domain.audit.backtest import AuditReport
 from backend.domain.audit.findings import Evidence, Finding, score, sort_findings

@@ -18,17 +18,17 @@ few), never once per bar. No module-level mutable state: every run builds its ow
 from __future__ import annotations
 
 import math
-from typing import Callable, Optional
+from collections.abc import Callable
 
 import numpy as np
 
-from backend.domain.bars import Bars
 from backend.domain.backtest.types import TRADE_DTYPE, BacktestConfig, BacktestResult, Signals
+from backend.domain.bars import Bars
 
 ProgressFn = Callable[[float], None]
 
 
-def _or_false(values: Optional[np.ndarray], n: int) -> np.ndarray:
+def _or_false(values: np.ndarray | None, n: int) -> np.ndarray:
     """Return ``values`` or an all-False array of length n."""
     return np.zeros(n, dtype=bool) if values is None else values
 
@@ -80,7 +80,7 @@ class _Ledger:
         self.slip = config.slippage_bps / 10_000.0
         self.cash = float(config.initial_capital)
         self.qty = 0.0
-        self.entry: Optional[tuple[int, float, float]] = None  # (index, price, fee)
+        self.entry: tuple[int, float, float] | None = None  # (index, price, fee)
         self.trades: list[tuple] = []
 
     def _price(self, raw: float, buying: bool) -> float:
@@ -131,7 +131,7 @@ def _end_time(time: np.ndarray) -> int:
 
 
 # (per-segment cash, per-segment signed quantity, trade records, cash after a close at the end)
-_Fills = tuple[np.ndarray, np.ndarray, np.ndarray, Optional[float]]
+_Fills = tuple[np.ndarray, np.ndarray, np.ndarray, float | None]
 
 
 def run(bars: Bars, signals: Signals, config: BacktestConfig | None = None,
@@ -177,7 +177,9 @@ def _vector_fills(bars: Bars, held: np.ndarray, fills: np.ndarray, config: Backt
     entry_price = bars.open[entry] * (1.0 + side * slip)
     raw_exit = np.where(at_end, bars.close[-1], bars.open[np.minimum(stop, n - 1)])
     exit_price = raw_exit * (1.0 - side * slip)
-    gain = (side * (exit_price - entry_price) - fee * (entry_price + exit_price)) / (entry_price * (1.0 + fee))
+    gain = (side * (exit_price - entry_price) - fee * (entry_price + exit_price)) / (
+        entry_price * (1.0 + fee)
+    )
     growth = np.cumprod(1.0 + frac * gain)
     cash_before = config.initial_capital * np.concatenate(([1.0], growth[:-1]))
     if np.any(cash_before <= 0) or np.any(entry_price <= 0):

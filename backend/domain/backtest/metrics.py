@@ -10,15 +10,14 @@ is None, never NaN or infinity, so ``compute_metrics`` output is JSON-safe.
 from __future__ import annotations
 
 import math
-from typing import Optional
 
 import numpy as np
 
-from backend.domain.bars import Bars
 from backend.domain.backtest.types import BacktestResult
+from backend.domain.bars import Bars
 
 MS_PER_DAY = 86_400_000
-Number = Optional[float]
+Number = float | None
 
 
 def finite_or_none(value) -> Number:

@@ -13,7 +13,7 @@ import csv
 import io
 import math
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from backend.domain.bars import Bars
 from backend.domain.marketdata.base import SymbolInfo, UnknownSymbolError
@@ -76,8 +76,8 @@ def _parse_iso_ms(value: str) -> int:
     except ValueError:
         raise ValueError(f"time {value!r} is not a recognised date/time") from None
     if parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=timezone.utc)
-    delta = parsed - datetime(1970, 1, 1, tzinfo=timezone.utc)
+        parsed = parsed.replace(tzinfo=UTC)
+    delta = parsed - datetime(1970, 1, 1, tzinfo=UTC)
     return (delta.days * 86_400 + delta.seconds) * 1000 + delta.microseconds // 1000
 
 
@@ -97,7 +97,10 @@ def _sniff_delimiter(first_line: str) -> str:
     return max((",", ";", "\t"), key=first_line.count)
 
 
-def _parse_row(cells: list[str], columns: dict[str, int]) -> tuple[tuple[int, float, float, float, float, float], list[str]]:
+Row = tuple[int, float, float, float, float, float]
+
+
+def _parse_row(cells: list[str], columns: dict[str, int]) -> tuple[Row, list[str]]:
     """Return the parsed row and the list of problems found in it."""
     problems: list[str] = []
     values: dict[str, float] = {}
@@ -174,7 +177,7 @@ def parse_ohlcv_csv(text: str, *, interval: str | None = None, max_errors: int =
         raise CSVFormatError("the file has a header but no data rows")
     kept = _dedupe(rows, report)
     report.raise_if_any()
-    return Bars.from_arrays(*zip(*(r[:6] for r in kept)))
+    return Bars.from_arrays(*zip(*(r[:6] for r in kept), strict=True))
 
 
 def _read_rows(reader, interval: str | None, *, report: _Report) -> list:
@@ -191,7 +194,9 @@ def _read_rows(reader, interval: str | None, *, report: _Report) -> list:
                 raise CSVFormatError(f"line {reader.line_num}: header has no column for {', '.join(missing)}")
             if columns is not None:
                 continue
-            columns = dict(zip(("time", "open", "high", "low", "close", "volume"), range(max(5, len(cells)))))
+            # No header: positional columns; a 5-column file has no volume column.
+            names = ("time", "open", "high", "low", "close", "volume")
+            columns = dict(zip(names, range(max(5, len(cells))), strict=False))
         row, problems = _parse_row(cells, columns)
         if not problems and interval is not None and not is_aligned(row[0], interval):
             problems.append(f"time {cells[columns['time']].strip()!r} is not on the {interval} bar grid")

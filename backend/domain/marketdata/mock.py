@@ -20,8 +20,8 @@ from __future__ import annotations
 
 import time
 import zlib
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 import numpy as np
 
@@ -49,7 +49,18 @@ class MockSpec:
     session: tuple[int, int] = (0, _MINUTES)  # busy window, UTC minutes of the day [start, end)
 
 
-def _spec(symbol, description, kind, base, vol, band, volume, session=(0, _MINUTES), decimals=2, exchange="QYQ"):
+def _spec(
+    symbol: str,
+    description: str,
+    kind: str,
+    base: float,
+    vol: float,
+    band: float,
+    volume: float,
+    session: tuple[int, int] = (0, _MINUTES),
+    decimals: int = 2,
+    exchange: str = "QYQ",
+) -> MockSpec:
     info = SymbolInfo(symbol, description, kind, exchange=exchange, pricescale=10**decimals,
                       currency="USDT" if symbol.endswith("USDT") else "USD")
     return MockSpec(info, base, vol, band, volume, session)
@@ -65,8 +76,10 @@ MOCK_SPECS: dict[str, MockSpec] = {
         _spec("EURUSD", "Euro / US dollar", "forex", 1.09, 0.07, 0.025, 900.0, (420, 1260), 5),
         _spec("GBPUSD", "British pound / US dollar", "forex", 1.27, 0.08, 0.03, 700.0, (420, 1260), 5),
         _spec("AAPL", "Apple Inc.", "stock", 180.0, 0.28, 0.12, 60000.0, (810, 1200), exchange="NASDAQ"),
-        _spec("MSFT", "Microsoft Corporation", "stock", 380.0, 0.25, 0.1, 30000.0, (810, 1200), exchange="NASDAQ"),
-        _spec("SPY", "SPDR S&P 500 ETF", "index", 450.0, 0.15, 0.06, 90000.0, (810, 1200), exchange="NYSEARCA"),
+        _spec("MSFT", "Microsoft Corporation", "stock", 380.0, 0.25, 0.1, 30000.0, (810, 1200),
+              exchange="NASDAQ"),
+        _spec("SPY", "SPDR S&P 500 ETF", "index", 450.0, 0.15, 0.06, 90000.0, (810, 1200),
+              exchange="NYSEARCA"),
     )
 }
 
@@ -126,8 +139,9 @@ class MockProvider:
         level = np.zeros(len(knots))
         for octave, (period, weight) in enumerate(_OCTAVES):
             cell, frac = np.divmod(knots, period)
-            a = np.array([self._rng(spec.info.symbol, _STREAM_KNOT, octave, c).standard_normal() for c in cell])
-            b = np.array([self._rng(spec.info.symbol, _STREAM_KNOT, octave, c + 1).standard_normal() for c in cell])
+            symbol = spec.info.symbol
+            a = np.array([self._rng(symbol, _STREAM_KNOT, octave, c).standard_normal() for c in cell])
+            b = np.array([self._rng(symbol, _STREAM_KNOT, octave, c + 1).standard_normal() for c in cell])
             smooth = (1 - np.cos(np.pi * frac / period)) / 2
             level += weight * (a + (b - a) * smooth)
         return np.log(spec.base_price) + spec.range_sd * level / norm
@@ -141,7 +155,8 @@ class MockProvider:
         blocks = []
         for i, knot in enumerate(knots[:-1]):
             steps = self._rng(spec.info.symbol, _STREAM_BLOCK, knot).standard_normal(_KNOT_DAYS) * sd
-            blocks.append(levels[i] + _bridge(steps, np.full(_KNOT_DAYS, sd * sd), levels[i + 1] - levels[i])[0, :-1])
+            bridge = _bridge(steps, np.full(_KNOT_DAYS, sd * sd), levels[i + 1] - levels[i])
+            blocks.append(levels[i] + bridge[0, :-1])
         path = np.concatenate(blocks)
         return path[days - first_knot * _KNOT_DAYS]
 
@@ -151,15 +166,18 @@ class MockProvider:
         shape = _activity(spec.session)
         sd = spec.annual_vol / np.sqrt(365.0) * shape / np.sqrt(np.sum(shape * shape))
         # float32 draws: half the generator cost, and noise needs no more precision.
-        draws = np.stack([self._rng(spec.info.symbol, _STREAM_DAY, d).standard_normal((4, _MINUTES), dtype=np.float32)
-                          for d in days])
+        draws = np.stack([
+            self._rng(spec.info.symbol, _STREAM_DAY, d).standard_normal((4, _MINUTES), dtype=np.float32)
+            for d in days
+        ])
         z, wick_hi, wick_lo, vol_noise = (draws[:, k, :] for k in range(4))
         log_close = anchors[:-1, None] + _bridge(z * sd, sd * sd, np.diff(anchors))[:, 1:]
         close = np.exp(log_close)
         open_ = np.concatenate([np.exp(anchors[:-1])[:, None], close[:, :-1]], axis=1)
         high = np.maximum(open_, close) * np.exp(np.abs(wick_hi) * sd * 0.6)
         low = np.minimum(open_, close) * np.exp(-np.abs(wick_lo) * sd * 0.6)
-        volume = spec.volume * (shape / shape.mean()) * np.exp(0.35 * vol_noise - 0.06) * (1 + 0.6 * np.abs(z))
+        volume = spec.volume * (shape / shape.mean()) * np.exp(0.35 * vol_noise - 0.06)
+        volume = volume * (1 + 0.6 * np.abs(z))  # same evaluation order as one expression
         tick = float(spec.info.pricescale)
         times = (days[:, None] * _MINUTES + np.arange(_MINUTES)) * MINUTE_MS
         prices = (np.round(p * tick) / tick for p in (open_, high, low, close))

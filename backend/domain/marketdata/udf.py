@@ -7,8 +7,8 @@ payloads; the HTTP layer sends them with status 200 as the chart library expects
 """
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from typing import Iterable, Mapping
 
 from backend.domain.bars import Bars
 from backend.domain.marketdata.base import SymbolInfo

@@ -13,11 +13,20 @@ import numpy as np
 
 from backend.domain.workflow.graph import Edge, Node
 from backend.domain.workflow.nodes import (
-    DEFAULT_PORTS, JOIN_PARAM, BarsFor, Inputs, NodeType, tail_align,
+    DEFAULT_PORTS,
+    JOIN_PARAM,
+    BarsFor,
+    Inputs,
+    NodeType,
+    tail_align,
 )
 from backend.domain.workflow.params import Param
 from backend.domain.workflow.problems import (
-    INCOMPATIBLE_CONNECTION, INVALID_HANDLE, INVALID_PARAMETER, MISSING_INPUT, MISSING_PARAMETER,
+    INCOMPATIBLE_CONNECTION,
+    INVALID_HANDLE,
+    INVALID_PARAMETER,
+    MISSING_INPUT,
+    MISSING_PARAMETER,
 )
 
 COMPARE = {"<": operator.lt, "<=": operator.le, ">": operator.gt, ">=": operator.ge, "==": operator.eq}
@@ -72,7 +81,8 @@ class LogicNode(NodeType):
         found = super().check(data)
         op = data.get("op")
         if op in OPS and op not in COMBINATORS and data.get("join", "all_success") != "all_success":
-            found.append((INVALID_PARAMETER, "parameter 'join' must be all_success: a comparison needs every input"))
+            message = "parameter 'join' must be all_success: a comparison needs every input"
+            found.append((INVALID_PARAMETER, message))
         if data.get("op") == "between":
             low, high = data.get("low"), data.get("high")
             for name, v in (("low", low), ("high", high)):
@@ -95,7 +105,8 @@ class LogicNode(NodeType):
             if not edges:
                 return [(MISSING_INPUT, f"node {node.id} ({op}) needs at least one input", None)]
             if op == "not" and len(edges) > 1:
-                return [(INCOMPATIBLE_CONNECTION, f"node {node.id} (not) takes exactly one input", edges[1].id)]
+                message = f"node {node.id} (not) takes exactly one input"
+                return [(INCOMPATIBLE_CONNECTION, message, edges[1].id)]
             return []
         if op not in OPS:
             return []
@@ -105,9 +116,11 @@ class LogicNode(NodeType):
         """Check the series inputs of a comparison, crossing or range."""
         found = []
         if len(edges) > (1 if op == "between" else 2):
-            found.append((INCOMPATIBLE_CONNECTION, f"node {node.id} ({op}) has too many inputs", edges[-1].id))
+            message = f"node {node.id} ({op}) has too many inputs"
+            found.append((INCOMPATIBLE_CONNECTION, message, edges[-1].id))
         if len(edges) == 2 and {e.target_handle for e in edges} != {"a", "b"}:
-            found.append((INVALID_HANDLE, f"node {node.id}: two inputs need targetHandle 'a' and 'b'", edges[1].id))
+            message = f"node {node.id}: two inputs need targetHandle 'a' and 'b'"
+            found.append((INVALID_HANDLE, message, edges[1].id))
         handles = self.input_handles(node, edges)
         if "a" not in handles:
             found.append((MISSING_INPUT, f"node {node.id} ({op}) has no input 'a'", None))

@@ -10,7 +10,11 @@ from backend.domain.backtest import indicators as ind
 from backend.domain.marketdata.intervals import INTERVALS
 from backend.domain.workflow.graph import Edge, Node
 from backend.domain.workflow.nodes import (
-    JOIN_PARAM, BarsFor, Inputs, NodeType, no_inputs_check,
+    JOIN_PARAM,
+    BarsFor,
+    Inputs,
+    NodeType,
+    no_inputs_check,
 )
 from backend.domain.workflow.params import Param
 from backend.domain.workflow.problems import INVALID_PARAMETER, MISSING_PARAMETER
@@ -43,7 +47,8 @@ class TriggerNode(NodeType):
         if not isinstance(expr, str) or not expr.strip():
             found.append((MISSING_PARAMETER, "parameter 'cron' is required when mode is cron"))
         elif not croniter.is_valid(expr) or len(expr.split()) != 5:
-            found.append((INVALID_PARAMETER, f"parameter 'cron' is not a 5-field cron expression (got {expr!r})"))
+            message = f"parameter 'cron' is not a 5-field cron expression (got {expr!r})"
+            found.append((INVALID_PARAMETER, message))
         tz = data.get("timezone", "UTC")
         try:
             ZoneInfo(str(tz))
@@ -83,8 +88,9 @@ class DataNode(NodeType):
         if out is not None and out not in MULTI_OUTPUTS.get(kind, ()):
             found.append((INVALID_PARAMETER, f"parameter 'output' {out!r} does not apply to {kind}"))
         if not found and self.p(data, "lookback") < self.warmup(data):
-            found.append((INVALID_PARAMETER, f"parameter 'lookback' ({self.p(data, 'lookback')} bars) is shorter "
-                          f"than the {self.warmup(data)} bars {self.label(data)} needs for a value"))
+            message = (f"parameter 'lookback' ({self.p(data, 'lookback')} bars) is shorter "
+                       f"than the {self.warmup(data)} bars {self.label(data)} needs for a value")
+            found.append((INVALID_PARAMETER, message))
         return found
 
     def warmup(self, data: dict) -> int:

@@ -9,8 +9,9 @@ a tick run uses the last element, the vectorised run uses all of them.
 """
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable, ClassVar
+from typing import ClassVar
 
 import numpy as np
 

@@ -79,7 +79,9 @@ def _index(params: tuple[Param, ...]) -> tuple[dict[str, Param], tuple[Param, ..
 def check_params(params: tuple[Param, ...], data: dict) -> list[tuple[str, str]]:
     """Return (reason, message) for every missing or invalid parameter in ``data``."""
     by_name, required = _index(params)
-    found = [(MISSING_PARAMETER, f"parameter '{p.name}' is required") for p in required if data.get(p.name) is None]
+    found = [
+        (MISSING_PARAMETER, f"parameter '{p.name}' is required") for p in required if data.get(p.name) is None
+    ]
     for name, value in data.items():
         param = by_name.get(name)
         if param is None or value is None:

@@ -9,8 +9,8 @@ caller to carry out (and record) in order.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable
 
 import numpy as np
 
@@ -168,10 +168,14 @@ class _Run:
         """Record a logic node's inputs, result and decision text."""
         self.values[node.id] = value
         result = bool(value[-1])
-        trace.inputs = {h: {"label": inputs.labels[h], "value": _num(s[-1])} for h, s in inputs.series.items()}
+        trace.inputs = {
+            h: {"label": inputs.labels[h], "value": _num(s[-1])} for h, s in inputs.series.items()
+        }
         if inputs.flags:
             edges = self.plan.incoming[node.id]
-            trace.inputs = {f"{e.source}.{e.source_handle}": bool(f[-1]) for e, f in zip(edges, inputs.flags)}
+            trace.inputs = {
+                f"{e.source}.{e.source_handle}": bool(f[-1]) for e, f in zip(edges, inputs.flags, strict=True)
+            }
         for key in ("value", "low", "high"):
             if node.data.get(key) is not None:
                 trace.inputs[key] = node.data[key]
@@ -185,7 +189,8 @@ class _Run:
                               data.get("bot_id"), data.get("message"))
         self.actions.append(intent)
         live = [e for e in self.plan.incoming[node.id] if self.edge_state(e) == "live"]
-        trace.inputs = {"via": [f"{e.source}.{e.source_handle}" if e.source_handle else e.source for e in live]}
+        via = [f"{e.source}.{e.source_handle}" if e.source_handle else e.source for e in live]
+        trace.inputs = {"via": via}
         trace.outputs = {"intent": {"action": intent.action, "symbol": intent.symbol, "botId": intent.bot_id}}
         trace.decision = f"{intent.action.upper()} {intent.symbol or ''}".strip()
 

@@ -10,11 +10,11 @@ from collections import deque
 from dataclasses import dataclass, field
 from typing import Any
 
-from backend.domain.workflow import problems as P
+from backend.domain.workflow import problems as P  # noqa: N812 - P.REASON reads as the reason code
 from backend.domain.workflow.graph import Edge, Graph, Node, count_items, parse_graph
 from backend.domain.workflow.nodes import NodeType
-from backend.domain.workflow.registry import REGISTRY, node_type
 from backend.domain.workflow.problems import GraphInvalid, Problem
+from backend.domain.workflow.registry import REGISTRY, node_type
 
 MAX_CYCLES_REPORTED = 20
 

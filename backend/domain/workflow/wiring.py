@@ -1,7 +1,7 @@
 """What flows along edges, shared by the tick runner and the vectorised run."""
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 import numpy as np
 
