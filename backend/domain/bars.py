@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 _FIELDS = ("open", "high", "low", "close", "volume")
 
@@ -34,7 +35,15 @@ class Bars:
         return len(self.time)
 
     @classmethod
-    def from_arrays(cls, time, open, high, low, close, volume) -> Bars:  # noqa: A002 - OHLCV names
+    def from_arrays(
+        cls,
+        time: ArrayLike,
+        open: ArrayLike,  # noqa: A002 - the OHLCV name
+        high: ArrayLike,
+        low: ArrayLike,
+        close: ArrayLike,
+        volume: ArrayLike,
+    ) -> Bars:
         """Build bars from any array-likes, coercing to int64 times and float64 values."""
         return cls(
             time=np.ascontiguousarray(time, dtype=np.int64),

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 
@@ -81,7 +82,7 @@ class _Ledger:
         self.cash = float(config.initial_capital)
         self.qty = 0.0
         self.entry: tuple[int, float, float] | None = None  # (index, price, fee)
-        self.trades: list[tuple] = []
+        self.trades: list[tuple[Any, ...]] = []
 
     def _price(self, raw: float, buying: bool) -> float:
         """Return ``raw`` moved against the trader by the slippage."""
@@ -202,8 +203,19 @@ def _vector_fills(bars: Bars, held: np.ndarray, fills: np.ndarray, config: Backt
     return seg_cash, seg_qty, trades, end_cash
 
 
-def _records(entry, exit_index, entry_time, exit_time, side, entry_price, exit_price, qty, pnl, fees,
-             at_end) -> np.ndarray:
+def _records(
+    entry: np.ndarray,
+    exit_index: np.ndarray,
+    entry_time: np.ndarray,
+    exit_time: np.ndarray,
+    side: np.ndarray,
+    entry_price: np.ndarray,
+    exit_price: np.ndarray,
+    qty: np.ndarray,
+    pnl: np.ndarray,
+    fees: np.ndarray,
+    at_end: np.ndarray,
+) -> np.ndarray:
     """Return a TRADE_DTYPE array from per-trade columns."""
     trades = np.zeros(len(entry), dtype=TRADE_DTYPE)
     trades["entry_index"], trades["exit_index"] = entry, exit_index

@@ -12,7 +12,7 @@ import math
 import numbers
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, SupportsInt, cast
 
 import numpy as np
 
@@ -60,9 +60,11 @@ class ParamSpec:
         if isinstance(value, bool) or not isinstance(value, numbers.Real) or not _finite(value):
             return value, [f"Must be a {'whole number' if self.type == 'int' else 'number'}."]
         if self.type == "int":
-            if int(value) != value:
+            # numbers.Real does not declare __int__, but every real type in use (int, float, numpy) has it.
+            whole = int(cast(SupportsInt, value))
+            if whole != value:
                 return value, ["Must be a whole number."]
-            value = int(value)
+            value = whole
         else:
             value = float(value)
         errors = []

@@ -8,6 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 SIZING_MODES = ("all_in", "fixed_fraction")
 
@@ -27,7 +28,7 @@ TRADE_DTYPE = np.dtype([
 ])
 
 
-def _bool_array(values, name: str, n: int | None) -> np.ndarray:
+def _bool_array(values: ArrayLike, name: str, n: int | None) -> np.ndarray:
     """Return ``values`` as a bool array, checking its length against ``n``."""
     arr = np.ascontiguousarray(values, dtype=bool)
     if arr.ndim != 1 or (n is not None and len(arr) != n):

@@ -12,8 +12,10 @@ from __future__ import annotations
 import csv
 import io
 import math
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import Protocol
 
 from backend.domain.bars import Bars
 from backend.domain.marketdata.base import SymbolInfo, UnknownSymbolError
@@ -97,7 +99,16 @@ def _sniff_delimiter(first_line: str) -> str:
     return max((",", ";", "\t"), key=first_line.count)
 
 
-Row = tuple[int, float, float, float, float, float]
+Row = tuple[int, float, float, float, float, float]  # (time ms, open, high, low, close, volume)
+LineRow = tuple[int, float, float, float, float, float, int]  # a Row and its line number
+
+
+class _LineReader(Protocol):
+    """What ``_read_rows`` needs of a ``csv.reader``: rows of cells and the current line."""
+
+    line_num: int
+
+    def __iter__(self) -> Iterator[list[str]]: ...
 
 
 def _parse_row(cells: list[str], columns: dict[str, int]) -> tuple[Row, list[str]]:
@@ -123,12 +134,12 @@ def _parse_row(cells: list[str], columns: dict[str, int]) -> tuple[Row, list[str
                 problems.append(f"{name} {cell!r} is not a number")
     if not problems:
         problems += _check_ohlc(values)
-    row = (t_ms, *(values.get(k, 0.0) for k in ("open", "high", "low", "close", "volume")))
-    return row, problems
+    o, h, lo, c, v = (values.get(k, 0.0) for k in ("open", "high", "low", "close", "volume"))
+    return (t_ms, o, h, lo, c, v), problems
 
 
 def _check_ohlc(v: dict[str, float]) -> list[str]:
-    problems = []
+    problems: list[str] = []
     if min(v["open"], v["high"], v["low"], v["close"]) <= 0:
         problems.append("prices must be positive")
     if v["high"] < max(v["open"], v["close"], v["low"]):
@@ -144,7 +155,8 @@ class _Report:
     """Collects row errors up to the cap while counting them all."""
 
     def __init__(self, cap: int) -> None:
-        self.cap, self.errors, self.total = cap, [], 0
+        self.cap, self.total = cap, 0
+        self.errors: list[RowError] = []
 
     def add(self, line: int, message: str) -> None:
         self.total += 1
@@ -180,10 +192,10 @@ def parse_ohlcv_csv(text: str, *, interval: str | None = None, max_errors: int =
     return Bars.from_arrays(*zip(*(r[:6] for r in kept), strict=True))
 
 
-def _read_rows(reader, interval: str | None, *, report: _Report) -> list:
+def _read_rows(reader: _LineReader, interval: str | None, *, report: _Report) -> list[LineRow]:
     """Return the good data rows as ``(time, o, h, l, c, v, line)``; report the bad ones."""
     columns = None
-    rows = []
+    rows: list[LineRow] = []
     for cells in reader:
         if not any(cell.strip() for cell in cells):
             continue
@@ -207,7 +219,7 @@ def _read_rows(reader, interval: str | None, *, report: _Report) -> list:
     return rows
 
 
-def _dedupe(rows: list, report: _Report) -> list:
+def _dedupe(rows: list[LineRow], report: _Report) -> list[LineRow]:
     """Sort rows by time, collapse identical duplicates, report conflicting ones."""
     rows.sort(key=lambda r: (r[0], r[-1]))
     kept = rows[:1]

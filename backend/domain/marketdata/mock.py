@@ -24,6 +24,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from backend.domain.bars import Bars
 from backend.domain.marketdata.base import SymbolInfo, UnknownSymbolError
@@ -144,7 +145,8 @@ class MockProvider:
             b = np.array([self._rng(symbol, _STREAM_KNOT, octave, c + 1).standard_normal() for c in cell])
             smooth = (1 - np.cos(np.pi * frac / period)) / 2
             level += weight * (a + (b - a) * smooth)
-        return np.log(spec.base_price) + spec.range_sd * level / norm
+        levels: np.ndarray = np.log(spec.base_price) + spec.range_sd * level / norm
+        return levels
 
     def _day_anchors(self, spec: MockSpec, days: np.ndarray) -> np.ndarray:
         """Return the log price at 00:00 UTC of each day index (days since the Unix epoch)."""
@@ -158,7 +160,8 @@ class MockProvider:
             bridge = _bridge(steps, np.full(_KNOT_DAYS, sd * sd), levels[i + 1] - levels[i])
             blocks.append(levels[i] + bridge[0, :-1])
         path = np.concatenate(blocks)
-        return path[days - first_knot * _KNOT_DAYS]
+        anchors: np.ndarray = path[days - first_knot * _KNOT_DAYS]
+        return anchors
 
     def _minute_bars(self, spec: MockSpec, days: np.ndarray) -> Bars:
         """Return every 1m bar of the given whole UTC days (n_days * 1440 bars)."""
@@ -180,8 +183,10 @@ class MockProvider:
         volume = volume * (1 + 0.6 * np.abs(z))  # same evaluation order as one expression
         tick = float(spec.info.pricescale)
         times = (days[:, None] * _MINUTES + np.arange(_MINUTES)) * MINUTE_MS
-        prices = (np.round(p * tick) / tick for p in (open_, high, low, close))
-        return Bars.from_arrays(times.ravel(), *(p.ravel() for p in prices), np.round(volume, 3).ravel())
+        o, h, lo, c = (np.round(p * tick) / tick for p in (open_, high, low, close))
+        return Bars.from_arrays(
+            times.ravel(), o.ravel(), h.ravel(), lo.ravel(), c.ravel(), np.round(volume, 3).ravel()
+        )
 
     @staticmethod
     def _aggregate(minutes: Bars, per_bar: int) -> Bars:
@@ -199,7 +204,7 @@ class MockProvider:
 _COLUMNS = ("time", "open", "high", "low", "close", "volume")
 
 
-def _bridge(steps: np.ndarray, variances: np.ndarray, target) -> np.ndarray:
+def _bridge(steps: np.ndarray, variances: np.ndarray, target: ArrayLike) -> np.ndarray:
     """Turn rows of random steps into paths from 0 to ``target`` (Brownian bridges), n+1 points.
 
     ``steps`` is (n,) or (rows, n); ``target`` a scalar or one value per row; returns (rows, n+1).
@@ -208,7 +213,7 @@ def _bridge(steps: np.ndarray, variances: np.ndarray, target) -> np.ndarray:
     target = np.reshape(np.asarray(target, dtype=np.float64), (-1, 1))
     walk = np.concatenate([np.zeros((len(steps), 1)), np.cumsum(steps, axis=1)], axis=1)
     clock = np.concatenate([[0.0], np.cumsum(variances)])
-    path = walk - clock / clock[-1] * (walk[:, -1:] - target)
+    path: np.ndarray = walk - clock / clock[-1] * (walk[:, -1:] - target)
     path[:, -1] = target[:, 0]
     return path
 

@@ -16,8 +16,8 @@ class Node(NamedTuple):
 
     id: str
     type: str
-    data: dict
-    position: dict
+    data: dict[str, Any]
+    position: dict[str, Any]
 
 
 class Edge(NamedTuple):
@@ -39,7 +39,7 @@ class Graph:
 
     nodes: tuple[Node, ...]
     edges: tuple[Edge, ...]
-    viewport: dict | None = None
+    viewport: dict[str, Any] | None = None
     problems: tuple[Problem, ...] = ()
 
 

@@ -8,6 +8,7 @@ each incoming edge as a boolean: True where the edge is live. They default to th
 from __future__ import annotations
 
 import operator
+from typing import Any
 
 import numpy as np
 
@@ -16,6 +17,8 @@ from backend.domain.workflow.nodes import (
     DEFAULT_PORTS,
     JOIN_PARAM,
     BarsFor,
+    Handles,
+    InputProblem,
     Inputs,
     NodeType,
     tail_align,
@@ -64,19 +67,19 @@ class LogicNode(NodeType):
     params = (Param("op", "choice", required=True, choices=OPS), Param("value", "number"),
               Param("low", "number"), Param("high", "number"), JOIN_PARAM)
 
-    def accepts(self, data: dict) -> frozenset[str]:
+    def accepts(self, data: dict[str, Any]) -> frozenset[str]:
         """Combinators take booleans; every other op takes series."""
         return BOOLEAN_IN if data.get("op") in COMBINATORS else SERIES_IN
 
-    def target_handles(self, data: dict) -> frozenset:
+    def target_handles(self, data: dict[str, Any]) -> Handles:
         """Comparisons and crossings have inputs ``a`` and ``b``."""
         return PAIR_HANDLES if data.get("op") in PAIR_OPS else SINGLE_HANDLES
 
-    def default_join(self, data: dict) -> str:
+    def default_join(self, data: dict[str, Any]) -> str:
         """Combinators evaluate unless an input failed; the rest need every input."""
         return "none_failed" if data.get("op") in COMBINATORS else "all_success"
 
-    def check(self, data: dict) -> list[tuple[str, str]]:
+    def check(self, data: dict[str, Any]) -> list[tuple[str, str]]:
         """Check the op and the constants it needs."""
         found = super().check(data)
         op = data.get("op")
@@ -98,7 +101,7 @@ class LogicNode(NodeType):
             return {"a": edges[0]}
         return {e.target_handle: e for e in edges if e.target_handle in ("a", "b")}
 
-    def check_inputs(self, node: Node, edges: list[Edge]):
+    def check_inputs(self, node: Node, edges: list[Edge]) -> list[InputProblem]:
         """Check arity: not takes one, and/or at least one, comparisons a and b (or value)."""
         op = node.data.get("op")
         if op in COMBINATORS:
@@ -112,9 +115,9 @@ class LogicNode(NodeType):
             return []
         return self._check_pair(node, edges, op)
 
-    def _check_pair(self, node: Node, edges: list[Edge], op: str):
+    def _check_pair(self, node: Node, edges: list[Edge], op: str) -> list[InputProblem]:
         """Check the series inputs of a comparison, crossing or range."""
-        found = []
+        found: list[InputProblem] = []
         if len(edges) > (1 if op == "between" else 2):
             message = f"node {node.id} ({op}) has too many inputs"
             found.append((INCOMPATIBLE_CONNECTION, message, edges[-1].id))
@@ -128,7 +131,7 @@ class LogicNode(NodeType):
             found.append((MISSING_INPUT, f"node {node.id} ({op}) needs input 'b' or parameter 'value'", None))
         return found
 
-    def label(self, data: dict) -> str:
+    def label(self, data: dict[str, Any]) -> str:
         """Return the op (``<``, ``crosses_above``...)."""
         return str(data.get("op"))
 
@@ -139,7 +142,9 @@ class LogicNode(NodeType):
             flags = tail_align(*inputs.flags)
             if op == "not":
                 return ~flags[0]
-            return np.logical_and.reduce(flags) if op == "and" else np.logical_or.reduce(flags)
+            combine = np.logical_and if op == "and" else np.logical_or
+            combined: np.ndarray = combine.reduce(flags)
+            return combined
         a = inputs.series["a"]
         if op == "between":
             return (a >= float(data["low"])) & (a <= float(data["high"]))
@@ -149,7 +154,8 @@ class LogicNode(NodeType):
         a, b = tail_align(a, b)
         if op in CROSSES:
             return _crosses(a, b, op == "crosses_above")
-        return COMPARE[op](a, b)
+        compared: np.ndarray = COMPARE[op](a, b)
+        return compared
 
     def decision(self, node: Node, inputs: Inputs, result: bool) -> str:
         """Explain the last bar's decision with concrete values (``RSI(14)=27.4 < 30 -> true``)."""

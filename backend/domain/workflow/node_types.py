@@ -1,6 +1,8 @@
 """The built-in trigger, data and action node types (``logic`` lives in ``logic.py``)."""
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import numpy as np
@@ -12,6 +14,7 @@ from backend.domain.workflow.graph import Edge, Node
 from backend.domain.workflow.nodes import (
     JOIN_PARAM,
     BarsFor,
+    InputProblem,
     Inputs,
     NodeType,
     no_inputs_check,
@@ -34,11 +37,11 @@ class TriggerNode(NodeType):
     params = (Param("mode", "choice", choices=("manual", "cron"), default="manual"),
               Param("cron", "str"), Param("timezone", "str", default="UTC"))
 
-    def accepts(self, data: dict) -> frozenset[str]:
+    def accepts(self, data: dict[str, Any]) -> frozenset[str]:
         """Take no inputs at all."""
         return NO_INPUTS
 
-    def check(self, data: dict) -> list[tuple[str, str]]:
+    def check(self, data: dict[str, Any]) -> list[tuple[str, str]]:
         """Check the mode and, for cron, the expression and timezone."""
         found = super().check(data)
         if self.p(data, "mode") != "cron":
@@ -76,7 +79,7 @@ class DataNode(NodeType):
     )
     _default_period = {"rsi": 14, "atr": 14, "bbands": 20}
 
-    def check(self, data: dict) -> list[tuple[str, str]]:
+    def check(self, data: dict[str, Any]) -> list[tuple[str, str]]:
         """Check parameters, the period an average needs, and multi-output choices."""
         found = super().check(data)
         kind = data.get("indicator", "price")
@@ -93,7 +96,7 @@ class DataNode(NodeType):
             found.append((INVALID_PARAMETER, message))
         return found
 
-    def warmup(self, data: dict) -> int:
+    def warmup(self, data: dict[str, Any]) -> int:
         """Return how many bars the indicator needs before its first value."""
         kind = data.get("indicator", "price")
         if kind == "price":
@@ -102,17 +105,17 @@ class DataNode(NodeType):
             return int(self.p(data, "slow")) + int(self.p(data, "signal")) - 1
         return self.period(data) + (1 if kind in ("rsi", "atr") else 0)
 
-    def check_inputs(self, node: Node, edges: list[Edge]):
+    def check_inputs(self, node: Node, edges: list[Edge]) -> list[InputProblem]:
         """Require a trigger or a logic branch feeding the node."""
         return no_inputs_check(node, edges)
 
-    def period(self, data: dict) -> int:
+    def period(self, data: dict[str, Any]) -> int:
         """Return the indicator period (with the indicator's default)."""
-        return int(data.get("period") or self._default_period.get(data.get("indicator"), 14))
+        return int(data.get("period") or self._default_period.get(str(data.get("indicator")), 14))
 
-    def label(self, data: dict) -> str:
+    def label(self, data: dict[str, Any]) -> str:
         """Return ``close``, ``SMA(10)``, ``MACD(12,26,9).hist``..."""
-        kind, fld = data.get("indicator", "price"), self.p(data, "field")
+        kind, fld = data.get("indicator", "price"), str(self.p(data, "field"))
         if kind == "price":
             return fld
         if kind == "macd":
@@ -129,11 +132,13 @@ class DataNode(NodeType):
     def compute(self, node: Node, inputs: Inputs, bars_for: BarsFor) -> np.ndarray:
         """Return the field or indicator per bar (float64, NaN during warm-up)."""
         data, bars = node.data, bars_for(node)
-        kind, src = data.get("indicator", "price"), getattr(bars, self.p(data, "field"))
+        kind = data.get("indicator", "price")
+        src: np.ndarray = getattr(bars, self.p(data, "field"))
         if kind == "price":
             return src
         if kind in ("sma", "ema", "rsi"):
-            return getattr(ind, kind)(src, self.period(data))
+            average: Callable[[np.ndarray, int], np.ndarray] = getattr(ind, kind)
+            return average(src, self.period(data))
         if kind == "atr":
             return ind.atr(bars.high, bars.low, bars.close, self.period(data))
         if kind == "macd":
@@ -151,10 +156,10 @@ class ActionNode(NodeType):
     params = (Param("action", "choice", required=True, choices=ACTIONS),
               Param("bot_id", "str"), Param("symbol", "str"), Param("message", "str"), JOIN_PARAM)
 
-    def check_inputs(self, node: Node, edges: list[Edge]):
+    def check_inputs(self, node: Node, edges: list[Edge]) -> list[InputProblem]:
         """Require something feeding the action."""
         return no_inputs_check(node, edges)
 
-    def label(self, data: dict) -> str:
+    def label(self, data: dict[str, Any]) -> str:
         """Return ``BUY``, ``NOTIFY``..."""
         return str(data.get("action", "action")).upper()

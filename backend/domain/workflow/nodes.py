@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import ClassVar
+from typing import Any, ClassVar
 
 import numpy as np
 
@@ -22,7 +22,10 @@ from backend.domain.workflow.problems import MISSING_INPUT
 
 JOIN_RULES = ("all_success", "one_success", "none_failed")
 JOIN_PARAM = Param("join", "choice", choices=JOIN_RULES)
-DEFAULT_PORTS = frozenset({None, "out", "in"})
+Handles = frozenset[str | None]  # port ids; None is React Flow's default port
+InputProblem = tuple[str, str, str | None]  # (reason, message, edge id)
+
+DEFAULT_PORTS: Handles = frozenset({None, "out", "in"})
 CONTROL_IN = frozenset({"event", "boolean"})
 
 BarsFor = Callable[[Node], Bars]
@@ -43,29 +46,29 @@ class NodeType:
     name: ClassVar[str] = ""
     params: ClassVar[tuple[Param, ...]] = ()
     output: ClassVar[str] = "none"
-    source_handles: ClassVar[frozenset] = DEFAULT_PORTS
+    source_handles: ClassVar[Handles] = DEFAULT_PORTS
 
-    def accepts(self, data: dict) -> frozenset[str]:
+    def accepts(self, data: dict[str, Any]) -> frozenset[str]:
         """Return the value kinds this node takes on its inputs."""
         return CONTROL_IN
 
-    def target_handles(self, data: dict) -> frozenset:
+    def target_handles(self, data: dict[str, Any]) -> Handles:
         """Return the input handle ids this node has."""
         return DEFAULT_PORTS
 
-    def default_join(self, data: dict) -> str:
+    def default_join(self, data: dict[str, Any]) -> str:
         """Return the join rule used when ``data.join`` is absent."""
         return "all_success"
 
-    def check(self, data: dict) -> list[tuple[str, str]]:
+    def check(self, data: dict[str, Any]) -> list[tuple[str, str]]:
         """Return (reason, message) for every parameter problem."""
         return check_params(self.params, data)
 
-    def check_inputs(self, node: Node, edges: list[Edge]) -> list[tuple[str, str, str | None]]:
+    def check_inputs(self, node: Node, edges: list[Edge]) -> list[InputProblem]:
         """Return (reason, message, edge_id) for missing or surplus inputs."""
         return []
 
-    def label(self, data: dict) -> str:
+    def label(self, data: dict[str, Any]) -> str:
         """Return a short human label used in decisions (``SMA(10)``)."""
         return self.name
 
@@ -73,7 +76,7 @@ class NodeType:
         """Return this node's value per bar (None for nodes without a value)."""
         return None
 
-    def p(self, data: dict, name: str):
+    def p(self, data: dict[str, Any], name: str) -> Any:
         """Return parameter ``name`` from ``data`` or its default."""
         return value_of(self.params, data, name)
 
@@ -84,7 +87,7 @@ def tail_align(*arrays: np.ndarray) -> list[np.ndarray]:
     return [a[len(a) - n:] for a in arrays]
 
 
-def no_inputs_check(node: Node, edges: list[Edge]) -> list[tuple[str, str, str | None]]:
+def no_inputs_check(node: Node, edges: list[Edge]) -> list[InputProblem]:
     """Report a node that nothing feeds (it could never run)."""
     if edges:
         return []

@@ -11,11 +11,14 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any, SupportsFloat, cast
 
 import numpy as np
 
 from backend.domain.bars import Bars
 from backend.domain.workflow.graph import Edge, Node
+from backend.domain.workflow.logic import LogicNode
+from backend.domain.workflow.nodes import Inputs
 from backend.domain.workflow.validate import Plan
 from backend.domain.workflow.wiring import gather_inputs
 
@@ -28,13 +31,13 @@ class NodeTrace:
 
     node_id: str
     status: str
-    inputs: dict = field(default_factory=dict)
-    outputs: dict = field(default_factory=dict)
+    inputs: dict[str, Any] = field(default_factory=dict)
+    outputs: dict[str, Any] = field(default_factory=dict)
     decision: str | None = None
     duration_ms: float = 0.0
     error: str | None = None
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         """Return the wire shape ``{nodeId, status, inputs, outputs, decision?, durationMs, error?}``."""
         out = {"nodeId": self.node_id, "status": self.status, "inputs": self.inputs,
                "outputs": self.outputs, "durationMs": self.duration_ms}
@@ -78,7 +81,7 @@ def join_status(rule: str, states: list[str]) -> str:
     return "ran" if all(s == "live" for s in states) else "pruned"
 
 
-def _num(x) -> float | None:
+def _num(x: SupportsFloat) -> float | None:
     """Return a JSON-safe float (None for NaN)."""
     x = float(x)
     return None if x != x else x
@@ -155,6 +158,7 @@ class _Run:
         if node.type == "trigger":
             trace.outputs = {"fired": True, "mode": node.data.get("mode", "manual")}
         elif node.type == "logic":
+            assert value is not None  # a logic node always decides
             self._logic(node, inputs, value, trace)
         elif node.type == "action":
             self._action(node, trace)
@@ -164,7 +168,7 @@ class _Run:
                             "interval": node.data.get("interval") or "1d", "bars": len(value)}
             trace.outputs = {"label": self.labels[node.id], "value": _num(value[-1])}
 
-    def _logic(self, node: Node, inputs, value: np.ndarray, trace: NodeTrace) -> None:
+    def _logic(self, node: Node, inputs: Inputs, value: np.ndarray, trace: NodeTrace) -> None:
         """Record a logic node's inputs, result and decision text."""
         self.values[node.id] = value
         result = bool(value[-1])
@@ -173,14 +177,14 @@ class _Run:
         }
         if inputs.flags:
             edges = self.plan.incoming[node.id]
-            trace.inputs = {
-                f"{e.source}.{e.source_handle}": bool(f[-1]) for e, f in zip(edges, inputs.flags, strict=True)
-            }
+            flags = zip(edges, inputs.flags, strict=False)
+            trace.inputs = {f"{e.source}.{e.source_handle}": bool(f[-1]) for e, f in flags}
         for key in ("value", "low", "high"):
             if node.data.get(key) is not None:
                 trace.inputs[key] = node.data[key]
         trace.outputs = {"result": result, "handle": "true" if result else "false"}
-        trace.decision = self.plan.handler(node.id).decision(node, inputs, result)
+        logic = cast(LogicNode, self.plan.handler(node.id))  # type "logic" is always LogicNode
+        trace.decision = logic.decision(node, inputs, result)
 
     def _action(self, node: Node, trace: NodeTrace) -> None:
         """Record the action intent (performed by the caller)."""
