@@ -42,9 +42,9 @@ typecheck: venv ## mypy: strict on backend/core and backend/domain, checked ever
 migrate: venv ## Upgrade the database in DATABASE_URL to every module branch's head
 	$(FLASK) db upgrade heads
 
-revision: venv ## New migration on a module branch: make revision m="add x" branch=bots
-	@test -n "$(m)" -a -n "$(branch)" || { echo 'usage: make revision m="what changes" branch=<module>'; exit 2; }
-	$(FLASK) db revision --head $(branch)@head -m "$(m)"
+revision: venv ## New migration on a module branch: make revision m="add x" branch=bots [autogenerate=1]
+	@test -n "$(m)" -a -n "$(branch)" || { echo 'usage: make revision m="what changes" branch=<module> [autogenerate=1]'; exit 2; }
+	$(FLASK) db revision $(if $(autogenerate),--autogenerate) --head $(branch)@head -m "$(m)"
 
 worker: venv ## Run a Celery worker on every queue (uses DATABASE_URL/REDIS_URL)
 	$(VENV)/bin/celery -A backend.celery_app worker -Q default,backtests,workflows,bots --loglevel INFO
