@@ -1,4 +1,8 @@
-"""Fail if anything under backend/domain imports outside stdlib, numpy, croniter and backend.domain."""
+"""Fail if anything under backend/domain imports outside stdlib, numpy, croniter and backend.domain.
+
+numpy carries the numeric arrays; croniter walks the workflow triggers' cron expressions. Why these
+two and nothing else, and how to add one: docs/adr/0005-domain-dependencies.md.
+"""
 from __future__ import annotations
 
 import ast

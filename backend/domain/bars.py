@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 _FIELDS = ("open", "high", "low", "close", "volume")
 
@@ -34,7 +35,15 @@ class Bars:
         return len(self.time)
 
     @classmethod
-    def from_arrays(cls, time, open, high, low, close, volume) -> "Bars":  # noqa: A002 - OHLCV names
+    def from_arrays(
+        cls,
+        time: ArrayLike,
+        open: ArrayLike,  # noqa: A002 - the OHLCV name
+        high: ArrayLike,
+        low: ArrayLike,
+        close: ArrayLike,
+        volume: ArrayLike,
+    ) -> Bars:
         """Build bars from any array-likes, coercing to int64 times and float64 values."""
         return cls(
             time=np.ascontiguousarray(time, dtype=np.int64),
@@ -46,15 +55,15 @@ class Bars:
         )
 
     @classmethod
-    def empty(cls) -> "Bars":
+    def empty(cls) -> Bars:
         """Zero bars."""
         return cls.from_arrays([], [], [], [], [], [])
 
-    def slice(self, start: int, stop: int) -> "Bars":
+    def slice(self, start: int, stop: int) -> Bars:
         """Bars ``[start, stop)`` by index (views, no copy)."""
         return Bars(*(getattr(self, f)[start:stop] for f in ("time", *_FIELDS)))
 
-    def between(self, start_ms: int, end_ms: int) -> "Bars":
+    def between(self, start_ms: int, end_ms: int) -> Bars:
         """Bars whose open time is in ``[start_ms, end_ms)``."""
         lo = int(np.searchsorted(self.time, start_ms, side="left"))
         hi = int(np.searchsorted(self.time, end_ms, side="left"))

@@ -76,7 +76,7 @@ def max_drawdown_pct(equity: np.ndarray) -> float:
     return float(np.min(eq / peaks - 1.0) * 100.0)
 
 
-def headline_metrics(ev: BacktestEvidence) -> dict[str, float | int | None]:
+def headline_metrics(ev: BacktestEvidence) -> dict[str, float]:
     """Return totalReturn, sharpeRatio, maxDrawdown, totalTrades: from the summary, else computed."""
     eq = np.asarray(ev.equity, dtype=np.float64)
     s = ev.summary or {}
@@ -212,4 +212,5 @@ def audit_backtest(ev: BacktestEvidence) -> AuditReport:
         *check_exposure(ev.exposure),
     ]
     findings = sort_findings([f for f in found if f is not None])
-    return AuditReport(findings=findings, score=score(findings), metrics=m)
+    metrics: dict[str, float | int | None] = dict(m)
+    return AuditReport(findings=findings, score=score(findings), metrics=metrics)

@@ -9,7 +9,8 @@ or the same expressed as a percent (x 100). Memories contribute the numbers in t
 from __future__ import annotations
 
 import re
-from typing import Any, Iterable, Mapping
+from collections.abc import Iterable, Mapping
+from typing import Any
 
 from backend.domain.audit.findings import evidence_numbers
 
@@ -70,7 +71,8 @@ def narrative_problems(answer: Any, findings: list[Mapping[str, Any]],
     for part in ("summary", "recommendations"):
         items = answer.get(part)
         if not isinstance(items, list) or (part == "summary" and not items):
-            problems.append(f"{part} must be a non-empty list" if part == "summary" else f"{part} must be a list")
+            need = "a non-empty list" if part == "summary" else "a list"
+            problems.append(f"{part} must be {need}")
             continue
         for i, s in enumerate(items):
             problems += sentence_problems(s, sources, f"{part}[{i}]")

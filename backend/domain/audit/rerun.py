@@ -8,6 +8,7 @@ each) instead of doubling zero, and the finding carries the bps used.
 from __future__ import annotations
 
 from dataclasses import replace
+from typing import Any
 
 import numpy as np
 
@@ -38,7 +39,7 @@ def exposure_of(result: BacktestResult, bars: Bars) -> np.ndarray:
     """
     value = np.asarray(result.position, dtype=np.float64) * bars.close
     eq = np.asarray(result.equity, dtype=np.float64)
-    exposure = np.divide(value, eq, out=np.zeros_like(value), where=eq > 0)
+    exposure: np.ndarray = np.divide(value, eq, out=np.zeros_like(value), where=eq > 0)
     trades = result.trades
     if len(exposure) and len(trades) and bool(trades["closed_at_end"][-1]):
         exposure[-1] = 0.0
@@ -47,7 +48,7 @@ def exposure_of(result: BacktestResult, bars: Bars) -> np.ndarray:
 
 def evidence_from_run(bars: Bars, signals: Signals, config: BacktestConfig, periods_per_year: float,
                       result: BacktestResult | None = None,
-                      summary: dict | None = None) -> BacktestEvidence:
+                      summary: dict[str, Any] | None = None) -> BacktestEvidence:
     """Return BacktestEvidence for one run, re-running it once with stressed costs."""
     result = result if result is not None else engine.run(bars, signals, config)
     metrics = summary if summary is not None else compute_metrics(result, bars, periods_per_year)

@@ -13,7 +13,8 @@ signals). Percent results are in percent. Models:
 """
 from __future__ import annotations
 
-from typing import Any, Mapping
+from collections.abc import Callable, Mapping
+from typing import Any
 
 from backend.domain.audit.backtest import AuditReport
 from backend.domain.audit.findings import Evidence, Finding, score, sort_findings
@@ -39,7 +40,7 @@ class StatementsError(ValueError):
     """Raised when the statements miss a field or hold a value the models cannot use."""
 
 
-def parse_period(raw: Mapping[str, Any], name: str) -> Period:
+def parse_period(raw: Any, name: str) -> Period:
     """Return one period as floats, defaulting inventory/securities to 0 and equity to TA - TL."""
     if not isinstance(raw, Mapping):
         raise StatementsError(f"{name} must be an object of amounts")
@@ -95,7 +96,10 @@ def altman_z(p: Period, market_cap: float | None) -> float:
 def piotroski_signals(cur: Period, pri: Period) -> dict[str, int]:
     """Return Piotroski's nine 0/1 signals (end-of-year assets as the ROA base)."""
     roa_c, roa_p = cur["netIncome"] / cur["totalAssets"], pri["netIncome"] / pri["totalAssets"]
-    gm = lambda p: (p["revenue"] - p["costOfRevenue"]) / p["revenue"]  # noqa: E731
+
+    def gm(p: Period) -> float:
+        return (p["revenue"] - p["costOfRevenue"]) / p["revenue"]
+
     return {
         "roaPositive": int(roa_c > 0),
         "cfoPositive": int(cur["operatingCashFlow"] > 0),
@@ -154,7 +158,8 @@ def beneish_m(indices: Mapping[str, float]) -> float:
 
 def ratio_findings(r: Mapping[str, float | None]) -> list[Finding]:
     """Flag weak liquidity, coverage, leverage and losses; report the rest as information."""
-    rules = [  # (id, metric, threshold, is_bad(value), severity, bad title, ok title)
+    # (id, metric, threshold, is_bad(value), severity, bad title, ok title)
+    rules: list[tuple[str, str, float, Callable[[float], bool], str, str, str]] = [
         ("fs.liquidity", "currentRatio", MIN_CURRENT_RATIO, lambda v: v < MIN_CURRENT_RATIO,
          "medium", "Current assets do not cover current liabilities", "Liquidity is adequate"),
         ("fs.interest_coverage", "interestCoverage", MIN_INTEREST_COVERAGE,

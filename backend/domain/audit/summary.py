@@ -1,14 +1,19 @@
 """The deterministic narrative: plain sentences built only from the findings, each citing them."""
 from __future__ import annotations
 
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 RECOMMENDATIONS = {
     "bt.trade_count": "Extend the test period or widen the universe until the strategy closes enough trades.",
-    "bt.drawdown_vs_return": "Reduce position size or add a stop so the worst drawdown is smaller than the return.",
+    "bt.drawdown_vs_return": (
+        "Reduce position size or add a stop so the worst drawdown is smaller than the return."
+    ),
     "bt.outlier_trades": "Re-test without the best trades and check that the edge does not rest on them.",
     "bt.cost_sensitivity": "Trade less often or on cheaper venues; model realistic fees and slippage.",
-    "bt.out_of_sample": "Treat the parameters as over-fitted; validate on data the strategy was not tuned on.",
+    "bt.out_of_sample": (
+        "Treat the parameters as over-fitted; validate on data the strategy was not tuned on."
+    ),
     "bt.flat_period": "Check whether the strategy's signals only fit one market regime.",
     "bt.over_exposure": "Cap position size at the account equity or document the leverage explicitly.",
     "fs.liquidity": "Check short-term funding: current liabilities exceed current assets.",

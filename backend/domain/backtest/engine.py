@@ -18,17 +18,18 @@ few), never once per bar. No module-level mutable state: every run builds its ow
 from __future__ import annotations
 
 import math
-from typing import Callable, Optional
+from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 
-from backend.domain.bars import Bars
 from backend.domain.backtest.types import TRADE_DTYPE, BacktestConfig, BacktestResult, Signals
+from backend.domain.bars import Bars
 
 ProgressFn = Callable[[float], None]
 
 
-def _or_false(values: Optional[np.ndarray], n: int) -> np.ndarray:
+def _or_false(values: np.ndarray | None, n: int) -> np.ndarray:
     """Return ``values`` or an all-False array of length n."""
     return np.zeros(n, dtype=bool) if values is None else values
 
@@ -80,8 +81,8 @@ class _Ledger:
         self.slip = config.slippage_bps / 10_000.0
         self.cash = float(config.initial_capital)
         self.qty = 0.0
-        self.entry: Optional[tuple[int, float, float]] = None  # (index, price, fee)
-        self.trades: list[tuple] = []
+        self.entry: tuple[int, float, float] | None = None  # (index, price, fee)
+        self.trades: list[tuple[Any, ...]] = []
 
     def _price(self, raw: float, buying: bool) -> float:
         """Return ``raw`` moved against the trader by the slippage."""
@@ -131,7 +132,7 @@ def _end_time(time: np.ndarray) -> int:
 
 
 # (per-segment cash, per-segment signed quantity, trade records, cash after a close at the end)
-_Fills = tuple[np.ndarray, np.ndarray, np.ndarray, Optional[float]]
+_Fills = tuple[np.ndarray, np.ndarray, np.ndarray, float | None]
 
 
 def run(bars: Bars, signals: Signals, config: BacktestConfig | None = None,
@@ -177,7 +178,9 @@ def _vector_fills(bars: Bars, held: np.ndarray, fills: np.ndarray, config: Backt
     entry_price = bars.open[entry] * (1.0 + side * slip)
     raw_exit = np.where(at_end, bars.close[-1], bars.open[np.minimum(stop, n - 1)])
     exit_price = raw_exit * (1.0 - side * slip)
-    gain = (side * (exit_price - entry_price) - fee * (entry_price + exit_price)) / (entry_price * (1.0 + fee))
+    gain = (side * (exit_price - entry_price) - fee * (entry_price + exit_price)) / (
+        entry_price * (1.0 + fee)
+    )
     growth = np.cumprod(1.0 + frac * gain)
     cash_before = config.initial_capital * np.concatenate(([1.0], growth[:-1]))
     if np.any(cash_before <= 0) or np.any(entry_price <= 0):
@@ -200,8 +203,19 @@ def _vector_fills(bars: Bars, held: np.ndarray, fills: np.ndarray, config: Backt
     return seg_cash, seg_qty, trades, end_cash
 
 
-def _records(entry, exit_index, entry_time, exit_time, side, entry_price, exit_price, qty, pnl, fees,
-             at_end) -> np.ndarray:
+def _records(
+    entry: np.ndarray,
+    exit_index: np.ndarray,
+    entry_time: np.ndarray,
+    exit_time: np.ndarray,
+    side: np.ndarray,
+    entry_price: np.ndarray,
+    exit_price: np.ndarray,
+    qty: np.ndarray,
+    pnl: np.ndarray,
+    fees: np.ndarray,
+    at_end: np.ndarray,
+) -> np.ndarray:
     """Return a TRADE_DTYPE array from per-trade columns."""
     trades = np.zeros(len(entry), dtype=TRADE_DTYPE)
     trades["entry_index"], trades["exit_index"] = entry, exit_index

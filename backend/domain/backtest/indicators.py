@@ -9,6 +9,7 @@ supported (they propagate).
 from __future__ import annotations
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 __all__ = ["first_valid", "window_sum", "sma", "ema", "rsi", "macd", "bbands", "atr"]
 
@@ -16,7 +17,9 @@ __all__ = ["first_valid", "window_sum", "sma", "ema", "rsi", "macd", "bbands", "
 _MAX_BLOCK = 4096
 
 
-def _as_float(x) -> np.ndarray:
+Triple = tuple[np.ndarray, np.ndarray, np.ndarray]
+
+def _as_float(x: ArrayLike) -> np.ndarray:
     """Return ``x`` as a contiguous 1-D float64 array."""
     arr = np.ascontiguousarray(x, dtype=np.float64)
     if arr.ndim != 1:
@@ -58,7 +61,7 @@ def window_sum(x: np.ndarray, n: int) -> np.ndarray:
         size *= 2
 
 
-def sma(x, n: int) -> np.ndarray:
+def sma(x: ArrayLike, n: int) -> np.ndarray:
     """Simple moving average of the last ``n`` values; NaN for the first ``n - 1`` valid bars."""
     x, n = _as_float(x), _check_period(n)
     out = np.full(len(x), np.nan)
@@ -103,7 +106,7 @@ def _smooth(x: np.ndarray, alpha: float, seed_index: int, seed: float) -> np.nda
     return out
 
 
-def ema(x, n: int) -> np.ndarray:
+def ema(x: ArrayLike, n: int) -> np.ndarray:
     """Exponential moving average, alpha = 2 / (n + 1), seeded with the SMA of the first n values.
 
     The first value is at valid index ``n - 1`` (the TA-Lib convention); earlier values are NaN.
@@ -124,7 +127,7 @@ def _wilder(values: np.ndarray, n: int, first: int) -> np.ndarray:
     return _smooth(values, 1.0 / n, seed_index, float(np.mean(values[first:seed_index + 1])))
 
 
-def rsi(close, n: int = 14) -> np.ndarray:
+def rsi(close: ArrayLike, n: int = 14) -> np.ndarray:
     """Wilder's RSI in [0, 100]; first value at index n (it needs n price changes).
 
     Average gain and loss are seeded with the plain mean of the first n changes and then smoothed
@@ -146,7 +149,7 @@ def rsi(close, n: int = 14) -> np.ndarray:
     return out
 
 
-def macd(close, fast: int = 12, slow: int = 26, signal: int = 9):
+def macd(close: ArrayLike, fast: int = 12, slow: int = 26, signal: int = 9) -> Triple:
     """MACD: (line = EMA(fast) - EMA(slow), signal = EMA(line, signal), hist = line - signal).
 
     The line starts at index slow - 1, the signal and histogram at slow + signal - 2.
@@ -160,7 +163,7 @@ def macd(close, fast: int = 12, slow: int = 26, signal: int = 9):
     return line, sig, line - sig
 
 
-def bbands(close, n: int = 20, k: float = 2.0):
+def bbands(close: ArrayLike, n: int = 20, k: float = 2.0) -> Triple:
     """Bollinger Bands (upper, middle, lower): SMA(n) +/- k * population std of the last n closes.
 
     Costs O(n_bars * n) through a sliding window (exact, no running-sum cancellation).
@@ -175,7 +178,7 @@ def bbands(close, n: int = 20, k: float = 2.0):
     return middle + k * std, middle, middle - k * std
 
 
-def atr(high, low, close, n: int = 14) -> np.ndarray:
+def atr(high: ArrayLike, low: ArrayLike, close: ArrayLike, n: int = 14) -> np.ndarray:
     """Average true range (Wilder); first value at index n.
 
     True range at t >= 1 is max(high - low, |high - close[t-1]|, |low - close[t-1]|); the ATR is

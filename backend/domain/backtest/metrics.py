@@ -10,18 +10,18 @@ is None, never NaN or infinity, so ``compute_metrics`` output is JSON-safe.
 from __future__ import annotations
 
 import math
-from typing import Optional
+from typing import SupportsFloat
 
 import numpy as np
 
-from backend.domain.bars import Bars
 from backend.domain.backtest.types import BacktestResult
+from backend.domain.bars import Bars
 
 MS_PER_DAY = 86_400_000
-Number = Optional[float]
+Number = float | None
 
 
-def finite_or_none(value) -> Number:
+def finite_or_none(value: SupportsFloat | None) -> Number:
     """Return ``value`` as a float, or None when it is None, NaN or infinite."""
     if value is None:
         return None
@@ -38,7 +38,8 @@ def bar_returns(equity: np.ndarray, initial: float) -> np.ndarray:
     """Return simple per-bar returns (fractions, length n), the first one from the initial capital."""
     curve = with_start(equity, initial)
     with np.errstate(divide="ignore", invalid="ignore"):
-        return curve[1:] / curve[:-1] - 1.0
+        returns: np.ndarray = curve[1:] / curve[:-1] - 1.0
+    return returns
 
 
 def total_return(equity: np.ndarray, initial: float) -> float:
@@ -115,7 +116,10 @@ def max_drawdown_duration(dd: np.ndarray, time: np.ndarray) -> tuple[int, int]:
         return 0, 0
     peak = int(peaks[longest])
     end = min(peak + int(under[longest]) + 1, len(dd) - 1)  # recovery point, or the last point
-    point_time = lambda i: int(time[max(i - 1, 0)])  # noqa: E731 - point i is bar i - 1
+
+    def point_time(i: int) -> int:
+        return int(time[max(i - 1, 0)])  # point i of the curve is bar i - 1
+
     return int(under[longest]), point_time(end) - point_time(peak)
 
 

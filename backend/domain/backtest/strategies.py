@@ -10,14 +10,15 @@ from __future__ import annotations
 
 import math
 import numbers
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Callable, Mapping, Optional
+from typing import Any, SupportsInt, cast
 
 import numpy as np
 
-from backend.domain.bars import Bars
 from backend.domain.backtest import indicators
 from backend.domain.backtest.types import Signals
+from backend.domain.bars import Bars
 
 
 def _finite(value: numbers.Real) -> bool:
@@ -50,8 +51,8 @@ class ParamSpec:
 
     type: str
     default: Any
-    min: Optional[float] = None
-    max: Optional[float] = None
+    min: float | None = None
+    max: float | None = None
     description: str = ""
 
     def check(self, value: Any) -> tuple[Any, list[str]]:
@@ -59,9 +60,11 @@ class ParamSpec:
         if isinstance(value, bool) or not isinstance(value, numbers.Real) or not _finite(value):
             return value, [f"Must be a {'whole number' if self.type == 'int' else 'number'}."]
         if self.type == "int":
-            if int(value) != value:
+            # numbers.Real does not declare __int__, but every real type in use (int, float, numpy) has it.
+            whole = int(cast(SupportsInt, value))
+            if whole != value:
                 return value, ["Must be a whole number."]
-            value = int(value)
+            value = whole
         else:
             value = float(value)
         errors = []
@@ -84,11 +87,7 @@ class StrategySpec:
     title: str
     params: dict[str, ParamSpec]
     signals: SignalsFn
-    check: Optional[CheckFn] = field(default=None, compare=False)
-
-    def defaults(self) -> dict[str, Any]:
-        """Return the default parameters."""
-        return {name: spec.default for name, spec in self.params.items()}
+    check: CheckFn | None = field(default=None, compare=False)
 
 
 _REGISTRY: dict[str, StrategySpec] = {}
@@ -138,18 +137,12 @@ def validate_params(kind: str, params: Mapping[str, Any] | None) -> dict[str, An
     return clean
 
 
-def cross_above(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """Return True at t where a[t] > b[t] and a[t-1] <= b[t-1] (False where either is NaN)."""
-    out = np.zeros(len(a), dtype=bool)
-    out[1:] = (a[1:] > b[1:]) & (a[:-1] <= b[:-1])
-    return out
-
-
 def _sma_cross_signals(bars: Bars, params: Mapping[str, Any]) -> Signals:
     """Long when SMA(fast) crosses above SMA(slow), out (or short) when it crosses below."""
     fast = indicators.sma(bars.close, params["fast"])
     slow = indicators.sma(bars.close, params["slow"])
-    # Same as cross_above(fast, slow) / cross_above(slow, fast) (NaN compares False), in 4 passes.
+    # A cross up is a bar where fast > slow after a bar where it was not (NaN compares False);
+    # a cross down is the mirror. Four vectorised passes.
     above, below = fast > slow, slow > fast
     up, down = np.zeros(len(fast), dtype=bool), np.zeros(len(fast), dtype=bool)
     np.greater(above[1:], above[:-1], out=up[1:])

@@ -6,9 +6,9 @@ percentages are numbers in percent (12.5 means 12.5 %), fees and slippage in bas
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Optional
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 SIZING_MODES = ("all_in", "fixed_fraction")
 
@@ -28,7 +28,7 @@ TRADE_DTYPE = np.dtype([
 ])
 
 
-def _bool_array(values, name: str, n: int | None) -> np.ndarray:
+def _bool_array(values: ArrayLike, name: str, n: int | None) -> np.ndarray:
     """Return ``values`` as a bool array, checking its length against ``n``."""
     arr = np.ascontiguousarray(values, dtype=bool)
     if arr.ndim != 1 or (n is not None and len(arr) != n):
@@ -47,8 +47,8 @@ class Signals:
 
     entries: np.ndarray
     exits: np.ndarray
-    short_entries: Optional[np.ndarray] = None
-    short_exits: Optional[np.ndarray] = None
+    short_entries: np.ndarray | None = None
+    short_exits: np.ndarray | None = None
 
     def __post_init__(self) -> None:
         n = len(np.asarray(self.entries))
@@ -119,8 +119,3 @@ class BacktestResult:
         """Return the equity after the last bar (the initial capital when there are no bars)."""
         return float(self.equity[-1]) if len(self.equity) else float(self.config.initial_capital)
 
-
-def trades_to_dicts(trades: np.ndarray) -> list[dict]:
-    """Return trade records as plain dicts of Python scalars (JSON-friendly)."""
-    names = trades.dtype.names or ()
-    return [{name: row[name].item() for name in names} for row in trades]

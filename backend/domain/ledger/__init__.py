@@ -5,11 +5,18 @@ from backend.domain.ledger.keys import format_runtime, order_key
 from backend.domain.ledger.money import BadNumber, positive_price, to_decimal
 from backend.domain.ledger.sizing import order_for_target
 from backend.domain.ledger.walk import (
-    EquityPoint, TickOrder, WalkResult, anchored, first_unprocessed, last_flat, walk,
+    EquityPoint,
+    TickOrder,
+    WalkResult,
+    anchored,
+    first_unprocessed,
+    last_flat,
+    walk,
 )
 
 __all__ = [
-    "BadNumber", "EquityPoint", "anchored", "last_flat", "Fill", "InvariantCheck", "LedgerState", "TickOrder", "WalkResult",
+    "BadNumber", "EquityPoint", "anchored", "last_flat", "Fill", "InvariantCheck", "LedgerState", "TickOrder",
+    "WalkResult",
     "apply_executed", "apply_fill", "check_invariant", "first_unprocessed", "format_runtime",
     "order_for_target", "order_key", "positive_price", "replay", "to_decimal", "walk",
 ]

@@ -13,9 +13,9 @@ Accounting (all ``Decimal``, quantized to 1e-8 by ``money``):
 """
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from decimal import Decimal
-from typing import Iterable
 
 from backend.domain.ledger.money import BPS, ZERO, q, q_up, to_decimal
 
@@ -34,7 +34,7 @@ class LedgerState:
     fees_paid: Decimal = ZERO
 
     @classmethod
-    def start(cls, capital: object) -> "LedgerState":
+    def start(cls, capital: object) -> LedgerState:
         """Return a flat account holding ``capital`` in cash (must be finite and > 0)."""
         amount = q(to_decimal(capital))
         if amount <= 0:

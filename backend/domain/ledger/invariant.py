@@ -1,9 +1,9 @@
 """The ledger check the API exposes: equity identity and replay agreement."""
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Iterable
 
 from backend.domain.ledger.book import Fill, LedgerState, replay
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 from decimal import Decimal
 
 from backend.domain.ledger.book import LedgerState, apply_fill, fill_price
-from backend.domain.ledger.money import BPS, ZERO, QUANTUM, q_down
+from backend.domain.ledger.money import BPS, QUANTUM, ZERO, q_down
 
 
 def _side_towards(state: LedgerState, target: int) -> str:

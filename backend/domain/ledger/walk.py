@@ -60,10 +60,10 @@ def anchored(signals: Signals, flat_through: int) -> Signals:
         return signals
     keep = np.arange(len(signals)) > flat_through
 
-    def cut(values):
+    def cut(values: np.ndarray | None) -> np.ndarray | None:
         return None if values is None else values & keep
 
-    return Signals(entries=cut(signals.entries), exits=cut(signals.exits),
+    return Signals(entries=signals.entries & keep, exits=signals.exits & keep,
                    short_entries=cut(signals.short_entries), short_exits=cut(signals.short_exits))
 
 

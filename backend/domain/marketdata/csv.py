@@ -12,8 +12,10 @@ from __future__ import annotations
 import csv
 import io
 import math
+from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
+from typing import Protocol
 
 from backend.domain.bars import Bars
 from backend.domain.marketdata.base import SymbolInfo, UnknownSymbolError
@@ -76,8 +78,8 @@ def _parse_iso_ms(value: str) -> int:
     except ValueError:
         raise ValueError(f"time {value!r} is not a recognised date/time") from None
     if parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=timezone.utc)
-    delta = parsed - datetime(1970, 1, 1, tzinfo=timezone.utc)
+        parsed = parsed.replace(tzinfo=UTC)
+    delta = parsed - datetime(1970, 1, 1, tzinfo=UTC)
     return (delta.days * 86_400 + delta.seconds) * 1000 + delta.microseconds // 1000
 
 
@@ -97,7 +99,19 @@ def _sniff_delimiter(first_line: str) -> str:
     return max((",", ";", "\t"), key=first_line.count)
 
 
-def _parse_row(cells: list[str], columns: dict[str, int]) -> tuple[tuple[int, float, float, float, float, float], list[str]]:
+Row = tuple[int, float, float, float, float, float]  # (time ms, open, high, low, close, volume)
+LineRow = tuple[int, float, float, float, float, float, int]  # a Row and its line number
+
+
+class _LineReader(Protocol):
+    """What ``_read_rows`` needs of a ``csv.reader``: rows of cells and the current line."""
+
+    line_num: int
+
+    def __iter__(self) -> Iterator[list[str]]: ...
+
+
+def _parse_row(cells: list[str], columns: dict[str, int]) -> tuple[Row, list[str]]:
     """Return the parsed row and the list of problems found in it."""
     problems: list[str] = []
     values: dict[str, float] = {}
@@ -120,12 +134,12 @@ def _parse_row(cells: list[str], columns: dict[str, int]) -> tuple[tuple[int, fl
                 problems.append(f"{name} {cell!r} is not a number")
     if not problems:
         problems += _check_ohlc(values)
-    row = (t_ms, *(values.get(k, 0.0) for k in ("open", "high", "low", "close", "volume")))
-    return row, problems
+    o, h, lo, c, v = (values.get(k, 0.0) for k in ("open", "high", "low", "close", "volume"))
+    return (t_ms, o, h, lo, c, v), problems
 
 
 def _check_ohlc(v: dict[str, float]) -> list[str]:
-    problems = []
+    problems: list[str] = []
     if min(v["open"], v["high"], v["low"], v["close"]) <= 0:
         problems.append("prices must be positive")
     if v["high"] < max(v["open"], v["close"], v["low"]):
@@ -141,7 +155,8 @@ class _Report:
     """Collects row errors up to the cap while counting them all."""
 
     def __init__(self, cap: int) -> None:
-        self.cap, self.errors, self.total = cap, [], 0
+        self.cap, self.total = cap, 0
+        self.errors: list[RowError] = []
 
     def add(self, line: int, message: str) -> None:
         self.total += 1
@@ -174,13 +189,13 @@ def parse_ohlcv_csv(text: str, *, interval: str | None = None, max_errors: int =
         raise CSVFormatError("the file has a header but no data rows")
     kept = _dedupe(rows, report)
     report.raise_if_any()
-    return Bars.from_arrays(*zip(*(r[:6] for r in kept)))
+    return Bars.from_arrays(*zip(*(r[:6] for r in kept), strict=True))
 
 
-def _read_rows(reader, interval: str | None, *, report: _Report) -> list:
+def _read_rows(reader: _LineReader, interval: str | None, *, report: _Report) -> list[LineRow]:
     """Return the good data rows as ``(time, o, h, l, c, v, line)``; report the bad ones."""
     columns = None
-    rows = []
+    rows: list[LineRow] = []
     for cells in reader:
         if not any(cell.strip() for cell in cells):
             continue
@@ -191,7 +206,9 @@ def _read_rows(reader, interval: str | None, *, report: _Report) -> list:
                 raise CSVFormatError(f"line {reader.line_num}: header has no column for {', '.join(missing)}")
             if columns is not None:
                 continue
-            columns = dict(zip(("time", "open", "high", "low", "close", "volume"), range(max(5, len(cells)))))
+            # No header: positional columns; a 5-column file has no volume column.
+            names = ("time", "open", "high", "low", "close", "volume")
+            columns = dict(zip(names, range(max(5, len(cells))), strict=False))
         row, problems = _parse_row(cells, columns)
         if not problems and interval is not None and not is_aligned(row[0], interval):
             problems.append(f"time {cells[columns['time']].strip()!r} is not on the {interval} bar grid")
@@ -202,7 +219,7 @@ def _read_rows(reader, interval: str | None, *, report: _Report) -> list:
     return rows
 
 
-def _dedupe(rows: list, report: _Report) -> list:
+def _dedupe(rows: list[LineRow], report: _Report) -> list[LineRow]:
     """Sort rows by time, collapse identical duplicates, report conflicting ones."""
     rows.sort(key=lambda r: (r[0], r[-1]))
     kept = rows[:1]

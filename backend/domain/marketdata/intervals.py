@@ -19,7 +19,9 @@ INTERVAL_MS: dict[str, int] = {
 }
 INTERVALS: tuple[str, ...] = tuple(INTERVAL_MS)
 
-_INTERVAL_TO_RESOLUTION = {"1m": "1", "5m": "5", "15m": "15", "30m": "30", "1h": "60", "4h": "240", "1d": "1D"}
+_INTERVAL_TO_RESOLUTION = {
+    "1m": "1", "5m": "5", "15m": "15", "30m": "30", "1h": "60", "4h": "240", "1d": "1D",
+}
 RESOLUTIONS: tuple[str, ...] = tuple(_INTERVAL_TO_RESOLUTION.values())
 # TradingView also spells a day "D" (and "1440" in minutes); accept those spellings on input.
 _RESOLUTION_TO_INTERVAL = {res: iv for iv, res in _INTERVAL_TO_RESOLUTION.items()} | {"D": "1d", "1440": "1d"}

@@ -20,10 +20,11 @@ from __future__ import annotations
 
 import time
 import zlib
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from backend.domain.bars import Bars
 from backend.domain.marketdata.base import SymbolInfo, UnknownSymbolError
@@ -49,7 +50,18 @@ class MockSpec:
     session: tuple[int, int] = (0, _MINUTES)  # busy window, UTC minutes of the day [start, end)
 
 
-def _spec(symbol, description, kind, base, vol, band, volume, session=(0, _MINUTES), decimals=2, exchange="QYQ"):
+def _spec(
+    symbol: str,
+    description: str,
+    kind: str,
+    base: float,
+    vol: float,
+    band: float,
+    volume: float,
+    session: tuple[int, int] = (0, _MINUTES),
+    decimals: int = 2,
+    exchange: str = "QYQ",
+) -> MockSpec:
     info = SymbolInfo(symbol, description, kind, exchange=exchange, pricescale=10**decimals,
                       currency="USDT" if symbol.endswith("USDT") else "USD")
     return MockSpec(info, base, vol, band, volume, session)
@@ -65,8 +77,10 @@ MOCK_SPECS: dict[str, MockSpec] = {
         _spec("EURUSD", "Euro / US dollar", "forex", 1.09, 0.07, 0.025, 900.0, (420, 1260), 5),
         _spec("GBPUSD", "British pound / US dollar", "forex", 1.27, 0.08, 0.03, 700.0, (420, 1260), 5),
         _spec("AAPL", "Apple Inc.", "stock", 180.0, 0.28, 0.12, 60000.0, (810, 1200), exchange="NASDAQ"),
-        _spec("MSFT", "Microsoft Corporation", "stock", 380.0, 0.25, 0.1, 30000.0, (810, 1200), exchange="NASDAQ"),
-        _spec("SPY", "SPDR S&P 500 ETF", "index", 450.0, 0.15, 0.06, 90000.0, (810, 1200), exchange="NYSEARCA"),
+        _spec("MSFT", "Microsoft Corporation", "stock", 380.0, 0.25, 0.1, 30000.0, (810, 1200),
+              exchange="NASDAQ"),
+        _spec("SPY", "SPDR S&P 500 ETF", "index", 450.0, 0.15, 0.06, 90000.0, (810, 1200),
+              exchange="NYSEARCA"),
     )
 }
 
@@ -126,11 +140,13 @@ class MockProvider:
         level = np.zeros(len(knots))
         for octave, (period, weight) in enumerate(_OCTAVES):
             cell, frac = np.divmod(knots, period)
-            a = np.array([self._rng(spec.info.symbol, _STREAM_KNOT, octave, c).standard_normal() for c in cell])
-            b = np.array([self._rng(spec.info.symbol, _STREAM_KNOT, octave, c + 1).standard_normal() for c in cell])
+            symbol = spec.info.symbol
+            a = np.array([self._rng(symbol, _STREAM_KNOT, octave, c).standard_normal() for c in cell])
+            b = np.array([self._rng(symbol, _STREAM_KNOT, octave, c + 1).standard_normal() for c in cell])
             smooth = (1 - np.cos(np.pi * frac / period)) / 2
             level += weight * (a + (b - a) * smooth)
-        return np.log(spec.base_price) + spec.range_sd * level / norm
+        levels: np.ndarray = np.log(spec.base_price) + spec.range_sd * level / norm
+        return levels
 
     def _day_anchors(self, spec: MockSpec, days: np.ndarray) -> np.ndarray:
         """Return the log price at 00:00 UTC of each day index (days since the Unix epoch)."""
@@ -141,9 +157,11 @@ class MockProvider:
         blocks = []
         for i, knot in enumerate(knots[:-1]):
             steps = self._rng(spec.info.symbol, _STREAM_BLOCK, knot).standard_normal(_KNOT_DAYS) * sd
-            blocks.append(levels[i] + _bridge(steps, np.full(_KNOT_DAYS, sd * sd), levels[i + 1] - levels[i])[0, :-1])
+            bridge = _bridge(steps, np.full(_KNOT_DAYS, sd * sd), levels[i + 1] - levels[i])
+            blocks.append(levels[i] + bridge[0, :-1])
         path = np.concatenate(blocks)
-        return path[days - first_knot * _KNOT_DAYS]
+        anchors: np.ndarray = path[days - first_knot * _KNOT_DAYS]
+        return anchors
 
     def _minute_bars(self, spec: MockSpec, days: np.ndarray) -> Bars:
         """Return every 1m bar of the given whole UTC days (n_days * 1440 bars)."""
@@ -151,19 +169,24 @@ class MockProvider:
         shape = _activity(spec.session)
         sd = spec.annual_vol / np.sqrt(365.0) * shape / np.sqrt(np.sum(shape * shape))
         # float32 draws: half the generator cost, and noise needs no more precision.
-        draws = np.stack([self._rng(spec.info.symbol, _STREAM_DAY, d).standard_normal((4, _MINUTES), dtype=np.float32)
-                          for d in days])
+        draws = np.stack([
+            self._rng(spec.info.symbol, _STREAM_DAY, d).standard_normal((4, _MINUTES), dtype=np.float32)
+            for d in days
+        ])
         z, wick_hi, wick_lo, vol_noise = (draws[:, k, :] for k in range(4))
         log_close = anchors[:-1, None] + _bridge(z * sd, sd * sd, np.diff(anchors))[:, 1:]
         close = np.exp(log_close)
         open_ = np.concatenate([np.exp(anchors[:-1])[:, None], close[:, :-1]], axis=1)
         high = np.maximum(open_, close) * np.exp(np.abs(wick_hi) * sd * 0.6)
         low = np.minimum(open_, close) * np.exp(-np.abs(wick_lo) * sd * 0.6)
-        volume = spec.volume * (shape / shape.mean()) * np.exp(0.35 * vol_noise - 0.06) * (1 + 0.6 * np.abs(z))
+        volume = spec.volume * (shape / shape.mean()) * np.exp(0.35 * vol_noise - 0.06)
+        volume = volume * (1 + 0.6 * np.abs(z))  # same evaluation order as one expression
         tick = float(spec.info.pricescale)
         times = (days[:, None] * _MINUTES + np.arange(_MINUTES)) * MINUTE_MS
-        prices = (np.round(p * tick) / tick for p in (open_, high, low, close))
-        return Bars.from_arrays(times.ravel(), *(p.ravel() for p in prices), np.round(volume, 3).ravel())
+        o, h, lo, c = (np.round(p * tick) / tick for p in (open_, high, low, close))
+        return Bars.from_arrays(
+            times.ravel(), o.ravel(), h.ravel(), lo.ravel(), c.ravel(), np.round(volume, 3).ravel()
+        )
 
     @staticmethod
     def _aggregate(minutes: Bars, per_bar: int) -> Bars:
@@ -181,7 +204,7 @@ class MockProvider:
 _COLUMNS = ("time", "open", "high", "low", "close", "volume")
 
 
-def _bridge(steps: np.ndarray, variances: np.ndarray, target) -> np.ndarray:
+def _bridge(steps: np.ndarray, variances: np.ndarray, target: ArrayLike) -> np.ndarray:
     """Turn rows of random steps into paths from 0 to ``target`` (Brownian bridges), n+1 points.
 
     ``steps`` is (n,) or (rows, n); ``target`` a scalar or one value per row; returns (rows, n+1).
@@ -190,7 +213,7 @@ def _bridge(steps: np.ndarray, variances: np.ndarray, target) -> np.ndarray:
     target = np.reshape(np.asarray(target, dtype=np.float64), (-1, 1))
     walk = np.concatenate([np.zeros((len(steps), 1)), np.cumsum(steps, axis=1)], axis=1)
     clock = np.concatenate([[0.0], np.cumsum(variances)])
-    path = walk - clock / clock[-1] * (walk[:, -1:] - target)
+    path: np.ndarray = walk - clock / clock[-1] * (walk[:, -1:] - target)
     path[:, -1] = target[:, 0]
     return path
 

@@ -7,8 +7,9 @@ payloads; the HTTP layer sends them with status 200 as the chart library expects
 """
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from typing import Iterable, Mapping
+from typing import Any
 
 from backend.domain.bars import Bars
 from backend.domain.marketdata.base import SymbolInfo
@@ -20,12 +21,12 @@ SYMBOL_TYPES = ("crypto", "forex", "stock", "commodity", "index")
 MAX_TIME_S = 16_725_225_600  # 2500-01-01T00:00:00Z
 
 
-def error_payload(message: str) -> dict:
+def error_payload(message: str) -> dict[str, Any]:
     """Return the UDF error object."""
     return {"s": "error", "errmsg": message}
 
 
-def config_payload(symbols: Iterable[SymbolInfo] = ()) -> dict:
+def config_payload(symbols: Iterable[SymbolInfo] = ()) -> dict[str, Any]:
     """Return the ``/config`` answer: search mode, time, marks and the supported resolutions."""
     exchanges = sorted({info.exchange for info in symbols})
     return {
@@ -42,7 +43,7 @@ def config_payload(symbols: Iterable[SymbolInfo] = ()) -> dict:
     }
 
 
-def symbol_payload(info: SymbolInfo) -> dict:
+def symbol_payload(info: SymbolInfo) -> dict[str, Any]:
     """Return the ``/symbols`` answer (a LibrarySymbolInfo) for one symbol."""
     return {
         "name": info.symbol,
@@ -69,7 +70,7 @@ def symbol_payload(info: SymbolInfo) -> dict:
 
 
 def search_payload(symbols: Iterable[SymbolInfo], *, query: str = "", type: str = "",  # noqa: A002
-                   exchange: str = "", limit: int = 30) -> list[dict]:
+                   exchange: str = "", limit: int = 30) -> list[dict[str, Any]]:
     """Return the ``/search`` answer: symbols whose name or description contains ``query``."""
     needle = query.strip().upper()
     found = []
@@ -121,10 +122,12 @@ def clamp_seconds_to_ms(t_s: int) -> int:
 
 def countback_start_ms(request: HistoryRequest) -> int:
     """Return the start (Unix ms) of a window that holds ``countback`` gap-free bars before ``to``."""
+    if request.countback is None:
+        raise ValueError("countback_start_ms needs a request with a countback")
     return request.end_ms - request.countback * interval_ms(request.interval)
 
 
-def history_payload(bars: Bars, request: HistoryRequest, *, earlier_ms: int | None = None) -> dict:
+def history_payload(bars: Bars, request: HistoryRequest, *, earlier_ms: int | None = None) -> dict[str, Any]:
     """Return the ``/history`` answer for bars fetched for ``request`` (any window ending at ``to``).
 
     ``earlier_ms`` is the open time (Unix ms) of the nearest bar before the window, if any: an
@@ -135,7 +138,7 @@ def history_payload(bars: Bars, request: HistoryRequest, *, earlier_ms: int | No
     keep = request.countback or MAX_HISTORY_BARS
     window = bars.slice(max(lo, hi - keep), hi)
     if len(window) == 0:
-        payload = {"s": "no_data"}
+        payload: dict[str, Any] = {"s": "no_data"}
         if earlier_ms is not None:
             payload["nextTime"] = int(earlier_ms) // 1000
         return payload
@@ -150,7 +153,7 @@ def history_payload(bars: Bars, request: HistoryRequest, *, earlier_ms: int | No
     }
 
 
-def quote_payload(name: str, info: SymbolInfo | None, snapshot: Mapping[str, float] | None) -> dict:
+def quote_payload(name: str, info: SymbolInfo | None, snapshot: Mapping[str, float] | None) -> dict[str, Any]:
     """Return one ``/quotes`` entry from a snapshot (price, change, changePercent, open, high,
     low, volume), or the per-symbol error when the symbol is unknown."""
     if info is None or snapshot is None:
@@ -178,7 +181,7 @@ class TradeMark:
     source: str = "backtest"
 
 
-def marks_payload(trades: Iterable[TradeMark], resolution: str) -> list[dict]:
+def marks_payload(trades: Iterable[TradeMark], resolution: str) -> list[dict[str, Any]]:
     """Return ``/marks``: one mark per trade, on the open time (seconds) of its bar."""
     step = interval_ms(resolution_to_interval(resolution))
     return [{
@@ -192,7 +195,7 @@ def marks_payload(trades: Iterable[TradeMark], resolution: str) -> list[dict]:
     } for trade in trades]
 
 
-def timescale_marks_payload(trades: Iterable[TradeMark], resolution: str) -> list[dict]:
+def timescale_marks_payload(trades: Iterable[TradeMark], resolution: str) -> list[dict[str, Any]]:
     """Return ``/timescale_marks``: one time-axis mark per trade, on its bar's open (seconds)."""
     step = interval_ms(resolution_to_interval(resolution))
     return [{

@@ -5,8 +5,9 @@ with a per-node trace), ``workflow_signals`` (vectorised entries/exits over a ba
 the cron helpers in ``cron``.
 """
 from backend.domain.workflow.graph import Edge, Graph, Node, parse_graph
-from backend.domain.workflow.nodes import REGISTRY, NodeType, describe_types, register
+from backend.domain.workflow.nodes import NodeType
 from backend.domain.workflow.problems import REASONS, GraphInvalid, Problem
+from backend.domain.workflow.registry import REGISTRY, describe_types, register
 from backend.domain.workflow.runner import ActionIntent, NodeTrace, TickResult, run_tick
 from backend.domain.workflow.validate import Limits, Plan, Validation, compile_graph, validate
 from backend.domain.workflow.vector import workflow_signals

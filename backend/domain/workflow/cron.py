@@ -9,7 +9,7 @@ Instants are strictly increasing; a wall time mapping onto an instant already pa
 """
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
 from croniter import croniter
@@ -26,7 +26,7 @@ def _to_ms(wall: datetime, tz: ZoneInfo) -> int:
 
 def _wall(ms: int, tz: ZoneInfo) -> datetime:
     """Return the naive local wall time of Unix ``ms``."""
-    return datetime.fromtimestamp(ms / 1000, tz=timezone.utc).astimezone(tz).replace(tzinfo=None)
+    return datetime.fromtimestamp(ms / 1000, tz=UTC).astimezone(tz).replace(tzinfo=None)
 
 
 def next_due(expr: str, tz_name: str, after_ms: int) -> int:

@@ -16,8 +16,8 @@ class Node(NamedTuple):
 
     id: str
     type: str
-    data: dict
-    position: dict
+    data: dict[str, Any]
+    position: dict[str, Any]
 
 
 class Edge(NamedTuple):
@@ -39,7 +39,7 @@ class Graph:
 
     nodes: tuple[Node, ...]
     edges: tuple[Edge, ...]
-    viewport: dict | None = None
+    viewport: dict[str, Any] | None = None
     problems: tuple[Problem, ...] = ()
 
 
@@ -47,7 +47,8 @@ def _parse_node(i: int, raw: Any, problems: list[Problem]) -> Node | None:
     """Parse node ``i``; record a problem and return None when its shape is wrong."""
     node_id = raw.get("id") if isinstance(raw, dict) else None
     if not isinstance(node_id, (str, int)) or node_id == "" or len(str(node_id)) > MAX_ID_LENGTH:
-        problems.append(Problem(MALFORMED_GRAPH, f"nodes[{i}] needs a string 'id' of 1 to {MAX_ID_LENGTH} characters"))
+        message = f"nodes[{i}] needs a string 'id' of 1 to {MAX_ID_LENGTH} characters"
+        problems.append(Problem(MALFORMED_GRAPH, message))
         return None
     node_id, data = str(node_id), raw.get("data")
     if data is None:

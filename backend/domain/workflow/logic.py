@@ -8,16 +8,28 @@ each incoming edge as a boolean: True where the edge is live. They default to th
 from __future__ import annotations
 
 import operator
+from typing import Any
 
 import numpy as np
 
 from backend.domain.workflow.graph import Edge, Node
 from backend.domain.workflow.nodes import (
-    DEFAULT_PORTS, JOIN_PARAM, BarsFor, Inputs, NodeType, register, tail_align,
+    DEFAULT_PORTS,
+    JOIN_PARAM,
+    BarsFor,
+    Handles,
+    InputProblem,
+    Inputs,
+    NodeType,
+    tail_align,
 )
 from backend.domain.workflow.params import Param
 from backend.domain.workflow.problems import (
-    INCOMPATIBLE_CONNECTION, INVALID_HANDLE, INVALID_PARAMETER, MISSING_INPUT, MISSING_PARAMETER,
+    INCOMPATIBLE_CONNECTION,
+    INVALID_HANDLE,
+    INVALID_PARAMETER,
+    MISSING_INPUT,
+    MISSING_PARAMETER,
 )
 
 COMPARE = {"<": operator.lt, "<=": operator.le, ">": operator.gt, ">=": operator.ge, "==": operator.eq}
@@ -46,7 +58,6 @@ def _crosses(a: np.ndarray, b: np.ndarray, above: bool) -> np.ndarray:
     return now & before
 
 
-@register
 class LogicNode(NodeType):
     """Decide true/false per bar; downstream follows the matching handle."""
 
@@ -56,24 +67,25 @@ class LogicNode(NodeType):
     params = (Param("op", "choice", required=True, choices=OPS), Param("value", "number"),
               Param("low", "number"), Param("high", "number"), JOIN_PARAM)
 
-    def accepts(self, data: dict) -> frozenset[str]:
+    def accepts(self, data: dict[str, Any]) -> frozenset[str]:
         """Combinators take booleans; every other op takes series."""
         return BOOLEAN_IN if data.get("op") in COMBINATORS else SERIES_IN
 
-    def target_handles(self, data: dict) -> frozenset:
+    def target_handles(self, data: dict[str, Any]) -> Handles:
         """Comparisons and crossings have inputs ``a`` and ``b``."""
         return PAIR_HANDLES if data.get("op") in PAIR_OPS else SINGLE_HANDLES
 
-    def default_join(self, data: dict) -> str:
+    def default_join(self, data: dict[str, Any]) -> str:
         """Combinators evaluate unless an input failed; the rest need every input."""
         return "none_failed" if data.get("op") in COMBINATORS else "all_success"
 
-    def check(self, data: dict) -> list[tuple[str, str]]:
+    def check(self, data: dict[str, Any]) -> list[tuple[str, str]]:
         """Check the op and the constants it needs."""
         found = super().check(data)
         op = data.get("op")
         if op in OPS and op not in COMBINATORS and data.get("join", "all_success") != "all_success":
-            found.append((INVALID_PARAMETER, "parameter 'join' must be all_success: a comparison needs every input"))
+            message = "parameter 'join' must be all_success: a comparison needs every input"
+            found.append((INVALID_PARAMETER, message))
         if data.get("op") == "between":
             low, high = data.get("low"), data.get("high")
             for name, v in (("low", low), ("high", high)):
@@ -89,26 +101,29 @@ class LogicNode(NodeType):
             return {"a": edges[0]}
         return {e.target_handle: e for e in edges if e.target_handle in ("a", "b")}
 
-    def check_inputs(self, node: Node, edges: list[Edge]):
+    def check_inputs(self, node: Node, edges: list[Edge]) -> list[InputProblem]:
         """Check arity: not takes one, and/or at least one, comparisons a and b (or value)."""
         op = node.data.get("op")
         if op in COMBINATORS:
             if not edges:
                 return [(MISSING_INPUT, f"node {node.id} ({op}) needs at least one input", None)]
             if op == "not" and len(edges) > 1:
-                return [(INCOMPATIBLE_CONNECTION, f"node {node.id} (not) takes exactly one input", edges[1].id)]
+                message = f"node {node.id} (not) takes exactly one input"
+                return [(INCOMPATIBLE_CONNECTION, message, edges[1].id)]
             return []
         if op not in OPS:
             return []
         return self._check_pair(node, edges, op)
 
-    def _check_pair(self, node: Node, edges: list[Edge], op: str):
+    def _check_pair(self, node: Node, edges: list[Edge], op: str) -> list[InputProblem]:
         """Check the series inputs of a comparison, crossing or range."""
-        found = []
+        found: list[InputProblem] = []
         if len(edges) > (1 if op == "between" else 2):
-            found.append((INCOMPATIBLE_CONNECTION, f"node {node.id} ({op}) has too many inputs", edges[-1].id))
+            message = f"node {node.id} ({op}) has too many inputs"
+            found.append((INCOMPATIBLE_CONNECTION, message, edges[-1].id))
         if len(edges) == 2 and {e.target_handle for e in edges} != {"a", "b"}:
-            found.append((INVALID_HANDLE, f"node {node.id}: two inputs need targetHandle 'a' and 'b'", edges[1].id))
+            message = f"node {node.id}: two inputs need targetHandle 'a' and 'b'"
+            found.append((INVALID_HANDLE, message, edges[1].id))
         handles = self.input_handles(node, edges)
         if "a" not in handles:
             found.append((MISSING_INPUT, f"node {node.id} ({op}) has no input 'a'", None))
@@ -116,7 +131,7 @@ class LogicNode(NodeType):
             found.append((MISSING_INPUT, f"node {node.id} ({op}) needs input 'b' or parameter 'value'", None))
         return found
 
-    def label(self, data: dict) -> str:
+    def label(self, data: dict[str, Any]) -> str:
         """Return the op (``<``, ``crosses_above``...)."""
         return str(data.get("op"))
 
@@ -127,7 +142,9 @@ class LogicNode(NodeType):
             flags = tail_align(*inputs.flags)
             if op == "not":
                 return ~flags[0]
-            return np.logical_and.reduce(flags) if op == "and" else np.logical_or.reduce(flags)
+            combine = np.logical_and if op == "and" else np.logical_or
+            combined: np.ndarray = combine.reduce(flags)
+            return combined
         a = inputs.series["a"]
         if op == "between":
             return (a >= float(data["low"])) & (a <= float(data["high"]))
@@ -137,7 +154,8 @@ class LogicNode(NodeType):
         a, b = tail_align(a, b)
         if op in CROSSES:
             return _crosses(a, b, op == "crosses_above")
-        return COMPARE[op](a, b)
+        compared: np.ndarray = COMPARE[op](a, b)
+        return compared
 
     def decision(self, node: Node, inputs: Inputs, result: bool) -> str:
         """Explain the last bar's decision with concrete values (``RSI(14)=27.4 < 30 -> true``)."""

@@ -1,6 +1,8 @@
-"""The built-in node types: trigger, data, logic, action (registered on import)."""
+"""The built-in trigger, data and action node types (``logic`` lives in ``logic.py``)."""
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import numpy as np
@@ -9,9 +11,13 @@ from croniter import croniter
 from backend.domain.backtest import indicators as ind
 from backend.domain.marketdata.intervals import INTERVALS
 from backend.domain.workflow.graph import Edge, Node
-from backend.domain.workflow.logic import LogicNode  # noqa: F401 - registers "logic"
 from backend.domain.workflow.nodes import (
-    JOIN_PARAM, BarsFor, Inputs, NodeType, no_inputs_check, register,
+    JOIN_PARAM,
+    BarsFor,
+    InputProblem,
+    Inputs,
+    NodeType,
+    no_inputs_check,
 )
 from backend.domain.workflow.params import Param
 from backend.domain.workflow.problems import INVALID_PARAMETER, MISSING_PARAMETER
@@ -23,7 +29,6 @@ ACTIONS = ("buy", "sell", "close", "notify")
 NO_INPUTS: frozenset[str] = frozenset()
 
 
-@register
 class TriggerNode(NodeType):
     """Start of a run: ``manual`` or ``cron`` (a 5-field expression in an IANA timezone)."""
 
@@ -32,11 +37,11 @@ class TriggerNode(NodeType):
     params = (Param("mode", "choice", choices=("manual", "cron"), default="manual"),
               Param("cron", "str"), Param("timezone", "str", default="UTC"))
 
-    def accepts(self, data: dict) -> frozenset[str]:
+    def accepts(self, data: dict[str, Any]) -> frozenset[str]:
         """Take no inputs at all."""
         return NO_INPUTS
 
-    def check(self, data: dict) -> list[tuple[str, str]]:
+    def check(self, data: dict[str, Any]) -> list[tuple[str, str]]:
         """Check the mode and, for cron, the expression and timezone."""
         found = super().check(data)
         if self.p(data, "mode") != "cron":
@@ -45,7 +50,8 @@ class TriggerNode(NodeType):
         if not isinstance(expr, str) or not expr.strip():
             found.append((MISSING_PARAMETER, "parameter 'cron' is required when mode is cron"))
         elif not croniter.is_valid(expr) or len(expr.split()) != 5:
-            found.append((INVALID_PARAMETER, f"parameter 'cron' is not a 5-field cron expression (got {expr!r})"))
+            message = f"parameter 'cron' is not a 5-field cron expression (got {expr!r})"
+            found.append((INVALID_PARAMETER, message))
         tz = data.get("timezone", "UTC")
         try:
             ZoneInfo(str(tz))
@@ -54,7 +60,6 @@ class TriggerNode(NodeType):
         return found
 
 
-@register
 class DataNode(NodeType):
     """A price field or an indicator of one symbol/interval over the last ``lookback`` bars."""
 
@@ -74,7 +79,7 @@ class DataNode(NodeType):
     )
     _default_period = {"rsi": 14, "atr": 14, "bbands": 20}
 
-    def check(self, data: dict) -> list[tuple[str, str]]:
+    def check(self, data: dict[str, Any]) -> list[tuple[str, str]]:
         """Check parameters, the period an average needs, and multi-output choices."""
         found = super().check(data)
         kind = data.get("indicator", "price")
@@ -86,11 +91,12 @@ class DataNode(NodeType):
         if out is not None and out not in MULTI_OUTPUTS.get(kind, ()):
             found.append((INVALID_PARAMETER, f"parameter 'output' {out!r} does not apply to {kind}"))
         if not found and self.p(data, "lookback") < self.warmup(data):
-            found.append((INVALID_PARAMETER, f"parameter 'lookback' ({self.p(data, 'lookback')} bars) is shorter "
-                          f"than the {self.warmup(data)} bars {self.label(data)} needs for a value"))
+            message = (f"parameter 'lookback' ({self.p(data, 'lookback')} bars) is shorter "
+                       f"than the {self.warmup(data)} bars {self.label(data)} needs for a value")
+            found.append((INVALID_PARAMETER, message))
         return found
 
-    def warmup(self, data: dict) -> int:
+    def warmup(self, data: dict[str, Any]) -> int:
         """Return how many bars the indicator needs before its first value."""
         kind = data.get("indicator", "price")
         if kind == "price":
@@ -99,17 +105,17 @@ class DataNode(NodeType):
             return int(self.p(data, "slow")) + int(self.p(data, "signal")) - 1
         return self.period(data) + (1 if kind in ("rsi", "atr") else 0)
 
-    def check_inputs(self, node: Node, edges: list[Edge]):
+    def check_inputs(self, node: Node, edges: list[Edge]) -> list[InputProblem]:
         """Require a trigger or a logic branch feeding the node."""
         return no_inputs_check(node, edges)
 
-    def period(self, data: dict) -> int:
+    def period(self, data: dict[str, Any]) -> int:
         """Return the indicator period (with the indicator's default)."""
-        return int(data.get("period") or self._default_period.get(data.get("indicator"), 14))
+        return int(data.get("period") or self._default_period.get(str(data.get("indicator")), 14))
 
-    def label(self, data: dict) -> str:
+    def label(self, data: dict[str, Any]) -> str:
         """Return ``close``, ``SMA(10)``, ``MACD(12,26,9).hist``..."""
-        kind, fld = data.get("indicator", "price"), self.p(data, "field")
+        kind, fld = data.get("indicator", "price"), str(self.p(data, "field"))
         if kind == "price":
             return fld
         if kind == "macd":
@@ -126,11 +132,13 @@ class DataNode(NodeType):
     def compute(self, node: Node, inputs: Inputs, bars_for: BarsFor) -> np.ndarray:
         """Return the field or indicator per bar (float64, NaN during warm-up)."""
         data, bars = node.data, bars_for(node)
-        kind, src = data.get("indicator", "price"), getattr(bars, self.p(data, "field"))
+        kind = data.get("indicator", "price")
+        src: np.ndarray = getattr(bars, self.p(data, "field"))
         if kind == "price":
             return src
         if kind in ("sma", "ema", "rsi"):
-            return getattr(ind, kind)(src, self.period(data))
+            average: Callable[[np.ndarray, int], np.ndarray] = getattr(ind, kind)
+            return average(src, self.period(data))
         if kind == "atr":
             return ind.atr(bars.high, bars.low, bars.close, self.period(data))
         if kind == "macd":
@@ -141,7 +149,6 @@ class DataNode(NodeType):
         return parts[names.index(data.get("output") or names[0])]
 
 
-@register
 class ActionNode(NodeType):
     """What to do when reached: ``buy``/``sell``/``close`` (paper orders) or ``notify``."""
 
@@ -149,10 +156,10 @@ class ActionNode(NodeType):
     params = (Param("action", "choice", required=True, choices=ACTIONS),
               Param("bot_id", "str"), Param("symbol", "str"), Param("message", "str"), JOIN_PARAM)
 
-    def check_inputs(self, node: Node, edges: list[Edge]):
+    def check_inputs(self, node: Node, edges: list[Edge]) -> list[InputProblem]:
         """Require something feeding the action."""
         return no_inputs_check(node, edges)
 
-    def label(self, data: dict) -> str:
+    def label(self, data: dict[str, Any]) -> str:
         """Return ``BUY``, ``NOTIFY``..."""
         return str(data.get("action", "action")).upper()

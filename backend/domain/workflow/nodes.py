@@ -1,4 +1,6 @@
-"""Node registry: one small class per node type, each declaring its parameter schema.
+"""Node types: the ``NodeType`` base every node class subclasses, and helpers they share.
+
+One small class per node type, each declaring its parameter schema; ``registry`` lists them.
 
 Value kinds flowing along edges: ``event`` (a trigger fired), ``series`` (float64 per bar, from a
 data node) and ``boolean`` (a logic node's decision, leaving through its ``true``/``false``
@@ -7,8 +9,9 @@ a tick run uses the last element, the vectorised run uses all of them.
 """
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable, ClassVar
+from typing import Any, ClassVar
 
 import numpy as np
 
@@ -19,7 +22,10 @@ from backend.domain.workflow.problems import MISSING_INPUT
 
 JOIN_RULES = ("all_success", "one_success", "none_failed")
 JOIN_PARAM = Param("join", "choice", choices=JOIN_RULES)
-DEFAULT_PORTS = frozenset({None, "out", "in"})
+Handles = frozenset[str | None]  # port ids; None is React Flow's default port
+InputProblem = tuple[str, str, str | None]  # (reason, message, edge id)
+
+DEFAULT_PORTS: Handles = frozenset({None, "out", "in"})
 CONTROL_IN = frozenset({"event", "boolean"})
 
 BarsFor = Callable[[Node], Bars]
@@ -40,29 +46,29 @@ class NodeType:
     name: ClassVar[str] = ""
     params: ClassVar[tuple[Param, ...]] = ()
     output: ClassVar[str] = "none"
-    source_handles: ClassVar[frozenset] = DEFAULT_PORTS
+    source_handles: ClassVar[Handles] = DEFAULT_PORTS
 
-    def accepts(self, data: dict) -> frozenset[str]:
+    def accepts(self, data: dict[str, Any]) -> frozenset[str]:
         """Return the value kinds this node takes on its inputs."""
         return CONTROL_IN
 
-    def target_handles(self, data: dict) -> frozenset:
+    def target_handles(self, data: dict[str, Any]) -> Handles:
         """Return the input handle ids this node has."""
         return DEFAULT_PORTS
 
-    def default_join(self, data: dict) -> str:
+    def default_join(self, data: dict[str, Any]) -> str:
         """Return the join rule used when ``data.join`` is absent."""
         return "all_success"
 
-    def check(self, data: dict) -> list[tuple[str, str]]:
+    def check(self, data: dict[str, Any]) -> list[tuple[str, str]]:
         """Return (reason, message) for every parameter problem."""
         return check_params(self.params, data)
 
-    def check_inputs(self, node: Node, edges: list[Edge]) -> list[tuple[str, str, str | None]]:
+    def check_inputs(self, node: Node, edges: list[Edge]) -> list[InputProblem]:
         """Return (reason, message, edge_id) for missing or surplus inputs."""
         return []
 
-    def label(self, data: dict) -> str:
+    def label(self, data: dict[str, Any]) -> str:
         """Return a short human label used in decisions (``SMA(10)``)."""
         return self.name
 
@@ -70,29 +76,9 @@ class NodeType:
         """Return this node's value per bar (None for nodes without a value)."""
         return None
 
-    def p(self, data: dict, name: str):
+    def p(self, data: dict[str, Any], name: str) -> Any:
         """Return parameter ``name`` from ``data`` or its default."""
         return value_of(self.params, data, name)
-
-
-REGISTRY: dict[str, NodeType] = {}
-
-
-def register(cls: type[NodeType]) -> type[NodeType]:
-    """Class decorator: add a node type to the registry under ``cls.name``."""
-    REGISTRY[cls.name] = cls()
-    return cls
-
-
-def node_type(name: str) -> NodeType | None:
-    """Return the handler of node type ``name`` (None when unknown)."""
-    return REGISTRY.get(name)
-
-
-def describe_types() -> list[dict]:
-    """Return every node type with its parameter schema (for the editor)."""
-    return [{"type": t.name, "output": t.output, "params": [p.describe() for p in t.params]}
-            for t in REGISTRY.values()]
 
 
 def tail_align(*arrays: np.ndarray) -> list[np.ndarray]:
@@ -101,12 +87,8 @@ def tail_align(*arrays: np.ndarray) -> list[np.ndarray]:
     return [a[len(a) - n:] for a in arrays]
 
 
-def no_inputs_check(node: Node, edges: list[Edge]) -> list[tuple[str, str, str | None]]:
+def no_inputs_check(node: Node, edges: list[Edge]) -> list[InputProblem]:
     """Report a node that nothing feeds (it could never run)."""
     if edges:
         return []
     return [(MISSING_INPUT, f"node {node.id} ({node.type}) has no incoming edge", None)]
-
-
-# Import the built-in types so they register themselves (at the end: they subclass NodeType).
-from backend.domain.workflow import node_types  # noqa: E402,F401

@@ -17,14 +17,14 @@ class Param:
     name: str
     kind: str
     required: bool = False
-    choices: tuple = ()
+    choices: tuple[Any, ...] = ()
     minimum: float | None = None
     maximum: float | None = None
     default: Any = None
 
-    def describe(self) -> dict:
+    def describe(self) -> dict[str, Any]:
         """Return the parameter as JSON (for the editor's forms)."""
-        out: dict = {"name": self.name, "kind": self.kind, "required": self.required}
+        out: dict[str, Any] = {"name": self.name, "kind": self.kind, "required": self.required}
         for key in ("choices", "minimum", "maximum", "default"):
             value = getattr(self, key)
             if value not in (None, ()):
@@ -61,7 +61,7 @@ def _bound_error(param: Param, value: Any) -> str | None:
     return None
 
 
-_INDEX: dict[int, tuple] = {}
+_INDEX: dict[int, tuple[tuple[Param, ...], dict[str, Param], tuple[Param, ...]]] = {}
 
 
 def _index(params: tuple[Param, ...]) -> tuple[dict[str, Param], tuple[Param, ...]]:
@@ -76,10 +76,12 @@ def _index(params: tuple[Param, ...]) -> tuple[dict[str, Param], tuple[Param, ..
     return entry[1], entry[2]
 
 
-def check_params(params: tuple[Param, ...], data: dict) -> list[tuple[str, str]]:
+def check_params(params: tuple[Param, ...], data: dict[str, Any]) -> list[tuple[str, str]]:
     """Return (reason, message) for every missing or invalid parameter in ``data``."""
     by_name, required = _index(params)
-    found = [(MISSING_PARAMETER, f"parameter '{p.name}' is required") for p in required if data.get(p.name) is None]
+    found = [
+        (MISSING_PARAMETER, f"parameter '{p.name}' is required") for p in required if data.get(p.name) is None
+    ]
     for name, value in data.items():
         param = by_name.get(name)
         if param is None or value is None:
@@ -89,7 +91,7 @@ def check_params(params: tuple[Param, ...], data: dict) -> list[tuple[str, str]]
     return found
 
 
-def value_of(params: tuple[Param, ...], data: dict, name: str) -> Any:
+def value_of(params: tuple[Param, ...], data: dict[str, Any], name: str) -> Any:
     """Return ``data[name]`` or the parameter's declared default."""
     value = data.get(name)
     return value if value is not None else _index(params)[0][name].default

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 MALFORMED_GRAPH = "malformed_graph"
 TOO_MANY_NODES = "too_many_nodes"
@@ -38,9 +39,9 @@ class Problem:
     edge_id: str | None = None
     cycle: tuple[str, ...] | None = None
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         """Return the wire shape ``{nodeId?, edgeId?, reason, message, cycle?}``."""
-        out: dict = {"reason": self.reason, "message": self.message}
+        out: dict[str, Any] = {"reason": self.reason, "message": self.message}
         if self.node_id is not None:
             out["nodeId"] = self.node_id
         if self.edge_id is not None:

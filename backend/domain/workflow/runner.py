@@ -9,13 +9,16 @@ caller to carry out (and record) in order.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable
+from typing import Any, SupportsFloat, cast
 
 import numpy as np
 
 from backend.domain.bars import Bars
 from backend.domain.workflow.graph import Edge, Node
+from backend.domain.workflow.logic import LogicNode
+from backend.domain.workflow.nodes import Inputs
 from backend.domain.workflow.validate import Plan
 from backend.domain.workflow.wiring import gather_inputs
 
@@ -28,13 +31,13 @@ class NodeTrace:
 
     node_id: str
     status: str
-    inputs: dict = field(default_factory=dict)
-    outputs: dict = field(default_factory=dict)
+    inputs: dict[str, Any] = field(default_factory=dict)
+    outputs: dict[str, Any] = field(default_factory=dict)
     decision: str | None = None
     duration_ms: float = 0.0
     error: str | None = None
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         """Return the wire shape ``{nodeId, status, inputs, outputs, decision?, durationMs, error?}``."""
         out = {"nodeId": self.node_id, "status": self.status, "inputs": self.inputs,
                "outputs": self.outputs, "durationMs": self.duration_ms}
@@ -78,7 +81,7 @@ def join_status(rule: str, states: list[str]) -> str:
     return "ran" if all(s == "live" for s in states) else "pruned"
 
 
-def _num(x) -> float | None:
+def _num(x: SupportsFloat) -> float | None:
     """Return a JSON-safe float (None for NaN)."""
     x = float(x)
     return None if x != x else x
@@ -155,6 +158,7 @@ class _Run:
         if node.type == "trigger":
             trace.outputs = {"fired": True, "mode": node.data.get("mode", "manual")}
         elif node.type == "logic":
+            assert value is not None  # a logic node always decides
             self._logic(node, inputs, value, trace)
         elif node.type == "action":
             self._action(node, trace)
@@ -164,19 +168,23 @@ class _Run:
                             "interval": node.data.get("interval") or "1d", "bars": len(value)}
             trace.outputs = {"label": self.labels[node.id], "value": _num(value[-1])}
 
-    def _logic(self, node: Node, inputs, value: np.ndarray, trace: NodeTrace) -> None:
+    def _logic(self, node: Node, inputs: Inputs, value: np.ndarray, trace: NodeTrace) -> None:
         """Record a logic node's inputs, result and decision text."""
         self.values[node.id] = value
         result = bool(value[-1])
-        trace.inputs = {h: {"label": inputs.labels[h], "value": _num(s[-1])} for h, s in inputs.series.items()}
+        trace.inputs = {
+            h: {"label": inputs.labels[h], "value": _num(s[-1])} for h, s in inputs.series.items()
+        }
         if inputs.flags:
             edges = self.plan.incoming[node.id]
-            trace.inputs = {f"{e.source}.{e.source_handle}": bool(f[-1]) for e, f in zip(edges, inputs.flags)}
+            flags = zip(edges, inputs.flags, strict=False)
+            trace.inputs = {f"{e.source}.{e.source_handle}": bool(f[-1]) for e, f in flags}
         for key in ("value", "low", "high"):
             if node.data.get(key) is not None:
                 trace.inputs[key] = node.data[key]
         trace.outputs = {"result": result, "handle": "true" if result else "false"}
-        trace.decision = self.plan.handler(node.id).decision(node, inputs, result)
+        logic = cast(LogicNode, self.plan.handler(node.id))  # type "logic" is always LogicNode
+        trace.decision = logic.decision(node, inputs, result)
 
     def _action(self, node: Node, trace: NodeTrace) -> None:
         """Record the action intent (performed by the caller)."""
@@ -185,7 +193,8 @@ class _Run:
                               data.get("bot_id"), data.get("message"))
         self.actions.append(intent)
         live = [e for e in self.plan.incoming[node.id] if self.edge_state(e) == "live"]
-        trace.inputs = {"via": [f"{e.source}.{e.source_handle}" if e.source_handle else e.source for e in live]}
+        via = [f"{e.source}.{e.source_handle}" if e.source_handle else e.source for e in live]
+        trace.inputs = {"via": via}
         trace.outputs = {"intent": {"action": intent.action, "symbol": intent.symbol, "botId": intent.bot_id}}
         trace.decision = f"{intent.action.upper()} {intent.symbol or ''}".strip()
 

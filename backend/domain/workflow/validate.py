@@ -10,12 +10,15 @@ from collections import deque
 from dataclasses import dataclass, field
 from typing import Any
 
-from backend.domain.workflow import problems as P
+from backend.domain.workflow import problems as P  # noqa: N812 - P.REASON reads as the reason code
 from backend.domain.workflow.graph import Edge, Graph, Node, count_items, parse_graph
-from backend.domain.workflow.nodes import REGISTRY, NodeType, node_type
+from backend.domain.workflow.nodes import NodeType
 from backend.domain.workflow.problems import GraphInvalid, Problem
+from backend.domain.workflow.registry import REGISTRY, node_type
 
 MAX_CYCLES_REPORTED = 20
+# Conditions under which an edge is live: (logic node, handle) or (trigger, "fired") pairs.
+Conds = frozenset[tuple[str, str | None]]
 
 
 @dataclass(frozen=True)
@@ -38,7 +41,7 @@ class Plan:
 
     def handler(self, node_id: str) -> NodeType:
         """Return the node type handler of ``node_id``."""
-        return node_type(self.nodes[node_id].type)
+        return REGISTRY[self.nodes[node_id].type]  # a plan holds known types only
 
 
 @dataclass(frozen=True)
@@ -54,7 +57,7 @@ class Validation:
         """Return True when no problem was found."""
         return not self.problems
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         """Return the wire shape ``{valid, errors, order}``."""
         return {"valid": self.valid, "errors": [p.to_dict() for p in self.problems],
                 "order": list(self.order)}
@@ -71,7 +74,14 @@ class _State:
     incoming: dict[str, list[Edge]] = field(default_factory=dict)
     outgoing: dict[str, list[Edge]] = field(default_factory=dict)
 
-    def add(self, reason: str, message: str, node_id=None, edge_id=None, cycle=None) -> None:
+    def add(
+        self,
+        reason: str,
+        message: str,
+        node_id: str | None = None,
+        edge_id: str | None = None,
+        cycle: tuple[str, ...] | None = None,
+    ) -> None:
         """Record one problem."""
         self.found.append(Problem(reason, message, node_id, edge_id, cycle))
 
@@ -200,7 +210,7 @@ def _is_combinator(node: Node) -> bool:
 
 def _joins(st: _State, order: tuple[str, ...]) -> None:
     """Report joins of different branches without an explicit rule, and impossible joins."""
-    conds: dict[str, frozenset] = {}
+    conds: dict[str, Conds] = {}
     for node_id in order:
         node, edges = st.nodes[node_id], st.incoming[node_id]
         combinator = _is_combinator(node)
@@ -219,9 +229,9 @@ def _joins(st: _State, order: tuple[str, ...]) -> None:
                    "of the same logic node (all_success), so it can never run", node_id)
 
 
-def _edge_cond(st: _State, conds: dict, edge: Edge, into_combinator: bool) -> frozenset:
+def _edge_cond(st: _State, conds: dict[str, Conds], edge: Edge, into_combinator: bool) -> Conds:
     """Return the conditions ((logic node, handle) or (trigger, "fired")) under which ``edge`` is live."""
-    base = conds.get(edge.source, frozenset())
+    base: Conds = conds.get(edge.source, frozenset())
     source_type = st.nodes[edge.source].type
     if source_type == "trigger":  # a trigger may not fire (a cron run fires only its cron triggers)
         return base | {(edge.source, "fired")}
@@ -230,7 +240,7 @@ def _edge_cond(st: _State, conds: dict, edge: Edge, into_combinator: bool) -> fr
     return base | {(edge.source, edge.source_handle)}
 
 
-def _contradicts(conds: frozenset) -> bool:
+def _contradicts(conds: Conds) -> bool:
     """Return True when a condition set requires both handles of one logic node."""
     return any((src, "false") in conds for src, handle in conds if handle == "true")
 

@@ -30,8 +30,10 @@ def _join(rule: str, lives: list[np.ndarray], n: int) -> np.ndarray:
     if rule == "none_failed":
         return np.ones(n, dtype=bool)
     if rule == "one_success":
-        return np.logical_or.reduce(lives)
-    return np.logical_and.reduce(lives)
+        any_live: np.ndarray = np.logical_or.reduce(lives)
+        return any_live
+    all_live: np.ndarray = np.logical_and.reduce(lives)
+    return all_live
 
 
 def evaluate(plan: Plan, bars: Bars) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
@@ -45,7 +47,8 @@ def evaluate(plan: Plan, bars: Bars) -> tuple[dict[str, np.ndarray], dict[str, n
         """Return where ``edge`` is live (its source active and, for logic, on its handle)."""
         src = active[edge.source]
         if plan.nodes[edge.source].type == "logic":
-            return src & handle_value(edge, values[edge.source])
+            on_handle: np.ndarray = src & handle_value(edge, values[edge.source])
+            return on_handle
         return src
 
     for node_id in plan.order:

@@ -1,7 +1,8 @@
 """What flows along edges, shared by the tick runner and the vectorised run."""
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 
@@ -16,7 +17,7 @@ def handle_value(edge: Edge, value: np.ndarray) -> np.ndarray:
     return value if edge.source_handle == "true" else ~value
 
 
-def gather_inputs(plan: Plan, node_id: str, values: dict, flag: Callable[[Edge], np.ndarray],
+def gather_inputs(plan: Plan, node_id: str, values: dict[str, Any], flag: Callable[[Edge], np.ndarray],
                   labels: dict[str, str]) -> Inputs:
     """Collect a node's inputs: series by handle for comparisons, edge flags for combinators."""
     node, edges = plan.nodes[node_id], plan.incoming[node_id]
