@@ -8,17 +8,11 @@ from __future__ import annotations
 
 from typing import Any
 
-import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import MetaData
 
 from backend.extensions import db
-
-# Indexes created by 0001_foundation that the Job model does not declare yet: the next
-# autogenerate would drop them. Remove this set, the filter below and the xfail marker once
-# backend/core/jobs.py declares them.
-KNOWN_JOBS_DRIFT = {("remove_index", "ix_jobs_owner_id"), ("remove_index", "ix_jobs_status_heartbeat_at")}
 
 
 def _schema_diffs(metadata: MetaData) -> list[tuple[str, str]]:
@@ -38,15 +32,6 @@ def _describe(diff: Any) -> tuple[str, str]:
     return op, str(getattr(obj, "name", obj))
 
 
-def test_the_migrated_schema_matches_the_models_apart_from_the_known_jobs_indexes(app):
-    with app.app_context():
-        diffs = _schema_diffs(db.metadata)
-    assert [d for d in diffs if d not in KNOWN_JOBS_DRIFT] == []
-
-
-@pytest.mark.xfail(strict=True, reason="0001_foundation creates ix_jobs_owner_id and "
-                   "ix_jobs_status_heartbeat_at, which the Job model does not declare (lead fixes "
-                   "backend/core/jobs.py; then delete this marker and KNOWN_JOBS_DRIFT)")
 def test_the_migrated_schema_matches_the_models(app):
     with app.app_context():
         assert _schema_diffs(db.metadata) == []
