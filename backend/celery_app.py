@@ -79,7 +79,7 @@ def celery_init_app(app: Flask) -> Celery:
         task_default_queue="default",
         task_routes=TASK_ROUTES,
         beat_schedule=BEAT_SCHEDULE,
-        task_always_eager=app.config.get("CELERY_ALWAYS_EAGER", False),
+        task_always_eager=app.config["CELERY_ALWAYS_EAGER"],
         task_eager_propagates=True,
         worker_hijack_root_logger=False,
         timezone="UTC",

@@ -1,74 +1,95 @@
 """Typed settings read from the environment: the one registry of configuration.
 
-Every variable read here appears in `.env.example` with a comment. `load_config()` is called by
-`create_app`; nothing reads `os.environ` anywhere else in the package.
+`Settings` is the only declaration of a setting: its field gives the type, the default and (in its
+metadata, when it differs from the field name) the environment variable. `load_config()` reads
+every field from the environment with the parser of its type and is called by `create_app`, which
+copies the result into the Flask config; module code reads `current_app.config["KEY"]` with no
+default of its own. Every variable read here appears in `.env.example` with a comment; nothing
+reads `os.environ` anywhere else in the package.
 """
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field, fields
+from dataclasses import Field, dataclass, field, fields
 from datetime import timedelta
-from typing import Any, Mapping
+from typing import Any, Callable, Mapping, get_type_hints
 
 # Development defaults: long enough for HS256, and refused outside development/test.
 DEV_SECRET_KEY = "dev-only-secret-key-not-for-production-0000"
 DEV_JWT_SECRET_KEY = "dev-only-jwt-secret-not-for-production-0000"
 PLACEHOLDER_SECRETS = {"", "change-me", "changeme", "secret", DEV_SECRET_KEY, DEV_JWT_SECRET_KEY}
 
-
-def _str(env: Mapping[str, str], name: str, default: str) -> str:
-    return env.get(name, default).strip()
-
-
-def _int(env: Mapping[str, str], name: str, default: int) -> int:
-    raw = env.get(name)
-    if raw is None or raw.strip() == "":
-        return default
-    try:
-        return int(raw)
-    except ValueError as exc:
-        raise ValueError(f"{name} must be an integer, got {raw!r}") from exc
-
-
-def _bool(env: Mapping[str, str], name: str, default: bool) -> bool:
-    raw = env.get(name)
-    if raw is None or raw.strip() == "":
-        return default
-    return raw.strip().lower() in {"1", "true", "yes", "on"}
-
-
-def _list(env: Mapping[str, str], name: str, default: str) -> list[str]:
-    return [item.strip() for item in env.get(name, default).split(",") if item.strip()]
+Parser = Callable[[str], Any]
 
 
 def _sqlalchemy_url(url: str) -> str:
     """Pin the psycopg2 driver (SQLAlchemy 2.1 would pick psycopg 3 for a bare postgresql://)."""
+    url = url.strip()
     for bare in ("postgresql://", "postgres://"):
         if url.startswith(bare):
             return "postgresql+psycopg2://" + url[len(bare):]
     return url
 
 
+def _upper(raw: str) -> str:
+    return raw.strip().upper()
+
+
+def _bool(raw: str) -> bool:
+    return raw.strip().lower() in {"1", "true", "yes", "on"}
+
+
+def _comma_list(raw: str) -> list[str]:
+    return [item.strip() for item in raw.split(",") if item.strip()]
+
+
+def _seconds(raw: str) -> timedelta:
+    return timedelta(seconds=int(raw))
+
+
+# Parser of each field type. A blank value means "the default" for the types listed in
+# _BLANK_IS_DEFAULT; for text and lists it is a value (an empty string, an empty list).
+_PARSERS: dict[Any, Parser] = {
+    str: str.strip, int: int, bool: _bool, list[str]: _comma_list, timedelta: _seconds,
+}
+_BLANK_IS_DEFAULT = {int, bool, timedelta}
+_EXPECTED = {int: "an integer", timedelta: "an integer (seconds)"}
+
+
+def _env(name: str | None, default: Any, parse: Parser | None = None) -> Any:
+    """Declare a setting read from variable `name` (None: not read from the environment at all).
+
+    `parse` replaces the parser of the field's type when the text needs more than that.
+    """
+    return field(default=default, metadata={"env": name, "parse": parse})
+
+
 @dataclass
 class Settings:
-    """Application settings; attribute names are the Flask config keys."""
+    """Application settings; attribute names are the Flask config keys, defaults the only ones.
 
-    ENV: str = "development"
+    A field is read from the environment variable of the same name unless `_env` names another
+    one (or None: a constant of the app that tests may still override through `create_app`).
+    """
+
+    ENV: str = _env("APP_ENV", "development")
     SECRET_KEY: str = DEV_SECRET_KEY
     JWT_SECRET_KEY: str = DEV_JWT_SECRET_KEY
-    SQLALCHEMY_DATABASE_URI: str = "postgresql://postgres@127.0.0.1:5432/qyquant"
+    SQLALCHEMY_DATABASE_URI: str = _env(
+        "DATABASE_URL", "postgresql+psycopg2://postgres@127.0.0.1:5432/qyquant", _sqlalchemy_url)
     REDIS_URL: str = "redis://127.0.0.1:6379/0"
-    CELERY_BROKER_URL: str = ""
+    CELERY_BROKER_URL: str = ""  # empty: REDIS_URL (see as_flask_config)
     REDIS_KEY_PREFIX: str = "qyq:"
-    CORS_ORIGINS: list[str] = field(default_factory=lambda: ["http://localhost:5173", "http://localhost:3000"])
+    CORS_ORIGINS: list[str] = field(
+        default_factory=lambda: ["http://localhost:5173", "http://localhost:3000"])
     MAX_CONTENT_LENGTH: int = 10 * 1024 * 1024
-    LOG_LEVEL: str = "INFO"
-    JWT_ACCESS_TOKEN_EXPIRES: timedelta = timedelta(minutes=15)
-    JWT_REFRESH_TOKEN_EXPIRES: timedelta = timedelta(days=30)
+    LOG_LEVEL: str = _env("LOG_LEVEL", "INFO", _upper)
+    JWT_ACCESS_TOKEN_EXPIRES: timedelta = _env("JWT_ACCESS_TOKEN_EXPIRES_S", timedelta(minutes=15))
+    JWT_REFRESH_TOKEN_EXPIRES: timedelta = _env("JWT_REFRESH_TOKEN_EXPIRES_S", timedelta(days=30))
     RATELIMIT_LOGIN: str = "10 per minute"
-    RATELIMIT_DEFAULT: str = ""
+    RATELIMIT_DEFAULT: str = _env(None, "")
     FERNET_KEYS: list[str] = field(default_factory=list)
-    STORAGE_ROOT: str = ""
+    STORAGE_ROOT: str = ""  # empty: storage/ in the repository (core/storage.py)
     FILES_MAX_BYTES: int = 5 * 1024 * 1024
     FORUM_TIP_MAX: str = "10000"  # a Decimal as text; parsed by the forum service
     FORUM_HOT_CANDIDATES: int = 500
@@ -85,7 +106,7 @@ class Settings:
     ADMIN_USERNAME: str = "admin"
     ADMIN_PASSWORD: str = "admin123"
     PASSWORD_HASH_PROFILE: str = "strong"
-    VERSION: str = "0.1.0"
+    VERSION: str = _env(None, "0.1.0")
     # AI auditor (backend/modules/agent; docs/agent.md)
     OPENAI_API_KEY: str = ""
     OPENAI_BASE_URL: str = ""
@@ -96,7 +117,7 @@ class Settings:
     AGENT_LLM_TIMEOUT_S: int = 30
     AGENT_LLM_ATTEMPTS: int = 3
     AGENT_LLM_BACKOFF_MS: int = 1000
-    QDRANT_PATH: str = ".run/qdrant"
+    QDRANT_PATH: str = ".run/qdrant"  # an empty value also means this default (agent/settings.py)
     QDRANT_URL: str = ""
     QDRANT_API_KEY: str = ""
     MEM0_DIR: str = ""
@@ -126,62 +147,30 @@ class Settings:
         return cfg
 
 
+def env_variables() -> dict[str, Field[Any]]:
+    """Return the environment variable of every setting read from the environment, with its field."""
+    return {f.metadata.get("env", f.name): f for f in fields(Settings) if f.metadata.get("env", f.name)}
+
+
 def load_config(env: Mapping[str, str] | None = None) -> Settings:
-    """Read settings from `env` (default: `os.environ`) and validate them for the environment."""
+    """Read settings from `env` (default: `os.environ`) and validate them for the environment.
+
+    An unset variable keeps the field's default; so does a blank one for numbers, flags and durations.
+    """
     env = os.environ if env is None else env
-    s = Settings(
-        ENV=_str(env, "APP_ENV", "development"),
-        SECRET_KEY=_str(env, "SECRET_KEY", DEV_SECRET_KEY),
-        JWT_SECRET_KEY=_str(env, "JWT_SECRET_KEY", DEV_JWT_SECRET_KEY),
-        SQLALCHEMY_DATABASE_URI=_sqlalchemy_url(_str(env, "DATABASE_URL", Settings.SQLALCHEMY_DATABASE_URI)),
-        REDIS_URL=_str(env, "REDIS_URL", Settings.REDIS_URL),
-        CELERY_BROKER_URL=_str(env, "CELERY_BROKER_URL", ""),
-        REDIS_KEY_PREFIX=_str(env, "REDIS_KEY_PREFIX", "qyq:"),
-        CORS_ORIGINS=_list(env, "CORS_ORIGINS", "http://localhost:5173,http://localhost:3000"),
-        MAX_CONTENT_LENGTH=_int(env, "MAX_CONTENT_LENGTH", 10 * 1024 * 1024),
-        LOG_LEVEL=_str(env, "LOG_LEVEL", "INFO").upper(),
-        JWT_ACCESS_TOKEN_EXPIRES=timedelta(seconds=_int(env, "JWT_ACCESS_TOKEN_EXPIRES_S", 15 * 60)),
-        JWT_REFRESH_TOKEN_EXPIRES=timedelta(seconds=_int(env, "JWT_REFRESH_TOKEN_EXPIRES_S", 30 * 86400)),
-        RATELIMIT_LOGIN=_str(env, "RATELIMIT_LOGIN", "10 per minute"),
-        FERNET_KEYS=_list(env, "FERNET_KEYS", ""),
-        STORAGE_ROOT=_str(env, "STORAGE_ROOT", ""),
-        FILES_MAX_BYTES=_int(env, "FILES_MAX_BYTES", 5 * 1024 * 1024),
-        FORUM_TIP_MAX=_str(env, "FORUM_TIP_MAX", "10000"),
-        FORUM_HOT_CANDIDATES=_int(env, "FORUM_HOT_CANDIDATES", 500),
-        BOT_LOOKBACK_BARS=_int(env, "BOT_LOOKBACK_BARS", 300),
-        BOT_WARMUP_BARS=_int(env, "BOT_WARMUP_BARS", 200),
-        BOT_DEFAULT_FEE_BPS=_str(env, "BOT_DEFAULT_FEE_BPS", "10"),
-        BOT_DEFAULT_SLIPPAGE_BPS=_str(env, "BOT_DEFAULT_SLIPPAGE_BPS", "5"),
-        BOT_TICK_RETRY_S=_int(env, "BOT_TICK_RETRY_S", 60),
-        BOT_CURVE_MAX=_int(env, "BOT_CURVE_MAX", 5000),
-        JOB_STALE_AFTER_S=_int(env, "JOB_STALE_AFTER_S", 120),
-        JOB_MAX_ATTEMPTS=_int(env, "JOB_MAX_ATTEMPTS", 2),
-        CELERY_TASK_TIME_LIMIT_S=_int(env, "CELERY_TASK_TIME_LIMIT_S", 900),
-        CELERY_ALWAYS_EAGER=_bool(env, "CELERY_ALWAYS_EAGER", False),
-        ADMIN_USERNAME=_str(env, "ADMIN_USERNAME", "admin"),
-        ADMIN_PASSWORD=_str(env, "ADMIN_PASSWORD", "admin123"),
-        PASSWORD_HASH_PROFILE=_str(env, "PASSWORD_HASH_PROFILE", "strong"),
-        OPENAI_API_KEY=_str(env, "OPENAI_API_KEY", ""),
-        OPENAI_BASE_URL=_str(env, "OPENAI_BASE_URL", ""),
-        AGENT_MODEL=_str(env, "AGENT_MODEL", "gpt-4o"),
-        AGENT_EMBED_MODEL=_str(env, "AGENT_EMBED_MODEL", "text-embedding-3-small"),
-        AGENT_EMBED_DIMS=_int(env, "AGENT_EMBED_DIMS", 1536),
-        AGENT_MEMORY_COLLECTION=_str(env, "AGENT_MEMORY_COLLECTION", "qyquant_memories"),
-        AGENT_LLM_TIMEOUT_S=_int(env, "AGENT_LLM_TIMEOUT_S", 30),
-        AGENT_LLM_ATTEMPTS=_int(env, "AGENT_LLM_ATTEMPTS", 3),
-        AGENT_LLM_BACKOFF_MS=_int(env, "AGENT_LLM_BACKOFF_MS", 1000),
-        QDRANT_PATH=_str(env, "QDRANT_PATH", ".run/qdrant"),
-        QDRANT_URL=_str(env, "QDRANT_URL", ""),
-        QDRANT_API_KEY=_str(env, "QDRANT_API_KEY", ""),
-        MEM0_DIR=_str(env, "MEM0_DIR", ""),
-        WORKFLOW_MAX_NODES=_int(env, "WORKFLOW_MAX_NODES", 500),
-        WORKFLOW_MAX_EDGES=_int(env, "WORKFLOW_MAX_EDGES", 2000),
-        MARKET_MOCK_SEED=_int(env, "MARKET_MOCK_SEED", 0),
-        BACKTEST_MAX_BARS=_int(env, "BACKTEST_MAX_BARS", 200_000),
-        BACKTEST_KLINE_MAX=_int(env, "BACKTEST_KLINE_MAX", 2000),
-        BACKTEST_CURVE_MAX=_int(env, "BACKTEST_CURVE_MAX", 2000),
-        BACKTEST_MAX_ACTIVE=_int(env, "BACKTEST_MAX_ACTIVE", 5),
-    )
+    types = get_type_hints(Settings)
+    values: dict[str, Any] = {}
+    for name, f in env_variables().items():
+        raw = env.get(name)
+        if raw is None or (raw.strip() == "" and types[f.name] in _BLANK_IS_DEFAULT):
+            continue
+        parse = f.metadata.get("parse") or _PARSERS[types[f.name]]
+        try:
+            values[f.name] = parse(raw)
+        except ValueError as exc:
+            expected = _EXPECTED.get(types[f.name], "valid")
+            raise ValueError(f"{name} must be {expected}, got {raw!r}") from exc
+    s = Settings(**values)
     validate(s)
     return s
 
@@ -199,5 +188,3 @@ def validate(s: Settings) -> None:
             f"refusing to start in {s.ENV!r}: set real values for {', '.join(problems)} "
             "(secrets of at least 32 characters; see .env.example)"
         )
-
-

@@ -26,7 +26,7 @@ class SecretDecryptError(AppError):
 
 
 def _fernet() -> MultiFernet:
-    keys = list(current_app.config.get("FERNET_KEYS") or [])
+    keys = list(current_app.config["FERNET_KEYS"])
     if not keys:
         digest = hashlib.sha256(("fernet:" + current_app.config["SECRET_KEY"]).encode()).digest()
         keys = [base64.urlsafe_b64encode(digest).decode()]

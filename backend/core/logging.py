@@ -39,7 +39,7 @@ def configure_logging(app: Flask) -> None:
         handler.setFormatter(logging.Formatter(
             "%(asctime)s %(levelname)s [%(request_id)s] %(name)s: %(message)s"))
         root.addHandler(handler)
-    root.setLevel(app.config.get("LOG_LEVEL", "INFO"))
+    root.setLevel(app.config["LOG_LEVEL"])
 
 
 def init_request_id(app: Flask) -> None:

@@ -20,8 +20,8 @@ def _hasher_for(profile: str) -> PasswordHasher:
 
 
 def _hasher() -> PasswordHasher:
-    fast = has_app_context() and current_app.config.get("ENV") == "test" \
-        and current_app.config.get("PASSWORD_HASH_PROFILE") == "fast"
+    fast = has_app_context() and current_app.config["ENV"] == "test" \
+        and current_app.config["PASSWORD_HASH_PROFILE"] == "fast"
     return _hasher_for("fast" if fast else "strong")
 
 

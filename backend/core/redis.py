@@ -4,6 +4,9 @@ from __future__ import annotations
 import redis
 from flask import Flask, current_app
 
+# Pool size per process, well above the threads any process runs (4); not a setting.
+MAX_CONNECTIONS = 64
+
 
 def init_redis(app: Flask) -> None:
     """Create the client for this app (connections are opened lazily on first use).
@@ -12,7 +15,7 @@ def init_redis(app: Flask) -> None:
     failing with "too many connections" (which the blocklist check would turn into 503s).
     """
     pool = redis.BlockingConnectionPool.from_url(
-        app.config["REDIS_URL"], max_connections=app.config.get("REDIS_MAX_CONNECTIONS", 64), timeout=5,
+        app.config["REDIS_URL"], max_connections=MAX_CONNECTIONS, timeout=5,
         socket_connect_timeout=2, socket_timeout=2, decode_responses=True,
     )
     app.extensions["redis"] = redis.Redis(connection_pool=pool)

@@ -12,7 +12,7 @@ from backend.core.errors import Invalid
 
 def storage_root() -> Path:
     """Return the configured storage root (default: the repository's `storage/`), creating it."""
-    configured = current_app.config.get("STORAGE_ROOT")
+    configured = current_app.config["STORAGE_ROOT"]
     root = Path(configured) if configured else Path(__file__).resolve().parents[2] / "storage"
     root.mkdir(parents=True, exist_ok=True)
     return root.resolve()

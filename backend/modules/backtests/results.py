@@ -31,8 +31,6 @@ from backend.modules.strategies import service as strategies_service
 logger = logging.getLogger(__name__)
 
 YEAR_MS = 365.25 * 86_400_000
-DEFAULT_KLINE_MAX = 2000
-DEFAULT_CURVE_MAX = 2000
 
 
 @dataclass(frozen=True)
@@ -163,9 +161,9 @@ def store(row: Backtest, done: Computed) -> None:
     row.bars_count = len(done.bars)
     row.final_equity = _dec(done.result.final_equity)
     row.metrics = done.metrics
-    row.kline = kline_rows(done.bars, done.result.trades, int(cfg.get("BACKTEST_KLINE_MAX", DEFAULT_KLINE_MAX)))
+    row.kline = kline_rows(done.bars, done.result.trades, int(cfg["BACKTEST_KLINE_MAX"]))
     row.equity_curve = equity_rows(done.bars.time, done.result.equity,
-                                   int(cfg.get("BACKTEST_CURVE_MAX", DEFAULT_CURVE_MAX)))
+                                   int(cfg["BACKTEST_CURVE_MAX"]))
     row.finished_at = now_ms()
     if row.strategy_id is not None:
         strategies_service.record_backtest(strategy_id=row.strategy_id, owner_id=row.owner_id, backtest_id=row.id,

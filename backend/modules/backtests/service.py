@@ -32,8 +32,6 @@ from backend.modules.strategies import service as strategies_service
 logger = logging.getLogger(__name__)
 
 JOB_KIND = "backtests.run"
-DEFAULT_MAX_BARS = 200_000
-DEFAULT_MAX_ACTIVE = 5
 DEFAULT_BARS = 1000
 
 
@@ -77,7 +75,7 @@ def _range(interval: str, start: int | None, end: int | None) -> tuple[int, int]
     start = int(start) if start is not None else end - DEFAULT_BARS * step
     if end <= start:
         raise InvalidBacktest("The end must be after the start.", fields={"end": ["Must be after start."]})
-    limit = int(current_app.config.get("BACKTEST_MAX_BARS", DEFAULT_MAX_BARS))
+    limit = int(current_app.config["BACKTEST_MAX_BARS"])
     bars = -(-(end - start) // step)
     if bars > limit:
         raise TooManyBars(
@@ -89,7 +87,7 @@ def _range(interval: str, start: int | None, end: int | None) -> tuple[int, int]
 
 def _check_active(actor_id: str) -> None:
     """Refuse a new run while the caller has BACKTEST_MAX_ACTIVE queued or running ones (429)."""
-    limit = int(current_app.config.get("BACKTEST_MAX_ACTIVE", DEFAULT_MAX_ACTIVE))
+    limit = int(current_app.config["BACKTEST_MAX_ACTIVE"])
     active = db.session.scalar(select(func.count()).select_from(Job).where(
         Job.owner_id == actor_id, Job.kind == JOB_KIND, Job.status.in_(jobs.ACTIVE))) or 0
     if active >= limit:

@@ -28,13 +28,12 @@ from backend.modules.files.sniff import SniffError, sniff
 logger = logging.getLogger(__name__)
 
 AREA = "uploads"
-DEFAULT_MAX_BYTES = 5 * 1024 * 1024
 _UNSAFE_NAME = re.compile(r"[\x00-\x1f\x7f]")
 
 
 def max_upload_bytes() -> int:
     """Return the configured upload size limit in bytes."""
-    return int(current_app.config.get("FILES_MAX_BYTES", DEFAULT_MAX_BYTES))
+    return int(current_app.config["FILES_MAX_BYTES"])
 
 
 def clean_filename(filename: str | None) -> str:

@@ -29,7 +29,6 @@ from backend.modules.strategies import service as strategies_service
 
 logger = logging.getLogger(__name__)
 
-DEFAULT_HOT_CANDIDATES = 500
 
 
 def get_post_row(post_id: str, *, lock: bool = False) -> Post:
@@ -53,7 +52,7 @@ def bump_post(post_id: str, **values: Any) -> None:
 
 def list_hot(*, limit: int, now: int | None = None) -> list[PostView]:
     """Return the hottest posts (see ranking.py), for anyone."""
-    size = int(current_app.config.get("FORUM_HOT_CANDIDATES", DEFAULT_HOT_CANDIDATES))
+    size = int(current_app.config["FORUM_HOT_CANDIDATES"])
     rows = db.session.execute(
         select(Post.id, Post.likes_count, Post.comments_count, Post.tips_total, Post.created_at)
         .order_by(Post.created_at.desc(), Post.id).limit(size)).all()

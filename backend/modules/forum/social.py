@@ -22,8 +22,6 @@ from backend.modules.forum.service import bump_post, get_post_row
 from backend.modules.forum.views import Author, PostView, ProfileView, author_of, authors_by_id, post_views
 from backend.modules.users import service as users_service
 
-DEFAULT_TIP_MAX = "10000"
-
 
 @dataclass(frozen=True)
 class LikeState:
@@ -100,7 +98,7 @@ def list_favorites(*, actor_id: str, page: int, page_size: int) -> Page[PostView
 
 def tip_maximum() -> Decimal:
     """Return the configured largest single tip."""
-    return Decimal(str(current_app.config.get("FORUM_TIP_MAX", DEFAULT_TIP_MAX)))
+    return Decimal(str(current_app.config["FORUM_TIP_MAX"]))
 
 
 @transactional

@@ -37,7 +37,7 @@ def check_interval(interval: str) -> int:
 
 def mock_provider(now_ms: Callable[[], int] | None = None) -> MockProvider:
     """Return the configured MockProvider (seed from MARKET_MOCK_SEED)."""
-    return MockProvider(seed=int(current_app.config.get("MARKET_MOCK_SEED", 0)), now_ms=now_ms)
+    return MockProvider(seed=int(current_app.config["MARKET_MOCK_SEED"]), now_ms=now_ms)
 
 
 @dataclass(frozen=True)

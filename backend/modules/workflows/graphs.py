@@ -17,8 +17,8 @@ from backend.modules.workflows.models import Workflow
 def limits() -> engine.Limits:
     """Return the configured graph size limits."""
     cfg = current_app.config
-    return engine.Limits(max_nodes=int(cfg.get("WORKFLOW_MAX_NODES", 500)),
-                         max_edges=int(cfg.get("WORKFLOW_MAX_EDGES", 2000)))
+    return engine.Limits(max_nodes=int(cfg["WORKFLOW_MAX_NODES"]),
+                         max_edges=int(cfg["WORKFLOW_MAX_EDGES"]))
 
 
 def compile_or_raise(graph: Any) -> engine.Plan:
