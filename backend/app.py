@@ -1,4 +1,5 @@
 """The application factory: the only place where things are wired together."""
+
 from __future__ import annotations
 
 import importlib
@@ -13,8 +14,19 @@ from backend.config import Settings, load_config
 logger = logging.getLogger(__name__)
 
 # Blueprint modules, in registration order: each has a routes.py with `blp` (or `blueprints`).
-MODULES = ("auth", "users", "strategies", "backtests", "bots", "forum", "files", "workflows",
-           "market", "udf", "agent")
+MODULES = (
+    "auth",
+    "users",
+    "strategies",
+    "backtests",
+    "bots",
+    "forum",
+    "files",
+    "workflows",
+    "market",
+    "udf",
+    "agent",
+)
 # Modules that add a `flask <name>` command group (their cli.py defines `cli`).
 CLI_MODULES = ("market",)
 
@@ -47,8 +59,11 @@ def create_app(config: Settings | None = None, **overrides: Any) -> Flask:
     init_redis(app)
     jwt.init_app(app)
     init_jwt_callbacks(app)
-    cors.init_app(app, resources={r"/api/*": {"origins": app.config["CORS_ORIGINS"]}},
-                  expose_headers=["X-Request-ID", "X-Pagination", "Retry-After"])
+    cors.init_app(
+        app,
+        resources={r"/api/*": {"origins": app.config["CORS_ORIGINS"]}},
+        expose_headers=["X-Request-ID", "X-Pagination", "Retry-After"],
+    )
     limiter.init_app(app)
     api.init_app(app, spec_kwargs=_spec_kwargs())
     celery_init_app(app)
@@ -75,11 +90,14 @@ def _openapi_config(settings: Settings) -> dict[str, Any]:
 
 def _spec_kwargs() -> dict[str, Any]:
     return {
-        "info": {"description": "QYQuant backend. Every JSON success is wrapped in "
-                                "`{code, message, data, request_id}`; errors in "
-                                "`{code, message, details, request_id}`."},
-        "components": {"securitySchemes": {
-            "bearerAuth": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}}},
+        "info": {
+            "description": "QYQuant backend. Every JSON success is wrapped in "
+            "`{code, message, data, request_id}`; errors in "
+            "`{code, message, details, request_id}`."
+        },
+        "components": {
+            "securitySchemes": {"bearerAuth": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}}
+        },
         "security": [{"bearerAuth": []}],
     }
 

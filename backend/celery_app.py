@@ -3,6 +3,7 @@
 Workers start with ``celery -A backend.celery_app worker -Q default,backtests,workflows,bots``;
 beat with ``celery -A backend.celery_app beat``. Tasks run inside the app context (FlaskTask).
 """
+
 from __future__ import annotations
 
 from celery import Celery, Task

@@ -7,12 +7,14 @@ copies the result into the Flask config; module code reads `current_app.config["
 default of its own. Every variable read here appears in `.env.example` with a comment; nothing
 reads `os.environ` anywhere else in the package.
 """
+
 from __future__ import annotations
 
 import os
+from collections.abc import Callable, Mapping
 from dataclasses import Field, dataclass, field, fields
 from datetime import timedelta
-from typing import Any, Callable, Mapping, get_type_hints
+from typing import Any, get_type_hints
 
 # Development defaults: long enough for HS256, and refused outside development/test.
 DEV_SECRET_KEY = "dev-only-secret-key-not-for-production-0000"
@@ -27,7 +29,7 @@ def _sqlalchemy_url(url: str) -> str:
     url = url.strip()
     for bare in ("postgresql://", "postgres://"):
         if url.startswith(bare):
-            return "postgresql+psycopg2://" + url[len(bare):]
+            return "postgresql+psycopg2://" + url[len(bare) :]
     return url
 
 
@@ -50,7 +52,11 @@ def _seconds(raw: str) -> timedelta:
 # Parser of each field type. A blank value means "the default" for the types listed in
 # _BLANK_IS_DEFAULT; for text and lists it is a value (an empty string, an empty list).
 _PARSERS: dict[Any, Parser] = {
-    str: str.strip, int: int, bool: _bool, list[str]: _comma_list, timedelta: _seconds,
+    str: str.strip,
+    int: int,
+    bool: _bool,
+    list[str]: _comma_list,
+    timedelta: _seconds,
 }
 _BLANK_IS_DEFAULT = {int, bool, timedelta}
 _EXPECTED = {int: "an integer", timedelta: "an integer (seconds)"}
@@ -76,12 +82,14 @@ class Settings:
     SECRET_KEY: str = DEV_SECRET_KEY
     JWT_SECRET_KEY: str = DEV_JWT_SECRET_KEY
     SQLALCHEMY_DATABASE_URI: str = _env(
-        "DATABASE_URL", "postgresql+psycopg2://postgres@127.0.0.1:5432/qyquant", _sqlalchemy_url)
+        "DATABASE_URL", "postgresql+psycopg2://postgres@127.0.0.1:5432/qyquant", _sqlalchemy_url
+    )
     REDIS_URL: str = "redis://127.0.0.1:6379/0"
     CELERY_BROKER_URL: str = ""  # empty: REDIS_URL (see as_flask_config)
     REDIS_KEY_PREFIX: str = "qyq:"
     CORS_ORIGINS: list[str] = field(
-        default_factory=lambda: ["http://localhost:5173", "http://localhost:3000"])
+        default_factory=lambda: ["http://localhost:5173", "http://localhost:3000"]
+    )
     MAX_CONTENT_LENGTH: int = 10 * 1024 * 1024
     LOG_LEVEL: str = _env("LOG_LEVEL", "INFO", _upper)
     JWT_ACCESS_TOKEN_EXPIRES: timedelta = _env("JWT_ACCESS_TOKEN_EXPIRES_S", timedelta(minutes=15))
@@ -179,8 +187,11 @@ def validate(s: Settings) -> None:
     """Refuse to run outside dev/test with placeholder secrets or no encryption key."""
     if s.ENV in {"development", "test"}:
         return
-    problems = [name for name in ("SECRET_KEY", "JWT_SECRET_KEY")
-                if getattr(s, name) in PLACEHOLDER_SECRETS or len(getattr(s, name)) < 32]
+    problems = [
+        name
+        for name in ("SECRET_KEY", "JWT_SECRET_KEY")
+        if getattr(s, name) in PLACEHOLDER_SECRETS or len(getattr(s, name)) < 32
+    ]
     if not s.FERNET_KEYS:
         problems.append("FERNET_KEYS")
     if problems:

@@ -1,4 +1,5 @@
 """Unbound extension singletons; `create_app` binds them with `init_app`. No work at import."""
+
 from __future__ import annotations
 
 from flask_cors import CORS

@@ -11,6 +11,7 @@ enqueue-to-commit latency, against the 1,000 bots x 1/min requirement.
 
 Usage: .venv/bin/python -m scripts.bench_bots [--bots 1000] [--concurrency 2] [--no-write]
 """
+
 from __future__ import annotations
 
 import argparse
@@ -34,11 +35,16 @@ MIN = 60_000
 
 
 def _env(services, db_url: str) -> dict[str, str]:
-    return {"APP_ENV": "test", "DATABASE_URL": db_url, "REDIS_URL": services.redis_url,
-            "REDIS_KEY_PREFIX": f"qyqbench:{os.getpid()}:", "LOG_LEVEL": "WARNING",
-            "SECRET_KEY": "bench-secret-key-that-is-long-enough-0123456789",
-            "JWT_SECRET_KEY": "bench-jwt-secret-that-is-long-enough-0123456789",
-            "PASSWORD_HASH_PROFILE": "fast"}
+    return {
+        "APP_ENV": "test",
+        "DATABASE_URL": db_url,
+        "REDIS_URL": services.redis_url,
+        "REDIS_KEY_PREFIX": f"qyqbench:{os.getpid()}:",
+        "LOG_LEVEL": "WARNING",
+        "SECRET_KEY": "bench-secret-key-that-is-long-enough-0123456789",
+        "JWT_SECRET_KEY": "bench-jwt-secret-that-is-long-enough-0123456789",
+        "PASSWORD_HASH_PROFILE": "fast",
+    }
 
 
 def _setup(app, n_bots: int) -> list[str]:
@@ -58,26 +64,60 @@ def _setup(app, n_bots: int) -> list[str]:
         upgrade(directory=MIGRATIONS_DIR, revision="heads")
         user = users_service.ensure_user(username="bench", password="bench-password-1")
         strategy = strategies_service.create_strategy(
-            actor_id=user.id, name="SMA 10/30", symbol="BTCUSDT", kind="sma_cross",
-            params={"fast": 10, "slow": 30}, interval="1m")
+            actor_id=user.id,
+            name="SMA 10/30",
+            symbol="BTCUSDT",
+            kind="sma_cross",
+            params={"fast": 10, "slow": 30},
+            interval="1m",
+        )
         now = now_ms()
-        ids = [service.create_bot(actor_id=user.id, name=f"bench-{i}", strategy_id=strategy.id,
-                                  symbol=SYMBOLS[i % len(SYMBOLS)], interval="1m",
-                                  capital=Decimal(10000), now=now).id for i in range(n_bots)]
+        ids = [
+            service.create_bot(
+                actor_id=user.id,
+                name=f"bench-{i}",
+                strategy_id=strategy.id,
+                symbol=SYMBOLS[i % len(SYMBOLS)],
+                interval="1m",
+                capital=Decimal(10000),
+                now=now,
+            ).id
+            for i in range(n_bots)
+        ]
         behind = (now // MIN) * MIN - 3 * MIN  # the next complete bar is then the only new one
-        db.session.execute(update(BotInstance).values(last_bar_ms=behind, flat_bar_ms=behind,
-                                                      next_tick_ms=0, tick_enqueued_ms=None))
+        db.session.execute(
+            update(BotInstance).values(
+                last_bar_ms=behind, flat_bar_ms=behind, next_tick_ms=0, tick_enqueued_ms=None
+            )
+        )
         db.session.commit()
         return ids
 
 
 def _start_worker(env: dict[str, str], concurrency: int) -> subprocess.Popen:
-    cmd = [sys.executable, "-m", "celery", "-A", "backend.celery_app", "worker", "-Q", "bots",
-           "--concurrency", str(concurrency), "--loglevel", "WARNING", "--without-gossip",
-           "--without-mingle", "--without-heartbeat", "-n", f"bench-{os.getpid()}@%h"]
+    cmd = [
+        sys.executable,
+        "-m",
+        "celery",
+        "-A",
+        "backend.celery_app",
+        "worker",
+        "-Q",
+        "bots",
+        "--concurrency",
+        str(concurrency),
+        "--loglevel",
+        "WARNING",
+        "--without-gossip",
+        "--without-mingle",
+        "--without-heartbeat",
+        "-n",
+        f"bench-{os.getpid()}@%h",
+    ]
     log = open(f"/tmp/bench_bots_worker_{os.getpid()}.log", "wb")
-    proc = subprocess.Popen(cmd, cwd=ROOT, env={**os.environ, **env}, stdout=log,
-                            stderr=subprocess.STDOUT, start_new_session=True)
+    proc = subprocess.Popen(
+        cmd, cwd=ROOT, env={**os.environ, **env}, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+    )
     time.sleep(6)  # let the pool boot (imports, app factory) before timing starts
     return proc
 
@@ -91,8 +131,9 @@ def _wait_all_ticked(app, n_bots: int, since_ms: int, timeout_s: float) -> float
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         with app.app_context():
-            done = db.session.scalar(select(func.count()).select_from(BotInstance)
-                                     .where(BotInstance.last_tick_ms >= since_ms))
+            done = db.session.scalar(
+                select(func.count()).select_from(BotInstance).where(BotInstance.last_tick_ms >= since_ms)
+            )
             db.session.remove()
         if done >= n_bots:
             return time.perf_counter()
@@ -107,8 +148,9 @@ def _latencies(app, since_ms: int) -> tuple[list[int], list[int], int, int]:
     from backend.modules.bots.models import BotInstance, Order
 
     with app.app_context():
-        rows = db.session.execute(select(BotInstance.last_tick_ms, BotInstance.updated_at,
-                                         BotInstance.status)).all()
+        rows = db.session.execute(
+            select(BotInstance.last_tick_ms, BotInstance.updated_at, BotInstance.status)
+        ).all()
         orders = db.session.scalar(select(func.count()).select_from(Order)) or 0
         db.session.remove()
     service = sorted(r.updated_at - r.last_tick_ms for r in rows)
@@ -121,27 +163,33 @@ def _pct(values: list[int], p: float) -> int:
     return values[min(len(values) - 1, int(round(p / 100 * (len(values) - 1))))]
 
 
-def _report(n: int, concurrency: int, seconds: float, service: list[int], e2e: list[int],
-            errors: int, orders: int) -> str:
+def _report(
+    n: int, concurrency: int, seconds: float, service: list[int], e2e: list[int], errors: int, orders: int
+) -> str:
     rate = n / seconds
     need = n / 60
-    return "\n".join([
-        "## Bots (scripts/bench_bots.py)", "",
-        f"{n:,} bots on 1m bars (6 mock symbols, SMA 10/30, 300-bar trailing window), each with one "
-        f"new bar; one `bots.tick` per bot through Redis to a real Celery worker "
-        f"(`--concurrency {concurrency}`) on this 2-core machine, Postgres on loopback.", "",
-        "| measure | value |", "|---|---:|",
-        f"| ticks | {n:,} ({errors} errors, {orders} orders booked) |",
-        f"| wall time, enqueue to last commit | {seconds:.2f} s |",
-        f"| throughput | {rate:,.1f} ticks/s |",
-        f"| needed for {n:,} bots at 1 bar/min | {need:,.1f} ticks/s (headroom x{rate / need:,.1f}) |",
-        f"| per-tick service time p50 / p95 / max | {_pct(service, 50)} / {_pct(service, 95)} / {service[-1]} ms |",
-        f"| enqueue to commit p50 / p95 / max | {_pct(e2e, 50)} / {_pct(e2e, 95)} / {e2e[-1]} ms |",
-        "",
-        "Service time is measured from the tick's start (`last_tick_ms`) to its row update "
-        "(`updated_at`); enqueue-to-commit includes the queue wait, so its maximum is about the "
-        "time one minute's batch takes to drain.",
-    ])
+    return "\n".join(
+        [
+            "## Bots (scripts/bench_bots.py)",
+            "",
+            f"{n:,} bots on 1m bars (6 mock symbols, SMA 10/30, 300-bar trailing window), each with one "
+            f"new bar; one `bots.tick` per bot through Redis to a real Celery worker "
+            f"(`--concurrency {concurrency}`) on this 2-core machine, Postgres on loopback.",
+            "",
+            "| measure | value |",
+            "|---|---:|",
+            f"| ticks | {n:,} ({errors} errors, {orders} orders booked) |",
+            f"| wall time, enqueue to last commit | {seconds:.2f} s |",
+            f"| throughput | {rate:,.1f} ticks/s |",
+            f"| needed for {n:,} bots at 1 bar/min | {need:,.1f} ticks/s (headroom x{rate / need:,.1f}) |",
+            f"| per-tick service time p50 / p95 / max | {_pct(service, 50)} / {_pct(service, 95)} / {service[-1]} ms |",
+            f"| enqueue to commit p50 / p95 / max | {_pct(e2e, 50)} / {_pct(e2e, 95)} / {e2e[-1]} ms |",
+            "",
+            "Service time is measured from the tick's start (`last_tick_ms`) to its row update "
+            "(`updated_at`); enqueue-to-commit includes the queue wait, so its maximum is about the "
+            "time one minute's batch takes to drain.",
+        ]
+    )
 
 
 def main(argv: list[str] | None = None) -> int:

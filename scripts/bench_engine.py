@@ -8,6 +8,7 @@ with tracemalloc (numpy reports its buffers to it) plus the process's max RSS.
 
 Run: ``.venv/bin/python scripts/bench_engine.py [--quick] [--no-write]``.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -27,6 +28,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import compare_engines  # noqa: E402
 import perfdoc  # noqa: E402
+
 from backend.domain.backtest import ENGINE_VERSION, engine, metrics, strategies  # noqa: E402
 from backend.domain.backtest.types import BacktestConfig  # noqa: E402
 
@@ -68,8 +70,9 @@ def backtesting_py_seconds(bars) -> tuple[float, float] | None:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         start, start_cpu = time.perf_counter(), time.process_time()
-        compare_engines.run_backtesting_py(bars, 10, 30, CONFIG.fee_bps, False, CONFIG.initial_capital,
-                                           fractional=True)
+        compare_engines.run_backtesting_py(
+            bars, 10, 30, CONFIG.fee_bps, False, CONFIG.initial_capital, fractional=True
+        )
         return time.perf_counter() - start, time.process_time() - start_cpu
 
 
@@ -92,17 +95,40 @@ def measure(sizes: list[int], bt_sizes: set[int]) -> tuple[list[dict], dict]:
         for kind in CASES:
             median, best, cpu = time_it(lambda: pipeline(bars, kind), repeats)
             out = pipeline(bars, kind)
-            rows.append({"engine": f"QYQuant {ENGINE_VERSION}", "strategy": kind, "bars": n,
-                         "median": median, "best": best, "cpu": cpu, "trades": out["totalTrades"]})
+            rows.append(
+                {
+                    "engine": f"QYQuant {ENGINE_VERSION}",
+                    "strategy": kind,
+                    "bars": n,
+                    "median": median,
+                    "best": best,
+                    "cpu": cpu,
+                    "trades": out["totalTrades"],
+                }
+            )
         if n in bt_sizes:
             seconds = backtesting_py_seconds(bars)
             if seconds is not None:
-                rows.append({"engine": "backtesting.py 0.6.6", "strategy": "sma_cross", "bars": n,
-                             "median": seconds[0], "best": seconds[0], "cpu": seconds[1], "trades": None})
+                rows.append(
+                    {
+                        "engine": "backtesting.py 0.6.6",
+                        "strategy": "sma_cross",
+                        "bars": n,
+                        "median": seconds[0],
+                        "best": seconds[0],
+                        "cpu": seconds[1],
+                        "trades": None,
+                    }
+                )
         if n == max(sizes):
-            memory = {"bars": n, "input_mb": sum(getattr(bars, f).nbytes for f in
-                                                 ("time", "open", "high", "low", "close", "volume")) / 1e6,
-                      **{kind: peak_memory_mb(bars, kind) for kind in CASES}}
+            memory = {
+                "bars": n,
+                "input_mb": sum(
+                    getattr(bars, f).nbytes for f in ("time", "open", "high", "low", "close", "volume")
+                )
+                / 1e6,
+                **{kind: peak_memory_mb(bars, kind) for kind in CASES},
+            }
     memory["max_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     return rows, memory
 
@@ -128,16 +154,25 @@ def render(rows: list[dict], memory: dict, sizes: list[int], bt_sizes: set[int])
         lines.append(
             f"| {r['engine']} | {r['strategy']} | {r['bars']:,} | {r['median'] * 1e3:,.1f} | {r['best'] * 1e3:,.1f} "
             f"| {r['cpu'] * 1e3:,.1f} | {r['bars'] / r['best']:,.0f} | {r['bars'] / r['cpu']:,.0f} "
-            f"| {r['bars'] / r['median']:,.0f} | {r['trades'] if r['trades'] is not None else '-'} |")
+            f"| {r['bars'] / r['median']:,.0f} | {r['trades'] if r['trades'] is not None else '-'} |"
+        )
     skipped = [n for n in sizes if n not in bt_sizes]
     ours = {r["bars"]: r["cpu"] for r in rows if r["strategy"] == "sma_cross" and r["trades"] is not None}
-    ratios = [f"{r['bars']:,} bars: {r['cpu'] / ours[r['bars']]:,.0f}x"
-              for r in rows if r["trades"] is None and r["bars"] in ours]
+    ratios = [
+        f"{r['bars']:,} bars: {r['cpu'] / ours[r['bars']]:,.0f}x"
+        for r in rows
+        if r["trades"] is None and r["bars"] in ours
+    ]
     lines += [
         "",
         "backtesting.py runs the same SMA crossover (its own pandas SMAs, `FractionalBacktest`, stats "
-        "included), once per size" + (f"; it is skipped at {', '.join(f'{n:,}' for n in skipped)} bars "
-                                      "because it is too slow for a short benchmark on shared cores." if skipped else "."),
+        "included), once per size"
+        + (
+            f"; it is skipped at {', '.join(f'{n:,}' for n in skipped)} bars "
+            "because it is too slow for a short benchmark on shared cores."
+            if skipped
+            else "."
+        ),
         "Speed-up of this engine over backtesting.py (SMA crossover, CPU time): " + "; ".join(ratios) + ".",
         "",
         f"Peak memory at {memory.get('bars', 0):,} bars (tracemalloc, one pipeline run, excluding the "

@@ -4,6 +4,7 @@ Measures: GET /api/forum/hot over 2,000 posts (500 ranked), 200 likes by distinc
 from 16 threads (throughput, and that the count is exactly 200), and a 1 MiB CSV upload + download.
 Usage: .venv/bin/python -m scripts.bench_forum
 """
+
 from __future__ import annotations
 
 import io
@@ -28,10 +29,16 @@ def _app(url: str, redis_url: str):
     from backend.app import MIGRATIONS_DIR, create_app
     from backend.config import load_config
 
-    env = {"APP_ENV": "test", "DATABASE_URL": url, "REDIS_URL": redis_url, "LOG_LEVEL": "WARNING",
-           "REDIS_KEY_PREFIX": f"qyqbench:{os.getpid()}:", "PASSWORD_HASH_PROFILE": "fast",
-           "JWT_SECRET_KEY": "bench-secret-bench-secret-bench-secret-0123",
-           "STORAGE_ROOT": tempfile.mkdtemp(prefix="qyq-bench-")}
+    env = {
+        "APP_ENV": "test",
+        "DATABASE_URL": url,
+        "REDIS_URL": redis_url,
+        "LOG_LEVEL": "WARNING",
+        "REDIS_KEY_PREFIX": f"qyqbench:{os.getpid()}:",
+        "PASSWORD_HASH_PROFILE": "fast",
+        "JWT_SECRET_KEY": "bench-secret-bench-secret-bench-secret-0123",
+        "STORAGE_ROOT": tempfile.mkdtemp(prefix="qyq-bench-"),
+    }
     app = create_app(load_config(env))
     with app.app_context():
         upgrade(directory=MIGRATIONS_DIR, revision="heads")
@@ -46,12 +53,23 @@ def _seed(app, n_posts: int, n_users: int) -> tuple[list[str], str]:
 
     rng, now = random.Random(0), now_ms()
     with app.app_context():
-        users = [users_service.create_user(username=f"bench{i}", password="bench-password").id
-                 for i in range(n_users)]
-        db.session.add_all(Post(author_id=users[0], title=f"post {i}", content="", tags=["bench"],
-                                likes_count=rng.randint(0, 50), comments_count=rng.randint(0, 10),
-                                created_at=now - rng.randint(0, 200 * H), updated_at=now)
-                           for i in range(n_posts))
+        users = [
+            users_service.create_user(username=f"bench{i}", password="bench-password").id
+            for i in range(n_users)
+        ]
+        db.session.add_all(
+            Post(
+                author_id=users[0],
+                title=f"post {i}",
+                content="",
+                tags=["bench"],
+                likes_count=rng.randint(0, 50),
+                comments_count=rng.randint(0, 10),
+                created_at=now - rng.randint(0, 200 * H),
+                updated_at=now,
+            )
+            for i in range(n_posts)
+        )
         db.session.commit()
         target = Post(author_id=users[0], title="target", content="", tags=[])
         db.session.add(target)
@@ -76,10 +94,12 @@ def _likes(app, users: list[str], post_id: str) -> tuple[float, int]:
 
     with app.app_context():
         tokens = [create_access_token(identity=u) for u in users]
+
     def one(token: str) -> int:
         client = app.test_client()
-        return client.post(f"/api/forum/posts/{post_id}/like",
-                           headers={"Authorization": f"Bearer {token}"}).status_code
+        return client.post(
+            f"/api/forum/posts/{post_id}/like", headers={"Authorization": f"Bearer {token}"}
+        ).status_code
 
     start = time.perf_counter()
     with ThreadPoolExecutor(max_workers=CONCURRENCY) as pool:
@@ -100,10 +120,15 @@ def _files(app, user_id: str) -> float:
     client = app.test_client()
 
     def round_trip() -> None:
-        up = client.post("/api/files", data={"file": (io.BytesIO(data), "bars.csv")},
-                         headers=headers, content_type="multipart/form-data")
+        up = client.post(
+            "/api/files",
+            data={"file": (io.BytesIO(data), "bars.csv")},
+            headers=headers,
+            content_type="multipart/form-data",
+        )
         file_id = up.get_json()["data"]["id"]
         assert client.get(f"/api/files/{file_id}", headers=headers).data == data
+
     return _best(round_trip, runs=3)
 
 
@@ -121,17 +146,24 @@ def main() -> None:
         file_s = _files(app, users[0])
         with app.app_context():
             from backend.extensions import db
+
             db.session.remove()
             db.engine.dispose()
     finally:
         _drop(url)
-    table = ["| case | result |", "|---|---|",
-             f"| GET /api/forum/hot?limit=10, 2,000 posts (newest 500 ranked), best of 5 | {hot_s * 1000:.1f} ms |",
-             f"| 200 likes by distinct users on one post, {CONCURRENCY} threads at once | {like_s:.2f} s ({200 / like_s:,.0f} likes/s); count = {count} |",
-             f"| 1 MiB CSV upload + download round trip (sniffed, sha256), best of 3 | {file_s * 1000:.0f} ms |"]
-    update_section("forum", "## Forum and files (scripts/bench_forum.py)\n\n"
-                   "In-process test client against the loopback Postgres on the shared dev machine "
-                   "(2 cores); includes JWT checks and the envelope.\n\n" + "\n".join(table))
+    table = [
+        "| case | result |",
+        "|---|---|",
+        f"| GET /api/forum/hot?limit=10, 2,000 posts (newest 500 ranked), best of 5 | {hot_s * 1000:.1f} ms |",
+        f"| 200 likes by distinct users on one post, {CONCURRENCY} threads at once | {like_s:.2f} s ({200 / like_s:,.0f} likes/s); count = {count} |",
+        f"| 1 MiB CSV upload + download round trip (sniffed, sha256), best of 3 | {file_s * 1000:.0f} ms |",
+    ]
+    update_section(
+        "forum",
+        "## Forum and files (scripts/bench_forum.py)\n\n"
+        "In-process test client against the loopback Postgres on the shared dev machine "
+        "(2 cores); includes JWT checks and the envelope.\n\n" + "\n".join(table),
+    )
     print("\n".join(table))
 
 

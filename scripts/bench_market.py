@@ -4,6 +4,7 @@ Measures: MockProvider generating 1M 1m bars (cold, then a near-"now" request), 
 daily bars (aggregated from minute paths), and the CSV parser on 100k rows. Best of 3 runs.
 Usage: .venv/bin/python -m scripts.bench_market
 """
+
 from __future__ import annotations
 
 import time
@@ -53,13 +54,20 @@ def main() -> None:
         ("MockProvider 1m bars, 1M bars", *_best(million), _peak_mb(million)),
         ("MockProvider 1m bars near now (500 bars)", *_best(recent), _peak_mb(recent)),
         ("MockProvider 1d bars since 2018 (aggregated from 1m)", *_best(decade), _peak_mb(decade)),
-        ("parse_ohlcv_csv, 100k rows", *_best(lambda: parse_ohlcv_csv(text)), _peak_mb(lambda: parse_ohlcv_csv(text))),
+        (
+            "parse_ohlcv_csv, 100k rows",
+            *_best(lambda: parse_ohlcv_csv(text)),
+            _peak_mb(lambda: parse_ohlcv_csv(text)),
+        ),
     ]
     table = ["| case | bars | seconds | bars/second | peak MB |", "|---|---:|---:|---:|---:|"]
     for name, seconds, n, peak in rows:
         table.append(f"| {name} | {n:,} | {seconds:.3f} | {n / seconds:,.0f} | {peak:.0f} |")
-    update_section("market", "## Market data (scripts/bench_market.py)\n\n"
-                   "Best of 3 on the shared dev machine; pure numpy, no database.\n\n" + "\n".join(table))
+    update_section(
+        "market",
+        "## Market data (scripts/bench_market.py)\n\n"
+        "Best of 3 on the shared dev machine; pure numpy, no database.\n\n" + "\n".join(table),
+    )
     print("\n".join(table))
 
 

@@ -5,6 +5,7 @@ Figures: (1) validation + ordering of a 500-node graph (target < 5 ms), (2) one 
 SMA(10)/SMA(30) crossover workflow at 1M bars vs the built-in ``sma_cross`` (target >= 0.5x).
 Run: ``.venv/bin/python scripts/bench_workflows.py [--bars 1000000]``.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -29,16 +30,29 @@ def _node(node_id: str, node_type: str, **data) -> dict:
 
 
 def _edge(src: str, dst: str, handle: str | None = None, target: str | None = None) -> dict:
-    return {"id": f"{src}-{dst}", "source": src, "target": dst, "sourceHandle": handle, "targetHandle": target}
+    return {
+        "id": f"{src}-{dst}",
+        "source": src,
+        "target": dst,
+        "sourceHandle": handle,
+        "targetHandle": target,
+    }
 
 
 def big_graph(n_nodes: int = 500) -> dict:
     """Return a valid graph of ``n_nodes``: one trigger, then data -> logic -> action chains."""
-    nodes, edges, i = [_node("t", "trigger", mode="cron", cron="*/5 * * * *", timezone="Europe/Berlin")], [], 0
+    nodes, edges, i = (
+        [_node("t", "trigger", mode="cron", cron="*/5 * * * *", timezone="Europe/Berlin")],
+        [],
+        0,
+    )
     while len(nodes) + 3 <= n_nodes:
         d, lg, a = f"d{i}", f"l{i}", f"a{i}"
-        nodes += [_node(d, "data", indicator="rsi", period=14, symbol="BTCUSDT"),
-                  _node(lg, "logic", op="<", value=30), _node(a, "action", action="buy")]
+        nodes += [
+            _node(d, "data", indicator="rsi", period=14, symbol="BTCUSDT"),
+            _node(lg, "logic", op="<", value=30),
+            _node(a, "action", action="buy"),
+        ]
         edges += [_edge("t", d), _edge(d, lg), _edge(lg, a, "true")]
         i += 1
     while len(nodes) < n_nodes:
@@ -49,17 +63,34 @@ def big_graph(n_nodes: int = 500) -> dict:
 
 def typical_graph() -> dict:
     """Return a 10-node graph: SMA cross with an RSI filter, buy and sell."""
-    return {"nodes": [
-        _node("t", "trigger", mode="cron", cron="0 * * * *", timezone="UTC"),
-        _node("f", "data", indicator="sma", period=10), _node("s", "data", indicator="sma", period=30),
-        _node("r", "data", indicator="rsi", period=14), _node("up", "logic", op="crosses_above"),
-        _node("down", "logic", op="crosses_below"), _node("calm", "logic", op="<", value=70),
-        _node("go", "logic", op="and"), _node("buy", "action", action="buy"),
-        _node("sell", "action", action="sell")],
-        "edges": [_edge("t", "f"), _edge("t", "s"), _edge("t", "r"), _edge("f", "up", target="a"),
-                  _edge("s", "up", target="b"), _edge("f", "down", target="a"), _edge("s", "down", target="b"),
-                  _edge("r", "calm"), _edge("up", "go", "true"), _edge("calm", "go", "true"),
-                  _edge("go", "buy", "true"), _edge("down", "sell", "true")]}
+    return {
+        "nodes": [
+            _node("t", "trigger", mode="cron", cron="0 * * * *", timezone="UTC"),
+            _node("f", "data", indicator="sma", period=10),
+            _node("s", "data", indicator="sma", period=30),
+            _node("r", "data", indicator="rsi", period=14),
+            _node("up", "logic", op="crosses_above"),
+            _node("down", "logic", op="crosses_below"),
+            _node("calm", "logic", op="<", value=70),
+            _node("go", "logic", op="and"),
+            _node("buy", "action", action="buy"),
+            _node("sell", "action", action="sell"),
+        ],
+        "edges": [
+            _edge("t", "f"),
+            _edge("t", "s"),
+            _edge("t", "r"),
+            _edge("f", "up", target="a"),
+            _edge("s", "up", target="b"),
+            _edge("f", "down", target="a"),
+            _edge("s", "down", target="b"),
+            _edge("r", "calm"),
+            _edge("up", "go", "true"),
+            _edge("calm", "go", "true"),
+            _edge("go", "buy", "true"),
+            _edge("down", "sell", "true"),
+        ],
+    }
 
 
 def sma_graph() -> dict:
@@ -77,8 +108,14 @@ def walk(n: int, seed: int = 1) -> Bars:
     rng = np.random.default_rng(seed)
     close = 100.0 * np.exp(np.cumsum(rng.normal(0, 0.001, n)))
     open_ = np.concatenate([[100.0], close[:-1]])
-    return Bars.from_arrays(np.arange(n, dtype=np.int64) * 60_000, open_, np.maximum(open_, close),
-                            np.minimum(open_, close), close, np.ones(n))
+    return Bars.from_arrays(
+        np.arange(n, dtype=np.int64) * 60_000,
+        open_,
+        np.maximum(open_, close),
+        np.minimum(open_, close),
+        close,
+        np.ones(n),
+    )
 
 
 def best_ms(fn, repeat: int) -> float:
@@ -113,9 +150,15 @@ def main() -> None:
         (f"Built-in sma_cross backtest, {n:,} bars", f"{n / builtin_ms * 1000:,.0f} bars/s", ""),
         ("Workflow / built-in throughput", f"{ratio:.2f}x", ">= 0.5x"),
     ]
-    md = ["## Workflows", "", f"`scripts/bench_workflows.py` on Python {platform.python_version()}, "
-          f"{platform.machine()}; best of several runs; shared 2-core machine.", "",
-          "| Measure | Result | Target |", "|---|---|---|"]
+    md = [
+        "## Workflows",
+        "",
+        f"`scripts/bench_workflows.py` on Python {platform.python_version()}, "
+        f"{platform.machine()}; best of several runs; shared 2-core machine.",
+        "",
+        "| Measure | Result | Target |",
+        "|---|---|---|",
+    ]
     md += [f"| {a} | {b} | {c} |" for a, b, c in rows]
     update_section("workflows", "\n".join(md))
     print("\n".join(md))

@@ -4,9 +4,9 @@ Starts the app on a free loopback port (database/Redis as resolved for tests), l
 page with Chromium's network limited to loopback, and checks that Swagger UI rendered the
 operations (by the DOM Chromium dumps). Writes docs/img/api-docs.png. Needs Debian's `chromium`.
 """
+
 from __future__ import annotations
 
-import os
 import shutil
 import socket
 import subprocess
@@ -31,11 +31,20 @@ def _chromium(*args: str) -> subprocess.CompletedProcess:
     if not exe:
         raise SystemExit("chromium is not installed (apt-get install chromium)")
     profile = tempfile.mkdtemp(prefix="qyq-chrome-")
-    flags = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-             "--disable-background-networking", "--disable-component-update", "--disable-sync",
-             f"--user-data-dir={profile}", "--virtual-time-budget=8000",
-             # Anything not on loopback fails: the page must render from the app's own assets.
-             "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1"]
+    flags = [
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-quic",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        f"--user-data-dir={profile}",
+        "--virtual-time-budget=8000",
+        # Anything not on loopback fails: the page must render from the app's own assets.
+        "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1",
+    ]
     return subprocess.run([exe, *flags, *args], capture_output=True, text=True, timeout=120)
 
 

@@ -3,6 +3,7 @@
 numpy carries the numeric arrays; croniter walks the workflow triggers' cron expressions. Why these
 two and nothing else, and how to add one: docs/adr/0005-domain-dependencies.md.
 """
+
 from __future__ import annotations
 
 import ast
@@ -33,8 +34,11 @@ def offending_imports(path: Path) -> list[str]:
 
 
 def main() -> int:
-    failures = {str(p.relative_to(ROOT)): bad for p in sorted((ROOT / "backend" / "domain").rglob("*.py"))
-                if (bad := offending_imports(p))}
+    failures = {
+        str(p.relative_to(ROOT)): bad
+        for p in sorted((ROOT / "backend" / "domain").rglob("*.py"))
+        if (bad := offending_imports(p))
+    }
     for path, bad in failures.items():
         for item in bad:
             print(f"{path}:{item} (domain code must stay pure)")

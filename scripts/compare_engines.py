@@ -10,6 +10,7 @@ number of trades, same entry/exit bars, per-trade PnL and total return equal to 
 Run: ``.venv/bin/python scripts/compare_engines.py [--bars N] [--seeds K]``. backtesting.py is a
 dev/bench-only dependency (requirements.txt, "# Dev/bench only").
 """
+
 from __future__ import annotations
 
 import argparse
@@ -22,9 +23,9 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from backend.domain.bars import Bars  # noqa: E402
 from backend.domain.backtest import engine, strategies  # noqa: E402
 from backend.domain.backtest.types import BacktestConfig, Signals  # noqa: E402
+from backend.domain.bars import Bars  # noqa: E402
 
 MINUTE_MS = 60_000
 
@@ -44,8 +45,10 @@ def synthetic_bars(n: int, seed: int = 0, start_price: float = 100.0) -> Bars:
 
 def flat_before_end(signals: Signals) -> Signals:
     """Return signals with no entry on the last two bars and an exit on the second-to-last."""
-    arrays = [np.array(a, copy=True) for a in (signals.entries, signals.exits,
-                                                signals.short_entries, signals.short_exits)]
+    arrays = [
+        np.array(a, copy=True)
+        for a in (signals.entries, signals.exits, signals.short_entries, signals.short_exits)
+    ]
     for a in (arrays[0], arrays[2]):
         a[-2:] = False
     for a in (arrays[1], arrays[3]):
@@ -63,16 +66,28 @@ class Outcome:
     total_return_pct: float
 
 
-def run_ours(bars: Bars, fast: int, slow: int, fee_bps: float, allow_short: bool, capital: float,
-             fractional: bool = False) -> Outcome:
+def run_ours(
+    bars: Bars,
+    fast: int,
+    slow: int,
+    fee_bps: float,
+    allow_short: bool,
+    capital: float,
+    fractional: bool = False,
+) -> Outcome:
     """Run this engine (SMA crossover; whole units unless ``fractional``)."""
     signals = strategies.get_strategy("sma_cross").signals(bars, {"fast": fast, "slow": slow})
-    config = BacktestConfig(initial_capital=capital, fee_bps=fee_bps, allow_short=allow_short,
-                            lot_size=0.0 if fractional else 1.0)
+    config = BacktestConfig(
+        initial_capital=capital, fee_bps=fee_bps, allow_short=allow_short, lot_size=0.0 if fractional else 1.0
+    )
     result = engine.run(bars, flat_before_end(signals), config)
     t = result.trades
-    return Outcome(t["entry_index"].tolist(), t["exit_index"].tolist(), t["pnl"],
-                   (result.final_equity / capital - 1) * 100)
+    return Outcome(
+        t["entry_index"].tolist(),
+        t["exit_index"].tolist(),
+        t["pnl"],
+        (result.final_equity / capital - 1) * 100,
+    )
 
 
 def to_frame(bars: Bars):
@@ -80,8 +95,10 @@ def to_frame(bars: Bars):
     import pandas as pd
 
     index = pd.to_datetime(bars.time, unit="ms")
-    return pd.DataFrame({"Open": bars.open, "High": bars.high, "Low": bars.low, "Close": bars.close,
-                         "Volume": bars.volume}, index=index)
+    return pd.DataFrame(
+        {"Open": bars.open, "High": bars.high, "Low": bars.low, "Close": bars.close, "Volume": bars.volume},
+        index=index,
+    )
 
 
 def backtesting_strategy(fast: int, slow: int, allow_short: bool, n: int):
@@ -113,8 +130,15 @@ def backtesting_strategy(fast: int, slow: int, allow_short: bool, n: int):
     return SmaCross
 
 
-def run_backtesting_py(bars: Bars, fast: int, slow: int, fee_bps: float, allow_short: bool,
-                       capital: float, fractional: bool = False) -> Outcome:
+def run_backtesting_py(
+    bars: Bars,
+    fast: int,
+    slow: int,
+    fee_bps: float,
+    allow_short: bool,
+    capital: float,
+    fractional: bool = False,
+) -> Outcome:
     """Run backtesting.py on the same bars (next-open fills, relative commission on both sides)."""
     from backtesting import Backtest
     from backtesting.lib import FractionalBacktest
@@ -124,17 +148,36 @@ def run_backtesting_py(bars: Bars, fast: int, slow: int, fee_bps: float, allow_s
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         bt = (FractionalBacktest if fractional else Backtest)(
-            to_frame(bars), strategy, cash=capital, commission=fee_bps / 1e4, trade_on_close=False,
-            exclusive_orders=False, finalize_trades=False, **extra)
+            to_frame(bars),
+            strategy,
+            cash=capital,
+            commission=fee_bps / 1e4,
+            trade_on_close=False,
+            exclusive_orders=False,
+            finalize_trades=False,
+            **extra,
+        )
         stats = bt.run()
     trades = stats["_trades"]
     final = float(stats["_equity_curve"]["Equity"].iloc[-1])
-    return Outcome(trades["EntryBar"].astype(int).tolist(), trades["ExitBar"].astype(int).tolist(),
-                   trades["PnL"].to_numpy(dtype=float), (final / capital - 1) * 100)
+    return Outcome(
+        trades["EntryBar"].astype(int).tolist(),
+        trades["ExitBar"].astype(int).tolist(),
+        trades["PnL"].to_numpy(dtype=float),
+        (final / capital - 1) * 100,
+    )
 
 
-def compare(n: int = 20_000, seed: int = 0, fast: int = 10, slow: int = 30, fee_bps: float = 10.0,
-            allow_short: bool = False, capital: float = 1_000_000.0, fractional: bool = False) -> dict:
+def compare(
+    n: int = 20_000,
+    seed: int = 0,
+    fast: int = 10,
+    slow: int = 30,
+    fee_bps: float = 10.0,
+    allow_short: bool = False,
+    capital: float = 1_000_000.0,
+    fractional: bool = False,
+) -> dict:
     """Run both engines and return the comparison (``ok`` is True when everything matches)."""
     bars = synthetic_bars(n, seed)
     ours = run_ours(bars, fast, slow, fee_bps, allow_short, capital, fractional)
@@ -143,7 +186,11 @@ def compare(n: int = 20_000, seed: int = 0, fast: int = 10, slow: int = 30, fee_
     pnl_diff = float(np.max(np.abs(ours.pnl - theirs.pnl))) if same_bars and len(ours.pnl) else 0.0
     return_diff = abs(ours.total_return_pct - theirs.total_return_pct)
     return {
-        "bars": n, "seed": seed, "allow_short": allow_short, "fractional": fractional, "fee_bps": fee_bps,
+        "bars": n,
+        "seed": seed,
+        "allow_short": allow_short,
+        "fractional": fractional,
+        "fee_bps": fee_bps,
         "trades": (len(ours.entry_bars), len(theirs.entry_bars)),
         "same_entry_exit_bars": same_bars,
         "max_trade_pnl_diff": pnl_diff,

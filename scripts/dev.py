@@ -5,6 +5,7 @@
 2. `flask db upgrade heads`, then `flask seed` (admin/admin123 and the demo showcase).
 3. The API (gunicorn on 127.0.0.1:$PORT, default 5000), a Celery worker on every queue, and beat.
 """
+
 from __future__ import annotations
 
 import os
@@ -23,8 +24,13 @@ BIN = Path(sys.executable).parent
 
 
 def _env(database_url: str, redis_url: str) -> dict[str, str]:
-    env = {**os.environ, "DATABASE_URL": database_url, "REDIS_URL": redis_url,
-           "FLASK_APP": "backend.app:create_app", "PYTHONUNBUFFERED": "1"}
+    env = {
+        **os.environ,
+        "DATABASE_URL": database_url,
+        "REDIS_URL": redis_url,
+        "FLASK_APP": "backend.app:create_app",
+        "PYTHONUNBUFFERED": "1",
+    }
     env.setdefault("QDRANT_PATH", str(services.RUN_DIR / "qdrant"))
     return env
 
@@ -46,17 +52,49 @@ def main() -> int:
     run_dir = services.RUN_DIR
     run_dir.mkdir(parents=True, exist_ok=True)
     commands = {
-        "api": [str(BIN / "gunicorn"), "--bind", f"127.0.0.1:{port}", "--workers", "2", "--threads", "4",
-                "--access-logfile", "-", "backend.wsgi:app"],
-        "worker": [str(BIN / "celery"), "-A", "backend.celery_app", "worker", "--loglevel", "INFO",
-                   "-Q", "default,backtests,workflows,bots", "--concurrency", "2"],
-        "beat": [str(BIN / "celery"), "-A", "backend.celery_app", "beat", "--loglevel", "INFO",
-                 "--schedule", str(run_dir / "celerybeat-schedule")],
+        "api": [
+            str(BIN / "gunicorn"),
+            "--bind",
+            f"127.0.0.1:{port}",
+            "--workers",
+            "2",
+            "--threads",
+            "4",
+            "--access-logfile",
+            "-",
+            "backend.wsgi:app",
+        ],
+        "worker": [
+            str(BIN / "celery"),
+            "-A",
+            "backend.celery_app",
+            "worker",
+            "--loglevel",
+            "INFO",
+            "-Q",
+            "default,backtests,workflows,bots",
+            "--concurrency",
+            "2",
+        ],
+        "beat": [
+            str(BIN / "celery"),
+            "-A",
+            "backend.celery_app",
+            "beat",
+            "--loglevel",
+            "INFO",
+            "--schedule",
+            str(run_dir / "celerybeat-schedule"),
+        ],
     }
-    procs = {name: subprocess.Popen(cmd, cwd=ROOT, env=env, start_new_session=True)
-             for name, cmd in commands.items()}
-    print(f"\nQYQuant is up: http://127.0.0.1:{port}/api/docs  (login admin / admin123). Ctrl-C stops.\n",
-          flush=True)
+    procs = {
+        name: subprocess.Popen(cmd, cwd=ROOT, env=env, start_new_session=True)
+        for name, cmd in commands.items()
+    }
+    print(
+        f"\nQYQuant is up: http://127.0.0.1:{port}/api/docs  (login admin / admin123). Ctrl-C stops.\n",
+        flush=True,
+    )
     stopping = {"now": False}
     signal.signal(signal.SIGINT, lambda *_: stopping.update(now=True))
     signal.signal(signal.SIGTERM, lambda *_: stopping.update(now=True))

@@ -1,4 +1,5 @@
 """Write the app's OpenAPI document to a file (default docs/openapi.json), for review diffs."""
+
 from __future__ import annotations
 
 import json

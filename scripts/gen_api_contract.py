@@ -4,6 +4,7 @@ The table sits between `<!-- BEGIN endpoints -->` and `<!-- END endpoints -->`; 
 in the file is prose kept by hand. `tests/core/test_contract_doc.py` fails when the table is
 stale, so the document and the OpenAPI page never drift: run `make contract` after API changes.
 """
+
 from __future__ import annotations
 
 import re
@@ -32,8 +33,10 @@ def render_table(spec: dict) -> str:
                 continue
             public = op.get("security", spec.get("security")) == []
             summary = re.sub(r"\s+", " ", op.get("summary", "")).strip()
-            rows.append(f"| {method.upper()} | `{path}` | {'public' if public else 'bearer'} | "
-                        f"{_status(op)} | {summary} |")
+            rows.append(
+                f"| {method.upper()} | `{path}` | {'public' if public else 'bearer'} | "
+                f"{_status(op)} | {summary} |"
+            )
     return "\n".join(rows)
 
 

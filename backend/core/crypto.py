@@ -5,6 +5,7 @@ is rolled in by prepending it and `rotate()` re-encrypts old ciphertexts. In dev
 without keys, a key is derived from SECRET_KEY so the feature works out of the box; production
 refuses to start without FERNET_KEYS (see config.validate).
 """
+
 from __future__ import annotations
 
 import base64

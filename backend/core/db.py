@@ -1,12 +1,14 @@
 """Database helpers: ids, clock, money column type, and the one transaction boundary."""
+
 from __future__ import annotations
 
 import functools
 import re
 import time
 import uuid
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Any, Callable, Iterator, TypeVar
+from typing import Any, TypeVar
 
 from sqlalchemy import BigInteger, Numeric
 from sqlalchemy.orm import Mapped, Session, mapped_column
@@ -86,15 +88,25 @@ def looks_like_id(value: object) -> bool:
     return isinstance(value, str) and _ID_RE.fullmatch(value) is not None
 
 
-def get_owned_or_404(model: type[M], object_id: object, *, actor_id: str | None, error: type[Exception],
-                     lock: bool = False, owner_attr: str = "owner_id") -> M:
+def get_owned_or_404(
+    model: type[M],
+    object_id: object,
+    *,
+    actor_id: str | None,
+    error: type[Exception],
+    lock: bool = False,
+    owner_attr: str = "owner_id",
+) -> M:
     """Return the row ``object_id`` of ``model`` owned by ``actor_id``, else raise ``error`` (a 404).
 
     Ids that cannot be UUIDs and rows of other users are the same 404, so ids never leak.
     ``lock`` takes a row lock (``SELECT ... FOR UPDATE``) and reloads the row.
     """
-    row = (db.session.get(model, object_id, with_for_update=lock, populate_existing=lock)
-           if looks_like_id(object_id) else None)
+    row = (
+        db.session.get(model, object_id, with_for_update=lock, populate_existing=lock)
+        if looks_like_id(object_id)
+        else None
+    )
     if row is None or actor_id is None or getattr(row, owner_attr) != actor_id:
         raise error()
     return row

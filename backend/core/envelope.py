@@ -7,6 +7,7 @@ Error:   ``{"code": <status*100>, "message": "<sentence>", "details": {...}|null
 `EnvelopeApi` routes every error (HTTPException, AppError, validation, JWT, 500) through
 `error_response`, so no other code builds an envelope by hand.
 """
+
 from __future__ import annotations
 
 from typing import Any
@@ -28,11 +29,16 @@ def success_body(data: Any) -> dict[str, Any]:
     return {"code": 0, "message": "ok", "data": data, "request_id": current_request_id()}
 
 
-def error_response(status: int, message: str, details: dict[str, Any] | None = None,
-                   headers: dict[str, str] | None = None):
+def error_response(
+    status: int, message: str, details: dict[str, Any] | None = None, headers: dict[str, str] | None = None
+):
     """Build the error envelope response for an HTTP status."""
-    body = {"code": status * 100, "message": message, "details": details or None,
-            "request_id": current_request_id()}
+    body = {
+        "code": status * 100,
+        "message": message,
+        "details": details or None,
+        "request_id": current_request_id(),
+    }
     resp = jsonify(body)
     resp.status_code = status
     for key, value in (headers or {}).items():
@@ -48,12 +54,16 @@ def _wrapper_schema(schema: ma.Schema) -> type[ma.Schema]:
     name = f"{type(schema).__name__.removesuffix('Schema')}{'List' if many else ''}Envelope"
     if name not in _doc_wrappers:
         inner = type(schema)
-        _doc_wrappers[name] = type(name, (ma.Schema,), {
-            "code": ma.fields.Integer(metadata={"example": 0}),
-            "message": ma.fields.String(metadata={"example": "ok"}),
-            "data": ma.fields.List(ma.fields.Nested(inner)) if many else ma.fields.Nested(inner),
-            "request_id": ma.fields.String(),
-        })
+        _doc_wrappers[name] = type(
+            name,
+            (ma.Schema,),
+            {
+                "code": ma.fields.Integer(metadata={"example": 0}),
+                "message": ma.fields.String(metadata={"example": "ok"}),
+                "data": ma.fields.List(ma.fields.Nested(inner)) if many else ma.fields.Nested(inner),
+                "request_id": ma.fields.String(),
+            },
+        )
     return _doc_wrappers[name]
 
 

@@ -1,4 +1,5 @@
 """The one error handler: every failure leaves as the error envelope with a stable reason."""
+
 from __future__ import annotations
 
 import logging
@@ -95,8 +96,11 @@ def handle_operational_error(error: OperationalError):
     """Render a lost database connection as 503."""
     logger.error("database unavailable: %s", error.orig)
     _rollback()
-    return error_response(503, "The database is unavailable; try again shortly.",
-                          {"reason": "service_unavailable", "service": "database"})
+    return error_response(
+        503,
+        "The database is unavailable; try again shortly.",
+        {"reason": "service_unavailable", "service": "database"},
+    )
 
 
 def handle_unexpected(error: Exception):

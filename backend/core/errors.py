@@ -4,6 +4,7 @@ Each class carries its HTTP status, a stable machine `reason` (``details.reason`
 and a dotted `code` (``details.error``). Module errors subclass these and set `code`, e.g.
 ``class BacktestNotFound(NotFound): code = "backtests.not_found"``.
 """
+
 from __future__ import annotations
 
 from typing import Any
@@ -17,8 +18,13 @@ class AppError(Exception):
     code = "app.internal_error"
     default_message = "Internal server error."
 
-    def __init__(self, message: str | None = None, *, details: dict[str, Any] | None = None,
-                 headers: dict[str, str] | None = None) -> None:
+    def __init__(
+        self,
+        message: str | None = None,
+        *,
+        details: dict[str, Any] | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> None:
         super().__init__(message or self.default_message)
         self.message = message or self.default_message
         self.details = dict(details or {})
@@ -37,8 +43,9 @@ class Invalid(AppError):
     code = "app.validation_error"
     default_message = "The request is invalid."
 
-    def __init__(self, message: str | None = None, *, fields: dict[str, list[str]] | None = None,
-                 **kwargs: Any) -> None:
+    def __init__(
+        self, message: str | None = None, *, fields: dict[str, list[str]] | None = None, **kwargs: Any
+    ) -> None:
         super().__init__(message, **kwargs)
         if fields:
             self.details["fields"] = fields

@@ -1,8 +1,10 @@
 """GET /api/health: database, Redis and broker reachability, with the version."""
+
 from __future__ import annotations
 
 import time
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import marshmallow as ma
 from flask import current_app
@@ -13,7 +15,9 @@ from backend.core.errors import Unavailable
 from backend.core.redis import get_redis
 from backend.extensions import db
 
-blp = EnvelopeBlueprint("health", __name__, url_prefix="/api/health", description="Liveness and dependencies.")
+blp = EnvelopeBlueprint(
+    "health", __name__, url_prefix="/api/health", description="Liveness and dependencies."
+)
 
 
 class CheckSchema(ma.Schema):
@@ -33,8 +37,11 @@ def _timed(check: Callable[[], Any]) -> dict[str, Any]:
     try:
         check()
     except Exception as exc:  # noqa: BLE001 - any failure means "not reachable"
-        return {"ok": False, "latencyMs": round((time.perf_counter() - start) * 1000, 2),
-                "error": type(exc).__name__}
+        return {
+            "ok": False,
+            "latencyMs": round((time.perf_counter() - start) * 1000, 2),
+            "error": type(exc).__name__,
+        }
     return {"ok": True, "latencyMs": round((time.perf_counter() - start) * 1000, 2)}
 
 

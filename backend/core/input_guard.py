@@ -4,6 +4,7 @@ Without this, `/api/<things>/%00` or a JSON string containing "\\u0000" makes ps
 ValueError deep in a query, i.e. a 500. One check here covers every module: a NUL in a path
 segment is a 404 (no object can have that id); in the query string or a JSON body it is a 422.
 """
+
 from __future__ import annotations
 
 import json
@@ -29,7 +30,11 @@ def init_input_guard(app: Flask) -> None:
         bad_args = sorted({k for k, v in request.args.items(multi=True) if "\x00" in k or "\x00" in v})
         if bad_args:
             raise Invalid(fields={k: ["NUL characters are not allowed."] for k in bad_args})
-        if request.is_json and request.content_length and request.content_length <= app.config["MAX_CONTENT_LENGTH"]:
+        if (
+            request.is_json
+            and request.content_length
+            and request.content_length <= app.config["MAX_CONTENT_LENGTH"]
+        ):
             raw = request.get_data(cache=True)
             if b"\x00" in raw or _JSON_NUL.search(raw):
                 raise Invalid("Text may not contain NUL characters.", fields=_nul_fields(raw))
@@ -56,5 +61,6 @@ def _nul_fields(raw: bytes) -> dict[str, list[str]]:
         return {"_body": _MESSAGE}
     if not isinstance(body, dict):
         return {"_body": _MESSAGE}
-    return {str(k).replace("\x00", "?"): _MESSAGE for k, v in body.items() if _has_nul(k) or _has_nul(v)} \
-        or {"_body": _MESSAGE}
+    return {str(k).replace("\x00", "?"): _MESSAGE for k, v in body.items() if _has_nul(k) or _has_nul(v)} or {
+        "_body": _MESSAGE
+    }

@@ -177,8 +177,18 @@ def start_inline(kind: str, *, owner_id: str | None, subject_id: str | None = No
     The caller does the work and calls ``ctx.complete()`` in the same transaction.
     """
     now = now_ms()
-    job = Job(id=new_id(), kind=kind, owner_id=owner_id, subject_id=subject_id, status=RUNNING, progress=0,
-              attempts=1, created_at=now, started_at=now, heartbeat_at=now)
+    job = Job(
+        id=new_id(),
+        kind=kind,
+        owner_id=owner_id,
+        subject_id=subject_id,
+        status=RUNNING,
+        progress=0,
+        attempts=1,
+        created_at=now,
+        started_at=now,
+        heartbeat_at=now,
+    )
     db.session.add(job)
     db.session.flush()
     return JobContext(job)
@@ -217,7 +227,9 @@ def active_subject_ids(subject_ids: Collection[str]) -> set[str]:
         return set()
     return set(
         db.session.scalars(
-            select(Job.subject_id).where(Job.subject_id.in_(list(subject_ids)), Job.status.in_(ACTIVE)).distinct()
+            select(Job.subject_id)
+            .where(Job.subject_id.in_(list(subject_ids)), Job.status.in_(ACTIVE))
+            .distinct()
         )
     )
 
@@ -326,7 +338,9 @@ def cancel_job(*, job_id: str) -> bool:
     result = db.session.execute(
         update(Job)
         .where(Job.id == job_id, Job.status.in_(ACTIVE))
-        .values(status=CANCELLED, finished_at=now_ms(), error_reason="cancelled", error="Cancelled by the user.")
+        .values(
+            status=CANCELLED, finished_at=now_ms(), error_reason="cancelled", error="Cancelled by the user."
+        )
     )
     return bool(result.rowcount)
 

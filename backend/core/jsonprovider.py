@@ -1,4 +1,5 @@
 """JSON encoding: Decimal is emitted as a JSON number (the contract's money rule)."""
+
 from __future__ import annotations
 
 import decimal

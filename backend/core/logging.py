@@ -1,4 +1,5 @@
 """Logging with the request id on every line, and the X-Request-ID header in and out."""
+
 from __future__ import annotations
 
 import contextvars
@@ -36,8 +37,9 @@ def configure_logging(app: Flask) -> None:
     if not any(getattr(h, "_qyq", False) for h in root.handlers):
         handler = logging.StreamHandler()
         handler._qyq = True  # type: ignore[attr-defined]
-        handler.setFormatter(logging.Formatter(
-            "%(asctime)s %(levelname)s [%(request_id)s] %(name)s: %(message)s"))
+        handler.setFormatter(
+            logging.Formatter("%(asctime)s %(levelname)s [%(request_id)s] %(name)s: %(message)s")
+        )
         root.addHandler(handler)
     root.setLevel(app.config["LOG_LEVEL"])
 

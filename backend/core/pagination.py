@@ -9,11 +9,13 @@ A list route is one service call::
 
 and the total goes out in flask-smorest's X-Pagination header.
 """
+
 from __future__ import annotations
 
 import functools
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any, Callable, Generic, Sequence, TypedDict, TypeVar
+from typing import Any, Generic, TypedDict, TypeVar
 
 from flask_smorest import Blueprint
 from flask_smorest.pagination import PaginationParameters

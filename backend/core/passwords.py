@@ -3,6 +3,7 @@
 Production uses argon2-cffi's default (RFC 9106 low-memory) parameters. The test suite sets
 ``PASSWORD_HASH_PROFILE=fast`` (allowed only when APP_ENV=test) so hundreds of logins stay cheap.
 """
+
 from __future__ import annotations
 
 import functools
@@ -20,8 +21,11 @@ def _hasher_for(profile: str) -> PasswordHasher:
 
 
 def _hasher() -> PasswordHasher:
-    fast = has_app_context() and current_app.config["ENV"] == "test" \
+    fast = (
+        has_app_context()
+        and current_app.config["ENV"] == "test"
         and current_app.config["PASSWORD_HASH_PROFILE"] == "fast"
+    )
     return _hasher_for("fast" if fast else "strong")
 
 

@@ -1,4 +1,5 @@
 """The app's Redis client and key naming (every key carries the configured prefix)."""
+
 from __future__ import annotations
 
 import redis
@@ -15,8 +16,12 @@ def init_redis(app: Flask) -> None:
     failing with "too many connections" (which the blocklist check would turn into 503s).
     """
     pool = redis.BlockingConnectionPool.from_url(
-        app.config["REDIS_URL"], max_connections=MAX_CONNECTIONS, timeout=5,
-        socket_connect_timeout=2, socket_timeout=2, decode_responses=True,
+        app.config["REDIS_URL"],
+        max_connections=MAX_CONNECTIONS,
+        timeout=5,
+        socket_connect_timeout=2,
+        socket_timeout=2,
+        decode_responses=True,
     )
     app.extensions["redis"] = redis.Redis(connection_pool=pool)
 

@@ -4,6 +4,7 @@ Wire names come from one rule: a `CamelSchema` declares snake_case attribute nam
 them on the wire in camelCase; a `BaseSchema` puts them on the wire as declared (the contract's
 request bodies and a few answers are snake_case: `strategy_id`, `job_id`, `access_token`, ...).
 """
+
 from __future__ import annotations
 
 import decimal
@@ -46,8 +47,9 @@ _ID = validate.Regexp(r"^[A-Za-z0-9-]{1,36}$", error="Must be an id.")
 
 
 def _symbol_rule(max_length: int) -> validate.Regexp:
-    return validate.Regexp(rf"^[A-Za-z0-9._:/-]{{1,{max_length}}}$",
-                           error=f"1-{max_length} letters, digits or . _ : / -.")
+    return validate.Regexp(
+        rf"^[A-Za-z0-9._:/-]{{1,{max_length}}}$", error=f"1-{max_length} letters, digits or . _ : / -."
+    )
 
 
 class Id(ma.fields.String):

@@ -1,4 +1,5 @@
 """Every filesystem path built from input goes through here and stays inside the storage root."""
+
 from __future__ import annotations
 
 import os

@@ -4,6 +4,7 @@ Units: ``time`` is the bar's *open* time in Unix milliseconds (UTC), int64, stri
 ascending. Prices and volume are float64. A bar at index ``t`` is complete once
 ``time[t] + interval_ms`` has passed; cores that act on a bar's close act at that moment.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass

@@ -1,4 +1,5 @@
 """Alembic environment: migrate the app's metadata on the app's engine (run via `flask db`)."""
+
 from __future__ import annotations
 
 import logging
@@ -9,8 +10,9 @@ from flask import current_app
 logger = logging.getLogger("alembic.env")
 config = context.config
 target_db = current_app.extensions["migrate"].db
-config.set_main_option("sqlalchemy.url",
-                       target_db.engine.url.render_as_string(hide_password=False).replace("%", "%%"))
+config.set_main_option(
+    "sqlalchemy.url", target_db.engine.url.render_as_string(hide_password=False).replace("%", "%%")
+)
 
 
 def _skip_empty_autogenerate(ctx, revision, directives) -> None:
@@ -21,8 +23,9 @@ def _skip_empty_autogenerate(ctx, revision, directives) -> None:
 
 def run_migrations_offline() -> None:
     """Emit SQL without a database connection."""
-    context.configure(url=config.get_main_option("sqlalchemy.url"),
-                      target_metadata=target_db.metadata, literal_binds=True)
+    context.configure(
+        url=config.get_main_option("sqlalchemy.url"), target_metadata=target_db.metadata, literal_binds=True
+    )
     with context.begin_transaction():
         context.run_migrations()
 
@@ -33,8 +36,7 @@ def run_migrations_online() -> None:
     conf_args.setdefault("process_revision_directives", _skip_empty_autogenerate)
     conf_args.setdefault("compare_type", True)
     with target_db.engine.connect() as connection:
-        context.configure(connection=connection, target_metadata=target_db.metadata,
-                          **conf_args)
+        context.configure(connection=connection, target_metadata=target_db.metadata, **conf_args)
         with context.begin_transaction():
             context.run_migrations()
 

@@ -1,4 +1,5 @@
 """docs/api-contract.md's endpoint table is generated from the live OpenAPI document."""
+
 from __future__ import annotations
 
 import re
@@ -12,4 +13,5 @@ def test_contract_doc_matches_openapi(client):
     current = re.search(re.escape(BEGIN) + r"\n(.*?)\n" + re.escape(END), text, flags=re.S)
     assert current, "docs/api-contract.md lost its generated endpoint table"
     assert current.group(1) == render_table(spec), (
-        "docs/api-contract.md is stale: run `make contract` (scripts/gen_api_contract.py)")
+        "docs/api-contract.md is stale: run `make contract` (scripts/gen_api_contract.py)"
+    )

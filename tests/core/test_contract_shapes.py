@@ -1,4 +1,5 @@
 """Cross-cutting contract checks over the live app (every module at once)."""
+
 from __future__ import annotations
 
 import re
@@ -42,8 +43,18 @@ def test_dashboard_payloads_use_the_contract_names_and_units(client, seeded):
     strategies = ok(client.get("/api/strategies/recent"))
     assert strategies
     for s in strategies:
-        assert {"id", "name", "symbol", "status", "returns", "winRate", "maxDrawdown", "tags",
-                "lastUpdate", "trades"} <= set(s)
+        assert {
+            "id",
+            "name",
+            "symbol",
+            "status",
+            "returns",
+            "winRate",
+            "maxDrawdown",
+            "tags",
+            "lastUpdate",
+            "trades",
+        } <= set(s)
         assert s["status"] in {"running", "paused", "stopped", "completed"}
         assert _ms(s["lastUpdate"])
         assert isinstance(s["id"], str)
@@ -65,8 +76,16 @@ def test_dashboard_payloads_use_the_contract_names_and_units(client, seeded):
 
     latest = ok(client.get("/api/backtests/latest"))
     assert {"summary", "kline", "trades"} <= set(latest)
-    assert {"totalReturn", "annualizedReturn", "sharpeRatio", "maxDrawdown", "winRate", "profitFactor",
-            "totalTrades", "avgHoldingDays"} <= set(latest["summary"])
+    assert {
+        "totalReturn",
+        "annualizedReturn",
+        "sharpeRatio",
+        "maxDrawdown",
+        "winRate",
+        "profitFactor",
+        "totalTrades",
+        "avgHoldingDays",
+    } <= set(latest["summary"])
     assert latest["summary"]["maxDrawdown"] <= 0  # drawdowns are negative percents
     assert latest["kline"]
     assert all(_ms(k["time"]) for k in latest["kline"])

@@ -1,4 +1,5 @@
 """Fernet helper (rotation, masking) and config refusing placeholder secrets."""
+
 from __future__ import annotations
 
 import pytest
@@ -35,8 +36,12 @@ def test_mask_never_shows_more_than_four():
 def test_production_refuses_placeholder_secrets():
     with pytest.raises(RuntimeError, match="SECRET_KEY"):
         load_config({"APP_ENV": "production"})
-    good = {"APP_ENV": "production", "SECRET_KEY": "s" * 40, "JWT_SECRET_KEY": "j" * 40,
-            "FERNET_KEYS": Fernet.generate_key().decode()}
+    good = {
+        "APP_ENV": "production",
+        "SECRET_KEY": "s" * 40,
+        "JWT_SECRET_KEY": "j" * 40,
+        "FERNET_KEYS": Fernet.generate_key().decode(),
+    }
     assert load_config(good).ENV == "production"
     with pytest.raises(RuntimeError, match="FERNET_KEYS"):
         load_config({**good, "FERNET_KEYS": ""})

@@ -1,5 +1,6 @@
 """Every environment variable the code reads is documented in .env.example with a comment, and
 every setting's default is declared once: in `Settings`, matching what .env.example shows."""
+
 from __future__ import annotations
 
 import re
@@ -70,7 +71,8 @@ def test_env_example_shows_the_default(variable: str):
     field = env_variables()[variable]
     shown = _shown_values()[variable]
     assert getattr(load_config({variable: shown}), field.name) == getattr(Settings(), field.name), (
-        f"{variable}={shown} in .env.example differs from the default of Settings.{field.name}")
+        f"{variable}={shown} in .env.example differs from the default of Settings.{field.name}"
+    )
 
 
 def test_module_code_declares_no_second_default():

@@ -1,4 +1,5 @@
 """The envelope on success and on every error class, and the request id."""
+
 from __future__ import annotations
 
 import pytest
@@ -35,8 +36,11 @@ def test_validation_error_lists_fields(client):
 
 
 def test_unknown_field_is_rejected(client):
-    assert "admin" in fields(client.post("/api/auth/register", json={
-        "username": "someone", "password": "long-enough-1", "admin": True}))
+    assert "admin" in fields(
+        client.post(
+            "/api/auth/register", json={"username": "someone", "password": "long-enough-1", "admin": True}
+        )
+    )
 
 
 def test_body_too_large_is_413(app, client):
@@ -113,13 +117,17 @@ def test_insane_request_id_is_replaced(client, bad):
 
 def test_request_id_is_on_log_lines(boom_app, caplog):
     boom_app.test_client().get("/api/_test/boom", headers={"X-Request-ID": "log-line-id"})
-    assert any(getattr(r, "request_id", None) == "log-line-id" for r in caplog.records
-               if "unhandled error" in r.getMessage())
+    assert any(
+        getattr(r, "request_id", None) == "log-line-id"
+        for r in caplog.records
+        if "unhandled error" in r.getMessage()
+    )
 
 
 def test_cors_allows_the_dev_frontend(client):
-    resp = client.options("/api/health", headers={
-        "Origin": "http://localhost:5173", "Access-Control-Request-Method": "GET"})
+    resp = client.options(
+        "/api/health", headers={"Origin": "http://localhost:5173", "Access-Control-Request-Method": "GET"}
+    )
     assert resp.headers["Access-Control-Allow-Origin"] == "http://localhost:5173"
     other = client.get("/api/health", headers={"Origin": "http://evil.example"})
     assert "Access-Control-Allow-Origin" not in other.headers

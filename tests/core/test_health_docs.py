@@ -1,9 +1,8 @@
 """Health, the OpenAPI document and the offline docs page."""
+
 from __future__ import annotations
 
 import re
-
-from flask import current_app
 
 from tests.helpers.api import error, ok
 
@@ -13,7 +12,10 @@ def test_health_reports_each_dependency(client):
     assert data["status"] == "ok"
     assert data["version"]
     assert {name: c["ok"] for name, c in data["checks"].items()} == {
-        "database": True, "redis": True, "broker": True}
+        "database": True,
+        "redis": True,
+        "broker": True,
+    }
 
 
 def test_health_is_503_when_redis_is_down(app, client):
@@ -45,11 +47,17 @@ def test_revocation_check_fails_closed_when_redis_is_down(app, client, user):
 def test_openapi_lists_every_route(app, client):
     spec = client.get("/api/openapi.json").get_json()
     assert spec["openapi"].startswith("3.")
-    documented = {(path, method.upper()) for path, ops in spec["paths"].items() for method in ops
-                  if method in {"get", "post", "put", "patch", "delete"}}
+    documented = {
+        (path, method.upper())
+        for path, ops in spec["paths"].items()
+        for method in ops
+        if method in {"get", "post", "put", "patch", "delete"}
+    }
     undocumented = []
     for rule in app.url_map.iter_rules():
-        if not rule.rule.startswith("/api/") or rule.endpoint.startswith(("api-docs.", "docs_assets.", "boom.")):
+        if not rule.rule.startswith("/api/") or rule.endpoint.startswith(
+            ("api-docs.", "docs_assets.", "boom.")
+        ):
             continue
         if rule.rule.startswith("/api/udf"):
             continue  # the raw TradingView feed is documented in docs/api-contract.md

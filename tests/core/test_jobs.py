@@ -1,4 +1,5 @@
 """The one job pattern: declare, submit after commit, claim, progress, complete, cancel, reap."""
+
 from __future__ import annotations
 
 import time
@@ -60,8 +61,9 @@ def _cancel(job_id: str) -> None:
 @transactional
 def _new_job(kind: str = SELFTEST, owner_id: str | None = None, **values) -> str:
     """Add a job row directly (no enqueue), with any column values a test needs."""
-    job = jobs.Job(kind=kind, owner_id=owner_id, status=jobs.PENDING, progress=0, attempts=0,
-                   created_at=now_ms())
+    job = jobs.Job(
+        kind=kind, owner_id=owner_id, status=jobs.PENDING, progress=0, attempts=0, created_at=now_ms()
+    )
     for key, value in values.items():
         setattr(job, key, value)
     db.session.add(job)
@@ -114,8 +116,12 @@ def test_a_rolled_back_submit_never_enqueues(app):
         with pytest.raises(RuntimeError):
             submit_then_fail()
         assert SEEN == []
-        assert db.session.scalar(db.select(db.func.count()).select_from(jobs.Job)
-                                 .where(jobs.Job.kind == "test.completes")) == 0
+        assert (
+            db.session.scalar(
+                db.select(db.func.count()).select_from(jobs.Job).where(jobs.Job.kind == "test.completes")
+            )
+            == 0
+        )
 
 
 def test_submit_of_an_undeclared_kind_is_a_programming_error(app):
@@ -166,8 +172,9 @@ def test_a_cancel_that_lands_before_complete_wins(app):
 def test_reaper_fails_a_stale_job_after_its_last_attempt(app):
     with app.app_context():
         old = now_ms() - 10 * 60 * 1000
-        job_id = _new_job(status=jobs.RUNNING, attempts=app.config["JOB_MAX_ATTEMPTS"], heartbeat_at=old,
-                          started_at=old)
+        job_id = _new_job(
+            status=jobs.RUNNING, attempts=app.config["JOB_MAX_ATTEMPTS"], heartbeat_at=old, started_at=old
+        )
         fresh_id = _new_job(status=jobs.RUNNING, attempts=1, heartbeat_at=now_ms(), started_at=now_ms())
         counts = jobs.reap_stale_jobs()
         assert counts["failed"] == 1
@@ -188,8 +195,9 @@ def test_reaper_requeues_a_stale_job_with_attempts_left(app):
 def test_a_job_requeued_while_the_broker_is_down_is_sent_again_when_it_returns(app, broker_down):
     with app.app_context():
         old = now_ms() - 60 * 60 * 1000
-        job_id = _new_job("test.progress", status=jobs.RUNNING, attempts=1, heartbeat_at=old, started_at=old,
-                          created_at=old)
+        job_id = _new_job(
+            "test.progress", status=jobs.RUNNING, attempts=1, heartbeat_at=old, started_at=old, created_at=old
+        )
         assert jobs.reap_stale_jobs()["requeued"] == 1  # moved to PENDING; the send failed
         assert _job(job_id).status == jobs.PENDING
         later = now_ms() + 10 * app.config["JOB_STALE_AFTER_S"] * 1000
@@ -274,4 +282,3 @@ def _wait(predicate, message: str, timeout: float = 30) -> None:
             return
         time.sleep(0.1)
     raise AssertionError(message)
-

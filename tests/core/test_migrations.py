@@ -4,6 +4,7 @@ The session database is built by `flask db upgrade heads` (tests/fixtures/core_d
 autogenerate comparison then diffs it against the models' metadata. Any difference means the next
 `make revision` would autogenerate spurious operations, or a model changed without a migration.
 """
+
 from __future__ import annotations
 
 from typing import Any

@@ -1,4 +1,5 @@
 """core.pagination: totals, pages, pages far past the end, and the @paginated list-route decorator."""
+
 from __future__ import annotations
 
 import json
@@ -57,8 +58,14 @@ def test_paginated_passes_the_page_and_sends_the_items_with_the_total():
     assert seen == [("a", {"page": 2, "page_size": 2})]
     assert resp.get_json() == [{"n": 1}, {"n": 2}]
     assert json.loads(resp.headers["X-Pagination"]) == {
-        "total": 7, "total_pages": 4, "first_page": 1, "last_page": 4, "page": 2,
-        "previous_page": 1, "next_page": 3}
+        "total": 7,
+        "total_pages": 4,
+        "first_page": 1,
+        "last_page": 4,
+        "page": 2,
+        "previous_page": 1,
+        "next_page": 3,
+    }
 
 
 def test_paginated_documents_flask_smorests_page_parameters():

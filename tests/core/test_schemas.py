@@ -1,4 +1,5 @@
 """core.schemas: the camelCase wire rule, and the shared Id and Symbol fields."""
+
 from __future__ import annotations
 
 import importlib
@@ -18,20 +19,32 @@ class _Thing(CamelSchema):
     name = ma.fields.String()
 
 
-@pytest.mark.parametrize("name, wire", [("created_at", "createdAt"), ("realised_pnl", "realisedPnl"),
-                                        ("strategy_version_id", "strategyVersionId"), ("name", "name")])
+@pytest.mark.parametrize(
+    "name, wire",
+    [
+        ("created_at", "createdAt"),
+        ("realised_pnl", "realisedPnl"),
+        ("strategy_version_id", "strategyVersionId"),
+        ("name", "name"),
+    ],
+)
 def test_camelize(name, wire):
     assert camelize(name) == wire
 
 
 def test_camel_schema_loads_dumps_and_reports_errors_by_the_camel_case_name():
     assert _Thing().load({"createdAt": 1, "job_id": "j", "name": "n"}) == {
-        "created_at": 1, "job_id": "j", "name": "n"}
+        "created_at": 1,
+        "job_id": "j",
+        "name": "n",
+    }
     assert _Thing().dump({"created_at": 1, "job_id": "j"}) == {"createdAt": 1, "job_id": "j"}
     with pytest.raises(ma.ValidationError) as err:
         _Thing().load({"created_at": 1})
-    assert err.value.messages == {"createdAt": ["Missing data for required field."],
-                                  "created_at": ["Unknown field."]}
+    assert err.value.messages == {
+        "createdAt": ["Missing data for required field."],
+        "created_at": ["Unknown field."],
+    }
 
 
 def _module_schemas() -> list[type[ma.Schema]]:
@@ -41,8 +54,11 @@ def _module_schemas() -> list[type[ma.Schema]]:
             module = importlib.import_module(f"backend.modules.{info.name}.schemas")
         except ModuleNotFoundError:
             continue
-        found += [obj for obj in vars(module).values()
-                  if inspect.isclass(obj) and issubclass(obj, ma.Schema) and obj.__module__ == module.__name__]
+        found += [
+            obj
+            for obj in vars(module).values()
+            if inspect.isclass(obj) and issubclass(obj, ma.Schema) and obj.__module__ == module.__name__
+        ]
     return found
 
 
@@ -103,7 +119,11 @@ def test_symbol_max_length_is_a_parameter():
 
 
 def test_a_camel_case_request_body_reports_errors_by_its_wire_name(client, user):
-    resp = client.put("/api/users/me/api-keys", headers=user.headers, json={"exchange": "okx", "api_key": "k" * 8})
+    resp = client.put(
+        "/api/users/me/api-keys", headers=user.headers, json={"exchange": "okx", "api_key": "k" * 8}
+    )
     assert resp.status_code == 422
-    assert resp.get_json()["details"]["fields"] == {"apiKey": ["Missing data for required field."],
-                                                    "api_key": ["Unknown field."]}
+    assert resp.get_json()["details"]["fields"] == {
+        "apiKey": ["Missing data for required field."],
+        "api_key": ["Unknown field."],
+    }

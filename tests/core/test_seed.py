@@ -1,4 +1,5 @@
 """`flask seed` is idempotent: the demo user and showcase are created once."""
+
 from __future__ import annotations
 
 from sqlalchemy import func, select

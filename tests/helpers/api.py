@@ -7,6 +7,7 @@ Error:   ``{"code": <status*100>, "message": "<sentence>", "details": {"reason":
 Every helper checks the status code and the whole envelope shape, and on a mismatch fails with
 the method, path, status and body of the response, so a failing test shows what the API said.
 """
+
 from __future__ import annotations
 
 import json

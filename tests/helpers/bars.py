@@ -1,4 +1,5 @@
 """Synthetic bars shared by the domain tests."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -11,5 +12,6 @@ def random_bars(n: int, seed: int) -> Bars:
     rng = np.random.default_rng(seed)
     close = 100 * np.exp(np.cumsum(rng.normal(0, 0.01, n)))
     open_ = np.concatenate(([100.0], close[:-1]))
-    return Bars.from_arrays(np.arange(n) * 60_000, open_, np.maximum(open_, close), np.minimum(open_, close),
-                            close, np.ones(n))
+    return Bars.from_arrays(
+        np.arange(n) * 60_000, open_, np.maximum(open_, close), np.minimum(open_, close), close, np.ones(n)
+    )

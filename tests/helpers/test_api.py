@@ -1,4 +1,5 @@
 """The envelope helpers accept the real envelopes and fail, showing the body, on anything else."""
+
 from __future__ import annotations
 
 import pytest

@@ -1,4 +1,5 @@
 """scripts/perfdoc.py: sections are created, replaced in place and never touch their neighbours."""
+
 import pytest
 
 from scripts import perfdoc

@@ -6,6 +6,7 @@ bar's close): ``equity`` in account currency, ``exposure`` as signed position va
 trade in account currency (after fees and slippage). Percent figures are in percent (12.4 means
 12.4 %); drawdowns are negative percents, as in the API's BacktestSummary.
 """
+
 from __future__ import annotations
 
 import math
@@ -16,16 +17,16 @@ import numpy as np
 
 from backend.domain.audit.findings import Evidence, Finding, score, sort_findings
 
-MIN_TRADES = 30              # below this a Sharpe ratio is mostly noise (Lo 2002: SE ~ 1/sqrt(n))
-CLAIMED_SHARPE = 1.0         # a "good" Sharpe claimed on too few trades is the worst case
-MIN_RETURN_TO_DD = 1.0       # total return should at least cover the worst drawdown
-OUTLIER_SHARE_PCT = 50.0     # two trades making over half the profit = fragile
+MIN_TRADES = 30  # below this a Sharpe ratio is mostly noise (Lo 2002: SE ~ 1/sqrt(n))
+CLAIMED_SHARPE = 1.0  # a "good" Sharpe claimed on too few trades is the worst case
+MIN_RETURN_TO_DD = 1.0  # total return should at least cover the worst drawdown
+OUTLIER_SHARE_PCT = 50.0  # two trades making over half the profit = fragile
 MIN_COST_RETENTION_PCT = 50.0  # doubling costs should keep at least half the return
-OOS_RETENTION = 0.5          # out-of-sample Sharpe should keep half the in-sample Sharpe
-SPLIT_FRACTION = 0.5         # in-sample = first half of the bars, out-of-sample = second half
+OOS_RETENTION = 0.5  # out-of-sample Sharpe should keep half the in-sample Sharpe
+SPLIT_FRACTION = 0.5  # in-sample = first half of the bars, out-of-sample = second half
 MIN_SPLIT_BARS = 20
-LONGEST_FLAT_PCT = 50.0      # one flat stretch longer than half the test
-MAX_GROSS_EXPOSURE = 1.0     # above 1.0 the strategy is leveraged
+LONGEST_FLAT_PCT = 50.0  # one flat stretch longer than half the test
+MAX_GROSS_EXPOSURE = 1.0  # above 1.0 the strategy is leveraged
 _EPS = 1e-9
 
 
@@ -39,7 +40,7 @@ class BacktestEvidence:
     periods_per_year: float
     summary: dict[str, Any] = field(default_factory=dict)
     stressed_total_return: float | None = None  # totalReturn (%) re-run with doubled fees+slippage
-    stressed_cost_bps: float | None = None       # fee + slippage (bps per fill) of that re-run
+    stressed_cost_bps: float | None = None  # fee + slippage (bps per fill) of that re-run
 
 
 @dataclass(frozen=True)
@@ -135,8 +136,9 @@ def check_outlier_trades(trade_pnls: np.ndarray) -> Finding:
     return Finding("bt.outlier_trades", sev, "Profit depends on one or two outlier trades", ev, related)
 
 
-def check_cost_sensitivity(total_return: float, stressed_return: float | None,
-                           stressed_bps: float | None = None) -> Finding | None:
+def check_cost_sensitivity(
+    total_return: float, stressed_return: float | None, stressed_bps: float | None = None
+) -> Finding | None:
     """Flag a return (%) that collapses when fees and slippage are doubled; None if not re-run."""
     if stressed_return is None:
         return None
@@ -191,12 +193,16 @@ def check_exposure(exposure: np.ndarray | None) -> list[Finding]:
     gross = float(np.max(np.abs(x)))
     ev_flat = Evidence("longestFlatPct", flat_pct, LONGEST_FLAT_PCT)
     ev_gross = Evidence("maxGrossExposure", gross, MAX_GROSS_EXPOSURE)
-    flat = (Finding("bt.flat_period", "low", "One flat period covers most of the test", ev_flat)
-            if flat_pct > LONGEST_FLAT_PCT
-            else Finding("bt.flat_period", "info", "No dominant flat period", ev_flat))
-    over = (Finding("bt.over_exposure", "high", "Positions exceed the account equity", ev_gross)
-            if gross > MAX_GROSS_EXPOSURE + 1e-6
-            else Finding("bt.over_exposure", "info", "Exposure stays within equity", ev_gross))
+    flat = (
+        Finding("bt.flat_period", "low", "One flat period covers most of the test", ev_flat)
+        if flat_pct > LONGEST_FLAT_PCT
+        else Finding("bt.flat_period", "info", "No dominant flat period", ev_flat)
+    )
+    over = (
+        Finding("bt.over_exposure", "high", "Positions exceed the account equity", ev_gross)
+        if gross > MAX_GROSS_EXPOSURE + 1e-6
+        else Finding("bt.over_exposure", "info", "Exposure stays within equity", ev_gross)
+    )
     return [flat, over]
 
 

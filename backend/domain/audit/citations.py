@@ -6,6 +6,7 @@ at least one known id, and every number in its text must equal (after the roundi
 shows) a number carried by what it cites: an evidence value or threshold, its absolute value,
 or the same expressed as a percent (x 100). Memories contribute the numbers in their text.
 """
+
 from __future__ import annotations
 
 import re
@@ -57,12 +58,16 @@ def sentence_problems(sentence: Any, sources: Mapping[str, list[float]], where: 
     if unknown:
         return [f"{where}: cites unknown ids {unknown}"]
     allowed = [v for c in cites for v in sources[c]]
-    return [f"{where}: number {x:g} is not in the cited evidence"
-            for x, d in numbers_in(sentence["text"]) if not _matches(x, d, allowed)]
+    return [
+        f"{where}: number {x:g} is not in the cited evidence"
+        for x, d in numbers_in(sentence["text"])
+        if not _matches(x, d, allowed)
+    ]
 
 
-def narrative_problems(answer: Any, findings: list[Mapping[str, Any]],
-                       memories: list[Mapping[str, Any]] | None = None) -> list[str]:
+def narrative_problems(
+    answer: Any, findings: list[Mapping[str, Any]], memories: list[Mapping[str, Any]] | None = None
+) -> list[str]:
     """Return every grounding problem of ``answer`` (an empty list means it is accepted)."""
     if not isinstance(answer, Mapping):
         return ["answer is not a JSON object"]

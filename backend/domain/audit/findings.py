@@ -4,6 +4,7 @@ A finding carries the exact numbers it came from: ``evidence.metric`` names the 
 unit is part of the name, e.g. ``maxDrawdownPct``), ``evidence.value`` is the measured number
 and ``evidence.threshold`` the limit it was compared with (``None`` for plain information).
 """
+
 from __future__ import annotations
 
 import math

@@ -5,6 +5,7 @@ bar t+1's open; equity is marked at each bar's close. Exposure is position * clo
 When a run had no costs at all, the stress run uses ZERO_COST_STRESS_BPS (fee and slippage
 each) instead of doubling zero, and the finding carries the bps used.
 """
+
 from __future__ import annotations
 
 from dataclasses import replace
@@ -26,8 +27,9 @@ def stressed_config(config: BacktestConfig) -> BacktestConfig:
     """Return ``config`` with fee and slippage doubled (or a 5 bps floor each when both are 0)."""
     if config.fee_bps == 0 and config.slippage_bps == 0:
         return replace(config, fee_bps=ZERO_COST_STRESS_BPS, slippage_bps=ZERO_COST_STRESS_BPS)
-    return replace(config, fee_bps=min(MAX_BPS, 2 * config.fee_bps),
-                   slippage_bps=min(MAX_BPS, 2 * config.slippage_bps))
+    return replace(
+        config, fee_bps=min(MAX_BPS, 2 * config.fee_bps), slippage_bps=min(MAX_BPS, 2 * config.slippage_bps)
+    )
 
 
 def exposure_of(result: BacktestResult, bars: Bars) -> np.ndarray:
@@ -46,9 +48,14 @@ def exposure_of(result: BacktestResult, bars: Bars) -> np.ndarray:
     return exposure
 
 
-def evidence_from_run(bars: Bars, signals: Signals, config: BacktestConfig, periods_per_year: float,
-                      result: BacktestResult | None = None,
-                      summary: dict[str, Any] | None = None) -> BacktestEvidence:
+def evidence_from_run(
+    bars: Bars,
+    signals: Signals,
+    config: BacktestConfig,
+    periods_per_year: float,
+    result: BacktestResult | None = None,
+    summary: dict[str, Any] | None = None,
+) -> BacktestEvidence:
     """Return BacktestEvidence for one run, re-running it once with stressed costs."""
     result = result if result is not None else engine.run(bars, signals, config)
     metrics = summary if summary is not None else compute_metrics(result, bars, periods_per_year)

@@ -11,6 +11,7 @@ signals). Percent results are in percent. Models:
 - Beneish M (1999, eight variables): -4.84 + 0.920 DSRI + 0.528 GMI + 0.404 AQI + 0.892 SGI
   + 0.115 DEPI - 0.172 SGAI + 4.679 TATA - 0.327 LVGI; above -1.78 flags likely manipulation.
 """
+
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
@@ -20,9 +21,22 @@ from backend.domain.audit.backtest import AuditReport
 from backend.domain.audit.findings import Evidence, Finding, score, sort_findings
 
 REQUIRED = (
-    "revenue", "costOfRevenue", "sga", "depreciation", "ebit", "interestExpense", "netIncome",
-    "operatingCashFlow", "totalAssets", "currentAssets", "receivables", "ppe",
-    "currentLiabilities", "longTermDebt", "totalLiabilities", "retainedEarnings",
+    "revenue",
+    "costOfRevenue",
+    "sga",
+    "depreciation",
+    "ebit",
+    "interestExpense",
+    "netIncome",
+    "operatingCashFlow",
+    "totalAssets",
+    "currentAssets",
+    "receivables",
+    "ppe",
+    "currentLiabilities",
+    "longTermDebt",
+    "totalLiabilities",
+    "retainedEarnings",
     "sharesOutstanding",
 )
 OPTIONAL = ("inventory", "securities", "equity")
@@ -88,9 +102,13 @@ def altman_z(p: Period, market_cap: float | None) -> float:
     ta = p["totalAssets"]
     mve = market_cap if market_cap is not None else p["equity"]
     tl = p["totalLiabilities"] or 1e-12
-    return (1.2 * (p["currentAssets"] - p["currentLiabilities"]) / ta
-            + 1.4 * p["retainedEarnings"] / ta + 3.3 * p["ebit"] / ta
-            + 0.6 * mve / tl + 1.0 * p["revenue"] / ta)
+    return (
+        1.2 * (p["currentAssets"] - p["currentLiabilities"]) / ta
+        + 1.4 * p["retainedEarnings"] / ta
+        + 3.3 * p["ebit"] / ta
+        + 0.6 * mve / tl
+        + 1.0 * p["revenue"] / ta
+    )
 
 
 def piotroski_signals(cur: Period, pri: Period) -> dict[str, int]:
@@ -105,19 +123,22 @@ def piotroski_signals(cur: Period, pri: Period) -> dict[str, int]:
         "cfoPositive": int(cur["operatingCashFlow"] > 0),
         "roaImproved": int(roa_c > roa_p),
         "cfoAboveNetIncome": int(cur["operatingCashFlow"] / cur["totalAssets"] > roa_c),
-        "leverageFell": int(cur["longTermDebt"] / cur["totalAssets"]
-                            < pri["longTermDebt"] / pri["totalAssets"]),
-        "currentRatioRose": int(cur["currentAssets"] / cur["currentLiabilities"]
-                                > pri["currentAssets"] / pri["currentLiabilities"]),
+        "leverageFell": int(
+            cur["longTermDebt"] / cur["totalAssets"] < pri["longTermDebt"] / pri["totalAssets"]
+        ),
+        "currentRatioRose": int(
+            cur["currentAssets"] / cur["currentLiabilities"]
+            > pri["currentAssets"] / pri["currentLiabilities"]
+        ),
         "noNewShares": int(cur["sharesOutstanding"] <= pri["sharesOutstanding"]),
         "grossMarginRose": int(gm(cur) > gm(pri)),
-        "assetTurnoverRose": int(cur["revenue"] / cur["totalAssets"]
-                                 > pri["revenue"] / pri["totalAssets"]),
+        "assetTurnoverRose": int(cur["revenue"] / cur["totalAssets"] > pri["revenue"] / pri["totalAssets"]),
     }
 
 
 def beneish_indices(cur: Period, pri: Period) -> dict[str, float]:
     """Return the eight Beneish indices (t = current year, t-1 = prior year)."""
+
     def gm(p: Period) -> float:
         return (p["revenue"] - p["costOfRevenue"]) / p["revenue"]
 
@@ -147,8 +168,16 @@ def beneish_indices(cur: Period, pri: Period) -> dict[str, float]:
     }
 
 
-BENEISH_WEIGHTS = {"DSRI": 0.920, "GMI": 0.528, "AQI": 0.404, "SGI": 0.892, "DEPI": 0.115,
-                   "SGAI": -0.172, "TATA": 4.679, "LVGI": -0.327}
+BENEISH_WEIGHTS = {
+    "DSRI": 0.920,
+    "GMI": 0.528,
+    "AQI": 0.404,
+    "SGI": 0.892,
+    "DEPI": 0.115,
+    "SGAI": -0.172,
+    "TATA": 4.679,
+    "LVGI": -0.327,
+}
 
 
 def beneish_m(indices: Mapping[str, float]) -> float:
@@ -160,23 +189,53 @@ def ratio_findings(r: Mapping[str, float | None]) -> list[Finding]:
     """Flag weak liquidity, coverage, leverage and losses; report the rest as information."""
     # (id, metric, threshold, is_bad(value), severity, bad title, ok title)
     rules: list[tuple[str, str, float, Callable[[float], bool], str, str, str]] = [
-        ("fs.liquidity", "currentRatio", MIN_CURRENT_RATIO, lambda v: v < MIN_CURRENT_RATIO,
-         "medium", "Current assets do not cover current liabilities", "Liquidity is adequate"),
-        ("fs.interest_coverage", "interestCoverage", MIN_INTEREST_COVERAGE,
-         lambda v: v < MIN_INTEREST_COVERAGE, "high", "EBIT barely covers interest",
-         "Interest is covered by EBIT"),
-        ("fs.leverage", "debtToEquity", MAX_DEBT_TO_EQUITY, lambda v: v < 0 or v > MAX_DEBT_TO_EQUITY,
-         "medium", "Liabilities are high against equity", "Leverage is moderate"),
-        ("fs.profitability", "netMarginPct", 0.0, lambda v: v < 0, "medium",
-         "The company is losing money", "The company is profitable"),
+        (
+            "fs.liquidity",
+            "currentRatio",
+            MIN_CURRENT_RATIO,
+            lambda v: v < MIN_CURRENT_RATIO,
+            "medium",
+            "Current assets do not cover current liabilities",
+            "Liquidity is adequate",
+        ),
+        (
+            "fs.interest_coverage",
+            "interestCoverage",
+            MIN_INTEREST_COVERAGE,
+            lambda v: v < MIN_INTEREST_COVERAGE,
+            "high",
+            "EBIT barely covers interest",
+            "Interest is covered by EBIT",
+        ),
+        (
+            "fs.leverage",
+            "debtToEquity",
+            MAX_DEBT_TO_EQUITY,
+            lambda v: v < 0 or v > MAX_DEBT_TO_EQUITY,
+            "medium",
+            "Liabilities are high against equity",
+            "Leverage is moderate",
+        ),
+        (
+            "fs.profitability",
+            "netMarginPct",
+            0.0,
+            lambda v: v < 0,
+            "medium",
+            "The company is losing money",
+            "The company is profitable",
+        ),
     ]
     out = []
     for fid, metric, thr, bad, sev, bad_title, ok_title in rules:
         v = r.get(metric)
         if v is None:
             continue
-        out.append(Finding(fid, sev if bad(v) else "info", bad_title if bad(v) else ok_title,
-                           Evidence(metric, v, thr)))
+        out.append(
+            Finding(
+                fid, sev if bad(v) else "info", bad_title if bad(v) else ok_title, Evidence(metric, v, thr)
+            )
+        )
     others = tuple(Evidence(k, v) for k, v in r.items())
     out.append(Finding("fs.ratios", "info", "Standard ratios", others[0], others[1:]))
     return out
@@ -197,15 +256,19 @@ def model_findings(cur: Period, pri: Period, market_cap: float | None) -> list[F
     f = sum(sig.values())
     f_ev = Evidence("piotroskiF", f, PIOTROSKI_WEAK)
     f_rel = tuple(Evidence(k, v) for k, v in sig.items())
-    ff = (Finding("fs.piotroski_f", "medium", "Piotroski F shows weak fundamentals", f_ev, f_rel)
-          if f <= PIOTROSKI_WEAK
-          else Finding("fs.piotroski_f", "info", "Piotroski F is not weak", f_ev, f_rel))
+    ff = (
+        Finding("fs.piotroski_f", "medium", "Piotroski F shows weak fundamentals", f_ev, f_rel)
+        if f <= PIOTROSKI_WEAK
+        else Finding("fs.piotroski_f", "info", "Piotroski F is not weak", f_ev, f_rel)
+    )
     idx = beneish_indices(cur, pri)
     m = beneish_m(idx)
     m_ev, m_rel = Evidence("beneishM", m, BENEISH_FLAG), tuple(Evidence(k, v) for k, v in idx.items())
-    mf = (Finding("fs.beneish_m", "high", "Beneish M flags possible earnings manipulation", m_ev, m_rel)
-          if m > BENEISH_FLAG
-          else Finding("fs.beneish_m", "info", "Beneish M shows no manipulation signal", m_ev, m_rel))
+    mf = (
+        Finding("fs.beneish_m", "high", "Beneish M flags possible earnings manipulation", m_ev, m_rel)
+        if m > BENEISH_FLAG
+        else Finding("fs.beneish_m", "info", "Beneish M shows no manipulation signal", m_ev, m_rel)
+    )
     return [zf, ff, mf]
 
 

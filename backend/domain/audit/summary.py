@@ -1,4 +1,5 @@
 """The deterministic narrative: plain sentences built only from the findings, each citing them."""
+
 from __future__ import annotations
 
 from collections.abc import Mapping
@@ -41,13 +42,15 @@ def deterministic_narrative(findings: list[Mapping[str, Any]]) -> dict[str, list
     """Return ``{summary, recommendations}`` sentences, each citing the finding it restates."""
     flagged = [f for f in findings if f["severity"] != "info"]
     if flagged:
-        head = {"text": "The audit raised the issues below, worst first.",
-                "cites": [f["id"] for f in flagged]}
+        head = {
+            "text": "The audit raised the issues below, worst first.",
+            "cites": [f["id"] for f in flagged],
+        }
         body = [_sentence(f) for f in flagged]
     else:
-        head = {"text": "No check raised an issue.",
-                "cites": [f["id"] for f in findings]}
+        head = {"text": "No check raised an issue.", "cites": [f["id"] for f in findings]}
         body = [_sentence(f) for f in findings[:3]]
-    recs = [{"text": RECOMMENDATIONS[f["id"]], "cites": [f["id"]]}
-            for f in flagged if f["id"] in RECOMMENDATIONS]
+    recs = [
+        {"text": RECOMMENDATIONS[f["id"]], "cites": [f["id"]]} for f in flagged if f["id"] in RECOMMENDATIONS
+    ]
     return {"summary": [head, *body], "recommendations": recs}

@@ -15,6 +15,7 @@ closing. No leverage, margin calls or partial fills.
 Speed: positions come from vectorised signal state; the Python loop runs once per fill (trades are
 few), never once per bar. No module-level mutable state: every run builds its own ledger.
 """
+
 from __future__ import annotations
 
 import math
@@ -118,10 +119,23 @@ class _Ledger:
         pnl = side * qty * (price - entry_price) - entry_fee - fee
         times = self.bars.time
         t_exit = int(times[index]) if exit_time is None else exit_time
-        self.trades.append((
-            entry_index, index, int(times[entry_index]), t_exit, side, entry_price, price, qty, pnl,
-            entry_fee + fee, pnl / (qty * entry_price) * 100.0, t_exit - int(times[entry_index]), at_end,
-        ))
+        self.trades.append(
+            (
+                entry_index,
+                index,
+                int(times[entry_index]),
+                t_exit,
+                side,
+                entry_price,
+                price,
+                qty,
+                pnl,
+                entry_fee + fee,
+                pnl / (qty * entry_price) * 100.0,
+                t_exit - int(times[entry_index]),
+                at_end,
+            )
+        )
         self.qty, self.entry = 0.0, None
 
 
@@ -135,8 +149,9 @@ def _end_time(time: np.ndarray) -> int:
 _Fills = tuple[np.ndarray, np.ndarray, np.ndarray, float | None]
 
 
-def run(bars: Bars, signals: Signals, config: BacktestConfig | None = None,
-        progress: ProgressFn | None = None) -> BacktestResult:
+def run(
+    bars: Bars, signals: Signals, config: BacktestConfig | None = None, progress: ProgressFn | None = None
+) -> BacktestResult:
     """Backtest ``signals`` on ``bars``; fills at the next bar's open (see the module docstring).
 
     ``progress``, when given, is called with the completed fraction in [0, 1].
@@ -148,8 +163,14 @@ def run(bars: Bars, signals: Signals, config: BacktestConfig | None = None,
     report = progress or (lambda _f: None)
     if n == 0:
         empty = np.zeros(0)
-        return BacktestResult(equity=empty, cash=empty, position=empty, target=np.zeros(0, np.int8),
-                              trades=np.zeros(0, TRADE_DTYPE), config=config)
+        return BacktestResult(
+            equity=empty,
+            cash=empty,
+            position=empty,
+            target=np.zeros(0, np.int8),
+            trades=np.zeros(0, TRADE_DTYPE),
+            config=config,
+        )
     target = target_position(signals, config.allow_short)
     held = np.zeros(n, dtype=np.int8)  # position side held during each bar, filled at its open
     held[1:] = target[:-1]
@@ -197,8 +218,19 @@ def _vector_fills(bars: Bars, held: np.ndarray, fills: np.ndarray, config: Backt
     seg_qty[k] = side * qty
     exit_index = np.minimum(stop, n - 1)
     exit_time = np.where(at_end, _end_time(bars.time), bars.time[exit_index])
-    trades = _records(entry, exit_index, bars.time[entry], exit_time, side, entry_price, exit_price,
-                      qty, pnl, entry_fee + exit_fee, at_end)
+    trades = _records(
+        entry,
+        exit_index,
+        bars.time[entry],
+        exit_time,
+        side,
+        entry_price,
+        exit_price,
+        qty,
+        pnl,
+        entry_fee + exit_fee,
+        at_end,
+    )
     end_cash = float(cash_after[-1]) if len(k) and at_end[-1] else None
     return seg_cash, seg_qty, trades, end_cash
 
@@ -228,8 +260,9 @@ def _records(
     return trades
 
 
-def _loop_fills(bars: Bars, held: np.ndarray, fills: np.ndarray, config: BacktestConfig,
-                report: ProgressFn) -> _Fills:
+def _loop_fills(
+    bars: Bars, held: np.ndarray, fills: np.ndarray, config: BacktestConfig, report: ProgressFn
+) -> _Fills:
     """Book fills one by one (whole lots, or after the cash ran out)."""
     ledger = _Ledger(config, bars)
     seg_cash, seg_qty = [ledger.cash], [0.0]
@@ -250,8 +283,9 @@ def _loop_fills(bars: Bars, held: np.ndarray, fills: np.ndarray, config: Backtes
     return np.asarray(seg_cash), np.asarray(seg_qty), trades, end_cash
 
 
-def _assemble(bars: Bars, fills: np.ndarray, ledger: _Fills, target: np.ndarray,
-              config: BacktestConfig) -> BacktestResult:
+def _assemble(
+    bars: Bars, fills: np.ndarray, ledger: _Fills, target: np.ndarray, config: BacktestConfig
+) -> BacktestResult:
     """Expand per-segment cash/quantity to per-bar arrays; apply a close at the end."""
     seg_cash, seg_qty, trades, end_cash = ledger
     n = len(bars)
@@ -263,5 +297,6 @@ def _assemble(bars: Bars, fills: np.ndarray, ledger: _Fills, target: np.ndarray,
         # The position open on the last bar is closed at its close (trade marked closed_at_end);
         # equity[-1] is the cash after that exit's costs.
         cash[-1] = equity[-1] = end_cash
-    return BacktestResult(equity=equity, cash=cash, position=position, target=target,
-                          trades=trades, config=config)
+    return BacktestResult(
+        equity=equity, cash=cash, position=position, target=target, trades=trades, config=config
+    )

@@ -6,6 +6,7 @@ inputs at indices ``<= t`` only, so an indicator never looks ahead. Leading NaNs
 example an indicator of an indicator) shift the warm-up; NaNs after the first valid value are not
 supported (they propagate).
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -18,6 +19,7 @@ _MAX_BLOCK = 4096
 
 
 Triple = tuple[np.ndarray, np.ndarray, np.ndarray]
+
 
 def _as_float(x: ArrayLike) -> np.ndarray:
     """Return ``x`` as a contiguous 1-D float64 array."""
@@ -53,7 +55,7 @@ def window_sum(x: np.ndarray, n: int) -> np.ndarray:
     level, size, offset = x, 1, 0  # level[i] = sum of x[i : i + size]
     while True:
         if n & size:
-            out += level[offset:offset + length]
+            out += level[offset : offset + length]
             offset += size
         if size * 2 > n:
             return out
@@ -68,7 +70,7 @@ def sma(x: ArrayLike, n: int) -> np.ndarray:
     start = first_valid(x)
     if len(x) - start < n:
         return out
-    out[start + n - 1:] = window_sum(x[start:], n) / n
+    out[start + n - 1 :] = window_sum(x[start:], n) / n
     return out
 
 
@@ -80,29 +82,29 @@ def _smooth(x: np.ndarray, alpha: float, seed_index: int, seed: float) -> np.nda
     """
     out = np.full(len(x), np.nan)
     out[seed_index] = seed
-    tail = x[seed_index + 1:]
+    tail = x[seed_index + 1 :]
     if tail.size == 0:
         return out
     if alpha >= 1.0:
-        out[seed_index + 1:] = tail
+        out[seed_index + 1 :] = tail
         return out
     decay = 1.0 - alpha
     # Block length such that decay**-block stays far below float64 overflow.
     block = int(max(1, min(_MAX_BLOCK, 200.0 / -np.log(decay))))
     steps = np.arange(block, dtype=np.float64)
-    carry = decay ** (steps + 1.0)        # weight of the previous block's last value
-    inv = decay ** -steps                 # undo the decay inside a block ...
-    scale = alpha * decay ** steps        # ... and re-apply it after the cumulative sum
+    carry = decay ** (steps + 1.0)  # weight of the previous block's last value
+    inv = decay**-steps  # undo the decay inside a block ...
+    scale = alpha * decay**steps  # ... and re-apply it after the cumulative sum
     prev = seed
     res = np.empty(tail.size)
     for s in range(0, tail.size, block):
         m = min(block, tail.size - s)
-        acc = np.cumsum(np.multiply(tail[s:s + m], inv[:m], out=res[s:s + m]))
+        acc = np.cumsum(np.multiply(tail[s : s + m], inv[:m], out=res[s : s + m]))
         np.multiply(acc, scale[:m], out=acc)
         acc += carry[:m] * prev
-        res[s:s + m] = acc
+        res[s : s + m] = acc
         prev = acc[-1]
-    out[seed_index + 1:] = res
+    out[seed_index + 1 :] = res
     return out
 
 
@@ -116,7 +118,7 @@ def ema(x: ArrayLike, n: int) -> np.ndarray:
     if len(x) - start < n:
         return np.full(len(x), np.nan)
     seed_index = start + n - 1
-    return _smooth(x, 2.0 / (n + 1), seed_index, float(np.mean(x[start:seed_index + 1])))
+    return _smooth(x, 2.0 / (n + 1), seed_index, float(np.mean(x[start : seed_index + 1])))
 
 
 def _wilder(values: np.ndarray, n: int, first: int) -> np.ndarray:
@@ -124,7 +126,7 @@ def _wilder(values: np.ndarray, n: int, first: int) -> np.ndarray:
     if len(values) - first < n:
         return np.full(len(values), np.nan)
     seed_index = first + n - 1
-    return _smooth(values, 1.0 / n, seed_index, float(np.mean(values[first:seed_index + 1])))
+    return _smooth(values, 1.0 / n, seed_index, float(np.mean(values[first : seed_index + 1])))
 
 
 def rsi(close: ArrayLike, n: int = 14) -> np.ndarray:
@@ -140,12 +142,12 @@ def rsi(close: ArrayLike, n: int = 14) -> np.ndarray:
     if len(close) - start <= n:
         return out
     change = np.diff(close[start:])  # change[i] is the move into bar start + i + 1
-    avg_gain = _wilder(np.maximum(change, 0.0), n, 0)[n - 1:]
-    avg_loss = _wilder(np.maximum(-change, 0.0), n, 0)[n - 1:]
+    avg_gain = _wilder(np.maximum(change, 0.0), n, 0)[n - 1 :]
+    avg_loss = _wilder(np.maximum(-change, 0.0), n, 0)[n - 1 :]
     total = avg_gain + avg_loss
     value = np.full(len(total), 50.0)
     np.divide(100.0 * avg_gain, total, out=value, where=total > 0)
-    out[start + n:] = value
+    out[start + n :] = value
     return out
 
 
@@ -174,7 +176,7 @@ def bbands(close: ArrayLike, n: int = 20, k: float = 2.0) -> Triple:
     start = first_valid(close)
     if len(close) - start >= n:
         windows = np.lib.stride_tricks.sliding_window_view(close[start:], n)
-        std[start + n - 1:] = windows.std(axis=1)
+        std[start + n - 1 :] = windows.std(axis=1)
     return middle + k * std, middle, middle - k * std
 
 

@@ -7,6 +7,7 @@ free rate is 0. Per-bar returns start from the initial capital, so the first bar
 A metric that is undefined (no trades, zero volatility, no losing trade for the profit factor, ...)
 is None, never NaN or infinity, so ``compute_metrics`` output is JSON-safe.
 """
+
 from __future__ import annotations
 
 import math

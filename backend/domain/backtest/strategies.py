@@ -6,6 +6,7 @@ closes up to t only. The engine fills it at bar t+1's open.
 The registry maps a strategy kind to its spec. It is filled at import with the built-ins;
 ``register_strategy`` exists for plug-ins registered once at start-up (not per request).
 """
+
 from __future__ import annotations
 
 import math
@@ -149,7 +150,7 @@ def _sma_cross_signals(bars: Bars, params: Mapping[str, Any]) -> Signals:
     np.greater(below[1:], below[:-1], out=down[1:])
     # Before both averages exist "above" is False because of NaN, which is not a cross: clear it.
     start = max(indicators.first_valid(fast), indicators.first_valid(slow))
-    up[:start + 1] = down[:start + 1] = False
+    up[: start + 1] = down[: start + 1] = False
     return Signals(entries=up, exits=down, short_entries=down, short_exits=up)
 
 
@@ -170,20 +171,28 @@ def _lower_below_upper(p: Mapping[str, Any]) -> dict[str, list[str]]:
     return {} if p["lower"] < p["upper"] else {"lower": ["Must be below upper."]}
 
 
-register_strategy(StrategySpec(
-    kind="sma_cross", title="SMA crossover",
-    params={
-        "fast": ParamSpec("int", 10, 1, 1000, "Fast SMA period (bars)."),
-        "slow": ParamSpec("int", 30, 2, 5000, "Slow SMA period (bars)."),
-    },
-    signals=_sma_cross_signals, check=_fast_below_slow,
-))
-register_strategy(StrategySpec(
-    kind="rsi", title="RSI thresholds",
-    params={
-        "period": ParamSpec("int", 14, 2, 500, "RSI period (bars, Wilder smoothing)."),
-        "lower": ParamSpec("float", 30.0, 0, 100, "Buy while RSI is below this level."),
-        "upper": ParamSpec("float", 70.0, 0, 100, "Sell while RSI is above this level."),
-    },
-    signals=_rsi_signals, check=_lower_below_upper,
-))
+register_strategy(
+    StrategySpec(
+        kind="sma_cross",
+        title="SMA crossover",
+        params={
+            "fast": ParamSpec("int", 10, 1, 1000, "Fast SMA period (bars)."),
+            "slow": ParamSpec("int", 30, 2, 5000, "Slow SMA period (bars)."),
+        },
+        signals=_sma_cross_signals,
+        check=_fast_below_slow,
+    )
+)
+register_strategy(
+    StrategySpec(
+        kind="rsi",
+        title="RSI thresholds",
+        params={
+            "period": ParamSpec("int", 14, 2, 500, "RSI period (bars, Wilder smoothing)."),
+            "lower": ParamSpec("float", 30.0, 0, 100, "Buy while RSI is below this level."),
+            "upper": ParamSpec("float", 70.0, 0, 100, "Sell while RSI is above this level."),
+        },
+        signals=_rsi_signals,
+        check=_lower_below_upper,
+    )
+)

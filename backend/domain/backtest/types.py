@@ -3,6 +3,7 @@
 Units: times are Unix ms (int64), prices/quantities/money float64 in the quote currency,
 percentages are numbers in percent (12.5 means 12.5 %), fees and slippage in basis points.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -14,18 +15,23 @@ SIZING_MODES = ("all_in", "fixed_fraction")
 
 # One closed (or force-closed) round trip. side: +1 long, -1 short. ``closed_at_end`` is True when
 # the position was still open on the last bar and was closed at that bar's close.
-TRADE_DTYPE = np.dtype([
-    ("entry_index", np.int64), ("exit_index", np.int64),
-    ("entry_time", np.int64), ("exit_time", np.int64),
-    ("side", np.int8),
-    ("entry_price", np.float64), ("exit_price", np.float64),
-    ("quantity", np.float64),      # units, always positive
-    ("pnl", np.float64),           # net of both fees, quote currency
-    ("fees", np.float64),          # entry + exit fee
-    ("return_pct", np.float64),    # pnl / (quantity * entry_price) * 100
-    ("holding_ms", np.int64),      # exit_time - entry_time
-    ("closed_at_end", np.bool_),
-])
+TRADE_DTYPE = np.dtype(
+    [
+        ("entry_index", np.int64),
+        ("exit_index", np.int64),
+        ("entry_time", np.int64),
+        ("exit_time", np.int64),
+        ("side", np.int8),
+        ("entry_price", np.float64),
+        ("exit_price", np.float64),
+        ("quantity", np.float64),  # units, always positive
+        ("pnl", np.float64),  # net of both fees, quote currency
+        ("fees", np.float64),  # entry + exit fee
+        ("return_pct", np.float64),  # pnl / (quantity * entry_price) * 100
+        ("holding_ms", np.int64),  # exit_time - entry_time
+        ("closed_at_end", np.bool_),
+    ]
+)
 
 
 def _bool_array(values: ArrayLike, name: str, n: int | None) -> np.ndarray:
@@ -118,4 +124,3 @@ class BacktestResult:
     def final_equity(self) -> float:
         """Return the equity after the last bar (the initial capital when there are no bars)."""
         return float(self.equity[-1]) if len(self.equity) else float(self.config.initial_capital)
-

@@ -1,4 +1,5 @@
 """Pure Decimal paper ledger: fills, fees, slippage, PnL, the equity invariant, tick walking."""
+
 from backend.domain.ledger.book import Fill, LedgerState, apply_executed, apply_fill, replay
 from backend.domain.ledger.invariant import InvariantCheck, check_invariant
 from backend.domain.ledger.keys import format_runtime, order_key
@@ -15,8 +16,24 @@ from backend.domain.ledger.walk import (
 )
 
 __all__ = [
-    "BadNumber", "EquityPoint", "anchored", "last_flat", "Fill", "InvariantCheck", "LedgerState", "TickOrder",
+    "BadNumber",
+    "EquityPoint",
+    "anchored",
+    "last_flat",
+    "Fill",
+    "InvariantCheck",
+    "LedgerState",
+    "TickOrder",
     "WalkResult",
-    "apply_executed", "apply_fill", "check_invariant", "first_unprocessed", "format_runtime",
-    "order_for_target", "order_key", "positive_price", "replay", "to_decimal", "walk",
+    "apply_executed",
+    "apply_fill",
+    "check_invariant",
+    "first_unprocessed",
+    "format_runtime",
+    "order_for_target",
+    "order_key",
+    "positive_price",
+    "replay",
+    "to_decimal",
+    "walk",
 ]

@@ -11,6 +11,7 @@ Accounting (all ``Decimal``, quantized to 1e-8 by ``money``):
   ``unrealised = position * mark - cost_basis`` the invariant
   ``equity = cash + position * mark = initial_capital + realised + unrealised`` holds exactly.
 """
+
 from __future__ import annotations
 
 from collections.abc import Iterable
@@ -101,8 +102,9 @@ def _check_order(side: str, quantity: Decimal, price: Decimal, fee: Decimal) -> 
         raise ValueError(f"fee {fee} must not be negative")
 
 
-def apply_executed(state: LedgerState, *, side: str, quantity: Decimal, price: Decimal,
-                   fee: Decimal) -> tuple[LedgerState, Fill]:
+def apply_executed(
+    state: LedgerState, *, side: str, quantity: Decimal, price: Decimal, fee: Decimal
+) -> tuple[LedgerState, Fill]:
     """Book a trade executed at ``price`` with ``fee``; reduces, closes or flips the position."""
     _check_order(side, quantity, price, fee)
     sign = 1 if side == "buy" else -1
@@ -131,8 +133,15 @@ def apply_executed(state: LedgerState, *, side: str, quantity: Decimal, price: D
     return new_state, Fill(side, quantity, price, fee, notional, realised, cash_delta)
 
 
-def apply_fill(state: LedgerState, *, side: str, quantity: Decimal, reference_price: Decimal,
-               fee_bps: Decimal, slippage_bps: Decimal) -> tuple[LedgerState, Fill]:
+def apply_fill(
+    state: LedgerState,
+    *,
+    side: str,
+    quantity: Decimal,
+    reference_price: Decimal,
+    fee_bps: Decimal,
+    slippage_bps: Decimal,
+) -> tuple[LedgerState, Fill]:
     """Fill a market order at ``reference_price`` moved by slippage, charging ``fee_bps``."""
     price = fill_price(side, reference_price, slippage_bps)
     fee = fee_for(q(quantity * price), fee_bps)
@@ -143,6 +152,7 @@ def replay(initial_capital: Decimal, fills: Iterable[Fill]) -> LedgerState:
     """Rebuild the account from its starting capital and executed fills, in order."""
     state = LedgerState.start(initial_capital)
     for fill in fills:
-        state, _ = apply_executed(state, side=fill.side, quantity=fill.quantity,
-                                  price=fill.price, fee=fill.fee)
+        state, _ = apply_executed(
+            state, side=fill.side, quantity=fill.quantity, price=fill.price, fee=fill.fee
+        )
     return state

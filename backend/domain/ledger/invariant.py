@@ -1,4 +1,5 @@
 """The ledger check the API exposes: equity identity and replay agreement."""
+
 from __future__ import annotations
 
 from collections.abc import Iterable
@@ -27,8 +28,9 @@ class InvariantCheck:
     ok: bool
 
 
-def check_invariant(state: LedgerState, mark: Decimal,
-                    entries: Iterable[Fill] | None = None) -> InvariantCheck:
+def check_invariant(
+    state: LedgerState, mark: Decimal, entries: Iterable[Fill] | None = None
+) -> InvariantCheck:
     """Check the equity identity at ``mark`` and, given ``entries``, that replaying them agrees."""
     equity = state.equity(mark)
     unrealised = state.unrealised_pnl(mark)
@@ -37,10 +39,17 @@ def check_invariant(state: LedgerState, mark: Decimal,
     if entries is not None:
         matches = replay(state.initial_capital, entries) == state
     return InvariantCheck(
-        mark=mark, cash=state.cash, position=state.position,
-        position_value=state.position_value(mark), equity=equity,
-        initial_capital=state.initial_capital, realised_pnl=state.realised_pnl,
-        unrealised_pnl=unrealised, fees_paid=state.fees_paid, expected_equity=expected,
-        difference=equity - expected, replay_matches=matches,
+        mark=mark,
+        cash=state.cash,
+        position=state.position,
+        position_value=state.position_value(mark),
+        equity=equity,
+        initial_capital=state.initial_capital,
+        realised_pnl=state.realised_pnl,
+        unrealised_pnl=unrealised,
+        fees_paid=state.fees_paid,
+        expected_equity=expected,
+        difference=equity - expected,
+        replay_matches=matches,
         ok=(equity == expected) and matches,
     )

@@ -1,4 +1,5 @@
 """Idempotency keys and the human runtime string shown on a bot card."""
+
 from __future__ import annotations
 
 _MINUTE_MS = 60_000

@@ -3,6 +3,7 @@
 Every amount the ledger stores (cash, quantity, price, fee, PnL) is a ``Decimal`` quantized to
 ``QUANTUM`` (1e-8), so sums of stored amounts are exact and a NUMERIC column round-trips them.
 """
+
 from __future__ import annotations
 
 import math

@@ -1,4 +1,5 @@
 """Order sizing for a bot that moves between target states (flat, all-in long, all-in short)."""
+
 from __future__ import annotations
 
 from decimal import Decimal
@@ -22,8 +23,9 @@ def _all_in_quantity(state: LedgerState, price: Decimal, fee_bps: Decimal) -> De
     return q_down(after_close / (price * (1 + rate)))
 
 
-def order_for_target(state: LedgerState, *, target: int, reference_price: Decimal,
-                     fee_bps: Decimal, slippage_bps: Decimal) -> tuple[str, Decimal] | None:
+def order_for_target(
+    state: LedgerState, *, target: int, reference_price: Decimal, fee_bps: Decimal, slippage_bps: Decimal
+) -> tuple[str, Decimal] | None:
     """Return ``(side, quantity)`` moving the account to ``target`` (-1, 0, +1), or None.
 
     +1 puts the whole equity long and -1 the whole equity short (both after fees and slippage at
@@ -40,8 +42,14 @@ def order_for_target(state: LedgerState, *, target: int, reference_price: Decima
     quantity = abs(target * size - state.position)
     # Quantizing the notional and the fee may overshoot the cash by a quantum or two.
     while side == "buy" and quantity > abs(state.position) and quantity > 0:
-        after, _ = apply_fill(state, side=side, quantity=quantity, reference_price=reference_price,
-                              fee_bps=fee_bps, slippage_bps=slippage_bps)
+        after, _ = apply_fill(
+            state,
+            side=side,
+            quantity=quantity,
+            reference_price=reference_price,
+            fee_bps=fee_bps,
+            slippage_bps=slippage_bps,
+        )
         if after.cash >= 0:
             break
         quantity -= QUANTUM

@@ -5,6 +5,7 @@ Bar timing (the same as the backtest engine): ``target[t]`` is the position stat
 slippage and charged the fee. A bar is therefore processed only once its successor exists, and
 the equity point of bar ``t`` is the account marked at ``close[t]`` before that fill.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -63,13 +64,17 @@ def anchored(signals: Signals, flat_through: int) -> Signals:
     def cut(values: np.ndarray | None) -> np.ndarray | None:
         return None if values is None else values & keep
 
-    return Signals(entries=signals.entries & keep, exits=signals.exits & keep,
-                   short_entries=cut(signals.short_entries), short_exits=cut(signals.short_exits))
+    return Signals(
+        entries=signals.entries & keep,
+        exits=signals.exits & keep,
+        short_entries=cut(signals.short_entries),
+        short_exits=cut(signals.short_exits),
+    )
 
 
 def last_flat(target: np.ndarray, start: int, stop: int) -> int | None:
     """Index of the last bar in ``[start, stop)`` whose target state is flat, or None."""
-    flat = np.flatnonzero(target[max(start, 0):stop] == 0)
+    flat = np.flatnonzero(target[max(start, 0) : stop] == 0)
     return int(flat[-1]) + max(start, 0) if len(flat) else None
 
 
@@ -80,8 +85,16 @@ def first_unprocessed(bars: Bars, last_time: int | None) -> int:
     return int(np.searchsorted(bars.time, last_time, side="right"))
 
 
-def walk(state: LedgerState, *, bot_id: str, bars: Bars, target: np.ndarray, start: int,
-         fee_bps: Decimal, slippage_bps: Decimal) -> WalkResult:
+def walk(
+    state: LedgerState,
+    *,
+    bot_id: str,
+    bars: Bars,
+    target: np.ndarray,
+    start: int,
+    fee_bps: Decimal,
+    slippage_bps: Decimal,
+) -> WalkResult:
     """Process signal bars ``start .. len(bars) - 2`` and return the new state, orders and equity.
 
     Raises ``money.BadNumber`` on a NaN/infinite/non-positive price, so a caller can reject the
@@ -105,18 +118,25 @@ def walk(state: LedgerState, *, bot_id: str, bars: Bars, target: np.ndarray, sta
     return WalkResult(state, orders, equity, last_time)
 
 
-def _move(state: LedgerState, bot_id: str, bars: Bars, t: int, wanted: int,
-          fee_bps: Decimal, slippage_bps: Decimal) -> tuple[LedgerState, TickOrder | None]:
+def _move(
+    state: LedgerState, bot_id: str, bars: Bars, t: int, wanted: int, fee_bps: Decimal, slippage_bps: Decimal
+) -> tuple[LedgerState, TickOrder | None]:
     """Fill the order taking the account to ``wanted`` at bar ``t + 1``'s open."""
     reference = positive_price(float(bars.open[t + 1]))
-    sized = order_for_target(state, target=wanted, reference_price=reference,
-                             fee_bps=fee_bps, slippage_bps=slippage_bps)
+    sized = order_for_target(
+        state, target=wanted, reference_price=reference, fee_bps=fee_bps, slippage_bps=slippage_bps
+    )
     if sized is None:
         return state, None
     side, quantity = sized
-    state, fill = apply_fill(state, side=side, quantity=quantity, reference_price=reference,
-                             fee_bps=fee_bps, slippage_bps=slippage_bps)
+    state, fill = apply_fill(
+        state,
+        side=side,
+        quantity=quantity,
+        reference_price=reference,
+        fee_bps=fee_bps,
+        slippage_bps=slippage_bps,
+    )
     fill_time = int(bars.time[t + 1])
-    order = TickOrder(fill_time, int(bars.time[t]), reference,
-                      order_key(bot_id, fill_time, side), fill)
+    order = TickOrder(fill_time, int(bars.time[t]), reference, order_key(bot_id, fill_time, side), fill)
     return state, order

@@ -3,6 +3,7 @@
 Bars follow ``backend.domain.bars``: ``time`` is the bar open time in Unix ms (UTC), ascending;
 a provider returns complete bars only (``time + interval_ms <= now``).
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass

@@ -7,6 +7,7 @@ Unix milliseconds, ISO 8601 (with or without zone; no zone means UTC), ``YYYY-MM
 ``YYYY-MM-DD`` (00:00 UTC). Output times are bar open times in Unix ms, ascending, unique.
 Any bad row fails the whole parse with every problem listed by file line number (capped).
 """
+
 from __future__ import annotations
 
 import csv

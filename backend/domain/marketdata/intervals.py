@@ -3,6 +3,7 @@
 Every bar time is the bar's open time in Unix ms (UTC). Bars sit on a grid anchored at the
 Unix epoch, so a 1d bar opens at 00:00 UTC and a 4h bar at 00:00, 04:00, ... UTC.
 """
+
 from __future__ import annotations
 
 MINUTE_MS = 60_000
@@ -20,7 +21,13 @@ INTERVAL_MS: dict[str, int] = {
 INTERVALS: tuple[str, ...] = tuple(INTERVAL_MS)
 
 _INTERVAL_TO_RESOLUTION = {
-    "1m": "1", "5m": "5", "15m": "15", "30m": "30", "1h": "60", "4h": "240", "1d": "1D",
+    "1m": "1",
+    "5m": "5",
+    "15m": "15",
+    "30m": "30",
+    "1h": "60",
+    "4h": "240",
+    "1d": "1D",
 }
 RESOLUTIONS: tuple[str, ...] = tuple(_INTERVAL_TO_RESOLUTION.values())
 # TradingView also spells a day "D" (and "1440" in minutes); accept those spellings on input.

@@ -16,6 +16,7 @@ in, and a request near "now" only computes the days it covers. Bars are served f
 ``MOCK_START_MS`` up to the last complete bar before ``now``. Sessions shape activity only: the
 mock trades 24x7 for every symbol.
 """
+
 from __future__ import annotations
 
 import time
@@ -62,8 +63,14 @@ def _spec(
     decimals: int = 2,
     exchange: str = "QYQ",
 ) -> MockSpec:
-    info = SymbolInfo(symbol, description, kind, exchange=exchange, pricescale=10**decimals,
-                      currency="USDT" if symbol.endswith("USDT") else "USD")
+    info = SymbolInfo(
+        symbol,
+        description,
+        kind,
+        exchange=exchange,
+        pricescale=10**decimals,
+        currency="USDT" if symbol.endswith("USDT") else "USD",
+    )
     return MockSpec(info, base, vol, band, volume, session)
 
 
@@ -77,10 +84,20 @@ MOCK_SPECS: dict[str, MockSpec] = {
         _spec("EURUSD", "Euro / US dollar", "forex", 1.09, 0.07, 0.025, 900.0, (420, 1260), 5),
         _spec("GBPUSD", "British pound / US dollar", "forex", 1.27, 0.08, 0.03, 700.0, (420, 1260), 5),
         _spec("AAPL", "Apple Inc.", "stock", 180.0, 0.28, 0.12, 60000.0, (810, 1200), exchange="NASDAQ"),
-        _spec("MSFT", "Microsoft Corporation", "stock", 380.0, 0.25, 0.1, 30000.0, (810, 1200),
-              exchange="NASDAQ"),
-        _spec("SPY", "SPDR S&P 500 ETF", "index", 450.0, 0.15, 0.06, 90000.0, (810, 1200),
-              exchange="NYSEARCA"),
+        _spec(
+            "MSFT",
+            "Microsoft Corporation",
+            "stock",
+            380.0,
+            0.25,
+            0.1,
+            30000.0,
+            (810, 1200),
+            exchange="NASDAQ",
+        ),
+        _spec(
+            "SPY", "SPDR S&P 500 ETF", "index", 450.0, 0.15, 0.06, 90000.0, (810, 1200), exchange="NYSEARCA"
+        ),
     )
 }
 
@@ -169,10 +186,12 @@ class MockProvider:
         shape = _activity(spec.session)
         sd = spec.annual_vol / np.sqrt(365.0) * shape / np.sqrt(np.sum(shape * shape))
         # float32 draws: half the generator cost, and noise needs no more precision.
-        draws = np.stack([
-            self._rng(spec.info.symbol, _STREAM_DAY, d).standard_normal((4, _MINUTES), dtype=np.float32)
-            for d in days
-        ])
+        draws = np.stack(
+            [
+                self._rng(spec.info.symbol, _STREAM_DAY, d).standard_normal((4, _MINUTES), dtype=np.float32)
+                for d in days
+            ]
+        )
         z, wick_hi, wick_lo, vol_noise = (draws[:, k, :] for k in range(4))
         log_close = anchors[:-1, None] + _bridge(z * sd, sd * sd, np.diff(anchors))[:, 1:]
         close = np.exp(log_close)
@@ -196,8 +215,12 @@ class MockProvider:
         rows = len(minutes) // per_bar
         cols = {f: getattr(minutes, f).reshape(rows, per_bar) for f in _COLUMNS}
         return Bars.from_arrays(
-            cols["time"][:, 0], cols["open"][:, 0], cols["high"].max(axis=1), cols["low"].min(axis=1),
-            cols["close"][:, -1], np.round(cols["volume"].sum(axis=1), 3),
+            cols["time"][:, 0],
+            cols["open"][:, 0],
+            cols["high"].max(axis=1),
+            cols["low"].min(axis=1),
+            cols["close"][:, -1],
+            np.round(cols["volume"].sum(axis=1), 3),
         )
 
 

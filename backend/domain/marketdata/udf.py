@@ -5,6 +5,7 @@ the Unix ms bar open times of ``Bars``. History ranges are ``[from, to)`` (``to`
 ``countback`` (bars ending before ``to``) wins over ``from``. Errors are ``{"s": "error"}``
 payloads; the HTTP layer sends them with status 200 as the chart library expects.
 """
+
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
@@ -69,8 +70,14 @@ def symbol_payload(info: SymbolInfo) -> dict[str, Any]:
     }
 
 
-def search_payload(symbols: Iterable[SymbolInfo], *, query: str = "", type: str = "",  # noqa: A002
-                   exchange: str = "", limit: int = 30) -> list[dict[str, Any]]:
+def search_payload(
+    symbols: Iterable[SymbolInfo],
+    *,
+    query: str = "",
+    type: str = "",  # noqa: A002
+    exchange: str = "",
+    limit: int = 30,
+) -> list[dict[str, Any]]:
     """Return the ``/search`` answer: symbols whose name or description contains ``query``."""
     needle = query.strip().upper()
     found = []
@@ -79,9 +86,16 @@ def search_payload(symbols: Iterable[SymbolInfo], *, query: str = "", type: str 
             continue
         if (type and info.type != type) or (exchange and info.exchange != exchange):
             continue
-        found.append({"symbol": info.symbol, "full_name": f"{info.exchange}:{info.symbol}",
-                      "description": info.description, "exchange": info.exchange,
-                      "ticker": info.symbol, "type": info.type})
+        found.append(
+            {
+                "symbol": info.symbol,
+                "full_name": f"{info.exchange}:{info.symbol}",
+                "description": info.description,
+                "exchange": info.exchange,
+                "ticker": info.symbol,
+                "type": info.type,
+            }
+        )
     # Exact and prefix matches first, as a user typing a ticker expects.
     found.sort(key=lambda row: (row["symbol"] != needle, not row["symbol"].startswith(needle), row["symbol"]))
     return found[: max(0, min(int(limit), MAX_SEARCH_RESULTS))]
@@ -97,8 +111,9 @@ class HistoryRequest:
     countback: int | None
 
 
-def parse_history_request(resolution: str, from_s: int | None, to_s: int | None,
-                          countback: int | None) -> HistoryRequest:
+def parse_history_request(
+    resolution: str, from_s: int | None, to_s: int | None, countback: int | None
+) -> HistoryRequest:
     """Validate UDF history arguments (seconds) into a HistoryRequest; raise ValueError."""
     interval = resolution_to_interval(resolution)
     if to_s is None:
@@ -111,8 +126,9 @@ def parse_history_request(resolution: str, from_s: int | None, to_s: int | None,
         if from_s >= to_s:
             raise ValueError("from must be earlier than to")
     start_ms = clamp_seconds_to_ms(from_s) if from_s is not None else 0
-    return HistoryRequest(interval, start_ms, clamp_seconds_to_ms(to_s),
-                          min(countback, MAX_HISTORY_BARS) if countback else None)
+    return HistoryRequest(
+        interval, start_ms, clamp_seconds_to_ms(to_s), min(countback, MAX_HISTORY_BARS) if countback else None
+    )
 
 
 def clamp_seconds_to_ms(t_s: int) -> int:
@@ -159,14 +175,26 @@ def quote_payload(name: str, info: SymbolInfo | None, snapshot: Mapping[str, flo
     if info is None or snapshot is None:
         return {"s": "error", "n": name, "v": {}}
     price = float(snapshot["price"])
-    return {"s": "ok", "n": name, "v": {
-        "ch": float(snapshot["change"]), "chp": float(snapshot["changePercent"]),
-        "short_name": info.symbol, "exchange": info.exchange, "description": info.description,
-        "lp": price, "ask": price, "bid": price, "spread": 0.0,
-        "open_price": float(snapshot["open"]), "high_price": float(snapshot["high"]),
-        "low_price": float(snapshot["low"]), "prev_close_price": round(price - float(snapshot["change"]), 10),
-        "volume": float(snapshot["volume"]),
-    }}
+    return {
+        "s": "ok",
+        "n": name,
+        "v": {
+            "ch": float(snapshot["change"]),
+            "chp": float(snapshot["changePercent"]),
+            "short_name": info.symbol,
+            "exchange": info.exchange,
+            "description": info.description,
+            "lp": price,
+            "ask": price,
+            "bid": price,
+            "spread": 0.0,
+            "open_price": float(snapshot["open"]),
+            "high_price": float(snapshot["high"]),
+            "low_price": float(snapshot["low"]),
+            "prev_close_price": round(price - float(snapshot["change"]), 10),
+            "volume": float(snapshot["volume"]),
+        },
+    }
 
 
 @dataclass(frozen=True)
@@ -184,24 +212,30 @@ class TradeMark:
 def marks_payload(trades: Iterable[TradeMark], resolution: str) -> list[dict[str, Any]]:
     """Return ``/marks``: one mark per trade, on the open time (seconds) of its bar."""
     step = interval_ms(resolution_to_interval(resolution))
-    return [{
-        "id": trade.id,
-        "time": (int(trade.time_ms) // step * step) // 1000,
-        "color": "green" if trade.side == "buy" else "red",
-        "text": f"{trade.source} {trade.side} {trade.quantity:g} @ {trade.price:g}",
-        "label": "B" if trade.side == "buy" else "S",
-        "labelFontColor": "white",
-        "minSize": 14,
-    } for trade in trades]
+    return [
+        {
+            "id": trade.id,
+            "time": (int(trade.time_ms) // step * step) // 1000,
+            "color": "green" if trade.side == "buy" else "red",
+            "text": f"{trade.source} {trade.side} {trade.quantity:g} @ {trade.price:g}",
+            "label": "B" if trade.side == "buy" else "S",
+            "labelFontColor": "white",
+            "minSize": 14,
+        }
+        for trade in trades
+    ]
 
 
 def timescale_marks_payload(trades: Iterable[TradeMark], resolution: str) -> list[dict[str, Any]]:
     """Return ``/timescale_marks``: one time-axis mark per trade, on its bar's open (seconds)."""
     step = interval_ms(resolution_to_interval(resolution))
-    return [{
-        "id": trade.id,
-        "time": (int(trade.time_ms) // step * step) // 1000,
-        "color": "green" if trade.side == "buy" else "red",
-        "label": "B" if trade.side == "buy" else "S",
-        "tooltip": [f"{trade.source} {trade.side}", f"{trade.quantity:g} @ {trade.price:g}"],
-    } for trade in trades]
+    return [
+        {
+            "id": trade.id,
+            "time": (int(trade.time_ms) // step * step) // 1000,
+            "color": "green" if trade.side == "buy" else "red",
+            "label": "B" if trade.side == "buy" else "S",
+            "tooltip": [f"{trade.source} {trade.side}", f"{trade.quantity:g} @ {trade.price:g}"],
+        }
+        for trade in trades
+    ]

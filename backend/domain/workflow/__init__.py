@@ -4,6 +4,7 @@ Public API: ``parse_graph``, ``validate``/``compile_graph`` (-> ``Plan``), ``run
 with a per-node trace), ``workflow_signals`` (vectorised entries/exits over a bar history) and
 the cron helpers in ``cron``.
 """
+
 from backend.domain.workflow.graph import Edge, Graph, Node, parse_graph
 from backend.domain.workflow.nodes import NodeType
 from backend.domain.workflow.problems import REASONS, GraphInvalid, Problem
@@ -13,7 +14,25 @@ from backend.domain.workflow.validate import Limits, Plan, Validation, compile_g
 from backend.domain.workflow.vector import workflow_signals
 
 __all__ = [
-    "ActionIntent", "Edge", "Graph", "GraphInvalid", "Limits", "Node", "NodeTrace", "NodeType",
-    "Plan", "Problem", "REASONS", "REGISTRY", "TickResult", "Validation", "compile_graph",
-    "describe_types", "parse_graph", "register", "run_tick", "validate", "workflow_signals",
+    "ActionIntent",
+    "Edge",
+    "Graph",
+    "GraphInvalid",
+    "Limits",
+    "Node",
+    "NodeTrace",
+    "NodeType",
+    "Plan",
+    "Problem",
+    "REASONS",
+    "REGISTRY",
+    "TickResult",
+    "Validation",
+    "compile_graph",
+    "describe_types",
+    "parse_graph",
+    "register",
+    "run_tick",
+    "validate",
+    "workflow_signals",
 ]

@@ -7,6 +7,7 @@ DST jump) and each wall time is then placed on the UTC timeline with ``zoneinfo`
 - a wall time that occurs twice (fall back) fires once, at its first occurrence.
 Instants are strictly increasing; a wall time mapping onto an instant already passed is skipped.
 """
+
 from __future__ import annotations
 
 from datetime import UTC, datetime

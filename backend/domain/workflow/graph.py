@@ -3,6 +3,7 @@
 Nodes and edges are NamedTuples rather than dataclasses: a 500-node graph is parsed on every
 validation and tuple construction is several times cheaper.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -57,8 +58,12 @@ def _parse_node(i: int, raw: Any, problems: list[Problem]) -> Node | None:
         problems.append(Problem(MALFORMED_GRAPH, f"node {node_id}: 'data' must be an object", node_id))
         data = {}
     node_type, position = raw.get("type"), raw.get("position")
-    return Node(node_id, node_type if isinstance(node_type, str) else "", data,
-                position if isinstance(position, dict) else {})
+    return Node(
+        node_id,
+        node_type if isinstance(node_type, str) else "",
+        data,
+        position if isinstance(position, dict) else {},
+    )
 
 
 def _parse_edge(i: int, raw: Any, problems: list[Problem]) -> Edge | None:
@@ -67,8 +72,13 @@ def _parse_edge(i: int, raw: Any, problems: list[Problem]) -> Edge | None:
         problems.append(Problem(MALFORMED_GRAPH, f"edges[{i}] needs 'source' and 'target'"))
         return None
     sh, th = raw.get("sourceHandle"), raw.get("targetHandle")
-    return Edge(str(raw.get("id") or f"e{i}"), str(raw["source"]), str(raw["target"]),
-                str(sh) if sh else None, str(th) if th else None)
+    return Edge(
+        str(raw.get("id") or f"e{i}"),
+        str(raw["source"]),
+        str(raw["target"]),
+        str(sh) if sh else None,
+        str(th) if th else None,
+    )
 
 
 def parse_graph(raw: Any) -> Graph:

@@ -5,6 +5,7 @@ value is True) or the ``false`` handle (followed where it is False). Combinators
 each incoming edge as a boolean: True where the edge is live. They default to the
 ``none_failed`` join so a False input still lets them evaluate (and decide False/True).
 """
+
 from __future__ import annotations
 
 import operator
@@ -64,8 +65,13 @@ class LogicNode(NodeType):
     name = "logic"
     output = "boolean"
     source_handles = frozenset({"true", "false"})
-    params = (Param("op", "choice", required=True, choices=OPS), Param("value", "number"),
-              Param("low", "number"), Param("high", "number"), JOIN_PARAM)
+    params = (
+        Param("op", "choice", required=True, choices=OPS),
+        Param("value", "number"),
+        Param("low", "number"),
+        Param("high", "number"),
+        JOIN_PARAM,
+    )
 
     def accepts(self, data: dict[str, Any]) -> frozenset[str]:
         """Combinators take booleans; every other op takes series."""

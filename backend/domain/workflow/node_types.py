@@ -1,4 +1,5 @@
 """The built-in trigger, data and action node types (``logic`` lives in ``logic.py``)."""
+
 from __future__ import annotations
 
 from collections.abc import Callable
@@ -34,8 +35,11 @@ class TriggerNode(NodeType):
 
     name = "trigger"
     output = "event"
-    params = (Param("mode", "choice", choices=("manual", "cron"), default="manual"),
-              Param("cron", "str"), Param("timezone", "str", default="UTC"))
+    params = (
+        Param("mode", "choice", choices=("manual", "cron"), default="manual"),
+        Param("cron", "str"),
+        Param("timezone", "str", default="UTC"),
+    )
 
     def accepts(self, data: dict[str, Any]) -> frozenset[str]:
         """Take no inputs at all."""
@@ -74,8 +78,10 @@ class DataNode(NodeType):
         Param("signal", "int", minimum=1, maximum=10_000, default=9),
         Param("k", "number", minimum=0, maximum=100, default=2.0),
         Param("output", "choice", choices=("line", "signal", "hist", "upper", "middle", "lower")),
-        Param("symbol", "str"), Param("interval", "choice", choices=INTERVALS, default="1d"),
-        Param("lookback", "int", minimum=1, maximum=100_000, default=300), JOIN_PARAM,
+        Param("symbol", "str"),
+        Param("interval", "choice", choices=INTERVALS, default="1d"),
+        Param("lookback", "int", minimum=1, maximum=100_000, default=300),
+        JOIN_PARAM,
     )
     _default_period = {"rsi": 14, "atr": 14, "bbands": 20}
 
@@ -91,8 +97,10 @@ class DataNode(NodeType):
         if out is not None and out not in MULTI_OUTPUTS.get(kind, ()):
             found.append((INVALID_PARAMETER, f"parameter 'output' {out!r} does not apply to {kind}"))
         if not found and self.p(data, "lookback") < self.warmup(data):
-            message = (f"parameter 'lookback' ({self.p(data, 'lookback')} bars) is shorter "
-                       f"than the {self.warmup(data)} bars {self.label(data)} needs for a value")
+            message = (
+                f"parameter 'lookback' ({self.p(data, 'lookback')} bars) is shorter "
+                f"than the {self.warmup(data)} bars {self.label(data)} needs for a value"
+            )
             found.append((INVALID_PARAMETER, message))
         return found
 
@@ -153,8 +161,13 @@ class ActionNode(NodeType):
     """What to do when reached: ``buy``/``sell``/``close`` (paper orders) or ``notify``."""
 
     name = "action"
-    params = (Param("action", "choice", required=True, choices=ACTIONS),
-              Param("bot_id", "str"), Param("symbol", "str"), Param("message", "str"), JOIN_PARAM)
+    params = (
+        Param("action", "choice", required=True, choices=ACTIONS),
+        Param("bot_id", "str"),
+        Param("symbol", "str"),
+        Param("message", "str"),
+        JOIN_PARAM,
+    )
 
     def check_inputs(self, node: Node, edges: list[Edge]) -> list[InputProblem]:
         """Require something feeding the action."""

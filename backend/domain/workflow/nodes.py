@@ -7,6 +7,7 @@ data node) and ``boolean`` (a logic node's decision, leaving through its ``true`
 handle). Every ``compute`` works on whole arrays (one value per bar, aligned to the bars' close);
 a tick run uses the last element, the vectorised run uses all of them.
 """
+
 from __future__ import annotations
 
 from collections.abc import Callable
@@ -84,7 +85,7 @@ class NodeType:
 def tail_align(*arrays: np.ndarray) -> list[np.ndarray]:
     """Align arrays on their last element (series of different symbols may differ in length)."""
     n = min(len(a) for a in arrays)
-    return [a[len(a) - n:] for a in arrays]
+    return [a[len(a) - n :] for a in arrays]
 
 
 def no_inputs_check(node: Node, edges: list[Edge]) -> list[InputProblem]:

@@ -1,4 +1,5 @@
 """Declarative node parameter schemas: each node type lists its ``Param``s."""
+
 from __future__ import annotations
 
 import math
@@ -86,7 +87,7 @@ def check_params(params: tuple[Param, ...], data: dict[str, Any]) -> list[tuple[
         param = by_name.get(name)
         if param is None or value is None:
             continue  # unknown keys (label, styling...) belong to the editor
-        if (why := _kind_error(param, value) or _bound_error(param, value)):
+        if why := _kind_error(param, value) or _bound_error(param, value):
             found.append((INVALID_PARAMETER, f"parameter '{name}' {why} (got {value!r})"))
     return found
 

@@ -3,6 +3,7 @@
 Built from explicit imports, so importing the engine never depends on import order or on a
 module registering itself as a side effect.
 """
+
 from __future__ import annotations
 
 from typing import Any, TypeVar

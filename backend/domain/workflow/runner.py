@@ -6,6 +6,7 @@ last ``lookback`` bars of their symbol/interval through ``bars_source`` and use 
 last (closed) bar. Actions are not performed here: they come back as ``ActionIntent``s for the
 caller to carry out (and record) in order.
 """
+
 from __future__ import annotations
 
 import time
@@ -39,8 +40,13 @@ class NodeTrace:
 
     def to_dict(self) -> dict[str, Any]:
         """Return the wire shape ``{nodeId, status, inputs, outputs, decision?, durationMs, error?}``."""
-        out = {"nodeId": self.node_id, "status": self.status, "inputs": self.inputs,
-               "outputs": self.outputs, "durationMs": self.duration_ms}
+        out = {
+            "nodeId": self.node_id,
+            "status": self.status,
+            "inputs": self.inputs,
+            "outputs": self.outputs,
+            "durationMs": self.duration_ms,
+        }
         if self.decision is not None:
             out["decision"] = self.decision
         if self.error is not None:
@@ -164,8 +170,11 @@ class _Run:
             self._action(node, trace)
         elif value is not None:  # data nodes and any other series-producing type
             self.values[node.id] = value
-            trace.inputs = {"symbol": node.data.get("symbol") or self.symbol,
-                            "interval": node.data.get("interval") or "1d", "bars": len(value)}
+            trace.inputs = {
+                "symbol": node.data.get("symbol") or self.symbol,
+                "interval": node.data.get("interval") or "1d",
+                "bars": len(value),
+            }
             trace.outputs = {"label": self.labels[node.id], "value": _num(value[-1])}
 
     def _logic(self, node: Node, inputs: Inputs, value: np.ndarray, trace: NodeTrace) -> None:
@@ -189,8 +198,13 @@ class _Run:
     def _action(self, node: Node, trace: NodeTrace) -> None:
         """Record the action intent (performed by the caller)."""
         data = node.data
-        intent = ActionIntent(node.id, data["action"], data.get("symbol") or self.symbol,
-                              data.get("bot_id"), data.get("message"))
+        intent = ActionIntent(
+            node.id,
+            data["action"],
+            data.get("symbol") or self.symbol,
+            data.get("bot_id"),
+            data.get("message"),
+        )
         self.actions.append(intent)
         live = [e for e in self.plan.incoming[node.id] if self.edge_state(e) == "live"]
         via = [f"{e.source}.{e.source_handle}" if e.source_handle else e.source for e in live]
@@ -199,8 +213,14 @@ class _Run:
         trace.decision = f"{intent.action.upper()} {intent.symbol or ''}".strip()
 
 
-def run_tick(plan: Plan, bars_source: BarsSource, *, symbol: str | None = None,
-             fired: set[str] | None = None, clock: Callable[[], float] = time.perf_counter) -> TickResult:
+def run_tick(
+    plan: Plan,
+    bars_source: BarsSource,
+    *,
+    symbol: str | None = None,
+    fired: set[str] | None = None,
+    clock: Callable[[], float] = time.perf_counter,
+) -> TickResult:
     """Run ``plan`` once; ``fired`` limits which triggers fire (None: all of them)."""
     run = _Run(plan, bars_source, symbol, fired, clock)
     trace = tuple(run.step(node_id) for node_id in plan.order)

@@ -3,6 +3,7 @@
 Order: ``graphlib`` topological order taken one generation at a time (every node whose inputs
 are all done), ids sorted within a generation, so equal graphs always run in the same order.
 """
+
 from __future__ import annotations
 
 import graphlib
@@ -59,8 +60,11 @@ class Validation:
 
     def to_dict(self) -> dict[str, Any]:
         """Return the wire shape ``{valid, errors, order}``."""
-        return {"valid": self.valid, "errors": [p.to_dict() for p in self.problems],
-                "order": list(self.order)}
+        return {
+            "valid": self.valid,
+            "errors": [p.to_dict() for p in self.problems],
+            "order": list(self.order),
+        }
 
 
 @dataclass
@@ -112,8 +116,11 @@ def _index(st: _State) -> None:
         seen.add(edge.id)
         missing = [end for end in (edge.source, edge.target) if end not in st.nodes]
         if missing:
-            st.add(P.UNKNOWN_EDGE_ENDPOINT, f"edge {edge.id} refers to unknown node(s) {', '.join(missing)}",
-                   edge_id=edge.id)
+            st.add(
+                P.UNKNOWN_EDGE_ENDPOINT,
+                f"edge {edge.id} refers to unknown node(s) {', '.join(missing)}",
+                edge_id=edge.id,
+            )
             continue
         st.edges.append(edge)
         st.incoming[edge.target].append(edge)
@@ -143,16 +150,29 @@ def _check_edge(st: _State, edge: Edge) -> None:
         return
     if edge.source_handle not in s_type.source_handles:
         allowed = " or ".join(sorted(h for h in s_type.source_handles if h)) or "none"
-        st.add(P.INVALID_HANDLE, f"edge {edge.id}: {src.type} node {src.id} has no output "
-               f"{edge.source_handle!r} (outputs: {allowed})", src.id, edge.id)
+        st.add(
+            P.INVALID_HANDLE,
+            f"edge {edge.id}: {src.type} node {src.id} has no output "
+            f"{edge.source_handle!r} (outputs: {allowed})",
+            src.id,
+            edge.id,
+        )
     if edge.target_handle not in d_type.target_handles(dst.data):
-        st.add(P.INVALID_HANDLE, f"edge {edge.id}: node {dst.id} has no input {edge.target_handle!r}",
-               dst.id, edge.id)
+        st.add(
+            P.INVALID_HANDLE,
+            f"edge {edge.id}: node {dst.id} has no input {edge.target_handle!r}",
+            dst.id,
+            edge.id,
+        )
     accepted = d_type.accepts(dst.data)
     if s_type.output not in accepted:
         need = " or ".join(sorted(accepted)) or "no input"
-        st.add(P.INCOMPATIBLE_CONNECTION, f"edge {edge.id}: node {dst.id} needs {need} but "
-               f"{src.id} gives a {s_type.output}", dst.id, edge.id)
+        st.add(
+            P.INCOMPATIBLE_CONNECTION,
+            f"edge {edge.id}: node {dst.id} needs {need} but {src.id} gives a {s_type.output}",
+            dst.id,
+            edge.id,
+        )
 
 
 def _order(st: _State) -> tuple[str, ...]:
@@ -222,11 +242,19 @@ def _joins(st: _State, order: tuple[str, ...]) -> None:
         if combinator:
             continue
         if len(set(edge_conds)) > 1 and "join" not in node.data:
-            st.add(P.AMBIGUOUS_JOIN, f"node {node_id} joins different branches; set its 'join' "
-                   "to all_success, one_success or none_failed", node_id)
+            st.add(
+                P.AMBIGUOUS_JOIN,
+                f"node {node_id} joins different branches; set its 'join' "
+                "to all_success, one_success or none_failed",
+                node_id,
+            )
         elif _join_of(node) == "all_success" and _contradicts(conds[node_id]):
-            st.add(P.AMBIGUOUS_JOIN, f"node {node_id} needs both the true and the false branch "
-                   "of the same logic node (all_success), so it can never run", node_id)
+            st.add(
+                P.AMBIGUOUS_JOIN,
+                f"node {node_id} needs both the true and the false branch "
+                "of the same logic node (all_success), so it can never run",
+                node_id,
+            )
 
 
 def _edge_cond(st: _State, conds: dict[str, Conds], edge: Edge, into_combinator: bool) -> Conds:

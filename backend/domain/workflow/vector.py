@@ -9,6 +9,7 @@ and bots use only when shorts are allowed. A True at t is decided on bar t's clo
 the backtest engine acts on it at bar t+1's open, as for the built-in strategies. There are no
 failures in this mode, so ``none_failed`` joins are always satisfied.
 """
+
 from __future__ import annotations
 
 import numpy as np

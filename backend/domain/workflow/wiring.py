@@ -1,4 +1,5 @@
 """What flows along edges, shared by the tick runner and the vectorised run."""
+
 from __future__ import annotations
 
 from collections.abc import Callable
@@ -17,8 +18,13 @@ def handle_value(edge: Edge, value: np.ndarray) -> np.ndarray:
     return value if edge.source_handle == "true" else ~value
 
 
-def gather_inputs(plan: Plan, node_id: str, values: dict[str, Any], flag: Callable[[Edge], np.ndarray],
-                  labels: dict[str, str]) -> Inputs:
+def gather_inputs(
+    plan: Plan,
+    node_id: str,
+    values: dict[str, Any],
+    flag: Callable[[Edge], np.ndarray],
+    labels: dict[str, str],
+) -> Inputs:
     """Collect a node's inputs: series by handle for comparisons, edge flags for combinators."""
     node, edges = plan.nodes[node_id], plan.incoming[node_id]
     inputs = Inputs()

@@ -4,6 +4,7 @@ Revision ID: 0001_foundation
 Revises:
 Create Date: 2026-11-22
 """
+
 import sqlalchemy as sa
 from alembic import op
 
@@ -32,9 +33,12 @@ def upgrade() -> None:
     op.create_table(
         "user_api_keys",
         sa.Column("id", sa.String(36), primary_key=True),
-        sa.Column("user_id", sa.String(36), sa.ForeignKey("users.id", ondelete="CASCADE",
-                                                           name="fk_user_api_keys_user_id_users"),
-                  nullable=False),
+        sa.Column(
+            "user_id",
+            sa.String(36),
+            sa.ForeignKey("users.id", ondelete="CASCADE", name="fk_user_api_keys_user_id_users"),
+            nullable=False,
+        ),
         sa.Column("exchange", sa.String(40), nullable=False),
         sa.Column("label", sa.String(100)),
         sa.Column("key_ciphertext", sa.Text, nullable=False),
@@ -48,8 +52,11 @@ def upgrade() -> None:
         "jobs",
         sa.Column("id", sa.String(36), primary_key=True),
         sa.Column("kind", sa.String(40), nullable=False),
-        sa.Column("owner_id", sa.String(36), sa.ForeignKey("users.id", ondelete="CASCADE",
-                                                            name="fk_jobs_owner_id_users")),
+        sa.Column(
+            "owner_id",
+            sa.String(36),
+            sa.ForeignKey("users.id", ondelete="CASCADE", name="fk_jobs_owner_id_users"),
+        ),
         sa.Column("status", sa.String(12), nullable=False),
         sa.Column("progress", sa.Integer, nullable=False, server_default="0"),
         sa.Column("attempts", sa.Integer, nullable=False, server_default="0"),

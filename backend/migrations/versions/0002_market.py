@@ -3,6 +3,7 @@
 Revision ID: 0002_market
 Revises: 0001_foundation
 """
+
 from __future__ import annotations
 
 import sqlalchemy as sa
@@ -51,15 +52,21 @@ def _make_hypertable_if_possible() -> None:
     """Partition by time with TimescaleDB when the server offers it; plain Postgres otherwise."""
     bind = op.get_bind()
     # CREATE EXTENSION only works when the library is preloaded, so check both before trying.
-    available = bind.execute(sa.text(
-        "SELECT 1 FROM pg_available_extensions WHERE name = 'timescaledb' "
-        "AND current_setting('shared_preload_libraries') LIKE '%timescaledb%'")).scalar()
+    available = bind.execute(
+        sa.text(
+            "SELECT 1 FROM pg_available_extensions WHERE name = 'timescaledb' "
+            "AND current_setting('shared_preload_libraries') LIKE '%timescaledb%'"
+        )
+    ).scalar()
     if not available:
         return
     op.execute("CREATE EXTENSION IF NOT EXISTS timescaledb")
-    op.execute(sa.text(
-        "SELECT create_hypertable('market_candles', 'time', chunk_time_interval => :chunk, "
-        "migrate_data => true)").bindparams(chunk=WEEK_MS))
+    op.execute(
+        sa.text(
+            "SELECT create_hypertable('market_candles', 'time', chunk_time_interval => :chunk, "
+            "migrate_data => true)"
+        ).bindparams(chunk=WEEK_MS)
+    )
 
 
 def downgrade() -> None:

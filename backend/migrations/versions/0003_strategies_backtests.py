@@ -3,6 +3,7 @@
 Revision ID: 0003_strategies_backtests
 Revises: 0001_foundation
 """
+
 from __future__ import annotations
 
 import sqlalchemy as sa
@@ -18,13 +19,16 @@ MONEY = sa.Numeric(28, 10)
 
 
 def _fk(column: str, table: str, target: str, ondelete: str = "CASCADE") -> sa.ForeignKeyConstraint:
-    return sa.ForeignKeyConstraint([column], [f"{target}.id"], ondelete=ondelete,
-                                   name=f"fk_{table}_{column}_{target}")
+    return sa.ForeignKeyConstraint(
+        [column], [f"{target}.id"], ondelete=ondelete, name=f"fk_{table}_{column}_{target}"
+    )
 
 
 def _stamps() -> list[sa.Column]:
-    return [sa.Column("created_at", sa.BigInteger(), nullable=False),
-            sa.Column("updated_at", sa.BigInteger(), nullable=False)]
+    return [
+        sa.Column("created_at", sa.BigInteger(), nullable=False),
+        sa.Column("updated_at", sa.BigInteger(), nullable=False),
+    ]
 
 
 def _create_strategies() -> None:
@@ -109,8 +113,9 @@ def _create_backtests() -> None:
         _fk("job_id", "backtests", "jobs", "SET NULL"),
         _fk("strategy_id", "backtests", "strategies", "SET NULL"),
         _fk("strategy_version_id", "backtests", "strategy_versions", "SET NULL"),
-        sa.CheckConstraint("status IN ('queued', 'running', 'completed', 'failed', 'cancelled')",
-                           name="ck_backtests_status"),
+        sa.CheckConstraint(
+            "status IN ('queued', 'running', 'completed', 'failed', 'cancelled')", name="ck_backtests_status"
+        ),
         sa.CheckConstraint("end_ms > start_ms", name="ck_backtests_range"),
     )
     op.create_index("ix_backtests_owner_created", "backtests", ["owner_id", "created_at"])
@@ -130,8 +135,10 @@ def _create_trades() -> None:
         sa.Column("exit_index", sa.Integer(), nullable=False),
         sa.Column("entry_time", sa.BigInteger(), nullable=False),
         sa.Column("exit_time", sa.BigInteger(), nullable=False),
-        *(sa.Column(name, MONEY, nullable=False)
-          for name in ("entry_price", "exit_price", "quantity", "pnl", "fees", "return_pct")),
+        *(
+            sa.Column(name, MONEY, nullable=False)
+            for name in ("entry_price", "exit_price", "quantity", "pnl", "fees", "return_pct")
+        ),
         sa.Column("holding_ms", sa.BigInteger(), nullable=False),
         sa.Column("closed_at_end", sa.Boolean(), nullable=False, server_default=sa.false()),
         sa.PrimaryKeyConstraint("id", name="pk_backtest_trades"),

@@ -3,6 +3,7 @@
 Revision ID: 0005_forum_files
 Revises: 0001_foundation
 """
+
 from __future__ import annotations
 
 import sqlalchemy as sa
@@ -18,13 +19,15 @@ MONEY = sa.Numeric(28, 10)
 
 
 def _user_fk(column: str, table: str) -> sa.ForeignKeyConstraint:
-    return sa.ForeignKeyConstraint([column], ["users.id"], ondelete="CASCADE",
-                                   name=f"fk_{table}_{column}_users")
+    return sa.ForeignKeyConstraint(
+        [column], ["users.id"], ondelete="CASCADE", name=f"fk_{table}_{column}_users"
+    )
 
 
 def _post_fk(table: str) -> sa.ForeignKeyConstraint:
-    return sa.ForeignKeyConstraint(["post_id"], ["posts.id"], ondelete="CASCADE",
-                                   name=f"fk_{table}_post_id_posts")
+    return sa.ForeignKeyConstraint(
+        ["post_id"], ["posts.id"], ondelete="CASCADE", name=f"fk_{table}_post_id_posts"
+    )
 
 
 def upgrade() -> None:
@@ -48,8 +51,7 @@ def upgrade() -> None:
         sa.CheckConstraint("likes_count >= 0", name="likes_nonneg"),
         sa.CheckConstraint("comments_count >= 0", name="comments_nonneg"),
         sa.CheckConstraint("tips_total >= 0", name="tips_nonneg"),
-        sa.CheckConstraint("attachment_kind IN ('backtest', 'strategy')",
-                           name="attachment_kind"),
+        sa.CheckConstraint("attachment_kind IN ('backtest', 'strategy')", name="attachment_kind"),
     )
     op.create_index("ix_posts_created_at", "posts", ["created_at"])
     op.create_index("ix_posts_author_created", "posts", ["author_id", "created_at"])

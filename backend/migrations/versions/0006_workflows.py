@@ -3,6 +3,7 @@
 Revision ID: 0006_workflows
 Revises: 0001_foundation
 """
+
 from __future__ import annotations
 
 import sqlalchemy as sa
@@ -20,14 +21,19 @@ def _id() -> sa.Column:
 
 
 def _fk(column: str, table: str, target: str, ondelete: str = "CASCADE", nullable: bool = False) -> sa.Column:
-    return sa.Column(column, sa.String(36), sa.ForeignKey(f"{target}.id", ondelete=ondelete,
-                                                          name=f"fk_{table}_{column}_{target}"),
-                     nullable=nullable)
+    return sa.Column(
+        column,
+        sa.String(36),
+        sa.ForeignKey(f"{target}.id", ondelete=ondelete, name=f"fk_{table}_{column}_{target}"),
+        nullable=nullable,
+    )
 
 
 def upgrade() -> None:
     op.create_table(
-        "workflows", _id(), _fk("owner_id", "workflows", "users"),
+        "workflows",
+        _id(),
+        _fk("owner_id", "workflows", "users"),
         sa.Column("name", sa.String(120), nullable=False),
         sa.Column("symbol", sa.String(32)),
         sa.Column("current_version_id", sa.String(36)),
@@ -41,7 +47,9 @@ def upgrade() -> None:
     op.create_index("ix_workflows_owner_updated", "workflows", ["owner_id", "updated_at"])
     op.create_index("ix_workflows_enabled", "workflows", ["enabled"])
     op.create_table(
-        "workflow_versions", _id(), _fk("workflow_id", "workflow_versions", "workflows"),
+        "workflow_versions",
+        _id(),
+        _fk("workflow_id", "workflow_versions", "workflows"),
         sa.Column("version", sa.Integer, nullable=False),
         sa.Column("graph", postgresql.JSONB, nullable=False),
         sa.Column("content_hash", sa.String(64), nullable=False),
@@ -49,8 +57,11 @@ def upgrade() -> None:
         sa.UniqueConstraint("workflow_id", "version", name="uq_workflow_versions_number"),
     )
     op.create_table(
-        "workflow_runs", _id(), _fk("workflow_id", "workflow_runs", "workflows"),
-        _fk("version_id", "workflow_runs", "workflow_versions"), _fk("owner_id", "workflow_runs", "users"),
+        "workflow_runs",
+        _id(),
+        _fk("workflow_id", "workflow_runs", "workflows"),
+        _fk("version_id", "workflow_runs", "workflow_versions"),
+        _fk("owner_id", "workflow_runs", "users"),
         _fk("job_id", "workflow_runs", "jobs", ondelete="SET NULL", nullable=True),
         sa.Column("trigger", sa.String(12), nullable=False),
         sa.Column("scheduled_at", sa.BigInteger),
@@ -64,7 +75,9 @@ def upgrade() -> None:
     )
     op.create_index("ix_workflow_runs_workflow_created", "workflow_runs", ["workflow_id", "created_at"])
     op.create_table(
-        "workflow_node_runs", _id(), _fk("run_id", "workflow_node_runs", "workflow_runs"),
+        "workflow_node_runs",
+        _id(),
+        _fk("run_id", "workflow_node_runs", "workflow_runs"),
         sa.Column("seq", sa.Integer, nullable=False),
         sa.Column("node_id", sa.String(200), nullable=False),
         sa.Column("status", sa.String(12), nullable=False),
@@ -76,7 +89,9 @@ def upgrade() -> None:
         sa.UniqueConstraint("run_id", "node_id", name="uq_workflow_node_runs_node"),
     )
     op.create_table(
-        "workflow_notifications", _id(), _fk("owner_id", "workflow_notifications", "users"),
+        "workflow_notifications",
+        _id(),
+        _fk("owner_id", "workflow_notifications", "users"),
         _fk("workflow_id", "workflow_notifications", "workflows"),
         _fk("run_id", "workflow_notifications", "workflow_runs"),
         sa.Column("node_id", sa.String(200), nullable=False),
@@ -84,11 +99,17 @@ def upgrade() -> None:
         sa.Column("created_at", sa.BigInteger, nullable=False),
         sa.UniqueConstraint("run_id", "node_id", name="uq_workflow_notifications_node"),
     )
-    op.create_index("ix_workflow_notifications_owner_created", "workflow_notifications",
-                    ["owner_id", "created_at"])
+    op.create_index(
+        "ix_workflow_notifications_owner_created", "workflow_notifications", ["owner_id", "created_at"]
+    )
 
 
 def downgrade() -> None:
-    for table in ("workflow_notifications", "workflow_node_runs", "workflow_runs", "workflow_versions",
-                  "workflows"):
+    for table in (
+        "workflow_notifications",
+        "workflow_node_runs",
+        "workflow_runs",
+        "workflow_versions",
+        "workflows",
+    ):
         op.drop_table(table)

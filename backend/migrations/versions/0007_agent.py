@@ -3,6 +3,7 @@
 Revision ID: 0007_agent
 Revises: 0001_foundation
 """
+
 from __future__ import annotations
 
 import sqlalchemy as sa
@@ -40,15 +41,16 @@ def upgrade() -> None:
         sa.Column("created_at", sa.BigInteger(), nullable=False),
         sa.Column("finished_at", sa.BigInteger(), nullable=True),
         sa.PrimaryKeyConstraint("id", name="pk_agent_audits"),
-        sa.ForeignKeyConstraint(["owner_id"], ["users.id"], ondelete="CASCADE",
-                                name="fk_agent_audits_owner_id_users"),
-        sa.ForeignKeyConstraint(["job_id"], ["jobs.id"], ondelete="SET NULL",
-                                name="fk_agent_audits_job_id_jobs"),
-        sa.CheckConstraint("status IN ('queued', 'running', 'completed', 'failed')",
-                           name="status"),
+        sa.ForeignKeyConstraint(
+            ["owner_id"], ["users.id"], ondelete="CASCADE", name="fk_agent_audits_owner_id_users"
+        ),
+        sa.ForeignKeyConstraint(
+            ["job_id"], ["jobs.id"], ondelete="SET NULL", name="fk_agent_audits_job_id_jobs"
+        ),
+        sa.CheckConstraint("status IN ('queued', 'running', 'completed', 'failed')", name="status"),
         sa.CheckConstraint(
-            "target_kind IN ('backtest', 'strategy', 'bot', 'statements', 'file')",
-            name="target_kind"),
+            "target_kind IN ('backtest', 'strategy', 'bot', 'statements', 'file')", name="target_kind"
+        ),
         sa.CheckConstraint("score IS NULL OR (score >= 0 AND score <= 100)", name="score"),
     )
     op.create_index("ix_agent_audits_owner_created", "agent_audits", ["owner_id", "created_at"])

@@ -7,6 +7,7 @@ the completed backtests that exist.
 Revision ID: 0009_strategies_latest_backtest
 Revises: 0003_strategies_backtests
 """
+
 from __future__ import annotations
 
 import sqlalchemy as sa

@@ -35,7 +35,9 @@ def upgrade() -> None:
     op.execute("UPDATE backtests SET job_id = id WHERE job_id IS NULL")
     op.execute("UPDATE jobs j SET subject_id = b.strategy_id FROM backtests b WHERE b.job_id = j.id")
     op.drop_constraint(op.f("fk_backtests_job_id_jobs"), "backtests", type_="foreignkey")
-    op.create_foreign_key(op.f("fk_backtests_job_id_jobs"), "backtests", "jobs", ["job_id"], ["id"], ondelete="CASCADE")
+    op.create_foreign_key(
+        op.f("fk_backtests_job_id_jobs"), "backtests", "jobs", ["job_id"], ["id"], ondelete="CASCADE"
+    )
     op.alter_column("backtests", "job_id", nullable=False)
     op.drop_index("ix_backtests_status_finished", table_name="backtests")
     for column in ("status", "error_reason", "error_message", "started_at"):  # its CHECK goes with it
@@ -54,10 +56,14 @@ def downgrade() -> None:
         FROM jobs j WHERE j.id = b.job_id""")
     op.alter_column("backtests", "status", server_default=None)
     op.create_check_constraint(
-        op.f("ck_backtests_status"), "backtests", "status IN ('queued', 'running', 'completed', 'failed', 'cancelled')"
+        op.f("ck_backtests_status"),
+        "backtests",
+        "status IN ('queued', 'running', 'completed', 'failed', 'cancelled')",
     )
     op.create_index("ix_backtests_status_finished", "backtests", ["status", "finished_at"])
     op.alter_column("backtests", "job_id", nullable=True)
     op.drop_constraint(op.f("fk_backtests_job_id_jobs"), "backtests", type_="foreignkey")
-    op.create_foreign_key(op.f("fk_backtests_job_id_jobs"), "backtests", "jobs", ["job_id"], ["id"], ondelete="SET NULL")
+    op.create_foreign_key(
+        op.f("fk_backtests_job_id_jobs"), "backtests", "jobs", ["job_id"], ["id"], ondelete="SET NULL"
+    )
     op.execute("UPDATE jobs SET kind = 'backtest' WHERE kind = 'backtests.run'")

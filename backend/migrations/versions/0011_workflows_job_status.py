@@ -44,7 +44,9 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    op.add_column("workflow_runs", sa.Column("status", sa.String(12), nullable=False, server_default="queued"))
+    op.add_column(
+        "workflow_runs", sa.Column("status", sa.String(12), nullable=False, server_default="queued")
+    )
     op.add_column("workflow_runs", sa.Column("error", sa.Text()))
     op.execute("""
         UPDATE workflow_runs r SET status = CASE j.status WHEN 'PENDING' THEN 'queued' WHEN 'RUNNING' THEN 'running'

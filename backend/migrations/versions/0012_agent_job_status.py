@@ -30,7 +30,9 @@ def upgrade() -> None:
         FROM agent_audits a WHERE a.job_id IS NULL""")
     op.execute("UPDATE agent_audits SET job_id = id WHERE job_id IS NULL")
     op.drop_constraint(op.f("fk_agent_audits_job_id_jobs"), "agent_audits", type_="foreignkey")
-    op.create_foreign_key(op.f("fk_agent_audits_job_id_jobs"), "agent_audits", "jobs", ["job_id"], ["id"], ondelete="CASCADE")
+    op.create_foreign_key(
+        op.f("fk_agent_audits_job_id_jobs"), "agent_audits", "jobs", ["job_id"], ["id"], ondelete="CASCADE"
+    )
     op.alter_column("agent_audits", "job_id", nullable=False)
     for column in ("status", "error_reason", "error"):
         op.drop_column("agent_audits", column)
@@ -45,8 +47,11 @@ def downgrade() -> None:
                WHEN 'SUCCESS' THEN 'completed' ELSE 'failed' END, error_reason = j.error_reason, error = j.error
         FROM jobs j WHERE j.id = a.job_id""")
     op.alter_column("agent_audits", "status", server_default=None)
-    op.create_check_constraint("status", "agent_audits",
-                               "status IN ('queued', 'running', 'completed', 'failed')")
+    op.create_check_constraint(
+        "status", "agent_audits", "status IN ('queued', 'running', 'completed', 'failed')"
+    )
     op.alter_column("agent_audits", "job_id", nullable=True)
     op.drop_constraint(op.f("fk_agent_audits_job_id_jobs"), "agent_audits", type_="foreignkey")
-    op.create_foreign_key(op.f("fk_agent_audits_job_id_jobs"), "agent_audits", "jobs", ["job_id"], ["id"], ondelete="SET NULL")
+    op.create_foreign_key(
+        op.f("fk_agent_audits_job_id_jobs"), "agent_audits", "jobs", ["job_id"], ["id"], ondelete="SET NULL"
+    )

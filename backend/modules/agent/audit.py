@@ -5,6 +5,7 @@ OpenAI key is available, the user's relevant memories and the cited narrative; w
 plain summary is used and the audit says narrative and memory are off. A model that stays
 unreachable after the retries fails the job (and the audit) with reason ``llm_unavailable``.
 """
+
 from __future__ import annotations
 
 import logging
@@ -54,8 +55,16 @@ def _recall(actor_id: str, key: str, query: str, notes: list[str]) -> list[dict[
         logger.warning("memory search failed: %s", type(exc).__name__)
         notes.append(MEMORY_DOWN_NOTE)
         return []
-    return [{"id": m["id"], "memory": m["memory"], "kind": m["kind"], "score": m["score"],
-             "createdAt": m["createdAt"]} for m in found]
+    return [
+        {
+            "id": m["id"],
+            "memory": m["memory"],
+            "kind": m["kind"],
+            "score": m["score"],
+            "createdAt": m["createdAt"],
+        }
+        for m in found
+    ]
 
 
 def _remember(actor_id: str, key: str, text: str) -> None:
@@ -81,8 +90,9 @@ def run_audit(ctx: JobContext) -> None:
     a = db.session.scalars(select(Audit).where(Audit.job_id == ctx.job_id)).one()
     audit_id = a.id
     ctx.progress(5)
-    report = targets.report_for(actor_id=a.owner_id, kind=a.target_kind, target_id=a.target_id,
-                                statements=a.input)
+    report = targets.report_for(
+        actor_id=a.owner_id, kind=a.target_kind, target_id=a.target_id, statements=a.input
+    )
     findings = report.findings_dicts()
     _update(audit_id, score=report.score, findings=findings, metrics=_jsonable(report.metrics))
     ctx.progress(40)
@@ -92,18 +102,29 @@ def run_audit(ctx: JobContext) -> None:
         narrative, source, model, used = deterministic_narrative(findings), "deterministic", None, []
         notes.append(NO_KEY_NOTE)
     else:
-        query = " ".join([a.question or "", _describe(a)] + [f["title"] for f in findings if f["severity"] != "info"])
+        query = " ".join(
+            [a.question or "", _describe(a)] + [f["title"] for f in findings if f["severity"] != "info"]
+        )
         used = _recall(a.owner_id, key, query, notes)
         ctx.progress(60)
         narrative, source, model = _narrate(a, key, findings, used, notes)
         ctx.progress(85)
         _remember(a.owner_id, key, _conclusion(a, report.score, findings))
-    _update(audit_id, narrative=narrative, narrative_source=source, model=model, memories_used=used,
-            notes=notes, finished_at=now_ms(), complete=ctx)
+    _update(
+        audit_id,
+        narrative=narrative,
+        narrative_source=source,
+        model=model,
+        memories_used=used,
+        notes=notes,
+        finished_at=now_ms(),
+        complete=ctx,
+    )
 
 
-def _narrate(a: Audit, key: str, findings: list[dict[str, Any]], used: list[dict[str, Any]],
-             notes: list[str]) -> tuple[dict[str, Any], str, str]:
+def _narrate(
+    a: Audit, key: str, findings: list[dict[str, Any]], used: list[dict[str, Any]], notes: list[str]
+) -> tuple[dict[str, Any], str, str]:
     llm = settings.llm_settings(key)
     context = {"target": _describe(a), "question": a.question}
     try:

@@ -1,4 +1,5 @@
 """Agent errors: each class says when to raise it."""
+
 from __future__ import annotations
 
 from backend.core.errors import Invalid, NotFound, Unavailable

@@ -6,13 +6,15 @@ carry rejects it; one corrective retry, then the deterministic narrative is used
 Timeouts, connection errors, 429 and 5xx are retried with exponential backoff; when every
 attempt fails ``LLMUnavailable`` is raised with a reason that never contains the key.
 """
+
 from __future__ import annotations
 
 import json
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 from backend.domain.audit.citations import MEMORY_PREFIX, narrative_problems
 from backend.domain.audit.summary import deterministic_narrative
@@ -78,16 +80,17 @@ def _describe(exc: Exception) -> str:
     return f"{type(exc).__name__}" + (f" (HTTP {status})" if status else "")
 
 
-def chat_json(s: LLMSettings, messages: list[dict[str, str]],
-              sleep: Callable[[float], None] = time.sleep) -> str:
+def chat_json(
+    s: LLMSettings, messages: list[dict[str, str]], sleep: Callable[[float], None] = time.sleep
+) -> str:
     """Return the model's JSON text, retrying transient failures with backoff 1x, 2x, 4x..."""
     client = _client(s)
     last = "no attempt made"
     for attempt in range(max(1, s.attempts)):
         try:
             resp = client.chat.completions.create(
-                model=s.model, messages=messages, temperature=0,
-                response_format={"type": "json_object"})
+                model=s.model, messages=messages, temperature=0, response_format={"type": "json_object"}
+            )
             return resp.choices[0].message.content or ""
         except Exception as exc:  # noqa: BLE001 - classified just below
             last = _describe(exc)
@@ -95,12 +98,13 @@ def chat_json(s: LLMSettings, messages: list[dict[str, str]],
                 raise LLMUnavailable(f"model request rejected: {last}") from None
             logger.warning("model call failed (%s), attempt %d/%d", last, attempt + 1, s.attempts)
             if attempt + 1 < s.attempts:
-                sleep(s.backoff_s * (2 ** attempt))
+                sleep(s.backoff_s * (2**attempt))
     raise LLMUnavailable(f"model unavailable after {s.attempts} attempts: {last}")
 
 
-def _user_message(findings: list[dict[str, Any]], memories: list[dict[str, Any]],
-                  context: dict[str, Any]) -> str:
+def _user_message(
+    findings: list[dict[str, Any]], memories: list[dict[str, Any]], context: dict[str, Any]
+) -> str:
     mems = [{"id": MEMORY_PREFIX + str(m["id"]), "memory": m["memory"]} for m in memories]
     return json.dumps({"context": context, "findings": findings, "memories": mems})
 
@@ -112,11 +116,19 @@ def _parse(text: str) -> Any:
         return None
 
 
-def write_narrative(s: LLMSettings, *, findings: list[dict[str, Any]], memories: list[dict[str, Any]],
-                    context: dict[str, Any], sleep: Callable[[float], None] = time.sleep) -> Narrative:
+def write_narrative(
+    s: LLMSettings,
+    *,
+    findings: list[dict[str, Any]],
+    memories: list[dict[str, Any]],
+    context: dict[str, Any],
+    sleep: Callable[[float], None] = time.sleep,
+) -> Narrative:
     """Ask for a cited narrative; retry once on a rejected answer, then fall back to the plain one."""
-    messages = [{"role": "system", "content": SYSTEM_PROMPT},
-                {"role": "user", "content": _user_message(findings, memories, context)}]
+    messages = [
+        {"role": "system", "content": SYSTEM_PROMPT},
+        {"role": "user", "content": _user_message(findings, memories, context)},
+    ]
     problems: list[str] = []
     for _ in range(2):
         text = chat_json(s, messages, sleep=sleep)
@@ -125,9 +137,17 @@ def write_narrative(s: LLMSettings, *, findings: list[dict[str, Any]], memories:
         if not problems:
             return Narrative(answer["summary"], answer.get("recommendations") or [], "llm")
         logger.info("narrative rejected: %s", "; ".join(problems[:5]))
-        messages += [{"role": "assistant", "content": text},
-                     {"role": "user", "content": "Rejected: " + "; ".join(problems[:10])
-                      + ". Rewrite following the rules exactly."}]
+        messages += [
+            {"role": "assistant", "content": text},
+            {
+                "role": "user",
+                "content": "Rejected: " + "; ".join(problems[:10]) + ". Rewrite following the rules exactly.",
+            },
+        ]
     plain = deterministic_narrative(findings)
-    note = "The model's narrative was rejected twice (" + "; ".join(problems[:3]) + "); the plain summary is shown."
+    note = (
+        "The model's narrative was rejected twice ("
+        + "; ".join(problems[:3])
+        + "); the plain summary is shown."
+    )
     return Narrative(plain["summary"], plain["recommendations"], "deterministic", [note])

@@ -8,6 +8,7 @@ API and the Celery worker are different processes: so in embedded mode each oper
 folder under an inter-process file lock and closes it after (~0.1 s); with ``QDRANT_URL`` one
 Mem0 instance per process talks to the server.
 """
+
 from __future__ import annotations
 
 import fcntl
@@ -16,10 +17,11 @@ import logging
 import os
 import threading
 import warnings
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Iterator
+from typing import Any
 
 logger = logging.getLogger(__name__)
 
@@ -55,11 +57,19 @@ def _mem0_config(s: MemorySettings, client: Any) -> dict[str, Any]:
     openai = {"api_key": s.api_key, "openai_base_url": s.base_url}
     mem0_dir = _prepare_env(s)
     return {
-        "vector_store": {"provider": "qdrant", "config": {
-            "collection_name": s.collection, "embedding_model_dims": s.embed_dims, "client": client}},
+        "vector_store": {
+            "provider": "qdrant",
+            "config": {
+                "collection_name": s.collection,
+                "embedding_model_dims": s.embed_dims,
+                "client": client,
+            },
+        },
         "llm": {"provider": "openai", "config": {"model": s.llm_model, **openai}},
-        "embedder": {"provider": "openai", "config": {
-            "model": s.embed_model, "embedding_dims": s.embed_dims, **openai}},
+        "embedder": {
+            "provider": "openai",
+            "config": {"model": s.embed_model, "embedding_dims": s.embed_dims, **openai},
+        },
         "history_db_path": os.path.join(mem0_dir, "history.db"),
     }
 
@@ -85,7 +95,7 @@ def _folder_lock(path: str) -> Iterator[None]:
 
 
 @contextmanager
-def open_store(s: MemorySettings) -> Iterator["MemoryStore"]:
+def open_store(s: MemorySettings) -> Iterator[MemoryStore]:
     """Yield a MemoryStore; embedded Qdrant is opened under a file lock and closed after."""
     _prepare_env(s)
     if s.qdrant_url:
@@ -119,8 +129,13 @@ def _ms(iso: str | None) -> int | None:
 
 def _row(item: dict[str, Any]) -> dict[str, Any]:
     meta = item.get("metadata") or {}
-    return {"id": item["id"], "memory": item.get("memory", ""), "kind": meta.get("kind", "preference"),
-            "score": item.get("score"), "createdAt": _ms(item.get("created_at"))}
+    return {
+        "id": item["id"],
+        "memory": item.get("memory", ""),
+        "kind": meta.get("kind", "preference"),
+        "score": item.get("score"),
+        "createdAt": _ms(item.get("created_at")),
+    }
 
 
 class MemoryStore:
@@ -131,8 +146,9 @@ class MemoryStore:
 
     def remember_statement(self, *, user_id: str, text: str) -> list[dict[str, Any]]:
         """Extract facts from what the user said (one LLM call) and store them."""
-        out = self.mem.add([{"role": "user", "content": text}], user_id=user_id,
-                           metadata={"kind": "preference"})
+        out = self.mem.add(
+            [{"role": "user", "content": text}], user_id=user_id, metadata={"kind": "preference"}
+        )
         return self._stored(out)
 
     def remember_verbatim(self, *, user_id: str, text: str, kind: str) -> list[dict[str, Any]]:

@@ -1,4 +1,5 @@
 """Agent tables: one row per audit (its target and result; its status is its job's)."""
+
 from __future__ import annotations
 
 from typing import Any
@@ -21,13 +22,16 @@ class Audit(db.Model):
     __table_args__ = (
         Index("ix_agent_audits_owner_created", "owner_id", "created_at"),
         Index("ix_agent_audits_job_id", "job_id"),
-        CheckConstraint("target_kind IN ('backtest', 'strategy', 'bot', 'statements', 'file')",
-                        name="target_kind"),
+        CheckConstraint(
+            "target_kind IN ('backtest', 'strategy', 'bot', 'statements', 'file')", name="target_kind"
+        ),
         CheckConstraint("score IS NULL OR (score >= 0 AND score <= 100)", name="score"),
     )
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
-    owner_id: Mapped[str] = mapped_column(String(36), ForeignKey("users.id", ondelete="CASCADE"), nullable=False)
+    owner_id: Mapped[str] = mapped_column(
+        String(36), ForeignKey("users.id", ondelete="CASCADE"), nullable=False
+    )
     # The job is the audit's status record; deleting it (a refused submit) deletes the audit.
     job_id: Mapped[str] = mapped_column(String(36), ForeignKey("jobs.id", ondelete="CASCADE"), nullable=False)
     job: Mapped[Job] = relationship(Job, lazy="joined", innerjoin=True)

@@ -1,4 +1,5 @@
 """Agent endpoints: audits (async, cited) and the caller's long-term memories."""
+
 from __future__ import annotations
 
 from flask.views import MethodView
@@ -9,11 +10,20 @@ from backend.core.envelope import EnvelopeBlueprint
 from backend.core.pagination import PageArgs, paginated
 from backend.modules.agent import service
 from backend.modules.agent.schemas import (
-    AuditCreateSchema, AuditSchema, AuditSubmittedSchema, DeletedSchema, MemoryCreateSchema, MemorySchema,
+    AuditCreateSchema,
+    AuditSchema,
+    AuditSubmittedSchema,
+    DeletedSchema,
+    MemoryCreateSchema,
+    MemorySchema,
 )
 
-blp = EnvelopeBlueprint("agent", __name__, url_prefix="/api/agent",
-                        description="AI auditor: deterministic findings, cited narrative, per-user memory.")
+blp = EnvelopeBlueprint(
+    "agent",
+    __name__,
+    url_prefix="/api/agent",
+    description="AI auditor: deterministic findings, cited narrative, per-user memory.",
+)
 
 
 @blp.route("/audit")

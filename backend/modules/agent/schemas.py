@@ -1,4 +1,5 @@
 """Agent HTTP contract: audit requests and results, memories."""
+
 from __future__ import annotations
 
 import marshmallow as ma
@@ -25,7 +26,8 @@ class AuditCreateSchema(BaseSchema):
         given = [f for f in TARGET_FIELDS if data.get(f) is not None]
         if len(given) != 1:
             raise ma.ValidationError(
-                f"Give exactly one target: one of {', '.join(TARGET_FIELDS)}.", field_name="target")
+                f"Give exactly one target: one of {', '.join(TARGET_FIELDS)}.", field_name="target"
+            )
 
 
 class AuditSubmittedSchema(BaseSchema):
@@ -85,8 +87,13 @@ class AuditErrorSchema(BaseSchema):
 
 
 # An audit's status is its job's (backend.core.jobs); this is the contract's spelling of it.
-RUN_STATUS = {"PENDING": "queued", "RUNNING": "running", "SUCCESS": "completed", "FAILED": "failed",
-              "CANCELLED": "failed"}
+RUN_STATUS = {
+    "PENDING": "queued",
+    "RUNNING": "running",
+    "SUCCESS": "completed",
+    "FAILED": "failed",
+    "CANCELLED": "failed",
+}
 
 
 class AuditSchema(BaseSchema):
@@ -96,8 +103,10 @@ class AuditSchema(BaseSchema):
 
     id = ma.fields.String()
     jobId = ma.fields.String(allow_none=True)
-    status = ma.fields.Function(lambda audit: RUN_STATUS[audit["status"]],
-                                metadata={"type": "string", "enum": ["queued", "running", "completed", "failed"]})
+    status = ma.fields.Function(
+        lambda audit: RUN_STATUS[audit["status"]],
+        metadata={"type": "string", "enum": ["queued", "running", "completed", "failed"]},
+    )
     target = ma.fields.Nested(AuditTargetSchema)
     question = ma.fields.String(allow_none=True)
     score = ma.fields.Integer(allow_none=True)

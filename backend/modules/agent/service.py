@@ -1,4 +1,5 @@
 """Agent service: submit and run audits, read them, and manage the caller's memories."""
+
 from __future__ import annotations
 
 import logging
@@ -11,11 +12,11 @@ from backend.core.db import get_owned_or_404, new_id, now_ms, transactional
 from backend.core.pagination import Page, paginate
 from backend.extensions import db
 from backend.modules.agent import targets
+from backend.modules.agent.audit import JOB_KIND
 from backend.modules.agent.errors import AuditNotFound, MemoryNotFound, MemoryOff, MemoryUnavailable
 from backend.modules.agent.memory import open_store
-from backend.modules.agent.settings import api_key_for, memory_settings
-from backend.modules.agent.audit import JOB_KIND
 from backend.modules.agent.models import Audit
+from backend.modules.agent.settings import api_key_for, memory_settings
 from backend.modules.agent.views import audit_view
 
 logger = logging.getLogger(__name__)
@@ -25,7 +26,10 @@ NO_KEY = "none"  # Mem0 needs some key to build its clients; listing/deleting ne
 
 # --- audits ------------------------------------------------------------------------------------
 
-def _target_of(actor_id: str, body: dict[str, Any]) -> tuple[str, str | None, dict[str, Any] | None, str | None]:
+
+def _target_of(
+    actor_id: str, body: dict[str, Any]
+) -> tuple[str, str | None, dict[str, Any] | None, str | None]:
     """Return (kind, target id, statements, symbol) after checking the caller may audit it."""
     if body.get("statements") is not None:
         targets.check_statements(body["statements"])
@@ -48,8 +52,18 @@ def submit_audit(*, actor_id: str, body: dict[str, Any]) -> dict[str, str]:
     if not symbol and statements and statements.get("symbol"):
         symbol = str(statements["symbol"])[:32]
     job = jobs.submit(JOB_KIND, owner_id=actor_id, subject_id=target_id)
-    audit = Audit(id=new_id(), owner_id=actor_id, job_id=job.id, job=job, target_kind=kind, target_id=target_id,
-                  symbol=symbol, question=body.get("question"), input=statements, created_at=now_ms())
+    audit = Audit(
+        id=new_id(),
+        owner_id=actor_id,
+        job_id=job.id,
+        job=job,
+        target_kind=kind,
+        target_id=target_id,
+        symbol=symbol,
+        question=body.get("question"),
+        input=statements,
+        created_at=now_ms(),
+    )
     db.session.add(audit)
     return {"job_id": job.id, "audit_id": audit.id}
 
@@ -71,6 +85,7 @@ def list_audits(*, actor_id: str, page: int, page_size: int) -> Page[dict[str, A
 
 
 # --- memories ----------------------------------------------------------------------------------
+
 
 def _store_call(actor_id: str, fn, *, need_key: bool) -> Any:
     key = api_key_for(actor_id)

@@ -3,14 +3,16 @@
 Other modules are reached only through their ``service.py``; their not-found errors become the
 agent's TargetNotFound.
 """
+
 from __future__ import annotations
 
 import csv
 import io
 import json
 import logging
+from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any, Iterator
+from typing import Any
 
 import numpy as np
 
@@ -47,6 +49,7 @@ def periods_per_year(times_ms: np.ndarray) -> float:
 
 
 # --- statements -------------------------------------------------------------------------------
+
 
 def statements_from_bytes(data: bytes) -> dict[str, Any]:
     """Parse an uploaded JSON document or a CSV ``field,current,prior`` table into statements."""
@@ -95,12 +98,14 @@ def load_file_statements(*, actor_id: str, file_id: str) -> dict[str, Any]:
 
 # --- backtests, strategies, bots ----------------------------------------------------------------
 
+
 def backtest_report(*, actor_id: str, backtest_id: str) -> AuditReport:
     """Rebuild a completed backtest of the caller's and audit it (with a doubled-cost re-run)."""
     with owned("backtest"):
         run = backtests_service.rebuild_run(actor_id=actor_id, backtest_id=backtest_id)
-    ev = evidence_from_run(run.bars, run.signals, run.config, float(run.periods_per_year),
-                           result=run.result, summary=run.metrics)
+    ev = evidence_from_run(
+        run.bars, run.signals, run.config, float(run.periods_per_year), result=run.result, summary=run.metrics
+    )
     return audit_backtest(ev)
 
 
@@ -123,8 +128,9 @@ def bot_report(*, actor_id: str, bot_id: str) -> AuditReport:
     pnls = np.array([float(o.pnl) for o in perf.orders if o.pnl is not None])
     if len(equity) < 2:
         raise InvalidTarget("This bot has not recorded enough equity points to audit.")
-    ev = BacktestEvidence(equity=equity, exposure=None, trade_pnls=pnls,
-                          periods_per_year=periods_per_year(times))
+    ev = BacktestEvidence(
+        equity=equity, exposure=None, trade_pnls=pnls, periods_per_year=periods_per_year(times)
+    )
     return audit_backtest(ev)
 
 

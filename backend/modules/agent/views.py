@@ -1,4 +1,5 @@
 """Turn an Audit row into the API's audit object."""
+
 from __future__ import annotations
 
 from typing import Any

@@ -1,4 +1,5 @@
 """Errors of the auth module."""
+
 from backend.core.errors import Unauthorized
 
 

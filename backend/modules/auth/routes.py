@@ -1,4 +1,5 @@
 """Routes of the auth module."""
+
 from __future__ import annotations
 
 from flask import current_app, request
@@ -10,7 +11,9 @@ from backend.extensions import limiter
 from backend.modules.auth import service
 from backend.modules.auth.schemas import LoginSchema, RegisterResultSchema, RegisterSchema, TokenSchema
 
-blp = EnvelopeBlueprint("auth", __name__, url_prefix="/api/auth", description="Tokens: login, refresh, logout.")
+blp = EnvelopeBlueprint(
+    "auth", __name__, url_prefix="/api/auth", description="Tokens: login, refresh, logout."
+)
 
 
 def _login_limit_key() -> str:

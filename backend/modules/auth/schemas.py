@@ -1,4 +1,5 @@
 """HTTP contract of the auth module."""
+
 from __future__ import annotations
 
 import marshmallow as ma
@@ -54,7 +55,17 @@ class RegisterResultSchema(UserSchema):
     @ma.pre_dump
     def _flatten(self, pair, **kwargs):
         user = pair.user
-        return {"id": user.id, "name": user.name, "avatar": user.avatar, "level": user.level,
-                "username": user.username, "email": user.email, "created_at": user.created_at,
-                "access_token": pair.access_token, "refresh_token": pair.refresh_token,
-                "token_type": pair.token_type, "expires_in": pair.expires_in, "user": user}
+        return {
+            "id": user.id,
+            "name": user.name,
+            "avatar": user.avatar,
+            "level": user.level,
+            "username": user.username,
+            "email": user.email,
+            "created_at": user.created_at,
+            "access_token": pair.access_token,
+            "refresh_token": pair.refresh_token,
+            "token_type": pair.token_type,
+            "expires_in": pair.expires_in,
+            "user": user,
+        }

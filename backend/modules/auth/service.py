@@ -5,6 +5,7 @@ is consumed and a new pair is issued in the same family; presenting a consumed t
 revokes the family (a stolen token is useless once either party refreshes). Logout revokes the
 presented token and its family, so the matching access/refresh tokens stop working too.
 """
+
 from __future__ import annotations
 
 import uuid

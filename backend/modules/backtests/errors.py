@@ -1,4 +1,5 @@
 """Errors of the backtests module."""
+
 from __future__ import annotations
 
 from backend.core.errors import Conflict, Invalid, NotFound, RateLimited

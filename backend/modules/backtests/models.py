@@ -5,6 +5,7 @@ symbol, interval, data range ``[start_ms, end_ms)``, provider, broker settings a
 The stored result is the metrics (JSONB, percents as numbers), a bounded equity curve and kline
 (see service.py for the bounds) and one `backtest_trades` row per round trip.
 """
+
 from __future__ import annotations
 
 from decimal import Decimal
@@ -31,15 +32,19 @@ class Backtest(TimestampMixin, db.Model):
     )
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
-    owner_id: Mapped[str] = mapped_column(String(36), ForeignKey("users.id", ondelete="CASCADE"),
-                                          nullable=False)
+    owner_id: Mapped[str] = mapped_column(
+        String(36), ForeignKey("users.id", ondelete="CASCADE"), nullable=False
+    )
     # The job is the run's status record (PENDING..SUCCESS, reason, timings); the row keeps the
     # inputs and the result. Deleting the job (a submit the broker refused) deletes the row.
     job_id: Mapped[str] = mapped_column(String(36), ForeignKey("jobs.id", ondelete="CASCADE"), nullable=False)
     job: Mapped[Job] = relationship(Job, lazy="joined", innerjoin=True)
-    strategy_id: Mapped[str | None] = mapped_column(String(36), ForeignKey("strategies.id", ondelete="SET NULL"))
+    strategy_id: Mapped[str | None] = mapped_column(
+        String(36), ForeignKey("strategies.id", ondelete="SET NULL")
+    )
     strategy_version_id: Mapped[str | None] = mapped_column(
-        String(36), ForeignKey("strategy_versions.id", ondelete="SET NULL"))
+        String(36), ForeignKey("strategy_versions.id", ondelete="SET NULL")
+    )
     name: Mapped[str] = mapped_column(String(200), nullable=False)
     kind: Mapped[str] = mapped_column(String(32), nullable=False)
     params: Mapped[dict[str, Any]] = mapped_column(JSONB, nullable=False, default=dict)
@@ -71,8 +76,9 @@ class BacktestTrade(db.Model):
     )
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
-    backtest_id: Mapped[str] = mapped_column(String(36), ForeignKey("backtests.id", ondelete="CASCADE"),
-                                             nullable=False)
+    backtest_id: Mapped[str] = mapped_column(
+        String(36), ForeignKey("backtests.id", ondelete="CASCADE"), nullable=False
+    )
     seq: Mapped[int] = mapped_column(Integer, nullable=False)
     side: Mapped[str] = mapped_column(String(5), nullable=False)  # long | short
     entry_index: Mapped[int] = mapped_column(Integer, nullable=False)

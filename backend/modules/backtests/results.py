@@ -4,12 +4,14 @@
 ``store``; the optional ``progress`` callback receives 30 (signals), 55 (engine), 80 (metrics).
 Storing a run again (a requeue after a lost worker) replaces its trades, so it is written once.
 """
+
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 from flask import current_app
@@ -51,20 +53,30 @@ def periods_per_year(interval: str) -> float:
 
 def config_of(row: Backtest) -> BacktestConfig:
     """Return the engine configuration recorded on a backtest row."""
-    return BacktestConfig(initial_capital=float(row.initial_capital), fee_bps=float(row.fee_bps),
-                          slippage_bps=float(row.slippage_bps), allow_short=bool(row.allow_short))
+    return BacktestConfig(
+        initial_capital=float(row.initial_capital),
+        fee_bps=float(row.fee_bps),
+        slippage_bps=float(row.slippage_bps),
+        allow_short=bool(row.allow_short),
+    )
 
 
 def load_bars(row: Backtest) -> Bars:
     """Return the bars of the row's symbol, interval and range; fail the job when there are none."""
     try:
-        bars = market_service.load_bars(symbol=row.symbol, interval=row.interval, start_ms=row.start_ms,
-                                        end_ms=row.end_ms, provider=row.provider)
+        bars = market_service.load_bars(
+            symbol=row.symbol,
+            interval=row.interval,
+            start_ms=row.start_ms,
+            end_ms=row.end_ms,
+            provider=row.provider,
+        )
     except (LookupError, AppError) as exc:
         raise JobFailed(f"No market data for {row.symbol} {row.interval}: {exc}", reason="no_data") from exc
     if len(bars) < 2:
-        raise JobFailed(f"No market data for {row.symbol} {row.interval} in the requested range.",
-                        reason="no_data")
+        raise JobFailed(
+            f"No market data for {row.symbol} {row.interval} in the requested range.", reason="no_data"
+        )
     return bars
 
 
@@ -72,8 +84,13 @@ def _no_progress(pct: float) -> None:
     """Ignore progress (runs outside a job)."""
 
 
-def compute(row: Backtest, bars: Bars, *, progress: Callable[[float], None] = _no_progress,
-            config: BacktestConfig | None = None) -> Computed:
+def compute(
+    row: Backtest,
+    bars: Bars,
+    *,
+    progress: Callable[[float], None] = _no_progress,
+    config: BacktestConfig | None = None,
+) -> Computed:
     """Run the row's strategy version on ``bars`` and compute every metric."""
     progress(30)
     signals = strategies_service.compute_signals(kind=row.kind, params=row.params, bars=bars)
@@ -92,16 +109,27 @@ def _dec(value: float) -> Decimal:
 
 def trade_rows(backtest_id: str, trades: np.ndarray) -> list[dict[str, Any]]:
     """Return `backtest_trades` rows for the engine's trade records."""
-    return [{
-        "id": new_id(), "backtest_id": backtest_id, "seq": seq,
-        "side": "long" if int(t["side"]) > 0 else "short",
-        "entry_index": int(t["entry_index"]), "exit_index": int(t["exit_index"]),
-        "entry_time": int(t["entry_time"]), "exit_time": int(t["exit_time"]),
-        "entry_price": _dec(t["entry_price"]), "exit_price": _dec(t["exit_price"]),
-        "quantity": _dec(t["quantity"]), "pnl": _dec(t["pnl"]), "fees": _dec(t["fees"]),
-        "return_pct": _dec(t["return_pct"]), "holding_ms": int(t["holding_ms"]),
-        "closed_at_end": bool(t["closed_at_end"]),
-    } for seq, t in enumerate(trades)]
+    return [
+        {
+            "id": new_id(),
+            "backtest_id": backtest_id,
+            "seq": seq,
+            "side": "long" if int(t["side"]) > 0 else "short",
+            "entry_index": int(t["entry_index"]),
+            "exit_index": int(t["exit_index"]),
+            "entry_time": int(t["entry_time"]),
+            "exit_time": int(t["exit_time"]),
+            "entry_price": _dec(t["entry_price"]),
+            "exit_price": _dec(t["exit_price"]),
+            "quantity": _dec(t["quantity"]),
+            "pnl": _dec(t["pnl"]),
+            "fees": _dec(t["fees"]),
+            "return_pct": _dec(t["return_pct"]),
+            "holding_ms": int(t["holding_ms"]),
+            "closed_at_end": bool(t["closed_at_end"]),
+        }
+        for seq, t in enumerate(trades)
+    ]
 
 
 def fill_marks(n: int, trades: np.ndarray) -> np.ndarray:
@@ -132,14 +160,22 @@ def kline_rows(bars: Bars, trades: np.ndarray, limit: int) -> list[list[Any]]:
     marked = np.flatnonzero(marks)
     first_mark = np.searchsorted(marked, starts)
     signal = np.zeros(len(starts), dtype=np.int8)
-    has = (first_mark < len(marked))
+    has = first_mark < len(marked)
     has[has] = marked[first_mark[has]] <= ends[has]
     signal[has] = marks[marked[first_mark[has]]]
-    columns = (bars.time[starts], bars.open[starts], np.maximum.reduceat(bars.high, starts),
-               np.minimum.reduceat(bars.low, starts), bars.close[ends], np.add.reduceat(bars.volume, starts))
+    columns = (
+        bars.time[starts],
+        bars.open[starts],
+        np.maximum.reduceat(bars.high, starts),
+        np.minimum.reduceat(bars.low, starts),
+        bars.close[ends],
+        np.add.reduceat(bars.volume, starts),
+    )
     names = {1: "buy", -1: "sell", 0: None}
-    return [[int(t), float(o), float(h), float(lo), float(c), float(v), names[int(s)]]
-            for t, o, h, lo, c, v, s in zip(*columns, signal)]
+    return [
+        [int(t), float(o), float(h), float(lo), float(c), float(v), names[int(s)]]
+        for t, o, h, lo, c, v, s in zip(*columns, signal)
+    ]
 
 
 def equity_rows(time: np.ndarray, equity: np.ndarray, limit: int) -> list[list[Any]]:
@@ -162,9 +198,13 @@ def store(row: Backtest, done: Computed) -> None:
     row.final_equity = _dec(done.result.final_equity)
     row.metrics = done.metrics
     row.kline = kline_rows(done.bars, done.result.trades, int(cfg["BACKTEST_KLINE_MAX"]))
-    row.equity_curve = equity_rows(done.bars.time, done.result.equity,
-                                   int(cfg["BACKTEST_CURVE_MAX"]))
+    row.equity_curve = equity_rows(done.bars.time, done.result.equity, int(cfg["BACKTEST_CURVE_MAX"]))
     row.finished_at = now_ms()
     if row.strategy_id is not None:
-        strategies_service.record_backtest(strategy_id=row.strategy_id, owner_id=row.owner_id, backtest_id=row.id,
-                                           metrics=row.metrics, finished_at=row.finished_at)
+        strategies_service.record_backtest(
+            strategy_id=row.strategy_id,
+            owner_id=row.owner_id,
+            backtest_id=row.id,
+            metrics=row.metrics,
+            finished_at=row.finished_at,
+        )

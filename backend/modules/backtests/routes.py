@@ -1,4 +1,5 @@
 """Backtest endpoints (/api/backtests): submit, poll the job, read results, cancel."""
+
 from __future__ import annotations
 
 from flask_jwt_extended import jwt_required
@@ -7,13 +8,23 @@ from backend.core.auth import current_user_id, optional_user_id
 from backend.core.envelope import EnvelopeBlueprint
 from backend.core.pagination import PageArgs, paginated
 from backend.modules.backtests import service
-from backend.modules.backtests.schemas import (BacktestDetailSchema, BacktestLatestSchema,
-                                               BacktestQueryArgsSchema, BacktestRunSchema,
-                                               BacktestSchema, JobStatusSchema, LatestQuerySchema,
-                                               SubmittedSchema)
+from backend.modules.backtests.schemas import (
+    BacktestDetailSchema,
+    BacktestLatestSchema,
+    BacktestQueryArgsSchema,
+    BacktestRunSchema,
+    BacktestSchema,
+    JobStatusSchema,
+    LatestQuerySchema,
+    SubmittedSchema,
+)
 
-blp = EnvelopeBlueprint("backtests", __name__, url_prefix="/api/backtests",
-                        description="Asynchronous backtests and their results.")
+blp = EnvelopeBlueprint(
+    "backtests",
+    __name__,
+    url_prefix="/api/backtests",
+    description="Asynchronous backtests and their results.",
+)
 
 
 @blp.route("/run", methods=["POST"])

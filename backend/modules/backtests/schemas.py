@@ -1,4 +1,5 @@
 """HTTP contract of the backtests module (Backtest, BacktestSummary, KlineBar, Trade: CONTRACT.md 2)."""
+
 from __future__ import annotations
 
 from decimal import Decimal
@@ -29,10 +30,13 @@ class BacktestRunSchema(BaseSchema):
     interval = ma.fields.String(validate=validate.OneOf(INTERVALS))
     start = TimestampMs(validate=validate.Range(min=0, max=MAX_TIME_MS))
     end = TimestampMs(validate=validate.Range(min=1, max=MAX_TIME_MS))
-    initial_capital = Money(load_default=Decimal(10000),
-                            validate=validate.Range(min=Decimal("0.01"), max=Decimal("1e12")))
+    initial_capital = Money(
+        load_default=Decimal(10000), validate=validate.Range(min=Decimal("0.01"), max=Decimal("1e12"))
+    )
     fee_bps = Money(load_default=Decimal(0), validate=validate.Range(min=0, max=1000, max_inclusive=False))
-    slippage_bps = Money(load_default=Decimal(0), validate=validate.Range(min=0, max=1000, max_inclusive=False))
+    slippage_bps = Money(
+        load_default=Decimal(0), validate=validate.Range(min=0, max=1000, max_inclusive=False)
+    )
     provider = ma.fields.String(load_default="auto", validate=validate.OneOf(PROVIDERS))
     allow_short = ma.fields.Boolean(load_default=False)
     name = ma.fields.String(validate=validate.Length(min=1, max=200))
@@ -100,13 +104,28 @@ class BacktestEquityPointSchema(CamelSchema):
 
 # A backtest's status is its job's (backend.core.jobs). The contract's enums have no
 # "cancelled": a cancelled run goes out as failed, and its `error.reason` says "cancelled".
-RUN_STATUS = {"PENDING": "queued", "RUNNING": "running", "SUCCESS": "completed", "FAILED": "failed",
-              "CANCELLED": "failed"}
-JOB_STATUS = {"PENDING": "PENDING", "RUNNING": "RUNNING", "SUCCESS": "SUCCESS", "FAILED": "FAILED",
-              "CANCELLED": "FAILED"}
+RUN_STATUS = {
+    "PENDING": "queued",
+    "RUNNING": "running",
+    "SUCCESS": "completed",
+    "FAILED": "failed",
+    "CANCELLED": "failed",
+}
+JOB_STATUS = {
+    "PENDING": "PENDING",
+    "RUNNING": "RUNNING",
+    "SUCCESS": "SUCCESS",
+    "FAILED": "FAILED",
+    "CANCELLED": "FAILED",
+}
 # The list filter also accepts "cancelled", so cancelled runs can be told from failed ones.
-STATUS_FILTER = {"queued": "PENDING", "running": "RUNNING", "completed": "SUCCESS", "failed": "FAILED",
-                 "cancelled": "CANCELLED"}
+STATUS_FILTER = {
+    "queued": "PENDING",
+    "running": "RUNNING",
+    "completed": "SUCCESS",
+    "failed": "FAILED",
+    "cancelled": "CANCELLED",
+}
 
 
 class BacktestSchema(CamelSchema):
@@ -115,9 +134,14 @@ class BacktestSchema(CamelSchema):
     id = ma.fields.String()
     name = ma.fields.String()
     symbol = ma.fields.String()
-    status = ma.fields.Function(lambda view: RUN_STATUS[view.status], metadata={
-        "type": "string", "enum": ["queued", "running", "completed", "failed"],
-        "description": "A cancelled run is `failed` with `error.reason` = `cancelled`."})
+    status = ma.fields.Function(
+        lambda view: RUN_STATUS[view.status],
+        metadata={
+            "type": "string",
+            "enum": ["queued", "running", "completed", "failed"],
+            "description": "A cancelled run is `failed` with `error.reason` = `cancelled`.",
+        },
+    )
     started_at = ma.fields.Integer(attribute="started")
     finished_at = ma.fields.Integer(allow_none=True)
     summary = ma.fields.Nested(BacktestSummarySchema, allow_none=True)
@@ -169,9 +193,14 @@ class JobStatusSchema(BaseSchema):
 
     job_id = ma.fields.String()
     backtest_id = ma.fields.String()
-    status = ma.fields.Function(lambda out: JOB_STATUS[out.status], metadata={
-        "type": "string", "enum": ["PENDING", "RUNNING", "SUCCESS", "FAILED"],
-        "description": "A cancelled job is `FAILED` with `error.reason` = `cancelled`."})
+    status = ma.fields.Function(
+        lambda out: JOB_STATUS[out.status],
+        metadata={
+            "type": "string",
+            "enum": ["PENDING", "RUNNING", "SUCCESS", "FAILED"],
+            "description": "A cancelled job is `FAILED` with `error.reason` = `cancelled`.",
+        },
+    )
     progress = ma.fields.Integer()
     result = ma.fields.Nested(BacktestLatestSchema)
     error = ma.fields.Dict()

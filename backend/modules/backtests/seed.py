@@ -3,6 +3,7 @@
 Range: the 180 days before today 00:00 UTC on the strategy's interval, 10 bps fees, 2 bps
 slippage. Idempotent: a strategy that already has a completed backtest is skipped.
 """
+
 from __future__ import annotations
 
 from backend.core.db import now_ms
@@ -21,5 +22,12 @@ def seed_demo(*, admin_id: str, now: int | None = None) -> None:
         if service.strategy_kpis(strategy_id=strategy_id, owner_id=admin_id) is not None:
             continue
         run = strategies_service.get_strategy_for_run(actor_id=admin_id, strategy_id=strategy_id)
-        service.run_backtest_sync(actor_id=admin_id, strategy_id=strategy_id, interval=run.interval,
-                                  start=end - DEMO_DAYS * DAY_MS, end=end, fee_bps=10, slippage_bps=2)
+        service.run_backtest_sync(
+            actor_id=admin_id,
+            strategy_id=strategy_id,
+            interval=run.interval,
+            start=end - DEMO_DAYS * DAY_MS,
+            end=end,
+            fee_bps=10,
+            slippage_bps=2,
+        )

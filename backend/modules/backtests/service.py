@@ -5,26 +5,33 @@ so the job only fails for reasons found while running (no data). A backtest reco
 version, kind, parameters, data range and engine version, so `rebuild_run` reproduces it exactly.
 Its status is its job's (``backend.core.jobs``); the schemas map it to the contract's enums.
 """
+
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Any, Mapping
+from typing import Any
 
 from flask import current_app
 from sqlalchemy import Select, func, select, tuple_
 
 from backend.core import jobs
-from backend.core.db import get_owned_or_404, looks_like_id, now_ms, transactional
+from backend.core.db import get_owned_or_404, now_ms, transactional
 from backend.core.jobs import Job
 from backend.core.pagination import Page, paginate
 from backend.domain.backtest import ENGINE_VERSION
 from backend.domain.marketdata.intervals import floor_time, interval_ms
 from backend.extensions import db
 from backend.modules.backtests import results
-from backend.modules.backtests.errors import (BacktestNotFound, InvalidBacktest, NotCancellable,
-                                              TooManyActive, TooManyBars)
+from backend.modules.backtests.errors import (
+    BacktestNotFound,
+    InvalidBacktest,
+    NotCancellable,
+    TooManyActive,
+    TooManyBars,
+)
 from backend.modules.backtests.models import Backtest, BacktestTrade
 from backend.modules.backtests.views import BacktestView, equity_of, fills_of, kline_of, summary_of
 from backend.modules.strategies import service as strategies_service
@@ -61,8 +68,16 @@ def _definition(actor_id: str, strategy_id: str | None, strategy: Mapping[str, A
     """Resolve ``strategy_id`` (owned or published, else 404) or an inline ``{kind, params}``."""
     if strategy_id:
         run = strategies_service.get_strategy_for_run(actor_id=actor_id, strategy_id=strategy_id)
-        return Definition(run.strategy_id, run.version_id, run.kind, run.params, run.name, run.symbol,
-                          run.interval, run.strategy_id if run.owner_id == actor_id else None)
+        return Definition(
+            run.strategy_id,
+            run.version_id,
+            run.kind,
+            run.params,
+            run.name,
+            run.symbol,
+            run.interval,
+            run.strategy_id if run.owner_id == actor_id else None,
+        )
     kind = strategy["kind"]
     params = strategies_service.validate_definition(kind, strategy.get("params") or {}, actor_id=actor_id)
     return Definition(None, None, kind, params, kind, None, None)
@@ -81,18 +96,27 @@ def _range(interval: str, start: int | None, end: int | None) -> tuple[int, int]
         raise TooManyBars(
             f"The range holds {bars} {interval} bars; the limit BACKTEST_MAX_BARS is {limit}.",
             fields={"start": [f"At most {limit} bars (BACKTEST_MAX_BARS)."]},
-            details={"limit": "BACKTEST_MAX_BARS", "max": limit, "requested": bars})
+            details={"limit": "BACKTEST_MAX_BARS", "max": limit, "requested": bars},
+        )
     return start, end
 
 
 def _check_active(actor_id: str) -> None:
     """Refuse a new run while the caller has BACKTEST_MAX_ACTIVE queued or running ones (429)."""
     limit = int(current_app.config["BACKTEST_MAX_ACTIVE"])
-    active = db.session.scalar(select(func.count()).select_from(Job).where(
-        Job.owner_id == actor_id, Job.kind == JOB_KIND, Job.status.in_(jobs.ACTIVE))) or 0
+    active = (
+        db.session.scalar(
+            select(func.count())
+            .select_from(Job)
+            .where(Job.owner_id == actor_id, Job.kind == JOB_KIND, Job.status.in_(jobs.ACTIVE))
+        )
+        or 0
+    )
     if active >= limit:
-        raise TooManyActive(details={"limit": "BACKTEST_MAX_ACTIVE", "max": limit, "active": active},
-                            headers={"Retry-After": "5"})
+        raise TooManyActive(
+            details={"limit": "BACKTEST_MAX_ACTIVE", "max": limit, "active": active},
+            headers={"Retry-After": "5"},
+        )
 
 
 def _default_name(strategy_name: str, symbol: str, interval: str) -> str:
@@ -101,35 +125,74 @@ def _default_name(strategy_name: str, symbol: str, interval: str) -> str:
     return strategy_name[: 200 - len(suffix)] + suffix
 
 
-def _new_row(*, actor_id: str, job: Job, d: Definition, symbol: str, interval: str, start: int, end: int,
-             options: Mapping[str, Any]) -> Backtest:
+def _new_row(
+    *,
+    actor_id: str,
+    job: Job,
+    d: Definition,
+    symbol: str,
+    interval: str,
+    start: int,
+    end: int,
+    options: Mapping[str, Any],
+) -> Backtest:
     """Return the backtest row of a run (its inputs; the result comes later)."""
     return Backtest(
-        owner_id=actor_id, job_id=job.id, job=job, strategy_id=d.strategy_id, strategy_version_id=d.version_id,
-        name=options.get("name") or _default_name(d.name, symbol, interval), kind=d.kind, params=d.params,
-        symbol=symbol, interval=interval, start_ms=start, end_ms=end, provider=options.get("provider") or "auto",
+        owner_id=actor_id,
+        job_id=job.id,
+        job=job,
+        strategy_id=d.strategy_id,
+        strategy_version_id=d.version_id,
+        name=options.get("name") or _default_name(d.name, symbol, interval),
+        kind=d.kind,
+        params=d.params,
+        symbol=symbol,
+        interval=interval,
+        start_ms=start,
+        end_ms=end,
+        provider=options.get("provider") or "auto",
         initial_capital=Decimal(options.get("initial_capital") or 10000),
-        fee_bps=Decimal(options.get("fee_bps") or 0), slippage_bps=Decimal(options.get("slippage_bps") or 0),
-        allow_short=bool(options.get("allow_short", False)), engine_version=ENGINE_VERSION)
+        fee_bps=Decimal(options.get("fee_bps") or 0),
+        slippage_bps=Decimal(options.get("slippage_bps") or 0),
+        allow_short=bool(options.get("allow_short", False)),
+        engine_version=ENGINE_VERSION,
+    )
 
 
 @transactional
-def submit_backtest(*, actor_id: str, strategy_id: str | None = None,
-                    strategy: Mapping[str, Any] | None = None, symbol: str | None = None,
-                    interval: str | None = None, start: int | None = None, end: int | None = None,
-                    **options: Any) -> Submitted:
+def submit_backtest(
+    *,
+    actor_id: str,
+    strategy_id: str | None = None,
+    strategy: Mapping[str, Any] | None = None,
+    symbol: str | None = None,
+    interval: str | None = None,
+    start: int | None = None,
+    end: int | None = None,
+    **options: Any,
+) -> Submitted:
     """Validate the request, create the backtest and its job; the job is enqueued after commit."""
     d = _definition(actor_id, strategy_id, strategy)
     symbol = symbol or d.symbol
     if not symbol:
-        raise InvalidBacktest("A symbol is required.", fields={"symbol": ["Missing data for required field."]})
+        raise InvalidBacktest(
+            "A symbol is required.", fields={"symbol": ["Missing data for required field."]}
+        )
     symbol = strategies_service.known_symbol(symbol)
     interval = interval or d.interval or "1h"
     start, end = _range(interval, start, end)
     _check_active(actor_id)
     job = jobs.submit(JOB_KIND, owner_id=actor_id, subject_id=d.subject_id)
-    row = _new_row(actor_id=actor_id, job=job, d=d, symbol=symbol, interval=interval, start=start, end=end,
-                   options=options)
+    row = _new_row(
+        actor_id=actor_id,
+        job=job,
+        d=d,
+        symbol=symbol,
+        interval=interval,
+        start=start,
+        end=end,
+        options=options,
+    )
     db.session.add(row)
     db.session.flush()
     return Submitted(job_id=job.id, backtest_id=row.id)
@@ -163,6 +226,7 @@ def _store(ctx: jobs.JobContext, backtest_id: str, done: results.Computed) -> No
 
 # --- reads -------------------------------------------------------------------------------------
 
+
 def _owned(actor_id: str | None, backtest_id: str, *, lock: bool = False) -> Backtest:
     return get_owned_or_404(Backtest, backtest_id, actor_id=actor_id, error=BacktestNotFound, lock=lock)
 
@@ -173,14 +237,22 @@ def _completed() -> Select[tuple[Backtest]]:
 
 
 def _trades(backtest_id: str) -> list[BacktestTrade]:
-    return list(db.session.scalars(select(BacktestTrade).where(BacktestTrade.backtest_id == backtest_id)
-                                   .order_by(BacktestTrade.seq)))
+    return list(
+        db.session.scalars(
+            select(BacktestTrade).where(BacktestTrade.backtest_id == backtest_id).order_by(BacktestTrade.seq)
+        )
+    )
 
 
 def full_view(row: Backtest) -> BacktestView:
     """Return a view with summary, kline, fills and equity curve."""
-    return BacktestView(row=row, summary=summary_of(row.metrics), kline=kline_of(row.kline),
-                        trades=fills_of(_trades(row.id), row.symbol), equity=equity_of(row.equity_curve))
+    return BacktestView(
+        row=row,
+        summary=summary_of(row.metrics),
+        kline=kline_of(row.kline),
+        trades=fills_of(_trades(row.id), row.symbol),
+        equity=equity_of(row.equity_curve),
+    )
 
 
 def get_backtest(*, actor_id: str, backtest_id: str) -> BacktestView:
@@ -188,8 +260,15 @@ def get_backtest(*, actor_id: str, backtest_id: str) -> BacktestView:
     return full_view(_owned(actor_id, backtest_id))
 
 
-def list_backtests(*, actor_id: str, page: int, page_size: int, symbol: str | None = None,
-                   strategy_id: str | None = None, status: str | None = None) -> Page[BacktestView]:
+def list_backtests(
+    *,
+    actor_id: str,
+    page: int,
+    page_size: int,
+    symbol: str | None = None,
+    strategy_id: str | None = None,
+    status: str | None = None,
+) -> Page[BacktestView]:
     """Return one page of the caller's backtests, newest first (optional filters; status is a job status)."""
     stmt = select(Backtest).where(Backtest.owner_id == actor_id)
     for column, value in ((Backtest.symbol, symbol), (Backtest.strategy_id, strategy_id)):
@@ -198,8 +277,9 @@ def list_backtests(*, actor_id: str, page: int, page_size: int, symbol: str | No
     if status is not None:
         stmt = stmt.join(Job, Job.id == Backtest.job_id).where(Job.status == status)
     result = paginate(stmt.order_by(Backtest.created_at.desc(), Backtest.id), page=page, page_size=page_size)
-    return Page(items=[BacktestView(row=r, summary=summary_of(r.metrics)) for r in result.items],
-                total=result.total)
+    return Page(
+        items=[BacktestView(row=r, summary=summary_of(r.metrics)) for r in result.items], total=result.total
+    )
 
 
 def _latest(stmt: Select[tuple[Backtest]]) -> Backtest | None:
@@ -244,9 +324,14 @@ def get_job_status(*, actor_id: str, job_id: str) -> JobStatus:
     except jobs.JobNotFound:
         raise BacktestNotFound("Backtest job not found.") from None
     row = db.session.scalars(select(Backtest).where(Backtest.job_id == job.id)).one()
-    return JobStatus(job_id=job.id, backtest_id=row.id, status=job.status, progress=job.progress,
-                     result=full_view(row) if job.status == jobs.SUCCESS else None,
-                     error={"reason": job.error_reason, "message": job.error} if job.error_reason else None)
+    return JobStatus(
+        job_id=job.id,
+        backtest_id=row.id,
+        status=job.status,
+        progress=job.progress,
+        result=full_view(row) if job.status == jobs.SUCCESS else None,
+        error={"reason": job.error_reason, "message": job.error} if job.error_reason else None,
+    )
 
 
 @transactional
@@ -261,12 +346,23 @@ def cancel_backtest(*, actor_id: str, backtest_id: str) -> BacktestView:
 
 # --- for other modules (forum, strategies, agent, udf) --------------------------------------------
 
+
 def _kpis(row: Backtest) -> dict[str, Any]:
     """Return the verified KPIs of a completed backtest with what is needed to reproduce them."""
-    return {"backtestId": row.id, "strategyId": row.strategy_id, "strategyVersionId": row.strategy_version_id,
-            "symbol": row.symbol, "interval": row.interval, "kind": row.kind, "params": dict(row.params),
-            "start": row.start_ms, "end": row.end_ms, "engineVersion": row.engine_version,
-            "finishedAt": row.finished_at, **(summary_of(row.metrics) or {})}
+    return {
+        "backtestId": row.id,
+        "strategyId": row.strategy_id,
+        "strategyVersionId": row.strategy_version_id,
+        "symbol": row.symbol,
+        "interval": row.interval,
+        "kind": row.kind,
+        "params": dict(row.params),
+        "start": row.start_ms,
+        "end": row.end_ms,
+        "engineVersion": row.engine_version,
+        "finishedAt": row.finished_at,
+        **(summary_of(row.metrics) or {}),
+    }
 
 
 def verified_kpis(*, actor_id: str, backtest_id: str) -> dict[str, Any] | None:
@@ -305,41 +401,80 @@ def rebuild_run(*, actor_id: str, backtest_id: str) -> RebuiltRun:
     """Reload the bars of one of the caller's completed backtests and re-run it deterministically."""
     row = _owned(actor_id, backtest_id)
     if row.job.status != jobs.SUCCESS:
-        raise InvalidBacktest("Only a completed backtest can be rebuilt.",
-                              fields={"backtest_id": ["The backtest has not completed."]})
+        raise InvalidBacktest(
+            "Only a completed backtest can be rebuilt.",
+            fields={"backtest_id": ["The backtest has not completed."]},
+        )
     done = results.compute(row, results.load_bars(row))
-    return RebuiltRun(backtest_id=row.id, symbol=row.symbol, interval=row.interval, kind=row.kind,
-                      params=dict(row.params), start_ms=row.start_ms, end_ms=row.end_ms,
-                      periods_per_year=results.periods_per_year(row.interval), bars=done.bars,
-                      signals=done.signals, config=done.config, result=done.result,
-                      metrics=done.metrics, summary=summary_of(done.metrics))
+    return RebuiltRun(
+        backtest_id=row.id,
+        symbol=row.symbol,
+        interval=row.interval,
+        kind=row.kind,
+        params=dict(row.params),
+        start_ms=row.start_ms,
+        end_ms=row.end_ms,
+        periods_per_year=results.periods_per_year(row.interval),
+        bars=done.bars,
+        signals=done.signals,
+        config=done.config,
+        result=done.result,
+        metrics=done.metrics,
+        summary=summary_of(done.metrics),
+    )
 
 
-def trade_marks(*, actor_id: str | None, symbol: str, start_ms: int, end_ms: int,
-                limit: int = 500) -> list[dict[str, Any]]:
+def trade_marks(
+    *, actor_id: str | None, symbol: str, start_ms: int, end_ms: int, limit: int = 500
+) -> list[dict[str, Any]]:
     """Return fills ``{id, time, side, price, quantity}`` of the caller's completed backtests on a
     symbol with time in ``[start_ms, end_ms)`` (for the chart's UDF marks; newest runs first)."""
     if actor_id is None:
         return []
     rows = db.session.scalars(
-        select(BacktestTrade).join(Backtest, Backtest.id == BacktestTrade.backtest_id)
+        select(BacktestTrade)
+        .join(Backtest, Backtest.id == BacktestTrade.backtest_id)
         .join(Job, Job.id == Backtest.job_id)
-        .where(Backtest.owner_id == actor_id, Backtest.symbol == symbol, Job.status == jobs.SUCCESS,
-               BacktestTrade.exit_time >= start_ms, BacktestTrade.entry_time < end_ms)
-        .order_by(Backtest.finished_at.desc(), BacktestTrade.seq).limit(limit))
-    return [{"id": f["id"], "time": f["timestamp"], "side": f["side"], "price": f["price"],
-             "quantity": f["quantity"]}
-            for f in fills_of(rows, symbol) if start_ms <= f["timestamp"] < end_ms]
+        .where(
+            Backtest.owner_id == actor_id,
+            Backtest.symbol == symbol,
+            Job.status == jobs.SUCCESS,
+            BacktestTrade.exit_time >= start_ms,
+            BacktestTrade.entry_time < end_ms,
+        )
+        .order_by(Backtest.finished_at.desc(), BacktestTrade.seq)
+        .limit(limit)
+    )
+    return [
+        {
+            "id": f["id"],
+            "time": f["timestamp"],
+            "side": f["side"],
+            "price": f["price"],
+            "quantity": f["quantity"],
+        }
+        for f in fills_of(rows, symbol)
+        if start_ms <= f["timestamp"] < end_ms
+    ]
 
 
 @transactional
-def run_backtest_sync(*, actor_id: str, strategy_id: str, interval: str, start: int, end: int,
-                      **options: Any) -> str:
+def run_backtest_sync(
+    *, actor_id: str, strategy_id: str, interval: str, start: int, end: int, **options: Any
+) -> str:
     """Run a backtest of a strategy in this process, without a worker (the demo seed); return its id."""
     d = _definition(actor_id, strategy_id, None)
     ctx = jobs.start_inline(JOB_KIND, owner_id=actor_id, subject_id=d.subject_id)
-    row = _new_row(actor_id=actor_id, job=db.session.get(Job, ctx.job_id), d=d, symbol=d.symbol or "",
-                   interval=interval, start=start, end=end, options=options)
+    row = _new_row(
+        actor_id=actor_id,
+        job=db.session.get(Job, ctx.job_id),
+        d=d,
+        symbol=d.symbol or "",
+        interval=interval,
+        start=start,
+        end=end,
+        options=options,
+    )
     db.session.add(row)
     db.session.flush()
     results.store(row, results.compute(row, results.load_bars(row)))

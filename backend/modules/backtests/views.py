@@ -4,16 +4,26 @@ The contract's Trade is a *fill*: each stored round trip yields an entry fill (`
 ``sell`` for a short; no pnl) and an exit fill (the opposite side, carrying the round trip's pnl).
 Kline ``signal`` marks the bars where fills happened (buy/sell), i.e. bar t+1 for a signal at t.
 """
+
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Any, Iterable
+from typing import Any
 
 from backend.modules.backtests.models import Backtest, BacktestTrade
 
-SUMMARY_KEYS = ("totalReturn", "annualizedReturn", "sharpeRatio", "maxDrawdown", "winRate",
-                "profitFactor", "totalTrades", "avgHoldingDays")
+SUMMARY_KEYS = (
+    "totalReturn",
+    "annualizedReturn",
+    "sharpeRatio",
+    "maxDrawdown",
+    "winRate",
+    "profitFactor",
+    "totalTrades",
+    "avgHoldingDays",
+)
 _FILL_NS = uuid.UUID("6f1f4d2e-8a55-4c7e-9a34-6c0f1c2b7d10")
 
 
@@ -29,10 +39,28 @@ def fills_of(trades: Iterable[BacktestTrade], symbol: str) -> list[dict[str, Any
     out: list[dict[str, Any]] = []
     for t in trades:
         opening, closing = ("buy", "sell") if t.side == "long" else ("sell", "buy")
-        out.append({"id": str(uuid.uuid5(_FILL_NS, f"{t.id}:entry")), "symbol": symbol, "side": opening,
-                    "price": t.entry_price, "quantity": t.quantity, "pnl": None, "timestamp": t.entry_time})
-        out.append({"id": str(uuid.uuid5(_FILL_NS, f"{t.id}:exit")), "symbol": symbol, "side": closing,
-                    "price": t.exit_price, "quantity": t.quantity, "pnl": t.pnl, "timestamp": t.exit_time})
+        out.append(
+            {
+                "id": str(uuid.uuid5(_FILL_NS, f"{t.id}:entry")),
+                "symbol": symbol,
+                "side": opening,
+                "price": t.entry_price,
+                "quantity": t.quantity,
+                "pnl": None,
+                "timestamp": t.entry_time,
+            }
+        )
+        out.append(
+            {
+                "id": str(uuid.uuid5(_FILL_NS, f"{t.id}:exit")),
+                "symbol": symbol,
+                "side": closing,
+                "price": t.exit_price,
+                "quantity": t.quantity,
+                "pnl": t.pnl,
+                "timestamp": t.exit_time,
+            }
+        )
     return out
 
 

@@ -1,4 +1,5 @@
 """Conversions between bot rows and the pure ledger (backend.domain.ledger)."""
+
 from __future__ import annotations
 
 from decimal import Decimal
@@ -9,9 +10,14 @@ from backend.modules.bots.models import BotInstance, Order
 
 def state_of(bot: BotInstance) -> LedgerState:
     """Return the ledger state stored on a bot row."""
-    return LedgerState(initial_capital=bot.capital, cash=bot.cash, position=bot.position,
-                       cost_basis=bot.cost_basis, realised_pnl=bot.realised_pnl,
-                       fees_paid=bot.fees_paid)
+    return LedgerState(
+        initial_capital=bot.capital,
+        cash=bot.cash,
+        position=bot.position,
+        cost_basis=bot.cost_basis,
+        realised_pnl=bot.realised_pnl,
+        fees_paid=bot.fees_paid,
+    )
 
 
 def store_state(bot: BotInstance, state: LedgerState) -> None:
@@ -30,21 +36,48 @@ def mark_of(bot: BotInstance) -> Decimal:
     return state_of(bot).avg_price
 
 
-def order_row(bot: BotInstance, fill: Fill, state: LedgerState, *, time: int,
-              reference_price: Decimal, key: str, source: str,
-              request_hash: str | None = None) -> Order:
+def order_row(
+    bot: BotInstance,
+    fill: Fill,
+    state: LedgerState,
+    *,
+    time: int,
+    reference_price: Decimal,
+    key: str,
+    source: str,
+    request_hash: str | None = None,
+) -> Order:
     """Build the order row recording ``fill`` (``state`` is the account right after it)."""
-    return Order(bot_id=bot.id, owner_id=bot.owner_id, symbol=bot.symbol, side=fill.side,
-                 source=source, status="filled", quantity=fill.quantity, price=fill.price,
-                 reference_price=reference_price, notional=fill.notional, fee=fill.fee,
-                 realised_pnl=fill.realised_pnl, cash_after=state.cash,
-                 position_after=state.position, idempotency_key=key,
-                 request_hash=request_hash, time=time)
+    return Order(
+        bot_id=bot.id,
+        owner_id=bot.owner_id,
+        symbol=bot.symbol,
+        side=fill.side,
+        source=source,
+        status="filled",
+        quantity=fill.quantity,
+        price=fill.price,
+        reference_price=reference_price,
+        notional=fill.notional,
+        fee=fill.fee,
+        realised_pnl=fill.realised_pnl,
+        cash_after=state.cash,
+        position_after=state.position,
+        idempotency_key=key,
+        request_hash=request_hash,
+        time=time,
+    )
 
 
 def fill_of(order: Order) -> Fill:
     """Return the ledger fill an order row recorded."""
     sign = 1 if order.side == "buy" else -1
-    return Fill(side=order.side, quantity=order.quantity, price=order.price, fee=order.fee,
-                notional=order.notional, realised_pnl=order.realised_pnl,
-                cash_delta=-sign * order.notional - order.fee)
+    return Fill(
+        side=order.side,
+        quantity=order.quantity,
+        price=order.price,
+        fee=order.fee,
+        notional=order.notional,
+        realised_pnl=order.realised_pnl,
+        cash_delta=-sign * order.notional - order.fee,
+    )

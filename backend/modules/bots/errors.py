@@ -1,4 +1,5 @@
 """Errors of the bots module (codes ``bots.<reason>``)."""
+
 from __future__ import annotations
 
 from backend.core.errors import Conflict, Forbidden, Invalid, NotFound

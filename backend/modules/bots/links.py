@@ -3,6 +3,7 @@
 Keeping every cross-module call here means a change in the strategies or market API touches one
 file. Errors of those services are translated to the bots module's own meaning by the callers.
 """
+
 from __future__ import annotations
 
 import time
@@ -31,8 +32,13 @@ def pin_strategy(*, actor_id: str, strategy_id: str) -> PinnedStrategy:
     Raises the strategies module's NotFound when it is unknown or invisible to the caller.
     """
     run = strategies_service.get_strategy_for_run(actor_id=actor_id, strategy_id=strategy_id)
-    return PinnedStrategy(strategy_id=run.strategy_id, version_id=run.version_id, name=run.name,
-                          symbol=run.symbol, interval=run.interval)
+    return PinnedStrategy(
+        strategy_id=run.strategy_id,
+        version_id=run.version_id,
+        name=run.name,
+        symbol=run.symbol,
+        interval=run.interval,
+    )
 
 
 # Versions are immutable, so a tick need not re-read one every minute. The cache is per process,
@@ -48,8 +54,9 @@ def _pinned_version(owner_id: str, strategy_id: str, version_id: str) -> strateg
     hit = _version_cache.get(key)
     if hit is not None and hit[0] > time.monotonic():
         return hit[1]
-    version = strategies_service.get_version_for_run(actor_id=owner_id, strategy_id=strategy_id,
-                                                     version_id=version_id)
+    version = strategies_service.get_version_for_run(
+        actor_id=owner_id, strategy_id=strategy_id, version_id=version_id
+    )
     if len(_version_cache) >= _VERSION_CACHE_MAX:
         _version_cache.clear()
     _version_cache[key] = (time.monotonic() + VERSION_TTL_S, version)
@@ -64,8 +71,9 @@ def strategy_signals(*, owner_id: str, strategy_id: str, version_id: str, bars: 
 
 def load_bars(*, symbol: str, interval: str, start_ms: int, end_ms: int) -> Bars:
     """Return the bars of ``symbol`` with open time in [start_ms, end_ms) that are complete at ``end_ms``."""
-    return market_service.load_bars(symbol=symbol, interval=interval, start_ms=start_ms, end_ms=end_ms,
-                                    now_ms=end_ms)
+    return market_service.load_bars(
+        symbol=symbol, interval=interval, start_ms=start_ms, end_ms=end_ms, now_ms=end_ms
+    )
 
 
 def latest_close(*, symbol: str, interval: str, now_ms: int) -> tuple[int, float] | None:

@@ -5,12 +5,20 @@ fees_paid) are changed only by a tick or an order while the bot row is locked ``
 in the same transaction that inserts the orders that explain them, so replaying `orders` always
 rebuilds them (the `/ledger` check).
 """
+
 from __future__ import annotations
 
 from decimal import Decimal
 
 from sqlalchemy import (
-    BigInteger, Boolean, CheckConstraint, ForeignKey, Index, String, Text, UniqueConstraint,
+    BigInteger,
+    Boolean,
+    CheckConstraint,
+    ForeignKey,
+    Index,
+    String,
+    Text,
+    UniqueConstraint,
 )
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Mapped, mapped_column
@@ -34,8 +42,9 @@ class BotInstance(TimestampMixin, db.Model):
     )
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
-    owner_id: Mapped[str] = mapped_column(String(36), ForeignKey("users.id", ondelete="CASCADE"),
-                                          nullable=False)
+    owner_id: Mapped[str] = mapped_column(
+        String(36), ForeignKey("users.id", ondelete="CASCADE"), nullable=False
+    )
     name: Mapped[str] = mapped_column(String(100), nullable=False)
     strategy_id: Mapped[str] = mapped_column(String(36), nullable=False)
     strategy_version_id: Mapped[str] = mapped_column(String(36), nullable=False)
@@ -87,8 +96,9 @@ class Order(db.Model):
     )
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
-    bot_id: Mapped[str] = mapped_column(String(36), ForeignKey("bot_instances.id", ondelete="CASCADE"),
-                                        nullable=False)
+    bot_id: Mapped[str] = mapped_column(
+        String(36), ForeignKey("bot_instances.id", ondelete="CASCADE"), nullable=False
+    )
     owner_id: Mapped[str] = mapped_column(String(36), nullable=False)
     symbol: Mapped[str] = mapped_column(String(32), nullable=False)
     side: Mapped[str] = mapped_column(String(4), nullable=False)
@@ -113,7 +123,8 @@ class BotEquity(db.Model):
 
     __tablename__ = "bot_equity"
 
-    bot_id: Mapped[str] = mapped_column(String(36), ForeignKey("bot_instances.id", ondelete="CASCADE"),
-                                        primary_key=True)
+    bot_id: Mapped[str] = mapped_column(
+        String(36), ForeignKey("bot_instances.id", ondelete="CASCADE"), primary_key=True
+    )
     time: Mapped[int] = mapped_column(BigInteger, primary_key=True)
     value: Mapped[Decimal] = mapped_column(Money, nullable=False)

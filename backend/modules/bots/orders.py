@@ -5,6 +5,7 @@ requests with the same key are serialised; the first one books the order and sto
 its request; a later one with the same key and the same hash gets that order back, with a
 different hash it is a 409 ``idempotency_conflict``. The unique (bot, key) constraint backs it.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -14,7 +15,11 @@ from decimal import Decimal
 from sqlalchemy import select
 
 from backend.domain.ledger import (
-    BadNumber, LedgerState, apply_fill, order_for_target, positive_price,
+    BadNumber,
+    LedgerState,
+    apply_fill,
+    order_for_target,
+    positive_price,
 )
 from backend.extensions import db
 from backend.modules.bots import links
@@ -42,8 +47,7 @@ def request_hash(**body: object) -> str:
 
 def existing_order(bot: BotInstance, key: str, digest: str) -> Order | None:
     """Return the order already booked under ``key``; raise IdempotencyConflict on a new body."""
-    order = db.session.scalar(select(Order).where(Order.bot_id == bot.id,
-                                                  Order.idempotency_key == key))
+    order = db.session.scalar(select(Order).where(Order.bot_id == bot.id, Order.idempotency_key == key))
     if order is not None and order.request_hash != digest:
         raise IdempotencyConflict(details={"idempotency_key": key})
     return order
@@ -59,34 +63,48 @@ def _reference_price(bot: BotInstance, now: int) -> Decimal:
         raise OrderRejected(f"The latest price of {bot.symbol} is invalid.") from exc
 
 
-def _sized(bot: BotInstance, state: LedgerState, side: str, quantity: Decimal | None,
-           price: Decimal) -> tuple[str, Decimal] | None:
+def _sized(
+    bot: BotInstance, state: LedgerState, side: str, quantity: Decimal | None, price: Decimal
+) -> tuple[str, Decimal] | None:
     """Return (buy|sell, quantity) for a side and optional quantity, or None if nothing to do."""
     if quantity is not None:
         if side == "sell" and not bot.allow_short and quantity > state.position:
-            raise OrderRejected("Cannot sell more than the bot holds (short selling is off).",
-                                fields={"quantity": [f"At most {max(state.position, 0)}."]})
+            raise OrderRejected(
+                "Cannot sell more than the bot holds (short selling is off).",
+                fields={"quantity": [f"At most {max(state.position, 0)}."]},
+            )
         return side, quantity
     target = TARGETS.get(side, -1 if bot.allow_short else 0)
-    return order_for_target(state, target=target, reference_price=price, fee_bps=bot.fee_bps,
-                            slippage_bps=bot.slippage_bps)
+    return order_for_target(
+        state, target=target, reference_price=price, fee_bps=bot.fee_bps, slippage_bps=bot.slippage_bps
+    )
 
 
-def book_order(bot: BotInstance, *, side: str, quantity: Decimal | None, key: str, digest: str,
-               source: str, now: int) -> Order | None:
+def book_order(
+    bot: BotInstance, *, side: str, quantity: Decimal | None, key: str, digest: str, source: str, now: int
+) -> Order | None:
     """Fill a market order on a locked bot at the latest close; None when no order is needed."""
     price = _reference_price(bot, now)
     state = state_of(bot)
     sized = _sized(bot, state, side, quantity, price)
     if sized is None:
         return None
-    state, fill = apply_fill(state, side=sized[0], quantity=sized[1], reference_price=price,
-                             fee_bps=bot.fee_bps, slippage_bps=bot.slippage_bps)
+    state, fill = apply_fill(
+        state,
+        side=sized[0],
+        quantity=sized[1],
+        reference_price=price,
+        fee_bps=bot.fee_bps,
+        slippage_bps=bot.slippage_bps,
+    )
     if fill.side == "buy" and state.cash < 0:
-        raise OrderRejected("Not enough cash for this order.",
-                            fields={"quantity": ["The order costs more than the bot's cash."]})
-    order = order_row(bot, fill, state, time=now, reference_price=price, key=key,
-                      source=source, request_hash=digest)
+        raise OrderRejected(
+            "Not enough cash for this order.",
+            fields={"quantity": ["The order costs more than the bot's cash."]},
+        )
+    order = order_row(
+        bot, fill, state, time=now, reference_price=price, key=key, source=source, request_hash=digest
+    )
     store_state(bot, state)
     bot.mark_price = price
     db.session.add(order)

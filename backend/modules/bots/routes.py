@@ -1,4 +1,5 @@
 """Bots endpoints: CRUD, status, performance, ledger and manual orders."""
+
 from __future__ import annotations
 
 from flask.views import MethodView
@@ -6,16 +7,26 @@ from flask_jwt_extended import jwt_required
 
 from backend.core.auth import current_user_id, optional_user_id
 from backend.core.envelope import EnvelopeBlueprint
-from backend.core.schemas import LimitQuerySchema
 from backend.core.pagination import PageArgs, paginated
+from backend.core.schemas import LimitQuerySchema
 from backend.modules.bots import service
 from backend.modules.bots.schemas import (
-    BotCreateSchema, BotSchema, BotStatusSchema, BotLedgerSchema, OrderCreateSchema,
-    OrderHeadersSchema, OrderSchema, BotPerformanceSchema,
+    BotCreateSchema,
+    BotLedgerSchema,
+    BotPerformanceSchema,
+    BotSchema,
+    BotStatusSchema,
+    OrderCreateSchema,
+    OrderHeadersSchema,
+    OrderSchema,
 )
 
-blp = EnvelopeBlueprint("bots", __name__, url_prefix="/api/bots",
-                        description="Paper-trading bots: Decimal ledger, idempotent orders.")
+blp = EnvelopeBlueprint(
+    "bots",
+    __name__,
+    url_prefix="/api/bots",
+    description="Paper-trading bots: Decimal ledger, idempotent orders.",
+)
 
 
 @blp.route("")
@@ -125,5 +136,6 @@ class BotOrders(MethodView):
         Same key and same body: the first order is returned. Same key, different body: 409
         with ``details.reason = "idempotency_conflict"``.
         """
-        return service.place_order(actor_id=current_user_id(), bot_id=bot_id,
-                                   idempotency_key=headers["idempotency_key"], **args)
+        return service.place_order(
+            actor_id=current_user_id(), bot_id=bot_id, idempotency_key=headers["idempotency_key"], **args
+        )

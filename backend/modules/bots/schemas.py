@@ -1,4 +1,5 @@
 """HTTP contract of bots: Bot, create/status bodies, orders, performance and ledger."""
+
 from __future__ import annotations
 
 from decimal import Decimal
@@ -12,8 +13,9 @@ from backend.domain.marketdata.intervals import INTERVALS
 MAX_CAPITAL = 1_000_000_000_000
 TAG = ma.fields.String(validate=validate.Length(min=1, max=32))
 # The ledger keeps 8 decimal places, so the smallest capital that is not zero is 1e-8.
-POSITIVE_CAPITAL = validate.Range(min=Decimal("0.00000001"), max=MAX_CAPITAL,
-                                  error="Must be at least 0.00000001 and at most 1e12.")
+POSITIVE_CAPITAL = validate.Range(
+    min=Decimal("0.00000001"), max=MAX_CAPITAL, error="Must be at least 0.00000001 and at most 1e12."
+)
 BPS = validate.Range(min=0, max=999, error="Must be between 0 and 999 basis points.")
 
 
@@ -56,8 +58,10 @@ class BotCreateSchema(BaseSchema):
     interval = ma.fields.String(load_default=None, validate=validate.OneOf(INTERVALS))
     capital = Money(required=True, validate=POSITIVE_CAPITAL)
     tags = ma.fields.List(TAG, load_default=list, validate=validate.Length(max=10))
-    paper = ma.fields.Boolean(load_default=True, validate=validate.Equal(
-        True, error="Live trading is not supported yet; paper must be true."))
+    paper = ma.fields.Boolean(
+        load_default=True,
+        validate=validate.Equal(True, error="Live trading is not supported yet; paper must be true."),
+    )
     public = ma.fields.Boolean(load_default=False)
     fee_bps = Money(load_default=None, validate=BPS)
     slippage_bps = Money(load_default=None, validate=BPS)
@@ -67,8 +71,7 @@ class BotCreateSchema(BaseSchema):
 class BotStatusSchema(BaseSchema):
     """Body of PATCH /api/bots/{id}/status (``active`` is accepted as ``running``)."""
 
-    status = ma.fields.String(required=True,
-                              validate=validate.OneOf(["running", "active", "paused"]))
+    status = ma.fields.String(required=True, validate=validate.OneOf(["running", "active", "paused"]))
 
 
 class OrderSchema(CamelSchema):
@@ -82,7 +85,9 @@ class OrderSchema(CamelSchema):
     quantity = Money()
     fee = Money()
     status = ma.fields.String()
-    pnl = Money(attribute="realised_pnl", metadata={"description": "Realised PnL of this fill, net of its fee."})
+    pnl = Money(
+        attribute="realised_pnl", metadata={"description": "Realised PnL of this fill, net of its fee."}
+    )
     timestamp = TimestampMs(attribute="time")
     idempotency_key = ma.fields.String()
     source = ma.fields.String(metadata={"description": "tick | manual | workflow"})
@@ -92,9 +97,11 @@ class OrderCreateSchema(BaseSchema):
     """Body of POST /api/bots/{id}/orders: a market order at the latest close."""
 
     side = ma.fields.String(required=True, validate=validate.OneOf(["buy", "sell"]))
-    quantity = Money(load_default=None, validate=validate.Range(
-        min=0, min_inclusive=False, max=MAX_CAPITAL, error="Must be greater than 0."),
-        metadata={"description": "Units; omitted = all-in buy, or sell the whole position."})
+    quantity = Money(
+        load_default=None,
+        validate=validate.Range(min=0, min_inclusive=False, max=MAX_CAPITAL, error="Must be greater than 0."),
+        metadata={"description": "Units; omitted = all-in buy, or sell the whole position."},
+    )
 
 
 class OrderHeadersSchema(ma.Schema):
@@ -103,8 +110,9 @@ class OrderHeadersSchema(ma.Schema):
     class Meta:
         unknown = EXCLUDE
 
-    idempotency_key = ma.fields.String(data_key="Idempotency-Key", load_default=None,
-                                       validate=validate.Length(min=1, max=200))
+    idempotency_key = ma.fields.String(
+        data_key="Idempotency-Key", load_default=None, validate=validate.Length(min=1, max=200)
+    )
 
 
 class BotEquityPointSchema(CamelSchema):

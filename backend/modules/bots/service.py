@@ -4,12 +4,13 @@ Ownership: a private bot of another user is ``404``; a public bot of another use
 (detail, performance, ledger) but every change to it is ``403``. Deleted bots are ``404`` to
 everyone; their orders and equity are kept.
 """
+
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Sequence
 
 from flask import current_app
 from sqlalchemy import select
@@ -23,10 +24,19 @@ from backend.extensions import db
 from backend.modules.bots import links, orders, ticks
 from backend.modules.bots.errors import BotForbidden, BotInvalid, BotNotFound, OrderRejected
 from backend.modules.bots.models import (
-    PAUSED, RUNNING, STOPPED, BotEquity, BotInstance, Order,
+    PAUSED,
+    RUNNING,
+    STOPPED,
+    BotEquity,
+    BotInstance,
+    Order,
 )
 from backend.modules.bots.views import (
-    BotView, LedgerView, PerformanceView, bot_view, ledger_view,
+    BotView,
+    LedgerView,
+    PerformanceView,
+    bot_view,
+    ledger_view,
 )
 
 logger = logging.getLogger(__name__)
@@ -72,8 +82,9 @@ def _pin(actor_id: str, strategy_id: str) -> links.PinnedStrategy:
         return links.pin_strategy(actor_id=actor_id, strategy_id=strategy_id)
     except AppError as exc:
         if exc.http_status in (403, 404):
-            raise BotInvalid("The strategy does not exist or is not yours.",
-                             fields={"strategy_id": ["Unknown strategy."]}) from exc
+            raise BotInvalid(
+                "The strategy does not exist or is not yours.", fields={"strategy_id": ["Unknown strategy."]}
+            ) from exc
         raise
 
 
@@ -87,8 +98,9 @@ def _check_symbol(symbol: str, interval: str, now: int) -> None:
     except (LookupError, ValueError):
         latest = None
     if latest is None:
-        raise BotInvalid(f"No market data for {symbol} at {interval}.",
-                         fields={"symbol": ["Unknown symbol or no data."]})
+        raise BotInvalid(
+            f"No market data for {symbol} at {interval}.", fields={"symbol": ["Unknown symbol or no data."]}
+        )
 
 
 def _start_cursor(bot: BotInstance, now: int) -> None:
@@ -114,11 +126,23 @@ def _place_cursor(bot: BotInstance, start_ms: int | None, now: int) -> None:
 
 
 @transactional
-def create_bot(*, actor_id: str, name: str, strategy_id: str, capital: Decimal,
-               symbol: str | None = None, interval: str | None = None,
-               tags: Sequence[str] = (), paper: bool = True, public: bool = False,
-               fee_bps: Decimal | None = None, slippage_bps: Decimal | None = None,
-               allow_short: bool = False, start_ms: int | None = None, now: int | None = None) -> BotView:
+def create_bot(
+    *,
+    actor_id: str,
+    name: str,
+    strategy_id: str,
+    capital: Decimal,
+    symbol: str | None = None,
+    interval: str | None = None,
+    tags: Sequence[str] = (),
+    paper: bool = True,
+    public: bool = False,
+    fee_bps: Decimal | None = None,
+    slippage_bps: Decimal | None = None,
+    allow_short: bool = False,
+    start_ms: int | None = None,
+    now: int | None = None,
+) -> BotView:
     """Create a running paper bot pinned to the strategy's current version.
 
     ``allow_short`` (like a backtest's) lets the strategy's short signals and a manual ``sell``
@@ -129,8 +153,10 @@ def create_bot(*, actor_id: str, name: str, strategy_id: str, capital: Decimal,
     starting there. Without it the bot trades from now on, with ``BOT_WARMUP_BARS`` of history.
     """
     if not paper:
-        raise BotInvalid("Live trading is not supported yet; create a paper bot.",
-                         fields={"paper": ["Only paper trading is supported (paper must be true)."]})
+        raise BotInvalid(
+            "Live trading is not supported yet; create a paper bot.",
+            fields={"paper": ["Only paper trading is supported (paper must be true)."]},
+        )
     now = now_ms() if now is None else now
     pinned = _pin(actor_id, strategy_id)
     symbol = symbol or pinned.symbol
@@ -144,12 +170,26 @@ def create_bot(*, actor_id: str, name: str, strategy_id: str, capital: Decimal,
         slippage_bps = Decimal(current_app.config["BOT_DEFAULT_SLIPPAGE_BPS"])
     state = LedgerState.start(capital)
     bot = BotInstance(
-        owner_id=actor_id, name=name, strategy_id=pinned.strategy_id,
-        strategy_version_id=pinned.version_id, strategy_name=pinned.name, symbol=symbol,
-        interval=interval, tags=list(tags), paper=True, is_public=public,
-        allow_short=allow_short, capital=state.initial_capital, cash=state.cash,
-        fee_bps=fee_bps, slippage_bps=slippage_bps, status=RUNNING, origin_ms=0, last_bar_ms=0,
-        flat_bar_ms=0, position=Decimal(0),
+        owner_id=actor_id,
+        name=name,
+        strategy_id=pinned.strategy_id,
+        strategy_version_id=pinned.version_id,
+        strategy_name=pinned.name,
+        symbol=symbol,
+        interval=interval,
+        tags=list(tags),
+        paper=True,
+        is_public=public,
+        allow_short=allow_short,
+        capital=state.initial_capital,
+        cash=state.cash,
+        fee_bps=fee_bps,
+        slippage_bps=slippage_bps,
+        status=RUNNING,
+        origin_ms=0,
+        last_bar_ms=0,
+        flat_bar_ms=0,
+        position=Decimal(0),
     )
     _place_cursor(bot, start_ms, now)
     db.session.add(bot)
@@ -163,20 +203,24 @@ def list_recent_bots(*, actor_id: str | None, limit: int) -> list[BotView]:
     newest = (BotInstance.created_at.desc(), BotInstance.id)
     rows: Sequence[BotInstance] = []
     if actor_id is not None:
-        rows = db.session.scalars(live.where(BotInstance.owner_id == actor_id)
-                                  .order_by(*newest).limit(limit)).all()
+        rows = db.session.scalars(
+            live.where(BotInstance.owner_id == actor_id).order_by(*newest).limit(limit)
+        ).all()
     if not rows:
-        rows = db.session.scalars(live.where(BotInstance.is_public.is_(True))
-                                  .order_by(*newest).limit(limit)).all()
+        rows = db.session.scalars(
+            live.where(BotInstance.is_public.is_(True)).order_by(*newest).limit(limit)
+        ).all()
     now = now_ms()
     return [bot_view(b, now) for b in rows]
 
 
 def list_bots(*, actor_id: str, page: int, page_size: int) -> Page[BotView]:
     """Return one page of the caller's bots, newest first."""
-    stmt = (select(BotInstance)
-            .where(BotInstance.owner_id == actor_id, BotInstance.deleted_at.is_(None))
-            .order_by(BotInstance.created_at.desc(), BotInstance.id))
+    stmt = (
+        select(BotInstance)
+        .where(BotInstance.owner_id == actor_id, BotInstance.deleted_at.is_(None))
+        .order_by(BotInstance.created_at.desc(), BotInstance.id)
+    )
     result = paginate(stmt, page=page, page_size=page_size)
     now = now_ms()
     return Page(items=[bot_view(b, now) for b in result.items], total=result.total)
@@ -230,16 +274,22 @@ def get_performance(*, actor_id: str | None, bot_id: str) -> PerformanceView:
     """Return a readable bot's latest equity points and orders (bounded), oldest first."""
     bot = _readable_bot(actor_id, bot_id)
     limit = int(current_app.config["BOT_CURVE_MAX"])
-    equity = db.session.scalars(select(BotEquity).where(BotEquity.bot_id == bot.id)
-                                .order_by(BotEquity.time.desc()).limit(limit)).all()
-    orders = db.session.scalars(select(Order).where(Order.bot_id == bot.id)
-                                .order_by(Order.time.desc(), Order.created_at.desc()).limit(limit)).all()
+    equity = db.session.scalars(
+        select(BotEquity).where(BotEquity.bot_id == bot.id).order_by(BotEquity.time.desc()).limit(limit)
+    ).all()
+    orders = db.session.scalars(
+        select(Order)
+        .where(Order.bot_id == bot.id)
+        .order_by(Order.time.desc(), Order.created_at.desc())
+        .limit(limit)
+    ).all()
     return PerformanceView(equity=equity[::-1], orders=orders[::-1])
 
 
 def _orders_of(bot_id: str) -> Sequence[Order]:
-    return db.session.scalars(select(Order).where(Order.bot_id == bot_id)
-                              .order_by(Order.time, Order.created_at, Order.id)).all()
+    return db.session.scalars(
+        select(Order).where(Order.bot_id == bot_id).order_by(Order.time, Order.created_at, Order.id)
+    ).all()
 
 
 def get_ledger(*, actor_id: str | None, bot_id: str) -> LedgerView:
@@ -249,8 +299,15 @@ def get_ledger(*, actor_id: str | None, bot_id: str) -> LedgerView:
 
 
 @transactional
-def place_order(*, actor_id: str, bot_id: str, side: str, quantity: Decimal | None = None,
-                idempotency_key: str | None = None, now: int | None = None) -> Order:
+def place_order(
+    *,
+    actor_id: str,
+    bot_id: str,
+    side: str,
+    quantity: Decimal | None = None,
+    idempotency_key: str | None = None,
+    now: int | None = None,
+) -> Order:
     """Place a manual market order at the latest close; a replayed key returns the first order."""
     now = now_ms() if now is None else now
     bot = _owned_bot(actor_id, bot_id)
@@ -259,17 +316,18 @@ def place_order(*, actor_id: str, bot_id: str, side: str, quantity: Decimal | No
     existing = orders.existing_order(bot, key, digest)
     if existing is not None:
         return existing
-    order = orders.book_order(bot, side=side, quantity=quantity, key=key, digest=digest,
-                              source="manual", now=now)
+    order = orders.book_order(
+        bot, side=side, quantity=quantity, key=key, digest=digest, source="manual", now=now
+    )
     if order is None:
-        raise OrderRejected("The bot already holds that position.",
-                            fields={"side": ["Nothing to do for this side."]})
+        raise OrderRejected(
+            "The bot already holds that position.", fields={"side": ["Nothing to do for this side."]}
+        )
     return order
 
 
 @transactional
-def place_paper_order(*, actor_id: str, bot_id: str, side: str,
-                      idempotency_key: str) -> Order | None:
+def place_paper_order(*, actor_id: str, bot_id: str, side: str, idempotency_key: str) -> Order | None:
     """Move a bot to long (buy), short-or-flat (sell) or flat (close); None when already there."""
     if side not in ("buy", "sell", "close"):
         raise OrderRejected(fields={"side": ["Must be one of: buy, sell, close."]})
@@ -278,15 +336,21 @@ def place_paper_order(*, actor_id: str, bot_id: str, side: str,
     existing = orders.existing_order(bot, idempotency_key, digest)
     if existing is not None:
         return existing
-    return orders.book_order(bot, side=side, quantity=None, key=idempotency_key, digest=digest,
-                             source="workflow", now=now_ms())
+    return orders.book_order(
+        bot, side=side, quantity=None, key=idempotency_key, digest=digest, source="workflow", now=now_ms()
+    )
 
 
 def trade_marks(*, actor_id: str, symbol: str, start_ms: int, end_ms: int) -> list[TradeMark]:
     """Return the caller's paper fills on ``symbol`` with time in [start_ms, end_ms)."""
-    rows = db.session.scalars(select(Order).where(
-        Order.owner_id == actor_id, Order.symbol == symbol, Order.time >= start_ms,
-        Order.time < end_ms).order_by(Order.time).limit(5000))
+    rows = db.session.scalars(
+        select(Order)
+        .where(
+            Order.owner_id == actor_id, Order.symbol == symbol, Order.time >= start_ms, Order.time < end_ms
+        )
+        .order_by(Order.time)
+        .limit(5000)
+    )
     return [TradeMark(o.id, o.bot_id, o.symbol, o.side, o.price, o.quantity, o.time) for o in rows]
 
 

@@ -1,4 +1,5 @@
 """Celery tasks of bots (queue ``bots``): the beat's scheduler and one tick per bot and bar."""
+
 from __future__ import annotations
 
 from celery import shared_task

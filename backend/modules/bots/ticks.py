@@ -16,6 +16,7 @@ cursor advanced and does nothing):
 A tick that fails (no data, provider error, NaN price, strategy error) books nothing: the
 transaction is rolled back and the bot is put in ``error`` with a reason, in a new transaction.
 """
+
 from __future__ import annotations
 
 import logging
@@ -26,10 +27,17 @@ from flask import current_app
 from sqlalchemy import or_, select, update
 from sqlalchemy.dialects.postgresql import insert
 
-from backend.domain.bars import Bars
 from backend.domain.backtest.engine import target_position
+from backend.domain.bars import Bars
 from backend.domain.ledger import (
-    BadNumber, WalkResult, anchored, apply_executed, first_unprocessed, last_flat, positive_price, walk,
+    BadNumber,
+    WalkResult,
+    anchored,
+    apply_executed,
+    first_unprocessed,
+    last_flat,
+    positive_price,
+    walk,
 )
 from backend.domain.marketdata.intervals import interval_ms
 from backend.extensions import db
@@ -61,10 +69,11 @@ class TickOutcome:
 
 def lock_running_bot(bot_id: str) -> BotInstance | None:
     """Lock a running bot's row, or return None when it is locked by another tick or not running."""
-    stmt = (select(BotInstance)
-            .where(BotInstance.id == bot_id, BotInstance.status == RUNNING,
-                   BotInstance.deleted_at.is_(None))
-            .with_for_update(skip_locked=True))
+    stmt = (
+        select(BotInstance)
+        .where(BotInstance.id == bot_id, BotInstance.status == RUNNING, BotInstance.deleted_at.is_(None))
+        .with_for_update(skip_locked=True)
+    )
     return db.session.scalar(stmt)
 
 
@@ -83,8 +92,9 @@ def _load(bot: BotInstance, now: int) -> Bars:
 
 def _targets(bot: BotInstance, bars: Bars) -> np.ndarray:
     try:
-        signals = links.strategy_signals(owner_id=bot.owner_id, strategy_id=bot.strategy_id,
-                                         version_id=bot.strategy_version_id, bars=bars)
+        signals = links.strategy_signals(
+            owner_id=bot.owner_id, strategy_id=bot.strategy_id, version_id=bot.strategy_version_id, bars=bars
+        )
     except Exception as exc:  # a strategy that cannot run is the bot's error, not the worker's
         raise TickFailed("strategy_error", f"The strategy could not run: {exc}") from exc
     flat_through = int(np.searchsorted(bars.time, bot.flat_bar_ms, side="right")) - 1
@@ -93,8 +103,15 @@ def _targets(bot: BotInstance, bars: Bars) -> np.ndarray:
 
 def _walk(bot: BotInstance, bars: Bars, target: np.ndarray, begin: int) -> WalkResult:
     try:
-        return walk(state_of(bot), bot_id=bot.id, bars=bars, target=target, start=begin,
-                    fee_bps=bot.fee_bps, slippage_bps=bot.slippage_bps)
+        return walk(
+            state_of(bot),
+            bot_id=bot.id,
+            bars=bars,
+            target=target,
+            start=begin,
+            fee_bps=bot.fee_bps,
+            slippage_bps=bot.slippage_bps,
+        )
     except BadNumber as exc:
         raise TickFailed("bad_price", f"A bar has an invalid price: {exc}") from exc
 
@@ -103,15 +120,26 @@ def _book(bot: BotInstance, result: WalkResult) -> None:
     state = state_of(bot)
     for planned in result.orders:
         fill = planned.fill
-        state, _ = apply_executed(state, side=fill.side, quantity=fill.quantity,
-                                  price=fill.price, fee=fill.fee)
-        db.session.add(order_row(bot, fill, state, time=planned.time,
-                                 reference_price=planned.reference_price, key=planned.key,
-                                 source="tick"))
+        state, _ = apply_executed(
+            state, side=fill.side, quantity=fill.quantity, price=fill.price, fee=fill.fee
+        )
+        db.session.add(
+            order_row(
+                bot,
+                fill,
+                state,
+                time=planned.time,
+                reference_price=planned.reference_price,
+                key=planned.key,
+                source="tick",
+            )
+        )
     if result.equity:
-        db.session.execute(insert(BotEquity).values(
-            [{"bot_id": bot.id, "time": p.time, "value": p.value} for p in result.equity]
-        ).on_conflict_do_nothing())
+        db.session.execute(
+            insert(BotEquity)
+            .values([{"bot_id": bot.id, "time": p.time, "value": p.value} for p in result.equity])
+            .on_conflict_do_nothing()
+        )
     store_state(bot, result.state)
 
 
@@ -153,14 +181,26 @@ def mark_error(bot_id: str, reason: str, message: str, now: int) -> None:
 def claim_due_ticks(now: int, limit: int) -> list[str]:
     """Mark up to ``limit`` running bots whose next bar is due as enqueued; return their ids."""
     retry_ms = int(current_app.config["BOT_TICK_RETRY_S"]) * 1000
-    due = (select(BotInstance.id)
-           .where(BotInstance.status == RUNNING, BotInstance.deleted_at.is_(None),
-                  BotInstance.next_tick_ms <= now,
-                  or_(BotInstance.tick_enqueued_ms.is_(None),
-                      BotInstance.tick_enqueued_ms < BotInstance.next_tick_ms,
-                      BotInstance.tick_enqueued_ms < now - retry_ms))
-           .order_by(BotInstance.next_tick_ms).limit(limit)
-           .with_for_update(skip_locked=True))
-    stmt = (update(BotInstance).where(BotInstance.id.in_(due.scalar_subquery()))
-            .values(tick_enqueued_ms=now).returning(BotInstance.id))
+    due = (
+        select(BotInstance.id)
+        .where(
+            BotInstance.status == RUNNING,
+            BotInstance.deleted_at.is_(None),
+            BotInstance.next_tick_ms <= now,
+            or_(
+                BotInstance.tick_enqueued_ms.is_(None),
+                BotInstance.tick_enqueued_ms < BotInstance.next_tick_ms,
+                BotInstance.tick_enqueued_ms < now - retry_ms,
+            ),
+        )
+        .order_by(BotInstance.next_tick_ms)
+        .limit(limit)
+        .with_for_update(skip_locked=True)
+    )
+    stmt = (
+        update(BotInstance)
+        .where(BotInstance.id.in_(due.scalar_subquery()))
+        .values(tick_enqueued_ms=now)
+        .returning(BotInstance.id)
+    )
     return list(db.session.scalars(stmt).all())

@@ -1,9 +1,10 @@
 """Read models of bots: the contract's Bot, performance and the ledger with its check."""
+
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Sequence
 
 from backend.domain.ledger import InvariantCheck, check_invariant, format_runtime
 from backend.modules.bots.accounting import fill_of, mark_of, state_of
@@ -56,14 +57,30 @@ def bot_view(bot: BotInstance, now: int) -> BotView:
     equity = state.equity(mark_of(bot))
     processed = bot.last_bar_ms if bot.last_bar_ms >= bot.origin_ms else None
     return BotView(
-        id=bot.id, name=bot.name, strategy=bot.strategy_name, status=STATUS_OUT[bot.status],
-        profit=equity - state.initial_capital, runtime=format_runtime(runtime_ms(bot, now)),
-        capital=bot.capital, tags=list(bot.tags or []), strategy_id=bot.strategy_id,
-        strategy_version_id=bot.strategy_version_id, symbol=bot.symbol, interval=bot.interval,
-        paper=bot.paper, public=bot.is_public, equity=equity, cash=bot.cash, position=bot.position,
-        fee_bps=bot.fee_bps, slippage_bps=bot.slippage_bps, allow_short=bot.allow_short,
+        id=bot.id,
+        name=bot.name,
+        strategy=bot.strategy_name,
+        status=STATUS_OUT[bot.status],
+        profit=equity - state.initial_capital,
+        runtime=format_runtime(runtime_ms(bot, now)),
+        capital=bot.capital,
+        tags=list(bot.tags or []),
+        strategy_id=bot.strategy_id,
+        strategy_version_id=bot.strategy_version_id,
+        symbol=bot.symbol,
+        interval=bot.interval,
+        paper=bot.paper,
+        public=bot.is_public,
+        equity=equity,
+        cash=bot.cash,
+        position=bot.position,
+        fee_bps=bot.fee_bps,
+        slippage_bps=bot.slippage_bps,
+        allow_short=bot.allow_short,
         error_reason=bot.error_reason,
-        error_message=bot.error_message, last_bar_time=processed, created_at=bot.created_at,
+        error_message=bot.error_message,
+        last_bar_time=processed,
+        created_at=bot.created_at,
         updated_at=bot.updated_at,
     )
 

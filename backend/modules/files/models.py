@@ -1,4 +1,5 @@
 """The `files` table: metadata of uploaded files (the bytes live under the storage root)."""
+
 from __future__ import annotations
 
 from sqlalchemy import BigInteger, ForeignKey, Index, String
@@ -15,8 +16,9 @@ class StoredFile(db.Model):
     __table_args__ = (Index("ix_files_owner_created", "owner_id", "created_at"),)
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
-    owner_id: Mapped[str] = mapped_column(String(36), ForeignKey("users.id", ondelete="CASCADE"),
-                                          nullable=False)
+    owner_id: Mapped[str] = mapped_column(
+        String(36), ForeignKey("users.id", ondelete="CASCADE"), nullable=False
+    )
     original_name: Mapped[str] = mapped_column(String(255), nullable=False)
     stored_name: Mapped[str] = mapped_column(String(80), nullable=False, unique=True)
     content_type: Mapped[str] = mapped_column(String(100), nullable=False)

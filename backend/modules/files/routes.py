@@ -1,4 +1,5 @@
 """Files endpoints: upload, list, download (raw bytes, owner only) and delete."""
+
 from __future__ import annotations
 
 from urllib.parse import quote
@@ -14,20 +15,26 @@ from backend.modules.files import service
 from backend.modules.files.models import StoredFile
 from backend.modules.files.schemas import FileSchema, FileUploadSchema
 
-blp = EnvelopeBlueprint("files", __name__, url_prefix="/api/files",
-                        description="Uploads with content-checked types; owner-only download.")
+blp = EnvelopeBlueprint(
+    "files",
+    __name__,
+    url_prefix="/api/files",
+    description="Uploads with content-checked types; owner-only download.",
+)
 
 TEXT_TYPES = {"text/csv", "text/plain", "text/x-python", "application/json"}
 
 
 def download_response(row: StoredFile, data: bytes) -> Response:
     """Build the raw download: stored content type, attachment disposition, no sniffing."""
-    ascii_name = "".join(c if c.isascii() and (c.isalnum() or c in "._- ") else "_"
-                         for c in row.original_name)
+    ascii_name = "".join(
+        c if c.isascii() and (c.isalnum() or c in "._- ") else "_" for c in row.original_name
+    )
     mimetype = row.content_type + ("; charset=utf-8" if row.content_type in TEXT_TYPES else "")
     resp = Response(data, status=200, content_type=mimetype)
     resp.headers["Content-Disposition"] = (
-        f"attachment; filename=\"{ascii_name}\"; filename*=UTF-8''{quote(row.original_name, safe='')}")
+        f"attachment; filename=\"{ascii_name}\"; filename*=UTF-8''{quote(row.original_name, safe='')}"
+    )
     resp.headers["X-Content-Type-Options"] = "nosniff"
     resp.headers["Cache-Control"] = "private, no-store"
     return resp
@@ -43,8 +50,7 @@ class Files(MethodView):
     def post(self, args):
         """Upload a file (multipart part `file`)."""
         upload = args["file"]
-        return service.upload_file(actor_id=current_user_id(), filename=upload.filename,
-                                   stream=upload.stream)
+        return service.upload_file(actor_id=current_user_id(), filename=upload.filename, stream=upload.stream)
 
     @jwt_required()
     @blp.response(200, FileSchema(many=True))
@@ -59,8 +65,7 @@ class FileById(MethodView):
     """One file of the caller's."""
 
     @jwt_required()
-    @blp.response(200, {"type": "string", "format": "binary"},
-                  content_type="application/octet-stream")
+    @blp.response(200, {"type": "string", "format": "binary"}, content_type="application/octet-stream")
     def get(self, file_id: str):
         """Download the raw bytes of my file."""
         row, data = service.get_file_content(actor_id=current_user_id(), file_id=file_id)

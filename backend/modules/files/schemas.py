@@ -1,4 +1,5 @@
 """HTTP contract of files: the multipart upload and the File object."""
+
 from __future__ import annotations
 
 import marshmallow as ma

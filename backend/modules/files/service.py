@@ -4,6 +4,7 @@ Row and bytes never drift apart: an upload writes the bytes first and removes th
 transaction fails; a delete hides the bytes (rename) before the commit, restores them if the
 commit fails and unlinks them only after it succeeded.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -50,8 +51,7 @@ def read_limited(stream: IO[bytes], limit: int) -> bytes:
     """Read at most ``limit`` bytes from ``stream``; raise FileTooLarge if there are more."""
     data = stream.read(limit + 1)
     if len(data) > limit:
-        raise FileTooLarge(f"The file is larger than the limit of {limit} bytes.",
-                           details={"limit": limit})
+        raise FileTooLarge(f"The file is larger than the limit of {limit} bytes.", details={"limit": limit})
     return data
 
 
@@ -68,19 +68,22 @@ def upload_file(*, actor_id: str, filename: str | None, stream: IO[bytes]) -> St
     rel, path = storage.new_stored_name(AREA)
     storage.write_atomic(path, data)
     try:
-        return _record_upload(actor_id=actor_id, name=name, rel=rel, content_type=content_type,
-                              data=data)
+        return _record_upload(actor_id=actor_id, name=name, rel=rel, content_type=content_type, data=data)
     except BaseException:
         path.unlink(missing_ok=True)  # the row is not there, so neither may the bytes be
         raise
 
 
 @transactional
-def _record_upload(*, actor_id: str, name: str, rel: str, content_type: str,
-                   data: bytes) -> StoredFile:
-    row = StoredFile(owner_id=actor_id, original_name=name, stored_name=rel,
-                     content_type=content_type, size=len(data),
-                     sha256=hashlib.sha256(data).hexdigest())
+def _record_upload(*, actor_id: str, name: str, rel: str, content_type: str, data: bytes) -> StoredFile:
+    row = StoredFile(
+        owner_id=actor_id,
+        original_name=name,
+        stored_name=rel,
+        content_type=content_type,
+        size=len(data),
+        sha256=hashlib.sha256(data).hexdigest(),
+    )
     db.session.add(row)
     db.session.flush()
     return row
@@ -109,8 +112,11 @@ def get_file_content(*, actor_id: str, file_id: str) -> tuple[StoredFile, bytes]
 
 def list_files(*, actor_id: str, page: int, page_size: int) -> Page[StoredFile]:
     """Return one page of the caller's files, newest first."""
-    stmt = (select(StoredFile).where(StoredFile.owner_id == actor_id)
-            .order_by(StoredFile.created_at.desc(), StoredFile.id))
+    stmt = (
+        select(StoredFile)
+        .where(StoredFile.owner_id == actor_id)
+        .order_by(StoredFile.created_at.desc(), StoredFile.id)
+    )
     return paginate(stmt, page=page, page_size=page_size)
 
 
@@ -125,8 +131,13 @@ def sweep_orphans(*, older_than_ms: int = 3_600_000) -> int:
         return 0
     cutoff_s = (now_ms() - older_than_ms) / 1000
     candidates = [p for p in area.rglob("*") if p.is_file() and p.stat().st_mtime < cutoff_s]
-    known = set(db.session.scalars(select(StoredFile.stored_name).where(StoredFile.stored_name.in_(
-        [p.relative_to(area.parent).as_posix() for p in candidates]))))
+    known = set(
+        db.session.scalars(
+            select(StoredFile.stored_name).where(
+                StoredFile.stored_name.in_([p.relative_to(area.parent).as_posix() for p in candidates])
+            )
+        )
+    )
     removed = 0
     for path in candidates:
         if path.relative_to(area.parent).as_posix() not in known:
@@ -151,8 +162,7 @@ def delete_file(*, actor_id: str, file_id: str) -> None:
 
 
 @transactional
-def _delete_row_hiding_bytes(*, actor_id: str, file_id: str,
-                             hidden: list[tuple[Path, Path]]) -> None:
+def _delete_row_hiding_bytes(*, actor_id: str, file_id: str, hidden: list[tuple[Path, Path]]) -> None:
     row = get_owned_file(actor_id=actor_id, file_id=file_id, lock=True)
     path = storage.safe_path(row.stored_name)
     db.session.delete(row)

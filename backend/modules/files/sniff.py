@@ -5,6 +5,7 @@ recognised by magic bytes; text kinds must be UTF-8 without control characters a
 what the extension claims (JSON parses, Python compiles to an AST without running, CSV rows have
 a consistent column count). Pure: no Flask, no I/O.
 """
+
 from __future__ import annotations
 
 import ast
@@ -75,8 +76,10 @@ def decode_text(data: bytes) -> str:
 
 def check_json(text: str) -> None:
     """Raise SniffError unless ``text`` is one strict JSON document (no NaN/Infinity)."""
+
     def reject_constant(name: str) -> None:
         raise ValueError(f"{name} is not JSON")
+
     try:
         json.loads(text, parse_constant=reject_constant)
     except ValueError as exc:
@@ -108,5 +111,10 @@ def check_text(text: str) -> None:
     """Accept any text that survived decoding."""
 
 
-_TEXT_CHECKS = {".csv": check_csv, ".json": check_json, ".py": check_python,
-                ".txt": check_text, ".md": check_text}
+_TEXT_CHECKS = {
+    ".csv": check_csv,
+    ".json": check_json,
+    ".py": check_python,
+    ".txt": check_text,
+    ".md": check_text,
+}

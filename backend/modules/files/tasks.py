@@ -1,4 +1,5 @@
 """Files tasks: the periodic sweep of bytes left without a row by a crash."""
+
 from __future__ import annotations
 
 from celery import shared_task

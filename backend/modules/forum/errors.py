@@ -1,4 +1,5 @@
 """Forum errors: each class says when to raise it."""
+
 from __future__ import annotations
 
 from backend.core.errors import Forbidden, Invalid, NotFound

@@ -4,6 +4,7 @@ Counters on `posts` (likes, comments, tips_total) are changed only by atomic
 ``UPDATE ... SET x = x + n`` in the same transaction that inserts or deletes the row they count,
 and only when that insert/delete really happened, so they stay exact under concurrency.
 """
+
 from __future__ import annotations
 
 from decimal import Decimal
@@ -34,8 +35,9 @@ class Post(TimestampMixin, db.Model):
     )
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
-    author_id: Mapped[str] = mapped_column(String(36), ForeignKey(USER_FK, ondelete="CASCADE"),
-                                           nullable=False)
+    author_id: Mapped[str] = mapped_column(
+        String(36), ForeignKey(USER_FK, ondelete="CASCADE"), nullable=False
+    )
     title: Mapped[str] = mapped_column(String(200), nullable=False)
     content: Mapped[str] = mapped_column(Text, nullable=False, default="")
     tags: Mapped[list[str]] = mapped_column(ARRAY(String(32)), nullable=False, default=list)
@@ -55,10 +57,12 @@ class Comment(db.Model):
     __table_args__ = (Index("ix_comments_post_created", "post_id", "created_at"),)
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
-    post_id: Mapped[str] = mapped_column(String(36), ForeignKey("posts.id", ondelete="CASCADE"),
-                                         nullable=False)
-    author_id: Mapped[str] = mapped_column(String(36), ForeignKey(USER_FK, ondelete="CASCADE"),
-                                           nullable=False)
+    post_id: Mapped[str] = mapped_column(
+        String(36), ForeignKey("posts.id", ondelete="CASCADE"), nullable=False
+    )
+    author_id: Mapped[str] = mapped_column(
+        String(36), ForeignKey(USER_FK, ondelete="CASCADE"), nullable=False
+    )
     content: Mapped[str] = mapped_column(Text, nullable=False)
     created_at: Mapped[int] = mapped_column(BigInteger, nullable=False, default=now_ms)
 
@@ -68,10 +72,12 @@ class Like(db.Model):
 
     __tablename__ = "likes"
 
-    post_id: Mapped[str] = mapped_column(String(36), ForeignKey("posts.id", ondelete="CASCADE"),
-                                         primary_key=True)
-    user_id: Mapped[str] = mapped_column(String(36), ForeignKey(USER_FK, ondelete="CASCADE"),
-                                         primary_key=True)
+    post_id: Mapped[str] = mapped_column(
+        String(36), ForeignKey("posts.id", ondelete="CASCADE"), primary_key=True
+    )
+    user_id: Mapped[str] = mapped_column(
+        String(36), ForeignKey(USER_FK, ondelete="CASCADE"), primary_key=True
+    )
     created_at: Mapped[int] = mapped_column(BigInteger, nullable=False, default=now_ms)
 
 
@@ -81,10 +87,12 @@ class Favorite(db.Model):
     __tablename__ = "favorites"
     __table_args__ = (Index("ix_favorites_post_id", "post_id"),)
 
-    user_id: Mapped[str] = mapped_column(String(36), ForeignKey(USER_FK, ondelete="CASCADE"),
-                                         primary_key=True)
-    post_id: Mapped[str] = mapped_column(String(36), ForeignKey("posts.id", ondelete="CASCADE"),
-                                         primary_key=True)
+    user_id: Mapped[str] = mapped_column(
+        String(36), ForeignKey(USER_FK, ondelete="CASCADE"), primary_key=True
+    )
+    post_id: Mapped[str] = mapped_column(
+        String(36), ForeignKey("posts.id", ondelete="CASCADE"), primary_key=True
+    )
     created_at: Mapped[int] = mapped_column(BigInteger, nullable=False, default=now_ms)
 
 
@@ -98,12 +106,15 @@ class Tip(db.Model):
     )
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
-    post_id: Mapped[str] = mapped_column(String(36), ForeignKey("posts.id", ondelete="CASCADE"),
-                                         nullable=False)
-    tipper_id: Mapped[str] = mapped_column(String(36), ForeignKey(USER_FK, ondelete="CASCADE"),
-                                           nullable=False)
-    recipient_id: Mapped[str] = mapped_column(String(36), ForeignKey(USER_FK, ondelete="CASCADE"),
-                                              nullable=False)
+    post_id: Mapped[str] = mapped_column(
+        String(36), ForeignKey("posts.id", ondelete="CASCADE"), nullable=False
+    )
+    tipper_id: Mapped[str] = mapped_column(
+        String(36), ForeignKey(USER_FK, ondelete="CASCADE"), nullable=False
+    )
+    recipient_id: Mapped[str] = mapped_column(
+        String(36), ForeignKey(USER_FK, ondelete="CASCADE"), nullable=False
+    )
     amount: Mapped[Decimal] = mapped_column(Money, nullable=False)
     currency: Mapped[str] = mapped_column(String(8), nullable=False)
     created_at: Mapped[int] = mapped_column(BigInteger, nullable=False, default=now_ms)
@@ -118,8 +129,10 @@ class Follow(db.Model):
         Index("ix_follows_followee_id", "followee_id"),
     )
 
-    follower_id: Mapped[str] = mapped_column(String(36), ForeignKey(USER_FK, ondelete="CASCADE"),
-                                             primary_key=True)
-    followee_id: Mapped[str] = mapped_column(String(36), ForeignKey(USER_FK, ondelete="CASCADE"),
-                                             primary_key=True)
+    follower_id: Mapped[str] = mapped_column(
+        String(36), ForeignKey(USER_FK, ondelete="CASCADE"), primary_key=True
+    )
+    followee_id: Mapped[str] = mapped_column(
+        String(36), ForeignKey(USER_FK, ondelete="CASCADE"), primary_key=True
+    )
     created_at: Mapped[int] = mapped_column(BigInteger, nullable=False, default=now_ms)

@@ -5,6 +5,7 @@ points = 1 + LIKE_WEIGHT*likes + COMMENT_WEIGHT*comments + TIP_WEIGHT*log10(1 + 
 
 Pure: no Flask, no SQL. Times are Unix milliseconds; ``tips_total`` is the sum of tip amounts.
 """
+
 from __future__ import annotations
 
 import math
@@ -33,12 +34,15 @@ class HotCandidate:
 def engagement_points(*, likes: int, comments: int, tips_total: Decimal | float) -> float:
     """Return the undecayed points of a post (1 for the post itself plus weighted engagement)."""
     tips = max(float(tips_total), 0.0)
-    return (1.0 + LIKE_WEIGHT * max(likes, 0) + COMMENT_WEIGHT * max(comments, 0)
-            + TIP_WEIGHT * math.log10(1.0 + tips))
+    return (
+        1.0
+        + LIKE_WEIGHT * max(likes, 0)
+        + COMMENT_WEIGHT * max(comments, 0)
+        + TIP_WEIGHT * math.log10(1.0 + tips)
+    )
 
 
-def hot_score(*, likes: int, comments: int, tips_total: Decimal | float, created_at: int,
-              now: int) -> float:
+def hot_score(*, likes: int, comments: int, tips_total: Decimal | float, created_at: int, now: int) -> float:
     """Return the hot score of a post created at ``created_at`` seen at ``now`` (both Unix ms)."""
     age_hours = max(now - created_at, 0) / HOUR_MS
     points = engagement_points(likes=likes, comments=comments, tips_total=tips_total)
@@ -47,9 +51,11 @@ def hot_score(*, likes: int, comments: int, tips_total: Decimal | float, created
 
 def rank_hot(candidates: list[HotCandidate], *, now: int, limit: int) -> list[str]:
     """Return the ids of the ``limit`` hottest candidates, best first (ties: newer, then id)."""
+
     def key(c: HotCandidate) -> tuple[float, int, str]:
-        score = hot_score(likes=c.likes, comments=c.comments, tips_total=c.tips_total,
-                          created_at=c.created_at, now=now)
+        score = hot_score(
+            likes=c.likes, comments=c.comments, tips_total=c.tips_total, created_at=c.created_at, now=now
+        )
         return (-score, -c.created_at, c.post_id)
 
-    return [c.post_id for c in sorted(candidates, key=key)[:max(limit, 0)]]
+    return [c.post_id for c in sorted(candidates, key=key)[: max(limit, 0)]]

@@ -1,4 +1,5 @@
 """Forum endpoints (/api/forum) and the social user endpoints (/api/users/{id}/..., favorites)."""
+
 from __future__ import annotations
 
 from flask.views import MethodView
@@ -6,21 +7,37 @@ from flask_jwt_extended import jwt_required
 
 from backend.core.auth import current_user_id
 from backend.core.envelope import EnvelopeBlueprint
-from backend.core.schemas import LimitQuerySchema
 from backend.core.pagination import PageArgs, paginated
+from backend.core.schemas import LimitQuerySchema
 from backend.modules.forum import service, social
-from backend.modules.forum.schemas import (CommentCreateSchema, CommentSchema, FavoriteStateSchema,
-                                           FollowStateSchema, LikeStateSchema, PostCreateSchema,
-                                           PostDetailSchema, PostQueryArgsSchema, PostSchema,
-                                           PostUpdateSchema, ProfileSchema, TipCreateSchema,
-                                           TipSchema, UserBriefSchema)
+from backend.modules.forum.schemas import (
+    CommentCreateSchema,
+    CommentSchema,
+    FavoriteStateSchema,
+    FollowStateSchema,
+    LikeStateSchema,
+    PostCreateSchema,
+    PostDetailSchema,
+    PostQueryArgsSchema,
+    PostSchema,
+    PostUpdateSchema,
+    ProfileSchema,
+    TipCreateSchema,
+    TipSchema,
+    UserBriefSchema,
+)
 
-blp = EnvelopeBlueprint("forum", __name__, url_prefix="/api/forum",
-                        description="Posts, comments, likes, favorites, tips and the hot list.")
+blp = EnvelopeBlueprint(
+    "forum",
+    __name__,
+    url_prefix="/api/forum",
+    description="Posts, comments, likes, favorites, tips and the hot list.",
+)
 # The lead's `users` blueprint owns /api/users/me and /me/api-keys; ids here are UUIDs, so
 # /api/users/<uuid> can never match "me".
-follows_blp = EnvelopeBlueprint("profiles", __name__, url_prefix="/api/users",
-                                description="Public profiles, follows and my favorites.")
+follows_blp = EnvelopeBlueprint(
+    "profiles", __name__, url_prefix="/api/users", description="Public profiles, follows and my favorites."
+)
 blueprints = [blp, follows_blp]
 
 

@@ -1,4 +1,5 @@
 """HTTP contract of the forum: posts, comments, likes, favorites, tips, follows and profiles."""
+
 from __future__ import annotations
 
 import math
@@ -13,8 +14,12 @@ from backend.core.schemas import BaseSchema, CamelSchema, Id, Money, TimestampMs
 NOT_BLANK = validate.Regexp(r"\s*\S", error="Must not be blank.")
 # tipsTotal is one sum, so tips share one currency until a conversion exists.
 TIP_CURRENCIES = ("USD",)
-TAG = ma.fields.String(validate=[validate.Length(min=1, max=32),
-                                 validate.Regexp(r"^[^\s,][^,]*$", error="Tags may not contain commas.")])
+TAG = ma.fields.String(
+    validate=[
+        validate.Length(min=1, max=32),
+        validate.Regexp(r"^[^\s,][^,]*$", error="Tags may not contain commas."),
+    ]
+)
 
 
 class AttachmentSchema(BaseSchema):
@@ -114,8 +119,10 @@ class FavoriteStateSchema(CamelSchema):
 class TipAmount(Money):
     """A tip amount: a JSON number only (strings and booleans rejected), finite, at most 8 decimals."""
 
-    default_error_messages = {"not_number": "Must be a JSON number, not a string.",
-                              "precision": "At most 8 decimal places."}
+    default_error_messages = {
+        "not_number": "Must be a JSON number, not a string.",
+        "precision": "At most 8 decimal places.",
+    }
 
     def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> Decimal:
         if isinstance(value, str):
@@ -132,8 +139,10 @@ class TipAmount(Money):
 class TipCreateSchema(BaseSchema):
     """Body of POST /api/forum/posts/{id}/tips (the maximum is checked by the service)."""
 
-    amount = TipAmount(required=True, validate=validate.Range(
-        min=Decimal(0), min_inclusive=False, error="Must be greater than 0."))
+    amount = TipAmount(
+        required=True,
+        validate=validate.Range(min=Decimal(0), min_inclusive=False, error="Must be greater than 0."),
+    )
     currency = ma.fields.String(load_default="USD", validate=validate.OneOf(TIP_CURRENCIES))
 
 

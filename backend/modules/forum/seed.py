@@ -1,4 +1,5 @@
 """Demo forum content for `flask seed`: a few posts with comments and likes (idempotent)."""
+
 from __future__ import annotations
 
 import secrets
@@ -16,17 +17,38 @@ HOUR_MS = 3_600_000
 DEMO_USERS = ("demo_li", "demo_wang", "demo_chen")
 # (title, tags, content, hours ago, likers by index into [admin, *DEMO_USERS], comments)
 DEMO_POSTS = (
-    ("Moving-average crossover on BTC: what worked for me", ["btc", "sma", "trend"],
-     "Fast 10 / slow 30 on 1h bars, fees 10 bps. Drawdowns cluster in sideways weeks.", 3,
-     (1, 2, 3), ((1, "Did you try a volatility filter?"), (0, "Yes: ATR above its median."))),
-    ("RSI mean reversion needs a regime filter", ["rsi", "mean-reversion"],
-     "Buying RSI < 30 in a downtrend is catching knives. Gate it with the 200-bar SMA.", 9,
-     (0, 2), ((3, "Same experience on ETH."),)),
-    ("How I size positions for paper bots", ["risk", "bots"],
-     "Fixed fractional 1 % risk per trade, stop at 2 ATR. Boring, survives.", 30,
-     (0, 1, 2, 3), ((2, "Simple and robust."), (1, "What about correlated symbols?"))),
-    ("Workflow tip: notify before you act", ["workflows"],
-     "Put a notify node before every buy/sell action while testing a new graph.", 1, (), ()),
+    (
+        "Moving-average crossover on BTC: what worked for me",
+        ["btc", "sma", "trend"],
+        "Fast 10 / slow 30 on 1h bars, fees 10 bps. Drawdowns cluster in sideways weeks.",
+        3,
+        (1, 2, 3),
+        ((1, "Did you try a volatility filter?"), (0, "Yes: ATR above its median.")),
+    ),
+    (
+        "RSI mean reversion needs a regime filter",
+        ["rsi", "mean-reversion"],
+        "Buying RSI < 30 in a downtrend is catching knives. Gate it with the 200-bar SMA.",
+        9,
+        (0, 2),
+        ((3, "Same experience on ETH."),),
+    ),
+    (
+        "How I size positions for paper bots",
+        ["risk", "bots"],
+        "Fixed fractional 1 % risk per trade, stop at 2 ATR. Boring, survives.",
+        30,
+        (0, 1, 2, 3),
+        ((2, "Simple and robust."), (1, "What about correlated symbols?")),
+    ),
+    (
+        "Workflow tip: notify before you act",
+        ["workflows"],
+        "Put a notify node before every buy/sell action while testing a new graph.",
+        1,
+        (),
+        (),
+    ),
 )
 
 
@@ -49,8 +71,9 @@ def seed_demo(*, admin_id: str) -> None:
     for index, (title, tags, content, hours_ago, likers, comments) in enumerate(DEMO_POSTS):
         author = people[index % len(people)]
         attachment = _admin_backtest(admin_id) if author == admin_id else None
-        post = service.create_post(actor_id=author, title=title, content=content, tags=tags,
-                                   attachment=attachment)
+        post = service.create_post(
+            actor_id=author, title=title, content=content, tags=tags, attachment=attachment
+        )
         for who, text in comments:
             service.add_comment(actor_id=people[who], post_id=post.id, content=text)
         for who in likers:
@@ -67,6 +90,7 @@ def _admin_backtest(admin_id: str) -> dict[str, str] | None:
 
 
 def _backdate(post_id: str, created_at: int) -> None:
-    db.session.execute(update(Post).where(Post.id == post_id)
-                       .values(created_at=created_at, updated_at=created_at))
+    db.session.execute(
+        update(Post).where(Post.id == post_id).values(created_at=created_at, updated_at=created_at)
+    )
     db.session.commit()

@@ -3,6 +3,7 @@
 Likes, favorites, tips and follows live in `social.py`. Counters on posts are only changed by
 atomic increments in the transaction that inserts/deletes the counted row (see models.py).
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -20,15 +21,19 @@ from backend.core.pagination import Page, paginate
 from backend.extensions import db
 from backend.modules.backtests import service as backtests_service
 from backend.modules.forum import ranking
-from backend.modules.forum.errors import (AttachmentUnavailable, CommentNotFound, NotAuthor,
-                                          PostNotFound)
+from backend.modules.forum.errors import AttachmentUnavailable, CommentNotFound, NotAuthor, PostNotFound
 from backend.modules.forum.models import Comment, Favorite, Like, Post
-from backend.modules.forum.views import (CommentView, PostView, authors_by_id, comment_views,
-                                         post_view, post_views)
+from backend.modules.forum.views import (
+    CommentView,
+    PostView,
+    authors_by_id,
+    comment_views,
+    post_view,
+    post_views,
+)
 from backend.modules.strategies import service as strategies_service
 
 logger = logging.getLogger(__name__)
-
 
 
 def get_post_row(post_id: str, *, lock: bool = False) -> Post:
@@ -45,9 +50,12 @@ def bump_post(post_id: str, **values: Any) -> None:
 
     ``updated_at`` is pinned because it means "edited by the author", not "liked".
     """
-    db.session.execute(update(Post).where(Post.id == post_id)
-                       .values(updated_at=Post.updated_at, **values)
-                       .execution_options(synchronize_session=False))
+    db.session.execute(
+        update(Post)
+        .where(Post.id == post_id)
+        .values(updated_at=Post.updated_at, **values)
+        .execution_options(synchronize_session=False)
+    )
 
 
 def list_hot(*, limit: int, now: int | None = None) -> list[PostView]:
@@ -55,15 +63,18 @@ def list_hot(*, limit: int, now: int | None = None) -> list[PostView]:
     size = int(current_app.config["FORUM_HOT_CANDIDATES"])
     rows = db.session.execute(
         select(Post.id, Post.likes_count, Post.comments_count, Post.tips_total, Post.created_at)
-        .order_by(Post.created_at.desc(), Post.id).limit(size)).all()
+        .order_by(Post.created_at.desc(), Post.id)
+        .limit(size)
+    ).all()
     candidates = [ranking.HotCandidate(*row) for row in rows]
     ids = ranking.rank_hot(candidates, now=now if now is not None else now_ms(), limit=limit)
     by_id = {p.id: p for p in db.session.scalars(select(Post).where(Post.id.in_(ids)))}
     return post_views(by_id[i] for i in ids if i in by_id)
 
 
-def list_posts(*, page: int, page_size: int, tag: str | None = None,
-               author_id: str | None = None) -> Page[PostView]:
+def list_posts(
+    *, page: int, page_size: int, tag: str | None = None, author_id: str | None = None
+) -> Page[PostView]:
     """Return one page of posts, newest first, optionally by tag and/or author."""
     stmt = select(Post).order_by(Post.created_at.desc(), Post.id)
     if tag and tag.strip():
@@ -83,19 +94,23 @@ def get_post(*, actor_id: str | None, post_id: str) -> PostView:
 def _detail(post: Post, actor_id: str | None) -> PostView:
     liked = favorited = False
     if actor_id:
-        liked = bool(db.session.scalar(select(exists().where(
-            Like.post_id == post.id, Like.user_id == actor_id))))
-        favorited = bool(db.session.scalar(select(exists().where(
-            Favorite.post_id == post.id, Favorite.user_id == actor_id))))
+        liked = bool(
+            db.session.scalar(select(exists().where(Like.post_id == post.id, Like.user_id == actor_id)))
+        )
+        favorited = bool(
+            db.session.scalar(
+                select(exists().where(Favorite.post_id == post.id, Favorite.user_id == actor_id))
+            )
+        )
     return post_view(post, authors_by_id([post.author_id]), liked=liked, favorited=favorited)
 
 
 @transactional
-def create_post(*, actor_id: str, title: str, content: str, tags: list[str],
-                attachment: dict[str, str] | None = None) -> PostView:
+def create_post(
+    *, actor_id: str, title: str, content: str, tags: list[str], attachment: dict[str, str] | None = None
+) -> PostView:
     """Publish a post by the caller, attaching a verified backtest/strategy if given."""
-    post = Post(author_id=actor_id, title=title.strip(), content=content,
-                tags=_clean_tags(tags))
+    post = Post(author_id=actor_id, title=title.strip(), content=content, tags=_clean_tags(tags))
     _set_attachment(post, actor_id, attachment)
     db.session.add(post)
     db.session.flush()
@@ -155,14 +170,17 @@ def verified_kpis(*, actor_id: str, kind: str, object_id: str) -> dict[str, Any]
     """
     fields = {"attachment": [f"This {kind} cannot be attached."]}
     try:
-        kpis = (backtests_service.verified_kpis(actor_id=actor_id, backtest_id=object_id) if kind == "backtest"
-                else _strategy_kpis(actor_id, object_id))
+        kpis = (
+            backtests_service.verified_kpis(actor_id=actor_id, backtest_id=object_id)
+            if kind == "backtest"
+            else _strategy_kpis(actor_id, object_id)
+        )
     except AppError as exc:
-        raise AttachmentUnavailable(f"The {kind} is not yours or has no verified result.",
-                                    fields=fields, details={"cause": exc.code}) from exc
+        raise AttachmentUnavailable(
+            f"The {kind} is not yours or has no verified result.", fields=fields, details={"cause": exc.code}
+        ) from exc
     if kpis is None:
-        raise AttachmentUnavailable(f"The {kind} is not yours or has no verified result yet.",
-                                    fields=fields)
+        raise AttachmentUnavailable(f"The {kind} is not yours or has no verified result yet.", fields=fields)
     return _jsonable(kpis)
 
 
@@ -191,8 +209,7 @@ def _jsonable(value: Any) -> Any:
 def list_comments(*, post_id: str, page: int, page_size: int) -> Page[CommentView]:
     """Return one page of a post's comments, oldest first."""
     get_post_row(post_id)
-    stmt = (select(Comment).where(Comment.post_id == post_id)
-            .order_by(Comment.created_at, Comment.id))
+    stmt = select(Comment).where(Comment.post_id == post_id).order_by(Comment.created_at, Comment.id)
     result = paginate(stmt, page=page, page_size=page_size)
     return Page(items=comment_views(result.items), total=result.total)
 

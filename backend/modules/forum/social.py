@@ -4,6 +4,7 @@ Idempotent writes use ``INSERT ... ON CONFLICT DO NOTHING RETURNING`` / ``DELETE
 and touch a post's counter only when a row really changed, in the same transaction, with an
 atomic ``SET n = n + 1``: concurrent likes can neither be lost nor double-counted.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -51,8 +52,12 @@ def _likes_of(post_id: str) -> int:
 def like_post(*, actor_id: str, post_id: str) -> LikeState:
     """Like a post (liking twice is a no-op)."""
     get_post_row(post_id)
-    added = db.session.execute(insert(Like).values(post_id=post_id, user_id=actor_id)
-                               .on_conflict_do_nothing().returning(Like.post_id)).first()
+    added = db.session.execute(
+        insert(Like)
+        .values(post_id=post_id, user_id=actor_id)
+        .on_conflict_do_nothing()
+        .returning(Like.post_id)
+    ).first()
     if added:
         _bump_likes(post_id, +1)
     return LikeState(likes=_likes_of(post_id), liked=True)
@@ -62,8 +67,9 @@ def like_post(*, actor_id: str, post_id: str) -> LikeState:
 def unlike_post(*, actor_id: str, post_id: str) -> LikeState:
     """Remove the caller's like (no-op if there is none)."""
     get_post_row(post_id)
-    removed = db.session.execute(delete(Like).where(Like.post_id == post_id, Like.user_id == actor_id)
-                                 .returning(Like.post_id)).first()
+    removed = db.session.execute(
+        delete(Like).where(Like.post_id == post_id, Like.user_id == actor_id).returning(Like.post_id)
+    ).first()
     if removed:
         _bump_likes(post_id, -1)
     return LikeState(likes=_likes_of(post_id), liked=False)
@@ -73,8 +79,7 @@ def unlike_post(*, actor_id: str, post_id: str) -> LikeState:
 def favorite_post(*, actor_id: str, post_id: str) -> dict[str, bool]:
     """Favorite a post (twice is a no-op)."""
     get_post_row(post_id)
-    db.session.execute(insert(Favorite).values(post_id=post_id, user_id=actor_id)
-                       .on_conflict_do_nothing())
+    db.session.execute(insert(Favorite).values(post_id=post_id, user_id=actor_id).on_conflict_do_nothing())
     return {"favorited": True}
 
 
@@ -82,16 +87,18 @@ def favorite_post(*, actor_id: str, post_id: str) -> dict[str, bool]:
 def unfavorite_post(*, actor_id: str, post_id: str) -> dict[str, bool]:
     """Remove a post from the caller's favorites (no-op if absent)."""
     get_post_row(post_id)
-    db.session.execute(delete(Favorite).where(Favorite.post_id == post_id,
-                                              Favorite.user_id == actor_id))
+    db.session.execute(delete(Favorite).where(Favorite.post_id == post_id, Favorite.user_id == actor_id))
     return {"favorited": False}
 
 
 def list_favorites(*, actor_id: str, page: int, page_size: int) -> Page[PostView]:
     """Return one page of the caller's favorite posts, most recently favorited first."""
-    stmt = (select(Post).join(Favorite, Favorite.post_id == Post.id)
-            .where(Favorite.user_id == actor_id)
-            .order_by(Favorite.created_at.desc(), Post.id))
+    stmt = (
+        select(Post)
+        .join(Favorite, Favorite.post_id == Post.id)
+        .where(Favorite.user_id == actor_id)
+        .order_by(Favorite.created_at.desc(), Post.id)
+    )
     result = paginate(stmt, page=page, page_size=page_size)
     return Page(items=post_views(result.items), total=result.total)
 
@@ -107,12 +114,15 @@ def tip_post(*, actor_id: str, post_id: str, amount: Decimal, currency: str) -> 
     post = get_post_row(post_id)
     maximum = tip_maximum()
     if not amount.is_finite() or amount <= 0 or amount > maximum:
-        raise InvalidTip(f"The amount must be greater than 0 and at most {maximum}.",
-                         fields={"amount": [f"Must be greater than 0 and at most {maximum}."]})
+        raise InvalidTip(
+            f"The amount must be greater than 0 and at most {maximum}.",
+            fields={"amount": [f"Must be greater than 0 and at most {maximum}."]},
+        )
     if post.author_id == actor_id:
         raise InvalidTip("You cannot tip your own post.", fields={"amount": ["Own post."]})
-    tip = Tip(post_id=post_id, tipper_id=actor_id, recipient_id=post.author_id, amount=amount,
-              currency=currency)
+    tip = Tip(
+        post_id=post_id, tipper_id=actor_id, recipient_id=post.author_id, amount=amount, currency=currency
+    )
     db.session.add(tip)
     bump_post(post_id, tips_total=Post.tips_total + amount)
     db.session.flush()
@@ -137,8 +147,9 @@ def follow_user(*, actor_id: str, user_id: str) -> FollowState:
     if actor_id == user_id:
         raise CannotFollowSelf(fields={"id": ["You cannot follow yourself."]})
     _user(user_id)
-    db.session.execute(insert(Follow).values(follower_id=actor_id, followee_id=user_id)
-                       .on_conflict_do_nothing())
+    db.session.execute(
+        insert(Follow).values(follower_id=actor_id, followee_id=user_id).on_conflict_do_nothing()
+    )
     return FollowState(following=True, followers=_followers_of(user_id))
 
 
@@ -148,8 +159,7 @@ def unfollow_user(*, actor_id: str, user_id: str) -> FollowState:
     if actor_id == user_id:
         raise CannotFollowSelf(fields={"id": ["You cannot follow yourself."]})
     _user(user_id)
-    db.session.execute(delete(Follow).where(Follow.follower_id == actor_id,
-                                            Follow.followee_id == user_id))
+    db.session.execute(delete(Follow).where(Follow.follower_id == actor_id, Follow.followee_id == user_id))
     return FollowState(following=False, followers=_followers_of(user_id))
 
 
@@ -162,29 +172,41 @@ def _user_page(stmt, *, page: int, page_size: int) -> Page[Author]:
 def list_followers(*, user_id: str, page: int, page_size: int) -> Page[Author]:
     """Return one page of the users following ``user_id``, newest follow first."""
     _user(user_id)
-    stmt = (select(Follow.follower_id).where(Follow.followee_id == user_id)
-            .order_by(Follow.created_at.desc(), Follow.follower_id))
+    stmt = (
+        select(Follow.follower_id)
+        .where(Follow.followee_id == user_id)
+        .order_by(Follow.created_at.desc(), Follow.follower_id)
+    )
     return _user_page(stmt, page=page, page_size=page_size)
 
 
 def list_following(*, user_id: str, page: int, page_size: int) -> Page[Author]:
     """Return one page of the users ``user_id`` follows, newest follow first."""
     _user(user_id)
-    stmt = (select(Follow.followee_id).where(Follow.follower_id == user_id)
-            .order_by(Follow.created_at.desc(), Follow.followee_id))
+    stmt = (
+        select(Follow.followee_id)
+        .where(Follow.follower_id == user_id)
+        .order_by(Follow.created_at.desc(), Follow.followee_id)
+    )
     return _user_page(stmt, page=page, page_size=page_size)
 
 
 def get_profile(*, actor_id: str | None, user_id: str) -> ProfileView:
     """Return a user's public profile with post and follow counts."""
     who = _user(user_id)
-    is_following = bool(actor_id) and bool(_count(
-        select(func.count()).select_from(Follow)
-        .where(Follow.follower_id == actor_id, Follow.followee_id == user_id)))
+    is_following = bool(actor_id) and bool(
+        _count(
+            select(func.count())
+            .select_from(Follow)
+            .where(Follow.follower_id == actor_id, Follow.followee_id == user_id)
+        )
+    )
     return ProfileView(
-        id=who.id, name=who.name, avatar=who.avatar,
+        id=who.id,
+        name=who.name,
+        avatar=who.avatar,
         posts=_count(select(func.count()).select_from(Post).where(Post.author_id == user_id)),
         followers=_followers_of(user_id),
-        following=_count(select(func.count()).select_from(Follow)
-                         .where(Follow.follower_id == user_id)),
-        is_following=is_following)
+        following=_count(select(func.count()).select_from(Follow).where(Follow.follower_id == user_id)),
+        is_following=is_following,
+    )

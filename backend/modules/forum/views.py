@@ -1,9 +1,11 @@
 """Read models of the forum: posts and comments joined with their authors' user records."""
+
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Any, Iterable
+from typing import Any
 
 from backend.modules.forum.models import Comment, Post
 from backend.modules.users import service as users_service
@@ -82,20 +84,35 @@ def _missing(user_id: str) -> Author:
     return Author(id=user_id, name="", avatar=None)
 
 
-def post_view(post: Post, authors: dict[str, Author], *, liked: bool = False,
-              favorited: bool = False) -> PostView:
+def post_view(
+    post: Post, authors: dict[str, Author], *, liked: bool = False, favorited: bool = False
+) -> PostView:
     """Return the API view of ``post`` using the preloaded ``authors``."""
     who = authors.get(post.author_id) or _missing(post.author_id)
     attachment = None
     if post.attachment_kind:
-        attachment = {"kind": post.attachment_kind, "id": post.attachment_id,
-                      "kpis": post.attachment_kpis or {}}
-    return PostView(id=post.id, title=post.title, author_id=post.author_id, author=who.name,
-                    avatar=who.avatar, likes_count=post.likes_count,
-                    comments_count=post.comments_count, created_at=post.created_at,
-                    updated_at=post.updated_at, tags=list(post.tags or []), content=post.content,
-                    tips_total=post.tips_total, attachment=attachment, liked=liked,
-                    favorited=favorited)
+        attachment = {
+            "kind": post.attachment_kind,
+            "id": post.attachment_id,
+            "kpis": post.attachment_kpis or {},
+        }
+    return PostView(
+        id=post.id,
+        title=post.title,
+        author_id=post.author_id,
+        author=who.name,
+        avatar=who.avatar,
+        likes_count=post.likes_count,
+        comments_count=post.comments_count,
+        created_at=post.created_at,
+        updated_at=post.updated_at,
+        tags=list(post.tags or []),
+        content=post.content,
+        tips_total=post.tips_total,
+        attachment=attachment,
+        liked=liked,
+        favorited=favorited,
+    )
 
 
 def post_views(posts: Iterable[Post]) -> list[PostView]:
@@ -112,7 +129,15 @@ def comment_views(comments: Iterable[Comment]) -> list[CommentView]:
     views = []
     for c in comments:
         who = authors.get(c.author_id) or _missing(c.author_id)
-        views.append(CommentView(id=c.id, post_id=c.post_id, author_id=c.author_id,
-                                 author=who.name, avatar=who.avatar, content=c.content,
-                                 created_at=c.created_at))
+        views.append(
+            CommentView(
+                id=c.id,
+                post_id=c.post_id,
+                author_id=c.author_id,
+                author=who.name,
+                avatar=who.avatar,
+                content=c.content,
+                created_at=c.created_at,
+            )
+        )
     return views

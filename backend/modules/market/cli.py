@@ -1,4 +1,5 @@
 """`flask market ...`: import CSV candles and materialise mock candles."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -20,18 +21,23 @@ cli = AppGroup("market", help="Market data: import CSV candles, seed mock candle
 def import_csv(file: Path, symbol: str, interval: str) -> None:
     """Import an OHLCV CSV file as one symbol's candles (all rows or none)."""
     try:
-        result = service.import_candles(symbol=symbol, interval=interval,
-                                        csv_text=file.read_text(encoding="utf-8-sig"))
+        result = service.import_candles(
+            symbol=symbol, interval=interval, csv_text=file.read_text(encoding="utf-8-sig")
+        )
     except AppError as exc:
         for row in exc.details.get("rows", []):
             click.echo(f"  line {row['line']}: {row['message']}", err=True)
         raise click.ClickException(exc.message) from None
-    click.echo(f"imported {result.rows} {result.symbol} {result.interval} candles "
-               f"({result.first_time} .. {result.last_time} ms)")
+    click.echo(
+        f"imported {result.rows} {result.symbol} {result.interval} candles "
+        f"({result.first_time} .. {result.last_time} ms)"
+    )
 
 
 @cli.command("seed-mock")
-@click.option("--symbol", "symbols", multiple=True, help="Symbol to seed (repeatable; default all mock symbols).")
+@click.option(
+    "--symbol", "symbols", multiple=True, help="Symbol to seed (repeatable; default all mock symbols)."
+)
 @click.option("--interval", default="1h", show_default=True, type=click.Choice(INTERVALS))
 @click.option("--days", default=30, show_default=True, type=click.IntRange(1, 3650))
 def seed_mock(symbols: tuple[str, ...], interval: str, days: int) -> None:

@@ -6,6 +6,7 @@ the engine still gets float64 arrays without building Decimal objects. The natur
 (symbol, interval, time) is the primary key, so candles carry no UUID (nothing refers to a
 single candle) and TimescaleDB can partition on ``time`` when the extension is installed.
 """
+
 from __future__ import annotations
 
 from decimal import Decimal

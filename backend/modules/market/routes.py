@@ -1,4 +1,5 @@
 """Market endpoints (/api/market, enveloped, token required); the raw UDF feed is backend.modules.udf."""
+
 from __future__ import annotations
 
 from flask_jwt_extended import jwt_required
@@ -6,12 +7,22 @@ from flask_jwt_extended import jwt_required
 from backend.core.auth import current_user_id
 from backend.core.envelope import EnvelopeBlueprint
 from backend.modules.market import service
-from backend.modules.market.schemas import (HistoryQueryArgsSchema, HistorySchema, ImportCreateSchema,
-                                            ImportResultSchema, SnapshotQueryArgsSchema, SnapshotSchema,
-                                            SymbolSchema)
+from backend.modules.market.schemas import (
+    HistoryQueryArgsSchema,
+    HistorySchema,
+    ImportCreateSchema,
+    ImportResultSchema,
+    SnapshotQueryArgsSchema,
+    SnapshotSchema,
+    SymbolSchema,
+)
 
-blp = EnvelopeBlueprint("market", __name__, url_prefix="/api/market",
-                        description="Snapshots, OHLCV history and symbols; CSV candle imports.")
+blp = EnvelopeBlueprint(
+    "market",
+    __name__,
+    url_prefix="/api/market",
+    description="Snapshots, OHLCV history and symbols; CSV candle imports.",
+)
 
 
 @blp.route("/snapshot")
@@ -29,8 +40,13 @@ def snapshot(args):
 @blp.response(200, HistorySchema)
 def history(args):
     """Return OHLCV bars as a UDF history payload (seconds; `to` exclusive; countback wins)."""
-    return service.get_history(symbol=args["symbol"], resolution=args["resolution"],
-                               from_s=args["from_"], to_s=args["to"], countback=args["countback"])
+    return service.get_history(
+        symbol=args["symbol"],
+        resolution=args["resolution"],
+        from_s=args["from_"],
+        to_s=args["to"],
+        countback=args["countback"],
+    )
 
 
 @blp.route("/symbols")

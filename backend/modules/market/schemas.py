@@ -1,4 +1,5 @@
 """HTTP contract of /api/market (the raw /api/udf feed parses its own query strings)."""
+
 from __future__ import annotations
 
 import marshmallow as ma

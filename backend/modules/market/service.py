@@ -4,6 +4,7 @@ Times are Unix ms (UTC) bar open times; bars are complete (open + interval <= no
 call ``load_bars``, ``latest_bar``, ``list_symbols`` and ``import_candles``; the TradingView UDF
 feed (``backend.modules.udf``) builds its payloads from this module.
 """
+
 from __future__ import annotations
 
 import logging
@@ -20,8 +21,8 @@ from backend.domain.marketdata.base import SymbolInfo
 from backend.domain.marketdata.csv import CSVFormatError, parse_ohlcv_csv
 from backend.domain.marketdata.intervals import INTERVALS, floor_time, interval_ms
 from backend.domain.marketdata.mock import MOCK_SPECS
-from backend.modules.market import sources, store
 from backend.modules.files import service as files_service
+from backend.modules.market import sources, store
 from backend.modules.market.errors import ImportForbidden, InvalidCandles, InvalidMarketQuery, UnknownSymbol
 from backend.modules.users import service as users_service
 
@@ -67,8 +68,15 @@ def _dec(value: float) -> Decimal:
     return Decimal(repr(float(value)))
 
 
-def load_bars(*, symbol: str, interval: str, start_ms: int, end_ms: int, provider: str = "auto",
-              now_ms: int | None = None) -> Bars:
+def load_bars(
+    *,
+    symbol: str,
+    interval: str,
+    start_ms: int,
+    end_ms: int,
+    provider: str = "auto",
+    now_ms: int | None = None,
+) -> Bars:
     """Return bars complete at ``now_ms`` (default: now) with open time in [start_ms, end_ms), ascending.
 
     ``provider``: "db" (stored candles), "mock" (MockProvider) or "auto" (imported candles for
@@ -77,8 +85,9 @@ def load_bars(*, symbol: str, interval: str, start_ms: int, end_ms: int, provide
     return sources.resolve(symbol, interval, provider, now_ms=now_ms).bars(int(start_ms), int(end_ms))
 
 
-def load_last_bars(*, symbol: str, interval: str, count: int, end_ms: int | None = None,
-                   provider: str = "auto") -> Bars:
+def load_last_bars(
+    *, symbol: str, interval: str, count: int, end_ms: int | None = None, provider: str = "auto"
+) -> Bars:
     """Return the latest ``count`` complete bars opening before ``end_ms`` (default: now), ascending.
 
     Unlike a time window this also holds ``count`` bars when stored candles have gaps.
@@ -87,12 +96,16 @@ def load_last_bars(*, symbol: str, interval: str, count: int, end_ms: int | None
     return source.last(source.now_ms, int(count)) if count > 0 else Bars.empty()
 
 
-def latest_bar(*, symbol: str, interval: str, now_ms: int | None = None, provider: str = "auto") -> Candle | None:
+def latest_bar(
+    *, symbol: str, interval: str, now_ms: int | None = None, provider: str = "auto"
+) -> Candle | None:
     """Return the latest bar complete at ``now_ms`` (default: now), or None when there is none."""
     last = sources.resolve(symbol, interval, provider, now_ms=now_ms).last(2**62, 1)
     if len(last) == 0:
         return None
-    return Candle(int(last.time[0]), *(_dec(getattr(last, f)[0]) for f in ("open", "high", "low", "close", "volume")))
+    return Candle(
+        int(last.time[0]), *(_dec(getattr(last, f)[0]) for f in ("open", "high", "low", "close", "volume"))
+    )
 
 
 def list_symbols() -> list[MarketSymbol]:
@@ -100,12 +113,16 @@ def list_symbols() -> list[MarketSymbol]:
     stored = store.stored_series()
     result = []
     for symbol, spec in MOCK_SPECS.items():
-        imported = sorted((iv for iv, srcs in stored.get(symbol, {}).items() if "import" in srcs), key=INTERVALS.index)
+        imported = sorted(
+            (iv for iv, srcs in stored.get(symbol, {}).items() if "import" in srcs), key=INTERVALS.index
+        )
         result.append(MarketSymbol(spec.info, ("mock", "import") if imported else ("mock",), INTERVALS))
     for symbol in sorted(set(stored) - set(MOCK_SPECS)):
         intervals = tuple(sorted(stored[symbol], key=INTERVALS.index))
         kinds = tuple(sorted(set().union(*stored[symbol].values())))
-        result.append(MarketSymbol(SymbolInfo(symbol, f"{symbol} (imported data)", "stock"), kinds, intervals))
+        result.append(
+            MarketSymbol(SymbolInfo(symbol, f"{symbol} (imported data)", "stock"), kinds, intervals)
+        )
     return result
 
 
@@ -121,15 +138,18 @@ def find_symbol(symbol: str) -> MarketSymbol:
 def _check_import(symbol: str, interval: str, bars: Bars) -> str:
     name = sources.normalize_symbol(symbol)
     if not _SYMBOL_RE.match(name):
-        raise InvalidCandles("A symbol is 1-32 characters of A-Z, 0-9, '.', '_' or '-'.",
-                             fields={"symbol": ["Use 1-32 characters of A-Z, 0-9, '.', '_' or '-'."]})
+        raise InvalidCandles(
+            "A symbol is 1-32 characters of A-Z, 0-9, '.', '_' or '-'.",
+            fields={"symbol": ["Use 1-32 characters of A-Z, 0-9, '.', '_' or '-'."]},
+        )
     sources.check_interval(interval)
     if len(bars) == 0:
         raise InvalidCandles("There are no candles to import.")
     off_grid = bars.time[bars.time % interval_ms(interval) != 0]
     if len(off_grid):
-        raise InvalidCandles(f"Candle times must be {interval} bar open times.",
-                             details={"times": off_grid[:5].tolist()})
+        raise InvalidCandles(
+            f"Candle times must be {interval} bar open times.", details={"times": off_grid[:5].tolist()}
+        )
     if len(bars) > 1 and not np.all(np.diff(bars.time) > 0):
         raise InvalidCandles("Candle times must be strictly ascending.")
     _check_prices(bars)
@@ -138,13 +158,20 @@ def _check_import(symbol: str, interval: str, bars: Bars) -> str:
 
 def _check_prices(bars: Bars) -> None:
     prices = np.stack([bars.open, bars.high, bars.low, bars.close])
-    ok = (np.isfinite(prices).all(axis=0) & (prices > 0).all(axis=0) & np.isfinite(bars.volume)
-          & (bars.volume >= 0) & (bars.low <= np.minimum(bars.open, bars.close))
-          & (bars.high >= np.maximum(bars.open, bars.close)))
+    ok = (
+        np.isfinite(prices).all(axis=0)
+        & (prices > 0).all(axis=0)
+        & np.isfinite(bars.volume)
+        & (bars.volume >= 0)
+        & (bars.low <= np.minimum(bars.open, bars.close))
+        & (bars.high >= np.maximum(bars.open, bars.close))
+    )
     if not ok.all():
         bad = bars.time[~ok][:5].tolist()
-        raise InvalidCandles("Candles need finite positive prices with low <= open, close <= high "
-                             "and a non-negative volume.", details={"times": bad})
+        raise InvalidCandles(
+            "Candles need finite positive prices with low <= open, close <= high and a non-negative volume.",
+            details={"times": bad},
+        )
 
 
 def _parse_csv(text: str, interval: str) -> Bars:
@@ -153,7 +180,9 @@ def _parse_csv(text: str, interval: str) -> Bars:
         return parse_ohlcv_csv(text, interval=interval)
     except CSVFormatError as exc:
         rows = [{"line": e.line, "message": e.message} for e in exc.errors]
-        raise InvalidCandles(f"The CSV cannot be imported: {exc}", details={"rows": rows, "total": exc.total}) from None
+        raise InvalidCandles(
+            f"The CSV cannot be imported: {exc}", details={"rows": rows, "total": exc.total}
+        ) from None
 
 
 def _write(symbol: str, interval: str, bars: Bars, source: str) -> ImportResult:
@@ -164,7 +193,9 @@ def _write(symbol: str, interval: str, bars: Bars, source: str) -> ImportResult:
 
 
 @transactional
-def import_candles(*, symbol: str, interval: str, bars: Bars | None = None, csv_text: str | None = None) -> ImportResult:
+def import_candles(
+    *, symbol: str, interval: str, bars: Bars | None = None, csv_text: str | None = None
+) -> ImportResult:
     """Store candles from bars or CSV text, all or nothing; same-time rows are replaced."""
     if (bars is None) == (csv_text is None):
         raise InvalidCandles("Give either bars or CSV text to import.")
@@ -180,13 +211,16 @@ def import_uploaded_csv(*, actor_id: str, file_id: str, symbol: str, interval: s
     try:
         text = content.decode("utf-8-sig")
     except UnicodeDecodeError:
-        raise InvalidCandles("The file is not UTF-8 text.", fields={"file_id": ["Not a UTF-8 CSV file."]}) from None
+        raise InvalidCandles(
+            "The file is not UTF-8 text.", fields={"file_id": ["Not a UTF-8 CSV file."]}
+        ) from None
     return _write(symbol, interval, _parse_csv(text, interval), "import")
 
 
 @transactional
-def seed_mock(*, symbols: list[str] | None = None, interval: str = "1h", days: int = 30,
-              now_ms: int | None = None) -> list[ImportResult]:
+def seed_mock(
+    *, symbols: list[str] | None = None, interval: str = "1h", days: int = 30, now_ms: int | None = None
+) -> list[ImportResult]:
     """Materialise the mock's last ``days`` of bars into the table (never over imported rows)."""
     results = []
     for symbol in symbols or list(MOCK_SPECS):
@@ -210,7 +244,9 @@ def get_snapshot(*, symbol: str, now_ms: int | None = None) -> dict:
     day_start = floor_time(int(last.time[0]), "1d")
     today = src.bars(day_start, int(last.time[0]) + src.step)
     prev_time = src.before(day_start)
-    prev_close = src.bars(prev_time, prev_time + src.step).close[0] if prev_time is not None else today.open[0]
+    prev_close = (
+        src.bars(prev_time, prev_time + src.step).close[0] if prev_time is not None else today.open[0]
+    )
     return _snapshot(find_symbol(name).info, today, float(prev_close))
 
 
@@ -236,8 +272,9 @@ def normalize_symbol(symbol: str | None) -> str:
     return sources.normalize_symbol(symbol)
 
 
-def history_payload(*, symbol: str, resolution: str, from_s: int | None, to_s: int | None,
-                    countback: int | None) -> dict:
+def history_payload(
+    *, symbol: str, resolution: str, from_s: int | None, to_s: int | None, countback: int | None
+) -> dict:
     """Build a UDF history payload (ok, or no_data with nextTime); raise ValueError / AppError for bad input."""
     request = udf.parse_history_request(resolution, from_s, to_s, countback)
     src = sources.resolve(symbol, request.interval)
@@ -251,10 +288,13 @@ def history_payload(*, symbol: str, resolution: str, from_s: int | None, to_s: i
     return udf.history_payload(bars, request, earlier_ms=earlier)
 
 
-def get_history(*, symbol: str, resolution: str, from_s: int | None, to_s: int | None,
-                countback: int | None) -> dict:
+def get_history(
+    *, symbol: str, resolution: str, from_s: int | None, to_s: int | None, countback: int | None
+) -> dict:
     """Return the UDF history payload for the enveloped API; raise InvalidMarketQuery/UnknownSymbol."""
     try:
-        return history_payload(symbol=symbol, resolution=resolution, from_s=from_s, to_s=to_s, countback=countback)
+        return history_payload(
+            symbol=symbol, resolution=resolution, from_s=from_s, to_s=to_s, countback=countback
+        )
     except ValueError as exc:
         raise InvalidMarketQuery(str(exc)) from None

@@ -4,10 +4,11 @@
 symbols), else whatever the table holds (materialised mock rows). Both sources serve complete
 bars only: open time + interval <= now.
 """
+
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 from flask import current_app
 
@@ -103,8 +104,10 @@ def _pick(symbol: str, interval: str, provider: str) -> str:
     if provider == "db" or store.has_series(symbol, interval, source="import"):
         if store.has_series(symbol, interval):
             return "db"
-        raise UnknownSymbol(f"No {interval} candles are stored for {symbol!r}.",
-                            details={"symbol": symbol, "interval": interval})
+        raise UnknownSymbol(
+            f"No {interval} candles are stored for {symbol!r}.",
+            details={"symbol": symbol, "interval": interval},
+        )
     if symbol in MOCK_SPECS:
         return "mock"
     if store.has_series(symbol, interval):

@@ -1,4 +1,5 @@
 """Errors of the strategies module."""
+
 from __future__ import annotations
 
 from backend.core.errors import Forbidden, Invalid, NotFound

@@ -8,6 +8,7 @@ bots pin a version id, so a run can always be reproduced. A deleted strategy is 
 `latest_*` snapshot the owner's latest completed backtest of the strategy (the dashboard's KPIs);
 the backtests module pushes them down through `service.record_backtest` when a run completes.
 """
+
 from __future__ import annotations
 
 from typing import Any
@@ -30,8 +31,9 @@ class Strategy(TimestampMixin, db.Model):
     )
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
-    owner_id: Mapped[str] = mapped_column(String(36), ForeignKey("users.id", ondelete="CASCADE"),
-                                          nullable=False)
+    owner_id: Mapped[str] = mapped_column(
+        String(36), ForeignKey("users.id", ondelete="CASCADE"), nullable=False
+    )
     name: Mapped[str] = mapped_column(String(200), nullable=False)
     description: Mapped[str] = mapped_column(Text, nullable=False, default="")
     symbol: Mapped[str] = mapped_column(String(32), nullable=False)
@@ -54,13 +56,15 @@ class StrategyVersion(db.Model):
     __table_args__ = (UniqueConstraint("strategy_id", "number", name="uq_strategy_versions_number"),)
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
-    strategy_id: Mapped[str] = mapped_column(String(36), ForeignKey("strategies.id", ondelete="CASCADE"),
-                                             nullable=False)
+    strategy_id: Mapped[str] = mapped_column(
+        String(36), ForeignKey("strategies.id", ondelete="CASCADE"), nullable=False
+    )
     number: Mapped[int] = mapped_column(Integer, nullable=False)
     kind: Mapped[str] = mapped_column(String(32), nullable=False)
     params: Mapped[dict[str, Any]] = mapped_column(JSONB, nullable=False, default=dict)
     code: Mapped[str | None] = mapped_column(Text, nullable=True)
     content_hash: Mapped[str] = mapped_column(String(64), nullable=False)
-    created_by: Mapped[str] = mapped_column(String(36), ForeignKey("users.id", ondelete="CASCADE"),
-                                            nullable=False)
+    created_by: Mapped[str] = mapped_column(
+        String(36), ForeignKey("users.id", ondelete="CASCADE"), nullable=False
+    )
     created_at: Mapped[int] = mapped_column(BigInteger, nullable=False, default=now_ms)

@@ -1,4 +1,5 @@
 """Strategy endpoints (/api/strategies)."""
+
 from __future__ import annotations
 
 from flask.views import MethodView
@@ -6,15 +7,24 @@ from flask_jwt_extended import jwt_required
 
 from backend.core.auth import current_user_id, optional_user_id
 from backend.core.envelope import EnvelopeBlueprint
-from backend.core.schemas import LimitQuerySchema
 from backend.core.pagination import PageArgs, paginated
+from backend.core.schemas import LimitQuerySchema
 from backend.modules.strategies import service
-from backend.modules.strategies.schemas import (StrategyCreateSchema, StrategyDetailSchema,
-                                                StrategyKindSchema, StrategySchema,
-                                                StrategyUpdateSchema, StrategyVersionSchema)
+from backend.modules.strategies.schemas import (
+    StrategyCreateSchema,
+    StrategyDetailSchema,
+    StrategyKindSchema,
+    StrategySchema,
+    StrategyUpdateSchema,
+    StrategyVersionSchema,
+)
 
-blp = EnvelopeBlueprint("strategies", __name__, url_prefix="/api/strategies",
-                        description="Strategies, their immutable versions and the showcase.")
+blp = EnvelopeBlueprint(
+    "strategies",
+    __name__,
+    url_prefix="/api/strategies",
+    description="Strategies, their immutable versions and the showcase.",
+)
 
 
 @blp.route("/recent")
@@ -69,8 +79,7 @@ class StrategyById(MethodView):
     @blp.response(200, StrategyDetailSchema)
     def patch(self, changes, strategy_id: str):
         """Change my strategy; new parameters create a new version."""
-        return service.update_strategy(actor_id=current_user_id(), strategy_id=strategy_id,
-                                       changes=changes)
+        return service.update_strategy(actor_id=current_user_id(), strategy_id=strategy_id, changes=changes)
 
     @jwt_required()
     @blp.response(200)

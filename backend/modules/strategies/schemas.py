@@ -1,4 +1,5 @@
 """HTTP contract of the strategies module (field names as CONTRACT.md section 2)."""
+
 from __future__ import annotations
 
 import marshmallow as ma
@@ -7,8 +8,9 @@ from marshmallow import validate
 from backend.core.schemas import BaseSchema, CamelSchema, Symbol
 from backend.domain.marketdata.intervals import INTERVALS
 
-TAGS = ma.fields.List(ma.fields.String(validate=validate.Length(min=1, max=32)),
-                      validate=validate.Length(max=10))
+TAGS = ma.fields.List(
+    ma.fields.String(validate=validate.Length(min=1, max=32)), validate=validate.Length(max=10)
+)
 
 
 class StrategySchema(CamelSchema):

@@ -4,14 +4,16 @@ Visibility: the owner sees and changes a strategy; anyone (even anonymous) may r
 one; everyone else gets 404. A change of kind or parameters creates a new version (content hash
 of ``{kind, params, code}``); an unchanged hash reuses the current version.
 """
+
 from __future__ import annotations
 
 import hashlib
 import json
 import logging
 import re
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any, Callable, Mapping
+from typing import Any
 
 from sqlalchemy import and_, or_, select, update
 
@@ -23,8 +25,12 @@ from backend.domain.backtest.types import Signals
 from backend.domain.bars import Bars
 from backend.extensions import db
 from backend.modules.market import service as market_service
-from backend.modules.strategies.errors import (InvalidStrategy, NotStrategyOwner, StrategyNotFound,
-                                               StrategyVersionNotFound)
+from backend.modules.strategies.errors import (
+    InvalidStrategy,
+    NotStrategyOwner,
+    StrategyNotFound,
+    StrategyVersionNotFound,
+)
 from backend.modules.strategies.models import Strategy, StrategyVersion
 from backend.modules.strategies.views import StrategyView, build_views
 
@@ -57,8 +63,9 @@ class StrategyRun:
 
 def content_hash(kind: str, params: Mapping[str, Any], code: str | None = None) -> str:
     """Return the SHA-256 hex digest of the canonical JSON of ``{kind, params, code}``."""
-    payload = json.dumps({"kind": kind, "params": dict(params), "code": code},
-                         sort_keys=True, separators=(",", ":"))
+    payload = json.dumps(
+        {"kind": kind, "params": dict(params), "code": code}, sort_keys=True, separators=(",", ":")
+    )
     return hashlib.sha256(payload.encode()).hexdigest()
 
 
@@ -93,8 +100,9 @@ def validate_definition(kind: str, params: Mapping[str, Any] | None, *, actor_id
         return domain_strategies.validate_params(kind, params or {})
     except domain_strategies.UnknownStrategyError:
         known = ", ".join([*(spec.kind for spec in domain_strategies.list_strategies()), *_KINDS])
-        raise InvalidStrategy(f"Unknown strategy kind {kind!r}.",
-                              fields={"kind": [f"Must be one of: {known}."]}) from None
+        raise InvalidStrategy(
+            f"Unknown strategy kind {kind!r}.", fields={"kind": [f"Must be one of: {known}."]}
+        ) from None
     except domain_strategies.ParamError as exc:
         raise InvalidStrategy(fields={f"params.{k}": v for k, v in exc.fields.items()}) from None
 
@@ -111,10 +119,24 @@ def known_symbol(symbol: str) -> str:
 
 def list_kinds() -> list[dict[str, Any]]:
     """Return the built-in strategy kinds with their parameter schemas."""
-    return [{"kind": spec.kind, "title": spec.title,
-             "params": [{"name": name, "type": p.type, "default": p.default, "min": p.min,
-                         "max": p.max, "description": p.description} for name, p in spec.params.items()]}
-            for spec in domain_strategies.list_strategies()]
+    return [
+        {
+            "kind": spec.kind,
+            "title": spec.title,
+            "params": [
+                {
+                    "name": name,
+                    "type": p.type,
+                    "default": p.default,
+                    "min": p.min,
+                    "max": p.max,
+                    "description": p.description,
+                }
+                for name, p in spec.params.items()
+            ],
+        }
+        for spec in domain_strategies.list_strategies()
+    ]
 
 
 def looks_like_id(value: Any) -> bool:
@@ -124,8 +146,11 @@ def looks_like_id(value: Any) -> bool:
 
 def _live(strategy_id: str, *, lock: bool = False) -> Strategy:
     """Return the non-deleted strategy row (locked for update if asked) or raise StrategyNotFound."""
-    row = (db.session.get(Strategy, strategy_id, with_for_update=lock, populate_existing=lock)
-           if looks_like_id(strategy_id) else None)
+    row = (
+        db.session.get(Strategy, strategy_id, with_for_update=lock, populate_existing=lock)
+        if looks_like_id(strategy_id)
+        else None
+    )
     if row is None or row.deleted_at is not None:
         raise StrategyNotFound()
     return row
@@ -154,8 +179,15 @@ def _add_version(row: Strategy, *, actor_id: str, kind: str, params: dict[str, A
     if current is not None and current.content_hash == digest:
         return current
     row.version_count += 1
-    version = StrategyVersion(strategy_id=row.id, number=row.version_count, kind=kind, params=params,
-                              content_hash=digest, created_by=actor_id, created_at=now_ms())
+    version = StrategyVersion(
+        strategy_id=row.id,
+        number=row.version_count,
+        kind=kind,
+        params=params,
+        content_hash=digest,
+        created_by=actor_id,
+        created_at=now_ms(),
+    )
     db.session.add(version)
     db.session.flush()
     row.kind, row.current_version_id = kind, version.id
@@ -167,13 +199,31 @@ def _view(row: Strategy) -> StrategyView:
 
 
 @transactional
-def create_strategy(*, actor_id: str, name: str, symbol: str, kind: str,
-                    params: Mapping[str, Any] | None = None, tags: list[str] | None = None,
-                    description: str = "", interval: str = "1h", published: bool = False) -> StrategyView:
+def create_strategy(
+    *,
+    actor_id: str,
+    name: str,
+    symbol: str,
+    kind: str,
+    params: Mapping[str, Any] | None = None,
+    tags: list[str] | None = None,
+    description: str = "",
+    interval: str = "1h",
+    published: bool = False,
+) -> StrategyView:
     """Create a strategy and its first version."""
     clean = validate_definition(kind, params, actor_id=actor_id)
-    row = Strategy(owner_id=actor_id, name=name, symbol=known_symbol(symbol), kind=kind, tags=list(tags or []),
-                   description=description, interval=interval, is_published=published, version_count=0)
+    row = Strategy(
+        owner_id=actor_id,
+        name=name,
+        symbol=known_symbol(symbol),
+        kind=kind,
+        tags=list(tags or []),
+        description=description,
+        interval=interval,
+        is_published=published,
+        version_count=0,
+    )
     db.session.add(row)
     db.session.flush()
     _add_version(row, actor_id=actor_id, kind=kind, params=clean)
@@ -220,8 +270,11 @@ def get_strategy(*, actor_id: str | None, strategy_id: str) -> StrategyView:
 
 def list_strategies(*, actor_id: str, page: int, page_size: int) -> Page[StrategyView]:
     """Return one page of the caller's strategies, most recently updated first."""
-    stmt = (select(Strategy).where(Strategy.owner_id == actor_id, Strategy.deleted_at.is_(None))
-            .order_by(Strategy.updated_at.desc(), Strategy.id))
+    stmt = (
+        select(Strategy)
+        .where(Strategy.owner_id == actor_id, Strategy.deleted_at.is_(None))
+        .order_by(Strategy.updated_at.desc(), Strategy.id)
+    )
     result = paginate(stmt, page=page, page_size=page_size)
     return Page(items=build_views(list(result.items)), total=result.total)
 
@@ -231,8 +284,13 @@ def list_recent(*, actor_id: str | None, limit: int) -> list[StrategyView]:
     live = select(Strategy).where(Strategy.deleted_at.is_(None))
     rows: list[Strategy] = []
     if actor_id is not None:
-        rows = list(db.session.scalars(live.where(Strategy.owner_id == actor_id)
-                                        .order_by(Strategy.updated_at.desc(), Strategy.id).limit(limit)))
+        rows = list(
+            db.session.scalars(
+                live.where(Strategy.owner_id == actor_id)
+                .order_by(Strategy.updated_at.desc(), Strategy.id)
+                .limit(limit)
+            )
+        )
     if rows:
         return build_views(rows)
     return _showcase(live, limit)
@@ -240,9 +298,13 @@ def list_recent(*, actor_id: str | None, limit: int) -> list[StrategyView]:
 
 def _showcase(live, limit: int) -> list[StrategyView]:
     """Return the newest published strategies, those with a completed backtest first."""
-    rows = list(db.session.scalars(live.where(Strategy.is_published.is_(True))
-                                   .order_by(Strategy.updated_at.desc(), Strategy.id)
-                                   .limit(min(SHOWCASE_CANDIDATES, limit * 5))))
+    rows = list(
+        db.session.scalars(
+            live.where(Strategy.is_published.is_(True))
+            .order_by(Strategy.updated_at.desc(), Strategy.id)
+            .limit(min(SHOWCASE_CANDIDATES, limit * 5))
+        )
+    )
     views = build_views(rows)
     return sorted(views, key=lambda v: v.latest_backtest_id is None)[:limit]  # stable: newest first within
 
@@ -250,14 +312,28 @@ def _showcase(live, limit: int) -> list[StrategyView]:
 def list_versions(*, actor_id: str | None, strategy_id: str) -> list[StrategyVersion]:
     """Return every version of a visible strategy, newest first."""
     _visible(strategy_id, actor_id)
-    return list(db.session.scalars(select(StrategyVersion).where(StrategyVersion.strategy_id == strategy_id)
-                                   .order_by(StrategyVersion.number.desc())))
+    return list(
+        db.session.scalars(
+            select(StrategyVersion)
+            .where(StrategyVersion.strategy_id == strategy_id)
+            .order_by(StrategyVersion.number.desc())
+        )
+    )
 
 
 def _run_of(row: Strategy, version: StrategyVersion) -> StrategyRun:
-    return StrategyRun(strategy_id=row.id, version_id=version.id, version_number=version.number,
-                       owner_id=row.owner_id, name=row.name, symbol=row.symbol, interval=row.interval,
-                       kind=version.kind, params=dict(version.params), published=row.is_published)
+    return StrategyRun(
+        strategy_id=row.id,
+        version_id=version.id,
+        version_number=version.number,
+        owner_id=row.owner_id,
+        name=row.name,
+        symbol=row.symbol,
+        interval=row.interval,
+        kind=version.kind,
+        params=dict(version.params),
+        published=row.is_published,
+    )
 
 
 def get_strategy_for_run(*, actor_id: str | None, strategy_id: str) -> StrategyRun:
@@ -294,8 +370,9 @@ def compute_signals(*, kind: str, params: Mapping[str, Any], bars: Bars) -> Sign
     return spec.signals(bars, domain_strategies.validate_params(kind, params))
 
 
-def record_backtest(*, strategy_id: str, owner_id: str, backtest_id: str, metrics: dict[str, Any],
-                    finished_at: int) -> bool:
+def record_backtest(
+    *, strategy_id: str, owner_id: str, backtest_id: str, metrics: dict[str, Any], finished_at: int
+) -> bool:
     """Snapshot a completed backtest as the strategy's latest when its owner ran it and it is newer.
 
     Called by the backtests module when a run completes; joins the caller's transaction (the caller
@@ -304,16 +381,26 @@ def record_backtest(*, strategy_id: str, owner_id: str, backtest_id: str, metric
     """
     result = db.session.execute(
         update(Strategy)
-        .where(Strategy.id == strategy_id, Strategy.owner_id == owner_id,
-               or_(Strategy.latest_finished_at.is_(None), Strategy.latest_finished_at < finished_at,
-                   and_(Strategy.latest_finished_at == finished_at, Strategy.latest_backtest_id > backtest_id)))
+        .where(
+            Strategy.id == strategy_id,
+            Strategy.owner_id == owner_id,
+            or_(
+                Strategy.latest_finished_at.is_(None),
+                Strategy.latest_finished_at < finished_at,
+                and_(Strategy.latest_finished_at == finished_at, Strategy.latest_backtest_id > backtest_id),
+            ),
+        )
         .values(latest_backtest_id=backtest_id, latest_metrics=metrics, latest_finished_at=finished_at)
-        .execution_options(synchronize_session="fetch"))
+        .execution_options(synchronize_session="fetch")
+    )
     return bool(result.rowcount)
 
 
 def published_pairs() -> list[tuple[str, str]]:
     """Return ``(strategy_id, owner_id)`` of every published strategy (the showcase)."""
-    rows = db.session.execute(select(Strategy.id, Strategy.owner_id).where(
-        Strategy.is_published.is_(True), Strategy.deleted_at.is_(None)))
+    rows = db.session.execute(
+        select(Strategy.id, Strategy.owner_id).where(
+            Strategy.is_published.is_(True), Strategy.deleted_at.is_(None)
+        )
+    )
     return [(sid, owner) for sid, owner in rows]

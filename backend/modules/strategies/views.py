@@ -6,10 +6,12 @@ of the strategy (0 when there is none yet), snapshotted on the row by `service.r
 ``running`` while a job of it (an owner's backtest) is pending or running in the core jobs table,
 ``completed`` once it has a completed backtest, else ``stopped``.
 """
+
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any, Sequence
+from typing import Any
 
 from backend.core import jobs
 from backend.extensions import db
@@ -58,16 +60,27 @@ def _view(row: Strategy, version: StrategyVersion | None, active: bool) -> Strat
     metrics = row.latest_metrics
     finished = row.latest_finished_at
     return StrategyView(
-        id=row.id, name=row.name, symbol=row.symbol, status=_status(row, active),
-        returns=_num(metrics, "totalReturn"), win_rate=_num(metrics, "winRate"),
-        max_drawdown=_num(metrics, "maxDrawdown"), tags=list(row.tags or []),
-        last_update=int(finished or row.updated_at), trades=int(_num(metrics, "totalTrades")),
-        kind=row.kind, interval=row.interval, description=row.description or "",
-        published=row.is_published, owner_id=row.owner_id,
+        id=row.id,
+        name=row.name,
+        symbol=row.symbol,
+        status=_status(row, active),
+        returns=_num(metrics, "totalReturn"),
+        win_rate=_num(metrics, "winRate"),
+        max_drawdown=_num(metrics, "maxDrawdown"),
+        tags=list(row.tags or []),
+        last_update=int(finished or row.updated_at),
+        trades=int(_num(metrics, "totalTrades")),
+        kind=row.kind,
+        interval=row.interval,
+        description=row.description or "",
+        published=row.is_published,
+        owner_id=row.owner_id,
         version=version.number if version is not None else 0,
         version_id=version.id if version is not None else None,
-        params=dict(version.params) if version is not None else {}, created_at=row.created_at,
-        latest_backtest_id=row.latest_backtest_id, metrics=metrics,
+        params=dict(version.params) if version is not None else {},
+        created_at=row.created_at,
+        latest_backtest_id=row.latest_backtest_id,
+        metrics=metrics,
     )
 
 
@@ -77,6 +90,12 @@ def build_views(rows: Sequence[Strategy]) -> list[StrategyView]:
         return []
     active = jobs.active_subject_ids([r.id for r in rows])
     version_ids = [r.current_version_id for r in rows if r.current_version_id]
-    versions = {v.id: v for v in db.session.scalars(
-        db.select(StrategyVersion).where(StrategyVersion.id.in_(version_ids)))} if version_ids else {}
+    versions = (
+        {
+            v.id: v
+            for v in db.session.scalars(db.select(StrategyVersion).where(StrategyVersion.id.in_(version_ids)))
+        }
+        if version_ids
+        else {}
+    )
     return [_view(r, versions.get(r.current_version_id), r.id in active) for r in rows]

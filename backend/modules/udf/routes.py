@@ -1,4 +1,5 @@
 """The raw TradingView UDF feed (/api/udf): public, not enveloped, times in seconds."""
+
 from __future__ import annotations
 
 from flask import Response, request
@@ -10,9 +11,13 @@ from backend.core.auth import optional_user_id
 from backend.core.errors import AppError
 from backend.modules.udf import service
 
-blp = Blueprint("udf", __name__, url_prefix="/api/udf",
-                description="TradingView UDF datafeed: raw (not enveloped), public, times in seconds; "
-                            "errors are HTTP 200 `{\"s\": \"error\", \"errmsg\": ...}`.")
+blp = Blueprint(
+    "udf",
+    __name__,
+    url_prefix="/api/udf",
+    description="TradingView UDF datafeed: raw (not enveloped), public, times in seconds; "
+    'errors are HTTP 200 `{"s": "error", "errmsg": ...}`.',
+)
 
 
 def _optional_actor() -> str | None:

@@ -5,10 +5,12 @@ Every function here returns a payload and never raises for bad input: UDF errors
 times on the wire are Unix seconds. The feed sits above bots in the module graph because its
 marks show the caller's backtest and paper trades.
 """
+
 from __future__ import annotations
 
 import logging
-from typing import Any, Callable, Mapping
+from collections.abc import Callable, Mapping
+from typing import Any
 
 from backend.core.db import now_ms
 from backend.core.errors import AppError
@@ -56,18 +58,28 @@ def search(args: Mapping[str, str]) -> Any:
 
     def build() -> list[dict]:
         limit = _int_arg(args, "limit") or 30
-        return udf.search_payload((item.info for item in market_service.list_symbols()),
-                                  query=args.get("query", ""), type=args.get("type", ""),
-                                  exchange=args.get("exchange", ""), limit=limit)
+        return udf.search_payload(
+            (item.info for item in market_service.list_symbols()),
+            query=args.get("query", ""),
+            type=args.get("type", ""),
+            exchange=args.get("exchange", ""),
+            limit=limit,
+        )
 
     return _guarded(build)
 
 
 def history(args: Mapping[str, str]) -> dict:
     """Return the /history payload (ok, no_data with nextTime, or error)."""
-    return _guarded(lambda: market_service.history_payload(
-        symbol=args.get("symbol") or "", resolution=args.get("resolution") or "",
-        from_s=_int_arg(args, "from"), to_s=_int_arg(args, "to"), countback=_int_arg(args, "countback")))
+    return _guarded(
+        lambda: market_service.history_payload(
+            symbol=args.get("symbol") or "",
+            resolution=args.get("resolution") or "",
+            from_s=_int_arg(args, "from"),
+            to_s=_int_arg(args, "to"),
+            countback=_int_arg(args, "countback"),
+        )
+    )
 
 
 def server_time() -> int:
@@ -89,7 +101,9 @@ def _quote(name: str) -> dict:
         info = market_service.find_symbol(name).info
     except AppError:
         return udf.quote_payload(name, None, None)
-    return udf.quote_payload(name, info, {k: float(v) for k, v in snap.items() if k not in ("symbol", "time")})
+    return udf.quote_payload(
+        name, info, {k: float(v) for k, v in snap.items() if k not in ("symbol", "time")}
+    )
 
 
 def marks(args: Mapping[str, str], *, actor_id: str | None, timescale: bool = False) -> list[dict]:
@@ -102,8 +116,12 @@ def marks(args: Mapping[str, str], *, actor_id: str | None, timescale: bool = Fa
         return []
     if actor_id is None or start is None or end is None:
         return []
-    trades = trade_marks(actor_id=actor_id, symbol=market_service.normalize_symbol(args.get("symbol")),
-                         start_ms=udf.clamp_seconds_to_ms(start), end_ms=udf.clamp_seconds_to_ms(end))
+    trades = trade_marks(
+        actor_id=actor_id,
+        symbol=market_service.normalize_symbol(args.get("symbol")),
+        start_ms=udf.clamp_seconds_to_ms(start),
+        end_ms=udf.clamp_seconds_to_ms(end),
+    )
     build = udf.timescale_marks_payload if timescale else udf.marks_payload
     return build(trades, resolution)
 
@@ -111,9 +129,14 @@ def marks(args: Mapping[str, str], *, actor_id: str | None, timescale: bool = Fa
 def trade_marks(*, actor_id: str, symbol: str, start_ms: int, end_ms: int) -> list[udf.TradeMark]:
     """Collect the caller's backtest fills, then paper fills, on ``symbol`` in [start_ms, end_ms)."""
     window = {"actor_id": actor_id, "symbol": symbol, "start_ms": start_ms, "end_ms": end_ms}
-    backtest = [udf.TradeMark(str(f["id"]), int(f["time"]), str(f["side"]), float(f["price"]),
-                              float(f["quantity"]), "backtest")
-                for f in backtests_service.trade_marks(**window)]
-    paper = [udf.TradeMark(str(o.id), int(o.time), str(o.side), float(o.price), float(o.quantity), "paper")
-             for o in bots_service.trade_marks(**window)]
+    backtest = [
+        udf.TradeMark(
+            str(f["id"]), int(f["time"]), str(f["side"]), float(f["price"]), float(f["quantity"]), "backtest"
+        )
+        for f in backtests_service.trade_marks(**window)
+    ]
+    paper = [
+        udf.TradeMark(str(o.id), int(o.time), str(o.side), float(o.price), float(o.quantity), "paper")
+        for o in bots_service.trade_marks(**window)
+    ]
     return backtest + paper

@@ -1,4 +1,5 @@
 """Errors of the users module."""
+
 from backend.core.errors import Conflict, Invalid, NotFound
 
 

@@ -1,4 +1,5 @@
 """Users and their encrypted third-party API keys."""
+
 from __future__ import annotations
 
 from sqlalchemy import ForeignKey, Index, Integer, String, Text, UniqueConstraint, func
@@ -34,7 +35,9 @@ class UserApiKey(TimestampMixin, db.Model):
     __table_args__ = (UniqueConstraint("user_id", "exchange"),)
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
-    user_id: Mapped[str] = mapped_column(String(36), ForeignKey("users.id", ondelete="CASCADE"), nullable=False)
+    user_id: Mapped[str] = mapped_column(
+        String(36), ForeignKey("users.id", ondelete="CASCADE"), nullable=False
+    )
     exchange: Mapped[str] = mapped_column(String(40), nullable=False)
     label: Mapped[str | None] = mapped_column(String(100))
     key_ciphertext: Mapped[str] = mapped_column(Text, nullable=False)

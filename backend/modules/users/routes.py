@@ -1,4 +1,5 @@
 """Routes of the users module: the caller's profile and API keys."""
+
 from __future__ import annotations
 
 from flask_jwt_extended import jwt_required
@@ -6,8 +7,13 @@ from flask_jwt_extended import jwt_required
 from backend.core.auth import current_user_id
 from backend.core.envelope import EnvelopeBlueprint
 from backend.modules.users import service
-from backend.modules.users.schemas import (ApiKeyDeleteQuerySchema, ApiKeyPutSchema, ApiKeySchema,
-                                           UserSchema, UserUpdateSchema)
+from backend.modules.users.schemas import (
+    ApiKeyDeleteQuerySchema,
+    ApiKeyPutSchema,
+    ApiKeySchema,
+    UserSchema,
+    UserUpdateSchema,
+)
 
 blp = EnvelopeBlueprint("users", __name__, url_prefix="/api/users", description="The caller's account.")
 

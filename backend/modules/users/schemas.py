@@ -1,4 +1,5 @@
 """HTTP contract of the users module."""
+
 from __future__ import annotations
 
 import marshmallow as ma
@@ -6,8 +7,9 @@ from marshmallow import validate
 
 from backend.core.schemas import BaseSchema, CamelSchema
 
-USERNAME = validate.Regexp(r"^[A-Za-z0-9_.-]{3,32}$",
-                           error="3-32 characters: letters, digits, '_', '.', '-'.")
+USERNAME = validate.Regexp(
+    r"^[A-Za-z0-9_.-]{3,32}$", error="3-32 characters: letters, digits, '_', '.', '-'."
+)
 PASSWORD = validate.Length(min=8, max=128)
 
 
@@ -42,8 +44,10 @@ class UserUpdateSchema(BaseSchema):
 class ApiKeyPutSchema(CamelSchema):
     """PUT /api/users/me/api-keys: store or replace the key for one exchange."""
 
-    exchange = ma.fields.String(required=True, validate=validate.Regexp(
-        r"^[a-z0-9_-]{2,40}$", error="2-40 lowercase letters, digits, '_' or '-'."))
+    exchange = ma.fields.String(
+        required=True,
+        validate=validate.Regexp(r"^[a-z0-9_-]{2,40}$", error="2-40 lowercase letters, digits, '_' or '-'."),
+    )
     api_key = ma.fields.String(required=True, validate=validate.Length(min=4, max=512))
     api_secret = ma.fields.String(validate=validate.Length(min=1, max=1024))
     label = ma.fields.String(validate=validate.Length(max=100))

@@ -1,7 +1,9 @@
 """Users: accounts, profiles and encrypted API keys. The public functions commit."""
+
 from __future__ import annotations
 
-from typing import Any, Iterable
+from collections.abc import Iterable
+from typing import Any
 
 from sqlalchemy import func, select
 
@@ -9,18 +11,26 @@ from backend.core import crypto
 from backend.core.db import transactional
 from backend.core.passwords import hash_password, verify_password
 from backend.extensions import db
-from backend.modules.users.errors import (ApiKeyNotFound, EmailTaken, UsernameTaken, UserNotFound,
-                                          WrongPassword)
+from backend.modules.users.errors import (
+    ApiKeyNotFound,
+    EmailTaken,
+    UsernameTaken,
+    UserNotFound,
+    WrongPassword,
+)
 from backend.modules.users.models import User, UserApiKey  # User is public: callers type rows with it
 
 
 def _find_by_login(login: str) -> User | None:
     login = login.strip().lower()
-    return db.session.scalars(select(User).where(
-        (func.lower(User.username) == login) | (func.lower(User.email) == login))).first()
+    return db.session.scalars(
+        select(User).where((func.lower(User.username) == login) | (func.lower(User.email) == login))
+    ).first()
 
 
-def _ensure_unique(*, username: str | None = None, email: str | None = None, exclude_id: str | None = None) -> None:
+def _ensure_unique(
+    *, username: str | None = None, email: str | None = None, exclude_id: str | None = None
+) -> None:
     if username is not None:
         stmt = select(User.id).where(func.lower(User.username) == username.lower())
         if db.session.scalars(stmt).first() not in (None, exclude_id):
@@ -32,12 +42,19 @@ def _ensure_unique(*, username: str | None = None, email: str | None = None, exc
 
 
 @transactional
-def create_user(*, username: str, password: str, email: str | None = None, name: str | None = None,
-                is_admin: bool = False) -> User:
+def create_user(
+    *, username: str, password: str, email: str | None = None, name: str | None = None, is_admin: bool = False
+) -> User:
     """Register a user with a hashed password."""
     _ensure_unique(username=username, email=email)
-    user = User(username=username, email=email, password_hash=hash_password(password),
-                name=name or username, is_admin=is_admin, level=1)
+    user = User(
+        username=username,
+        email=email,
+        password_hash=hash_password(password),
+        name=name or username,
+        is_admin=is_admin,
+        level=1,
+    )
     db.session.add(user)
     db.session.flush()
     return user
@@ -86,8 +103,13 @@ def ensure_user(*, username: str, password: str, is_admin: bool = False) -> User
     """Create the user if missing (idempotent; an existing user's password is left alone)."""
     user = _find_by_login(username)
     if user is None:
-        user = User(username=username, password_hash=hash_password(password), name=username,
-                    is_admin=is_admin, level=5 if is_admin else 1)
+        user = User(
+            username=username,
+            password_hash=hash_password(password),
+            name=username,
+            is_admin=is_admin,
+            level=5 if is_admin else 1,
+        )
         db.session.add(user)
         db.session.flush()
     return user
@@ -95,12 +117,15 @@ def ensure_user(*, username: str, password: str, is_admin: bool = False) -> User
 
 # --- API keys -----------------------------------------------------------------------------------
 
+
 @transactional
-def put_api_key(*, actor_id: str, exchange: str, api_key: str, api_secret: str | None = None,
-                label: str | None = None) -> UserApiKey:
+def put_api_key(
+    *, actor_id: str, exchange: str, api_key: str, api_secret: str | None = None, label: str | None = None
+) -> UserApiKey:
     """Store (or replace) the caller's key for an exchange, encrypted."""
-    row = db.session.scalars(select(UserApiKey).where(
-        UserApiKey.user_id == actor_id, UserApiKey.exchange == exchange)).first()
+    row = db.session.scalars(
+        select(UserApiKey).where(UserApiKey.user_id == actor_id, UserApiKey.exchange == exchange)
+    ).first()
     if row is None:
         row = UserApiKey(user_id=actor_id, exchange=exchange)
         db.session.add(row)
@@ -114,15 +139,19 @@ def put_api_key(*, actor_id: str, exchange: str, api_key: str, api_secret: str |
 
 def list_api_keys(*, actor_id: str) -> list[UserApiKey]:
     """Return the caller's stored keys (ciphertext rows; schemas mask them)."""
-    return list(db.session.scalars(select(UserApiKey).where(UserApiKey.user_id == actor_id)
-                                   .order_by(UserApiKey.exchange)))
+    return list(
+        db.session.scalars(
+            select(UserApiKey).where(UserApiKey.user_id == actor_id).order_by(UserApiKey.exchange)
+        )
+    )
 
 
 @transactional
 def delete_api_key(*, actor_id: str, exchange: str) -> None:
     """Forget the caller's key for an exchange."""
-    row = db.session.scalars(select(UserApiKey).where(
-        UserApiKey.user_id == actor_id, UserApiKey.exchange == exchange)).first()
+    row = db.session.scalars(
+        select(UserApiKey).where(UserApiKey.user_id == actor_id, UserApiKey.exchange == exchange)
+    ).first()
     if row is None:
         raise ApiKeyNotFound()
     db.session.delete(row)
@@ -130,8 +159,9 @@ def delete_api_key(*, actor_id: str, exchange: str) -> None:
 
 def get_api_secret(*, user_id: str, exchange: str) -> tuple[str, str | None] | None:
     """Return the decrypted (key, secret) for server-side use only; never send it to a client."""
-    row = db.session.scalars(select(UserApiKey).where(
-        UserApiKey.user_id == user_id, UserApiKey.exchange == exchange)).first()
+    row = db.session.scalars(
+        select(UserApiKey).where(UserApiKey.user_id == user_id, UserApiKey.exchange == exchange)
+    ).first()
     if row is None:
         return None
     secret = crypto.decrypt(row.secret_ciphertext) if row.secret_ciphertext else None

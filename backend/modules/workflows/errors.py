@@ -1,4 +1,5 @@
 """Workflow errors, each with a stable dotted code."""
+
 from __future__ import annotations
 
 from backend.core.errors import Invalid, NotFound
@@ -32,8 +33,9 @@ class InvalidGraph(Invalid):
     default_message = "The workflow graph is invalid."
 
     def __init__(self, errors: list[dict], message: str | None = None) -> None:
-        super().__init__(message or f"The workflow graph has {len(errors)} problem(s).",
-                         details={"errors": errors})
+        super().__init__(
+            message or f"The workflow graph has {len(errors)} problem(s).", details={"errors": errors}
+        )
 
 
 class NoCronTrigger(Invalid):

@@ -1,9 +1,11 @@
 """Helpers shared inside the workflows module: limits, compile, hashing, ownership, cron triggers."""
+
 from __future__ import annotations
 
 import hashlib
 import json
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 from flask import current_app
 from sqlalchemy import select
@@ -17,8 +19,7 @@ from backend.modules.workflows.models import Workflow
 def limits() -> engine.Limits:
     """Return the configured graph size limits."""
     cfg = current_app.config
-    return engine.Limits(max_nodes=int(cfg["WORKFLOW_MAX_NODES"]),
-                         max_edges=int(cfg["WORKFLOW_MAX_EDGES"]))
+    return engine.Limits(max_nodes=int(cfg["WORKFLOW_MAX_NODES"]), max_edges=int(cfg["WORKFLOW_MAX_EDGES"]))
 
 
 def compile_or_raise(graph: Any) -> engine.Plan:
@@ -31,8 +32,11 @@ def compile_or_raise(graph: Any) -> engine.Plan:
 
 def graph_hash(graph: Mapping[str, Any]) -> str:
     """Return the SHA-256 of the canonical JSON of the graph's nodes and edges."""
-    payload = json.dumps({"nodes": graph.get("nodes", []), "edges": graph.get("edges", [])},
-                         sort_keys=True, separators=(",", ":"))
+    payload = json.dumps(
+        {"nodes": graph.get("nodes", []), "edges": graph.get("edges", [])},
+        sort_keys=True,
+        separators=(",", ":"),
+    )
     return hashlib.sha256(payload.encode()).hexdigest()
 
 

@@ -1,4 +1,5 @@
 """Workflow tables: workflows, their immutable versions, runs, per-node run traces, notifications."""
+
 from __future__ import annotations
 
 from typing import Any
@@ -18,11 +19,15 @@ class Workflow(db.Model):
     """A user's workflow: its name, current version and whether its cron triggers are enabled."""
 
     __tablename__ = "workflows"
-    __table_args__ = (Index("ix_workflows_owner_updated", "owner_id", "updated_at"),
-                      Index("ix_workflows_enabled", "enabled"))
+    __table_args__ = (
+        Index("ix_workflows_owner_updated", "owner_id", "updated_at"),
+        Index("ix_workflows_enabled", "enabled"),
+    )
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
-    owner_id: Mapped[str] = mapped_column(String(36), ForeignKey("users.id", ondelete="CASCADE"), nullable=False)
+    owner_id: Mapped[str] = mapped_column(
+        String(36), ForeignKey("users.id", ondelete="CASCADE"), nullable=False
+    )
     name: Mapped[str] = mapped_column(String(120), nullable=False)
     symbol: Mapped[str | None] = mapped_column(String(32))  # default for data/action nodes without one
     current_version_id: Mapped[str | None] = mapped_column(String(36))
@@ -41,8 +46,9 @@ class WorkflowVersion(db.Model):
     __table_args__ = (UniqueConstraint("workflow_id", "version", name="uq_workflow_versions_number"),)
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
-    workflow_id: Mapped[str] = mapped_column(String(36), ForeignKey("workflows.id", ondelete="CASCADE"),
-                                             nullable=False)
+    workflow_id: Mapped[str] = mapped_column(
+        String(36), ForeignKey("workflows.id", ondelete="CASCADE"), nullable=False
+    )
     version: Mapped[int] = mapped_column(Integer, nullable=False)
     graph: Mapped[dict[str, Any]] = mapped_column(JSONB, nullable=False)
     content_hash: Mapped[str] = mapped_column(String(64), nullable=False)
@@ -53,16 +59,22 @@ class WorkflowRun(db.Model):
     """One run of a workflow version; a cron run is unique per (workflow, scheduled time)."""
 
     __tablename__ = "workflow_runs"
-    __table_args__ = (UniqueConstraint("workflow_id", "scheduled_at", name="uq_workflow_runs_scheduled"),
-                      UniqueConstraint("job_id", name="uq_workflow_runs_job_id"),
-                      Index("ix_workflow_runs_workflow_created", "workflow_id", "created_at"))
+    __table_args__ = (
+        UniqueConstraint("workflow_id", "scheduled_at", name="uq_workflow_runs_scheduled"),
+        UniqueConstraint("job_id", name="uq_workflow_runs_job_id"),
+        Index("ix_workflow_runs_workflow_created", "workflow_id", "created_at"),
+    )
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
-    workflow_id: Mapped[str] = mapped_column(String(36), ForeignKey("workflows.id", ondelete="CASCADE"),
-                                             nullable=False)
-    version_id: Mapped[str] = mapped_column(String(36), ForeignKey("workflow_versions.id", ondelete="CASCADE"),
-                                            nullable=False)
-    owner_id: Mapped[str] = mapped_column(String(36), ForeignKey("users.id", ondelete="CASCADE"), nullable=False)
+    workflow_id: Mapped[str] = mapped_column(
+        String(36), ForeignKey("workflows.id", ondelete="CASCADE"), nullable=False
+    )
+    version_id: Mapped[str] = mapped_column(
+        String(36), ForeignKey("workflow_versions.id", ondelete="CASCADE"), nullable=False
+    )
+    owner_id: Mapped[str] = mapped_column(
+        String(36), ForeignKey("users.id", ondelete="CASCADE"), nullable=False
+    )
     # The job is the run's status record; deleting it (a submit the broker refused) deletes the run.
     # Nullable only because a cron run is inserted (unique per scheduled time) before its job.
     job_id: Mapped[str | None] = mapped_column(String(36), ForeignKey("jobs.id", ondelete="CASCADE"))
@@ -81,8 +93,9 @@ class WorkflowNodeRun(db.Model):
     __table_args__ = (UniqueConstraint("run_id", "node_id", name="uq_workflow_node_runs_node"),)
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
-    run_id: Mapped[str] = mapped_column(String(36), ForeignKey("workflow_runs.id", ondelete="CASCADE"),
-                                        nullable=False)
+    run_id: Mapped[str] = mapped_column(
+        String(36), ForeignKey("workflow_runs.id", ondelete="CASCADE"), nullable=False
+    )
     seq: Mapped[int] = mapped_column(Integer, nullable=False)  # position in the run order
     node_id: Mapped[str] = mapped_column(String(200), nullable=False)
     status: Mapped[str] = mapped_column(String(12), nullable=False)
@@ -97,15 +110,21 @@ class WorkflowNotification(db.Model):
     """A message recorded by a ``notify`` action (one per run and node)."""
 
     __tablename__ = "workflow_notifications"
-    __table_args__ = (UniqueConstraint("run_id", "node_id", name="uq_workflow_notifications_node"),
-                      Index("ix_workflow_notifications_owner_created", "owner_id", "created_at"))
+    __table_args__ = (
+        UniqueConstraint("run_id", "node_id", name="uq_workflow_notifications_node"),
+        Index("ix_workflow_notifications_owner_created", "owner_id", "created_at"),
+    )
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
-    owner_id: Mapped[str] = mapped_column(String(36), ForeignKey("users.id", ondelete="CASCADE"), nullable=False)
-    workflow_id: Mapped[str] = mapped_column(String(36), ForeignKey("workflows.id", ondelete="CASCADE"),
-                                             nullable=False)
-    run_id: Mapped[str] = mapped_column(String(36), ForeignKey("workflow_runs.id", ondelete="CASCADE"),
-                                        nullable=False)
+    owner_id: Mapped[str] = mapped_column(
+        String(36), ForeignKey("users.id", ondelete="CASCADE"), nullable=False
+    )
+    workflow_id: Mapped[str] = mapped_column(
+        String(36), ForeignKey("workflows.id", ondelete="CASCADE"), nullable=False
+    )
+    run_id: Mapped[str] = mapped_column(
+        String(36), ForeignKey("workflow_runs.id", ondelete="CASCADE"), nullable=False
+    )
     node_id: Mapped[str] = mapped_column(String(200), nullable=False)
     message: Mapped[str] = mapped_column(Text, nullable=False)
     created_at: Mapped[int] = mapped_column(BigInteger, nullable=False, default=now_ms)

@@ -1,4 +1,5 @@
 """Workflow endpoints (/api/workflows): CRUD, validate, execute, runs with traces, schedule."""
+
 from __future__ import annotations
 
 from flask.views import MethodView
@@ -9,13 +10,24 @@ from backend.core.envelope import EnvelopeBlueprint
 from backend.core.pagination import PageArgs, paginated
 from backend.modules.workflows import service
 from backend.modules.workflows.schemas import (
-    WorkflowCreateSchema, WorkflowExecuteResultSchema, WorkflowNodeTypeSchema, WorkflowNotificationSchema,
-    WorkflowRunDetailSchema, WorkflowRunSchema, WorkflowSchema, WorkflowUpdateSchema, WorkflowValidateBodySchema,
+    WorkflowCreateSchema,
+    WorkflowExecuteResultSchema,
+    WorkflowNodeTypeSchema,
+    WorkflowNotificationSchema,
+    WorkflowRunDetailSchema,
+    WorkflowRunSchema,
+    WorkflowSchema,
+    WorkflowUpdateSchema,
+    WorkflowValidateBodySchema,
     WorkflowValidationSchema,
 )
 
-blp = EnvelopeBlueprint("workflows", __name__, url_prefix="/api/workflows",
-                        description="Visual workflows: graphs, validation, runs with per-node traces, cron.")
+blp = EnvelopeBlueprint(
+    "workflows",
+    __name__,
+    url_prefix="/api/workflows",
+    description="Visual workflows: graphs, validation, runs with per-node traces, cron.",
+)
 
 
 @blp.route("")

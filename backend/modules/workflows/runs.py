@@ -7,6 +7,7 @@ start through the market service. Actions run in the order the graph ran them: `
 key ``workflow:<run>:<node>`` (a retried run never doubles an order); without a bot the intent
 is only recorded; ``notify`` records one notification row per (run, node).
 """
+
 from __future__ import annotations
 
 import logging
@@ -28,7 +29,13 @@ from backend.modules.market import service as market_service
 from backend.modules.workflows.errors import WorkflowRunNotFound
 from backend.modules.workflows.graphs import compile_or_raise, cron_triggers, owned_workflow
 from backend.modules.workflows.models import (
-    CRON, MANUAL, Workflow, WorkflowNodeRun, WorkflowNotification, WorkflowRun, WorkflowVersion,
+    CRON,
+    MANUAL,
+    Workflow,
+    WorkflowNodeRun,
+    WorkflowNotification,
+    WorkflowRun,
+    WorkflowVersion,
 )
 
 logger = logging.getLogger(__name__)
@@ -66,16 +73,37 @@ def _error(job: jobs.Job | None) -> str | None:
 
 def _view(run: WorkflowRun, number: int, trace: list[dict[str, Any]] | None = None) -> RunView:
     job = run.job
-    return RunView(run.id, run.workflow_id, run.version_id, int(number or 0), job.status if job else jobs.FAILED,
-                   run.trigger, run.scheduled_at, run.job_id, _error(job), run.created_at,
-                   job.started_at if job else None, job.finished_at if job else None, trace)
+    return RunView(
+        run.id,
+        run.workflow_id,
+        run.version_id,
+        int(number or 0),
+        job.status if job else jobs.FAILED,
+        run.trigger,
+        run.scheduled_at,
+        run.job_id,
+        _error(job),
+        run.created_at,
+        job.started_at if job else None,
+        job.finished_at if job else None,
+        trace,
+    )
 
 
 def new_run(row: Workflow, *, trigger: str, scheduled_at: int | None = None) -> WorkflowRun:
     """Add a run of the workflow's current version with its job (enqueued when the caller commits)."""
     job = jobs.submit(JOB_KIND, owner_id=row.owner_id, subject_id=row.id)
-    run = WorkflowRun(id=new_id(), workflow_id=row.id, version_id=row.current_version_id, owner_id=row.owner_id,
-                      job_id=job.id, job=job, trigger=trigger, scheduled_at=scheduled_at, created_at=now_ms())
+    run = WorkflowRun(
+        id=new_id(),
+        workflow_id=row.id,
+        version_id=row.current_version_id,
+        owner_id=row.owner_id,
+        job_id=job.id,
+        job=job,
+        trigger=trigger,
+        scheduled_at=scheduled_at,
+        created_at=now_ms(),
+    )
     db.session.add(run)
     return run
 
@@ -93,35 +121,63 @@ def _owned_run(actor_id: str, run_id: str) -> WorkflowRun:
 
 
 def _number(version_id: str) -> int:
-    return int(db.session.scalar(select(WorkflowVersion.version).where(WorkflowVersion.id == version_id)) or 0)
+    return int(
+        db.session.scalar(select(WorkflowVersion.version).where(WorkflowVersion.id == version_id)) or 0
+    )
 
 
 def get_run(*, actor_id: str, run_id: str) -> RunView:
     """Return one of the caller's runs with its per-node trace in run order."""
     run = _owned_run(actor_id, run_id)
-    rows = db.session.scalars(select(WorkflowNodeRun).where(WorkflowNodeRun.run_id == run.id)
-                              .order_by(WorkflowNodeRun.seq)).all()
-    trace = [{"nodeId": r.node_id, "status": r.status, "inputs": r.inputs, "outputs": r.outputs,
-              "decision": r.decision, "durationMs": r.duration_ms, "error": r.error} for r in rows]
+    rows = db.session.scalars(
+        select(WorkflowNodeRun).where(WorkflowNodeRun.run_id == run.id).order_by(WorkflowNodeRun.seq)
+    ).all()
+    trace = [
+        {
+            "nodeId": r.node_id,
+            "status": r.status,
+            "inputs": r.inputs,
+            "outputs": r.outputs,
+            "decision": r.decision,
+            "durationMs": r.duration_ms,
+            "error": r.error,
+        }
+        for r in rows
+    ]
     return _view(run, _number(run.version_id), trace)
 
 
 def list_runs(*, actor_id: str, workflow_id: str, page: int, page_size: int) -> Page[RunView]:
     """Return a workflow's runs, newest first (without traces; version numbers in one query)."""
     owned_workflow(actor_id, workflow_id)
-    stmt = (select(WorkflowRun).where(WorkflowRun.workflow_id == workflow_id)
-            .order_by(WorkflowRun.created_at.desc(), WorkflowRun.id))
+    stmt = (
+        select(WorkflowRun)
+        .where(WorkflowRun.workflow_id == workflow_id)
+        .order_by(WorkflowRun.created_at.desc(), WorkflowRun.id)
+    )
     result = paginate(stmt, page=page, page_size=page_size)
     version_ids = {run.version_id for run in result.items}
-    numbers = dict(db.session.execute(select(WorkflowVersion.id, WorkflowVersion.version)
-                                      .where(WorkflowVersion.id.in_(version_ids))).all()) if version_ids else {}
-    return Page(items=[_view(run, numbers.get(run.version_id, 0)) for run in result.items], total=result.total)
+    numbers = (
+        dict(
+            db.session.execute(
+                select(WorkflowVersion.id, WorkflowVersion.version).where(WorkflowVersion.id.in_(version_ids))
+            ).all()
+        )
+        if version_ids
+        else {}
+    )
+    return Page(
+        items=[_view(run, numbers.get(run.version_id, 0)) for run in result.items], total=result.total
+    )
 
 
 def list_notifications(*, actor_id: str, page: int, page_size: int) -> Page[WorkflowNotification]:
     """Return the caller's workflow notifications, newest first."""
-    stmt = (select(WorkflowNotification).where(WorkflowNotification.owner_id == actor_id)
-            .order_by(WorkflowNotification.created_at.desc(), WorkflowNotification.id))
+    stmt = (
+        select(WorkflowNotification)
+        .where(WorkflowNotification.owner_id == actor_id)
+        .order_by(WorkflowNotification.created_at.desc(), WorkflowNotification.id)
+    )
     return paginate(stmt, page=page, page_size=page_size)
 
 
@@ -133,7 +189,9 @@ def run_workflow(ctx: jobs.JobContext) -> None:
         raise jobs.JobFailed("The run of this job no longer exists.", reason="run_missing")
     started = _start(run_id)
     plan = compile_or_raise(started.graph)
-    result = engine.run_tick(plan, bars_source(started.started_at), symbol=started.symbol, fired=started.fired)
+    result = engine.run_tick(
+        plan, bars_source(started.started_at), symbol=started.symbol, fired=started.fired
+    )
     ctx.progress(60)
     traces = {t.node_id: t for t in result.trace}
     for intent in result.actions:
@@ -159,24 +217,36 @@ def _start(run_id: str) -> _Started:
     workflow = db.session.get(Workflow, run.workflow_id)
     graph = db.session.get(WorkflowVersion, run.version_id).graph
     run.started_at = now_ms()
-    return _Started(run.owner_id, run.workflow_id, workflow.symbol, graph,
-                    _fired(graph, run.trigger, run.scheduled_at), run.started_at)
+    return _Started(
+        run.owner_id,
+        run.workflow_id,
+        workflow.symbol,
+        graph,
+        _fired(graph, run.trigger, run.scheduled_at),
+        run.started_at,
+    )
 
 
 def _fired(graph: dict[str, Any], trigger: str, scheduled_at: int | None) -> set[str] | None:
     """Return the triggers a run fires: all for a manual run, the cron triggers due for a cron run."""
     if trigger != CRON or scheduled_at is None:
         return None
-    return {node_id for node_id, expr, tz in cron_triggers(graph) if last_due(expr, tz, scheduled_at) == scheduled_at}
+    return {
+        node_id
+        for node_id, expr, tz in cron_triggers(graph)
+        if last_due(expr, tz, scheduled_at) == scheduled_at
+    }
 
 
 def bars_source(now: int):
     """Return a loader of the last ``lookback`` complete bars before ``now`` (market service)."""
+
     def load(symbol: str, interval: str, lookback: int):
         """Return the last ``lookback`` complete bars of ``symbol``/``interval``."""
         step = interval_ms(interval)
-        bars = market_service.load_bars(symbol=symbol, interval=interval,
-                                        start_ms=now - (lookback + 1) * step, end_ms=now)
+        bars = market_service.load_bars(
+            symbol=symbol, interval=interval, start_ms=now - (lookback + 1) * step, end_ms=now
+        )
         return bars.slice(max(0, len(bars) - lookback), len(bars))
 
     return load
@@ -199,23 +269,43 @@ def _perform(intent: engine.ActionIntent, trace: engine.NodeTrace, started: _Sta
 
 
 def _order(owner_id: str, run_id: str, intent: engine.ActionIntent) -> dict[str, Any] | None:
-    order = bots_service.place_paper_order(actor_id=owner_id, bot_id=intent.bot_id, side=intent.action,
-                                           idempotency_key=f"workflow:{run_id}:{intent.node_id}"[:255])
+    order = bots_service.place_paper_order(
+        actor_id=owner_id,
+        bot_id=intent.bot_id,
+        side=intent.action,
+        idempotency_key=f"workflow:{run_id}:{intent.node_id}"[:255],
+    )
     if order is None:
         return None  # the bot already held that position
-    return {"id": order.id, "side": order.side, "symbol": order.symbol, "price": float(order.price),
-            "quantity": float(order.quantity), "status": order.status}
+    return {
+        "id": order.id,
+        "side": order.side,
+        "symbol": order.symbol,
+        "price": float(order.price),
+        "quantity": float(order.quantity),
+        "status": order.status,
+    }
 
 
 @transactional
 def _notify(started: _Started, run_id: str, intent: engine.ActionIntent) -> None:
-    exists = db.session.scalar(select(WorkflowNotification.id).where(
-        WorkflowNotification.run_id == run_id, WorkflowNotification.node_id == intent.node_id))
+    exists = db.session.scalar(
+        select(WorkflowNotification.id).where(
+            WorkflowNotification.run_id == run_id, WorkflowNotification.node_id == intent.node_id
+        )
+    )
     if exists is None:
-        db.session.add(WorkflowNotification(
-            id=new_id(), owner_id=started.owner_id, workflow_id=started.workflow_id, run_id=run_id,
-            node_id=intent.node_id, message=intent.message or f"Workflow reached {intent.node_id}",
-            created_at=now_ms()))
+        db.session.add(
+            WorkflowNotification(
+                id=new_id(),
+                owner_id=started.owner_id,
+                workflow_id=started.workflow_id,
+                run_id=run_id,
+                node_id=intent.node_id,
+                message=intent.message or f"Workflow reached {intent.node_id}",
+                created_at=now_ms(),
+            )
+        )
 
 
 @transactional
@@ -223,9 +313,20 @@ def _finish(ctx: jobs.JobContext, run_id: str, trace: list[engine.NodeTrace]) ->
     """Store the trace; complete the job unless nodes failed (returned, for the job to fail)."""
     db.session.execute(delete(WorkflowNodeRun).where(WorkflowNodeRun.run_id == run_id))  # a retried run
     for seq, t in enumerate(trace):
-        db.session.add(WorkflowNodeRun(id=new_id(), run_id=run_id, seq=seq, node_id=t.node_id, status=t.status,
-                                       inputs=t.inputs, outputs=t.outputs, decision=t.decision,
-                                       duration_ms=t.duration_ms, error=t.error))
+        db.session.add(
+            WorkflowNodeRun(
+                id=new_id(),
+                run_id=run_id,
+                seq=seq,
+                node_id=t.node_id,
+                status=t.status,
+                inputs=t.inputs,
+                outputs=t.outputs,
+                decision=t.decision,
+                duration_ms=t.duration_ms,
+                error=t.error,
+            )
+        )
     db.session.get(WorkflowRun, run_id).finished_at = now_ms()
     failed = [t.node_id for t in trace if t.status == "failed"]
     if not failed:

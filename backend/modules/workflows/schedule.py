@@ -6,6 +6,7 @@ it was enabled and after the last scheduled run) becomes a run. The run row is i
 beats overlap, the second insert finds the row and enqueues nothing. Missed times are not
 replayed one by one: after downtime only the latest due time runs.
 """
+
 from __future__ import annotations
 
 import logging
@@ -41,15 +42,27 @@ def due_time(workflow: Workflow, graph: dict, now: int) -> int | None:
 @transactional
 def _schedule(workflow_id: str, now: int) -> bool:
     """Insert the due run (exactly once) with its job, enqueued after commit; return whether one was."""
-    row = db.session.scalars(select(Workflow).where(Workflow.id == workflow_id, Workflow.enabled.is_(True))).first()
+    row = db.session.scalars(
+        select(Workflow).where(Workflow.id == workflow_id, Workflow.enabled.is_(True))
+    ).first()
     version = db.session.get(WorkflowVersion, row.current_version_id) if row else None
     due = due_time(row, version.graph, now) if version else None
     if due is None:
         return False
-    run_id = db.session.scalar(insert(WorkflowRun).values(
-        id=new_id(), workflow_id=row.id, version_id=version.id, owner_id=row.owner_id, trigger=CRON,
-        scheduled_at=due, created_at=now,
-    ).on_conflict_do_nothing(index_elements=["workflow_id", "scheduled_at"]).returning(WorkflowRun.id))
+    run_id = db.session.scalar(
+        insert(WorkflowRun)
+        .values(
+            id=new_id(),
+            workflow_id=row.id,
+            version_id=version.id,
+            owner_id=row.owner_id,
+            trigger=CRON,
+            scheduled_at=due,
+            created_at=now,
+        )
+        .on_conflict_do_nothing(index_elements=["workflow_id", "scheduled_at"])
+        .returning(WorkflowRun.id)
+    )
     if run_id is None:
         return False  # another beat already scheduled this time
     job = jobs.submit(JOB_KIND, owner_id=row.owner_id, subject_id=row.id)
@@ -65,7 +78,9 @@ def enqueue_due_runs(*, now: int | None = None) -> int:
     next beat schedules that time again.
     """
     now = now_ms() if now is None else now
-    ids = db.session.scalars(select(Workflow.id).where(Workflow.enabled.is_(True)).order_by(Workflow.id)).all()
+    ids = db.session.scalars(
+        select(Workflow.id).where(Workflow.enabled.is_(True)).order_by(Workflow.id)
+    ).all()
     count = 0
     for workflow_id in ids:
         try:

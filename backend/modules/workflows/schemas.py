@@ -1,4 +1,5 @@
 """HTTP contract of workflows (CONTRACT.md section 4): workflows, validation, runs and traces."""
+
 from __future__ import annotations
 
 from typing import Any
@@ -7,7 +8,6 @@ import marshmallow as ma
 from marshmallow import validate
 
 from backend.core.schemas import BaseSchema, CamelSchema, Symbol, TimestampMs
-
 
 
 class GraphField(ma.fields.Dict):
@@ -111,8 +111,13 @@ class WorkflowNodeTraceSchema(BaseSchema):
 
 
 # A run's status is its job's (backend.core.jobs); this is the contract's spelling of it.
-RUN_STATUS = {"PENDING": "queued", "RUNNING": "running", "SUCCESS": "succeeded", "FAILED": "failed",
-              "CANCELLED": "failed"}
+RUN_STATUS = {
+    "PENDING": "queued",
+    "RUNNING": "running",
+    "SUCCESS": "succeeded",
+    "FAILED": "failed",
+    "CANCELLED": "failed",
+}
 
 
 class WorkflowRunSchema(CamelSchema):
@@ -122,8 +127,10 @@ class WorkflowRunSchema(CamelSchema):
     workflow_id = ma.fields.String()
     version_id = ma.fields.String()
     version = ma.fields.Integer()
-    status = ma.fields.Function(lambda run: RUN_STATUS[run.status], metadata={
-        "type": "string", "enum": ["queued", "running", "succeeded", "failed"]})
+    status = ma.fields.Function(
+        lambda run: RUN_STATUS[run.status],
+        metadata={"type": "string", "enum": ["queued", "running", "succeeded", "failed"]},
+    )
     trigger = ma.fields.String()
     scheduled_at = TimestampMs(allow_none=True)
     job_id = ma.fields.String(allow_none=True)

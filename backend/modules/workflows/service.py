@@ -5,28 +5,39 @@ edges; the viewport is layout state and is not part of the hash). Only valid gra
 so every version can run. Runs and the cron schedule live in ``runs.py`` and ``schedule.py``;
 this module is their public face (routes, tasks and other modules call only this file).
 """
+
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Mapping
+from typing import Any
 
 from sqlalchemy import select
 
 from backend.core.db import new_id, now_ms, transactional
 from backend.core.errors import AppError
 from backend.core.pagination import Page, paginate
+from backend.domain import workflow as engine
 from backend.domain.backtest.types import Signals
 from backend.domain.bars import Bars
-from backend.domain import workflow as engine
 from backend.domain.workflow.cron import next_due
 from backend.extensions import db
 from backend.modules.strategies import service as strategies_service
 from backend.modules.strategies.errors import InvalidStrategy
 from backend.modules.workflows.errors import NoCronTrigger, WorkflowVersionNotFound
-from backend.modules.workflows.graphs import compile_or_raise, cron_triggers, graph_hash, limits, owned_workflow
+from backend.modules.workflows.graphs import (
+    compile_or_raise,
+    cron_triggers,
+    graph_hash,
+    limits,
+    owned_workflow,
+)
 from backend.modules.workflows.models import Workflow, WorkflowVersion
 from backend.modules.workflows.runs import (  # noqa: F401 - the module's public API lives here
-    get_run, list_notifications, list_runs, submit_run,
+    get_run,
+    list_notifications,
+    list_runs,
+    submit_run,
 )
 from backend.modules.workflows.schedule import enqueue_due_runs  # noqa: F401
 
@@ -68,8 +79,18 @@ def _next_run_at(row: Workflow, graph: Mapping[str, Any]) -> int | None:
 def _view(row: Workflow) -> WorkflowView:
     version = _version(row.current_version_id)
     graph = version.graph if version else {"nodes": [], "edges": []}
-    return WorkflowView(row.id, row.name, row.symbol, graph, row.version, row.current_version_id,
-                        row.enabled, _next_run_at(row, graph), row.created_at, row.updated_at)
+    return WorkflowView(
+        row.id,
+        row.name,
+        row.symbol,
+        graph,
+        row.version,
+        row.current_version_id,
+        row.enabled,
+        _next_run_at(row, graph),
+        row.created_at,
+        row.updated_at,
+    )
 
 
 def _add_version(row: Workflow, graph: dict[str, Any], now: int) -> None:
@@ -79,19 +100,30 @@ def _add_version(row: Workflow, graph: dict[str, Any], now: int) -> None:
     if current is not None and current.content_hash == digest:
         return
     row.version += 1
-    version = WorkflowVersion(id=new_id(), workflow_id=row.id, version=row.version, graph=graph,
-                              content_hash=digest, created_at=now)
+    version = WorkflowVersion(
+        id=new_id(), workflow_id=row.id, version=row.version, graph=graph, content_hash=digest, created_at=now
+    )
     db.session.add(version)
     row.current_version_id = version.id
 
 
 @transactional
-def create_workflow(*, actor_id: str, name: str, graph: dict[str, Any], symbol: str | None = None) -> WorkflowView:
+def create_workflow(
+    *, actor_id: str, name: str, graph: dict[str, Any], symbol: str | None = None
+) -> WorkflowView:
     """Save a new workflow (the graph must be valid) as version 1."""
     compile_or_raise(graph)
     now = now_ms()
-    row = Workflow(id=new_id(), owner_id=actor_id, name=name, symbol=symbol, version=0, enabled=False,
-                   created_at=now, updated_at=now)
+    row = Workflow(
+        id=new_id(),
+        owner_id=actor_id,
+        name=name,
+        symbol=symbol,
+        version=0,
+        enabled=False,
+        created_at=now,
+        updated_at=now,
+    )
     db.session.add(row)
     db.session.flush()
     _add_version(row, graph, now)
@@ -128,8 +160,11 @@ def get_workflow(*, actor_id: str, workflow_id: str) -> WorkflowView:
 
 def list_workflows(*, actor_id: str, page: int, page_size: int) -> Page[WorkflowView]:
     """Return the caller's workflows, most recently updated first."""
-    stmt = (select(Workflow).where(Workflow.owner_id == actor_id)
-            .order_by(Workflow.updated_at.desc(), Workflow.id))
+    stmt = (
+        select(Workflow)
+        .where(Workflow.owner_id == actor_id)
+        .order_by(Workflow.updated_at.desc(), Workflow.id)
+    )
     result = paginate(stmt, page=page, page_size=page_size)
     return Page(items=[_view(r) for r in result.items], total=result.total)
 
@@ -168,7 +203,9 @@ def _strategy_params(params: Mapping[str, Any], actor_id: str) -> dict[str, Any]
     ref = params.get("workflow_version_id")
     fields = {f"params.{k}": ["Unknown parameter."] for k in sorted(set(params) - {"workflow_version_id"})}
     if not strategies_service.looks_like_id(ref):
-        fields["params.workflow_version_id"] = ["Missing data for required field." if not ref else "Must be an id."]
+        fields["params.workflow_version_id"] = [
+            "Missing data for required field." if not ref else "Must be an id."
+        ]
     else:
         try:
             check_version_access(actor_id=actor_id, workflow_version_id=ref)
@@ -187,8 +224,11 @@ def _strategy_signals(params: Mapping[str, Any], bars: Bars) -> Signals:
 
 def register_strategy_kind() -> None:
     """Make a workflow version usable as a strategy (kind ``workflow``); ``create_app`` calls this."""
-    strategies_service.register_kind(strategies_service.StrategyKind(
-        name=WORKFLOW_KIND, validate=_strategy_params, signals=_strategy_signals))
+    strategies_service.register_kind(
+        strategies_service.StrategyKind(
+            name=WORKFLOW_KIND, validate=_strategy_params, signals=_strategy_signals
+        )
+    )
 
 
 def list_node_types() -> list[dict[str, Any]]:

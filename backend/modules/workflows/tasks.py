@@ -2,6 +2,7 @@
 
 A run itself is the job kind ``workflows.run`` (declared in runs.py with ``jobs.job_kind``).
 """
+
 from __future__ import annotations
 
 from celery import shared_task

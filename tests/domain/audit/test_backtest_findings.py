@@ -1,11 +1,17 @@
 """Backtest findings on three hand-made backtests: healthy, fee-sensitive and over-fitted."""
+
 import math
 
 import numpy as np
 import pytest
 
 from backend.domain.audit.backtest import (
-    BacktestEvidence, audit_backtest, check_trade_count, longest_run, max_drawdown_pct, sharpe,
+    BacktestEvidence,
+    audit_backtest,
+    check_trade_count,
+    longest_run,
+    max_drawdown_pct,
+    sharpe,
 )
 
 PPY = 252
@@ -32,7 +38,9 @@ def by_id(report):
 def test_healthy_backtest_has_only_information():
     eq = _steady_equity()
     ev = BacktestEvidence(
-        equity=eq, exposure=_blocks_exposure(len(eq)), trade_pnls=np.array([30.0, -10.0] * 20),
+        equity=eq,
+        exposure=_blocks_exposure(len(eq)),
+        trade_pnls=np.array([30.0, -10.0] * 20),
         periods_per_year=PPY,
         summary={"totalReturn": 20.0, "sharpeRatio": 1.2, "maxDrawdown": -5.0, "totalTrades": 40},
         stressed_total_return=15.0,
@@ -42,9 +50,17 @@ def test_healthy_backtest_has_only_information():
     assert all(x["severity"] == "info" for x in f.values())
     assert report.score == 100
     # 20 % return / 5 % drawdown = 4; top two trades 60 of 400 net = 15 %; 15 / 20 = 75 % retained
-    assert f["bt.drawdown_vs_return"]["evidence"] == {"metric": "returnToDrawdown", "value": 4.0, "threshold": 1.0}
+    assert f["bt.drawdown_vs_return"]["evidence"] == {
+        "metric": "returnToDrawdown",
+        "value": 4.0,
+        "threshold": 1.0,
+    }
     assert f["bt.outlier_trades"]["evidence"]["value"] == 15.0
-    assert f["bt.cost_sensitivity"]["related"][1] == {"metric": "returnRetainedPct", "value": 75.0, "threshold": 50.0}
+    assert f["bt.cost_sensitivity"]["related"][1] == {
+        "metric": "returnRetainedPct",
+        "value": 75.0,
+        "threshold": 50.0,
+    }
     assert f["bt.flat_period"]["evidence"]["value"] == pytest.approx(round(5 / 201 * 100, 4))
     assert f["bt.trade_count"]["evidence"] == {"metric": "totalTrades", "value": 40, "threshold": 30}
 
@@ -52,7 +68,9 @@ def test_healthy_backtest_has_only_information():
 def test_fee_sensitive_backtest_is_flagged_only_for_costs():
     eq = _steady_equity()
     ev = BacktestEvidence(
-        equity=eq, exposure=_blocks_exposure(len(eq)), trade_pnls=np.array([12.0, -8.0] * 30),
+        equity=eq,
+        exposure=_blocks_exposure(len(eq)),
+        trade_pnls=np.array([12.0, -8.0] * 30),
         periods_per_year=PPY,
         summary={"totalReturn": 10.0, "sharpeRatio": 0.9, "maxDrawdown": -4.0, "totalTrades": 60},
         stressed_total_return=-3.0,
@@ -72,7 +90,8 @@ def _overfit():
     exposure = np.zeros(len(eq))
     exposure[:60] = 2.0  # leveraged at the start, then 141 flat bars
     return BacktestEvidence(
-        equity=eq, exposure=exposure,
+        equity=eq,
+        exposure=exposure,
         trade_pnls=np.array([500.0, 400.0, -50.0, -60.0, -40.0, -30.0, -20.0, -100.0]),
         periods_per_year=PPY,
         summary={"totalReturn": 12.0, "sharpeRatio": 2.5, "maxDrawdown": -30.0, "totalTrades": 8},
@@ -89,7 +108,11 @@ def test_overfit_backtest_raises_every_flag():
     # net 600, best two 900: 150 % of the profit, the rest loses 300
     assert f["bt.outlier_trades"]["severity"] == "high"
     assert f["bt.outlier_trades"]["evidence"]["value"] == 150.0
-    assert f["bt.outlier_trades"]["related"][1] == {"metric": "netProfitWithoutTop2", "value": -300.0, "threshold": None}
+    assert f["bt.outlier_trades"]["related"][1] == {
+        "metric": "netProfitWithoutTop2",
+        "value": -300.0,
+        "threshold": None,
+    }
     # 2 / 12 = 16.67 % retained -> medium
     assert f["bt.cost_sensitivity"]["severity"] == "medium"
     assert f["bt.cost_sensitivity"]["related"][1]["value"] == pytest.approx(16.6667)

@@ -1,14 +1,23 @@
 """Citation enforcement: every sentence cites findings and quotes only their numbers."""
+
 from backend.domain.audit.citations import narrative_problems, numbers_in, render
 from backend.domain.audit.summary import deterministic_narrative
 
 FINDINGS = [
-    {"id": "bt.trade_count", "severity": "high", "title": "Too few trades",
-     "evidence": {"metric": "totalTrades", "value": 8, "threshold": 30},
-     "related": [{"metric": "sharpeRatio", "value": 2.5, "threshold": 1.0}]},
-    {"id": "bt.drawdown_vs_return", "severity": "high", "title": "Drawdown large",
-     "evidence": {"metric": "returnToDrawdown", "value": 0.4, "threshold": 1.0},
-     "related": [{"metric": "maxDrawdownPct", "value": -30.0, "threshold": None}]},
+    {
+        "id": "bt.trade_count",
+        "severity": "high",
+        "title": "Too few trades",
+        "evidence": {"metric": "totalTrades", "value": 8, "threshold": 30},
+        "related": [{"metric": "sharpeRatio", "value": 2.5, "threshold": 1.0}],
+    },
+    {
+        "id": "bt.drawdown_vs_return",
+        "severity": "high",
+        "title": "Drawdown large",
+        "evidence": {"metric": "returnToDrawdown", "value": 0.4, "threshold": 1.0},
+        "related": [{"metric": "maxDrawdownPct", "value": -30.0, "threshold": None}],
+    },
 ]
 MEMORIES = [{"id": "m-1", "memory": "I cannot tolerate drawdowns over 15%"}]
 
@@ -56,7 +65,9 @@ def test_negative_number_must_keep_its_sign():
 def test_shape_errors():
     assert narrative_problems("text", FINDINGS) == ["answer is not a JSON object"]
     assert narrative_problems({"summary": []}, FINDINGS) == [
-        "summary must be a non-empty list", "recommendations must be a list"]
+        "summary must be a non-empty list",
+        "recommendations must be a list",
+    ]
 
 
 def test_numbers_in_reads_commas_and_decimals():
@@ -68,4 +79,7 @@ def test_deterministic_narrative_passes_its_own_check():
     narrative = deterministic_narrative(FINDINGS)
     assert narrative_problems(narrative, FINDINGS) == []
     assert render(narrative["summary"])[1].endswith("[bt.trade_count]")
-    assert [r["cites"] for r in narrative["recommendations"]] == [["bt.trade_count"], ["bt.drawdown_vs_return"]]
+    assert [r["cites"] for r in narrative["recommendations"]] == [
+        ["bt.trade_count"],
+        ["bt.drawdown_vs_return"],
+    ]

@@ -1,4 +1,5 @@
 """Doubled-cost re-run through the real engine on a hand-made fee-sensitive strategy."""
+
 import numpy as np
 import pytest
 

@@ -1,4 +1,5 @@
 """exposure_of: an all-in long force-closed on the last bar is not 'leveraged'."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -11,8 +12,9 @@ from backend.domain.bars import Bars
 
 def test_forced_close_on_the_last_bar_reads_flat_not_leveraged():
     closes = [100.0, 101.0, 102.0, 103.0, 104.0]
-    bars = Bars.from_arrays(np.arange(5) * 60_000, closes, [c + 1 for c in closes],
-                            [c - 1 for c in closes], closes, [1.0] * 5)
+    bars = Bars.from_arrays(
+        np.arange(5) * 60_000, closes, [c + 1 for c in closes], [c - 1 for c in closes], closes, [1.0] * 5
+    )
     entries = np.array([True, False, False, False, False])
     signals = Signals(entries=entries, exits=np.zeros(5, dtype=bool))
     result = engine.run(bars, signals, BacktestConfig(initial_capital=1000.0, fee_bps=10.0))

@@ -1,4 +1,5 @@
 """Statements scoring on a worked example computed by hand (figures in the comments)."""
+
 import copy
 
 import pytest
@@ -6,18 +7,44 @@ import pytest
 from backend.domain.audit.statements import StatementsError, audit_statements
 
 CURRENT = {
-    "revenue": 1000, "costOfRevenue": 600, "sga": 150, "depreciation": 50, "ebit": 200,
-    "interestExpense": 40, "netIncome": 120, "operatingCashFlow": 150, "totalAssets": 2000,
-    "currentAssets": 800, "receivables": 200, "inventory": 100, "ppe": 900,
-    "currentLiabilities": 400, "longTermDebt": 500, "totalLiabilities": 1000,
-    "retainedEarnings": 600, "sharesOutstanding": 100,
+    "revenue": 1000,
+    "costOfRevenue": 600,
+    "sga": 150,
+    "depreciation": 50,
+    "ebit": 200,
+    "interestExpense": 40,
+    "netIncome": 120,
+    "operatingCashFlow": 150,
+    "totalAssets": 2000,
+    "currentAssets": 800,
+    "receivables": 200,
+    "inventory": 100,
+    "ppe": 900,
+    "currentLiabilities": 400,
+    "longTermDebt": 500,
+    "totalLiabilities": 1000,
+    "retainedEarnings": 600,
+    "sharesOutstanding": 100,
 }
 PRIOR = {
-    "revenue": 900, "costOfRevenue": 560, "sga": 140, "depreciation": 45, "ebit": 170,
-    "interestExpense": 40, "netIncome": 90, "operatingCashFlow": 110, "totalAssets": 1900,
-    "currentAssets": 700, "receivables": 160, "inventory": 100, "ppe": 880,
-    "currentLiabilities": 400, "longTermDebt": 520, "totalLiabilities": 980,
-    "retainedEarnings": 500, "sharesOutstanding": 100,
+    "revenue": 900,
+    "costOfRevenue": 560,
+    "sga": 140,
+    "depreciation": 45,
+    "ebit": 170,
+    "interestExpense": 40,
+    "netIncome": 90,
+    "operatingCashFlow": 110,
+    "totalAssets": 1900,
+    "currentAssets": 700,
+    "receivables": 160,
+    "inventory": 100,
+    "ppe": 880,
+    "currentLiabilities": 400,
+    "longTermDebt": 520,
+    "totalLiabilities": 980,
+    "retainedEarnings": 500,
+    "sharesOutstanding": 100,
 }
 EXAMPLE = {"symbol": "ACME", "marketCap": 1500, "current": CURRENT, "prior": PRIOR}
 
@@ -78,7 +105,7 @@ def test_worked_example_score():
 
 def test_receivables_jump_and_negative_cash_flow_raise_red_flags():
     bad = copy.deepcopy(EXAMPLE)
-    bad["current"]["receivables"] = 400      # DSRI 0.4 / 0.17778 = 2.25
+    bad["current"]["receivables"] = 400  # DSRI 0.4 / 0.17778 = 2.25
     bad["current"]["operatingCashFlow"] = -20  # TATA (120 + 20) / 2000 = 0.07
     f = by_id(audit_statements(bad))
     # M = -2.389051 + 0.92*(2.25-1.125) + 4.679*(0.07+0.015) = -0.956336
@@ -110,12 +137,15 @@ def test_distress_and_coverage_flags():
     assert f["fs.profitability"]["severity"] == "medium"
 
 
-@pytest.mark.parametrize("raw, message", [
-    ({"current": {"revenue": 1}, "prior": PRIOR}, "current is missing"),
-    ({"current": CURRENT}, "prior must be an object"),
-    ({"current": {**CURRENT, "revenue": "abc"}, "prior": PRIOR}, "non-numeric"),
-    ({"current": {**CURRENT, "totalAssets": 0}, "prior": PRIOR}, "totalAssets must be positive"),
-])
+@pytest.mark.parametrize(
+    "raw, message",
+    [
+        ({"current": {"revenue": 1}, "prior": PRIOR}, "current is missing"),
+        ({"current": CURRENT}, "prior must be an object"),
+        ({"current": {**CURRENT, "revenue": "abc"}, "prior": PRIOR}, "non-numeric"),
+        ({"current": {**CURRENT, "totalAssets": 0}, "prior": PRIOR}, "totalAssets must be positive"),
+    ],
+)
 def test_bad_statements_are_rejected(raw, message):
     with pytest.raises(StatementsError, match=message):
         audit_statements(raw)

@@ -5,18 +5,20 @@ Candles (one per day): opens and closes below; a signal at bar t fills at bar t+
     open:   10    11    12    13    12    11
     close:  10.5  11.5  12.5  12.5  11.5  10.5
 """
+
 import numpy as np
 import pytest
 
-from backend.domain.bars import Bars
 from backend.domain.backtest.engine import run, target_position
 from backend.domain.backtest.types import BacktestConfig, Signals
+from backend.domain.bars import Bars
 
 DAY = 86_400_000
 OPEN = [10, 11, 12, 13, 12, 11]
 CLOSE = [10.5, 11.5, 12.5, 12.5, 11.5, 10.5]
-BARS = Bars.from_arrays(np.arange(6) * DAY, OPEN, np.maximum(OPEN, CLOSE), np.minimum(OPEN, CLOSE), CLOSE,
-                        np.ones(6))
+BARS = Bars.from_arrays(
+    np.arange(6) * DAY, OPEN, np.maximum(OPEN, CLOSE), np.minimum(OPEN, CLOSE), CLOSE, np.ones(6)
+)
 
 
 def flags(*idx, n=6):
@@ -101,8 +103,11 @@ def test_long_only_ignores_short_signals():
 
 def test_fixed_fraction_commits_part_of_equity():
     # fraction 0.5: 550 buys 50 units at 11; +2 each at 13 -> pnl 100, final 1200.
-    r = run(BARS, sig(entries=[0], exits=[2]),
-            BacktestConfig(initial_capital=1100, sizing="fixed_fraction", fraction=0.5))
+    r = run(
+        BARS,
+        sig(entries=[0], exits=[2]),
+        BacktestConfig(initial_capital=1100, sizing="fixed_fraction", fraction=0.5),
+    )
     assert r.trades[0]["quantity"] == pytest.approx(50)
     np.testing.assert_allclose(r.equity, [1100, 550 + 50 * 11.5, 550 + 50 * 12.5, 1200, 1200, 1200])
 

@@ -1,18 +1,23 @@
 """The vectorised fill path and the per-fill loop agree on random data."""
+
 import numpy as np
 import pytest
 
-from backend.domain.backtest import engine, strategies as st
+from backend.domain.backtest import engine
+from backend.domain.backtest import strategies as st
 from backend.domain.backtest.types import BacktestConfig
 from tests.helpers.bars import random_bars
 
 
-@pytest.mark.parametrize("config", [
-    BacktestConfig(),
-    BacktestConfig(fee_bps=7, slippage_bps=3),
-    BacktestConfig(fee_bps=5, allow_short=True),
-    BacktestConfig(sizing="fixed_fraction", fraction=0.3, slippage_bps=10, allow_short=True),
-])
+@pytest.mark.parametrize(
+    "config",
+    [
+        BacktestConfig(),
+        BacktestConfig(fee_bps=7, slippage_bps=3),
+        BacktestConfig(fee_bps=5, allow_short=True),
+        BacktestConfig(sizing="fixed_fraction", fraction=0.3, slippage_bps=10, allow_short=True),
+    ],
+)
 def test_vector_and_loop_paths_agree(config):
     bars = random_bars(3000, seed=5)
     signals = st.get_strategy("sma_cross").signals(bars, {"fast": 5, "slow": 15})
@@ -33,8 +38,11 @@ def test_vector_and_loop_paths_agree(config):
 
 def test_equity_is_cash_plus_marked_position():
     bars = random_bars(2000, seed=9)
-    r = engine.run(bars, st.get_strategy("rsi").signals(bars, {"period": 14, "lower": 35, "upper": 65}),
-                   BacktestConfig(fee_bps=5, allow_short=True))
+    r = engine.run(
+        bars,
+        st.get_strategy("rsi").signals(bars, {"period": 14, "lower": 35, "upper": 65}),
+        BacktestConfig(fee_bps=5, allow_short=True),
+    )
     np.testing.assert_allclose(r.equity[:-1], (r.cash + r.position * bars.close)[:-1])
     assert r.equity[-1] == pytest.approx(r.config.initial_capital + r.trades["pnl"].sum())
 
@@ -42,8 +50,12 @@ def test_equity_is_cash_plus_marked_position():
 def test_progress_is_reported_in_order():
     bars = random_bars(500, seed=2)
     seen = []
-    engine.run(bars, st.get_strategy("sma_cross").signals(bars, {"fast": 3, "slow": 9}),
-               BacktestConfig(lot_size=0.01), progress=seen.append)
+    engine.run(
+        bars,
+        st.get_strategy("sma_cross").signals(bars, {"fast": 3, "slow": 9}),
+        BacktestConfig(lot_size=0.01),
+        progress=seen.append,
+    )
     assert seen == sorted(seen)
     assert seen[-1] == 1.0
     assert len(seen) > 3

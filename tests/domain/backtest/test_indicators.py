@@ -1,4 +1,5 @@
 """Indicators against values computed by hand (the arithmetic is in the comments)."""
+
 import numpy as np
 import pytest
 

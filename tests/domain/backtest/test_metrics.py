@@ -1,4 +1,5 @@
 """Metrics on hand-made equity curves and trade lists (expected values worked out in comments)."""
+
 import json
 import math
 import statistics
@@ -6,9 +7,9 @@ import statistics
 import numpy as np
 import pytest
 
-from backend.domain.bars import Bars
 from backend.domain.backtest import metrics as m
 from backend.domain.backtest.types import TRADE_DTYPE, BacktestConfig, BacktestResult
+from backend.domain.bars import Bars
 
 DAY = 86_400_000
 EQUITY = np.array([110.0, 99.0, 121.0])  # from 100: +10 %, -10 %, +22.2 %
@@ -38,7 +39,10 @@ def test_drawdown_and_duration():
     # one point under water (bar 1); peak at bar 0, recovery at bar 2 -> 2 days
     assert m.max_drawdown_duration(dd, np.arange(3) * DAY) == (1, 2 * DAY)
     # never recovered: under water from the peak (bar 0) to the last bar (bar 2)
-    assert m.max_drawdown_duration(m.drawdown(np.array([110.0, 100, 105]), 100), np.arange(3) * DAY) == (2, 2 * DAY)
+    assert m.max_drawdown_duration(m.drawdown(np.array([110.0, 100, 105]), 100), np.arange(3) * DAY) == (
+        2,
+        2 * DAY,
+    )
     assert m.ulcer_index(dd) == pytest.approx(math.sqrt(100 / 4))  # sqrt(mean(0,0,10^2,0))
 
 
@@ -83,23 +87,55 @@ def test_compute_metrics_is_json_safe_with_no_trades_and_flat_equity():
     n = 5
     bars = Bars.from_arrays(np.arange(n) * DAY, *([np.full(n, 10.0)] * 4), np.ones(n))
     flat = np.full(n, 1000.0)
-    result = BacktestResult(equity=flat, cash=flat, position=np.zeros(n), target=np.zeros(n, np.int8),
-                            trades=np.zeros(0, TRADE_DTYPE), config=BacktestConfig(initial_capital=1000))
+    result = BacktestResult(
+        equity=flat,
+        cash=flat,
+        position=np.zeros(n),
+        target=np.zeros(n, np.int8),
+        trades=np.zeros(0, TRADE_DTYPE),
+        config=BacktestConfig(initial_capital=1000),
+    )
     out = m.compute_metrics(result, bars, periods_per_year=365)
     json.dumps(out, allow_nan=False)
     assert out["totalReturn"] == 0 and out["maxDrawdown"] == 0 and out["sharpeRatio"] is None
-    for key in ("totalReturn", "annualizedReturn", "sharpeRatio", "maxDrawdown", "winRate", "profitFactor",
-                "totalTrades", "avgHoldingDays", "cagr", "volatility", "sortinoRatio", "calmarRatio",
-                "expectancy", "sqn", "exposure", "bestTrade", "worstTrade", "avgTrade", "maxDrawdownDuration",
-                "buyHoldReturn", "totalFees", "maxConsecutiveWins", "maxConsecutiveLosses"):
+    for key in (
+        "totalReturn",
+        "annualizedReturn",
+        "sharpeRatio",
+        "maxDrawdown",
+        "winRate",
+        "profitFactor",
+        "totalTrades",
+        "avgHoldingDays",
+        "cagr",
+        "volatility",
+        "sortinoRatio",
+        "calmarRatio",
+        "expectancy",
+        "sqn",
+        "exposure",
+        "bestTrade",
+        "worstTrade",
+        "avgTrade",
+        "maxDrawdownDuration",
+        "buyHoldReturn",
+        "totalFees",
+        "maxConsecutiveWins",
+        "maxConsecutiveLosses",
+    ):
         assert key in out
 
 
 def test_compute_metrics_hand_case():
     bars = Bars.from_arrays(np.arange(3) * DAY, [10, 11, 9], [11, 12, 12], [9, 9, 8], [11, 9, 12], [1, 1, 1])
-    result = BacktestResult(equity=EQUITY, cash=EQUITY, position=np.array([0, 1.0, 0]),
-                            target=np.zeros(3, np.int8), trades=trades_with(np.array([21.0])),
-                            config=BacktestConfig(initial_capital=100))
+    result = BacktestResult(
+        equity=EQUITY,
+        cash=EQUITY,
+        position=np.array([0, 1.0, 0]),
+        target=np.zeros(3, np.int8),
+        trades=trades_with(np.array([21.0])),
+        config=BacktestConfig(initial_capital=100),
+    )
     out = m.compute_metrics(result, bars, periods_per_year=3)
     assert out["totalReturn"] == pytest.approx(21) and out["annualizedReturn"] == pytest.approx(21)
     assert out["maxDrawdown"] == pytest.approx(-10) and out["calmarRatio"] == pytest.approx(2.1)

@@ -1,10 +1,12 @@
 """Strategy registry, parameter validation, hand-checked signals and the no-look-ahead property."""
+
 import numpy as np
 import pytest
 
-from backend.domain.bars import Bars
-from backend.domain.backtest import engine, strategies as st
+from backend.domain.backtest import engine
+from backend.domain.backtest import strategies as st
 from backend.domain.backtest.types import BacktestConfig
+from backend.domain.bars import Bars
 from tests.helpers.bars import random_bars
 
 
@@ -42,15 +44,16 @@ def test_type_checks_reject_bools_and_strings():
     assert st.validate_params("sma_cross", {"fast": 5.0})["fast"] == 5  # whole floats become ints
     assert st.validate_params("sma_cross", {"fast": np.int64(4)}) == {"fast": 4, "slow": 30}
     with pytest.raises(st.ParamError) as err:
-        st.validate_params("rsi", {"lower": float("nan"), "upper": 10 ** 400})
+        st.validate_params("rsi", {"lower": float("nan"), "upper": 10**400})
     assert set(err.value.fields) == {"lower", "upper"}
 
 
 def test_unknown_kind_and_required_param():
     with pytest.raises(st.UnknownStrategyError):
         st.validate_params("nope", {})
-    spec = st.StrategySpec("test_required", "t", {"x": st.ParamSpec("int", None, 1, 9)},
-                           signals=lambda bars, p: None)
+    spec = st.StrategySpec(
+        "test_required", "t", {"x": st.ParamSpec("int", None, 1, 9)}, signals=lambda bars, p: None
+    )
     st.register_strategy(spec)
     with pytest.raises(st.ParamError) as err:
         st.validate_params("test_required", {})
@@ -71,14 +74,16 @@ def test_sma_cross_signals_by_hand():
 
 def test_rsi_signals_by_hand():
     # period 2: RSI = nan, nan, 50, 83.3, 90 (see test_indicators); lower 60 / upper 85
-    s = st.get_strategy("rsi").signals(bars_from_close([10, 11, 10, 12, 13]),
-                                       {"period": 2, "lower": 60, "upper": 85})
+    s = st.get_strategy("rsi").signals(
+        bars_from_close([10, 11, 10, 12, 13]), {"period": 2, "lower": 60, "upper": 85}
+    )
     assert s.entries.tolist() == [False, False, True, False, False]
     assert s.exits.tolist() == [False, False, False, False, True]
 
 
-@pytest.mark.parametrize("kind,params", [("sma_cross", {"fast": 5, "slow": 20}),
-                                         ("rsi", {"period": 6, "lower": 40, "upper": 60})])
+@pytest.mark.parametrize(
+    "kind,params", [("sma_cross", {"fast": 5, "slow": 20}), ("rsi", {"period": 6, "lower": 40, "upper": 60})]
+)
 def test_changing_future_bars_never_changes_past_signals(kind, params):
     bars = random_bars(400, seed=11)
     spec = st.get_strategy(kind)
@@ -88,12 +93,16 @@ def test_changing_future_bars_never_changes_past_signals(kind, params):
     rng = np.random.default_rng(3)
     for cut in (50, 123, 250, 398):
         other = random_bars(400, seed=int(rng.integers(1e9)))
-        cols = [np.concatenate((getattr(bars, f)[:cut + 1], getattr(other, f)[cut + 1:]))
-                for f in ("open", "high", "low", "close", "volume")]
+        cols = [
+            np.concatenate((getattr(bars, f)[: cut + 1], getattr(other, f)[cut + 1 :]))
+            for f in ("open", "high", "low", "close", "volume")
+        ]
         mixed = Bars.from_arrays(bars.time, *cols)
         s = spec.signals(mixed, params)
         for name in ("entries", "exits", "short_entries", "short_exits"):
-            assert (getattr(s, name)[:cut + 1] == getattr(base, name)[:cut + 1]).all(), (name, cut)
-        assert (engine.target_position(s, allow_short=True)[:cut + 1] == base_target[:cut + 1]).all()
+            assert (getattr(s, name)[: cut + 1] == getattr(base, name)[: cut + 1]).all(), (name, cut)
+        assert (engine.target_position(s, allow_short=True)[: cut + 1] == base_target[: cut + 1]).all()
         # equity up to bar `cut` depends only on bars up to `cut` (fills use bar cut+1's open later)
-        np.testing.assert_array_equal(engine.run(mixed, s, base_run.config).equity[:cut], base_run.equity[:cut])
+        np.testing.assert_array_equal(
+            engine.run(mixed, s, base_run.config).equity[:cut], base_run.equity[:cut]
+        )

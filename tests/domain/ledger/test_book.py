@@ -1,4 +1,5 @@
 """Ledger accounting pinned by hand-computed Decimal scenarios."""
+
 from decimal import Decimal as D
 
 import pytest
@@ -9,8 +10,9 @@ from backend.domain.ledger import LedgerState, apply_executed, apply_fill, check
 def _buy_10_at_100_1():
     """Capital 10000; buy 10 at ref 100 with 10 bps slippage and 10 bps fee."""
     state = LedgerState.start("10000")
-    return apply_fill(state, side="buy", quantity=D(10), reference_price=D(100),
-                      fee_bps=D(10), slippage_bps=D(10))
+    return apply_fill(
+        state, side="buy", quantity=D(10), reference_price=D(100), fee_bps=D(10), slippage_bps=D(10)
+    )
 
 
 def test_buy_moves_price_charges_fee_and_books_cash():
@@ -39,15 +41,17 @@ def test_unrealised_and_equity_identity_at_mark():
 def test_partial_then_full_close_realises_pnl_net_of_fees():
     state, _ = _buy_10_at_100_1()
     # sell 4 at 110 * 0.999 = 109.89: notional 439.56, fee 0.43956, basis closed 400.4
-    state, fill = apply_fill(state, side="sell", quantity=D(4), reference_price=D(110),
-                             fee_bps=D(10), slippage_bps=D(10))
+    state, fill = apply_fill(
+        state, side="sell", quantity=D(4), reference_price=D(110), fee_bps=D(10), slippage_bps=D(10)
+    )
     assert fill.price == D("109.89")
     assert fill.realised_pnl == D("38.72044")  # 439.56 - 400.4 - 0.43956
     assert state.cash == D("9437.11944")
     assert state.position == D(6) and state.avg_price == D("100.1")
     # sell the last 6 at 90 without costs: 540 - 600.6 = -60.6
-    state, fill = apply_fill(state, side="sell", quantity=D(6), reference_price=D(90),
-                             fee_bps=D(0), slippage_bps=D(0))
+    state, fill = apply_fill(
+        state, side="sell", quantity=D(6), reference_price=D(90), fee_bps=D(0), slippage_bps=D(0)
+    )
     assert fill.realised_pnl == D("-60.6")
     assert state.position == 0 and state.cost_basis == 0
     assert state.realised_pnl == D("-22.88056")  # -1.001 + 38.72044 - 60.6
@@ -91,20 +95,24 @@ def test_partial_close_with_repeating_average_stays_exact():
 
 def test_replay_rebuilds_state_and_detects_tampering():
     state, first = _buy_10_at_100_1()
-    state, second = apply_fill(state, side="sell", quantity=D(4), reference_price=D(110),
-                               fee_bps=D(10), slippage_bps=D(10))
+    state, second = apply_fill(
+        state, side="sell", quantity=D(4), reference_price=D(110), fee_bps=D(10), slippage_bps=D(10)
+    )
     assert replay(D(10000), [first, second]) == state
     assert check_invariant(state, D(100), [first, second]).replay_matches
     bad = check_invariant(state, D(100), [first])
     assert not bad.replay_matches and not bad.ok
 
 
-@pytest.mark.parametrize("kwargs", [
-    {"side": "hold", "quantity": D(1), "price": D(1), "fee": D(0)},
-    {"side": "buy", "quantity": D(0), "price": D(1), "fee": D(0)},
-    {"side": "buy", "quantity": D(1), "price": D(-1), "fee": D(0)},
-    {"side": "buy", "quantity": D(1), "price": D(1), "fee": D(-1)},
-])
+@pytest.mark.parametrize(
+    "kwargs",
+    [
+        {"side": "hold", "quantity": D(1), "price": D(1), "fee": D(0)},
+        {"side": "buy", "quantity": D(0), "price": D(1), "fee": D(0)},
+        {"side": "buy", "quantity": D(1), "price": D(-1), "fee": D(0)},
+        {"side": "buy", "quantity": D(1), "price": D(1), "fee": D(-1)},
+    ],
+)
 def test_invalid_orders_are_rejected(kwargs):
     with pytest.raises(ValueError):
         apply_executed(LedgerState.start(100), **kwargs)

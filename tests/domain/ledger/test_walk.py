@@ -1,4 +1,5 @@
 """Tick walking: signal at bar t's close, fill at bar t+1's open, equity at each close."""
+
 from decimal import Decimal as D
 
 import numpy as np
@@ -6,7 +7,11 @@ import pytest
 
 from backend.domain.bars import Bars
 from backend.domain.ledger import (
-    BadNumber, LedgerState, check_invariant, first_unprocessed, walk,
+    BadNumber,
+    LedgerState,
+    check_invariant,
+    first_unprocessed,
+    walk,
 )
 
 MIN = 60_000
@@ -24,11 +29,23 @@ def _bars(opens, closes):
 def test_buy_and_sell_fill_at_next_open():
     bars = _bars([10, 11, 12, 13, 14], [10.5, 11.5, 12.5, 13.5, 14.5])
     target = np.array([0, 1, 1, 0, 0], dtype=np.int8)
-    result = walk(LedgerState.start(1200), bot_id="b", bars=bars, target=target, start=0,
-                  fee_bps=D(0), slippage_bps=D(0))
+    result = walk(
+        LedgerState.start(1200),
+        bot_id="b",
+        bars=bars,
+        target=target,
+        start=0,
+        fee_bps=D(0),
+        slippage_bps=D(0),
+    )
     buy, sell = result.orders
     # signal at bar 1 -> buy 1200 / 12 = 100 units at bar 2's open
-    assert (buy.time, buy.fill.side, buy.fill.price, buy.fill.quantity) == (T0 + 2 * MIN, "buy", D(12), D(100))
+    assert (buy.time, buy.fill.side, buy.fill.price, buy.fill.quantity) == (
+        T0 + 2 * MIN,
+        "buy",
+        D(12),
+        D(100),
+    )
     assert buy.key == f"tick:b:{T0 + 2 * MIN}:buy"
     # signal at bar 3 -> sell 100 at bar 4's open (14)
     assert (sell.time, sell.fill.side, sell.fill.price) == (T0 + 4 * MIN, "sell", D(14))
@@ -43,8 +60,7 @@ def test_resuming_from_cursor_processes_only_new_bars():
     start = first_unprocessed(bars, T0 + 3 * MIN)
     assert start == 4
     state = LedgerState.start(1400)
-    result = walk(state, bot_id="b", bars=bars, target=target, start=start,
-                  fee_bps=D(0), slippage_bps=D(0))
+    result = walk(state, bot_id="b", bars=bars, target=target, start=start, fee_bps=D(0), slippage_bps=D(0))
     assert result.orders == [] and [p.time for p in result.equity] == [T0 + 4 * MIN]
     assert first_unprocessed(bars, None) == 0
 
@@ -53,8 +69,9 @@ def test_signal_before_window_does_not_trigger_a_late_entry():
     # target already long at the first processed bar (t=2) without a change there
     bars = _bars([10, 11, 12, 13], [10, 11, 12, 13])
     target = np.array([1, 1, 1, 1], dtype=np.int8)
-    result = walk(LedgerState.start(100), bot_id="b", bars=bars, target=target, start=1,
-                  fee_bps=D(0), slippage_bps=D(0))
+    result = walk(
+        LedgerState.start(100), bot_id="b", bars=bars, target=target, start=1, fee_bps=D(0), slippage_bps=D(0)
+    )
     assert result.orders == []
 
 
@@ -64,8 +81,15 @@ def test_many_steps_keep_the_invariant():
     closes = 100 + np.cumsum(rng.normal(0, 1, n))
     opens = np.concatenate([[100.0], closes[:-1]]) + rng.normal(0, 0.2, n)
     target = rng.choice(np.array([-1, 0, 1], dtype=np.int8), size=n)
-    result = walk(LedgerState.start(10000), bot_id="b", bars=_bars(opens, closes),
-                  target=target, start=0, fee_bps=D(7), slippage_bps=D(3))
+    result = walk(
+        LedgerState.start(10000),
+        bot_id="b",
+        bars=_bars(opens, closes),
+        target=target,
+        start=0,
+        fee_bps=D(7),
+        slippage_bps=D(3),
+    )
     assert len(result.orders) > 50
     fills = [o.fill for o in result.orders]
     check = check_invariant(result.state, D("101.23"), fills)
@@ -77,8 +101,15 @@ def test_nan_price_raises_before_anything_is_returned():
     bars = _bars([10, 11, float("nan")], [10, 11, 12])
     target = np.array([0, 1, 1], dtype=np.int8)
     with pytest.raises(BadNumber):
-        walk(LedgerState.start(100), bot_id="b", bars=bars, target=target, start=0,
-             fee_bps=D(0), slippage_bps=D(0))
+        walk(
+            LedgerState.start(100),
+            bot_id="b",
+            bars=bars,
+            target=target,
+            start=0,
+            fee_bps=D(0),
+            slippage_bps=D(0),
+        )
 
 
 def test_anchored_signals_make_a_truncated_window_agree_with_full_history():

@@ -8,18 +8,21 @@ JAN2 = 1_704_153_600_000  # 2024-01-02T00:00:00Z
 H = 3_600_000
 
 
-@pytest.mark.parametrize(("cell", "ms"), [
-    ("1704153600", JAN2),  # Unix seconds
-    ("1704153600.5", JAN2 + 500),  # fractional seconds
-    ("1704153600000", JAN2),  # Unix ms
-    ("2024-01-02", JAN2),  # date only: 00:00 UTC
-    ("2024-01-02 03:00:00", JAN2 + 3 * H),  # no zone: UTC
-    ("2024-01-02T03:00:00", JAN2 + 3 * H),
-    ("2024-01-02T03:00:00Z", JAN2 + 3 * H),
-    ("2024-01-02T03:00:00+02:00", JAN2 + 1 * H),  # 03:00 at +02:00 is 01:00 UTC
-    ("2024-01-02T03:00:00.250-05:00", JAN2 + 8 * H + 250),
-    (" 2024-01-02 ", JAN2),
-])
+@pytest.mark.parametrize(
+    ("cell", "ms"),
+    [
+        ("1704153600", JAN2),  # Unix seconds
+        ("1704153600.5", JAN2 + 500),  # fractional seconds
+        ("1704153600000", JAN2),  # Unix ms
+        ("2024-01-02", JAN2),  # date only: 00:00 UTC
+        ("2024-01-02 03:00:00", JAN2 + 3 * H),  # no zone: UTC
+        ("2024-01-02T03:00:00", JAN2 + 3 * H),
+        ("2024-01-02T03:00:00Z", JAN2 + 3 * H),
+        ("2024-01-02T03:00:00+02:00", JAN2 + 1 * H),  # 03:00 at +02:00 is 01:00 UTC
+        ("2024-01-02T03:00:00.250-05:00", JAN2 + 8 * H + 250),
+        (" 2024-01-02 ", JAN2),
+    ],
+)
 def test_time_formats(cell, ms):
     assert parse_time_ms(cell) == ms
 
@@ -50,8 +53,10 @@ def test_headerless_file_is_read_positionally():
 
 
 def test_rows_are_sorted_and_gaps_are_kept():
-    text = "time,open,high,low,close,volume\n" \
-           "2024-01-02 05:00:00,3,3,3,3,1\n2024-01-02 00:00:00,1,1,1,1,1\n2024-01-02 01:00:00,2,2,2,2,1\n"
+    text = (
+        "time,open,high,low,close,volume\n"
+        "2024-01-02 05:00:00,3,3,3,3,1\n2024-01-02 00:00:00,1,1,1,1,1\n2024-01-02 01:00:00,2,2,2,2,1\n"
+    )
     bars = parse_ohlcv_csv(text, interval="1h")
     assert bars.time.tolist() == [JAN2, JAN2 + H, JAN2 + 5 * H]  # 02:00-04:00 missing, not filled
     assert bars.close.tolist() == [1, 2, 3]
@@ -66,7 +71,9 @@ def test_conflicting_duplicate_times_are_reported():
     text = "time,open,high,low,close\n1704153600,1,2,0.5,1.5\n1704157200,1,2,0.5,1.5\n1704153600000,1,2,0.5,1.6\n"
     with pytest.raises(CSVFormatError) as err:
         parse_ohlcv_csv(text)
-    assert [(e.line, e.message) for e in err.value.errors] == [(4, "time duplicates line 2 with different values")]
+    assert [(e.line, e.message) for e in err.value.errors] == [
+        (4, "time duplicates line 2 with different values")
+    ]
 
 
 def test_every_bad_row_is_reported_with_its_file_line_and_nothing_is_returned():
@@ -104,12 +111,15 @@ def test_reported_errors_are_capped_but_counted():
     assert [e.line for e in err.value.errors] == [2, 3, 4, 5, 6]
 
 
-@pytest.mark.parametrize(("text", "message"), [
-    ("", "the file is empty"),
-    ("\n  \n", "the file is empty"),
-    ("time,open,high,low,close\n", "the file has a header but no data rows"),
-    ("time,open,high,close\n1704153600,1,2,1\n", "line 1: header has no column for low"),
-])
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("", "the file is empty"),
+        ("\n  \n", "the file is empty"),
+        ("time,open,high,low,close\n", "the file has a header but no data rows"),
+        ("time,open,high,close\n1704153600,1,2,1\n", "line 1: header has no column for low"),
+    ],
+)
 def test_empty_and_incomplete_files(text, message):
     with pytest.raises(CSVFormatError, match=message):
         parse_ohlcv_csv(text)
@@ -120,7 +130,8 @@ def test_times_off_the_interval_grid_are_bad_rows():
     with pytest.raises(CSVFormatError) as err:
         parse_ohlcv_csv(text, interval="1h")
     assert [(e.line, e.message) for e in err.value.errors] == [
-        (3, "time '2024-01-02 00:30:00' is not on the 1h bar grid")]
+        (3, "time '2024-01-02 00:30:00' is not on the 1h bar grid")
+    ]
     assert len(parse_ohlcv_csv(text, interval="30m")) == 2
 
 
@@ -131,8 +142,12 @@ def test_unknown_interval_is_rejected_before_reading():
 
 def test_csv_provider_serves_loaded_series_by_range():
     p = CSVProvider()
-    p.add("ACME", "1h", "time,open,high,low,close\n" + "".join(
-        f"{1704153600 + k * 3600},{k + 1},{k + 1},{k + 1},{k + 1}\n" for k in range(5)))
+    p.add(
+        "ACME",
+        "1h",
+        "time,open,high,low,close\n"
+        + "".join(f"{1704153600 + k * 3600},{k + 1},{k + 1},{k + 1},{k + 1}\n" for k in range(5)),
+    )
     bars = p.get_bars("ACME", "1h", JAN2 + H, JAN2 + 3 * H)
     assert bars.time.tolist() == [JAN2 + H, JAN2 + 2 * H]
     assert np.array_equal(bars.close, [2.0, 3.0])

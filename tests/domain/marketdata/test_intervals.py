@@ -5,8 +5,15 @@ from backend.domain.marketdata import intervals as iv
 
 @pytest.mark.parametrize(
     ("interval", "ms"),
-    [("1m", 60_000), ("5m", 300_000), ("15m", 900_000), ("30m", 1_800_000),
-     ("1h", 3_600_000), ("4h", 14_400_000), ("1d", 86_400_000)],
+    [
+        ("1m", 60_000),
+        ("5m", 300_000),
+        ("15m", 900_000),
+        ("30m", 1_800_000),
+        ("1h", 3_600_000),
+        ("4h", 14_400_000),
+        ("1d", 86_400_000),
+    ],
 )
 def test_interval_ms(interval, ms):
     assert iv.interval_ms(interval) == ms
@@ -14,7 +21,9 @@ def test_interval_ms(interval, ms):
 
 @pytest.mark.parametrize("bad", ["2m", "1H", "", "1w", None])
 def test_unknown_interval_names_the_supported_ones(bad):
-    with pytest.raises(ValueError, match=r"unknown interval .*supported intervals: 1m, 5m, 15m, 30m, 1h, 4h, 1d"):
+    with pytest.raises(
+        ValueError, match=r"unknown interval .*supported intervals: 1m, 5m, 15m, 30m, 1h, 4h, 1d"
+    ):
         iv.interval_ms(bad)
 
 
@@ -36,8 +45,17 @@ def test_ceil_time_and_alignment():
 
 @pytest.mark.parametrize(
     ("resolution", "interval"),
-    [("1", "1m"), ("5", "5m"), ("15", "15m"), ("30", "30m"), ("60", "1h"), ("240", "4h"),
-     ("1D", "1d"), ("D", "1d"), ("1d", "1d")],
+    [
+        ("1", "1m"),
+        ("5", "5m"),
+        ("15", "15m"),
+        ("30", "30m"),
+        ("60", "1h"),
+        ("240", "4h"),
+        ("1D", "1d"),
+        ("D", "1d"),
+        ("1d", "1d"),
+    ],
 )
 def test_resolution_to_interval(resolution, interval):
     assert iv.resolution_to_interval(resolution) == interval

@@ -14,8 +14,10 @@ def provider(seed=0, now=NOW):
 
 
 def same(a, b):
-    return all(np.array_equal(getattr(a, f), getattr(b, f))
-               for f in ("time", "open", "high", "low", "close", "volume"))
+    return all(
+        np.array_equal(getattr(a, f), getattr(b, f))
+        for f in ("time", "open", "high", "low", "close", "volume")
+    )
 
 
 @pytest.mark.parametrize("interval", ["1m", "15m", "1h", "1d"])
@@ -110,9 +112,15 @@ def test_a_request_near_now_generates_only_the_days_it_covers(monkeypatch):
     assert seen == [1]
 
 
-@pytest.mark.parametrize(("symbol", "low", "high"), [
-    ("XAUUSD", 1700, 2800), ("BTCUSDT", 20_000, 90_000), ("EURUSD", 0.95, 1.25), ("AAPL", 110, 290),
-])
+@pytest.mark.parametrize(
+    ("symbol", "low", "high"),
+    [
+        ("XAUUSD", 1700, 2800),
+        ("BTCUSDT", 20_000, 90_000),
+        ("EURUSD", 0.95, 1.25),
+        ("AAPL", 110, 290),
+    ],
+)
 def test_prices_stay_in_a_realistic_band_for_years(symbol, low, high):
     closes = provider().get_bars(symbol, "1d", MOCK_START_MS, NOW).close
     assert len(closes) == (NOW - MOCK_START_MS) // D

@@ -13,9 +13,14 @@ T0_S = 1_700_000_000 // 3600 * 3600  # 1_699_999_200 = 2023-11-14T22:00:00Z
 
 def hourly(n, start_s=T0_S):
     """n hourly bars; bar k has open k+1, high k+2, low k, close k+1.5, volume 10k."""
-    return Bars.from_arrays([(start_s + k * H_S) * 1000 for k in range(n)], [k + 1 for k in range(n)],
-                            [k + 2 for k in range(n)], [k for k in range(n)],
-                            [k + 1.5 for k in range(n)], [10 * k for k in range(n)])
+    return Bars.from_arrays(
+        [(start_s + k * H_S) * 1000 for k in range(n)],
+        [k + 1 for k in range(n)],
+        [k + 2 for k in range(n)],
+        [k for k in range(n)],
+        [k + 1.5 for k in range(n)],
+        [10 * k for k in range(n)],
+    )
 
 
 def test_config_answers_search_mode_with_time_and_marks():
@@ -43,12 +48,22 @@ def test_search_matches_name_or_description_case_insensitively_and_filters():
     assert [r["symbol"] for r in udf.search_payload(symbols, query="", type="crypto")] == ["BTCUSDT"]
     assert [r["symbol"] for r in udf.search_payload(symbols, query="", exchange="QYQ", limit=1)] == ["XAGUSD"]
     row = udf.search_payload(symbols, query="XAUUSD")[0]
-    assert row == {"symbol": "XAUUSD", "full_name": "QYQ:XAUUSD", "description": "Gold spot / US dollar",
-                   "exchange": "QYQ", "ticker": "XAUUSD", "type": "commodity"}
+    assert row == {
+        "symbol": "XAUUSD",
+        "full_name": "QYQ:XAUUSD",
+        "description": "Gold spot / US dollar",
+        "exchange": "QYQ",
+        "ticker": "XAUUSD",
+        "type": "commodity",
+    }
 
 
 def test_search_puts_exact_and_prefix_matches_first():
-    symbols = [SymbolInfo("AXA", "x", "stock"), SymbolInfo("XA", "x", "stock"), SymbolInfo("XAB", "x", "stock")]
+    symbols = [
+        SymbolInfo("AXA", "x", "stock"),
+        SymbolInfo("XA", "x", "stock"),
+        SymbolInfo("XAB", "x", "stock"),
+    ]
     assert [r["symbol"] for r in udf.search_payload(symbols, query="xa")] == ["XA", "XAB", "AXA"]
     assert udf.search_payload(symbols, query="zzz") == []
 
@@ -56,13 +71,20 @@ def test_search_puts_exact_and_prefix_matches_first():
 def test_history_from_to_is_in_seconds_and_to_is_exclusive():
     req = udf.parse_history_request("60", T0_S + H_S, T0_S + 4 * H_S, None)
     assert (req.interval, req.start_ms, req.end_ms, req.countback) == (
-        "1h", (T0_S + H_S) * 1000, (T0_S + 4 * H_S) * 1000, None)
+        "1h",
+        (T0_S + H_S) * 1000,
+        (T0_S + 4 * H_S) * 1000,
+        None,
+    )
     payload = udf.history_payload(hourly(10), req)
     assert payload == {
         "s": "ok",
         "t": [T0_S + H_S, T0_S + 2 * H_S, T0_S + 3 * H_S],  # bar at `to` itself is excluded
-        "o": [2.0, 3.0, 4.0], "h": [3.0, 4.0, 5.0], "l": [1.0, 2.0, 3.0],
-        "c": [2.5, 3.5, 4.5], "v": [10.0, 20.0, 30.0],
+        "o": [2.0, 3.0, 4.0],
+        "h": [3.0, 4.0, 5.0],
+        "l": [1.0, 2.0, 3.0],
+        "c": [2.5, 3.5, 4.5],
+        "v": [10.0, 20.0, 30.0],
     }
 
 
@@ -82,7 +104,10 @@ def test_countback_returns_what_exists_when_history_is_shorter():
 def test_empty_range_with_earlier_data_gives_no_data_with_next_time_in_seconds():
     req = udf.parse_history_request("60", T0_S + 20 * H_S, T0_S + 30 * H_S, None)
     earlier_ms = (T0_S + 9 * H_S) * 1000
-    assert udf.history_payload(hourly(10), req, earlier_ms=earlier_ms) == {"s": "no_data", "nextTime": T0_S + 9 * H_S}
+    assert udf.history_payload(hourly(10), req, earlier_ms=earlier_ms) == {
+        "s": "no_data",
+        "nextTime": T0_S + 9 * H_S,
+    }
     assert udf.history_payload(Bars.empty(), req) == {"s": "no_data"}
 
 
@@ -92,15 +117,18 @@ def test_history_is_capped_to_the_latest_bars(monkeypatch):
     assert udf.history_payload(hourly(10), req)["t"] == [T0_S + k * H_S for k in (7, 8, 9)]
 
 
-@pytest.mark.parametrize(("args", "message"), [
-    (("7", 1, 2, None), "unsupported resolution"),
-    (("60", 1, None, None), "to is required"),
-    (("60", None, 100, None), "from is required"),
-    (("60", 100, 100, None), "from must be earlier than to"),
-    (("60", 200, 100, None), "from must be earlier than to"),
-    (("60", 1, 100, 0), "countback must be a positive"),
-    (("60", 1, 100, -5), "countback must be a positive"),
-])
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (("7", 1, 2, None), "unsupported resolution"),
+        (("60", 1, None, None), "to is required"),
+        (("60", None, 100, None), "from is required"),
+        (("60", 100, 100, None), "from must be earlier than to"),
+        (("60", 200, 100, None), "from must be earlier than to"),
+        (("60", 1, 100, 0), "countback must be a positive"),
+        (("60", 1, 100, -5), "countback must be a positive"),
+    ],
+)
 def test_history_request_errors(args, message):
     with pytest.raises(ValueError, match=message):
         udf.parse_history_request(*args)
@@ -116,8 +144,15 @@ def test_error_payload():
 
 
 def test_quote_from_a_snapshot():
-    snap = {"price": 110.25, "change": 5.25, "changePercent": 5.0, "open": 104, "high": 111, "low": 103,
-            "volume": 9}
+    snap = {
+        "price": 110.25,
+        "change": 5.25,
+        "changePercent": 5.0,
+        "open": 104,
+        "high": 111,
+        "low": 103,
+        "volume": 9,
+    }
     q = udf.quote_payload("QYQ:XAUUSD", GOLD, snap)
     assert q["s"] == "ok" and q["n"] == "QYQ:XAUUSD"  # the name exactly as requested
     v = q["v"]
@@ -128,8 +163,10 @@ def test_quote_from_a_snapshot():
 
 
 def test_marks_sit_on_the_open_of_their_bar_in_seconds():
-    trades = [udf.TradeMark("t1", (T0_S + 5 * 60 + 7) * 1000, "buy", 2001.5, 2.0),
-              udf.TradeMark("t2", (T0_S + H_S + 59 * 60) * 1000, "sell", 2010.0, 2.0, source="paper")]
+    trades = [
+        udf.TradeMark("t1", (T0_S + 5 * 60 + 7) * 1000, "buy", 2001.5, 2.0),
+        udf.TradeMark("t2", (T0_S + H_S + 59 * 60) * 1000, "sell", 2010.0, 2.0, source="paper"),
+    ]
     marks = udf.marks_payload(trades, "60")
     assert [m["time"] for m in marks] == [T0_S, T0_S + H_S]
     assert [(m["color"], m["label"]) for m in marks] == [("green", "B"), ("red", "S")]

@@ -1,4 +1,5 @@
 """Small builders for React Flow graph JSON used by the workflow tests."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -11,8 +12,13 @@ def node(node_id: str, node_type: str, **data) -> dict:
     return {"id": node_id, "type": node_type, "position": {"x": 0, "y": 0}, "data": data}
 
 
-def edge(source: str, target: str, source_handle: str | None = None, target_handle: str | None = None,
-         edge_id: str | None = None) -> dict:
+def edge(
+    source: str,
+    target: str,
+    source_handle: str | None = None,
+    target_handle: str | None = None,
+    edge_id: str | None = None,
+) -> dict:
     """Return a React Flow edge dict (id defaults to ``source->target:handle``)."""
     out = {"id": edge_id or f"{source}->{target}:{source_handle or ''}", "source": source, "target": target}
     if source_handle is not None:
@@ -31,9 +37,13 @@ def threshold_graph(op: str = "<", value: float = 30, **data_params) -> dict:
     """Return trigger -> data -> logic(op value) -> true: buy / false: sell."""
     params = data_params or {"indicator": "price", "field": "close"}
     return graph(
-        [node("t", "trigger", mode="manual"), node("d", "data", **params),
-         node("l", "logic", op=op, value=value),
-         node("buy", "action", action="buy"), node("sell", "action", action="sell")],
+        [
+            node("t", "trigger", mode="manual"),
+            node("d", "data", **params),
+            node("l", "logic", op=op, value=value),
+            node("buy", "action", action="buy"),
+            node("sell", "action", action="sell"),
+        ],
         [edge("t", "d"), edge("d", "l"), edge("l", "buy", "true"), edge("l", "sell", "false")],
     )
 
@@ -41,14 +51,25 @@ def threshold_graph(op: str = "<", value: float = 30, **data_params) -> dict:
 def sma_cross_graph(fast: int = 10, slow: int = 30) -> dict:
     """Return SMA(fast) crosses above SMA(slow) -> buy; crosses below -> sell."""
     return graph(
-        [node("t", "trigger", mode="manual"),
-         node("fast", "data", indicator="sma", period=fast), node("slow", "data", indicator="sma", period=slow),
-         node("up", "logic", op="crosses_above"), node("down", "logic", op="crosses_below"),
-         node("buy", "action", action="buy"), node("sell", "action", action="sell")],
-        [edge("t", "fast"), edge("t", "slow"),
-         edge("fast", "up", target_handle="a"), edge("slow", "up", target_handle="b"),
-         edge("fast", "down", target_handle="a"), edge("slow", "down", target_handle="b"),
-         edge("up", "buy", "true"), edge("down", "sell", "true")],
+        [
+            node("t", "trigger", mode="manual"),
+            node("fast", "data", indicator="sma", period=fast),
+            node("slow", "data", indicator="sma", period=slow),
+            node("up", "logic", op="crosses_above"),
+            node("down", "logic", op="crosses_below"),
+            node("buy", "action", action="buy"),
+            node("sell", "action", action="sell"),
+        ],
+        [
+            edge("t", "fast"),
+            edge("t", "slow"),
+            edge("fast", "up", target_handle="a"),
+            edge("slow", "up", target_handle="b"),
+            edge("fast", "down", target_handle="a"),
+            edge("slow", "down", target_handle="b"),
+            edge("up", "buy", "true"),
+            edge("down", "sell", "true"),
+        ],
     )
 
 

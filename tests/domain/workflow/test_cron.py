@@ -1,21 +1,26 @@
 """Cron due times across daylight-saving changes (hand-computed UTC instants)."""
+
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from backend.domain.workflow.cron import due_between, last_due, next_due
 
 
 def ms(iso: str) -> int:
     """Return Unix ms of an ISO-8601 UTC time."""
-    return int(datetime.fromisoformat(iso).replace(tzinfo=timezone.utc).timestamp() * 1000)
+    return int(datetime.fromisoformat(iso).replace(tzinfo=UTC).timestamp() * 1000)
 
 
 def test_daily_time_keeps_local_wall_clock_across_spring_forward():
     # America/New_York: DST starts 2026-03-08; 09:00 is 14:00 UTC before and 13:00 UTC after.
     times = due_between("0 9 * * *", "America/New_York", ms("2026-03-06T00:00:00"), ms("2026-03-10T00:00:00"))
-    assert times == [ms("2026-03-06T14:00:00"), ms("2026-03-07T14:00:00"),
-                     ms("2026-03-08T13:00:00"), ms("2026-03-09T13:00:00")]
+    assert times == [
+        ms("2026-03-06T14:00:00"),
+        ms("2026-03-07T14:00:00"),
+        ms("2026-03-08T13:00:00"),
+        ms("2026-03-09T13:00:00"),
+    ]
 
 
 def test_wall_time_in_the_spring_gap_fires_once_shifted_forward():

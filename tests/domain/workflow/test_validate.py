@@ -1,4 +1,5 @@
 """Validation: every problem at once, each naming its node/edge with a stable reason."""
+
 from __future__ import annotations
 
 import pytest
@@ -53,8 +54,10 @@ def test_edge_to_unknown_node():
 
 
 def test_cycle_is_listed():
-    g = graph([node("t", "trigger"), node("a", "logic", op="not"), node("b", "logic", op="not")],
-              [edge("t", "a"), edge("a", "b", "true"), edge("b", "a", "true", edge_id="back")])
+    g = graph(
+        [node("t", "trigger"), node("a", "logic", op="not"), node("b", "logic", op="not")],
+        [edge("t", "a"), edge("a", "b", "true"), edge("b", "a", "true", edge_id="back")],
+    )
     result = validate(g)
     cycles = [p for p in result.problems if p.reason == "cycle"]
     assert len(cycles) == 1 and set(cycles[0].cycle) == {"a", "b"}
@@ -64,9 +67,17 @@ def test_cycle_is_listed():
 
 
 def test_two_independent_cycles_are_both_reported():
-    g = graph([node("t", "trigger")] + [node(x, "logic", op="not") for x in "abcd"],
-              [edge("t", "a"), edge("a", "b", "true"), edge("b", "a", "true"),
-               edge("t", "c"), edge("c", "d", "true"), edge("d", "c", "true")])
+    g = graph(
+        [node("t", "trigger")] + [node(x, "logic", op="not") for x in "abcd"],
+        [
+            edge("t", "a"),
+            edge("a", "b", "true"),
+            edge("b", "a", "true"),
+            edge("t", "c"),
+            edge("c", "d", "true"),
+            edge("d", "c", "true"),
+        ],
+    )
     cycles = [set(p.cycle) for p in validate(g).problems if p.reason == "cycle"]
     assert {"a", "b"} in cycles and {"c", "d"} in cycles
 
@@ -94,11 +105,14 @@ def test_unknown_node_type():
     assert found == [("unknown_node_type", "d", None)]
 
 
-@pytest.mark.parametrize("data, reason, word", [
-    ({}, "missing_parameter", "'action' is required"),
-    ({"action": "short"}, "invalid_parameter", "'action' must be one of"),
-    ({"action": "buy", "join": "any"}, "invalid_parameter", "'join'"),
-])
+@pytest.mark.parametrize(
+    "data, reason, word",
+    [
+        ({}, "missing_parameter", "'action' is required"),
+        ({"action": "short"}, "invalid_parameter", "'action' must be one of"),
+        ({"action": "buy", "join": "any"}, "invalid_parameter", "'join'"),
+    ],
+)
 def test_action_parameters(data, reason, word):
     g = threshold_graph()
     g["nodes"][3]["data"] = data
@@ -107,18 +121,21 @@ def test_action_parameters(data, reason, word):
     assert word in problems[0].message
 
 
-@pytest.mark.parametrize("data, reason", [
-    ({"indicator": "sma"}, "missing_parameter"),                          # an average needs a period
-    ({"indicator": "sma", "period": 0}, "invalid_parameter"),             # below the minimum
-    ({"indicator": "sma", "period": 2.5}, "invalid_parameter"),           # not an integer
-    ({"indicator": "rsi", "period": "14"}, "invalid_parameter"),          # not a number
-    ({"indicator": "vwap"}, "invalid_parameter"),                         # unknown indicator
-    ({"indicator": "macd", "fast": 30, "slow": 10}, "invalid_parameter"),  # fast >= slow
-    ({"indicator": "sma", "period": 5, "output": "upper"}, "invalid_parameter"),
-    ({"indicator": "sma", "period": 500}, "invalid_parameter"),           # default lookback 300 < 500
-    ({"indicator": "rsi", "period": 14, "lookback": 14}, "invalid_parameter"),  # RSI(14) needs 15 bars
-    ({"indicator": "price", "interval": "7x"}, "invalid_parameter"),      # unknown interval
-])
+@pytest.mark.parametrize(
+    "data, reason",
+    [
+        ({"indicator": "sma"}, "missing_parameter"),  # an average needs a period
+        ({"indicator": "sma", "period": 0}, "invalid_parameter"),  # below the minimum
+        ({"indicator": "sma", "period": 2.5}, "invalid_parameter"),  # not an integer
+        ({"indicator": "rsi", "period": "14"}, "invalid_parameter"),  # not a number
+        ({"indicator": "vwap"}, "invalid_parameter"),  # unknown indicator
+        ({"indicator": "macd", "fast": 30, "slow": 10}, "invalid_parameter"),  # fast >= slow
+        ({"indicator": "sma", "period": 5, "output": "upper"}, "invalid_parameter"),
+        ({"indicator": "sma", "period": 500}, "invalid_parameter"),  # default lookback 300 < 500
+        ({"indicator": "rsi", "period": 14, "lookback": 14}, "invalid_parameter"),  # RSI(14) needs 15 bars
+        ({"indicator": "price", "interval": "7x"}, "invalid_parameter"),  # unknown interval
+    ],
+)
 def test_data_parameters(data, reason):
     g = threshold_graph()
     g["nodes"][1]["data"] = data
@@ -129,8 +146,10 @@ def test_lookback_message_names_the_warmup():
     g = threshold_graph()
     g["nodes"][1]["data"] = {"indicator": "macd", "lookback": 30}
     (problem,) = validate(g).problems
-    assert problem.message == ("node d: parameter 'lookback' (30 bars) is shorter than the 34 bars "
-                               "MACD(12,26,9).line needs for a value")
+    assert problem.message == (
+        "node d: parameter 'lookback' (30 bars) is shorter than the 34 bars "
+        "MACD(12,26,9).line needs for a value"
+    )
     g["nodes"][1]["data"]["lookback"] = 34
     assert validate(g).valid
 
@@ -206,10 +225,22 @@ def test_two_inputs_need_named_handles():
 
 
 def test_join_of_different_branches_needs_an_explicit_rule():
-    g = graph([node("t", "trigger"), node("d", "data"), node("l1", "logic", op=">", value=1),
-               node("l2", "logic", op="<", value=5), node("buy", "action", action="buy")],
-              [edge("t", "d"), edge("d", "l1"), edge("d", "l2"),
-               edge("l1", "buy", "true"), edge("l2", "buy", "true")])
+    g = graph(
+        [
+            node("t", "trigger"),
+            node("d", "data"),
+            node("l1", "logic", op=">", value=1),
+            node("l2", "logic", op="<", value=5),
+            node("buy", "action", action="buy"),
+        ],
+        [
+            edge("t", "d"),
+            edge("d", "l1"),
+            edge("d", "l2"),
+            edge("l1", "buy", "true"),
+            edge("l2", "buy", "true"),
+        ],
+    )
     assert reasons(validate(g)) == [("ambiguous_join", "buy", None)]
     g["nodes"][4]["data"]["join"] = "all_success"
     assert validate(g).valid
@@ -237,10 +268,10 @@ def test_all_success_on_both_handles_of_one_logic_node_is_rejected():
 
 def test_every_problem_is_reported_at_once():
     g = threshold_graph()
-    g["nodes"][1]["data"] = {"indicator": "sma"}          # missing period
-    g["nodes"][3]["type"] = "teleport"                    # unknown type
+    g["nodes"][1]["data"] = {"indicator": "sma"}  # missing period
+    g["nodes"][3]["type"] = "teleport"  # unknown type
     g["edges"].append(edge("l", "nowhere", "true", edge_id="dangling"))
-    g["edges"][3]["sourceHandle"] = None                  # l -> sell without handle
+    g["edges"][3]["sourceHandle"] = None  # l -> sell without handle
     found = {r[0] for r in reasons(validate(g))}
     assert found == {"missing_parameter", "unknown_node_type", "unknown_edge_endpoint", "invalid_handle"}
 
@@ -249,7 +280,8 @@ def test_size_limits_name_the_limit():
     nodes = [node(f"n{i}", "data") for i in range(10_000)]
     result = validate(graph(nodes, []))
     assert result.to_dict()["errors"] == [
-        {"reason": "too_many_nodes", "message": "graph has 10000 nodes; the limit is 500"}]
+        {"reason": "too_many_nodes", "message": "graph has 10000 nodes; the limit is 500"}
+    ]
     edges = [edge("a", "b", edge_id=f"e{i}") for i in range(11)]
     small = validate(graph([node("a", "trigger")], edges), Limits(max_nodes=5, max_edges=10))
     assert [p.reason for p in small.problems] == ["too_many_edges"]

@@ -1,4 +1,5 @@
 """Vectorised mode: per-bar signals, agreement with tick runs, and the sma_cross equivalence."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -10,7 +11,13 @@ from backend.domain.backtest.strategies import get_strategy
 from backend.domain.backtest.types import BacktestConfig
 from backend.domain.workflow import compile_graph, run_tick, workflow_signals
 from tests.domain.workflow.builders import (
-    edge, flat_bars, graph, node, random_walk_bars, sma_cross_graph, threshold_graph,
+    edge,
+    flat_bars,
+    graph,
+    node,
+    random_walk_bars,
+    sma_cross_graph,
+    threshold_graph,
 )
 
 
@@ -39,20 +46,35 @@ def test_sma_cross_signals_by_hand():
     g = sma_cross_graph(fast=2, slow=3)
     signals = workflow_signals(compile_graph(g), flat_bars([10.0, 8.0, 6.0, 12.0, 5.0]))
     assert signals.entries.tolist() == [False, False, False, True, False]  # 7<=8 then 9>8.667
-    assert signals.exits.tolist() == [False, False, False, False, False]   # 8.5 > 7.667 still above
+    assert signals.exits.tolist() == [False, False, False, False, False]  # 8.5 > 7.667 still above
 
 
 def test_vector_mode_agrees_with_a_tick_run_on_every_bar():
     g = graph(
-        [node("t", "trigger"), node("r", "data", indicator="rsi", period=3),
-         node("f", "data", indicator="ema", period=3),
-         node("s", "data", indicator="sma", period=5), node("low", "logic", op="between", low=20, high=60),
-         node("up", "logic", op=">"), node("both", "logic", op="and"), node("buy", "action", action="buy"),
-         node("sell", "action", action="sell")],
-        [edge("t", "r"), edge("t", "f"), edge("t", "s"), edge("r", "low"),
-         edge("f", "up", target_handle="a"), edge("s", "up", target_handle="b"),
-         edge("low", "both", "true"), edge("up", "both", "true"),
-         edge("both", "buy", "true"), edge("both", "sell", "false")])
+        [
+            node("t", "trigger"),
+            node("r", "data", indicator="rsi", period=3),
+            node("f", "data", indicator="ema", period=3),
+            node("s", "data", indicator="sma", period=5),
+            node("low", "logic", op="between", low=20, high=60),
+            node("up", "logic", op=">"),
+            node("both", "logic", op="and"),
+            node("buy", "action", action="buy"),
+            node("sell", "action", action="sell"),
+        ],
+        [
+            edge("t", "r"),
+            edge("t", "f"),
+            edge("t", "s"),
+            edge("r", "low"),
+            edge("f", "up", target_handle="a"),
+            edge("s", "up", target_handle="b"),
+            edge("low", "both", "true"),
+            edge("up", "both", "true"),
+            edge("both", "buy", "true"),
+            edge("both", "sell", "false"),
+        ],
+    )
     plan, bars = compile_graph(g), random_walk_bars(60, seed=3)
     signals = workflow_signals(plan, bars)
     for t in range(len(bars)):

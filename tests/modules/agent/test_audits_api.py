@@ -1,12 +1,17 @@
 """Audit endpoints end to end (Celery runs eagerly in tests; the LLM is the fake server)."""
+
 import copy
 
 from tests.domain.audit.test_statements import EXAMPLE
 
 GOOD = {
-    "summary": [{"text": "Altman Z of 2.39 sits in the grey zone below 2.99.", "cites": ["fs.altman_z"]},
-                {"text": "Piotroski F is 9, the strongest reading.", "cites": ["fs.piotroski_f"]}],
-    "recommendations": [{"text": "Read the debt notes before relying on a Z of 2.39.", "cites": ["fs.altman_z"]}],
+    "summary": [
+        {"text": "Altman Z of 2.39 sits in the grey zone below 2.99.", "cites": ["fs.altman_z"]},
+        {"text": "Piotroski F is 9, the strongest reading.", "cites": ["fs.piotroski_f"]},
+    ],
+    "recommendations": [
+        {"text": "Read the debt notes before relying on a Z of 2.39.", "cites": ["fs.altman_z"]}
+    ],
 }
 UNCITED = {"summary": [{"text": "This company is a great buy.", "cites": []}], "recommendations": []}
 
@@ -73,7 +78,9 @@ def test_two_bad_answers_fall_back_to_the_plain_summary(client, auth_headers, ag
     wrong = copy.deepcopy(GOOD)
     wrong["summary"][0]["text"] = "Altman Z of 3.5 is safe."
     agent_on.script(UNCITED, wrong)
-    audit = _audit(client, auth_headers, _submit(client, auth_headers, statements=EXAMPLE).json["data"]["audit_id"])
+    audit = _audit(
+        client, auth_headers, _submit(client, auth_headers, statements=EXAMPLE).json["data"]["audit_id"]
+    )
     assert audit["status"] == "completed"
     assert audit["narrativeSource"] == "deterministic"
     assert "3.5" not in audit["summary"]
@@ -92,8 +99,12 @@ def test_llm_outage_fails_the_audit_with_a_reason(committed, client, auth_header
     assert audit["score"] == 90 and audit["findings"]  # the deterministic part survives
     assert len(agent_on.chat_requests()) == 3
     from backend.core import jobs
+
     with app.app_context():
-        assert jobs.get_job(job_id=ids["job_id"], owner_id=audit_owner(client, auth_headers)).status == jobs.FAILED
+        assert (
+            jobs.get_job(job_id=ids["job_id"], owner_id=audit_owner(client, auth_headers)).status
+            == jobs.FAILED
+        )
 
 
 def audit_owner(client, headers):

@@ -1,4 +1,5 @@
 """Error envelopes on every agent endpoint, and the bot target with a stubbed bots service."""
+
 from types import SimpleNamespace
 
 import pytest
@@ -8,8 +9,12 @@ from tests.helpers.api import error, fields
 
 DAY = 86_400_000
 ENDPOINTS = [
-    ("post", "/api/agent/audit"), ("get", "/api/agent/audits"), ("get", "/api/agent/audits/x"),
-    ("get", "/api/agent/memories"), ("post", "/api/agent/memories"), ("delete", "/api/agent/memories"),
+    ("post", "/api/agent/audit"),
+    ("get", "/api/agent/audits"),
+    ("get", "/api/agent/audits/x"),
+    ("get", "/api/agent/memories"),
+    ("post", "/api/agent/memories"),
+    ("delete", "/api/agent/memories"),
     ("delete", "/api/agent/memories/x"),
 ]
 
@@ -19,14 +24,17 @@ def test_every_endpoint_needs_a_token(client, method, url):
     error(getattr(client, method)(url, json={}), 401, "token_missing")
 
 
-@pytest.mark.parametrize("body, field", [
-    ({}, "target"),
-    ({"backtest_id": "a", "statements": EXAMPLE}, "target"),
-    ({"bot_id": ""}, "bot_id"),
-    ({"statements": EXAMPLE, "colour": "red"}, "colour"),
-    ({"statements": EXAMPLE, "question": "x" * 1001}, "question"),
-    ({"statements": {"current": {"revenue": 1}, "prior": {}}}, "statements"),
-])
+@pytest.mark.parametrize(
+    "body, field",
+    [
+        ({}, "target"),
+        ({"backtest_id": "a", "statements": EXAMPLE}, "target"),
+        ({"bot_id": ""}, "bot_id"),
+        ({"statements": EXAMPLE, "colour": "red"}, "colour"),
+        ({"statements": EXAMPLE, "question": "x" * 1001}, "question"),
+        ({"statements": {"current": {"revenue": 1}, "prior": {}}}, "statements"),
+    ],
+)
 def test_audit_validation_errors(client, auth_headers, agent_off, body, field):
     assert field in fields(client.post("/api/agent/audit", json=body, headers=auth_headers))
 
@@ -59,10 +67,13 @@ def test_bot_audit_from_equity_and_order_pnl(client, auth_headers, agent_off, mo
 
     perf = SimpleNamespace(
         equity=[SimpleNamespace(time=i * DAY, value=v) for i, v in enumerate([100, 110, 99, 121])],
-        orders=[SimpleNamespace(pnl=p) for p in (None, 10, None, -11, None, 22)])
+        orders=[SimpleNamespace(pnl=p) for p in (None, 10, None, -11, None, 22)],
+    )
     monkeypatch.setattr(bots_service, "get_bot", lambda **kw: SimpleNamespace(symbol="ETHUSDT"))
     monkeypatch.setattr(bots_service, "get_performance", lambda **kw: perf)
-    audit_id = client.post("/api/agent/audit", json={"bot_id": "b1"}, headers=auth_headers).get_json()["data"]["audit_id"]
+    audit_id = client.post("/api/agent/audit", json={"bot_id": "b1"}, headers=auth_headers).get_json()[
+        "data"
+    ]["audit_id"]
     audit = client.get(f"/api/agent/audits/{audit_id}", headers=auth_headers).get_json()["data"]
     f = {x["id"]: x for x in audit["findings"]}
     assert audit["target"] == {"kind": "bot", "id": "b1", "symbol": "ETHUSDT"}

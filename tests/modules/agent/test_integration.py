@@ -1,4 +1,5 @@
 """A real Celery worker runs an audit (no key: findings + plain summary); a broker outage leaves nothing."""
+
 import os
 import time
 

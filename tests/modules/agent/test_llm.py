@@ -1,23 +1,38 @@
 """Narrative writer against the fake server: citations, one retry, outages and backoff."""
+
 import pytest
 
 from backend.modules.agent.llm import LLMUnavailable, write_narrative
 
 FINDINGS = [
-    {"id": "bt.trade_count", "severity": "high", "title": "Too few trades for the claimed Sharpe ratio",
-     "evidence": {"metric": "totalTrades", "value": 8, "threshold": 30},
-     "related": [{"metric": "sharpeRatio", "value": 2.5, "threshold": 1.0}]},
+    {
+        "id": "bt.trade_count",
+        "severity": "high",
+        "title": "Too few trades for the claimed Sharpe ratio",
+        "evidence": {"metric": "totalTrades", "value": 8, "threshold": 30},
+        "related": [{"metric": "sharpeRatio", "value": 2.5, "threshold": 1.0}],
+    },
 ]
-GOOD = {"summary": [{"text": "Only 8 trades support a Sharpe of 2.5.", "cites": ["bt.trade_count"]}],
-        "recommendations": [{"text": "Test until at least 30 trades close.", "cites": ["bt.trade_count"]}]}
+GOOD = {
+    "summary": [{"text": "Only 8 trades support a Sharpe of 2.5.", "cites": ["bt.trade_count"]}],
+    "recommendations": [{"text": "Test until at least 30 trades close.", "cites": ["bt.trade_count"]}],
+}
 UNCITED = {"summary": [{"text": "This strategy is great.", "cites": []}], "recommendations": []}
-WRONG_NUMBER = {"summary": [{"text": "It made 80 trades.", "cites": ["bt.trade_count"]}], "recommendations": []}
+WRONG_NUMBER = {
+    "summary": [{"text": "It made 80 trades.", "cites": ["bt.trade_count"]}],
+    "recommendations": [],
+}
 
 
 def _run(llm_settings, **kw):
     waits = []
-    out = write_narrative(llm_settings, findings=FINDINGS, memories=kw.get("memories", []),
-                          context={"target": "backtest"}, sleep=waits.append)
+    out = write_narrative(
+        llm_settings,
+        findings=FINDINGS,
+        memories=kw.get("memories", []),
+        context={"target": "backtest"},
+        sleep=waits.append,
+    )
     return out, waits
 
 
@@ -56,11 +71,17 @@ def test_transient_errors_are_retried_with_backoff(llm_settings, fake_openai):
 
 def test_backoff_doubles(fake_openai, llm_settings):
     from dataclasses import replace
+
     fake_openai.script(fake_openai.error(500), fake_openai.error(500), fake_openai.error(500))
     waits = []
     with pytest.raises(LLMUnavailable) as err:
-        write_narrative(replace(llm_settings, backoff_s=0.5), findings=FINDINGS, memories=[],
-                        context={}, sleep=waits.append)
+        write_narrative(
+            replace(llm_settings, backoff_s=0.5),
+            findings=FINDINGS,
+            memories=[],
+            context={},
+            sleep=waits.append,
+        )
     assert waits == [0.5, 1.0]
     assert "after 3 attempts" in err.value.reason and "HTTP 500" in err.value.reason
     assert "sk-test-fake" not in err.value.reason
@@ -84,8 +105,10 @@ def test_memory_numbers_may_be_cited(llm_settings, fake_openai):
 
 def test_timeout_is_retried(llm_settings, fake_openai):
     from dataclasses import replace
+
     fake_openai.script(fake_openai.slow(1.5, GOOD), GOOD)
     waits = []
-    out = write_narrative(replace(llm_settings, timeout_s=0.5), findings=FINDINGS, memories=[],
-                          context={}, sleep=waits.append)
+    out = write_narrative(
+        replace(llm_settings, timeout_s=0.5), findings=FINDINGS, memories=[], context={}, sleep=waits.append
+    )
     assert out.source == "llm" and waits == [0.0]

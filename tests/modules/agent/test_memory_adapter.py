@@ -1,4 +1,5 @@
 """Mem0 2.x offline: add, search with per-user filters, list, delete one, delete all."""
+
 from backend.modules.agent.memory import open_store
 
 
@@ -56,13 +57,21 @@ def test_another_process_shares_the_embedded_store(memory_settings, fake_openai)
     )
     with open_store(memory_settings) as store:  # created here first, then closed
         store.remember_verbatim(user_id="carol", text="written by the api", kind="preference")
-    done = subprocess.run([sys.executable, "-c", code, json.dumps(dataclasses.asdict(memory_settings))],
-                          capture_output=True, text=True, timeout=120)
+    done = subprocess.run(
+        [sys.executable, "-c", code, json.dumps(dataclasses.asdict(memory_settings))],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert done.returncode == 0, done.stderr[-2000:]
     with open_store(memory_settings) as store:
-        assert sorted(m["memory"] for m in store.list(user_id="carol")) == ["written by the api", "written by the worker"]
+        assert sorted(m["memory"] for m in store.list(user_id="carol")) == [
+            "written by the api",
+            "written by the worker",
+        ]
 
 
 def test_fixture_dimension_matches_the_fake_server():
     from tests.fixtures import agent, fake_openai
+
     assert agent.DIM == fake_openai.DIM

@@ -1,4 +1,5 @@
 """Uploaded statements: CSV field,current,prior tables and JSON documents."""
+
 import json
 
 import pytest
@@ -42,7 +43,9 @@ def test_periods_per_year_from_bar_spacing():
     assert periods_per_year([0, 3_600_000, 7_200_000]) == 365.0 * 24
 
 
-@pytest.mark.parametrize("data", [b'field,current,prior\n"rev\renue,1,2', b"field,current,prior\nrev\renue,1,2"])
+@pytest.mark.parametrize(
+    "data", [b'field,current,prior\n"rev\renue,1,2', b"field,current,prior\nrev\renue,1,2"]
+)
 def test_csv_with_stray_carriage_returns_is_a_clean_422(data):
     # Found by fuzzing: csv.Error used to escape as a 500.
     with pytest.raises(InvalidTarget):

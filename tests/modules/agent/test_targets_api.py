@@ -1,5 +1,5 @@
 """Audit targets through the other modules: backtest, strategy (latest backtest), file, bot."""
-import json
+
 
 import pytest
 
@@ -9,8 +9,14 @@ from tests.helpers.api import error
 
 
 def _backtest(client, owner, strategy_id=None):
-    body = {"interval": "1h", "start": RANGE_START_MS, "end": RANGE_END_MS, "provider": "mock",
-            "fee_bps": 10, "slippage_bps": 5}
+    body = {
+        "interval": "1h",
+        "start": RANGE_START_MS,
+        "end": RANGE_END_MS,
+        "provider": "mock",
+        "fee_bps": 10,
+        "slippage_bps": 5,
+    }
     if strategy_id:
         body["strategy_id"] = strategy_id
     else:
@@ -33,8 +39,15 @@ def test_backtest_audit_reruns_with_doubled_costs(client, user, agent_off):
     assert audit["status"] == "completed", audit
     assert audit["target"] == {"kind": "backtest", "id": bt, "symbol": "BTCUSDT"}
     f = {x["id"]: x for x in audit["findings"]}
-    assert {"bt.trade_count", "bt.drawdown_vs_return", "bt.outlier_trades", "bt.cost_sensitivity",
-            "bt.out_of_sample", "bt.flat_period", "bt.over_exposure"} <= set(f)
+    assert {
+        "bt.trade_count",
+        "bt.drawdown_vs_return",
+        "bt.outlier_trades",
+        "bt.cost_sensitivity",
+        "bt.out_of_sample",
+        "bt.flat_period",
+        "bt.over_exposure",
+    } <= set(f)
     summary = client.get(f"/api/backtests/{bt}", headers=user.headers).get_json()["data"]["summary"]
     # the findings quote the backtest's own numbers
     assert f["bt.trade_count"]["evidence"]["value"] == summary["totalTrades"]
@@ -56,16 +69,24 @@ def test_strategy_audit_uses_its_latest_backtest(client, user, make_strategy, ag
 
 def test_someone_elses_backtest_is_not_found(client, user, other_user, agent_off):
     bt = _backtest(client, user)
-    error(client.post("/api/agent/audit", json={"backtest_id": bt}, headers=other_user.headers), 404,
-          code="agent.target_not_found")
+    error(
+        client.post("/api/agent/audit", json={"backtest_id": bt}, headers=other_user.headers),
+        404,
+        code="agent.target_not_found",
+    )
 
 
 def test_uploaded_csv_statements(client, user, agent_off):
     lines = ["field,current,prior", "marketCap,1500,"]
     lines += [f"{k},{EXAMPLE['current'][k]},{EXAMPLE['prior'][k]}" for k in EXAMPLE["current"]]
     import io
-    up = client.post("/api/files", data={"file": (io.BytesIO("\n".join(lines).encode()), "acme.csv")},
-                     headers=user.headers, content_type="multipart/form-data")
+
+    up = client.post(
+        "/api/files",
+        data={"file": (io.BytesIO("\n".join(lines).encode()), "acme.csv")},
+        headers=user.headers,
+        content_type="multipart/form-data",
+    )
     assert up.status_code == 201, up.get_json()
     audit = _audit(client, user, file_id=up.get_json()["data"]["id"], symbol="ACME")
     assert audit["status"] == "completed" and audit["score"] == 90
@@ -74,6 +95,7 @@ def test_uploaded_csv_statements(client, user, agent_off):
 
 def test_unknown_targets_are_404(client, user, agent_off):
     for field in ("backtest_id", "bot_id", "file_id", "strategy_id"):
-        resp = client.post("/api/agent/audit", json={field: "00000000-0000-0000-0000-000000000000"},
-                           headers=user.headers)
+        resp = client.post(
+            "/api/agent/audit", json={field: "00000000-0000-0000-0000-000000000000"}, headers=user.headers
+        )
         assert error(resp, 404)["details"]["reason"] == "not_found", field

@@ -1,4 +1,5 @@
 """Register, login, refresh rotation and replay, logout, and every bad-token case."""
+
 from __future__ import annotations
 
 import base64
@@ -16,8 +17,10 @@ def _bearer(token: str) -> dict[str, str]:
 
 
 def test_register_returns_user_and_tokens(client):
-    resp = client.post("/api/auth/register", json={"username": "newbie", "password": "s3cret-pass",
-                                                    "email": "newbie@example.com"})
+    resp = client.post(
+        "/api/auth/register",
+        json={"username": "newbie", "password": "s3cret-pass", "email": "newbie@example.com"},
+    )
     data = ok(resp, 201)
     assert data["name"] == "newbie"
     assert data["id"]
@@ -30,34 +33,50 @@ def test_register_returns_user_and_tokens(client):
 
 def test_register_duplicate_username_is_409_case_insensitive(client, make_user):
     make_user("Duplicate")
-    error(client.post("/api/auth/register", json={"username": "duplicate", "password": "s3cret-pass"}),
-          409, "username_taken")
+    error(
+        client.post("/api/auth/register", json={"username": "duplicate", "password": "s3cret-pass"}),
+        409,
+        "username_taken",
+    )
 
 
-@pytest.mark.parametrize("body, field", [
-    ({"username": "ab", "password": "s3cret-pass"}, "username"),
-    ({"username": "bad name!", "password": "s3cret-pass"}, "username"),
-    ({"username": "okname", "password": "short"}, "password"),
-    ({"username": "okname", "password": "s3cret-pass", "email": "not-an-email"}, "email"),
-])
+@pytest.mark.parametrize(
+    "body, field",
+    [
+        ({"username": "ab", "password": "s3cret-pass"}, "username"),
+        ({"username": "bad name!", "password": "s3cret-pass"}, "username"),
+        ({"username": "okname", "password": "short"}, "password"),
+        ({"username": "okname", "password": "s3cret-pass", "email": "not-an-email"}, "email"),
+    ],
+)
 def test_register_rejects_bad_input(client, body, field):
     assert field in fields(client.post("/api/auth/register", json=body))
 
 
 def test_login_with_username_or_email(client):
-    client.post("/api/auth/register", json={"username": "mailer", "password": "s3cret-pass",
-                                            "email": "Mailer@Example.com"})
-    for body in ({"username": "mailer", "password": "s3cret-pass"},
-                 {"email": "mailer@example.com", "password": "s3cret-pass"},
-                 {"username": "MAILER@example.com", "password": "s3cret-pass"}):
+    client.post(
+        "/api/auth/register",
+        json={"username": "mailer", "password": "s3cret-pass", "email": "Mailer@Example.com"},
+    )
+    for body in (
+        {"username": "mailer", "password": "s3cret-pass"},
+        {"email": "mailer@example.com", "password": "s3cret-pass"},
+        {"username": "MAILER@example.com", "password": "s3cret-pass"},
+    ):
         assert ok(client.post("/api/auth/login", json=body))["user"]["name"] == "mailer"
 
 
 def test_login_wrong_password_and_unknown_user_look_the_same(client, user):
-    a = error(client.post("/api/auth/login", json={"username": user.username, "password": "nope-nope"}),
-              401, "invalid_credentials")
-    b = error(client.post("/api/auth/login", json={"username": "ghost-user", "password": "nope-nope"}),
-              401, "invalid_credentials")
+    a = error(
+        client.post("/api/auth/login", json={"username": user.username, "password": "nope-nope"}),
+        401,
+        "invalid_credentials",
+    )
+    b = error(
+        client.post("/api/auth/login", json={"username": "ghost-user", "password": "nope-nope"}),
+        401,
+        "invalid_credentials",
+    )
     assert a["message"] == b["message"]
 
 
@@ -78,8 +97,11 @@ def test_refresh_rotates_and_replay_revokes_the_family(client, user):
 
 def test_refreshed_access_token_is_not_fresh(client, user):
     new = ok(client.post("/api/auth/refresh", headers=_bearer(user.refresh_token)))
-    resp = client.put("/api/users/me/api-keys", headers=_bearer(new["access_token"]),
-                      json={"exchange": "binance", "apiKey": "AKIA-1234567890"})
+    resp = client.put(
+        "/api/users/me/api-keys",
+        headers=_bearer(new["access_token"]),
+        json={"exchange": "binance", "apiKey": "AKIA-1234567890"},
+    )
     error(resp, 401, "fresh_token_required")
 
 
@@ -108,7 +130,9 @@ def test_other_sessions_survive_a_logout(client, user):
 
 def test_expired_token_is_401(app, client, user):
     with app.app_context():
-        token = create_access_token(identity=user.id, expires_delta=__import__("datetime").timedelta(seconds=-5))
+        token = create_access_token(
+            identity=user.id, expires_delta=__import__("datetime").timedelta(seconds=-5)
+        )
     error(client.get("/api/users/me", headers=_bearer(token)), 401, "token_expired")
 
 
@@ -123,8 +147,11 @@ def test_tampered_token_is_401(client, user):
 def test_wrong_signature_key_is_401(client, user):
     import jwt as pyjwt
 
-    token = pyjwt.encode({"sub": user.id, "type": "access", "jti": "x", "exp": int(time.time()) + 60,
-                          "fresh": True}, "another-secret-key-that-is-long-enough-000", algorithm="HS256")
+    token = pyjwt.encode(
+        {"sub": user.id, "type": "access", "jti": "x", "exp": int(time.time()) + 60, "fresh": True},
+        "another-secret-key-that-is-long-enough-000",
+        algorithm="HS256",
+    )
     error(client.get("/api/users/me", headers=_bearer(token)), 401, "token_invalid")
 
 
@@ -132,8 +159,12 @@ def test_alg_none_token_is_401(client, user):
     def b64(obj) -> str:
         return base64.urlsafe_b64encode(json.dumps(obj).encode()).rstrip(b"=").decode()
 
-    token = b64({"alg": "none", "typ": "JWT"}) + "." + b64(
-        {"sub": user.id, "type": "access", "jti": "abc", "exp": int(time.time()) + 600, "fresh": True}) + "."
+    token = (
+        b64({"alg": "none", "typ": "JWT"})
+        + "."
+        + b64({"sub": user.id, "type": "access", "jti": "abc", "exp": int(time.time()) + 600, "fresh": True})
+        + "."
+    )
     error(client.get("/api/users/me", headers=_bearer(token)), 401, "token_invalid")
 
 

@@ -1,12 +1,13 @@
 """Backtests service: cancellation, failure hook, and the functions other modules call."""
+
 from __future__ import annotations
 
 import pytest
 
 from backend.core import jobs
 from backend.modules.backtests import results, service
-from tests.fixtures.core_celery import hold_jobs, make_job_stale
 from backend.modules.backtests.errors import BacktestNotFound, InvalidBacktest
+from tests.fixtures.core_celery import hold_jobs, make_job_stale
 
 
 def _submit(client, owner, run_backtest, **body) -> dict:
@@ -41,7 +42,12 @@ def test_cancel_while_running_stops_before_the_result_is_written(client, user, r
     ids = _submit(client, user, run_backtest)
     assert _job_status(client, user, ids["job_id"])["status"] == "FAILED"
     detail = client.get(f"/api/backtests/{ids['backtest_id']}", headers=user.headers).get_json()["data"]
-    assert detail["status"] == "failed" and detail["error"]["reason"] == "cancelled" and detail["summary"] is None and detail["trades"] == []
+    assert (
+        detail["status"] == "failed"
+        and detail["error"]["reason"] == "cancelled"
+        and detail["summary"] is None
+        and detail["trades"] == []
+    )
 
 
 def test_a_lost_worker_fails_the_backtest_through_its_job(app, client, user, run_backtest, monkeypatch):
@@ -53,12 +59,15 @@ def test_a_lost_worker_fails_the_backtest_through_its_job(app, client, user, run
     assert detail["status"] == "failed" and detail["error"]["reason"] == "worker_lost"
 
 
-def test_verified_kpis_for_the_owner_only_and_only_once_completed(client, user, other_user, run_backtest,
-                                                                  monkeypatch):
+def test_verified_kpis_for_the_owner_only_and_only_once_completed(
+    client, user, other_user, run_backtest, monkeypatch
+):
     ids = _submit(client, user, run_backtest)
     kpis = service.verified_kpis(actor_id=user.id, backtest_id=ids["backtest_id"])
     stored = client.get(f"/api/backtests/{ids['backtest_id']}", headers=user.headers).get_json()["data"]
-    assert kpis["backtestId"] == ids["backtest_id"] and kpis["totalReturn"] == stored["summary"]["totalReturn"]
+    assert (
+        kpis["backtestId"] == ids["backtest_id"] and kpis["totalReturn"] == stored["summary"]["totalReturn"]
+    )
     assert kpis["engineVersion"] == "1.0.0" and kpis["params"] == {"fast": 10, "slow": 30}
     with pytest.raises(BacktestNotFound):
         service.verified_kpis(actor_id=other_user.id, backtest_id=ids["backtest_id"])
@@ -84,7 +93,9 @@ def test_rebuild_run_needs_a_completed_backtest(client, user, run_backtest, monk
         service.rebuild_run(actor_id=user.id, backtest_id=ids["backtest_id"])
 
 
-def test_strategy_kpis_use_the_owners_latest_completed_run(client, user, other_user, make_strategy, run_backtest):
+def test_strategy_kpis_use_the_owners_latest_completed_run(
+    client, user, other_user, make_strategy, run_backtest
+):
     sid = make_strategy(user, published=True)["id"]
     assert service.strategy_kpis(strategy_id=sid, owner_id=user.id) is None
     mine = run_backtest(user, strategy_id=sid).get_json()["data"]
@@ -99,7 +110,9 @@ def test_job_kind_is_declared_for_the_worker_and_the_reaper(app):
 
 def test_trade_marks_are_my_fills_in_the_range(client, user, other_user, run_backtest):
     ids = _submit(client, user, run_backtest)
-    fills = client.get(f"/api/backtests/{ids['backtest_id']}", headers=user.headers).get_json()["data"]["trades"]
+    fills = client.get(f"/api/backtests/{ids['backtest_id']}", headers=user.headers).get_json()["data"][
+        "trades"
+    ]
     first, second = fills[0]["timestamp"], fills[1]["timestamp"]
     marks = service.trade_marks(actor_id=user.id, symbol="BTCUSDT", start_ms=first, end_ms=second + 1)
     assert [(m["time"], m["side"]) for m in marks] == [(first, "buy"), (second, "sell")]
@@ -132,8 +145,11 @@ def test_too_many_active_runs_is_429_naming_the_limit(app, client, user, run_bac
     resp = run_backtest(user, strategy={"kind": "rsi"}, symbol="BTCUSDT")
     assert resp.status_code == 429 and resp.headers["Retry-After"] == "5"
     details = resp.get_json()["details"]
-    assert (details["error"], details["limit"], details["max"]) == ("backtests.too_many_active",
-                                                                    "BACKTEST_MAX_ACTIVE", 2)
+    assert (details["error"], details["limit"], details["max"]) == (
+        "backtests.too_many_active",
+        "BACKTEST_MAX_ACTIVE",
+        2,
+    )
     client.post(f"/api/backtests/{first['backtest_id']}/cancel", headers=user.headers)
     assert run_backtest(user, strategy={"kind": "rsi"}, symbol="BTCUSDT").status_code == 202
 
@@ -154,7 +170,12 @@ def test_a_cancel_after_the_last_progress_check_still_wins(client, user, run_bac
     ids = _submit(client, user, run_backtest)
     assert _job_status(client, user, ids["job_id"])["status"] == "FAILED"
     detail = client.get(f"/api/backtests/{ids['backtest_id']}", headers=user.headers).get_json()["data"]
-    assert detail["status"] == "failed" and detail["error"]["reason"] == "cancelled" and detail["trades"] == [] and detail["metrics"] is None
+    assert (
+        detail["status"] == "failed"
+        and detail["error"]["reason"] == "cancelled"
+        and detail["trades"] == []
+        and detail["metrics"] is None
+    )
 
 
 def test_the_task_is_routed_to_the_backtests_queue(app):
@@ -163,8 +184,9 @@ def test_the_task_is_routed_to_the_backtests_queue(app):
     assert celery.amqp.router.route({}, "backtests.run")["queue"].name == "backtests"
 
 
-def test_a_completed_run_is_snapshotted_down_on_its_owners_strategy_only(client, user, other_user, make_strategy,
-                                                                        run_backtest):
+def test_a_completed_run_is_snapshotted_down_on_its_owners_strategy_only(
+    client, user, other_user, make_strategy, run_backtest
+):
     from backend.extensions import db
     from backend.modules.strategies import service as strategies_service
     from backend.modules.strategies.models import Strategy
@@ -177,12 +199,22 @@ def test_a_completed_run_is_snapshotted_down_on_its_owners_strategy_only(client,
     row = db.session.get(Strategy, sid)
     db.session.refresh(row)
     done = service.get_backtest(actor_id=user.id, backtest_id=mine).row
-    assert (row.latest_backtest_id, row.latest_metrics, row.latest_finished_at) == (mine, done.metrics,
-                                                                                    done.finished_at)
+    assert (row.latest_backtest_id, row.latest_metrics, row.latest_finished_at) == (
+        mine,
+        done.metrics,
+        done.finished_at,
+    )
     # An older run (by finish time) never replaces a newer snapshot.
-    assert not strategies_service.record_backtest(strategy_id=sid, owner_id=user.id, backtest_id="older",
-                                                  metrics={}, finished_at=done.finished_at - 1)
-    assert strategies_service.record_backtest(strategy_id=sid, owner_id=user.id, backtest_id="newer",
-                                              metrics={"totalReturn": 1}, finished_at=done.finished_at + 1)
-    assert not strategies_service.record_backtest(strategy_id=sid, owner_id=other_user.id, backtest_id="x",
-                                                  metrics={}, finished_at=done.finished_at + 2)
+    assert not strategies_service.record_backtest(
+        strategy_id=sid, owner_id=user.id, backtest_id="older", metrics={}, finished_at=done.finished_at - 1
+    )
+    assert strategies_service.record_backtest(
+        strategy_id=sid,
+        owner_id=user.id,
+        backtest_id="newer",
+        metrics={"totalReturn": 1},
+        finished_at=done.finished_at + 1,
+    )
+    assert not strategies_service.record_backtest(
+        strategy_id=sid, owner_id=other_user.id, backtest_id="x", metrics={}, finished_at=done.finished_at + 2
+    )

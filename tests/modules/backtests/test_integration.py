@@ -1,4 +1,5 @@
 """The backtest job lifecycle end to end with a real Celery worker (committed data, broker, queue)."""
+
 from __future__ import annotations
 
 import time
@@ -28,9 +29,17 @@ def test_real_worker_runs_a_backtest_to_success(app, client, make_user, make_str
     owner = make_user()
     sid = make_strategy(owner, params={"fast": 10, "slow": 50}, published=True)["id"]
     # Two years of hourly bars (about 17,500): long enough to see the job while it runs.
-    resp = client.post("/api/backtests/run", headers=owner.headers, json={
-        "strategy_id": sid, "interval": "1h", "start": RANGE_START_MS, "end": RANGE_START_MS + 730 * DAY,
-        "fee_bps": 10})
+    resp = client.post(
+        "/api/backtests/run",
+        headers=owner.headers,
+        json={
+            "strategy_id": sid,
+            "interval": "1h",
+            "start": RANGE_START_MS,
+            "end": RANGE_START_MS + 730 * DAY,
+            "fee_bps": 10,
+        },
+    )
     assert resp.status_code == 202, resp.get_json()
     ids = resp.get_json()["data"]
     seen = _poll(client, owner, ids["job_id"])
@@ -52,25 +61,33 @@ def _stale_running(app, job_id: str) -> None:
     """Make a job look like its worker died mid-run: RUNNING, attempted once, heartbeat long ago."""
     from backend.core.jobs import Job
     from backend.extensions import db
-    from backend.modules.backtests.models import Backtest
 
     with app.app_context():
         db.session.query(Job).filter_by(id=job_id).update(
-            {"status": "RUNNING", "attempts": 1, "started_at": 1, "heartbeat_at": 1})
+            {"status": "RUNNING", "attempts": 1, "started_at": 1, "heartbeat_at": 1}
+        )
         db.session.commit()
 
 
 @pytest.mark.parametrize("max_attempts, expected", [(2, "SUCCESS"), (1, "FAILED")])
-def test_a_lost_run_is_requeued_or_failed_never_running_forever(app, client, make_user, celery_worker,
-                                                                monkeypatch, max_attempts, expected):
+def test_a_lost_run_is_requeued_or_failed_never_running_forever(
+    app, client, make_user, celery_worker, monkeypatch, max_attempts, expected
+):
     from backend.core import jobs
 
     owner = make_user()
     with monkeypatch.context() as patch:
         patch.setattr(jobs, "_send_task", lambda job_id, kind: None)  # the first delivery is "lost"
-        resp = client.post("/api/backtests/run", headers=owner.headers, json={
-            "strategy": {"kind": "rsi"}, "symbol": "BTCUSDT", "start": RANGE_START_MS,
-            "end": RANGE_START_MS + 30 * DAY})
+        resp = client.post(
+            "/api/backtests/run",
+            headers=owner.headers,
+            json={
+                "strategy": {"kind": "rsi"},
+                "symbol": "BTCUSDT",
+                "start": RANGE_START_MS,
+                "end": RANGE_START_MS + 30 * DAY,
+            },
+        )
     ids = resp.get_json()["data"]
     _stale_running(app, ids["job_id"])
     monkeypatch.setitem(app.config, "JOB_MAX_ATTEMPTS", max_attempts)
@@ -81,6 +98,8 @@ def test_a_lost_run_is_requeued_or_failed_never_running_forever(app, client, mak
     assert final["status"] == expected, celery_worker.log()
     detail = client.get(f"/api/backtests/{ids['backtest_id']}", headers=owner.headers).get_json()["data"]
     if expected == "SUCCESS":  # the requeued delivery ran it; its trades are stored once
-        assert detail["status"] == "completed" and len(detail["trades"]) == 2 * detail["summary"]["totalTrades"]
+        assert (
+            detail["status"] == "completed" and len(detail["trades"]) == 2 * detail["summary"]["totalTrades"]
+        )
     else:
         assert (detail["status"], detail["error"]["reason"]) == ("failed", "worker_lost")

@@ -1,4 +1,5 @@
 """Result shaping helpers of the backtest runner (pure: arrays in, rows out)."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -10,7 +11,7 @@ from backend.modules.backtests import results
 
 def _bars(n: int) -> Bars:
     t = np.arange(n, dtype=np.int64) * 60_000
-    o = np.arange(n, dtype=float) + 10       # 10, 11, 12, ...
+    o = np.arange(n, dtype=float) + 10  # 10, 11, 12, ...
     return Bars.from_arrays(t, o, o + 5, o - 5, o + 1, np.ones(n))
 
 

@@ -1,4 +1,5 @@
 """`flask seed` for strategies and backtests: a published showcase with real, completed results."""
+
 from __future__ import annotations
 
 from backend.modules.backtests import seed as backtests_seed

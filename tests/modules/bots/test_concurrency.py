@@ -1,4 +1,5 @@
 """Exactly once under real concurrency: threads with their own sessions and real commits."""
+
 from __future__ import annotations
 
 import threading
@@ -40,9 +41,16 @@ def _in_threads(app, n, fn):
 
 def _bot(app, user, bot_strategy, wave_market):
     with app.app_context():
-        bot = service.create_bot(actor_id=user.id, name="c", strategy_id=bot_strategy(user.id),
-                                 capital=D(10000), fee_bps=D(0), slippage_bps=D(0),
-                                 start_ms=T0, now=wave_market.now)
+        bot = service.create_bot(
+            actor_id=user.id,
+            name="c",
+            strategy_id=bot_strategy(user.id),
+            capital=D(10000),
+            fee_bps=D(0),
+            slippage_bps=D(0),
+            start_ms=T0,
+            now=wave_market.now,
+        )
         return bot.id
 
 
@@ -71,8 +79,13 @@ def test_concurrent_duplicate_ticks_book_one_set_of_orders(app, committed, user,
 
 def test_concurrent_orders_with_one_key_give_one_order(app, committed, user, bot_strategy, wave_market):
     bot_id = _bot(app, user, bot_strategy, wave_market)
-    results, errors = _in_threads(app, 10, lambda _i: service.place_order(
-        actor_id=user.id, bot_id=bot_id, side="buy", quantity=D(1), idempotency_key="same-key"))
+    results, errors = _in_threads(
+        app,
+        10,
+        lambda _i: service.place_order(
+            actor_id=user.id, bot_id=bot_id, side="buy", quantity=D(1), idempotency_key="same-key"
+        ),
+    )
     assert errors == []
     assert len({r.id for r in results}) == 1
     assert len(_orders(app, bot_id)) == 1
@@ -86,8 +99,9 @@ def test_parallel_http_posts_with_one_key_give_one_order(app, committed, user, b
     headers = {**user.headers, "Idempotency-Key": "http-same-key"}
 
     def post(_i):
-        resp = app.test_client().post(f"/api/bots/{bot_id}/orders", headers=headers,
-                                      json={"side": "buy", "quantity": 1})
+        resp = app.test_client().post(
+            f"/api/bots/{bot_id}/orders", headers=headers, json={"side": "buy", "quantity": 1}
+        )
         return resp.status_code, resp.get_json()["data"]["id"]
 
     results, errors = _in_threads(app, 20, post)

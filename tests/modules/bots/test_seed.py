@@ -1,4 +1,5 @@
 """`flask seed` part of bots: public running demo bots with history, idempotent."""
+
 from __future__ import annotations
 
 from sqlalchemy import func, select
@@ -15,8 +16,9 @@ def test_seed_creates_public_running_bots_with_history(ctx, user, client):
     assert len(bots) == len(DEMO_BOTS)
     for bot in bots:
         assert bot.status == "running" and bot.is_public
-        points = db.session.scalar(select(func.count()).select_from(BotEquity)
-                                   .where(BotEquity.bot_id == bot.id))
+        points = db.session.scalar(
+            select(func.count()).select_from(BotEquity).where(BotEquity.bot_id == bot.id)
+        )
         assert points >= 24 * 13  # about two weeks or more of 1h bars
     assert db.session.scalar(select(func.count()).select_from(Order)) > 0
     anon = client.get("/api/bots/recent").get_json()["data"]

@@ -1,4 +1,5 @@
 """Ticks: lifecycle, pause/resume, duplicate ticks, error and recovery, the ledger invariant."""
+
 from __future__ import annotations
 
 from decimal import Decimal as D
@@ -20,8 +21,14 @@ def replay_bot(ctx, user, bot_strategy, wave_market):
 
     def _make(**kw) -> str:
         args = {"fee_bps": D(0), "slippage_bps": D(0), "capital": D(10000), **kw}
-        view = service.create_bot(actor_id=user.id, name="replay", strategy_id=bot_strategy(user.id),
-                                  start_ms=T0, now=wave_market.now, **args)
+        view = service.create_bot(
+            actor_id=user.id,
+            name="replay",
+            strategy_id=bot_strategy(user.id),
+            start_ms=T0,
+            now=wave_market.now,
+            **args,
+        )
         return view.id
 
     return _make
@@ -82,8 +89,7 @@ def test_provider_failure_marks_error_without_booking_and_resume_recovers(replay
     assert len(_orders(bot_id)) == orders and _equity_count(bot_id) == points
     assert service.tick_bot(bot_id=bot_id, now=wave_market.now).status == "skipped"
     wave_market.fail_loads(None)
-    resumed = service.set_bot_status(actor_id=user.id, bot_id=bot_id, status="active",
-                                     now=wave_market.now)
+    resumed = service.set_bot_status(actor_id=user.id, bot_id=bot_id, status="active", now=wave_market.now)
     assert resumed.status == "active" and resumed.error_reason is None
     assert service.tick_bot(bot_id=bot_id, now=wave_market.at_bar(100)).status == "ran"
 
@@ -132,8 +138,9 @@ def test_ledger_invariant_after_many_ticks_with_costs(replay_bot, wave_market, u
     assert len(ledger["entries"]) == len(orders)
     bot = db.session.get(BotInstance, bot_id)
     assert bot.fees_paid == sum((o.fee for o in orders), D(0)) > 0
-    assert bot.cash == D(10000) + sum(((o.notional if o.side == "sell" else -o.notional) - o.fee
-                                       for o in orders), D(0))
+    assert bot.cash == D(10000) + sum(
+        ((o.notional if o.side == "sell" else -o.notional) - o.fee for o in orders), D(0)
+    )
     view = service.get_bot(actor_id=user.id, bot_id=bot_id)
     mark = bot.mark_price
     assert view.profit == bot.cash + (bot.position * mark).quantize(D("1e-8")) - D(10000)
@@ -145,8 +152,19 @@ def test_performance_lists_equity_and_orders(replay_bot, wave_market, user, clie
     data = client.get(f"/api/bots/{bot_id}/performance", headers=user.headers).get_json()["data"]
     assert len(data["equity"]) == 60 and data["equity"][0] == {"time": T0, "value": 10000}
     order = data["orders"][0]
-    assert set(order) >= {"id", "botId", "symbol", "side", "price", "quantity", "fee", "status",
-                          "pnl", "timestamp", "idempotencyKey"}
+    assert set(order) >= {
+        "id",
+        "botId",
+        "symbol",
+        "side",
+        "price",
+        "quantity",
+        "fee",
+        "status",
+        "pnl",
+        "timestamp",
+        "idempotencyKey",
+    }
     assert order["botId"] == bot_id and order["status"] == "filled" and order["side"] == "buy"
 
 
@@ -177,8 +195,9 @@ def test_performance_returns_the_latest_points_when_capped(replay_bot, wave_mark
 
 def test_a_new_bot_only_fills_after_its_creation(ctx, user, bot_strategy, wave_market):
     created = wave_market.at_bar(100) + 25_000  # mid-way through bar 101
-    bot = service.create_bot(actor_id=user.id, name="live", strategy_id=bot_strategy(user.id),
-                             capital=D(1000), now=created)
+    bot = service.create_bot(
+        actor_id=user.id, name="live", strategy_id=bot_strategy(user.id), capital=D(1000), now=created
+    )
     row = db.session.get(BotInstance, bot.id)
     assert row.last_bar_ms == T0 + 100 * MIN  # bars complete at creation are skipped
     assert row.origin_ms == T0 + 101 * MIN - 200 * MIN  # BOT_WARMUP_BARS of history

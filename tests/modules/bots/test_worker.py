@@ -1,4 +1,5 @@
 """The beat path end to end: enqueue_due_ticks -> the bots queue -> a real Celery worker."""
+
 from __future__ import annotations
 
 import time
@@ -20,8 +21,9 @@ def _wait_for(app, bot_id, predicate, timeout=60):
     while time.monotonic() < deadline:
         with app.app_context():
             bot = db.session.get(BotInstance, bot_id)
-            points = db.session.scalar(select(func.count()).select_from(BotEquity)
-                                       .where(BotEquity.bot_id == bot_id))
+            points = db.session.scalar(
+                select(func.count()).select_from(BotEquity).where(BotEquity.bot_id == bot_id)
+            )
             db.session.remove()
         if predicate(bot, points):
             return bot, points
@@ -35,10 +37,21 @@ def test_scheduled_ticks_run_on_a_real_worker(app, committed, celery_worker, use
     now = now_ms()
     with app.app_context():
         strategy = strategies_service.create_strategy(
-            actor_id=user.id, name="SMA 3/8", symbol="BTCUSDT", kind="sma_cross",
-            params={"fast": 3, "slow": 8}, interval="1m")
-        ok = service.create_bot(actor_id=user.id, name="ok", strategy_id=strategy.id,
-                                capital=D(1000), start_ms=now - 3 * 3_600_000, now=now)
+            actor_id=user.id,
+            name="SMA 3/8",
+            symbol="BTCUSDT",
+            kind="sma_cross",
+            params={"fast": 3, "slow": 8},
+            interval="1m",
+        )
+        ok = service.create_bot(
+            actor_id=user.id,
+            name="ok",
+            strategy_id=strategy.id,
+            capital=D(1000),
+            start_ms=now - 3 * 3_600_000,
+            now=now,
+        )
         assert service.enqueue_due_ticks(now=now) == 1
     bot, points = _wait_for(app, ok.id, lambda b, n: b.last_tick_ms is not None)
     assert bot.status == "running" and points >= 170  # about 3 hours of 1m bars

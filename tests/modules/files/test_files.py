@@ -1,4 +1,5 @@
 """Files: upload/download round trip, limits, type checks, ownership, listing, delete consistency."""
+
 from __future__ import annotations
 
 import hashlib
@@ -19,12 +20,15 @@ def _stored_files(app) -> list[Path]:
     return sorted(p for p in root.rglob("*") if p.is_file()) if root.exists() else []
 
 
-@pytest.mark.parametrize(("data", "name", "ctype"), [
-    (PNG, "chart.png", "image/png"),
-    (CSV, "bars.csv", "text/csv"),
-    (b"%PDF-1.4\n%%EOF\n", "report.pdf", "application/pdf"),
-    (b"def on_bar(b):\n    return None\n", "strategy.py", "text/x-python"),
-])
+@pytest.mark.parametrize(
+    ("data", "name", "ctype"),
+    [
+        (PNG, "chart.png", "image/png"),
+        (CSV, "bars.csv", "text/csv"),
+        (b"%PDF-1.4\n%%EOF\n", "report.pdf", "application/pdf"),
+        (b"def on_bar(b):\n    return None\n", "strategy.py", "text/x-python"),
+    ],
+)
 def test_upload_and_download_are_byte_identical(client, user, upload, data, name, ctype):
     meta = ok(upload(user, data, name), 201)
     assert set(meta) == {"id", "filename", "contentType", "size", "sha256", "createdAt"}
@@ -57,8 +61,9 @@ def test_unicode_names_get_a_safe_disposition(client, user, upload):
     meta = ok(upload(user, CSV, "行情 data.csv"), 201)
     assert meta["filename"] == "行情 data.csv"
     disposition = client.get(f"/api/files/{meta['id']}", headers=user.headers).headers["Content-Disposition"]
-    assert disposition == ("attachment; filename=\"__ data.csv\"; "
-                           "filename*=UTF-8''%E8%A1%8C%E6%83%85%20data.csv")
+    assert disposition == (
+        "attachment; filename=\"__ data.csv\"; filename*=UTF-8''%E8%A1%8C%E6%83%85%20data.csv"
+    )
 
 
 def test_quotes_and_newlines_cannot_break_the_header():
@@ -71,20 +76,23 @@ def test_quotes_and_newlines_cannot_break_the_header():
     assert name == 'a"bSet-Cookie: x=1;.csv'
     resp = download_response(SimpleNamespace(original_name=name, content_type="text/csv"), b"x")
     assert resp.headers["Content-Disposition"] == (
-        "attachment; filename=\"a_bSet-Cookie_ x_1_.csv\"; "
-        "filename*=UTF-8''a%22bSet-Cookie%3A%20x%3D1%3B.csv")
+        "attachment; filename=\"a_bSet-Cookie_ x_1_.csv\"; filename*=UTF-8''a%22bSet-Cookie%3A%20x%3D1%3B.csv"
+    )
     assert "Set-Cookie" not in resp.headers
     assert resp.headers["Content-Type"] == "text/csv; charset=utf-8"
 
 
-@pytest.mark.parametrize(("data", "name"), [
-    (b"MZ\x90\x00binary", "tool.exe"),
-    (b"%PDF-1.4", "fake.png"),
-    (b"<script>alert(1)</script>", "page.html"),
-    (PNG, "looks.csv"),
-    (b"a,b\n1\n", "ragged.csv"),
-    (b"#!/bin/sh", "noext"),
-])
+@pytest.mark.parametrize(
+    ("data", "name"),
+    [
+        (b"MZ\x90\x00binary", "tool.exe"),
+        (b"%PDF-1.4", "fake.png"),
+        (b"<script>alert(1)</script>", "page.html"),
+        (PNG, "looks.csv"),
+        (b"a,b\n1\n", "ragged.csv"),
+        (b"#!/bin/sh", "noext"),
+    ],
+)
 def test_disallowed_content_is_415(app, client, user, upload, data, name):
     before = _stored_files(app)
     body = error(upload(user, data, name), 415, "unsupported_media_type")
@@ -108,8 +116,13 @@ def test_upload_body_errors(client, user, upload):
     error(upload(user, b"", "empty.csv"), 422, "validation_error")
     resp = client.post("/api/files", data={}, headers=user.headers, content_type="multipart/form-data")
     assert "file" in error(resp, 422, "validation_error")["details"]["fields"]
-    error(client.post("/api/files", data={"file": (io.BytesIO(CSV), "a.csv")},
-                      content_type="multipart/form-data"), 401, "token_missing")
+    error(
+        client.post(
+            "/api/files", data={"file": (io.BytesIO(CSV), "a.csv")}, content_type="multipart/form-data"
+        ),
+        401,
+        "token_missing",
+    )
 
 
 def test_files_are_private_to_their_owner(client, user, other_user, upload):

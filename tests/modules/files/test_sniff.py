@@ -1,4 +1,5 @@
 """Upload content sniffing: the allow-list is decided by the bytes, not only the name."""
+
 from __future__ import annotations
 
 import pytest
@@ -10,38 +11,44 @@ JPEG = b"\xff\xd8\xff\xe0\x00\x10JFIF\x00" + b"\x00" * 20
 PDF = b"%PDF-1.7\n1 0 obj\n<<>>\nendobj\n%%EOF\n"
 
 
-@pytest.mark.parametrize(("data", "name", "expected"), [
-    (PNG, "chart.png", "image/png"),
-    (JPEG, "photo.JPG", "image/jpeg"),
-    (JPEG, "photo.jpeg", "image/jpeg"),
-    (PDF, "report.pdf", "application/pdf"),
-    (b"time,open,close\n1,2.5,3\n2,3,4\n", "bars.csv", "text/csv"),
-    (b"\xef\xbb\xbfa;b\r\n1;2\r\n", "bom.csv", "text/csv"),  # BOM and CRLF are fine
-    (b'{"a": [1, 2.5, null]}', "params.json", "application/json"),
-    (b"def on_bar(bars):\n    return 'buy'\n", "strategy.py", "text/x-python"),
-    ("notes: \u00e9\u4e2d\n\tindented".encode(), "notes.txt", "text/plain"),
-    (b"# Title\n", "readme.md", "text/plain"),
-])
+@pytest.mark.parametrize(
+    ("data", "name", "expected"),
+    [
+        (PNG, "chart.png", "image/png"),
+        (JPEG, "photo.JPG", "image/jpeg"),
+        (JPEG, "photo.jpeg", "image/jpeg"),
+        (PDF, "report.pdf", "application/pdf"),
+        (b"time,open,close\n1,2.5,3\n2,3,4\n", "bars.csv", "text/csv"),
+        (b"\xef\xbb\xbfa;b\r\n1;2\r\n", "bom.csv", "text/csv"),  # BOM and CRLF are fine
+        (b'{"a": [1, 2.5, null]}', "params.json", "application/json"),
+        (b"def on_bar(bars):\n    return 'buy'\n", "strategy.py", "text/x-python"),
+        ("notes: \u00e9\u4e2d\n\tindented".encode(), "notes.txt", "text/plain"),
+        (b"# Title\n", "readme.md", "text/plain"),
+    ],
+)
 def test_allowed_kinds(data: bytes, name: str, expected: str) -> None:
     assert sniff(data, name) == expected
 
 
-@pytest.mark.parametrize(("data", "name"), [
-    (PDF, "fake.png"),                       # extension says PNG, bytes say PDF
-    (b"<html><script>", "evil.png"),
-    (PNG, "image.jpg"),
-    (b"MZ\x90\x00\x03", "tool.exe"),          # not on the allow-list at all
-    (b"hello", "noextension"),
-    (b"#!/bin/sh\nrm -rf /\n", "run.sh"),
-    (PNG, "image.txt"),                      # binary content under a text name
-    (b"a,b\x00c\n", "nul.csv"),
-    (b"\xff\xfe\x00bad", "bad.txt"),         # not UTF-8
-    (b"{not json", "x.json"),
-    (b'{"a": NaN}', "nan.json"),
-    (b"def broken(:\n", "s.py"),
-    (b"a,b,c\n1,2\n", "ragged.csv"),
-    (b"\n\n", "empty.csv"),
-])
+@pytest.mark.parametrize(
+    ("data", "name"),
+    [
+        (PDF, "fake.png"),  # extension says PNG, bytes say PDF
+        (b"<html><script>", "evil.png"),
+        (PNG, "image.jpg"),
+        (b"MZ\x90\x00\x03", "tool.exe"),  # not on the allow-list at all
+        (b"hello", "noextension"),
+        (b"#!/bin/sh\nrm -rf /\n", "run.sh"),
+        (PNG, "image.txt"),  # binary content under a text name
+        (b"a,b\x00c\n", "nul.csv"),
+        (b"\xff\xfe\x00bad", "bad.txt"),  # not UTF-8
+        (b"{not json", "x.json"),
+        (b'{"a": NaN}', "nan.json"),
+        (b"def broken(:\n", "s.py"),
+        (b"a,b,c\n1,2\n", "ragged.csv"),
+        (b"\n\n", "empty.csv"),
+    ],
+)
 def test_rejected(data: bytes, name: str) -> None:
     with pytest.raises(SniffError):
         sniff(data, name)

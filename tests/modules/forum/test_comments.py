@@ -1,4 +1,5 @@
 """Comments: list/create/delete, counts, ownership and errors."""
+
 from __future__ import annotations
 
 import uuid
@@ -38,10 +39,14 @@ def test_comment_errors(client, user, make_post):
     assert "content" in body["details"]["fields"]
     error(client.post(url, json={"content": ""}, headers=user.headers), 422, "validation_error")
     error(client.post(url, json={"content": " \n "}, headers=user.headers), 422, "validation_error")
-    error(client.post(url, json={"content": "x", "author": "me"}, headers=user.headers), 422,
-          "validation_error")
-    error(client.post(f"/api/forum/posts/{UNKNOWN}/comments", json={"content": "x"},
-                      headers=user.headers), 404, "not_found")
+    error(
+        client.post(url, json={"content": "x", "author": "me"}, headers=user.headers), 422, "validation_error"
+    )
+    error(
+        client.post(f"/api/forum/posts/{UNKNOWN}/comments", json={"content": "x"}, headers=user.headers),
+        404,
+        "not_found",
+    )
     error(client.get(f"/api/forum/posts/{UNKNOWN}/comments", headers=user.headers), 404, "not_found")
     error(client.delete(f"/api/forum/comments/{UNKNOWN}", headers=user.headers), 404, "not_found")
     error(client.delete(f"/api/forum/comments/{UNKNOWN}"), 401, "token_missing")
@@ -49,7 +54,11 @@ def test_comment_errors(client, user, make_post):
 
 def test_deleting_a_post_deletes_its_comments(client, user, other_user, make_post):
     post = make_post(user)
-    c = ok(client.post(f"/api/forum/posts/{post['id']}/comments", json={"content": "x"},
-                       headers=other_user.headers), 201)
+    c = ok(
+        client.post(
+            f"/api/forum/posts/{post['id']}/comments", json={"content": "x"}, headers=other_user.headers
+        ),
+        201,
+    )
     client.delete(f"/api/forum/posts/{post['id']}", headers=user.headers)
     error(client.delete(f"/api/forum/comments/{c['id']}", headers=other_user.headers), 404, "not_found")

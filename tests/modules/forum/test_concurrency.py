@@ -1,4 +1,5 @@
 """Counts stay true under real concurrency (threads, separate sessions, real commits)."""
+
 from __future__ import annotations
 
 import threading
@@ -33,8 +34,7 @@ def _users(app, n: int) -> list[str]:
     from backend.modules.users import service as users_service
 
     with app.app_context():
-        return [users_service.create_user(username=f"liker{i}", password="pw-123456789").id
-                for i in range(n)]
+        return [users_service.create_user(username=f"liker{i}", password="pw-123456789").id for i in range(n)]
 
 
 def _likes(app, post_id: str) -> tuple[int, int]:

@@ -1,4 +1,5 @@
 """Follows and public profiles under /api/users/{id}."""
+
 from __future__ import annotations
 
 import uuid
@@ -18,12 +19,20 @@ def test_follow_is_idempotent_and_counted(client, make_user):
     assert {u["id"] for u in ok(followers)} == {bob.id, carol.id}
     assert '"total": 2' in followers.headers["X-Pagination"]
     assert set(ok(followers)[0]) == {"id", "name", "avatar"}
-    assert [u["id"] for u in ok(client.get(f"/api/users/{alice.id}/following",
-                                          headers=bob.headers))] == [carol.id]
+    assert [u["id"] for u in ok(client.get(f"/api/users/{alice.id}/following", headers=bob.headers))] == [
+        carol.id
+    ]
 
     profile = ok(client.get(f"/api/users/{alice.id}", headers=bob.headers))
-    assert profile == {"id": alice.id, "name": alice.username, "avatar": None, "posts": 0,
-                       "followers": 2, "following": 1, "isFollowing": True}
+    assert profile == {
+        "id": alice.id,
+        "name": alice.username,
+        "avatar": None,
+        "posts": 0,
+        "followers": 2,
+        "following": 1,
+        "isFollowing": True,
+    }
     assert ok(client.get(f"/api/users/{bob.id}", headers=alice.headers))["isFollowing"] is False
 
     assert ok(client.delete(url, headers=bob.headers)) == {"following": False, "followers": 1}
@@ -37,8 +46,7 @@ def test_profile_counts_posts(client, user, other_user, make_post):
 
 
 def test_cannot_follow_yourself(client, user):
-    body = error(client.post(f"/api/users/{user.id}/follow", headers=user.headers), 422,
-                 "validation_error")
+    body = error(client.post(f"/api/users/{user.id}/follow", headers=user.headers), 422, "validation_error")
     assert body["details"]["error"] == "forum.cannot_follow_self"
     error(client.delete(f"/api/users/{user.id}/follow", headers=user.headers), 422, "validation_error")
     assert ok(client.get(f"/api/users/{user.id}", headers=user.headers))["followers"] == 0
@@ -46,8 +54,11 @@ def test_cannot_follow_yourself(client, user):
 
 def test_unknown_users_and_missing_tokens(client, user):
     unknown = str(uuid.uuid4())
-    for path in (f"/api/users/{unknown}", f"/api/users/{unknown}/followers",
-                 f"/api/users/{unknown}/following"):
+    for path in (
+        f"/api/users/{unknown}",
+        f"/api/users/{unknown}/followers",
+        f"/api/users/{unknown}/following",
+    ):
         error(client.get(path, headers=user.headers), 404, "not_found")
         error(client.get(path), 401, "token_missing")
     error(client.post(f"/api/users/{unknown}/follow", headers=user.headers), 404, "not_found")

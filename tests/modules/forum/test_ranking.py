@@ -1,4 +1,5 @@
 """Hot ranking: hand-computed scores and orderings."""
+
 from __future__ import annotations
 
 from decimal import Decimal
@@ -13,8 +14,9 @@ NOW = 1_700_000_000_000
 
 def test_fresh_post_without_engagement_scores_one_over_two_to_the_1_5() -> None:
     # points 1, age 0 h -> 1 / 2**1.5
-    assert hot_score(likes=0, comments=0, tips_total=Decimal(0), created_at=NOW, now=NOW) == \
-        pytest.approx(0.3535533906)
+    assert hot_score(likes=0, comments=0, tips_total=Decimal(0), created_at=NOW, now=NOW) == pytest.approx(
+        0.3535533906
+    )
 
 
 def test_likes_comments_and_tips_weights() -> None:
@@ -24,16 +26,19 @@ def test_likes_comments_and_tips_weights() -> None:
 
 def test_age_decay_two_and_fourteen_hours() -> None:
     # 8 likes -> 9 points; age 2 h -> (2+2)**1.5 = 8 -> 1.125
-    assert hot_score(likes=8, comments=0, tips_total=0, created_at=NOW - 2 * H, now=NOW) == \
-        pytest.approx(1.125)
+    assert hot_score(likes=8, comments=0, tips_total=0, created_at=NOW - 2 * H, now=NOW) == pytest.approx(
+        1.125
+    )
     # age 14 h -> 16**1.5 = 64 -> 9/64
-    assert hot_score(likes=8, comments=0, tips_total=0, created_at=NOW - 14 * H, now=NOW) == \
-        pytest.approx(0.140625)
+    assert hot_score(likes=8, comments=0, tips_total=0, created_at=NOW - 14 * H, now=NOW) == pytest.approx(
+        0.140625
+    )
 
 
 def test_future_created_at_counts_as_age_zero_and_negative_counts_are_ignored() -> None:
-    assert hot_score(likes=-5, comments=-1, tips_total=Decimal("-3"), created_at=NOW + H,
-                     now=NOW) == pytest.approx(1 / 2 ** 1.5)
+    assert hot_score(
+        likes=-5, comments=-1, tips_total=Decimal("-3"), created_at=NOW + H, now=NOW
+    ) == pytest.approx(1 / 2**1.5)
 
 
 def test_rank_orders_by_score_then_newer_then_id() -> None:

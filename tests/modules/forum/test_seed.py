@@ -1,4 +1,5 @@
 """`flask seed` forum content: posts with comments and likes, idempotent."""
+
 from __future__ import annotations
 
 from sqlalchemy import func, select

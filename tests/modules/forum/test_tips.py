@@ -1,4 +1,5 @@
 """Tips: Decimal amounts, strict validation, maximum, own post, totals."""
+
 from __future__ import annotations
 
 import uuid
@@ -21,16 +22,36 @@ def test_tips_are_recorded_and_summed_exactly(client, user, other_user, make_pos
     assert detail["tipsTotal"] == 0.3
 
 
-@pytest.mark.parametrize("raw", [
-    b'{"amount": NaN}', b'{"amount": Infinity}', b'{"amount": -Infinity}', b'{"amount": 1e309}',
-    b'{"amount": "5"}', b'{"amount": "NaN"}', b'{"amount": true}', b'{"amount": false}',
-    b'{"amount": null}', b'{"amount": 0}', b'{"amount": -1}', b'{"amount": 0.000000001}',
-    b'{"amount": []}', b'{}', b'{"amount": 5, "currency": "usd"}', b'{"amount": 5, "currency": "EUR"}', b'{"amount": 5, "to": "x"}',
-])
+@pytest.mark.parametrize(
+    "raw",
+    [
+        b'{"amount": NaN}',
+        b'{"amount": Infinity}',
+        b'{"amount": -Infinity}',
+        b'{"amount": 1e309}',
+        b'{"amount": "5"}',
+        b'{"amount": "NaN"}',
+        b'{"amount": true}',
+        b'{"amount": false}',
+        b'{"amount": null}',
+        b'{"amount": 0}',
+        b'{"amount": -1}',
+        b'{"amount": 0.000000001}',
+        b'{"amount": []}',
+        b"{}",
+        b'{"amount": 5, "currency": "usd"}',
+        b'{"amount": 5, "currency": "EUR"}',
+        b'{"amount": 5, "to": "x"}',
+    ],
+)
 def test_invalid_tips_are_rejected(client, user, other_user, make_post, raw):
     post = make_post(user)
-    resp = client.post(f"/api/forum/posts/{post['id']}/tips", data=raw,
-                       content_type="application/json", headers=other_user.headers)
+    resp = client.post(
+        f"/api/forum/posts/{post['id']}/tips",
+        data=raw,
+        content_type="application/json",
+        headers=other_user.headers,
+    )
     error(resp, 422, "validation_error")
     detail = ok(client.get(f"/api/forum/posts/{post['id']}", headers=user.headers))
     assert detail["tipsTotal"] == 0
@@ -41,15 +62,22 @@ def test_maximum_is_configured_and_inclusive(app, client, user, other_user, make
     post = make_post(user)
     url = f"/api/forum/posts/{post['id']}/tips"
     ok(client.post(url, json={"amount": 50}, headers=other_user.headers), 201)
-    assert "amount" in fields(client.post(url, json={"amount": 50.00000001}, headers=other_user.headers),
-                              "forum.invalid_tip")
+    assert "amount" in fields(
+        client.post(url, json={"amount": 50.00000001}, headers=other_user.headers), "forum.invalid_tip"
+    )
 
 
 def test_cannot_tip_own_post_or_unknown_post_or_anonymously(client, user, make_post):
     post = make_post(user)
-    body = error(client.post(f"/api/forum/posts/{post['id']}/tips", json={"amount": 1},
-                             headers=user.headers), 422, "validation_error")
+    body = error(
+        client.post(f"/api/forum/posts/{post['id']}/tips", json={"amount": 1}, headers=user.headers),
+        422,
+        "validation_error",
+    )
     assert body["details"]["error"] == "forum.invalid_tip"
-    error(client.post(f"/api/forum/posts/{uuid.uuid4()}/tips", json={"amount": 1},
-                      headers=user.headers), 404, "not_found")
+    error(
+        client.post(f"/api/forum/posts/{uuid.uuid4()}/tips", json={"amount": 1}, headers=user.headers),
+        404,
+        "not_found",
+    )
     error(client.post(f"/api/forum/posts/{post['id']}/tips", json={"amount": 1}), 401, "token_missing")

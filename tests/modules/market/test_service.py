@@ -23,8 +23,9 @@ def test_imported_candles_win_in_auto_and_db_mode(app, acme_candles):
     assert (acme_candles.symbol, acme_candles.rows) == ("ACME", 5)
     assert (acme_candles.first_time, acme_candles.last_time) == (DAY - 2 * H, DAY + 2 * H)
     for provider in ("auto", "db"):
-        bars = service.load_bars(symbol="acme", interval="1h", start_ms=DAY - H, end_ms=DAY + 2 * H,
-                                 provider=provider)
+        bars = service.load_bars(
+            symbol="acme", interval="1h", start_ms=DAY - H, end_ms=DAY + 2 * H, provider=provider
+        )
         assert bars.time.tolist() == [DAY - H, DAY, DAY + H]  # end exclusive
         assert bars.close.tolist() == [104.0, 105.0, 102.0]
         assert bars.volume.tolist() == [3.0, 10.0, 20.0]
@@ -39,13 +40,16 @@ def test_an_import_overrides_the_mock_for_that_symbol_and_interval_only(app, mar
     assert service.load_bars(symbol="XAUUSD", interval="15m", start_ms=DAY, end_ms=DAY + H).close[0] > 1000
 
 
-@pytest.mark.parametrize(("kwargs", "error", "message"), [
-    ({"symbol": "NOPE"}, UnknownSymbol, "Unknown symbol 'NOPE'"),
-    ({"symbol": "NOPE", "provider": "mock"}, UnknownSymbol, "no symbol 'NOPE'"),
-    ({"symbol": "XAUUSD", "provider": "db"}, UnknownSymbol, "No 1h candles are stored for 'XAUUSD'"),
-    ({"symbol": "XAUUSD", "interval": "2h"}, InvalidMarketQuery, "unknown interval '2h'"),
-    ({"symbol": "XAUUSD", "provider": "yahoo"}, InvalidMarketQuery, "unknown provider 'yahoo'"),
-])
+@pytest.mark.parametrize(
+    ("kwargs", "error", "message"),
+    [
+        ({"symbol": "NOPE"}, UnknownSymbol, "Unknown symbol 'NOPE'"),
+        ({"symbol": "NOPE", "provider": "mock"}, UnknownSymbol, "no symbol 'NOPE'"),
+        ({"symbol": "XAUUSD", "provider": "db"}, UnknownSymbol, "No 1h candles are stored for 'XAUUSD'"),
+        ({"symbol": "XAUUSD", "interval": "2h"}, InvalidMarketQuery, "unknown interval '2h'"),
+        ({"symbol": "XAUUSD", "provider": "yahoo"}, InvalidMarketQuery, "unknown provider 'yahoo'"),
+    ],
+)
 def test_load_bars_errors(app, kwargs, error, message):
     args = {"interval": "1h", "start_ms": DAY, "end_ms": DAY + D, **kwargs}
     with pytest.raises(error, match=message):
@@ -66,7 +70,12 @@ def test_latest_bar_is_the_last_complete_one(app, acme_candles):
     bar = service.latest_bar(symbol="ACME", interval="1h", now_ms=DAY + 2 * H + 30 * M)
     assert bar.time == DAY + H  # the 02:00 bar closes at 03:00, after now
     assert (bar.open, bar.high, bar.low, bar.close, bar.volume) == (
-        Decimal("105.0"), Decimal("108.0"), Decimal("101.0"), Decimal("102.0"), Decimal("20.0"))
+        Decimal("105.0"),
+        Decimal("108.0"),
+        Decimal("101.0"),
+        Decimal("102.0"),
+        Decimal("20.0"),
+    )
     assert service.latest_bar(symbol="ACME", interval="1h", now_ms=DAY - 2 * H) is None
 
 
@@ -82,10 +91,15 @@ def test_snapshot_from_imported_hourly_candles(app, acme_candles):
     snap = service.get_snapshot(symbol="acme", now_ms=DAY + 3 * H + 30 * M)
     # Today (UTC) = the 00:00, 01:00 and 02:00 bars; yesterday's last close was 104.
     assert snap == {
-        "symbol": "ACME", "price": Decimal("106.08"), "change": Decimal("2.08"),
+        "symbol": "ACME",
+        "price": Decimal("106.08"),
+        "change": Decimal("2.08"),
         "changePercent": Decimal("2.0"),  # 2.08 / 104 = 2 %
-        "open": Decimal("104.0"), "high": Decimal("108.0"), "low": Decimal("101.0"),
-        "volume": Decimal("35.5"), "time": DAY + 2 * H,
+        "open": Decimal("104.0"),
+        "high": Decimal("108.0"),
+        "low": Decimal("101.0"),
+        "volume": Decimal("35.5"),
+        "time": DAY + 2 * H,
     }
 
 
@@ -137,23 +151,45 @@ def test_bars_round_trip_exactly_through_the_table(app, market_now):
 
 
 def test_reimport_replaces_rows_at_the_same_times(app, acme_candles):
-    service.import_candles(symbol="ACME", interval="1h", csv_text="time,o,h,l,c,v\n2025-11-15T01:00:00Z,1,3,1,2,9\n")
+    service.import_candles(
+        symbol="ACME", interval="1h", csv_text="time,o,h,l,c,v\n2025-11-15T01:00:00Z,1,3,1,2,9\n"
+    )
     bars = service.load_bars(symbol="ACME", interval="1h", start_ms=DAY, end_ms=DAY + 3 * H)
     assert bars.close.tolist() == [105.0, 2.0, 106.08]
 
 
-@pytest.mark.parametrize(("kwargs", "message"), [
-    ({"symbol": "BAD SYMBOL!", "csv_text": ACME_CSV}, "A symbol is 1-32 characters"),
-    ({"symbol": "ACME", "csv_text": ACME_CSV, "interval": "4h"}, "not on the 4h bar grid"),
-    ({"symbol": "ACME"}, "Give either bars or CSV text"),
-    ({"symbol": "ACME", "bars": Bars.empty()}, "no candles to import"),
-    ({"symbol": "ACME", "bars": Bars.from_arrays([DAY + 1], [1], [1], [1], [1], [1])}, "must be 1h bar open times"),
-    ({"symbol": "ACME", "bars": Bars.from_arrays([DAY + H, DAY], [1, 1], [1, 1], [1, 1], [1, 1], [1, 1])},
-     "strictly ascending"),
-    ({"symbol": "ACME", "bars": Bars.from_arrays([DAY], [2], [1.5], [1], [1.2], [1])}, "low <= open, close <= high"),
-    ({"symbol": "ACME", "bars": Bars.from_arrays([DAY], [1], [1], [1], [float("nan")], [1])}, "finite positive"),
-    ({"symbol": "ACME", "bars": Bars.from_arrays([DAY], [1], [1], [1], [1], [-1])}, "non-negative volume"),
-])
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"symbol": "BAD SYMBOL!", "csv_text": ACME_CSV}, "A symbol is 1-32 characters"),
+        ({"symbol": "ACME", "csv_text": ACME_CSV, "interval": "4h"}, "not on the 4h bar grid"),
+        ({"symbol": "ACME"}, "Give either bars or CSV text"),
+        ({"symbol": "ACME", "bars": Bars.empty()}, "no candles to import"),
+        (
+            {"symbol": "ACME", "bars": Bars.from_arrays([DAY + 1], [1], [1], [1], [1], [1])},
+            "must be 1h bar open times",
+        ),
+        (
+            {
+                "symbol": "ACME",
+                "bars": Bars.from_arrays([DAY + H, DAY], [1, 1], [1, 1], [1, 1], [1, 1], [1, 1]),
+            },
+            "strictly ascending",
+        ),
+        (
+            {"symbol": "ACME", "bars": Bars.from_arrays([DAY], [2], [1.5], [1], [1.2], [1])},
+            "low <= open, close <= high",
+        ),
+        (
+            {"symbol": "ACME", "bars": Bars.from_arrays([DAY], [1], [1], [1], [float("nan")], [1])},
+            "finite positive",
+        ),
+        (
+            {"symbol": "ACME", "bars": Bars.from_arrays([DAY], [1], [1], [1], [1], [-1])},
+            "non-negative volume",
+        ),
+    ],
+)
 def test_import_rejections(app, kwargs, message):
     with pytest.raises(InvalidCandles, match=message):
         service.import_candles(**{"interval": "1h", **kwargs})
@@ -164,8 +200,9 @@ def test_seed_mock_materialises_the_mock_but_never_replaces_imports(app, market_
     results = service.seed_mock(symbols=["XAUUSD", "BTCUSDT"], interval="1h", days=1)
     assert [(r.symbol, r.rows) for r in results] == [("XAUUSD", 24), ("BTCUSDT", 24)]
     btc = service.load_bars(symbol="BTCUSDT", interval="1h", start_ms=0, end_ms=MARKET_NOW_MS, provider="db")
-    mock = service.load_bars(symbol="BTCUSDT", interval="1h", start_ms=btc.time[0], end_ms=MARKET_NOW_MS,
-                             provider="mock")
+    mock = service.load_bars(
+        symbol="BTCUSDT", interval="1h", start_ms=btc.time[0], end_ms=MARKET_NOW_MS, provider="mock"
+    )
     assert np.array_equal(btc.time, mock.time) and np.array_equal(btc.close, mock.close)
     kept = service.load_bars(symbol="XAUUSD", interval="1h", start_ms=DAY, end_ms=DAY + 3 * H, provider="db")
     assert kept.close.tolist() == [105.0, 102.0, 106.08]
@@ -185,11 +222,23 @@ def test_candles_are_keyed_and_indexed_by_symbol_interval_time(app):
 
     from backend.extensions import db
 
-    columns = db.session.execute(text(
-        "SELECT a.attname FROM pg_index i JOIN pg_attribute a ON a.attrelid = i.indrelid "
-        "AND a.attnum = ANY(i.indkey) WHERE i.indrelid = 'market_candles'::regclass AND i.indisprimary "
-        "ORDER BY array_position(i.indkey, a.attnum)")).scalars().all()
+    columns = (
+        db.session.execute(
+            text(
+                "SELECT a.attname FROM pg_index i JOIN pg_attribute a ON a.attrelid = i.indrelid "
+                "AND a.attnum = ANY(i.indkey) WHERE i.indrelid = 'market_candles'::regclass AND i.indisprimary "
+                "ORDER BY array_position(i.indkey, a.attnum)"
+            )
+        )
+        .scalars()
+        .all()
+    )
     assert columns == ["symbol", "interval", "time"]
-    types = dict(db.session.execute(text(
-        "SELECT column_name, data_type FROM information_schema.columns WHERE table_name = 'market_candles'")).all())
+    types = dict(
+        db.session.execute(
+            text(
+                "SELECT column_name, data_type FROM information_schema.columns WHERE table_name = 'market_candles'"
+            )
+        ).all()
+    )
     assert types["time"] == "bigint" and types["close"] == "numeric"

@@ -1,4 +1,5 @@
 """Strategies service functions used by other modules (bots, backtests, forum)."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -18,13 +19,19 @@ def test_content_hash_is_canonical():
 def test_get_strategy_for_run_pins_the_current_version(app, user, other_user, make_strategy):
     data = make_strategy(user, params={"fast": 3, "slow": 6})
     run = service.get_strategy_for_run(actor_id=user.id, strategy_id=data["id"])
-    assert (run.version_id, run.kind, run.params, run.version_number) == (data["versionId"], "sma_cross",
-                                                                          {"fast": 3, "slow": 6}, 1)
+    assert (run.version_id, run.kind, run.params, run.version_number) == (
+        data["versionId"],
+        "sma_cross",
+        {"fast": 3, "slow": 6},
+        1,
+    )
     with pytest.raises(StrategyNotFound):
         service.get_strategy_for_run(actor_id=other_user.id, strategy_id=data["id"])
     with pytest.raises(StrategyVersionNotFound):
         service.get_version_for_run(actor_id=user.id, strategy_id=data["id"], version_id="nope")
-    pinned = service.get_version_for_run(actor_id=user.id, strategy_id=data["id"], version_id=data["versionId"])
+    pinned = service.get_version_for_run(
+        actor_id=user.id, strategy_id=data["id"], version_id=data["versionId"]
+    )
     assert pinned.params == {"fast": 3, "slow": 6}
 
 
@@ -41,14 +48,16 @@ def test_compute_signals_of_a_version_marks_the_crossings(app, user, make_strate
 
 
 def test_workflow_kind_needs_a_workflow_version(app, user, client):
-    resp = client.post("/api/strategies", json={"name": "wf", "symbol": "BTCUSDT", "kind": "workflow"},
-                       headers=user.headers)
+    resp = client.post(
+        "/api/strategies", json={"name": "wf", "symbol": "BTCUSDT", "kind": "workflow"}, headers=user.headers
+    )
     assert resp.status_code == 422
     assert "params.workflow_version_id" in resp.get_json()["details"]["fields"]
 
 
-def test_the_migration_backfills_the_owners_latest_completed_backtest(app, user, other_user, make_strategy,
-                                                                      run_backtest):
+def test_the_migration_backfills_the_owners_latest_completed_backtest(
+    app, user, other_user, make_strategy, run_backtest
+):
     import importlib.util
     from pathlib import Path
 
@@ -66,19 +75,28 @@ def test_the_migration_backfills_the_owners_latest_completed_backtest(app, user,
     untouched = make_strategy(user)["id"]
     for owner in (user, user, other_user):
         assert run_backtest(owner, strategy_id=sid).status_code == 202
-    expected = db.session.execute(select(Strategy.latest_backtest_id, Strategy.latest_metrics,
-                                         Strategy.latest_finished_at).where(Strategy.id == sid)).one()
+    expected = db.session.execute(
+        select(Strategy.latest_backtest_id, Strategy.latest_metrics, Strategy.latest_finished_at).where(
+            Strategy.id == sid
+        )
+    ).one()
     assert expected[0] is not None
-    db.session.execute(update(Strategy).values(latest_backtest_id=None, latest_metrics=None,
-                                               latest_finished_at=None))
+    db.session.execute(
+        update(Strategy).values(latest_backtest_id=None, latest_metrics=None, latest_finished_at=None)
+    )
     # At this revision backtests still had their own status column (0010 folds it into jobs):
     # recreate it inside the test's transaction (DDL rolls back with it) so the SQL sees that schema.
     db.session.execute(text("ALTER TABLE backtests ADD COLUMN status varchar(12)"))
-    db.session.execute(text("UPDATE backtests b SET status = CASE j.status WHEN 'SUCCESS' THEN 'completed' "
-                            "ELSE 'failed' END FROM jobs j WHERE j.id = b.job_id"))
+    db.session.execute(
+        text(
+            "UPDATE backtests b SET status = CASE j.status WHEN 'SUCCESS' THEN 'completed' "
+            "ELSE 'failed' END FROM jobs j WHERE j.id = b.job_id"
+        )
+    )
     db.session.execute(text(migration.BACKFILL))
     db.session.expire_all()
     rows = dict(db.session.execute(select(Strategy.id, Strategy.latest_backtest_id)).all())
     assert rows == {sid: expected[0], untouched: None}
-    assert db.session.execute(select(Strategy.latest_metrics, Strategy.latest_finished_at)
-                              .where(Strategy.id == sid)).one() == tuple(expected[1:])
+    assert db.session.execute(
+        select(Strategy.latest_metrics, Strategy.latest_finished_at).where(Strategy.id == sid)
+    ).one() == tuple(expected[1:])

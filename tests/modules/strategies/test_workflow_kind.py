@@ -1,4 +1,5 @@
 """Strategies of kind `workflow`: a workflow graph version drives backtests like a built-in."""
+
 from __future__ import annotations
 
 from backend.modules.workflows import service as workflows_service
@@ -6,8 +7,9 @@ from backend.modules.workflows.seed import sma_cross_graph
 
 
 def _workflow_version(owner) -> str:
-    view = workflows_service.create_workflow(actor_id=owner.id, name="SMA 10/30 graph", graph=sma_cross_graph(),
-                                             symbol="BTCUSDT")
+    view = workflows_service.create_workflow(
+        actor_id=owner.id, name="SMA 10/30 graph", graph=sma_cross_graph(), symbol="BTCUSDT"
+    )
     return view.version_id
 
 
@@ -26,10 +28,23 @@ def test_workflow_strategy_backtests_like_the_equivalent_builtin(client, user, m
 
 def test_someone_elses_workflow_version_is_rejected(client, user, other_user):
     version_id = _workflow_version(other_user)
-    body = {"name": "x", "symbol": "BTCUSDT", "kind": "workflow", "params": {"workflow_version_id": version_id}}
+    body = {
+        "name": "x",
+        "symbol": "BTCUSDT",
+        "kind": "workflow",
+        "params": {"workflow_version_id": version_id},
+    }
     resp = client.post("/api/strategies", json=body, headers=user.headers)
     assert resp.status_code == 422
-    assert resp.get_json()["details"]["fields"] == {"params.workflow_version_id": ["Unknown workflow version."]}
-    resp = client.post("/api/backtests/run", headers=user.headers, json={
-        "strategy": {"kind": "workflow", "params": {"workflow_version_id": version_id}}, "symbol": "BTCUSDT"})
+    assert resp.get_json()["details"]["fields"] == {
+        "params.workflow_version_id": ["Unknown workflow version."]
+    }
+    resp = client.post(
+        "/api/backtests/run",
+        headers=user.headers,
+        json={
+            "strategy": {"kind": "workflow", "params": {"workflow_version_id": version_id}},
+            "symbol": "BTCUSDT",
+        },
+    )
     assert resp.status_code == 422

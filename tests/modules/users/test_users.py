@@ -1,4 +1,5 @@
 """GET/PATCH /api/users/me and the encrypted API-key store."""
+
 from __future__ import annotations
 
 from sqlalchemy import select
@@ -15,8 +16,11 @@ def test_me_returns_the_contract_user(client, user):
 
 
 def test_patch_me_updates_profile(client, user):
-    resp = client.patch("/api/users/me", headers=user.headers,
-                        json={"name": "Ada L.", "avatar": "https://img.example/ada.png"})
+    resp = client.patch(
+        "/api/users/me",
+        headers=user.headers,
+        json={"name": "Ada L.", "avatar": "https://img.example/ada.png"},
+    )
     assert resp.status_code == 200
     again = client.get("/api/users/me", headers=user.headers).get_json()["data"]
     assert again["name"] == "Ada L." and again["avatar"] == "https://img.example/ada.png"
@@ -26,11 +30,17 @@ def test_patch_me_password_change_needs_current_password(client, user):
     resp = client.patch("/api/users/me", headers=user.headers, json={"password": "brand-new-pass"})
     assert resp.status_code == 422
     assert "current_password" in resp.get_json()["details"]["fields"]
-    wrong = client.patch("/api/users/me", headers=user.headers,
-                         json={"password": "brand-new-pass", "current_password": "not-it-at-all"})
+    wrong = client.patch(
+        "/api/users/me",
+        headers=user.headers,
+        json={"password": "brand-new-pass", "current_password": "not-it-at-all"},
+    )
     assert wrong.status_code == 422
-    ok = client.patch("/api/users/me", headers=user.headers,
-                      json={"password": "brand-new-pass", "current_password": user.password})
+    ok = client.patch(
+        "/api/users/me",
+        headers=user.headers,
+        json={"password": "brand-new-pass", "current_password": user.password},
+    )
     assert ok.status_code == 200
     login = client.post("/api/auth/login", json={"username": user.username, "password": "brand-new-pass"})
     assert login.status_code == 200
@@ -45,8 +55,11 @@ def test_patch_me_rejects_taken_username_and_bad_fields(client, user, other_user
 
 def test_api_keys_are_stored_encrypted_and_returned_masked(app, client, user):
     secret_key, secret = "AKIA-REAL-KEY-123456", "very-secret-value-xyz"
-    resp = client.put("/api/users/me/api-keys", headers=user.headers,
-                      json={"exchange": "binance", "apiKey": secret_key, "apiSecret": secret, "label": "main"})
+    resp = client.put(
+        "/api/users/me/api-keys",
+        headers=user.headers,
+        json={"exchange": "binance", "apiKey": secret_key, "apiSecret": secret, "label": "main"},
+    )
     assert resp.status_code == 200, resp.get_json()
     shown = resp.get_json()["data"]
     assert shown["apiKey"] == "********3456" and shown["hasSecret"] is True
@@ -73,13 +86,19 @@ def test_api_key_put_replaces_and_delete_forgets(client, user):
 
 
 def test_api_keys_are_per_user(client, user, other_user):
-    client.put("/api/users/me/api-keys", headers=user.headers, json={"exchange": "kraken", "apiKey": "MINE-1234"})
+    client.put(
+        "/api/users/me/api-keys", headers=user.headers, json={"exchange": "kraken", "apiKey": "MINE-1234"}
+    )
     assert client.get("/api/users/me/api-keys", headers=other_user.headers).get_json()["data"] == []
-    assert client.delete("/api/users/me/api-keys?exchange=kraken", headers=other_user.headers).status_code == 404
+    assert (
+        client.delete("/api/users/me/api-keys?exchange=kraken", headers=other_user.headers).status_code == 404
+    )
 
 
 def test_api_key_validation_and_auth(client, user):
-    bad = client.put("/api/users/me/api-keys", headers=user.headers, json={"exchange": "Bad Name!", "apiKey": "x"})
+    bad = client.put(
+        "/api/users/me/api-keys", headers=user.headers, json={"exchange": "Bad Name!", "apiKey": "x"}
+    )
     assert bad.status_code == 422
     assert {"exchange", "apiKey"} <= set(bad.get_json()["details"]["fields"])
     assert client.get("/api/users/me/api-keys").status_code == 401

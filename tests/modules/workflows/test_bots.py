@@ -1,4 +1,5 @@
 """A paper bot on a workflow strategy trades exactly like a bot on the built-in SMA crossover."""
+
 from __future__ import annotations
 
 from decimal import Decimal as D
@@ -23,11 +24,26 @@ def test_workflow_bot_matches_builtin_bot(ctx, user, make_workflow, bot_strategy
 
     wf = make_workflow(user, sma_cross_graph(3, 8), name="SMA 3/8")
     flow_strategy = strategies_service.create_strategy(
-        actor_id=user.id, name="flow 3/8", symbol="BTCUSDT", kind="workflow",
-        params={"workflow_version_id": wf["versionId"]}, interval="1m").id
-    bots = [bots_service.create_bot(actor_id=user.id, name=name, strategy_id=sid, capital=D(10000),
-                                    fee_bps=D(0), slippage_bps=D(0), start_ms=T0, now=wave_market.now)
-            for name, sid in (("flow", flow_strategy), ("builtin", bot_strategy(user.id)))]
+        actor_id=user.id,
+        name="flow 3/8",
+        symbol="BTCUSDT",
+        kind="workflow",
+        params={"workflow_version_id": wf["versionId"]},
+        interval="1m",
+    ).id
+    bots = [
+        bots_service.create_bot(
+            actor_id=user.id,
+            name=name,
+            strategy_id=sid,
+            capital=D(10000),
+            fee_bps=D(0),
+            slippage_bps=D(0),
+            start_ms=T0,
+            now=wave_market.now,
+        )
+        for name, sid in (("flow", flow_strategy), ("builtin", bot_strategy(user.id)))
+    ]
     for index in range(12, 200):  # one tick per new bar, as the beat would
         now = wave_market.at_bar(index)
         for bot in bots:

@@ -1,4 +1,5 @@
 """Workflow CRUD, versions, validation endpoint, node types; auth and ownership envelopes."""
+
 from __future__ import annotations
 
 import json
@@ -11,7 +12,9 @@ from tests.helpers.api import error, fields
 
 def test_create_returns_version_one(client, user):
     g = threshold_graph("<", 30)
-    resp = client.post("/api/workflows", headers=user.headers, json={"name": "dip", "graph": g, "symbol": "BTCUSDT"})
+    resp = client.post(
+        "/api/workflows", headers=user.headers, json={"name": "dip", "graph": g, "symbol": "BTCUSDT"}
+    )
     assert resp.status_code == 201
     data = resp.get_json()["data"]
     assert data["name"] == "dip" and data["symbol"] == "BTCUSDT" and data["version"] == 1
@@ -25,16 +28,23 @@ def test_create_invalid_graph_lists_every_problem(client, user):
     resp = client.post("/api/workflows", headers=user.headers, json={"name": "x", "graph": bad})
     details = error(resp, 422, "validation_error", "workflows.invalid_graph")["details"]
     reasons = {(e["reason"], e.get("nodeId"), e.get("edgeId")) for e in details["errors"]}
-    assert reasons == {("invalid_parameter", "a", None), ("unknown_edge_endpoint", None, "e1"),
-                       ("no_trigger", None, None), ("missing_input", "a", None)}
+    assert reasons == {
+        ("invalid_parameter", "a", None),
+        ("unknown_edge_endpoint", None, "e1"),
+        ("no_trigger", None, None),
+        ("missing_input", "a", None),
+    }
 
 
-@pytest.mark.parametrize("body, field", [
-    ({"graph": threshold_graph()}, "name"),
-    ({"name": "x"}, "graph"),
-    ({"name": "x", "graph": {"nodes": "no"}}, "graph"),
-    ({"name": "x", "graph": threshold_graph(), "owner": "me"}, "owner"),
-])
+@pytest.mark.parametrize(
+    "body, field",
+    [
+        ({"graph": threshold_graph()}, "name"),
+        ({"name": "x"}, "graph"),
+        ({"name": "x", "graph": {"nodes": "no"}}, "graph"),
+        ({"name": "x", "graph": threshold_graph(), "owner": "me"}, "owner"),
+    ],
+)
 def test_create_schema_errors(client, user, body, field):
     assert field in json.dumps(fields(client.post("/api/workflows", headers=user.headers, json=body)))
 
@@ -43,10 +53,14 @@ def test_put_same_graph_keeps_version_and_changed_graph_adds_one(client, user, m
     wf = make_workflow(user)
     moved = threshold_graph("<", 30)
     moved["viewport"] = {"x": 50, "y": 9, "zoom": 2}  # layout only: not a new version
-    same = client.put(f"/api/workflows/{wf['id']}", headers=user.headers, json={"graph": moved, "name": "renamed"})
+    same = client.put(
+        f"/api/workflows/{wf['id']}", headers=user.headers, json={"graph": moved, "name": "renamed"}
+    )
     assert same.status_code == 200
     assert same.get_json()["data"]["version"] == 1 and same.get_json()["data"]["name"] == "renamed"
-    changed = client.put(f"/api/workflows/{wf['id']}", headers=user.headers, json={"graph": threshold_graph("<", 25)})
+    changed = client.put(
+        f"/api/workflows/{wf['id']}", headers=user.headers, json={"graph": threshold_graph("<", 25)}
+    )
     data = changed.get_json()["data"]
     assert data["version"] == 2 and data["versionId"] != wf["versionId"]
     assert data["graph"]["nodes"][2]["data"]["value"] == 25
@@ -59,7 +73,12 @@ def test_versions_are_immutable_rows_with_content_hashes(app, client, user, make
     wf = make_workflow(user)
     client.put(f"/api/workflows/{wf['id']}", headers=user.headers, json={"graph": sma_cross_graph()})
     with app.app_context():
-        rows = db.session.query(WorkflowVersion).filter_by(workflow_id=wf["id"]).order_by(WorkflowVersion.version).all()
+        rows = (
+            db.session.query(WorkflowVersion)
+            .filter_by(workflow_id=wf["id"])
+            .order_by(WorkflowVersion.version)
+            .all()
+        )
         assert [r.version for r in rows] == [1, 2]
         assert rows[0].graph == threshold_graph("<", 30) and rows[1].graph == sma_cross_graph()
         assert len({r.content_hash for r in rows}) == 2 and all(len(r.content_hash) == 64 for r in rows)
@@ -97,9 +116,13 @@ def test_validate_endpoint(client, user):
     ok = client.post("/api/workflows/validate", headers=user.headers, json={"graph": threshold_graph()})
     assert ok.status_code == 200
     assert ok.get_json()["data"] == {"valid": True, "errors": [], "order": ["t", "d", "l", "buy", "sell"]}
-    cyclic = graph([node("t", "trigger"), node("a", "logic", op="not"), node("b", "logic", op="not")],
-                   [edge("t", "a"), edge("a", "b", "true"), edge("b", "a", "true")])
-    bare = client.post("/api/workflows/validate", headers=user.headers, json=cyclic)  # React Flow object as is
+    cyclic = graph(
+        [node("t", "trigger"), node("a", "logic", op="not"), node("b", "logic", op="not")],
+        [edge("t", "a"), edge("a", "b", "true"), edge("b", "a", "true")],
+    )
+    bare = client.post(
+        "/api/workflows/validate", headers=user.headers, json=cyclic
+    )  # React Flow object as is
     data = bare.get_json()["data"]
     assert data["valid"] is False and data["order"] == []
     cycle = next(e for e in data["errors"] if e["reason"] == "cycle")
@@ -109,7 +132,9 @@ def test_validate_endpoint(client, user):
 def test_validate_rejects_huge_graph_naming_the_limit(client, user):
     huge = graph([node(f"n{i}", "data") for i in range(10_000)], [])
     data = client.post("/api/workflows/validate", headers=user.headers, json=huge).get_json()["data"]
-    assert data["errors"] == [{"reason": "too_many_nodes", "message": "graph has 10000 nodes; the limit is 500"}]
+    assert data["errors"] == [
+        {"reason": "too_many_nodes", "message": "graph has 10000 nodes; the limit is 500"}
+    ]
 
 
 def test_validate_body_errors(client, user):
@@ -123,17 +148,29 @@ def test_node_types_list_parameter_schemas(client, user):
     types = {t["type"]: t for t in data}
     assert set(types) == {"trigger", "data", "logic", "action"}
     action = {p["name"]: p for p in types["action"]["params"]}
-    assert action["action"]["required"] is True and action["action"]["choices"] == ["buy", "sell", "close", "notify"]
+    assert action["action"]["required"] is True and action["action"]["choices"] == [
+        "buy",
+        "sell",
+        "close",
+        "notify",
+    ]
 
 
 ID = "00000000-0000-0000-0000-000000000000"
 ENDPOINTS = [
-    ("get", "/api/workflows"), ("post", "/api/workflows"), ("post", "/api/workflows/validate"),
-    ("get", "/api/workflows/node-types"), ("get", "/api/workflows/notifications"),
-    ("get", f"/api/workflows/{ID}"), ("put", f"/api/workflows/{ID}"),
-    ("delete", f"/api/workflows/{ID}"), ("post", f"/api/workflows/{ID}/execute"),
-    ("get", f"/api/workflows/{ID}/runs"), ("get", f"/api/workflows/runs/{ID}"),
-    ("post", f"/api/workflows/{ID}/enable"), ("post", f"/api/workflows/{ID}/disable"),
+    ("get", "/api/workflows"),
+    ("post", "/api/workflows"),
+    ("post", "/api/workflows/validate"),
+    ("get", "/api/workflows/node-types"),
+    ("get", "/api/workflows/notifications"),
+    ("get", f"/api/workflows/{ID}"),
+    ("put", f"/api/workflows/{ID}"),
+    ("delete", f"/api/workflows/{ID}"),
+    ("post", f"/api/workflows/{ID}/execute"),
+    ("get", f"/api/workflows/{ID}/runs"),
+    ("get", f"/api/workflows/runs/{ID}"),
+    ("post", f"/api/workflows/{ID}/enable"),
+    ("post", f"/api/workflows/{ID}/disable"),
 ]
 
 
@@ -142,15 +179,29 @@ def test_every_endpoint_needs_a_token(client, method, path):
     error(getattr(client, method)(path, json={}), 401, "token_missing")
 
 
-@pytest.mark.parametrize("method, suffix, body", [
-    ("get", "", None), ("put", "", {"name": "mine now"}), ("delete", "", None), ("post", "/execute", None),
-    ("get", "/runs", None), ("post", "/enable", None), ("post", "/disable", None),
-])
-def test_other_users_workflow_is_404_everywhere(client, user, other_user, make_workflow, method, suffix, body):
+@pytest.mark.parametrize(
+    "method, suffix, body",
+    [
+        ("get", "", None),
+        ("put", "", {"name": "mine now"}),
+        ("delete", "", None),
+        ("post", "/execute", None),
+        ("get", "/runs", None),
+        ("post", "/enable", None),
+        ("post", "/disable", None),
+    ],
+)
+def test_other_users_workflow_is_404_everywhere(
+    client, user, other_user, make_workflow, method, suffix, body
+):
     wf = make_workflow(user)
-    resp = getattr(client, method)(f"/api/workflows/{wf['id']}{suffix}", headers=other_user.headers, json=body)
+    resp = getattr(client, method)(
+        f"/api/workflows/{wf['id']}{suffix}", headers=other_user.headers, json=body
+    )
     error(resp, 404, "not_found", "workflows.not_found")
-    assert client.get(f"/api/workflows/{wf['id']}", headers=user.headers).get_json()["data"]["name"] == "RSI dip"
+    assert (
+        client.get(f"/api/workflows/{wf['id']}", headers=user.headers).get_json()["data"]["name"] == "RSI dip"
+    )
 
 
 def test_unknown_run_is_404(client, user):

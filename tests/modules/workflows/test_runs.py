@@ -1,10 +1,10 @@
 """Executing workflows: 202 + job, the stored trace, actions (orders, notify), idempotent retries."""
+
 from __future__ import annotations
 
 import json
 
 from backend.core import jobs
-
 from tests.domain.workflow.builders import edge, graph, node, threshold_graph
 
 
@@ -31,7 +31,12 @@ def test_execute_queues_a_job_and_stores_the_trace(client, user, make_workflow, 
     trace = {t["nodeId"]: t for t in run["trace"]}
     assert [t["nodeId"] for t in run["trace"]] == ["t", "d", "l", "buy", "sell"]
     assert {k: t["status"] for k, t in trace.items()} == {
-        "t": "ran", "d": "ran", "l": "ran", "buy": "ran", "sell": "pruned"}
+        "t": "ran",
+        "d": "ran",
+        "l": "ran",
+        "buy": "ran",
+        "sell": "pruned",
+    }
     assert trace["d"]["inputs"] == {"symbol": "BTCUSDT", "interval": "1d", "bars": 2}
     assert trace["d"]["outputs"] == {"label": "close", "value": 27.4}
     assert trace["l"]["decision"] == "close=27.4 < 30 -> true"
@@ -54,7 +59,9 @@ def test_job_status_is_success(client, user, make_workflow, workflow_bars):
 def test_false_branch_run(client, user, make_workflow, workflow_bars):
     workflow_bars.closes["BTCUSDT"] = [10.0, 45.0]
     wf = make_workflow(user)
-    trace = {t["nodeId"]: t for t in run_detail(client, user, execute(client, user, wf["id"])["run_id"])["trace"]}
+    trace = {
+        t["nodeId"]: t for t in run_detail(client, user, execute(client, user, wf["id"])["run_id"])["trace"]
+    }
     assert (trace["buy"]["status"], trace["sell"]["status"]) == ("pruned", "ran")
     assert trace["l"]["decision"] == "close=45 < 30 -> false"
 
@@ -67,10 +74,10 @@ def test_failed_data_node_fails_the_run_and_skips_downstream(client, user, make_
     assert run["trace"][1]["error"] == "KeyError: 'NOPE'"
 
 
-def test_notify_records_one_notification_even_when_the_job_is_redelivered(app, client, user, make_workflow,
-                                                                          workflow_bars):
+def test_notify_records_one_notification_even_when_the_job_is_redelivered(
+    app, client, user, make_workflow, workflow_bars
+):
     from backend.extensions import db
-    from backend.modules.workflows import service
     from backend.modules.workflows.models import WorkflowNotification
 
     g = threshold_graph("<", 30)
@@ -84,7 +91,8 @@ def test_notify_records_one_notification_even_when_the_job_is_redelivered(app, c
     assert trace["buy"]["outputs"]["notification"] == "RSI dip on BTC"
     listed = client.get("/api/workflows/notifications", headers=user.headers).get_json()["data"]
     assert [(n["runId"], n["nodeId"], n["message"], n["workflowId"]) for n in listed] == [
-        (queued["run_id"], "buy", "RSI dip on BTC", wf["id"])]
+        (queued["run_id"], "buy", "RSI dip on BTC", wf["id"])
+    ]
 
 
 def test_notifications_are_private(client, user, other_user, make_workflow, workflow_bars):
@@ -119,12 +127,20 @@ def test_broker_down_discards_the_run_and_answers_503(client, user, make_workflo
 
 def order_graph(bot_id: str) -> dict:
     """t -> close > 0 -> buy on the bot (always true on positive prices)."""
-    return graph([node("t", "trigger"), node("d", "data", interval="1m"), node("l", "logic", op=">", value=0),
-                  node("buy", "action", action="buy", bot_id=bot_id)],
-                 [edge("t", "d"), edge("d", "l"), edge("l", "buy", "true")])
+    return graph(
+        [
+            node("t", "trigger"),
+            node("d", "data", interval="1m"),
+            node("l", "logic", op=">", value=0),
+            node("buy", "action", action="buy", bot_id=bot_id),
+        ],
+        [edge("t", "d"), edge("d", "l"), edge("l", "buy", "true")],
+    )
 
 
-def test_buy_places_one_paper_order_per_run_and_node(app, client, user, make_workflow, make_bot, workflow_bars):
+def test_buy_places_one_paper_order_per_run_and_node(
+    app, client, user, make_workflow, make_bot, workflow_bars
+):
     from backend.domain.workflow import ActionIntent, NodeTrace
     from backend.modules.workflows import runs
 
@@ -143,7 +159,9 @@ def test_buy_places_one_paper_order_per_run_and_node(app, client, user, make_wor
     assert [o["id"] for o in perf["orders"]] == [order["id"]]
 
 
-def test_order_on_someone_elses_bot_fails_the_node(client, user, other_user, make_workflow, make_bot, workflow_bars):
+def test_order_on_someone_elses_bot_fails_the_node(
+    client, user, other_user, make_workflow, make_bot, workflow_bars
+):
     bot = make_bot(other_user)
     wf = make_workflow(user, order_graph(bot["id"]))
     run = run_detail(client, user, execute(client, user, wf["id"])["run_id"])
@@ -151,14 +169,14 @@ def test_order_on_someone_elses_bot_fails_the_node(client, user, other_user, mak
     assert run["status"] == "failed" and buy["status"] == "failed" and buy["error"].startswith("bots.")
 
 
-def test_a_retried_run_never_doubles_orders_notifications_or_trace(app, client, user, make_workflow, make_bot,
-                                                                   workflow_bars):
+def test_a_retried_run_never_doubles_orders_notifications_or_trace(
+    app, client, user, make_workflow, make_bot, workflow_bars
+):
     """Simulate the reaper requeueing a run's job: the whole run executes again."""
     from sqlalchemy import update
 
     from backend.core import jobs
     from backend.extensions import db
-    from backend.modules.workflows import service
     from backend.modules.workflows.models import WorkflowNodeRun, WorkflowNotification
     from tests.domain.workflow.builders import edge, node
 

@@ -1,7 +1,8 @@
 """Cron schedules: enable/disable, due runs across DST with a frozen clock, duplicate beats."""
+
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import time_machine
 
@@ -10,12 +11,12 @@ from tests.fixtures.workflows import cron_graph
 
 def ms(iso: str) -> int:
     """Return Unix ms of an ISO-8601 UTC time."""
-    return int(datetime.fromisoformat(iso).replace(tzinfo=timezone.utc).timestamp() * 1000)
+    return int(datetime.fromisoformat(iso).replace(tzinfo=UTC).timestamp() * 1000)
 
 
 def at(iso: str):
     """Freeze the clock at an ISO-8601 UTC time."""
-    return time_machine.travel(datetime.fromisoformat(iso).replace(tzinfo=timezone.utc), tick=False)
+    return time_machine.travel(datetime.fromisoformat(iso).replace(tzinfo=UTC), tick=False)
 
 
 def enable_at(user, workflow_id: str, iso: str, enabled: bool = True):
@@ -35,8 +36,12 @@ def cron_runs(workflow_id: str) -> list[tuple[int, str]]:
     from backend.extensions import db
     from backend.modules.workflows.models import WorkflowRun
 
-    rows = db.session.query(WorkflowRun).filter_by(workflow_id=workflow_id, trigger="cron").order_by(
-        WorkflowRun.scheduled_at).all()
+    rows = (
+        db.session.query(WorkflowRun)
+        .filter_by(workflow_id=workflow_id, trigger="cron")
+        .order_by(WorkflowRun.scheduled_at)
+        .all()
+    )
     return [(r.scheduled_at, r.job.status) for r in rows]
 
 
@@ -75,7 +80,10 @@ def test_beat_enqueues_each_due_time_once_across_dst(client, user, make_workflow
         assert service.enqueue_due_runs() == 0
     with at("2026-03-30T00:30:00"):  # summer time now: 02:30 CEST = 00:30 UTC
         assert service.enqueue_due_runs() == 1
-    assert cron_runs(wf["id"]) == [(ms("2026-03-29T01:30:00"), "SUCCESS"), (ms("2026-03-30T00:30:00"), "SUCCESS")]
+    assert cron_runs(wf["id"]) == [
+        (ms("2026-03-29T01:30:00"), "SUCCESS"),
+        (ms("2026-03-30T00:30:00"), "SUCCESS"),
+    ]
 
 
 def test_repeated_autumn_hour_runs_once(client, user, make_workflow):
@@ -83,7 +91,11 @@ def test_repeated_autumn_hour_runs_once(client, user, make_workflow):
 
     wf = make_workflow(user, cron_graph("30 2 * * *", "Europe/Berlin"))
     enable_at(user, wf["id"], "2026-10-24T12:00:00")
-    for moment in ("2026-10-25T00:30:00", "2026-10-25T01:30:00", "2026-10-25T01:45:00"):  # 02:30 CEST, 02:30 CET
+    for moment in (
+        "2026-10-25T00:30:00",
+        "2026-10-25T01:30:00",
+        "2026-10-25T01:45:00",
+    ):  # 02:30 CEST, 02:30 CET
         with at(moment):
             service.enqueue_due_runs()
     assert cron_runs(wf["id"]) == [(ms("2026-10-25T00:30:00"), "SUCCESS")]
@@ -100,7 +112,9 @@ def test_unique_scheduled_time_survives_a_racing_insert(app, client, user, make_
     assert schedule._schedule(wf["id"], now) is False  # the second beat's insert finds the row
 
 
-def test_disabled_workflow_is_not_scheduled_and_cron_run_fires_only_cron_triggers(client, user, make_workflow):
+def test_disabled_workflow_is_not_scheduled_and_cron_run_fires_only_cron_triggers(
+    client, user, make_workflow
+):
     from backend.extensions import db
     from backend.modules.workflows import service
     from backend.modules.workflows.models import WorkflowRun
@@ -118,8 +132,10 @@ def test_disabled_workflow_is_not_scheduled_and_cron_run_fires_only_cron_trigger
     with at("2026-01-06T09:00:01"):
         assert service.enqueue_due_runs() == 1
     run = db.session.query(WorkflowRun).filter_by(workflow_id=wf["id"]).one()
-    trace = {t["nodeId"]: t["status"] for t in client.get(f"/api/workflows/runs/{run.id}",
-                                                          headers=user.headers).get_json()["data"]["trace"]}
+    trace = {
+        t["nodeId"]: t["status"]
+        for t in client.get(f"/api/workflows/runs/{run.id}", headers=user.headers).get_json()["data"]["trace"]
+    }
     assert trace == {"cron": "ran", "note": "ran", "manual": "pruned", "other": "pruned"}
 
 
@@ -161,7 +177,10 @@ def test_saving_a_graph_without_cron_disables_the_schedule(client, user, make_wo
     from tests.domain.workflow.builders import threshold_graph
 
     wf = make_workflow(user, cron_graph("0 9 * * *", "UTC"))
-    assert client.post(f"/api/workflows/{wf['id']}/enable", headers=user.headers).get_json()["data"]["enabled"]
-    data = client.put(f"/api/workflows/{wf['id']}", headers=user.headers,
-                      json={"graph": threshold_graph()}).get_json()["data"]
+    assert client.post(f"/api/workflows/{wf['id']}/enable", headers=user.headers).get_json()["data"][
+        "enabled"
+    ]
+    data = client.put(
+        f"/api/workflows/{wf['id']}", headers=user.headers, json={"graph": threshold_graph()}
+    ).get_json()["data"]
     assert data["enabled"] is False and data["version"] == 2 and data["nextRunAt"] is None

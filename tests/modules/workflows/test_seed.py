@@ -1,4 +1,5 @@
 """Demo workflows: valid, created once."""
+
 from __future__ import annotations
 
 

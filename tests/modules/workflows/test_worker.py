@@ -1,4 +1,5 @@
 """A manual run through a real Celery worker on the workflows queue, reading mock market data."""
+
 from __future__ import annotations
 
 import time
@@ -23,6 +24,9 @@ def test_execute_on_a_real_worker(client, user, make_workflow, celery_worker):
     assert trace["d"]["outputs"]["label"] == "RSI(14)" and 0 <= rsi <= 100
     took_buy = rsi < 30
     assert trace["l"]["outputs"]["result"] is took_buy
-    assert (trace["buy"]["status"], trace["sell"]["status"]) == (("ran", "pruned") if took_buy else ("pruned", "ran"))
+    assert (trace["buy"]["status"], trace["sell"]["status"]) == (
+        ("ran", "pruned") if took_buy else ("pruned", "ran")
+    )
     assert trace["l"]["decision"].startswith("RSI(14)=") and trace["l"]["decision"].endswith(
-        "-> true" if took_buy else "-> false")
+        "-> true" if took_buy else "-> false"
+    )
