@@ -16,7 +16,8 @@ def main() -> int:
     app = create_app()
     with app.test_request_context():
         spec = app.extensions["flask-smorest"]["apis"][""]["ext_obj"].spec.to_dict()
-    out.write_text(json.dumps(spec, indent=2, sort_keys=True) + "\n")
+    # The app's JSON provider renders Decimal bounds (money minimums) as numbers, as /api/openapi.json does.
+    out.write_text(json.dumps(json.loads(app.json.dumps(spec)), indent=2, sort_keys=True) + "\n")
     print(f"wrote {out} ({len(spec['paths'])} paths)")
     return 0
 
