@@ -22,7 +22,8 @@ TASK_ROUTES = {
 
 # The one beat schedule: every periodic job in the system is declared here.
 BEAT_SCHEDULE: dict[str, dict] = {
-    "core.reap_stale_jobs": {"task": "core.reap_stale_jobs", "schedule": 30.0},
+    # Every 10 s: with JOB_STALE_AFTER_S=20 a killed worker's job is requeued within ~30 s.
+    "core.reap_stale_jobs": {"task": "core.reap_stale_jobs", "schedule": 10.0},
     # Cron-triggered workflows: enqueue each due run once (unique per workflow + scheduled time).
     "workflows.enqueue_due": {"task": "workflows.enqueue_due", "schedule": 20.0},
     # Paper bots: claim each running bot whose next bar is complete and enqueue one bots.tick.

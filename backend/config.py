@@ -54,12 +54,13 @@ def _seconds(raw: str) -> timedelta:
 _PARSERS: dict[Any, Parser] = {
     str: str.strip,
     int: int,
+    float: float,
     bool: _bool,
     list[str]: _comma_list,
     timedelta: _seconds,
 }
-_BLANK_IS_DEFAULT = {int, bool, timedelta}
-_EXPECTED = {int: "an integer", timedelta: "an integer (seconds)"}
+_BLANK_IS_DEFAULT = {int, float, bool, timedelta}
+_EXPECTED = {int: "an integer", float: "a number", timedelta: "an integer (seconds)"}
 
 
 def _env(name: str | None, default: Any, parse: Parser | None = None) -> Any:
@@ -107,7 +108,8 @@ class Settings:
     BOT_DEFAULT_SLIPPAGE_BPS: str = "5"
     BOT_TICK_RETRY_S: int = 60  # re-enqueue a due bot whose enqueued tick never ran
     BOT_CURVE_MAX: int = 5000  # latest equity points (and orders) GET /api/bots/{id}/performance returns
-    JOB_STALE_AFTER_S: int = 120
+    JOB_STALE_AFTER_S: int = 20
+    JOB_HEARTBEAT_S: float = 5.0
     JOB_MAX_ATTEMPTS: int = 2
     CELERY_TASK_TIME_LIMIT_S: int = 900
     CELERY_ALWAYS_EAGER: bool = False

@@ -30,12 +30,13 @@ Postgres is the record; the Celery result backend is not used for state. See ADR
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from typing import Any
 
 from celery import shared_task
-from flask import current_app
+from flask import Flask, current_app
 from sqlalchemy import BigInteger, ForeignKey, Index, Integer, String, Text, func, select, update
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
@@ -296,6 +297,41 @@ def _finish(job_id: str, status: str, *, reason: str | None = None, message: str
         s.execute(update(Job).where(Job.id == job_id, Job.status == RUNNING).values(**values))
 
 
+class _Heartbeat:
+    """Write the job's heartbeat from a thread while its work runs (every JOB_HEARTBEAT_S).
+
+    Heartbeats do not depend on the work calling ``ctx.progress``, so a long step (loading bars,
+    a sandboxed strategy) never looks dead, and a killed worker stops beating at once: the reaper
+    sees it after JOB_STALE_AFTER_S.
+    """
+
+    def __init__(self, app: Flask, job_id: str) -> None:
+        self._app, self._job_id = app, job_id
+        self._every = float(app.config["JOB_HEARTBEAT_S"])
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name=f"heartbeat-{job_id}", daemon=True)
+
+    def __enter__(self) -> _Heartbeat:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self._stop.set()
+        self._thread.join(timeout=max(1.0, self._every))
+
+    def _run(self) -> None:
+        while not self._stop.wait(self._every):
+            try:
+                with self._app.app_context(), independent_session() as s:
+                    s.execute(
+                        update(Job)
+                        .where(Job.id == self._job_id, Job.status == RUNNING)
+                        .values(heartbeat_at=now_ms())
+                    )
+            except Exception:  # noqa: BLE001 - a missed beat is retried; the work must go on
+                logger.warning("heartbeat of job %s failed", self._job_id, exc_info=True)
+
+
 def execute(job_id: str) -> str | None:
     """Claim the job and run its kind's work; record the outcome. Return it (None if skipped).
 
@@ -309,7 +345,8 @@ def execute(job_id: str) -> str | None:
     try:
         if kind is None:
             raise JobFailed(f"No work is declared for job kind {job.kind!r}.", reason="unknown_kind")
-        kind.work(JobContext(job))
+        with _Heartbeat(current_app._get_current_object(), job_id):  # type: ignore[attr-defined]
+            kind.work(JobContext(job))
     except JobCancelled:
         db.session.rollback()
         return CANCELLED

@@ -282,3 +282,32 @@ def _wait(predicate, message: str, timeout: float = 30) -> None:
             return
         time.sleep(0.1)
     raise AssertionError(message)
+
+
+@jobs.job_kind("test.long_silent_step")
+def _silent_work(ctx: jobs.JobContext) -> None:
+    time.sleep(float(ctx.payload["seconds"]))  # a long step that never calls ctx.progress
+    SEEN.append(_job(ctx.job_id).heartbeat_at)
+
+
+def test_a_long_step_keeps_beating_so_the_reaper_leaves_it_alone(app, monkeypatch, committed):
+    """The heartbeat comes from a thread, not from progress calls: a silent 1.5 s step stays fresh."""
+    import threading
+
+    monkeypatch.setitem(app.config, "JOB_HEARTBEAT_S", 0.2)
+    monkeypatch.setitem(app.config, "JOB_STALE_AFTER_S", 1)
+    with app.app_context():
+        job_id = _new_job("test.long_silent_step", payload={"seconds": 1.5})
+        started = now_ms()
+        reaped: list[dict[str, int]] = []
+
+        def reap() -> None:  # 1.2 s in: without heartbeats the job would be 1.2 s stale
+            with app.app_context():
+                reaped.append(jobs.reap_stale_jobs())
+
+        watcher = threading.Timer(1.2, reap)
+        watcher.start()
+        assert jobs.execute(job_id) == jobs.SUCCESS
+        watcher.join()
+        assert reaped == [{"requeued": 0, "failed": 0, "resent": 0}]
+        assert SEEN[0] > started + 1000  # written by the thread while the step slept
