@@ -42,7 +42,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from backend.core.db import independent_session, looks_like_id, new_id, now_ms, on_commit
 from backend.core.errors import AppError, NotFound, Unavailable
-from backend.extensions import db
+from backend.extensions import Model, db
 
 logger = logging.getLogger(__name__)
 
@@ -52,7 +52,7 @@ ACTIVE = (PENDING, RUNNING)
 Work = Callable[["JobContext"], None]
 
 
-class Job(db.Model):
+class Job(Model):
     """A unit of background work and its observable state."""
 
     __tablename__ = "jobs"
