@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from flask_cors import CORS
 from flask_jwt_extended import JWTManager
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
 from flask_migrate import Migrate
 from flask_sqlalchemy import SQLAlchemy
+from flask_sqlalchemy.model import Model as FlaskModel
 from sqlalchemy import MetaData
+from sqlalchemy.orm import DeclarativeBase
 
 from backend.core.envelope import EnvelopeApi
 
@@ -21,13 +25,38 @@ NAMING_CONVENTION = {
     "pk": "pk_%(table_name)s",
 }
 
+
+class Base(DeclarativeBase):
+    """The declarative base handed to Flask-SQLAlchemy: one metadata with stable constraint names.
+
+    Models never subclass it directly; they subclass `Model` (below), which is `db.Model` at runtime.
+    """
+
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+
 # join_transaction_mode lets the test suite wrap every test in one outer transaction: a service's
 # commit then releases a savepoint instead of ending the test's transaction. In production the
 # session owns its connection and the mode has no effect.
 db = SQLAlchemy(
-    metadata=MetaData(naming_convention=NAMING_CONVENTION),
+    model_class=Base,
     session_options={"join_transaction_mode": "create_savepoint", "expire_on_commit": False},
 )
+
+# Every model subclasses `Model`. At runtime it is `db.Model`: Flask-SQLAlchemy builds that class
+# from Base's body on the bases (its Model mixins, DeclarativeBase). A type checker cannot use an
+# attribute (`db.Model`) as a base class, so it sees the same shape spelled as a class statement.
+# tests/core/test_extensions.py holds the two spellings together.
+if TYPE_CHECKING:
+
+    class Model(FlaskModel, Base):
+        """The base of every model (the type checker's view of `db.Model`)."""
+
+        __abstract__ = True
+
+else:
+    Model = db.Model
+
 migrate = Migrate()
 jwt = JWTManager()
 api = EnvelopeApi()

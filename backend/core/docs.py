@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, abort, send_from_directory
+from flask import Blueprint, Response, abort, send_from_directory
 from swagger_ui_bundle import swagger_ui_path
 
 docs_assets_bp = Blueprint("docs_assets", __name__, url_prefix="/api/docs/assets")
@@ -17,7 +17,7 @@ _ALLOWED = {
 
 
 @docs_assets_bp.get("/<path:filename>")
-def asset(filename: str):
+def asset(filename: str) -> Response:
     """Return one Swagger UI asset."""
     if filename not in _ALLOWED:
         abort(404)

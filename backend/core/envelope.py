@@ -10,11 +10,12 @@ Error:   ``{"code": <status*100>, "message": "<sentence>", "details": {...}|null
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, TypeAlias
 
 import marshmallow as ma
-from flask import g, jsonify
+from flask import Response, g, jsonify
 from flask_smorest import Api, Blueprint
+from werkzeug.exceptions import HTTPException
 
 from backend.core.schemas import ErrorEnvelopeSchema
 
@@ -31,7 +32,7 @@ def success_body(data: Any) -> dict[str, Any]:
 
 def error_response(
     status: int, message: str, details: dict[str, Any] | None = None, headers: dict[str, str] | None = None
-):
+) -> Response:
     """Build the error envelope response for an HTTP status."""
     body = {
         "code": status * 100,
@@ -45,6 +46,10 @@ def error_response(
         resp.headers[key] = value
     return resp
 
+
+# What flask-smorest accepts as a documented response schema: an instance, a class, a component name
+# or a raw OpenAPI dict; None when a response has no body.
+DocSchema: TypeAlias = ma.Schema | type[ma.Schema] | str | dict[str, Any] | None
 
 _doc_wrappers: dict[str, type[ma.Schema]] = {}
 
@@ -67,7 +72,8 @@ def _wrapper_schema(schema: ma.Schema) -> type[ma.Schema]:
     return _doc_wrappers[name]
 
 
-class EnvelopeBlueprint(Blueprint):
+# flask-smorest ships no type information, so its classes are `Any` to mypy.
+class EnvelopeBlueprint(Blueprint):  # type: ignore[misc]
     """A flask-smorest Blueprint whose responses (and their docs) use the success envelope."""
 
     @staticmethod
@@ -75,13 +81,13 @@ class EnvelopeBlueprint(Blueprint):
         return success_body(data)
 
     @staticmethod
-    def _make_doc_response_schema(schema):
+    def _make_doc_response_schema(schema: DocSchema) -> DocSchema:
         if schema is None or not isinstance(schema, ma.Schema):
             return schema
         return _wrapper_schema(schema)
 
 
-class EnvelopeApi(Api):
+class EnvelopeApi(Api):  # type: ignore[misc]  # untyped flask-smorest, as above
     """A flask-smorest Api whose error responses use the error envelope."""
 
     ERROR_SCHEMA = ErrorEnvelopeSchema
@@ -91,7 +97,8 @@ class EnvelopeApi(Api):
 
         register_error_handlers(self._app)
 
-    def handle_http_exception(self, error):  # pragma: no cover - replaced by register_error_handlers
+    def handle_http_exception(self, error: HTTPException) -> Response:  # pragma: no cover
+        """Unused: `_register_error_handlers` installs `register_error_handlers` instead of smorest's."""
         from backend.core.error_handlers import handle_http_exception
 
         return handle_http_exception(error)

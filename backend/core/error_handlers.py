@@ -5,9 +5,9 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from flask import Flask
+from flask import Flask, Response
 from sqlalchemy.exc import IntegrityError, OperationalError
-from werkzeug.exceptions import HTTPException
+from werkzeug.exceptions import HTTPException, MethodNotAllowed
 
 from backend.core.envelope import error_response
 from backend.core.errors import AppError
@@ -43,7 +43,7 @@ def _flatten_locations(messages: Any) -> dict[str, Any]:
     return fields
 
 
-def handle_app_error(error: AppError):
+def handle_app_error(error: AppError) -> Response:
     """Render an AppError."""
     if error.http_status >= 500:
         # An expected outage (broker down, no LLM key): worth a warning, not a stack trace.
@@ -51,7 +51,7 @@ def handle_app_error(error: AppError):
     return error_response(error.http_status, error.message, error.to_details(), error.headers)
 
 
-def handle_http_exception(error: HTTPException):
+def handle_http_exception(error: HTTPException) -> Response:
     """Render werkzeug/Flask HTTP errors (404, 405, 413, webargs 422, limiter 429...)."""
     status = error.code or 500
     if status >= 500:
@@ -70,7 +70,7 @@ def handle_http_exception(error: HTTPException):
         if retry_after is not None:
             details["retryAfter"] = retry_after
             headers["Retry-After"] = str(retry_after)
-    if status == 405 and getattr(error, "valid_methods", None):
+    if isinstance(error, MethodNotAllowed) and error.valid_methods:
         headers["Allow"] = ", ".join(error.valid_methods)
     return error_response(status, data.get("message", message), details, headers)
 
@@ -85,14 +85,14 @@ def _retry_after_s() -> int | None:
     return max(int(current.reset_at - time.time()), 1) if current is not None else None
 
 
-def handle_integrity_error(error: IntegrityError):
+def handle_integrity_error(error: IntegrityError) -> Response:
     """Render a constraint violation that a service did not anticipate as 409."""
     logger.warning("integrity error: %s", error.orig)
     _rollback()
     return error_response(409, "The request conflicts with existing data.", {"reason": "conflict"})
 
 
-def handle_operational_error(error: OperationalError):
+def handle_operational_error(error: OperationalError) -> Response:
     """Render a lost database connection as 503."""
     logger.error("database unavailable: %s", error.orig)
     _rollback()
@@ -103,7 +103,7 @@ def handle_operational_error(error: OperationalError):
     )
 
 
-def handle_unexpected(error: Exception):
+def handle_unexpected(error: Exception) -> Response:
     """Render anything else as a generic 500; the traceback goes to the log, never the client."""
     logger.exception("unhandled error", exc_info=error)
     _rollback()

@@ -37,13 +37,13 @@ from typing import Any
 
 from celery import shared_task
 from flask import Flask, current_app
-from sqlalchemy import BigInteger, ForeignKey, Index, Integer, String, Text, func, select, update
+from sqlalchemy import BigInteger, ForeignKey, Index, Integer, String, Text, delete, func, select, update
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
 from backend.core.db import independent_session, looks_like_id, new_id, now_ms, on_commit
 from backend.core.errors import AppError, NotFound, Unavailable
-from backend.extensions import db
+from backend.extensions import Model, db
 
 logger = logging.getLogger(__name__)
 
@@ -53,7 +53,7 @@ ACTIVE = (PENDING, RUNNING)
 Work = Callable[["JobContext"], None]
 
 
-class Job(db.Model):
+class Job(Model):
     """A unit of background work and its observable state."""
 
     __tablename__ = "jobs"
@@ -201,7 +201,7 @@ def _enqueue_or_discard(job_id: str, kind: str) -> None:
     except Exception as exc:  # noqa: BLE001 - kombu/redis raise several unrelated connection errors
         logger.error("broker unavailable, discarding job %s: %s", job_id, exc)
         with independent_session() as s:
-            s.execute(Job.__table__.delete().where(Job.id == job_id))
+            s.execute(delete(Job).where(Job.id == job_id))
         raise Unavailable(
             "The job queue is unavailable; nothing was submitted. Try again shortly.",
             details={"service": "broker"},
@@ -372,14 +372,15 @@ def cancel_job(*, job_id: str) -> bool:
 
     The work stops at its next progress call, and its ``complete()`` refuses to overwrite this.
     """
-    result = db.session.execute(
+    cancelled = db.session.scalars(
         update(Job)
         .where(Job.id == job_id, Job.status.in_(ACTIVE))
         .values(
             status=CANCELLED, finished_at=now_ms(), error_reason="cancelled", error="Cancelled by the user."
         )
-    )
-    return bool(result.rowcount)
+        .returning(Job.id)
+    ).first()
+    return cancelled is not None
 
 
 def reap_stale_jobs(*, now: int | None = None) -> dict[str, int]:

@@ -6,8 +6,9 @@ import contextvars
 import logging
 import re
 import uuid
+from typing import Any
 
-from flask import Flask, g, has_request_context, request
+from flask import Flask, Response, g, has_request_context, request
 
 _SANE_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 
@@ -21,7 +22,7 @@ def _install_record_factory() -> None:
     if getattr(base, "_qyq", False):
         return
 
-    def factory(*args, **kwargs) -> logging.LogRecord:
+    def factory(*args: Any, **kwargs: Any) -> logging.LogRecord:
         record = base(*args, **kwargs)
         record.request_id = g.get("request_id", "-") if has_request_context() else log_context_id.get()
         return record
@@ -53,7 +54,7 @@ def init_request_id(app: Flask) -> None:
         g.request_id = incoming if _SANE_ID.match(incoming) else uuid.uuid4().hex
 
     @app.after_request
-    def _echo_request_id(response):
+    def _echo_request_id(response: Response) -> Response:
         rid = g.get("request_id")
         if rid:
             response.headers["X-Request-ID"] = rid

@@ -69,6 +69,8 @@ def paginated(blp: Blueprint) -> Callable[[Callable[..., Page[T]]], Callable[...
             pagination_parameters.item_count = page.total
             return page.items
 
-        return blp.paginate()(wrapper)
+        # flask-smorest ships no types; its decorator keeps the wrapper's call and return.
+        paginated_view: Callable[..., Sequence[T]] = blp.paginate()(wrapper)
+        return paginated_view
 
     return decorator

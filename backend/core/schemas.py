@@ -37,7 +37,7 @@ class CamelSchema(BaseSchema):
     A field that gives its own `data_key` keeps it (for the contract's few snake_case names).
     """
 
-    def on_bind_field(self, field_name: str, field_obj: ma.fields.Field) -> None:
+    def on_bind_field(self, field_name: str, field_obj: ma.fields.Field[Any]) -> None:
         if field_obj.data_key is None:
             field_obj.data_key = camelize(field_name)
 

@@ -169,6 +169,18 @@ def test_a_cancel_that_lands_before_complete_wins(app):
         assert _job(job_id).status == jobs.CANCELLED
 
 
+def test_cancel_job_reports_whether_the_job_was_still_active(app):
+    with app.app_context():
+        pending, running = _new_job(), _new_job(status=jobs.RUNNING)
+        done = _new_job(status=jobs.SUCCESS, finished_at=now_ms())
+        assert jobs.cancel_job(job_id=pending) is True
+        assert jobs.cancel_job(job_id=running) is True
+        assert jobs.cancel_job(job_id=pending) is False  # already cancelled
+        assert jobs.cancel_job(job_id=done) is False
+        assert jobs.cancel_job(job_id="no-such-job") is False
+        assert _job(done).status == jobs.SUCCESS and _job(running).status == jobs.CANCELLED
+
+
 def test_reaper_fails_a_stale_job_after_its_last_attempt(app):
     with app.app_context():
         old = now_ms() - 10 * 60 * 1000

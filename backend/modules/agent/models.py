@@ -10,12 +10,12 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from backend.core.db import new_id, now_ms
 from backend.core.jobs import Job
-from backend.extensions import db
+from backend.extensions import Model
 
 TARGET_KINDS = ("backtest", "strategy", "bot", "statements", "file")
 
 
-class Audit(db.Model):
+class Audit(Model):
     """An audit of one target, owned by the user who asked for it."""
 
     __tablename__ = "agent_audits"

@@ -17,10 +17,10 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from backend.core.db import Money, TimestampMixin, new_id
 from backend.core.jobs import Job
-from backend.extensions import db
+from backend.extensions import Model
 
 
-class Backtest(TimestampMixin, db.Model):
+class Backtest(TimestampMixin, Model):
     """One backtest run and, once completed, its result."""
 
     __tablename__ = "backtests"
@@ -66,7 +66,7 @@ class Backtest(TimestampMixin, db.Model):
     finished_at: Mapped[int | None] = mapped_column(BigInteger)  # when the result was stored
 
 
-class BacktestTrade(db.Model):
+class BacktestTrade(Model):
     """One round trip of a backtest (entry and exit fill); money in the quote currency."""
 
     __tablename__ = "backtest_trades"

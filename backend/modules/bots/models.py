@@ -24,12 +24,12 @@ from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Mapped, mapped_column
 
 from backend.core.db import Money, TimestampMixin, new_id, now_ms
-from backend.extensions import db
+from backend.extensions import Model
 
 RUNNING, PAUSED, ERROR, STOPPED = "running", "paused", "error", "stopped"
 
 
-class BotInstance(TimestampMixin, db.Model):
+class BotInstance(TimestampMixin, Model):
     """A paper-trading bot pinned to one strategy version; `owner_id` owns it."""
 
     __tablename__ = "bot_instances"
@@ -83,7 +83,7 @@ class BotInstance(TimestampMixin, db.Model):
     deleted_at: Mapped[int | None] = mapped_column(BigInteger)
 
 
-class Order(db.Model):
+class Order(Model):
     """One filled paper order; unique per (bot, idempotency key)."""
 
     __tablename__ = "orders"
@@ -118,7 +118,7 @@ class Order(db.Model):
     created_at: Mapped[int] = mapped_column(BigInteger, nullable=False, default=now_ms)
 
 
-class BotEquity(db.Model):
+class BotEquity(Model):
     """Equity of a bot at a bar's close, stamped with the bar's open time (Unix ms)."""
 
     __tablename__ = "bot_equity"

@@ -6,10 +6,10 @@ from sqlalchemy import BigInteger, ForeignKey, Index, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from backend.core.db import new_id, now_ms
-from backend.extensions import db
+from backend.extensions import Model
 
 
-class StoredFile(db.Model):
+class StoredFile(Model):
     """An uploaded file owned by `owner_id`; `stored_name` is generated, never the client's."""
 
     __tablename__ = "files"

@@ -15,12 +15,12 @@ from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
 from backend.core.db import Money, TimestampMixin, new_id, now_ms
-from backend.extensions import db
+from backend.extensions import Model
 
 USER_FK = "users.id"
 
 
-class Post(TimestampMixin, db.Model):
+class Post(TimestampMixin, Model):
     """A forum post; `author_id` owns it."""
 
     __tablename__ = "posts"
@@ -50,7 +50,7 @@ class Post(TimestampMixin, db.Model):
     attachment_kpis: Mapped[dict[str, Any] | None] = mapped_column(JSONB, nullable=True)
 
 
-class Comment(db.Model):
+class Comment(Model):
     """A comment on a post; `author_id` may delete it."""
 
     __tablename__ = "comments"
@@ -67,7 +67,7 @@ class Comment(db.Model):
     created_at: Mapped[int] = mapped_column(BigInteger, nullable=False, default=now_ms)
 
 
-class Like(db.Model):
+class Like(Model):
     """One like per (post, user): the primary key is the uniqueness rule."""
 
     __tablename__ = "likes"
@@ -81,7 +81,7 @@ class Like(db.Model):
     created_at: Mapped[int] = mapped_column(BigInteger, nullable=False, default=now_ms)
 
 
-class Favorite(db.Model):
+class Favorite(Model):
     """One favorite per (user, post); keyed user-first for "my favorites"."""
 
     __tablename__ = "favorites"
@@ -96,7 +96,7 @@ class Favorite(db.Model):
     created_at: Mapped[int] = mapped_column(BigInteger, nullable=False, default=now_ms)
 
 
-class Tip(db.Model):
+class Tip(Model):
     """A recorded tip (no payment is made): amount > 0 in `currency`."""
 
     __tablename__ = "tips"
@@ -120,7 +120,7 @@ class Tip(db.Model):
     created_at: Mapped[int] = mapped_column(BigInteger, nullable=False, default=now_ms)
 
 
-class Follow(db.Model):
+class Follow(Model):
     """`follower_id` follows `followee_id`; never oneself."""
 
     __tablename__ = "follows"

@@ -15,12 +15,12 @@ from sqlalchemy import BigInteger, CheckConstraint, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from backend.core.db import Money, now_ms
-from backend.extensions import db
+from backend.extensions import Model
 
 SOURCES = ("import", "mock")
 
 
-class MarketCandle(db.Model):
+class MarketCandle(Model):
     """One bar: open time in Unix ms (UTC), OHLCV as NUMERIC."""
 
     __tablename__ = "market_candles"
@@ -40,7 +40,7 @@ class MarketCandle(db.Model):
     source: Mapped[str] = mapped_column(String(8), nullable=False, default="import")
 
 
-class MarketSeries(db.Model):
+class MarketSeries(Model):
     """One stored (symbol, interval, source) series and the open times it spans (Unix ms).
 
     Kept in step by every write, so symbol lists and "is this imported?" checks never scan candles.

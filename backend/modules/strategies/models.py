@@ -18,10 +18,10 @@ from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
 from backend.core.db import TimestampMixin, new_id, now_ms
-from backend.extensions import db
+from backend.extensions import Model
 
 
-class Strategy(TimestampMixin, db.Model):
+class Strategy(TimestampMixin, Model):
     """A user's strategy: name, symbol, kind and tags; its parameters live in its versions."""
 
     __tablename__ = "strategies"
@@ -49,7 +49,7 @@ class Strategy(TimestampMixin, db.Model):
     latest_finished_at: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
 
 
-class StrategyVersion(db.Model):
+class StrategyVersion(Model):
     """One immutable snapshot of a strategy's kind, parameters and code."""
 
     __tablename__ = "strategy_versions"

@@ -6,10 +6,10 @@ from sqlalchemy import ForeignKey, Index, Integer, String, Text, UniqueConstrain
 from sqlalchemy.orm import Mapped, mapped_column
 
 from backend.core.db import TimestampMixin, new_id
-from backend.extensions import db
+from backend.extensions import Model, db
 
 
-class User(TimestampMixin, db.Model):
+class User(TimestampMixin, Model):
     """A person who logs in. `username` and `email` are unique case-insensitively."""
 
     __tablename__ = "users"
@@ -28,7 +28,7 @@ class User(TimestampMixin, db.Model):
     is_admin: Mapped[bool] = mapped_column(db.Boolean, nullable=False, default=False)
 
 
-class UserApiKey(TimestampMixin, db.Model):
+class UserApiKey(TimestampMixin, Model):
     """An exchange/broker/LLM credential, stored only as Fernet ciphertext."""
 
     __tablename__ = "user_api_keys"

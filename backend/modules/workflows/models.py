@@ -10,12 +10,12 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from backend.core.db import new_id, now_ms
 from backend.core.jobs import Job
-from backend.extensions import db
+from backend.extensions import Model
 
 MANUAL, CRON = "manual", "cron"
 
 
-class Workflow(db.Model):
+class Workflow(Model):
     """A user's workflow: its name, current version and whether its cron triggers are enabled."""
 
     __tablename__ = "workflows"
@@ -39,7 +39,7 @@ class Workflow(db.Model):
     updated_at: Mapped[int] = mapped_column(BigInteger, nullable=False, default=now_ms)
 
 
-class WorkflowVersion(db.Model):
+class WorkflowVersion(Model):
     """One saved graph; never updated (a save with a different content hash adds a version)."""
 
     __tablename__ = "workflow_versions"
@@ -55,7 +55,7 @@ class WorkflowVersion(db.Model):
     created_at: Mapped[int] = mapped_column(BigInteger, nullable=False, default=now_ms)
 
 
-class WorkflowRun(db.Model):
+class WorkflowRun(Model):
     """One run of a workflow version; a cron run is unique per (workflow, scheduled time)."""
 
     __tablename__ = "workflow_runs"
@@ -86,7 +86,7 @@ class WorkflowRun(db.Model):
     finished_at: Mapped[int | None] = mapped_column(BigInteger)
 
 
-class WorkflowNodeRun(db.Model):
+class WorkflowNodeRun(Model):
     """The trace of one node in one run."""
 
     __tablename__ = "workflow_node_runs"
@@ -106,7 +106,7 @@ class WorkflowNodeRun(db.Model):
     error: Mapped[str | None] = mapped_column(Text)
 
 
-class WorkflowNotification(db.Model):
+class WorkflowNotification(Model):
     """A message recorded by a ``notify`` action (one per run and node)."""
 
     __tablename__ = "workflow_notifications"
