@@ -14,7 +14,7 @@ from typing import Any
 
 from sqlalchemy import select
 
-from backend.core.db import new_id, now_ms, transactional
+from backend.core.db import looks_like_id, new_id, now_ms, transactional
 from backend.core.errors import AppError
 from backend.core.pagination import Page, paginate
 from backend.domain import workflow as engine
@@ -202,7 +202,7 @@ def _strategy_params(params: Mapping[str, Any], actor_id: str) -> dict[str, Any]
     """Return ``{workflow_version_id}`` after checking the version is one of the actor's workflows."""
     ref = params.get("workflow_version_id")
     fields = {f"params.{k}": ["Unknown parameter."] for k in sorted(set(params) - {"workflow_version_id"})}
-    if not strategies_service.looks_like_id(ref):
+    if not looks_like_id(ref):
         fields["params.workflow_version_id"] = [
             "Missing data for required field." if not ref else "Must be an id."
         ]
