@@ -195,8 +195,8 @@ def test_a_completed_run_is_snapshotted_down_on_its_owners_strategy_only(
     client, user, other_user, make_strategy, run_backtest
 ):
     from backend.extensions import db
-    from backend.modules.strategies import service as strategies_service
     from backend.modules.backtests.models import Backtest
+    from backend.modules.strategies import service as strategies_service
     from backend.modules.strategies.models import Strategy
 
     sid = make_strategy(user, published=True)["id"]
