@@ -176,14 +176,31 @@ def list_runs(*, actor_id: str, workflow_id: str, page: int, page_size: int) -> 
     )
 
 
-def list_notifications(*, actor_id: str, page: int, page_size: int) -> Page[WorkflowNotification]:
+@dataclass(frozen=True)
+class NotificationView:
+    """A message recorded by a notify action."""
+
+    id: str
+    workflow_id: str
+    run_id: str
+    node_id: str
+    message: str
+    created_at: int
+
+
+def list_notifications(*, actor_id: str, page: int, page_size: int) -> Page[NotificationView]:
     """Return the caller's workflow notifications, newest first."""
     stmt = (
         select(WorkflowNotification)
         .where(WorkflowNotification.owner_id == actor_id)
         .order_by(WorkflowNotification.created_at.desc(), WorkflowNotification.id)
     )
-    return paginate(stmt, page=page, page_size=page_size)
+    result = paginate(stmt, page=page, page_size=page_size)
+    items = [
+        NotificationView(n.id, n.workflow_id, n.run_id, n.node_id, n.message, n.created_at)
+        for n in result.items
+    ]
+    return Page(items=items, total=result.total)
 
 
 @jobs.job_kind(JOB_KIND)
