@@ -112,6 +112,34 @@ def get_owned_or_404(
     return row
 
 
+def get_readable_or_404(
+    model: type[M],
+    object_id: object,
+    *,
+    actor_id: str | None,
+    public_attr: str,
+    error: type[Exception],
+    lock: bool = False,
+    owner_attr: str = "owner_id",
+) -> M:
+    """Return the live row ``object_id`` of ``model`` if ``actor_id`` owns it or it is public, else raise ``error``.
+
+    For resources their owner may publish (``public_attr`` true: readable by anyone, even anonymous).
+    A soft-deleted row (``deleted_at`` set) is absent for everyone. What a non-owner may not change
+    is the caller's rule (typically a 403, since the row is visible).
+    """
+    row = (
+        db.session.get(model, object_id, with_for_update=lock, populate_existing=lock)
+        if looks_like_id(object_id)
+        else None
+    )
+    if row is None or getattr(row, "deleted_at", None) is not None:
+        raise error()
+    if getattr(row, owner_attr) != actor_id and not getattr(row, public_attr):
+        raise error()
+    return row
+
+
 @contextmanager
 def independent_session() -> Iterator[Session]:
     """Yield a session whose commit is independent of the caller's transaction.

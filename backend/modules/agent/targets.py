@@ -152,7 +152,7 @@ def _target_symbol(actor_id: str, kind: str, target_id: str) -> str | None:
     """Return the symbol of a backtest, strategy or bot the caller can read (else TargetNotFound)."""
     with owned(kind):
         if kind == "backtest":
-            return backtests_service.get_backtest(actor_id=actor_id, backtest_id=target_id).row.symbol
+            return backtests_service.get_backtest(actor_id=actor_id, backtest_id=target_id).symbol
         if kind == "strategy":
             return strategies_service.get_strategy(actor_id=actor_id, strategy_id=target_id).symbol
         if kind == "bot":

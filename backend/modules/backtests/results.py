@@ -174,7 +174,7 @@ def kline_rows(bars: Bars, trades: np.ndarray, limit: int) -> list[list[Any]]:
     names = {1: "buy", -1: "sell", 0: None}
     return [
         [int(t), float(o), float(h), float(lo), float(c), float(v), names[int(s)]]
-        for t, o, h, lo, c, v, s in zip(*columns, signal)
+        for t, o, h, lo, c, v, s in zip(*columns, signal, strict=True)
     ]
 
 

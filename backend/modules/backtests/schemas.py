@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from decimal import Decimal
+from typing import Any
 
 import marshmallow as ma
 from marshmallow import EXCLUDE, validate
@@ -56,19 +57,17 @@ class SubmittedSchema(BaseSchema):
     backtest_id = ma.fields.String()
 
 
-class BacktestSummarySchema(BaseSchema):
+class BacktestSummarySchema(CamelSchema):
     """The contract's BacktestSummary: percents as numbers, null where undefined."""
 
-    # Dumped from the camelCase dict the service builds (`service._kpis`), so named as on the wire.
-
-    totalReturn = ma.fields.Float(allow_none=True)
-    annualizedReturn = ma.fields.Float(allow_none=True)
-    sharpeRatio = ma.fields.Float(allow_none=True)
-    maxDrawdown = ma.fields.Float(allow_none=True)
-    winRate = ma.fields.Float(allow_none=True)
-    profitFactor = ma.fields.Float(allow_none=True)
-    totalTrades = ma.fields.Integer(allow_none=True)
-    avgHoldingDays = ma.fields.Float(allow_none=True)
+    total_return = ma.fields.Float(allow_none=True)
+    annualized_return = ma.fields.Float(allow_none=True)
+    sharpe_ratio = ma.fields.Float(allow_none=True)
+    max_drawdown = ma.fields.Float(allow_none=True)
+    win_rate = ma.fields.Float(allow_none=True)
+    profit_factor = ma.fields.Float(allow_none=True)
+    total_trades = ma.fields.Integer(allow_none=True)
+    avg_holding_days = ma.fields.Float(allow_none=True)
 
 
 class KlineBarSchema(CamelSchema):
@@ -81,6 +80,13 @@ class KlineBarSchema(CamelSchema):
     close = ma.fields.Float()
     volume = ma.fields.Float()
     signal = ma.fields.String(metadata={"enum": ["buy", "sell"]})
+
+    @ma.post_dump
+    def _omit_no_signal(self, data: dict[str, Any], **_kwargs: Any) -> dict[str, Any]:
+        """Leave ``signal`` out on bars without a fill."""
+        if data.get("signal") is None:
+            data.pop("signal", None)
+        return data
 
 
 class TradeSchema(CamelSchema):
@@ -142,7 +148,7 @@ class BacktestSchema(CamelSchema):
             "description": "A cancelled run is `failed` with `error.reason` = `cancelled`.",
         },
     )
-    started_at = ma.fields.Integer(attribute="started")
+    started_at = ma.fields.Integer()
     finished_at = ma.fields.Integer(allow_none=True)
     summary = ma.fields.Nested(BacktestSummarySchema, allow_none=True)
     job_id = ma.fields.String(allow_none=True)
@@ -151,8 +157,8 @@ class BacktestSchema(CamelSchema):
     kind = ma.fields.String()
     params = ma.fields.Dict()
     interval = ma.fields.String()
-    start = ma.fields.Integer(attribute="start_ms")
-    end = ma.fields.Integer(attribute="end_ms")
+    start = ma.fields.Integer()
+    end = ma.fields.Integer()
     provider = ma.fields.String()
     initial_capital = Money()
     fee_bps = Money()
@@ -186,6 +192,29 @@ class BacktestLatestSchema(CamelSchema):
     finished_at = ma.fields.Integer(allow_none=True)
     metrics = ma.fields.Dict(allow_none=True)
     equity = ma.fields.List(ma.fields.Nested(BacktestEquityPointSchema))
+
+
+class KpisSchema(CamelSchema):
+    """The verified KPIs other modules attach (forum posts, the agent): inputs and the 8 KPIs, flat."""
+
+    backtest_id = ma.fields.String()
+    strategy_id = ma.fields.String(allow_none=True)
+    strategy_version_id = ma.fields.String(allow_none=True)
+    symbol = ma.fields.String()
+    interval = ma.fields.String()
+    kind = ma.fields.String()
+    params = ma.fields.Dict()
+    start = ma.fields.Integer()
+    end = ma.fields.Integer()
+    engine_version = ma.fields.String()
+    finished_at = ma.fields.Integer(allow_none=True)
+    summary = ma.fields.Nested(BacktestSummarySchema, allow_none=True)
+
+    @ma.post_dump
+    def _flatten_summary(self, data: dict[str, Any], **_kwargs: Any) -> dict[str, Any]:
+        """Put the summary's KPIs beside the inputs (none before the run completed)."""
+        summary = data.pop("summary", None) or {}
+        return {**data, **summary}
 
 
 class JobStatusSchema(BaseSchema):

@@ -22,6 +22,8 @@ from backend.core.db import get_owned_or_404, now_ms, transactional
 from backend.core.jobs import Job
 from backend.core.pagination import Page, paginate
 from backend.domain.backtest import ENGINE_VERSION
+from backend.domain.backtest.types import BacktestConfig, BacktestResult, Signals
+from backend.domain.bars import Bars
 from backend.domain.marketdata.intervals import floor_time, interval_ms
 from backend.extensions import db
 from backend.modules.backtests import results
@@ -33,7 +35,15 @@ from backend.modules.backtests.errors import (
     TooManyBars,
 )
 from backend.modules.backtests.models import Backtest, BacktestTrade
-from backend.modules.backtests.views import BacktestView, equity_of, fills_of, kline_of, summary_of
+from backend.modules.backtests.read_models import (
+    BacktestView,
+    Summary,
+    backtest_view,
+    fills_of,
+    kpis_of,
+    summary_of,
+)
+from backend.modules.backtests.schemas import KpisSchema
 from backend.modules.strategies import service as strategies_service
 
 logger = logging.getLogger(__name__)
@@ -78,6 +88,8 @@ def _definition(actor_id: str, strategy_id: str | None, strategy: Mapping[str, A
             run.interval,
             run.strategy_id if run.owner_id == actor_id else None,
         )
+    if strategy is None:  # pragma: no cover - the schema requires one of the two
+        raise InvalidBacktest(fields={"strategy_id": ["Give exactly one of strategy_id or strategy."]})
     kind = strategy["kind"]
     params = strategies_service.validate_definition(kind, strategy.get("params") or {}, actor_id=actor_id)
     return Definition(None, None, kind, params, kind, None, None)
@@ -219,19 +231,14 @@ def _row_of_job(job_id: str) -> Backtest:
 
 @transactional
 def _store(ctx: jobs.JobContext, backtest_id: str, done: results.Computed) -> None:
-    row = db.session.get(Backtest, backtest_id)
-    results.store(row, done)
+    results.store(db.session.get_one(Backtest, backtest_id), done)
     ctx.complete()  # refuses (and rolls the result back) if a cancel won the race
 
 
 # --- reads -------------------------------------------------------------------------------------
 
 
-def _owned(actor_id: str | None, backtest_id: str, *, lock: bool = False) -> Backtest:
-    return get_owned_or_404(Backtest, backtest_id, actor_id=actor_id, error=BacktestNotFound, lock=lock)
-
-
-def _completed() -> Select[tuple[Backtest]]:
+def _completed() -> Select[Backtest]:
     """Select backtests whose job succeeded (those with a stored result)."""
     return select(Backtest).join(Job, Job.id == Backtest.job_id).where(Job.status == jobs.SUCCESS)
 
@@ -244,20 +251,15 @@ def _trades(backtest_id: str) -> list[BacktestTrade]:
     )
 
 
-def full_view(row: Backtest) -> BacktestView:
-    """Return a view with summary, kline, fills and equity curve."""
-    return BacktestView(
-        row=row,
-        summary=summary_of(row.metrics),
-        kline=kline_of(row.kline),
-        trades=fills_of(_trades(row.id), row.symbol),
-        equity=equity_of(row.equity_curve),
-    )
+def _full_view(row: Backtest) -> BacktestView:
+    """Return the view of a row with its result: summary, kline, fills and equity curve."""
+    return backtest_view(row, _trades(row.id))
 
 
 def get_backtest(*, actor_id: str, backtest_id: str) -> BacktestView:
     """Return one of the caller's backtests with its full result."""
-    return full_view(_owned(actor_id, backtest_id))
+    row = get_owned_or_404(Backtest, backtest_id, actor_id=actor_id, error=BacktestNotFound)
+    return _full_view(row)
 
 
 def list_backtests(
@@ -277,17 +279,14 @@ def list_backtests(
     if status is not None:
         stmt = stmt.join(Job, Job.id == Backtest.job_id).where(Job.status == status)
     result = paginate(stmt.order_by(Backtest.created_at.desc(), Backtest.id), page=page, page_size=page_size)
-    return Page(
-        items=[BacktestView(row=r, summary=summary_of(r.metrics)) for r in result.items], total=result.total
-    )
+    return Page(items=[backtest_view(r) for r in result.items], total=result.total)
 
 
-def _latest(stmt: Select[tuple[Backtest]]) -> Backtest | None:
+def _latest(stmt: Select[Backtest]) -> Backtest | None:
     return db.session.scalars(stmt.order_by(Backtest.finished_at.desc(), Backtest.id).limit(1)).first()
 
 
-def latest_completed(*, actor_id: str | None, symbol: str | None = None) -> Backtest | None:
-    """Return the caller's latest completed backtest, else the latest published one (the showcase)."""
+def _latest_completed(actor_id: str | None, symbol: str | None) -> Backtest | None:
     base = _completed() if symbol is None else _completed().where(Backtest.symbol == symbol)
     row = _latest(base.where(Backtest.owner_id == actor_id)) if actor_id is not None else None
     if row is None:
@@ -297,12 +296,18 @@ def latest_completed(*, actor_id: str | None, symbol: str | None = None) -> Back
     return row
 
 
+def latest_completed(*, actor_id: str | None, symbol: str | None = None) -> BacktestView | None:
+    """Return the caller's latest completed backtest, else the latest published one (the showcase)."""
+    row = _latest_completed(actor_id, symbol)
+    return backtest_view(row) if row is not None else None
+
+
 def get_latest(*, actor_id: str | None, symbol: str | None = None) -> BacktestView:
     """Return the BacktestLatestResponse of the caller's (or the showcase's) latest completed run."""
-    row = latest_completed(actor_id=actor_id, symbol=symbol)
+    row = _latest_completed(actor_id, symbol)
     if row is None:
         raise BacktestNotFound("No completed backtest yet.")
-    return full_view(row)
+    return _full_view(row)
 
 
 @dataclass(frozen=True)
@@ -329,7 +334,7 @@ def get_job_status(*, actor_id: str, job_id: str) -> JobStatus:
         backtest_id=row.id,
         status=job.status,
         progress=job.progress,
-        result=full_view(row) if job.status == jobs.SUCCESS else None,
+        result=_full_view(row) if job.status == jobs.SUCCESS else None,
         error={"reason": job.error_reason, "message": job.error} if job.error_reason else None,
     )
 
@@ -337,37 +342,25 @@ def get_job_status(*, actor_id: str, job_id: str) -> JobStatus:
 @transactional
 def cancel_backtest(*, actor_id: str, backtest_id: str) -> BacktestView:
     """Cancel one of the caller's queued or running backtests (409 once it finished)."""
-    row = _owned(actor_id, backtest_id)
+    row = get_owned_or_404(Backtest, backtest_id, actor_id=actor_id, error=BacktestNotFound)
     if not jobs.cancel_job(job_id=row.job_id):  # locks the job row: ordered against the run's complete()
         raise NotCancellable()
     db.session.refresh(row.job)
-    return BacktestView(row=row, summary=None)
+    return backtest_view(row)
 
 
 # --- for other modules (forum, strategies, agent, udf) --------------------------------------------
 
 
 def _kpis(row: Backtest) -> dict[str, Any]:
-    """Return the verified KPIs of a completed backtest with what is needed to reproduce them."""
-    return {
-        "backtestId": row.id,
-        "strategyId": row.strategy_id,
-        "strategyVersionId": row.strategy_version_id,
-        "symbol": row.symbol,
-        "interval": row.interval,
-        "kind": row.kind,
-        "params": dict(row.params),
-        "start": row.start_ms,
-        "end": row.end_ms,
-        "engineVersion": row.engine_version,
-        "finishedAt": row.finished_at,
-        **(summary_of(row.metrics) or {}),
-    }
+    """Return the KPIs of a completed backtest as other modules store and show them (camelCase keys)."""
+    kpis: dict[str, Any] = KpisSchema().dump(kpis_of(row))
+    return kpis
 
 
 def verified_kpis(*, actor_id: str, backtest_id: str) -> dict[str, Any] | None:
     """Return the KPIs of one of the caller's backtests (None until it has completed)."""
-    row = _owned(actor_id, backtest_id)
+    row = get_owned_or_404(Backtest, backtest_id, actor_id=actor_id, error=BacktestNotFound)
     return _kpis(row) if row.job.status == jobs.SUCCESS else None
 
 
@@ -389,17 +382,17 @@ class RebuiltRun:
     start_ms: int
     end_ms: int
     periods_per_year: float
-    bars: Any
-    signals: Any
-    config: Any
-    result: Any
+    bars: Bars
+    signals: Signals
+    config: BacktestConfig
+    result: BacktestResult
     metrics: dict[str, Any]
-    summary: dict[str, Any]
+    summary: Summary | None
 
 
 def rebuild_run(*, actor_id: str, backtest_id: str) -> RebuiltRun:
     """Reload the bars of one of the caller's completed backtests and re-run it deterministically."""
-    row = _owned(actor_id, backtest_id)
+    row = get_owned_or_404(Backtest, backtest_id, actor_id=actor_id, error=BacktestNotFound)
     if row.job.status != jobs.SUCCESS:
         raise InvalidBacktest(
             "Only a completed backtest can be rebuilt.",
@@ -446,15 +439,9 @@ def trade_marks(
         .limit(limit)
     )
     return [
-        {
-            "id": f["id"],
-            "time": f["timestamp"],
-            "side": f["side"],
-            "price": f["price"],
-            "quantity": f["quantity"],
-        }
+        {"id": f.id, "time": f.timestamp, "side": f.side, "price": f.price, "quantity": f.quantity}
         for f in fills_of(rows, symbol)
-        if start_ms <= f["timestamp"] < end_ms
+        if start_ms <= f.timestamp < end_ms
     ]
 
 
@@ -467,7 +454,7 @@ def run_backtest_sync(
     ctx = jobs.start_inline(JOB_KIND, owner_id=actor_id, subject_id=d.subject_id)
     row = _new_row(
         actor_id=actor_id,
-        job=db.session.get(Job, ctx.job_id),
+        job=db.session.get_one(Job, ctx.job_id),
         d=d,
         symbol=d.symbol or "",
         interval=interval,

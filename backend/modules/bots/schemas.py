@@ -85,10 +85,8 @@ class OrderSchema(CamelSchema):
     quantity = Money()
     fee = Money()
     status = ma.fields.String()
-    pnl = Money(
-        attribute="realised_pnl", metadata={"description": "Realised PnL of this fill, net of its fee."}
-    )
-    timestamp = TimestampMs(attribute="time")
+    pnl = Money(metadata={"description": "Realised PnL of this fill, net of its fee."})
+    timestamp = TimestampMs()
     idempotency_key = ma.fields.String()
     source = ma.fields.String(metadata={"description": "tick | manual | workflow"})
 

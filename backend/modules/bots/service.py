@@ -15,7 +15,7 @@ from decimal import Decimal
 from flask import current_app
 from sqlalchemy import select
 
-from backend.core.db import new_id, now_ms, transactional
+from backend.core.db import get_readable_or_404, new_id, now_ms, on_commit, transactional
 from backend.core.errors import AppError
 from backend.core.pagination import Page, paginate
 from backend.domain.ledger import LedgerState
@@ -31,12 +31,15 @@ from backend.modules.bots.models import (
     BotInstance,
     Order,
 )
-from backend.modules.bots.views import (
+from backend.modules.bots.read_models import (
     BotView,
     LedgerView,
+    OrderView,
     PerformanceView,
     bot_view,
     ledger_view,
+    order_view,
+    performance_view,
 )
 
 logger = logging.getLogger(__name__)
@@ -53,28 +56,6 @@ class TradeMark:
     price: Decimal
     quantity: Decimal
     time: int
-
-
-def _bot_row(bot_id: str, *, lock: bool = False) -> BotInstance:
-    stmt = select(BotInstance).where(BotInstance.id == bot_id, BotInstance.deleted_at.is_(None))
-    bot = db.session.scalar(stmt.with_for_update() if lock else stmt) if isinstance(bot_id, str) else None
-    if bot is None:
-        raise BotNotFound()
-    return bot
-
-
-def _readable_bot(actor_id: str | None, bot_id: str) -> BotInstance:
-    bot = _bot_row(bot_id)
-    if bot.owner_id != actor_id and not bot.is_public:
-        raise BotNotFound()
-    return bot
-
-
-def _owned_bot(actor_id: str, bot_id: str) -> BotInstance:
-    bot = _bot_row(bot_id, lock=True)
-    if bot.owner_id != actor_id:
-        raise BotForbidden() if bot.is_public else BotNotFound()
-    return bot
 
 
 def _pin(actor_id: str, strategy_id: str) -> links.PinnedStrategy:
@@ -228,7 +209,12 @@ def list_bots(*, actor_id: str, page: int, page_size: int) -> Page[BotView]:
 
 def get_bot(*, actor_id: str | None, bot_id: str) -> BotView:
     """Return a bot the caller owns, or a public one."""
-    return bot_view(_readable_bot(actor_id, bot_id), now_ms())
+    return bot_view(
+        get_readable_or_404(
+            BotInstance, bot_id, actor_id=actor_id, public_attr="is_public", error=BotNotFound
+        ),
+        now_ms(),
+    )
 
 
 def _pause(bot: BotInstance, now: int) -> None:
@@ -250,7 +236,11 @@ def _resume(bot: BotInstance, now: int) -> None:
 def set_bot_status(*, actor_id: str, bot_id: str, status: str, now: int | None = None) -> BotView:
     """Pause or resume (``running``/``active``) a bot; resuming clears an error."""
     now = now_ms() if now is None else now
-    bot = _owned_bot(actor_id, bot_id)
+    bot = get_readable_or_404(
+        BotInstance, bot_id, actor_id=actor_id, public_attr="is_public", error=BotNotFound, lock=True
+    )
+    if bot.owner_id != actor_id:
+        raise BotForbidden()  # public, so visible, but not theirs
     if status in ("running", "active"):
         _resume(bot, now)
     elif status == "paused":
@@ -264,7 +254,11 @@ def set_bot_status(*, actor_id: str, bot_id: str, status: str, now: int | None =
 def delete_bot(*, actor_id: str, bot_id: str) -> BotView:
     """Stop a bot for good; its orders and equity history are kept."""
     now = now_ms()
-    bot = _owned_bot(actor_id, bot_id)
+    bot = get_readable_or_404(
+        BotInstance, bot_id, actor_id=actor_id, public_attr="is_public", error=BotNotFound, lock=True
+    )
+    if bot.owner_id != actor_id:
+        raise BotForbidden()  # public, so visible, but not theirs
     _pause(bot, now)
     bot.status, bot.deleted_at = STOPPED, now
     return bot_view(bot, now)
@@ -272,7 +266,9 @@ def delete_bot(*, actor_id: str, bot_id: str) -> BotView:
 
 def get_performance(*, actor_id: str | None, bot_id: str) -> PerformanceView:
     """Return a readable bot's latest equity points and orders (bounded), oldest first."""
-    bot = _readable_bot(actor_id, bot_id)
+    bot = get_readable_or_404(
+        BotInstance, bot_id, actor_id=actor_id, public_attr="is_public", error=BotNotFound
+    )
     limit = int(current_app.config["BOT_CURVE_MAX"])
     equity = db.session.scalars(
         select(BotEquity).where(BotEquity.bot_id == bot.id).order_by(BotEquity.time.desc()).limit(limit)
@@ -283,7 +279,7 @@ def get_performance(*, actor_id: str | None, bot_id: str) -> PerformanceView:
         .order_by(Order.time.desc(), Order.created_at.desc())
         .limit(limit)
     ).all()
-    return PerformanceView(equity=equity[::-1], orders=orders[::-1])
+    return performance_view(equity[::-1], orders[::-1])
 
 
 def _orders_of(bot_id: str) -> Sequence[Order]:
@@ -294,7 +290,9 @@ def _orders_of(bot_id: str) -> Sequence[Order]:
 
 def get_ledger(*, actor_id: str | None, bot_id: str) -> LedgerView:
     """Return a readable bot's ledger entries and the invariant check at its mark price."""
-    bot = _readable_bot(actor_id, bot_id)
+    bot = get_readable_or_404(
+        BotInstance, bot_id, actor_id=actor_id, public_attr="is_public", error=BotNotFound
+    )
     return ledger_view(bot, _orders_of(bot.id))
 
 
@@ -307,15 +305,19 @@ def place_order(
     quantity: Decimal | None = None,
     idempotency_key: str | None = None,
     now: int | None = None,
-) -> Order:
+) -> OrderView:
     """Place a manual market order at the latest close; a replayed key returns the first order."""
     now = now_ms() if now is None else now
-    bot = _owned_bot(actor_id, bot_id)
+    bot = get_readable_or_404(
+        BotInstance, bot_id, actor_id=actor_id, public_attr="is_public", error=BotNotFound, lock=True
+    )
+    if bot.owner_id != actor_id:
+        raise BotForbidden()  # public, so visible, but not theirs
     key = idempotency_key or f"manual:{new_id()}"  # no key: no replay protection asked for
     digest = orders.request_hash(side=side, quantity=quantity)
     existing = orders.existing_order(bot, key, digest)
     if existing is not None:
-        return existing
+        return order_view(existing)
     order = orders.book_order(
         bot, side=side, quantity=quantity, key=key, digest=digest, source="manual", now=now
     )
@@ -323,22 +325,27 @@ def place_order(
         raise OrderRejected(
             "The bot already holds that position.", fields={"side": ["Nothing to do for this side."]}
         )
-    return order
+    return order_view(order)
 
 
 @transactional
-def place_paper_order(*, actor_id: str, bot_id: str, side: str, idempotency_key: str) -> Order | None:
+def place_paper_order(*, actor_id: str, bot_id: str, side: str, idempotency_key: str) -> OrderView | None:
     """Move a bot to long (buy), short-or-flat (sell) or flat (close); None when already there."""
     if side not in ("buy", "sell", "close"):
         raise OrderRejected(fields={"side": ["Must be one of: buy, sell, close."]})
-    bot = _owned_bot(actor_id, bot_id)
+    bot = get_readable_or_404(
+        BotInstance, bot_id, actor_id=actor_id, public_attr="is_public", error=BotNotFound, lock=True
+    )
+    if bot.owner_id != actor_id:
+        raise BotForbidden()  # public, so visible, but not theirs
     digest = orders.request_hash(side=side, source="workflow")
     existing = orders.existing_order(bot, idempotency_key, digest)
     if existing is not None:
-        return existing
-    return orders.book_order(
+        return order_view(existing)
+    order = orders.book_order(
         bot, side=side, quantity=None, key=idempotency_key, digest=digest, source="workflow", now=now_ms()
     )
+    return order_view(order) if order is not None else None
 
 
 def trade_marks(*, actor_id: str, symbol: str, start_ms: int, end_ms: int) -> list[TradeMark]:
@@ -354,37 +361,34 @@ def trade_marks(*, actor_id: str, symbol: str, start_ms: int, end_ms: int) -> li
     return [TradeMark(o.id, o.bot_id, o.symbol, o.side, o.price, o.quantity, o.time) for o in rows]
 
 
+@transactional
 def tick_bot(*, bot_id: str, now: int | None = None) -> ticks.TickOutcome:
     """Run one tick of a bot (see ticks.py); a failure puts the bot in error and books nothing."""
     now = now_ms() if now is None else now
+    bot = ticks.lock_running_bot(bot_id)
+    if bot is None:
+        return ticks.TickOutcome("skipped")
     try:
-        bot = ticks.lock_running_bot(bot_id)
-        if bot is None:
-            db.session.rollback()
-            return ticks.TickOutcome("skipped")
-        outcome = ticks.run_tick(bot, now)
-        db.session.commit()
-        return outcome
+        with db.session.begin_nested():  # a failed tick's writes roll back; the bot's lock stays held
+            return ticks.run_tick(bot, now)
     except ticks.TickFailed as exc:
-        db.session.rollback()
         ticks.mark_error(bot_id, exc.reason, exc.message, now)
-        db.session.commit()
         return ticks.TickOutcome("failed", reason=exc.reason)
-    except BaseException:
-        db.session.rollback()
-        raise
 
 
+@transactional
 def enqueue_due_ticks(*, now: int | None = None, limit: int = 10_000) -> int:
-    """Enqueue one ``bots.tick`` per running bot whose next bar is due; return how many."""
+    """Enqueue one ``bots.tick`` per running bot whose next bar is due (after the claim commits).
+
+    Return how many were enqueued.
+    """
     now = now_ms() if now is None else now
-    try:
-        ids = ticks.claim_due_ticks(now, limit)
-        db.session.commit()
-    except BaseException:
-        db.session.rollback()
-        raise
-    celery = current_app.extensions["celery"]
-    for bot_id in ids:
-        celery.send_task("bots.tick", kwargs={"bot_id": bot_id})
+    ids = ticks.claim_due_ticks(now, limit)
+    on_commit(lambda: _send_ticks(ids))
     return len(ids)
+
+
+def _send_ticks(bot_ids: list[str]) -> None:
+    celery = current_app.extensions["celery"]
+    for bot_id in bot_ids:
+        celery.send_task("bots.tick", kwargs={"bot_id": bot_id})

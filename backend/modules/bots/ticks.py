@@ -155,7 +155,8 @@ def run_tick(bot: BotInstance, now: int) -> TickOutcome:
     target = _targets(bot, bars)
     result = _walk(bot, bars, target, begin)
     _book(bot, result)
-    bot.last_bar_ms = int(result.last_time)
+    assert result.last_time is not None  # begin < len(bars) - 1, so at least one bar was walked
+    bot.last_bar_ms = result.last_time
     flat = last_flat(target, begin, len(bars) - 1)
     if flat is not None:
         bot.flat_bar_ms = int(bars.time[flat])

@@ -10,14 +10,13 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import and_, or_, select, update
 
-from backend.core.db import now_ms, transactional
+from backend.core.db import get_readable_or_404, looks_like_id, now_ms, transactional
 from backend.core.errors import AppError
 from backend.core.pagination import Page, paginate
 from backend.domain.backtest import strategies as domain_strategies
@@ -32,11 +31,10 @@ from backend.modules.strategies.errors import (
     StrategyVersionNotFound,
 )
 from backend.modules.strategies.models import Strategy, StrategyVersion
-from backend.modules.strategies.views import StrategyView, build_views
+from backend.modules.strategies.read_models import StrategyView, VersionView, build_views, version_view
 
 logger = logging.getLogger(__name__)
 
-_ID_RE = re.compile(r"[0-9A-Fa-f-]{1,36}")
 SHOWCASE_CANDIDATES = 100
 
 
@@ -139,39 +137,6 @@ def list_kinds() -> list[dict[str, Any]]:
     ]
 
 
-def looks_like_id(value: Any) -> bool:
-    """Return whether ``value`` can be an id (a UUID string); anything else is simply not found."""
-    return isinstance(value, str) and _ID_RE.fullmatch(value) is not None
-
-
-def _live(strategy_id: str, *, lock: bool = False) -> Strategy:
-    """Return the non-deleted strategy row (locked for update if asked) or raise StrategyNotFound."""
-    row = (
-        db.session.get(Strategy, strategy_id, with_for_update=lock, populate_existing=lock)
-        if looks_like_id(strategy_id)
-        else None
-    )
-    if row is None or row.deleted_at is not None:
-        raise StrategyNotFound()
-    return row
-
-
-def _visible(strategy_id: str, actor_id: str | None, *, lock: bool = False) -> Strategy:
-    """Return a strategy the actor owns or that is published; otherwise 404."""
-    row = _live(strategy_id, lock=lock)
-    if row.owner_id != actor_id and not row.is_published:
-        raise StrategyNotFound()
-    return row
-
-
-def _owned(strategy_id: str, actor_id: str, *, lock: bool = False) -> Strategy:
-    """Return a strategy the actor owns; 403 if only visible (published), 404 otherwise."""
-    row = _visible(strategy_id, actor_id, lock=lock)
-    if row.owner_id != actor_id:
-        raise NotStrategyOwner()
-    return row
-
-
 def _add_version(row: Strategy, *, actor_id: str, kind: str, params: dict[str, Any]) -> StrategyVersion:
     """Append a version to ``row`` unless its content equals the current version's."""
     digest = content_hash(kind, params)
@@ -236,7 +201,16 @@ _META_FIELDS = ("name", "symbol", "tags", "description", "interval")
 @transactional
 def update_strategy(*, actor_id: str, strategy_id: str, changes: Mapping[str, Any]) -> StrategyView:
     """Change metadata; a change of kind or parameters creates a new version."""
-    row = _owned(strategy_id, actor_id, lock=True)  # concurrent edits number versions one by one
+    row = get_readable_or_404(  # locked: concurrent edits number versions one by one
+        Strategy,
+        strategy_id,
+        actor_id=actor_id,
+        public_attr="is_published",
+        error=StrategyNotFound,
+        lock=True,
+    )
+    if row.owner_id != actor_id:
+        raise NotStrategyOwner()  # visible (published) but not theirs
     if "symbol" in changes:
         changes = {**changes, "symbol": known_symbol(changes["symbol"])}
     for field in _META_FIELDS:
@@ -258,14 +232,22 @@ def update_strategy(*, actor_id: str, strategy_id: str, changes: Mapping[str, An
 @transactional
 def delete_strategy(*, actor_id: str, strategy_id: str) -> None:
     """Soft-delete a strategy (its versions stay, so past backtests and bots remain reproducible)."""
-    row = _owned(strategy_id, actor_id)
+    row = get_readable_or_404(
+        Strategy, strategy_id, actor_id=actor_id, public_attr="is_published", error=StrategyNotFound
+    )
+    if row.owner_id != actor_id:
+        raise NotStrategyOwner()  # visible (published) but not theirs
     row.deleted_at = now_ms()
     row.is_published = False
 
 
 def get_strategy(*, actor_id: str | None, strategy_id: str) -> StrategyView:
     """Return a strategy the caller owns or that is published."""
-    return _view(_visible(strategy_id, actor_id))
+    return _view(
+        get_readable_or_404(
+            Strategy, strategy_id, actor_id=actor_id, public_attr="is_published", error=StrategyNotFound
+        )
+    )
 
 
 def list_strategies(*, actor_id: str, page: int, page_size: int) -> Page[StrategyView]:
@@ -309,16 +291,17 @@ def _showcase(live, limit: int) -> list[StrategyView]:
     return sorted(views, key=lambda v: v.latest_backtest_id is None)[:limit]  # stable: newest first within
 
 
-def list_versions(*, actor_id: str | None, strategy_id: str) -> list[StrategyVersion]:
+def list_versions(*, actor_id: str | None, strategy_id: str) -> list[VersionView]:
     """Return every version of a visible strategy, newest first."""
-    _visible(strategy_id, actor_id)
-    return list(
-        db.session.scalars(
-            select(StrategyVersion)
-            .where(StrategyVersion.strategy_id == strategy_id)
-            .order_by(StrategyVersion.number.desc())
-        )
+    get_readable_or_404(
+        Strategy, strategy_id, actor_id=actor_id, public_attr="is_published", error=StrategyNotFound
     )
+    versions = db.session.scalars(
+        select(StrategyVersion)
+        .where(StrategyVersion.strategy_id == strategy_id)
+        .order_by(StrategyVersion.number.desc())
+    )
+    return [version_view(v) for v in versions]
 
 
 def _run_of(row: Strategy, version: StrategyVersion) -> StrategyRun:
@@ -338,7 +321,9 @@ def _run_of(row: Strategy, version: StrategyVersion) -> StrategyRun:
 
 def get_strategy_for_run(*, actor_id: str | None, strategy_id: str) -> StrategyRun:
     """Return the strategy (owned or published) pinned to its current version."""
-    row = _visible(strategy_id, actor_id)
+    row = get_readable_or_404(
+        Strategy, strategy_id, actor_id=actor_id, public_attr="is_published", error=StrategyNotFound
+    )
     version = db.session.get(StrategyVersion, row.current_version_id)
     if version is None:  # pragma: no cover - every strategy is created with a version
         raise StrategyVersionNotFound()
@@ -379,7 +364,7 @@ def record_backtest(
     commits). "Newer" orders runs by finish time, then by id (the smallest wins a tie), as the
     backtests' own "latest completed" does. Return whether the snapshot changed.
     """
-    result = db.session.execute(
+    changed = db.session.scalars(
         update(Strategy)
         .where(
             Strategy.id == strategy_id,
@@ -391,9 +376,10 @@ def record_backtest(
             ),
         )
         .values(latest_backtest_id=backtest_id, latest_metrics=metrics, latest_finished_at=finished_at)
+        .returning(Strategy.id)
         .execution_options(synchronize_session="fetch")
-    )
-    return bool(result.rowcount)
+    ).first()
+    return changed is not None
 
 
 def published_pairs() -> list[tuple[str, str]]:

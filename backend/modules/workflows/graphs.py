@@ -1,4 +1,4 @@
-"""Helpers shared inside the workflows module: limits, compile, hashing, ownership, cron triggers."""
+"""Helpers shared inside the workflows module: limits, compile, hashing, cron triggers."""
 
 from __future__ import annotations
 
@@ -8,12 +8,9 @@ from collections.abc import Mapping
 from typing import Any
 
 from flask import current_app
-from sqlalchemy import select
 
 from backend.domain import workflow as engine
-from backend.extensions import db
-from backend.modules.workflows.errors import InvalidGraph, WorkflowNotFound
-from backend.modules.workflows.models import Workflow
+from backend.modules.workflows.errors import InvalidGraph
 
 
 def limits() -> engine.Limits:
@@ -42,18 +39,9 @@ def graph_hash(graph: Mapping[str, Any]) -> str:
 
 def cron_triggers(graph: Mapping[str, Any]) -> list[tuple[str, str, str]]:
     """Return (node id, cron expression, timezone) of every cron trigger of a saved graph."""
-    out = []
+    out: list[tuple[str, str, str]] = []
     for node in graph.get("nodes", []):
         data = node.get("data") or {}
         if node.get("type") == "trigger" and data.get("mode") == "cron":
             out.append((str(node["id"]), str(data["cron"]), str(data.get("timezone") or "UTC")))
     return out
-
-
-def owned_workflow(actor_id: str, workflow_id: str, *, lock: bool = False) -> Workflow:
-    """Return the caller's workflow or raise WorkflowNotFound (also for other owners' ids)."""
-    stmt = select(Workflow).where(Workflow.id == workflow_id)
-    row = db.session.scalars(stmt.with_for_update() if lock else stmt).first()
-    if row is None or row.owner_id != actor_id:
-        raise WorkflowNotFound()
-    return row

@@ -1,11 +1,12 @@
 """Workflow runs: submit (manual), the job's work (perform actions, store the trace), reads.
 
 A run's status is its job's (``backend.core.jobs``): a run whose nodes failed stores its trace and
-fails its job with reason ``node_failed``. A run executes the version it was created with. Data nodes read complete bars up to the run's
-start through the market service. Actions run in the order the graph ran them: ``buy``/``sell``/
-``close`` with a ``bot_id`` place a paper order through the bots service with the idempotency
-key ``workflow:<run>:<node>`` (a retried run never doubles an order); without a bot the intent
-is only recorded; ``notify`` records one notification row per (run, node).
+fails its job with reason ``node_failed``. A run executes the version it was created with. Data
+nodes read complete bars up to the run's start through the market service. Actions run in the
+order the graph ran them: ``buy``/``sell``/``close`` with a ``bot_id`` place a paper order through
+the bots service with the idempotency key ``workflow:<run>:<node>`` (a retried run never doubles
+an order); without a bot the intent is only recorded; ``notify`` records one notification row per
+(run, node).
 """
 
 from __future__ import annotations
@@ -21,13 +22,15 @@ from backend.core.db import get_owned_or_404, new_id, now_ms, transactional
 from backend.core.errors import AppError
 from backend.core.pagination import Page, paginate
 from backend.domain import workflow as engine
+from backend.domain.bars import Bars
 from backend.domain.marketdata.intervals import interval_ms
 from backend.domain.workflow.cron import last_due
+from backend.domain.workflow.runner import BarsSource
 from backend.extensions import db
 from backend.modules.bots import service as bots_service
 from backend.modules.market import service as market_service
-from backend.modules.workflows.errors import WorkflowRunNotFound
-from backend.modules.workflows.graphs import compile_or_raise, cron_triggers, owned_workflow
+from backend.modules.workflows.errors import WorkflowNotFound, WorkflowRunNotFound
+from backend.modules.workflows.graphs import compile_or_raise, cron_triggers
 from backend.modules.workflows.models import (
     CRON,
     MANUAL,
@@ -46,6 +49,19 @@ ORDER_ACTIONS = ("buy", "sell", "close")
 
 
 @dataclass(frozen=True)
+class NodeTraceView:
+    """What one node did in a run (``status`` ran | pruned | skipped | failed)."""
+
+    node_id: str
+    status: str
+    inputs: dict[str, Any]
+    outputs: dict[str, Any]
+    decision: str | None
+    duration_ms: float
+    error: str | None
+
+
+@dataclass(frozen=True)
 class RunView:
     """A run as the API shows it; ``trace`` is filled only for the detail view."""
 
@@ -61,7 +77,7 @@ class RunView:
     created_at: int
     started_at: int | None
     finished_at: int | None
-    trace: list[dict[str, Any]] | None = None
+    trace: list[NodeTraceView] | None = None
 
 
 def _error(job: jobs.Job | None) -> str | None:
@@ -71,7 +87,7 @@ def _error(job: jobs.Job | None) -> str | None:
     return job.error if job.error_reason == NODE_FAILED else f"{job.error_reason}: {job.error}"
 
 
-def _view(run: WorkflowRun, number: int, trace: list[dict[str, Any]] | None = None) -> RunView:
+def _view(run: WorkflowRun, number: int, trace: list[NodeTraceView] | None = None) -> RunView:
     job = run.job
     return RunView(
         run.id,
@@ -90,8 +106,18 @@ def _view(run: WorkflowRun, number: int, trace: list[dict[str, Any]] | None = No
     )
 
 
-def new_run(row: Workflow, *, trigger: str, scheduled_at: int | None = None) -> WorkflowRun:
-    """Add a run of the workflow's current version with its job (enqueued when the caller commits)."""
+@dataclass(frozen=True)
+class SubmittedRun:
+    """A queued manual run and its job (HTTP 202)."""
+
+    run_id: str
+    job_id: str
+
+
+@transactional
+def submit_run(*, actor_id: str, workflow_id: str) -> SubmittedRun:
+    """Queue a manual run of the workflow's current version (enqueued once this commits)."""
+    row = get_owned_or_404(Workflow, workflow_id, actor_id=actor_id, error=WorkflowNotFound)
     job = jobs.submit(JOB_KIND, owner_id=row.owner_id, subject_id=row.id)
     run = WorkflowRun(
         id=new_id(),
@@ -100,24 +126,11 @@ def new_run(row: Workflow, *, trigger: str, scheduled_at: int | None = None) -> 
         owner_id=row.owner_id,
         job_id=job.id,
         job=job,
-        trigger=trigger,
-        scheduled_at=scheduled_at,
+        trigger=MANUAL,
         created_at=now_ms(),
     )
     db.session.add(run)
-    return run
-
-
-@transactional
-def submit_run(*, actor_id: str, workflow_id: str) -> dict[str, str]:
-    """Queue a manual run of the workflow's current version; return ``{run_id, job_id}``."""
-    run = new_run(owned_workflow(actor_id, workflow_id), trigger=MANUAL)
-    db.session.flush()
-    return {"run_id": run.id, "job_id": run.job_id}
-
-
-def _owned_run(actor_id: str, run_id: str) -> WorkflowRun:
-    return get_owned_or_404(WorkflowRun, run_id, actor_id=actor_id, error=WorkflowRunNotFound)
+    return SubmittedRun(run_id=run.id, job_id=job.id)
 
 
 def _number(version_id: str) -> int:
@@ -128,20 +141,12 @@ def _number(version_id: str) -> int:
 
 def get_run(*, actor_id: str, run_id: str) -> RunView:
     """Return one of the caller's runs with its per-node trace in run order."""
-    run = _owned_run(actor_id, run_id)
+    run = get_owned_or_404(WorkflowRun, run_id, actor_id=actor_id, error=WorkflowRunNotFound)
     rows = db.session.scalars(
         select(WorkflowNodeRun).where(WorkflowNodeRun.run_id == run.id).order_by(WorkflowNodeRun.seq)
     ).all()
     trace = [
-        {
-            "nodeId": r.node_id,
-            "status": r.status,
-            "inputs": r.inputs,
-            "outputs": r.outputs,
-            "decision": r.decision,
-            "durationMs": r.duration_ms,
-            "error": r.error,
-        }
+        NodeTraceView(r.node_id, r.status, r.inputs, r.outputs, r.decision, r.duration_ms, r.error)
         for r in rows
     ]
     return _view(run, _number(run.version_id), trace)
@@ -149,7 +154,7 @@ def get_run(*, actor_id: str, run_id: str) -> RunView:
 
 def list_runs(*, actor_id: str, workflow_id: str, page: int, page_size: int) -> Page[RunView]:
     """Return a workflow's runs, newest first (without traces; version numbers in one query)."""
-    owned_workflow(actor_id, workflow_id)
+    get_owned_or_404(Workflow, workflow_id, actor_id=actor_id, error=WorkflowNotFound)
     stmt = (
         select(WorkflowRun)
         .where(WorkflowRun.workflow_id == workflow_id)
@@ -171,14 +176,31 @@ def list_runs(*, actor_id: str, workflow_id: str, page: int, page_size: int) -> 
     )
 
 
-def list_notifications(*, actor_id: str, page: int, page_size: int) -> Page[WorkflowNotification]:
+@dataclass(frozen=True)
+class NotificationView:
+    """A message recorded by a notify action."""
+
+    id: str
+    workflow_id: str
+    run_id: str
+    node_id: str
+    message: str
+    created_at: int
+
+
+def list_notifications(*, actor_id: str, page: int, page_size: int) -> Page[NotificationView]:
     """Return the caller's workflow notifications, newest first."""
     stmt = (
         select(WorkflowNotification)
         .where(WorkflowNotification.owner_id == actor_id)
         .order_by(WorkflowNotification.created_at.desc(), WorkflowNotification.id)
     )
-    return paginate(stmt, page=page, page_size=page_size)
+    result = paginate(stmt, page=page, page_size=page_size)
+    items = [
+        NotificationView(n.id, n.workflow_id, n.run_id, n.node_id, n.message, n.created_at)
+        for n in result.items
+    ]
+    return Page(items=items, total=result.total)
 
 
 @jobs.job_kind(JOB_KIND)
@@ -213,9 +235,9 @@ class _Started:
 
 @transactional
 def _start(run_id: str) -> _Started:
-    run = db.session.get(WorkflowRun, run_id)
-    workflow = db.session.get(Workflow, run.workflow_id)
-    graph = db.session.get(WorkflowVersion, run.version_id).graph
+    run = db.session.get_one(WorkflowRun, run_id)
+    workflow = db.session.get_one(Workflow, run.workflow_id)
+    graph = db.session.get_one(WorkflowVersion, run.version_id).graph
     run.started_at = now_ms()
     return _Started(
         run.owner_id,
@@ -238,10 +260,10 @@ def _fired(graph: dict[str, Any], trigger: str, scheduled_at: int | None) -> set
     }
 
 
-def bars_source(now: int):
+def bars_source(now: int) -> BarsSource:
     """Return a loader of the last ``lookback`` complete bars before ``now`` (market service)."""
 
-    def load(symbol: str, interval: str, lookback: int):
+    def load(symbol: str, interval: str, lookback: int) -> Bars:
         """Return the last ``lookback`` complete bars of ``symbol``/``interval``."""
         step = interval_ms(interval)
         bars = market_service.load_bars(
@@ -259,19 +281,18 @@ def _perform(intent: engine.ActionIntent, trace: engine.NodeTrace, started: _Sta
             _notify(started, run_id, intent)
             trace.outputs["notification"] = intent.message or f"Workflow reached {intent.node_id}"
         elif intent.bot_id:
-            trace.outputs["order"] = _order(started.owner_id, run_id, intent)
+            trace.outputs["order"] = _order(started.owner_id, run_id, intent.bot_id, intent)
         else:
             trace.outputs["order"] = None
             trace.outputs["note"] = "no bot_id on the action: intent recorded, no order placed"
-    except AppError as exc:
-        db.session.rollback()
+    except AppError as exc:  # the action's own transaction rolled back
         trace.status, trace.error = "failed", f"{exc.code}: {exc.message}"
 
 
-def _order(owner_id: str, run_id: str, intent: engine.ActionIntent) -> dict[str, Any] | None:
+def _order(owner_id: str, run_id: str, bot_id: str, intent: engine.ActionIntent) -> dict[str, Any] | None:
     order = bots_service.place_paper_order(
         actor_id=owner_id,
-        bot_id=intent.bot_id,
+        bot_id=bot_id,
         side=intent.action,
         idempotency_key=f"workflow:{run_id}:{intent.node_id}"[:255],
     )
@@ -327,7 +348,7 @@ def _finish(ctx: jobs.JobContext, run_id: str, trace: list[engine.NodeTrace]) ->
                 error=t.error,
             )
         )
-    db.session.get(WorkflowRun, run_id).finished_at = now_ms()
+    db.session.get_one(WorkflowRun, run_id).finished_at = now_ms()
     failed = [t.node_id for t in trace if t.status == "failed"]
     if not failed:
         ctx.complete()

@@ -10,6 +10,7 @@ replayed one by one: after downtime only the latest due time runs.
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.dialects.postgresql import insert
@@ -26,7 +27,7 @@ from backend.modules.workflows.runs import JOB_KIND
 logger = logging.getLogger(__name__)
 
 
-def due_time(workflow: Workflow, graph: dict, now: int) -> int | None:
+def due_time(workflow: Workflow, graph: dict[str, Any], now: int) -> int | None:
     """Return the latest due time at or before ``now`` if it is not before the enabling, else None.
 
     Whether it already ran is decided by the unique (workflow, scheduled time) insert, not here,
@@ -40,14 +41,19 @@ def due_time(workflow: Workflow, graph: dict, now: int) -> int | None:
 
 
 @transactional
-def _schedule(workflow_id: str, now: int) -> bool:
-    """Insert the due run (exactly once) with its job, enqueued after commit; return whether one was."""
+def schedule_due_run(*, workflow_id: str, now: int) -> bool:
+    """Insert an enabled workflow's due cron run (exactly once) with its job; return whether one was.
+
+    The job is enqueued after the commit; ``enqueue_due_runs`` calls this once per enabled workflow.
+    """
     row = db.session.scalars(
         select(Workflow).where(Workflow.id == workflow_id, Workflow.enabled.is_(True))
     ).first()
-    version = db.session.get(WorkflowVersion, row.current_version_id) if row else None
-    due = due_time(row, version.graph, now) if version else None
-    if due is None:
+    version = (
+        db.session.get(WorkflowVersion, row.current_version_id) if row and row.current_version_id else None
+    )
+    due = due_time(row, version.graph, now) if row and version else None
+    if row is None or version is None or due is None:
         return False
     run_id = db.session.scalar(
         insert(WorkflowRun)
@@ -66,7 +72,7 @@ def _schedule(workflow_id: str, now: int) -> bool:
     if run_id is None:
         return False  # another beat already scheduled this time
     job = jobs.submit(JOB_KIND, owner_id=row.owner_id, subject_id=row.id)
-    db.session.get(WorkflowRun, run_id).job_id = job.id
+    db.session.get_one(WorkflowRun, run_id).job_id = job.id
     row.last_scheduled_at = due
     return True
 
@@ -84,7 +90,7 @@ def enqueue_due_runs(*, now: int | None = None) -> int:
     count = 0
     for workflow_id in ids:
         try:
-            count += _schedule(workflow_id, now)
+            count += schedule_due_run(workflow_id=workflow_id, now=now)
         except Unavailable:
             logger.warning("broker down: scheduled run of %s discarded, retried next beat", workflow_id)
         except Exception:  # noqa: BLE001 - one broken workflow must not stop the others' schedules

@@ -69,23 +69,25 @@ class WorkflowValidateBodySchema(BaseSchema):
         return {"graph": {k: v for k, v in data.items() if k in ("nodes", "edges", "viewport")}}
 
 
-class WorkflowProblemSchema(BaseSchema):
-    """One validation problem."""
+class WorkflowProblemSchema(CamelSchema):
+    """One validation problem (``nodeId``, ``edgeId`` and ``cycle`` only where they apply)."""
 
-    # Dumped from `domain.workflow.problems.Problem.to_dict` (camelCase), so named as on the wire.
-
-    nodeId = ma.fields.String()
-    edgeId = ma.fields.String()
+    node_id = ma.fields.String()
+    edge_id = ma.fields.String()
     reason = ma.fields.String()
     message = ma.fields.String()
     cycle = ma.fields.List(ma.fields.String())
+
+    @ma.post_dump
+    def _omit_unset(self, data: dict[str, Any], **_kwargs: Any) -> dict[str, Any]:
+        return {k: v for k, v in data.items() if v is not None}
 
 
 class WorkflowValidationSchema(CamelSchema):
     """Validation outcome: every problem at once and the run order."""
 
     valid = ma.fields.Boolean()
-    errors = ma.fields.List(ma.fields.Nested(WorkflowProblemSchema))
+    errors = ma.fields.List(ma.fields.Nested(WorkflowProblemSchema), attribute="problems")
     order = ma.fields.List(ma.fields.String())
 
 
@@ -96,17 +98,15 @@ class WorkflowExecuteResultSchema(BaseSchema):
     job_id = ma.fields.String()
 
 
-class WorkflowNodeTraceSchema(BaseSchema):
+class WorkflowNodeTraceSchema(CamelSchema):
     """What one node did in a run."""
 
-    # Dumped from the camelCase trace dicts `runs.py` builds, so named as on the wire.
-
-    nodeId = ma.fields.String()
+    node_id = ma.fields.String()
     status = ma.fields.String(metadata={"enum": ["ran", "pruned", "skipped", "failed"]})
     inputs = ma.fields.Dict()
     outputs = ma.fields.Dict()
     decision = ma.fields.String(allow_none=True)
-    durationMs = ma.fields.Float()
+    duration_ms = ma.fields.Float()
     error = ma.fields.String(allow_none=True)
 
 

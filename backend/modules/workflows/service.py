@@ -14,7 +14,7 @@ from typing import Any
 
 from sqlalchemy import select
 
-from backend.core.db import new_id, now_ms, transactional
+from backend.core.db import get_owned_or_404, looks_like_id, new_id, now_ms, transactional
 from backend.core.errors import AppError
 from backend.core.pagination import Page, paginate
 from backend.domain import workflow as engine
@@ -24,13 +24,12 @@ from backend.domain.workflow.cron import next_due
 from backend.extensions import db
 from backend.modules.strategies import service as strategies_service
 from backend.modules.strategies.errors import InvalidStrategy
-from backend.modules.workflows.errors import NoCronTrigger, WorkflowVersionNotFound
+from backend.modules.workflows.errors import NoCronTrigger, WorkflowNotFound, WorkflowVersionNotFound
 from backend.modules.workflows.graphs import (
     compile_or_raise,
     cron_triggers,
     graph_hash,
     limits,
-    owned_workflow,
 )
 from backend.modules.workflows.models import Workflow, WorkflowVersion
 from backend.modules.workflows.runs import (  # noqa: F401 - the module's public API lives here
@@ -60,13 +59,19 @@ class WorkflowView:
     updated_at: int
 
 
-def validate_graph(*, graph: Any) -> dict[str, Any]:
-    """Validate a graph; return ``{valid, errors, order}`` (never raises for a bad graph)."""
-    return engine.validate(graph, limits()).to_dict()
+def validate_graph(*, graph: Any) -> engine.Validation:
+    """Validate a graph: every problem and the run order (never raises for a bad graph)."""
+    return engine.validate(graph, limits())
 
 
 def _version(version_id: str | None) -> WorkflowVersion | None:
     return db.session.get(WorkflowVersion, version_id) if version_id else None
+
+
+def _graph(row: Workflow) -> dict[str, Any]:
+    """Return the graph of the workflow's current version (empty before its first save)."""
+    version = _version(row.current_version_id)
+    return version.graph if version else {"nodes": [], "edges": []}
 
 
 def _next_run_at(row: Workflow, graph: Mapping[str, Any]) -> int | None:
@@ -77,8 +82,7 @@ def _next_run_at(row: Workflow, graph: Mapping[str, Any]) -> int | None:
 
 
 def _view(row: Workflow) -> WorkflowView:
-    version = _version(row.current_version_id)
-    graph = version.graph if version else {"nodes": [], "edges": []}
+    graph = _graph(row)
     return WorkflowView(
         row.id,
         row.name,
@@ -133,7 +137,7 @@ def create_workflow(
 @transactional
 def update_workflow(*, actor_id: str, workflow_id: str, changes: Mapping[str, Any]) -> WorkflowView:
     """Rename, change the default symbol, or save a new graph (a new version when it changed)."""
-    row = owned_workflow(actor_id, workflow_id, lock=True)
+    row = get_owned_or_404(Workflow, workflow_id, actor_id=actor_id, error=WorkflowNotFound, lock=True)
     now = now_ms()
     if "graph" in changes:
         compile_or_raise(changes["graph"])
@@ -142,7 +146,7 @@ def update_workflow(*, actor_id: str, workflow_id: str, changes: Mapping[str, An
         if key in changes:
             setattr(row, key, changes[key])
     row.updated_at = now
-    if row.enabled and not cron_triggers(_version(row.current_version_id).graph):
+    if row.enabled and not cron_triggers(_graph(row)):
         row.enabled = False  # the new graph has no cron trigger left to schedule
     return _view(row)
 
@@ -150,12 +154,12 @@ def update_workflow(*, actor_id: str, workflow_id: str, changes: Mapping[str, An
 @transactional
 def delete_workflow(*, actor_id: str, workflow_id: str) -> None:
     """Delete a workflow with its versions, runs and notifications."""
-    db.session.delete(owned_workflow(actor_id, workflow_id))
+    db.session.delete(get_owned_or_404(Workflow, workflow_id, actor_id=actor_id, error=WorkflowNotFound))
 
 
 def get_workflow(*, actor_id: str, workflow_id: str) -> WorkflowView:
     """Return one of the caller's workflows."""
-    return _view(owned_workflow(actor_id, workflow_id))
+    return _view(get_owned_or_404(Workflow, workflow_id, actor_id=actor_id, error=WorkflowNotFound))
 
 
 def list_workflows(*, actor_id: str, page: int, page_size: int) -> Page[WorkflowView]:
@@ -172,8 +176,8 @@ def list_workflows(*, actor_id: str, page: int, page_size: int) -> Page[Workflow
 @transactional
 def set_enabled(*, actor_id: str, workflow_id: str, enabled: bool) -> WorkflowView:
     """Enable or disable the workflow's cron triggers (runs are due only after enabling)."""
-    row = owned_workflow(actor_id, workflow_id, lock=True)
-    if enabled and not cron_triggers(_version(row.current_version_id).graph):
+    row = get_owned_or_404(Workflow, workflow_id, actor_id=actor_id, error=WorkflowNotFound, lock=True)
+    if enabled and not cron_triggers(_graph(row)):
         raise NoCronTrigger()
     if enabled and not row.enabled:
         row.enabled_at = now_ms()
@@ -184,15 +188,19 @@ def set_enabled(*, actor_id: str, workflow_id: str, enabled: bool) -> WorkflowVi
 
 def check_version_access(*, actor_id: str, workflow_version_id: str) -> None:
     """Raise WorkflowVersionNotFound unless the version belongs to one of the caller's workflows."""
-    version = db.session.get(WorkflowVersion, workflow_version_id) if workflow_version_id else None
-    owner = db.session.get(Workflow, version.workflow_id).owner_id if version else None
-    if owner != actor_id:
+    version = (
+        db.session.get(WorkflowVersion, workflow_version_id) if looks_like_id(workflow_version_id) else None
+    )
+    if version is None:
         raise WorkflowVersionNotFound()
+    get_owned_or_404(Workflow, version.workflow_id, actor_id=actor_id, error=WorkflowVersionNotFound)
 
 
 def workflow_signals(*, workflow_version_id: str, bars: Bars) -> Signals:
     """Return a version's long entries/exits per bar (vectorised; a signal at t acts at t+1's open)."""
-    version = db.session.get(WorkflowVersion, workflow_version_id) if workflow_version_id else None
+    version = (
+        db.session.get(WorkflowVersion, workflow_version_id) if looks_like_id(workflow_version_id) else None
+    )
     if version is None:
         raise WorkflowVersionNotFound()
     return engine.workflow_signals(compile_or_raise(version.graph), bars)
@@ -202,13 +210,13 @@ def _strategy_params(params: Mapping[str, Any], actor_id: str) -> dict[str, Any]
     """Return ``{workflow_version_id}`` after checking the version is one of the actor's workflows."""
     ref = params.get("workflow_version_id")
     fields = {f"params.{k}": ["Unknown parameter."] for k in sorted(set(params) - {"workflow_version_id"})}
-    if not strategies_service.looks_like_id(ref):
+    if not looks_like_id(ref):
         fields["params.workflow_version_id"] = [
             "Missing data for required field." if not ref else "Must be an id."
         ]
     else:
         try:
-            check_version_access(actor_id=actor_id, workflow_version_id=ref)
+            check_version_access(actor_id=actor_id, workflow_version_id=str(ref))
         except AppError as exc:
             if exc.http_status != 404:
                 raise

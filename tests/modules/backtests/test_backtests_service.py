@@ -7,6 +7,7 @@ import pytest
 from backend.core import jobs
 from backend.modules.backtests import results, service
 from backend.modules.backtests.errors import BacktestNotFound, InvalidBacktest
+from backend.modules.backtests.schemas import BacktestSummarySchema
 from tests.fixtures.core_celery import hold_jobs, make_job_stale
 
 
@@ -69,6 +70,11 @@ def test_verified_kpis_for_the_owner_only_and_only_once_completed(
         kpis["backtestId"] == ids["backtest_id"] and kpis["totalReturn"] == stored["summary"]["totalReturn"]
     )
     assert kpis["engineVersion"] == "1.0.0" and kpis["params"] == {"fast": 10, "slow": 30}
+    # The shape forum posts store and the agent reads: the inputs, then the 8 KPIs, flat and camelCase.
+    inputs = ["backtestId", "strategyId", "strategyVersionId", "symbol", "interval", "kind", "params"]
+    inputs += ["start", "end", "engineVersion", "finishedAt"]
+    assert sorted(kpis) == sorted([*inputs, *stored["summary"]])
+    assert {k: kpis[k] for k in stored["summary"]} == stored["summary"]
     with pytest.raises(BacktestNotFound):
         service.verified_kpis(actor_id=other_user.id, backtest_id=ids["backtest_id"])
     hold_jobs(monkeypatch)
@@ -80,7 +86,8 @@ def test_rebuild_run_reproduces_the_stored_result(client, user, run_backtest):
     ids = _submit(client, user, run_backtest, fee_bps=7, slippage_bps=3)
     rebuilt = service.rebuild_run(actor_id=user.id, backtest_id=ids["backtest_id"])
     stored = client.get(f"/api/backtests/{ids['backtest_id']}", headers=user.headers).get_json()["data"]
-    assert rebuilt.metrics == stored["metrics"] and rebuilt.summary == stored["summary"]
+    assert rebuilt.metrics == stored["metrics"]
+    assert BacktestSummarySchema().dump(rebuilt.summary) == stored["summary"]
     assert (rebuilt.config.fee_bps, rebuilt.config.slippage_bps) == (7.0, 3.0)
     assert len(rebuilt.bars) == stored["barsCount"] == len(rebuilt.result.equity)
     assert (rebuilt.kind, rebuilt.symbol, rebuilt.interval) == ("sma_cross", "BTCUSDT", "1h")
@@ -188,6 +195,7 @@ def test_a_completed_run_is_snapshotted_down_on_its_owners_strategy_only(
     client, user, other_user, make_strategy, run_backtest
 ):
     from backend.extensions import db
+    from backend.modules.backtests.models import Backtest
     from backend.modules.strategies import service as strategies_service
     from backend.modules.strategies.models import Strategy
 
@@ -198,7 +206,7 @@ def test_a_completed_run_is_snapshotted_down_on_its_owners_strategy_only(
     assert theirs != mine
     row = db.session.get(Strategy, sid)
     db.session.refresh(row)
-    done = service.get_backtest(actor_id=user.id, backtest_id=mine).row
+    done = db.session.get(Backtest, mine)
     assert (row.latest_backtest_id, row.latest_metrics, row.latest_finished_at) == (
         mine,
         done.metrics,

@@ -64,7 +64,7 @@ def test_create_rejects_bad_capital(client, user, bot_strategy, wave_market, cap
 
 
 def test_create_rejects_nan_literal_capital(client, user, bot_strategy, wave_market):
-    raw = '{"name": "x", "strategy_id": "%s", "capital": NaN}' % bot_strategy(user.id)
+    raw = f'{{"name": "x", "strategy_id": "{bot_strategy(user.id)}", "capital": NaN}}'
     resp = client.post("/api/bots", headers={**user.headers, "Content-Type": "application/json"}, data=raw)
     assert resp.status_code in (400, 422)
     assert resp.get_json()["code"] == resp.status_code * 100

@@ -26,7 +26,7 @@ def _in_threads(app, n, fn):
             try:
                 barrier.wait(timeout=10)
                 results[i] = fn(i)
-            except Exception as exc:  # collected and asserted on below
+            except Exception as exc:  # noqa: BLE001 - collected and asserted on below
                 errors.append(exc)
             finally:
                 db.session.remove()

@@ -74,7 +74,7 @@ def test_bot_replay_matches_backtest_trade_by_trade(
     orders = db.session.scalars(select(Order).where(Order.bot_id == bot.id).order_by(Order.time)).all()
     got = [(o.time, o.side, float(o.price), float(o.quantity)) for o in orders]
     assert len(got) == len(expected) >= 10
-    for (t1, s1, p1, q1), (t2, s2, p2, q2) in zip(got, expected):
+    for (t1, s1, p1, q1), (t2, s2, p2, q2) in zip(got, expected, strict=True):
         assert (t1, s1) == (t2, s2)
         assert p1 == pytest.approx(p2, rel=1e-9)
         assert q1 == pytest.approx(q2, rel=1e-6)

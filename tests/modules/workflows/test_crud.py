@@ -6,6 +6,8 @@ import json
 
 import pytest
 
+from backend.domain import workflow as engine
+from backend.modules.workflows.graphs import limits
 from tests.domain.workflow.builders import edge, graph, node, sma_cross_graph, threshold_graph
 from tests.helpers.api import error, fields
 
@@ -112,7 +114,7 @@ def test_delete_then_404(client, user, make_workflow):
     assert details == {"reason": "not_found", "error": "workflows.not_found"}
 
 
-def test_validate_endpoint(client, user):
+def test_validate_endpoint(app, client, user):
     ok = client.post("/api/workflows/validate", headers=user.headers, json={"graph": threshold_graph()})
     assert ok.status_code == 200
     assert ok.get_json()["data"] == {"valid": True, "errors": [], "order": ["t", "d", "l", "buy", "sell"]}
@@ -127,6 +129,9 @@ def test_validate_endpoint(client, user):
     assert data["valid"] is False and data["order"] == []
     cycle = next(e for e in data["errors"] if e["reason"] == "cycle")
     assert set(cycle["cycle"]) == {"a", "b"} and cycle["nodeId"] in ("a", "b")
+    # Each problem carries nodeId, edgeId and cycle only where they apply (as the 422 details do).
+    with app.app_context():
+        assert data == engine.validate(cyclic, limits()).to_dict()
 
 
 def test_validate_rejects_huge_graph_naming_the_limit(client, user):

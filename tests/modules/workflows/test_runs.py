@@ -20,7 +20,7 @@ def execute(client, user, workflow_id: str) -> dict:
     return resp.get_json()["data"]
 
 
-def test_execute_queues_a_job_and_stores_the_trace(client, user, make_workflow, workflow_bars):
+def test_execute_queues_a_job_and_stores_the_trace(client, user, make_workflow, workflow_market):
     wf = make_workflow(user)
     queued = execute(client, user, wf["id"])
     assert set(queued) == {"run_id", "job_id"}
@@ -44,10 +44,9 @@ def test_execute_queues_a_job_and_stores_the_trace(client, user, make_workflow, 
     assert trace["buy"]["outputs"]["intent"] == {"action": "buy", "symbol": "BTCUSDT", "botId": None}
     assert trace["buy"]["outputs"]["order"] is None and "intent recorded" in trace["buy"]["outputs"]["note"]
     assert all(t["durationMs"] >= 0 for t in run["trace"])
-    assert workflow_bars.calls[0][:3] == ("BTCUSDT", "1d", 300)
 
 
-def test_job_status_is_success(client, user, make_workflow, workflow_bars):
+def test_job_status_is_success(client, user, make_workflow, workflow_market):
     wf = make_workflow(user)
     queued = execute(client, user, wf["id"])
     from backend.core import jobs
@@ -56,8 +55,8 @@ def test_job_status_is_success(client, user, make_workflow, workflow_bars):
     assert (job.status, job.progress) == ("SUCCESS", 100)
 
 
-def test_false_branch_run(client, user, make_workflow, workflow_bars):
-    workflow_bars.closes["BTCUSDT"] = [10.0, 45.0]
+def test_false_branch_run(client, user, make_workflow, workflow_market):
+    workflow_market.serve([10.0, 45.0])
     wf = make_workflow(user)
     trace = {
         t["nodeId"]: t for t in run_detail(client, user, execute(client, user, wf["id"])["run_id"])["trace"]
@@ -66,16 +65,28 @@ def test_false_branch_run(client, user, make_workflow, workflow_bars):
     assert trace["l"]["decision"] == "close=45 < 30 -> false"
 
 
-def test_failed_data_node_fails_the_run_and_skips_downstream(client, user, make_workflow, workflow_bars):
-    wf = make_workflow(user, symbol="NOPE")  # the fake source has no bars for it -> KeyError
+def test_failed_data_node_fails_the_run_and_skips_downstream(client, user, make_workflow, workflow_market):
+    wf = make_workflow(user, symbol="NOPE")  # no market data source serves it
     run = run_detail(client, user, execute(client, user, wf["id"])["run_id"])
     assert run["status"] == "failed" and run["error"] == "1 node(s) failed: d"
     assert [t["status"] for t in run["trace"]] == ["ran", "failed", "skipped", "skipped", "skipped"]
-    assert run["trace"][1]["error"] == "KeyError: 'NOPE'"
+    assert run["trace"][1]["error"] == "UnknownSymbol: Unknown symbol 'NOPE'."
+
+
+def test_a_market_outage_fails_the_data_node(client, user, make_workflow, workflow_market, monkeypatch):
+    from backend.modules.market import service as market_service
+
+    def down(**_kwargs):
+        raise ConnectionError("provider down")
+
+    monkeypatch.setattr(market_service, "load_bars", down)  # an injected failure: the one fake here
+    run = run_detail(client, user, execute(client, user, make_workflow(user)["id"])["run_id"])
+    assert run["status"] == "failed" and run["error"] == "1 node(s) failed: d"
+    assert run["trace"][1]["error"] == "ConnectionError: provider down"
 
 
 def test_notify_records_one_notification_even_when_the_job_is_redelivered(
-    app, client, user, make_workflow, workflow_bars
+    app, client, user, make_workflow, workflow_market
 ):
     from backend.extensions import db
     from backend.modules.workflows.models import WorkflowNotification
@@ -95,14 +106,14 @@ def test_notify_records_one_notification_even_when_the_job_is_redelivered(
     ]
 
 
-def test_notifications_are_private(client, user, other_user, make_workflow, workflow_bars):
+def test_notifications_are_private(client, user, other_user, make_workflow, workflow_market):
     g = threshold_graph("<", 30)
     g["nodes"][3]["data"] = {"action": "notify"}
     execute(client, user, make_workflow(user, g)["id"])
     assert client.get("/api/workflows/notifications", headers=other_user.headers).get_json()["data"] == []
 
 
-def test_runs_list_newest_first_without_trace(client, user, make_workflow, workflow_bars):
+def test_runs_list_newest_first_without_trace(client, user, make_workflow, workflow_market):
     wf = make_workflow(user)
     first = execute(client, user, wf["id"])["run_id"]
     second = execute(client, user, wf["id"])["run_id"]
@@ -112,7 +123,7 @@ def test_runs_list_newest_first_without_trace(client, user, make_workflow, workf
     assert json.loads(resp.headers["X-Pagination"])["total"] == 2
 
 
-def test_other_users_run_is_404(client, user, other_user, make_workflow, workflow_bars):
+def test_other_users_run_is_404(client, user, other_user, make_workflow, workflow_market):
     run_id = execute(client, user, make_workflow(user)["id"])["run_id"]
     resp = client.get(f"/api/workflows/runs/{run_id}", headers=other_user.headers)
     assert resp.status_code == 404 and resp.get_json()["details"]["error"] == "workflows.run_not_found"
@@ -125,8 +136,9 @@ def test_broker_down_discards_the_run_and_answers_503(client, user, make_workflo
     assert client.get(f"/api/workflows/{wf['id']}/runs", headers=user.headers).get_json()["data"] == []
 
 
-def order_graph(bot_id: str) -> dict:
-    """t -> close > 0 -> buy on the bot (always true on positive prices)."""
+def order_graph(bot_id: str, market) -> dict:
+    """t -> close > 0 -> buy on the bot (always true on positive prices); serves 1m closes near now."""
+    market.serve([100.0, 101.0], interval="1m")
     return graph(
         [
             node("t", "trigger"),
@@ -139,13 +151,13 @@ def order_graph(bot_id: str) -> dict:
 
 
 def test_buy_places_one_paper_order_per_run_and_node(
-    app, client, user, make_workflow, make_bot, workflow_bars
+    app, client, user, make_workflow, make_bot, workflow_market
 ):
     from backend.domain.workflow import ActionIntent, NodeTrace
     from backend.modules.workflows import runs
 
     bot = make_bot(user)
-    wf = make_workflow(user, order_graph(bot["id"]))
+    wf = make_workflow(user, order_graph(bot["id"], workflow_market))
     queued = execute(client, user, wf["id"])
     trace = {t["nodeId"]: t for t in run_detail(client, user, queued["run_id"])["trace"]}
     order = trace["buy"]["outputs"]["order"]
@@ -160,17 +172,17 @@ def test_buy_places_one_paper_order_per_run_and_node(
 
 
 def test_order_on_someone_elses_bot_fails_the_node(
-    client, user, other_user, make_workflow, make_bot, workflow_bars
+    client, user, other_user, make_workflow, make_bot, workflow_market
 ):
     bot = make_bot(other_user)
-    wf = make_workflow(user, order_graph(bot["id"]))
+    wf = make_workflow(user, order_graph(bot["id"], workflow_market))
     run = run_detail(client, user, execute(client, user, wf["id"])["run_id"])
     buy = run["trace"][-1]
     assert run["status"] == "failed" and buy["status"] == "failed" and buy["error"].startswith("bots.")
 
 
 def test_a_retried_run_never_doubles_orders_notifications_or_trace(
-    app, client, user, make_workflow, make_bot, workflow_bars
+    app, client, user, make_workflow, make_bot, workflow_market
 ):
     """Simulate the reaper requeueing a run's job: the whole run executes again."""
     from sqlalchemy import update
@@ -181,7 +193,7 @@ def test_a_retried_run_never_doubles_orders_notifications_or_trace(
     from tests.domain.workflow.builders import edge, node
 
     bot = make_bot(user)
-    g = order_graph(bot["id"])
+    g = order_graph(bot["id"], workflow_market)
     g["nodes"].append(node("note", "action", action="notify", message="bought"))
     g["edges"].append(edge("l", "note", "true"))
     g["nodes"][1]["data"]["symbol"] = "BTCUSDT"

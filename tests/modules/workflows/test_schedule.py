@@ -108,8 +108,10 @@ def test_unique_scheduled_time_survives_a_racing_insert(app, client, user, make_
     wf = make_workflow(user, cron_graph("0 * * * *", "UTC"))
     enable_at(user, wf["id"], "2026-01-05T08:00:00")
     now = ms("2026-01-05T09:00:10")
-    assert schedule._schedule(wf["id"], now) is True
-    assert schedule._schedule(wf["id"], now) is False  # the second beat's insert finds the row
+    assert schedule.schedule_due_run(workflow_id=wf["id"], now=now) is True
+    assert (
+        schedule.schedule_due_run(workflow_id=wf["id"], now=now) is False
+    )  # the second beat's insert finds the row
 
 
 def test_disabled_workflow_is_not_scheduled_and_cron_run_fires_only_cron_triggers(

@@ -1,4 +1,5 @@
-"""The contract's Strategy, built from strategy rows and their latest-backtest snapshot.
+"""Read models of strategies: the contract's Strategy (built from strategy rows and their
+latest-backtest snapshot) and its versions; snake_case, the wire names come from ``schemas.py``.
 
 `returns`, `winRate`, `maxDrawdown` and `trades` come from the owner's latest completed backtest
 of the strategy (0 when there is none yet), snapshotted on the row by `service.record_backtest`;
@@ -99,3 +100,27 @@ def build_views(rows: Sequence[Strategy]) -> list[StrategyView]:
         else {}
     )
     return [_view(r, versions.get(r.current_version_id), r.id in active) for r in rows]
+
+
+@dataclass(frozen=True)
+class VersionView:
+    """One immutable version of a strategy."""
+
+    id: str
+    number: int
+    kind: str
+    params: dict[str, Any]
+    content_hash: str
+    created_at: int
+
+
+def version_view(version: StrategyVersion) -> VersionView:
+    """Return the view of a version row."""
+    return VersionView(
+        id=version.id,
+        number=version.number,
+        kind=version.kind,
+        params=dict(version.params),
+        content_hash=version.content_hash,
+        created_at=version.created_at,
+    )

@@ -1,4 +1,7 @@
-"""Read models of bots: the contract's Bot, performance and the ledger with its check."""
+"""Read models of bots: the contract's Bot, orders, performance and the ledger with its check.
+
+Snake_case dataclasses; the wire names come from ``schemas.py``.
+"""
 
 from __future__ import annotations
 
@@ -86,11 +89,70 @@ def bot_view(bot: BotInstance, now: int) -> BotView:
 
 
 @dataclass(frozen=True)
-class PerformanceView:
-    """Equity points (time, value) and the bot's orders, oldest first."""
+class OrderView:
+    """A filled paper order and its ledger effect (the balances right after it)."""
 
-    equity: Sequence[BotEquity]
-    orders: Sequence[Order]
+    id: str
+    bot_id: str
+    symbol: str
+    side: str
+    price: Decimal
+    quantity: Decimal
+    fee: Decimal
+    status: str
+    pnl: Decimal  # realised PnL of this fill, net of its fee
+    timestamp: int
+    idempotency_key: str
+    source: str  # tick | manual | workflow
+    notional: Decimal
+    reference_price: Decimal
+    cash_after: Decimal
+    position_after: Decimal
+
+
+def order_view(order: Order) -> OrderView:
+    """Return the view of an order row."""
+    return OrderView(
+        id=order.id,
+        bot_id=order.bot_id,
+        symbol=order.symbol,
+        side=order.side,
+        price=order.price,
+        quantity=order.quantity,
+        fee=order.fee,
+        status=order.status,
+        pnl=order.realised_pnl,
+        timestamp=order.time,
+        idempotency_key=order.idempotency_key,
+        source=order.source,
+        notional=order.notional,
+        reference_price=order.reference_price,
+        cash_after=order.cash_after,
+        position_after=order.position_after,
+    )
+
+
+@dataclass(frozen=True)
+class EquityPoint:
+    """Equity at a bar's close, stamped with the bar's open time."""
+
+    time: int
+    value: Decimal
+
+
+@dataclass(frozen=True)
+class PerformanceView:
+    """Equity points and the bot's orders, oldest first."""
+
+    equity: list[EquityPoint]
+    orders: list[OrderView]
+
+
+def performance_view(equity: Sequence[BotEquity], orders: Sequence[Order]) -> PerformanceView:
+    """Return the performance of a bot from its equity and order rows."""
+    return PerformanceView(
+        equity=[EquityPoint(p.time, p.value) for p in equity], orders=[order_view(o) for o in orders]
+    )
 
 
 @dataclass(frozen=True)
@@ -98,7 +160,7 @@ class LedgerView:
     """The ledger entries (orders with their cash effect), the account state and the check."""
 
     bot_id: str
-    entries: Sequence[Order]
+    entries: list[OrderView]
     avg_price: Decimal
     check: InvariantCheck
 
@@ -107,4 +169,9 @@ def ledger_view(bot: BotInstance, orders: Sequence[Order]) -> LedgerView:
     """Replay ``orders`` and check the equity identity at the bot's mark price."""
     state = state_of(bot)
     check = check_invariant(state, mark_of(bot), [fill_of(o) for o in orders])
-    return LedgerView(bot_id=bot.id, entries=orders, avg_price=state.avg_price, check=check)
+    return LedgerView(
+        bot_id=bot.id,
+        entries=[order_view(o) for o in orders],
+        avg_price=state.avg_price,
+        check=check,
+    )

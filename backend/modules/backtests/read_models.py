@@ -1,0 +1,209 @@
+"""Read models of backtests: what the services return and the schemas dump (snake_case; the wire
+names come from ``schemas.py``).
+
+The contract's Trade is a *fill*: each stored round trip yields an entry fill (``buy`` for a long,
+``sell`` for a short; no pnl) and an exit fill (the opposite side, carrying the round trip's pnl).
+Kline ``signal`` marks the bars where fills happened (buy/sell), i.e. bar t+1 for a signal at t.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterable
+from dataclasses import dataclass, fields
+from decimal import Decimal
+from typing import Any
+
+from backend.core.schemas import camelize
+from backend.modules.backtests.models import Backtest, BacktestTrade
+
+_FILL_NS = uuid.UUID("6f1f4d2e-8a55-4c7e-9a34-6c0f1c2b7d10")
+
+
+@dataclass(frozen=True)
+class Summary:
+    """The contract's 8 KPIs of a completed run (percent numbers; None where undefined)."""
+
+    total_return: float | None
+    annualized_return: float | None
+    sharpe_ratio: float | None
+    max_drawdown: float | None
+    win_rate: float | None
+    profit_factor: float | None
+    total_trades: int | None
+    avg_holding_days: float | None
+
+
+def summary_of(metrics: dict[str, Any] | None) -> Summary | None:
+    """Return the summary of stored metrics (stored with the domain's camelCase keys), None without."""
+    if metrics is None:
+        return None
+    return Summary(**{f.name: metrics.get(camelize(f.name)) for f in fields(Summary)})
+
+
+@dataclass(frozen=True)
+class Fill:
+    """The contract's Trade: one fill; an exit fill carries its round trip's pnl."""
+
+    id: str
+    symbol: str
+    side: str  # buy | sell
+    price: Decimal
+    quantity: Decimal
+    pnl: Decimal | None
+    timestamp: int
+
+
+def fills_of(trades: Iterable[BacktestTrade], symbol: str) -> list[Fill]:
+    """Return the fills of stored round trips (two per round trip), oldest first."""
+    out: list[Fill] = []
+    for t in trades:
+        opening, closing = ("buy", "sell") if t.side == "long" else ("sell", "buy")
+        entry_id, exit_id = (str(uuid.uuid5(_FILL_NS, f"{t.id}:{end}")) for end in ("entry", "exit"))
+        out.append(Fill(entry_id, symbol, opening, t.entry_price, t.quantity, None, t.entry_time))
+        out.append(Fill(exit_id, symbol, closing, t.exit_price, t.quantity, t.pnl, t.exit_time))
+    return out
+
+
+@dataclass(frozen=True)
+class KlineBar:
+    """A candle of the result's chart; ``signal`` (buy|sell) marks a fill on that bar."""
+
+    time: int
+    open: float
+    high: float
+    low: float
+    close: float
+    volume: float
+    signal: str | None
+
+
+def kline_of(rows: list[list[Any]] | None) -> list[KlineBar]:
+    """Return stored ``[t, o, h, l, c, v, signal]`` rows as candles."""
+    return [KlineBar(*row) for row in rows or []]
+
+
+@dataclass(frozen=True)
+class EquityPoint:
+    """One point of the equity curve (quote currency)."""
+
+    time: int
+    value: float
+
+
+def equity_of(rows: list[list[Any]] | None) -> list[EquityPoint]:
+    """Return stored ``[t, value]`` rows as points."""
+    return [EquityPoint(t, v) for t, v in rows or []]
+
+
+@dataclass(frozen=True)
+class BacktestView:
+    """A backtest: its recorded inputs, its job's status and (detail/latest views) its result.
+
+    ``status`` is the job's (PENDING, RUNNING, SUCCESS, FAILED, CANCELLED); ``error`` is
+    ``{reason, message}`` for a failed or cancelled run; ``started_at`` is the submit time while
+    queued; ``finished_at`` is when the run ended (completed, failed or cancelled).
+    """
+
+    id: str
+    owner_id: str
+    name: str
+    symbol: str
+    status: str
+    started_at: int
+    finished_at: int | None
+    job_id: str
+    strategy_id: str | None
+    strategy_version_id: str | None
+    kind: str
+    params: dict[str, Any]
+    interval: str
+    start: int
+    end: int
+    provider: str
+    initial_capital: Decimal
+    fee_bps: Decimal
+    slippage_bps: Decimal
+    allow_short: bool
+    engine_version: str
+    bars_count: int | None
+    created_at: int
+    error: dict[str, str | None] | None
+    summary: Summary | None
+    metrics: dict[str, Any] | None
+    kline: list[KlineBar]
+    trades: list[Fill]
+    equity: list[EquityPoint]
+
+
+def backtest_view(row: Backtest, trades: Iterable[BacktestTrade] | None = None) -> BacktestView:
+    """Return the view of a row; with its ``trades`` the result (kline, fills, equity) is included."""
+    job = row.job
+    full = trades is not None
+    return BacktestView(
+        id=row.id,
+        owner_id=row.owner_id,
+        name=row.name,
+        symbol=row.symbol,
+        status=job.status,
+        started_at=int(job.started_at or row.created_at),
+        finished_at=job.finished_at,
+        job_id=row.job_id,
+        strategy_id=row.strategy_id,
+        strategy_version_id=row.strategy_version_id,
+        kind=row.kind,
+        params=dict(row.params),
+        interval=row.interval,
+        start=row.start_ms,
+        end=row.end_ms,
+        provider=row.provider,
+        initial_capital=row.initial_capital,
+        fee_bps=row.fee_bps,
+        slippage_bps=row.slippage_bps,
+        allow_short=row.allow_short,
+        engine_version=row.engine_version,
+        bars_count=row.bars_count,
+        created_at=row.created_at,
+        error={"reason": job.error_reason, "message": job.error} if job.error_reason else None,
+        summary=summary_of(row.metrics),
+        metrics=row.metrics,
+        kline=kline_of(row.kline) if full else [],
+        trades=fills_of(trades, row.symbol) if trades is not None else [],
+        equity=equity_of(row.equity_curve) if full else [],
+    )
+
+
+@dataclass(frozen=True)
+class Kpis:
+    """The verified KPIs of a completed backtest with what is needed to reproduce them."""
+
+    backtest_id: str
+    strategy_id: str | None
+    strategy_version_id: str | None
+    symbol: str
+    interval: str
+    kind: str
+    params: dict[str, Any]
+    start: int
+    end: int
+    engine_version: str
+    finished_at: int | None
+    summary: Summary | None
+
+
+def kpis_of(row: Backtest) -> Kpis:
+    """Return the KPIs of a completed backtest row."""
+    return Kpis(
+        backtest_id=row.id,
+        strategy_id=row.strategy_id,
+        strategy_version_id=row.strategy_version_id,
+        symbol=row.symbol,
+        interval=row.interval,
+        kind=row.kind,
+        params=dict(row.params),
+        start=row.start_ms,
+        end=row.end_ms,
+        engine_version=row.engine_version,
+        finished_at=row.finished_at,
+        summary=summary_of(row.metrics),
+    )
