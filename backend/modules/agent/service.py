@@ -68,13 +68,9 @@ def submit_audit(*, actor_id: str, body: dict[str, Any]) -> dict[str, str]:
     return {"job_id": job.id, "audit_id": audit.id}
 
 
-def _owned(actor_id: str, audit_id: str) -> Audit:
-    return get_owned_or_404(Audit, audit_id, actor_id=actor_id, error=AuditNotFound)
-
-
 def get_audit(*, actor_id: str, audit_id: str) -> dict[str, Any]:
     """Return one of the caller's audits."""
-    return audit_view(_owned(actor_id, audit_id))
+    return audit_view(get_owned_or_404(Audit, audit_id, actor_id=actor_id, error=AuditNotFound))
 
 
 def list_audits(*, actor_id: str, page: int, page_size: int) -> Page[dict[str, Any]]:
