@@ -23,7 +23,7 @@ from backend.modules.backtests import service as backtests_service
 from backend.modules.forum import ranking
 from backend.modules.forum.errors import AttachmentUnavailable, CommentNotFound, NotAuthor, PostNotFound
 from backend.modules.forum.models import Comment, Favorite, Like, Post
-from backend.modules.forum.views import (
+from backend.modules.forum.read_models import (
     CommentView,
     PostView,
     authors_by_id,

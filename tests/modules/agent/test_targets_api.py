@@ -1,6 +1,5 @@
 """Audit targets through the other modules: backtest, strategy (latest backtest), file, bot."""
 
-
 import pytest
 
 from tests.domain.audit.test_statements import EXAMPLE
