@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import logging
 import re
 import time
 import uuid
@@ -14,6 +15,8 @@ from sqlalchemy import BigInteger, Numeric
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from backend.extensions import db
+
+logger = logging.getLogger(__name__)
 
 F = TypeVar("F", bound=Callable[..., Any])
 M = TypeVar("M")
@@ -59,6 +62,26 @@ def _run_on_commit() -> None:
         callback()
 
 
+_ON_ROLLBACK = "qyq_on_rollback"
+
+
+def on_rollback(callback: Callable[[], None]) -> None:
+    """Run ``callback`` if the enclosing ``@transactional`` function rolls back (body or commit failed).
+
+    For undoing what the database cannot: bytes written for a row that was never committed.
+    Errors in a callback are logged, never raised over the error that caused the rollback.
+    """
+    db.session.info.setdefault(_ON_ROLLBACK, []).append(callback)
+
+
+def _run_on_rollback() -> None:
+    for callback in db.session.info.pop(_ON_ROLLBACK, []):
+        try:
+            callback()
+        except Exception:  # noqa: BLE001 - the rollback's cause is the error worth raising
+            logger.exception("an on_rollback callback failed")
+
+
 def transactional(func: F) -> F:
     """Make ``func`` one unit of work: commit when it returns, roll back if it raises.
 
@@ -66,6 +89,7 @@ def transactional(func: F) -> F:
     units of work on purpose (progress, partial results, the final result), so private steps of
     a job's work may carry it too; ADR 0007 records that. Callbacks registered with
     ``on_commit`` run after the commit, outside the transaction; their errors propagate.
+    Callbacks registered with ``on_rollback`` run after a rollback.
     """
 
     @functools.wraps(func)
@@ -76,7 +100,9 @@ def transactional(func: F) -> F:
         except BaseException:
             db.session.info.pop(_ON_COMMIT, None)
             db.session.rollback()
+            _run_on_rollback()
             raise
+        db.session.info.pop(_ON_ROLLBACK, None)
         _run_on_commit()
         return result
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import math
 import numbers
+from collections.abc import Mapping
 from typing import Any
 
 from sqlalchemy import select
@@ -22,7 +23,7 @@ from backend.domain.audit.summary import deterministic_narrative
 from backend.extensions import db
 from backend.modules.agent import settings, targets
 from backend.modules.agent.llm import LLMUnavailable, write_narrative
-from backend.modules.agent.memory import open_store
+from backend.modules.agent.memory import Memory, open_store
 from backend.modules.agent.models import Audit
 
 logger = logging.getLogger(__name__)
@@ -47,24 +48,14 @@ def _describe(a: Audit) -> str:
     return f"{a.target_kind} {a.target_id}" + (f" on {a.symbol}" if a.symbol else "")
 
 
-def _recall(actor_id: str, key: str, query: str, notes: list[str]) -> list[dict[str, Any]]:
+def _recall(actor_id: str, key: str, query: str, notes: list[str]) -> list[Memory]:
     try:
         with open_store(settings.memory_settings(key)) as store:
-            found = store.search(user_id=actor_id, query=query, limit=5)
+            return store.search(user_id=actor_id, query=query, limit=5)
     except Exception as exc:  # noqa: BLE001 - memory is an aid; the audit goes on without it
         logger.warning("memory search failed: %s", type(exc).__name__)
         notes.append(MEMORY_DOWN_NOTE)
         return []
-    return [
-        {
-            "id": m["id"],
-            "memory": m["memory"],
-            "kind": m["kind"],
-            "score": m["score"],
-            "createdAt": m["createdAt"],
-        }
-        for m in found
-    ]
 
 
 def _remember(actor_id: str, key: str, text: str) -> None:
@@ -75,7 +66,7 @@ def _remember(actor_id: str, key: str, text: str) -> None:
         logger.warning("storing the audit conclusion failed: %s", type(exc).__name__)
 
 
-def _conclusion(a: Audit, score: int, findings: list[dict[str, Any]]) -> str:
+def _conclusion(a: Audit, score: int, findings: list[Mapping[str, Any]]) -> str:
     flagged = [f["title"] for f in findings if f["severity"] in ("high", "medium")]
     issues = "; ".join(flagged) if flagged else "no major issue"
     return f"Audit of {_describe(a)} scored {score}/100: {issues}."
@@ -93,7 +84,7 @@ def run_audit(ctx: JobContext) -> None:
     report = targets.report_for(
         actor_id=a.owner_id, kind=a.target_kind, target_id=a.target_id, statements=a.input
     )
-    findings = report.findings_dicts()
+    findings: list[Mapping[str, Any]] = list(report.findings_dicts())
     _update(audit_id, score=report.score, findings=findings, metrics=_jsonable(report.metrics))
     ctx.progress(40)
     notes: list[str] = []
@@ -115,7 +106,7 @@ def run_audit(ctx: JobContext) -> None:
         narrative=narrative,
         narrative_source=source,
         model=model,
-        memories_used=used,
+        memories_used=[m.to_json() for m in used],
         notes=notes,
         finished_at=now_ms(),
         complete=ctx,
@@ -123,12 +114,12 @@ def run_audit(ctx: JobContext) -> None:
 
 
 def _narrate(
-    a: Audit, key: str, findings: list[dict[str, Any]], used: list[dict[str, Any]], notes: list[str]
+    a: Audit, key: str, findings: list[Mapping[str, Any]], used: list[Memory], notes: list[str]
 ) -> tuple[dict[str, Any], str, str]:
     llm = settings.llm_settings(key)
     context = {"target": _describe(a), "question": a.question}
     try:
-        out = write_narrative(llm, findings=findings, memories=used, context=context)
+        out = write_narrative(llm, findings=findings, memories=[m.to_json() for m in used], context=context)
     except LLMUnavailable as exc:
         raise JobFailed(exc.reason, reason="llm_unavailable") from None
     notes.extend(out.notes)
@@ -136,12 +127,15 @@ def _narrate(
 
 
 def _jsonable(metrics: dict[str, Any]) -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for k, v in metrics.items():
-        if isinstance(v, numbers.Integral) and not isinstance(v, bool):
-            out[k] = int(v)
-        elif isinstance(v, numbers.Real) and math.isfinite(float(v)):
-            out[k] = float(v)
-        else:
-            out[k] = None
-    return out
+    return {k: _json_number(v) for k, v in metrics.items()}
+
+
+def _json_number(value: Any) -> int | float | None:
+    """Return ``value`` as a JSON number (numpy scalars included); NaN, infinities and others are null."""
+    if isinstance(value, bool):
+        return float(value)
+    if isinstance(value, numbers.Integral):
+        return int(value)
+    if isinstance(value, numbers.Real) and math.isfinite(float(value)):
+        return float(value)
+    return None

@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -103,7 +103,7 @@ def chat_json(
 
 
 def _user_message(
-    findings: list[dict[str, Any]], memories: list[dict[str, Any]], context: dict[str, Any]
+    findings: list[Mapping[str, Any]], memories: list[Mapping[str, Any]], context: dict[str, Any]
 ) -> str:
     mems = [{"id": MEMORY_PREFIX + str(m["id"]), "memory": m["memory"]} for m in memories]
     return json.dumps({"context": context, "findings": findings, "memories": mems})
@@ -119,8 +119,8 @@ def _parse(text: str) -> Any:
 def write_narrative(
     s: LLMSettings,
     *,
-    findings: list[dict[str, Any]],
-    memories: list[dict[str, Any]],
+    findings: list[Mapping[str, Any]],
+    memories: list[Mapping[str, Any]],
     context: dict[str, Any],
     sleep: Callable[[float], None] = time.sleep,
 ) -> Narrative:

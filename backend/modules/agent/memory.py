@@ -17,7 +17,7 @@ import logging
 import os
 import threading
 import warnings
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
@@ -43,6 +43,33 @@ class MemorySettings:
     qdrant_url: str | None = None
     qdrant_api_key: str | None = None
     mem0_dir: str | None = None
+
+
+@dataclass(frozen=True)
+class Memory:
+    """One remembered fact of a user's: ``kind`` is "preference" or "audit", ``created_at`` Unix ms."""
+
+    id: str
+    memory: str
+    kind: str
+    score: float | None
+    created_at: int | None
+
+    def to_json(self) -> dict[str, Any]:
+        """Return the JSON an audit keeps of a memory it used (``Audit.memories_used``)."""
+        # Audits stored before this class existed hold "createdAt"; one spelling stays in the column.
+        return {
+            "id": self.id,
+            "memory": self.memory,
+            "kind": self.kind,
+            "score": self.score,
+            "createdAt": self.created_at,
+        }
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> Memory:
+        """Return the memory ``to_json`` stored."""
+        return cls(data["id"], data["memory"], data["kind"], data["score"], data["createdAt"])
 
 
 def _prepare_env(s: MemorySettings) -> str:
@@ -127,15 +154,15 @@ def _ms(iso: str | None) -> int | None:
         return None
 
 
-def _row(item: dict[str, Any]) -> dict[str, Any]:
+def _row(item: dict[str, Any]) -> Memory:
     meta = item.get("metadata") or {}
-    return {
-        "id": item["id"],
-        "memory": item.get("memory", ""),
-        "kind": meta.get("kind", "preference"),
-        "score": item.get("score"),
-        "createdAt": _ms(item.get("created_at")),
-    }
+    return Memory(
+        id=item["id"],
+        memory=item.get("memory", ""),
+        kind=meta.get("kind", "preference"),
+        score=item.get("score"),
+        created_at=_ms(item.get("created_at")),
+    )
 
 
 class MemoryStore:
@@ -144,28 +171,28 @@ class MemoryStore:
     def __init__(self, mem: Any) -> None:
         self.mem = mem
 
-    def remember_statement(self, *, user_id: str, text: str) -> list[dict[str, Any]]:
+    def remember_statement(self, *, user_id: str, text: str) -> list[Memory]:
         """Extract facts from what the user said (one LLM call) and store them."""
         out = self.mem.add(
             [{"role": "user", "content": text}], user_id=user_id, metadata={"kind": "preference"}
         )
         return self._stored(out)
 
-    def remember_verbatim(self, *, user_id: str, text: str, kind: str) -> list[dict[str, Any]]:
+    def remember_verbatim(self, *, user_id: str, text: str, kind: str) -> list[Memory]:
         """Store ``text`` as it is (no LLM call), tagged with ``kind``."""
         out = self.mem.add(text, user_id=user_id, infer=False, metadata={"kind": kind})
         return self._stored(out)
 
-    def _stored(self, out: dict[str, Any]) -> list[dict[str, Any]]:
+    def _stored(self, out: dict[str, Any]) -> list[Memory]:
         # add() answers without timestamps or metadata; read the stored rows back
         return [_row(self.mem.get(r["id"]) or r) for r in out.get("results", [])]
 
-    def search(self, *, user_id: str, query: str, limit: int = 5) -> list[dict[str, Any]]:
+    def search(self, *, user_id: str, query: str, limit: int = 5) -> list[Memory]:
         """Return the user's memories nearest to ``query``, best first."""
         out = self.mem.search(query, filters={"user_id": user_id}, top_k=limit)
         return [_row(r) for r in out.get("results", [])]
 
-    def list(self, *, user_id: str, limit: int = 100) -> list[dict[str, Any]]:
+    def list(self, *, user_id: str, limit: int = 100) -> list[Memory]:
         """Return the user's memories."""
         out = self.mem.get_all(filters={"user_id": user_id}, top_k=limit)
         return [_row(r) for r in out.get("results", [])]

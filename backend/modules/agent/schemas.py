@@ -5,7 +5,7 @@ from __future__ import annotations
 import marshmallow as ma
 from marshmallow import validate, validates_schema
 
-from backend.core.schemas import BaseSchema, Id, Symbol, TimestampMs
+from backend.core.schemas import BaseSchema, CamelSchema, Id, Symbol, TimestampMs
 
 TARGET_FIELDS = ("backtest_id", "strategy_id", "bot_id", "file_id", "statements")
 
@@ -63,16 +63,14 @@ class NarrativeSchema(BaseSchema):
     recommendations = ma.fields.List(ma.fields.Nested(SentenceSchema))
 
 
-class MemorySchema(BaseSchema):
-    """One remembered fact of the caller's."""
-
-    # Dumped from the camelCase dicts `views.py` builds, so named as on the wire.
+class MemorySchema(CamelSchema):
+    """One remembered fact of the caller's (dumps a `memory.Memory`)."""
 
     id = ma.fields.String()
     memory = ma.fields.String()
     kind = ma.fields.String(metadata={"enum": ["preference", "audit"]})
     score = ma.fields.Float(allow_none=True)
-    createdAt = TimestampMs(allow_none=True)
+    created_at = TimestampMs(allow_none=True)
 
 
 class AuditTargetSchema(BaseSchema):
@@ -96,15 +94,16 @@ RUN_STATUS = {
 }
 
 
-class AuditSchema(BaseSchema):
-    """An audit: status and, when completed, the score, findings and cited narrative."""
+class AuditSchema(CamelSchema):
+    """An audit: status and, when completed, the score, findings and cited narrative.
 
-    # Dumped from the camelCase dict `views.audit_view` builds, so named as on the wire.
+    Dumps a `read_models.AuditView`.
+    """
 
     id = ma.fields.String()
-    jobId = ma.fields.String(allow_none=True)
+    job_id = ma.fields.String(allow_none=True)
     status = ma.fields.Function(
-        lambda audit: RUN_STATUS[audit["status"]],
+        lambda audit: RUN_STATUS[audit.status],
         metadata={"type": "string", "enum": ["queued", "running", "completed", "failed"]},
     )
     target = ma.fields.Nested(AuditTargetSchema)
@@ -114,13 +113,13 @@ class AuditSchema(BaseSchema):
     summary = ma.fields.String(allow_none=True)
     recommendations = ma.fields.List(ma.fields.String(), allow_none=True)
     narrative = ma.fields.Nested(NarrativeSchema, allow_none=True)
-    narrativeSource = ma.fields.String(allow_none=True)
-    memoriesUsed = ma.fields.List(ma.fields.Nested(MemorySchema), allow_none=True)
+    narrative_source = ma.fields.String(allow_none=True)
+    memories_used = ma.fields.List(ma.fields.Nested(MemorySchema), allow_none=True)
     model = ma.fields.String(allow_none=True)
     notes = ma.fields.List(ma.fields.String(), allow_none=True)
     error = ma.fields.Nested(AuditErrorSchema, allow_none=True)
-    createdAt = TimestampMs()
-    finishedAt = TimestampMs(allow_none=True)
+    created_at = TimestampMs()
+    finished_at = TimestampMs(allow_none=True)
 
 
 class MemoryCreateSchema(BaseSchema):

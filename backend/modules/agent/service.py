@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import logging
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 from sqlalchemy import select
 
@@ -14,12 +15,14 @@ from backend.extensions import db
 from backend.modules.agent import targets
 from backend.modules.agent.audit import JOB_KIND
 from backend.modules.agent.errors import AuditNotFound, MemoryNotFound, MemoryOff, MemoryUnavailable
-from backend.modules.agent.memory import open_store
+from backend.modules.agent.memory import Memory, MemoryStore, open_store
 from backend.modules.agent.models import Audit
+from backend.modules.agent.read_models import AuditView, audit_view
 from backend.modules.agent.settings import api_key_for, memory_settings
-from backend.modules.agent.views import audit_view
 
 logger = logging.getLogger(__name__)
+
+T = TypeVar("T")
 
 NO_KEY = "none"  # Mem0 needs some key to build its clients; listing/deleting never calls the API
 
@@ -68,16 +71,12 @@ def submit_audit(*, actor_id: str, body: dict[str, Any]) -> dict[str, str]:
     return {"job_id": job.id, "audit_id": audit.id}
 
 
-def _owned(actor_id: str, audit_id: str) -> Audit:
-    return get_owned_or_404(Audit, audit_id, actor_id=actor_id, error=AuditNotFound)
-
-
-def get_audit(*, actor_id: str, audit_id: str) -> dict[str, Any]:
+def get_audit(*, actor_id: str, audit_id: str) -> AuditView:
     """Return one of the caller's audits."""
-    return audit_view(_owned(actor_id, audit_id))
+    return audit_view(get_owned_or_404(Audit, audit_id, actor_id=actor_id, error=AuditNotFound))
 
 
-def list_audits(*, actor_id: str, page: int, page_size: int) -> Page[dict[str, Any]]:
+def list_audits(*, actor_id: str, page: int, page_size: int) -> Page[AuditView]:
     """Return the caller's audits, newest first."""
     stmt = select(Audit).where(Audit.owner_id == actor_id).order_by(Audit.created_at.desc(), Audit.id)
     result = paginate(stmt, page=page, page_size=page_size)
@@ -87,7 +86,7 @@ def list_audits(*, actor_id: str, page: int, page_size: int) -> Page[dict[str, A
 # --- memories ----------------------------------------------------------------------------------
 
 
-def _store_call(actor_id: str, fn, *, need_key: bool) -> Any:
+def _store_call(actor_id: str, fn: Callable[[MemoryStore], T], *, need_key: bool) -> T:
     key = api_key_for(actor_id)
     if need_key and not key:
         raise MemoryOff()
@@ -99,12 +98,12 @@ def _store_call(actor_id: str, fn, *, need_key: bool) -> Any:
         raise MemoryUnavailable() from None
 
 
-def list_memories(*, actor_id: str) -> list[dict[str, Any]]:
+def list_memories(*, actor_id: str) -> list[Memory]:
     """Return what the auditor remembers about the caller."""
     return _store_call(actor_id, lambda s: s.list(user_id=actor_id), need_key=False)
 
 
-def add_memory(*, actor_id: str, text: str) -> list[dict[str, Any]]:
+def add_memory(*, actor_id: str, text: str) -> list[Memory]:
     """Remember something the caller states (Mem0 extracts the facts); return what was stored."""
     return _store_call(actor_id, lambda s: s.remember_statement(user_id=actor_id, text=text), need_key=True)
 

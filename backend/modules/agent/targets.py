@@ -12,6 +12,7 @@ import json
 import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
+from decimal import Decimal
 from typing import Any
 
 import numpy as np
@@ -120,18 +121,26 @@ def latest_backtest_id(*, actor_id: str, strategy_id: str) -> str:
 
 
 def bot_report(*, actor_id: str, bot_id: str) -> AuditReport:
-    """Audit a paper bot's equity curve and closed-order PnL (no positions, so no exposure checks)."""
+    """Audit a paper bot's equity curve and the realised PnL of its closing fills (no exposure checks)."""
     with owned("bot"):
         perf = bots_service.get_performance(actor_id=actor_id, bot_id=bot_id)
     equity = np.array([float(p.value) for p in perf.equity], dtype=np.float64)
     times = np.array([int(p.time) for p in perf.equity], dtype=np.int64)
-    pnls = np.array([float(o.pnl) for o in perf.orders if o.pnl is not None])
+    pnls = np.array(
+        [float(o.realised_pnl) for o in perf.orders if _closes(o.side, o.quantity, o.position_after)]
+    )
     if len(equity) < 2:
         raise InvalidTarget("This bot has not recorded enough equity points to audit.")
     ev = BacktestEvidence(
         equity=equity, exposure=None, trade_pnls=pnls, periods_per_year=periods_per_year(times)
     )
     return audit_backtest(ev)
+
+
+def _closes(side: str, quantity: Decimal, position_after: Decimal) -> bool:
+    """Return whether a fill closed (part of) a position: the position before it was on the other side."""
+    sign = 1 if side == "buy" else -1
+    return (position_after - sign * quantity) * sign < 0
 
 
 def report_for(*, actor_id: str, kind: str, target_id: str | None, statements: Any) -> AuditReport:

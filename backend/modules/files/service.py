@@ -1,8 +1,8 @@
 """Uploaded files: store bytes under the storage root, metadata in `files`, owner-only access.
 
-Row and bytes never drift apart: an upload writes the bytes first and removes them if the row's
-transaction fails; a delete hides the bytes (rename) before the commit, restores them if the
-commit fails and unlinks them only after it succeeded.
+A row never points at missing bytes: an upload writes the bytes first and removes them if its
+transaction rolls back (``on_rollback``); a delete unlinks the bytes only after its commit
+(``on_commit``), so a failed commit keeps both. Bytes a crash strands are swept (``sweep_orphans``).
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from flask import current_app
 from sqlalchemy import select
 
 from backend.core import storage
-from backend.core.db import now_ms, transactional
+from backend.core.db import get_owned_or_404, now_ms, on_commit, on_rollback, transactional
 from backend.core.pagination import Page, paginate
 from backend.extensions import db
 from backend.modules.files.errors import EmptyUpload, FileNotFound, FileTooLarge, FileTypeNotAllowed
@@ -55,6 +55,7 @@ def read_limited(stream: IO[bytes], limit: int) -> bytes:
     return data
 
 
+@transactional
 def upload_file(*, actor_id: str, filename: str | None, stream: IO[bytes]) -> StoredFile:
     """Check, store and record an upload of the caller; return its metadata row."""
     data = read_limited(stream, max_upload_bytes())
@@ -67,15 +68,7 @@ def upload_file(*, actor_id: str, filename: str | None, stream: IO[bytes]) -> St
         raise FileTypeNotAllowed(str(exc)) from exc
     rel, path = storage.new_stored_name(AREA)
     storage.write_atomic(path, data)
-    try:
-        return _record_upload(actor_id=actor_id, name=name, rel=rel, content_type=content_type, data=data)
-    except BaseException:
-        path.unlink(missing_ok=True)  # the row is not there, so neither may the bytes be
-        raise
-
-
-@transactional
-def _record_upload(*, actor_id: str, name: str, rel: str, content_type: str, data: bytes) -> StoredFile:
+    on_rollback(lambda: path.unlink(missing_ok=True))  # the row is not there, so neither may the bytes be
     row = StoredFile(
         owner_id=actor_id,
         original_name=name,
@@ -89,20 +82,9 @@ def _record_upload(*, actor_id: str, name: str, rel: str, content_type: str, dat
     return row
 
 
-def get_owned_file(*, actor_id: str, file_id: str, lock: bool = False) -> StoredFile:
-    """Return the caller's file row or raise FileNotFound (also for other owners' files)."""
-    stmt = select(StoredFile).where(StoredFile.id == file_id, StoredFile.owner_id == actor_id)
-    if lock:
-        stmt = stmt.with_for_update()
-    row = db.session.scalar(stmt)
-    if row is None:
-        raise FileNotFound()
-    return row
-
-
 def get_file_content(*, actor_id: str, file_id: str) -> tuple[StoredFile, bytes]:
     """Return the caller's file row and its bytes (FileNotFound for others' or unknown ids)."""
-    row = get_owned_file(actor_id=actor_id, file_id=file_id)
+    row = get_owned_or_404(StoredFile, file_id, actor_id=actor_id, error=FileNotFound)
     try:
         return row, storage.safe_path(row.stored_name).read_bytes()
     except FileNotFoundError as exc:
@@ -148,29 +130,20 @@ def sweep_orphans(*, older_than_ms: int = 3_600_000) -> int:
     return removed
 
 
-def delete_file(*, actor_id: str, file_id: str) -> None:
-    """Delete the caller's file: the row and the bytes together."""
-    hidden: list[tuple[Path, Path]] = []
-    try:
-        _delete_row_hiding_bytes(actor_id=actor_id, file_id=file_id, hidden=hidden)
-    except BaseException:
-        for path, tomb in hidden:  # the row survived, so the bytes must come back
-            os.replace(tomb, path)
-        raise
-    for _path, tomb in hidden:
-        tomb.unlink(missing_ok=True)
-
-
 @transactional
-def _delete_row_hiding_bytes(*, actor_id: str, file_id: str, hidden: list[tuple[Path, Path]]) -> None:
-    row = get_owned_file(actor_id=actor_id, file_id=file_id, lock=True)
+def delete_file(*, actor_id: str, file_id: str) -> None:
+    """Delete the caller's file: the row, then (once that is committed) the bytes."""
+    row = get_owned_or_404(StoredFile, file_id, actor_id=actor_id, error=FileNotFound, lock=True)
     path = storage.safe_path(row.stored_name)
     db.session.delete(row)
-    db.session.flush()
-    tomb = path.with_name(path.name + ".deleting")
+    on_commit(lambda: _unlink_bytes(path, file_id))
+
+
+def _unlink_bytes(path: Path, file_id: str) -> None:
+    """Remove a deleted file's bytes; bytes that cannot be removed now are swept later."""
     try:
-        os.replace(path, tomb)
+        path.unlink()
     except FileNotFoundError:
-        logger.warning("file %s had no bytes at %s; deleting the row", file_id, row.stored_name)
-        return
-    hidden.append((path, tomb))
+        logger.warning("file %s had no bytes at %s; its row is deleted", file_id, path)
+    except OSError:
+        logger.exception("could not remove the bytes of deleted file %s; the sweep will", file_id)

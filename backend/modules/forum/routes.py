@@ -1,4 +1,4 @@
-"""Forum endpoints (/api/forum) and the social user endpoints (/api/users/{id}/..., favorites)."""
+"""Forum endpoints: /api/forum, and the forum's social endpoints under /api/users (see `users_blp`)."""
 
 from __future__ import annotations
 
@@ -33,12 +33,16 @@ blp = EnvelopeBlueprint(
     url_prefix="/api/forum",
     description="Posts, comments, likes, favorites, tips and the hot list.",
 )
-# The lead's `users` blueprint owns /api/users/me and /me/api-keys; ids here are UUIDs, so
-# /api/users/<uuid> can never match "me".
-follows_blp = EnvelopeBlueprint(
-    "profiles", __name__, url_prefix="/api/users", description="Public profiles, follows and my favorites."
+# The forum's part of /api/users: profiles, follows and favorites are social data the forum keeps
+# (social.py), while the contract puts them under the user they belong to; the `users` module
+# keeps the account itself (/api/users/me, /me/api-keys). `<uuid:user_id>` never matches "me".
+users_blp = EnvelopeBlueprint(
+    "forum_users",
+    __name__,
+    url_prefix="/api/users",
+    description="Public profiles, follows and my favorites (kept by the forum).",
 )
-blueprints = [blp, follows_blp]
+blueprints = [blp, users_blp]
 
 
 @blp.route("/hot")
@@ -165,53 +169,53 @@ def tip(body, post_id: str):
     return social.tip_post(actor_id=current_user_id(), post_id=post_id, **body)
 
 
-@follows_blp.route("/me/favorites")
+@users_blp.route("/me/favorites")
 @jwt_required()
-@follows_blp.response(200, PostSchema(many=True))
-@paginated(follows_blp)
+@users_blp.response(200, PostSchema(many=True))
+@paginated(users_blp)
 def my_favorites(paging: PageArgs):
     """List my favorite posts, most recently favorited first."""
     return social.list_favorites(actor_id=current_user_id(), **paging)
 
 
-@follows_blp.route("/<uuid:user_id>")
+@users_blp.route("/<uuid:user_id>")
 @jwt_required()
-@follows_blp.response(200, ProfileSchema)
+@users_blp.response(200, ProfileSchema)
 def profile(user_id):
     """Return a user's public profile."""
     return social.get_profile(actor_id=current_user_id(), user_id=str(user_id))
 
 
-@follows_blp.route("/<uuid:user_id>/follow")
+@users_blp.route("/<uuid:user_id>/follow")
 class FollowUser(MethodView):
     """My follow of a user (idempotent both ways; never myself)."""
 
     @jwt_required()
-    @follows_blp.response(200, FollowStateSchema)
+    @users_blp.response(200, FollowStateSchema)
     def post(self, user_id):
         """Follow a user."""
         return social.follow_user(actor_id=current_user_id(), user_id=str(user_id))
 
     @jwt_required()
-    @follows_blp.response(200, FollowStateSchema)
+    @users_blp.response(200, FollowStateSchema)
     def delete(self, user_id):
         """Unfollow a user."""
         return social.unfollow_user(actor_id=current_user_id(), user_id=str(user_id))
 
 
-@follows_blp.route("/<uuid:user_id>/followers")
+@users_blp.route("/<uuid:user_id>/followers")
 @jwt_required()
-@follows_blp.response(200, UserBriefSchema(many=True))
-@paginated(follows_blp)
+@users_blp.response(200, UserBriefSchema(many=True))
+@paginated(users_blp)
 def followers(user_id, paging: PageArgs):
     """List the users who follow this user."""
     return social.list_followers(user_id=str(user_id), **paging)
 
 
-@follows_blp.route("/<uuid:user_id>/following")
+@users_blp.route("/<uuid:user_id>/following")
 @jwt_required()
-@follows_blp.response(200, UserBriefSchema(many=True))
-@paginated(follows_blp)
+@users_blp.response(200, UserBriefSchema(many=True))
+@paginated(users_blp)
 def following(user_id, paging: PageArgs):
     """List the users this user follows."""
     return social.list_following(user_id=str(user_id), **paging)

@@ -10,12 +10,12 @@ import dataclasses
 import logging
 import math
 from decimal import Decimal
-from typing import Any
+from typing import Any, TypeVar
 
 from flask import current_app
 from sqlalchemy import exists, select, update
 
-from backend.core.db import now_ms, transactional
+from backend.core.db import looks_like_id, now_ms, transactional
 from backend.core.errors import AppError
 from backend.core.pagination import Page, paginate
 from backend.extensions import db
@@ -23,7 +23,7 @@ from backend.modules.backtests import service as backtests_service
 from backend.modules.forum import ranking
 from backend.modules.forum.errors import AttachmentUnavailable, CommentNotFound, NotAuthor, PostNotFound
 from backend.modules.forum.models import Comment, Favorite, Like, Post
-from backend.modules.forum.views import (
+from backend.modules.forum.read_models import (
     CommentView,
     PostView,
     authors_by_id,
@@ -35,14 +35,35 @@ from backend.modules.strategies import service as strategies_service
 
 logger = logging.getLogger(__name__)
 
+A = TypeVar("A", Post, Comment)
+
 
 def get_post_row(post_id: str, *, lock: bool = False) -> Post:
-    """Return the post row or raise PostNotFound."""
-    stmt = select(Post).where(Post.id == post_id)
-    post = db.session.scalar(stmt.with_for_update() if lock else stmt)
-    if post is None:
-        raise PostNotFound()
-    return post
+    """Return the post row (anyone may read it) or raise PostNotFound; ``lock`` takes a row lock."""
+    return _get_or_404(Post, post_id, error=PostNotFound, lock=lock)
+
+
+def _get_or_404(model: type[A], object_id: str, *, error: type[AppError], lock: bool = False) -> A:
+    row = (
+        db.session.get(model, object_id, with_for_update=lock, populate_existing=lock)
+        if looks_like_id(object_id)
+        else None
+    )
+    if row is None:
+        raise error()
+    return row
+
+
+def _authored(model: type[A], object_id: str, *, actor_id: str, error: type[AppError]) -> A:
+    """Return a post or comment locked for a change by its author.
+
+    Posts and comments are public, so someone else's is 403 NotAuthor (not the owner-only 404
+    of ``core.db.get_owned_or_404``); an unknown id is ``error``, a 404.
+    """
+    row = _get_or_404(model, object_id, error=error, lock=True)
+    if row.author_id != actor_id:
+        raise NotAuthor()
+    return row
 
 
 def bump_post(post_id: str, **values: Any) -> None:
@@ -120,7 +141,7 @@ def create_post(
 @transactional
 def update_post(*, actor_id: str, post_id: str, changes: dict[str, Any]) -> PostView:
     """Change the caller's own post (title, content, tags, attachment)."""
-    post = _own_post(actor_id, post_id)
+    post = _authored(Post, post_id, actor_id=actor_id, error=PostNotFound)
     if "title" in changes:
         post.title = changes["title"].strip()
     if "content" in changes:
@@ -137,14 +158,7 @@ def update_post(*, actor_id: str, post_id: str, changes: dict[str, Any]) -> Post
 @transactional
 def delete_post(*, actor_id: str, post_id: str) -> None:
     """Delete the caller's own post with its comments, likes, favorites and tips."""
-    db.session.delete(_own_post(actor_id, post_id))
-
-
-def _own_post(actor_id: str, post_id: str) -> Post:
-    post = get_post_row(post_id, lock=True)
-    if post.author_id != actor_id:
-        raise NotAuthor()
-    return post
+    db.session.delete(_authored(Post, post_id, actor_id=actor_id, error=PostNotFound))
 
 
 def _clean_tags(tags: list[str]) -> list[str]:
@@ -228,10 +242,6 @@ def add_comment(*, actor_id: str, post_id: str, content: str) -> CommentView:
 @transactional
 def delete_comment(*, actor_id: str, comment_id: str) -> None:
     """Delete the caller's own comment."""
-    comment = db.session.scalar(select(Comment).where(Comment.id == comment_id).with_for_update())
-    if comment is None:
-        raise CommentNotFound()
-    if comment.author_id != actor_id:
-        raise NotAuthor()
+    comment = _authored(Comment, comment_id, actor_id=actor_id, error=CommentNotFound)
     db.session.delete(comment)
     bump_post(comment.post_id, comments_count=Post.comments_count - 1)

@@ -19,8 +19,15 @@ from backend.core.pagination import Page, paginate
 from backend.extensions import db
 from backend.modules.forum.errors import CannotFollowSelf, InvalidTip
 from backend.modules.forum.models import Favorite, Follow, Like, Post, Tip
+from backend.modules.forum.read_models import (
+    Author,
+    PostView,
+    ProfileView,
+    author_of,
+    authors_by_id,
+    post_views,
+)
 from backend.modules.forum.service import bump_post, get_post_row
-from backend.modules.forum.views import Author, PostView, ProfileView, author_of, authors_by_id, post_views
 from backend.modules.users import service as users_service
 
 

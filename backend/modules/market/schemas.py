@@ -15,15 +15,13 @@ class SnapshotQueryArgsSchema(BaseSchema):
     symbol = Symbol(required=True, max_length=64)
 
 
-class SnapshotSchema(BaseSchema):
+class SnapshotSchema(CamelSchema):
     """Latest price; open/high/low/volume of the current UTC day; change vs the previous close."""
-
-    # Dumped from the camelCase dict `service.get_snapshot` builds, so named as on the wire.
 
     symbol = ma.fields.String()
     price = Money()
     change = Money()
-    changePercent = Money()
+    change_percent = Money()
     open = Money()
     high = Money()
     low = Money()
@@ -44,7 +42,7 @@ class HistoryQueryArgsSchema(BaseSchema):
 class HistorySchema(BaseSchema):
     """UDF history payload: `s` is ok | no_data; times `t` and `nextTime` in Unix seconds."""
 
-    # Dumped from the UDF dict `domain.marketdata.udf` builds, so named as on the wire.
+    # Dumped from the dict `domain.marketdata.udf` builds: the names are TradingView's UDF names.
 
     s = ma.fields.String()
     t = ma.fields.List(ma.fields.Integer())
@@ -53,7 +51,7 @@ class HistorySchema(BaseSchema):
     l = ma.fields.List(ma.fields.Float())  # noqa: E741 - UDF field name
     c = ma.fields.List(ma.fields.Float())
     v = ma.fields.List(ma.fields.Float())
-    nextTime = ma.fields.Integer()
+    nextTime = ma.fields.Integer()  # noqa: N815 - TradingView's UDF name
 
 
 class SymbolSchema(CamelSchema):

@@ -54,6 +54,24 @@ class MarketSymbol:
 
 
 @dataclass(frozen=True)
+class Snapshot:
+    """A symbol's latest price; open/high/low/volume of its current UTC day; change vs the day before.
+
+    ``time`` is the open time (Unix ms) of the bar whose close is ``price``.
+    """
+
+    symbol: str
+    price: Decimal
+    change: Decimal
+    change_percent: Decimal
+    open: Decimal
+    high: Decimal
+    low: Decimal
+    volume: Decimal
+    time: int
+
+
+@dataclass(frozen=True)
 class ImportResult:
     """What an import wrote: rows upserted and the open times (Unix ms) they span."""
 
@@ -197,9 +215,11 @@ def import_candles(
     *, symbol: str, interval: str, bars: Bars | None = None, csv_text: str | None = None
 ) -> ImportResult:
     """Store candles from bars or CSV text, all or nothing; same-time rows are replaced."""
-    if (bars is None) == (csv_text is None):
+    if bars is None and csv_text is not None:
+        bars = _parse_csv(csv_text, interval)
+    elif bars is None or csv_text is not None:
         raise InvalidCandles("Give either bars or CSV text to import.")
-    return _write(symbol, interval, bars if bars is not None else _parse_csv(csv_text, interval), "import")
+    return _write(symbol, interval, bars, "import")
 
 
 @transactional
@@ -231,7 +251,7 @@ def seed_mock(
     return results
 
 
-def get_snapshot(*, symbol: str, now_ms: int | None = None) -> dict:
+def get_snapshot(*, symbol: str, now_ms: int | None = None) -> Snapshot:
     """Return the latest price and today's (UTC) open/high/low/volume and change vs yesterday."""
     name = sources.normalize_symbol(symbol)
     interval = store.finest_imported_interval(name) or ("1m" if name in MOCK_SPECS else None)
@@ -250,21 +270,21 @@ def get_snapshot(*, symbol: str, now_ms: int | None = None) -> dict:
     return _snapshot(find_symbol(name).info, today, float(prev_close))
 
 
-def _snapshot(info: SymbolInfo, today: Bars, prev_close: float) -> dict:
+def _snapshot(info: SymbolInfo, today: Bars, prev_close: float) -> Snapshot:
     decimals = len(str(info.pricescale)) - 1
     price = float(today.close[-1])
     change = round(price - prev_close, decimals)
-    return {
-        "symbol": info.symbol,
-        "price": _dec(price),
-        "change": _dec(change),
-        "changePercent": _dec(round(100.0 * change / prev_close, 4)) if prev_close else Decimal(0),
-        "open": _dec(today.open[0]),
-        "high": _dec(today.high.max()),
-        "low": _dec(today.low.min()),
-        "volume": _dec(round(float(today.volume.sum()), 6)),
-        "time": int(today.time[-1]),
-    }
+    return Snapshot(
+        symbol=info.symbol,
+        price=_dec(price),
+        change=_dec(change),
+        change_percent=_dec(round(100.0 * change / prev_close, 4)) if prev_close else Decimal(0),
+        open=_dec(today.open[0]),
+        high=_dec(today.high.max()),
+        low=_dec(today.low.min()),
+        volume=_dec(round(float(today.volume.sum()), 6)),
+        time=int(today.time[-1]),
+    )
 
 
 def normalize_symbol(symbol: str | None) -> str:
@@ -275,7 +295,7 @@ def normalize_symbol(symbol: str | None) -> str:
 def history_payload(
     *, symbol: str, resolution: str, from_s: int | None, to_s: int | None, countback: int | None
 ) -> dict:
-    """Build a UDF history payload (ok, or no_data with nextTime); raise ValueError / AppError for bad input."""
+    """Build a UDF history payload (ok, or no_data with nextTime); raise ValueError or AppError."""
     request = udf.parse_history_request(resolution, from_s, to_s, countback)
     src = sources.resolve(symbol, request.interval)
     if request.countback:

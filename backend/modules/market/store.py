@@ -123,7 +123,8 @@ def upsert(symbol: str, interval: str, bars: Bars, *, source: str) -> int:
         cur.copy_expert(f"COPY {staging} FROM STDIN WITH (FORMAT csv)", io.StringIO(_csv_rows(bars)))
         cur.execute(
             "INSERT INTO market_candles (symbol, interval, time, open, high, low, close, volume, source) "
-            f"SELECT %(symbol)s, %(interval)s, time, open, high, low, close, volume, %(source)s FROM {staging} "
+            "SELECT %(symbol)s, %(interval)s, time, open, high, low, close, volume, %(source)s "
+            f"FROM {staging} "
             "ON CONFLICT (symbol, interval, time) DO UPDATE SET open = EXCLUDED.open, high = EXCLUDED.high, "
             "low = EXCLUDED.low, close = EXCLUDED.close, volume = EXCLUDED.volume, source = EXCLUDED.source "
             f"{guard}",
@@ -144,7 +145,9 @@ def _csv_rows(bars: Bars) -> str:
         bars.close.tolist(),
         bars.volume.tolist(),
     )
-    return "\n".join(f"{t},{o!r},{h!r},{lo!r},{c!r},{v!r}" for t, o, h, lo, c, v in zip(*columns))
+    return "\n".join(
+        f"{t},{o!r},{h!r},{lo!r},{c!r},{v!r}" for t, o, h, lo, c, v in zip(*columns, strict=True)
+    )
 
 
 def _record_series(symbol: str, interval: str, source: str, first: int, last: int) -> None:

@@ -101,9 +101,16 @@ def _quote(name: str) -> dict:
         info = market_service.find_symbol(name).info
     except AppError:
         return udf.quote_payload(name, None, None)
-    return udf.quote_payload(
-        name, info, {k: float(v) for k, v in snap.items() if k not in ("symbol", "time")}
-    )
+    values = {
+        "price": snap.price,
+        "change": snap.change,
+        "changePercent": snap.change_percent,
+        "open": snap.open,
+        "high": snap.high,
+        "low": snap.low,
+        "volume": snap.volume,
+    }
+    return udf.quote_payload(name, info, {k: float(v) for k, v in values.items()})
 
 
 def marks(args: Mapping[str, str], *, actor_id: str | None, timescale: bool = False) -> list[dict]:
@@ -128,15 +135,16 @@ def marks(args: Mapping[str, str], *, actor_id: str | None, timescale: bool = Fa
 
 def trade_marks(*, actor_id: str, symbol: str, start_ms: int, end_ms: int) -> list[udf.TradeMark]:
     """Collect the caller's backtest fills, then paper fills, on ``symbol`` in [start_ms, end_ms)."""
-    window = {"actor_id": actor_id, "symbol": symbol, "start_ms": start_ms, "end_ms": end_ms}
+    fills = backtests_service.trade_marks(actor_id=actor_id, symbol=symbol, start_ms=start_ms, end_ms=end_ms)
+    orders = bots_service.trade_marks(actor_id=actor_id, symbol=symbol, start_ms=start_ms, end_ms=end_ms)
     backtest = [
         udf.TradeMark(
             str(f["id"]), int(f["time"]), str(f["side"]), float(f["price"]), float(f["quantity"]), "backtest"
         )
-        for f in backtests_service.trade_marks(**window)
+        for f in fills
     ]
     paper = [
         udf.TradeMark(str(o.id), int(o.time), str(o.side), float(o.price), float(o.quantity), "paper")
-        for o in bots_service.trade_marks(**window)
+        for o in orders
     ]
     return backtest + paper

@@ -26,6 +26,28 @@ def _audit(client, headers, audit_id):
     return resp.json["data"]
 
 
+# The contract's audit object, in its order (docs/api-contract.md).
+AUDIT_KEYS = [
+    "id",
+    "jobId",
+    "status",
+    "target",
+    "question",
+    "score",
+    "findings",
+    "summary",
+    "recommendations",
+    "narrative",
+    "narrativeSource",
+    "memoriesUsed",
+    "model",
+    "notes",
+    "error",
+    "createdAt",
+    "finishedAt",
+]
+
+
 def by_id(audit):
     return {f["id"]: f for f in audit["findings"]}
 
@@ -45,6 +67,8 @@ def test_no_key_gives_findings_and_plain_summary(client, auth_headers, agent_off
     assert "[fs.altman_z]" in audit["summary"]
     assert audit["target"] == {"kind": "statements", "id": None, "symbol": "ACME"}
     assert audit["jobId"] == ids["job_id"]
+    assert list(audit) == AUDIT_KEYS and audit["error"] is None
+    assert isinstance(audit["createdAt"], int) and audit["finishedAt"] >= audit["createdAt"]
 
 
 def test_with_key_the_narrative_cites_findings(client, auth_headers, agent_on):

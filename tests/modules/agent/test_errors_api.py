@@ -1,5 +1,6 @@
 """Error envelopes on every agent endpoint, and the bot target with a stubbed bots service."""
 
+from decimal import Decimal as D
 from types import SimpleNamespace
 
 import pytest
@@ -67,7 +68,12 @@ def test_bot_audit_from_equity_and_order_pnl(client, auth_headers, agent_off, mo
 
     perf = SimpleNamespace(
         equity=[SimpleNamespace(time=i * DAY, value=v) for i, v in enumerate([100, 110, 99, 121])],
-        orders=[SimpleNamespace(pnl=p) for p in (None, 10, None, -11, None, 22)],
+        # buy 1 / sell 1 three times: each sell closes the long and realises its PnL
+        orders=[
+            SimpleNamespace(side=side, quantity=D(1), position_after=D(pos), realised_pnl=D(pnl))
+            for side, pos, pnl in [("buy", 1, 0), ("sell", 0, 10), ("buy", 1, 0)]
+            + [("sell", 0, -11), ("buy", 1, 0), ("sell", 0, 22)]
+        ],
     )
     monkeypatch.setattr(bots_service, "get_bot", lambda **kw: SimpleNamespace(symbol="ETHUSDT"))
     monkeypatch.setattr(bots_service, "get_performance", lambda **kw: perf)

@@ -16,6 +16,7 @@ def test_memory_round_trip_into_an_audit_and_deletion(client, user, agent_on):
     stored = resp.get_json()["data"]
     assert [m["memory"] for m in stored] == [PREF] and stored[0]["kind"] == "preference"
     assert isinstance(stored[0]["createdAt"], int)
+    assert list(stored[0]) == ["id", "memory", "kind", "score", "createdAt"]
     # Mem0's fact extraction went to the fake server as one JSON-mode chat call
     assert agent_on.chat_requests()[0]["response_format"] == {"type": "json_object"}
 
@@ -37,6 +38,8 @@ def test_memory_round_trip_into_an_audit_and_deletion(client, user, agent_on):
     audit = client.get(f"/api/agent/audits/{audit_id}", headers=user.headers).get_json()["data"]
     assert audit["narrativeSource"] == "llm", audit
     assert [m["memory"] for m in audit["memoriesUsed"]][0] == PREF
+    assert audit["memoriesUsed"][0]["id"] == stored[0]["id"]
+    assert audit["memoriesUsed"][0]["createdAt"] == stored[0]["createdAt"]
     assert f"mem:{stored[0]['id']}" in agent_on.chat_requests()[-1]["messages"][1]["content"]
 
     mems = _mems(client, user)

@@ -7,28 +7,28 @@ def test_memory_round_trip_and_isolation(memory_settings, fake_openai):
     with open_store(memory_settings) as store:
         _round_trip(store, fake_openai)
     with open_store(memory_settings) as store:  # the folder was closed and reopened: data persists
-        assert [m["memory"] for m in store.list(user_id="bob")] == ["I prefer low drawdowns in crypto"]
+        assert [m.memory for m in store.list(user_id="bob")] == ["I prefer low drawdowns in crypto"]
 
 
 def _round_trip(store, fake_openai):
     added = store.remember_statement(user_id="alice", text="I cannot tolerate drawdowns over 15%")
     # Mem0 made one extraction call to the fake server; the fact is the user's sentence
-    assert [a["memory"] for a in added] == ["I cannot tolerate drawdowns over 15%"]
+    assert [a.memory for a in added] == ["I cannot tolerate drawdowns over 15%"]
     assert len(fake_openai.chat_requests()) == 1
     store.remember_verbatim(user_id="alice", text="Backtest b1 scored 40: too few trades", kind="audit")
     store.remember_verbatim(user_id="bob", text="I prefer low drawdowns in crypto", kind="preference")
 
     hits = store.search(user_id="alice", query="maximum drawdowns I tolerate", limit=5)
-    assert hits[0]["memory"] == "I cannot tolerate drawdowns over 15%"
-    assert all(h["memory"] != "I prefer low drawdowns in crypto" for h in hits)
-    assert {m["kind"] for m in store.list(user_id="alice")} == {"preference", "audit"}
-    assert [m["memory"] for m in store.list(user_id="bob")] == ["I prefer low drawdowns in crypto"]
+    assert hits[0].memory == "I cannot tolerate drawdowns over 15%"
+    assert all(h.memory != "I prefer low drawdowns in crypto" for h in hits)
+    assert {m.kind for m in store.list(user_id="alice")} == {"preference", "audit"}
+    assert [m.memory for m in store.list(user_id="bob")] == ["I prefer low drawdowns in crypto"]
 
-    bob_id = store.list(user_id="bob")[0]["id"]
+    bob_id = store.list(user_id="bob")[0].id
     assert store.delete(user_id="alice", memory_id=bob_id) is False  # not hers
     assert store.delete(user_id="alice", memory_id="not-a-uuid") is False
-    assert store.delete(user_id="alice", memory_id=added[0]["id"]) is True
-    assert [m["memory"] for m in store.list(user_id="alice")] == ["Backtest b1 scored 40: too few trades"]
+    assert store.delete(user_id="alice", memory_id=added[0].id) is True
+    assert [m.memory for m in store.list(user_id="alice")] == ["Backtest b1 scored 40: too few trades"]
     assert store.delete_all(user_id="alice") == 1
     assert store.list(user_id="alice") == []
     assert len(store.list(user_id="bob")) == 1
@@ -65,7 +65,7 @@ def test_another_process_shares_the_embedded_store(memory_settings, fake_openai)
     )
     assert done.returncode == 0, done.stderr[-2000:]
     with open_store(memory_settings) as store:
-        assert sorted(m["memory"] for m in store.list(user_id="carol")) == [
+        assert sorted(m.memory for m in store.list(user_id="carol")) == [
             "written by the api",
             "written by the worker",
         ]

@@ -1,6 +1,5 @@
 """Audit targets through the other modules: backtest, strategy (latest backtest), file, bot."""
 
-
 import pytest
 
 from tests.domain.audit.test_statements import EXAMPLE
@@ -99,3 +98,54 @@ def test_unknown_targets_are_404(client, user, agent_off):
             "/api/agent/audit", json={field: "00000000-0000-0000-0000-000000000000"}, headers=user.headers
         )
         assert error(resp, 404)["details"]["reason"] == "not_found", field
+
+
+def test_bot_audit_through_the_real_bots_service(app, client, user, bot_strategy, wave_market, agent_off):
+    # Counts the bot's closing fills (those that realise PnL), not its opening ones.
+    from decimal import Decimal
+
+    from backend.modules.bots import service as bots_service
+    from tests.fixtures.bots import T0
+
+    with app.app_context():
+        bot = bots_service.create_bot(
+            actor_id=user.id,
+            name="audited",
+            strategy_id=bot_strategy(user.id),
+            capital=Decimal(10000),
+            fee_bps=Decimal(10),
+            slippage_bps=Decimal(0),
+            allow_short=False,
+            start_ms=T0,
+            now=wave_market.now,
+        )
+        for index in range(12, 200):
+            bots_service.tick_bot(bot_id=bot.id, now=wave_market.at_bar(index))
+        orders = bots_service.get_performance(actor_id=user.id, bot_id=bot.id).orders
+    closing = [o for o in orders if o.side == "sell"]  # long-only: every sell closes a position
+    assert len(closing) >= 2 and len(orders) > len(closing)
+    audit = _audit(client, user, bot_id=bot.id)
+    assert audit["status"] == "completed", audit
+    assert audit["target"] == {"kind": "bot", "id": bot.id, "symbol": "BTCUSDT"}
+    f = {x["id"]: x for x in audit["findings"]}
+    assert f["bt.trade_count"]["evidence"]["value"] == len(closing)
+
+
+@pytest.mark.parametrize(
+    ("side", "quantity", "position_after", "closes"),
+    [
+        ("buy", 1, 1, False),  # opens a long
+        ("buy", 1, 2, False),  # adds to it
+        ("sell", 1, 1, True),  # reduces it
+        ("sell", 1, 0, True),  # closes it
+        ("sell", 1, -1, False),  # opens a short
+        ("buy", 1, 0, True),  # closes the short
+        ("sell", 2, -1, True),  # flips a long of 1 to a short of 1
+    ],
+)
+def test_a_fill_closes_when_the_position_before_was_on_the_other_side(side, quantity, position_after, closes):
+    from decimal import Decimal
+
+    from backend.modules.agent.targets import _closes
+
+    assert _closes(side, Decimal(quantity), Decimal(position_after)) is closes

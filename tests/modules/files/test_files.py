@@ -134,6 +134,8 @@ def test_files_are_private_to_their_owner(client, user, other_user, upload):
     error(client.get("/api/files"), 401, "token_missing")
     error(client.delete(f"/api/files/{file_id}"), 401, "token_missing")
     error(client.get(f"/api/files/{uuid.uuid4()}", headers=user.headers), 404, "not_found")
+    error(client.get("/api/files/not_an_id", headers=user.headers), 404, "not_found")
+    error(client.delete(f"/api/files/{file_id}x", headers=user.headers), 404, "not_found")
     assert client.get(f"/api/files/{file_id}", headers=user.headers).data == CSV
 
 
@@ -217,9 +219,10 @@ def test_sweep_removes_only_old_bytes_without_a_row(app, user, upload):
     meta = ok(upload(user, CSV), 201)
     old = 1_600_000_000  # 2020, far older than the one-hour grace period
     with app.app_context():
-        from backend.modules.files import service
+        from backend.extensions import db
+        from backend.modules.files.models import StoredFile
 
-        kept = storage.safe_path(service.get_owned_file(actor_id=user.id, file_id=meta["id"]).stored_name)
+        kept = storage.safe_path(db.session.get(StoredFile, meta["id"]).stored_name)
         orphan = storage.safe_path("uploads/zz/orphan0000")
         tomb = storage.safe_path("uploads/zz/gone0000.deleting")
         fresh = storage.safe_path("uploads/zz/inflight0000")

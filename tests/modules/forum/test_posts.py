@@ -106,15 +106,18 @@ def test_only_the_author_may_edit_or_delete(client, user, other_user, make_post)
     error(client.delete(url, headers=user.headers), 404, "not_found")
 
 
-def test_unknown_post_is_404(client, user):
+@pytest.mark.parametrize("post_id", [UNKNOWN, "not_an_id", "x" * 40])
+def test_unknown_post_is_404(client, user, post_id):
     for method in ("get", "patch", "delete"):
         kwargs = {"json": {"title": "x"}} if method == "patch" else {}
         body = error(
-            getattr(client, method)(f"/api/forum/posts/{UNKNOWN}", headers=user.headers, **kwargs),
+            getattr(client, method)(f"/api/forum/posts/{post_id}", headers=user.headers, **kwargs),
             404,
             "not_found",
         )
         assert body["details"]["error"] == "forum.post_not_found"
+    body = error(client.delete(f"/api/forum/comments/{post_id}", headers=user.headers), 404, "not_found")
+    assert body["details"]["error"] == "forum.comment_not_found"
 
 
 def _backdate(app, post_id: str, created_at: int) -> None:

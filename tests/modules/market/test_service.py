@@ -90,28 +90,28 @@ def test_latest_bar_from_the_mock_matches_the_provider(app):
 def test_snapshot_from_imported_hourly_candles(app, acme_candles):
     snap = service.get_snapshot(symbol="acme", now_ms=DAY + 3 * H + 30 * M)
     # Today (UTC) = the 00:00, 01:00 and 02:00 bars; yesterday's last close was 104.
-    assert snap == {
-        "symbol": "ACME",
-        "price": Decimal("106.08"),
-        "change": Decimal("2.08"),
-        "changePercent": Decimal("2.0"),  # 2.08 / 104 = 2 %
-        "open": Decimal("104.0"),
-        "high": Decimal("108.0"),
-        "low": Decimal("101.0"),
-        "volume": Decimal("35.5"),
-        "time": DAY + 2 * H,
-    }
+    assert snap == service.Snapshot(
+        symbol="ACME",
+        price=Decimal("106.08"),
+        change=Decimal("2.08"),
+        change_percent=Decimal("2.0"),  # 2.08 / 104 = 2 %
+        open=Decimal("104.0"),
+        high=Decimal("108.0"),
+        low=Decimal("101.0"),
+        volume=Decimal("35.5"),
+        time=DAY + 2 * H,
+    )
 
 
 def test_snapshot_of_a_mock_symbol_uses_its_minute_bars(app, market_now):
     snap = service.get_snapshot(symbol="EURUSD")
     minutes = MockProvider(now_ms=lambda: MARKET_NOW_MS).get_bars("EURUSD", "1m", DAY - M, MARKET_NOW_MS)
     today = minutes.between(DAY, MARKET_NOW_MS)
-    assert snap["time"] == MARKET_NOW_MS - M
-    assert float(snap["price"]) == today.close[-1]
-    assert float(snap["open"]) == today.open[0] == minutes.close[0]  # opens at yesterday's close
-    assert float(snap["change"]) == pytest.approx(today.close[-1] - minutes.close[0], abs=1e-9)
-    assert (float(snap["high"]), float(snap["low"])) == (today.high.max(), today.low.min())
+    assert snap.time == MARKET_NOW_MS - M
+    assert float(snap.price) == today.close[-1]
+    assert float(snap.open) == today.open[0] == minutes.close[0]  # opens at yesterday's close
+    assert float(snap.change) == pytest.approx(today.close[-1] - minutes.close[0], abs=1e-9)
+    assert (float(snap.high), float(snap.low)) == (today.high.max(), today.low.min())
 
 
 def test_snapshot_unknown_symbol(app):
@@ -226,7 +226,8 @@ def test_candles_are_keyed_and_indexed_by_symbol_interval_time(app):
         db.session.execute(
             text(
                 "SELECT a.attname FROM pg_index i JOIN pg_attribute a ON a.attrelid = i.indrelid "
-                "AND a.attnum = ANY(i.indkey) WHERE i.indrelid = 'market_candles'::regclass AND i.indisprimary "
+                "AND a.attnum = ANY(i.indkey) "
+                "WHERE i.indrelid = 'market_candles'::regclass AND i.indisprimary "
                 "ORDER BY array_position(i.indkey, a.attnum)"
             )
         )
@@ -237,7 +238,8 @@ def test_candles_are_keyed_and_indexed_by_symbol_interval_time(app):
     types = dict(
         db.session.execute(
             text(
-                "SELECT column_name, data_type FROM information_schema.columns WHERE table_name = 'market_candles'"
+                "SELECT column_name, data_type FROM information_schema.columns "
+                "WHERE table_name = 'market_candles'"
             )
         ).all()
     )

@@ -20,7 +20,7 @@ class Author:
     avatar: str | None
 
 
-@dataclass
+@dataclass(frozen=True)
 class PostView:
     """A post as the API shows it."""
 
@@ -41,7 +41,7 @@ class PostView:
     favorited: bool = False
 
 
-@dataclass
+@dataclass(frozen=True)
 class CommentView:
     """A comment as the API shows it."""
 
@@ -54,7 +54,7 @@ class CommentView:
     created_at: int
 
 
-@dataclass
+@dataclass(frozen=True)
 class ProfileView:
     """A public profile with follow counts."""
 
