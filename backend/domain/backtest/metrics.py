@@ -58,7 +58,10 @@ def cagr(equity: np.ndarray, initial: float, periods_per_year: float) -> Number:
     growth = float(equity[-1]) / initial
     if growth <= 0:
         return -100.0
-    return finite_or_none((growth ** (1.0 / years) - 1.0) * 100.0)
+    try:
+        return finite_or_none((growth ** (1.0 / years) - 1.0) * 100.0)
+    except OverflowError:  # a big gain over a tiny fraction of a year: the rate is not finite
+        return None
 
 
 def volatility(returns: np.ndarray, periods_per_year: float) -> Number:
