@@ -1,7 +1,9 @@
-"""Fail if anything under backend/domain imports outside stdlib, numpy, croniter and backend.domain.
+"""Fail if anything under backend/domain imports outside stdlib, numpy, croniter, numba and backend.domain.
 
-numpy carries the numeric arrays; croniter walks the workflow triggers' cron expressions. Why these
-two and nothing else, and how to add one: docs/adr/0005-domain-dependencies.md.
+numpy carries the numeric arrays; croniter walks the workflow triggers' cron expressions; numba
+compiles the backtest engine's per-bar kernels (backend/domain/backtest/kernels.py, optional: it is
+imported through importlib and the numpy path runs without it; scripts/bench_engine.py shows the
+gain). Why these and nothing else, and how to add one: docs/adr/0005-domain-dependencies.md.
 """
 
 from __future__ import annotations
@@ -11,7 +13,7 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-ALLOWED_THIRD_PARTY = {"numpy", "croniter"}
+ALLOWED_THIRD_PARTY = {"numpy", "croniter", "numba"}
 
 
 def offending_imports(path: Path) -> list[str]:

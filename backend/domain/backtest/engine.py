@@ -24,6 +24,7 @@ from typing import Any
 
 import numpy as np
 
+from backend.domain.backtest import kernels
 from backend.domain.backtest.types import TRADE_DTYPE, BacktestConfig, BacktestResult, Signals
 from backend.domain.bars import Bars
 
@@ -47,6 +48,10 @@ def target_position(signals: Signals, allow_short: bool = False) -> np.ndarray:
     long_in, long_out = signals.entries, signals.exits
     short_in = _or_false(signals.short_entries if allow_short else None, n)
     short_out = _or_false(signals.short_exits if allow_short else None, n)
+    if kernels.active():
+        out = np.empty(n, dtype=np.int8)
+        kernels.target_state(long_in, long_out, short_in, short_out, out)
+        return out
     # Work on the (usually few) bars with any signal, then expand back to every bar.
     events = np.flatnonzero(long_in | long_out | short_in | short_out)
     command = long_in[events].astype(np.int8) - short_in[events].astype(np.int8)
@@ -174,7 +179,7 @@ def run(
     target = target_position(signals, config.allow_short)
     held = np.zeros(n, dtype=np.int8)  # position side held during each bar, filled at its open
     held[1:] = target[:-1]
-    fills = np.flatnonzero(np.diff(held, prepend=np.int8(0)))
+    fills = np.flatnonzero(held[1:] != held[:-1]) + 1  # bars whose open changes the position (held[0] = 0)
     report(0.2)
     ledger = None if config.lot_size > 0 else _vector_fills(bars, held, fills, config)
     if ledger is None:  # whole lots, or cash exhausted: exact per-fill bookkeeping
@@ -289,10 +294,15 @@ def _assemble(
     """Expand per-segment cash/quantity to per-bar arrays; apply a close at the end."""
     seg_cash, seg_qty, trades, end_cash = ledger
     n = len(bars)
-    lengths = np.diff(np.concatenate(([0], fills, [n])))
-    cash = np.repeat(seg_cash, lengths)
-    position = np.repeat(seg_qty, lengths)
-    equity = cash + position * bars.close
+    if kernels.active():
+        cash, position, equity = np.empty(n), np.empty(n), np.empty(n)
+        kernels.expand_segments(fills, seg_cash, seg_qty, bars.close, cash, position, equity)
+    else:
+        lengths = np.diff(np.concatenate(([0], fills, [n])))
+        cash = np.repeat(seg_cash, lengths)
+        position = np.repeat(seg_qty, lengths)
+        equity = np.multiply(position, bars.close)
+        equity += cash  # cash + position * close, without a second n-long temporary
     if end_cash is not None:
         # The position open on the last bar is closed at its close (trade marked closed_at_end);
         # equity[-1] is the cash after that exit's costs.

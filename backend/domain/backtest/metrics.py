@@ -11,10 +11,11 @@ is None, never NaN or infinity, so ``compute_metrics`` output is JSON-safe.
 from __future__ import annotations
 
 import math
-from typing import SupportsFloat
+from typing import SupportsFloat, cast
 
 import numpy as np
 
+from backend.domain.backtest import kernels
 from backend.domain.backtest.types import BacktestResult
 from backend.domain.bars import Bars
 
@@ -57,7 +58,10 @@ def cagr(equity: np.ndarray, initial: float, periods_per_year: float) -> Number:
     growth = float(equity[-1]) / initial
     if growth <= 0:
         return -100.0
-    return finite_or_none((growth ** (1.0 / years) - 1.0) * 100.0)
+    try:
+        return finite_or_none((growth ** (1.0 / years) - 1.0) * 100.0)
+    except OverflowError:  # a big gain over a tiny fraction of a year: the rate is not finite
+        return None
 
 
 def volatility(returns: np.ndarray, periods_per_year: float) -> Number:
@@ -221,33 +225,98 @@ def compute_metrics(result: BacktestResult, bars: Bars, periods_per_year: float)
     initial, equity = float(result.config.initial_capital), result.equity
     if not len(equity):
         equity = np.zeros(0)
-    curve = with_start(equity, initial)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        returns = curve[1:] / curve[:-1] - 1.0
-    dd = curve / np.maximum.accumulate(curve) - 1.0
+    if kernels.active() and len(equity):
+        curve_figures = _curve_metrics_jit(equity, initial, result.position, bars.time, periods_per_year)
+    else:
+        curve_figures = _curve_metrics(equity, initial, result.position, bars.time, periods_per_year)
     growth = cagr(equity, initial, periods_per_year) if len(equity) else None
-    mdd = max_drawdown(dd)
-    dd_bars, dd_ms = max_drawdown_duration(dd, bars.time)
+    mdd = cast(float, curve_figures["maxDrawdown"])
+    c = curve_figures
     out: dict[str, Number] = {
         "totalReturn": total_return(equity, initial),
         "annualizedReturn": growth,
         "maxDrawdown": mdd,
         "cagr": growth,
-        **_return_ratios(returns, periods_per_year),
+        "sharpeRatio": c["sharpeRatio"],
+        "sortinoRatio": c["sortinoRatio"],
+        "volatility": c["volatility"],
         "calmarRatio": calmar_ratio(growth, mdd),
-        "maxDrawdownDuration": dd_ms / MS_PER_DAY,
-        "maxDrawdownDurationBars": dd_bars,
-        "ulcerIndex": ulcer_index(dd),
-        "exposure": exposure(result.position),
+        "maxDrawdownDuration": c["maxDrawdownDuration"],
+        "maxDrawdownDurationBars": c["maxDrawdownDurationBars"],
+        "ulcerIndex": c["ulcerIndex"],
+        "exposure": c["exposure"],
         "buyHoldReturn": buy_hold_return(bars.close),
         "initialCapital": initial,
         "finalEquity": result.final_equity,
-        "peakEquity": float(curve.max()),
+        "peakEquity": c["peakEquity"],
         "netProfit": result.final_equity - initial,
         "bars": int(len(equity)),
     }
     out.update(trade_metrics(result.trades))
     return {key: finite_or_none(v) if isinstance(v, float) else v for key, v in out.items()}
+
+
+def _curve_metrics(
+    equity: np.ndarray, initial: float, position: np.ndarray, time: np.ndarray, periods_per_year: float
+) -> dict[str, Number]:
+    """Return the equity-curve metrics (returns ratios, drawdowns, exposure, peak) with numpy."""
+    # Same operations as bar_returns / drawdown / ulcer_index, written into reused buffers: at 1M
+    # bars every fresh n-long temporary costs about a millisecond of page faults.
+    curve = with_start(equity, initial)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        returns = np.divide(curve[1:], curve[:-1])
+    returns -= 1.0
+    dd = np.maximum.accumulate(curve)
+    peak = float(dd[-1])  # the curve's max (NaN propagates through both, as in curve.max())
+    with np.errstate(divide="ignore", invalid="ignore"):
+        np.divide(curve, dd, out=dd)
+    dd -= 1.0
+    dd_bars, dd_ms = max_drawdown_duration(dd, time)
+    mdd = max_drawdown(dd)
+    ulcer = float(np.sqrt(np.mean(np.square(dd, out=curve)))) * 100.0  # curve is not needed any more
+    return {
+        "maxDrawdown": mdd,
+        **_return_ratios(returns, periods_per_year),
+        "maxDrawdownDuration": dd_ms / MS_PER_DAY,
+        "maxDrawdownDurationBars": dd_bars,
+        "ulcerIndex": ulcer,
+        "exposure": exposure(position),
+        "peakEquity": peak,
+    }
+
+
+def _curve_metrics_jit(
+    equity: np.ndarray, initial: float, position: np.ndarray, time: np.ndarray, periods_per_year: float
+) -> dict[str, Number]:
+    """Return what ``_curve_metrics`` returns, from one compiled pass over the curve (n >= 1)."""
+    n = len(equity)
+    stats = kernels.curve_stats(
+        np.ascontiguousarray(equity, dtype=np.float64), initial, position, np.empty(n)
+    )
+    total, centred_sq, downside_sq, dd_min, dd_sq, highest, start, length, held = stats.tolist()
+    dd_bars, dd_ms = 0, 0
+    if length > 0:
+        peak, end = int(start), min(int(start) + int(length) + 1, n)
+        dd_bars = int(length)
+        dd_ms = int(time[max(end - 1, 0)]) - int(time[max(peak - 1, 0)])
+    ratios: dict[str, Number] = {"sharpeRatio": None, "sortinoRatio": None, "volatility": None}
+    if n >= 2:
+        mean, scale = total / n, math.sqrt(periods_per_year)
+        std, downside = math.sqrt(centred_sq / (n - 1)), math.sqrt(downside_sq / n)
+        ratios = {
+            "sharpeRatio": finite_or_none(mean / std * scale) if std > 0 else None,
+            "sortinoRatio": finite_or_none(mean / downside * scale) if downside > 0 else None,
+            "volatility": finite_or_none(std * scale * 100.0),
+        }
+    return {
+        "maxDrawdown": dd_min * 100.0,
+        **ratios,
+        "maxDrawdownDuration": dd_ms / MS_PER_DAY,
+        "maxDrawdownDurationBars": dd_bars,
+        "ulcerIndex": math.sqrt(dd_sq / (n + 1)) * 100.0,
+        "exposure": held / n * 100.0,
+        "peakEquity": highest,
+    }
 
 
 def _return_ratios(returns: np.ndarray, periods_per_year: float) -> dict[str, Number]:
@@ -256,10 +325,10 @@ def _return_ratios(returns: np.ndarray, periods_per_year: float) -> dict[str, Nu
         return {"sharpeRatio": None, "sortinoRatio": None, "volatility": None}
     # einsum sums of squares: a few single-threaded passes (np.dot would start BLAS threads).
     mean = float(returns.sum()) / len(returns)
-    centred = returns - mean
+    work = np.minimum(returns, 0.0)  # one n-long buffer: the losses, then the centred returns
+    downside = math.sqrt(float(np.einsum("i,i->", work, work)) / len(returns))
+    centred = np.subtract(returns, mean, out=work)
     std = math.sqrt(float(np.einsum("i,i->", centred, centred)) / (len(returns) - 1))
-    losses = np.minimum(returns, 0.0)
-    downside = math.sqrt(float(np.einsum("i,i->", losses, losses)) / len(returns))
     scale = math.sqrt(periods_per_year)
     return {
         "sharpeRatio": finite_or_none(mean / std * scale) if std > 0 else None,

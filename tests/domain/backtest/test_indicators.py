@@ -102,7 +102,7 @@ def test_rsi_long_series_matches_plain_wilder_loop():
     gain, loss = np.maximum(change, 0), np.maximum(-change, 0)
     ag, al = gain[:n].mean(), loss[:n].mean()
     expected = [100 * ag / (ag + al)]
-    for g, lo in zip(gain[n:], loss[n:]):
+    for g, lo in zip(gain[n:], loss[n:], strict=True):
         ag, al = (ag * (n - 1) + g) / n, (al * (n - 1) + lo) / n
         expected.append(100 * ag / (ag + al))
     out = ind.rsi(close, n)

@@ -29,6 +29,8 @@ def test_total_return_and_cagr():
     assert m.cagr(EQUITY, 100, periods_per_year=3) == pytest.approx(21)  # exactly one year
     assert m.cagr(EQUITY, 100, periods_per_year=1.5) == pytest.approx(10)  # two years: 1.1^2 = 1.21
     assert m.cagr(np.array([50.0, 0.0]), 100, 2) == -100
+    # 30 % in six one-minute bars, annualised, does not fit a float: undefined, not an OverflowError.
+    assert m.cagr(np.full(6, 130.0), 100, periods_per_year=525_600) is None
 
 
 def test_drawdown_and_duration():

@@ -1,0 +1,359 @@
+"""Optional numba kernels for the engine's per-bar passes, and the switch that selects them.
+
+Each kernel is a plain Python function over arrays that does, in one loop, what the numpy path does
+in several whole-array passes (each of which allocates an n-long temporary; at 1M bars the page
+faults of those temporaries cost more than the arithmetic). When numba is importable the kernels
+are compiled with ``cache=True`` (machine code stored next to this file, or in numba's user cache
+when that folder is read-only) on first use; ``warm_up()`` compiles or loads them ahead of the first
+request. Without numba, or after ``use_jit(False)``, callers take their numpy path.
+
+Every kernel repeats the numpy path's floating-point operations in the same order (no fastmath, no
+reassociation), so signals, trades and per-bar arrays are bit-identical; metric sums use numpy's
+pairwise summation scheme, so metrics agree to rounding (tests: tests/domain/backtest/test_jit_parity.py).
+"""
+
+from __future__ import annotations
+
+import importlib
+import math
+from collections.abc import Callable
+from typing import Any, TypeVar, cast
+
+import numpy as np
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+try:  # numba is optional: the numpy path is complete without it.
+    _numba: Any = importlib.import_module("numba")
+except ImportError:  # pragma: no cover - depends on the environment
+    _numba = None
+
+AVAILABLE = _numba is not None
+_state = {"enabled": AVAILABLE}
+
+
+def use_jit(enabled: bool) -> bool:
+    """Select the compiled kernels (when numba is installed) or the numpy path; return the old choice.
+
+    Process-wide; meant for tests and benchmarks that compare both paths.
+    """
+    previous = _state["enabled"]
+    _state["enabled"] = bool(enabled) and AVAILABLE
+    return previous
+
+
+def active() -> bool:
+    """Return True when callers should use the compiled kernels."""
+    return _state["enabled"]
+
+
+def _compile(fn: F) -> F:
+    """Return ``fn`` compiled by numba (lazily, cached on disk), or ``fn`` itself without numba."""
+    if _numba is None:
+        return fn
+    # error_model="numpy": x / 0 gives inf/nan like numpy instead of raising ZeroDivisionError.
+    return cast(F, _numba.njit(cache=True, nogil=True, error_model="numpy")(fn))
+
+
+# --- signals ---------------------------------------------------------------------------------
+
+
+def _window_sums(
+    lev: np.ndarray, levels: int, length: int, base: int, a: int, b: int, out: np.ndarray
+) -> None:
+    """Set ``out[u - a]`` to the sum of the ``length`` values ending at u, for u in [max(a, length-1), b).
+
+    ``lev[k, j]`` holds the sum of the 2**k values starting at input ``base + j``; the window adds
+    the levels of ``length``'s set bits, lowest first, to 0.0 (as ``indicators.window_sum`` does).
+    """
+    first = max(a, length - 1)
+    if first >= b:
+        return
+    # Whole-slice ufuncs with ``out=``: numba compiles them to vectorised loops without the
+    # negative-index checks that per-element indexing carries, and without temporaries.
+    target = out[first - a : b - a]
+    target[:] = 0.0
+    offset = 0
+    for k in range(levels):
+        if (length >> k) & 1:
+            lo = first + offset - length + 1 - base
+            np.add(target, lev[k, lo : lo + b - first], target)
+            offset += 1 << k
+
+
+window_sums = _compile(_window_sums)
+
+
+def _sma_cross_flags(
+    close: np.ndarray, start: int, fast: int, slow: int, up: np.ndarray, down: np.ndarray
+) -> None:
+    """Set ``up``/``down`` where SMA(fast) crosses above/below SMA(slow) (see strategies.sma_cross).
+
+    The window sums are built exactly like ``indicators.window_sum``: level k holds sums of 2**k
+    consecutive values, each the sum of two level k-1 values, and a window sum adds the levels of
+    the window length's set bits, lowest first. The bars are processed in blocks whose levels fit
+    in a small scratch array, so nothing n-long is allocated. ``start`` is the first non-NaN close.
+    """
+    n = close.shape[0]
+    m = n - start
+    longest = max(fast, slow)
+    levels = 1
+    while (1 << levels) <= longest:
+        levels += 1
+    block = max(4096, longest)
+    lev = np.empty((levels, block + longest))
+    fast_sums = np.empty(block)
+    slow_sums = np.empty(block)
+    above_prev = False
+    below_prev = False
+    first_fast = n
+    first_slow = n
+    for a in range(0, m, block):
+        b = min(a + block, m)
+        base = max(a - longest + 1, 0)
+        count = b - base
+        lev[0, :count] = close[start + base : start + b]
+        for k in range(1, levels):
+            half, width = 1 << (k - 1), count - (1 << k) + 1
+            if width > 0:
+                np.add(lev[k - 1, :width], lev[k - 1, half : half + width], lev[k, :width])
+        window_sums(lev, levels, fast, base, a, b, fast_sums)
+        window_sums(lev, levels, slow, base, a, b, slow_sums)
+        for u in range(a, b):
+            t = start + u
+            fast_value = fast_sums[u - a] / fast if u >= fast - 1 else math.nan
+            slow_value = slow_sums[u - a] / slow if u >= slow - 1 else math.nan
+            if first_fast == n and not math.isnan(fast_value):
+                first_fast = t
+            if first_slow == n and not math.isnan(slow_value):
+                first_slow = t
+            above = fast_value > slow_value
+            below = slow_value > fast_value
+            if t > 0:
+                up[t] = above and not above_prev
+                down[t] = below and not below_prev
+            above_prev = above
+            below_prev = below
+    # No cross before both averages exist (and on the bar where the later one starts).
+    clear = min(max(first_fast, first_slow) + 1, n)
+    for t in range(clear):
+        up[t] = False
+        down[t] = False
+
+
+sma_cross_flags = _compile(_sma_cross_flags)
+
+
+# --- engine ----------------------------------------------------------------------------------
+
+
+def _target_state(
+    long_in: np.ndarray, long_out: np.ndarray, short_in: np.ndarray, short_out: np.ndarray, out: np.ndarray
+) -> None:
+    """Write the state after each bar (+1/0/-1) into ``out`` (rules: engine.target_position)."""
+    state = 0
+    for t in range(long_in.shape[0]):
+        command = int(long_in[t]) - int(short_in[t])
+        if command != 0:
+            state = command
+        elif (state == 1 and long_out[t]) or (state == -1 and short_out[t]):
+            state = 0
+        out[t] = state
+
+
+target_state = _compile(_target_state)
+
+
+def _expand_segments(
+    fills: np.ndarray,
+    seg_cash: np.ndarray,
+    seg_qty: np.ndarray,
+    close: np.ndarray,
+    cash: np.ndarray,
+    position: np.ndarray,
+    equity: np.ndarray,
+) -> None:
+    """Fill per-bar cash, position and equity (cash + position * close) from per-segment values.
+
+    Segment s covers bars ``[fills[s-1], fills[s])`` (segment 0 starts at bar 0, the last ends at n).
+    """
+    n = close.shape[0]
+    segment = 0
+    next_fill = fills[0] if fills.shape[0] else n
+    c = seg_cash[0]
+    q = seg_qty[0]
+    for t in range(n):
+        while t == next_fill:
+            segment += 1
+            c = seg_cash[segment]
+            q = seg_qty[segment]
+            next_fill = fills[segment] if segment < fills.shape[0] else n
+        cash[t] = c
+        position[t] = q
+        equity[t] = c + q * close[t]
+
+
+expand_segments = _compile(_expand_segments)
+
+
+# --- metrics ---------------------------------------------------------------------------------
+
+
+def _pairwise_leaf(values: np.ndarray, lo: int, count: int) -> float:
+    """Sum ``values[lo:lo + count]`` (count <= 128) like numpy's pairwise leaf: 8 accumulators."""
+    if count < 8:
+        res = 0.0
+        for i in range(lo, lo + count):
+            res += values[i]
+        return res
+    r0, r1, r2, r3 = values[lo], values[lo + 1], values[lo + 2], values[lo + 3]
+    r4, r5, r6, r7 = values[lo + 4], values[lo + 5], values[lo + 6], values[lo + 7]
+    i = 8
+    stop = count - count % 8
+    while i < stop:
+        b = lo + i
+        r0 += values[b]
+        r1 += values[b + 1]
+        r2 += values[b + 2]
+        r3 += values[b + 3]
+        r4 += values[b + 4]
+        r5 += values[b + 5]
+        r6 += values[b + 6]
+        r7 += values[b + 7]
+        i += 8
+    total: float = ((r0 + r1) + (r2 + r3)) + ((r4 + r5) + (r6 + r7))
+    while i < count:
+        total += values[lo + i]
+        i += 1
+    return total
+
+
+pairwise_leaf = _compile(_pairwise_leaf)
+
+
+def _pairwise_sum(values: np.ndarray, lo: int, count: int) -> float:
+    """Sum ``values[lo:lo + count]`` with numpy's pairwise scheme, without recursion.
+
+    numpy splits a range at half its length (rounded down to a multiple of 8) until a piece has
+    at most 128 values, and adds the two halves' sums. This walks the same tree with an explicit
+    stack (numba's on-disk cache does not support recursive functions).
+    """
+    if count <= 128:
+        return pairwise_leaf(values, lo, count)
+    los = np.empty(64, dtype=np.int64)
+    counts = np.empty(64, dtype=np.int64)
+    left_sum = np.empty(64)
+    left_done = np.zeros(64, dtype=np.bool_)
+    sp = 0
+    los[0], counts[0] = lo, count
+    ret = 0.0
+    returned = False
+    while True:
+        c = counts[sp]
+        half = c // 2
+        half -= half % 8
+        if returned:  # a child of node sp just finished with sum ``ret``
+            if not left_done[sp]:
+                left_sum[sp], left_done[sp] = ret, True
+                sp += 1
+                los[sp], counts[sp], left_done[sp] = los[sp - 1] + half, c - half, False
+                returned = False
+                continue
+            ret = left_sum[sp] + ret
+        elif c <= 128:
+            ret = pairwise_leaf(values, los[sp], c)
+        else:
+            sp += 1
+            los[sp], counts[sp], left_done[sp] = los[sp - 1], half, False
+            continue
+        if sp == 0:
+            return ret
+        sp -= 1
+        returned = True
+
+
+pairwise_sum = _compile(_pairwise_sum)
+
+
+def _curve_stats(equity: np.ndarray, initial: float, position: np.ndarray, scratch: np.ndarray) -> np.ndarray:
+    """Return the equity-curve figures ``metrics.compute_metrics`` needs, from one pass per sum.
+
+    The curve is ``[initial, *equity]``. Returned float64 vector: sum of returns, sum of squared
+    centred returns, sum of squared negative returns, min drawdown, sum of squared drawdowns, max
+    of the curve, start point of the longest stretch under a peak, its length in points, and the
+    number of bars with a position. ``scratch`` (length n) receives the per-bar returns.
+    """
+    n = equity.shape[0]
+    out = np.zeros(9)
+    peak = initial
+    prev = initial
+    dd_min = 0.0
+    dd_nan = False
+    highest = initial
+    last_peak = 0
+    best_start = 0
+    best_len = -1
+    held = 0
+    for t in range(n):
+        value = equity[t]
+        scratch[t] = value / prev - 1.0
+        prev = value
+        if value > peak or math.isnan(value):
+            peak = value
+        if not (value <= highest) and not math.isnan(highest):
+            highest = value
+        dd = value / peak - 1.0
+        if math.isnan(dd):
+            dd_nan = True
+        elif dd < dd_min:
+            dd_min = dd
+        out[4] += dd * dd
+        if dd >= 0:
+            under = t - last_peak  # points strictly between the previous peak (point last_peak) and this one
+            if under > best_len:
+                best_len, best_start = under, last_peak
+            last_peak = t + 1
+        if position[t] != 0:
+            held += 1
+    under = n - last_peak
+    if under > best_len:
+        best_len, best_start = under, last_peak
+    total = pairwise_sum(scratch, 0, n)
+    mean = total / n if n else 0.0
+    downside = 0.0
+    for t in range(n):
+        r = scratch[t]
+        if r < 0:
+            downside += r * r
+        scratch[t] = (r - mean) * (r - mean)
+    out[0] = total
+    out[1] = pairwise_sum(scratch, 0, n)
+    out[2] = downside
+    out[3] = math.nan if dd_nan else dd_min
+    out[5] = highest
+    out[6] = best_start
+    out[7] = best_len
+    out[8] = held
+    return out
+
+
+curve_stats = _compile(_curve_stats)
+
+
+def warm_up() -> None:
+    """Compile (or load from numba's cache) every kernel now, e.g. when a worker process starts.
+
+    Without it the first backtest in a process pays the compile (about a second on a cold cache,
+    tens of ms from the cache). Does nothing without numba.
+    """
+    if not AVAILABLE:
+        return
+    close = np.linspace(1.0, 2.0, 8)
+    flags = np.zeros(8, dtype=np.bool_)
+    sma_cross_flags(close, 0, 2, 3, flags, flags.copy())
+    state = np.zeros(8, dtype=np.int8)
+    target_state(flags, flags, flags, flags, state)
+    fills = np.array([2], dtype=np.int64)
+    seg = np.ones(2)
+    expand_segments(fills, seg, seg, close, np.empty(8), np.empty(8), np.empty(8))
+    curve_stats(close, 1.0, close, np.empty(8))

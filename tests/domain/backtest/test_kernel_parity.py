@@ -1,0 +1,155 @@
+"""The kernel path and the numpy path give identical signals, trades and per-bar arrays (bit for
+bit) and the same metrics (to 1e-9 relative; the kernels sum in a different order in two places).
+
+Runs on both the compiled kernels (numba installed) and their plain-Python form (not installed).
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from backend.domain.backtest import engine, kernels, metrics
+from backend.domain.backtest import strategies as st
+from backend.domain.backtest.types import BacktestConfig, Signals
+from backend.domain.bars import Bars
+from tests.domain.backtest.test_engine_golden import BARS, sig
+from tests.helpers.bars import random_bars
+
+CONFIGS = [
+    BacktestConfig(),
+    BacktestConfig(fee_bps=7, slippage_bps=3),
+    BacktestConfig(fee_bps=5, allow_short=True),
+    BacktestConfig(sizing="fixed_fraction", fraction=0.3, slippage_bps=10, allow_short=True),
+    BacktestConfig(lot_size=1, fee_bps=10, allow_short=True),
+]
+
+
+def _both(fn):
+    """Return (numpy result, kernel result) of ``fn()``."""
+    previous = kernels._state["enabled"]
+    try:
+        kernels._state["enabled"] = False
+        reference = fn()
+        kernels._state["enabled"] = True
+        return reference, fn()
+    finally:
+        kernels._state["enabled"] = previous
+
+
+def _assert_same_run(bars: Bars, signals_fn, config: BacktestConfig, periods_per_year: float = 525_600):
+    def pipeline():
+        signals = signals_fn()
+        result = engine.run(bars, signals, config)
+        return signals, result, metrics.compute_metrics(result, bars, periods_per_year)
+
+    (sig_a, res_a, met_a), (sig_b, res_b, met_b) = _both(pipeline)
+    for name in ("entries", "exits", "short_entries", "short_exits"):
+        np.testing.assert_array_equal(getattr(sig_a, name), getattr(sig_b, name))
+    for name in ("equity", "cash", "position", "target"):
+        assert getattr(res_a, name).tobytes() == getattr(res_b, name).tobytes(), name
+    assert res_a.trades.tobytes() == res_b.trades.tobytes()
+    assert list(met_a) == list(met_b)
+    for key, a in met_a.items():
+        b = met_b[key]
+        assert (a is None) == (b is None), key
+        if a is not None:
+            assert math.isclose(a, b, rel_tol=1e-9, abs_tol=1e-12), (key, a, b)
+    return res_a
+
+
+@pytest.mark.parametrize("config", CONFIGS)
+@pytest.mark.parametrize(
+    "signals",
+    [
+        sig(entries=[0], exits=[2]),
+        sig(entries=[0, 1, 3], exits=[2, 4]),
+        sig(entries=[1], short_entries=[3], exits=[3], short_exits=[5]),
+        sig(entries=[0, 2], short_entries=[2, 3]),
+        sig(entries=[4]),
+        sig(),
+    ],
+)
+def test_golden_candles_same_on_both_paths(config, signals):
+    _assert_same_run(BARS, lambda: signals, config)
+
+
+@pytest.mark.parametrize("config", CONFIGS)
+@pytest.mark.parametrize(
+    "kind,params",
+    [
+        ("sma_cross", {"fast": 10, "slow": 30}),
+        ("sma_cross", {"fast": 3, "slow": 4}),
+        ("sma_cross", {"fast": 7, "slow": 300}),
+        ("sma_cross", {"fast": 1, "slow": 2}),
+        ("rsi", {"period": 14, "lower": 30.0, "upper": 70.0}),
+    ],
+)
+@pytest.mark.parametrize("seed", [1, 2])
+def test_random_series_same_on_both_paths(config, kind, params, seed):
+    bars = random_bars(6000, seed=seed)
+    result = _assert_same_run(bars, lambda: st.get_strategy(kind).signals(bars, params), config)
+    assert kind == "rsi" or len(result.trades) > 5
+
+
+@pytest.mark.parametrize("n", [0, 1, 2, 5, 29, 30, 31, 4095, 4096, 4127, 9000])
+def test_short_and_block_edge_lengths(n):
+    bars = random_bars(n, seed=n) if n else Bars.empty()
+    _assert_same_run(
+        bars, lambda: st.get_strategy("sma_cross").signals(bars, {"fast": 10, "slow": 30}), CONFIGS[2]
+    )
+
+
+def test_leading_nan_closes_shift_the_first_cross_alike():
+    bars = random_bars(500, seed=4)
+    close = bars.close.copy()
+    close[:37] = np.nan
+    gapped = Bars(bars.time, bars.open, bars.high, bars.low, close, bars.volume)
+    (a, b) = _both(lambda: st.get_strategy("sma_cross").signals(gapped, {"fast": 5, "slow": 12}))
+    np.testing.assert_array_equal(a.entries, b.entries)
+    np.testing.assert_array_equal(a.exits, b.exits)
+    assert not a.entries[: 37 + 12].any() and a.entries.any()
+
+
+def test_equity_through_zero_gives_the_same_undefined_metrics():
+    # A curve that hits 0 and goes negative: returns become inf/nan; both paths must map them alike.
+    bars = random_bars(50, seed=3)
+    equity = np.linspace(1000.0, -50.0, 50)
+    equity[20] = np.nan
+    result = engine.BacktestResult(
+        equity=equity,
+        cash=equity,
+        position=np.ones(50),
+        target=np.ones(50, np.int8),
+        trades=np.zeros(0, dtype=engine.TRADE_DTYPE),
+        config=BacktestConfig(initial_capital=1000.0),
+    )
+    a, b = _both(lambda: metrics.compute_metrics(result, bars, 365))
+    assert a == b
+    assert a["maxDrawdown"] is None and a["sharpeRatio"] is None
+
+
+def test_pairwise_sum_matches_numpy_sum_bit_for_bit():
+    rng = np.random.default_rng(0)
+    for n in [1, 7, 8, 9, 127, 128, 129, 1000, 4097, 100_003]:
+        values = rng.normal(size=n) * 1e3
+        assert kernels.pairwise_sum(values, 0, n) == values.sum()
+
+
+def test_use_jit_switch_reports_and_restores(monkeypatch):
+    monkeypatch.setitem(kernels._state, "enabled", kernels.AVAILABLE)
+    previous = kernels.use_jit(False)
+    assert previous == kernels.AVAILABLE and not kernels.active()
+    kernels.use_jit(True)
+    assert kernels.active() == kernels.AVAILABLE  # never on without numba
+    kernels.warm_up()  # compiles (or loads) every kernel; a no-op without numba
+
+
+def test_signals_with_short_arrays_missing_are_treated_as_false():
+    n = 6
+    only_long = Signals(np.array([1, 0, 0, 0, 0, 0], bool), np.array([0, 0, 1, 0, 0, 0], bool))
+    a, b = _both(lambda: engine.target_position(only_long, allow_short=True))
+    assert a.tobytes() == b.tobytes()
+    assert list(a) == [1, 1, 0, 0, 0, 0][:n]
