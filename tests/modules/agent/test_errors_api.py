@@ -70,7 +70,7 @@ def test_bot_audit_from_equity_and_order_pnl(client, auth_headers, agent_off, mo
         equity=[SimpleNamespace(time=i * DAY, value=v) for i, v in enumerate([100, 110, 99, 121])],
         # buy 1 / sell 1 three times: each sell closes the long and realises its PnL
         orders=[
-            SimpleNamespace(side=side, quantity=D(1), position_after=D(pos), realised_pnl=D(pnl))
+            SimpleNamespace(side=side, quantity=D(1), position_after=D(pos), pnl=D(pnl))
             for side, pos, pnl in [("buy", 1, 0), ("sell", 0, 10), ("buy", 1, 0)]
             + [("sell", 0, -11), ("buy", 1, 0), ("sell", 0, 22)]
         ],
