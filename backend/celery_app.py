@@ -7,6 +7,7 @@ beat with ``celery -A backend.celery_app beat``. Tasks run inside the app contex
 from __future__ import annotations
 
 from celery import Celery, Task
+from celery.signals import worker_process_init
 from flask import Flask
 from kombu import Exchange, Queue
 
@@ -87,8 +88,16 @@ def celery_init_app(app: Flask) -> Celery:
         timezone="UTC",
     )
     celery.set_default()
+    # Each worker process loads (or compiles) the engine's numba kernels before its first job.
+    worker_process_init.connect(_warm_up_engine, weak=False)
     app.extensions["celery"] = celery
     return celery
+
+
+def _warm_up_engine(**_kwargs: object) -> None:
+    from backend.domain.backtest import kernels
+
+    kernels.warm_up()
 
 
 def _make_worker_app() -> Celery:

@@ -114,7 +114,7 @@ def _start_worker(env: dict[str, str], concurrency: int) -> subprocess.Popen:
         "-n",
         f"bench-{os.getpid()}@%h",
     ]
-    log = open(f"/tmp/bench_bots_worker_{os.getpid()}.log", "wb")
+    log = open(f"/tmp/bench_bots_worker_{os.getpid()}.log", "wb")  # noqa: SIM115 - open while the worker runs
     proc = subprocess.Popen(
         cmd, cwd=ROOT, env={**os.environ, **env}, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
     )
@@ -182,7 +182,8 @@ def _report(
             f"| wall time, enqueue to last commit | {seconds:.2f} s |",
             f"| throughput | {rate:,.1f} ticks/s |",
             f"| needed for {n:,} bots at 1 bar/min | {need:,.1f} ticks/s (headroom x{rate / need:,.1f}) |",
-            f"| per-tick service time p50 / p95 / max | {_pct(service, 50)} / {_pct(service, 95)} / {service[-1]} ms |",
+            f"| per-tick service time p50 / p95 / max | {_pct(service, 50)} / {_pct(service, 95)} / "
+            f"{service[-1]} ms |",
             f"| enqueue to commit p50 / p95 / max | {_pct(e2e, 50)} / {_pct(e2e, 95)} / {e2e[-1]} ms |",
             "",
             "Service time is measured from the tick's start (`last_tick_ms`) to its row update "

@@ -148,7 +148,9 @@ def get_readable_or_404(
     lock: bool = False,
     owner_attr: str = "owner_id",
 ) -> M:
-    """Return the live row ``object_id`` of ``model`` if ``actor_id`` owns it or it is public, else raise ``error``.
+    """Return the live row ``object_id`` of ``model`` if ``actor_id`` owns it or it is public.
+
+    Anything else (unknown, deleted, private and someone else's) raises ``error``.
 
     For resources their owner may publish (``public_attr`` true: readable by anyone, even anonymous).
     A soft-deleted row (``deleted_at`` set) is absent for everyone. What a non-owner may not change

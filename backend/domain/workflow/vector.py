@@ -75,7 +75,7 @@ def workflow_signals(plan: Plan, bars: Bars) -> Signals:
         if node.type != "action":
             continue
         kind = node.data.get("action")
-        for actions, out in zip(groups, arrays):
+        for actions, out in zip(groups, arrays, strict=True):
             if kind in actions:
                 out |= active[node_id]
     entries, exits, short_entries, short_exits = arrays

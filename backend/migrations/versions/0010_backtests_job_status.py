@@ -50,7 +50,8 @@ def downgrade() -> None:
     op.add_column("backtests", sa.Column("error_message", sa.Text()))
     op.add_column("backtests", sa.Column("started_at", sa.BigInteger()))
     op.execute("""
-        UPDATE backtests b SET status = CASE j.status WHEN 'PENDING' THEN 'queued' WHEN 'RUNNING' THEN 'running'
+        UPDATE backtests b SET status = CASE j.status
+               WHEN 'PENDING' THEN 'queued' WHEN 'RUNNING' THEN 'running'
                WHEN 'SUCCESS' THEN 'completed' WHEN 'CANCELLED' THEN 'cancelled' ELSE 'failed' END,
                error_reason = j.error_reason, error_message = j.error, started_at = j.started_at
         FROM jobs j WHERE j.id = b.job_id""")

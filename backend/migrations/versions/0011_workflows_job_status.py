@@ -49,7 +49,8 @@ def downgrade() -> None:
     )
     op.add_column("workflow_runs", sa.Column("error", sa.Text()))
     op.execute("""
-        UPDATE workflow_runs r SET status = CASE j.status WHEN 'PENDING' THEN 'queued' WHEN 'RUNNING' THEN 'running'
+        UPDATE workflow_runs r SET status = CASE j.status
+               WHEN 'PENDING' THEN 'queued' WHEN 'RUNNING' THEN 'running'
                WHEN 'SUCCESS' THEN 'succeeded' ELSE 'failed' END, error = j.error
         FROM jobs j WHERE j.id = r.job_id""")
     op.alter_column("workflow_runs", "status", server_default=None)

@@ -43,8 +43,10 @@ def downgrade() -> None:
     op.add_column("agent_audits", sa.Column("error_reason", sa.String(64)))
     op.add_column("agent_audits", sa.Column("error", sa.Text()))
     op.execute("""
-        UPDATE agent_audits a SET status = CASE j.status WHEN 'PENDING' THEN 'queued' WHEN 'RUNNING' THEN 'running'
-               WHEN 'SUCCESS' THEN 'completed' ELSE 'failed' END, error_reason = j.error_reason, error = j.error
+        UPDATE agent_audits a SET status = CASE j.status
+               WHEN 'PENDING' THEN 'queued' WHEN 'RUNNING' THEN 'running'
+               WHEN 'SUCCESS' THEN 'completed' ELSE 'failed' END,
+               error_reason = j.error_reason, error = j.error
         FROM jobs j WHERE j.id = a.job_id""")
     op.alter_column("agent_audits", "status", server_default=None)
     op.create_check_constraint(

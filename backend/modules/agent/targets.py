@@ -126,9 +126,7 @@ def bot_report(*, actor_id: str, bot_id: str) -> AuditReport:
         perf = bots_service.get_performance(actor_id=actor_id, bot_id=bot_id)
     equity = np.array([float(p.value) for p in perf.equity], dtype=np.float64)
     times = np.array([int(p.time) for p in perf.equity], dtype=np.int64)
-    pnls = np.array(
-        [float(o.pnl) for o in perf.orders if _closes(o.side, o.quantity, o.position_after)]
-    )
+    pnls = np.array([float(o.pnl) for o in perf.orders if _closes(o.side, o.quantity, o.position_after)])
     if len(equity) < 2:
         raise InvalidTarget("This bot has not recorded enough equity points to audit.")
     ev = BacktestEvidence(

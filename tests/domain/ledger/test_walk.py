@@ -21,8 +21,8 @@ T0 = 1_700_000_000_000
 def _bars(opens, closes):
     n = len(opens)
     times = [T0 + i * MIN for i in range(n)]
-    highs = [max(o, c) for o, c in zip(opens, closes)]
-    lows = [min(o, c) for o, c in zip(opens, closes)]
+    highs = [max(o, c) for o, c in zip(opens, closes, strict=True)]
+    lows = [min(o, c) for o, c in zip(opens, closes, strict=True)]
     return Bars.from_arrays(times, opens, highs, lows, closes, [1.0] * n)
 
 

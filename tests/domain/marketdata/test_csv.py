@@ -68,7 +68,10 @@ def test_identical_duplicate_rows_collapse():
 
 
 def test_conflicting_duplicate_times_are_reported():
-    text = "time,open,high,low,close\n1704153600,1,2,0.5,1.5\n1704157200,1,2,0.5,1.5\n1704153600000,1,2,0.5,1.6\n"
+    text = (
+        "time,open,high,low,close\n1704153600,1,2,0.5,1.5\n1704157200,1,2,0.5,1.5\n"
+        "1704153600000,1,2,0.5,1.6\n"
+    )
     with pytest.raises(CSVFormatError) as err:
         parse_ohlcv_csv(text)
     assert [(e.line, e.message) for e in err.value.errors] == [

@@ -79,7 +79,7 @@ def test_vector_mode_agrees_with_a_tick_run_on_every_bar():
     signals = workflow_signals(plan, bars)
     for t in range(len(bars)):
         window = bars.slice(0, t + 1)
-        result = run_tick(plan, lambda *_a: window, symbol="X")
+        result = run_tick(plan, lambda *_a, window=window: window, symbol="X")
         got = {tr.node_id: tr.status for tr in result.trace}
         assert (got["buy"] == "ran", got["sell"] == "ran") == (signals.entries[t], signals.exits[t]), t
     assert signals.entries.any() and signals.exits.any()
