@@ -83,6 +83,10 @@ class _Breaker:
         with self._lock:
             self._open_until = time.monotonic() + seconds
 
+    def reset(self) -> None:
+        with self._lock:
+            self._open_until = 0.0
+
 
 def cached_call(fn: Callable[[redis.Redis], T], default: T) -> T:
     """Run `fn` against Redis, or return `default` if Redis failed in this process recently.
@@ -103,7 +107,6 @@ def cached_call(fn: Callable[[redis.Redis], T], default: T) -> T:
         return default
 
 
-def redis_suspended() -> bool:
-    """Return True while this process skips Redis after a recent failure."""
-    breaker: _Breaker = current_app.extensions["redis_breaker"]
-    return breaker.is_open()
+def reset_backoff() -> None:
+    """Forget a recent Redis failure in this process (tests that swap the client use this)."""
+    current_app.extensions["redis_breaker"].reset()
