@@ -121,7 +121,7 @@ class Settings:
     ADMIN_PASSWORD: str = "admin123"
     PASSWORD_HASH_PROFILE: str = "strong"
     PASSWORD_HASH_CONCURRENCY: int = 1  # Argon2 computations at once per process (core/password_gate.py)
-    PASSWORD_HASH_WAIT_MS: int = 1000  # longest wait for a hashing slot before 503 + Retry-After
+    PASSWORD_HASH_WAIT_MS: int = 200  # longest wait for a hashing slot before 503 + Retry-After
     REDIS_TIMEOUT_MS: int = 500  # connect and read timeout of every Redis client (API, limiter, broker)
     REDIS_BACKOFF_S: int = 10  # after a Redis error, a process skips the session cache this long
     AUTH_CACHE_TTL_S: int = 10  # how long Redis caches a session's "still valid" (<= REDIS_BACKOFF_S)

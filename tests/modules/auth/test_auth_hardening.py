@@ -67,7 +67,7 @@ def test_a_session_is_bound_to_its_user(client, user, other_user):
 @pytest.fixture
 def limits(app):
     """Apply the production limits for the duration of a test, from a fresh client address."""
-    saved = {k: app.config[k] for k in ("RATELIMIT_LOGIN_FAILURES", "RATELIMIT_REGISTER")}
+    saved = {k: app.config.get(k) for k in ("RATELIMIT_LOGIN_FAILURES", "RATELIMIT_REGISTER")}
     app.config["RATELIMIT_LOGIN_FAILURES"] = "20 per minute;200 per day"
     app.config["RATELIMIT_REGISTER"] = "10 per hour;50 per day"
     yield {"REMOTE_ADDR": f"10.{uuid.uuid4().int % 250}.{uuid.uuid4().int % 250}.{uuid.uuid4().int % 250}"}
@@ -161,7 +161,7 @@ def test_login_beyond_the_hashing_gate_is_503_with_retry_after(app, client, user
         ok(client.get("/api/users/me", headers=user.headers))
     finally:
         gate.release()
-        app.config["PASSWORD_HASH_WAIT_MS"] = 1000
+        app.config["PASSWORD_HASH_WAIT_MS"] = 200
     ok(client.post("/api/auth/login", json={"username": user.username, "password": user.password}))
 
 
@@ -169,11 +169,15 @@ def test_the_gate_admits_a_waiter_when_a_slot_frees(app, client, user):
     from backend.core.password_gate import _gate
 
     gate = _gate(app)
+    app.config["PASSWORD_HASH_WAIT_MS"] = 5000
     assert gate.acquire(timeout=1)
-    threading.Timer(0.2, gate.release).start()
-    started = time.monotonic()
-    ok(client.post("/api/auth/login", json={"username": user.username, "password": user.password}))
-    assert time.monotonic() - started >= 0.15
+    try:
+        threading.Timer(0.2, gate.release).start()
+        started = time.monotonic()
+        ok(client.post("/api/auth/login", json={"username": user.username, "password": user.password}))
+        assert time.monotonic() - started >= 0.15
+    finally:
+        app.config["PASSWORD_HASH_WAIT_MS"] = 200
 
 
 def test_unknown_users_also_pass_through_the_gate(app, client):
@@ -191,7 +195,7 @@ def test_unknown_users_also_pass_through_the_gate(app, client):
         )
     finally:
         gate.release()
-        app.config["PASSWORD_HASH_WAIT_MS"] = 1000
+        app.config["PASSWORD_HASH_WAIT_MS"] = 200
 
 
 # --- 4: changing the password ends the other sessions ---------------------------------------------
