@@ -22,8 +22,8 @@ from backend.core.envelope import error_response
 from backend.core.errors import Unauthorized
 from backend.extensions import jwt
 
-# Claims every token must carry, with the JSON types they must have (ASVS 5.0 V9.2: a token is
-# only accepted with its validity window and its intended use stated and verified).
+# Claims every token must carry, with the JSON types they must have (ASVS 5.0 9.2.1 and 9.2.2: a
+# token is accepted only with its validity window and its intended use stated and verified).
 REQUIRED_CLAIMS: dict[str, tuple[type, ...]] = {
     "exp": (int, float),
     "iat": (int, float),
