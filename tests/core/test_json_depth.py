@@ -73,3 +73,19 @@ def test_a_deep_chunked_body_without_content_length_is_not_a_500(client):
         headers={"Transfer-Encoding": "chunked"},
     )
     assert 400 <= resp.status_code < 500
+
+
+def test_the_app_json_provider_turns_a_recursion_error_into_invalid_json(app):
+    # Second line of defence: Flask answers a ValueError from get_json with 400, never 500.
+    with pytest.raises(ValueError, match="too deeply"):
+        app.json.loads("[" * 100_000 + "]" * 100_000)
+    assert app.json.loads("[[1]]") == [[1]]
+
+
+def test_json_depth_ignores_brackets_in_strings_and_escaped_quotes():
+    from backend.core.input_guard import json_depth
+
+    assert json_depth(b'{"a": [1, {"b": "]]]"}]}') == 3
+    assert json_depth(rb'["\\", "[[[", ["\"[[["]]') == 2  # an escaped backslash, then an escaped quote
+    assert json_depth(b"[]") == 1
+    assert json_depth(b"42") == 0
