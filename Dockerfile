@@ -7,8 +7,12 @@ COPY requirements.txt .
 RUN pip install --no-cache-dir -r requirements.txt
 COPY backend ./backend
 COPY scripts ./scripts
-RUN useradd --create-home qyq && mkdir -p /app/storage && chown qyq /app/storage
+RUN useradd --create-home --uid 10001 qyq && mkdir -p /app/storage && chown qyq /app/storage
 USER qyq
-ENV FLASK_APP=backend.app:create_app
+# Production unless told otherwise: the app then refuses placeholder secrets (backend/config.py).
+ENV FLASK_APP=backend.app:create_app APP_ENV=production
 EXPOSE 5000
-CMD ["gunicorn", "--bind", "0.0.0.0:5000", "--workers", "4", "--threads", "4", "backend.wsgi:app"]
+# Same gunicorn bounds as docker-compose.yml: a silent worker is replaced after 60 s, and SIGTERM
+# gives requests in flight 30 s to finish.
+CMD ["gunicorn", "--bind", "0.0.0.0:5000", "--workers", "4", "--threads", "4", \
+     "--timeout", "60", "--graceful-timeout", "30", "--keep-alive", "5", "backend.wsgi:app"]

@@ -61,16 +61,27 @@ def celery_init_app(app: Flask) -> Celery:
     celery = Celery(app.name, task_cls=FlaskTask)
     broker = app.config["CELERY_BROKER_URL"]
     prefix = app.config["REDIS_KEY_PREFIX"]
+    # Short connect and read timeouts (REDIS_TIMEOUT_MS): without socket_timeout a publish to a
+    # frozen Redis waits forever. One quick publish retry, not Celery's default three.
+    redis_timeout_s = app.config["REDIS_TIMEOUT_MS"] / 1000
     transport = {
         "visibility_timeout": app.config["CELERY_TASK_TIME_LIMIT_S"] + 300,
         "global_keyprefix": f"{prefix}celery:",
-        "socket_connect_timeout": 2,
+        "socket_connect_timeout": redis_timeout_s,
+        "socket_timeout": redis_timeout_s,
+        "retry_on_timeout": False,
     }
     celery.conf.update(
         broker_url=broker,
         broker_transport_options=transport,
-        broker_connection_timeout=2,
+        broker_connection_timeout=redis_timeout_s,
         broker_connection_retry_on_startup=True,
+        task_publish_retry_policy={
+            "max_retries": 1,
+            "interval_start": 0,
+            "interval_step": 0.1,
+            "interval_max": 0.1,
+        },
         task_ignore_result=True,
         result_backend=None,
         task_acks_late=True,

@@ -88,14 +88,20 @@ class Settings:
     REDIS_URL: str = "redis://127.0.0.1:6379/0"
     CELERY_BROKER_URL: str = ""  # empty: REDIS_URL (see as_flask_config)
     REDIS_KEY_PREFIX: str = "qyq:"
+    # The usual local frontends (Vite dev 5173, Vite preview 4173, CRA/Next 3000) on both host names.
     CORS_ORIGINS: list[str] = field(
-        default_factory=lambda: ["http://localhost:5173", "http://localhost:3000"]
+        default_factory=lambda: [
+            f"http://{host}:{port}" for host in ("localhost", "127.0.0.1") for port in (5173, 4173, 3000)
+        ]
     )
     MAX_CONTENT_LENGTH: int = 10 * 1024 * 1024
+    JSON_MAX_DEPTH: int = 64  # deeper JSON bodies are refused with 422 (core/input_guard.py)
     LOG_LEVEL: str = _env("LOG_LEVEL", "INFO", _upper)
     JWT_ACCESS_TOKEN_EXPIRES: timedelta = _env("JWT_ACCESS_TOKEN_EXPIRES_S", timedelta(minutes=15))
     JWT_REFRESH_TOKEN_EXPIRES: timedelta = _env("JWT_REFRESH_TOKEN_EXPIRES_S", timedelta(days=30))
-    RATELIMIT_LOGIN: str = "10 per minute"
+    RATELIMIT_LOGIN: str = "10 per minute"  # per address and username
+    RATELIMIT_LOGIN_FAILURES: str = "20 per minute;200 per day"  # failed logins per address, any username
+    RATELIMIT_REGISTER: str = "10 per hour;50 per day"  # registrations per address
     RATELIMIT_DEFAULT: str = _env(None, "")
     FERNET_KEYS: list[str] = field(default_factory=list)
     STORAGE_ROOT: str = ""  # empty: storage/ in the repository (core/storage.py)
@@ -116,6 +122,12 @@ class Settings:
     ADMIN_USERNAME: str = "admin"
     ADMIN_PASSWORD: str = "admin123"
     PASSWORD_HASH_PROFILE: str = "strong"
+    PASSWORD_HASH_CONCURRENCY: int = 1  # Argon2 computations at once per process (core/password_gate.py)
+    PASSWORD_HASH_WAIT_MS: int = 200  # longest wait for a hashing slot before 503 + Retry-After
+    REDIS_TIMEOUT_MS: int = 500  # connect and read timeout of every Redis client (API, limiter, broker)
+    REDIS_BACKOFF_S: int = 10  # after a Redis error, a process skips the session cache this long
+    AUTH_CACHE_TTL_S: int = 10  # how long Redis caches a session's "still valid" (<= REDIS_BACKOFF_S)
+    HEALTH_TIMEOUT_MS: int = 1500  # /api/health reports a check still running after this as failed
     VERSION: str = _env(None, "0.1.0")
     # AI auditor (backend/modules/agent; docs/agent.md)
     OPENAI_API_KEY: str = ""
@@ -149,6 +161,9 @@ class Settings:
         cfg["RATELIMIT_STORAGE_URI"] = self.REDIS_URL
         cfg["RATELIMIT_KEY_PREFIX"] = f"{self.REDIS_KEY_PREFIX}rl"
         cfg["RATELIMIT_HEADERS_ENABLED"] = True
+        # flask-limiter would rewrite Retry-After on every response of a limited route (a 503 from
+        # the password gate included); Retry-After comes from the error handlers alone.
+        cfg["RATELIMIT_HEADER_RETRY_AFTER"] = "X-RateLimit-Retry-After"
         # Redis outage: fall back to a per-process in-memory limit rather than 500 every login.
         cfg["RATELIMIT_IN_MEMORY_FALLBACK_ENABLED"] = True
         cfg["RATELIMIT_SWALLOW_ERRORS"] = True
@@ -186,7 +201,11 @@ def load_config(env: Mapping[str, str] | None = None) -> Settings:
 
 
 def validate(s: Settings) -> None:
-    """Refuse to run outside dev/test with placeholder secrets or no encryption key."""
+    """Refuse inconsistent settings, and placeholder secrets or no encryption key outside dev/test."""
+    if s.AUTH_CACHE_TTL_S > s.REDIS_BACKOFF_S:
+        # core/sessions.py: a process that saw Redis fail must read Postgres until every
+        # "session valid" lease cached before the failure has expired.
+        raise ValueError("AUTH_CACHE_TTL_S must not exceed REDIS_BACKOFF_S")
     if s.ENV in {"development", "test"}:
         return
     problems = [

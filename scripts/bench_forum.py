@@ -87,13 +87,12 @@ def _best(fn, runs: int = 5) -> float:
 
 
 def _likes(app, users: list[str], post_id: str) -> tuple[float, int]:
-    from flask_jwt_extended import create_access_token
-
     from backend.extensions import db
+    from backend.modules.auth import service as auth_service
     from backend.modules.forum.models import Post
 
     with app.app_context():
-        tokens = [create_access_token(identity=u) for u in users]
+        tokens = [auth_service.start_session_for(user_id=u).access_token for u in users]
 
     def one(token: str) -> int:
         client = app.test_client()
@@ -111,10 +110,10 @@ def _likes(app, users: list[str], post_id: str) -> tuple[float, int]:
 
 
 def _files(app, user_id: str) -> float:
-    from flask_jwt_extended import create_access_token
+    from backend.modules.auth import service as auth_service
 
     with app.app_context():
-        headers = {"Authorization": f"Bearer {create_access_token(identity=user_id)}"}
+        headers = {"Authorization": f"Bearer {auth_service.start_session_for(user_id=user_id).access_token}"}
     data = b"time,close\n" + b"".join(b"%d,%d.5\n" % (k, k % 97) for k in range(80_000))
     data = data[: data.rfind(b"\n", 0, 1 << 20) + 1]
     client = app.test_client()

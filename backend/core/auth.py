@@ -1,24 +1,38 @@
-"""Authentication plumbing: JWT error envelopes, the Redis blocklist, and actor helpers.
+"""Authentication plumbing: JWT error envelopes, the claims every token must carry, the session
+check, and actor helpers.
 
-Token lifecycle (issued by `backend.modules.auth.service`): every login starts a token *family*
-(claim ``fam``). Logout revokes the presented token and its whole family; a refresh token can be
-used once (rotation); replaying a used one revokes the family. Revocations live in Redis with a
-TTL equal to the token's remaining life. If Redis is down the check fails closed with a 503.
+Token lifecycle (issued by `backend.modules.auth.service`, recorded by `backend.core.sessions`):
+every login starts a token *family* (claim ``fam``), a row in Postgres. Logout revokes the family;
+a refresh token can be used once (rotation) and replaying a used one revokes the family; a
+password change revokes every other family of the user. Every authenticated request checks the
+family (Redis cache, Postgres when Redis is unreachable), so a Redis outage neither logs anybody
+out nor lets a revoked token in.
 """
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
-import redis
-from flask import Flask
+from flask import Flask, Response
 from flask_jwt_extended import get_jwt, get_jwt_identity, verify_jwt_in_request
+from jwt.exceptions import InvalidTokenError, MissingRequiredClaimError
 
+from backend.core import sessions
 from backend.core.envelope import error_response
-from backend.core.errors import Unauthorized, Unavailable
-from backend.core.redis import get_redis, rkey
+from backend.core.errors import Unauthorized
 from backend.extensions import jwt
+
+# Claims every token must carry, with the JSON types they must have (ASVS 5.0 9.2.1 and 9.2.2: a
+# token is accepted only with its validity window and its intended use stated and verified).
+REQUIRED_CLAIMS: dict[str, tuple[type, ...]] = {
+    "exp": (int, float),
+    "iat": (int, float),
+    "jti": (str,),
+    "type": (str,),
+    "sub": (str,),
+    "fam": (str,),
+}
+TOKEN_TYPES = frozenset({"access", "refresh"})
 
 
 def current_user_id() -> str:
@@ -39,84 +53,74 @@ def optional_user_id() -> str | None:
     return str(identity) if identity else None
 
 
-def _ttl_for(payload: dict[str, Any]) -> int:
-    return max(int(payload.get("exp", time.time()) - time.time()), 1)
+def token_claims() -> dict[str, Any]:
+    """Return the verified claims of the current request's token."""
+    return dict(get_jwt())
 
 
-def revoke_token(payload: dict[str, Any]) -> None:
-    """Blocklist one token until it would have expired anyway."""
-    _redis_call(lambda r: r.set(rkey("jwt", "revoked", payload["jti"]), "1", ex=_ttl_for(payload)))
+def check_required_claims(claims: dict[str, Any]) -> None:
+    """Raise `InvalidTokenError` unless `claims` has every required claim with the right type.
 
-
-def revoke_family(family: str, ttl_s: int) -> None:
-    """Revoke every token of a login family (access and refresh)."""
-    _redis_call(lambda r: r.set(rkey("jwt", "family", family), "1", ex=max(ttl_s, 1)))
-
-
-def consume_refresh_token(payload: dict[str, Any]) -> bool:
-    """Mark a refresh token used; return False if it had been used before (a replay)."""
-    return bool(
-        _redis_call(lambda r: r.set(rkey("jwt", "used", payload["jti"]), "1", ex=_ttl_for(payload), nx=True))
-    )
+    flask-jwt-extended fills in a missing ``type`` ("access") and ``jti`` (None) and PyJWT accepts
+    a token without ``exp`` (one that never expires), so the raw claims are checked here.
+    """
+    for name, types in REQUIRED_CLAIMS.items():
+        if name not in claims:
+            raise MissingRequiredClaimError(name)
+        value = claims[name]
+        if isinstance(value, bool) or not isinstance(value, types) or value == "":
+            raise InvalidTokenError(f"Invalid claim: {name}")
+    if claims["type"] not in TOKEN_TYPES:
+        raise InvalidTokenError("Invalid claim: type")
 
 
 def is_revoked(payload: dict[str, Any]) -> bool:
-    """Return True if the token or its family is revoked."""
-    keys = [rkey("jwt", "revoked", payload["jti"])]
-    if payload.get("fam"):
-        keys.append(rkey("jwt", "family", payload["fam"]))
-    return bool(_redis_call(lambda r: r.exists(*keys)))
+    """Return True unless the token's family is live and belongs to the token's subject."""
+    return not sessions.is_active(family_id=str(payload["fam"]), user_id=str(payload["sub"]))
 
 
-def _redis_call(fn):
-    try:
-        return fn(get_redis())
-    except redis.RedisError as exc:
-        raise Unavailable(
-            "The session store is unavailable; try again shortly.", details={"service": "redis"}
-        ) from exc
-
-
-def _unauthorized(reason: str, message: str):
-    return error_response(401, message, {"reason": reason})
+def _unauthorized(reason: str, message: str) -> Response:
+    response: Response = error_response(401, message, {"reason": reason})
+    return response
 
 
 def init_jwt_callbacks(app: Flask) -> None:
     """Make every flask-jwt-extended failure a 401 in the error envelope (never `{"msg": ...}`)."""
 
+    @jwt.decode_key_loader
+    def _decode_key(_header: dict[str, Any], unverified: dict[str, Any]) -> str:
+        # Runs before the signature check; a token failing it is "token_invalid" either way.
+        check_required_claims(unverified)
+        return str(app.config["JWT_SECRET_KEY"])
+
     @jwt.token_in_blocklist_loader
-    def _check_blocklist(_header: dict, payload: dict) -> bool:
+    def _check_blocklist(_header: dict[str, Any], payload: dict[str, Any]) -> bool:
         return is_revoked(payload)
 
     @jwt.unauthorized_loader
-    def _missing(reason: str):
+    def _missing(reason: str) -> Response:
         return _unauthorized("token_missing", "A bearer token is required.")
 
     @jwt.invalid_token_loader
-    def _invalid(reason: str):
+    def _invalid(reason: str) -> Response:
         return _unauthorized("token_invalid", "The token is invalid.")
 
     @jwt.expired_token_loader
-    def _expired(_header: dict, _payload: dict):
+    def _expired(_header: dict[str, Any], _payload: dict[str, Any]) -> Response:
         return _unauthorized("token_expired", "The token has expired.")
 
     @jwt.revoked_token_loader
-    def _revoked(_header: dict, _payload: dict):
+    def _revoked(_header: dict[str, Any], _payload: dict[str, Any]) -> Response:
         return _unauthorized("token_revoked", "The token has been revoked.")
 
     @jwt.needs_fresh_token_loader
-    def _needs_fresh(_header: dict, _payload: dict):
+    def _needs_fresh(_header: dict[str, Any], _payload: dict[str, Any]) -> Response:
         return _unauthorized("fresh_token_required", "Log in again to do this (a fresh token is required).")
 
     @jwt.token_verification_failed_loader
-    def _claims_failed(_header: dict, _payload: dict):
+    def _claims_failed(_header: dict[str, Any], _payload: dict[str, Any]) -> Response:
         return _unauthorized("token_invalid", "The token is invalid.")
 
     @jwt.user_lookup_error_loader
-    def _user_lookup(_header: dict, _payload: dict):
+    def _user_lookup(_header: dict[str, Any], _payload: dict[str, Any]) -> Response:
         return _unauthorized("token_invalid", "The token's user no longer exists.")
-
-
-def token_claims() -> dict[str, Any]:
-    """Return the verified claims of the current request's token."""
-    return get_jwt()

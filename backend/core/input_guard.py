@@ -1,8 +1,14 @@
-"""Reject NUL characters before they reach PostgreSQL (which cannot store them in text).
+"""Reject input PostgreSQL or the JSON parser cannot take, before any view sees it.
 
-Without this, `/api/<things>/%00` or a JSON string containing "\\u0000" makes psycopg2 raise a
-ValueError deep in a query, i.e. a 500. One check here covers every module: a NUL in a path
-segment is a 404 (no object can have that id); in the query string or a JSON body it is a 422.
+NUL characters: without this, `/api/<things>/%00` or a JSON string containing "\\u0000" makes
+psycopg2 raise a ValueError deep in a query, i.e. a 500. A NUL in a path segment is a 404 (no
+object can have that id); in the query string or a JSON body it is a 422.
+
+Nesting depth: Python's JSON decoder recurses once per nesting level, so a body such as
+``[[[[...]]]]`` 1,000 levels deep raises RecursionError in whichever parser meets it first (the
+rate limiter's key function, webargs, Flask): a 500 on every JSON endpoint, anonymous ones
+included. The depth is measured here on the raw bytes, without recursion and without parsing,
+and a body deeper than ``JSON_MAX_DEPTH`` is a 422 (reason ``json_too_deep``).
 """
 
 from __future__ import annotations
@@ -11,45 +17,86 @@ import json
 import re
 from typing import Any
 
-from flask import Flask, request
+import numpy as np
+from flask import Flask, current_app, request
 
 from backend.core.errors import Invalid, NotFound
 
 # A JSON "\u0000" escape: an odd number of backslashes before "u0000" (an escaped backslash
 # followed by the text "u0000" is legitimate).
 _JSON_NUL = re.compile(rb"(?<!\\)(?:\\\\)*\\u0000", re.IGNORECASE)
+# A JSON string literal (unrolled-loop form: linear, no backtracking blow-up on long strings).
+_JSON_STRING = re.compile(rb'"[^"\\]*(?:\\.[^"\\]*)*"', re.DOTALL)
+# +1 for an opening bracket, -1 for a closing one, 0 for every other byte.
+_DEPTH_STEP = np.zeros(256, dtype=np.int8)
+_DEPTH_STEP[[ord("["), ord("{")]] = 1
+_DEPTH_STEP[[ord("]"), ord("}")]] = -1
+
+
+class JsonTooDeep(Invalid):
+    """Raise when a JSON body nests arrays/objects deeper than JSON_MAX_DEPTH."""
+
+    reason = "json_too_deep"
+    code = "app.json_too_deep"
 
 
 def init_input_guard(app: Flask) -> None:
-    """Register the NUL check on every request."""
+    """Register the NUL and nesting-depth checks on every request."""
+    app.before_request(_guard_request)
 
-    @app.before_request
-    def _reject_nul() -> None:
-        if any("\x00" in str(v) for v in (request.view_args or {}).values()):
-            raise NotFound()
-        bad_args = sorted({k for k, v in request.args.items(multi=True) if "\x00" in k or "\x00" in v})
-        if bad_args:
-            raise Invalid(fields={k: ["NUL characters are not allowed."] for k in bad_args})
-        if (
-            request.is_json
-            and request.content_length
-            and request.content_length <= app.config["MAX_CONTENT_LENGTH"]
-        ):
-            raw = request.get_data(cache=True)
+
+def _guard_request() -> None:
+    if any("\x00" in str(v) for v in (request.view_args or {}).values()):
+        raise NotFound()
+    bad_args = sorted({k for k, v in request.args.items(multi=True) if "\x00" in k or "\x00" in v})
+    if bad_args:
+        raise Invalid(fields={k: ["NUL characters are not allowed."] for k in bad_args})
+    if request.is_json:
+        # Reads at most MAX_CONTENT_LENGTH (werkzeug answers 413 beyond it), chunked bodies included.
+        raw = request.get_data(cache=True)
+        if raw:
+            _check_depth(raw, current_app.config["JSON_MAX_DEPTH"])
             if b"\x00" in raw or _JSON_NUL.search(raw):
                 raise Invalid("Text may not contain NUL characters.", fields=_nul_fields(raw))
+
+
+def json_depth(raw: bytes) -> int:
+    """Return the deepest array/object nesting of a JSON text (brackets inside strings ignored).
+
+    Linear in the body's size and recursion-free; for malformed text it is the depth the brackets
+    outside string literals would give.
+    """
+    stripped = _JSON_STRING.sub(b'""', raw)
+    steps = _DEPTH_STEP[np.frombuffer(stripped, dtype=np.uint8)]
+    return int(np.cumsum(steps, dtype=np.int64).max(initial=0))
+
+
+def _check_depth(raw: bytes, limit: int) -> None:
+    # Fewer brackets than the limit cannot nest deeper than it: skip the scan for ordinary bodies.
+    if raw.count(b"[") + raw.count(b"{") <= limit:
+        return
+    if json_depth(raw) > limit:
+        raise JsonTooDeep(
+            f"JSON nested deeper than {limit} levels is not accepted.", details={"maxDepth": limit}
+        )
 
 
 _MESSAGE = ["Must not contain NUL characters."]
 
 
 def _has_nul(value: Any) -> bool:
-    if isinstance(value, str):
-        return "\x00" in value
-    if isinstance(value, dict):
-        return any(_has_nul(k) or _has_nul(v) for k, v in value.items())
-    if isinstance(value, list):
-        return any(_has_nul(v) for v in value)
+    """Return True if a string anywhere in `value` holds a NUL (iterative: no recursion limit)."""
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, str):
+            if "\x00" in item:
+                return True
+        elif isinstance(item, dict):
+            stack.extend(item.keys())
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
     return False
 
 
@@ -57,7 +104,7 @@ def _nul_fields(raw: bytes) -> dict[str, list[str]]:
     """Name the top-level fields that carry a NUL (the whole body if it is not an object)."""
     try:
         body = json.loads(raw)
-    except ValueError:
+    except (ValueError, RecursionError):
         return {"_body": _MESSAGE}
     if not isinstance(body, dict):
         return {"_body": _MESSAGE}

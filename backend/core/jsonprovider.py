@@ -1,4 +1,9 @@
-"""JSON encoding: Decimal is emitted as a JSON number (the contract's money rule)."""
+"""JSON encoding: Decimal is emitted as a JSON number (the contract's money rule).
+
+Decoding turns a RecursionError (JSON nested deeper than the interpreter's stack) into the
+ValueError Flask expects from invalid JSON, so a body that slipped past the input guard's depth
+check (core/input_guard.py) is a 400, never a 500.
+"""
 
 from __future__ import annotations
 
@@ -23,3 +28,10 @@ class AppJSONProvider(DefaultJSONProvider):
     ensure_ascii = False
     sort_keys = False
     default = staticmethod(_default)
+
+    def loads(self, s: str | bytes, **kwargs: Any) -> Any:
+        """Parse JSON; nesting too deep for the parser is invalid JSON (ValueError)."""
+        try:
+            return super().loads(s, **kwargs)
+        except RecursionError as exc:
+            raise ValueError("JSON nested too deeply") from exc

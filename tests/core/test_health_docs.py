@@ -32,16 +32,23 @@ def test_health_is_503_when_redis_is_down(app, client):
     assert body["details"]["checks"]["database"]["ok"] is True
 
 
-def test_revocation_check_fails_closed_when_redis_is_down(app, client, user):
+def test_with_redis_down_sessions_are_checked_in_postgres(app, client, user, make_user):
+    """Redis down: nobody is logged out (was: 503 for everyone) and a revoked token stays revoked."""
     import redis as redis_lib
 
+    from backend.core.redis import reset_backoff
+
+    revoked = make_user()
+    assert client.post("/api/auth/logout", headers=revoked.headers).status_code == 200
     saved = app.extensions["redis"]
     app.extensions["redis"] = redis_lib.Redis(host="127.0.0.1", port=1, socket_connect_timeout=0.5)
     try:
-        resp = client.get("/api/users/me", headers=user.headers)
+        ok(client.get("/api/users/me", headers=user.headers))
+        error(client.get("/api/users/me", headers=revoked.headers), 401, "token_revoked")
     finally:
         app.extensions["redis"] = saved
-    error(resp, 503, "service_unavailable")
+        with app.app_context():
+            reset_backoff()
 
 
 def test_openapi_lists_every_route(app, client):

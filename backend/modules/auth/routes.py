@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import current_app, request
+from flask import Response, current_app, request
 from flask_jwt_extended import get_jwt, jwt_required
 from flask_limiter.util import get_remote_address
 
@@ -23,12 +23,28 @@ def _login_limit_key() -> str:
     return f"login:{get_remote_address()}:{who}"
 
 
+def _failed(response: Response) -> bool:
+    return response.status_code == 401
+
+
+def _not_a_validation_error(response: Response) -> bool:
+    return response.status_code != 422
+
+
 @blp.route("/login", methods=["POST"])
 @blp.doc(security=[])
+# Guessing one account's password: attempts per address and username.
 @limiter.limit(lambda: current_app.config["RATELIMIT_LOGIN"], key_func=_login_limit_key)
+# Password spraying (one password against many usernames): failures per address, any username.
+@limiter.limit(
+    lambda: current_app.config["RATELIMIT_LOGIN_FAILURES"],
+    key_func=lambda: f"login-failures:{get_remote_address()}",
+    deduct_when=_failed,
+)
 @blp.arguments(LoginSchema)
 @blp.response(200, TokenSchema)
 @blp.alt_response(429, description="Too many attempts (error envelope, Retry-After header).")
+@blp.alt_response(503, description="Too many sign-ins being checked at once (Retry-After header).")
 def login(body):
     """Log in with username (or email) and password."""
     return service.login(login=body.get("username") or body["email"], password=body["password"])
@@ -36,8 +52,14 @@ def login(body):
 
 @blp.route("/register", methods=["POST"])
 @blp.doc(security=[])
+@limiter.limit(
+    lambda: current_app.config["RATELIMIT_REGISTER"],
+    key_func=lambda: f"register:{get_remote_address()}",
+    deduct_when=_not_a_validation_error,
+)
 @blp.arguments(RegisterSchema)
 @blp.response(201, RegisterResultSchema)
+@blp.alt_response(429, description="Too many registrations from this address (Retry-After header).")
 def register(body):
     """Create an account and return its first tokens."""
     return service.register(username=body["username"], password=body["password"], email=body["email"])

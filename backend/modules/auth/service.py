@@ -1,9 +1,10 @@
 """Authentication: registration, login, refresh-token rotation and logout.
 
-Every login starts a token family (``fam`` claim). Refresh rotates: the presented refresh token
-is consumed and a new pair is issued in the same family; presenting a consumed token again
-revokes the family (a stolen token is useless once either party refreshes). Logout revokes the
-presented token and its family, so the matching access/refresh tokens stop working too.
+Every login starts a token family (``fam`` claim), recorded in Postgres by `backend.core.sessions`.
+Refresh rotates: the presented refresh token must be the family's live one; it is swapped for a
+new pair in the same family. Presenting an older refresh token again (a replay) revokes the
+family, so a stolen token is useless once either party refreshes. Logout revokes the presented
+token's family, so the matching access and refresh tokens stop working too.
 """
 
 from __future__ import annotations
@@ -15,7 +16,8 @@ from typing import Any
 from flask import current_app
 from flask_jwt_extended import create_access_token, create_refresh_token
 
-from backend.core import auth as core_auth
+from backend.core import sessions
+from backend.core.db import new_id, now_ms, transactional
 from backend.modules.auth.errors import InvalidCredentials, RefreshTokenReused
 from backend.modules.users import service as users_service
 
@@ -31,43 +33,82 @@ class TokenPair:
     token_type: str = "Bearer"
 
 
-def _issue(user: users_service.User, *, family: str, fresh: bool) -> TokenPair:
-    claims = {"fam": family}
-    access = create_access_token(identity=user.id, fresh=fresh, additional_claims=claims)
-    refresh = create_refresh_token(identity=user.id, additional_claims=claims)
+@dataclass(frozen=True)
+class _Minted:
+    pair: TokenPair
+    refresh_jti: str
+    expires_at: int  # ms, when the refresh token expires
+
+
+def _mint(user: users_service.User, *, family: str, fresh: bool) -> _Minted:
+    refresh_jti = new_id()
+    refresh_life = current_app.config["JWT_REFRESH_TOKEN_EXPIRES"]
+    access = create_access_token(identity=user.id, fresh=fresh, additional_claims={"fam": family})
+    refresh = create_refresh_token(identity=user.id, additional_claims={"fam": family, "jti": refresh_jti})
     expires_in = int(current_app.config["JWT_ACCESS_TOKEN_EXPIRES"].total_seconds())
-    return TokenPair(access_token=access, refresh_token=refresh, expires_in=expires_in, user=user)
+    pair = TokenPair(access_token=access, refresh_token=refresh, expires_in=expires_in, user=user)
+    return _Minted(pair, refresh_jti, now_ms() + int(refresh_life.total_seconds() * 1000))
 
 
+def _start_session(user: users_service.User) -> TokenPair:
+    family = uuid.uuid4().hex
+    minted = _mint(user, family=family, fresh=True)
+    sessions.start(
+        family_id=family, user_id=user.id, refresh_jti=minted.refresh_jti, expires_at=minted.expires_at
+    )
+    return minted.pair
+
+
+@transactional
 def register(*, username: str, password: str, email: str | None = None) -> TokenPair:
     """Create an account and log it in."""
     user = users_service.create_user(username=username, password=password, email=email)
-    return _issue(user, family=uuid.uuid4().hex, fresh=True)
+    return _start_session(user)
 
 
+@transactional
 def login(*, login: str, password: str) -> TokenPair:
     """Check credentials (username or email) and start a new token family."""
     user = users_service.authenticate(login=login, password=password)
     if user is None:
         raise InvalidCredentials()
-    return _issue(user, family=uuid.uuid4().hex, fresh=True)
+    return _start_session(user)
+
+
+@transactional
+def start_session_for(*, user_id: str) -> TokenPair:
+    """Start a session for an existing user without a password (seed data, tests, benchmarks)."""
+    return _start_session(users_service.get_user(user_id=user_id))
 
 
 def refresh(*, claims: dict[str, Any]) -> TokenPair:
     """Rotate a refresh token; a replayed one revokes its whole family."""
-    if not core_auth.consume_refresh_token(claims):
-        core_auth.revoke_family(claims.get("fam", ""), _refresh_ttl())
+    pair = _rotate(claims)
+    if pair is None:
+        _revoke(str(claims["fam"]), sessions.REFRESH_REPLAY)
         raise RefreshTokenReused()
+    return pair
+
+
+@transactional
+def _rotate(claims: dict[str, Any]) -> TokenPair | None:
     user = users_service.get_user(user_id=str(claims["sub"]))
-    return _issue(user, family=claims.get("fam") or uuid.uuid4().hex, fresh=False)
+    minted = _mint(user, family=str(claims["fam"]), fresh=False)
+    rotated = sessions.rotate(
+        family_id=str(claims["fam"]),
+        user_id=user.id,
+        presented_jti=str(claims["jti"]),
+        new_jti=minted.refresh_jti,
+        expires_at=minted.expires_at,
+    )
+    return minted.pair if rotated else None
 
 
 def logout(*, claims: dict[str, Any]) -> None:
-    """Revoke the presented token and every token of its family."""
-    core_auth.revoke_token(claims)
-    if claims.get("fam"):
-        core_auth.revoke_family(claims["fam"], _refresh_ttl())
+    """Revoke the presented token's family: its access and refresh tokens stop working."""
+    _revoke(str(claims["fam"]), sessions.LOGOUT)
 
 
-def _refresh_ttl() -> int:
-    return int(current_app.config["JWT_REFRESH_TOKEN_EXPIRES"].total_seconds())
+@transactional
+def _revoke(family: str, reason: str) -> None:
+    sessions.revoke(family_ids=[family], reason=reason)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from flask_jwt_extended import jwt_required
 
-from backend.core.auth import current_user_id
+from backend.core.auth import current_user_id, token_claims
 from backend.core.envelope import EnvelopeBlueprint
 from backend.modules.users import service
 from backend.modules.users.schemas import (
@@ -31,8 +31,12 @@ def get_me():
 @blp.arguments(UserUpdateSchema)
 @blp.response(200, UserSchema)
 def patch_me(changes):
-    """Update the caller's profile (name, avatar, email, username, password)."""
-    return service.update_me(actor_id=current_user_id(), changes=changes)
+    """Update the caller's profile (name, avatar, email, username, password).
+    ---
+    Changing the password ends every other session of the account: their access and refresh
+    tokens are refused from then on. The tokens of the session making the change keep working.
+    """
+    return service.update_me(actor_id=current_user_id(), changes=changes, session_id=token_claims()["fam"])
 
 
 @blp.route("/me/api-keys")

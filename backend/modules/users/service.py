@@ -7,8 +7,9 @@ from typing import Any
 
 from sqlalchemy import func, select
 
-from backend.core import crypto
+from backend.core import crypto, sessions
 from backend.core.db import transactional
+from backend.core.password_gate import hashing_slot
 from backend.core.passwords import hash_password, verify_password
 from backend.extensions import db
 from backend.modules.users.errors import (
@@ -26,6 +27,16 @@ def _find_by_login(login: str) -> User | None:
     return db.session.scalars(
         select(User).where((func.lower(User.username) == login) | (func.lower(User.email) == login))
     ).first()
+
+
+def _hash(password: str) -> str:
+    with hashing_slot():
+        return hash_password(password)
+
+
+def _verify(password_hash: str | None, password: str) -> bool:
+    with hashing_slot():
+        return verify_password(password_hash, password)
 
 
 def _ensure_unique(
@@ -50,7 +61,7 @@ def create_user(
     user = User(
         username=username,
         email=email,
-        password_hash=hash_password(password),
+        password_hash=_hash(password),
         name=name or username,
         is_admin=is_admin,
         level=1,
@@ -63,7 +74,7 @@ def create_user(
 def authenticate(*, login: str, password: str) -> User | None:
     """Return the user whose username or email and password match, else None."""
     user = _find_by_login(login)
-    ok = verify_password(user.password_hash if user else None, password)
+    ok = _verify(user.password_hash if user else None, password)  # unknown users cost a hash too
     return user if ok else None
 
 
@@ -84,13 +95,20 @@ def get_users(*, ids: Iterable[str]) -> dict[str, User]:
 
 
 @transactional
-def update_me(*, actor_id: str, changes: dict[str, Any]) -> User:
-    """Update the caller's profile; a password change needs the current password."""
+def update_me(*, actor_id: str, changes: dict[str, Any], session_id: str | None = None) -> User:
+    """Update the caller's profile; a password change needs the current password.
+
+    A password change ends every other session of the user (their access and refresh tokens stop
+    working at once); the session `session_id` that made the change continues.
+    """
     user = get_user(user_id=actor_id)
     if "password" in changes:
-        if not verify_password(user.password_hash, changes.pop("current_password", "")):
+        if not _verify(user.password_hash, changes.pop("current_password", "")):
             raise WrongPassword(fields={"current_password": ["The current password is not correct."]})
-        user.password_hash = hash_password(changes.pop("password"))
+        user.password_hash = _hash(changes.pop("password"))
+        sessions.revoke_user_sessions(
+            user_id=user.id, except_family=session_id, reason=sessions.PASSWORD_CHANGE
+        )
     changes.pop("current_password", None)
     _ensure_unique(username=changes.get("username"), email=changes.get("email"), exclude_id=user.id)
     for field, value in changes.items():
@@ -105,7 +123,7 @@ def ensure_user(*, username: str, password: str, is_admin: bool = False) -> User
     if user is None:
         user = User(
             username=username,
-            password_hash=hash_password(password),
+            password_hash=_hash(password),
             name=username,
             is_admin=is_admin,
             level=5 if is_admin else 1,

@@ -24,10 +24,10 @@ def _hammer(app, tokens: list[str], path: str, method: str = "post") -> list[int
 
 
 def _tokens(app, user_ids: list[str]) -> list[str]:
-    from flask_jwt_extended import create_access_token
+    from backend.modules.auth import service as auth_service  # every token needs a recorded session
 
     with app.app_context():
-        return [create_access_token(identity=uid) for uid in user_ids]
+        return [auth_service.start_session_for(user_id=uid).access_token for uid in user_ids]
 
 
 def _users(app, n: int) -> list[str]:
