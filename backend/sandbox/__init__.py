@@ -38,7 +38,7 @@ from backend.sandbox.errors import (
 )
 from backend.sandbox.params import descriptor_json, parse_descriptor, validate_params
 from backend.sandbox.protocol import decode_response, encode_request, max_response_bytes
-from backend.sandbox.runtime import Limits, execute, runtime
+from backend.sandbox.runtime import Limits, execute, load_runtime
 
 __all__ = [
     "MAX_CODE_BYTES",
@@ -133,7 +133,7 @@ def run_signals(code: str, bars: Bars, params: Mapping[str, Any], *, limits: Lim
 def available() -> bool:
     """Return True when the sandbox can start on this machine (runs a trivial strategy once)."""
     try:
-        runtime()
+        load_runtime()
         describe("def signals(bars, params):\n    return {}\n")
     except SandboxUnavailable:
         return False

@@ -79,11 +79,9 @@ def _python_mounts() -> list[str]:
 
     python = os.path.realpath(sys.executable)
     ro(python, python)
-    stdlib = sysconfig.get_paths()["stdlib"]
+    # The base interpreter's stdlib (with lib-dynload inside it), never a virtualenv's lib/ tree.
+    stdlib = os.path.dirname(os.path.realpath(os.__file__))
     ro(stdlib, stdlib)
-    platstdlib = sysconfig.get_paths()["platstdlib"]
-    if platstdlib != stdlib:
-        ro(platstdlib, platstdlib)
     if os.path.isdir(os.path.join(stdlib, "site-packages")):  # hide the base installation's packages
         args.extend(["--tmpfs", os.path.join(stdlib, "site-packages")])
     libdir, soname = sysconfig.get_config_var("LIBDIR"), sysconfig.get_config_var("INSTSONAME")
@@ -150,7 +148,7 @@ def _runtime_cached() -> Runtime:
     return Runtime(bwrap, os.path.realpath(sys.executable), tuple(_python_mounts()), _build_seccomp())
 
 
-def runtime() -> Runtime:
+def load_runtime() -> Runtime:
     """Return the sandbox runtime of this machine or raise SandboxUnavailable."""
     return _runtime_cached()
 
@@ -297,7 +295,7 @@ def execute(request: bytes, limits: Limits, out_cap: int) -> bytes:
     wall-clock or CPU limit, StrategyOutputInvalid past the output cap, StrategyError when the
     process died without answering.
     """
-    rt = runtime()
+    rt = load_runtime()
     read_fd, write_fd = os.pipe()
     try:
         os.write(write_fd, rt.seccomp_bpf)

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import builtins
 import json
+import linecache
 import os
 import resource
 import struct
@@ -111,6 +112,8 @@ def _run(np: Any, request: bytes) -> tuple[dict[str, Any], bytes]:
     code_end = 8 + header_len + header["code_len"]
     code = request[8 + header_len : code_end].decode("utf-8")
     n = header["n"]
+    # Let tracebacks quote the user's own source lines.
+    linecache.cache[USER_FILENAME] = (len(code), None, code.splitlines(True), USER_FILENAME)
     namespace: dict[str, Any] = {"__name__": "strategy", "__builtins__": builtins}
     try:
         exec(compile(code, USER_FILENAME, "exec"), namespace)  # noqa: S102 - this IS the sandbox
