@@ -4,7 +4,8 @@ One call = one fresh process: ``bwrap`` builds an empty root with only the Pytho
 and the runner mounted read-only, a small tmpfs at /tmp, new user/PID/network/IPC/UTS/cgroup
 namespaces, no capabilities and an empty environment; the seccomp program (seccomp_filter.py) is
 loaded just before the interpreter starts; the resource limits are set before ``bwrap`` is
-executed and apply to everything below it. The worker feeds the request on stdin and reads the
+executed (by util-linux's ``prlimit`` as a launcher, or a preexec function where it is missing)
+and apply to everything below it. The worker feeds the request on stdin and reads the
 answer on stdout, with a wall-clock deadline and an output cap; on either it kills the process
 group, and the sandbox's PID namespace dies with its init (``--die-with-parent``).
 
@@ -63,6 +64,7 @@ class Runtime:
     """What one sandbox start needs: the programs, the read-only mounts and the seccomp program."""
 
     bwrap: str
+    prlimit: str | None  # util-linux's prlimit sets the limits and execs bwrap (else a preexec_fn)
     python: str
     mounts: tuple[str, ...]  # bwrap arguments that lay out the filesystem
     seccomp_bpf: bytes
@@ -122,7 +124,8 @@ def _build_seccomp() -> bytes:
     else:
         read_fd, write_fd = os.pipe()
         try:
-            flt.export_bpf(os.fdopen(write_fd, "wb", closefd=True))
+            with os.fdopen(write_fd, "wb") as sink:
+                flt.export_bpf(sink)
             return os.read(read_fd, 1 << 20)
         finally:
             os.close(read_fd)
@@ -145,7 +148,13 @@ def _runtime_cached() -> Runtime:
     bwrap = shutil.which("bwrap") or ("/usr/bin/bwrap" if os.path.exists("/usr/bin/bwrap") else None)
     if bwrap is None:
         raise SandboxUnavailable("bubblewrap (bwrap) is not installed (Debian package bubblewrap)")
-    return Runtime(bwrap, os.path.realpath(sys.executable), tuple(_python_mounts()), _build_seccomp())
+    return Runtime(
+        bwrap,
+        shutil.which("prlimit"),
+        os.path.realpath(sys.executable),
+        tuple(_python_mounts()),
+        _build_seccomp(),
+    )
 
 
 def load_runtime() -> Runtime:
@@ -154,8 +163,9 @@ def load_runtime() -> Runtime:
 
 
 def command(rt: Runtime, limits: Limits, seccomp_fd: int) -> list[str]:
-    """Return the bwrap command line of one run."""
+    """Return the command line of one run: [prlimit with the limits --] bwrap ... runner.py."""
     return [
+        *_prlimit_prefix(rt, limits),
         rt.bwrap,
         "--unshare-all",  # user, pid, net, ipc, uts, cgroup: no network at all
         "--unshare-user",
@@ -195,6 +205,21 @@ def command(rt: Runtime, limits: Limits, seccomp_fd: int) -> list[str]:
         "-S",  # no site module: nothing but the stdlib and the mounted numpy
         "-B",
         f"{LIB_DIR}/runner.py",
+    ]
+
+
+def _prlimit_prefix(rt: Runtime, limits: Limits) -> list[str]:
+    """Return ``prlimit --cpu=... --`` (the launcher that sets the limits before bwrap), or []."""
+    if rt.prlimit is None:
+        return []
+    return [
+        rt.prlimit,
+        f"--cpu={limits.cpu_seconds}:{limits.cpu_seconds + 1}",
+        f"--as={limits.memory_bytes}",
+        f"--fsize={limits.file_bytes}",
+        f"--nofile={limits.open_files}",
+        "--core=0",
+        "--",
     ]
 
 
@@ -312,7 +337,8 @@ def execute(request: bytes, limits: Limits, out_cap: int) -> bytes:
             env={},
             cwd="/",
             start_new_session=True,
-            preexec_fn=_set_limits(limits),  # noqa: PLW1509 - rlimits must be set between fork and exec
+            # Without prlimit, the limits are set between fork and exec (not thread-safe, hence second).
+            preexec_fn=None if rt.prlimit else _set_limits(limits),  # noqa: PLW1509
         )
     except OSError as exc:
         raise SandboxUnavailable(f"cannot start bubblewrap: {exc}") from None

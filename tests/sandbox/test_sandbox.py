@@ -320,3 +320,32 @@ def test_missing_seccomp_binding_is_sandbox_unavailable(
 
 def test_the_sandbox_is_available_here() -> None:
     assert sandbox.available() is True
+
+
+def test_limits_hold_without_prlimit_too(monkeypatch: pytest.MonkeyPatch, fresh_runtime: object) -> None:
+    which = runtime.shutil.which
+    monkeypatch.setattr(runtime.shutil, "which", lambda name: None if name == "prlimit" else which(name))
+    assert runtime.load_runtime().prlimit is None
+    limits = sandbox.Limits(cpu_seconds=1, wall_seconds=10)
+    with pytest.raises(sandbox.StrategyMemory):
+        sandbox.run_signals("def signals(bars, params):\n    x = bytearray(8 << 30)\n", make_bars(10), {})
+    with pytest.raises(sandbox.StrategyTimeout, match="CPU"):
+        sandbox.run_signals(
+            "def signals(bars, params):\n    while True:\n        pass\n", make_bars(10), {}, limits=limits
+        )
+
+
+def test_the_command_sets_every_limit_through_prlimit() -> None:
+    rt = runtime.load_runtime()
+    assert rt.prlimit is not None
+    cmd = runtime.command(rt, sandbox.Limits(cpu_seconds=3, memory_bytes=1 << 29), 9)
+    assert cmd[: cmd.index("--") + 1] == [
+        rt.prlimit,
+        "--cpu=3:4",
+        f"--as={1 << 29}",
+        f"--fsize={1 << 20}",
+        "--nofile=32",
+        "--core=0",
+        "--",
+    ]
+    assert cmd[cmd.index("--seccomp") : cmd.index("--seccomp") + 2] == ["--seccomp", "9"]
