@@ -56,11 +56,20 @@ def _parent(pid: int) -> int:
     return next(int(line.split()[1]) for line in status.splitlines() if line.startswith("PPid:"))
 
 
+def _is_sandbox(pid: int) -> bool:
+    """Return True when ``pid`` is a sandbox process (prlimit/bwrap launcher or the runner)."""
+    try:
+        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return False
+    return b"bwrap" in cmdline or b"/qyq/lib/runner.py" in cmdline
+
+
 def leftover_processes() -> list[int]:
-    """Return the pids of this test process's descendants that are still alive (bwrap, runners)."""
+    """Return the pids of this test process's sandbox descendants that are still alive."""
     me, found = os.getpid(), []
     for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
+        if not entry.name.isdigit() or not _is_sandbox(int(entry.name)):
             continue
         pid = parent = int(entry.name)
         for _ in range(10):

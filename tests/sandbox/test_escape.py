@@ -8,6 +8,7 @@ host. After every test the worker has no sandbox process left (``leftover_proces
 from __future__ import annotations
 
 import os
+import subprocess
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -17,6 +18,7 @@ import pytest
 
 from backend import sandbox
 from backend.domain.backtest import strategies
+from backend.sandbox import runtime
 from backend.sandbox.templates import SMA_CROSS
 from tests.sandbox.conftest import VALID_TAIL, leftover_processes
 
@@ -442,3 +444,26 @@ def test_the_worker_still_runs_strategies_after_all_this(run: Run) -> None:
     assert os.getpid() > 0
     signals = run(SMA_CROSS, {"fast": 5, "slow": 20})
     assert signals.entries.dtype == bool  # type: ignore[attr-defined]
+
+
+def test_the_leftover_check_sees_a_live_sandbox() -> None:
+    rt = runtime.load_runtime()
+    read_fd, write_fd = os.pipe()
+    os.write(write_fd, rt.seccomp_bpf)
+    os.close(write_fd)
+    proc = subprocess.Popen(  # noqa: S603 - the sandbox's own command
+        runtime.command(rt, sandbox.Limits(), read_fd),
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        pass_fds=(read_fd,),
+        env={},
+        start_new_session=True,
+    )
+    os.close(read_fd)
+    try:
+        assert proc.stdout is not None and proc.stdout.read(4) == b"QYB1"  # booted, waiting for a request
+        assert proc.pid in leftover_processes()
+        assert len(leftover_processes()) >= 2  # the launcher and the runner in its namespace
+    finally:
+        runtime._kill(proc)
