@@ -1,0 +1,1 @@
+"""Code that runs INSIDE the sandbox (stdlib and numpy only; never imported by the worker)."""
