@@ -2,6 +2,10 @@
 FROM python:3.11-slim
 ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 PIP_DISABLE_PIP_VERSION_CHECK=1
 WORKDIR /app
+# The strategy sandbox: bubblewrap (namespaces) and libseccomp's Python binding (the filter is
+# built by /usr/bin/python3 once per process); prlimit comes with util-linux.
+RUN apt-get update && apt-get install -y --no-install-recommends bubblewrap python3-seccomp \
+    && rm -rf /var/lib/apt/lists/*
 # Runtime dependencies only: tests, tools and the embedded servers are in requirements-dev.txt.
 COPY requirements.txt .
 RUN pip install --no-cache-dir -r requirements.txt
