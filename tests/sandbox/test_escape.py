@@ -332,7 +332,9 @@ def signals(bars, params):
 def test_printing_a_gigabyte_goes_nowhere(run: Run) -> None:
     code = "import sys\ndef signals(bars, params):\n    sys.stdout.write('x' * (1 << 30))\n    return {}\n"
     err = fail(run, code, memory_bytes=4 << 30)
-    assert err.reason in ("strategy_output_invalid", "strategy_memory")
+    # Contained either way: the gigabyte never reaches the worker. On a loaded machine writing it to
+    # /dev/null can outlast the wall clock, so a timeout is as valid an ending as the other two.
+    assert err.reason in ("strategy_output_invalid", "strategy_memory", "strategy_timeout")
 
 
 def test_writing_a_huge_file_is_refused(run: Run) -> None:
