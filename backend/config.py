@@ -148,10 +148,12 @@ class Settings:
     WORKFLOW_MAX_EDGES: int = 2000
     # Market data (backend/modules/market; docs/market-data.md)
     MARKET_MOCK_SEED: int = 0
+    MARKET_MOCK_CACHE_BARS: int = 2_000_000  # mock bars kept per process (LRU; 48 bytes a bar)
     # Backtests (backend/modules/backtests; docs/engine.md)
     BACKTEST_MAX_BARS: int = 200_000
     BACKTEST_KLINE_MAX: int = 2000
     BACKTEST_CURVE_MAX: int = 2000
+    BACKTEST_POLL_TRADES_MAX: int = 500  # fills a result carries inline; all: GET .../{id}/trades
     BACKTEST_MAX_ACTIVE: int = 5
 
     def as_flask_config(self) -> dict[str, Any]:

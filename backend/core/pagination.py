@@ -54,11 +54,14 @@ class PageArgs(TypedDict):
     page_size: int
 
 
-def paginated(blp: Blueprint) -> Callable[[Callable[..., Page[T]]], Callable[..., Sequence[T]]]:
+def paginated(
+    blp: Blueprint, **options: int
+) -> Callable[[Callable[..., Page[T]]], Callable[..., Sequence[T]]]:
     """`@blp.paginate()` for a view that returns a `Page`: the view gets ``paging: PageArgs``.
 
     The query parameters, their OpenAPI docs and the X-Pagination header are flask-smorest's;
     this passes the requested page to the view and reports the Page's total as the item count.
+    ``options`` go to flask-smorest (``page_size``, ``max_page_size``; defaults 10 and 100).
     """
 
     def decorator(view: Callable[..., Page[T]]) -> Callable[..., Sequence[T]]:
@@ -70,7 +73,7 @@ def paginated(blp: Blueprint) -> Callable[[Callable[..., Page[T]]], Callable[...
             return page.items
 
         # flask-smorest ships no types; its decorator keeps the wrapper's call and return.
-        paginated_view: Callable[..., Sequence[T]] = blp.paginate()(wrapper)
+        paginated_view: Callable[..., Sequence[T]] = blp.paginate(**options)(wrapper)
         return paginated_view
 
     return decorator

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import time
 
 import pytest
@@ -86,7 +87,8 @@ def _clear_seen():
     SEEN.clear()
 
 
-def test_execute_claims_reports_progress_and_succeeds(app):
+def test_execute_claims_reports_progress_and_succeeds(app, monkeypatch):
+    monkeypatch.setattr(jobs, "PROGRESS_EVERY_S", 0.0)  # store every progress call
     with app.app_context():
         job_id = _new_job("test.progress")
         assert jobs.execute(job_id) == jobs.SUCCESS
@@ -151,6 +153,61 @@ def test_a_job_of_an_unknown_kind_fails_with_a_reason(app):
         job_id = _new_job("test.removed_in_a_later_release")
         assert jobs.execute(job_id) == jobs.FAILED
         assert _job(job_id).error_reason == "unknown_kind"
+
+
+@jobs.job_kind("test.progress_twice")
+def _progress_twice_work(ctx: jobs.JobContext) -> None:
+    ctx.progress(40)
+    SEEN.append(_job(ctx.job_id).progress)
+    ctx.progress(60)
+    SEEN.append(_job(ctx.job_id).progress)
+
+
+def test_progress_is_stored_at_most_every_progress_every_s(app, monkeypatch):
+    monkeypatch.setattr(jobs, "PROGRESS_EVERY_S", 3600.0)
+    with app.app_context():
+        job_id = _new_job("test.progress_twice")
+        assert jobs.execute(job_id) == jobs.SUCCESS
+        assert SEEN == [0, 0]  # both calls fell inside the interval since the claim: no write
+        assert _job(job_id).progress == 100  # the final state is always written
+
+    SEEN.clear()
+    # The claim at 0 s, a call 10 s later (stored), another 0.1 s after that (not stored).
+    clock = itertools.chain([0.0, 10.0], itertools.repeat(10.1))
+    monkeypatch.setattr(jobs, "PROGRESS_EVERY_S", 1.0)
+    monkeypatch.setattr(jobs.time, "monotonic", lambda: next(clock))
+    with app.app_context():
+        assert jobs.execute(_new_job("test.progress_twice")) == jobs.SUCCESS
+        assert SEEN == [40, 40]
+
+
+def test_a_throttled_progress_call_still_sees_a_cancel(app, monkeypatch):
+    monkeypatch.setattr(jobs, "PROGRESS_EVERY_S", 3600.0)  # no progress call writes anything
+    with app.app_context():
+        job_id = _new_job("test.cancelled_midway")
+        assert jobs.execute(job_id) == jobs.CANCELLED
+        job = _job(job_id)
+        assert (job.status, job.error_reason, job.progress) == (jobs.CANCELLED, "cancelled", 0)
+
+
+@jobs.job_kind("test.completes_transactionally")
+def _transactional_work(ctx: jobs.JobContext) -> None:
+    transactional(ctx.complete)()
+
+
+def test_a_job_completed_in_a_transaction_is_not_finished_again(app, monkeypatch):
+    finished: list[str] = []
+    real_finish = jobs._finish
+    monkeypatch.setattr(
+        jobs, "_finish", lambda job_id, *a, **kw: (finished.append(job_id), real_finish(job_id, *a, **kw))
+    )
+    with app.app_context():
+        job_id = _new_job("test.completes_transactionally")
+        assert jobs.execute(job_id) == jobs.SUCCESS
+        assert finished == [] and _job(job_id).status == jobs.SUCCESS
+        other = _new_job("test.completes")  # committed by hand: execute() writes SUCCESS to be sure
+        assert jobs.execute(other) == jobs.SUCCESS
+        assert finished == [other]
 
 
 def test_cancel_stops_work_at_next_progress(app):

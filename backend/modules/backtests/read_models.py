@@ -133,13 +133,25 @@ class BacktestView:
     metrics: dict[str, Any] | None
     kline: list[KlineBar]
     trades: list[Fill]
+    trades_total: int | None  # fills of the whole result (``trades`` may hold only the first ones)
     equity: list[EquityPoint]
 
 
-def backtest_view(row: Backtest, trades: Iterable[BacktestTrade] | None = None) -> BacktestView:
-    """Return the view of a row; with its ``trades`` the result (kline, fills, equity) is included."""
+def backtest_view(
+    row: Backtest,
+    trades: Iterable[BacktestTrade] | None = None,
+    *,
+    trades_total: int | None = None,
+    trades_max: int | None = None,
+) -> BacktestView:
+    """Return the view of a row; with its ``trades`` the result (kline, fills, equity) is included.
+
+    ``trades`` are round trips in order; at most ``trades_max`` of their fills are kept, and
+    ``trades_total`` is the number of fills of the whole result (default: those given).
+    """
     job = row.job
     full = trades is not None
+    fills = fills_of(trades, row.symbol)[:trades_max] if trades is not None else []
     return BacktestView(
         id=row.id,
         owner_id=row.owner_id,
@@ -168,7 +180,8 @@ def backtest_view(row: Backtest, trades: Iterable[BacktestTrade] | None = None) 
         summary=summary_of(row.metrics),
         metrics=row.metrics,
         kline=kline_of(row.kline) if full else [],
-        trades=fills_of(trades, row.symbol) if trades is not None else [],
+        trades=fills,
+        trades_total=(trades_total if trades_total is not None else len(fills)) if full else None,
         equity=equity_of(row.equity_curve) if full else [],
     )
 

@@ -7,6 +7,7 @@ Storing a run again (a requeue after a lost worker) replaces its trades, so it i
 
 from __future__ import annotations
 
+import io
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -15,9 +16,9 @@ from typing import Any
 
 import numpy as np
 from flask import current_app
-from sqlalchemy import delete, insert
+from sqlalchemy import delete
 
-from backend.core.db import new_id, now_ms
+from backend.core.db import now_ms
 from backend.core.errors import AppError
 from backend.core.jobs import JobFailed
 from backend.domain.backtest import engine
@@ -107,29 +108,67 @@ def _dec(value: float) -> Decimal:
     return Decimal(repr(float(value)))
 
 
-def trade_rows(backtest_id: str, trades: np.ndarray) -> list[dict[str, Any]]:
-    """Return `backtest_trades` rows for the engine's trade records."""
-    return [
-        {
-            "id": new_id(),
-            "backtest_id": backtest_id,
-            "seq": seq,
-            "side": "long" if int(t["side"]) > 0 else "short",
-            "entry_index": int(t["entry_index"]),
-            "exit_index": int(t["exit_index"]),
-            "entry_time": int(t["entry_time"]),
-            "exit_time": int(t["exit_time"]),
-            "entry_price": _dec(t["entry_price"]),
-            "exit_price": _dec(t["exit_price"]),
-            "quantity": _dec(t["quantity"]),
-            "pnl": _dec(t["pnl"]),
-            "fees": _dec(t["fees"]),
-            "return_pct": _dec(t["return_pct"]),
-            "holding_ms": int(t["holding_ms"]),
-            "closed_at_end": bool(t["closed_at_end"]),
-        }
-        for seq, t in enumerate(trades)
+# Columns of `backtest_trades` in the order trade_rows() writes them (the COPY column list).
+TRADE_COLUMNS = (
+    "id",
+    "backtest_id",
+    "seq",
+    "side",
+    "entry_index",
+    "exit_index",
+    "entry_time",
+    "exit_time",
+    "entry_price",
+    "exit_price",
+    "quantity",
+    "pnl",
+    "fees",
+    "return_pct",
+    "holding_ms",
+    "closed_at_end",
+)
+_COPY_CHUNK = 1 << 20  # bytes per write to the server (psycopg2's default is 8 KiB)
+_MONEY = ("entry_price", "exit_price", "quantity", "pnl", "fees", "return_pct")
+_INTEGER = ("entry_index", "exit_index", "entry_time", "exit_time")
+
+
+def trade_rows(backtest_id: str, trades: np.ndarray) -> str:
+    """Return the engine's trade records as `backtest_trades` rows in COPY text format.
+
+    Built column by column (``tolist()`` once per column). Money is written as the float's shortest
+    repr, which Postgres parses straight into NUMERIC: the value ``Decimal(repr(x))`` would store.
+    A row's id is its backtest's id with ``seq`` as the last 12 hex digits: UUID-shaped, unique
+    while backtest ids differ in their first 74 random bits, and the same when a requeued run is
+    stored again, so the fill ids derived from it (read_models) are stable.
+    """
+    n = len(trades)
+    if n == 0:
+        return ""
+    prefix = backtest_id[:24]
+    columns: list[list[str]] = [
+        [f"{prefix}{seq:012x}" for seq in range(n)],
+        [backtest_id] * n,
+        [str(seq) for seq in range(n)],
+        np.where(trades["side"] > 0, "long", "short").tolist(),
+        *([str(v) for v in trades[name].tolist()] for name in _INTEGER),
+        *([repr(v) for v in trades[name].tolist()] for name in _MONEY),
+        [str(v) for v in trades["holding_ms"].tolist()],
+        ["t" if v else "f" for v in trades["closed_at_end"].tolist()],
     ]
+    return "\n".join(map("\t".join, zip(*columns, strict=True))) + "\n"
+
+
+def _copy_trades(text: str) -> None:
+    """COPY rows (trade_rows' text) into `backtest_trades` on the session's connection (its transaction)."""
+    raw = db.session.connection().connection.dbapi_connection
+    assert raw is not None  # a checked-out connection always has its DBAPI connection
+    cursor = raw.cursor()
+    try:
+        cursor.copy_expert(  # psycopg2 extension
+            f"COPY backtest_trades ({', '.join(TRADE_COLUMNS)}) FROM STDIN", io.StringIO(text), _COPY_CHUNK
+        )
+    finally:
+        cursor.close()
 
 
 def fill_marks(n: int, trades: np.ndarray) -> np.ndarray:
@@ -193,7 +232,7 @@ def store(row: Backtest, done: Computed) -> None:
     db.session.execute(delete(BacktestTrade).where(BacktestTrade.backtest_id == row.id))
     rows = trade_rows(row.id, done.result.trades)
     if rows:
-        db.session.execute(insert(BacktestTrade), rows)
+        _copy_trades(rows)
     row.bars_count = len(done.bars)
     row.final_equity = _dec(done.result.final_equity)
     row.metrics = done.metrics

@@ -17,7 +17,11 @@ from backend.modules.backtests.schemas import (
     JobStatusSchema,
     LatestQuerySchema,
     SubmittedSchema,
+    TradeSchema,
 )
+
+TRADES_PAGE_SIZE = 100  # fills per page of GET /{id}/trades by default
+TRADES_MAX_PAGE_SIZE = 1000
 
 blp = EnvelopeBlueprint(
     "backtests",
@@ -70,6 +74,15 @@ def list_(args, paging: PageArgs):
 def get(backtest_id: str):
     """Return one of my backtests with its full result."""
     return service.get_backtest(actor_id=current_user_id(), backtest_id=backtest_id)
+
+
+@blp.route("/<string:backtest_id>/trades")
+@jwt_required()
+@blp.response(200, TradeSchema(many=True))
+@paginated(blp, page_size=TRADES_PAGE_SIZE, max_page_size=TRADES_MAX_PAGE_SIZE)
+def trades(backtest_id: str, paging: PageArgs):
+    """Page through every fill of my backtest, oldest first (total in X-Pagination)."""
+    return service.list_trades(actor_id=current_user_id(), backtest_id=backtest_id, **paging)
 
 
 @blp.route("/<string:backtest_id>/cancel", methods=["POST"])

@@ -37,6 +37,7 @@ from backend.modules.backtests.errors import (
 from backend.modules.backtests.models import Backtest, BacktestTrade
 from backend.modules.backtests.read_models import (
     BacktestView,
+    Fill,
     Summary,
     backtest_view,
     fills_of,
@@ -214,7 +215,6 @@ def submit_backtest(
 def run_backtest(ctx: jobs.JobContext) -> None:
     """Load the bars, run the engine and store the result with the job's SUCCESS (one commit)."""
     row = _row_of_job(ctx.job_id)
-    ctx.progress(5)
     bars = results.load_bars(row)
     done = results.compute(row, bars, progress=ctx.progress)
     ctx.progress(95)
@@ -225,6 +225,7 @@ def _row_of_job(job_id: str) -> Backtest:
     row = db.session.scalars(select(Backtest).where(Backtest.job_id == job_id)).first()
     if row is None:  # pragma: no cover - the row cascades with its job
         raise jobs.JobFailed("The backtest of this job no longer exists.", reason="backtest_missing")
+    db.session.expunge(row)  # keep its loaded values without a refresh when the read ends
     db.session.commit()  # end the read; the work below takes long
     return row
 
@@ -243,23 +244,58 @@ def _completed() -> Select[Backtest]:
     return select(Backtest).join(Job, Job.id == Backtest.job_id).where(Job.status == jobs.SUCCESS)
 
 
-def _trades(backtest_id: str) -> list[BacktestTrade]:
+def _round_trips(backtest_id: str, first: int, stop: int) -> list[BacktestTrade]:
+    """Return the round trips ``seq`` in ``[first, stop)`` of a backtest (seq counts from 0, no gaps)."""
     return list(
         db.session.scalars(
-            select(BacktestTrade).where(BacktestTrade.backtest_id == backtest_id).order_by(BacktestTrade.seq)
+            select(BacktestTrade)
+            .where(
+                BacktestTrade.backtest_id == backtest_id, BacktestTrade.seq >= first, BacktestTrade.seq < stop
+            )
+            .order_by(BacktestTrade.seq)
         )
     )
 
 
+def _fills_total(backtest_id: str) -> int:
+    """Return how many fills a backtest's result has (two per stored round trip)."""
+    trips = db.session.scalar(
+        select(func.count()).select_from(BacktestTrade).where(BacktestTrade.backtest_id == backtest_id)
+    )
+    return 2 * int(trips or 0)
+
+
 def _full_view(row: Backtest) -> BacktestView:
-    """Return the view of a row with its result: summary, kline, fills and equity curve."""
-    return backtest_view(row, _trades(row.id))
+    """Return the view of a row with its result: summary, kline, equity curve and the first
+    BACKTEST_POLL_TRADES_MAX fills (``trades_total`` counts them all)."""
+    cap = int(current_app.config["BACKTEST_POLL_TRADES_MAX"])
+    wanted = -(-cap // 2)
+    trips = _round_trips(row.id, 0, wanted)
+    total = 2 * len(trips) if len(trips) < wanted else _fills_total(row.id)
+    return backtest_view(row, trips, trades_total=total, trades_max=cap)
 
 
 def get_backtest(*, actor_id: str, backtest_id: str) -> BacktestView:
     """Return one of the caller's backtests with its full result."""
     row = get_owned_or_404(Backtest, backtest_id, actor_id=actor_id, error=BacktestNotFound)
     return _full_view(row)
+
+
+def list_trades(*, actor_id: str, backtest_id: str, page: int, page_size: int) -> Page[Fill]:
+    """Return one page of the fills of one of the caller's backtests, oldest first.
+
+    A page is ``page_size`` fills (two per round trip), read by ``seq`` range, not OFFSET; a
+    backtest that has not completed has none.
+    """
+    row = get_owned_or_404(Backtest, backtest_id, actor_id=actor_id, error=BacktestNotFound)
+    total = _fills_total(row.id)
+    offset = (page - 1) * page_size
+    if offset >= total:
+        return Page(items=[], total=total)
+    first = offset // 2  # the round trip holding the page's first fill
+    fills = fills_of(_round_trips(row.id, first, (offset + page_size + 1) // 2), row.symbol)
+    skip = offset - 2 * first
+    return Page(items=fills[skip : skip + page_size], total=total)
 
 
 def list_backtests(

@@ -3,10 +3,17 @@
 "auto" picks imported candles when that symbol/interval has any, else the mock (for the mock's
 symbols), else whatever the table holds (materialised mock rows). Both sources serve complete
 bars only: open time + interval <= now.
+
+Mock bars are deterministic (seed, symbol, interval, range), so each process keeps the latest
+ones in a bounded LRU (``MARKET_MOCK_CACHE_BARS`` bars in all): re-running a backtest on the same
+range skips the generator. Cached bars are shared, and like every bars value they are never
+written to (numpy arrays stay writeable: read-only ones would make numba compile other kernels).
 """
 
 from __future__ import annotations
 
+import threading
+from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -41,6 +48,58 @@ def mock_provider(now_ms: Callable[[], int] | None = None) -> MockProvider:
     return MockProvider(seed=int(current_app.config["MARKET_MOCK_SEED"]), now_ms=now_ms)
 
 
+_CacheKey = tuple[int, str, str, int, int]
+
+
+class _BarsCache:
+    """A least-recently-used map of mock bars, bounded by the bars it holds (thread-safe)."""
+
+    def __init__(self) -> None:
+        self._items: OrderedDict[_CacheKey, Bars] = OrderedDict()
+        self._bars = 0
+        self._lock = threading.Lock()
+
+    def get(self, key: _CacheKey) -> Bars | None:
+        """Return the bars stored under ``key`` (now the most recently used), or None."""
+        with self._lock:
+            bars = self._items.get(key)
+            if bars is not None:
+                self._items.move_to_end(key)
+            return bars
+
+    def put(self, key: _CacheKey, bars: Bars, limit: int) -> None:
+        """Store ``bars``, evicting the least recently used until at most ``limit`` bars are held."""
+        if len(bars) > limit:
+            return
+        with self._lock:
+            old = self._items.pop(key, None)
+            self._bars += len(bars) - (len(old) if old is not None else 0)
+            self._items[key] = bars
+            while self._bars > limit:
+                _, evicted = self._items.popitem(last=False)
+                self._bars -= len(evicted)
+
+    def clear(self) -> None:
+        """Forget every entry."""
+        with self._lock:
+            self._items.clear()
+            self._bars = 0
+
+
+MOCK_BARS_CACHE = _BarsCache()
+
+
+def _mock_bars(symbol: str, interval: str, start_ms: int, end_ms: int, now_ms: int) -> Bars:
+    """Return mock bars in [start_ms, end_ms) (end already clipped to complete bars), cached."""
+    seed = int(current_app.config["MARKET_MOCK_SEED"])
+    key = (seed, symbol, interval, int(start_ms), int(end_ms))
+    bars = MOCK_BARS_CACHE.get(key)
+    if bars is None:
+        bars = MockProvider(seed=seed, now_ms=lambda: now_ms).get_bars(symbol, interval, start_ms, end_ms)
+        MOCK_BARS_CACHE.put(key, bars, int(current_app.config["MARKET_MOCK_CACHE_BARS"]))
+    return bars
+
+
 @dataclass(frozen=True)
 class Source:
     """One symbol/interval series from one provider, seen at time ``now_ms``."""
@@ -64,7 +123,7 @@ class Source:
         end_ms = min(int(end_ms), self.complete_before)
         if self.kind == "db":
             return store.read_range(self.symbol, self.interval, start_ms, end_ms)
-        return mock_provider(lambda: self.now_ms).get_bars(self.symbol, self.interval, start_ms, end_ms)
+        return _mock_bars(self.symbol, self.interval, start_ms, end_ms, self.now_ms)
 
     def last(self, end_ms: int, count: int, start_ms: int | None = None) -> Bars:
         """Return the latest ``count`` bars opening before end_ms (and at or after start_ms)."""
