@@ -106,6 +106,7 @@ class Settings:
     FERNET_KEYS: list[str] = field(default_factory=list)
     STORAGE_ROOT: str = ""  # empty: storage/ in the repository (core/storage.py)
     FILES_MAX_BYTES: int = 5 * 1024 * 1024
+    AVATAR_MAX_BYTES: int = 1024 * 1024  # an uploaded avatar image (PUT /api/users/me/avatar)
     FORUM_TIP_MAX: str = "10000"  # a Decimal as text; parsed by the forum service
     FORUM_HOT_CANDIDATES: int = 500
     BOT_LOOKBACK_BARS: int = 300  # trailing bars a bot tick feeds its strategy (>= indicator periods)

@@ -6,6 +6,7 @@ import marshmallow as ma
 from marshmallow import validate
 
 from backend.core.schemas import BaseSchema
+from backend.modules.users import service as users_service
 from backend.modules.users.schemas import PASSWORD, USERNAME, UserSchema
 
 
@@ -46,6 +47,7 @@ class RegisterResultSchema(UserSchema):
     The User fields are camelCase; the token fields keep TokenSchema's snake_case names.
     """
 
+    avatar = ma.fields.String()  # type: ignore[assignment]  # _flatten applies users' URL rule
     access_token = ma.fields.String(data_key="access_token")
     refresh_token = ma.fields.String(data_key="refresh_token")
     token_type = ma.fields.String(data_key="token_type", metadata={"example": "Bearer"})
@@ -58,7 +60,7 @@ class RegisterResultSchema(UserSchema):
         return {
             "id": user.id,
             "name": user.name,
-            "avatar": user.avatar,
+            "avatar": users_service.avatar_url(user),
             "level": user.level,
             "username": user.username,
             "email": user.email,

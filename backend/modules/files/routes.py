@@ -1,10 +1,10 @@
-"""Files endpoints: upload, list, download (raw bytes, owner only) and delete."""
+"""Files endpoints: upload, list, download (raw bytes, owner only), delete, and public files (avatars)."""
 
 from __future__ import annotations
 
 from urllib.parse import quote
 
-from flask import Response
+from flask import Response, request
 from flask.views import MethodView
 from flask_jwt_extended import jwt_required
 
@@ -19,7 +19,7 @@ blp = EnvelopeBlueprint(
     "files",
     __name__,
     url_prefix="/api/files",
-    description="Uploads with content-checked types; owner-only download.",
+    description="Uploads with content-checked types; owner-only download; public avatar images.",
 )
 
 TEXT_TYPES = {"text/csv", "text/plain", "text/x-python", "application/json"}
@@ -37,6 +37,21 @@ def download_response(row: StoredFile, data: bytes) -> Response:
     )
     resp.headers["X-Content-Type-Options"] = "nosniff"
     resp.headers["Cache-Control"] = "private, no-store"
+    return resp
+
+
+PUBLIC_CACHE = "public, max-age=31536000, immutable"  # a public file's bytes never change under its id
+
+
+def public_response(row: StoredFile, data: bytes) -> Response:
+    """Build the raw public image: inline, long-lived cache keyed by its sha256, no sniffing."""
+    resp = Response(data, status=200, content_type=row.content_type)
+    resp.headers["Content-Disposition"] = "inline"
+    resp.headers["X-Content-Type-Options"] = "nosniff"
+    resp.headers["Content-Security-Policy"] = "default-src 'none'; sandbox"
+    resp.headers["Cache-Control"] = PUBLIC_CACHE
+    resp.set_etag(row.sha256)
+    resp.make_conditional(request)  # a matching If-None-Match turns it into a bodiless 304
     return resp
 
 
@@ -76,3 +91,17 @@ class FileById(MethodView):
     def delete(self, file_id: str):
         """Delete my file (row and bytes)."""
         service.delete_file(actor_id=current_user_id(), file_id=file_id)
+
+
+@blp.route("/public/<uuid:file_id>")
+@blp.doc(security=[])
+@blp.response(200, {"type": "string", "format": "binary"}, content_type="image/*")
+@blp.alt_response(304, description="Not modified (If-None-Match matched the ETag).")
+def public_file(file_id):
+    """Download a public file (an avatar image); no login needed.
+    ---
+    Only files made public for an avatar are served here; any other id is a 404, whoever asks.
+    The bytes under an id never change, so the response may be cached for a year (ETag: sha256).
+    """
+    row, data = service.get_public_file_content(file_id=str(file_id))
+    return public_response(row, data)

@@ -3,6 +3,10 @@
 A row never points at missing bytes: an upload writes the bytes first and removes them if its
 transaction rolls back (``on_rollback``); a delete unlinks the bytes only after its commit
 (``on_commit``), so a failed commit keeps both. Bytes a crash strands are swept (``sweep_orphans``).
+
+Public files exist for one purpose, avatars: the users module stores an image with
+``add_public_image`` and removes it with ``remove_public_file``, both inside its own transaction.
+Anyone may read a public file at ``public_url``; every other file stays owner-only.
 """
 
 from __future__ import annotations
@@ -19,16 +23,17 @@ from flask import current_app
 from sqlalchemy import select
 
 from backend.core import storage
-from backend.core.db import get_owned_or_404, now_ms, on_commit, on_rollback, transactional
+from backend.core.db import get_owned_or_404, looks_like_id, now_ms, on_commit, on_rollback, transactional
 from backend.core.pagination import Page, paginate
 from backend.extensions import db
 from backend.modules.files.errors import EmptyUpload, FileNotFound, FileTooLarge, FileTypeNotAllowed
 from backend.modules.files.models import StoredFile
-from backend.modules.files.sniff import SniffError, sniff
+from backend.modules.files.sniff import SniffError, sniff, sniff_image
 
 logger = logging.getLogger(__name__)
 
 AREA = "uploads"
+PUBLIC_PREFIX = "/api/files/public/"
 _UNSAFE_NAME = re.compile(r"[\x00-\x1f\x7f]")
 
 
@@ -66,27 +71,91 @@ def upload_file(*, actor_id: str, filename: str | None, stream: IO[bytes]) -> St
         content_type = sniff(data, name)
     except SniffError as exc:
         raise FileTypeNotAllowed(str(exc)) from exc
+    return _store(owner_id=actor_id, name=name, content_type=content_type, data=data)
+
+
+def _store(*, owner_id: str, name: str, content_type: str, data: bytes, public: bool = False) -> StoredFile:
+    """Write checked bytes and add their row to the current transaction."""
     rel, path = storage.new_stored_name(AREA)
     storage.write_atomic(path, data)
     on_rollback(lambda: path.unlink(missing_ok=True))  # the row is not there, so neither may the bytes be
     row = StoredFile(
-        owner_id=actor_id,
+        owner_id=owner_id,
         original_name=name,
         stored_name=rel,
         content_type=content_type,
         size=len(data),
         sha256=hashlib.sha256(data).hexdigest(),
+        public=public,
     )
     db.session.add(row)
     db.session.flush()
     return row
 
 
+def add_public_image(*, owner_id: str, filename: str | None, stream: IO[bytes], max_bytes: int) -> StoredFile:
+    """Store an image of ``owner_id`` that anyone may read (an avatar); join the caller's transaction.
+
+    The type is decided on the content (PNG, JPEG, WebP or GIF; else FileTypeNotAllowed, a 415);
+    more than ``max_bytes`` is FileTooLarge (413). Does not commit: the caller's public function
+    does, together with whatever makes the image its purpose.
+    """
+    data = read_limited(stream, max_bytes)
+    if not data:
+        raise EmptyUpload(fields={"file": ["The file is empty."]})
+    try:
+        content_type = sniff_image(data)
+    except SniffError as exc:
+        raise FileTypeNotAllowed(str(exc)) from exc
+    return _store(
+        owner_id=owner_id, name=clean_filename(filename), content_type=content_type, data=data, public=True
+    )
+
+
+def public_url(file_id: str) -> str:
+    """Return the absolute path at which anyone may read the public file ``file_id``."""
+    return PUBLIC_PREFIX + file_id
+
+
+def public_file_id(url: str) -> str | None:
+    """Return the file id of a ``public_url``, or None when ``url`` is not one."""
+    if not url.startswith(PUBLIC_PREFIX):
+        return None
+    file_id = url[len(PUBLIC_PREFIX) :]
+    return file_id if looks_like_id(file_id) else None
+
+
+def find_public_file(*, file_id: str) -> StoredFile | None:
+    """Return the public file ``file_id``, or None when it is unknown or private."""
+    row = db.session.get(StoredFile, file_id) if looks_like_id(file_id) else None
+    return row if row is not None and row.public else None
+
+
+def get_public_file_content(*, file_id: str) -> tuple[StoredFile, bytes]:
+    """Return a public file's row and bytes for anyone (FileNotFound for private or unknown ids)."""
+    row = find_public_file(file_id=file_id)
+    if row is None:
+        raise FileNotFound()
+    return row, _read_bytes(row)
+
+
+def remove_public_file(*, owner_id: str, file_id: str) -> None:
+    """Delete a public file of ``owner_id`` in the caller's transaction (no-op if it is gone)."""
+    row = db.session.get(StoredFile, file_id) if looks_like_id(file_id) else None
+    if row is None or row.owner_id != owner_id or not row.public:
+        return
+    _delete_row(row)
+
+
 def get_file_content(*, actor_id: str, file_id: str) -> tuple[StoredFile, bytes]:
     """Return the caller's file row and its bytes (FileNotFound for others' or unknown ids)."""
     row = get_owned_or_404(StoredFile, file_id, actor_id=actor_id, error=FileNotFound)
+    return row, _read_bytes(row)
+
+
+def _read_bytes(row: StoredFile) -> bytes:
     try:
-        return row, storage.safe_path(row.stored_name).read_bytes()
+        return storage.safe_path(row.stored_name).read_bytes()
     except FileNotFoundError as exc:
         logger.error("file %s has a row but no bytes at %s", row.id, row.stored_name)
         raise FileNotFound() from exc
@@ -134,7 +203,12 @@ def sweep_orphans(*, older_than_ms: int = 3_600_000) -> int:
 def delete_file(*, actor_id: str, file_id: str) -> None:
     """Delete the caller's file: the row, then (once that is committed) the bytes."""
     row = get_owned_or_404(StoredFile, file_id, actor_id=actor_id, error=FileNotFound, lock=True)
-    path = storage.safe_path(row.stored_name)
+    _delete_row(row)
+
+
+def _delete_row(row: StoredFile) -> None:
+    """Delete ``row`` in the current transaction and its bytes once that commits."""
+    path, file_id = storage.safe_path(row.stored_name), row.id
     db.session.delete(row)
     on_commit(lambda: _unlink_bytes(path, file_id))
 

@@ -3,7 +3,8 @@
 The allow-list: CSV, JSON, plain text, Python strategy source, PNG, JPEG, PDF. Binary kinds are
 recognised by magic bytes; text kinds must be UTF-8 without control characters and must parse as
 what the extension claims (JSON parses, Python compiles to an AST without running, CSV rows have
-a consistent column count). Pure: no Flask, no I/O.
+a consistent column count). Images made public as avatars are recognised by their content alone
+(``sniff_image``: PNG, JPEG, WebP, GIF). Pure: no Flask, no I/O.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ import re
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 JPEG_MAGIC = b"\xff\xd8\xff"
 PDF_MAGIC = b"%PDF-"
+GIF_MAGICS = (b"GIF87a", b"GIF89a")
 
 BINARY_KINDS = {  # extension -> (magic, content type)
     ".png": (PNG_MAGIC, "image/png"),
@@ -61,6 +63,23 @@ def sniff(data: bytes, filename: str) -> str:
         return TEXT_KINDS[ext]
     allowed = ", ".join(ALLOWED_EXTENSIONS)
     raise SniffError(f"Files of this type are not accepted (allowed: {allowed}).")
+
+
+def sniff_image(data: bytes) -> str:
+    """Return the image content type of ``data`` (PNG, JPEG, WebP or GIF) or raise SniffError.
+
+    Decided on the bytes only (the client's name and type are not trusted). SVG is never an image
+    here: it can carry script.
+    """
+    if data.startswith(PNG_MAGIC):
+        return "image/png"
+    if data.startswith(JPEG_MAGIC):
+        return "image/jpeg"
+    if data.startswith(GIF_MAGICS):
+        return "image/gif"
+    if len(data) >= 16 and data[:4] == b"RIFF" and data[8:12] == b"WEBP":
+        return "image/webp"
+    raise SniffError("The content is not a PNG, JPEG, WebP or GIF image.")
 
 
 def decode_text(data: bytes) -> str:

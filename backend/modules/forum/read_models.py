@@ -17,7 +17,7 @@ class Author:
 
     id: str
     name: str
-    avatar: str | None
+    avatar: str
 
 
 @dataclass(frozen=True)
@@ -28,7 +28,7 @@ class PostView:
     title: str
     author_id: str
     author: str
-    avatar: str | None
+    avatar: str
     likes_count: int
     comments_count: int
     created_at: int
@@ -49,7 +49,7 @@ class CommentView:
     post_id: str
     author_id: str
     author: str
-    avatar: str | None
+    avatar: str
     content: str
     created_at: int
 
@@ -60,7 +60,7 @@ class ProfileView:
 
     id: str
     name: str
-    avatar: str | None
+    avatar: str
     posts: int
     followers: int
     following: int
@@ -69,7 +69,7 @@ class ProfileView:
 
 def author_of(user: Any) -> Author:
     """Return the display Author of a user record from the users service."""
-    return Author(id=user.id, name=user.name or user.username, avatar=user.avatar)
+    return Author(id=user.id, name=user.name or user.username, avatar=users_service.avatar_url(user))
 
 
 def authors_by_id(ids: Iterable[str]) -> dict[str, Author]:
@@ -81,7 +81,7 @@ def authors_by_id(ids: Iterable[str]) -> dict[str, Author]:
 
 
 def _missing(user_id: str) -> Author:
-    return Author(id=user_id, name="", avatar=None)
+    return Author(id=user_id, name="", avatar=users_service.default_avatar_url(user_id))
 
 
 def post_view(

@@ -37,7 +37,7 @@ class PostSchema(CamelSchema):
     title = ma.fields.String()
     author = ma.fields.String()
     author_id = ma.fields.String()
-    avatar = ma.fields.String(allow_none=True)
+    avatar = ma.fields.String()
     likes = ma.fields.Integer(attribute="likes_count")
     comments = ma.fields.Integer(attribute="comments_count")
     timestamp = TimestampMs(attribute="created_at")
@@ -92,7 +92,7 @@ class CommentSchema(CamelSchema):
     post_id = ma.fields.String()
     author = ma.fields.String()
     author_id = ma.fields.String()
-    avatar = ma.fields.String(allow_none=True)
+    avatar = ma.fields.String()
     content = ma.fields.String()
     timestamp = TimestampMs(attribute="created_at")
 
@@ -163,7 +163,7 @@ class UserBriefSchema(CamelSchema):
 
     id = ma.fields.String()
     name = ma.fields.String()
-    avatar = ma.fields.String(allow_none=True)
+    avatar = ma.fields.String()
 
 
 class ProfileSchema(UserBriefSchema):

@@ -38,3 +38,10 @@ class ApiKeyNotFound(NotFound):
 
     code = "users.api_key_not_found"
     default_message = "No API key is stored for this exchange."
+
+
+class AvatarNotAllowed(Invalid):
+    """Raise when PATCH /api/users/me names an avatar URL the user may not use."""
+
+    code = "users.avatar_not_allowed"
+    default_message = "The avatar must be an https URL or the URL of your own uploaded avatar."

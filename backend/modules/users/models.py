@@ -10,7 +10,12 @@ from backend.extensions import Model, db
 
 
 class User(TimestampMixin, Model):
-    """A person who logs in. `username` and `email` are unique case-insensitively."""
+    """A person who logs in. `username` and `email` are unique case-insensitively.
+
+    The avatar is an uploaded public image (`avatar_file_id`), else an https URL the user gave
+    (`avatar`), else the generated default; `service.avatar_url` is the one rule that picks it.
+    Deleting the image's file (any way) falls back to the default.
+    """
 
     __tablename__ = "users"
     __table_args__ = (
@@ -24,6 +29,11 @@ class User(TimestampMixin, Model):
     password_hash: Mapped[str] = mapped_column(String(255), nullable=False)
     name: Mapped[str] = mapped_column(String(100), nullable=False)
     avatar: Mapped[str | None] = mapped_column(String(500))
+    avatar_file_id: Mapped[str | None] = mapped_column(
+        String(36),
+        # use_alter: files.owner_id points back at users, so the two tables form a cycle.
+        ForeignKey("files.id", ondelete="SET NULL", name="fk_users_avatar_file_id_files", use_alter=True),
+    )
     level: Mapped[int] = mapped_column(Integer, nullable=False, default=1)
     is_admin: Mapped[bool] = mapped_column(db.Boolean, nullable=False, default=False)
 

@@ -1,16 +1,19 @@
-"""Routes of the users module: the caller's profile and API keys."""
+"""Routes of the users module: the caller's profile, avatar and API keys; anyone's default avatar."""
 
 from __future__ import annotations
 
+from flask import Response, request
 from flask_jwt_extended import jwt_required
 
 from backend.core.auth import current_user_id, token_claims
 from backend.core.envelope import EnvelopeBlueprint
-from backend.modules.users import service
+from backend.modules.users import identicon, service
+from backend.modules.users.errors import UserNotFound
 from backend.modules.users.schemas import (
     ApiKeyDeleteQuerySchema,
     ApiKeyPutSchema,
     ApiKeySchema,
+    AvatarUploadSchema,
     UserSchema,
     UserUpdateSchema,
 )
@@ -37,6 +40,60 @@ def patch_me(changes):
     tokens are refused from then on. The tokens of the session making the change keep working.
     """
     return service.update_me(actor_id=current_user_id(), changes=changes, session_id=token_claims()["fam"])
+
+
+@blp.route("/me/avatar", methods=["PUT"])
+@jwt_required()
+@blp.arguments(AvatarUploadSchema, location="files")
+@blp.response(200, UserSchema)
+@blp.alt_response(413, description="The image is larger than AVATAR_MAX_BYTES.")
+@blp.alt_response(415, description="The content is not a PNG, JPEG, WebP or GIF image.")
+def put_my_avatar(args):
+    """Upload an image as my avatar (multipart part `file`).
+    ---
+    The image becomes public at the URL in `avatar` (`/api/files/public/{id}`, no login needed,
+    cacheable); the previous uploaded avatar is deleted.
+    """
+    upload = args["file"]
+    return service.upload_avatar(actor_id=current_user_id(), filename=upload.filename, stream=upload.stream)
+
+
+@blp.route("/me/avatar", methods=["DELETE"])
+@jwt_required()
+@blp.response(200, UserSchema)
+def delete_my_avatar():
+    """Go back to the generated default avatar (an uploaded image is deleted)."""
+    return service.reset_avatar(actor_id=current_user_id())
+
+
+AVATAR_CACHE = "public, max-age=604800, immutable"  # the drawing depends on the id alone
+
+
+@blp.route("/<uuid:user_id>/avatar.svg")
+@blp.doc(security=[])
+@blp.response(200, {"type": "string"}, content_type="image/svg+xml")
+@blp.alt_response(304, description="Not modified (If-None-Match matched the ETag).")
+def default_avatar(user_id):
+    """A user's generated default avatar (an identicon of the id); no login needed.
+    ---
+    The same id always gives the same image. An id that is not a user's is a 404 (one that cannot
+    be a UUID never reaches the database).
+    """
+    uid = str(user_id)
+    if not service.avatar_owner_exists(user_id=uid):
+        raise UserNotFound()
+    return svg_response(identicon.identicon_svg(uid), etag=identicon.etag_of(uid))
+
+
+def svg_response(svg: str, *, etag: str) -> Response:
+    """Build a cacheable, inert SVG response (304 when If-None-Match matches ``etag``)."""
+    resp = Response(svg, status=200, content_type="image/svg+xml")
+    resp.headers["Cache-Control"] = AVATAR_CACHE
+    resp.headers["X-Content-Type-Options"] = "nosniff"
+    resp.headers["Content-Security-Policy"] = "default-src 'none'; sandbox"
+    resp.set_etag(etag)
+    resp.make_conditional(request)  # a matching If-None-Match turns it into a bodiless 304
+    return resp
 
 
 @blp.route("/me/api-keys")

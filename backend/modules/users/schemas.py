@@ -3,14 +3,30 @@
 from __future__ import annotations
 
 import marshmallow as ma
+from flask_smorest.fields import Upload
 from marshmallow import validate
 
 from backend.core.schemas import BaseSchema, CamelSchema
+from backend.modules.users import service
 
 USERNAME = validate.Regexp(
     r"^[A-Za-z0-9_.-]{3,32}$", error="3-32 characters: letters, digits, '_', '.', '-'."
 )
 PASSWORD = validate.Length(min=8, max=128)
+# An avatar a user sets: an https URL, or an absolute path of this API (checked by the service:
+# the user's own default or own uploaded image). No javascript:, data:, http: or relative URLs.
+_URL_CHARS = r"[A-Za-z0-9\-._~:/?#\[\]@!$&'()*+,;=%]+"
+AVATAR_URL = validate.And(
+    validate.Length(max=500),
+    validate.Regexp(
+        rf"^(https://[A-Za-z0-9.-]+(:[0-9]{{1,5}})?(/{_URL_CHARS})?|/api/{_URL_CHARS})$",
+        error="An https URL, or the URL of your own uploaded avatar.",
+    ),
+)
+AVATAR_DESCRIPTION = (
+    "Avatar URL, never null: the uploaded image (`/api/files/public/{id}`), the https URL the user "
+    "set, or the generated default (`/api/users/{id}/avatar.svg`)."
+)
 
 
 class UserSchema(CamelSchema):
@@ -18,7 +34,9 @@ class UserSchema(CamelSchema):
 
     id = ma.fields.String()
     name = ma.fields.String()
-    avatar = ma.fields.String(allow_none=True)
+    avatar = ma.fields.Function(
+        service.avatar_url, metadata={"type": "string", "description": AVATAR_DESCRIPTION}
+    )
     level = ma.fields.Integer()
     username = ma.fields.String()
     email = ma.fields.String(allow_none=True)
@@ -29,7 +47,14 @@ class UserUpdateSchema(BaseSchema):
     """PATCH /api/users/me (all fields optional)."""
 
     name = ma.fields.String(validate=validate.Length(min=1, max=100))
-    avatar = ma.fields.String(allow_none=True, validate=validate.Length(max=500))
+    avatar = ma.fields.String(
+        allow_none=True,
+        validate=AVATAR_URL,
+        metadata={
+            "description": "An https URL, the URL of your own uploaded avatar, or null (or your default "
+            "avatar's URL) for the generated default. Upload an image with PUT /api/users/me/avatar."
+        },
+    )
     email = ma.fields.Email(allow_none=True)
     username = ma.fields.String(validate=USERNAME)
     password = ma.fields.String(load_only=True, validate=PASSWORD)
@@ -39,6 +64,14 @@ class UserUpdateSchema(BaseSchema):
     def _password_needs_current(self, data, **kwargs):
         if "password" in data and not data.get("current_password"):
             raise ma.ValidationError("Required to change the password.", "current_password")
+
+
+class AvatarUploadSchema(BaseSchema):
+    """Multipart body of PUT /api/users/me/avatar: one image part named `file`."""
+
+    file = Upload(
+        required=True, metadata={"description": "PNG, JPEG, WebP or GIF; at most AVATAR_MAX_BYTES."}
+    )
 
 
 class ApiKeyPutSchema(CamelSchema):

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Any
+from typing import IO, Any
 
+from flask import current_app
 from sqlalchemy import func, select
 
 from backend.core import crypto, sessions
@@ -12,8 +13,10 @@ from backend.core.db import transactional
 from backend.core.password_gate import hashing_slot
 from backend.core.passwords import hash_password, verify_password
 from backend.extensions import db
+from backend.modules.files import service as files_service
 from backend.modules.users.errors import (
     ApiKeyNotFound,
+    AvatarNotAllowed,
     EmailTaken,
     UsernameTaken,
     UserNotFound,
@@ -111,6 +114,8 @@ def update_me(*, actor_id: str, changes: dict[str, Any], session_id: str | None 
         )
     changes.pop("current_password", None)
     _ensure_unique(username=changes.get("username"), email=changes.get("email"), exclude_id=user.id)
+    if "avatar" in changes:
+        _set_avatar_url(user, changes.pop("avatar"))
     for field, value in changes.items():
         setattr(user, field, value)
     return user
@@ -131,6 +136,85 @@ def ensure_user(*, username: str, password: str, is_admin: bool = False) -> User
         db.session.add(user)
         db.session.flush()
     return user
+
+
+# --- Avatars ------------------------------------------------------------------------------------
+
+
+def default_avatar_url(user_id: str) -> str:
+    """Return the URL of the generated default avatar of ``user_id`` (GET .../avatar.svg)."""
+    return f"/api/users/{user_id}/avatar.svg"
+
+
+def avatar_url(user: User) -> str:
+    """Return the avatar URL every payload shows for ``user``: never empty, never null.
+
+    The uploaded image if there is one, else the https URL the user gave, else the generated default.
+    """
+    if user.avatar_file_id:
+        return files_service.public_url(user.avatar_file_id)
+    return user.avatar or default_avatar_url(user.id)
+
+
+def avatar_owner_exists(*, user_id: str) -> bool:
+    """Return whether ``user_id`` is a user (the default avatar of anyone else is a 404)."""
+    return db.session.get(User, user_id) is not None
+
+
+def avatar_max_bytes() -> int:
+    """Return the configured size limit of an uploaded avatar, in bytes."""
+    return int(current_app.config["AVATAR_MAX_BYTES"])
+
+
+@transactional
+def upload_avatar(*, actor_id: str, filename: str | None, stream: IO[bytes]) -> User:
+    """Make an uploaded image the caller's avatar (public from then on); the previous one is deleted.
+
+    The files module checks the content (PNG, JPEG, WebP or GIF; 415 otherwise) and the size
+    (``AVATAR_MAX_BYTES``; 413 above it).
+    """
+    user = get_user(user_id=actor_id)
+    image = files_service.add_public_image(
+        owner_id=actor_id, filename=filename, stream=stream, max_bytes=avatar_max_bytes()
+    )
+    _replace_avatar(user, file_id=image.id, url=None)
+    return user
+
+
+@transactional
+def reset_avatar(*, actor_id: str) -> User:
+    """Return the caller to the generated default avatar (an uploaded image is deleted)."""
+    user = get_user(user_id=actor_id)
+    _replace_avatar(user, file_id=None, url=None)
+    return user
+
+
+def _set_avatar_url(user: User, url: str | None) -> None:
+    """Apply PATCH's ``avatar``: null, the default URL, the user's own uploaded avatar or an https URL.
+
+    The schema has already refused anything that is not https or one of the API's own paths; here
+    an API path must be the user's own default or own public file, else AvatarNotAllowed (422).
+    """
+    if not url or url == default_avatar_url(user.id):
+        _replace_avatar(user, file_id=None, url=None)
+        return
+    if url.startswith("https://"):
+        _replace_avatar(user, file_id=None, url=url)
+        return
+    file_id = files_service.public_file_id(url)
+    image = files_service.find_public_file(file_id=file_id) if file_id else None
+    if image is None or image.owner_id != user.id:
+        raise AvatarNotAllowed(fields={"avatar": [AvatarNotAllowed.default_message]})
+    _replace_avatar(user, file_id=image.id, url=None)
+
+
+def _replace_avatar(user: User, *, file_id: str | None, url: str | None) -> None:
+    """Point the user's avatar at ``file_id`` or ``url``; delete an uploaded image left behind."""
+    previous = user.avatar_file_id
+    user.avatar_file_id, user.avatar = file_id, url
+    if previous and previous != file_id:
+        db.session.flush()  # the user row lets go of the file before the file row goes
+        files_service.remove_public_file(owner_id=user.id, file_id=previous)
 
 
 # --- API keys -----------------------------------------------------------------------------------

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from backend.modules.files.sniff import SniffError, extension_of, sniff
+from backend.modules.files.sniff import SniffError, extension_of, sniff, sniff_image
 
 PNG = b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR" + b"\x00" * 20
 JPEG = b"\xff\xd8\xff\xe0\x00\x10JFIF\x00" + b"\x00" * 20
@@ -59,3 +59,34 @@ def test_extension_uses_only_the_last_path_component() -> None:
     assert extension_of("..\\..\\boot.INI") == ".ini"
     assert extension_of("dir.png/evil") == ""
     assert extension_of("a.tar.CSV") == ".csv"
+
+
+@pytest.mark.parametrize(
+    ("data", "expected"),
+    [
+        (PNG, "image/png"),
+        (JPEG, "image/jpeg"),
+        (b"GIF87a" + b"\x00" * 20, "image/gif"),
+        (b"GIF89a" + b"\x00" * 20, "image/gif"),
+        (b"RIFF\x24\x00\x00\x00WEBPVP8 " + b"\x00" * 20, "image/webp"),
+    ],
+)
+def test_images_are_recognised_by_content_alone(data: bytes, expected: str) -> None:
+    assert sniff_image(data) == expected
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        b"",
+        b'<svg xmlns="http://www.w3.org/2000/svg"><script>alert(1)</script></svg>',
+        b"<html><img src=x onerror=alert(1)></html>",
+        PDF,
+        b"RIFF\x24\x00\x00\x00WAVEfmt " + b"\x00" * 20,  # RIFF, but audio
+        b"GIF8",  # truncated magic
+        b"\x89PNG",
+    ],
+)
+def test_non_images_are_refused(data: bytes) -> None:
+    with pytest.raises(SniffError):
+        sniff_image(data)

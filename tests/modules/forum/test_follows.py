@@ -27,7 +27,7 @@ def test_follow_is_idempotent_and_counted(client, make_user):
     assert profile == {
         "id": alice.id,
         "name": alice.username,
-        "avatar": None,
+        "avatar": f"/api/users/{alice.id}/avatar.svg",
         "posts": 0,
         "followers": 2,
         "following": 1,
