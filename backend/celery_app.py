@@ -85,7 +85,7 @@ def celery_init_app(app: Flask) -> Celery:
         task_ignore_result=True,
         result_backend=None,
         task_acks_late=True,
-        task_reject_on_worker_lost=False,  # redelivery is the reaper's job (see core/jobs.py)
+        task_reject_on_worker_lost=False,  # redelivery is the reaper's job (see backend/core/jobs/reaper.py)
         worker_prefetch_multiplier=1,
         task_time_limit=app.config["CELERY_TASK_TIME_LIMIT_S"],
         task_soft_time_limit=max(app.config["CELERY_TASK_TIME_LIMIT_S"] - 30, 30),

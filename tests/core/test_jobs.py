@@ -88,7 +88,7 @@ def _clear_seen():
 
 
 def test_execute_claims_reports_progress_and_succeeds(app, monkeypatch):
-    monkeypatch.setattr(jobs, "PROGRESS_EVERY_S", 0.0)  # store every progress call
+    monkeypatch.setattr(jobs.context, "PROGRESS_EVERY_S", 0.0)  # store every progress call
     with app.app_context():
         job_id = _new_job("test.progress")
         assert jobs.execute(job_id) == jobs.SUCCESS
@@ -164,7 +164,7 @@ def _progress_twice_work(ctx: jobs.JobContext) -> None:
 
 
 def test_progress_is_stored_at_most_every_progress_every_s(app, monkeypatch):
-    monkeypatch.setattr(jobs, "PROGRESS_EVERY_S", 3600.0)
+    monkeypatch.setattr(jobs.context, "PROGRESS_EVERY_S", 3600.0)
     with app.app_context():
         job_id = _new_job("test.progress_twice")
         assert jobs.execute(job_id) == jobs.SUCCESS
@@ -174,15 +174,15 @@ def test_progress_is_stored_at_most_every_progress_every_s(app, monkeypatch):
     SEEN.clear()
     # The claim at 0 s, a call 10 s later (stored), another 0.1 s after that (not stored).
     clock = itertools.chain([0.0, 10.0], itertools.repeat(10.1))
-    monkeypatch.setattr(jobs, "PROGRESS_EVERY_S", 1.0)
-    monkeypatch.setattr(jobs.time, "monotonic", lambda: next(clock))
+    monkeypatch.setattr(jobs.context, "PROGRESS_EVERY_S", 1.0)
+    monkeypatch.setattr(jobs.context.time, "monotonic", lambda: next(clock))
     with app.app_context():
         assert jobs.execute(_new_job("test.progress_twice")) == jobs.SUCCESS
         assert SEEN == [40, 40]
 
 
 def test_a_throttled_progress_call_still_sees_a_cancel(app, monkeypatch):
-    monkeypatch.setattr(jobs, "PROGRESS_EVERY_S", 3600.0)  # no progress call writes anything
+    monkeypatch.setattr(jobs.context, "PROGRESS_EVERY_S", 3600.0)  # no progress call writes anything
     with app.app_context():
         job_id = _new_job("test.cancelled_midway")
         assert jobs.execute(job_id) == jobs.CANCELLED
@@ -197,9 +197,11 @@ def _transactional_work(ctx: jobs.JobContext) -> None:
 
 def test_a_job_completed_in_a_transaction_is_not_finished_again(app, monkeypatch):
     finished: list[str] = []
-    real_finish = jobs._finish
+    real_finish = jobs.runtime._finish
     monkeypatch.setattr(
-        jobs, "_finish", lambda job_id, *a, **kw: (finished.append(job_id), real_finish(job_id, *a, **kw))
+        jobs.runtime,
+        "_finish",
+        lambda job_id, *a, **kw: (finished.append(job_id), real_finish(job_id, *a, **kw)),
     )
     with app.app_context():
         job_id = _new_job("test.completes_transactionally")

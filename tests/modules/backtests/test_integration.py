@@ -77,7 +77,7 @@ def test_a_lost_run_is_requeued_or_failed_never_running_forever(
 
     owner = make_user()
     with monkeypatch.context() as patch:
-        patch.setattr(jobs, "_send_task", lambda job_id, kind: None)  # the first delivery is "lost"
+        patch.setattr(jobs.runtime, "send_task", lambda job_id, kind: None)  # the first delivery is "lost"
         resp = client.post(
             "/api/backtests/run",
             headers=owner.headers,

@@ -1,0 +1,81 @@
+"""The one pattern for long work: a `jobs` row per job, declared once, claimed, heartbeated, reaped.
+
+A module adds a job kind with two functions::
+
+    @jobs.job_kind("backtests.run")           # binds the Celery task of that name (queue by prefix)
+    def run_backtest(ctx: jobs.JobContext) -> None:
+        ...                                   # the work; ctx.progress(), then ctx.complete()
+
+    @transactional
+    def submit_backtest(...):
+        job = jobs.submit("backtests.run", owner_id=..., subject_id=...)
+        db.session.add(Backtest(job_id=job.id, ...))   # the module's rows point at the job
+
+Lifecycle (the `jobs` row is the only status record; modules map it to their wire enums)::
+
+    submit()              PENDING, in the caller's transaction; enqueued after it commits.
+                          Broker down -> the job row is deleted (rows pointing at it cascade), 503
+    execute() (the task)  PENDING -> RUNNING (atomic claim; duplicates and replays are no-ops)
+    ctx.progress(pct)     raises JobCancelled once cancelled (checked on every call); the
+                          progress itself is committed at most every PROGRESS_EVERY_S
+    ctx.complete()        RUNNING -> SUCCESS inside the work's final transaction, so the result
+                          and the status commit together (a cancel that won is never overwritten)
+    work raises           JobFailed -> FAILED with its reason; JobCancelled -> CANCELLED;
+                          anything else -> FAILED ``internal_error`` (no details leak)
+    reap_stale_jobs()     RUNNING with a stale heartbeat -> requeued (attempts left) or FAILED
+                          ``worker_lost``; PENDING never started -> sent again
+
+Postgres is the record; the Celery result backend is not used for state. See ADR 0002 and 0007.
+"""
+
+from backend.core.jobs.context import JobContext
+from backend.core.jobs.model import (
+    ACTIVE,
+    CANCELLED,
+    FAILED,
+    PENDING,
+    RUNNING,
+    SUCCESS,
+    Job,
+    JobCancelled,
+    JobFailed,
+    JobNotFound,
+)
+from backend.core.jobs.reaper import reap_stale_jobs
+from backend.core.jobs.runtime import (
+    JobKind,
+    Work,
+    active_subject_ids,
+    cancel_job,
+    execute,
+    get_job,
+    job_kind,
+    registered_kinds,
+    start_inline,
+    submit,
+)
+
+__all__ = [
+    "ACTIVE",
+    "CANCELLED",
+    "FAILED",
+    "PENDING",
+    "RUNNING",
+    "SUCCESS",
+    "Job",
+    "JobCancelled",
+    "JobContext",
+    "JobFailed",
+    "JobKind",
+    "JobNotFound",
+    "Work",
+    "active_subject_ids",
+    "cancel_job",
+    "execute",
+    "get_job",
+    "job_kind",
+    "reap_stale_jobs",
+    "registered_kinds",
+    "start_inline",
+    "submit",
+]

@@ -1,0 +1,135 @@
+"""What a job's work holds while it runs: its context (progress, cancel, complete) and heartbeat."""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from typing import Any, cast
+
+from flask import Flask
+from sqlalchemy import select, update
+from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.sql import Executable
+
+from backend.core.db import independent_session, now_ms, on_commit
+from backend.core.jobs.model import RUNNING, SUCCESS, Job, JobCancelled
+from backend.extensions import db
+
+logger = logging.getLogger(__name__)
+
+# Progress is for a human watching a bar: storing it more often costs a commit per call and
+# tells nobody anything (a 100k-bar backtest finishes before the first write is due).
+PROGRESS_EVERY_S = 0.25
+
+
+class JobContext:
+    """Handed to work functions: the job's identity, progress, cancellation and completion."""
+
+    def __init__(self, job: Job) -> None:
+        self.job_id = job.id
+        self.kind = job.kind
+        self.owner_id = job.owner_id
+        self.subject_id = job.subject_id
+        self.payload: dict[str, Any] = dict(job.payload or {})
+        self.committed = False  # set once complete()'s transaction has committed
+        self._progress_at = time.monotonic()  # the claim stored progress 0 just now
+        self._connection: Connection | None = None
+
+    def progress(self, pct: float) -> None:
+        """Check for a cancel (raise JobCancelled) and record progress 0..100 with a heartbeat.
+
+        Every call checks the job's status (one indexed read); the progress itself is written at
+        most every PROGRESS_EVERY_S, so a short job writes none. The final states are written by
+        ``complete()``, a failure or a cancel, never throttled. Both are independent of the
+        work's transaction.
+        """
+        now = time.monotonic()
+        if now - self._progress_at < PROGRESS_EVERY_S:
+            status = self._independent(select(Job.status).where(Job.id == self.job_id))
+        else:
+            self._progress_at = now
+            status = self._independent(
+                update(Job)
+                .where(Job.id == self.job_id)
+                .values(progress=max(0, min(100, int(pct))), heartbeat_at=now_ms())
+                .returning(Job.status)
+            )
+        if status != RUNNING:
+            raise JobCancelled(self.job_id)
+
+    def _independent(self, stmt: Executable) -> Any:
+        """Run ``stmt`` and commit it on its own; return its first column's value (or None).
+
+        On an Engine, through one autocommit connection held for the job (one round trip; a
+        session per call costs a pool checkout, a ping and a COMMIT). On a Connection the caller
+        manages (the test suite's rolled-back transaction), in a savepoint like any independent write.
+        """
+        bind = cast("Engine | Connection", db.engine)  # the tests swap the Engine for a Connection
+        if self._connection is None and isinstance(bind, Engine):
+            self._connection = bind.connect().execution_options(isolation_level="AUTOCOMMIT")
+        if self._connection is not None:
+            return self._connection.scalar(stmt)
+        with independent_session() as s:
+            return s.scalar(stmt)
+
+    def close(self) -> None:
+        """Return the job's connection to the pool (``execute()`` calls this when the work ends)."""
+        if self._connection is not None:
+            self._connection.close()
+            self._connection = None
+
+    def complete(self) -> None:
+        """Mark the job SUCCESS in the caller's transaction (commit it with the result).
+
+        Locks the job row, so a concurrent cancel is ordered against it: if the cancel won,
+        this raises JobCancelled and the caller's transaction (the result) rolls back. Once a
+        ``@transactional`` caller commits, ``execute()`` knows the job is recorded and writes nothing.
+        """
+        status = db.session.scalar(select(Job.status).where(Job.id == self.job_id).with_for_update())
+        if status != RUNNING:
+            raise JobCancelled(self.job_id)
+        db.session.execute(
+            update(Job)
+            .where(Job.id == self.job_id)
+            .values(status=SUCCESS, progress=100, finished_at=now_ms(), heartbeat_at=now_ms())
+        )
+        on_commit(self._mark_committed)
+
+    def _mark_committed(self) -> None:
+        self.committed = True
+
+
+class _Heartbeat:
+    """Write the job's heartbeat from a thread while its work runs (every JOB_HEARTBEAT_S).
+
+    Heartbeats do not depend on the work calling ``ctx.progress``, so a long step (loading bars,
+    a sandboxed strategy) never looks dead, and a killed worker stops beating at once: the reaper
+    sees it after JOB_STALE_AFTER_S.
+    """
+
+    def __init__(self, app: Flask, job_id: str) -> None:
+        self._app, self._job_id = app, job_id
+        self._every = float(app.config["JOB_HEARTBEAT_S"])
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name=f"heartbeat-{job_id}", daemon=True)
+
+    def __enter__(self) -> _Heartbeat:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self._stop.set()
+        self._thread.join(timeout=max(1.0, self._every))
+
+    def _run(self) -> None:
+        while not self._stop.wait(self._every):
+            try:
+                with self._app.app_context(), independent_session() as s:
+                    s.execute(
+                        update(Job)
+                        .where(Job.id == self._job_id, Job.status == RUNNING)
+                        .values(heartbeat_at=now_ms())
+                    )
+            except Exception:  # noqa: BLE001 - a missed beat is retried; the work must go on
+                logger.warning("heartbeat of job %s failed", self._job_id, exc_info=True)

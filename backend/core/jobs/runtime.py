@@ -1,0 +1,247 @@
+"""Declaring kinds, submitting, running and cancelling jobs (the request and the worker side)."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Collection
+from dataclasses import dataclass
+from typing import Any
+
+from celery import shared_task
+from flask import current_app
+from sqlalchemy import delete, select, update
+
+from backend.core.db import independent_session, looks_like_id, new_id, now_ms, on_commit
+from backend.core.errors import AppError, Unavailable
+from backend.core.jobs.context import JobContext, _Heartbeat
+from backend.core.jobs.model import (
+    ACTIVE,
+    CANCELLED,
+    FAILED,
+    PENDING,
+    RUNNING,
+    SUCCESS,
+    Job,
+    JobCancelled,
+    JobFailed,
+    JobNotFound,
+)
+from backend.extensions import db
+
+logger = logging.getLogger(__name__)
+
+Work = Callable[[JobContext], None]
+
+
+@dataclass(frozen=True)
+class JobKind:
+    """A declared kind of job: its name (also the Celery task's name) and its work."""
+
+    name: str
+    work: Work
+
+
+_KINDS: dict[str, JobKind] = {}
+
+
+def job_kind(name: str) -> Callable[[Work], Work]:
+    """Declare ``name`` as a job kind run by the decorated work function.
+
+    Binds a Celery task of the same name (its queue follows the name's prefix, see
+    ``backend.celery_app.TASK_ROUTES``) whose only argument is the job id.
+    """
+
+    def register(work: Work) -> Work:
+        if name in _KINDS and _KINDS[name].work is not work:
+            raise RuntimeError(f"job kind {name!r} is declared twice")
+        _KINDS[name] = JobKind(name=name, work=work)
+        shared_task(name=name, acks_late=True, ignore_result=True)(_task_body(name))
+        return work
+
+    return register
+
+
+def _task_body(name: str) -> Callable[[str], str | None]:
+    def run(job_id: str) -> str | None:
+        return execute(job_id)
+
+    run.__name__ = run.__qualname__ = name.replace(".", "_")
+    run.__doc__ = f"Run one job of kind {name} (the id in; the work records the outcome)."
+    return run
+
+
+def registered_kinds() -> frozenset[str]:
+    """Return the names of every declared job kind."""
+    return frozenset(_KINDS)
+
+
+def submit(
+    kind: str, *, owner_id: str | None, subject_id: str | None = None, payload: dict[str, Any] | None = None
+) -> Job:
+    """Add a PENDING job to the caller's transaction and enqueue it once that commits.
+
+    Call inside a ``@transactional`` function. If the broker refuses the task after the commit,
+    the job row is deleted (rows referencing it with ``ON DELETE CASCADE`` go with it) and the
+    caller gets a 503, so nothing half-submitted is left behind.
+    """
+    if kind not in _KINDS:
+        raise RuntimeError(f"unknown job kind {kind!r}")
+    job = Job(
+        id=new_id(),
+        kind=kind,
+        owner_id=owner_id,
+        subject_id=subject_id,
+        payload=payload,
+        status=PENDING,
+        progress=0,
+        attempts=0,
+        created_at=now_ms(),
+    )
+    db.session.add(job)
+    db.session.flush()
+    job_id = job.id
+    on_commit(lambda: _enqueue_or_discard(job_id, kind))
+    return job
+
+
+def start_inline(kind: str, *, owner_id: str | None, subject_id: str | None = None) -> JobContext:
+    """Add a RUNNING job for work done in this process, without a worker (the demo seed).
+
+    The caller does the work and calls ``ctx.complete()`` in the same transaction.
+    """
+    now = now_ms()
+    job = Job(
+        id=new_id(),
+        kind=kind,
+        owner_id=owner_id,
+        subject_id=subject_id,
+        status=RUNNING,
+        progress=0,
+        attempts=1,
+        created_at=now,
+        started_at=now,
+        heartbeat_at=now,
+    )
+    db.session.add(job)
+    db.session.flush()
+    return JobContext(job)
+
+
+def _enqueue_or_discard(job_id: str, kind: str) -> None:
+    try:
+        send_task(job_id, kind)
+    except Exception as exc:  # noqa: BLE001 - kombu/redis raise several unrelated connection errors
+        logger.error("broker unavailable, discarding job %s: %s", job_id, exc)
+        with independent_session() as s:
+            s.execute(delete(Job).where(Job.id == job_id))
+        raise Unavailable(
+            "The job queue is unavailable; nothing was submitted. Try again shortly.",
+            details={"service": "broker"},
+        ) from exc
+
+
+def send_task(job_id: str, kind: str) -> None:
+    current_app.extensions["celery"].tasks[kind].apply_async(kwargs={"job_id": job_id}, retry=False)
+
+
+def get_job(*, job_id: str, owner_id: str | None, kind: str | None = None) -> Job:
+    """Return a job the caller owns (of ``kind`` when given); anything else is JobNotFound."""
+    job = db.session.get(Job, job_id) if looks_like_id(job_id) else None
+    if job is None or (job.owner_id is not None and job.owner_id != owner_id):
+        raise JobNotFound()
+    if kind is not None and job.kind != kind:
+        raise JobNotFound()
+    return job
+
+
+def active_subject_ids(subject_ids: Collection[str]) -> set[str]:
+    """Return those of ``subject_ids`` that have a PENDING or RUNNING job."""
+    if not subject_ids:
+        return set()
+    return set(
+        db.session.scalars(
+            select(Job.subject_id)
+            .where(Job.subject_id.in_(list(subject_ids)), Job.status.in_(ACTIVE))
+            .distinct()
+        )
+    )
+
+
+def _claim(job_id: str) -> Job | None:
+    with independent_session() as s:
+        return s.execute(
+            update(Job)
+            .where(Job.id == job_id, Job.status == PENDING)
+            .values(status=RUNNING, attempts=Job.attempts + 1, started_at=now_ms(), heartbeat_at=now_ms())
+            .returning(Job)
+        ).scalar_one_or_none()
+
+
+def _finish(job_id: str, status: str, *, reason: str | None = None, message: str | None = None) -> None:
+    values: dict[str, Any] = {
+        "status": status,
+        "finished_at": now_ms(),
+        "heartbeat_at": now_ms(),
+        "error_reason": reason,
+        "error": message,
+    }
+    if status == SUCCESS:
+        values["progress"] = 100
+    with independent_session() as s:
+        s.execute(update(Job).where(Job.id == job_id, Job.status == RUNNING).values(**values))
+
+
+def execute(job_id: str) -> str | None:
+    """Claim the job and run its kind's work; record the outcome. Return it (None if skipped).
+
+    Never raises for a failure of the work itself, so the Celery task acks and does not loop.
+    """
+    job = _claim(job_id)
+    if job is None:
+        logger.info("job %s not pending; skipping duplicate delivery", job_id)
+        return None
+    kind = _KINDS.get(job.kind)
+    try:
+        if kind is None:
+            raise JobFailed(f"No work is declared for job kind {job.kind!r}.", reason="unknown_kind")
+        ctx = JobContext(job)
+        try:
+            with _Heartbeat(current_app._get_current_object(), job_id):  # type: ignore[attr-defined]
+                kind.work(ctx)
+        finally:
+            ctx.close()
+    except JobCancelled:
+        db.session.rollback()
+        return CANCELLED
+    except JobFailed as exc:
+        db.session.rollback()
+        logger.warning("job %s failed (%s): %s", job_id, exc.reason, exc.message)
+        _finish(job_id, FAILED, reason=exc.reason, message=exc.message)
+        return FAILED
+    except Exception as exc:  # noqa: BLE001 - any failure of the work fails the job, with a reason
+        db.session.rollback()
+        reason = exc.reason if isinstance(exc, AppError) else "internal_error"
+        message = exc.message if isinstance(exc, AppError) else "The job failed unexpectedly."
+        logger.exception("job %s failed (%s)", job_id, reason)
+        _finish(job_id, FAILED, reason=reason, message=message)
+        return FAILED
+    db.session.rollback()  # end the work's last read (what it wanted kept, it committed)
+    if not ctx.committed:  # work that did not complete() in a @transactional commit
+        _finish(job_id, SUCCESS)
+    return SUCCESS
+
+
+def cancel_job(*, job_id: str) -> bool:
+    """Mark a PENDING/RUNNING job CANCELLED in the caller's transaction; return whether it was active.
+
+    The work stops at its next progress call, and its ``complete()`` refuses to overwrite this.
+    """
+    cancelled = db.session.scalars(
+        update(Job)
+        .where(Job.id == job_id, Job.status.in_(ACTIVE))
+        .values(
+            status=CANCELLED, finished_at=now_ms(), error_reason="cancelled", error="Cancelled by the user."
+        )
+        .returning(Job.id)
+    ).first()
+    return cancelled is not None
