@@ -62,8 +62,8 @@ from scripts.perfdoc import update_section  # noqa: E402
 ANONYMOUS = ("/api/strategies/recent", "/api/backtests/latest", "/api/bots/recent", "/api/forum/hot")
 AUTHENTICATED = ("/api/users/me", "/api/strategies", "/api/backtests", "/api/bots")
 BARE_PATH = "/api/bare"
-DEFAULT_SWEEP = "gthread:2x4,gthread:1x8,gthread:4x4,gthread:2x16,sync:2,sync:4,sync:5"
-SWEEP_ENDPOINTS = ("/api/strategies/recent", "/api/forum/hot", "/api/users/me", "/api/strategies")
+DEFAULT_SWEEP = "gthread:2x4,gthread:1x8,gthread:4x2,gthread:4x4,sync:4,sync:5"
+SWEEP_ENDPOINTS = ("/api/strategies/recent", "/api/forum/hot", "/api/users/me")
 
 
 # --- the bare-Flask ceiling ----------------------------------------------------------------------
@@ -404,26 +404,46 @@ def measure(
     return out
 
 
-def run_config(
+BARE_SPEC = "scripts.bench_api:bare_app()"
+
+
+def run_project(
     stack: Stack,
     config: ServerConfig,
+    bare: Gunicorn,
     endpoints: list[tuple[str, bool]],
     *,
     rounds: int,
     load: dict[str, Any],
 ) -> list[Measured]:
-    """Start both servers under ``config``, log in, and measure ``endpoints``."""
-    bare_spec = "scripts.bench_api:bare_app()"
-    with (
-        Gunicorn(bare_spec, config, {}, BARE_PATH) as bare,
-        Gunicorn("backend.wsgi:app", config, stack.env, "/api/health") as project,
-    ):
+    """Start the project under ``config``, log in, and measure ``endpoints`` paired with ``bare``."""
+    with Gunicorn("backend.wsgi:app", config, stack.env, "/api/health") as project:
         token = login(project.url)
         for path, auth in endpoints:  # one request each: they must answer 200 before they are timed
             status, body, _ = http_json("GET", project.url + path, token=token if auth else None)
             if status != 200:
                 raise RuntimeError(f"{path} answered {status}: {body}")
         return measure(bare, project, endpoints, token, rounds=rounds, load=load)
+
+
+def run_sweep(
+    stack: Stack,
+    configs: list[ServerConfig],
+    bare: Gunicorn,
+    endpoints: list[tuple[str, bool]],
+    *,
+    rounds: int,
+    load: dict[str, Any],
+) -> list[tuple[ServerConfig, list[Measured]]]:
+    """Measure the project under each config, round-robin ``rounds`` times, against one bare server."""
+    merged = {c: [Measured(path, auth) for path, auth in endpoints] for c in configs}
+    for r in range(rounds):
+        for c in configs:
+            print(f"sweep round {r + 1}: {c.label}", flush=True)
+            got = run_project(stack, c, bare, endpoints, rounds=1, load=load)
+            for into, new in zip(merged[c], got, strict=True):
+                into.pairs += new.pairs
+    return list(merged.items())
 
 
 # --- the in-process profile ----------------------------------------------------------------------
@@ -541,12 +561,15 @@ def profile_endpoints(
     for path, auth in endpoints:
         headers = {"Authorization": f"Bearer {token}"} if auth else {}
         _time_requests(client, path, headers, 20)
-        plain = min(_time_requests(client, path, headers, n) for _ in range(2))
-        prof = cProfile.Profile()
-        prof.enable()
-        _time_requests(client, path, headers, n)
-        prof.disable()
-        profiled_ms, probes, layers = _split(pstats.Stats(prof), n)
+        plain = min(_time_requests(client, path, headers, n) for _ in range(3))
+        splits = []
+        for _ in range(3):  # the least disturbed of three profiles (the machine is shared)
+            prof = cProfile.Profile()
+            prof.enable()
+            _time_requests(client, path, headers, n)
+            prof.disable()
+            splits.append(_split(pstats.Stats(prof), n))
+        profiled_ms, probes, layers = min(splits, key=lambda x: x[0])
         out.append(Profiled(path, plain, profiled_ms, probes, layers))
         print(f"  profile {path}: {plain:.2f} ms/request ({profiled_ms:.2f} ms under cProfile)", flush=True)
     return bare_ms, out
@@ -593,19 +616,22 @@ def _geomean(values: list[float]) -> float:
     return statistics.geometric_mean(values) if values else 0.0
 
 
-def _sweep_table(sweep: list[tuple[ServerConfig, list[Measured]]]) -> tuple[list[str], str]:
+def _sweep_table(sweep: list[tuple[ServerConfig, list[Measured]]], reference: str) -> tuple[list[str], str]:
+    paths = [m.path for m in sweep[0][1]]
     rows = [
-        "| gunicorn | bare req/s | "
-        + " | ".join(f"`{m.path}` req/s (ratio, p99 ms)" for m in sweep[0][1])
-        + " | geomean req/s |",
-        "|---|---:|" + "---:|" * (len(sweep[0][1]) + 1),
+        "| gunicorn (project) | "
+        + " | ".join(f"`{p}` req/s, ratio, p99 ms, CPU ms/req" for p in paths)
+        + f" | geomean ratio to bare ({reference}) |",
+        "|---|" + "---:|" * (len(paths) + 1),
     ]
     best, best_score = "", -1.0
     for config, results in sweep:
-        bare = statistics.median(p.bare.rps for m in results for p in m.pairs)
-        score = _geomean([m.project.rps for m in results])
-        cells = " | ".join(f"{m.project.rps:,.0f} ({m.ratio:.0%}, {m.project.pct(99):.0f})" for m in results)
-        rows.append(f"| {config.label} | {bare:,.0f} | {cells} | {score:,.0f} |")
+        score = _geomean([m.ratio for m in results])
+        cells = " | ".join(
+            f"{m.project.rps:,.0f}, {m.ratio:.0%}, {m.project.pct(99):.0f}, {m.cpu_ms[0]:.2f}"
+            for m in results
+        )
+        rows.append(f"| {config.label} | {cells} | **{score:.1%}** |")
         if score > best_score:
             best, best_score = config.label, score
     return rows, best
@@ -616,9 +642,9 @@ def _profile_section(bare_ms: float, profiled: list[Profiled]) -> list[str]:
         "### Where a request's time goes (in-process profile)",
         "",
         f"Flask test client, no network, same seeded database; bare Flask: **{bare_ms:.3f} ms/request**. "
-        "`ms/request` is wall time without the profiler; the rows below come from cProfile over the same "
-        "number of requests (which inflates Python-heavy parts), as ms/request under the profiler and "
-        "calls per request. Rows overlap (inclusive times).",
+        "`ms/request` is the best of 3 wall times without the profiler; the rows below come from the least "
+        "disturbed of 3 cProfile runs over the same number of requests (which inflates Python-heavy "
+        "parts), as ms/request under the profiler and calls per request. Rows overlap (inclusive times).",
         "",
         "| operation | " + " | ".join(f"`{p.path}`" for p in profiled) + " |",
         "|---|" + "---:|" * len(profiled),
@@ -682,15 +708,19 @@ def report(
         *_endpoint_table(results),
     ]
     if sweep:
-        rows, best = _sweep_table(sweep)
+        rows, best = _sweep_table(sweep, config.label)
+        rounds_swept = len(sweep[0][1][0].pairs)
         lines += [
             "",
             "### gunicorn settings (sync vs gthread, workers per core)",
             "",
-            f"Same load, fewer endpoints, one round; each configuration restarts both servers and has its "
-            f"own bare baseline. Best by measurement (geometric mean of the project's req/s): **{best}**. "
-            "gunicorn's sync worker closes the connection after every response, so its figures include a TCP "
-            "connect per request (what a non-keep-alive proxy in front would see).",
+            f"The project under each configuration, {rounds_swept} rounds round-robin over the "
+            f"configurations, every measurement paired with the same bare-Flask server ({config.label}, "
+            "kept running), so the ratios rank the configurations with the machine's noise divided out. "
+            f"Best by measurement (geometric mean of the paired ratios): **{best}**. gunicorn's sync worker "
+            "closes the connection after every response, so its figures include a TCP connect per request "
+            "(what a proxy without upstream keep-alive would see). CPU ms/req: project server CPU per "
+            "response.",
             "",
             *rows,
         ]
@@ -714,6 +744,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--max-requests", type=int, default=100_000, help="per measurement")
     parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--sweep", default=DEFAULT_SWEEP, help='configs, e.g. "gthread:2x4,sync:5"; "" skips')
+    parser.add_argument("--sweep-rounds", type=int, default=2)
     parser.add_argument("--profile-requests", type=int, default=200, help="0 skips the profile")
     parser.add_argument("--no-write", action="store_true")
     args = parser.parse_args(argv)
@@ -733,13 +764,13 @@ def main(argv: list[str] | None = None) -> int:
     bare_ms: float | None = None
     profiled: list[Profiled] = []
     with scratch_stack("bench_api") as stack:
-        print(f"main run: {config.label}", flush=True)
-        results = run_config(stack, config, endpoints, rounds=args.rounds, load=load)
-        sweep_endpoints = [(p, a) for p, a in endpoints if p in SWEEP_ENDPOINTS]
-        for text in filter(None, args.sweep.split(",")):
-            c = ServerConfig.parse(text)
-            print(f"sweep: {c.label}", flush=True)
-            sweep.append((c, run_config(stack, c, sweep_endpoints, rounds=1, load=load)))
+        with Gunicorn(BARE_SPEC, config, {}, BARE_PATH) as bare:
+            print(f"main run: {config.label}", flush=True)
+            results = run_project(stack, config, bare, endpoints, rounds=args.rounds, load=load)
+            configs = [ServerConfig.parse(text) for text in filter(None, args.sweep.split(","))]
+            if configs:
+                sweep_endpoints = [(p, a) for p, a in endpoints if p in SWEEP_ENDPOINTS]
+                sweep = run_sweep(stack, configs, bare, sweep_endpoints, rounds=args.sweep_rounds, load=load)
         if args.profile_requests > 0:
             print("profile (in-process)", flush=True)
             bare_ms, profiled = profile_endpoints(stack, endpoints, args.profile_requests)
