@@ -497,7 +497,9 @@ class Profiled:
     """Per-request time of one endpoint in-process, and the profile's split."""
 
     path: str
+    requests: int  # per timing (fewer for slow endpoints, so each profile stays a few seconds)
     ms_per_request: float  # unprofiled wall time per request
+    cpu_ms_per_request: float  # unprofiled CPU time of this process per request
     profiled_ms: float  # per request, under cProfile (inflated by the profiler)
     probes: list[tuple[str, float, float]]  # label, ms/request (profiled), calls/request
     layers: list[tuple[str, float]]  # label, share of the profiled total
@@ -534,12 +536,17 @@ def _split(
 
 
 def _time_requests(client: Any, path: str, headers: dict[str, str], n: int) -> float:
-    t0 = time.perf_counter()
+    return _time_requests_cpu(client, path, headers, n)[0]
+
+
+def _time_requests_cpu(client: Any, path: str, headers: dict[str, str], n: int) -> tuple[float, float]:
+    """Send ``n`` GETs; return (wall ms, process CPU ms) per request."""
+    t0, c0 = time.perf_counter(), time.process_time()
     for _ in range(n):
         resp = client.get(path, headers=headers)
         if resp.status_code != 200:
             raise RuntimeError(f"{path} answered {resp.status_code}: {resp.get_data(as_text=True)[:300]}")
-    return (time.perf_counter() - t0) * 1000 / n
+    return (time.perf_counter() - t0) * 1000 / n, (time.process_time() - c0) * 1000 / n
 
 
 def profile_endpoints(
@@ -551,7 +558,7 @@ def profile_endpoints(
 
     bare = bare_app().test_client()
     _time_requests(bare, BARE_PATH, {}, 50)
-    bare_ms = min(_time_requests(bare, BARE_PATH, {}, n) for _ in range(3))
+    bare_ms = min(_time_requests(bare, BARE_PATH, {}, max(n, 500)) for _ in range(3))
 
     app = create_app(load_config({**os.environ, **stack.env}))
     client = app.test_client()
@@ -560,17 +567,18 @@ def profile_endpoints(
     out = []
     for path, auth in endpoints:
         headers = {"Authorization": f"Bearer {token}"} if auth else {}
-        _time_requests(client, path, headers, 20)
-        plain = min(_time_requests(client, path, headers, n) for _ in range(3))
+        warm = _time_requests(client, path, headers, 20)
+        k = max(20, min(n, int(2000 / max(warm, 1e-3))))  # about 2 s per timing at most
+        plain, cpu = min(_time_requests_cpu(client, path, headers, k) for _ in range(3))
         splits = []
         for _ in range(3):  # the least disturbed of three profiles (the machine is shared)
             prof = cProfile.Profile()
             prof.enable()
-            _time_requests(client, path, headers, n)
+            _time_requests(client, path, headers, k)
             prof.disable()
-            splits.append(_split(pstats.Stats(prof), n))
+            splits.append(_split(pstats.Stats(prof), k))
         profiled_ms, probes, layers = min(splits, key=lambda x: x[0])
-        out.append(Profiled(path, plain, profiled_ms, probes, layers))
+        out.append(Profiled(path, k, plain, cpu, profiled_ms, probes, layers))
         print(f"  profile {path}: {plain:.2f} ms/request ({profiled_ms:.2f} ms under cProfile)", flush=True)
     return bare_ms, out
 
@@ -652,6 +660,10 @@ def _profile_section(bare_ms: float, profiled: list[Profiled]) -> list[str]:
         + " | ".join(f"**{p.ms_per_request:.2f}**" for p in profiled)
         + " |",
         "| x bare Flask | " + " | ".join(f"{p.ms_per_request / bare_ms:.1f}x" for p in profiled) + " |",
+        "| CPU ms/request of the app's process (the rest is waiting: Postgres, Redis, scheduling) | "
+        + " | ".join(f"{p.cpu_ms_per_request:.2f}" for p in profiled)
+        + " |",
+        "| requests per timing | " + " | ".join(str(p.requests) for p in profiled) + " |",
         "| profiled ms/request | " + " | ".join(f"{p.profiled_ms:.2f}" for p in profiled) + " |",
     ]
     for i, (label, _frag, _func) in enumerate(PROBES):

@@ -3,7 +3,8 @@
 What runs (loopback only, bounded): a scratch database (``scripts.bench_api.scratch_stack``, with
 ``BACKTEST_MAX_BARS`` raised), the project under gunicorn (gthread 2x4, as ``bench_api``), and a
 real Celery worker on the ``backtests`` queue (prefork, ``--concurrency``). A registered user
-submits an SMA 10/30 backtest of BTCUSDT 1m mock bars (``POST /api/backtests/run``) and polls
+creates an SMA 10/30 BTCUSDT 1m strategy and submits backtests of it on mock bars
+(``POST /api/backtests/run``) and polls
 ``GET /api/backtests/job/{id}`` every ``--poll-ms`` until SUCCESS, ``--runs`` times per size
 (100k and 1M bars; one unrecorded warm-up run each). The same range is used every run.
 
@@ -92,6 +93,7 @@ def instrument(timings_path: str) -> None:
                 fh.write(json.dumps(_job) + "\n")
 
     jobs.execute = timed_execute
+    _time_trade_sql()
     jobs._claim = _timed("claim", jobs._claim)
     jobs._finish = _timed("finish", jobs._finish)
     jobs.JobContext.progress = _timed("progress", jobs.JobContext.progress)  # type: ignore[method-assign]
@@ -107,6 +109,29 @@ def instrument(timings_path: str) -> None:
     engine.run = _timed("engine_run", engine.run)
     strategies_service.compute_signals = _timed("signals", strategies_service.compute_signals)
     strategies_service.record_backtest = _timed("record", strategies_service.record_backtest)
+
+
+def _time_trade_sql() -> None:
+    """Time the DELETE and INSERT statements on backtest_trades (cursor level, every engine)."""
+    from sqlalchemy import event
+    from sqlalchemy.engine import Engine
+
+    def before(conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        conn.info.setdefault("bench_t0", []).append(time.perf_counter())
+
+    def after(conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        t0 = conn.info["bench_t0"].pop()
+        head = " ".join(statement.split()[:3]).upper()
+        name = {"INSERT INTO BACKTEST_TRADES": "sql_insert", "DELETE FROM BACKTEST_TRADES": "sql_delete"}.get(
+            head
+        )
+        if name and _job:
+            spent, calls = _job.setdefault("spent", {}), _job.setdefault("calls", {})
+            spent[name] = spent.get(name, 0.0) + time.perf_counter() - t0
+            calls[name] = calls.get(name, 0) + 1
+
+    event.listen(Engine, "before_cursor_execute", before)
+    event.listen(Engine, "after_cursor_execute", after)
 
 
 def worker_main(argv: list[str]) -> int:
@@ -208,11 +233,25 @@ class Run:
     worker: dict[str, Any] = field(default_factory=dict)
 
 
-def run_once(client: Client, bars: int, end_ms: int, poll_s: float) -> Run:
+def create_strategy(client: Client) -> str:
+    """Create the user's SMA 10/30 BTCUSDT 1m strategy (what the dashboard backtests); return its id."""
+    body = {
+        "name": "Bench SMA 10/30",
+        "symbol": "BTCUSDT",
+        "interval": "1m",
+        "kind": "sma_cross",
+        "params": {"fast": 10, "slow": 30},
+    }
+    status, resp, _ = client.call("POST", "/api/strategies", body)
+    if status != 201:
+        raise RuntimeError(f"create strategy answered {status}: {resp}")
+    return str(resp["data"]["id"])
+
+
+def run_once(client: Client, strategy_id: str, bars: int, end_ms: int, poll_s: float) -> Run:
     """Submit one backtest of ``bars`` 1m bars ending at ``end_ms`` and poll until it finishes."""
     body = {
-        "strategy": {"kind": "sma_cross", "params": {"fast": 10, "slow": 30}},
-        "symbol": "BTCUSDT",
+        "strategy_id": strategy_id,
         "interval": "1m",
         "start": end_ms - bars * MIN_MS,
         "end": end_ms,
@@ -273,7 +312,12 @@ SPLIT: tuple[tuple[str, Callable[[Run], float]], ...] = (
     ("metrics", lambda r: _w(r, "metrics")),
     ("persistence: trade_rows (dicts, Decimals, uuids)", lambda r: _w(r, "trade_rows")),
     ("persistence: kline + curve rows", lambda r: _w(r, "kline_rows") + _w(r, "equity_rows")),
-    ("persistence: DELETE + INSERT trades", lambda r: _w(r, "store") - _stored_parts(r)),
+    ("persistence: DELETE trades (SQL)", lambda r: _w(r, "sql_delete")),
+    ("persistence: INSERT trades (SQL statements: count)", lambda r: _w(r, "sql_insert")),
+    (
+        "persistence: ORM bulk insert around the SQL (parameters, Decimal binding)",
+        lambda r: _w(r, "store") - _stored_parts(r) - _w(r, "sql_delete") - _w(r, "sql_insert"),
+    ),
     ("persistence: strategy's latest-backtest record", lambda r: _w(r, "record")),
     ("complete (autoflush of the result row, lock job, SUCCESS)", lambda r: _w(r, "complete")),
     ("COMMIT", lambda r: _w(r, "store_tx") - _w(r, "store") - _w(r, "complete")),
@@ -320,9 +364,11 @@ def _size_table(runs: list[Run]) -> list[str]:
     for label, fn in SPLIT:
         values = [fn(r) for r in runs]
         extra = ""
-        if label.startswith("progress"):
-            extra = f" ({statistics.median(r.worker.get('calls', {}).get('progress', 0) for r in runs):.0f})"
-            label = label.replace(" (count)", "")
+        counted = {"progress commits": "progress", "persistence: INSERT trades": "sql_insert"}
+        for prefix, name in counted.items():
+            if label.startswith(prefix):
+                extra = f" ({statistics.median(r.worker.get('calls', {}).get(name, 0) for r in runs):.0f})"
+                label = label.replace(": count", "").replace(" (count)", "")
         head.append(
             f"| {label}{extra} | {_p(values, 50):.1f} | {_p(values, 95):.1f} | {_p(values, 50) / total:.0%} |"
         )
@@ -341,7 +387,8 @@ def report(
         "",
         f"The project under gunicorn ({config.label}) with `APP_ENV=production`, a real Celery worker "
         f"(prefork, `--concurrency {concurrency}`, queue `backtests`), Postgres and Redis on loopback, a "
-        "scratch database. A client submits an SMA 10/30 backtest of BTCUSDT 1m mock bars "
+        "scratch database. A client creates an SMA 10/30 BTCUSDT 1m strategy and submits backtests of it "
+        "on mock bars "
         f"(fee 5 bps, slippage 2 bps; the same range every run) and polls every {poll_ms:g} ms over one "
         "keep-alive connection; one warm-up run per size is not recorded. The split is timed inside the "
         "worker around each step (wrappers installed by the script before the pool forks). Percentiles "
@@ -393,13 +440,16 @@ def bench(stack: Stack, args: argparse.Namespace, timings: Path) -> dict[int, li
         Worker(stack.env, args.concurrency, timings),
     ):
         client = Client(api.port, _register(api.port))
+        strategy_id = create_strategy(client)
         for bars, n in ((SIZES[0], args.runs), (SIZES[1], args.runs_1m)):
             if n <= 0:
                 continue
-            run_once(client, bars, end_ms, args.poll_ms / 1000)  # warm-up: imports, first bars, caches
+            run_once(
+                client, strategy_id, bars, end_ms, args.poll_ms / 1000
+            )  # warm-up: imports, first bars, caches
             runs = []
             for i in range(n):
-                runs.append(run_once(client, bars, end_ms, args.poll_ms / 1000))
+                runs.append(run_once(client, strategy_id, bars, end_ms, args.poll_ms / 1000))
                 print(f"  {bars:,} bars run {i + 1}/{n}: {runs[-1].round_trip_s * 1000:.0f} ms", flush=True)
             _attach_worker_timings(runs, timings)
             by_size[bars] = runs
