@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 FLASK := FLASK_APP=backend.app:create_app $(PY) -m flask
 STAMP := $(VENV)/.installed-$(shell cat requirements.txt requirements-dev.txt | sha256sum | cut -c1-16)
 
-.PHONY: dev test venv fmt lint typecheck test-domain migrate revision worker beat openapi contract docs-check help clean
+.PHONY: dev test faults fuzz venv fmt lint typecheck test-domain migrate revision worker beat openapi contract docs-check help clean
 
 $(STAMP): requirements.txt requirements-dev.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -21,6 +21,12 @@ dev: venv ## Start Postgres/Redis (embedded if DATABASE_URL/REDIS_URL are unset)
 test: venv ## Run the test suite (uses DATABASE_URL/REDIS_URL, else loopback servers, else embedded ones)
 	$(PY) scripts/check_domain_imports.py
 	$(PY) -m pytest -q -p no:cacheprovider $(PYTEST_ARGS)
+
+faults: venv ## Fault tests: kill/freeze/restart throwaway Redis, Postgres and workers under a live API (~3 min)
+	$(PY) -m pytest -q -p no:cacheprovider -m faults tests/faults $(PYTEST_ARGS)
+
+fuzz: venv ## Schemathesis with every check against a throwaway stack: make fuzz [FUZZ_ARGS=--quick]
+	$(PY) scripts/fuzz_api.py $(FUZZ_ARGS)
 
 test-domain: venv ## Run only the pure-core tests (no database, no Redis)
 	$(PY) -m pytest -q -p no:cacheprovider tests/domain $(PYTEST_ARGS)

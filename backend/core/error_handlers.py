@@ -119,8 +119,25 @@ def _rollback() -> None:
         logger.debug("rollback after error failed", exc_info=True)
 
 
+def _end_session(_exc: BaseException | None) -> None:
+    """End the context's session even when the database closed its connection under it.
+
+    Runs before Flask-SQLAlchemy's own teardown (registered earlier, so called later). Without it
+    the rollback on a connection the server closed raises from teardown, past every handler above,
+    and gunicorn answers a bare 500 instead of the response already made.
+    """
+    from backend.extensions import db
+
+    try:
+        db.session.remove()
+    except Exception:  # noqa: BLE001 - the failed rollback already invalidated the dead connection
+        logger.warning("closing the session after a lost database connection failed", exc_info=True)
+        db.session.registry.clear()
+
+
 def register_error_handlers(app: Flask) -> None:
-    """Register the handlers, most specific first."""
+    """Register the handlers, most specific first, and the teardown that survives a lost database."""
+    app.teardown_appcontext(_end_session)
     app.register_error_handler(AppError, handle_app_error)
     app.register_error_handler(HTTPException, handle_http_exception)
     app.register_error_handler(IntegrityError, handle_integrity_error)
