@@ -62,11 +62,6 @@ def test_health_names_redis_down(redis_down, figure):
     assert checks["redis"]["ok"] is False and checks["database"]["ok"] is True, checks
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="[3/7] item 7: with Redis killed the broker probe of /api/health retries for 2.0 s (measured "
-    "2.05 s in all); SECURITY bounds health to 2 s. Remove this marker when it lands.",
-)
 def test_health_answers_within_two_seconds(redis_down):
     anon, _, _ = redis_down
     seconds = max(anon.get("/api/health").seconds for _ in range(3))
@@ -102,11 +97,6 @@ def test_job_submit_is_a_clean_503_with_nothing_written(stack, redis_down):
     assert _count_rows(stack) == before  # no job row, no backtest row left behind
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="[3/7] item 8: revocation checks fail closed (503) while Redis is down; SECURITY's Postgres "
-    "fallback fixes it. Remove this marker when it lands (strict: an unexpected pass fails).",
-)
 def test_authenticated_reads_keep_working(redis_down):
     _, user, _ = redis_down
     for path in ("/api/users/me", "/api/backtests", "/api/strategies"):
