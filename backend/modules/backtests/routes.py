@@ -60,7 +60,10 @@ def latest(args):
 @blp.response(200, BacktestSchema(many=True))
 @paginated(blp)
 def list_(args, paging: PageArgs):
-    """List my backtests, newest first (filter by symbol, strategy_id, status)."""
+    """List my backtests (filter by symbol, strategy_id, status).
+
+    Order: `createdAt` descending (newest first), then `id`.
+    """
     return service.list_backtests(actor_id=current_user_id(), **args, **paging)
 
 

@@ -44,7 +44,10 @@ class Bots(MethodView):
     @blp.response(200, BotSchema(many=True))
     @paginated(blp)
     def get(self, paging: PageArgs):
-        """List my bots, newest first."""
+        """List my bots.
+
+        Order: `createdAt` descending (newest first), then `id`.
+        """
         return service.list_bots(actor_id=current_user_id(), **paging)
 
 
@@ -57,7 +60,10 @@ class RecentBots(MethodView):
     @blp.response(200, BotSchema(many=True))
     @blp.doc(security=[])
     def get(self, args):
-        """List my newest bots (anonymous: the newest public bots)."""
+        """List my newest bots (anonymous callers, and callers without any, get the newest public bots).
+
+        Order: `createdAt` descending (newest first), then `id`; the public fallback in the same order.
+        """
         return service.list_recent_bots(actor_id=optional_user_id(), limit=args["limit"])
 
 

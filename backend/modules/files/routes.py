@@ -56,7 +56,10 @@ class Files(MethodView):
     @blp.response(200, FileSchema(many=True))
     @paginated(blp)
     def get(self, paging: PageArgs):
-        """List my files, newest first."""
+        """List my files.
+
+        Order: `createdAt` descending (newest first), then `id`.
+        """
         return service.list_files(actor_id=current_user_id(), **paging)
 
 

@@ -45,7 +45,11 @@ def udf_symbols():
 @blp.route("/search")
 @blp.doc(security=[])
 def udf_search():
-    """UDF: symbol search (a bare array)."""
+    """UDF: symbol search (a bare array).
+
+    Order: the symbol equal to the query first, then symbols starting with it, then the
+    rest; each group by `symbol` ascending.
+    """
     return service.search(request.args)
 
 
@@ -73,12 +77,18 @@ def udf_quotes():
 @blp.route("/marks")
 @blp.doc(security=[])
 def udf_marks():
-    """UDF: my backtest and paper trades on the symbol as bar marks (empty without a token)."""
+    """UDF: my backtest and paper trades on the symbol as bar marks (empty without a token).
+
+    Order: trade time ascending, then backtest fills before paper fills, then `id`.
+    """
     return service.marks(request.args, actor_id=_optional_actor())
 
 
 @blp.route("/timescale_marks")
 @blp.doc(security=[])
 def udf_timescale_marks():
-    """UDF: my trades as time-scale marks (empty without a token)."""
+    """UDF: my trades as time-scale marks (empty without a token).
+
+    Order: trade time ascending, then backtest fills before paper fills, then `id`.
+    """
     return service.marks(request.args, actor_id=_optional_actor(), timescale=True)

@@ -38,7 +38,10 @@ class Workflows(MethodView):
     @blp.response(200, WorkflowSchema(many=True))
     @paginated(blp)
     def get(self, paging: PageArgs):
-        """List my workflows, most recently updated first."""
+        """List my workflows.
+
+        Order: `updatedAt` descending (most recently updated first), then `id`.
+        """
         return service.list_workflows(actor_id=current_user_id(), **paging)
 
     @jwt_required()
@@ -62,7 +65,10 @@ def validate_graph(body):
 @jwt_required()
 @blp.response(200, WorkflowNodeTypeSchema(many=True))
 def node_types():
-    """List the node types and their parameter schemas."""
+    """List the node types and their parameter schemas.
+
+    Order: fixed: the engine's registry order (trigger, data, logic, action).
+    """
     return service.list_node_types()
 
 
@@ -71,7 +77,10 @@ def node_types():
 @blp.response(200, WorkflowNotificationSchema(many=True))
 @paginated(blp)
 def notifications(paging: PageArgs):
-    """List my workflow notifications, newest first."""
+    """List my workflow notifications.
+
+    Order: `createdAt` descending (newest first), then `id`.
+    """
     return service.list_notifications(actor_id=current_user_id(), **paging)
 
 
@@ -112,7 +121,10 @@ def execute(workflow_id: str):
 @blp.response(200, WorkflowRunSchema(many=True))
 @paginated(blp)
 def runs(workflow_id: str, paging: PageArgs):
-    """List a workflow's runs, newest first."""
+    """List a workflow's runs.
+
+    Order: `createdAt` descending (newest first), then `id`.
+    """
     return service.list_runs(actor_id=current_user_id(), workflow_id=workflow_id, **paging)
 
 
