@@ -8,7 +8,7 @@ from typing import Any
 import marshmallow as ma
 from marshmallow import EXCLUDE, validate
 
-from backend.core.schemas import BaseSchema, CamelSchema, Id, Money, Symbol, TimestampMs
+from backend.core.schemas import BaseSchema, CamelSchema, Id, Money, Rounded, Symbol, TimestampMs
 from backend.domain.marketdata.intervals import INTERVALS
 from backend.modules.market.sources import PROVIDERS
 
@@ -68,6 +68,22 @@ class BacktestSummarySchema(CamelSchema):
     profit_factor = ma.fields.Float(allow_none=True)
     total_trades = ma.fields.Integer(allow_none=True)
     avg_holding_days = ma.fields.Float(allow_none=True)
+
+
+class DisplaySummarySchema(BacktestSummarySchema):
+    """The BacktestSummary as the dashboard and lists show it: every KPI rounded to 2 decimals.
+
+    Full precision stays in the detailed results: `GET /api/backtests/{id}` (``summary`` and
+    ``metrics``), the job's ``result`` and the ``metrics`` of `GET /api/backtests/latest`.
+    """
+
+    total_return = Rounded(2, allow_none=True)
+    annualized_return = Rounded(2, allow_none=True)
+    sharpe_ratio = Rounded(2, allow_none=True)
+    max_drawdown = Rounded(2, allow_none=True)
+    win_rate = Rounded(2, allow_none=True)
+    profit_factor = Rounded(2, allow_none=True)
+    avg_holding_days = Rounded(2, allow_none=True)
 
 
 class KlineBarSchema(CamelSchema):
@@ -150,7 +166,7 @@ class BacktestSchema(CamelSchema):
     )
     started_at = ma.fields.Integer()
     finished_at = ma.fields.Integer(allow_none=True)
-    summary = ma.fields.Nested(BacktestSummarySchema, allow_none=True)
+    summary = ma.fields.Nested(DisplaySummarySchema, allow_none=True)
     job_id = ma.fields.String(allow_none=True)
     strategy_id = ma.fields.String(allow_none=True)
     strategy_version_id = ma.fields.String(allow_none=True)
@@ -171,8 +187,9 @@ class BacktestSchema(CamelSchema):
 
 
 class BacktestDetailSchema(BacktestSchema):
-    """A Backtest with its full result: every metric, kline, fills and equity curve."""
+    """A Backtest with its full result: every metric, kline, fills and equity curve (full precision)."""
 
+    summary = ma.fields.Nested(BacktestSummarySchema, allow_none=True)
     metrics = ma.fields.Dict(allow_none=True)
     kline = ma.fields.List(ma.fields.Nested(KlineBarSchema))
     trades = ma.fields.List(ma.fields.Nested(TradeSchema))
@@ -180,9 +197,10 @@ class BacktestDetailSchema(BacktestSchema):
 
 
 class BacktestLatestSchema(CamelSchema):
-    """The contract's BacktestLatestResponse (plus the backtest's id, symbol and full metrics)."""
+    """The contract's BacktestLatestResponse (plus the backtest's id, symbol and full metrics);
+    the dashboard's summary is rounded (DisplaySummarySchema), ``metrics`` keeps full precision."""
 
-    summary = ma.fields.Nested(BacktestSummarySchema)
+    summary = ma.fields.Nested(DisplaySummarySchema)
     kline = ma.fields.List(ma.fields.Nested(KlineBarSchema))
     trades = ma.fields.List(ma.fields.Nested(TradeSchema))
     backtest_id = ma.fields.String(attribute="id")
@@ -192,6 +210,12 @@ class BacktestLatestSchema(CamelSchema):
     finished_at = ma.fields.Integer(allow_none=True)
     metrics = ma.fields.Dict(allow_none=True)
     equity = ma.fields.List(ma.fields.Nested(BacktestEquityPointSchema))
+
+
+class BacktestResultSchema(BacktestLatestSchema):
+    """A finished job's result: the BacktestLatestResponse with its summary at full precision."""
+
+    summary = ma.fields.Nested(BacktestSummarySchema)
 
 
 class KpisSchema(CamelSchema):
@@ -231,7 +255,7 @@ class JobStatusSchema(BaseSchema):
         },
     )
     progress = ma.fields.Integer()
-    result = ma.fields.Nested(BacktestLatestSchema)
+    result = ma.fields.Nested(BacktestResultSchema)
     error = ma.fields.Dict()
 
     @ma.post_dump

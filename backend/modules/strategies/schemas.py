@@ -5,7 +5,7 @@ from __future__ import annotations
 import marshmallow as ma
 from marshmallow import validate
 
-from backend.core.schemas import BaseSchema, CamelSchema, Symbol
+from backend.core.schemas import BaseSchema, CamelSchema, Rounded, Symbol
 from backend.domain.marketdata.intervals import INTERVALS
 
 TAGS = ma.fields.List(
@@ -14,15 +14,16 @@ TAGS = ma.fields.List(
 
 
 class StrategySchema(CamelSchema):
-    """The contract's Strategy; KPIs come from its latest completed backtest (percent numbers)."""
+    """The contract's Strategy; KPIs come from its latest completed backtest (percent numbers,
+    rounded to 2 decimals for display; the detail's ``metrics`` keep full precision)."""
 
     id = ma.fields.String()
     name = ma.fields.String()
     symbol = ma.fields.String()
     status = ma.fields.String(metadata={"enum": ["running", "paused", "stopped", "completed"]})
-    returns = ma.fields.Float()
-    win_rate = ma.fields.Float()
-    max_drawdown = ma.fields.Float()
+    returns = Rounded(2, metadata={"description": "Total return in percent."})
+    win_rate = Rounded(2, metadata={"description": "Win rate in percent."})
+    max_drawdown = Rounded(2, metadata={"description": "Maximum drawdown in percent (<= 0)."})
     tags = ma.fields.List(ma.fields.String())
     last_update = ma.fields.Integer()
     trades = ma.fields.Integer()
