@@ -53,7 +53,7 @@ class Audits(MethodView):
         return service.list_audits(actor_id=current_user_id(), **paging)
 
 
-@blp.route("/audits/<string:audit_id>")
+@blp.route("/audits/<id:audit_id>")
 class AuditById(MethodView):
     """One of my audits."""
 
@@ -94,7 +94,7 @@ class Memories(MethodView):
         return service.delete_memories(actor_id=current_user_id())
 
 
-@blp.route("/memories/<string:memory_id>")
+@blp.route("/memories/<id:memory_id>")
 class MemoryById(MethodView):
     """One of my memories."""
 

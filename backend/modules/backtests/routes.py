@@ -36,7 +36,7 @@ def run(body):
     return service.submit_backtest(actor_id=current_user_id(), **body)
 
 
-@blp.route("/job/<string:job_id>")
+@blp.route("/job/<id:job_id>")
 @jwt_required()
 @blp.response(200, JobStatusSchema)
 def job(job_id: str):
@@ -67,7 +67,7 @@ def list_(args, paging: PageArgs):
     return service.list_backtests(actor_id=current_user_id(), **args, **paging)
 
 
-@blp.route("/<string:backtest_id>")
+@blp.route("/<id:backtest_id>")
 @jwt_required()
 @blp.response(200, BacktestDetailSchema)
 def get(backtest_id: str):
@@ -75,7 +75,7 @@ def get(backtest_id: str):
     return service.get_backtest(actor_id=current_user_id(), backtest_id=backtest_id)
 
 
-@blp.route("/<string:backtest_id>/cancel", methods=["POST"])
+@blp.route("/<id:backtest_id>/cancel", methods=["POST"])
 @jwt_required()
 @blp.response(200, BacktestSchema)
 def cancel(backtest_id: str):

@@ -11,6 +11,7 @@ from marshmallow import EXCLUDE, validate
 from backend.core.schemas import BaseSchema, CamelSchema, Id, Money, Rounded, Symbol, TimestampMs
 from backend.domain.marketdata.intervals import INTERVALS
 from backend.modules.market.sources import PROVIDERS
+from backend.modules.strategies import service as strategies_service
 
 MAX_TIME_MS = 4_102_444_800_000  # 2100-01-01 UTC: keeps times far inside BIGINT
 
@@ -18,12 +19,22 @@ MAX_TIME_MS = 4_102_444_800_000  # 2100-01-01 UTC: keeps times far inside BIGINT
 class InlineStrategySchema(BaseSchema):
     """An unsaved strategy definition: a built-in kind and its parameters."""
 
-    kind = ma.fields.String(required=True, validate=validate.Length(min=1, max=32))
+    kind = ma.fields.String(
+        required=True,
+        validate=validate.Length(min=1, max=32),
+        metadata={"enum_from": strategies_service.kind_names},
+    )
     params = ma.fields.Dict(keys=ma.fields.String(), load_default=dict)
 
 
 class BacktestRunSchema(BaseSchema):
     """POST /api/backtests/run: ``strategy_id`` or ``strategy`` (+ ``symbol``), range in Unix ms."""
+
+    class Meta:
+        openapi = {
+            "oneOf": [{"required": ["strategy_id"]}, {"required": ["strategy", "symbol"]}],
+            "not": {"required": ["strategy_id", "strategy"]},
+        }
 
     strategy_id = Id()
     strategy = ma.fields.Nested(InlineStrategySchema)

@@ -16,6 +16,7 @@ import logging
 import os
 import re
 import unicodedata
+from collections.abc import Iterable
 from pathlib import Path
 from typing import IO
 
@@ -24,6 +25,7 @@ from sqlalchemy import select, text
 
 from backend.core import storage
 from backend.core.db import get_owned_or_404, now_ms, on_commit, on_rollback, transactional
+from backend.core.errors import Invalid
 from backend.core.pagination import Page, paginate
 from backend.extensions import db
 from backend.modules.files.errors import EmptyUpload, FileNotFound, FileTooLarge, FileTypeNotAllowed
@@ -82,6 +84,13 @@ def read_limited(stream: IO[bytes], limit: int) -> bytes:
     if len(data) > limit:
         raise FileTooLarge(f"The file is larger than the limit of {limit} bytes.", details={"limit": limit})
     return data
+
+
+def refuse_other_parts(names: Iterable[str]) -> None:
+    """Refuse a multipart upload with parts besides `file` (422 naming them), as documented."""
+    others = sorted(names)
+    if others:
+        raise Invalid(fields={name: ["Unknown field."] for name in others})
 
 
 @transactional

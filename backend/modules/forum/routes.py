@@ -82,7 +82,7 @@ class Posts(MethodView):
         return service.create_post(actor_id=current_user_id(), **body)
 
 
-@blp.route("/posts/<string:post_id>")
+@blp.route("/posts/<id:post_id>")
 class PostById(MethodView):
     """One post."""
 
@@ -106,7 +106,7 @@ class PostById(MethodView):
         service.delete_post(actor_id=current_user_id(), post_id=post_id)
 
 
-@blp.route("/posts/<string:post_id>/comments")
+@blp.route("/posts/<id:post_id>/comments")
 class Comments(MethodView):
     """A post's comments."""
 
@@ -128,7 +128,7 @@ class Comments(MethodView):
         return service.add_comment(actor_id=current_user_id(), post_id=post_id, **body)
 
 
-@blp.route("/comments/<string:comment_id>", methods=["DELETE"])
+@blp.route("/comments/<id:comment_id>", methods=["DELETE"])
 @jwt_required()
 @blp.response(200)
 def delete_comment(comment_id: str):
@@ -136,7 +136,7 @@ def delete_comment(comment_id: str):
     service.delete_comment(actor_id=current_user_id(), comment_id=comment_id)
 
 
-@blp.route("/posts/<string:post_id>/like")
+@blp.route("/posts/<id:post_id>/like")
 class PostLike(MethodView):
     """My like on a post (idempotent both ways)."""
 
@@ -153,7 +153,7 @@ class PostLike(MethodView):
         return social.unlike_post(actor_id=current_user_id(), post_id=post_id)
 
 
-@blp.route("/posts/<string:post_id>/favorite")
+@blp.route("/posts/<id:post_id>/favorite")
 class PostFavorite(MethodView):
     """My favorite mark on a post (idempotent both ways)."""
 
@@ -170,7 +170,7 @@ class PostFavorite(MethodView):
         return social.unfavorite_post(actor_id=current_user_id(), post_id=post_id)
 
 
-@blp.route("/posts/<string:post_id>/tips", methods=["POST"])
+@blp.route("/posts/<id:post_id>/tips", methods=["POST"])
 @jwt_required()
 @blp.arguments(TipCreateSchema)
 @blp.response(201, TipSchema)

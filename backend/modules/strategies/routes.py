@@ -74,7 +74,7 @@ class Strategies(MethodView):
         return service.create_strategy(actor_id=current_user_id(), **body)
 
 
-@blp.route("/<string:strategy_id>")
+@blp.route("/<id:strategy_id>")
 class StrategyById(MethodView):
     """One strategy."""
 
@@ -98,7 +98,7 @@ class StrategyById(MethodView):
         service.delete_strategy(actor_id=current_user_id(), strategy_id=strategy_id)
 
 
-@blp.route("/<string:strategy_id>/versions")
+@blp.route("/<id:strategy_id>/versions")
 @jwt_required()
 @blp.response(200, StrategyVersionSchema(many=True))
 def versions(strategy_id: str):

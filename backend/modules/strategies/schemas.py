@@ -7,6 +7,10 @@ from marshmallow import validate
 
 from backend.core.schemas import BaseSchema, CamelSchema, Rounded, Symbol
 from backend.domain.marketdata.intervals import INTERVALS
+from backend.modules.strategies import service
+
+# The kinds are registered at app start (workflows adds its own), so the enum is read then.
+KIND_DOC = {"enum_from": service.kind_names}
 
 TAGS = ma.fields.List(
     ma.fields.String(validate=validate.Length(min=1, max=32)), validate=validate.Length(max=10)
@@ -50,7 +54,7 @@ class StrategyCreateSchema(BaseSchema):
 
     name = ma.fields.String(required=True, validate=validate.Length(min=1, max=200))
     symbol = Symbol(required=True)
-    kind = ma.fields.String(required=True, validate=validate.Length(min=1, max=32))
+    kind = ma.fields.String(required=True, validate=validate.Length(min=1, max=32), metadata=KIND_DOC)
     params = ma.fields.Dict(keys=ma.fields.String(), load_default=dict)
     tags = TAGS
     description = ma.fields.String(validate=validate.Length(max=2000))
@@ -61,9 +65,12 @@ class StrategyCreateSchema(BaseSchema):
 class StrategyUpdateSchema(BaseSchema):
     """PATCH /api/strategies/{id}: any subset; kind/params changes create a new version."""
 
+    class Meta:
+        openapi = {"minProperties": 1}
+
     name = ma.fields.String(validate=validate.Length(min=1, max=200))
     symbol = Symbol()
-    kind = ma.fields.String(validate=validate.Length(min=1, max=32))
+    kind = ma.fields.String(validate=validate.Length(min=1, max=32), metadata=KIND_DOC)
     params = ma.fields.Dict(keys=ma.fields.String())
     tags = TAGS
     description = ma.fields.String(validate=validate.Length(max=2000))

@@ -94,6 +94,11 @@ def register_kind(kind: StrategyKind) -> None:
     _KINDS[kind.name] = kind
 
 
+def kind_names() -> list[str]:
+    """Return every strategy kind: the built-in ones, then those registered by upper modules."""
+    return [*(spec.kind for spec in domain_strategies.list_strategies()), *_KINDS]
+
+
 def validate_definition(kind: str, params: Mapping[str, Any] | None, *, actor_id: str) -> dict[str, Any]:
     """Return the parameters with defaults filled in, or raise InvalidStrategy naming each field."""
     if kind in _KINDS:
@@ -101,7 +106,7 @@ def validate_definition(kind: str, params: Mapping[str, Any] | None, *, actor_id
     try:
         return domain_strategies.validate_params(kind, params or {})
     except domain_strategies.UnknownStrategyError:
-        known = ", ".join([*(spec.kind for spec in domain_strategies.list_strategies()), *_KINDS])
+        known = ", ".join(kind_names())
         raise InvalidStrategy(
             f"Unknown strategy kind {kind!r}.", fields={"kind": [f"Must be one of: {known}."]}
         ) from None

@@ -84,7 +84,7 @@ def notifications(paging: PageArgs):
     return service.list_notifications(actor_id=current_user_id(), **paging)
 
 
-@blp.route("/<string:workflow_id>")
+@blp.route("/<id:workflow_id>")
 class WorkflowById(MethodView):
     """One of my workflows."""
 
@@ -108,7 +108,7 @@ class WorkflowById(MethodView):
         service.delete_workflow(actor_id=current_user_id(), workflow_id=workflow_id)
 
 
-@blp.route("/<string:workflow_id>/execute", methods=["POST"])
+@blp.route("/<id:workflow_id>/execute", methods=["POST"])
 @jwt_required()
 @blp.response(202, WorkflowExecuteResultSchema)
 def execute(workflow_id: str):
@@ -116,7 +116,7 @@ def execute(workflow_id: str):
     return service.submit_run(actor_id=current_user_id(), workflow_id=workflow_id)
 
 
-@blp.route("/<string:workflow_id>/runs", methods=["GET"])
+@blp.route("/<id:workflow_id>/runs", methods=["GET"])
 @jwt_required()
 @blp.response(200, WorkflowRunSchema(many=True))
 @paginated(blp)
@@ -128,7 +128,7 @@ def runs(workflow_id: str, paging: PageArgs):
     return service.list_runs(actor_id=current_user_id(), workflow_id=workflow_id, **paging)
 
 
-@blp.route("/runs/<string:run_id>", methods=["GET"])
+@blp.route("/runs/<id:run_id>", methods=["GET"])
 @jwt_required()
 @blp.response(200, WorkflowRunDetailSchema)
 def run_detail(run_id: str):
@@ -136,7 +136,7 @@ def run_detail(run_id: str):
     return service.get_run(actor_id=current_user_id(), run_id=run_id)
 
 
-@blp.route("/<string:workflow_id>/enable", methods=["POST"])
+@blp.route("/<id:workflow_id>/enable", methods=["POST"])
 @jwt_required()
 @blp.response(200, WorkflowSchema)
 def enable(workflow_id: str):
@@ -144,7 +144,7 @@ def enable(workflow_id: str):
     return service.set_enabled(actor_id=current_user_id(), workflow_id=workflow_id, enabled=True)
 
 
-@blp.route("/<string:workflow_id>/disable", methods=["POST"])
+@blp.route("/<id:workflow_id>/disable", methods=["POST"])
 @jwt_required()
 @blp.response(200, WorkflowSchema)
 def disable(workflow_id: str):
