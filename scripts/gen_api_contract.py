@@ -23,8 +23,14 @@ def _status(op: dict) -> str:
     return codes[0] if codes else "200"
 
 
+def list_order(op: dict) -> str:
+    """Return the documented order of a list operation (its description's ``Order:`` paragraph)."""
+    found = re.search(r"^Order: (.*?)(?:\n\s*\n|\Z)", op.get("description", ""), flags=re.S | re.M)
+    return re.sub(r"\s+", " ", found.group(1)).strip() if found else ""
+
+
 def render_table(spec: dict) -> str:
-    """Return the markdown table of every documented operation, grouped by path."""
+    """Return the markdown table of every documented operation, grouped by path (lists name their order)."""
     rows = ["| Method | Path | Auth | Success | Summary |", "|---|---|---|---|---|"]
     for path in sorted(spec["paths"]):
         for method in METHODS:
@@ -33,6 +39,8 @@ def render_table(spec: dict) -> str:
                 continue
             public = op.get("security", spec.get("security")) == []
             summary = re.sub(r"\s+", " ", op.get("summary", "")).strip()
+            if order := list_order(op):
+                summary += f" *Order:* {order}"
             rows.append(
                 f"| {method.upper()} | `{path}` | {'public' if public else 'bearer'} | "
                 f"{_status(op)} | {summary} |"

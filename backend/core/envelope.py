@@ -17,6 +17,7 @@ from flask import Response, g, jsonify
 from flask_smorest import Api, Blueprint
 from werkzeug.exceptions import HTTPException
 
+from backend.core.openapi import PAGINATION_HEADER, ContractPlugin, IdConverter, id_param_schema
 from backend.core.schemas import ErrorEnvelopeSchema
 
 
@@ -88,9 +89,22 @@ class EnvelopeBlueprint(Blueprint):  # type: ignore[misc]
 
 
 class EnvelopeApi(Api):  # type: ignore[misc]  # untyped flask-smorest, as above
-    """A flask-smorest Api whose error responses use the error envelope."""
+    """A flask-smorest Api whose error responses use the error envelope.
+
+    Its OpenAPI document is as strict as the server (`backend.core.openapi`): `<id:...>` path
+    segments, exclusive bounds, per-schema rules and `X-Pagination` documented as a string.
+    """
 
     ERROR_SCHEMA = ErrorEnvelopeSchema
+
+    def _init_spec(self, **kwargs: Any) -> None:
+        kwargs.setdefault("marshmallow_plugin", ContractPlugin())
+        super()._init_spec(**kwargs)
+        self._app.url_map.converters["id"] = IdConverter
+        self.flask_plugin.register_converter(IdConverter, id_param_schema)
+
+    def _register_pagination_header(self) -> None:
+        self.spec.components.header("PAGINATION", PAGINATION_HEADER, lazy=True)
 
     def _register_error_handlers(self) -> None:
         from backend.core.error_handlers import register_error_handlers

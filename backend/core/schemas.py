@@ -101,6 +101,30 @@ class Money(ma.fields.Decimal):
         return result
 
 
+class Rounded(ma.fields.Float):
+    """A float shown to a person: dumped rounded to ``places`` decimals, half away from zero.
+
+    For the KPIs of dashboard lists (2.837140923907156 -> 2.84); detailed results keep full
+    precision in a plain Float. Rounds the shortest decimal form of the float (2.675 -> 2.68).
+    """
+
+    def __init__(self, places: int = 2, **kwargs: Any) -> None:
+        self.places = places
+        metadata = kwargs.pop("metadata", {})
+        note = f"Rounded to {places} decimals."
+        description = f"{metadata['description']} {note}" if "description" in metadata else note
+        super().__init__(metadata={**metadata, "description": description}, **kwargs)
+
+    def _serialize(self, value: Any, attr: str | None, obj: Any, **kwargs: Any) -> float | None:
+        if value is None:
+            return None
+        number = float(value)
+        if not math.isfinite(number):
+            return number
+        step = decimal.Decimal(1).scaleb(-self.places)
+        return float(decimal.Decimal(repr(number)).quantize(step, rounding=decimal.ROUND_HALF_UP))
+
+
 class TimestampMs(ma.fields.Integer):
     """Unix milliseconds (UTC) as a JSON integer."""
 

@@ -46,11 +46,14 @@ class Audits(MethodView):
     @blp.response(200, AuditSchema(many=True))
     @paginated(blp)
     def get(self, paging: PageArgs):
-        """List my audits, newest first."""
+        """List my audits.
+
+        Order: `createdAt` descending (newest first), then `id`.
+        """
         return service.list_audits(actor_id=current_user_id(), **paging)
 
 
-@blp.route("/audits/<string:audit_id>")
+@blp.route("/audits/<id:audit_id>")
 class AuditById(MethodView):
     """One of my audits."""
 
@@ -68,14 +71,20 @@ class Memories(MethodView):
     @jwt_required()
     @blp.response(200, MemorySchema(many=True))
     def get(self):
-        """List my memories."""
+        """List my memories.
+
+        Order: `createdAt` descending (newest first; undated last), then `id`.
+        """
         return service.list_memories(actor_id=current_user_id())
 
     @jwt_required()
     @blp.arguments(MemoryCreateSchema)
     @blp.response(201, MemorySchema(many=True))
     def post(self, body):
-        """Tell the auditor something to remember (e.g. a risk preference)."""
+        """Tell the auditor something to remember (e.g. a risk preference).
+
+        Order: the facts stored, in the order the extractor returned them.
+        """
         return service.add_memory(actor_id=current_user_id(), text=body["text"])
 
     @jwt_required()
@@ -85,7 +94,7 @@ class Memories(MethodView):
         return service.delete_memories(actor_id=current_user_id())
 
 
-@blp.route("/memories/<string:memory_id>")
+@blp.route("/memories/<id:memory_id>")
 class MemoryById(MethodView):
     """One of my memories."""
 

@@ -13,6 +13,9 @@ TARGET_FIELDS = ("backtest_id", "strategy_id", "bot_id", "file_id", "statements"
 class AuditCreateSchema(BaseSchema):
     """POST /api/agent/audit: exactly one target, an optional symbol and question."""
 
+    class Meta:
+        openapi = {"oneOf": [{"required": [target]} for target in TARGET_FIELDS]}
+
     backtest_id = Id()
     strategy_id = Id()
     bot_id = Id()

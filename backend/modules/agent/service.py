@@ -99,8 +99,9 @@ def _store_call(actor_id: str, fn: Callable[[MemoryStore], T], *, need_key: bool
 
 
 def list_memories(*, actor_id: str) -> list[Memory]:
-    """Return what the auditor remembers about the caller."""
-    return _store_call(actor_id, lambda s: s.list(user_id=actor_id), need_key=False)
+    """Return what the auditor remembers about the caller, newest first (undated last), then id."""
+    memories = _store_call(actor_id, lambda s: s.list(user_id=actor_id), need_key=False)
+    return sorted(memories, key=lambda m: (m.created_at is None, -(m.created_at or 0), m.id))
 
 
 def add_memory(*, actor_id: str, text: str) -> list[Memory]:

@@ -40,7 +40,7 @@ def run(body):
     return service.submit_backtest(actor_id=current_user_id(), **body)
 
 
-@blp.route("/job/<string:job_id>")
+@blp.route("/job/<id:job_id>")
 @jwt_required()
 @blp.response(200, JobStatusSchema)
 def job(job_id: str):
@@ -64,11 +64,14 @@ def latest(args):
 @blp.response(200, BacktestSchema(many=True))
 @paginated(blp)
 def list_(args, paging: PageArgs):
-    """List my backtests, newest first (filter by symbol, strategy_id, status)."""
+    """List my backtests (filter by symbol, strategy_id, status).
+
+    Order: `createdAt` descending (newest first), then `id`.
+    """
     return service.list_backtests(actor_id=current_user_id(), **args, **paging)
 
 
-@blp.route("/<string:backtest_id>")
+@blp.route("/<id:backtest_id>")
 @jwt_required()
 @blp.response(200, BacktestDetailSchema)
 def get(backtest_id: str):
@@ -76,16 +79,19 @@ def get(backtest_id: str):
     return service.get_backtest(actor_id=current_user_id(), backtest_id=backtest_id)
 
 
-@blp.route("/<string:backtest_id>/trades")
+@blp.route("/<id:backtest_id>/trades")
 @jwt_required()
 @blp.response(200, TradeSchema(many=True))
 @paginated(blp, page_size=TRADES_PAGE_SIZE, max_page_size=TRADES_MAX_PAGE_SIZE)
 def trades(backtest_id: str, paging: PageArgs):
-    """Page through every fill of my backtest, oldest first (total in X-Pagination)."""
+    """Page through every fill of my backtest (total in X-Pagination).
+
+    Order: `timestamp` ascending (oldest first), the entry fill before the exit fill of a trade.
+    """
     return service.list_trades(actor_id=current_user_id(), backtest_id=backtest_id, **paging)
 
 
-@blp.route("/<string:backtest_id>/cancel", methods=["POST"])
+@blp.route("/<id:backtest_id>/cancel", methods=["POST"])
 @jwt_required()
 @blp.response(200, BacktestSchema)
 def cancel(backtest_id: str):

@@ -9,10 +9,11 @@ from typing import Any
 import marshmallow as ma
 from marshmallow import EXCLUDE, validate
 
-from backend.core.schemas import BaseSchema, CamelSchema, Id, Money, Symbol, TimestampMs
+from backend.core.schemas import BaseSchema, CamelSchema, Id, Money, Rounded, Symbol, TimestampMs
 from backend.domain.marketdata.intervals import INTERVALS
 from backend.modules.backtests.read_models import EquityPoint, KlineBar
 from backend.modules.market.sources import PROVIDERS
+from backend.modules.strategies import service as strategies_service
 
 MAX_TIME_MS = 4_102_444_800_000  # 2100-01-01 UTC: keeps times far inside BIGINT
 
@@ -20,12 +21,22 @@ MAX_TIME_MS = 4_102_444_800_000  # 2100-01-01 UTC: keeps times far inside BIGINT
 class InlineStrategySchema(BaseSchema):
     """An unsaved strategy definition: a built-in kind and its parameters."""
 
-    kind = ma.fields.String(required=True, validate=validate.Length(min=1, max=32))
+    kind = ma.fields.String(
+        required=True,
+        validate=validate.Length(min=1, max=32),
+        metadata={"enum_from": strategies_service.kind_names},
+    )
     params = ma.fields.Dict(keys=ma.fields.String(), load_default=dict)
 
 
 class BacktestRunSchema(BaseSchema):
     """POST /api/backtests/run: ``strategy_id`` or ``strategy`` (+ ``symbol``), range in Unix ms."""
+
+    class Meta:
+        openapi = {
+            "oneOf": [{"required": ["strategy_id"]}, {"required": ["strategy", "symbol"]}],
+            "not": {"required": ["strategy_id", "strategy"]},
+        }
 
     strategy_id = Id()
     strategy = ma.fields.Nested(InlineStrategySchema)
@@ -70,6 +81,22 @@ class BacktestSummarySchema(CamelSchema):
     profit_factor = ma.fields.Float(allow_none=True)
     total_trades = ma.fields.Integer(allow_none=True)
     avg_holding_days = ma.fields.Float(allow_none=True)
+
+
+class DisplaySummarySchema(BacktestSummarySchema):
+    """The BacktestSummary as the dashboard and lists show it: every KPI rounded to 2 decimals.
+
+    Full precision stays in the detailed results: `GET /api/backtests/{id}` (``summary`` and
+    ``metrics``), the job's ``result`` and the ``metrics`` of `GET /api/backtests/latest`.
+    """
+
+    total_return = Rounded(2, allow_none=True)
+    annualized_return = Rounded(2, allow_none=True)
+    sharpe_ratio = Rounded(2, allow_none=True)
+    max_drawdown = Rounded(2, allow_none=True)
+    win_rate = Rounded(2, allow_none=True)
+    profit_factor = Rounded(2, allow_none=True)
+    avg_holding_days = Rounded(2, allow_none=True)
 
 
 class KlineBarSchema(CamelSchema):
@@ -193,7 +220,7 @@ class BacktestSchema(CamelSchema):
     )
     started_at = ma.fields.Integer()
     finished_at = ma.fields.Integer(allow_none=True)
-    summary = ma.fields.Nested(BacktestSummarySchema, allow_none=True)
+    summary = ma.fields.Nested(DisplaySummarySchema, allow_none=True)
     job_id = ma.fields.String(allow_none=True)
     strategy_id = ma.fields.String(allow_none=True)
     strategy_version_id = ma.fields.String(allow_none=True)
@@ -220,8 +247,9 @@ TRADES_DOC = (
 
 
 class BacktestDetailSchema(BacktestSchema):
-    """A Backtest with its full result: every metric, kline, the first fills and equity curve."""
+    """A Backtest with its full result (full precision): every metric, kline, the first fills, equity."""
 
+    summary = ma.fields.Nested(BacktestSummarySchema, allow_none=True)
     metrics = ma.fields.Dict(allow_none=True)
     kline = RowList(KlineBarSchema, kline_json)
     trades = ma.fields.List(ma.fields.Nested(TradeSchema), metadata={"description": TRADES_DOC})
@@ -230,9 +258,10 @@ class BacktestDetailSchema(BacktestSchema):
 
 
 class BacktestLatestSchema(CamelSchema):
-    """The contract's BacktestLatestResponse (plus the backtest's id, symbol and full metrics)."""
+    """The contract's BacktestLatestResponse (plus the backtest's id, symbol and full metrics);
+    the dashboard's summary is rounded (DisplaySummarySchema), ``metrics`` keeps full precision."""
 
-    summary = ma.fields.Nested(BacktestSummarySchema)
+    summary = ma.fields.Nested(DisplaySummarySchema)
     kline = RowList(KlineBarSchema, kline_json)
     trades = ma.fields.List(ma.fields.Nested(TradeSchema), metadata={"description": TRADES_DOC})
     trades_total = ma.fields.Integer(metadata={"description": "Fills of the whole result."})
@@ -243,6 +272,12 @@ class BacktestLatestSchema(CamelSchema):
     finished_at = ma.fields.Integer(allow_none=True)
     metrics = ma.fields.Dict(allow_none=True)
     equity = RowList(BacktestEquityPointSchema, equity_json)
+
+
+class BacktestResultSchema(BacktestLatestSchema):
+    """A finished job's result: the BacktestLatestResponse with its summary at full precision."""
+
+    summary = ma.fields.Nested(BacktestSummarySchema)
 
 
 class KpisSchema(CamelSchema):
@@ -282,7 +317,7 @@ class JobStatusSchema(BaseSchema):
         },
     )
     progress = ma.fields.Integer()
-    result = ma.fields.Nested(BacktestLatestSchema)
+    result = ma.fields.Nested(BacktestResultSchema)
     error = ma.fields.Dict()
 
     @ma.post_dump

@@ -44,7 +44,10 @@ class Bots(MethodView):
     @blp.response(200, BotSchema(many=True))
     @paginated(blp)
     def get(self, paging: PageArgs):
-        """List my bots, newest first."""
+        """List my bots.
+
+        Order: `createdAt` descending (newest first), then `id`.
+        """
         return service.list_bots(actor_id=current_user_id(), **paging)
 
 
@@ -57,11 +60,14 @@ class RecentBots(MethodView):
     @blp.response(200, BotSchema(many=True))
     @blp.doc(security=[])
     def get(self, args):
-        """List my newest bots (anonymous: the newest public bots)."""
+        """List my newest bots (anonymous callers, and callers without any, get the newest public bots).
+
+        Order: `createdAt` descending (newest first), then `id`; the public fallback in the same order.
+        """
         return service.list_recent_bots(actor_id=optional_user_id(), limit=args["limit"])
 
 
-@blp.route("/<string:bot_id>")
+@blp.route("/<id:bot_id>")
 class BotById(MethodView):
     """One bot."""
 
@@ -81,7 +87,7 @@ class BotById(MethodView):
         return service.delete_bot(actor_id=current_user_id(), bot_id=bot_id)
 
 
-@blp.route("/<string:bot_id>/status")
+@blp.route("/<id:bot_id>/status")
 class BotStatus(MethodView):
     """Pause or resume a bot."""
 
@@ -95,7 +101,7 @@ class BotStatus(MethodView):
         return service.set_bot_status(actor_id=current_user_id(), bot_id=bot_id, **args)
 
 
-@blp.route("/<string:bot_id>/performance")
+@blp.route("/<id:bot_id>/performance")
 class BotPerformance(MethodView):
     """Equity curve and orders."""
 
@@ -107,7 +113,7 @@ class BotPerformance(MethodView):
         return service.get_performance(actor_id=current_user_id(), bot_id=bot_id)
 
 
-@blp.route("/<string:bot_id>/ledger")
+@blp.route("/<id:bot_id>/ledger")
 class BotLedger(MethodView):
     """Ledger entries and the invariant check."""
 
@@ -119,7 +125,7 @@ class BotLedger(MethodView):
         return service.get_ledger(actor_id=current_user_id(), bot_id=bot_id)
 
 
-@blp.route("/<string:bot_id>/orders")
+@blp.route("/<id:bot_id>/orders")
 class BotOrders(MethodView):
     """Manual paper orders."""
 

@@ -13,7 +13,7 @@ from backend.core.envelope import EnvelopeBlueprint
 from backend.core.pagination import PageArgs, paginated
 from backend.modules.files import service
 from backend.modules.files.models import StoredFile
-from backend.modules.files.schemas import FileSchema, FileUploadSchema
+from backend.modules.files.schemas import DOWNLOAD_RESPONSE, FileSchema, FileUploadSchema
 
 blp = EnvelopeBlueprint(
     "files",
@@ -63,7 +63,8 @@ class Files(MethodView):
     @blp.arguments(FileUploadSchema, location="files")
     @blp.response(201, FileSchema)
     def post(self, args):
-        """Upload a file (multipart part `file`)."""
+        """Upload a file (multipart part `file`; any other part is refused)."""
+        service.refuse_other_parts(request.form.keys())
         upload = args["file"]
         return service.upload_file(actor_id=current_user_id(), filename=upload.filename, stream=upload.stream)
 
@@ -71,16 +72,19 @@ class Files(MethodView):
     @blp.response(200, FileSchema(many=True))
     @paginated(blp)
     def get(self, paging: PageArgs):
-        """List my files, newest first."""
+        """List my files.
+
+        Order: `createdAt` descending (newest first), then `id`.
+        """
         return service.list_files(actor_id=current_user_id(), **paging)
 
 
-@blp.route("/<string:file_id>")
+@blp.route("/<id:file_id>")
 class FileById(MethodView):
     """One file of the caller's."""
 
     @jwt_required()
-    @blp.response(200, {"type": "string", "format": "binary"}, content_type="application/octet-stream")
+    @blp.doc(responses={"200": DOWNLOAD_RESPONSE})
     def get(self, file_id: str):
         """Download the raw bytes of my file."""
         row, data = service.get_file_content(actor_id=current_user_id(), file_id=file_id)

@@ -6,6 +6,7 @@ import marshmallow as ma
 from flask_smorest.fields import Upload
 
 from backend.core.schemas import BaseSchema, CamelSchema, TimestampMs
+from backend.modules.files.sniff import BINARY_KINDS, TEXT_KINDS
 
 
 class FileUploadSchema(BaseSchema):
@@ -23,3 +24,13 @@ class FileSchema(CamelSchema):
     size = ma.fields.Integer()
     sha256 = ma.fields.String()
     created_at = TimestampMs()
+
+
+# The raw bytes of GET /api/files/{id}, in the content type the upload was sniffed as.
+DOWNLOAD_RESPONSE = {
+    "description": "The raw bytes (not enveloped), `Content-Disposition: attachment`.",
+    "content": {
+        content_type: {"schema": {"type": "string", "format": "binary"}}
+        for content_type in sorted({t for _magic, t in BINARY_KINDS.values()} | set(TEXT_KINDS.values()))
+    },
+}

@@ -7,6 +7,10 @@ transaction rolls back (``on_rollback``); a delete unlinks the bytes only after 
 Public files exist for one purpose, avatars: the users module stores an image with
 ``add_public_image`` and removes it with ``remove_public_file``, both inside its own transaction.
 Anyone may read a public file at ``public_url``; every other file stays owner-only.
+
+Each database writes its uploads under its own directory, ``uploads/<namespace>/``, named after
+that database (``database_namespace``); the sweep walks only that directory, so two stacks (or two
+test runs) that share a storage root never delete each other's files.
 """
 
 from __future__ import annotations
@@ -16,14 +20,16 @@ import logging
 import os
 import re
 import unicodedata
+from collections.abc import Iterable
 from pathlib import Path
 from typing import IO
 
 from flask import current_app
-from sqlalchemy import select
+from sqlalchemy import select, text
 
 from backend.core import storage
 from backend.core.db import get_owned_or_404, looks_like_id, now_ms, on_commit, on_rollback, transactional
+from backend.core.errors import Invalid
 from backend.core.pagination import Page, paginate
 from backend.extensions import db
 from backend.modules.files.errors import EmptyUpload, FileNotFound, FileTooLarge, FileTypeNotAllowed
@@ -35,6 +41,31 @@ logger = logging.getLogger(__name__)
 AREA = "uploads"
 PUBLIC_PREFIX = "/api/files/public/"
 _UNSAFE_NAME = re.compile(r"[\x00-\x1f\x7f]")
+
+
+_IDENTITY_SQL = text(
+    "SELECT (SELECT system_identifier FROM pg_control_system()), oid FROM pg_database"
+    " WHERE datname = current_database()"
+)
+
+
+def database_namespace() -> str:
+    """Return the directory name of this database's uploads: its cluster id and oid, hashed.
+
+    Two databases never share it (another cluster has another system identifier; another database
+    of the same cluster another oid), and it is stable for the life of the database. Cached per app.
+    """
+    namespace: str | None = current_app.extensions.get("files.namespace")
+    if namespace is None:
+        system_id, oid = db.session.execute(_IDENTITY_SQL).one()
+        namespace = hashlib.sha256(f"{system_id}:{oid}".encode()).hexdigest()[:16]
+        current_app.extensions["files.namespace"] = namespace
+    return namespace
+
+
+def own_area() -> Path:
+    """Return this database's upload directory (the only one its sweep may touch)."""
+    return storage.safe_path(AREA, database_namespace())
 
 
 def max_upload_bytes() -> int:
@@ -60,6 +91,13 @@ def read_limited(stream: IO[bytes], limit: int) -> bytes:
     return data
 
 
+def refuse_other_parts(names: Iterable[str]) -> None:
+    """Refuse a multipart upload with parts besides `file` (422 naming them), as documented."""
+    others = sorted(names)
+    if others:
+        raise Invalid(fields={name: ["Unknown field."] for name in others})
+
+
 @transactional
 def upload_file(*, actor_id: str, filename: str | None, stream: IO[bytes]) -> StoredFile:
     """Check, store and record an upload of the caller; return its metadata row."""
@@ -76,7 +114,7 @@ def upload_file(*, actor_id: str, filename: str | None, stream: IO[bytes]) -> St
 
 def _store(*, owner_id: str, name: str, content_type: str, data: bytes, public: bool = False) -> StoredFile:
     """Write checked bytes and add their row to the current transaction."""
-    rel, path = storage.new_stored_name(AREA)
+    rel, path = storage.new_stored_name(f"{AREA}/{database_namespace()}")
     storage.write_atomic(path, data)
     on_rollback(lambda: path.unlink(missing_ok=True))  # the row is not there, so neither may the bytes be
     row = StoredFile(
@@ -172,31 +210,31 @@ def list_files(*, actor_id: str, page: int, page_size: int) -> Page[StoredFile]:
 
 
 def sweep_orphans(*, older_than_ms: int = 3_600_000) -> int:
-    """Remove bytes under uploads/ that no row points to (left by a crash); return how many.
+    """Remove bytes of this database's uploads that no row points to (left by a crash); return how many.
 
-    Only files older than ``older_than_ms`` are touched, so an upload between its write and its
-    commit is never mistaken for an orphan.
+    Only this database's own directory is walked (files of other databases sharing the storage
+    root, or written before uploads were namespaced, are never touched), and only files older
+    than ``older_than_ms``, so an upload between its write and its commit is never taken for one.
     """
-    area = storage.safe_path(AREA)
+    area = own_area()
     if not area.exists():
         return 0
+    root = storage.storage_root()
     cutoff_s = (now_ms() - older_than_ms) / 1000
-    candidates = [p for p in area.rglob("*") if p.is_file() and p.stat().st_mtime < cutoff_s]
+    candidates = {
+        p.relative_to(root).as_posix(): p
+        for p in area.rglob("*")
+        if p.is_file() and p.stat().st_mtime < cutoff_s
+    }
     known = set(
-        db.session.scalars(
-            select(StoredFile.stored_name).where(
-                StoredFile.stored_name.in_([p.relative_to(area.parent).as_posix() for p in candidates])
-            )
-        )
+        db.session.scalars(select(StoredFile.stored_name).where(StoredFile.stored_name.in_(list(candidates))))
     )
-    removed = 0
-    for path in candidates:
-        if path.relative_to(area.parent).as_posix() not in known:
-            path.unlink(missing_ok=True)
-            removed += 1
-    if removed:
-        logger.warning("removed %d orphaned upload file(s)", removed)
-    return removed
+    orphans = [path for rel, path in candidates.items() if rel not in known]
+    for path in orphans:
+        path.unlink(missing_ok=True)
+    if orphans:
+        logger.warning("removed %d orphaned upload file(s) under %s", len(orphans), area)
+    return len(orphans)
 
 
 @transactional

@@ -51,7 +51,11 @@ blueprints = [blp, users_blp]
 @blp.response(200, PostSchema(many=True))
 @blp.doc(security=[])
 def hot(args):
-    """List the hottest posts (anonymous callers welcome)."""
+    """List the hottest posts (anonymous callers welcome).
+
+    Order: hot score descending (likes, comments and log-weighted tips, decayed by age:
+    docs/forum.md), then `timestamp` descending, then `id`.
+    """
     return service.list_hot(limit=args["limit"])
 
 
@@ -64,7 +68,10 @@ class Posts(MethodView):
     @blp.response(200, PostSchema(many=True))
     @paginated(blp)
     def get(self, args, paging: PageArgs):
-        """List posts, newest first (filter by `tag` and `author` id)."""
+        """List posts (filter by `tag` and `author` id).
+
+        Order: `timestamp` descending (newest first), then `id`.
+        """
         return service.list_posts(tag=args.get("tag"), author_id=args.get("author"), **paging)
 
     @jwt_required()
@@ -75,7 +82,7 @@ class Posts(MethodView):
         return service.create_post(actor_id=current_user_id(), **body)
 
 
-@blp.route("/posts/<string:post_id>")
+@blp.route("/posts/<id:post_id>")
 class PostById(MethodView):
     """One post."""
 
@@ -99,7 +106,7 @@ class PostById(MethodView):
         service.delete_post(actor_id=current_user_id(), post_id=post_id)
 
 
-@blp.route("/posts/<string:post_id>/comments")
+@blp.route("/posts/<id:post_id>/comments")
 class Comments(MethodView):
     """A post's comments."""
 
@@ -107,7 +114,10 @@ class Comments(MethodView):
     @blp.response(200, CommentSchema(many=True))
     @paginated(blp)
     def get(self, post_id: str, paging: PageArgs):
-        """List a post's comments, oldest first."""
+        """List a post's comments.
+
+        Order: `timestamp` ascending (oldest first), then `id`.
+        """
         return service.list_comments(post_id=post_id, **paging)
 
     @jwt_required()
@@ -118,7 +128,7 @@ class Comments(MethodView):
         return service.add_comment(actor_id=current_user_id(), post_id=post_id, **body)
 
 
-@blp.route("/comments/<string:comment_id>", methods=["DELETE"])
+@blp.route("/comments/<id:comment_id>", methods=["DELETE"])
 @jwt_required()
 @blp.response(200)
 def delete_comment(comment_id: str):
@@ -126,7 +136,7 @@ def delete_comment(comment_id: str):
     service.delete_comment(actor_id=current_user_id(), comment_id=comment_id)
 
 
-@blp.route("/posts/<string:post_id>/like")
+@blp.route("/posts/<id:post_id>/like")
 class PostLike(MethodView):
     """My like on a post (idempotent both ways)."""
 
@@ -143,7 +153,7 @@ class PostLike(MethodView):
         return social.unlike_post(actor_id=current_user_id(), post_id=post_id)
 
 
-@blp.route("/posts/<string:post_id>/favorite")
+@blp.route("/posts/<id:post_id>/favorite")
 class PostFavorite(MethodView):
     """My favorite mark on a post (idempotent both ways)."""
 
@@ -160,7 +170,7 @@ class PostFavorite(MethodView):
         return social.unfavorite_post(actor_id=current_user_id(), post_id=post_id)
 
 
-@blp.route("/posts/<string:post_id>/tips", methods=["POST"])
+@blp.route("/posts/<id:post_id>/tips", methods=["POST"])
 @jwt_required()
 @blp.arguments(TipCreateSchema)
 @blp.response(201, TipSchema)
@@ -174,7 +184,10 @@ def tip(body, post_id: str):
 @users_blp.response(200, PostSchema(many=True))
 @paginated(users_blp)
 def my_favorites(paging: PageArgs):
-    """List my favorite posts, most recently favorited first."""
+    """List my favorite posts.
+
+    Order: the time each was favorited, descending (most recently favorited first), then post `id`.
+    """
     return social.list_favorites(actor_id=current_user_id(), **paging)
 
 
@@ -208,7 +221,10 @@ class FollowUser(MethodView):
 @users_blp.response(200, UserBriefSchema(many=True))
 @paginated(users_blp)
 def followers(user_id, paging: PageArgs):
-    """List the users who follow this user."""
+    """List the users who follow this user.
+
+    Order: the time each follow began, descending (newest follower first), then user `id`.
+    """
     return social.list_followers(user_id=str(user_id), **paging)
 
 
@@ -217,5 +233,8 @@ def followers(user_id, paging: PageArgs):
 @users_blp.response(200, UserBriefSchema(many=True))
 @paginated(users_blp)
 def following(user_id, paging: PageArgs):
-    """List the users this user follows."""
+    """List the users this user follows.
+
+    Order: the time each follow began, descending (most recently followed first), then user `id`.
+    """
     return social.list_following(user_id=str(user_id), **paging)

@@ -65,12 +65,20 @@ class PostCreateSchema(BaseSchema):
 
 
 class PostUpdateSchema(PostCreateSchema):
-    """Body of PATCH /api/forum/posts/{id}: any subset of the create fields."""
+    """Body of PATCH /api/forum/posts/{id}: any subset (at least one) of the create fields."""
+
+    class Meta:
+        openapi = {"minProperties": 1}
 
     title = ma.fields.String(validate=[validate.Length(min=1, max=200), NOT_BLANK])
     content = ma.fields.String(validate=validate.Length(max=20_000))
     tags = ma.fields.List(TAG, validate=validate.Length(max=10))
     attachment = ma.fields.Nested(AttachmentSchema, allow_none=True)
+
+    @ma.validates_schema
+    def _not_empty(self, data: dict[str, Any], **_kwargs: Any) -> None:
+        if not data:
+            raise ma.ValidationError("Give at least one field to change.", "_schema")
 
 
 class PostQueryArgsSchema(BaseSchema):
@@ -142,6 +150,7 @@ class TipCreateSchema(BaseSchema):
     amount = TipAmount(
         required=True,
         validate=validate.Range(min=Decimal(0), min_inclusive=False, error="Must be greater than 0."),
+        metadata={"multipleOf": 0.00000001, "description": "At most 8 decimals, at most FORUM_TIP_MAX."},
     )
     currency = ma.fields.String(load_default="USD", validate=validate.OneOf(TIP_CURRENCIES))
 

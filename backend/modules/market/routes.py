@@ -53,7 +53,11 @@ def history(args):
 @jwt_required()
 @blp.response(200, SymbolSchema(many=True))
 def symbols():
-    """List the symbols with data (mock and imported)."""
+    """List the symbols with data (mock and imported).
+
+    Order: the built-in mock symbols in their fixed order (XAUUSD first), then imported-only
+    symbols alphabetically.
+    """
     return service.list_symbols()
 
 

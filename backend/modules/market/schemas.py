@@ -33,7 +33,14 @@ class HistoryQueryArgsSchema(BaseSchema):
     """UDF history query: times in Unix seconds, `to` exclusive, `countback` wins over `from`."""
 
     symbol = Symbol(required=True, max_length=64)  # a ticker and a TradingView `EXCHANGE:` prefix
-    resolution = ma.fields.String(required=True, validate=validate.Length(min=1, max=8))
+    resolution = ma.fields.String(
+        required=True,
+        validate=validate.Length(min=1, max=8),
+        metadata={  # what domain.marketdata.intervals.resolution_to_interval accepts
+            "pattern": r"^\s*(1|5|15|30|60|240|1440|1?[dD])\s*$",
+            "description": "A TradingView resolution: 1, 5, 15, 30, 60, 240 or 1D (also D, 1440).",
+        },
+    )
     from_ = ma.fields.Integer(data_key="from", load_default=None)
     to = ma.fields.Integer(required=True)
     countback = ma.fields.Integer(load_default=None, validate=validate.Range(min=1))

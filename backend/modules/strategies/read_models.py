@@ -14,9 +14,15 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from sqlalchemy import func
+
 from backend.core import jobs
 from backend.extensions import db
 from backend.modules.strategies.models import Strategy, StrategyVersion
+
+# `last_update` in SQL: every list of strategies is ordered by it (newest first, then id).
+LAST_UPDATE = func.coalesce(Strategy.latest_finished_at, Strategy.updated_at)
+NEWEST_FIRST = (LAST_UPDATE.desc(), Strategy.id)
 
 
 @dataclass(frozen=True)

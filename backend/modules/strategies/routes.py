@@ -33,7 +33,11 @@ blp = EnvelopeBlueprint(
 @blp.response(200, StrategySchema(many=True))
 @blp.doc(security=[])
 def recent(args):
-    """List my latest strategies (anonymous callers get the published showcase)."""
+    """List my latest strategies (anonymous callers, and callers without any, get the published showcase).
+
+    Order: `lastUpdate` descending (newest first), then `id`. The showcase picks published
+    strategies with a completed backtest before those without, then shows them in the same order.
+    """
     return service.list_recent(actor_id=optional_user_id(), limit=args["limit"])
 
 
@@ -41,7 +45,10 @@ def recent(args):
 @jwt_required()
 @blp.response(200, StrategyKindSchema(many=True))
 def kinds():
-    """List the built-in strategy kinds and their parameter schemas."""
+    """List the strategy kinds and their parameter schemas.
+
+    Order: `kind` ascending (alphabetical).
+    """
     return service.list_kinds()
 
 
@@ -53,7 +60,10 @@ class Strategies(MethodView):
     @blp.response(200, StrategyDetailSchema(many=True))
     @paginated(blp)
     def get(self, paging: PageArgs):
-        """List my strategies, most recently updated first."""
+        """List my strategies.
+
+        Order: `lastUpdate` descending (newest first), then `id`.
+        """
         return service.list_strategies(actor_id=current_user_id(), **paging)
 
     @jwt_required()
@@ -64,7 +74,7 @@ class Strategies(MethodView):
         return service.create_strategy(actor_id=current_user_id(), **body)
 
 
-@blp.route("/<string:strategy_id>")
+@blp.route("/<id:strategy_id>")
 class StrategyById(MethodView):
     """One strategy."""
 
@@ -88,9 +98,12 @@ class StrategyById(MethodView):
         service.delete_strategy(actor_id=current_user_id(), strategy_id=strategy_id)
 
 
-@blp.route("/<string:strategy_id>/versions")
+@blp.route("/<id:strategy_id>/versions")
 @jwt_required()
 @blp.response(200, StrategyVersionSchema(many=True))
 def versions(strategy_id: str):
-    """List the versions of a strategy I own or that is published, newest first."""
+    """List the versions of a strategy I own or that is published.
+
+    Order: `number` descending (newest first).
+    """
     return service.list_versions(actor_id=current_user_id(), strategy_id=strategy_id)

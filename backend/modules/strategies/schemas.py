@@ -5,8 +5,12 @@ from __future__ import annotations
 import marshmallow as ma
 from marshmallow import validate
 
-from backend.core.schemas import BaseSchema, CamelSchema, Symbol
+from backend.core.schemas import BaseSchema, CamelSchema, Rounded, Symbol
 from backend.domain.marketdata.intervals import INTERVALS
+from backend.modules.strategies import service
+
+# The kinds are registered at app start (workflows adds its own), so the enum is read then.
+KIND_DOC = {"enum_from": service.kind_names}
 
 TAGS = ma.fields.List(
     ma.fields.String(validate=validate.Length(min=1, max=32)), validate=validate.Length(max=10)
@@ -14,15 +18,16 @@ TAGS = ma.fields.List(
 
 
 class StrategySchema(CamelSchema):
-    """The contract's Strategy; KPIs come from its latest completed backtest (percent numbers)."""
+    """The contract's Strategy; KPIs come from its latest completed backtest (percent numbers,
+    rounded to 2 decimals for display; the detail's ``metrics`` keep full precision)."""
 
     id = ma.fields.String()
     name = ma.fields.String()
     symbol = ma.fields.String()
     status = ma.fields.String(metadata={"enum": ["running", "paused", "stopped", "completed"]})
-    returns = ma.fields.Float()
-    win_rate = ma.fields.Float()
-    max_drawdown = ma.fields.Float()
+    returns = Rounded(2, metadata={"description": "Total return in percent."})
+    win_rate = Rounded(2, metadata={"description": "Win rate in percent."})
+    max_drawdown = Rounded(2, metadata={"description": "Maximum drawdown in percent (<= 0)."})
     tags = ma.fields.List(ma.fields.String())
     last_update = ma.fields.Integer()
     trades = ma.fields.Integer()
@@ -49,7 +54,7 @@ class StrategyCreateSchema(BaseSchema):
 
     name = ma.fields.String(required=True, validate=validate.Length(min=1, max=200))
     symbol = Symbol(required=True)
-    kind = ma.fields.String(required=True, validate=validate.Length(min=1, max=32))
+    kind = ma.fields.String(required=True, validate=validate.Length(min=1, max=32), metadata=KIND_DOC)
     params = ma.fields.Dict(keys=ma.fields.String(), load_default=dict)
     tags = TAGS
     description = ma.fields.String(validate=validate.Length(max=2000))
@@ -60,9 +65,12 @@ class StrategyCreateSchema(BaseSchema):
 class StrategyUpdateSchema(BaseSchema):
     """PATCH /api/strategies/{id}: any subset; kind/params changes create a new version."""
 
+    class Meta:
+        openapi = {"minProperties": 1}
+
     name = ma.fields.String(validate=validate.Length(min=1, max=200))
     symbol = Symbol()
-    kind = ma.fields.String(validate=validate.Length(min=1, max=32))
+    kind = ma.fields.String(validate=validate.Length(min=1, max=32), metadata=KIND_DOC)
     params = ma.fields.Dict(keys=ma.fields.String())
     tags = TAGS
     description = ma.fields.String(validate=validate.Length(max=2000))

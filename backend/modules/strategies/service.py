@@ -31,11 +31,15 @@ from backend.modules.strategies.errors import (
     StrategyVersionNotFound,
 )
 from backend.modules.strategies.models import Strategy, StrategyVersion
-from backend.modules.strategies.read_models import StrategyView, VersionView, build_views, version_view
+from backend.modules.strategies.read_models import (
+    NEWEST_FIRST,
+    StrategyView,
+    VersionView,
+    build_views,
+    version_view,
+)
 
 logger = logging.getLogger(__name__)
-
-SHOWCASE_CANDIDATES = 100
 
 
 @dataclass(frozen=True)
@@ -90,6 +94,11 @@ def register_kind(kind: StrategyKind) -> None:
     _KINDS[kind.name] = kind
 
 
+def kind_names() -> list[str]:
+    """Return every strategy kind: the built-in ones, then those registered by upper modules."""
+    return [*(spec.kind for spec in domain_strategies.list_strategies()), *_KINDS]
+
+
 def validate_definition(kind: str, params: Mapping[str, Any] | None, *, actor_id: str) -> dict[str, Any]:
     """Return the parameters with defaults filled in, or raise InvalidStrategy naming each field."""
     if kind in _KINDS:
@@ -97,7 +106,7 @@ def validate_definition(kind: str, params: Mapping[str, Any] | None, *, actor_id
     try:
         return domain_strategies.validate_params(kind, params or {})
     except domain_strategies.UnknownStrategyError:
-        known = ", ".join([*(spec.kind for spec in domain_strategies.list_strategies()), *_KINDS])
+        known = ", ".join(kind_names())
         raise InvalidStrategy(
             f"Unknown strategy kind {kind!r}.", fields={"kind": [f"Must be one of: {known}."]}
         ) from None
@@ -251,27 +260,24 @@ def get_strategy(*, actor_id: str | None, strategy_id: str) -> StrategyView:
 
 
 def list_strategies(*, actor_id: str, page: int, page_size: int) -> Page[StrategyView]:
-    """Return one page of the caller's strategies, most recently updated first."""
+    """Return one page of the caller's strategies, by ``lastUpdate`` descending, then id."""
     stmt = (
         select(Strategy)
         .where(Strategy.owner_id == actor_id, Strategy.deleted_at.is_(None))
-        .order_by(Strategy.updated_at.desc(), Strategy.id)
+        .order_by(*NEWEST_FIRST)
     )
     result = paginate(stmt, page=page, page_size=page_size)
     return Page(items=build_views(list(result.items)), total=result.total)
 
 
 def list_recent(*, actor_id: str | None, limit: int) -> list[StrategyView]:
-    """Return the caller's latest strategies; anonymous callers (or callers with none) get the showcase."""
+    """Return the caller's latest strategies by ``lastUpdate`` descending, then id; anonymous
+    callers (or callers with none) get the showcase, in the same order."""
     live = select(Strategy).where(Strategy.deleted_at.is_(None))
     rows: list[Strategy] = []
     if actor_id is not None:
         rows = list(
-            db.session.scalars(
-                live.where(Strategy.owner_id == actor_id)
-                .order_by(Strategy.updated_at.desc(), Strategy.id)
-                .limit(limit)
-            )
+            db.session.scalars(live.where(Strategy.owner_id == actor_id).order_by(*NEWEST_FIRST).limit(limit))
         )
     if rows:
         return build_views(rows)
@@ -279,16 +285,14 @@ def list_recent(*, actor_id: str | None, limit: int) -> list[StrategyView]:
 
 
 def _showcase(live, limit: int) -> list[StrategyView]:
-    """Return the newest published strategies, those with a completed backtest first."""
-    rows = list(
-        db.session.scalars(
-            live.where(Strategy.is_published.is_(True))
-            .order_by(Strategy.updated_at.desc(), Strategy.id)
-            .limit(min(SHOWCASE_CANDIDATES, limit * 5))
-        )
+    """Return up to ``limit`` published strategies, those with a completed backtest chosen first,
+    ordered by ``lastUpdate`` descending, then id."""
+    rows = db.session.scalars(
+        live.where(Strategy.is_published.is_(True))
+        .order_by(Strategy.latest_backtest_id.is_(None), *NEWEST_FIRST)
+        .limit(limit)
     )
-    views = build_views(rows)
-    return sorted(views, key=lambda v: v.latest_backtest_id is None)[:limit]  # stable: newest first within
+    return sorted(build_views(list(rows)), key=lambda v: (-v.last_update, v.id))
 
 
 def list_versions(*, actor_id: str | None, strategy_id: str) -> list[VersionView]:

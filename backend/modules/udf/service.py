@@ -134,7 +134,10 @@ def marks(args: Mapping[str, str], *, actor_id: str | None, timescale: bool = Fa
 
 
 def trade_marks(*, actor_id: str, symbol: str, start_ms: int, end_ms: int) -> list[udf.TradeMark]:
-    """Collect the caller's backtest fills, then paper fills, on ``symbol`` in [start_ms, end_ms)."""
+    """Collect the caller's backtest and paper fills on ``symbol`` in [start_ms, end_ms).
+
+    Ordered by time, then backtest fills before paper fills, then id (the documented order).
+    """
     fills = backtests_service.trade_marks(actor_id=actor_id, symbol=symbol, start_ms=start_ms, end_ms=end_ms)
     orders = bots_service.trade_marks(actor_id=actor_id, symbol=symbol, start_ms=start_ms, end_ms=end_ms)
     backtest = [
@@ -147,4 +150,4 @@ def trade_marks(*, actor_id: str, symbol: str, start_ms: int, end_ms: int) -> li
         udf.TradeMark(str(o.id), int(o.time), str(o.side), float(o.price), float(o.quantity), "paper")
         for o in orders
     ]
-    return backtest + paper
+    return sorted(backtest + paper, key=lambda m: (m.time_ms, m.source != "backtest", m.id))

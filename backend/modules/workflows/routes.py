@@ -38,7 +38,10 @@ class Workflows(MethodView):
     @blp.response(200, WorkflowSchema(many=True))
     @paginated(blp)
     def get(self, paging: PageArgs):
-        """List my workflows, most recently updated first."""
+        """List my workflows.
+
+        Order: `updatedAt` descending (most recently updated first), then `id`.
+        """
         return service.list_workflows(actor_id=current_user_id(), **paging)
 
     @jwt_required()
@@ -62,7 +65,10 @@ def validate_graph(body):
 @jwt_required()
 @blp.response(200, WorkflowNodeTypeSchema(many=True))
 def node_types():
-    """List the node types and their parameter schemas."""
+    """List the node types and their parameter schemas.
+
+    Order: fixed: the engine's registry order (trigger, data, logic, action).
+    """
     return service.list_node_types()
 
 
@@ -71,11 +77,14 @@ def node_types():
 @blp.response(200, WorkflowNotificationSchema(many=True))
 @paginated(blp)
 def notifications(paging: PageArgs):
-    """List my workflow notifications, newest first."""
+    """List my workflow notifications.
+
+    Order: `createdAt` descending (newest first), then `id`.
+    """
     return service.list_notifications(actor_id=current_user_id(), **paging)
 
 
-@blp.route("/<string:workflow_id>")
+@blp.route("/<id:workflow_id>")
 class WorkflowById(MethodView):
     """One of my workflows."""
 
@@ -99,7 +108,7 @@ class WorkflowById(MethodView):
         service.delete_workflow(actor_id=current_user_id(), workflow_id=workflow_id)
 
 
-@blp.route("/<string:workflow_id>/execute", methods=["POST"])
+@blp.route("/<id:workflow_id>/execute", methods=["POST"])
 @jwt_required()
 @blp.response(202, WorkflowExecuteResultSchema)
 def execute(workflow_id: str):
@@ -107,16 +116,19 @@ def execute(workflow_id: str):
     return service.submit_run(actor_id=current_user_id(), workflow_id=workflow_id)
 
 
-@blp.route("/<string:workflow_id>/runs", methods=["GET"])
+@blp.route("/<id:workflow_id>/runs", methods=["GET"])
 @jwt_required()
 @blp.response(200, WorkflowRunSchema(many=True))
 @paginated(blp)
 def runs(workflow_id: str, paging: PageArgs):
-    """List a workflow's runs, newest first."""
+    """List a workflow's runs.
+
+    Order: `createdAt` descending (newest first), then `id`.
+    """
     return service.list_runs(actor_id=current_user_id(), workflow_id=workflow_id, **paging)
 
 
-@blp.route("/runs/<string:run_id>", methods=["GET"])
+@blp.route("/runs/<id:run_id>", methods=["GET"])
 @jwt_required()
 @blp.response(200, WorkflowRunDetailSchema)
 def run_detail(run_id: str):
@@ -124,7 +136,7 @@ def run_detail(run_id: str):
     return service.get_run(actor_id=current_user_id(), run_id=run_id)
 
 
-@blp.route("/<string:workflow_id>/enable", methods=["POST"])
+@blp.route("/<id:workflow_id>/enable", methods=["POST"])
 @jwt_required()
 @blp.response(200, WorkflowSchema)
 def enable(workflow_id: str):
@@ -132,7 +144,7 @@ def enable(workflow_id: str):
     return service.set_enabled(actor_id=current_user_id(), workflow_id=workflow_id, enabled=True)
 
 
-@blp.route("/<string:workflow_id>/disable", methods=["POST"])
+@blp.route("/<id:workflow_id>/disable", methods=["POST"])
 @jwt_required()
 @blp.response(200, WorkflowSchema)
 def disable(workflow_id: str):

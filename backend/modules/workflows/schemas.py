@@ -9,9 +9,26 @@ from marshmallow import validate
 
 from backend.core.schemas import BaseSchema, CamelSchema, Symbol, TimestampMs
 
+GRAPH_DOC = {
+    "type": "object",
+    "description": "React Flow JSON; its nodes and edges are checked by the workflow validator.",
+    "properties": {
+        "nodes": {"type": "array", "items": {"type": "object"}},
+        "edges": {"type": "array", "items": {"type": "object"}},
+        "viewport": {"type": "object"},
+    },
+    "required": ["nodes"],
+}
+
+
+ANY_BUT_NULL = {"anyOf": [{"type": t} for t in ("object", "array", "string", "number", "boolean")]}
+
 
 class GraphField(ma.fields.Dict):
-    """React Flow JSON ``{nodes, edges, viewport?}``; its content is checked by the validator."""
+    """React Flow JSON ``{nodes, edges?, viewport?}``; its content is checked by the validator."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(metadata=GRAPH_DOC, **kwargs)
 
     def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> dict:
         graph = super()._deserialize(value, attr, data, **kwargs)
@@ -26,7 +43,7 @@ class WorkflowSchema(CamelSchema):
     id = ma.fields.String()
     name = ma.fields.String()
     symbol = ma.fields.String(allow_none=True)
-    graph = ma.fields.Dict()
+    graph = ma.fields.Dict(metadata=GRAPH_DOC)
     version = ma.fields.Integer()
     version_id = ma.fields.String(allow_none=True)
     enabled = ma.fields.Boolean()
@@ -44,20 +61,35 @@ class WorkflowCreateSchema(BaseSchema):
 
 
 class WorkflowUpdateSchema(BaseSchema):
-    """Body of PUT /api/workflows/{id}: any of name, symbol, graph (a changed graph is a new version)."""
+    """Body of PUT /api/workflows/{id}: any (at least one) of name, symbol, graph; a changed graph
+    is a new version."""
+
+    class Meta:
+        openapi = {"minProperties": 1}
 
     name = ma.fields.String(validate=validate.Length(min=1, max=120))
     graph = GraphField()
     symbol = Symbol(allow_none=True)
 
+    @ma.validates_schema
+    def _not_empty(self, data: dict[str, Any], **_kwargs: Any) -> None:
+        if not data:
+            raise ma.ValidationError("Give at least one field to change.", "_schema")
+
 
 class WorkflowValidateBodySchema(BaseSchema):
-    """Body of POST /api/workflows/validate: ``{graph}`` or the React Flow object itself."""
+    """Body of POST /api/workflows/validate: ``{graph}`` or the React Flow object itself.
 
-    graph = ma.fields.Raw()
-    nodes = ma.fields.Raw()
-    edges = ma.fields.Raw()
-    viewport = ma.fields.Raw()
+    Any JSON but null is taken (a malformed graph is a validation result, not a 422).
+    """
+
+    class Meta:
+        openapi = {"anyOf": [{"required": ["graph"]}, {"required": ["nodes"]}]}
+
+    graph = ma.fields.Raw(metadata=ANY_BUT_NULL)
+    nodes = ma.fields.Raw(metadata=ANY_BUT_NULL)
+    edges = ma.fields.Raw(metadata=ANY_BUT_NULL)
+    viewport = ma.fields.Raw(metadata=ANY_BUT_NULL)
 
     @ma.post_load
     def to_graph(self, data: dict, **_kwargs: Any) -> dict:

@@ -9,14 +9,15 @@ from tests.domain.audit.test_statements import EXAMPLE
 from tests.helpers.api import error, fields
 
 DAY = 86_400_000
+UNKNOWN = "00000000-0000-4000-8000-000000000000"
 ENDPOINTS = [
     ("post", "/api/agent/audit"),
     ("get", "/api/agent/audits"),
-    ("get", "/api/agent/audits/x"),
+    ("get", f"/api/agent/audits/{UNKNOWN}"),
     ("get", "/api/agent/memories"),
     ("post", "/api/agent/memories"),
     ("delete", "/api/agent/memories"),
-    ("delete", "/api/agent/memories/x"),
+    ("delete", f"/api/agent/memories/{UNKNOWN}"),
 ]
 
 
@@ -41,7 +42,9 @@ def test_audit_validation_errors(client, auth_headers, agent_off, body, field):
 
 
 def test_unknown_audit_is_404(client, auth_headers):
-    error(client.get("/api/agent/audits/nope", headers=auth_headers), 404, code="agent.audit_not_found")
+    error(client.get(f"/api/agent/audits/{UNKNOWN}", headers=auth_headers), 404, code="agent.audit_not_found")
+    # A segment that cannot be an id is no route at all (and never someone's audit).
+    error(client.get("/api/agent/audits/nope", headers=auth_headers), 404, "not_found")
 
 
 def test_bad_pagination_is_422(client, auth_headers):

@@ -100,11 +100,11 @@ def test_run_on_mock_data_feeds_detail_list_latest_and_strategy_kpis(
     assert json.loads(listed.headers["X-Pagination"])["total"] == 1
     for headers in (user.headers, {}):  # mine, and the anonymous showcase (published strategy)
         latest = client.get("/api/backtests/latest", headers=headers).get_json()["data"]
-        assert latest["backtestId"] == backtest_id and latest["summary"] == summary
+        assert latest["backtestId"] == backtest_id and latest["summary"] == _shown(summary)
     strategy = client.get(f"/api/strategies/{sid}", headers=user.headers).get_json()["data"]
     assert (strategy["status"], strategy["returns"], strategy["trades"]) == (
         "completed",
-        summary["totalReturn"],
+        _shown(summary)["totalReturn"],
         summary["totalTrades"],
     )
     assert strategy["latestBacktestId"] == backtest_id
@@ -280,3 +280,15 @@ def test_nul_characters_are_404_or_422_never_500(client, user):
         "/api/strategies", json={"name": "a\u0000b", "symbol": "BTCUSDT", "kind": "rsi"}, headers=user.headers
     )
     assert fields(resp)["name"] == ["Must not contain NUL characters."]
+
+
+def _shown(summary: dict) -> dict:
+    """The summary as the dashboard shows it: every KPI to 2 decimals (half away from zero)."""
+    from decimal import ROUND_HALF_UP, Decimal
+
+    def two(value):
+        if value is None or isinstance(value, int):
+            return value
+        return float(Decimal(repr(value)).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP))
+
+    return {key: two(value) for key, value in summary.items()}

@@ -113,12 +113,12 @@ def test_requires_a_token(client):
     for method, path in [
         ("post", "/api/bots"),
         ("get", "/api/bots"),
-        ("get", "/api/bots/x"),
-        ("patch", "/api/bots/x/status"),
-        ("delete", "/api/bots/x"),
-        ("get", "/api/bots/x/performance"),
-        ("get", "/api/bots/x/ledger"),
-        ("post", "/api/bots/x/orders"),
+        ("get", "/api/bots/00000000-0000-4000-8000-000000000000"),
+        ("patch", "/api/bots/00000000-0000-4000-8000-000000000000/status"),
+        ("delete", "/api/bots/00000000-0000-4000-8000-000000000000"),
+        ("get", "/api/bots/00000000-0000-4000-8000-000000000000/performance"),
+        ("get", "/api/bots/00000000-0000-4000-8000-000000000000/ledger"),
+        ("post", "/api/bots/00000000-0000-4000-8000-000000000000/orders"),
     ]:
         resp = getattr(client, method)(path, json={})
         assert resp.status_code == 401, (method, path)

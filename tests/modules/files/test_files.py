@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import os
 import uuid
 from pathlib import Path
 
@@ -214,7 +215,7 @@ def test_sweep_removes_only_old_bytes_without_a_row(app, user, upload):
     import os
 
     from backend.core import storage
-    from backend.modules.files import tasks
+    from backend.modules.files import service, tasks
 
     meta = ok(upload(user, CSV), 201)
     old = 1_600_000_000  # 2020, far older than the one-hour grace period
@@ -223,17 +224,104 @@ def test_sweep_removes_only_old_bytes_without_a_row(app, user, upload):
         from backend.modules.files.models import StoredFile
 
         kept = storage.safe_path(db.session.get(StoredFile, meta["id"]).stored_name)
-        orphan = storage.safe_path("uploads/zz/orphan0000")
-        tomb = storage.safe_path("uploads/zz/gone0000.deleting")
-        fresh = storage.safe_path("uploads/zz/inflight0000")
-        orphan.parent.mkdir(parents=True, exist_ok=True)
-        for path in (orphan, tomb, fresh):
+        assert kept.parent.parent == service.own_area()  # uploads/<this database>/ab/<name>
+        orphan = service.own_area() / "zz" / "orphan0000"
+        tomb = service.own_area() / "zz" / "gone0000.deleting"
+        fresh = service.own_area() / "zz" / "inflight0000"
+        legacy = storage.safe_path("uploads/zz/legacy0000")  # before namespacing: owner unknown
+        for path in (orphan, tomb, fresh, legacy):
+            path.parent.mkdir(parents=True, exist_ok=True)
             path.write_bytes(b"x")
-        for path in (kept, orphan, tomb):
+        for path in (kept, orphan, tomb, legacy):
             os.utime(path, (old, old))
-        assert tasks.sweep_orphans.apply().get() >= 2
+        assert tasks.sweep_orphans.apply().get() == 2
         assert not orphan.exists()
         assert not tomb.exists()
         assert kept.read_bytes() == CSV
         assert fresh.exists()
-        fresh.unlink()
+        assert legacy.exists()
+        for path in (fresh, legacy, kept):  # kept's row is rolled back: leave no orphan behind
+            path.unlink()
+
+
+@pytest.fixture
+def other_database(app):
+    """A second database (users and files tables) whose app shares the first app's storage root.
+
+    A bare Flask app bound only to SQLAlchemy: a second `create_app` would rebind the Celery tasks.
+    """
+    from flask import Flask
+
+    from backend.extensions import db
+    from backend.modules.files.models import StoredFile
+    from backend.modules.users.models import User
+    from scripts import services
+    from tests.fixtures.core_db import _drop_database
+
+    url = services.with_database(app.config["SQLALCHEMY_DATABASE_URI"], f"qyq_test_{os.getpid()}_other")
+    _drop_database(url)
+    services.ensure_database(url)
+    other = Flask("other")
+    other.config.update(
+        SQLALCHEMY_DATABASE_URI=url,
+        STORAGE_ROOT=app.config["STORAGE_ROOT"],
+        FILES_MAX_BYTES=app.config["FILES_MAX_BYTES"],
+    )
+    db.init_app(other)
+    with other.app_context():
+        db.metadata.create_all(db.engine, tables=[User.__table__, StoredFile.__table__])
+        owner = User(username="other", password_hash="x", name="Other")
+        db.session.add(owner)
+        db.session.commit()
+        other.config["OWNER_ID"] = owner.id
+    yield other
+    with other.app_context():
+        db.session.remove()
+        db.engine.dispose()
+    _drop_database(url)
+
+
+def test_two_databases_sharing_a_storage_root_never_sweep_each_other(app, user, upload, other_database):
+    from backend.modules.files import service
+
+    old = 1_600_000_000
+
+    def age(path: Path) -> Path:
+        os.utime(path, (old, old))
+        return path
+
+    with app.app_context():
+        from backend.core import storage
+        from backend.extensions import db
+        from backend.modules.files.models import StoredFile
+
+        mine = age(
+            storage.safe_path(db.session.get(StoredFile, ok(upload(user, CSV), 201)["id"]).stored_name)
+        )
+        my_orphan = age(_write(service.own_area() / "zz" / "mine0000"))
+        my_area = service.own_area()
+    with other_database.app_context():
+        row = service.upload_file(
+            actor_id=other_database.config["OWNER_ID"], filename="b.csv", stream=io.BytesIO(CSV)
+        )
+        theirs = age(storage.safe_path(row.stored_name))
+        their_orphan = age(_write(service.own_area() / "zz" / "theirs0000"))
+        their_area = service.own_area()
+    assert my_area != their_area
+    assert Path(app.config["STORAGE_ROOT"]).resolve() in their_area.parents  # one shared root
+
+    with app.app_context():
+        assert service.sweep_orphans() == 1
+    assert not my_orphan.exists()
+    assert (mine.exists(), theirs.exists(), their_orphan.exists()) == (True, True, True)
+
+    with other_database.app_context():
+        assert service.sweep_orphans() == 1
+    assert not their_orphan.exists()
+    assert (mine.read_bytes(), theirs.read_bytes()) == (CSV, CSV)
+
+
+def _write(path: Path) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(b"x")
+    return path

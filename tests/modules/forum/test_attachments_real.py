@@ -17,7 +17,7 @@ def test_attach_own_completed_backtest_and_strategy(client, user, other_user, ma
     )
     kpis = ok(resp, 201)["attachment"]["kpis"]
     assert kpis["backtestId"] == backtest_id
-    assert kpis["totalReturn"] == latest["summary"]["totalReturn"]
+    assert kpis["totalReturn"] == latest["metrics"]["totalReturn"]  # full precision, not the rounded summary
 
     resp = client.post(
         "/api/forum/posts",

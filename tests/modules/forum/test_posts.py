@@ -106,8 +106,10 @@ def test_only_the_author_may_edit_or_delete(client, user, other_user, make_post)
     error(client.delete(url, headers=user.headers), 404, "not_found")
 
 
-@pytest.mark.parametrize("post_id", [UNKNOWN, "not_an_id", "x" * 40])
+@pytest.mark.parametrize("post_id", [UNKNOWN, "not_an_id", "x" * 40, "0" * 37])
 def test_unknown_post_is_404(client, user, post_id):
+    # An id-shaped unknown id is the module's 404; a segment that cannot be an id is no route.
+    looks_like_id = post_id == UNKNOWN
     for method in ("get", "patch", "delete"):
         kwargs = {"json": {"title": "x"}} if method == "patch" else {}
         body = error(
@@ -115,9 +117,9 @@ def test_unknown_post_is_404(client, user, post_id):
             404,
             "not_found",
         )
-        assert body["details"]["error"] == "forum.post_not_found"
+        assert body["details"].get("error") == ("forum.post_not_found" if looks_like_id else None)
     body = error(client.delete(f"/api/forum/comments/{post_id}", headers=user.headers), 404, "not_found")
-    assert body["details"]["error"] == "forum.comment_not_found"
+    assert body["details"].get("error") == ("forum.comment_not_found" if looks_like_id else None)
 
 
 def _backdate(app, post_id: str, created_at: int) -> None:
