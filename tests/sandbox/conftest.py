@@ -11,6 +11,7 @@ import pytest
 
 from backend import sandbox
 from backend.domain.bars import Bars
+from backend.sandbox import runtime
 
 # A strategy body that returns valid, empty signals (appended to hostile snippets).
 VALID_TAIL = """
@@ -66,15 +67,21 @@ def _is_sandbox(pid: int) -> bool:
 
 
 def leftover_processes() -> list[int]:
-    """Return the pids of this test process's sandbox descendants that are still alive."""
-    me, found = os.getpid(), []
+    """Return the pids of this test process's sandbox descendants that are still alive.
+
+    The idle pre-started sandboxes (``runtime.prestarted_pids``: booted, never given a request)
+    and their children are not leftovers.
+    """
+    me, idle, found = os.getpid(), set(runtime.prestarted_pids()), []
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit() or not _is_sandbox(int(entry.name)):
             continue
         pid = parent = int(entry.name)
+        if pid in idle:
+            continue
         for _ in range(10):
             parent = _parent(parent)
-            if parent in (0, 1):
+            if parent in (0, 1) or parent in idle:
                 break
             if parent == me:
                 found.append(pid)

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
+import os
+import signal
 import struct
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -349,3 +353,79 @@ def test_the_command_sets_every_limit_through_prlimit() -> None:
         "--",
     ]
     assert cmd[cmd.index("--seccomp") : cmd.index("--seccomp") + 2] == ["--seccomp", "9"]
+
+
+# --- pre-started sandboxes ----------------------------------------------------------------------
+
+
+SMA_PARAMS = {"fast": 10, "slow": 30}
+
+
+def _idle_pid(limits: sandbox.Limits) -> int:
+    """Return the pid of the pre-started sandbox waiting for a run under ``limits``."""
+    return runtime._PRESTARTED._mine()[limits].proc.pid
+
+
+def _alive(pid: int) -> bool:
+    return Path(f"/proc/{pid}").exists() and "Z" not in Path(f"/proc/{pid}/stat").read_text().split()[2]
+
+
+def test_every_run_uses_a_sandbox_that_served_nothing_before(bars: Bars) -> None:
+    limits = sandbox.Limits(wall_seconds=10.0, cpu_seconds=5)
+    sandbox.run_signals(SMA_CROSS, bars, SMA_PARAMS, limits=limits)
+    first = _idle_pid(limits)  # the next run's sandbox, started as this one ended
+    sandbox.run_signals(SMA_CROSS, bars, SMA_PARAMS, limits=limits)
+    second = _idle_pid(limits)
+    assert second != first and not _alive(first)  # the first one served one run and was killed
+    # A run that leaves state behind does not reach the next run (which uses a pre-started one).
+    dirty = "import numpy\nnumpy.ones = None\nopen('/tmp/left', 'w').write('x')\n" + VALID_TAIL
+    sandbox.run_signals(dirty, bars, {}, limits=limits)
+    probe = "import os\nif os.listdir('/tmp') or numpy.ones is None:\n    raise ValueError('dirty')\n"
+    sandbox.run_signals("import numpy\n" + probe + VALID_TAIL, bars, {}, limits=limits)
+
+
+def test_a_prestarted_sandbox_is_used_only_for_its_own_runtime_and_limits(bars: Bars) -> None:
+    limits = sandbox.Limits(wall_seconds=9.0, cpu_seconds=4)
+    sandbox.run_signals(SMA_CROSS, bars, SMA_PARAMS, limits=limits)
+    rt = runtime.load_runtime()
+    other = dataclasses.replace(rt, prlimit=None)
+    assert runtime._PRESTARTED.take(other, limits) is None  # another runtime: killed, not used
+    assert runtime._PRESTARTED.take(rt, sandbox.Limits(wall_seconds=9.0, cpu_seconds=3)) is None
+    sandbox.run_signals(SMA_CROSS, bars, SMA_PARAMS, limits=limits)
+    proc = runtime._PRESTARTED.take(rt, limits)
+    assert proc is not None and proc.poll() is None
+    runtime._kill(proc)
+
+
+def test_a_prestarted_sandbox_that_died_is_replaced(bars: Bars) -> None:
+    limits = sandbox.Limits(wall_seconds=8.0, cpu_seconds=4)
+    sandbox.run_signals(SMA_CROSS, bars, SMA_PARAMS, limits=limits)
+    idle = _idle_pid(limits)
+    os.killpg(idle, signal.SIGKILL)
+    deadline = time.monotonic() + 5
+    while _alive(idle) and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert len(sandbox.run_signals(SMA_CROSS, bars, SMA_PARAMS, limits=limits)) == len(bars)
+
+
+def test_prestarting_can_be_turned_off(bars: Bars) -> None:
+    sandbox.run_signals(SMA_CROSS, bars, SMA_PARAMS)
+    assert runtime.prestarted_pids()
+    runtime.set_prestart(False)
+    try:
+        assert runtime.prestarted_pids() == []
+        sandbox.run_signals(SMA_CROSS, bars, SMA_PARAMS)
+        assert runtime.prestarted_pids() == []
+    finally:
+        runtime.set_prestart(True)
+
+
+def test_the_pool_keeps_at_most_a_few_idle_sandboxes(bars: Bars) -> None:
+    for cpu in range(2, 3 + runtime._PRESTARTED.MAX_ENTRIES):
+        sandbox.run_signals(
+            SMA_CROSS, bars, SMA_PARAMS, limits=sandbox.Limits(wall_seconds=7.0, cpu_seconds=cpu)
+        )
+        if cpu == 2:
+            oldest = _idle_pid(sandbox.Limits(wall_seconds=7.0, cpu_seconds=2))
+    assert len(runtime.prestarted_pids()) == runtime._PRESTARTED.MAX_ENTRIES
+    assert oldest not in runtime.prestarted_pids() and not _alive(oldest)  # evicted and killed

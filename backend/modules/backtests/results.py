@@ -94,7 +94,9 @@ def compute(
 ) -> Computed:
     """Run the row's strategy version on ``bars`` and compute every metric."""
     progress(30)
-    signals = strategies_service.compute_signals(kind=row.kind, params=row.params, bars=bars)
+    signals = strategies_service.compute_signals(
+        kind=row.kind, params=row.params, bars=bars, version_id=row.strategy_version_id, actor_id=row.owner_id
+    )
     progress(55)
     config = config or config_of(row)
     result = engine.run(bars, signals, config)

@@ -66,7 +66,14 @@ def _pinned_version(owner_id: str, strategy_id: str, version_id: str) -> strateg
 def strategy_signals(*, owner_id: str, strategy_id: str, version_id: str, bars: Bars) -> Signals:
     """Return the signals of a pinned strategy version on ``bars`` (the backtests' code path)."""
     version = _pinned_version(owner_id, strategy_id, version_id)
-    return strategies_service.compute_signals(kind=version.kind, params=version.params, bars=bars)
+    return strategies_service.compute_signals(
+        kind=version.kind, params=version.params, bars=bars, version_id=version.version_id, actor_id=owner_id
+    )
+
+
+def strategy_failure_reason(exc: BaseException) -> str:
+    """Return the bot's error reason for a failed ``strategy_signals`` (a python strategy's own reason)."""
+    return strategies_service.run_failure_reason(exc)
 
 
 def load_bars(*, symbol: str, interval: str, start_ms: int, end_ms: int) -> Bars:

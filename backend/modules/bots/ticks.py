@@ -96,7 +96,7 @@ def _targets(bot: BotInstance, bars: Bars) -> np.ndarray:
             owner_id=bot.owner_id, strategy_id=bot.strategy_id, version_id=bot.strategy_version_id, bars=bars
         )
     except Exception as exc:  # a strategy that cannot run is the bot's error, not the worker's
-        raise TickFailed("strategy_error", f"The strategy could not run: {exc}") from exc
+        raise TickFailed(links.strategy_failure_reason(exc), f"The strategy could not run: {exc}") from exc
     flat_through = int(np.searchsorted(bars.time, bot.flat_bar_ms, side="right")) - 1
     return target_position(anchored(signals, flat_through), allow_short=bot.allow_short)
 

@@ -1,7 +1,8 @@
 """Strategy tables: `strategies` (mutable metadata) and `strategy_versions` (immutable snapshots).
 
 Every change of kind, parameters or code creates a new `strategy_versions` row whose
-`content_hash` is the SHA-256 of the canonical JSON of ``{kind, params, code}``; backtests and
+`content_hash` is the SHA-256 of the canonical JSON of ``{kind, params, code}`` (``code`` is the
+`python` kind's source, NULL for the others); backtests and
 bots pin a version id, so a run can always be reproduced. A deleted strategy is soft-deleted
 (`deleted_at`), so the backtests and bots that reference it keep their history.
 
@@ -62,7 +63,10 @@ class StrategyVersion(Model):
     number: Mapped[int] = mapped_column(Integer, nullable=False)
     kind: Mapped[str] = mapped_column(String(32), nullable=False)
     params: Mapped[dict[str, Any]] = mapped_column(JSONB, nullable=False, default=dict)
-    code: Mapped[str | None] = mapped_column(Text, nullable=True)
+    code: Mapped[str | None] = mapped_column(Text, nullable=True)  # the `python` kind's source
+    # The `python` kind's parameter descriptor (its PARAMS, read in the sandbox when the version
+    # was made); derived from `code`, so not part of the content hash. NULL for other kinds.
+    params_schema: Mapped[dict[str, Any] | None] = mapped_column(JSONB, nullable=True)
     content_hash: Mapped[str] = mapped_column(String(64), nullable=False)
     created_by: Mapped[str] = mapped_column(
         String(36), ForeignKey("users.id", ondelete="CASCADE"), nullable=False

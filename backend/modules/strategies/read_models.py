@@ -6,6 +6,11 @@ of the strategy (0 when there is none yet), snapshotted on the row by `service.r
 `lastUpdate` is that backtest's finish time, or the strategy's own update time. `status` is
 ``running`` while a job of it (an owner's backtest) is pending or running in the core jobs table,
 ``completed`` once it has a completed backtest, else ``stopped``.
+
+`params_schema` is the parameter descriptor a client draws a form from: the `python` kind's
+stored PARAMS, a built-in kind's own schema, None for kinds without one (workflows). `code` (the
+`python` kind's source) is filled only when the viewer owns the strategy: a published strategy
+runs for anyone but shows its code to no one else.
 """
 
 from __future__ import annotations
@@ -17,8 +22,10 @@ from typing import Any
 from sqlalchemy import func
 
 from backend.core import jobs
+from backend.domain.backtest import strategies as domain_strategies
 from backend.extensions import db
 from backend.modules.strategies.models import Strategy, StrategyVersion
+from backend.sandbox import descriptor_json
 
 # `last_update` in SQL: every list of strategies is ordered by it (newest first, then id).
 LAST_UPDATE = func.coalesce(Strategy.latest_finished_at, Strategy.updated_at)
@@ -50,6 +57,21 @@ class StrategyView:
     created_at: int = 0
     latest_backtest_id: str | None = None
     metrics: dict[str, Any] | None = None
+    params_schema: dict[str, Any] | None = None
+    code: str | None = None
+
+
+def params_schema(version: StrategyVersion | None) -> dict[str, Any] | None:
+    """Return the parameter descriptor of a version (the PARAMS shape), or None when its kind has none."""
+    if version is None:
+        return None
+    if version.params_schema is not None:
+        return dict(version.params_schema)
+    try:
+        spec = domain_strategies.get_strategy(version.kind)
+    except domain_strategies.UnknownStrategyError:
+        return None
+    return descriptor_json(spec.params)
 
 
 def _num(metrics: dict[str, Any] | None, key: str) -> float:
@@ -63,7 +85,9 @@ def _status(row: Strategy, active: bool) -> str:
     return "completed" if row.latest_backtest_id is not None else "stopped"
 
 
-def _view(row: Strategy, version: StrategyVersion | None, active: bool) -> StrategyView:
+def _view(
+    row: Strategy, version: StrategyVersion | None, active: bool, viewer_id: str | None
+) -> StrategyView:
     metrics = row.latest_metrics
     finished = row.latest_finished_at
     return StrategyView(
@@ -88,11 +112,13 @@ def _view(row: Strategy, version: StrategyVersion | None, active: bool) -> Strat
         created_at=row.created_at,
         latest_backtest_id=row.latest_backtest_id,
         metrics=metrics,
+        params_schema=params_schema(version),
+        code=version.code if version is not None and viewer_id == row.owner_id else None,
     )
 
 
-def build_views(rows: Sequence[Strategy]) -> list[StrategyView]:
-    """Return views of ``rows`` (two queries for the whole list, no N+1)."""
+def build_views(rows: Sequence[Strategy], *, viewer_id: str | None = None) -> list[StrategyView]:
+    """Return views of ``rows`` as ``viewer_id`` sees them (two queries for the whole list, no N+1)."""
     if not rows:
         return []
     active = jobs.active_subject_ids([r.id for r in rows])
@@ -105,7 +131,7 @@ def build_views(rows: Sequence[Strategy]) -> list[StrategyView]:
         if version_ids
         else {}
     )
-    return [_view(r, versions.get(r.current_version_id), r.id in active) for r in rows]
+    return [_view(r, versions.get(r.current_version_id), r.id in active, viewer_id) for r in rows]
 
 
 @dataclass(frozen=True)

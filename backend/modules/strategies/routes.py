@@ -11,10 +11,13 @@ from backend.core.pagination import PageArgs, paginated
 from backend.core.schemas import LimitQuerySchema
 from backend.modules.strategies import service
 from backend.modules.strategies.schemas import (
+    StrategyCheckResultSchema,
+    StrategyCheckSchema,
     StrategyCreateSchema,
     StrategyDetailSchema,
     StrategyKindSchema,
     StrategySchema,
+    StrategyTemplateSchema,
     StrategyUpdateSchema,
     StrategyVersionSchema,
 )
@@ -52,12 +55,36 @@ def kinds():
     return service.list_kinds()
 
 
+@blp.route("/templates")
+@jwt_required()
+@blp.response(200, StrategyTemplateSchema(many=True))
+def templates():
+    """List the starter python strategies (SMA crossover, RSI, Bollinger breakout) as code."""
+    return service.list_templates()
+
+
+@blp.route("/check", methods=["POST"])
+@jwt_required()
+@blp.arguments(StrategyCheckSchema)
+@blp.response(200, StrategyCheckResultSchema)
+def check(body):
+    """Compile python strategy code and run it in the sandbox on a few hundred sample bars.
+
+    Nothing is stored. 422 with `fields.code` (and `details.line`/`column`) for code that does not
+    compile or is over 64 KiB, per `fields.params.*` for parameters its PARAMS refuses, with
+    `details.reason` strategy_error (plus `details.traceback`: your own lines), strategy_timeout,
+    strategy_memory or strategy_output_invalid when it fails; 503 sandbox_unavailable when this
+    server cannot sandbox code.
+    """
+    return service.check_code(**body)
+
+
 @blp.route("")
 class Strategies(MethodView):
     """The caller's strategies."""
 
     @jwt_required()
-    @blp.response(200, StrategyDetailSchema(many=True))
+    @blp.response(200, StrategyDetailSchema(many=True, exclude=("code",)))
     @paginated(blp)
     def get(self, paging: PageArgs):
         """List my strategies.
@@ -70,7 +97,13 @@ class Strategies(MethodView):
     @blp.arguments(StrategyCreateSchema)
     @blp.response(201, StrategyDetailSchema)
     def post(self, body):
-        """Create a strategy (its parameters become version 1)."""
+        """Create a strategy (its parameters, and a python strategy's code, become version 1).
+
+        A python strategy (`kind: "python"`, `code`): 422 `fields.code` when it does not compile
+        (line and column) or exceeds 64 KiB, per `fields.params.*` against its PARAMS,
+        `details.reason` strategy_* when reading PARAMS fails; 503 sandbox_unavailable when this
+        server cannot sandbox code.
+        """
         return service.create_strategy(actor_id=current_user_id(), **body)
 
 
@@ -81,14 +114,14 @@ class StrategyById(MethodView):
     @jwt_required()
     @blp.response(200, StrategyDetailSchema)
     def get(self, strategy_id: str):
-        """Return a strategy I own or that is published."""
+        """Return a strategy I own or that is published (`code` only when it is mine)."""
         return service.get_strategy(actor_id=current_user_id(), strategy_id=strategy_id)
 
     @jwt_required()
     @blp.arguments(StrategyUpdateSchema)
     @blp.response(200, StrategyDetailSchema)
     def patch(self, changes, strategy_id: str):
-        """Change my strategy; new parameters create a new version."""
+        """Change my strategy; new parameters or code create a new version."""
         return service.update_strategy(actor_id=current_user_id(), strategy_id=strategy_id, changes=changes)
 
     @jwt_required()

@@ -17,6 +17,13 @@ TAGS = ma.fields.List(
 )
 
 
+CODE = ma.fields.String(
+    metadata={
+        "description": "Python source (kind python only): PARAMS + signals(bars, params); at most 64 KiB."
+    }
+)
+
+
 class StrategySchema(CamelSchema):
     """The contract's Strategy; KPIs come from its latest completed backtest (percent numbers,
     rounded to 2 decimals for display; the detail's ``metrics`` keep full precision)."""
@@ -47,6 +54,20 @@ class StrategyDetailSchema(StrategySchema):
     created_at = ma.fields.Integer()
     latest_backtest_id = ma.fields.String(allow_none=True)
     metrics = ma.fields.Dict(allow_none=True)
+    params_schema = ma.fields.Dict(
+        allow_none=True,
+        metadata={
+            "description": "Parameter descriptor to draw a form from: {name: {type: int|float, default, "
+            "min?, max?, description?}}; null for kinds without one (workflow)."
+        },
+    )
+    code = ma.fields.String(
+        allow_none=True,
+        metadata={
+            "description": "A python strategy's source; only for its owner (null for everyone else and "
+            "for other kinds). Lists leave it out."
+        },
+    )
 
 
 class StrategyCreateSchema(BaseSchema):
@@ -60,10 +81,11 @@ class StrategyCreateSchema(BaseSchema):
     description = ma.fields.String(validate=validate.Length(max=2000))
     interval = ma.fields.String(validate=validate.OneOf(INTERVALS))
     published = ma.fields.Boolean()
+    code = CODE
 
 
 class StrategyUpdateSchema(BaseSchema):
-    """PATCH /api/strategies/{id}: any subset; kind/params changes create a new version."""
+    """PATCH /api/strategies/{id}: any subset; kind/params/code changes create a new version."""
 
     class Meta:
         openapi = {"minProperties": 1}
@@ -76,6 +98,7 @@ class StrategyUpdateSchema(BaseSchema):
     description = ma.fields.String(validate=validate.Length(max=2000))
     interval = ma.fields.String(validate=validate.OneOf(INTERVALS))
     published = ma.fields.Boolean()
+    code = CODE
 
     @ma.validates_schema
     def _not_empty(self, data, **kwargs):
@@ -100,3 +123,36 @@ class StrategyKindSchema(CamelSchema):
     kind = ma.fields.String()
     title = ma.fields.String()
     params = ma.fields.List(ma.fields.Dict())
+
+
+class StrategyCheckSchema(BaseSchema):
+    """POST /api/strategies/check: code to compile and run on sample bars (nothing is stored)."""
+
+    code = ma.fields.String(required=True, metadata=CODE.metadata)
+    params = ma.fields.Dict(keys=ma.fields.String(), load_default=dict)
+    symbol = Symbol(metadata={"description": "Whose latest bars to run on (default BTCUSDT)."})
+    interval = ma.fields.String(
+        validate=validate.OneOf(INTERVALS), metadata={"description": "Bar interval (default 1h)."}
+    )
+
+
+class StrategyCheckResultSchema(CamelSchema):
+    """What a check found: signal counts on the sample bars, the parameters used and the descriptor."""
+
+    bars = ma.fields.Integer(metadata={"description": "How many sample bars the code ran on."})
+    signals = ma.fields.Dict(
+        keys=ma.fields.String(),
+        values=ma.fields.Integer(),
+        metadata={"description": "True values per returned key: entries, exits, shortEntries?, shortExits?"},
+    )
+    signal_count = ma.fields.Integer()
+    params = ma.fields.Dict()
+    params_schema = ma.fields.Dict()
+
+
+class StrategyTemplateSchema(CamelSchema):
+    """A starter python strategy."""
+
+    key = ma.fields.String()
+    title = ma.fields.String()
+    code = ma.fields.String()

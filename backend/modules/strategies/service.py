@@ -1,8 +1,12 @@
 """Strategies: CRUD with immutable versions, the dashboard showcase, and the run helpers.
 
 Visibility: the owner sees and changes a strategy; anyone (even anonymous) may read a published
-one; everyone else gets 404. A change of kind or parameters creates a new version (content hash
-of ``{kind, params, code}``); an unchanged hash reuses the current version.
+one; everyone else gets 404. A change of kind, parameters or code creates a new version (content
+hash of ``{kind, params, code}``); an unchanged hash reuses the current version.
+
+Kinds: the built-ins (``backend.domain.backtest.strategies``), kinds registered by upper modules
+(``register_kind``: workflows) and ``python``, the user's own code (``python_kind.py``), which
+runs only in the sandbox and whose code only its owner reads.
 """
 
 from __future__ import annotations
@@ -24,13 +28,17 @@ from backend.domain.backtest.types import Signals
 from backend.domain.bars import Bars
 from backend.extensions import db
 from backend.modules.market import service as market_service
+from backend.modules.strategies import python_kind
 from backend.modules.strategies.errors import (
     InvalidStrategy,
     NotStrategyOwner,
+    SandboxUnavailable,
+    StrategyFailed,
     StrategyNotFound,
     StrategyVersionNotFound,
 )
 from backend.modules.strategies.models import Strategy, StrategyVersion
+from backend.modules.strategies.python_kind import PYTHON, CheckResult
 from backend.modules.strategies.read_models import (
     NEWEST_FIRST,
     StrategyView,
@@ -38,6 +46,7 @@ from backend.modules.strategies.read_models import (
     build_views,
     version_view,
 )
+from backend.sandbox.templates import TEMPLATES, Template
 
 logger = logging.getLogger(__name__)
 
@@ -89,18 +98,28 @@ _KINDS: dict[str, StrategyKind] = {}
 
 def register_kind(kind: StrategyKind) -> None:
     """Register (or replace) a strategy kind; upper modules call this from ``create_app``."""
-    if kind.name in {spec.kind for spec in domain_strategies.list_strategies()}:
+    if kind.name == PYTHON or kind.name in {spec.kind for spec in domain_strategies.list_strategies()}:
         raise ValueError(f"{kind.name!r} is a built-in strategy kind.")
     _KINDS[kind.name] = kind
 
 
 def kind_names() -> list[str]:
     """Return every strategy kind: the built-in ones, then those registered by upper modules."""
-    return [*(spec.kind for spec in domain_strategies.list_strategies()), *_KINDS]
+    return [*(spec.kind for spec in domain_strategies.list_strategies()), PYTHON, *_KINDS]
 
 
 def validate_definition(kind: str, params: Mapping[str, Any] | None, *, actor_id: str) -> dict[str, Any]:
-    """Return the parameters with defaults filled in, or raise InvalidStrategy naming each field."""
+    """Return the parameters with defaults filled in, or raise InvalidStrategy naming each field.
+
+    For a definition without code: a ``python`` strategy runs only once saved (its code is part of
+    its version), so an inline ``python`` definition is refused.
+    """
+    if kind == PYTHON:
+        raise InvalidStrategy(
+            "A python strategy runs from a saved strategy: create it (POST /api/strategies) and run it "
+            "by its id.",
+            fields={"kind": ["A python strategy must be saved first; pass its strategy_id."]},
+        )
     if kind in _KINDS:
         return _KINDS[kind].validate(params or {}, actor_id)
     try:
@@ -146,9 +165,42 @@ def list_kinds() -> list[dict[str, Any]]:
     ]
 
 
-def _add_version(row: Strategy, *, actor_id: str, kind: str, params: dict[str, Any]) -> StrategyVersion:
+@dataclass(frozen=True)
+class _Content:
+    """A version's content: kind, clean parameters, code (``python`` only) and its descriptor."""
+
+    kind: str
+    params: dict[str, Any]
+    code: str | None = None
+    params_schema: dict[str, Any] | None = None
+
+
+def _content(
+    kind: str,
+    params: Mapping[str, Any] | None,
+    code: str | None,
+    *,
+    actor_id: str,
+    base: Mapping[str, Any] | None = None,
+) -> _Content:
+    """Return the validated content of a version, or raise (422 per field, 503 without a sandbox).
+
+    ``base``: a python strategy's current parameters, kept where its PARAMS still declares them.
+    """
+    if kind != PYTHON:
+        if code is not None:
+            raise InvalidStrategy(fields={"code": ["Only a python strategy has code."]})
+        return _Content(kind, validate_definition(kind, params, actor_id=actor_id))
+    if code is None:
+        raise InvalidStrategy(fields={"code": ["Required for a python strategy."]})
+    defined = python_kind.define(code, params, base=base)
+    return _Content(kind, defined.params, code, defined.params_schema)
+
+
+def _add_version(row: Strategy, *, actor_id: str, content: _Content) -> StrategyVersion:
     """Append a version to ``row`` unless its content equals the current version's."""
-    digest = content_hash(kind, params)
+    kind, params = content.kind, content.params
+    digest = content_hash(kind, params, content.code)
     current = db.session.get(StrategyVersion, row.current_version_id) if row.current_version_id else None
     if current is not None and current.content_hash == digest:
         return current
@@ -158,6 +210,8 @@ def _add_version(row: Strategy, *, actor_id: str, kind: str, params: dict[str, A
         number=row.version_count,
         kind=kind,
         params=params,
+        code=content.code,
+        params_schema=content.params_schema,
         content_hash=digest,
         created_by=actor_id,
         created_at=now_ms(),
@@ -169,7 +223,8 @@ def _add_version(row: Strategy, *, actor_id: str, kind: str, params: dict[str, A
 
 
 def _view(row: Strategy) -> StrategyView:
-    return build_views([row])[0]
+    """Return the view of ``row`` for its owner (the code included)."""
+    return build_views([row], viewer_id=row.owner_id)[0]
 
 
 @transactional
@@ -184,9 +239,10 @@ def create_strategy(
     description: str = "",
     interval: str = "1h",
     published: bool = False,
+    code: str | None = None,
 ) -> StrategyView:
-    """Create a strategy and its first version."""
-    clean = validate_definition(kind, params, actor_id=actor_id)
+    """Create a strategy and its first version (a ``python`` strategy's PARAMS read in the sandbox)."""
+    content = _content(kind, params, code, actor_id=actor_id)
     row = Strategy(
         owner_id=actor_id,
         name=name,
@@ -200,7 +256,7 @@ def create_strategy(
     )
     db.session.add(row)
     db.session.flush()
-    _add_version(row, actor_id=actor_id, kind=kind, params=clean)
+    _add_version(row, actor_id=actor_id, content=content)
     return _view(row)
 
 
@@ -209,7 +265,7 @@ _META_FIELDS = ("name", "symbol", "tags", "description", "interval")
 
 @transactional
 def update_strategy(*, actor_id: str, strategy_id: str, changes: Mapping[str, Any]) -> StrategyView:
-    """Change metadata; a change of kind or parameters creates a new version."""
+    """Change metadata; a change of kind, parameters or code creates a new version."""
     row = get_readable_or_404(  # locked: concurrent edits number versions one by one
         Strategy,
         strategy_id,
@@ -227,15 +283,27 @@ def update_strategy(*, actor_id: str, strategy_id: str, changes: Mapping[str, An
             setattr(row, field, list(changes[field]) if field == "tags" else changes[field])
     if "published" in changes:
         row.is_published = bool(changes["published"])
-    if "kind" in changes or "params" in changes:
-        current = db.session.get(StrategyVersion, row.current_version_id)
-        kind = changes.get("kind", row.kind)
-        base = current.params if (current is not None and kind == row.kind) else {}
-        params = {**base, **changes["params"]} if "params" in changes else base
-        clean = validate_definition(kind, params, actor_id=actor_id)
-        _add_version(row, actor_id=actor_id, kind=kind, params=clean)
+    if {"kind", "params", "code"} & set(changes):
+        _add_version(row, actor_id=actor_id, content=_changed_content(row, changes, actor_id))
     row.updated_at = now_ms()
     return _view(row)
+
+
+def _changed_content(row: Strategy, changes: Mapping[str, Any], actor_id: str) -> _Content:
+    """Return the content of the version ``changes`` make: new params merge into the current ones.
+
+    Switching kind starts from the new kind's defaults. A python strategy keeps its code unless
+    ``code`` is given; current parameters its (new) PARAMS no longer declares are dropped.
+    """
+    current = db.session.get(StrategyVersion, row.current_version_id)
+    kind = changes.get("kind", row.kind)
+    same = current if current is not None and kind == row.kind else None
+    base = dict(same.params) if same is not None else {}
+    given = changes.get("params", {})
+    if kind == PYTHON:
+        code = changes.get("code", same.code if same is not None else None)
+        return _content(kind, given, code, actor_id=actor_id, base=base)
+    return _content(kind, {**base, **given}, changes.get("code"), actor_id=actor_id)
 
 
 @transactional
@@ -251,12 +319,11 @@ def delete_strategy(*, actor_id: str, strategy_id: str) -> None:
 
 
 def get_strategy(*, actor_id: str | None, strategy_id: str) -> StrategyView:
-    """Return a strategy the caller owns or that is published."""
-    return _view(
-        get_readable_or_404(
-            Strategy, strategy_id, actor_id=actor_id, public_attr="is_published", error=StrategyNotFound
-        )
+    """Return a strategy the caller owns or that is published (its code only for the owner)."""
+    row = get_readable_or_404(
+        Strategy, strategy_id, actor_id=actor_id, public_attr="is_published", error=StrategyNotFound
     )
+    return build_views([row], viewer_id=actor_id)[0]
 
 
 def list_strategies(*, actor_id: str, page: int, page_size: int) -> Page[StrategyView]:
@@ -267,7 +334,7 @@ def list_strategies(*, actor_id: str, page: int, page_size: int) -> Page[Strateg
         .order_by(*NEWEST_FIRST)
     )
     result = paginate(stmt, page=page, page_size=page_size)
-    return Page(items=build_views(list(result.items)), total=result.total)
+    return Page(items=build_views(list(result.items), viewer_id=actor_id), total=result.total)
 
 
 def list_recent(*, actor_id: str | None, limit: int) -> list[StrategyView]:
@@ -348,15 +415,87 @@ def get_version_for_run(*, actor_id: str | None, strategy_id: str, version_id: s
     return _run_of(row, version)
 
 
-def compute_signals(*, kind: str, params: Mapping[str, Any], bars: Bars) -> Signals:
+_CODE_CACHE_MAX = 256
+_code_cache: dict[str, tuple[str, str]] = {}  # version id -> (code, strategy owner); versions are immutable
+
+
+def _code_of(version_id: str | None) -> tuple[str, str]:
+    """Return (code, owner id) of a ``python`` version; StrategyVersionNotFound when there is none."""
+    hit = _code_cache.get(version_id or "")
+    if hit is not None:
+        return hit
+    row = (
+        db.session.execute(
+            select(StrategyVersion.code, Strategy.owner_id)
+            .join(Strategy, Strategy.id == StrategyVersion.strategy_id)
+            .where(StrategyVersion.id == version_id)
+        ).first()
+        if version_id is not None and looks_like_id(version_id)
+        else None
+    )
+    if row is None or row.code is None:
+        raise StrategyVersionNotFound("The python strategy's version (its code) was not found.")
+    if len(_code_cache) >= _CODE_CACHE_MAX:
+        _code_cache.clear()
+    _code_cache[version_id or ""] = (row.code, row.owner_id)
+    return row.code, row.owner_id
+
+
+def compute_signals(
+    *,
+    kind: str,
+    params: Mapping[str, Any],
+    bars: Bars,
+    version_id: str | None = None,
+    actor_id: str | None = None,
+) -> Signals:
     """Return the signals of strategy ``kind`` with ``params`` (a pinned version's) on ``bars``.
 
-    Look-ahead free: a signal at bar t uses bars up to t (fills at t+1's open).
+    Look-ahead free: a signal at bar t uses bars up to t (fills at t+1's open). A ``python``
+    version (``version_id``) runs in the sandbox; its failures raise StrategyFailed with the
+    sandbox's reason (a job records it), whose traceback lines (they quote the code) are kept only
+    when ``actor_id`` owns the strategy; SandboxUnavailable when the machine cannot sandbox.
     """
+    if kind == PYTHON:
+        code, owner_id = _code_of(version_id)
+        return python_kind.signals(code, params, bars, show_traceback=actor_id == owner_id)
     if kind in _KINDS:
         return _KINDS[kind].signals(params, bars)
     spec = domain_strategies.get_strategy(kind)
     return spec.signals(bars, domain_strategies.validate_params(kind, params))
+
+
+def run_failure_reason(exc: BaseException) -> str:
+    """Return the stable reason a failed signal computation gives its bot (``strategy_error`` if unknown)."""
+    if isinstance(exc, StrategyFailed | SandboxUnavailable):
+        return exc.reason
+    return "strategy_error"
+
+
+DEFAULT_CHECK_SYMBOL, DEFAULT_CHECK_INTERVAL = "BTCUSDT", "1h"
+
+
+def check_code(
+    *, code: str, params: Mapping[str, Any] | None, symbol: str | None = None, interval: str | None = None
+) -> CheckResult:
+    """Compile ``code`` and run it in the sandbox on the latest CHECK_BARS bars of ``symbol``.
+
+    Nothing is stored. Syntax and size errors are 422 with ``fields.code`` (line and column);
+    parameters are checked against its PARAMS (422 per field); a failing run is a 422 with the
+    sandbox's reason; 503 when the sandbox is unavailable.
+    """
+    python_kind.compile_check(code)  # before loading any bars
+    bars = market_service.load_last_bars(
+        symbol=known_symbol(symbol or DEFAULT_CHECK_SYMBOL),
+        interval=interval or DEFAULT_CHECK_INTERVAL,
+        count=python_kind.CHECK_BARS,
+    )
+    return python_kind.check(code, params, bars)
+
+
+def list_templates() -> list[Template]:
+    """Return the starter python strategies (SMA crossover, RSI, Bollinger breakout)."""
+    return list(TEMPLATES)
 
 
 def record_backtest(
