@@ -28,15 +28,24 @@ from tests.faults.servers import ApiServer, Stack, Worker, make_app, start_stack
 pytestmark = pytest.mark.faults
 
 REAP_EVERY_S = float(BEAT_SCHEDULE["core.reap_stale_jobs"]["schedule"])  # 10 s, as beat runs it
-BARS = 600_000
+BARS = 50_000
 START_MS = 1_577_836_800_000  # 2020-01-01
-RUN = {
-    "strategy": {"kind": "sma_cross", "params": {"fast": 2, "slow": 3}},
-    "symbol": "BTCUSDT",
-    "interval": "1m",
-    "start": START_MS,
-    "end": START_MS + BARS * 60_000,
-}
+# A user's Python strategy that computes for a few seconds (in its sandbox, a grandchild of the pool
+# child): a backtest that is reliably mid-run when the child is killed, however fast the engine is.
+SLOW_SMA = """\
+import time
+from qyq import crossover, crossunder, sma
+
+PARAMS = {}
+
+
+def signals(bars, params):
+    time.sleep(6)
+    fast, slow = sma(bars.close, 2), sma(bars.close, 3)
+    return {"entries": crossover(fast, slow), "exits": crossunder(fast, slow)}
+"""
+STRATEGY = {"name": "slow sma", "kind": "python", "symbol": "BTCUSDT", "interval": "1m", "code": SLOW_SMA}
+RUN = {"symbol": "BTCUSDT", "interval": "1m", "start": START_MS, "end": START_MS + BARS * 60_000}
 
 
 class Reaper:
@@ -117,12 +126,14 @@ def test_busy_child_killed_mid_backtest_leaves_running_within_30s(stack, api: Ap
     app = make_app(stack.env)
     assert app.config["JOB_STALE_AFTER_S"] == 20 and REAP_EVERY_S == 10.0  # the figures under test
     user, _ = Client(api.base_url).register()
+    created = user.post("/api/strategies", STRATEGY)
+    assert created.status == 201, created.text[:300]
     with Reaper(app) as reaper:
-        reply = user.post("/api/backtests/run", RUN)
+        reply = user.post("/api/backtests/run", {**RUN, "strategy_id": created.body["data"]["id"]})
         assert reply.status == 202, reply.text[:300]
         job_id, backtest_id = reply.body["data"]["job_id"], reply.body["data"]["backtest_id"]
         wait_for(lambda: _job(stack, job_id)["status"] == "RUNNING", 60, f"job {job_id} RUNNING")
-        time.sleep(2.0)  # well inside the run (~10 s here), after a heartbeat or two
+        time.sleep(2.0)  # well inside the strategy's 6 s of work
         pid = _busy_child(app.extensions["celery"], job_id)
         children = worker.children()
         assert pid in children and len(children) == 2, (pid, children)

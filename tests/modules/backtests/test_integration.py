@@ -47,7 +47,9 @@ def test_real_worker_runs_a_backtest_to_success(app, client, make_user, make_str
     assert final["status"] == "SUCCESS", (final, celery_worker.log())
     progress = [s["progress"] for s in seen]
     assert progress == sorted(progress) and progress[0] < 100 and progress[-1] == 100  # it only rises
-    assert seen[0]["status"] in {"PENDING", "RUNNING"} and any(0 < p < 100 for p in progress)
+    # Progress is stored at most every PROGRESS_EVERY_S, so a job this short may show no step between
+    # 0 and 100 (tests/core/test_jobs.py covers the throttle); the client still saw it unfinished.
+    assert seen[0]["status"] in {"PENDING", "RUNNING"}
     summary = final["result"]["summary"]
     assert summary["totalTrades"] > 0 and len(final["result"]["kline"]) <= 2000
     detail = client.get(f"/api/backtests/{ids['backtest_id']}", headers=owner.headers).get_json()["data"]
