@@ -16,6 +16,8 @@ from typing import Any
 import numpy as np
 
 from backend.domain.audit.findings import Evidence, Finding, score, sort_findings
+from backend.domain.audit.guardrails import guardrail_findings
+from backend.domain.backtest.guardrails import Guardrails
 
 MIN_TRADES = 30  # below this a Sharpe ratio is mostly noise (Lo 2002: SE ~ 1/sqrt(n))
 CLAIMED_SHARPE = 1.0  # a "good" Sharpe claimed on too few trades is the worst case
@@ -41,6 +43,7 @@ class BacktestEvidence:
     summary: dict[str, Any] = field(default_factory=dict)
     stressed_total_return: float | None = None  # totalReturn (%) re-run with doubled fees+slippage
     stressed_cost_bps: float | None = None  # fee + slippage (bps per fill) of that re-run
+    guardrails: Guardrails | None = None  # PSR, bootstrap, walk-forward gap (findings when given)
 
 
 @dataclass(frozen=True)
@@ -216,6 +219,7 @@ def audit_backtest(ev: BacktestEvidence) -> AuditReport:
         check_cost_sensitivity(float(m["totalReturn"]), ev.stressed_total_return, ev.stressed_cost_bps),
         check_out_of_sample(ev.equity, ev.periods_per_year),
         *check_exposure(ev.exposure),
+        *guardrail_findings(ev.guardrails),
     ]
     findings = sort_findings([f for f in found if f is not None])
     metrics: dict[str, float | int | None] = dict(m)

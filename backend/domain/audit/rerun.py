@@ -15,6 +15,7 @@ import numpy as np
 
 from backend.domain.audit.backtest import BacktestEvidence
 from backend.domain.backtest import engine
+from backend.domain.backtest.guardrails import SampleGap, result_guardrails
 from backend.domain.backtest.metrics import compute_metrics
 from backend.domain.backtest.types import BacktestConfig, BacktestResult, Signals
 from backend.domain.bars import Bars
@@ -55,8 +56,13 @@ def evidence_from_run(
     periods_per_year: float,
     result: BacktestResult | None = None,
     summary: dict[str, Any] | None = None,
+    in_out_gap: SampleGap | None = None,
 ) -> BacktestEvidence:
-    """Return BacktestEvidence for one run, re-running it once with stressed costs."""
+    """Return BacktestEvidence for one run, re-running it once with stressed costs.
+
+    Its guardrails are the run's own (the numbers stored with a backtest result), with
+    ``in_out_gap`` when the run had a walk-forward analysis.
+    """
     result = result if result is not None else engine.run(bars, signals, config)
     metrics = summary if summary is not None else compute_metrics(result, bars, periods_per_year)
     stress = stressed_config(config)
@@ -70,4 +76,5 @@ def evidence_from_run(
         summary=dict(metrics),
         stressed_total_return=stressed.get("totalReturn"),
         stressed_cost_bps=stress.fee_bps + stress.slippage_bps,
+        guardrails=result_guardrails(result, periods_per_year, in_out=in_out_gap),
     )

@@ -17,6 +17,12 @@ RECOMMENDATIONS = {
     ),
     "bt.flat_period": "Check whether the strategy's signals only fit one market regime.",
     "bt.over_exposure": "Cap position size at the account equity or document the leverage explicitly.",
+    "bt.probabilistic_sharpe": "Test on more data: the Sharpe ratio is not yet distinguishable from luck.",
+    "bt.deflated_sharpe": (
+        "Count every variant tried and demand a Sharpe ratio above what the best trial gets by luck."
+    ),
+    "bt.bootstrap": "Size for the bootstrap's 5th percentile, not for the one path the backtest took.",
+    "bt.walk_forward": "Re-tune less often or on fewer parameters: the in-sample choice does not carry over.",
     "fs.liquidity": "Check short-term funding: current liabilities exceed current assets.",
     "fs.interest_coverage": "Review debt service: operating profit barely covers interest.",
     "fs.leverage": "Review the balance sheet: liabilities are high against equity.",

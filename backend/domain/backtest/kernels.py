@@ -340,6 +340,28 @@ def _curve_stats(equity: np.ndarray, initial: float, position: np.ndarray, scrat
 curve_stats = _compile(_curve_stats)
 
 
+# --- guardrails --------------------------------------------------------------------------------
+
+
+def _bootstrap_paths(log_growth: np.ndarray, draws: np.ndarray, total: np.ndarray, worst: np.ndarray) -> None:
+    """Set ``total[i]`` and ``worst[i]`` to the summed log growth of row i of ``draws`` and its worst
+    fall below the running peak (the start, 0, included), adding left to right like ``np.cumsum``."""
+    samples, n = draws.shape
+    for i in range(samples):
+        level = 0.0
+        peak = 0.0
+        low = 0.0
+        for j in range(n):
+            level += log_growth[draws[i, j]]
+            peak = max(peak, level)
+            low = min(low, level - peak)
+        total[i] = level
+        worst[i] = low
+
+
+bootstrap_paths = _compile(_bootstrap_paths)
+
+
 def warm_up() -> None:
     """Compile (or load from numba's cache) every kernel now, e.g. when a worker process starts.
 
@@ -357,3 +379,4 @@ def warm_up() -> None:
     seg = np.ones(2)
     expand_segments(fills, seg, seg, close, np.empty(8), np.empty(8), np.empty(8))
     curve_stats(close, 1.0, close, np.empty(8))
+    bootstrap_paths(close, np.zeros((2, 2), dtype=np.int64), np.empty(2), np.empty(2))

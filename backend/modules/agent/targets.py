@@ -105,7 +105,13 @@ def backtest_report(*, actor_id: str, backtest_id: str) -> AuditReport:
     with owned("backtest"):
         run = backtests_service.rebuild_run(actor_id=actor_id, backtest_id=backtest_id)
     ev = evidence_from_run(
-        run.bars, run.signals, run.config, float(run.periods_per_year), result=run.result, summary=run.metrics
+        run.bars,
+        run.signals,
+        run.config,
+        float(run.periods_per_year),
+        result=run.result,
+        summary=run.metrics,
+        in_out_gap=run.in_out_gap,
     )
     return audit_backtest(ev)
 

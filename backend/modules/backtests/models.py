@@ -2,8 +2,9 @@
 
 A row records everything needed to reproduce the run: strategy version, kind and parameters,
 symbol, interval, data range ``[start_ms, end_ms)``, provider, broker settings and engine version.
-The stored result is the metrics (JSONB, percents as numbers), a bounded equity curve and kline
-(see service.py for the bounds) and one `backtest_trades` row per round trip.
+The stored result is the metrics (JSONB, percents as numbers), the overfitting guardrails and an
+optional walk-forward analysis (JSONB), a bounded equity curve and kline (see service.py for the
+bounds) and one `backtest_trades` row per round trip.
 """
 
 from __future__ import annotations
@@ -64,6 +65,8 @@ class Backtest(TimestampMixin, Model):
     equity_curve: Mapped[list[Any] | None] = mapped_column(JSONB)  # [[time_ms, value], ...]
     kline: Mapped[list[Any] | None] = mapped_column(JSONB)  # [[t, o, h, l, c, v, signal|None], ...]
     finished_at: Mapped[int | None] = mapped_column(BigInteger)  # when the result was stored
+    guardrails: Mapped[dict[str, Any] | None] = mapped_column(JSONB)  # PSR, bootstrap, in/out gap
+    walk_forward: Mapped[dict[str, Any] | None] = mapped_column(JSONB)  # when the run asked for one
 
 
 class BacktestTrade(Model):

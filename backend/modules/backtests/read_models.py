@@ -135,6 +135,8 @@ class BacktestView:
     trades: list[Fill]
     trades_total: int | None  # fills of the whole result (``trades`` may hold only the first ones)
     equity: list[EquityPoint]
+    guardrails: dict[str, Any] | None = None  # detail/latest views: stored with the result
+    walk_forward: dict[str, Any] | None = None
 
 
 def backtest_view(
@@ -183,6 +185,8 @@ def backtest_view(
         trades=fills,
         trades_total=(trades_total if trades_total is not None else len(fills)) if full else None,
         equity=equity_of(row.equity_curve) if full else [],
+        guardrails=row.guardrails if full else None,
+        walk_forward=row.walk_forward if full else None,
     )
 
 

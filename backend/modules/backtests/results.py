@@ -1,7 +1,8 @@
 """A backtest's result: load its bars, compute signals, run the engine, and write the result rows.
 
 `service.run_backtest` (the job's work) calls these in order: ``load_bars`` -> ``compute`` ->
-``store``; the optional ``progress`` callback receives 30 (signals), 55 (engine), 80 (metrics).
+(``with_walk_forward`` when the run asked for one) -> ``store``; the optional ``progress``
+callback receives 30 (signals), 55 (engine), 80 (metrics and guardrails), then 80-94 (walk-forward).
 Storing a run again (a requeue after a lost worker) replaces its trades, so it is written once.
 """
 
@@ -10,7 +11,7 @@ from __future__ import annotations
 import io
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from decimal import Decimal
 from typing import Any
 
@@ -22,11 +23,13 @@ from backend.core.db import now_ms
 from backend.core.errors import AppError
 from backend.core.jobs import JobFailed
 from backend.domain.backtest import engine
+from backend.domain.backtest.guardrails import Guardrails, result_guardrails
 from backend.domain.backtest.metrics import compute_metrics
 from backend.domain.backtest.types import BacktestConfig, BacktestResult, Signals
 from backend.domain.bars import Bars
 from backend.domain.marketdata.intervals import interval_ms
 from backend.extensions import db
+from backend.modules.backtests import walk_forward
 from backend.modules.backtests.models import Backtest, BacktestTrade
 from backend.modules.market import service as market_service
 from backend.modules.strategies import service as strategies_service
@@ -45,6 +48,8 @@ class Computed:
     config: BacktestConfig
     result: BacktestResult
     metrics: dict[str, Any]
+    guardrails: Guardrails
+    walk_forward: dict[str, Any] | None = None  # the stored walk-forward object, when asked for
 
 
 def periods_per_year(interval: str) -> float:
@@ -101,8 +106,39 @@ def compute(
     config = config or config_of(row)
     result = engine.run(bars, signals, config)
     progress(80)
-    metrics = compute_metrics(result, bars, periods_per_year(row.interval))
-    return Computed(bars=bars, signals=signals, config=config, result=result, metrics=metrics)
+    ppy = periods_per_year(row.interval)
+    metrics = compute_metrics(result, bars, ppy)
+    return Computed(
+        bars=bars,
+        signals=signals,
+        config=config,
+        result=result,
+        metrics=metrics,
+        guardrails=result_guardrails(result, ppy),
+    )
+
+
+def with_walk_forward(
+    row: Backtest,
+    done: Computed,
+    request: dict[str, Any],
+    *,
+    progress: Callable[[float], None] = _no_progress,
+) -> Computed:
+    """Add the planned walk-forward analysis (``walk_forward.plan``) and its in/out gap to ``done``."""
+    analysis = walk_forward.run(
+        kind=row.kind,
+        bars=done.bars,
+        config=done.config,
+        periods_per_year=periods_per_year(row.interval),
+        request=request,
+        progress=lambda f: progress(80 + 14 * f),
+    )
+    limit = int(current_app.config["BACKTEST_CURVE_MAX"])
+    stored = walk_forward.to_json(analysis, request, done.bars, lambda t, e: equity_rows(t, e, limit))
+    return replace(
+        done, guardrails=replace(done.guardrails, in_out=analysis.degradation), walk_forward=stored
+    )
 
 
 def _dec(value: float) -> Decimal:
@@ -238,6 +274,8 @@ def store(row: Backtest, done: Computed) -> None:
     row.bars_count = len(done.bars)
     row.final_equity = _dec(done.result.final_equity)
     row.metrics = done.metrics
+    row.guardrails = done.guardrails.to_dict()
+    row.walk_forward = done.walk_forward
     row.kline = kline_rows(done.bars, done.result.trades, int(cfg["BACKTEST_KLINE_MAX"]))
     row.equity_curve = equity_rows(done.bars.time, done.result.equity, int(cfg["BACKTEST_CURVE_MAX"]))
     row.finished_at = now_ms()

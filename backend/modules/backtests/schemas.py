@@ -10,12 +10,21 @@ import marshmallow as ma
 from marshmallow import EXCLUDE, validate
 
 from backend.core.schemas import BaseSchema, CamelSchema, Id, Money, Rounded, Symbol, TimestampMs
+from backend.domain.backtest.walkforward import OBJECTIVES
 from backend.domain.marketdata.intervals import INTERVALS
 from backend.modules.backtests.read_models import EquityPoint, KlineBar
 from backend.modules.market.sources import PROVIDERS
 from backend.modules.strategies import service as strategies_service
 
 MAX_TIME_MS = 4_102_444_800_000  # 2100-01-01 UTC: keeps times far inside BIGINT
+MAX_FOLDS = 20
+MAX_GRID_VALUES = 16
+GUARDRAILS_DOC = (
+    "Overfitting guardrails (docs/engine.md): probabilisticSharpe, deflatedSharpe (null for a single "
+    "run), bootstrap (5-95 % band of totalReturn and maxDrawdown over resampled trades), inOutSample "
+    "(the walk-forward degradation, null without one). Null until the run completes."
+)
+WALK_FORWARD_DOC = "The walk-forward analysis the run asked for (docs/backtests.md); null without one."
 
 
 class InlineStrategySchema(BaseSchema):
@@ -27,6 +36,20 @@ class InlineStrategySchema(BaseSchema):
         metadata={"enum_from": strategies_service.kind_names},
     )
     params = ma.fields.Dict(keys=ma.fields.String(), load_default=dict)
+
+
+class WalkForwardSchema(BaseSchema):
+    """A walk-forward analysis of the run: rolling folds, parameters chosen in-sample (docs/backtests.md)."""
+
+    folds = ma.fields.Integer(required=True, strict=True, validate=validate.Range(min=2, max=MAX_FOLDS))
+    train_fraction = ma.fields.Float(load_default=0.7, validate=validate.Range(min=0.1, max=0.9))
+    params = ma.fields.Dict(
+        keys=ma.fields.String(validate=validate.Length(min=1, max=64)),
+        values=ma.fields.List(ma.fields.Raw(), validate=validate.Length(min=1, max=MAX_GRID_VALUES)),
+        validate=validate.Length(min=1),
+        metadata={"description": "Values to try per parameter; default: each at 75/100/125 % of its value."},
+    )
+    objective = ma.fields.String(load_default="sharpeRatio", validate=validate.OneOf(OBJECTIVES))
 
 
 class BacktestRunSchema(BaseSchema):
@@ -54,6 +77,7 @@ class BacktestRunSchema(BaseSchema):
     provider = ma.fields.String(load_default="auto", validate=validate.OneOf(PROVIDERS))
     allow_short = ma.fields.Boolean(load_default=False)
     name = ma.fields.String(validate=validate.Length(min=1, max=200))
+    walk_forward = ma.fields.Nested(WalkForwardSchema)
 
     @ma.validates_schema
     def _one_strategy(self, data, **kwargs):
@@ -255,6 +279,8 @@ class BacktestDetailSchema(BacktestSchema):
     trades = ma.fields.List(ma.fields.Nested(TradeSchema), metadata={"description": TRADES_DOC})
     trades_total = ma.fields.Integer(metadata={"description": "Fills of the whole result."})
     equity = RowList(BacktestEquityPointSchema, equity_json)
+    guardrails = ma.fields.Dict(allow_none=True, metadata={"description": GUARDRAILS_DOC})
+    walk_forward = ma.fields.Dict(allow_none=True, metadata={"description": WALK_FORWARD_DOC})
 
 
 class BacktestLatestSchema(CamelSchema):
@@ -272,6 +298,8 @@ class BacktestLatestSchema(CamelSchema):
     finished_at = ma.fields.Integer(allow_none=True)
     metrics = ma.fields.Dict(allow_none=True)
     equity = RowList(BacktestEquityPointSchema, equity_json)
+    guardrails = ma.fields.Dict(allow_none=True, metadata={"description": GUARDRAILS_DOC})
+    walk_forward = ma.fields.Dict(allow_none=True, metadata={"description": WALK_FORWARD_DOC})
 
 
 class BacktestResultSchema(BacktestLatestSchema):

@@ -22,11 +22,12 @@ from backend.core.db import get_owned_or_404, now_ms, transactional
 from backend.core.jobs import Job
 from backend.core.pagination import Page, paginate
 from backend.domain.backtest import ENGINE_VERSION
+from backend.domain.backtest.guardrails import SampleGap, gap_from_dict
 from backend.domain.backtest.types import BacktestConfig, BacktestResult, Signals
 from backend.domain.bars import Bars
 from backend.domain.marketdata.intervals import floor_time, interval_ms
 from backend.extensions import db
-from backend.modules.backtests import results
+from backend.modules.backtests import results, walk_forward
 from backend.modules.backtests.errors import (
     BacktestNotFound,
     InvalidBacktest,
@@ -194,8 +195,11 @@ def submit_backtest(
     symbol = strategies_service.known_symbol(symbol)
     interval = interval or d.interval or "1h"
     start, end = _range(interval, start, end)
+    payload = _walk_forward_payload(
+        d, options.get("walk_forward"), -(-(end - start) // interval_ms(interval))
+    )
     _check_active(actor_id)
-    job = jobs.submit(JOB_KIND, owner_id=actor_id, subject_id=d.subject_id)
+    job = jobs.submit(JOB_KIND, owner_id=actor_id, subject_id=d.subject_id, payload=payload)
     row = _new_row(
         actor_id=actor_id,
         job=job,
@@ -211,12 +215,23 @@ def submit_backtest(
     return Submitted(job_id=job.id, backtest_id=row.id)
 
 
+def _walk_forward_payload(
+    d: Definition, request: Mapping[str, Any] | None, bars: int
+) -> dict[str, Any] | None:
+    """Return the job payload of a walk-forward request (None without one); 422 when it cannot run."""
+    if not request:
+        return None
+    return {"walk_forward": walk_forward.plan(kind=d.kind, params=d.params, request=request, bars=bars)}
+
+
 @jobs.job_kind(JOB_KIND)
 def run_backtest(ctx: jobs.JobContext) -> None:
     """Load the bars, run the engine and store the result with the job's SUCCESS (one commit)."""
     row = _row_of_job(ctx.job_id)
     bars = results.load_bars(row)
     done = results.compute(row, bars, progress=ctx.progress)
+    if ctx.payload.get("walk_forward"):
+        done = results.with_walk_forward(row, done, ctx.payload["walk_forward"], progress=ctx.progress)
     ctx.progress(95)
     _store(ctx, row.id, done)
 
@@ -424,6 +439,7 @@ class RebuiltRun:
     result: BacktestResult
     metrics: dict[str, Any]
     summary: Summary | None
+    in_out_gap: SampleGap | None = None  # the stored walk-forward degradation, when it ran one
 
 
 def rebuild_run(*, actor_id: str, backtest_id: str) -> RebuiltRun:
@@ -450,6 +466,7 @@ def rebuild_run(*, actor_id: str, backtest_id: str) -> RebuiltRun:
         result=done.result,
         metrics=done.metrics,
         summary=summary_of(done.metrics),
+        in_out_gap=gap_from_dict((row.guardrails or {}).get("inOutSample")),
     )
 
 

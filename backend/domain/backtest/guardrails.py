@@ -1,0 +1,364 @@
+"""Overfitting guardrails: is a backtest's Sharpe ratio real, and how fragile is its result?
+
+Pure functions over return and trade arrays (formulas and references in docs/engine.md):
+
+- ``probabilistic_sharpe``: the probability that the true Sharpe ratio exceeds a benchmark, given
+  the observed one, the number of returns, their skewness and kurtosis (Bailey & López de Prado,
+  "The Sharpe Ratio Efficient Frontier", 2012).
+- ``deflated_sharpe``: the same probability against the Sharpe ratio the best of N trials would
+  reach by luck alone (Bailey & López de Prado, "The Deflated Sharpe Ratio", 2014).
+- ``bootstrap_trades``: trade returns resampled with replacement (seeded), giving a 5-95 % band
+  for the total return and the max drawdown of the closed-trade equity path.
+- ``in_out_gap``: in-sample against out-of-sample Sharpe (walk-forward degradation).
+
+Units: Sharpe ratios inside the PSR/DSR formulas are **per bar** (mean / std of per-bar returns,
+ddof=1, risk-free 0); the annualised ratio of ``metrics.sharpe_ratio`` divided by
+sqrt(periods_per_year) is that number. Kurtosis is the plain (non-excess) fourth standardised
+moment (3 for a normal distribution); skewness and kurtosis use population moments. Percentages
+are numbers in percent. Undefined values are None, never NaN.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from statistics import NormalDist
+from typing import Any
+
+import numpy as np
+
+from backend.domain.backtest import kernels
+from backend.domain.backtest.metrics import bar_returns, finite_or_none
+from backend.domain.backtest.types import BacktestResult
+
+EULER_GAMMA = 0.5772156649015329
+BOOTSTRAP_SEED = 20240607  # fixed: a stored result's band is reproducible
+BOOTSTRAP_SAMPLES = 1000
+BOOTSTRAP_MIN_SAMPLES = 200
+BOOTSTRAP_MAX_CELLS = 500_000  # samples x trades drawn at most: bounds time and memory of a job
+_NORMAL = NormalDist()
+
+
+@dataclass(frozen=True)
+class ReturnMoments:
+    """What the PSR needs of a return series: count, per-bar Sharpe, skewness, kurtosis."""
+
+    observations: int
+    sharpe: float  # per bar: mean / std (ddof=1)
+    skewness: float
+    kurtosis: float  # non-excess: 3 for a normal distribution
+
+
+def return_moments(returns: np.ndarray) -> ReturnMoments | None:
+    """Return the moments of per-bar ``returns`` (fractions); None with < 3 values or no variance."""
+    r = np.asarray(returns, dtype=np.float64)
+    n = len(r)
+    if n < 3 or not np.all(np.isfinite(r)):
+        return None
+    mean = float(r.sum()) / n
+    centred = r - mean
+    sq = centred * centred
+    m2 = float(sq.sum()) / n
+    if m2 <= 0.0:
+        return None
+    m3 = float(np.einsum("i,i->", sq, centred)) / n
+    m4 = float(np.einsum("i,i->", sq, sq)) / n
+    std = math.sqrt(m2 * n / (n - 1))
+    return ReturnMoments(n, mean / std, m3 / m2**1.5, m4 / (m2 * m2))
+
+
+def probabilistic_sharpe(m: ReturnMoments, benchmark: float = 0.0) -> float | None:
+    """Return PSR(SR*) = Phi((SR - SR*) sqrt(n - 1) / sqrt(1 - g3 SR + (g4 - 1) / 4 SR^2)).
+
+    ``benchmark`` (SR*) is per bar like ``m.sharpe``. None when the variance term is not positive
+    (extreme skewness against a large Sharpe ratio: the estimate's error is undefined).
+    """
+    sr = m.sharpe
+    variance = 1.0 - m.skewness * sr + (m.kurtosis - 1.0) / 4.0 * sr * sr
+    if not variance > 0.0:
+        return None
+    z = (sr - benchmark) * math.sqrt(m.observations - 1) / math.sqrt(variance)
+    return _NORMAL.cdf(z)
+
+
+def expected_max_sharpe(trials: int, variance: float) -> float:
+    """Return E[max SR] of ``trials`` unskilled trials whose Sharpe ratios have ``variance``.
+
+    sqrt(V) ((1 - gamma) Phi^-1(1 - 1/N) + gamma Phi^-1(1 - 1/(N e))), gamma = Euler-Mascheroni;
+    0 for a single trial (nothing was selected). Units are those of the variance's Sharpe ratios.
+    """
+    if trials < 1:
+        raise ValueError("trials must be >= 1")
+    if trials == 1 or variance <= 0.0:
+        return 0.0
+    return math.sqrt(variance) * (
+        (1.0 - EULER_GAMMA) * _NORMAL.inv_cdf(1.0 - 1.0 / trials)
+        + EULER_GAMMA * _NORMAL.inv_cdf(1.0 - 1.0 / (trials * math.e))
+    )
+
+
+@dataclass(frozen=True)
+class DeflatedSharpe:
+    """The DSR of the selected trial and what it was deflated by (per-bar Sharpe units)."""
+
+    value: float | None
+    trials: int
+    sharpe_variance: float  # variance of the trials' per-bar Sharpe ratios (ddof=1)
+    expected_max_sharpe: float  # the benchmark SR* the selected trial had to beat
+
+
+def deflated_sharpe(m: ReturnMoments, *, trials: int, sharpe_variance: float) -> DeflatedSharpe:
+    """Return DSR = PSR(E[max SR of ``trials``]) for the selected trial's return moments ``m``."""
+    benchmark = expected_max_sharpe(trials, sharpe_variance)
+    return DeflatedSharpe(probabilistic_sharpe(m, benchmark), trials, sharpe_variance, benchmark)
+
+
+def trials_variance(sharpes: Sequence[float | None], periods_per_year: float = 1.0) -> tuple[int, float]:
+    """Return (trials, variance of their per-bar Sharpe ratios) from the trials' Sharpe ratios.
+
+    ``sharpes`` are annualised with ``periods_per_year`` (pass 1.0 when they are per bar already),
+    as a sweep's runs report ``sharpeRatio``; an undefined one (None, a run without variance)
+    still counts as a trial but adds nothing to the variance.
+    """
+    values = np.array([s for s in sharpes if s is not None and math.isfinite(s)], dtype=np.float64)
+    variance = float(np.var(values, ddof=1)) / periods_per_year if len(values) > 1 else 0.0
+    return len(sharpes), variance
+
+
+def deflated_sharpe_of_trials(
+    returns: np.ndarray, sharpes: Sequence[float | None], periods_per_year: float
+) -> DeflatedSharpe | None:
+    """Return the DSR of the selected run's per-bar ``returns`` among trials with annualised ``sharpes``.
+
+    The entry point for sweeps: ``returns`` are the best run's per-bar returns
+    (``metrics.bar_returns``), ``sharpes`` every run's ``sharpeRatio``. None without moments.
+    """
+    m = return_moments(returns)
+    if m is None or not sharpes:
+        return None
+    trials, variance = trials_variance(sharpes, periods_per_year)
+    return deflated_sharpe(m, trials=trials, sharpe_variance=variance)
+
+
+# --- bootstrap of trade returns ------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Band:
+    """The 5th, 50th and 95th percentiles of a resampled quantity (linear interpolation)."""
+
+    p5: float
+    p50: float
+    p95: float
+
+
+@dataclass(frozen=True)
+class TradeBootstrap:
+    """Bands of total return and max drawdown (percent) over resampled trade sequences."""
+
+    samples: int
+    seed: int
+    trades: int
+    total_return: Band
+    max_drawdown: Band
+
+
+def trade_growth(pnl: np.ndarray, initial: float) -> np.ndarray:
+    """Return each trade's pnl as a fraction of the account equity when it opened.
+
+    Trades never overlap (a reversal closes first) and the account is flat between them, so the
+    equity at trade i's entry is ``initial + sum(pnl[:i])``: compounding these growths
+    reproduces the final equity exactly.
+    """
+    p = np.asarray(pnl, dtype=np.float64)
+    before = float(initial) + np.concatenate(([0.0], np.cumsum(p)[:-1]))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        growth: np.ndarray = np.where(before > 0, p / before, 0.0)
+    return growth
+
+
+def bootstrap_samples(trades: int, cap: int = BOOTSTRAP_SAMPLES) -> int:
+    """Return how many sequences to draw for ``trades`` trades (bounded by BOOTSTRAP_MAX_CELLS)."""
+    return max(BOOTSTRAP_MIN_SAMPLES, min(cap, BOOTSTRAP_MAX_CELLS // max(trades, 1)))
+
+
+def bootstrap_trades(
+    growth: np.ndarray, *, seed: int = BOOTSTRAP_SEED, samples: int | None = None
+) -> TradeBootstrap | None:
+    """Resample per-trade ``growth`` (``trade_growth``) with replacement; None with < 2 trades.
+
+    Each sample draws ``len(growth)`` trades with ``numpy.random.default_rng(seed).integers(0,
+    n, size=(samples, n))`` and compounds them from 1: its total return is the product minus 1,
+    its max drawdown the worst fall of that closed-trade path below its running peak (the start
+    included). Deterministic for a given seed; ``samples`` defaults to ``bootstrap_samples(n)``.
+    """
+    g = np.asarray(growth, dtype=np.float64)
+    n = len(g)
+    if n < 2 or not np.all(np.isfinite(g)):
+        return None
+    k = samples if samples is not None else bootstrap_samples(n)
+    log_growth = np.log1p(np.maximum(g, -1.0 + 1e-12))
+    draws = np.random.default_rng(seed).integers(0, n, size=(k, n))
+    if kernels.active():  # one pass per row instead of four (k, n) temporaries
+        level, worst = np.empty(k), np.empty(k)
+        kernels.bootstrap_paths(log_growth, draws, level, worst)
+    else:
+        path = log_growth[draws]
+        np.cumsum(path, axis=1, out=path)  # log equity after each trade
+        peak = np.maximum.accumulate(np.maximum(path, 0.0), axis=1)  # the start (log 1 = 0) is a peak
+        level, worst = path[:, -1], np.min(path - peak, axis=1)
+    total = np.expm1(level) * 100.0
+    drawdown = np.expm1(worst) * 100.0
+    return TradeBootstrap(k, seed, n, _band(total), _band(drawdown))
+
+
+def _band(values: np.ndarray) -> Band:
+    p5, p50, p95 = np.percentile(values, [5.0, 50.0, 95.0])
+    return Band(float(p5), float(p50), float(p95))
+
+
+# --- in-sample against out-of-sample ---------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SampleGap:
+    """In-sample against out-of-sample Sharpe (annualised): the gap and the efficiency OOS / IS."""
+
+    in_sample_sharpe: float | None
+    out_of_sample_sharpe: float | None
+    gap: float | None  # in - out: how much of the in-sample Sharpe did not carry over
+    efficiency: float | None  # out / in, when the in-sample Sharpe is positive (Pardo's WFE)
+
+
+def in_out_gap(in_sample: float | None, out_of_sample: float | None) -> SampleGap:
+    """Return the gap and efficiency of an in-sample and an out-of-sample Sharpe ratio."""
+    if in_sample is None or out_of_sample is None:
+        return SampleGap(in_sample, out_of_sample, None, None)
+    gap = finite_or_none(in_sample - out_of_sample)
+    efficiency = finite_or_none(out_of_sample / in_sample) if in_sample > 0 else None
+    return SampleGap(in_sample, out_of_sample, gap, efficiency)
+
+
+# --- every result ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Guardrails:
+    """The guardrails of one result (see the module docstring); None parts were not computable."""
+
+    moments: ReturnMoments | None
+    probabilistic_sharpe: float | None
+    periods_per_year: float
+    deflated: DeflatedSharpe | None = None
+    bootstrap: TradeBootstrap | None = None
+    in_out: SampleGap | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return the JSON-safe camelCase form stored with a result (full precision)."""
+        return {
+            "probabilisticSharpe": _psr_dict(self),
+            "deflatedSharpe": _dsr_dict(self.deflated, self.periods_per_year),
+            "bootstrap": _bootstrap_dict(self.bootstrap),
+            "inOutSample": _gap_dict(self.in_out),
+        }
+
+
+def compute_guardrails(
+    returns: np.ndarray,
+    pnl: np.ndarray,
+    initial: float,
+    periods_per_year: float,
+    *,
+    deflated: DeflatedSharpe | None = None,
+    in_out: SampleGap | None = None,
+    seed: int = BOOTSTRAP_SEED,
+) -> Guardrails:
+    """Return the guardrails of per-bar ``returns`` and trade ``pnl`` (money) from ``initial``."""
+    m = return_moments(returns)
+    return Guardrails(
+        moments=m,
+        probabilistic_sharpe=probabilistic_sharpe(m) if m is not None else None,
+        periods_per_year=periods_per_year,
+        deflated=deflated,
+        bootstrap=bootstrap_trades(trade_growth(pnl, initial), seed=seed),
+        in_out=in_out,
+    )
+
+
+def result_guardrails(
+    result: BacktestResult,
+    periods_per_year: float,
+    *,
+    deflated: DeflatedSharpe | None = None,
+    in_out: SampleGap | None = None,
+) -> Guardrails:
+    """Return the guardrails of an engine result (returns from the initial capital, its trades)."""
+    initial = float(result.config.initial_capital)
+    returns = bar_returns(result.equity, initial)
+    return compute_guardrails(
+        returns, result.trades["pnl"], initial, periods_per_year, deflated=deflated, in_out=in_out
+    )
+
+
+def _psr_dict(g: Guardrails) -> dict[str, Any] | None:
+    m = g.moments
+    if m is None:
+        return None
+    return {
+        "value": finite_or_none(g.probabilistic_sharpe),
+        "benchmarkSharpe": 0.0,
+        "sharpePerBar": finite_or_none(m.sharpe),
+        "observations": m.observations,
+        "skewness": finite_or_none(m.skewness),
+        "kurtosis": finite_or_none(m.kurtosis),
+    }
+
+
+def _dsr_dict(d: DeflatedSharpe | None, periods_per_year: float) -> dict[str, Any] | None:
+    if d is None:
+        return None
+    return {
+        "value": finite_or_none(d.value),
+        "trials": d.trials,
+        "sharpeVariancePerBar": finite_or_none(d.sharpe_variance),
+        "expectedMaxSharpePerBar": finite_or_none(d.expected_max_sharpe),
+        "expectedMaxSharpe": finite_or_none(d.expected_max_sharpe * math.sqrt(periods_per_year)),
+    }
+
+
+def band_dict(b: Band) -> dict[str, float | None]:
+    """Return ``{p5, p50, p95}``."""
+    return {"p5": finite_or_none(b.p5), "p50": finite_or_none(b.p50), "p95": finite_or_none(b.p95)}
+
+
+def _bootstrap_dict(b: TradeBootstrap | None) -> dict[str, Any] | None:
+    if b is None:
+        return None
+    return {
+        "samples": b.samples,
+        "seed": b.seed,
+        "trades": b.trades,
+        "totalReturn": band_dict(b.total_return),
+        "maxDrawdown": band_dict(b.max_drawdown),
+    }
+
+
+def _gap_dict(s: SampleGap | None) -> dict[str, Any] | None:
+    if s is None:
+        return None
+    return {
+        "inSampleSharpe": finite_or_none(s.in_sample_sharpe),
+        "outOfSampleSharpe": finite_or_none(s.out_of_sample_sharpe),
+        "sharpeGap": finite_or_none(s.gap),
+        "efficiency": finite_or_none(s.efficiency),
+    }
+
+
+def gap_from_dict(raw: Any) -> SampleGap | None:
+    """Return the SampleGap of a stored ``inOutSample`` object (None when absent)."""
+    if not isinstance(raw, dict):
+        return None
+    return SampleGap(
+        raw.get("inSampleSharpe"), raw.get("outOfSampleSharpe"), raw.get("sharpeGap"), raw.get("efficiency")
+    )
