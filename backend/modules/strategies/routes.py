@@ -59,7 +59,10 @@ def kinds():
 @jwt_required()
 @blp.response(200, StrategyTemplateSchema(many=True))
 def templates():
-    """List the starter python strategies (SMA crossover, RSI, Bollinger breakout) as code."""
+    """List the starter python strategies (SMA crossover, RSI, Bollinger breakout) as code.
+
+    Order: fixed, as listed (SMA crossover, RSI, Bollinger breakout).
+    """
     return service.list_templates()
 
 
