@@ -253,6 +253,7 @@ class JobContext:
         self.subject_id = job.subject_id
         self.payload: dict[str, Any] = dict(job.payload or {})
         self.committed = False  # set once complete()'s transaction has committed
+        self.handed_off = False  # set by hand_off(): other tasks finish the job
         self._progress_at = time.monotonic()  # the claim stored progress 0 just now
         self._connection: Connection | None = None
 
@@ -318,6 +319,14 @@ class JobContext:
 
     def _mark_committed(self) -> None:
         self.committed = True
+
+    def hand_off(self) -> None:
+        """Leave the job RUNNING when the work returns: tasks it sent (a sweep's chunks) finish it.
+
+        Those tasks keep the job's heartbeat fresh while they run; if none does for
+        JOB_STALE_AFTER_S the reaper requeues the job and its work runs again (it must be idempotent).
+        """
+        self.handed_off = True
 
 
 def _claim(job_id: str) -> Job | None:
@@ -414,6 +423,8 @@ def execute(job_id: str) -> str | None:
         _finish(job_id, FAILED, reason=reason, message=message)
         return FAILED
     db.session.rollback()  # end the work's last read (what it wanted kept, it committed)
+    if ctx.handed_off:
+        return RUNNING
     if not ctx.committed:  # work that did not complete() in a @transactional commit
         _finish(job_id, SUCCESS)
     return SUCCESS
