@@ -142,10 +142,10 @@ def sweep_heatmap(args, sweep_id: str):
     return sweeps.get_heatmap(actor_id=current_user_id(), sweep_id=sweep_id, **args)
 
 
-@blp.route("/sweeps/<string:sweep_id>/runs/<int:index>/promote", methods=["POST"])
+@blp.route("/sweeps/<string:sweep_id>/runs/<string:index>/promote", methods=["POST"])
 @jwt_required()
 @blp.response(202, SubmittedSchema)
-def sweep_promote(sweep_id: str, index: int):
+def sweep_promote(sweep_id: str, index: str):
     """Run one run of my sweep as a normal backtest with its full result (poll its job)."""
     return sweeps.promote_run(actor_id=current_user_id(), sweep_id=sweep_id, index=index)
 

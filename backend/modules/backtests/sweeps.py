@@ -754,10 +754,12 @@ def cancel_sweep(*, actor_id: str, sweep_id: str) -> SweepView:
 
 
 @transactional
-def promote_run(*, actor_id: str, sweep_id: str, index: int) -> service.Submitted:
+def promote_run(*, actor_id: str, sweep_id: str, index: str | int) -> service.Submitted:
     """Submit a normal backtest of one run (the sweep's pinned version with that run's parameters)."""
     row = _owned(actor_id, sweep_id)
-    run = db.session.get(SweepRun, (row.id, index))
+    text_index = str(index)
+    number = int(text_index) if text_index.isdigit() and len(text_index) < 10 else -1
+    run = db.session.get(SweepRun, (row.id, number)) if number >= 0 else None
     if run is None:
         raise SweepNotFound("Sweep run not found.")
     if run.metrics is None:

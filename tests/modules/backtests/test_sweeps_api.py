@@ -165,7 +165,13 @@ def test_promote_runs_a_normal_backtest_with_the_runs_parameters(client, user, m
     assert detail["status"] == "completed" and detail["params"] == {"fast": 10, "slow": 30}
     assert detail["strategyId"] == sid and detail["feeBps"] == 5
     assert detail["metrics"] == run["metrics"]  # the same run, now with its full result
-    error(client.post(f"/api/backtests/sweeps/{ids['sweep_id']}/runs/99/promote", headers=user.headers), 404)
+    for index in ("99", "-1", "x", "1" * 30):
+        error(
+            client.post(
+                f"/api/backtests/sweeps/{ids['sweep_id']}/runs/{index}/promote", headers=user.headers
+            ),
+            404,
+        )
 
 
 def test_promoting_a_run_without_result_is_422(client, user, sweep):
