@@ -1,6 +1,6 @@
 """Celery bound to the Flask app: queues, routes by task-name prefix, and the one beat schedule.
 
-Workers start with ``celery -A backend.celery_app worker -Q default,backtests,workflows,bots``;
+Workers start with ``celery -A backend.celery_app worker -Q default,backtests,sweeps,workflows,bots``;
 beat with ``celery -A backend.celery_app beat``. Tasks run inside the app context (FlaskTask).
 """
 
@@ -11,10 +11,12 @@ from celery.signals import worker_process_init
 from flask import Flask
 from kombu import Exchange, Queue
 
-QUEUES = ("default", "backtests", "workflows", "bots")
+QUEUES = ("default", "backtests", "sweeps", "workflows", "bots")
 
-# Routing by task-name prefix: a slow backtest never delays a bot tick.
+# Routing by task-name prefix: a slow backtest never delays a bot tick. A sweep's chunks have a
+# queue of their own, so a 10,000-run sweep never delays a single backtest (docs/backtests.md).
 TASK_ROUTES = {
+    "backtests.sweep_chunk": {"queue": "sweeps"},
     "backtests.*": {"queue": "backtests"},
     "workflows.*": {"queue": "workflows"},
     "bots.*": {"queue": "bots"},

@@ -82,7 +82,7 @@ def main() -> int:
             "--loglevel",
             "INFO",
             "-Q",
-            "default,backtests,workflows,bots",
+            "default,backtests,sweeps,workflows,bots",
             "--concurrency",
             "2",
         ],

@@ -33,6 +33,7 @@ class JobContext:
         self.subject_id = job.subject_id
         self.payload: dict[str, Any] = dict(job.payload or {})
         self.committed = False  # set once complete()'s transaction has committed
+        self.handed_off = False  # set by hand_off(): other tasks finish the job
         self._progress_at = time.monotonic()  # the claim stored progress 0 just now
         self._connection: Connection | None = None
 
@@ -98,6 +99,14 @@ class JobContext:
 
     def _mark_committed(self) -> None:
         self.committed = True
+
+    def hand_off(self) -> None:
+        """Leave the job RUNNING when the work returns: tasks it sent (a sweep's chunks) finish it.
+
+        Those tasks keep the job's heartbeat fresh while they run; if none does for
+        JOB_STALE_AFTER_S the reaper requeues the job and its work runs again (it must be idempotent).
+        """
+        self.handed_off = True
 
 
 class _Heartbeat:

@@ -226,6 +226,8 @@ def execute(job_id: str) -> str | None:
         _finish(job_id, FAILED, reason=reason, message=message)
         return FAILED
     db.session.rollback()  # end the work's last read (what it wanted kept, it committed)
+    if ctx.handed_off:
+        return RUNNING
     if not ctx.committed:  # work that did not complete() in a @transactional commit
         _finish(job_id, SUCCESS)
     return SUCCESS

@@ -38,3 +38,31 @@ class TooManyActive(RateLimited):
 
     code = "backtests.too_many_active"
     default_message = "Too many backtests are already queued or running; wait for one to finish."
+
+
+class SweepNotFound(NotFound):
+    """Raise when a sweep (or one of its runs) does not exist or the caller may not see it."""
+
+    code = "backtests.sweep_not_found"
+    default_message = "Sweep not found."
+
+
+class InvalidSweep(Invalid):
+    """Raise when a sweep request breaks a rule (space, method, objective, heatmap axes)."""
+
+    code = "backtests.invalid_sweep"
+    default_message = "The sweep request is invalid."
+
+
+class SweepTooLarge(Invalid):
+    """Raise when a sweep would make more runs than SWEEP_MAX_RUNS allows."""
+
+    code = "backtests.sweep_too_large"
+    default_message = "The sweep makes too many runs."
+
+
+class SweepNotCancellable(Conflict):
+    """Raise when cancelling a sweep that already finished."""
+
+    code = "backtests.sweep_not_cancellable"
+    default_message = "This sweep has already finished."

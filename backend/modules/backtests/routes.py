@@ -7,7 +7,7 @@ from flask_jwt_extended import jwt_required
 from backend.core.auth import current_user_id, optional_user_id
 from backend.core.envelope import EnvelopeBlueprint
 from backend.core.pagination import PageArgs, paginated
-from backend.modules.backtests import service
+from backend.modules.backtests import service, sweeps
 from backend.modules.backtests.schemas import (
     BacktestDetailSchema,
     BacktestLatestSchema,
@@ -18,6 +18,14 @@ from backend.modules.backtests.schemas import (
     LatestQuerySchema,
     SubmittedSchema,
     TradeSchema,
+)
+from backend.modules.backtests.sweep_schemas import (
+    HeatmapArgsSchema,
+    HeatmapSchema,
+    SweepRequestSchema,
+    SweepRunSchema,
+    SweepSchema,
+    SweepSubmittedSchema,
 )
 
 TRADES_PAGE_SIZE = 100  # fills per page of GET /{id}/trades by default
@@ -97,3 +105,60 @@ def trades(backtest_id: str, paging: PageArgs):
 def cancel(backtest_id: str):
     """Cancel my queued or running backtest."""
     return service.cancel_backtest(actor_id=current_user_id(), backtest_id=backtest_id)
+
+
+# --- parameter sweeps (backend/modules/backtests/sweeps.py) ----------------------------------------
+
+SWEEP_RUNS_PAGE_SIZE = 100
+SWEEP_RUNS_MAX_PAGE_SIZE = 1000
+
+
+@blp.route("/sweeps", methods=["POST"])
+@jwt_required()
+@blp.arguments(SweepRequestSchema)
+@blp.response(202, SweepSubmittedSchema)
+def sweep_submit(body):
+    """Submit a parameter sweep (grid or random, at most SWEEP_MAX_RUNS runs) as one job."""
+    return sweeps.submit_sweep(actor_id=current_user_id(), **body)
+
+
+@blp.route("/sweeps/<string:sweep_id>")
+@jwt_required()
+@blp.response(200, SweepSchema)
+def sweep_get(sweep_id: str):
+    """Return my sweep: status, progress, the best runs by its objective and the guardrails."""
+    return sweeps.get_sweep(actor_id=current_user_id(), sweep_id=sweep_id)
+
+
+@blp.route("/sweeps/<string:sweep_id>/runs")
+@jwt_required()
+@blp.response(200, SweepRunSchema(many=True))
+@paginated(blp, page_size=SWEEP_RUNS_PAGE_SIZE, max_page_size=SWEEP_RUNS_MAX_PAGE_SIZE)
+def sweep_runs(sweep_id: str, paging: PageArgs):
+    """Page through every stored run of my sweep (parameters and KPIs) by run index."""
+    return sweeps.list_runs(actor_id=current_user_id(), sweep_id=sweep_id, **paging)
+
+
+@blp.route("/sweeps/<string:sweep_id>/heatmap")
+@jwt_required()
+@blp.arguments(HeatmapArgsSchema, location="query")
+@blp.response(200, HeatmapSchema)
+def sweep_heatmap(args, sweep_id: str):
+    """Return a metric over two swept parameters (the best per cell when more than two vary)."""
+    return sweeps.get_heatmap(actor_id=current_user_id(), sweep_id=sweep_id, **args)
+
+
+@blp.route("/sweeps/<string:sweep_id>/runs/<string:index>/promote", methods=["POST"])
+@jwt_required()
+@blp.response(202, SubmittedSchema)
+def sweep_promote(sweep_id: str, index: str):
+    """Run one run of my sweep as a normal backtest with its full result (poll its job)."""
+    return sweeps.promote_run(actor_id=current_user_id(), sweep_id=sweep_id, index=index)
+
+
+@blp.route("/sweeps/<string:sweep_id>/cancel", methods=["POST"])
+@jwt_required()
+@blp.response(200, SweepSchema)
+def sweep_cancel(sweep_id: str):
+    """Cancel my queued or running sweep; every chunk stops within a quarter second."""
+    return sweeps.cancel_sweep(actor_id=current_user_id(), sweep_id=sweep_id)

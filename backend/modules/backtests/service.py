@@ -76,7 +76,9 @@ class Definition:
     subject_id: str | None = None  # the strategy whose dashboard status the job drives (owner's runs)
 
 
-def _definition(actor_id: str, strategy_id: str | None, strategy: Mapping[str, Any] | None) -> Definition:
+def resolve_definition(
+    actor_id: str, strategy_id: str | None, strategy: Mapping[str, Any] | None
+) -> Definition:
     """Resolve ``strategy_id`` (owned or published, else 404) or an inline ``{kind, params}``."""
     if strategy_id:
         run = strategies_service.get_strategy_for_run(actor_id=actor_id, strategy_id=strategy_id)
@@ -97,7 +99,7 @@ def _definition(actor_id: str, strategy_id: str | None, strategy: Mapping[str, A
     return Definition(None, None, kind, params, kind, None, None)
 
 
-def _range(interval: str, start: int | None, end: int | None) -> tuple[int, int]:
+def check_range(interval: str, start: int | None, end: int | None) -> tuple[int, int]:
     """Return ``[start, end)`` in Unix ms (defaults: the last DEFAULT_BARS bars); enforce the bar limit."""
     step = interval_ms(interval)
     end = int(end) if end is not None else floor_time(now_ms(), interval)
@@ -186,7 +188,27 @@ def submit_backtest(
     **options: Any,
 ) -> Submitted:
     """Validate the request, create the backtest and its job; the job is enqueued after commit."""
-    d = _definition(actor_id, strategy_id, strategy)
+    d = resolve_definition(actor_id, strategy_id, strategy)
+    return submit_definition(
+        actor_id=actor_id, d=d, symbol=symbol, interval=interval, start=start, end=end, **options
+    )
+
+
+def submit_definition(
+    *,
+    actor_id: str,
+    d: Definition,
+    symbol: str | None,
+    interval: str | None,
+    start: int | None,
+    end: int | None,
+    **options: Any,
+) -> Submitted:
+    """Create the backtest of a resolved definition and its job, in the caller's transaction.
+
+    ``submit_backtest`` resolves the definition from the request; a sweep resolves it from one of
+    its runs (the pinned version with that run's parameters) to promote it.
+    """
     symbol = symbol or d.symbol
     if not symbol:
         raise InvalidBacktest(
@@ -194,7 +216,7 @@ def submit_backtest(
         )
     symbol = strategies_service.known_symbol(symbol)
     interval = interval or d.interval or "1h"
-    start, end = _range(interval, start, end)
+    start, end = check_range(interval, start, end)
     payload = _walk_forward_payload(
         d, options.get("walk_forward"), -(-(end - start) // interval_ms(interval))
     )
@@ -503,7 +525,7 @@ def run_backtest_sync(
     *, actor_id: str, strategy_id: str, interval: str, start: int, end: int, **options: Any
 ) -> str:
     """Run a backtest of a strategy in this process, without a worker (the demo seed); return its id."""
-    d = _definition(actor_id, strategy_id, None)
+    d = resolve_definition(actor_id, strategy_id, None)
     ctx = jobs.start_inline(JOB_KIND, owner_id=actor_id, subject_id=d.subject_id)
     row = _new_row(
         actor_id=actor_id,

@@ -1,0 +1,164 @@
+"""HTTP shapes of parameter sweeps (/api/backtests/sweeps): the request, the sweep, runs, heatmap."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import marshmallow as ma
+from marshmallow import EXCLUDE, validate
+
+from backend.core.schemas import BaseSchema, CamelSchema, Id, Money, Symbol, TimestampMs
+from backend.domain.marketdata.intervals import INTERVALS
+from backend.modules.backtests.schemas import MAX_TIME_MS, RUN_STATUS, InlineStrategySchema
+from backend.modules.market.sources import PROVIDERS
+
+SPACE_DOC = (
+    "Parameter name -> a list of values (`[5, 10, 20]`) or an inclusive range "
+    '(`{"min": 5, "max": 50, "step": 5}`; a random sweep may leave out `step`).'
+)
+
+
+class SweepRequestSchema(BaseSchema):
+    """POST /api/backtests/sweeps: a strategy, data range, broker settings, space, method, objective."""
+
+    strategy_id = Id()
+    strategy = ma.fields.Nested(InlineStrategySchema)
+    symbol = Symbol()
+    interval = ma.fields.String(validate=validate.OneOf(INTERVALS))
+    start = TimestampMs(validate=validate.Range(min=0, max=MAX_TIME_MS))
+    end = TimestampMs(validate=validate.Range(min=1, max=MAX_TIME_MS))
+    initial_capital = Money(
+        load_default=Decimal(10000), validate=validate.Range(min=Decimal("0.01"), max=Decimal("1e12"))
+    )
+    fee_bps = Money(load_default=Decimal(0), validate=validate.Range(min=0, max=1000, max_inclusive=False))
+    slippage_bps = Money(
+        load_default=Decimal(0), validate=validate.Range(min=0, max=1000, max_inclusive=False)
+    )
+    provider = ma.fields.String(load_default="auto", validate=validate.OneOf(PROVIDERS))
+    allow_short = ma.fields.Boolean(load_default=False)
+    name = ma.fields.String(validate=validate.Length(min=1, max=200))
+    space = ma.fields.Dict(
+        keys=ma.fields.String(validate=validate.Length(min=1, max=64)),
+        required=True,
+        metadata={"description": SPACE_DOC},
+    )
+    method = ma.fields.String(load_default="grid", validate=validate.OneOf(["grid", "random"]))
+    samples = ma.fields.Integer(validate=validate.Range(min=1, max=2**31 - 1))
+    seed = ma.fields.Integer(load_default=0, validate=validate.Range(min=0, max=2**62))
+    objective = ma.fields.String(load_default="sharpeRatio", validate=validate.Length(min=1, max=40))
+    direction = ma.fields.String(
+        validate=validate.OneOf(["max", "min"]),
+        metadata={
+            "description": "Default: min for volatility, drawdown durations, ulcer index, fees, losses."
+        },
+    )
+
+    @ma.validates_schema
+    def _one_strategy(self, data, **kwargs):
+        if ("strategy_id" in data) == ("strategy" in data):
+            raise ma.ValidationError("Give exactly one of strategy_id or strategy.", "strategy_id")
+        if "strategy" in data and "symbol" not in data:
+            raise ma.ValidationError("Required with an inline strategy.", "symbol")
+
+
+class SweepSubmittedSchema(BaseSchema):
+    """The ids of a submitted sweep (HTTP 202)."""
+
+    job_id = ma.fields.String()
+    sweep_id = ma.fields.String()
+
+
+class SweepRunSchema(CamelSchema):
+    """One run: its index, the swept parameters, every metric (null if it could not run) and why not."""
+
+    index = ma.fields.Integer()
+    params = ma.fields.Dict()
+    metrics = ma.fields.Dict(allow_none=True)
+    objective = ma.fields.Float(allow_none=True)
+    error = ma.fields.String(allow_none=True)
+
+
+class SweepSchema(CamelSchema):
+    """A sweep: inputs, status and progress (its job's), counters, the best runs and the guardrails."""
+
+    id = ma.fields.String()
+    job_id = ma.fields.String()
+    name = ma.fields.String()
+    status = ma.fields.Function(
+        lambda view: RUN_STATUS[view.status],
+        metadata={
+            "type": "string",
+            "enum": ["queued", "running", "completed", "failed"],
+            "description": "A cancelled sweep is `failed` with `error.reason` = `cancelled`.",
+        },
+    )
+    progress = ma.fields.Integer()
+    strategy_id = ma.fields.String(allow_none=True)
+    strategy_version_id = ma.fields.String(allow_none=True)
+    kind = ma.fields.String()
+    params = ma.fields.Dict(
+        metadata={"description": "The base parameters; each run overrides the swept ones."}
+    )
+    symbol = ma.fields.String()
+    interval = ma.fields.String()
+    start = ma.fields.Integer()
+    end = ma.fields.Integer()
+    provider = ma.fields.String()
+    initial_capital = Money()
+    fee_bps = Money()
+    slippage_bps = Money()
+    allow_short = ma.fields.Boolean()
+    engine_version = ma.fields.String()
+    space = ma.fields.Dict()
+    method = ma.fields.String()
+    samples = ma.fields.Integer(allow_none=True)
+    seed = ma.fields.Integer()
+    objective = ma.fields.String()
+    direction = ma.fields.String()
+    total_runs = ma.fields.Integer()
+    runs_done = ma.fields.Integer()
+    chunks_total = ma.fields.Integer()
+    chunks_done = ma.fields.Integer()
+    created_at = ma.fields.Integer()
+    finished_at = ma.fields.Integer(allow_none=True)
+    best = ma.fields.List(
+        ma.fields.Nested(SweepRunSchema), metadata={"description": "Best runs by the objective."}
+    )
+    guardrails = ma.fields.Dict(
+        allow_none=True,
+        metadata={
+            "description": "Set when the sweep completes: trials, the best run's Sharpe ratio, its "
+            "probabilistic and deflated Sharpe ratios, the Sharpe ratio expected of the best of that "
+            "many unskilled trials, skewness, kurtosis, observations."
+        },
+    )
+    error = ma.fields.Dict(allow_none=True)
+
+
+class HeatmapArgsSchema(BaseSchema):
+    """`?x=&y=&metric=` of GET /api/backtests/sweeps/{id}/heatmap (metric: default the objective)."""
+
+    class Meta:
+        unknown = EXCLUDE
+
+    x = ma.fields.String(required=True, validate=validate.Length(min=1, max=64))
+    y = ma.fields.String(required=True, validate=validate.Length(min=1, max=64))
+    metric = ma.fields.String(validate=validate.Length(min=1, max=40))
+
+
+class HeatmapSchema(CamelSchema):
+    """A metric over two parameters: ``values[j][i]`` is at ``yValues[j]``, ``xValues[i]``."""
+
+    x = ma.fields.String()
+    y = ma.fields.String()
+    metric = ma.fields.String()
+    x_values = ma.fields.List(ma.fields.Raw())
+    y_values = ma.fields.List(ma.fields.Raw())
+    values = ma.fields.List(ma.fields.List(ma.fields.Float(allow_none=True)))
+    runs = ma.fields.List(
+        ma.fields.List(ma.fields.Integer(allow_none=True)),
+        metadata={"description": "The run behind each cell."},
+    )
+    aggregated = ma.fields.Boolean(
+        metadata={"description": "True when other parameters vary too: each cell is the best over them."}
+    )
