@@ -10,7 +10,7 @@ creates an SMA 10/30 BTCUSDT 1m strategy and submits backtests of it on mock bar
 
 The split comes from the worker: it is started through this script (``worker`` sub-command),
 which wraps the job's steps in timers *before* Celery forks its pool (no production code changes):
-``jobs._claim``, ``service._row_of_job``, ``results.load_bars``, the signals / ``engine.run`` /
+``jobs.runtime._claim``, ``service._row_of_job``, ``results.load_bars``, the signals / ``engine.run`` /
 ``compute_metrics`` calls inside ``results.compute``, ``JobContext.progress`` (each a commit),
 ``results.store`` (with ``trade_rows`` / ``kline_rows`` / ``equity_rows`` inside), ``ctx.complete``,
 and ``service._store`` (the transaction: its remainder is the flush + COMMIT). Each job appends
@@ -94,8 +94,8 @@ def instrument(timings_path: str) -> None:
 
     jobs.execute = timed_execute
     _time_trade_sql()
-    jobs._claim = _timed("claim", jobs._claim)
-    jobs._finish = _timed("finish", jobs._finish)
+    jobs.runtime._claim = _timed("claim", jobs.runtime._claim)
+    jobs.runtime._finish = _timed("finish", jobs.runtime._finish)
     jobs.JobContext.progress = _timed("progress", jobs.JobContext.progress)  # type: ignore[method-assign]
     jobs.JobContext.complete = _timed("complete", jobs.JobContext.complete)  # type: ignore[method-assign]
     service._row_of_job = _timed("row_read", service._row_of_job)

@@ -122,7 +122,7 @@ def sweep_submit(body):
     return sweeps.submit_sweep(actor_id=current_user_id(), **body)
 
 
-@blp.route("/sweeps/<string:sweep_id>")
+@blp.route("/sweeps/<id:sweep_id>")
 @jwt_required()
 @blp.response(200, SweepSchema)
 def sweep_get(sweep_id: str):
@@ -130,16 +130,19 @@ def sweep_get(sweep_id: str):
     return sweeps.get_sweep(actor_id=current_user_id(), sweep_id=sweep_id)
 
 
-@blp.route("/sweeps/<string:sweep_id>/runs")
+@blp.route("/sweeps/<id:sweep_id>/runs")
 @jwt_required()
 @blp.response(200, SweepRunSchema(many=True))
 @paginated(blp, page_size=SWEEP_RUNS_PAGE_SIZE, max_page_size=SWEEP_RUNS_MAX_PAGE_SIZE)
 def sweep_runs(sweep_id: str, paging: PageArgs):
-    """Page through every stored run of my sweep (parameters and KPIs) by run index."""
+    """Page through every stored run of my sweep (parameters and KPIs).
+
+    Order: run `index` ascending (the order the space was expanded in).
+    """
     return sweeps.list_runs(actor_id=current_user_id(), sweep_id=sweep_id, **paging)
 
 
-@blp.route("/sweeps/<string:sweep_id>/heatmap")
+@blp.route("/sweeps/<id:sweep_id>/heatmap")
 @jwt_required()
 @blp.arguments(HeatmapArgsSchema, location="query")
 @blp.response(200, HeatmapSchema)
@@ -148,7 +151,7 @@ def sweep_heatmap(args, sweep_id: str):
     return sweeps.get_heatmap(actor_id=current_user_id(), sweep_id=sweep_id, **args)
 
 
-@blp.route("/sweeps/<string:sweep_id>/runs/<string:index>/promote", methods=["POST"])
+@blp.route("/sweeps/<id:sweep_id>/runs/<string:index>/promote", methods=["POST"])
 @jwt_required()
 @blp.response(202, SubmittedSchema)
 def sweep_promote(sweep_id: str, index: str):
@@ -156,7 +159,7 @@ def sweep_promote(sweep_id: str, index: str):
     return sweeps.promote_run(actor_id=current_user_id(), sweep_id=sweep_id, index=index)
 
 
-@blp.route("/sweeps/<string:sweep_id>/cancel", methods=["POST"])
+@blp.route("/sweeps/<id:sweep_id>/cancel", methods=["POST"])
 @jwt_required()
 @blp.response(200, SweepSchema)
 def sweep_cancel(sweep_id: str):

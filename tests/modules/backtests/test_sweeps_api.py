@@ -190,7 +190,7 @@ def test_a_redelivered_chunk_counts_nothing_twice(app, client, user, sweep, monk
     from backend.modules.backtests.sweep_models import SweepChunk, SweepRun
 
     monkeypatch.setitem(app.config, "SWEEP_CHUNK_RUNS", 4)  # 6 runs -> 2 chunks
-    monkeypatch.setattr(jobs, "_send_task", lambda job_id, kind: None)  # the sweep job waits
+    monkeypatch.setattr(jobs.runtime, "send_task", lambda job_id, kind: None)  # the sweep job waits
     ids = ok(sweep(user), 202)
     sid = ids["sweep_id"]
     monkeypatch.setattr(sweeps.run_chunk, "apply_async", lambda **kw: None)  # chunks are sent nowhere
