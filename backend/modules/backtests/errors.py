@@ -38,3 +38,11 @@ class TooManyActive(RateLimited):
 
     code = "backtests.too_many_active"
     default_message = "Too many backtests are already queued or running; wait for one to finish."
+
+
+class NotCompleted(Conflict):
+    """Raise when a chart or a reproduction asks for the result of a backtest that has not completed."""
+
+    code = "backtests.not_completed"
+    reason = "not_completed"
+    default_message = "This backtest has no result yet (it has not completed)."

@@ -15,6 +15,7 @@ from decimal import Decimal
 from typing import Any
 
 from backend.core.schemas import camelize
+from backend.modules.backtests.fingerprint import Fingerprint, fingerprint_of
 from backend.modules.backtests.models import Backtest, BacktestTrade
 
 _FILL_NS = uuid.UUID("6f1f4d2e-8a55-4c7e-9a34-6c0f1c2b7d10")
@@ -135,6 +136,7 @@ class BacktestView:
     trades: list[Fill]
     trades_total: int | None  # fills of the whole result (``trades`` may hold only the first ones)
     equity: list[EquityPoint]
+    fingerprint: Fingerprint | None = None  # what the stored result was computed from
 
 
 def backtest_view(
@@ -183,6 +185,7 @@ def backtest_view(
         trades=fills,
         trades_total=(trades_total if trades_total is not None else len(fills)) if full else None,
         equity=equity_of(row.equity_curve) if full else [],
+        fingerprint=fingerprint_of(row),
     )
 
 
