@@ -43,6 +43,7 @@ class Side:
     bars_count: int | None
     bars_hash: str | None
     engine_version: str
+    broker: dict[str, Any]
     fingerprint: str | None
 
 
@@ -54,6 +55,7 @@ class Same:
     params: bool
     data: bool
     engine_version: bool
+    broker: bool
     fingerprint: bool | None
 
 
@@ -115,6 +117,7 @@ def _side(row: Backtest) -> Side:
         bars_count=row.bars_count,
         bars_hash=row.bars_hash,
         engine_version=row.engine_version,
+        broker=fingerprint.broker_of(row),
         fingerprint=stamp.hash if stamp else None,
     )
 
@@ -127,6 +130,7 @@ def _same(a: Side, b: Side) -> Same:
         params=a.params == b.params,
         data=range_a == (b.symbol, b.interval, b.start, b.end, b.provider) and not bars_differ,
         engine_version=a.engine_version == b.engine_version,
+        broker=a.broker == b.broker,
         fingerprint=a.fingerprint == b.fingerprint if a.fingerprint and b.fingerprint else None,
     )
 

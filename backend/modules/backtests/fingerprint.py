@@ -1,10 +1,12 @@
 """A run's fingerprint: what makes two backtests the same run.
 
-Four parts: the strategy's content hash (its version's ``content_hash``: kind, parameters, code),
-the parameters, a hash of the bars the engine saw, and the engine version. The strategy and bars
-hashes are computed when the result is stored (`stamp`, called by ``results.store``), so a
-fingerprint describes the data a result was computed from, not the data a later read would load.
-``hash`` combines the four, so two results with equal hashes came from equal inputs.
+Five parts: the strategy's content hash (its version's ``content_hash``: kind, parameters, code),
+the parameters, a hash of the bars the engine saw, the engine version, and the broker settings
+(capital, fees, slippage, shorting), without which equal fingerprints could give different
+results. The strategy and bars hashes are computed when the result is stored (`stamp`, called by
+``results.store``), so a fingerprint describes the data a result was computed from, not the data
+a later read would load.
+``hash`` combines them, so two results with equal hashes came from equal inputs.
 """
 
 from __future__ import annotations
@@ -57,13 +59,27 @@ def stamp(row: Backtest, bars: Bars) -> None:
 
 @dataclass(frozen=True)
 class Fingerprint:
-    """What a result was computed from; ``hash`` is the SHA-256 of the other four (canonical JSON)."""
+    """What a result was computed from; ``hash`` is the SHA-256 of the other parts (canonical JSON)."""
 
     strategy_hash: str
     params: dict[str, Any]
     bars_hash: str
     engine_version: str
+    broker: dict[str, Any]
     hash: str
+
+
+def broker_of(row: Backtest) -> dict[str, Any]:
+    """Return the row's broker settings under their wire names.
+
+    Money as floats: the same value whether the Decimal was just set or read back as NUMERIC(28,10).
+    """
+    return {
+        "initialCapital": float(row.initial_capital),
+        "feeBps": float(row.fee_bps),
+        "slippageBps": float(row.slippage_bps),
+        "allowShort": bool(row.allow_short),
+    }
 
 
 def fingerprint_of(row: Backtest) -> Fingerprint | None:
@@ -75,6 +91,7 @@ def fingerprint_of(row: Backtest) -> Fingerprint | None:
         "params": dict(row.params),
         "bars_hash": row.bars_hash,
         "engine_version": row.engine_version,
+        "broker": broker_of(row),
     }
     canonical = json.dumps(parts, sort_keys=True, separators=(",", ":"), default=str)
     return Fingerprint(**parts, hash=hashlib.sha256(canonical.encode()).hexdigest())

@@ -182,12 +182,13 @@ STATUS_FILTER = {
 
 
 class FingerprintSchema(CamelSchema):
-    """What a stored result was computed from (fingerprint.py); ``hash`` combines the four."""
+    """What a stored result was computed from (fingerprint.py); ``hash`` combines the other fields."""
 
     strategy_hash = ma.fields.String()
     params = ma.fields.Dict()
     bars_hash = ma.fields.String()
     engine_version = ma.fields.String()
+    broker = ma.fields.Dict(metadata={"description": "initialCapital, feeBps, slippageBps, allowShort."})
     hash = ma.fields.String()
 
 
@@ -387,6 +388,7 @@ class DiffSideSchema(CamelSchema):
     bars_count = ma.fields.Integer(allow_none=True)
     bars_hash = ma.fields.String(allow_none=True)
     engine_version = ma.fields.String()
+    broker = ma.fields.Dict(metadata={"description": "initialCapital, feeBps, slippageBps, allowShort."})
     fingerprint = ma.fields.String(allow_none=True)
 
 
@@ -397,6 +399,7 @@ class DiffSameSchema(CamelSchema):
     params = ma.fields.Boolean()
     data = ma.fields.Boolean(metadata={"description": "Symbol, interval, range, provider (and bars hash)."})
     engine_version = ma.fields.Boolean()
+    broker = ma.fields.Boolean(metadata={"description": "Capital, fees, slippage and shorting."})
     fingerprint = ma.fields.Boolean(allow_none=True, metadata={"description": "Null when either has none."})
 
 
