@@ -10,14 +10,13 @@ from backend.core.auth import current_user_id, optional_user_id
 from backend.core.envelope import EnvelopeBlueprint
 from backend.core.pagination import PageArgs, paginated
 from backend.modules.backtests import charts, compare, reproduce, service
+from backend.modules.backtests.repro_schemas import BacktestDiffSchema, ChartArgsSchema
 from backend.modules.backtests.schemas import (
     BacktestDetailSchema,
-    BacktestDiffSchema,
     BacktestLatestSchema,
     BacktestQueryArgsSchema,
     BacktestRunSchema,
     BacktestSchema,
-    ChartArgsSchema,
     JobStatusSchema,
     LatestQuerySchema,
     SubmittedSchema,
