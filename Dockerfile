@@ -13,6 +13,8 @@ COPY backend ./backend
 COPY scripts ./scripts
 RUN useradd --create-home --uid 10001 qyq && mkdir -p /app/storage && chown qyq /app/storage
 USER qyq
+# matplotlib (result pictures) builds its font cache on first use: do it here, not in a request.
+RUN python -c "import matplotlib.font_manager"
 # Production unless told otherwise: the app then refuses placeholder secrets (backend/config.py).
 ENV FLASK_APP=backend.app:create_app APP_ENV=production
 EXPOSE 5000

@@ -66,3 +66,11 @@ class SweepNotCancellable(Conflict):
 
     code = "backtests.sweep_not_cancellable"
     default_message = "This sweep has already finished."
+
+
+class NotCompleted(Conflict):
+    """Raise when a chart or a reproduction asks for the result of a backtest that has not completed."""
+
+    code = "backtests.not_completed"
+    reason = "not_completed"
+    default_message = "This backtest has no result yet (it has not completed)."

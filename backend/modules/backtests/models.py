@@ -67,6 +67,9 @@ class Backtest(TimestampMixin, Model):
     finished_at: Mapped[int | None] = mapped_column(BigInteger)  # when the result was stored
     guardrails: Mapped[dict[str, Any] | None] = mapped_column(JSONB)  # PSR, bootstrap, in/out gap
     walk_forward: Mapped[dict[str, Any] | None] = mapped_column(JSONB)  # when the run asked for one
+    # The run fingerprint's hashes (fingerprint.py), written with the result: sha256 hex digests.
+    strategy_hash: Mapped[str | None] = mapped_column(String(64))
+    bars_hash: Mapped[str | None] = mapped_column(String(64))
 
 
 class BacktestTrade(Model):
@@ -96,3 +99,23 @@ class BacktestTrade(Model):
     return_pct: Mapped[Decimal] = mapped_column(Money, nullable=False)
     holding_ms: Mapped[int] = mapped_column(BigInteger, nullable=False)
     closed_at_end: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False)
+
+
+class BacktestReproduction(Model):
+    """A re-run of a completed backtest (job kind ``backtests.reproduce``) and its outcome.
+
+    ``outcome`` is ``{"reproduced": "identical"}`` or ``{"reproduced": "different", "difference":
+    {...}}`` (reproduce.py), written with the job's SUCCESS; None until then.
+    """
+
+    __tablename__ = "backtest_reproductions"
+    __table_args__ = (Index("ix_backtest_reproductions_backtest_id", "backtest_id"),)
+
+    job_id: Mapped[str] = mapped_column(
+        String(36), ForeignKey("jobs.id", ondelete="CASCADE"), primary_key=True
+    )
+    job: Mapped[Job] = relationship(Job, lazy="joined", innerjoin=True)
+    backtest_id: Mapped[str] = mapped_column(
+        String(36), ForeignKey("backtests.id", ondelete="CASCADE"), nullable=False
+    )
+    outcome: Mapped[dict[str, Any] | None] = mapped_column(JSONB)

@@ -15,6 +15,7 @@ from decimal import Decimal
 from typing import Any
 
 from backend.core.schemas import camelize
+from backend.modules.backtests.fingerprint import Fingerprint, fingerprint_of
 from backend.modules.backtests.models import Backtest, BacktestTrade
 
 _FILL_NS = uuid.UUID("6f1f4d2e-8a55-4c7e-9a34-6c0f1c2b7d10")
@@ -137,6 +138,7 @@ class BacktestView:
     equity: list[EquityPoint]
     guardrails: dict[str, Any] | None = None  # detail/latest views: stored with the result
     walk_forward: dict[str, Any] | None = None
+    fingerprint: Fingerprint | None = None  # what the stored result was computed from
 
 
 def backtest_view(
@@ -187,6 +189,7 @@ def backtest_view(
         equity=equity_of(row.equity_curve) if full else [],
         guardrails=row.guardrails if full else None,
         walk_forward=row.walk_forward if full else None,
+        fingerprint=fingerprint_of(row),
     )
 
 

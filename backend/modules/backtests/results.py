@@ -29,7 +29,7 @@ from backend.domain.backtest.types import BacktestConfig, BacktestResult, Signal
 from backend.domain.bars import Bars
 from backend.domain.marketdata.intervals import interval_ms
 from backend.extensions import db
-from backend.modules.backtests import walk_forward
+from backend.modules.backtests import fingerprint, walk_forward
 from backend.modules.backtests.models import Backtest, BacktestTrade
 from backend.modules.market import service as market_service
 from backend.modules.strategies import service as strategies_service
@@ -279,6 +279,7 @@ def store(row: Backtest, done: Computed) -> None:
     row.kline = kline_rows(done.bars, done.result.trades, int(cfg["BACKTEST_KLINE_MAX"]))
     row.equity_curve = equity_rows(done.bars.time, done.result.equity, int(cfg["BACKTEST_CURVE_MAX"]))
     row.finished_at = now_ms()
+    fingerprint.stamp(row, done.bars)
     if row.strategy_id is not None:
         strategies_service.record_backtest(
             strategy_id=row.strategy_id,

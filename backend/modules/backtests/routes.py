@@ -1,13 +1,16 @@
-"""Backtest endpoints (/api/backtests): submit, poll the job, read results, cancel."""
+"""Backtest endpoints (/api/backtests): submit, poll the job, read results, cancel, pictures, diff,
+reproduce."""
 
 from __future__ import annotations
 
+from flask import Response, request
 from flask_jwt_extended import jwt_required
 
 from backend.core.auth import current_user_id, optional_user_id
 from backend.core.envelope import EnvelopeBlueprint
 from backend.core.pagination import PageArgs, paginated
-from backend.modules.backtests import service, sweeps
+from backend.modules.backtests import charts, compare, reproduce, service, sweeps
+from backend.modules.backtests.repro_schemas import BacktestDiffSchema, ChartArgsSchema
 from backend.modules.backtests.schemas import (
     BacktestDetailSchema,
     BacktestLatestSchema,
@@ -165,3 +168,71 @@ def sweep_promote(sweep_id: str, index: str):
 def sweep_cancel(sweep_id: str):
     """Cancel my queued or running sweep; every chunk stops within a quarter second."""
     return sweeps.cancel_sweep(actor_id=current_user_id(), sweep_id=sweep_id)
+
+
+# --- pictures, comparison and reproduction (charts.py, compare.py, reproduce.py) -------------------
+
+CHART_304 = "Not modified (If-None-Match matched the ETag)."
+
+
+def image_response(chart: charts.Chart) -> Response:
+    """Build a cacheable, inert image response (a bodiless 304 when If-None-Match named its ETag)."""
+    resp = Response(chart.data or b"", status=200 if chart.data is not None else 304)
+    resp.content_type = chart.content_type
+    resp.headers["Cache-Control"] = charts.CACHE_CONTROL
+    resp.headers["X-Content-Type-Options"] = "nosniff"
+    resp.headers["Content-Security-Policy"] = "default-src 'none'; style-src 'unsafe-inline'; sandbox"
+    resp.set_etag(chart.etag)
+    return resp
+
+
+@blp.route("/<id:backtest_id>/chart.svg")
+@jwt_required()
+@blp.arguments(ChartArgsSchema, location="query")
+@blp.response(200, {"type": "string"}, content_type="image/svg+xml")
+@blp.alt_response(304, description=CHART_304)
+def chart_svg(args, backtest_id: str):
+    """Draw my completed backtest as SVG: equity curve with trade marks, drawdown below."""
+    return image_response(
+        charts.get_chart(
+            actor_id=current_user_id(),
+            backtest_id=backtest_id,
+            fmt="svg",
+            etags=request.if_none_match,
+            **args,
+        )
+    )
+
+
+@blp.route("/<id:backtest_id>/chart.png")
+@jwt_required()
+@blp.arguments(ChartArgsSchema, location="query")
+@blp.response(200, {"type": "string", "format": "binary"}, content_type="image/png")
+@blp.alt_response(304, description=CHART_304)
+def chart_png(args, backtest_id: str):
+    """Draw my completed backtest as PNG: equity curve with trade marks, drawdown below."""
+    return image_response(
+        charts.get_chart(
+            actor_id=current_user_id(),
+            backtest_id=backtest_id,
+            fmt="png",
+            etags=request.if_none_match,
+            **args,
+        )
+    )
+
+
+@blp.route("/<id:backtest_id>/diff/<id:other_id>")
+@jwt_required()
+@blp.response(200, BacktestDiffSchema)
+def diff(backtest_id: str, other_id: str):
+    """Compare two of my backtests: inputs, KPI deltas and the trades found in only one."""
+    return compare.diff_backtests(actor_id=current_user_id(), a_id=backtest_id, b_id=other_id)
+
+
+@blp.route("/<id:backtest_id>/reproduce", methods=["POST"])
+@jwt_required()
+@blp.response(202, SubmittedSchema)
+def reproduce_(backtest_id: str):
+    """Re-run my completed backtest as a job; its status ends with `reproduced` (identical or different)."""
+    return reproduce.submit_reproduction(actor_id=current_user_id(), backtest_id=backtest_id)

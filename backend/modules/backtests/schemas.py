@@ -25,6 +25,9 @@ GUARDRAILS_DOC = (
     "(the walk-forward degradation, null without one). Null until the run completes."
 )
 WALK_FORWARD_DOC = "The walk-forward analysis the run asked for (docs/backtests.md); null without one."
+FINGERPRINT_DOC = (
+    "The run fingerprint, written with the result; null before it completed (or for older results)."
+)
 
 
 class InlineStrategySchema(BaseSchema):
@@ -228,6 +231,17 @@ STATUS_FILTER = {
 }
 
 
+class FingerprintSchema(CamelSchema):
+    """What a stored result was computed from (fingerprint.py); ``hash`` combines the other fields."""
+
+    strategy_hash = ma.fields.String()
+    params = ma.fields.Dict()
+    bars_hash = ma.fields.String()
+    engine_version = ma.fields.String()
+    broker = ma.fields.Dict(metadata={"description": "initialCapital, feeBps, slippageBps, allowShort."})
+    hash = ma.fields.String()
+
+
 class BacktestSchema(CamelSchema):
     """The contract's Backtest plus the recorded inputs needed to reproduce it."""
 
@@ -262,6 +276,9 @@ class BacktestSchema(CamelSchema):
     bars_count = ma.fields.Integer(allow_none=True)
     created_at = ma.fields.Integer()
     error = ma.fields.Dict(allow_none=True)
+    fingerprint = ma.fields.Nested(
+        FingerprintSchema, allow_none=True, metadata={"description": FINGERPRINT_DOC}
+    )
 
 
 TRADES_DOC = (
@@ -294,6 +311,9 @@ class BacktestLatestSchema(CamelSchema):
     backtest_id = ma.fields.String(attribute="id")
     name = ma.fields.String()
     symbol = ma.fields.String()
+    fingerprint = ma.fields.Nested(
+        FingerprintSchema, allow_none=True, metadata={"description": FINGERPRINT_DOC}
+    )
     interval = ma.fields.String()
     finished_at = ma.fields.Integer(allow_none=True)
     metrics = ma.fields.Dict(allow_none=True)
@@ -331,6 +351,13 @@ class KpisSchema(CamelSchema):
         return {**data, **summary}
 
 
+REPRODUCED_DOC = (
+    "Only for a job of POST /api/backtests/{id}/reproduce, once it succeeded: `identical`, or "
+    "`different` with the first `difference` (strategy_hash, bars_hash, engine_version, trade, "
+    "trade_count, metric, final_equity). Such a job has no `result`."
+)
+
+
 class JobStatusSchema(BaseSchema):
     """GET /api/backtests/job/{job_id}: PENDING|RUNNING|SUCCESS|FAILED (or CANCELLED), progress 0..100."""
 
@@ -347,11 +374,19 @@ class JobStatusSchema(BaseSchema):
     progress = ma.fields.Integer()
     result = ma.fields.Nested(BacktestResultSchema)
     error = ma.fields.Dict()
+    reproduced = ma.fields.String(
+        metadata={"enum": ["identical", "different"], "description": REPRODUCED_DOC}
+    )
+    difference = ma.fields.Dict(
+        metadata={"description": "A reproduce job's first difference (docs/backtests.md)."}
+    )
 
     @ma.post_dump
     def _omit_absent(self, data: dict, **_kwargs) -> dict:
-        """Leave out ``result`` until the job succeeded and ``error`` unless it failed."""
-        return {k: v for k, v in data.items() if not (k in ("result", "error") and v is None)}
+        """Leave out ``result`` until a run succeeded, ``error`` unless it failed, and a reproduce
+        job's ``reproduced`` / ``difference`` until it succeeded (and for runs)."""
+        optional = ("result", "error", "reproduced", "difference")
+        return {k: v for k, v in data.items() if not (k in optional and v is None)}
 
 
 class LatestQuerySchema(BaseSchema):

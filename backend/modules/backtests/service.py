@@ -27,12 +27,11 @@ from backend.domain.backtest.types import BacktestConfig, BacktestResult, Signal
 from backend.domain.bars import Bars
 from backend.domain.marketdata.intervals import floor_time, interval_ms
 from backend.extensions import db
-from backend.modules.backtests import results, walk_forward
+from backend.modules.backtests import reproduce, results, walk_forward
 from backend.modules.backtests.errors import (
     BacktestNotFound,
     InvalidBacktest,
     NotCancellable,
-    TooManyActive,
     TooManyBars,
 )
 from backend.modules.backtests.models import Backtest, BacktestTrade
@@ -118,21 +117,8 @@ def check_range(interval: str, start: int | None, end: int | None) -> tuple[int,
 
 
 def _check_active(actor_id: str) -> None:
-    """Refuse a new run while the caller has BACKTEST_MAX_ACTIVE queued or running ones (429)."""
-    limit = int(current_app.config["BACKTEST_MAX_ACTIVE"])
-    active = (
-        db.session.scalar(
-            select(func.count())
-            .select_from(Job)
-            .where(Job.owner_id == actor_id, Job.kind == JOB_KIND, Job.status.in_(jobs.ACTIVE))
-        )
-        or 0
-    )
-    if active >= limit:
-        raise TooManyActive(
-            details={"limit": "BACKTEST_MAX_ACTIVE", "max": limit, "active": active},
-            headers={"Retry-After": "5"},
-        )
+    """Refuse a new run while the caller has BACKTEST_MAX_ACTIVE runs or reproductions active (429)."""
+    reproduce.check_active(actor_id)
 
 
 def _default_name(strategy_name: str, symbol: str, interval: str) -> str:
@@ -393,14 +379,23 @@ class JobStatus:
     progress: int
     result: BacktestView | None
     error: dict[str, Any] | None
+    reproduced: str | None = None  # a reproduce job's outcome: identical | different
+    difference: dict[str, Any] | None = None  # the first difference when ``different``
 
 
 def get_job_status(*, actor_id: str, job_id: str) -> JobStatus:
-    """Return the status, progress and (on success) the result of one of the caller's backtest jobs."""
+    """Return the status, progress and (on success) the result of one of the caller's backtest jobs.
+
+    A reproduce job (``reproduce.JOB_KIND``) has no ``result``; on success it has ``reproduced``.
+    """
     try:
-        job = jobs.get_job(job_id=job_id, owner_id=actor_id, kind=JOB_KIND)
+        job = jobs.get_job(job_id=job_id, owner_id=actor_id)
     except jobs.JobNotFound:
         raise BacktestNotFound("Backtest job not found.") from None
+    if job.kind not in (JOB_KIND, reproduce.JOB_KIND):
+        raise BacktestNotFound("Backtest job not found.")
+    if job.kind == reproduce.JOB_KIND:
+        return _reproduction_status(job)
     row = db.session.scalars(select(Backtest).where(Backtest.job_id == job.id)).one()
     return JobStatus(
         job_id=job.id,
@@ -409,6 +404,22 @@ def get_job_status(*, actor_id: str, job_id: str) -> JobStatus:
         progress=job.progress,
         result=_full_view(row) if job.status == jobs.SUCCESS else None,
         error={"reason": job.error_reason, "message": job.error} if job.error_reason else None,
+    )
+
+
+def _reproduction_status(job: Job) -> JobStatus:
+    """Return a reproduce job's status: the run fields, then ``reproduced`` and ``difference``."""
+    rep = reproduce.reproduction_of(job)
+    outcome = rep.outcome or {}
+    return JobStatus(
+        job_id=job.id,
+        backtest_id=rep.backtest_id,
+        status=job.status,
+        progress=job.progress,
+        result=None,
+        error={"reason": job.error_reason, "message": job.error} if job.error_reason else None,
+        reproduced=outcome.get("reproduced"),
+        difference=outcome.get("difference"),
     )
 
 

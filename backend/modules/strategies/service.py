@@ -533,3 +533,8 @@ def published_pairs() -> list[tuple[str, str]]:
         )
     )
     return [(sid, owner) for sid, owner in rows]
+
+
+def version_content_hash(*, version_id: str) -> str | None:
+    """Return the content hash of a strategy version (None if there is no such version)."""
+    return db.session.scalar(select(StrategyVersion.content_hash).where(StrategyVersion.id == version_id))
