@@ -24,6 +24,7 @@ from backend.modules.backtests.schemas import (
 )
 from backend.modules.backtests.sweep_schemas import (
     HeatmapArgsSchema,
+    HeatmapPictureArgsSchema,
     HeatmapSchema,
     SweepRequestSchema,
     SweepRunSchema,
@@ -152,6 +153,35 @@ def sweep_runs(sweep_id: str, paging: PageArgs):
 def sweep_heatmap(args, sweep_id: str):
     """Return a metric over two swept parameters (the best per cell when more than two vary)."""
     return sweeps.get_heatmap(actor_id=current_user_id(), sweep_id=sweep_id, **args)
+
+
+@blp.route("/sweeps/<id:sweep_id>/heatmap.png")
+@jwt_required()
+@blp.arguments(HeatmapPictureArgsSchema, location="query")
+@blp.response(200, {"type": "string", "format": "binary"}, content_type="image/png")
+def sweep_heatmap_png(args, sweep_id: str):
+    """Draw the heatmap of my sweep as PNG (same query as /heatmap, plus width and height)."""
+    return sweep_picture(
+        sweeps.get_heatmap_picture(actor_id=current_user_id(), sweep_id=sweep_id, fmt="png", **args)
+    )
+
+
+@blp.route("/sweeps/<id:sweep_id>/heatmap.svg")
+@jwt_required()
+@blp.arguments(HeatmapPictureArgsSchema, location="query")
+@blp.response(200, {"type": "string"}, content_type="image/svg+xml")
+def sweep_heatmap_svg(args, sweep_id: str):
+    """Draw the heatmap of my sweep as SVG (same query as /heatmap, plus width and height)."""
+    return sweep_picture(
+        sweeps.get_heatmap_picture(actor_id=current_user_id(), sweep_id=sweep_id, fmt="svg", **args)
+    )
+
+
+def sweep_picture(chart: charts.Chart) -> Response:
+    """Build an inert image response for a sweep's heatmap; revalidated, since a running sweep grows."""
+    resp = image_response(chart)
+    resp.headers["Cache-Control"] = "private, no-cache"
+    return resp
 
 
 @blp.route("/sweeps/<id:sweep_id>/runs/<string:index>/promote", methods=["POST"])

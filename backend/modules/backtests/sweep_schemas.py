@@ -9,6 +9,7 @@ from marshmallow import EXCLUDE, validate
 
 from backend.core.schemas import BaseSchema, CamelSchema, Id, Money, Symbol, TimestampMs
 from backend.domain.marketdata.intervals import INTERVALS
+from backend.modules.backtests import charts
 from backend.modules.backtests.schemas import MAX_TIME_MS, RUN_STATUS, InlineStrategySchema
 from backend.modules.market.sources import PROVIDERS
 
@@ -161,4 +162,16 @@ class HeatmapSchema(CamelSchema):
     )
     aggregated = ma.fields.Boolean(
         metadata={"description": "True when other parameters vary too: each cell is the best over them."}
+    )
+
+
+class HeatmapPictureArgsSchema(HeatmapArgsSchema):
+    """`?x=&y=&metric=&width=&height=` of GET /api/backtests/sweeps/{id}/heatmap.png|.svg (pixels)."""
+
+    width = ma.fields.Integer(
+        load_default=charts.WIDTH_DEFAULT, validate=validate.Range(min=charts.WIDTH_MIN, max=charts.WIDTH_MAX)
+    )
+    height = ma.fields.Integer(
+        load_default=charts.HEIGHT_DEFAULT,
+        validate=validate.Range(min=charts.HEIGHT_MIN, max=charts.HEIGHT_MAX),
     )

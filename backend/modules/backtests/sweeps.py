@@ -22,6 +22,7 @@ Lifecycle (the `jobs` row is the sweep's only status record; docs/backtests.md "
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import math
 import time
@@ -46,7 +47,7 @@ from backend.domain.backtest.metrics import bar_returns, compute_metrics
 from backend.domain.backtest.types import BacktestConfig
 from backend.domain.bars import Bars
 from backend.extensions import db
-from backend.modules.backtests import results, service
+from backend.modules.backtests import charts, results, service
 from backend.modules.backtests import sweep_space as space_rules
 from backend.modules.backtests.errors import (
     InvalidSweep,
@@ -742,6 +743,40 @@ def get_heatmap(*, actor_id: str, sweep_id: str, x: str, y: str, metric: str | N
         "runs": grid.runs,
         "aggregated": grid.aggregated,
     }
+
+
+def get_heatmap_picture(
+    *,
+    actor_id: str,
+    sweep_id: str,
+    x: str,
+    y: str,
+    fmt: str,
+    width: int,
+    height: int,
+    metric: str | None = None,
+) -> charts.Chart:
+    """Draw the heatmap of one of the caller's sweeps as PNG or SVG (the same matrix as ``get_heatmap``).
+
+    The ETag names the runs it was drawn from, so a client re-fetching a running sweep gets a new
+    picture as runs arrive and a 304-free, cheap answer never goes stale.
+    """
+    data = get_heatmap(actor_id=actor_id, sweep_id=sweep_id, x=x, y=y, metric=metric)
+    row = _owned(actor_id, sweep_id)
+    image = charts.heatmap(
+        data["values"],
+        data["x_values"],
+        data["y_values"],
+        fmt=fmt,
+        x_label=x,
+        y_label=y,
+        metric=data["metric"],
+        width=width,
+        height=height,
+    )
+    key = f"{row.id}:{row.runs_done}:{row.job.status}:{x}:{y}:{data['metric']}:{fmt}:{width}x{height}"
+    content_type = "image/png" if fmt == "png" else "image/svg+xml"
+    return charts.Chart(image, content_type, hashlib.sha256(key.encode()).hexdigest()[:32])
 
 
 @transactional

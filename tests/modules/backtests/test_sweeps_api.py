@@ -221,3 +221,20 @@ def test_a_redelivered_chunk_counts_nothing_twice(app, client, user, sweep, monk
         assert sweeps.execute_chunk(sid, 1) == "skipped"
     done = ok(_get(client, user, sid))
     assert (done["status"], done["chunksDone"], done["runsDone"], len(done["best"])) == ("completed", 2, 6, 6)
+
+
+def test_heatmap_pictures_draw_the_same_matrix_for_the_owner_only(client, user, other_user, sweep):
+    sid = ok(sweep(user), 202)["sweep_id"]
+    png = _get(client, user, sid, "/heatmap.png", x="fast", y="slow", width=400, height=300)
+    assert png.status_code == 200
+    assert png.mimetype == "image/png"
+    assert png.data.startswith(b"\x89PNG\r\n\x1a\n")
+    assert png.headers["Cache-Control"] == "private, no-cache"  # a running sweep's picture grows
+    assert png.headers["ETag"]
+    svg = _get(client, user, sid, "/heatmap.svg", x="fast", y="slow")
+    assert svg.mimetype == "image/svg+xml"
+    assert b"<svg" in svg.data[:500]
+    assert "<script" not in svg.get_data(as_text=True)
+    assert "width" in fields(_get(client, user, sid, "/heatmap.png", x="fast", y="slow", width=5))
+    assert "x" in fields(_get(client, user, sid, "/heatmap.svg", x="nope", y="slow"))
+    error(_get(client, other_user, sid, "/heatmap.png", x="fast", y="slow"), 404)
