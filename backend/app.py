@@ -41,6 +41,7 @@ def create_app(config: Settings | None = None, **overrides: Any) -> Flask:
     from backend.core.jsonprovider import AppJSONProvider
     from backend.core.logging import configure_logging, init_request_id
     from backend.core.redis import init_redis
+    from backend.core.showcase import init_showcase_events
     from backend.extensions import api, cors, db, jwt, limiter, migrate
     from backend.modules.workflows import service as workflows_service
 
@@ -55,6 +56,7 @@ def create_app(config: Settings | None = None, **overrides: Any) -> Flask:
     init_request_id(app)
     init_input_guard(app)
     db.init_app(app)
+    init_showcase_events()
     migrate.init_app(app, db, directory=MIGRATIONS_DIR)
     init_redis(app)
     jwt.init_app(app)
