@@ -171,7 +171,10 @@ class Settings:
         # Redis outage: fall back to a per-process in-memory limit rather than 500 every login.
         cfg["RATELIMIT_IN_MEMORY_FALLBACK_ENABLED"] = True
         cfg["RATELIMIT_SWALLOW_ERRORS"] = True
-        cfg["SQLALCHEMY_ENGINE_OPTIONS"] = {"pool_pre_ping": True}
+        # No SELECT 1 before every checkout and no second (empty) rollback at every checkin:
+        # backend/core/db.py `init_engine_events` pings only connections that sat idle and rolls
+        # back only a connection returned inside a transaction.
+        cfg["SQLALCHEMY_ENGINE_OPTIONS"] = {"pool_pre_ping": False, "pool_reset_on_return": None}
         cfg["TESTING"] = self.ENV == "test"
         return cfg
 
