@@ -46,13 +46,9 @@ def current_user_id() -> str:
 def optional_user_id() -> str | None:
     """Return the caller's user id if a valid token was presented, else None.
 
-    An *invalid* token is still an error (401): anonymous means no token at all. Under
-    ``@jwt_required(optional=True)`` the token was verified already and is not decoded again.
+    An *invalid* token is still an error (401): anonymous means no token at all.
     """
-    try:
-        get_jwt()
-    except RuntimeError:  # not verified in this request yet
-        verify_jwt_in_request(optional=True)
+    verify_jwt_in_request(optional=True)
     identity = get_jwt_identity()
     return str(identity) if identity else None
 
