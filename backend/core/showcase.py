@@ -66,7 +66,10 @@ def _gen_key(name: str) -> str:
 def cached(
     name: str, schema: ma.Schema, *, reads: Iterable[str], anonymous_only: bool = True
 ) -> Callable[[F], F]:
-    """Serve the decorated view's result from the showcase cache ``name`` (below ``@blp.response``).
+    """Serve the decorated view's result from the showcase cache ``name``.
+
+    Goes below ``@blp.response`` and under ``@jwt_required(optional=True)``, which verifies any token
+    and resets the identity this reads for every request.
 
     ``schema`` is the route's response schema; ``reads`` are the tables the view reads. With
     ``anonymous_only`` a caller with a token runs the view as usual (its answer is personal).
