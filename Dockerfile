@@ -19,6 +19,8 @@ RUN python -c "import matplotlib.font_manager"
 ENV FLASK_APP=backend.app:create_app APP_ENV=production
 EXPOSE 5000
 # Same gunicorn bounds as docker-compose.yml: a silent worker is replaced after 60 s, and SIGTERM
-# gives requests in flight 30 s to finish.
-CMD ["gunicorn", "--bind", "0.0.0.0:5000", "--workers", "4", "--threads", "4", \
+# gives requests in flight 30 s to finish. Workers: WEB_CONCURRENCY (gunicorn reads it), one per
+# core; gthread with 4 threads each was the fastest configuration measured (docs/performance.md).
+ENV WEB_CONCURRENCY=2
+CMD ["gunicorn", "--bind", "0.0.0.0:5000", "--worker-class", "gthread", "--threads", "4", \
      "--timeout", "60", "--graceful-timeout", "30", "--keep-alive", "5", "backend.wsgi:app"]

@@ -37,10 +37,12 @@ def create_app(config: Settings | None = None, **overrides: Any) -> Flask:
     """Create and wire the Flask app. `overrides` replace Flask config keys (tests use this)."""
     from backend.celery_app import celery_init_app
     from backend.core.auth import init_jwt_callbacks
+    from backend.core.db import init_engine_events
     from backend.core.input_guard import init_input_guard
     from backend.core.jsonprovider import AppJSONProvider
     from backend.core.logging import configure_logging, init_request_id
     from backend.core.redis import init_redis
+    from backend.core.showcase import init_showcase_events
     from backend.extensions import api, cors, db, jwt, limiter, migrate
     from backend.modules.workflows import service as workflows_service
 
@@ -55,6 +57,8 @@ def create_app(config: Settings | None = None, **overrides: Any) -> Flask:
     init_request_id(app)
     init_input_guard(app)
     db.init_app(app)
+    init_engine_events(app)
+    init_showcase_events()
     migrate.init_app(app, db, directory=MIGRATIONS_DIR)
     init_redis(app)
     jwt.init_app(app)

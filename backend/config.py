@@ -128,6 +128,7 @@ class Settings:
     REDIS_TIMEOUT_MS: int = 500  # connect and read timeout of every Redis client (API, limiter, broker)
     REDIS_BACKOFF_S: int = 10  # after a Redis error, a process skips the session cache this long
     AUTH_CACHE_TTL_S: int = 10  # how long Redis caches a session's "still valid" (<= REDIS_BACKOFF_S)
+    SHOWCASE_CACHE_TTL_S: int = 10  # lifetime of the dashboard's cached anonymous JSON (core/showcase.py)
     HEALTH_TIMEOUT_MS: int = 1500  # /api/health reports a check still running after this as failed
     VERSION: str = _env(None, "0.1.0")
     # AI auditor (backend/modules/agent; docs/agent.md)
@@ -173,7 +174,10 @@ class Settings:
         # Redis outage: fall back to a per-process in-memory limit rather than 500 every login.
         cfg["RATELIMIT_IN_MEMORY_FALLBACK_ENABLED"] = True
         cfg["RATELIMIT_SWALLOW_ERRORS"] = True
-        cfg["SQLALCHEMY_ENGINE_OPTIONS"] = {"pool_pre_ping": True}
+        # No SELECT 1 before every checkout and no second (empty) rollback at every checkin:
+        # backend/core/db.py `init_engine_events` pings only connections that sat idle and rolls
+        # back only a connection returned inside a transaction.
+        cfg["SQLALCHEMY_ENGINE_OPTIONS"] = {"pool_pre_ping": False, "pool_reset_on_return": None}
         cfg["TESTING"] = self.ENV == "test"
         return cfg
 

@@ -7,12 +7,16 @@ import logging
 import re
 import time
 import uuid
+import weakref
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any, TypeVar
 
-from sqlalchemy import BigInteger, Numeric
+from flask import Flask
+from sqlalchemy import BigInteger, Dialect, Engine, Numeric, event
+from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.orm import Mapped, Session, mapped_column
+from sqlalchemy.pool import ConnectionPoolEntry, PoolResetState
 
 from backend.extensions import db
 
@@ -25,6 +29,67 @@ _ID_RE = re.compile(r"[0-9A-Fa-f-]{1,36}")
 
 # NUMERIC(28, 10): 18 integer digits and 10 decimals covers prices, crypto quantities and fees.
 Money = Numeric(28, 10, asdecimal=True)
+
+
+# A pooled connection idle longer than this is pinged before use (it may have died meanwhile);
+# one used moments ago is not: a request pays no SELECT 1 under load.
+PING_AFTER_IDLE_S = 1.0
+_IDLE_SINCE = "qyq_idle_since"
+
+
+def init_engine_events(app: Flask) -> None:
+    """Install the pool's liveness check and reset on the app's engines (call after `db.init_app`).
+
+    Replaces ``pool_pre_ping`` and the pool's unconditional rollback-on-return (both off in
+    ``SQLALCHEMY_ENGINE_OPTIONS``). A connection that died while in use (Postgres restarted) fails
+    its statement: SQLAlchemy then invalidates the whole pool and the error handler answers 503,
+    so a process sees at most one such failure per restart; one that died while idle is replaced
+    at checkout without an error.
+    """
+    with app.app_context():
+        engines = list(db.engines.values())
+    for engine in engines:
+        if engine not in _EVENTS_ON:
+            _EVENTS_ON.add(engine)
+            _listen(engine)
+
+
+_EVENTS_ON: weakref.WeakSet[Engine] = weakref.WeakSet()
+
+
+def _listen(engine: Engine) -> None:
+    dialect = engine.dialect
+
+    def checkout(dbapi_conn: Any, record: ConnectionPoolEntry, _proxy: Any) -> None:
+        _ping_if_idle(dialect, dbapi_conn, record)
+
+    event.listen(engine, "checkin", _mark_idle)
+    event.listen(engine, "checkout", checkout)
+    event.listen(engine, "reset", _rollback_if_in_transaction)
+
+
+def _mark_idle(_dbapi_conn: Any, record: ConnectionPoolEntry) -> None:
+    record.info[_IDLE_SINCE] = time.monotonic()
+
+
+def _ping_if_idle(dialect: Dialect, dbapi_conn: Any, record: ConnectionPoolEntry) -> None:
+    idle_since = record.info.pop(_IDLE_SINCE, None)
+    if idle_since is None or time.monotonic() - idle_since < PING_AFTER_IDLE_S:
+        return
+    try:
+        dialect.do_ping(dbapi_conn)
+    except Exception as exc:  # noqa: BLE001 - any failure means "use a new connection"
+        raise DisconnectionError("idle connection failed its ping") from exc  # the pool reconnects
+
+
+def _rollback_if_in_transaction(dbapi_conn: Any, _record: ConnectionPoolEntry, state: PoolResetState) -> None:
+    """End a transaction left open on a returned connection; skip the round trip when there is none."""
+    if state.terminate_only:
+        return
+    info = getattr(dbapi_conn, "info", None)
+    if getattr(info, "transaction_status", None) == 0:  # psycopg2 TRANSACTION_STATUS_IDLE
+        return
+    dbapi_conn.rollback()
 
 
 def new_id() -> str:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 import time
+from types import SimpleNamespace
 
 import pytest
 
@@ -175,7 +176,8 @@ def test_progress_is_stored_at_most_every_progress_every_s(app, monkeypatch):
     # The claim at 0 s, a call 10 s later (stored), another 0.1 s after that (not stored).
     clock = itertools.chain([0.0, 10.0], itertools.repeat(10.1))
     monkeypatch.setattr(jobs.context, "PROGRESS_EVERY_S", 1.0)
-    monkeypatch.setattr(jobs.context.time, "monotonic", lambda: next(clock))
+    # Only the job context's clock (the pool and the Redis client read the real one).
+    monkeypatch.setattr(jobs.context, "time", SimpleNamespace(monotonic=lambda: next(clock)))
     with app.app_context():
         assert jobs.execute(_new_job("test.progress_twice")) == jobs.SUCCESS
         assert SEEN == [40, 40]

@@ -6,6 +6,7 @@ from __future__ import annotations
 from flask import Response, request
 from flask_jwt_extended import jwt_required
 
+from backend.core import showcase
 from backend.core.auth import current_user_id, optional_user_id
 from backend.core.envelope import EnvelopeBlueprint
 from backend.core.pagination import PageArgs, paginated
@@ -65,6 +66,11 @@ def job(job_id: str):
 @blp.arguments(LatestQuerySchema, location="query")
 @blp.response(200, BacktestLatestSchema)
 @blp.doc(security=[])
+@showcase.cached(
+    "backtests.latest",
+    BacktestLatestSchema(),
+    reads=("backtests", "backtest_trades", "jobs", "strategies"),
+)
 def latest(args):
     """Return my latest completed backtest (anonymous callers get the published showcase)."""
     return service.get_latest(actor_id=optional_user_id(), symbol=args.get("symbol"))

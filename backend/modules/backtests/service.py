@@ -16,6 +16,7 @@ from typing import Any
 
 from flask import current_app
 from sqlalchemy import Select, func, select, tuple_
+from sqlalchemy.orm import defer
 
 from backend.core import jobs
 from backend.core.db import get_owned_or_404, now_ms, transactional
@@ -331,7 +332,9 @@ def list_backtests(
     status: str | None = None,
 ) -> Page[BacktestView]:
     """Return one page of the caller's backtests, newest first (optional filters; status is a job status)."""
-    stmt = select(Backtest).where(Backtest.owner_id == actor_id)
+    # A list shows the summary only: the chart columns (the bulk of a row's JSONB) stay unread.
+    unread = (defer(Backtest.kline, raiseload=True), defer(Backtest.equity_curve, raiseload=True))
+    stmt = select(Backtest).options(*unread).where(Backtest.owner_id == actor_id)
     for column, value in ((Backtest.symbol, symbol), (Backtest.strategy_id, strategy_id)):
         if value is not None:
             stmt = stmt.where(column == value)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from flask.views import MethodView
 from flask_jwt_extended import jwt_required
 
+from backend.core import showcase
 from backend.core.auth import current_user_id, optional_user_id
 from backend.core.envelope import EnvelopeBlueprint
 from backend.core.pagination import PageArgs, paginated
@@ -59,6 +60,7 @@ class RecentBots(MethodView):
     @blp.arguments(LimitQuerySchema, location="query")
     @blp.response(200, BotSchema(many=True))
     @blp.doc(security=[])
+    @showcase.cached("bots.recent", BotSchema(many=True), reads=("bot_instances",))
     def get(self, args):
         """List my newest bots (anonymous callers, and callers without any, get the newest public bots).
 

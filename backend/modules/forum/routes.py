@@ -5,6 +5,7 @@ from __future__ import annotations
 from flask.views import MethodView
 from flask_jwt_extended import jwt_required
 
+from backend.core import showcase
 from backend.core.auth import current_user_id
 from backend.core.envelope import EnvelopeBlueprint
 from backend.core.pagination import PageArgs, paginated
@@ -50,6 +51,12 @@ blueprints = [blp, users_blp]
 @blp.arguments(LimitQuerySchema, location="query")
 @blp.response(200, PostSchema(many=True))
 @blp.doc(security=[])
+@showcase.cached(
+    "forum.hot",
+    PostSchema(many=True),
+    reads=("posts", "comments", "likes", "tips", "users", "files"),
+    anonymous_only=False,  # the same list for everyone
+)
 def hot(args):
     """List the hottest posts (anonymous callers welcome).
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from flask.views import MethodView
 from flask_jwt_extended import jwt_required
 
+from backend.core import showcase
 from backend.core.auth import current_user_id, optional_user_id
 from backend.core.envelope import EnvelopeBlueprint
 from backend.core.pagination import PageArgs, paginated
@@ -35,6 +36,9 @@ blp = EnvelopeBlueprint(
 @blp.arguments(LimitQuerySchema, location="query")
 @blp.response(200, StrategySchema(many=True))
 @blp.doc(security=[])
+@showcase.cached(
+    "strategies.recent", StrategySchema(many=True), reads=("strategies", "strategy_versions", "jobs")
+)
 def recent(args):
     """List my latest strategies (anonymous callers, and callers without any, get the published showcase).
 

@@ -1,0 +1,190 @@
+"""The anonymous showcase reads (the dashboard's GETs) served from pre-serialised JSON in Redis.
+
+A route decorated with `cached` answers from Redis when it can: one ``HGET`` per request, the
+cached ``data`` bytes spliced into the success envelope; no SQL, no marshmallow, no JSON encoding.
+On a miss it runs the view, dumps the result with the route's schema and stores the JSON.
+
+Never stale after a write: each showcase names the tables it reads; session events note the
+tables that every flush and every INSERT/UPDATE/DELETE statement touches, and once that
+transaction commits the showcases reading any of them are dropped (``after_commit``: before the
+writer's own response is sent). A fill cannot undo a drop: a reader that missed reads the
+showcase's generation before running the view and stores its JSON only if the generation is
+still the same (a Lua script); every drop increments the generation.
+
+Bounded: every Redis call goes through `cached_call` (``REDIS_TIMEOUT_MS``, then the view runs
+directly for ``REDIS_BACKOFF_S``). Entries expire after ``SHOWCASE_CACHE_TTL_S``, which bounds the
+time-dependent fields (hot ranking's age decay, a bot's runtime) and the one case in which a drop
+is lost: a write committed while Redis is unreachable from the writing process. ``0`` disables
+the cache.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import logging
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any, TypeVar, cast
+
+import marshmallow as ma
+from flask import Response, current_app, has_app_context
+from flask_jwt_extended import get_jwt_identity
+from sqlalchemy import event, inspect
+from sqlalchemy.orm import ORMExecuteState, Session, SessionTransaction, UOWTransaction
+
+from backend.core.envelope import success_body
+from backend.core.redis import cached_call, rkey
+
+logger = logging.getLogger(__name__)
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+# showcase name -> the tables its view reads (filled by `cached` when the routes are imported).
+_READS: dict[str, frozenset[str]] = {}
+_TOUCHED = "qyq_showcase_tables"  # session.info key: tables written in the open transaction
+_ANY_TABLE = "*"  # a statement whose table is unknown (textual SQL)
+_DATA_MARK = "@@showcase-data@@"  # placeholder spliced out of the encoded envelope
+
+# Store ARGV[3] at field ARGV[2] of KEYS[1] for ARGV[4] s, only if KEYS[2] (the generation) is ARGV[1].
+_FILL = """
+if (redis.call('GET', KEYS[2]) or '') ~= ARGV[1] then return 0 end
+redis.call('HSET', KEYS[1], ARGV[2], ARGV[3])
+local ttl = redis.call('TTL', KEYS[1])
+if ttl < 0 or ttl > tonumber(ARGV[4]) then redis.call('EXPIRE', KEYS[1], ARGV[4]) end
+return 1
+"""
+
+
+def _key(name: str) -> str:
+    return rkey("showcase", name)
+
+
+def _gen_key(name: str) -> str:
+    return rkey("showcase", name, "gen")
+
+
+def cached(
+    name: str, schema: ma.Schema, *, reads: Iterable[str], anonymous_only: bool = True
+) -> Callable[[F], F]:
+    """Serve the decorated view's result from the showcase cache ``name``.
+
+    Goes below ``@blp.response`` and under ``@jwt_required(optional=True)``, which verifies any token
+    and resets the identity this reads for every request.
+
+    ``schema`` is the route's response schema; ``reads`` are the tables the view reads. With
+    ``anonymous_only`` a caller with a token runs the view as usual (its answer is personal).
+    The view's arguments (parsed query) select the cached variant.
+    """
+    _READS[name] = frozenset(reads)
+
+    def decorate(view: F) -> F:
+        @functools.wraps(view)
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            ttl = int(current_app.config["SHOWCASE_CACHE_TTL_S"])
+            if ttl <= 0 or (anonymous_only and get_jwt_identity() is not None):
+                return view(*args, **kwargs)
+            # The parsed arguments (a method view's `self` is not one of them) select the variant.
+            parsed = [a for a in args if isinstance(a, Mapping)]
+            variant = json.dumps([parsed, kwargs], sort_keys=True, default=str)
+            return _respond(name, variant, ttl, lambda: schema.dump(view(*args, **kwargs)))
+
+        return cast(F, wrapper)
+
+    return decorate
+
+
+def _respond(name: str, variant: str, ttl: int, build: Callable[[], Any]) -> Response:
+    key = _key(name)
+    data: str | None = cached_call(lambda r: cast("str | None", r.hget(key, variant)), None)
+    if data is None:
+        gen_key = _gen_key(name)
+        gen = cached_call(lambda r: r.get(gen_key) or "", None)  # before the view reads the database
+        data = current_app.json.dumps(build(), separators=(",", ":"))
+        if gen is not None:
+            cached_call(lambda r: r.eval(_FILL, 2, key, gen_key, gen, variant, data, ttl), 0)
+    return _envelope(data)
+
+
+def _envelope(data_json: str) -> Response:
+    body = current_app.json.dumps(success_body(_DATA_MARK), separators=(",", ":"))
+    body = body.replace(current_app.json.dumps(_DATA_MARK), data_json, 1)
+    return current_app.response_class(body + "\n", mimetype="application/json")
+
+
+def drop(names: Iterable[str]) -> None:
+    """Drop these showcases' cached JSON and start a new generation (a fill in flight is refused)."""
+    names = list(names)
+    if not names:
+        return
+
+    def write(r: Any) -> None:
+        pipe = r.pipeline(transaction=True)
+        for name in names:
+            pipe.incr(_gen_key(name))
+            pipe.delete(_key(name))
+        pipe.execute()
+
+    cached_call(write, None)
+
+
+def drop_all() -> None:
+    """Drop every showcase (tests between rolled-back transactions; after restoring a database)."""
+    drop(_READS)
+
+
+def showcases_reading(tables: set[str]) -> list[str]:
+    """Return the showcases whose view reads any of ``tables``."""
+    if _ANY_TABLE in tables:
+        return list(_READS)
+    return [name for name, reads in _READS.items() if reads & tables]
+
+
+def _tables_of_flush(session: Session) -> set[str]:
+    tables: set[str] = set()
+    for obj in (*session.new, *session.deleted, *session.dirty):
+        if obj in session.dirty and not session.is_modified(obj, include_collections=False):
+            continue
+        tables.update(t.name for t in inspect(type(obj)).tables if hasattr(t, "name"))
+    return tables
+
+
+def _note_flush(session: Session, _flush: UOWTransaction, _instances: object) -> None:
+    session.info.setdefault(_TOUCHED, set()).update(_tables_of_flush(session))
+
+
+def _note_statement(state: ORMExecuteState) -> None:
+    if state.is_select:
+        return
+    table = getattr(state.statement, "table", None)
+    name = getattr(table, "name", None) if table is not None else None
+    state.session.info.setdefault(_TOUCHED, set()).add(name if isinstance(name, str) else _ANY_TABLE)
+
+
+def _after_commit(session: Session) -> None:
+    if session.in_nested_transaction():  # a savepoint released: nothing is visible to others yet
+        return
+    tables = session.info.pop(_TOUCHED, None)
+    if tables and has_app_context():
+        drop(showcases_reading(tables))
+
+
+def _forget(session: Session, previous: SessionTransaction) -> None:
+    if previous.parent is None:  # the whole transaction is gone (a savepoint's rollback keeps the rest)
+        session.info.pop(_TOUCHED, None)
+
+
+def note_write(session: Session, table: str) -> None:
+    """Record a write the session events cannot see (COPY on the session's raw connection)."""
+    session.info.setdefault(_TOUCHED, set()).add(table)
+
+
+def init_showcase_events() -> None:
+    """Watch every session's writes and drop the showcases they change after commit (idempotent)."""
+    for name, listener in (
+        ("before_flush", _note_flush),
+        ("do_orm_execute", _note_statement),
+        ("after_commit", _after_commit),
+        ("after_soft_rollback", _forget),
+    ):
+        if not event.contains(Session, name, listener):
+            event.listen(Session, name, listener)

@@ -1,0 +1,199 @@
+"""The anonymous showcase cache (backend/core/showcase.py): same bytes, no SQL on a hit, never stale
+after a write, a fill never undoes a drop, and Redis down means computing it directly."""
+
+from __future__ import annotations
+
+from contextlib import contextmanager
+
+import pytest
+from sqlalchemy import event
+
+from backend.core import showcase
+from backend.core.redis import get_redis
+from backend.extensions import db
+from tests.fixtures.backtests import RANGE_END_MS, RANGE_START_MS
+from tests.helpers.api import ok
+
+SHOWCASE_PATHS = ("/api/strategies/recent", "/api/backtests/latest", "/api/bots/recent", "/api/forum/hot")
+
+
+@contextmanager
+def sql_statements(app):
+    """Collect the SQL statements run on the app's engine while the block runs."""
+    seen: list[str] = []
+
+    def record(_conn, _cursor, statement, *_args):
+        seen.append(statement)
+
+    with app.app_context():
+        engine = db.engine
+    event.listen(engine, "before_cursor_execute", record)
+    try:
+        yield seen
+    finally:
+        event.remove(engine, "before_cursor_execute", record)
+
+
+@pytest.fixture
+def showcase_data(client, user, make_strategy, run_backtest, make_bot, make_post):
+    """One published strategy with a completed backtest, a public bot and a post."""
+    strategy = make_strategy(user, name="shown", published=True)
+    ok(run_backtest(user, strategy_id=strategy["id"]), 202)
+    bot = make_bot(user, public=True)
+    post = make_post(user, title="hello")
+    return {"strategy": strategy, "bot": bot, "post": post}
+
+
+def _uncached(app, client, path):
+    app.config["SHOWCASE_CACHE_TTL_S"] = 0
+    try:
+        return client.get(path).get_json()
+    finally:
+        app.config["SHOWCASE_CACHE_TTL_S"] = 10
+
+
+@pytest.mark.parametrize("path", SHOWCASE_PATHS)
+def test_a_cached_answer_is_the_computed_one_and_runs_no_sql(app, client, showcase_data, path):
+    first = client.get(path)
+    with sql_statements(app) as statements:
+        second = client.get(path, headers={"X-Request-ID": "req-cached-1"})
+    assert statements == []  # served from Redis
+    assert second.status_code == 200 and second.mimetype == "application/json"
+    body = second.get_json()
+    assert body["request_id"] == "req-cached-1" and second.headers["X-Request-ID"] == "req-cached-1"
+    assert body["data"] == first.get_json()["data"] == _uncached(app, client, path)["data"]
+    assert body["code"] == 0 and body["message"] == "ok" and list(body) == list(first.get_json())
+
+
+def test_query_arguments_select_the_variant_and_are_still_validated(client, showcase_data, make_post, user):
+    make_post(user, title="second")
+    assert len(ok(client.get("/api/forum/hot?limit=1"))) == 1
+    assert len(ok(client.get("/api/forum/hot?limit=5"))) == 2
+    assert client.get("/api/forum/hot?limit=0").status_code == 422
+    assert client.get("/api/backtests/latest?symbol=ETHUSDT").status_code == 404  # not cached either
+    assert client.get("/api/backtests/latest?symbol=ETHUSDT").status_code == 404
+
+
+def test_a_caller_with_a_token_gets_their_own_list_not_the_showcase(
+    client, showcase_data, other_user, make_strategy
+):
+    ok(client.get("/api/strategies/recent"))  # fill the anonymous variant
+    make_strategy(other_user, name="mine, private")
+    mine = ok(client.get("/api/strategies/recent", headers=other_user.headers))
+    assert [s["name"] for s in mine] == ["mine, private"]
+    assert [s["name"] for s in ok(client.get("/api/strategies/recent"))] == ["shown"]
+    junk = {"Authorization": "Bearer junk"}
+    assert client.get("/api/strategies/recent", headers=junk).status_code == 401
+    assert client.get("/api/forum/hot", headers=junk).status_code == 401
+
+
+def test_publish_and_unpublish_show_at_once(client, user, showcase_data, make_strategy):
+    hidden = make_strategy(user, name="later")
+    assert [s["name"] for s in ok(client.get("/api/strategies/recent"))] == ["shown"]
+    ok(client.patch(f"/api/strategies/{hidden['id']}", json={"published": True}, headers=user.headers))
+    assert {s["name"] for s in ok(client.get("/api/strategies/recent"))} == {"shown", "later"}
+    sid = showcase_data["strategy"]["id"]
+    ok(client.patch(f"/api/strategies/{sid}", json={"published": False}, headers=user.headers))
+    assert [s["name"] for s in ok(client.get("/api/strategies/recent"))] == ["later"]
+
+
+def test_a_new_completed_backtest_shows_at_once(client, user, showcase_data, run_backtest):
+    before = ok(client.get("/api/backtests/latest"))
+    strategy_id = showcase_data["strategy"]["id"]
+    later = ok(
+        run_backtest(user, strategy_id=strategy_id, start=RANGE_START_MS + 3_600_000, end=RANGE_END_MS), 202
+    )
+    after = ok(client.get("/api/backtests/latest"))
+    assert after["backtestId"] == later["backtest_id"] != before["backtestId"]
+
+
+def test_a_bot_fill_shows_at_once(client, user, showcase_data):
+    bot_id = showcase_data["bot"]["id"]
+    (shown,) = ok(client.get("/api/bots/recent"))
+    assert shown["id"] == bot_id and shown["position"] == 0
+    ok(
+        client.post(
+            f"/api/bots/{bot_id}/orders",
+            headers={**user.headers, "Idempotency-Key": "fill-1"},
+            json={"side": "buy", "quantity": 1},
+        ),
+        201,
+    )
+    (shown,) = ok(client.get("/api/bots/recent"))
+    assert shown["position"] == 1
+
+
+def test_a_post_and_a_like_show_at_once(client, user, other_user, showcase_data, make_post):
+    post_id = showcase_data["post"]["id"]
+    assert [p["likes"] for p in ok(client.get("/api/forum/hot"))] == [0]
+    ok(client.post(f"/api/forum/posts/{post_id}/like", headers=other_user.headers))
+    assert [p["likes"] for p in ok(client.get("/api/forum/hot"))] == [1]
+    make_post(other_user, title="newer")
+    assert {p["title"] for p in ok(client.get("/api/forum/hot"))} == {"hello", "newer"}
+
+
+def test_a_rolled_back_write_keeps_the_cache_and_a_savepoint_does_not_drop_it(app, client, showcase_data):
+    from backend.modules.forum.models import Post
+
+    ok(client.get("/api/forum/hot"))
+    key = f"{app.config['REDIS_KEY_PREFIX']}showcase:forum.hot"
+    with app.app_context():
+        assert get_redis().exists(key)
+        post = db.session.get(Post, showcase_data["post"]["id"])
+        with db.session.begin_nested():
+            post.title = "changed in a savepoint"
+        assert get_redis().exists(key)  # released a savepoint only: nobody else can see it yet
+        db.session.rollback()
+        assert get_redis().exists(key)
+        post = db.session.get(Post, showcase_data["post"]["id"])
+        post.title = "changed and committed"
+        db.session.commit()
+        assert not get_redis().exists(key)
+
+
+def test_a_fill_computed_before_a_drop_is_refused(app, client, showcase_data, make_post, user):
+    """A reader that read the database before a write must not store its (stale) JSON after the drop."""
+    from backend.modules.forum import service as forum_service
+
+    real = forum_service.list_hot
+
+    def slow_reader(**kwargs):
+        result = real(**kwargs)  # the old list...
+        make_post(user, title="written meanwhile")  # ...then a write commits and drops the showcase
+        return result
+
+    forum_service.list_hot = slow_reader
+    try:
+        stale = ok(client.get("/api/forum/hot"))
+    finally:
+        forum_service.list_hot = real
+    assert [p["title"] for p in stale] == ["hello"]
+    assert {p["title"] for p in ok(client.get("/api/forum/hot"))} == {"hello", "written meanwhile"}
+
+
+def test_redis_down_computes_the_answer_directly(app, client, showcase_data, monkeypatch):
+    import redis
+
+    from backend.core.redis import reset_backoff
+
+    def down(*_args, **_kwargs):
+        raise redis.ConnectionError("down")
+
+    expected = {path: _uncached(app, client, path)["data"] for path in SHOWCASE_PATHS}
+    monkeypatch.setattr(redis.Redis, "execute_command", down)
+    try:
+        for path in SHOWCASE_PATHS:
+            assert ok(client.get(path)) == expected[path]
+    finally:
+        monkeypatch.undo()
+        with app.app_context():
+            reset_backoff()
+
+
+def test_drop_all_and_the_table_map(app):
+    assert set(showcase.showcases_reading({"posts"})) == {"forum.hot"}
+    assert set(showcase.showcases_reading({"jobs"})) == {"strategies.recent", "backtests.latest"}
+    assert set(showcase.showcases_reading({"*"})) == set(
+        showcase.showcases_reading({"users", "jobs", "bot_instances"})
+    )
+    assert showcase.showcases_reading({"orders", "token_families"}) == []
