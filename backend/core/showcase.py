@@ -164,7 +164,8 @@ def _after_commit(session: Session) -> None:
     if session.in_nested_transaction():  # a savepoint released: nothing is visible to others yet
         return
     tables = session.info.pop(_TOUCHED, None)
-    if tables and has_app_context():
+    # Only an app wired by create_app has the cache (a bare app bound to the same db has no Redis).
+    if tables and has_app_context() and "redis_breaker" in current_app.extensions:
         drop(showcases_reading(tables))
 
 
