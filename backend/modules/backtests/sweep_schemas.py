@@ -22,6 +22,13 @@ SPACE_DOC = (
 class SweepRequestSchema(BaseSchema):
     """POST /api/backtests/sweeps: a strategy, data range, broker settings, space, method, objective."""
 
+    class Meta:
+        # Exactly one of strategy_id / strategy, and an inline strategy needs a symbol (as `_one_strategy`).
+        openapi = {
+            "oneOf": [{"required": ["strategy_id"]}, {"required": ["strategy", "symbol"]}],
+            "not": {"required": ["strategy_id", "strategy"]},
+        }
+
     strategy_id = Id()
     strategy = ma.fields.Nested(InlineStrategySchema)
     symbol = Symbol()
