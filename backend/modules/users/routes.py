@@ -54,7 +54,7 @@ def patch_me(changes):
 @blp.alt_response(413, description="The image is larger than AVATAR_MAX_BYTES.")
 @blp.alt_response(415, description="The content is not a PNG, JPEG, WebP or GIF image.")
 def put_my_avatar(args):
-    """Upload an image as my avatar (multipart part `file`).
+    """Upload an image as my avatar (multipart part `file`; any other part is refused).
     ---
     The image becomes public at the URL in `avatar` (`/api/files/public/{id}`, no login needed,
     cacheable); the previous uploaded avatar is deleted.
