@@ -48,6 +48,18 @@ def test_sweep_documents_exactly_one_strategy(client, user, spec):
     assert "strategy_id" in fields(client.post("/api/backtests/sweeps", json=both, headers=user.headers))
 
 
+def test_sweep_documents_the_shape_of_its_space(client, user, spec):
+    validator = _body_validator(spec, "SweepRequest")
+    base = {"strategy": {"kind": "rsi", "params": {}}, "symbol": "X"}
+    for bad in ({}, {"period": []}, {"period": {"min": 1}}, {"period": {"min": 1, "max": 2, "step": 0}}):
+        assert not validator.is_valid({**base, "space": bad}), bad
+        body = {**base, "space": bad}
+        assert client.post("/api/backtests/sweeps", json=body, headers=user.headers).status_code == 422
+    assert validator.is_valid(
+        {**base, "space": {"period": [5, 10], "band": {"min": 1, "max": 2, "step": 0.5}}}
+    )
+
+
 def test_profile_patch_documents_its_rules(spec):
     validator = _body_validator(spec, "UserUpdate")
     assert not validator.is_valid({})
