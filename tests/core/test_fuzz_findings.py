@@ -60,6 +60,18 @@ def test_sweep_documents_the_shape_of_its_space(client, user, spec):
     )
 
 
+@pytest.mark.parametrize("text", ["\x85", " \x1c\t", "\u3000"])
+def test_blank_comment_is_blank_in_the_document_too(client, user, spec, text):
+    # The document said `\s*\S` (ECMA's \s, without U+0085), the server Python's \s: "\x85" was
+    # valid there and 422 here.
+    assert not _body_validator(spec, "CommentCreate").is_valid({"content": text})
+    post = ok(client.post("/api/forum/posts", json={"title": "t"}, headers=user.headers), 201)
+    url = f"/api/forum/posts/{post['id']}/comments"
+    assert "content" in fields(client.post(url, json={"content": text}, headers=user.headers))
+    assert _body_validator(spec, "CommentCreate").is_valid({"content": "\x85ok"})
+    assert client.post(url, json={"content": "\x85ok"}, headers=user.headers).status_code == 201
+
+
 def test_profile_patch_documents_its_rules(spec):
     validator = _body_validator(spec, "UserUpdate")
     assert not validator.is_valid({})
