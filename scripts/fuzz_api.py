@@ -33,10 +33,17 @@ ROOT = Path(__file__).resolve().parents[1]
 FUZZ_PASSWORD = "fuzz-password-9"
 QUICK = {"max_examples": 8, "max_time": 150, "phases": "examples,coverage,fuzzing"}
 LONG = {"max_examples": 100, "max_time": 1800, "phases": "examples,coverage,fuzzing,stateful"}
-# The fuzzer is here to check the contract, not to trip the login limit with its own re-logins.
+# The fuzzer is here to check the contract, not to trip the login limits with its own re-logins (and
+# the fuzzer's own wrong passwords) or the registration limit with the fresh users the auth hook
+# registers after the fuzzer renamed this one or changed its password.
 # Errors inside schemathesis itself (e.g. a Hypothesis internal error while generating), not the API's.
 FUZZER_OWN_ERRORS = {"Runtime Error"}
-STACK_SETTINGS = {"RATELIMIT_LOGIN": "100000 per minute", "JWT_ACCESS_TOKEN_EXPIRES_S": "7200"}
+STACK_SETTINGS = {
+    "RATELIMIT_LOGIN": "100000 per minute",
+    "RATELIMIT_LOGIN_FAILURES": "100000 per minute",
+    "RATELIMIT_REGISTER": "100000 per minute",
+    "JWT_ACCESS_TOKEN_EXPIRES_S": "7200",
+}
 
 
 def _register(base_url: str) -> tuple[str, str]:

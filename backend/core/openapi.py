@@ -11,6 +11,7 @@
   callable) gives an enum known only once the app is wired (strategy kinds); a nullable nested
   object is "that object or null" (apispec's default, "or any object", accepts anything).
 - `PAGINATION_HEADER`: `X-Pagination` is a header, so a string (holding JSON), never an object.
+- `URI_TOO_LONG_RESPONSE`: gunicorn's own HTML 414 for a request line past its bound, on every operation.
 """
 
 from __future__ import annotations
@@ -86,7 +87,25 @@ class ContractConverter(OpenAPIConverter):
         return out
 
 
+# gunicorn refuses a request line past its `limit_request_line` (4094 bytes by default) before the
+# app sees it, with its own HTML page: every operation can answer this, outside the JSON envelope.
+URI_TOO_LONG_RESPONSE: dict[str, Any] = {
+    "description": "The request line (method, path and query) is longer than the server's bound "
+    "(gunicorn's `limit_request_line`, 4094 bytes): the server's own HTML page, not the JSON envelope.",
+    "content": {"text/html": {"schema": {"type": "string"}}},
+}
+
+
 class ContractPlugin(MarshmallowPlugin):
-    """The marshmallow plugin with `ContractConverter`."""
+    """The marshmallow plugin with `ContractConverter`; every operation documents the server's 414."""
 
     Converter = ContractConverter
+
+    def operation_helper(
+        self, path: str | None = None, operations: dict[str, Any] | None = None, **kwargs: Any
+    ) -> None:
+        """apispec's marshmallow handling, plus the 414 that gunicorn can answer on any operation."""
+        super().operation_helper(path=path, operations=operations, **kwargs)
+        for operation in (operations or {}).values():
+            if isinstance(operation, dict):
+                operation.setdefault("responses", {}).setdefault("414", URI_TOO_LONG_RESPONSE)

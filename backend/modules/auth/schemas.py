@@ -13,6 +13,9 @@ from backend.modules.users.schemas import PASSWORD, USERNAME, UserSchema
 class LoginSchema(BaseSchema):
     """POST /api/auth/login: `username` (or `email`) and `password`."""
 
+    class Meta:
+        openapi = {"anyOf": [{"required": ["username"]}, {"required": ["email"]}]}  # as `_one_identifier`
+
     username = ma.fields.String(validate=validate.Length(min=1, max=254))
     email = ma.fields.String(validate=validate.Length(min=1, max=254))
     password = ma.fields.String(required=True, load_only=True, validate=validate.Length(min=1, max=128))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from decimal import Decimal
+from typing import Any
 
 import marshmallow as ma
 from marshmallow import EXCLUDE, validate
@@ -19,8 +20,38 @@ SPACE_DOC = (
 )
 
 
+# The shape `sweep_space.parse_space` accepts (what depends on the method, the strategy's parameters
+# or SWEEP_MAX_RUNS is checked by the service): at least one parameter, each a non-empty list of
+# numbers or strings, or a {min, max, step} range with step > 0.
+SPACE_SHAPE: dict[str, Any] = {
+    "minProperties": 1,
+    "additionalProperties": {
+        "oneOf": [
+            {"type": "array", "minItems": 1, "items": {"oneOf": [{"type": "number"}, {"type": "string"}]}},
+            {
+                "type": "object",
+                "required": ["min", "max"],
+                "properties": {
+                    "min": {"type": "number"},
+                    "max": {"type": "number"},
+                    "step": {"type": "number", "minimum": 0, "exclusiveMinimum": True},
+                },
+                "additionalProperties": False,
+            },
+        ]
+    },
+}
+
+
 class SweepRequestSchema(BaseSchema):
     """POST /api/backtests/sweeps: a strategy, data range, broker settings, space, method, objective."""
+
+    class Meta:
+        # Exactly one of strategy_id / strategy, and an inline strategy needs a symbol (as `_one_strategy`).
+        openapi = {
+            "oneOf": [{"required": ["strategy_id"]}, {"required": ["strategy", "symbol"]}],
+            "not": {"required": ["strategy_id", "strategy"]},
+        }
 
     strategy_id = Id()
     strategy = ma.fields.Nested(InlineStrategySchema)
@@ -41,7 +72,7 @@ class SweepRequestSchema(BaseSchema):
     space = ma.fields.Dict(
         keys=ma.fields.String(validate=validate.Length(min=1, max=64)),
         required=True,
-        metadata={"description": SPACE_DOC},
+        metadata={"description": SPACE_DOC, **SPACE_SHAPE},
     )
     method = ma.fields.String(load_default="grid", validate=validate.OneOf(["grid", "random"]))
     samples = ma.fields.Integer(validate=validate.Range(min=1, max=2**31 - 1))

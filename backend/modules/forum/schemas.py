@@ -11,13 +11,16 @@ from marshmallow import EXCLUDE, validate
 
 from backend.core.schemas import BaseSchema, CamelSchema, Id, Money, TimestampMs
 
-NOT_BLANK = validate.Regexp(r"\s*\S", error="Must not be blank.")
+# Whitespace spelled out (what Python's `\s` and str.isspace() match): in the OpenAPI document `\s`
+# is ECMA's, which leaves out U+0085 and U+001C-U+001F, so "\x85" was "not blank" there and blank here.
+_WS = r"\t\n\x0b\x0c\r\x1c-\x1f \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000"
+NOT_BLANK = validate.Regexp(rf"^[{_WS}]*[^{_WS}]", error="Must not be blank.")
 # tipsTotal is one sum, so tips share one currency until a conversion exists.
 TIP_CURRENCIES = ("USD",)
 TAG = ma.fields.String(
     validate=[
         validate.Length(min=1, max=32),
-        validate.Regexp(r"^[^\s,][^,]*$", error="Tags may not contain commas."),
+        validate.Regexp(rf"^[^{_WS},][^,]*$", error="Tags may not contain commas."),
     ]
 )
 

@@ -7,9 +7,11 @@ from flask_jwt_extended import jwt_required
 
 from backend.core.auth import current_user_id, token_claims
 from backend.core.envelope import EnvelopeBlueprint
+from backend.modules.files.service import refuse_other_parts
 from backend.modules.users import identicon, service
 from backend.modules.users.errors import UserNotFound
 from backend.modules.users.schemas import (
+    AVATAR_TYPES,
     ApiKeyDeleteQuerySchema,
     ApiKeyPutSchema,
     ApiKeySchema,
@@ -45,15 +47,19 @@ def patch_me(changes):
 @blp.route("/me/avatar", methods=["PUT"])
 @jwt_required()
 @blp.arguments(AvatarUploadSchema, location="files")
+@blp.doc(
+    requestBody={"content": {"multipart/form-data": {"encoding": {"file": {"contentType": AVATAR_TYPES}}}}}
+)
 @blp.response(200, UserSchema)
 @blp.alt_response(413, description="The image is larger than AVATAR_MAX_BYTES.")
 @blp.alt_response(415, description="The content is not a PNG, JPEG, WebP or GIF image.")
 def put_my_avatar(args):
-    """Upload an image as my avatar (multipart part `file`).
+    """Upload an image as my avatar (multipart part `file`; any other part is refused).
     ---
     The image becomes public at the URL in `avatar` (`/api/files/public/{id}`, no login needed,
     cacheable); the previous uploaded avatar is deleted.
     """
+    refuse_other_parts(request.form.keys())
     upload = args["file"]
     return service.upload_avatar(actor_id=current_user_id(), filename=upload.filename, stream=upload.stream)
 

@@ -16,13 +16,14 @@ PASSWORD = validate.Length(min=8, max=128)
 # An avatar a user sets: an https URL, or an absolute path of this API (checked by the service:
 # the user's own default or own uploaded image). No javascript:, data:, http: or relative URLs.
 _URL_CHARS = r"[A-Za-z0-9\-._~:/?#\[\]@!$&'()*+,;=%]+"
-AVATAR_URL = validate.And(
+# A list, not validate.And, so that the OpenAPI document states the length and the pattern too.
+AVATAR_URL = [
     validate.Length(max=500),
     validate.Regexp(
         rf"^(https://[A-Za-z0-9.-]+(:[0-9]{{1,5}})?(/{_URL_CHARS})?|/api/{_URL_CHARS})$",
         error="An https URL, or the URL of your own uploaded avatar.",
     ),
-)
+]
 AVATAR_DESCRIPTION = (
     "Avatar URL, never null: the uploaded image (`/api/files/public/{id}`), the https URL the user "
     "set, or the generated default (`/api/users/{id}/avatar.svg`)."
@@ -44,7 +45,13 @@ class UserSchema(CamelSchema):
 
 
 class UserUpdateSchema(BaseSchema):
-    """PATCH /api/users/me (all fields optional)."""
+    """PATCH /api/users/me: any subset (at least one) of the fields; `password` needs `current_password`."""
+
+    class Meta:
+        openapi = {
+            "minProperties": 1,
+            "anyOf": [{"not": {"required": ["password"]}}, {"required": ["current_password"]}],
+        }
 
     name = ma.fields.String(validate=validate.Length(min=1, max=100))
     avatar = ma.fields.String(
@@ -58,7 +65,12 @@ class UserUpdateSchema(BaseSchema):
     email = ma.fields.Email(allow_none=True)
     username = ma.fields.String(validate=USERNAME)
     password = ma.fields.String(load_only=True, validate=PASSWORD)
-    current_password = ma.fields.String(load_only=True)
+    current_password = ma.fields.String(load_only=True, validate=validate.Length(min=1, max=128))
+
+    @ma.validates_schema
+    def _not_empty(self, data, **kwargs):
+        if not data:
+            raise ma.ValidationError("Give at least one field to change.", "_schema")
 
     @ma.validates_schema
     def _password_needs_current(self, data, **kwargs):
@@ -66,8 +78,12 @@ class UserUpdateSchema(BaseSchema):
             raise ma.ValidationError("Required to change the password.", "current_password")
 
 
+# The image types an avatar may be (decided on the bytes by the files module), as the part's encoding.
+AVATAR_TYPES = "image/png, image/jpeg, image/webp, image/gif"
+
+
 class AvatarUploadSchema(BaseSchema):
-    """Multipart body of PUT /api/users/me/avatar: one image part named `file`."""
+    """Multipart body of PUT /api/users/me/avatar: one image part named `file` (any other part is refused)."""
 
     file = Upload(
         required=True, metadata={"description": "PNG, JPEG, WebP or GIF; at most AVATAR_MAX_BYTES."}
