@@ -157,7 +157,7 @@ class Settings:
     BACKTEST_CURVE_MAX: int = 2000
     BACKTEST_POLL_TRADES_MAX: int = 500  # fills a result carries inline; all: GET .../{id}/trades
     BACKTEST_MAX_ACTIVE: int = 5
-    # Parameter sweeps (backend/modules/backtests/sweeps.py; docs/backtests.md)
+    # Parameter sweeps (backend/modules/backtests/sweeps.py, sweep_work.py; docs/backtests.md)
     SWEEP_MAX_RUNS: int = 10_000
     SWEEP_CHUNK_RUNS: int = 50
 

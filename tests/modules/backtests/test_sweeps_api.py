@@ -9,7 +9,7 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import func, select
 
-from backend.modules.backtests import sweeps
+from backend.modules.backtests import sweep_work
 from tests.fixtures.backtests import RANGE_END_MS, RANGE_START_MS
 from tests.helpers.api import error, fields, ok
 
@@ -193,16 +193,18 @@ def test_a_redelivered_chunk_counts_nothing_twice(app, client, user, sweep, monk
     monkeypatch.setattr(jobs.runtime, "send_task", lambda job_id, kind: None)  # the sweep job waits
     ids = ok(sweep(user), 202)
     sid = ids["sweep_id"]
-    monkeypatch.setattr(sweeps.run_chunk, "apply_async", lambda **kw: None)  # chunks are sent nowhere
+    monkeypatch.setattr(sweep_work.run_chunk, "apply_async", lambda **kw: None)  # chunks are sent nowhere
     with app.app_context():
         assert jobs.execute(ids["job_id"]) == "RUNNING"  # fanned out and handed off
-        assert sweeps.execute_chunk(sid, 0) == "stored"
-        assert sweeps.execute_chunk(sid, 0) == "skipped"  # redelivered after it was stored
+        assert sweep_work.execute_chunk(sid, 0) == "stored"
+        assert sweep_work.execute_chunk(sid, 0) == "skipped"  # redelivered after it was stored
         # A second delivery that claimed the chunk before the first one stored it stores nothing.
-        row = sweeps._sweep_row(sid)
-        claim = sweeps._Claim(0, 4, 2, ids["job_id"])
-        runs = sweeps._compute(row, claim, sweeps._load_bars(row), sweeps._Beat(sid, 0, ids["job_id"]))
-        assert sweeps._store_chunk(row, 0, runs, sweeps._load_bars(row)) == "duplicate"
+        row = sweep_work._sweep_row(sid)
+        claim = sweep_work._Claim(0, 4, 2, ids["job_id"])
+        runs = sweep_work._compute(
+            row, claim, sweep_work._load_bars(row), sweep_work._Beat(sid, 0, ids["job_id"])
+        )
+        assert sweep_work._store_chunk(row, 0, runs, sweep_work._load_bars(row)) == "duplicate"
         stored = db.session.scalar(select(func.count()).select_from(SweepRun).where(SweepRun.sweep_id == sid))
         assert stored == 4
         mid = ok(_get(client, user, sid))
@@ -213,12 +215,12 @@ def test_a_redelivered_chunk_counts_nothing_twice(app, client, user, sweep, monk
         db.session.commit()
         sent: list[int] = []
         monkeypatch.setattr(
-            sweeps.run_chunk, "apply_async", lambda kwargs, **kw: sent.append(kwargs["chunk"])
+            sweep_work.run_chunk, "apply_async", lambda kwargs, **kw: sent.append(kwargs["chunk"])
         )
         jobs.reap_stale_jobs(now=10**15)  # requeued -> PENDING, resent (to nowhere)
         assert jobs.execute(ids["job_id"]) == "RUNNING" and sent == [1]
-        assert sweeps.execute_chunk(sid, 1) == "completed"
-        assert sweeps.execute_chunk(sid, 1) == "skipped"
+        assert sweep_work.execute_chunk(sid, 1) == "completed"
+        assert sweep_work.execute_chunk(sid, 1) == "skipped"
     done = ok(_get(client, user, sid))
     assert (done["status"], done["chunksDone"], done["runsDone"], len(done["best"])) == ("completed", 2, 6, 6)
 
