@@ -369,8 +369,7 @@ def tick_bot(*, bot_id: str, now: int | None = None) -> ticks.TickOutcome:
     if bot is None:
         return ticks.TickOutcome("skipped")
     try:
-        with db.session.begin_nested():  # a failed tick's writes roll back; the bot's lock stays held
-            return ticks.run_tick(bot, now)
+        return ticks.run_tick(bot, now)  # raises TickFailed before its first write
     except ticks.TickFailed as exc:
         ticks.mark_error(bot_id, exc.reason, exc.message, now)
         return ticks.TickOutcome("failed", reason=exc.reason)

@@ -27,6 +27,7 @@ from flask import current_app
 from sqlalchemy import or_, select, update
 from sqlalchemy.dialects.postgresql import insert
 
+from backend.core.db import new_id, now_ms
 from backend.domain.backtest.engine import target_position
 from backend.domain.bars import Bars
 from backend.domain.ledger import (
@@ -42,8 +43,8 @@ from backend.domain.ledger import (
 from backend.domain.marketdata.intervals import interval_ms
 from backend.extensions import db
 from backend.modules.bots import links
-from backend.modules.bots.accounting import order_row, state_of, store_state
-from backend.modules.bots.models import ERROR, RUNNING, BotEquity, BotInstance
+from backend.modules.bots.accounting import order_values, state_of, store_state
+from backend.modules.bots.models import ERROR, RUNNING, BotEquity, BotInstance, Order
 
 logger = logging.getLogger(__name__)
 
@@ -116,15 +117,16 @@ def _walk(bot: BotInstance, bars: Bars, target: np.ndarray, begin: int) -> WalkR
         raise TickFailed("bad_price", f"A bar has an invalid price: {exc}") from exc
 
 
-def _book(bot: BotInstance, result: WalkResult) -> None:
-    state = state_of(bot)
+def _order_rows(bot: BotInstance, result: WalkResult) -> list[dict[str, object]]:
+    """Return the ``orders`` rows of a walk's fills (each with the account right after it)."""
+    state, rows, created = state_of(bot), [], now_ms()
     for planned in result.orders:
         fill = planned.fill
         state, _ = apply_executed(
             state, side=fill.side, quantity=fill.quantity, price=fill.price, fee=fill.fee
         )
-        db.session.add(
-            order_row(
+        rows.append(
+            order_values(
                 bot,
                 fill,
                 state,
@@ -133,37 +135,54 @@ def _book(bot: BotInstance, result: WalkResult) -> None:
                 key=planned.key,
                 source="tick",
             )
+            | {"id": new_id(), "status": "filled", "created_at": created}
         )
+    return rows
+
+
+def _book(bot: BotInstance, result: WalkResult) -> None:
+    """Insert a walk's orders and equity points, on the session's connection.
+
+    Core ``executemany`` statements compile once per process (a multi-row ``.values([...])`` is a
+    new statement for every row count) and skip the ORM's flush and bulk machinery; the bot row's
+    own changes are flushed once, at the commit. A duplicate order key still raises (unique index).
+    """
+    connection = db.session.connection()
+    if result.orders:
+        connection.execute(insert(Order), _order_rows(bot, result))
     if result.equity:
-        db.session.execute(
-            insert(BotEquity)
-            .values([{"bot_id": bot.id, "time": p.time, "value": p.value} for p in result.equity])
-            .on_conflict_do_nothing()
+        connection.execute(
+            insert(BotEquity).on_conflict_do_nothing(),
+            [{"bot_id": bot.id, "time": p.time, "value": p.value} for p in result.equity],
         )
-    store_state(bot, result.state)
 
 
 def run_tick(bot: BotInstance, now: int) -> TickOutcome:
-    """Process every new bar of a locked running bot; raise TickFailed without booking anything."""
+    """Process every new bar of a locked running bot; raise TickFailed without booking anything.
+
+    Everything that can fail (bars, signals, the walk, the latest close) is computed before the
+    first write, so a TickFailed leaves the session untouched and needs no savepoint.
+    """
     bars = _load(bot, now)
-    step = interval_ms(bot.interval)
-    bot.last_tick_ms = now
-    bot.next_tick_ms = int(bars.time[-1]) + 2 * step
+    next_tick = int(bars.time[-1]) + 2 * interval_ms(bot.interval)
     begin = first_unprocessed(bars, bot.last_bar_ms)
     if begin >= len(bars) - 1:
+        bot.last_tick_ms, bot.next_tick_ms = now, next_tick
         return TickOutcome("idle")
     target = _targets(bot, bars)
     result = _walk(bot, bars, target, begin)
-    _book(bot, result)
+    try:
+        mark = positive_price(float(bars.close[-1]))
+    except BadNumber as exc:
+        raise TickFailed("bad_price", f"The latest close is invalid: {exc}") from exc
     assert result.last_time is not None  # begin < len(bars) - 1, so at least one bar was walked
-    bot.last_bar_ms = result.last_time
+    _book(bot, result)
     flat = last_flat(target, begin, len(bars) - 1)
     if flat is not None:
         bot.flat_bar_ms = int(bars.time[flat])
-    try:
-        bot.mark_price = positive_price(float(bars.close[-1]))
-    except BadNumber as exc:
-        raise TickFailed("bad_price", f"The latest close is invalid: {exc}") from exc
+    store_state(bot, result.state)
+    bot.last_bar_ms, bot.mark_price = result.last_time, mark
+    bot.last_tick_ms, bot.next_tick_ms = now, next_tick
     return TickOutcome("ran", orders=len(result.orders), bars=len(result.equity))
 
 
