@@ -13,8 +13,9 @@ cursor advanced and does nothing):
 4. insert the orders (unique per bot and idempotency key) and equity points, store the ledger
    state and advance the cursor, all in one transaction.
 
-A tick that fails (no data, provider error, NaN price, strategy error) books nothing: the
-transaction is rolled back and the bot is put in ``error`` with a reason, in a new transaction.
+Steps 1-3 write nothing, so a tick that fails (no data, provider error, NaN price, strategy
+error) raises ``TickFailed`` before its first write and books nothing; the service then puts the
+bot in ``error`` with a reason, still holding its row lock.
 """
 
 from __future__ import annotations
