@@ -56,7 +56,7 @@ STRATEGIES: tuple[tuple[str, str, dict[str, Any]], ...] = (
     ("RSI 2 40/60", "rsi", {"period": 2, "lower": 40.0, "upper": 60.0}),
 )
 MIN = 60_000
-BENCH_ENV = {"BOT_WARMUP_BARS": "300", "BOT_LOOKBACK_BARS": "300"}
+BENCH_ENV = {"BOT_WARMUP_BARS": "1440", "BOT_LOOKBACK_BARS": "300"}
 
 
 # --- setup -----------------------------------------------------------------------------------------

@@ -25,7 +25,7 @@ from dataclasses import dataclass
 
 import numpy as np
 from flask import current_app
-from sqlalchemy import or_, select, update
+from sqlalchemy import bindparam, or_, select, update
 from sqlalchemy.dialects.postgresql import insert
 
 from backend.core.db import new_id, now_ms
@@ -69,14 +69,21 @@ class TickOutcome:
     reason: str | None = None
 
 
+# Built once: every tick runs it, and constructing the statement costs more than looking it up.
+_LOCK_RUNNING = (
+    select(BotInstance)
+    .where(
+        BotInstance.id == bindparam("bot_id"),
+        BotInstance.status == RUNNING,
+        BotInstance.deleted_at.is_(None),
+    )
+    .with_for_update(skip_locked=True)
+)
+
+
 def lock_running_bot(bot_id: str) -> BotInstance | None:
     """Lock a running bot's row, or return None when it is locked by another tick or not running."""
-    stmt = (
-        select(BotInstance)
-        .where(BotInstance.id == bot_id, BotInstance.status == RUNNING, BotInstance.deleted_at.is_(None))
-        .with_for_update(skip_locked=True)
-    )
-    return db.session.scalar(stmt)
+    return db.session.scalar(_LOCK_RUNNING, {"bot_id": bot_id})
 
 
 def _load(bot: BotInstance, now: int) -> Bars:
