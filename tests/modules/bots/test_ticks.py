@@ -94,6 +94,31 @@ def test_provider_failure_marks_error_without_booking_and_resume_recovers(replay
     assert service.tick_bot(bot_id=bot_id, now=wave_market.at_bar(100)).status == "ran"
 
 
+def test_market_read_failing_in_the_database_still_marks_the_bot_in_error(
+    replay_bot, wave_market, user, monkeypatch
+):
+    # A candle query that fails in Postgres aborts the tick's transaction; the bot must still end
+    # up in error (not a crashed task that the scheduler retries forever), with nothing booked.
+    from sqlalchemy import text
+
+    from backend.modules.bots import links
+
+    bot_id = replay_bot()
+    service.tick_bot(bot_id=bot_id, now=wave_market.at_bar(30))
+    orders, points = len(_orders(bot_id)), _equity_count(bot_id)
+
+    def failing_query(**_kw) -> Bars:
+        db.session.execute(text("SELECT 1 / 0"))  # raises DataError; the transaction is aborted
+        raise AssertionError("unreachable")
+
+    monkeypatch.setattr(links, "load_bars", failing_query)
+    outcome = service.tick_bot(bot_id=bot_id, now=wave_market.at_bar(60))
+    assert outcome.status == "failed" and outcome.reason == "provider_error"
+    view = service.get_bot(actor_id=user.id, bot_id=bot_id)
+    assert view.status == "error" and "division by zero" in view.error_message
+    assert len(_orders(bot_id)) == orders and _equity_count(bot_id) == points
+
+
 def test_nan_price_fails_the_whole_tick(replay_bot, wave_market, user):
     bot_id = replay_bot()
     bars = wave_market.bars
