@@ -383,7 +383,8 @@ def report(args: argparse.Namespace, catchup: Round, rounds: list[Round], host: 
         _round_row("catch-up", catchup, args.concurrency),
         *(_round_row(f"minute {i + 1}", r, args.concurrency) for i, r in enumerate(rounds)),
         "",
-        f"Result: **{rate:,.1f} ticks/s** while a minute's batch drains (headroom x{rate / need:,.1f} over {need:.1f}/s); the "
+        f"Result: **{rate:,.1f} ticks/s** while a minute's batch drains "
+        f"(headroom x{rate / need:,.1f} over {need:.1f}/s); the "
         f"worker is **{busy:.1%} busy** at the needed rate (worst minute).",
         "",
         "Method. *Worker busy* = CPU seconds (user + system, `/proc/<pid>/stat`) of every process in "
