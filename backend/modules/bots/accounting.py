@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from decimal import Decimal
+from typing import Any
 
 from backend.domain.ledger import Fill, LedgerState
 from backend.modules.bots.models import BotInstance, Order
@@ -36,6 +37,38 @@ def mark_of(bot: BotInstance) -> Decimal:
     return state_of(bot).avg_price
 
 
+def order_values(
+    bot: BotInstance,
+    fill: Fill,
+    state: LedgerState,
+    *,
+    time: int,
+    reference_price: Decimal,
+    key: str,
+    source: str,
+    request_hash: str | None = None,
+) -> dict[str, Any]:
+    """Return the column values of the order row recording ``fill`` (``state``: the account after it)."""
+    return {
+        "bot_id": bot.id,
+        "owner_id": bot.owner_id,
+        "symbol": bot.symbol,
+        "side": fill.side,
+        "source": source,
+        "quantity": fill.quantity,
+        "price": fill.price,
+        "reference_price": reference_price,
+        "notional": fill.notional,
+        "fee": fill.fee,
+        "realised_pnl": fill.realised_pnl,
+        "cash_after": state.cash,
+        "position_after": state.position,
+        "idempotency_key": key,
+        "request_hash": request_hash,
+        "time": time,
+    }
+
+
 def order_row(
     bot: BotInstance,
     fill: Fill,
@@ -48,25 +81,17 @@ def order_row(
     request_hash: str | None = None,
 ) -> Order:
     """Build the order row recording ``fill`` (``state`` is the account right after it)."""
-    return Order(
-        bot_id=bot.id,
-        owner_id=bot.owner_id,
-        symbol=bot.symbol,
-        side=fill.side,
-        source=source,
-        status="filled",
-        quantity=fill.quantity,
-        price=fill.price,
-        reference_price=reference_price,
-        notional=fill.notional,
-        fee=fill.fee,
-        realised_pnl=fill.realised_pnl,
-        cash_after=state.cash,
-        position_after=state.position,
-        idempotency_key=key,
-        request_hash=request_hash,
+    values = order_values(
+        bot,
+        fill,
+        state,
         time=time,
+        reference_price=reference_price,
+        key=key,
+        source=source,
+        request_hash=request_hash,
     )
+    return Order(status="filled", **values)
 
 
 def fill_of(order: Order) -> Fill:

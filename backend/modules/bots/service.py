@@ -14,6 +14,7 @@ from decimal import Decimal
 
 from flask import current_app
 from sqlalchemy import select
+from sqlalchemy.exc import SQLAlchemyError
 
 from backend.core.db import get_readable_or_404, new_id, now_ms, on_commit, transactional
 from backend.core.errors import AppError
@@ -369,9 +370,12 @@ def tick_bot(*, bot_id: str, now: int | None = None) -> ticks.TickOutcome:
     if bot is None:
         return ticks.TickOutcome("skipped")
     try:
-        with db.session.begin_nested():  # a failed tick's writes roll back; the bot's lock stays held
-            return ticks.run_tick(bot, now)
+        return ticks.run_tick(bot, now)  # raises TickFailed before its first write
     except ticks.TickFailed as exc:
+        if isinstance(exc.__cause__, SQLAlchemyError):
+            # A market read failed in Postgres and aborted the transaction (nothing was written):
+            # start a new one; mark_error locks the row again and re-checks that it is running.
+            db.session.rollback()
         ticks.mark_error(bot_id, exc.reason, exc.message, now)
         return ticks.TickOutcome("failed", reason=exc.reason)
 

@@ -13,8 +13,9 @@ cursor advanced and does nothing):
 4. insert the orders (unique per bot and idempotency key) and equity points, store the ledger
    state and advance the cursor, all in one transaction.
 
-A tick that fails (no data, provider error, NaN price, strategy error) books nothing: the
-transaction is rolled back and the bot is put in ``error`` with a reason, in a new transaction.
+Steps 1-3 write nothing, so a tick that fails (no data, provider error, NaN price, strategy
+error) raises ``TickFailed`` before its first write and books nothing; the service then puts the
+bot in ``error`` with a reason, still holding its row lock.
 """
 
 from __future__ import annotations
@@ -24,9 +25,10 @@ from dataclasses import dataclass
 
 import numpy as np
 from flask import current_app
-from sqlalchemy import or_, select, update
+from sqlalchemy import bindparam, or_, select, update
 from sqlalchemy.dialects.postgresql import insert
 
+from backend.core.db import new_id, now_ms
 from backend.domain.backtest.engine import target_position
 from backend.domain.bars import Bars
 from backend.domain.ledger import (
@@ -42,8 +44,8 @@ from backend.domain.ledger import (
 from backend.domain.marketdata.intervals import interval_ms
 from backend.extensions import db
 from backend.modules.bots import links
-from backend.modules.bots.accounting import order_row, state_of, store_state
-from backend.modules.bots.models import ERROR, RUNNING, BotEquity, BotInstance
+from backend.modules.bots.accounting import order_values, state_of, store_state
+from backend.modules.bots.models import ERROR, RUNNING, BotEquity, BotInstance, Order
 
 logger = logging.getLogger(__name__)
 
@@ -67,14 +69,21 @@ class TickOutcome:
     reason: str | None = None
 
 
+# Built once: every tick runs it, and constructing the statement costs more than looking it up.
+_LOCK_RUNNING = (
+    select(BotInstance)
+    .where(
+        BotInstance.id == bindparam("bot_id"),
+        BotInstance.status == RUNNING,
+        BotInstance.deleted_at.is_(None),
+    )
+    .with_for_update(skip_locked=True)
+)
+
+
 def lock_running_bot(bot_id: str) -> BotInstance | None:
     """Lock a running bot's row, or return None when it is locked by another tick or not running."""
-    stmt = (
-        select(BotInstance)
-        .where(BotInstance.id == bot_id, BotInstance.status == RUNNING, BotInstance.deleted_at.is_(None))
-        .with_for_update(skip_locked=True)
-    )
-    return db.session.scalar(stmt)
+    return db.session.scalar(_LOCK_RUNNING, {"bot_id": bot_id})
 
 
 def _load(bot: BotInstance, now: int) -> Bars:
@@ -116,15 +125,16 @@ def _walk(bot: BotInstance, bars: Bars, target: np.ndarray, begin: int) -> WalkR
         raise TickFailed("bad_price", f"A bar has an invalid price: {exc}") from exc
 
 
-def _book(bot: BotInstance, result: WalkResult) -> None:
-    state = state_of(bot)
+def _order_rows(bot: BotInstance, result: WalkResult) -> list[dict[str, object]]:
+    """Return the ``orders`` rows of a walk's fills (each with the account right after it)."""
+    state, rows, created = state_of(bot), [], now_ms()
     for planned in result.orders:
         fill = planned.fill
         state, _ = apply_executed(
             state, side=fill.side, quantity=fill.quantity, price=fill.price, fee=fill.fee
         )
-        db.session.add(
-            order_row(
+        rows.append(
+            order_values(
                 bot,
                 fill,
                 state,
@@ -133,37 +143,54 @@ def _book(bot: BotInstance, result: WalkResult) -> None:
                 key=planned.key,
                 source="tick",
             )
+            | {"id": new_id(), "status": "filled", "created_at": created}
         )
+    return rows
+
+
+def _book(bot: BotInstance, result: WalkResult) -> None:
+    """Insert a walk's orders and equity points, on the session's connection.
+
+    Core ``executemany`` statements compile once per process (a multi-row ``.values([...])`` is a
+    new statement for every row count) and skip the ORM's flush and bulk machinery; the bot row's
+    own changes are flushed once, at the commit. A duplicate order key still raises (unique index).
+    """
+    connection = db.session.connection()
+    if result.orders:
+        connection.execute(insert(Order), _order_rows(bot, result))
     if result.equity:
-        db.session.execute(
-            insert(BotEquity)
-            .values([{"bot_id": bot.id, "time": p.time, "value": p.value} for p in result.equity])
-            .on_conflict_do_nothing()
+        connection.execute(
+            insert(BotEquity).on_conflict_do_nothing(),
+            [{"bot_id": bot.id, "time": p.time, "value": p.value} for p in result.equity],
         )
-    store_state(bot, result.state)
 
 
 def run_tick(bot: BotInstance, now: int) -> TickOutcome:
-    """Process every new bar of a locked running bot; raise TickFailed without booking anything."""
+    """Process every new bar of a locked running bot; raise TickFailed without booking anything.
+
+    Everything that can fail (bars, signals, the walk, the latest close) is computed before the
+    first write, so a TickFailed leaves the session untouched and needs no savepoint.
+    """
     bars = _load(bot, now)
-    step = interval_ms(bot.interval)
-    bot.last_tick_ms = now
-    bot.next_tick_ms = int(bars.time[-1]) + 2 * step
+    next_tick = int(bars.time[-1]) + 2 * interval_ms(bot.interval)
     begin = first_unprocessed(bars, bot.last_bar_ms)
     if begin >= len(bars) - 1:
+        bot.last_tick_ms, bot.next_tick_ms = now, next_tick
         return TickOutcome("idle")
     target = _targets(bot, bars)
     result = _walk(bot, bars, target, begin)
-    _book(bot, result)
+    try:
+        mark = positive_price(float(bars.close[-1]))
+    except BadNumber as exc:
+        raise TickFailed("bad_price", f"The latest close is invalid: {exc}") from exc
     assert result.last_time is not None  # begin < len(bars) - 1, so at least one bar was walked
-    bot.last_bar_ms = result.last_time
+    _book(bot, result)
     flat = last_flat(target, begin, len(bars) - 1)
     if flat is not None:
         bot.flat_bar_ms = int(bars.time[flat])
-    try:
-        bot.mark_price = positive_price(float(bars.close[-1]))
-    except BadNumber as exc:
-        raise TickFailed("bad_price", f"The latest close is invalid: {exc}") from exc
+    store_state(bot, result.state)
+    bot.last_bar_ms, bot.mark_price = result.last_time, mark
+    bot.last_tick_ms, bot.next_tick_ms = now, next_tick
     return TickOutcome("ran", orders=len(result.orders), bars=len(result.equity))
 
 

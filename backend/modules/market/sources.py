@@ -5,8 +5,9 @@ symbols), else whatever the table holds (materialised mock rows). Both sources s
 bars only: open time + interval <= now.
 
 Mock bars are deterministic (seed, symbol, interval, range), so each process keeps the latest
-ones in a bounded LRU (``MARKET_MOCK_CACHE_BARS`` bars in all): re-running a backtest on the same
-range skips the generator. Cached bars are shared, and like every bars value they are never
+ones in a bounded LRU (``MARKET_MOCK_CACHE_BARS`` bars in all), keyed by the first day and the
+end: re-running a backtest on the same range skips the generator, and so do the bots whose
+windows start on the same day. Cached bars are shared, and like every bars value they are never
 written to (numpy arrays stay writeable: read-only ones would make numba compile other kernels).
 """
 
@@ -21,7 +22,7 @@ from flask import current_app
 
 from backend.core.db import now_ms as wall_clock_ms
 from backend.domain.bars import Bars
-from backend.domain.marketdata.intervals import ceil_time, floor_time, interval_ms
+from backend.domain.marketdata.intervals import DAY_MS, ceil_time, floor_time, interval_ms
 from backend.domain.marketdata.mock import MOCK_SPECS, MockProvider
 from backend.modules.market import store
 from backend.modules.market.errors import InvalidMarketQuery, UnknownSymbol
@@ -90,14 +91,19 @@ MOCK_BARS_CACHE = _BarsCache()
 
 
 def _mock_bars(symbol: str, interval: str, start_ms: int, end_ms: int, now_ms: int) -> Bars:
-    """Return mock bars in [start_ms, end_ms) (end already clipped to complete bars), cached."""
+    """Return mock bars in [start_ms, end_ms) (end already clipped to complete bars), cached.
+
+    Entries start at 00:00 UTC of ``start_ms``'s day: the generator computes whole days anyway, so
+    every window starting that day (each bot's trailing window, say) is a slice of one entry.
+    """
     seed = int(current_app.config["MARKET_MOCK_SEED"])
-    key = (seed, symbol, interval, int(start_ms), int(end_ms))
+    day_start = int(start_ms) - int(start_ms) % DAY_MS
+    key = (seed, symbol, interval, day_start, int(end_ms))
     bars = MOCK_BARS_CACHE.get(key)
     if bars is None:
-        bars = MockProvider(seed=seed, now_ms=lambda: now_ms).get_bars(symbol, interval, start_ms, end_ms)
+        bars = MockProvider(seed=seed, now_ms=lambda: now_ms).get_bars(symbol, interval, day_start, end_ms)
         MOCK_BARS_CACHE.put(key, bars, int(current_app.config["MARKET_MOCK_CACHE_BARS"]))
-    return bars
+    return bars if day_start == start_ms else bars.between(start_ms, end_ms)
 
 
 @dataclass(frozen=True)

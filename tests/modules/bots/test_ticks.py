@@ -94,6 +94,31 @@ def test_provider_failure_marks_error_without_booking_and_resume_recovers(replay
     assert service.tick_bot(bot_id=bot_id, now=wave_market.at_bar(100)).status == "ran"
 
 
+def test_market_read_failing_in_the_database_still_marks_the_bot_in_error(
+    replay_bot, wave_market, user, monkeypatch
+):
+    # A candle query that fails in Postgres aborts the tick's transaction; the bot must still end
+    # up in error (not a crashed task that the scheduler retries forever), with nothing booked.
+    from sqlalchemy import text
+
+    from backend.modules.bots import links
+
+    bot_id = replay_bot()
+    service.tick_bot(bot_id=bot_id, now=wave_market.at_bar(30))
+    orders, points = len(_orders(bot_id)), _equity_count(bot_id)
+
+    def failing_query(**_kw) -> Bars:
+        db.session.execute(text("SELECT 1 / 0"))  # raises DataError; the transaction is aborted
+        raise AssertionError("unreachable")
+
+    monkeypatch.setattr(links, "load_bars", failing_query)
+    outcome = service.tick_bot(bot_id=bot_id, now=wave_market.at_bar(60))
+    assert outcome.status == "failed" and outcome.reason == "provider_error"
+    view = service.get_bot(actor_id=user.id, bot_id=bot_id)
+    assert view.status == "error" and "division by zero" in view.error_message
+    assert len(_orders(bot_id)) == orders and _equity_count(bot_id) == points
+
+
 def test_nan_price_fails_the_whole_tick(replay_bot, wave_market, user):
     bot_id = replay_bot()
     bars = wave_market.bars
@@ -106,6 +131,27 @@ def test_nan_price_fails_the_whole_tick(replay_bot, wave_market, user):
     assert _orders(bot_id) == [] and _equity_count(bot_id) == 0
     bot = db.session.get(BotInstance, bot_id)
     assert bot.cash == D(10000) and bot.last_bar_ms == T0 - 1 and bot.status == "error"
+
+
+def test_invalid_latest_close_fails_before_anything_is_written(replay_bot, wave_market, user):
+    # Every walked bar is fine; only the latest close (the bot's new mark) is broken. The tick
+    # checks it before its first write, so the whole tick books nothing and the cursor stays.
+    bot_id = replay_bot()
+    service.tick_bot(bot_id=bot_id, now=wave_market.at_bar(30))
+    before = db.session.get(BotInstance, bot_id)
+    cursor = (before.last_bar_ms, before.last_tick_ms, before.next_tick_ms, before.cash, before.position)
+    orders, points = len(_orders(bot_id)), _equity_count(bot_id)
+    bars = wave_market.bars
+    close = bars.close.copy()
+    close[80] = np.inf
+    wave_market.serve_unstorable(Bars(bars.time, bars.open, bars.high, bars.low, close, bars.volume))
+    outcome = service.tick_bot(bot_id=bot_id, now=wave_market.at_bar(80))
+    assert outcome.status == "failed" and outcome.reason == "bad_price"
+    assert len(_orders(bot_id)) == orders and _equity_count(bot_id) == points
+    db.session.expire_all()
+    bot = db.session.get(BotInstance, bot_id)
+    assert (bot.last_bar_ms, bot.last_tick_ms, bot.next_tick_ms, bot.cash, bot.position) == cursor
+    assert bot.status == "error" and "latest close" in bot.error_message
 
 
 def test_strategy_that_cannot_run_is_an_error_not_a_crash(replay_bot, wave_market, monkeypatch, user):

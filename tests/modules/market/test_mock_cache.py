@@ -74,3 +74,29 @@ def test_the_cache_holds_at_most_the_configured_bars_least_recently_used_first_o
 def test_zero_turns_the_cache_off(app, market_now, monkeypatch):
     monkeypatch.setitem(app.config, "MARKET_MOCK_CACHE_BARS", 0)
     assert _load() is not _load()
+
+
+@pytest.mark.parametrize("interval", ["1m", "1h"])
+def test_windows_starting_the_same_day_share_one_entry_and_equal_the_generator(
+    app, market_now, monkeypatch, interval
+):
+    calls: list[tuple] = []
+    real = MockProvider.get_bars
+
+    def counted(self, *args):
+        calls.append(args)
+        return real(self, *args)
+
+    monkeypatch.setattr(MockProvider, "get_bars", counted)
+    end = DAY - 3 * H
+    starts = (DAY - D + 5 * H + 17 * 60_000, DAY - D + 11 * H + 30 * 60_000, DAY - D)
+    windows = [_load(start=start, end=end, interval=interval) for start in starts]
+    assert len(calls) == 1  # one day's entry, the windows are slices of it
+    generator = MockProvider(seed=0, now_ms=lambda: MARKET_NOW_MS)
+    for start, bars in zip(starts, windows, strict=True):
+        expected = real(generator, "BTCUSDT", interval, start, end)
+        assert len(bars) == len(expected) > 0 and bars.time[0] >= start
+        for field in ("time", "open", "high", "low", "close", "volume"):
+            assert np.array_equal(getattr(bars, field), getattr(expected, field))
+    _load(start=DAY - 2 * D + 7 * H, end=end, interval=interval)  # another day: another entry
+    assert len(calls) == 2
