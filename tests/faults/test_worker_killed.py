@@ -138,16 +138,22 @@ def test_busy_child_killed_mid_backtest_leaves_running_within_30s(stack, api: Ap
         children = worker.children()
         assert pid in children and len(children) == 2, (pid, children)
         assert _job(stack, job_id)["status"] == "RUNNING"  # killed mid-run, not after it finished
+        attempt = _job(stack, job_id)["attempts"]
         os.kill(pid, signal.SIGKILL)
         killed_at = time.monotonic()
 
-        while _job(stack, job_id)["status"] == "RUNNING" and time.monotonic() - killed_at < 60:
+        def still_the_killed_attempt() -> bool:
+            # The requeued job may be claimed again (RUNNING, next attempt) before this loop looks.
+            job = _job(stack, job_id)
+            return job["status"] == "RUNNING" and job["attempts"] == attempt
+
+        while still_the_killed_attempt() and time.monotonic() - killed_at < 60:
             time.sleep(0.1)
         left_s = time.monotonic() - killed_at
         after_kill = _job(stack, job_id)
         # Heartbeats stop with the child; stale after 20 s; the next reaper run (<= 10 s) requeues.
-        assert after_kill["status"] != "RUNNING" and left_s <= 30.5, (left_s, after_kill, worker.log())
-        assert after_kill["status"] in {"PENDING", "SUCCESS", "FAILED"}, after_kill
+        assert left_s <= 30.5, (left_s, after_kill, worker.log())
+        assert after_kill["status"] != "RUNNING" or after_kill["attempts"] == attempt + 1, after_kill
         assert worker.running_pid() is not None  # the master survived; the pool replaced the child
         survivors = worker.children()
         assert pid not in survivors and set(children) - {pid} <= set(survivors), (pid, children, survivors)
