@@ -167,6 +167,7 @@ def test_busy_child_killed_mid_backtest_leaves_running_within_30s(stack, api: Ap
     requeued = [counts for _, counts in reaper.runs if counts["requeued"]]
     assert requeued == [{"requeued": 1, "failed": 0, "resent": 0}], reaper.runs
     figure(
-        f"worker child killed: job left RUNNING {left_s:.1f} s after SIGKILL (-> {after_kill['status']}), "
+        f"worker child killed: the killed attempt ended {left_s:.1f} s after SIGKILL "
+        f"(-> {after_kill['status']}, attempt {after_kill['attempts']}), "
         f"rerun SUCCESS {finished_s:.1f} s after the kill, {rows} trades stored once"
     )
