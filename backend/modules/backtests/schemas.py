@@ -55,8 +55,9 @@ class WalkForwardSchema(BaseSchema):
     objective = ma.fields.String(load_default="sharpeRatio", validate=validate.OneOf(OBJECTIVES))
 
 
-class BacktestRunSchema(BaseSchema):
-    """POST /api/backtests/run: ``strategy_id`` or ``strategy`` (+ ``symbol``), range in Unix ms."""
+class RunRequestSchema(BaseSchema):
+    """What every run request names: ``strategy_id`` or ``strategy`` (+ ``symbol``), range in Unix ms,
+    broker settings. A backtest and a sweep extend it."""
 
     class Meta:
         openapi = {
@@ -80,7 +81,6 @@ class BacktestRunSchema(BaseSchema):
     provider = ma.fields.String(load_default="auto", validate=validate.OneOf(PROVIDERS))
     allow_short = ma.fields.Boolean(load_default=False)
     name = ma.fields.String(validate=validate.Length(min=1, max=200))
-    walk_forward = ma.fields.Nested(WalkForwardSchema)
 
     @ma.validates_schema
     def _one_strategy(self, data, **kwargs):
@@ -88,6 +88,12 @@ class BacktestRunSchema(BaseSchema):
             raise ma.ValidationError("Give exactly one of strategy_id or strategy.", "strategy_id")
         if "strategy" in data and "symbol" not in data:
             raise ma.ValidationError("Required with an inline strategy.", "symbol")
+
+
+class BacktestRunSchema(RunRequestSchema):
+    """POST /api/backtests/run: ``strategy_id`` or ``strategy`` (+ ``symbol``), range in Unix ms."""
+
+    walk_forward = ma.fields.Nested(WalkForwardSchema)
 
 
 class SubmittedSchema(BaseSchema):

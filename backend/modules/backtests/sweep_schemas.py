@@ -2,17 +2,14 @@
 
 from __future__ import annotations
 
-from decimal import Decimal
 from typing import Any
 
 import marshmallow as ma
 from marshmallow import EXCLUDE, validate
 
-from backend.core.schemas import BaseSchema, CamelSchema, Id, Money, Symbol, TimestampMs
-from backend.domain.marketdata.intervals import INTERVALS
+from backend.core.schemas import BaseSchema, CamelSchema, Money
 from backend.modules.backtests import charts
-from backend.modules.backtests.schemas import MAX_TIME_MS, RUN_STATUS, InlineStrategySchema
-from backend.modules.market.sources import PROVIDERS
+from backend.modules.backtests.schemas import RUN_STATUS, RunRequestSchema
 
 SPACE_DOC = (
     "Parameter name -> a list of values (`[5, 10, 20]`) or an inclusive range "
@@ -43,32 +40,9 @@ SPACE_SHAPE: dict[str, Any] = {
 }
 
 
-class SweepRequestSchema(BaseSchema):
+class SweepRequestSchema(RunRequestSchema):
     """POST /api/backtests/sweeps: a strategy, data range, broker settings, space, method, objective."""
 
-    class Meta:
-        # Exactly one of strategy_id / strategy, and an inline strategy needs a symbol (as `_one_strategy`).
-        openapi = {
-            "oneOf": [{"required": ["strategy_id"]}, {"required": ["strategy", "symbol"]}],
-            "not": {"required": ["strategy_id", "strategy"]},
-        }
-
-    strategy_id = Id()
-    strategy = ma.fields.Nested(InlineStrategySchema)
-    symbol = Symbol()
-    interval = ma.fields.String(validate=validate.OneOf(INTERVALS))
-    start = TimestampMs(validate=validate.Range(min=0, max=MAX_TIME_MS))
-    end = TimestampMs(validate=validate.Range(min=1, max=MAX_TIME_MS))
-    initial_capital = Money(
-        load_default=Decimal(10000), validate=validate.Range(min=Decimal("0.01"), max=Decimal("1e12"))
-    )
-    fee_bps = Money(load_default=Decimal(0), validate=validate.Range(min=0, max=1000, max_inclusive=False))
-    slippage_bps = Money(
-        load_default=Decimal(0), validate=validate.Range(min=0, max=1000, max_inclusive=False)
-    )
-    provider = ma.fields.String(load_default="auto", validate=validate.OneOf(PROVIDERS))
-    allow_short = ma.fields.Boolean(load_default=False)
-    name = ma.fields.String(validate=validate.Length(min=1, max=200))
     space = ma.fields.Dict(
         keys=ma.fields.String(validate=validate.Length(min=1, max=64)),
         required=True,
@@ -84,13 +58,6 @@ class SweepRequestSchema(BaseSchema):
             "description": "Default: min for volatility, drawdown durations, ulcer index, fees, losses."
         },
     )
-
-    @ma.validates_schema
-    def _one_strategy(self, data, **kwargs):
-        if ("strategy_id" in data) == ("strategy" in data):
-            raise ma.ValidationError("Give exactly one of strategy_id or strategy.", "strategy_id")
-        if "strategy" in data and "symbol" not in data:
-            raise ma.ValidationError("Required with an inline strategy.", "symbol")
 
 
 class SweepSubmittedSchema(BaseSchema):
