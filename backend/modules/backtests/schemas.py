@@ -248,20 +248,25 @@ class FingerprintSchema(CamelSchema):
     hash = ma.fields.String()
 
 
+def run_status_field(noun: str = "run") -> ma.fields.Function:
+    """The contract's run status (its job's, mapped by RUN_STATUS) as a documented field."""
+    return ma.fields.Function(
+        lambda view: RUN_STATUS[view.status],
+        metadata={
+            "type": "string",
+            "enum": ["queued", "running", "completed", "failed"],
+            "description": f"A cancelled {noun} is `failed` with `error.reason` = `cancelled`.",
+        },
+    )
+
+
 class BacktestSchema(CamelSchema):
     """The contract's Backtest plus the recorded inputs needed to reproduce it."""
 
     id = ma.fields.String()
     name = ma.fields.String()
     symbol = ma.fields.String()
-    status = ma.fields.Function(
-        lambda view: RUN_STATUS[view.status],
-        metadata={
-            "type": "string",
-            "enum": ["queued", "running", "completed", "failed"],
-            "description": "A cancelled run is `failed` with `error.reason` = `cancelled`.",
-        },
-    )
+    status = run_status_field()
     started_at = ma.fields.Integer()
     finished_at = ma.fields.Integer(allow_none=True)
     summary = ma.fields.Nested(DisplaySummarySchema, allow_none=True)

@@ -9,7 +9,7 @@ from marshmallow import EXCLUDE, validate
 
 from backend.core.schemas import BaseSchema, CamelSchema, Money
 from backend.modules.backtests import charts
-from backend.modules.backtests.schemas import RUN_STATUS, RunRequestSchema
+from backend.modules.backtests.schemas import RunRequestSchema, run_status_field
 
 SPACE_DOC = (
     "Parameter name -> a list of values (`[5, 10, 20]`) or an inclusive range "
@@ -83,14 +83,7 @@ class SweepSchema(CamelSchema):
     id = ma.fields.String()
     job_id = ma.fields.String()
     name = ma.fields.String()
-    status = ma.fields.Function(
-        lambda view: RUN_STATUS[view.status],
-        metadata={
-            "type": "string",
-            "enum": ["queued", "running", "completed", "failed"],
-            "description": "A cancelled sweep is `failed` with `error.reason` = `cancelled`.",
-        },
-    )
+    status = run_status_field("sweep")
     progress = ma.fields.Integer()
     strategy_id = ma.fields.String(allow_none=True)
     strategy_version_id = ma.fields.String(allow_none=True)

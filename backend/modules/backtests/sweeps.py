@@ -333,7 +333,10 @@ def list_runs(*, actor_id: str, sweep_id: str, page: int, page_size: int) -> Pag
 
 def get_heatmap(*, actor_id: str, sweep_id: str, x: str, y: str, metric: str | None = None) -> dict[str, Any]:
     """Return a metric over two swept parameters (best per cell when more than two vary)."""
-    row = _owned(actor_id, sweep_id)
+    return _heatmap(_owned(actor_id, sweep_id), x, y, metric)
+
+
+def _heatmap(row: Sweep, x: str, y: str, metric: str | None) -> dict[str, Any]:
     metric = metric or row.objective
     fields: dict[str, list[str]] = {}
     for name, value in (("x", x), ("y", y)):
@@ -379,8 +382,8 @@ def get_heatmap_picture(
     The ETag names the runs it was drawn from, so a client re-fetching a running sweep gets a new
     picture as runs arrive and a 304-free, cheap answer never goes stale.
     """
-    data = get_heatmap(actor_id=actor_id, sweep_id=sweep_id, x=x, y=y, metric=metric)
     row = _owned(actor_id, sweep_id)
+    data = _heatmap(row, x, y, metric)
     image = charts.heatmap(
         data["values"],
         data["x_values"],
