@@ -177,7 +177,14 @@ class Settings:
         # No SELECT 1 before every checkout and no second (empty) rollback at every checkin:
         # backend/core/db.py `init_engine_events` pings only connections that sat idle and rolls
         # back only a connection returned inside a transaction.
-        cfg["SQLALCHEMY_ENGINE_OPTIONS"] = {"pool_pre_ping": False, "pool_reset_on_return": None}
+        cfg["SQLALCHEMY_ENGINE_OPTIONS"] = {
+            "pool_pre_ping": False,
+            "pool_reset_on_return": None,
+            # Bound every wait for Postgres: a server that accepts but never answers (frozen, or a
+            # dead peer behind a live socket) fails the request in seconds instead of hanging it.
+            "pool_timeout": 10,
+            "connect_args": {"connect_timeout": 5, "keepalives": 1, "keepalives_idle": 30},
+        }
         cfg["TESTING"] = self.ENV == "test"
         return cfg
 
