@@ -130,6 +130,8 @@ class Settings:
     AUTH_CACHE_TTL_S: int = 10  # how long Redis caches a session's "still valid" (<= REDIS_BACKOFF_S)
     SHOWCASE_CACHE_TTL_S: int = 10  # lifetime of the dashboard's cached anonymous JSON (core/showcase.py)
     HEALTH_TIMEOUT_MS: int = 1500  # /api/health reports a check still running after this as failed
+    EVENTS_STREAM_MAXLEN: int = 1000  # events kept per user (and market) stream: the Last-Event-ID window
+    EVENTS_STREAM_TTL_S: int = 86400  # an idle stream's key expires after this (core/events.py)
     VERSION: str = _env(None, "0.1.0")
     # AI auditor (backend/modules/agent; docs/agent.md)
     OPENAI_API_KEY: str = ""

@@ -1,0 +1,117 @@
+"""Events: what happened to a user's objects, told once to everything that listens.
+
+One call site per fact. A service (or the job runtime) calls ``emit()`` inside its transaction:
+
+- the in-process **subscribers** that modules registered at start-up (``subscribe``) run at once,
+  in the caller's transaction, so what they write (a notification row, a webhook delivery row)
+  commits or rolls back together with its cause;
+- once the transaction has **committed**, the event is appended to its owner's Redis Stream
+  (``XADD ... MAXLEN ~``), where every API process's ``/api/stream`` readers see it, whichever
+  worker or process emitted it. A rolled-back cause publishes nothing.
+
+``publish()`` is for facts with no record of their own and no subscribers (job progress, a new
+market bar): straight to Redis, no transaction. Publishing is best effort: Postgres holds the
+record (jobs, notifications, deliveries), a Redis outage loses only the live push, and a stream
+client that reconnects reads the record again.
+
+The event's wire form (an SSE ``data:`` line) is ``Event.wire()``: camelCase, times in Unix ms,
+ids as strings, like every other body of the API.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import redis
+from flask import current_app, has_app_context
+
+from backend.core.db import now_ms, on_commit
+from backend.core.redis import get_redis, rkey
+
+logger = logging.getLogger(__name__)
+
+# Topics a user's own events belong to; market events use "market:<SYMBOL>:<interval>".
+USER_TOPICS = frozenset({"jobs", "bots", "notifications"})
+
+Subscriber = Callable[["Event"], None]
+_subscribers: list[Subscriber] = []
+
+
+@dataclass(frozen=True)
+class Event:
+    """One fact: ``type`` like ``job.succeeded``, the ``topic`` it streams on, its owner and object."""
+
+    type: str
+    topic: str
+    user_id: str | None
+    object_id: str | None = None
+    data: Mapping[str, Any] = field(default_factory=dict)
+    at: int = field(default_factory=now_ms)
+
+    def wire(self) -> dict[str, Any]:
+        """The JSON body a client receives (owner omitted: a stream only carries the reader's own)."""
+        return {
+            "type": self.type,
+            "topic": self.topic,
+            "objectId": self.object_id,
+            "at": self.at,
+            "data": dict(self.data),
+        }
+
+
+def subscribe(subscriber: Subscriber) -> None:
+    """Register ``subscriber`` to run inside the emitter's transaction for every ``emit()`` (idempotent)."""
+    if subscriber not in _subscribers:
+        _subscribers.append(subscriber)
+
+
+def user_stream_key(user_id: str) -> str:
+    """The Redis Stream holding one user's events (topics jobs, bots, notifications)."""
+    return rkey("ev", "u", user_id)
+
+
+def market_stream_key(symbol: str, interval: str) -> str:
+    """The Redis Stream holding one market's snapshots (topic ``market:<SYMBOL>:<interval>``)."""
+    return rkey("ev", "m", symbol, interval)
+
+
+def stream_key(event: Event) -> str | None:
+    """Where ``event`` is published, or None if it has no audience."""
+    if event.topic.startswith("market:"):
+        _, symbol, interval = event.topic.split(":", 2)
+        return market_stream_key(symbol, interval)
+    return user_stream_key(event.user_id) if event.user_id else None
+
+
+def emit(event: Event) -> None:
+    """Tell the subscribers now (same transaction) and the stream readers after commit."""
+    for subscriber in list(_subscribers):
+        subscriber(event)
+    def after_commit() -> None:
+        publish(event)
+
+    on_commit(after_commit)
+
+
+def publish(event: Event) -> str | None:
+    """Append ``event`` to its Redis Stream now; return the entry id, or None if Redis failed."""
+    key = stream_key(event)
+    if key is None or not has_app_context():
+        return None
+    payload = json.dumps(event.wire(), separators=(",", ":"), default=str)
+    try:
+        entry = get_redis().xadd(
+            key,
+            {"e": payload},
+            maxlen=int(current_app.config["EVENTS_STREAM_MAXLEN"]),
+            approximate=True,
+        )
+        get_redis().expire(key, int(current_app.config["EVENTS_STREAM_TTL_S"]))
+    except redis.RedisError as exc:
+        logger.warning("event %s not published (the record is in Postgres): %s", event.type, exc)
+        return None
+    return str(entry)

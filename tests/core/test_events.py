@@ -1,0 +1,93 @@
+"""`core.events`: subscribers run in the emitter's transaction; Redis sees an event only after commit."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from backend.core import events
+from backend.core.db import new_id, transactional
+from backend.core.redis import get_redis
+
+
+def _entries(key: str) -> list[dict]:
+    return [json.loads(fields["e"]) for _id, fields in get_redis().xrange(key)]
+
+
+@pytest.fixture
+def seen():
+    got: list[events.Event] = []
+    events.subscribe(got.append)
+    yield got
+    events._subscribers.remove(got.append)
+
+
+def test_emit_tells_subscribers_at_once_and_publishes_only_after_commit(app, seen):
+    user = new_id()
+    key = events.user_stream_key(user)
+    event = events.Event("job.succeeded", "jobs", user, object_id="j1", data={"status": "SUCCESS"})
+
+    @transactional
+    def work() -> None:
+        events.emit(event)
+        assert seen == [event]  # in the transaction
+        assert _entries(key) == []  # nothing visible before the commit
+
+    with app.app_context():
+        work()
+        assert _entries(key) == [
+            {
+                "type": "job.succeeded",
+                "topic": "jobs",
+                "objectId": "j1",
+                "at": event.at,
+                "data": {"status": "SUCCESS"},
+            }
+        ]
+        assert 0 < get_redis().ttl(key) <= app.config["EVENTS_STREAM_TTL_S"]
+
+
+def test_a_rolled_back_cause_publishes_nothing(app, seen):
+    user = new_id()
+
+    @transactional
+    def work() -> None:
+        events.emit(events.Event("bot.fill", "bots", user, object_id="b1"))
+        raise ValueError("the cause failed")
+
+    with app.app_context():
+        with pytest.raises(ValueError):
+            work()
+        assert len(seen) == 1
+        assert _entries(events.user_stream_key(user)) == []
+
+
+def test_market_events_go_to_the_market_stream_and_streams_are_capped(app):
+    with app.app_context():
+        cap = app.config["EVENTS_STREAM_MAXLEN"]
+        for i in range(cap + 300):
+            events.publish(events.Event("market.bar", "market:BTCUSDT:1m", None, data={"i": i}))
+        key = events.market_stream_key("BTCUSDT", "1m")
+        length = get_redis().xlen(key)
+        assert cap <= length < cap + 300  # approximate trimming keeps about the cap, never everything
+        assert _entries(key)[-1]["data"] == {"i": cap + 299}
+        get_redis().delete(key)
+
+
+def test_publish_is_best_effort_when_redis_fails(app, monkeypatch, caplog):
+    import redis
+
+    class Dead:
+        def xadd(self, *a, **k):
+            raise redis.ConnectionError("gone")
+
+    monkeypatch.setattr(events, "get_redis", lambda: Dead())
+    with app.app_context():
+        assert events.publish(events.Event("job.failed", "jobs", new_id())) is None
+    assert "not published" in caplog.text
+
+
+def test_an_event_without_an_owner_or_market_has_no_stream(app):
+    with app.app_context():
+        assert events.publish(events.Event("job.failed", "jobs", None)) is None
