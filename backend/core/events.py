@@ -34,7 +34,9 @@ from backend.core.redis import get_redis, rkey
 
 logger = logging.getLogger(__name__)
 
-# Topics a user's own events belong to; market events use "market:<SYMBOL>:<interval>".
+# Topics a user's own events stream on; market events use "market:<SYMBOL>:<interval>". An event
+# on any other topic (by convention "", e.g. ``forum.reply`` or ``account.deleted``) is for the
+# in-process subscribers only: it is never published.
 USER_TOPICS = frozenset({"jobs", "bots", "notifications"})
 
 Subscriber = Callable[["Event"], None]
@@ -84,13 +86,16 @@ def stream_key(event: Event) -> str | None:
     if event.topic.startswith("market:"):
         _, symbol, interval = event.topic.split(":", 2)
         return market_stream_key(symbol, interval)
-    return user_stream_key(event.user_id) if event.user_id else None
+    if event.topic in USER_TOPICS and event.user_id:
+        return user_stream_key(event.user_id)
+    return None
 
 
 def emit(event: Event) -> None:
     """Tell the subscribers now (same transaction) and the stream readers after commit."""
     for subscriber in list(_subscribers):
         subscriber(event)
+
     def after_commit() -> None:
         publish(event)
 

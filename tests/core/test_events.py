@@ -91,3 +91,16 @@ def test_publish_is_best_effort_when_redis_fails(app, monkeypatch, caplog):
 def test_an_event_without_an_owner_or_market_has_no_stream(app):
     with app.app_context():
         assert events.publish(events.Event("job.failed", "jobs", None)) is None
+
+
+def test_subscriber_only_events_are_never_published(app, seen):
+    user = new_id()
+
+    @transactional
+    def work() -> None:
+        events.emit(events.Event("forum.reply", "", user, object_id="p1"))
+
+    with app.app_context():
+        work()
+        assert [e.type for e in seen] == ["forum.reply"]
+        assert _entries(events.user_stream_key(user)) == []
