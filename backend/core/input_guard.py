@@ -9,6 +9,12 @@ Nesting depth: Python's JSON decoder recurses once per nesting level, so a body 
 rate limiter's key function, webargs, Flask): a 500 on every JSON endpoint, anonymous ones
 included. The depth is measured here on the raw bytes, without recursion and without parsing,
 and a body deeper than ``JSON_MAX_DEPTH`` is a 422 (reason ``json_too_deep``).
+
+Huge numbers: Python's decoder turns ``1e400`` into ``inf`` and ``1`` followed by 400 zeros into
+an int no float can hold, and either one crashes the first ``float()`` or ``math.isfinite()`` that
+meets it in a free-form field (a sweep's space, a workflow's graph). No quantity in this API comes
+near 1e20 (money is NUMERIC(28, 10): 18 integer digits), so a JSON number whose magnitude is
+1e20 or more is a 422 (reason ``number_too_large``), checked on the raw bytes like the depth.
 """
 
 from __future__ import annotations
@@ -31,6 +37,18 @@ _JSON_STRING = re.compile(rb'"[^"\\]*(?:\\.[^"\\]*)*"', re.DOTALL)
 _DEPTH_STEP = np.zeros(256, dtype=np.int8)
 _DEPTH_STEP[[ord("["), ord("{")]] = 1
 _DEPTH_STEP[[ord("]"), ord("}")]] = -1
+# Largest magnitude a JSON number may have (exclusive).
+MAX_NUMBER = 1e20
+# Outside string literals: a number with an exponent, or with 21+ integer digits (>= 1e20).
+_BIG_NUMBER_HINT = re.compile(rb"\d[eE]|\d{21}")
+_NUMBER = re.compile(rb"-?\d+(?:\.\d+)?(?:[eE][+-]?\d+)?")
+
+
+class JsonNumberTooLarge(Invalid):
+    """Raise when a JSON body holds a number of magnitude MAX_NUMBER or more (or one a float cannot hold)."""
+
+    reason = "number_too_large"
+    code = "app.number_too_large"
 
 
 class JsonTooDeep(Invalid):
@@ -56,6 +74,7 @@ def _guard_request() -> None:
         raw = request.get_data(cache=True)
         if raw:
             _check_depth(raw, current_app.config["JSON_MAX_DEPTH"])
+            _check_numbers(raw)
             if b"\x00" in raw or _JSON_NUL.search(raw):
                 raise Invalid("Text may not contain NUL characters.", fields=_nul_fields(raw))
 
@@ -79,6 +98,20 @@ def _check_depth(raw: bytes, limit: int) -> None:
         raise JsonTooDeep(
             f"JSON nested deeper than {limit} levels is not accepted.", details={"maxDepth": limit}
         )
+
+
+def _check_numbers(raw: bytes) -> None:
+    if not _BIG_NUMBER_HINT.search(raw):  # the usual body: no exponent and no 21-digit run at all
+        return
+    outside_strings = _JSON_STRING.sub(b'""', raw)
+    for token in _NUMBER.findall(outside_strings):
+        if len(token) > 20 or b"e" in token or b"E" in token:
+            value = float(token)  # a float never raises on a long digit string: inf beyond its range
+            if not abs(value) < MAX_NUMBER:  # also catches inf (and a NaN, never produced here)
+                raise JsonNumberTooLarge(
+                    f"JSON numbers must be smaller than {MAX_NUMBER:g} in magnitude.",
+                    details={"maxMagnitude": MAX_NUMBER},
+                )
 
 
 _MESSAGE = ["Must not contain NUL characters."]
