@@ -245,8 +245,10 @@ def test_heatmap_pictures_draw_the_same_matrix_for_the_owner_only(client, user, 
 @pytest.mark.parametrize(
     ("space", "body"),
     [
-        ({"fast": [10**400]}, {}),  # found by the fuzzer: a 400-digit integer is not a float (was a 500)
-        ({"fast": {"min": 10**400, "max": 10**401, "step": 1}}, {}),
+        # The fuzzer sent a 400-digit integer here (a 500); beyond a double the input guard answers
+        # number_too_large (tests/core/test_input_guard.py), below it the sweep's own bound applies.
+        ({"fast": [10**300]}, {}),
+        ({"fast": {"min": 10**30, "max": 10**31, "step": 1}}, {}),
         ({"fast": {"min": -1e308, "max": 1e308, "step": 1e-300}}, {}),
         ({"fast": {"min": 0, "max": 10**30, "step": 1}}, {"method": "random", "samples": 3}),
         ({"fast": {"min": -1e308, "max": 1e308}}, {"method": "random", "samples": 3}),
