@@ -24,14 +24,18 @@ def test_follow_is_idempotent_and_counted(client, make_user):
     ]
 
     profile = ok(client.get(f"/api/users/{alice.id}", headers=bob.headers))
+    assert isinstance(profile.pop("createdAt"), int)
     assert profile == {
         "id": alice.id,
         "name": alice.username,
         "avatar": f"/api/users/{alice.id}/avatar.svg",
+        "bio": None,
         "posts": 0,
         "followers": 2,
         "following": 1,
         "isFollowing": True,
+        "publishedStrategies": [],
+        "publishedStrategiesCount": 0,
     }
     assert ok(client.get(f"/api/users/{bob.id}", headers=alice.headers))["isFollowing"] is False
 
