@@ -106,7 +106,12 @@ def logout():
     requestBody=oauth.REQUEST_BODY,
     responses=oauth.RESPONSES,
 )
-@limiter.shared_limit(lambda: current_app.config["RATELIMIT_LOGIN"], _ATTEMPTS, key_func=_token_limit_key)
+@limiter.shared_limit(
+    lambda: current_app.config["RATELIMIT_LOGIN"],
+    _ATTEMPTS,
+    key_func=_token_limit_key,
+    exempt_when=lambda: request.form.get("grant_type") != "password",  # refreshing is not a login
+)
 @limiter.shared_limit(
     lambda: current_app.config["RATELIMIT_LOGIN_FAILURES"],
     _FAILURES,

@@ -330,3 +330,14 @@ def test_a_deleted_account_cannot_be_deleted_or_changed_again(client, user, memo
     ok(delete_me(client, user))
     error(client.delete("/api/users/me", headers=old, json={"password": user.password}), 401)
     error(client.patch("/api/users/me", headers=old, json={"name": "back"}), 401)
+
+
+def test_deleting_an_account_erases_its_memories_and_only_its(client, user, other_user, agent_on):
+    from backend.modules.agent import service as agent_service
+
+    for who in (user, other_user):
+        resp = client.post("/api/agent/memories", json={"text": "I avoid leverage"}, headers=who.headers)
+        assert resp.status_code == 201, resp.get_json()
+    ok(delete_me(client, user))
+    assert agent_service.list_memories(actor_id=user.id) == []
+    assert len(ok(client.get("/api/agent/memories", headers=other_user.headers))) == 1
