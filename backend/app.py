@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib
+import importlib.util
 import logging
 from pathlib import Path
 from typing import Any
@@ -73,6 +74,7 @@ def create_app(config: Settings | None = None, **overrides: Any) -> Flask:
     celery_init_app(app)
     workflows_service.register_strategy_kind()  # before the blueprints: the OpenAPI kind enum lists it
     _register_blueprints(app, api)
+    _subscribe_account_hooks()
     _register_cli(app)
     _import_task_modules()
     return app
@@ -100,9 +102,24 @@ def _spec_kwargs() -> dict[str, Any]:
             "`{code, message, details, request_id}`."
         },
         "components": {
-            "securitySchemes": {"bearerAuth": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}}
+            "securitySchemes": {
+                "bearerAuth": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"},
+                # The same access tokens, obtained by Swagger UI's Authorize dialog with a username
+                # and password (RFC 6749 password grant at /api/auth/token).
+                "oauth2": {
+                    "type": "oauth2",
+                    "description": "Log in with a username (or email) and password.",
+                    "flows": {
+                        "password": {
+                            "tokenUrl": "/api/auth/token",
+                            "refreshUrl": "/api/auth/token",
+                            "scopes": {},
+                        }
+                    },
+                },
+            }
         },
-        "security": [{"bearerAuth": []}],
+        "security": [{"bearerAuth": []}, {"oauth2": []}],
     }
 
 
@@ -116,6 +133,13 @@ def _register_blueprints(app: Flask, api: Any) -> None:
         module = importlib.import_module(f"backend.modules.{name}.routes")
         for blp in getattr(module, "blueprints", None) or [module.blp]:
             api.register_blueprint(blp)
+
+
+def _subscribe_account_hooks() -> None:
+    """Register each module's `account.deleted` subscriber (its `account.py`, docs/developing.md)."""
+    for name in reversed(MODULES):
+        if importlib.util.find_spec(f"backend.modules.{name}.account") is not None:
+            importlib.import_module(f"backend.modules.{name}.account").subscribe()
 
 
 def _register_cli(app: Flask) -> None:

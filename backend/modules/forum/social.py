@@ -28,6 +28,7 @@ from backend.modules.forum.read_models import (
     post_views,
 )
 from backend.modules.forum.service import bump_post, get_post_row
+from backend.modules.strategies import service as strategies_service
 from backend.modules.users import service as users_service
 
 
@@ -198,9 +199,19 @@ def list_following(*, user_id: str, page: int, page_size: int) -> Page[Author]:
     return _user_page(stmt, page=page, page_size=page_size)
 
 
+PROFILE_STRATEGIES = 20
+
+
 def get_profile(*, actor_id: str | None, user_id: str) -> ProfileView:
-    """Return a user's public profile with post and follow counts."""
-    who = _user(user_id)
+    """Return a user's public profile: post and follow counts and published strategies.
+
+    A deleted account is a 404 (users' `get_user`).
+    """
+    user = users_service.get_user(user_id=user_id)
+    who = author_of(user)
+    strategies, strategies_total = strategies_service.list_published_by(
+        owner_id=user_id, limit=PROFILE_STRATEGIES
+    )
     is_following = bool(actor_id) and bool(
         _count(
             select(func.count())
@@ -216,4 +227,8 @@ def get_profile(*, actor_id: str | None, user_id: str) -> ProfileView:
         followers=_followers_of(user_id),
         following=_count(select(func.count()).select_from(Follow).where(Follow.follower_id == user_id)),
         is_following=is_following,
+        bio=user.bio,
+        created_at=user.created_at,
+        published_strategies=strategies,
+        published_strategies_count=strategies_total,
     )

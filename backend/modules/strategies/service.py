@@ -18,7 +18,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import and_, or_, select, update
+from sqlalchemy import and_, func, or_, select, update
 
 from backend.core.db import get_readable_or_404, looks_like_id, now_ms, transactional
 from backend.core.errors import AppError
@@ -349,6 +349,19 @@ def list_recent(*, actor_id: str | None, limit: int) -> list[StrategyView]:
     if rows:
         return build_views(rows)
     return _showcase(live, limit)
+
+
+def list_published_by(*, owner_id: str, limit: int) -> tuple[list[StrategyView], int]:
+    """Return ``owner_id``'s newest published strategies (up to ``limit``, as any visitor sees them)
+    and how many are published in all (a public profile)."""
+    published = (
+        Strategy.owner_id == owner_id,
+        Strategy.is_published.is_(True),
+        Strategy.deleted_at.is_(None),
+    )
+    rows = list(db.session.scalars(select(Strategy).where(*published).order_by(*NEWEST_FIRST).limit(limit)))
+    total = int(db.session.scalar(select(func.count()).select_from(Strategy).where(*published)) or 0)
+    return build_views(rows), total
 
 
 def _showcase(live, limit: int) -> list[StrategyView]:
