@@ -26,6 +26,8 @@ MODULES = (
     "market",
     "udf",
     "agent",
+    "notifications",
+    "webhooks",
 )
 # Modules that add a `flask <name>` command group (their cli.py defines `cli`).
 CLI_MODULES = ("market",)
@@ -44,6 +46,8 @@ def create_app(config: Settings | None = None, **overrides: Any) -> Flask:
     from backend.core.redis import init_redis
     from backend.core.showcase import init_showcase_events
     from backend.extensions import api, cors, db, jwt, limiter, migrate
+    from backend.modules.notifications import service as notifications_service
+    from backend.modules.webhooks import service as webhooks_service
     from backend.modules.workflows import service as workflows_service
 
     settings = config or load_config()
@@ -73,6 +77,8 @@ def create_app(config: Settings | None = None, **overrides: Any) -> Flask:
     celery_init_app(app)
     workflows_service.register_strategy_kind()  # before the blueprints: the OpenAPI kind enum lists it
     _register_blueprints(app, api)
+    notifications_service.register()  # event subscribers (core/events.py)
+    webhooks_service.register()
     _register_cli(app)
     _import_task_modules()
     return app
