@@ -1,4 +1,4 @@
-"""The centre's endpoints: list (newest first, unread filter, pages), unread count, read marks, preferences."""
+"""The centre's endpoints: list (newest first, unread filter, pages), unread count, read, preferences."""
 
 from __future__ import annotations
 
