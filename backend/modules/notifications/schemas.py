@@ -6,6 +6,7 @@ import marshmallow as ma
 from marshmallow import validate
 
 from backend.core.schemas import BaseSchema, CamelSchema, Id, TimestampMs
+from backend.modules.notifications.sources import TYPES
 
 READ_MAX_IDS = 200  # ids one POST /api/notifications/read may name
 
@@ -38,8 +39,13 @@ class UnreadCountSchema(CamelSchema):
 class MarkReadSchema(BaseSchema):
     """Either `ids` (at most 200 of my notifications) or `all: true`."""
 
+    class Meta:
+        openapi = {"oneOf": [{"required": ["ids"]}, {"required": ["all"]}]}  # as `one_of`
+
     ids = ma.fields.List(Id(), validate=validate.Length(min=1, max=READ_MAX_IDS))
-    all = ma.fields.Boolean(validate=validate.Equal(True, error="Only true is allowed."))
+    all = ma.fields.Boolean(
+        validate=validate.Equal(True, error="Only true is allowed."), metadata={"enum": [True]}
+    )
 
     @ma.validates_schema
     def one_of(self, data: dict, **_kwargs: object) -> None:
@@ -73,5 +79,7 @@ class PreferencesUpdateSchema(BaseSchema):
     """The complete list of types I mute (replaces the previous list)."""
 
     muted = ma.fields.List(
-        ma.fields.String(validate=validate.Length(max=40)), required=True, validate=validate.Length(max=100)
+        ma.fields.String(validate=validate.OneOf(list(TYPES))),
+        required=True,
+        validate=validate.Length(max=100),
     )
