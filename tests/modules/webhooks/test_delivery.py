@@ -282,9 +282,9 @@ def test_the_response_read_is_bounded(app, receiver):
 
 
 def test_a_lost_first_enqueue_is_sent_by_the_beat(app, client, user, emit, receiver, hook, monkeypatch):
-    from backend.modules.webhooks import service
+    from backend.modules.webhooks import attempts, service
 
-    monkeypatch.setattr(service, "_enqueue", lambda ids: None)  # the broker was down after commit
+    monkeypatch.setattr(attempts, "enqueue", lambda ids: None)  # the broker was down after commit
     emit("job.succeeded", "jobs", user.id, "j", jobId="j", kind="unknown.kind")
     [d] = _log(client, user, hook)
     assert d["status"] == "pending" and receiver.requests == []
@@ -299,3 +299,29 @@ def test_a_lost_first_enqueue_is_sent_by_the_beat(app, client, user, emit, recei
 def test_deliveries_payload_is_json(client, user, emit, receiver, hook):
     emit("bot.fill", "bots", user.id, "b", botId="b")
     assert all(json.loads(r.body)["type"] for r in receiver.requests)
+
+
+def test_a_duplicate_task_finds_the_delivery_done_and_sends_nothing(app, client, user, emit, receiver, hook):
+    from backend.modules.webhooks import service
+
+    emit("job.succeeded", "jobs", user.id, "j", jobId="j", kind="unknown.kind")
+    [d] = _log(client, user, hook)
+    with app.app_context():
+        assert service.deliver(delivery_id=d["id"]) is None
+    assert len(receiver.requests) == 1 and _log(client, user, hook)[0]["attempts"] == 1
+
+
+def test_an_attempt_lost_with_its_worker_is_sent_again_by_the_beat(app, client, user, emit, receiver, hook):
+    from sqlalchemy import update
+
+    from backend.extensions import db
+    from backend.modules.webhooks import service
+    from backend.modules.webhooks.models import WebhookDelivery
+
+    emit("job.succeeded", "jobs", user.id, "j", jobId="j", kind="unknown.kind")
+    with app.app_context():  # as if a worker died between the claim and the record
+        db.session.execute(update(WebhookDelivery).values(status="sending", last_attempt_at=1))
+        db.session.commit()
+        assert service.enqueue_due() == 1
+    [d] = _log(client, user, hook)
+    assert (d["status"], d["attempts"]) == ("succeeded", 2) and len(receiver.requests) == 2
