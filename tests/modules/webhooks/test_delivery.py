@@ -325,3 +325,21 @@ def test_an_attempt_lost_with_its_worker_is_sent_again_by_the_beat(app, client, 
         assert service.enqueue_due() == 1
     [d] = _log(client, user, hook)
     assert (d["status"], d["attempts"]) == ("succeeded", 2) and len(receiver.requests) == 2
+
+
+@pytest.mark.integration
+def test_a_real_worker_consumes_the_webhooks_queue(
+    app, client, make_user, celery_worker, receiver, emit, allow_private
+):
+    owner = make_user()
+    body = {"url": receiver.url, "events": ["job.failed"]}
+    hook = ok(client.post("/api/webhooks", headers=owner.headers, json=body), 201)
+    emit("job.failed", "jobs", owner.id, "j", jobId="j", kind="unknown.kind", reason="boom")
+    deadline = time.monotonic() + 30
+    while not receiver.requests and time.monotonic() < deadline:
+        time.sleep(0.1)
+    [got] = receiver.requests
+    verify(hook["secret"], got.headers["X-QYQ-Signature"], got.body)
+    while _log(client, owner, hook)[0]["status"] != "succeeded" and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert _log(client, owner, hook)[0]["status"] == "succeeded", celery_worker.log()
