@@ -7,13 +7,13 @@ import json
 from tests.helpers.api import error, fields, ok
 
 
-def _fills(emit, user, n: int) -> None:
+def _fills(emit_fact, user, n: int) -> None:
     for i in range(n):
-        emit("bot.fill", "bots", user.id, "b", botId="b", orderId=f"o{i}", symbol=f"S{i}")
+        emit_fact("bot.fill", "bots", user.id, "b", botId="b", orderId=f"o{i}", symbol=f"S{i}")
 
 
-def test_the_list_is_newest_first_paginated_and_filters_unread(client, user, emit):
-    _fills(emit, user, 5)
+def test_the_list_is_newest_first_paginated_and_filters_unread(client, user, emit_fact):
+    _fills(emit_fact, user, 5)
     resp = client.get("/api/notifications?page=1&page_size=2", headers=user.headers)
     assert [n["body"] for n in ok(resp)] == ["S4", "S3"]
     assert json.loads(resp.headers["X-Pagination"])["total"] == 5
@@ -27,9 +27,11 @@ def test_the_list_is_newest_first_paginated_and_filters_unread(client, user, emi
     assert ok(client.get("/api/notifications/unread-count", headers=user.headers)) == {"count": 3}
 
 
-def test_marking_read_ignores_ids_that_are_not_mine_and_all_marks_everything(client, user, other_user, emit):
-    _fills(emit, user, 2)
-    _fills(emit, other_user, 1)
+def test_marking_read_ignores_ids_that_are_not_mine_and_all_marks_everything(
+    client, user, other_user, emit_fact
+):
+    _fills(emit_fact, user, 2)
+    _fills(emit_fact, other_user, 1)
     theirs = ok(client.get("/api/notifications", headers=other_user.headers))[0]["id"]
     body = {"ids": [theirs, "00000000-0000-0000-0000-000000000000"]}
     assert ok(client.post("/api/notifications/read", headers=user.headers, json=body)) == {

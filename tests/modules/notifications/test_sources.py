@@ -28,17 +28,17 @@ def _list(client, user, **query) -> list[dict]:
         ("agent.audit", {}, "audit.completed", "Audit finished", "/jobs/j-1"),
     ],
 )
-def test_a_finished_job_notifies_its_owner_per_kind(client, user, emit, kind, data, type_, title, link):
-    emit("job.succeeded", "jobs", user.id, "j-1", jobId="j-1", kind=kind, status="SUCCESS", **data)
+def test_a_finished_job_notifies_its_owner_per_kind(client, user, emit_fact, kind, data, type_, title, link):
+    emit_fact("job.succeeded", "jobs", user.id, "j-1", jobId="j-1", kind=kind, status="SUCCESS", **data)
     [n] = _list(client, user)
     assert (n["type"], n["title"], n["link"], n["objectId"], n["read"]) == (type_, title, link, "j-1", False)
     assert n["body"] is None and isinstance(n["createdAt"], int)
 
 
-def test_a_failed_job_says_why_and_a_workflow_run_only_when_it_fails(client, user, emit):
-    emit("job.succeeded", "jobs", user.id, "j-1", jobId="j-1", kind="workflows.run", subjectId="wf")
+def test_a_failed_job_says_why_and_a_workflow_run_only_when_it_fails(client, user, emit_fact):
+    emit_fact("job.succeeded", "jobs", user.id, "j-1", jobId="j-1", kind="workflows.run", subjectId="wf")
     assert _list(client, user) == []  # cron workflows run often: success is not a notification
-    emit(
+    emit_fact(
         "job.failed",
         "jobs",
         user.id,
@@ -49,7 +49,7 @@ def test_a_failed_job_says_why_and_a_workflow_run_only_when_it_fails(client, use
         reason="node_failed",
         message="1 node(s) failed: d",
     )
-    emit("job.failed", "jobs", user.id, "j-3", jobId="j-3", kind="backtests.sweep", reason="timeout")
+    emit_fact("job.failed", "jobs", user.id, "j-3", jobId="j-3", kind="backtests.sweep", reason="timeout")
     sweep, run = _list(client, user)
     assert (run["type"], run["body"], run["link"]) == (
         "workflow_run.failed",
@@ -59,22 +59,22 @@ def test_a_failed_job_says_why_and_a_workflow_run_only_when_it_fails(client, use
     assert (sweep["type"], sweep["body"], sweep["title"]) == ("sweep.failed", "timeout", "Sweep failed")
 
 
-def test_cancelled_jobs_bot_orders_and_status_changes_make_no_notification(client, user, emit):
-    emit("job.cancelled", "jobs", user.id, "j-1", jobId="j-1", kind="backtests.run")
-    emit("job.succeeded", "jobs", user.id, "j-2", jobId="j-2", kind="unknown.kind")
-    emit("bot.order", "bots", user.id, "b", botId="b", side="buy")
-    emit("bot.status", "bots", user.id, "b", botId="b", status="paused")
+def test_cancelled_jobs_bot_orders_and_status_changes_make_no_notification(client, user, emit_fact):
+    emit_fact("job.cancelled", "jobs", user.id, "j-1", jobId="j-1", kind="backtests.run")
+    emit_fact("job.succeeded", "jobs", user.id, "j-2", jobId="j-2", kind="unknown.kind")
+    emit_fact("bot.order", "bots", user.id, "b", botId="b", side="buy")
+    emit_fact("bot.status", "bots", user.id, "b", botId="b", status="paused")
     assert _list(client, user) == []
 
 
-def test_a_redelivered_job_event_makes_one_notification(client, user, emit):
+def test_a_redelivered_job_event_makes_one_notification(client, user, emit_fact):
     for _ in range(3):
-        emit("job.succeeded", "jobs", user.id, "j-1", jobId="j-1", kind="backtests.run")
+        emit_fact("job.succeeded", "jobs", user.id, "j-1", jobId="j-1", kind="backtests.run")
     assert len(_list(client, user)) == 1
 
 
-def test_bot_fills_and_errors_notify_with_a_link_to_the_bot(client, user, emit):
-    emit(
+def test_bot_fills_and_errors_notify_with_a_link_to_the_bot(client, user, emit_fact):
+    emit_fact(
         "bot.fill",
         "bots",
         user.id,
@@ -87,8 +87,8 @@ def test_bot_fills_and_errors_notify_with_a_link_to_the_bot(client, user, emit):
         quantity="0.5",
         price="100",
     )
-    emit("bot.fill", "bots", user.id, "bot-1", botId="bot-1", orderId="o1")  # the same fill again
-    emit("bot.error", "bots", user.id, "bot-1", botId="bot-1", message="market data unavailable")
+    emit_fact("bot.fill", "bots", user.id, "bot-1", botId="bot-1", orderId="o1")  # the same fill again
+    emit_fact("bot.error", "bots", user.id, "bot-1", botId="bot-1", message="market data unavailable")
     error, fill = _list(client, user)
     assert (fill["type"], fill["title"], fill["body"], fill["link"]) == (
         "bot.fill",
@@ -103,19 +103,19 @@ def test_bot_fills_and_errors_notify_with_a_link_to_the_bot(client, user, emit):
     )
 
 
-def test_notifications_are_the_owners_only(client, user, other_user, emit):
-    emit("bot.error", "bots", user.id, "b", botId="b", message="x")
+def test_notifications_are_the_owners_only(client, user, other_user, emit_fact):
+    emit_fact("bot.error", "bots", user.id, "b", botId="b", message="x")
     assert _list(client, other_user) == []
     assert ok(client.get("/api/notifications/unread-count", headers=other_user.headers)) == {"count": 0}
 
 
-def test_each_notification_is_emitted_as_notification_created_with_its_api_form(app, client, user, emit):
+def test_each_notification_is_emitted_as_notification_created_with_its_api_form(app, client, user, emit_fact):
     from backend.core import events
 
     seen: list[events.Event] = []
     events.subscribe(seen.append)
     try:
-        emit("bot.error", "bots", user.id, "b", botId="b", message="x")
+        emit_fact("bot.error", "bots", user.id, "b", botId="b", message="x")
     finally:
         events._subscribers.remove(seen.append)
     created = [e for e in seen if e.type == "notification.created"]
@@ -168,19 +168,19 @@ def test_a_new_follower_notifies_the_followed_user_once(client, user, other_user
     )
 
 
-def test_a_muted_type_creates_no_notification(client, user, emit):
+def test_a_muted_type_creates_no_notification(client, user, emit_fact):
     resp = client.put("/api/notifications/preferences", headers=user.headers, json={"muted": ["bot.error"]})
     assert ok(resp)["muted"] == ["bot.error"]
-    emit("bot.error", "bots", user.id, "b", botId="b", message="x")
-    emit("bot.fill", "bots", user.id, "b", botId="b", orderId="o")
+    emit_fact("bot.error", "bots", user.id, "b", botId="b", message="x")
+    emit_fact("bot.fill", "bots", user.id, "b", botId="b", orderId="o")
     assert [n["type"] for n in _list(client, user)] == ["bot.fill"]
     client.put("/api/notifications/preferences", headers=user.headers, json={"muted": []})
-    emit("bot.error", "bots", user.id, "b", botId="b", message="y")
+    emit_fact("bot.error", "bots", user.id, "b", botId="b", message="y")
     assert [n["type"] for n in _list(client, user)] == ["bot.error", "bot.fill"]
 
 
-def test_each_user_keeps_only_the_newest_notifications(app, client, user, emit, monkeypatch):
+def test_each_user_keeps_only_the_newest_notifications(app, client, user, emit_fact, monkeypatch):
     monkeypatch.setitem(app.config, "NOTIFICATIONS_MAX_PER_USER", 3)
     for i in range(5):
-        emit("bot.fill", "bots", user.id, "b", botId="b", orderId=f"o{i}", symbol=f"S{i}")
+        emit_fact("bot.fill", "bots", user.id, "b", botId="b", orderId=f"o{i}", symbol=f"S{i}")
     assert [n["body"] for n in _list(client, user)] == ["S4", "S3", "S2"]

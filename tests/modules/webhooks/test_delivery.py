@@ -28,8 +28,8 @@ def verify(secret: str, header: str, body: bytes, tolerance_s: int = 300) -> int
 
 
 @pytest.fixture
-def hook(client, user, receiver, allow_private):
-    body = {"url": receiver.url, "events": ["job.succeeded", "bot.fill", "notification.created"]}
+def hook(client, user, webhook_receiver, allow_private):
+    body = {"url": webhook_receiver.url, "events": ["job.succeeded", "bot.fill", "notification.created"]}
     return ok(client.post("/api/webhooks", headers=user.headers, json=body), 201)
 
 
@@ -37,9 +37,9 @@ def _log(client, user, hook) -> list[dict]:
     return ok(client.get(f"/api/webhooks/{hook['id']}/deliveries", headers=user.headers))
 
 
-def test_an_event_is_delivered_signed_to_the_receiver(client, user, emit, receiver, hook):
-    emit("job.succeeded", "jobs", user.id, "j-1", jobId="j-1", kind="agent.audit", status="SUCCESS")
-    by_type = {r.headers["X-QYQ-Event-Type"]: r for r in receiver.requests}
+def test_an_event_is_delivered_signed_to_the_receiver(client, user, emit_fact, webhook_receiver, hook):
+    emit_fact("job.succeeded", "jobs", user.id, "j-1", jobId="j-1", kind="agent.audit", status="SUCCESS")
+    by_type = {r.headers["X-QYQ-Event-Type"]: r for r in webhook_receiver.requests}
     assert set(by_type) == {"job.succeeded", "notification.created"}  # the audit's notification too
     got = by_type["job.succeeded"]
     verify(hook["secret"], got.headers["X-QYQ-Signature"], got.body)
@@ -64,9 +64,9 @@ def test_an_event_is_delivered_signed_to_the_receiver(client, user, emit, receiv
     assert d["eventId"] == body["id"] and d["durationMs"] >= 0 and d["deliveredAt"] >= d["createdAt"]
 
 
-def test_a_tampered_body_or_another_secret_fails_verification(user, emit, receiver, hook):
-    emit("bot.fill", "bots", user.id, "b", botId="b")
-    got = next(r for r in receiver.requests if r.headers["X-QYQ-Event-Type"] == "bot.fill")
+def test_a_tampered_body_or_another_secret_fails_verification(user, emit_fact, webhook_receiver, hook):
+    emit_fact("bot.fill", "bots", user.id, "b", botId="b")
+    got = next(r for r in webhook_receiver.requests if r.headers["X-QYQ-Event-Type"] == "bot.fill")
     with pytest.raises(AssertionError, match="bad signature"):
         verify(hook["secret"], got.headers["X-QYQ-Signature"], got.body.replace(b'"b"', b'"c"'))
     with pytest.raises(AssertionError, match="bad signature"):
@@ -74,14 +74,14 @@ def test_a_tampered_body_or_another_secret_fails_verification(user, emit, receiv
 
 
 def test_only_subscribed_types_of_the_owner_reach_an_active_endpoint(
-    client, user, other_user, emit, receiver, hook
+    client, user, other_user, emit_fact, webhook_receiver, hook
 ):
-    emit("bot.order", "bots", user.id, "b", botId="b")  # not subscribed
-    emit("bot.fill", "bots", other_user.id, "b", botId="b")  # someone else's
-    assert receiver.requests == []
+    emit_fact("bot.order", "bots", user.id, "b", botId="b")  # not subscribed
+    emit_fact("bot.fill", "bots", other_user.id, "b", botId="b")  # someone else's
+    assert webhook_receiver.requests == []
     client.patch(f"/api/webhooks/{hook['id']}", headers=user.headers, json={"active": False})
-    emit("job.succeeded", "jobs", user.id, "j", jobId="j", kind="unknown")
-    assert receiver.requests == [] and _log(client, user, hook) == []
+    emit_fact("job.succeeded", "jobs", user.id, "j", jobId="j", kind="unknown")
+    assert webhook_receiver.requests == [] and _log(client, user, hook) == []
 
 
 def _make_due(app, hook_id: str) -> None:
@@ -98,14 +98,14 @@ def _make_due(app, hook_id: str) -> None:
 
 
 def test_receiver_errors_are_retried_with_exponential_backoff_until_success(
-    app, client, user, emit, receiver, hook
+    app, client, user, emit_fact, webhook_receiver, hook
 ):
     from backend.modules.webhooks import service
 
     base = app.config["WEBHOOKS_RETRY_BASE_S"]
-    receiver.statuses = [500, 503]
+    webhook_receiver.statuses = [500, 503]
     before = int(time.time() * 1000)
-    emit(
+    emit_fact(
         "job.succeeded", "jobs", user.id, "j", jobId="j", kind="unknown.kind"
     )  # no notification: one delivery
     fills = lambda: _log(client, user, hook)  # noqa: E731
@@ -132,20 +132,20 @@ def test_receiver_errors_are_retried_with_exponential_backoff_until_success(
         200,
         None,
     )
-    sent = receiver.requests
+    sent = webhook_receiver.requests
     assert len(sent) == 3 and len({r.headers["X-QYQ-Event-Id"] for r in sent}) == 1
     for r in sent:
         verify(hook["secret"], r.headers["X-QYQ-Signature"], r.body)
 
 
 def test_a_delivery_fails_for_good_after_the_last_attempt(
-    app, client, user, emit, receiver, hook, monkeypatch
+    app, client, user, emit_fact, webhook_receiver, hook, monkeypatch
 ):
     from backend.modules.webhooks import service
 
     monkeypatch.setitem(app.config, "WEBHOOKS_MAX_ATTEMPTS", 2)
-    receiver.statuses = [500] * 10
-    emit(
+    webhook_receiver.statuses = [500] * 10
+    emit_fact(
         "job.succeeded", "jobs", user.id, "j", jobId="j", kind="unknown.kind"
     )  # no notification: one delivery
     _make_due(app, hook["id"])
@@ -159,15 +159,15 @@ def test_a_delivery_fails_for_good_after_the_last_attempt(
 
 
 def test_redirects_are_not_followed_and_unreachable_receivers_are_retried(
-    app, client, user, emit, receiver, hook
+    app, client, user, emit_fact, webhook_receiver, hook
 ):
-    receiver.statuses = [302]
-    emit("job.succeeded", "jobs", user.id, "j", jobId="j", kind="unknown.kind")
+    webhook_receiver.statuses = [302]
+    emit_fact("job.succeeded", "jobs", user.id, "j", jobId="j", kind="unknown.kind")
     [d] = _log(client, user, hook)
     assert (
         d["responseCode"] == 302 and "redirects are not followed" in d["error"] and d["status"] == "retrying"
     )
-    assert [r.path for r in receiver.requests] == ["/hook"]
+    assert [r.path for r in webhook_receiver.requests] == ["/hook"]
     free = socket.socket()
     free.bind(("127.0.0.1", 0))
     port = free.getsockname()[1]
@@ -175,26 +175,28 @@ def test_redirects_are_not_followed_and_unreachable_receivers_are_retried(
     client.patch(
         f"/api/webhooks/{hook['id']}", headers=user.headers, json={"url": f"http://127.0.0.1:{port}/x"}
     )
-    emit("job.succeeded", "jobs", user.id, "j2", jobId="j2", kind="unknown.kind")
+    emit_fact("job.succeeded", "jobs", user.id, "j2", jobId="j2", kind="unknown.kind")
     latest = _log(client, user, hook)[0]
     assert latest["status"] == "retrying" and latest["responseCode"] is None
     assert latest["error"].startswith("ConnectionRefusedError")
 
 
-def test_a_slow_receiver_times_out(app, client, user, emit, receiver, hook, monkeypatch):
+def test_a_slow_receiver_times_out(app, client, user, emit_fact, webhook_receiver, hook, monkeypatch):
     monkeypatch.setitem(app.config, "WEBHOOKS_READ_TIMEOUT_S", 0.2)
-    receiver.delay_s = 1.0
-    emit("job.succeeded", "jobs", user.id, "j", jobId="j", kind="unknown.kind")
+    webhook_receiver.delay_s = 1.0
+    emit_fact("job.succeeded", "jobs", user.id, "j", jobId="j", kind="unknown.kind")
     [d] = _log(client, user, hook)
     assert d["status"] == "retrying" and "timed out" in d["error"]
 
 
-def test_the_address_is_checked_again_at_delivery_time(app, client, user, emit, receiver, hook, monkeypatch):
+def test_the_address_is_checked_again_at_delivery_time(
+    app, client, user, emit_fact, webhook_receiver, hook, monkeypatch
+):
     monkeypatch.setitem(app.config, "WEBHOOKS_ALLOW_PRIVATE", False)  # saved when allowed; refused now
-    emit("job.succeeded", "jobs", user.id, "j", jobId="j", kind="unknown.kind")
+    emit_fact("job.succeeded", "jobs", user.id, "j", jobId="j", kind="unknown.kind")
     [d] = _log(client, user, hook)
     assert d["status"] == "retrying" and d["error"] == "Refused: The host 127.0.0.1 is a loopback address."
-    assert receiver.requests == []
+    assert webhook_receiver.requests == []
 
 
 def _resolve(monkeypatch, answers: dict[str, str]) -> None:
@@ -209,32 +211,34 @@ def _resolve(monkeypatch, answers: dict[str, str]) -> None:
 
 
 def test_dns_rebinding_to_a_private_address_is_refused_at_delivery(
-    app, client, user, emit, receiver, monkeypatch
+    app, client, user, emit_fact, webhook_receiver, monkeypatch
 ):
     _resolve(monkeypatch, {"hooks.example.test": "93.184.216.34"})
-    url = f"http://hooks.example.test:{receiver.port}/hook"
+    url = f"http://hooks.example.test:{webhook_receiver.port}/hook"
     hook = ok(
         client.post("/api/webhooks", headers=user.headers, json={"url": url, "events": ["bot.error"]}), 201
     )
     _resolve(monkeypatch, {"hooks.example.test": "127.0.0.1"})  # the name now points inside
-    emit("bot.error", "bots", user.id, "b", botId="b", message="x")
+    emit_fact("bot.error", "bots", user.id, "b", botId="b", message="x")
     [d] = _log(client, user, hook)
-    assert "resolves to 127.0.0.1, which is a loopback address" in d["error"] and receiver.requests == []
+    assert (
+        "resolves to 127.0.0.1, which is a loopback address" in d["error"] and webhook_receiver.requests == []
+    )
 
 
 def test_the_connection_goes_to_the_checked_address_with_the_urls_host(
-    client, user, emit, receiver, allow_private, monkeypatch
+    client, user, emit_fact, webhook_receiver, allow_private, monkeypatch
 ):
     _resolve(monkeypatch, {"receiver.test": "127.0.0.1"})
-    url = f"http://receiver.test:{receiver.port}/in?x=1"
+    url = f"http://receiver.test:{webhook_receiver.port}/in?x=1"
     ok(client.post("/api/webhooks", headers=user.headers, json={"url": url, "events": ["bot.error"]}), 201)
-    emit("bot.error", "bots", user.id, "b", botId="b", message="x")
-    [got] = [r for r in receiver.requests if r.headers["X-QYQ-Event-Type"] == "bot.error"]
-    assert got.path == "/in?x=1" and got.headers["Host"] == f"receiver.test:{receiver.port}"
+    emit_fact("bot.error", "bots", user.id, "b", botId="b", message="x")
+    [got] = [r for r in webhook_receiver.requests if r.headers["X-QYQ-Event-Type"] == "bot.error"]
+    assert got.path == "/in?x=1" and got.headers["Host"] == f"receiver.test:{webhook_receiver.port}"
 
 
-def test_replay_sends_the_same_event_again_as_a_new_delivery(client, user, emit, receiver, hook):
-    emit("job.succeeded", "jobs", user.id, "j", jobId="j", kind="unknown.kind")
+def test_replay_sends_the_same_event_again_as_a_new_delivery(client, user, emit_fact, webhook_receiver, hook):
+    emit_fact("job.succeeded", "jobs", user.id, "j", jobId="j", kind="unknown.kind")
     [original] = _log(client, user, hook)
     resp = client.post(f"/api/webhooks/{hook['id']}/deliveries/{original['id']}/replay", headers=user.headers)
     replay = ok(resp, 202)
@@ -243,17 +247,17 @@ def test_replay_sends_the_same_event_again_as_a_new_delivery(client, user, emit,
         original["eventId"],
         "job.succeeded",
     )
-    first, second = receiver.requests
+    first, second = webhook_receiver.requests
     assert first.body == second.body and first.headers["X-QYQ-Event-Id"] == second.headers["X-QYQ-Event-Id"]
     assert first.headers["X-QYQ-Delivery-Id"] != second.headers["X-QYQ-Delivery-Id"]
     verify(hook["secret"], second.headers["X-QYQ-Signature"], second.body)
     assert [d["status"] for d in _log(client, user, hook)] == ["succeeded", "succeeded"]
 
 
-def test_ping_sends_a_signed_ping_and_an_inactive_endpoint_refuses(client, user, receiver, hook):
+def test_ping_sends_a_signed_ping_and_an_inactive_endpoint_refuses(client, user, webhook_receiver, hook):
     delivery = ok(client.post(f"/api/webhooks/{hook['id']}/ping", headers=user.headers), 202)
     assert delivery["eventType"] == "ping"
-    [got] = receiver.requests
+    [got] = webhook_receiver.requests
     verify(hook["secret"], got.headers["X-QYQ-Signature"], got.body)
     assert got.json()["data"] == {"webhookId": hook["id"]}
     client.patch(f"/api/webhooks/{hook['id']}", headers=user.headers, json={"active": False})
@@ -265,80 +269,86 @@ def test_ping_sends_a_signed_ping_and_an_inactive_endpoint_refuses(client, user,
     error(resp, 409, code="webhooks.inactive")
 
 
-def test_a_rotated_secret_signs_later_attempts(client, user, receiver, hook):
+def test_a_rotated_secret_signs_later_attempts(client, user, webhook_receiver, hook):
     secret = ok(client.post(f"/api/webhooks/{hook['id']}/rotate-secret", headers=user.headers))["secret"]
     client.post(f"/api/webhooks/{hook['id']}/ping", headers=user.headers)
-    [got] = receiver.requests
+    [got] = webhook_receiver.requests
     verify(secret, got.headers["X-QYQ-Signature"], got.body)
 
 
-def test_the_response_read_is_bounded(app, receiver):
+def test_the_response_read_is_bounded(app, webhook_receiver):
     from backend.modules.webhooks import outbound
 
-    receiver.response_body = b"x" * 100_000
-    target = outbound.check_url(receiver.url, allow_private=True)
+    webhook_receiver.response_body = b"x" * 100_000
+    target = outbound.check_url(webhook_receiver.url, allow_private=True)
     got = outbound.post(target, b"{}", {"Content-Type": "application/json"}, outbound.Limits(2, 2, 1000))
     assert (got.status, len(got.body)) == (200, 1000)
 
 
-def test_a_lost_first_enqueue_is_sent_by_the_beat(app, client, user, emit, receiver, hook, monkeypatch):
+def test_a_lost_first_enqueue_is_sent_by_the_beat(
+    app, client, user, emit_fact, webhook_receiver, hook, monkeypatch
+):
     from backend.modules.webhooks import attempts, service
 
     monkeypatch.setattr(attempts, "enqueue", lambda ids: None)  # the broker was down after commit
-    emit("job.succeeded", "jobs", user.id, "j", jobId="j", kind="unknown.kind")
+    emit_fact("job.succeeded", "jobs", user.id, "j", jobId="j", kind="unknown.kind")
     [d] = _log(client, user, hook)
-    assert d["status"] == "pending" and receiver.requests == []
+    assert d["status"] == "pending" and webhook_receiver.requests == []
     monkeypatch.undo()
     monkeypatch.setitem(app.config, "WEBHOOKS_ALLOW_PRIVATE", True)
     _make_due(app, hook["id"])
     with app.app_context():
         assert service.enqueue_due() == 1
-    assert _log(client, user, hook)[0]["status"] == "succeeded" and len(receiver.requests) == 1
+    assert _log(client, user, hook)[0]["status"] == "succeeded" and len(webhook_receiver.requests) == 1
 
 
-def test_deliveries_payload_is_json(client, user, emit, receiver, hook):
-    emit("bot.fill", "bots", user.id, "b", botId="b")
-    assert all(json.loads(r.body)["type"] for r in receiver.requests)
+def test_deliveries_payload_is_json(client, user, emit_fact, webhook_receiver, hook):
+    emit_fact("bot.fill", "bots", user.id, "b", botId="b")
+    assert all(json.loads(r.body)["type"] for r in webhook_receiver.requests)
 
 
-def test_a_duplicate_task_finds_the_delivery_done_and_sends_nothing(app, client, user, emit, receiver, hook):
+def test_a_duplicate_task_finds_the_delivery_done_and_sends_nothing(
+    app, client, user, emit_fact, webhook_receiver, hook
+):
     from backend.modules.webhooks import service
 
-    emit("job.succeeded", "jobs", user.id, "j", jobId="j", kind="unknown.kind")
+    emit_fact("job.succeeded", "jobs", user.id, "j", jobId="j", kind="unknown.kind")
     [d] = _log(client, user, hook)
     with app.app_context():
         assert service.deliver(delivery_id=d["id"]) is None
-    assert len(receiver.requests) == 1 and _log(client, user, hook)[0]["attempts"] == 1
+    assert len(webhook_receiver.requests) == 1 and _log(client, user, hook)[0]["attempts"] == 1
 
 
-def test_an_attempt_lost_with_its_worker_is_sent_again_by_the_beat(app, client, user, emit, receiver, hook):
+def test_an_attempt_lost_with_its_worker_is_sent_again_by_the_beat(
+    app, client, user, emit_fact, webhook_receiver, hook
+):
     from sqlalchemy import update
 
     from backend.extensions import db
     from backend.modules.webhooks import service
     from backend.modules.webhooks.models import WebhookDelivery
 
-    emit("job.succeeded", "jobs", user.id, "j", jobId="j", kind="unknown.kind")
+    emit_fact("job.succeeded", "jobs", user.id, "j", jobId="j", kind="unknown.kind")
     with app.app_context():  # as if a worker died between the claim and the record
         db.session.execute(update(WebhookDelivery).values(status="sending", last_attempt_at=1))
         db.session.commit()
         assert service.enqueue_due() == 1
     [d] = _log(client, user, hook)
-    assert (d["status"], d["attempts"]) == ("succeeded", 2) and len(receiver.requests) == 2
+    assert (d["status"], d["attempts"]) == ("succeeded", 2) and len(webhook_receiver.requests) == 2
 
 
 @pytest.mark.integration
 def test_a_real_worker_consumes_the_webhooks_queue(
-    app, client, make_user, celery_worker, receiver, emit, allow_private
+    app, client, make_user, celery_worker, webhook_receiver, emit_fact, allow_private
 ):
     owner = make_user()
-    body = {"url": receiver.url, "events": ["job.failed"]}
+    body = {"url": webhook_receiver.url, "events": ["job.failed"]}
     hook = ok(client.post("/api/webhooks", headers=owner.headers, json=body), 201)
-    emit("job.failed", "jobs", owner.id, "j", jobId="j", kind="unknown.kind", reason="boom")
+    emit_fact("job.failed", "jobs", owner.id, "j", jobId="j", kind="unknown.kind", reason="boom")
     deadline = time.monotonic() + 30
-    while not receiver.requests and time.monotonic() < deadline:
+    while not webhook_receiver.requests and time.monotonic() < deadline:
         time.sleep(0.1)
-    [got] = receiver.requests
+    [got] = webhook_receiver.requests
     verify(hook["secret"], got.headers["X-QYQ-Signature"], got.body)
     while _log(client, owner, hook)[0]["status"] != "succeeded" and time.monotonic() < deadline:
         time.sleep(0.1)
