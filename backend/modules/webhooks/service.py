@@ -148,6 +148,7 @@ def create_webhook(
     *, actor_id: str, url: str, events: list[str], active: bool = True, description: str = ""
 ) -> WebhookView:
     """Register an endpoint; its secret is generated here and returned this once."""
+    url = _checked_url(url)  # DNS before any lock: a slow resolver holds no database lock
     limit = int(current_app.config["WEBHOOKS_MAX_PER_USER"])
     # Serialise the caller's creations so two at once cannot both pass the limit.
     db.session.execute(select(func.pg_advisory_xact_lock(func.hashtext(f"webhooks:{actor_id}"))))
@@ -158,7 +159,7 @@ def create_webhook(
     row = Webhook(
         id=new_id(),
         owner_id=actor_id,
-        url=_checked_url(url),
+        url=url,
         events=sorted(set(events)),
         active=active,
         description=description,
@@ -172,9 +173,10 @@ def create_webhook(
 @transactional
 def update_webhook(*, actor_id: str, webhook_id: str, changes: dict[str, Any]) -> WebhookView:
     """Change an endpoint's URL, events, active flag or description."""
+    url = _checked_url(changes["url"]) if "url" in changes else None  # DNS before the row lock
     row = get_owned_or_404(Webhook, webhook_id, actor_id=actor_id, error=WebhookNotFound, lock=True)
-    if "url" in changes:
-        row.url = _checked_url(changes["url"])
+    if url is not None:
+        row.url = url
     if "events" in changes:
         row.events = sorted(set(changes["events"]))
     for name in ("active", "description"):
