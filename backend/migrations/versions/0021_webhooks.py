@@ -1,6 +1,6 @@
 """Webhooks: users' endpoints (secret encrypted) and the delivery log.
 
-Revision ID: 0020_webhooks
+Revision ID: 0021_webhooks
 Revises: 0001_foundation
 """
 
@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from alembic import op
 from sqlalchemy.dialects import postgresql
 
-revision = "0020_webhooks"
+revision = "0021_webhooks"
 down_revision = "0001_foundation"
 branch_labels = ("webhooks",)
 depends_on = None

@@ -1,6 +1,6 @@
 """Notifications: the centre's rows and muted types; workflow notify messages copied into the centre.
 
-Revision ID: 0019_notifications
+Revision ID: 0020_notifications
 Revises: 0001_foundation
 """
 
@@ -9,7 +9,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0019_notifications"
+revision = "0020_notifications"
 down_revision = "0001_foundation"
 branch_labels = ("notifications",)
 depends_on = ("0006_workflows",)  # the data copy reads workflow_notifications
