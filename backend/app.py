@@ -27,6 +27,8 @@ MODULES = (
     "market",
     "udf",
     "agent",
+    "notifications",
+    "webhooks",
 )
 # Modules that add a `flask <name>` command group (their cli.py defines `cli`).
 CLI_MODULES = ("market",)
@@ -45,6 +47,8 @@ def create_app(config: Settings | None = None, **overrides: Any) -> Flask:
     from backend.core.redis import init_redis
     from backend.core.showcase import init_showcase_events
     from backend.extensions import api, cors, db, jwt, limiter, migrate
+    from backend.modules.notifications import service as notifications_service
+    from backend.modules.webhooks import service as webhooks_service
     from backend.modules.workflows import service as workflows_service
 
     settings = config or load_config()
@@ -75,6 +79,8 @@ def create_app(config: Settings | None = None, **overrides: Any) -> Flask:
     workflows_service.register_strategy_kind()  # before the blueprints: the OpenAPI kind enum lists it
     _register_blueprints(app, api)
     _subscribe_account_hooks()
+    notifications_service.register()  # event subscribers (core/events.py)
+    webhooks_service.register()
     _register_cli(app)
     _import_task_modules()
     return app

@@ -162,6 +162,18 @@ class Settings:
     # Parameter sweeps (backend/modules/backtests/sweeps.py, sweep_work.py; docs/backtests.md)
     SWEEP_MAX_RUNS: int = 10_000
     SWEEP_CHUNK_RUNS: int = 50
+    # Notification centre (backend/modules/notifications; docs/notifications.md)
+    NOTIFICATIONS_MAX_PER_USER: int = 1000  # newest kept per user; older ones are deleted on arrival
+    # Webhooks (backend/modules/webhooks; docs/webhooks.md)
+    WEBHOOKS_ALLOW_PRIVATE: bool = False  # allow private/loopback/link-local targets (development only)
+    WEBHOOKS_MAX_PER_USER: int = 10  # endpoints a user may register
+    WEBHOOKS_MAX_ATTEMPTS: int = 6  # delivery attempts before a delivery is failed for good
+    WEBHOOKS_RETRY_BASE_S: int = 30  # first retry delay; doubles per attempt
+    WEBHOOKS_RETRY_MAX_S: int = 3600  # longest retry delay
+    WEBHOOKS_CONNECT_TIMEOUT_S: float = 3.0
+    WEBHOOKS_READ_TIMEOUT_S: float = 5.0  # whole response, headers and body
+    WEBHOOKS_MAX_RESPONSE_BYTES: int = 65536  # response bytes read (the rest is not read)
+    WEBHOOKS_DELIVERIES_KEPT: int = 500  # newest deliveries kept per endpoint
 
     def as_flask_config(self) -> dict[str, Any]:
         """Return the settings as a dict for `app.config.update`, with derived keys."""

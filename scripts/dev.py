@@ -82,7 +82,7 @@ def main() -> int:
             "--loglevel",
             "INFO",
             "-Q",
-            "default,backtests,sweeps,workflows,bots",
+            "default,backtests,sweeps,workflows,bots,webhooks",
             "--concurrency",
             "2",
         ],

@@ -15,7 +15,9 @@ an int no float can hold, and either one crashes the first ``float()`` or ``math
 meets it in a free-form field (a sweep's space, a workflow's graph). RFC 8259 section 6 bounds
 interoperable JSON numbers by IEEE 754 binary64, so a number beyond a double's range (about
 1.8e308) is a 422 (reason ``number_too_large``), checked on the raw bytes like the depth. Each
-field's own bounds stay its schema's business.
+field's own bounds stay its schema's business. ``NaN`` and ``Infinity`` are not JSON at all (the
+RFC has no such literals) but Python's decoder accepts them, and PostgreSQL's JSONB refuses them
+later: outside a string they are a 422 (reason ``number_not_finite``).
 """
 
 from __future__ import annotations
@@ -45,6 +47,7 @@ MAX_NUMBER = sys.float_info.max
 # A number with an exponent, or a run of 309+ digits (>= 1e308): the only ones that may overflow.
 _BIG_NUMBER_HINT = re.compile(rb"\d[eE]|\d{309}")
 _NUMBER = re.compile(rb"-?\d+(?:\.\d+)?(?:[eE][+-]?\d+)?")
+_NON_FINITE = re.compile(rb"NaN|Infinity")
 
 
 class JsonNumberTooLarge(Invalid):
@@ -52,6 +55,13 @@ class JsonNumberTooLarge(Invalid):
 
     reason = "number_too_large"
     code = "app.number_too_large"
+
+
+class JsonNumberNotFinite(Invalid):
+    """Raise when a JSON body holds the non-standard literals NaN or Infinity outside a string."""
+
+    reason = "number_not_finite"
+    code = "app.number_not_finite"
 
 
 class JsonTooDeep(Invalid):
@@ -104,9 +114,12 @@ def _check_depth(raw: bytes, limit: int) -> None:
 
 
 def _check_numbers(raw: bytes) -> None:
-    if not _BIG_NUMBER_HINT.search(raw):  # the usual body: no exponent and no 21-digit run at all
+    non_finite = _NON_FINITE.search(raw) is not None
+    if not non_finite and not _BIG_NUMBER_HINT.search(raw):  # the usual body: nothing to look at
         return
     outside_strings = _JSON_STRING.sub(b'""', raw)
+    if non_finite and _NON_FINITE.search(outside_strings):
+        raise JsonNumberNotFinite("NaN and Infinity are not JSON numbers.")
     for token in _NUMBER.findall(outside_strings):
         # Only a long or exponent token can overflow; float() of it is inf then (it never raises).
         if (len(token) > 308 or b"e" in token or b"E" in token) and math.isinf(float(token)):

@@ -83,3 +83,14 @@ def test_a_json_number_beyond_a_double_is_422_before_any_view(client, auth_heade
 def test_numbers_below_the_bound_and_digits_inside_strings_pass(client, body):
     resp = client.post("/api/auth/login", data=body, content_type="application/json")
     assert resp.status_code == 422 and resp.get_json()["details"].get("reason") != "number_too_large"
+
+
+@pytest.mark.parametrize("literal", ["NaN", "Infinity", "-Infinity"])
+def test_nan_and_infinity_literals_are_not_json_and_are_422(client, auth_headers, literal):
+    body = '{"name": "NaN and Infinity in a string are text", "space": {"fast": [LIT]}}'.replace(
+        "LIT", literal
+    )
+    resp = client.post(
+        "/api/backtests/sweeps", data=body, content_type="application/json", headers=auth_headers
+    )
+    error(resp, 422, "number_not_finite")
