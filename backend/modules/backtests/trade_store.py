@@ -23,7 +23,7 @@ from decimal import Decimal
 from typing import Any
 
 import numpy as np
-from sqlalchemy import ColumnElement, delete, func, literal, select
+from sqlalchemy import ColumnElement, Integer, bindparam, delete, func, select
 
 from backend.domain.backtest.types import TRADE_DTYPE
 from backend.extensions import db
@@ -145,30 +145,34 @@ def count(backtest_id: str) -> int:
     return int(n or 0)
 
 
-def _slices(first: int, stop: int | None, names: Iterable[str]) -> list[ColumnElement[Any]]:
-    """Return ``substring`` expressions reading round trips ``[first, stop)`` of each named column."""
+def _slices(names: Iterable[str]) -> list[ColumnElement[Any]]:
+    """Return ``substring`` expressions reading round trips ``[:first, :stop)`` of each named column
+    (bound parameters, so the statement is built and compiled once)."""
     n = BacktestTradeColumns.count
-    end = n if stop is None else func.least(n, literal(stop))
-    rows = func.greatest(end - first, 0)
+    first = bindparam("first", type_=Integer)
+    rows = func.greatest(func.least(n, bindparam("stop", type_=Integer)) - first, 0)
     return [
         func.substring(BacktestTradeColumns.data, n * _BEFORE[c] + first * _SIZE[c] + 1, rows * _SIZE[c])
         for c in names
     ]
 
 
+_NAMES = [c for c, _ in LAYOUT]
+_READ = select(BacktestTradeColumns.count, *_slices(_NAMES)).where(
+    BacktestTradeColumns.backtest_id == bindparam("backtest_id")
+)
+_MAX_SEQ = 2**31 - 1
+
+
 def read(backtest_id: str, first: int = 0, stop: int | None = None) -> tuple[np.ndarray, int]:
     """Return round trips ``[first, stop)`` (seq order; ``stop`` None: to the end) and the total."""
-    first = max(0, first)
-    names = [c for c, _ in LAYOUT]
-    row = db.session.execute(
-        select(BacktestTradeColumns.count, *_slices(first, stop, names)).where(
-            BacktestTradeColumns.backtest_id == backtest_id
-        )
-    ).first()
+    first = min(max(0, first), _MAX_SEQ)
+    stop = _MAX_SEQ if stop is None else min(max(0, stop), _MAX_SEQ)
+    row = db.session.execute(_READ, {"backtest_id": backtest_id, "first": first, "stop": stop}).first()
     if row is None:
         return np.empty(0, dtype=TRADE_DTYPE), 0
     total, *parts = row
-    return decode_columns([bytes(p) for p in parts], len(parts[0]) // _SIZE[names[0]]), int(total)
+    return decode_columns([bytes(p) for p in parts], len(parts[0]) // _SIZE[_NAMES[0]]), int(total)
 
 
 def read_times(backtest_ids: Sequence[str]) -> dict[str, tuple[np.ndarray, np.ndarray]]:
@@ -176,9 +180,10 @@ def read_times(backtest_ids: Sequence[str]) -> dict[str, tuple[np.ndarray, np.nd
     if not backtest_ids:
         return {}
     rows = db.session.execute(
-        select(BacktestTradeColumns.backtest_id, BacktestTradeColumns.count, *_slices(0, None, _TIMES)).where(
+        select(BacktestTradeColumns.backtest_id, BacktestTradeColumns.count, *_slices(_TIMES)).where(
             BacktestTradeColumns.backtest_id.in_(backtest_ids)
-        )
+        ),
+        {"first": 0, "stop": _MAX_SEQ},
     )
     return {
         bid: (np.frombuffer(bytes(e), dtype="<i8", count=n), np.frombuffer(bytes(x), dtype="<i8", count=n))
