@@ -113,6 +113,7 @@ def instrument(timings_path: str) -> None:
     results.kline_rows = _timed("kline_rows", results.kline_rows)
     results.equity_rows = _timed("equity_rows", results.equity_rows)
     results.compute_metrics = _timed("metrics", results.compute_metrics)
+    results.result_guardrails = _timed("guardrails", results.result_guardrails)
     engine.run = _timed("engine_run", engine.run)
     strategies_service.compute_signals = _timed("signals", strategies_service.compute_signals)
     strategies_service.record_backtest = _timed("record", strategies_service.record_backtest)
@@ -327,6 +328,7 @@ SPLIT: tuple[tuple[str, Callable[[Run], float]], ...] = (
     ("signals (SMA)", lambda r: _w(r, "signals")),
     ("engine run", lambda r: _w(r, "engine_run")),
     ("metrics", lambda r: _w(r, "metrics")),
+    ("guardrails (PSR, trade bootstrap)", lambda r: _w(r, "guardrails")),
     (
         "persistence: trades (encode + DELETE + COPY / one INSERT of the columns)",
         lambda r: _w(r, "trade_rows") + _w(r, "trade_write") + _w(r, "sql_delete"),
@@ -359,7 +361,17 @@ def _w(run: Run, name: str) -> float:
 def _work_ms(run: Run) -> float:
     """Return the ms of the job accounted for by the timed steps (without double counting)."""
     return sum(
-        _w(run, n) for n in ("claim", "row_read", "progress", "load_bars", "signals", "engine_run", "metrics")
+        _w(run, n)
+        for n in (
+            "claim",
+            "row_read",
+            "progress",
+            "load_bars",
+            "signals",
+            "engine_run",
+            "metrics",
+            "guardrails",
+        )
     ) + _w(run, "store_tx")
 
 

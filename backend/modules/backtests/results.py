@@ -184,10 +184,9 @@ def kline_rows(bars: Bars, trades: np.ndarray, limit: int) -> list[list[Any]]:
         np.add.reduceat(bars.volume, starts),
     )
     names = {1: "buy", -1: "sell", 0: None}
-    return [
-        [int(t), float(o), float(h), float(lo), float(c), float(v), names[int(s)]]
-        for t, o, h, lo, c, v, s in zip(*columns, signal, strict=True)
-    ]
+    lists = [np.asarray(c, dtype=np.int64 if i == 0 else np.float64).tolist() for i, c in enumerate(columns)]
+    signals = [names[s] for s in signal.tolist()]
+    return [list(row) for row in zip(*lists, signals, strict=True)]  # tolist(): one conversion per column
 
 
 def equity_rows(time: np.ndarray, equity: np.ndarray, limit: int) -> list[list[Any]]:
@@ -196,7 +195,9 @@ def equity_rows(time: np.ndarray, equity: np.ndarray, limit: int) -> list[list[A
     if n == 0:
         return []
     idx = np.unique(np.linspace(0, n - 1, max(2, min(n, limit))).round().astype(np.int64))
-    return [[int(time[i]), round(float(equity[i]), 8)] for i in idx]
+    times = np.asarray(time[idx], dtype=np.int64).tolist()
+    values = np.asarray(equity[idx], dtype=np.float64).tolist()
+    return [[t, round(v, 8)] for t, v in zip(times, values, strict=True)]
 
 
 def store(row: Backtest, done: Computed) -> None:
