@@ -335,11 +335,11 @@ SPLIT: tuple[tuple[str, Callable[[Run], float]], ...] = (
     ),
     ("persistence: kline + curve rows", lambda r: _w(r, "kline_rows") + _w(r, "equity_rows")),
     (
-        "persistence: rest of the result (fingerprint, row fields)",
+        "persistence: the result row (autoflushed UPDATE: metrics, kline, curve JSONB) + fingerprint",
         lambda r: _w(r, "store") - _stored_parts(r),
     ),
     ("persistence: strategy's latest-backtest record", lambda r: _w(r, "record")),
-    ("complete (autoflush of the result row, lock job, SUCCESS)", lambda r: _w(r, "complete")),
+    ("complete (lock the job, SUCCESS)", lambda r: _w(r, "complete")),
     ("COMMIT", lambda r: _w(r, "store_tx") - _w(r, "store") - _w(r, "complete")),
     (
         "worker after commit (rollback, finish, bookkeeping)",
