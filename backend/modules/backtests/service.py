@@ -488,6 +488,9 @@ def rebuild_run(*, actor_id: str, backtest_id: str) -> RebuiltRun:
     )
 
 
+_MARK_RUNS_PER_READ = 16  # runs whose trade times one query of trade_marks reads
+
+
 def trade_marks(
     *, actor_id: str | None, symbol: str, start_ms: int, end_ms: int, limit: int = 500
 ) -> list[dict[str, Any]]:
@@ -507,17 +510,21 @@ def trade_marks(
         )
         .order_by(Backtest.finished_at.desc())
     ).all()
-    times = trade_store.read_times(runs)
     rows: list[trade_store.StoredTrade] = []
-    for run in runs:
-        if run not in times or len(rows) >= limit:
-            continue
-        entry, exit_ = times[run]
-        seqs = np.flatnonzero((exit_ >= start_ms) & (entry < end_ms))[: limit - len(rows)]
-        if len(seqs):
-            trades, _ = trade_store.read(run, int(seqs[0]), int(seqs[-1]) + 1)
-            picked = trade_store.stored_trades(run, trades, int(seqs[0]))
-            rows.extend(picked[i] for i in (seqs - seqs[0]).tolist())
+    for at in range(0, len(runs), _MARK_RUNS_PER_READ):  # newest runs first, until the limit
+        batch = runs[at : at + _MARK_RUNS_PER_READ]
+        times = trade_store.read_times(batch)
+        for run in batch:
+            if run not in times or len(rows) >= limit:
+                continue
+            entry, exit_ = times[run]
+            seqs = np.flatnonzero((exit_ >= start_ms) & (entry < end_ms))[: limit - len(rows)]
+            if len(seqs):
+                trades, _ = trade_store.read(run, int(seqs[0]), int(seqs[-1]) + 1)
+                picked = trade_store.stored_trades(run, trades, int(seqs[0]))
+                rows.extend(picked[i] for i in (seqs - seqs[0]).tolist())
+        if len(rows) >= limit:
+            break
     return [
         {"id": f.id, "time": f.timestamp, "side": f.side, "price": f.price, "quantity": f.quantity}
         for f in fills_of(rows, symbol)
