@@ -120,7 +120,7 @@ def instrument(timings_path: str) -> None:
 
 
 def _time_trade_sql() -> None:
-    """Time the DELETE and INSERT statements on backtest_trades (cursor level, every engine)."""
+    """Time the DELETE and INSERT statements on the trades tables (cursor level, every engine)."""
     from sqlalchemy import event
     from sqlalchemy.engine import Engine
 
