@@ -18,7 +18,7 @@ from backend.modules.backtests import trade_store
 
 
 def _migration():
-    path = f"{MIGRATIONS_DIR}/versions/0019_backtest_trade_columns.py"
+    path = f"{MIGRATIONS_DIR}/versions/0022_backtest_trade_columns.py"
     spec = importlib.util.spec_from_file_location("m0019", path)
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)

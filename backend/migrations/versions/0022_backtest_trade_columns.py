@@ -9,7 +9,7 @@ digits (prices and amounts of the mock and exchange data). The round trip ids of
 become the derived ones (backtest id prefix + seq), as rows written since the COPY path already had.
 The downgrade writes the rows back.
 
-Revision ID: 0019_backtest_trade_columns
+Revision ID: 0022_backtest_trade_columns
 Revises: 0018_backtest_fingerprint
 """
 
@@ -21,7 +21,7 @@ import numpy as np
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0019_backtest_trade_columns"
+revision = "0022_backtest_trade_columns"
 down_revision = "0018_backtest_fingerprint"
 branch_labels = None
 depends_on = None
