@@ -26,6 +26,7 @@ MODULES = (
     "market",
     "udf",
     "agent",
+    "marketplace",
 )
 # Modules that add a `flask <name>` command group (their cli.py defines `cli`).
 CLI_MODULES = ("market",)
@@ -44,6 +45,7 @@ def create_app(config: Settings | None = None, **overrides: Any) -> Flask:
     from backend.core.redis import init_redis
     from backend.core.showcase import init_showcase_events
     from backend.extensions import api, cors, db, jwt, limiter, migrate
+    from backend.modules.marketplace import service as marketplace_service
     from backend.modules.workflows import service as workflows_service
 
     settings = config or load_config()
@@ -72,6 +74,7 @@ def create_app(config: Settings | None = None, **overrides: Any) -> Flask:
     api.init_app(app, spec_kwargs=_spec_kwargs())
     celery_init_app(app)
     workflows_service.register_strategy_kind()  # before the blueprints: the OpenAPI kind enum lists it
+    marketplace_service.init_app()  # keeps listings in step with their strategies (events)
     _register_blueprints(app, api)
     _register_cli(app)
     _import_task_modules()

@@ -7,6 +7,15 @@ hash of ``{kind, params, code}``); an unchanged hash reuses the current version.
 Kinds: the built-ins (``backend.domain.backtest.strategies``), kinds registered by upper modules
 (``register_kind``: workflows) and ``python``, the user's own code (``python_kind.py``), which
 runs only in the sandbox and whose code only its owner reads.
+
+Forks (the marketplace's copies): ``fork_strategy`` copies one pinned version into a new strategy
+of the copier (version 1, attribution in ``forked_from_*``). A copy of a sealed strategy has
+``code_hidden``: it runs anywhere a strategy runs, but no read returns its code (its owner's
+included), its sandbox tracebacks are withheld, and its code and kind cannot be changed.
+
+Every change of a strategy's listing-relevant state (metadata, published, deleted) emits a
+subscriber-only event ``strategy.changed`` (topic ``""``), so the marketplace keeps its listing in
+step inside the same transaction without this module knowing it.
 """
 
 from __future__ import annotations
@@ -20,6 +29,7 @@ from typing import Any
 
 from sqlalchemy import and_, or_, select, update
 
+from backend.core import events
 from backend.core.db import get_readable_or_404, looks_like_id, now_ms, transactional
 from backend.core.errors import AppError
 from backend.core.pagination import Page, paginate
@@ -276,6 +286,11 @@ def update_strategy(*, actor_id: str, strategy_id: str, changes: Mapping[str, An
     )
     if row.owner_id != actor_id:
         raise NotStrategyOwner()  # visible (published) but not theirs
+    if row.code_hidden and {"code", "kind"} & set(changes):
+        raise InvalidStrategy(
+            "This is a copy of a sealed strategy: its code cannot be read or replaced.",
+            fields={f: ["A sealed copy keeps its code and kind."] for f in ("code", "kind") if f in changes},
+        )
     if "symbol" in changes:
         changes = {**changes, "symbol": known_symbol(changes["symbol"])}
     for field in _META_FIELDS:
@@ -286,7 +301,39 @@ def update_strategy(*, actor_id: str, strategy_id: str, changes: Mapping[str, An
     if {"kind", "params", "code"} & set(changes):
         _add_version(row, actor_id=actor_id, content=_changed_content(row, changes, actor_id))
     row.updated_at = now_ms()
+    _changed(row)
     return _view(row)
+
+
+STRATEGY_CHANGED = "strategy.changed"
+
+
+def _changed(row: Strategy) -> None:
+    """Tell subscribers (the marketplace) the strategy's listed state now, in this transaction."""
+    db.session.flush()
+    events.emit(
+        events.Event(
+            type=STRATEGY_CHANGED,
+            topic="",
+            user_id=row.owner_id,
+            object_id=row.id,
+            data=listing_state(row),
+        )
+    )
+
+
+def listing_state(row: Strategy) -> dict[str, Any]:
+    """Return what a listing shows of a strategy: metadata, published, deleted and current version."""
+    return {
+        "name": row.name,
+        "description": row.description or "",
+        "symbol": row.symbol,
+        "interval": row.interval,
+        "kind": row.kind,
+        "tags": list(row.tags or []),
+        "published": bool(row.is_published and row.deleted_at is None),
+        "version_id": row.current_version_id,
+    }
 
 
 def _changed_content(row: Strategy, changes: Mapping[str, Any], actor_id: str) -> _Content:
@@ -316,6 +363,7 @@ def delete_strategy(*, actor_id: str, strategy_id: str) -> None:
         raise NotStrategyOwner()  # visible (published) but not theirs
     row.deleted_at = now_ms()
     row.is_published = False
+    _changed(row)
 
 
 def get_strategy(*, actor_id: str | None, strategy_id: str) -> StrategyView:
@@ -416,17 +464,19 @@ def get_version_for_run(*, actor_id: str | None, strategy_id: str, version_id: s
 
 
 _CODE_CACHE_MAX = 256
-_code_cache: dict[str, tuple[str, str]] = {}  # version id -> (code, strategy owner); versions are immutable
+# version id -> (code, the strategy owner who may see its tracebacks, or "" for a sealed copy);
+# versions are immutable and a strategy's ``code_hidden`` never changes after its creation.
+_code_cache: dict[str, tuple[str, str]] = {}
 
 
 def _code_of(version_id: str | None) -> tuple[str, str]:
-    """Return (code, owner id) of a ``python`` version; StrategyVersionNotFound when there is none."""
+    """Return (code, owner id or "" for a sealed copy) of a python version, else StrategyVersionNotFound."""
     hit = _code_cache.get(version_id or "")
     if hit is not None:
         return hit
     row = (
         db.session.execute(
-            select(StrategyVersion.code, Strategy.owner_id)
+            select(StrategyVersion.code, Strategy.owner_id, Strategy.code_hidden)
             .join(Strategy, Strategy.id == StrategyVersion.strategy_id)
             .where(StrategyVersion.id == version_id)
         ).first()
@@ -437,8 +487,9 @@ def _code_of(version_id: str | None) -> tuple[str, str]:
         raise StrategyVersionNotFound("The python strategy's version (its code) was not found.")
     if len(_code_cache) >= _CODE_CACHE_MAX:
         _code_cache.clear()
-    _code_cache[version_id or ""] = (row.code, row.owner_id)
-    return row.code, row.owner_id
+    reader = "" if row.code_hidden else row.owner_id
+    _code_cache[version_id or ""] = (row.code, reader)
+    return row.code, reader
 
 
 def compute_signals(
@@ -454,11 +505,12 @@ def compute_signals(
     Look-ahead free: a signal at bar t uses bars up to t (fills at t+1's open). A ``python``
     version (``version_id``) runs in the sandbox; its failures raise StrategyFailed with the
     sandbox's reason (a job records it), whose traceback lines (they quote the code) are kept only
-    when ``actor_id`` owns the strategy; SandboxUnavailable when the machine cannot sandbox.
+    when ``actor_id`` owns the strategy and it is not a sealed copy; SandboxUnavailable when the
+    machine cannot sandbox.
     """
     if kind == PYTHON:
         code, owner_id = _code_of(version_id)
-        return python_kind.signals(code, params, bars, show_traceback=actor_id == owner_id)
+        return python_kind.signals(code, params, bars, show_traceback=bool(owner_id) and actor_id == owner_id)
     if kind in _KINDS:
         return _KINDS[kind].signals(params, bars)
     spec = domain_strategies.get_strategy(kind)
@@ -538,3 +590,80 @@ def published_pairs() -> list[tuple[str, str]]:
 def version_content_hash(*, version_id: str) -> str | None:
     """Return the content hash of a strategy version (None if there is no such version)."""
     return db.session.scalar(select(StrategyVersion.content_hash).where(StrategyVersion.id == version_id))
+
+
+# --- for the marketplace (each joins the caller's transaction; the caller commits) -------------
+
+
+def get_owned_strategy(*, actor_id: str, strategy_id: str) -> StrategyView:
+    """Return one of the caller's live strategies as its owner sees it (others' ids: 404)."""
+    row = get_readable_or_404(
+        Strategy, strategy_id, actor_id=actor_id, public_attr="is_published", error=StrategyNotFound
+    )
+    if row.owner_id != actor_id:
+        raise StrategyNotFound()
+    return _view(row)
+
+
+def set_published(
+    *,
+    actor_id: str,
+    strategy_id: str,
+    published: bool,
+    description: str | None = None,
+    tags: list[str] | None = None,
+) -> StrategyView:
+    """Publish or unpublish one of the caller's strategies (optionally new description and tags)."""
+    row = get_readable_or_404(
+        Strategy,
+        strategy_id,
+        actor_id=actor_id,
+        public_attr="is_published",
+        error=StrategyNotFound,
+        lock=True,
+    )
+    if row.owner_id != actor_id:
+        raise StrategyNotFound()
+    row.is_published = published
+    if description is not None:
+        row.description = description
+    if tags is not None:
+        row.tags = list(tags)
+    row.updated_at = now_ms()
+    _changed(row)
+    return _view(row)
+
+
+def fork_strategy(*, actor_id: str, strategy_id: str, version_id: str, hide_code: bool) -> StrategyView:
+    """Copy one version of a published strategy into a new strategy of the caller (version 1).
+
+    The content (kind, parameters, code, descriptor, hash) is copied as is, not re-validated: it
+    is the version that was verified. ``hide_code`` makes the copy sealed (``code_hidden``).
+    """
+    source = get_version_for_run(actor_id=actor_id, strategy_id=strategy_id, version_id=version_id)
+    row = db.session.get_one(Strategy, source.strategy_id)
+    version = db.session.get_one(StrategyVersion, source.version_id)
+    copy = Strategy(
+        owner_id=actor_id,
+        name=row.name,
+        symbol=row.symbol,
+        interval=row.interval,
+        kind=version.kind,
+        tags=list(row.tags or []),
+        description=row.description or "",
+        is_published=False,
+        version_count=0,
+        code_hidden=hide_code or row.code_hidden,
+        forked_from_strategy_id=row.id,
+        forked_from_author_id=row.owner_id,
+    )
+    db.session.add(copy)
+    db.session.flush()
+    content = _Content(version.kind, dict(version.params), version.code, version.params_schema)
+    _add_version(copy, actor_id=actor_id, content=content)
+    return _view(copy)
+
+
+def version_code(*, version_id: str) -> str | None:
+    """Return the code of a version (None for kinds without code); callers decide who may read it."""
+    return db.session.scalar(select(StrategyVersion.code).where(StrategyVersion.id == version_id))
