@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask.views import MethodView
 from flask_jwt_extended import jwt_required
 
-from backend.core.auth import current_user_id, optional_user_id
+from backend.core.auth import current_user_id
 from backend.core.envelope import EnvelopeBlueprint
 from backend.core.pagination import PageArgs, paginated
 from backend.modules.marketplace import service
@@ -34,10 +34,9 @@ blp = EnvelopeBlueprint(
 class Listings(MethodView):
     """The marketplace's strategies."""
 
-    @jwt_required(optional=True)
+    @jwt_required()
     @blp.arguments(BrowseArgsSchema, location="query")
     @blp.response(200, ListingSchema(many=True))
-    @blp.doc(security=[])
     @paginated(blp)
     def get(self, args, paging: PageArgs):
         """Browse and search published strategies (filters symbol, kind, interval, tags; q over name
@@ -65,12 +64,11 @@ class Listings(MethodView):
 class ListingById(MethodView):
     """One listed strategy."""
 
-    @jwt_required(optional=True)
+    @jwt_required()
     @blp.response(200, ListingDetailSchema)
-    @blp.doc(security=[])
     def get(self, strategy_id: str):
         """Return a listed strategy: author, verified KPIs, equity curve, guardrails, counters."""
-        return service.get_listing(actor_id=optional_user_id(), strategy_id=strategy_id)
+        return service.get_listing(actor_id=current_user_id(), strategy_id=strategy_id)
 
     @jwt_required()
     @blp.response(200)

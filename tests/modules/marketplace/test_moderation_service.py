@@ -46,17 +46,17 @@ def test_a_hidden_listing_vanishes_for_others_but_not_for_its_owner(app, client,
     with app.app_context():
         view = service.set_listing_hidden(strategy_id=reported, hidden=True, actor_id=user.id)
         assert view.hidden is True
-    assert ok(client.get(URL)) == []
+    assert ok(client.get(URL, headers=user.headers)) == []
     for path, method in (("", "get"), ("/copy", "post"), ("/follow", "post"), ("/trial", "post")):
         resp = getattr(client, method)(f"{URL}/{reported}{path}", json={}, headers=user.headers)
         error(resp, 404, code="marketplace.not_found")
     assert ok(client.get(f"{URL}/{reported}", headers=other_user.headers))["hidden"] is True
     # republishing does not undo a moderator's decision
     ok(client.post(URL, json={"strategyId": reported}, headers=other_user.headers), 201)
-    assert ok(client.get(URL)) == []
+    assert ok(client.get(URL, headers=user.headers)) == []
     with app.app_context():
         service.set_listing_hidden(strategy_id=reported, hidden=False, actor_id=user.id)
-    assert [i["id"] for i in ok(client.get(URL))] == [reported]
+    assert [i["id"] for i in ok(client.get(URL, headers=user.headers))] == [reported]
 
 
 def test_hiding_a_strategy_never_published_here_is_not_found(app, user):

@@ -34,14 +34,14 @@ def test_publishing_lists_the_strategy_with_the_kpis_of_its_verified_backtest(cl
         False,
         False,
     )
-    assert _ids(client.get(URL)) == [listing["id"]]
+    assert _ids(client.get(URL, headers=user.headers)) == [listing["id"]]
 
 
 def test_publishing_without_a_completed_backtest_is_refused(client, user, make_strategy):
     sid = make_strategy(user)["id"]
     resp = client.post(URL, json={"strategyId": sid}, headers=user.headers)
     assert "strategyId" in fields(resp, "marketplace.not_publishable")
-    assert ok(client.get(URL)) == []
+    assert ok(client.get(URL, headers=user.headers)) == []
 
 
 def test_publishing_after_a_new_version_needs_a_backtest_of_that_version(client, user, verified_strategy):
@@ -65,6 +65,8 @@ def test_publishing_someone_elses_or_an_unknown_strategy_is_404(client, user, ot
 
 def test_publish_needs_a_token_and_a_valid_body(client, user):
     error(client.post(URL, json={"strategyId": UNKNOWN}), 401)
+    error(client.get(URL), 401)
+    error(client.get(f"{URL}/{UNKNOWN}"), 401)
     assert "strategyId" in fields(client.post(URL, json={}, headers=user.headers))
     assert "sealed" in fields(
         client.post(URL, json={"strategyId": UNKNOWN, "sealed": "x"}, headers=user.headers)
@@ -74,7 +76,7 @@ def test_publish_needs_a_token_and_a_valid_body(client, user):
 def test_unpublishing_removes_the_listing_for_everyone(client, user, other_user, publish):
     sid = publish(user)["id"]
     ok(client.delete(f"{URL}/{sid}", headers=user.headers))
-    assert ok(client.get(URL)) == []
+    assert ok(client.get(URL, headers=user.headers)) == []
     error(client.get(f"{URL}/{sid}", headers=other_user.headers), 404, code="marketplace.not_found")
     assert ok(client.get(f"/api/strategies/{sid}", headers=user.headers))["published"] is False
     error(client.delete(f"{URL}/{sid}", headers=user.headers), 404)
@@ -83,28 +85,30 @@ def test_unpublishing_removes_the_listing_for_everyone(client, user, other_user,
 def test_unpublishing_through_the_strategies_api_also_unlists(client, user, publish):
     sid = publish(user)["id"]
     ok(client.patch(f"/api/strategies/{sid}", json={"published": False}, headers=user.headers))
-    assert ok(client.get(URL)) == []
+    assert ok(client.get(URL, headers=user.headers)) == []
     ok(client.patch(f"/api/strategies/{sid}", json={"published": True}, headers=user.headers))
-    assert ok(client.get(URL)) == []  # back in the marketplace only by publishing it there again
+    assert (
+        ok(client.get(URL, headers=user.headers)) == []
+    )  # back in the marketplace only by publishing it there again
 
 
 def test_deleting_a_published_strategy_unlists_it(client, user, publish):
     sid = publish(user)["id"]
     ok(client.delete(f"/api/strategies/{sid}", headers=user.headers))
-    error(client.get(f"{URL}/{sid}"), 404)
+    error(client.get(f"{URL}/{sid}", headers=user.headers), 404)
 
 
 def test_a_renamed_strategy_shows_its_new_name_in_the_marketplace(client, user, publish):
     sid = publish(user, name="Old")["id"]
     ok(client.patch(f"/api/strategies/{sid}", json={"name": "New", "tags": ["x"]}, headers=user.headers))
-    assert [(i["name"], i["tags"]) for i in ok(client.get(URL))] == [("New", ["x"])]
+    assert [(i["name"], i["tags"]) for i in ok(client.get(URL, headers=user.headers))] == [("New", ["x"])]
 
 
 def test_unpublishing_someone_elses_listing_is_404_and_needs_a_token(client, user, other_user, publish):
     sid = publish(other_user)["id"]
     error(client.delete(f"{URL}/{sid}", headers=user.headers), 404)
     error(client.delete(f"{URL}/{sid}"), 401)
-    assert _ids(client.get(URL)) == [sid]
+    assert _ids(client.get(URL, headers=user.headers)) == [sid]
 
 
 def test_detail_of_unknown_or_unpublished_strategies_is_404(client, user, other_user, make_strategy):
@@ -146,23 +150,30 @@ def _sorted_ids(items: list[dict], key: str, nulls_last=True) -> list[str]:
         ("trades", "totalTrades"),
     ],
 )
-def test_browse_sorts_by_the_verified_kpis_highest_first_then_id(client, three, sort, key):
+def test_browse_sorts_by_the_verified_kpis_highest_first_then_id(client, user, three, sort, key):
     items = list(three.values())
-    assert _ids(client.get(URL, query_string={"sort": sort})) == _sorted_ids(items, key)
+    assert _ids(client.get(URL, headers=user.headers, query_string={"sort": sort})) == _sorted_ids(items, key)
 
 
-def test_browse_sorts_by_followers_and_copies(client, three, make_user):
+def test_browse_sorts_by_followers_and_copies(client, user, three, make_user):
     fan = make_user()
     ok(client.post(f"{URL}/{three['eth']['id']}/follow", headers=fan.headers))
     ok(client.post(f"{URL}/{three['rsi']['id']}/copy", headers=fan.headers), 201)
-    assert _ids(client.get(URL, query_string={"sort": "followers"}))[0] == three["eth"]["id"]
-    assert _ids(client.get(URL, query_string={"sort": "copies"}))[0] == three["rsi"]["id"]
-    assert _ids(client.get(URL, query_string={"sort": "newest"}))[0] == three["eth"]["id"]
+    assert (
+        _ids(client.get(URL, headers=user.headers, query_string={"sort": "followers"}))[0]
+        == three["eth"]["id"]
+    )
+    assert (
+        _ids(client.get(URL, headers=user.headers, query_string={"sort": "copies"}))[0] == three["rsi"]["id"]
+    )
+    assert (
+        _ids(client.get(URL, headers=user.headers, query_string={"sort": "newest"}))[0] == three["eth"]["id"]
+    )
 
 
-def test_browse_filters_by_symbol_kind_interval_tags_and_text(client, three):
+def test_browse_filters_by_symbol_kind_interval_tags_and_text(client, user, three):
     def ids(**query):
-        return set(_ids(client.get(URL, query_string=query)))
+        return set(_ids(client.get(URL, headers=user.headers, query_string=query)))
 
     assert ids(symbol="ethusdt") == {three["eth"]["id"]}
     assert ids(kind="rsi") == {three["rsi"]["id"]}
@@ -175,8 +186,8 @@ def test_browse_filters_by_symbol_kind_interval_tags_and_text(client, three):
     assert ids(q="100%") == set()  # LIKE wildcards are literal
 
 
-def test_browse_pages_with_the_x_pagination_header(client, three):
-    resp = client.get(URL, query_string={"page": 2, "page_size": 2})
+def test_browse_pages_with_the_x_pagination_header(client, user, three):
+    resp = client.get(URL, headers=user.headers, query_string={"page": 2, "page_size": 2})
     assert len(ok(resp)) == 1
     assert json.loads(resp.headers["X-Pagination"])["total"] == 3
 
@@ -190,8 +201,8 @@ def test_browse_pages_with_the_x_pagination_header(client, three):
         ({"symbol": "BAD SYM"}, "symbol"),
     ],
 )
-def test_bad_filters_and_sorts_are_422_naming_the_field(client, query, field):
-    assert field in fields(client.get(URL, query_string=query))
+def test_bad_filters_and_sorts_are_422_naming_the_field(client, user, query, field):
+    assert field in fields(client.get(URL, headers=user.headers, query_string=query))
 
 
 def test_a_backtest_range_param_cannot_be_smuggled_into_rankings(client, user, verified_strategy):

@@ -31,11 +31,15 @@ def test_seed_builds_a_living_marketplace_once(app, client, user):
         len(marketplace_seed.DEMO_FOLLOWS),
         1,
     )
-    listings = ok(client.get("/api/marketplace/strategies", query_string={"page_size": 50}))
+    listings = ok(
+        client.get("/api/marketplace/strategies", headers=user.headers, query_string={"page_size": 50})
+    )
     assert len(listings) == expected
     assert any(item["sealed"] for item in listings)
     assert all(item["kpis"]["totalTrades"] is not None for item in listings)
-    top = ok(client.get("/api/marketplace/strategies", query_string={"sort": "copies"}))[0]
+    top = ok(
+        client.get("/api/marketplace/strategies", headers=user.headers, query_string={"sort": "copies"})
+    )[0]
     assert (top["name"], top["copies"], top["followers"]) == ("BTC momentum: SMA 8/21", 2, 2)
     detail = ok(client.get(f"/api/marketplace/strategies/{top['id']}", headers=user.headers))
     assert len(detail["equity"]) > 100

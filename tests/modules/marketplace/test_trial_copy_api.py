@@ -32,7 +32,7 @@ def test_a_trial_backtests_the_listed_version_on_another_symbol_as_the_callers_b
     )
     # the author's listing and strategies are untouched; the trial is not theirs to see
     error(client.get(f"/api/backtests/{sub['backtestId']}", headers=other_user.headers), 404)
-    again = ok(client.get(f"{URL}/{listing['id']}"))
+    again = ok(client.get(f"{URL}/{listing['id']}", headers=user.headers))
     assert again["backtestId"] == listing["backtestId"]
     assert ok(client.get("/api/strategies", headers=user.headers)) == []
 
@@ -93,7 +93,7 @@ def test_copying_twice_makes_two_copies_and_counts_both(client, user, other_user
     first = ok(client.post(f"{URL}/{sid}/copy", headers=user.headers), 201)
     second = ok(client.post(f"{URL}/{sid}/copy", headers=user.headers), 201)
     assert first["id"] != second["id"]
-    assert ok(client.get(f"{URL}/{sid}"))["copies"] == 2
+    assert ok(client.get(f"{URL}/{sid}", headers=user.headers))["copies"] == 2
 
 
 def test_copying_my_own_an_unlisted_or_an_unknown_strategy_is_refused(
@@ -105,7 +105,7 @@ def test_copying_my_own_an_unlisted_or_an_unknown_strategy_is_refused(
     for sid in (unlisted, UNKNOWN, make_strategy(other_user)["id"]):
         error(client.post(f"{URL}/{sid}/copy", headers=user.headers), 404, code="marketplace.not_found")
     error(client.post(f"{URL}/{mine}/copy"), 401)
-    assert ok(client.get(f"{URL}/{mine}"))["copies"] == 0
+    assert ok(client.get(f"{URL}/{mine}", headers=user.headers))["copies"] == 0
 
 
 # --- follow ----------------------------------------------------------------------------------------
