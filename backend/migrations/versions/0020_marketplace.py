@@ -53,6 +53,7 @@ def upgrade() -> None:
         sa.ForeignKeyConstraint(["hidden_by"], ["users.id"], ondelete="SET NULL"),
         sa.PrimaryKeyConstraint("strategy_id"),
     )
+    # one partial index per browse sort, in the browse order, over the visible listings only
     for name, column in (
         ("sharpe", "sharpe"),
         ("return", "total_return"),
@@ -62,7 +63,12 @@ def upgrade() -> None:
         ("copies", "copies_count"),
         ("published", "published_at"),
     ):
-        op.create_index(f"ix_marketplace_listings_{name}", "marketplace_listings", [column, "strategy_id"])
+        op.create_index(
+            f"ix_marketplace_listings_{name}",
+            "marketplace_listings",
+            [sa.text(f"{column} DESC NULLS LAST"), "strategy_id"],
+            postgresql_where=sa.text("listed AND NOT hidden"),
+        )
     op.create_index("ix_marketplace_listings_owner", "marketplace_listings", ["owner_id"])
     op.create_table(
         "marketplace_follows",

@@ -13,7 +13,18 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import BigInteger, Boolean, Float, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+    text,
+)
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -22,6 +33,18 @@ from backend.extensions import Model
 
 REPORT_REASONS = ("spam", "plagiarism", "misleading", "malicious_code", "offensive", "other")
 REPORT_STATUSES = ("open", "resolved", "dismissed")
+# Each browse sort has a partial index over the visible listings in exactly the browse order
+# (the column descending, NULLs last, then strategy_id), so a page is an index scan, not a sort.
+SORT_COLUMNS = {
+    "sharpe": "sharpe",
+    "return": "total_return",
+    "drawdown": "max_drawdown",
+    "trades": "total_trades",
+    "followers": "followers_count",
+    "copies": "copies_count",
+    "published": "published_at",
+}
+VISIBLE_SQL = "listed AND NOT hidden"
 
 
 class Listing(TimestampMixin, Model):
@@ -29,13 +52,15 @@ class Listing(TimestampMixin, Model):
 
     __tablename__ = "marketplace_listings"
     __table_args__ = (
-        Index("ix_marketplace_listings_sharpe", "sharpe", "strategy_id"),
-        Index("ix_marketplace_listings_return", "total_return", "strategy_id"),
-        Index("ix_marketplace_listings_drawdown", "max_drawdown", "strategy_id"),
-        Index("ix_marketplace_listings_trades", "total_trades", "strategy_id"),
-        Index("ix_marketplace_listings_followers", "followers_count", "strategy_id"),
-        Index("ix_marketplace_listings_copies", "copies_count", "strategy_id"),
-        Index("ix_marketplace_listings_published", "published_at", "strategy_id"),
+        *(
+            Index(
+                f"ix_marketplace_listings_{name}",
+                text(f"{column} DESC NULLS LAST"),
+                "strategy_id",
+                postgresql_where=text(VISIBLE_SQL),
+            )
+            for name, column in SORT_COLUMNS.items()
+        ),
         Index("ix_marketplace_listings_owner", "owner_id"),
     )
 

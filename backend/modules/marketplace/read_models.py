@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, and_, or_, select
+from sqlalchemy import ColumnElement, Select, and_, not_, or_, select
 
 from backend.extensions import db
 from backend.modules.marketplace.models import Copy, Follow, Listing
@@ -84,7 +84,8 @@ class ListingDetail(ListingView):
 
 def visible_to_others() -> ColumnElement[bool]:
     """The listings anyone may see: published through the marketplace, still published, not hidden."""
-    return and_(Listing.listed.is_(True), Listing.hidden.is_(False))
+    # written as the sort indexes' predicate (models.VISIBLE_SQL), so the planner can use them
+    return and_(Listing.listed, not_(Listing.hidden))
 
 
 def browse_query(
