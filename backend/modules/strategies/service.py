@@ -20,8 +20,6 @@ step inside the same transaction without this module knowing it.
 
 from __future__ import annotations
 
-import hashlib
-import json
 import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -29,7 +27,6 @@ from typing import Any
 
 from sqlalchemy import and_, or_, select, update
 
-from backend.core import events
 from backend.core.db import get_readable_or_404, looks_like_id, now_ms, transactional
 from backend.core.errors import AppError
 from backend.core.pagination import Page, paginate
@@ -47,6 +44,12 @@ from backend.modules.strategies.errors import (
     StrategyNotFound,
     StrategyVersionNotFound,
 )
+from backend.modules.strategies.forks import STRATEGY_CHANGED as STRATEGY_CHANGED
+from backend.modules.strategies.forks import emit_changed
+from backend.modules.strategies.forks import fork_strategy as fork_strategy
+from backend.modules.strategies.forks import get_owned_strategy as get_owned_strategy
+from backend.modules.strategies.forks import set_published as set_published
+from backend.modules.strategies.forks import version_code as version_code
 from backend.modules.strategies.models import Strategy, StrategyVersion
 from backend.modules.strategies.python_kind import PYTHON, CheckResult
 from backend.modules.strategies.read_models import (
@@ -56,6 +59,8 @@ from backend.modules.strategies.read_models import (
     build_views,
     version_view,
 )
+from backend.modules.strategies.versions import Content, add_version
+from backend.modules.strategies.versions import content_hash as content_hash
 from backend.sandbox.templates import TEMPLATES, Template
 
 logger = logging.getLogger(__name__)
@@ -80,14 +85,6 @@ class StrategyRun:
     def id(self) -> str:
         """Return the strategy id (for callers that treat this as the strategy)."""
         return self.strategy_id
-
-
-def content_hash(kind: str, params: Mapping[str, Any], code: str | None = None) -> str:
-    """Return the SHA-256 hex digest of the canonical JSON of ``{kind, params, code}``."""
-    payload = json.dumps(
-        {"kind": kind, "params": dict(params), "code": code}, sort_keys=True, separators=(",", ":")
-    )
-    return hashlib.sha256(payload.encode()).hexdigest()
 
 
 @dataclass(frozen=True)
@@ -175,16 +172,6 @@ def list_kinds() -> list[dict[str, Any]]:
     ]
 
 
-@dataclass(frozen=True)
-class _Content:
-    """A version's content: kind, clean parameters, code (``python`` only) and its descriptor."""
-
-    kind: str
-    params: dict[str, Any]
-    code: str | None = None
-    params_schema: dict[str, Any] | None = None
-
-
 def _content(
     kind: str,
     params: Mapping[str, Any] | None,
@@ -192,7 +179,7 @@ def _content(
     *,
     actor_id: str,
     base: Mapping[str, Any] | None = None,
-) -> _Content:
+) -> Content:
     """Return the validated content of a version, or raise (422 per field, 503 without a sandbox).
 
     ``base``: a python strategy's current parameters, kept where its PARAMS still declares them.
@@ -200,36 +187,11 @@ def _content(
     if kind != PYTHON:
         if code is not None:
             raise InvalidStrategy(fields={"code": ["Only a python strategy has code."]})
-        return _Content(kind, validate_definition(kind, params, actor_id=actor_id))
+        return Content(kind, validate_definition(kind, params, actor_id=actor_id))
     if code is None:
         raise InvalidStrategy(fields={"code": ["Required for a python strategy."]})
     defined = python_kind.define(code, params, base=base)
-    return _Content(kind, defined.params, code, defined.params_schema)
-
-
-def _add_version(row: Strategy, *, actor_id: str, content: _Content) -> StrategyVersion:
-    """Append a version to ``row`` unless its content equals the current version's."""
-    kind, params = content.kind, content.params
-    digest = content_hash(kind, params, content.code)
-    current = db.session.get(StrategyVersion, row.current_version_id) if row.current_version_id else None
-    if current is not None and current.content_hash == digest:
-        return current
-    row.version_count += 1
-    version = StrategyVersion(
-        strategy_id=row.id,
-        number=row.version_count,
-        kind=kind,
-        params=params,
-        code=content.code,
-        params_schema=content.params_schema,
-        content_hash=digest,
-        created_by=actor_id,
-        created_at=now_ms(),
-    )
-    db.session.add(version)
-    db.session.flush()
-    row.kind, row.current_version_id = kind, version.id
-    return version
+    return Content(kind, defined.params, code, defined.params_schema)
 
 
 def _view(row: Strategy) -> StrategyView:
@@ -266,7 +228,7 @@ def create_strategy(
     )
     db.session.add(row)
     db.session.flush()
-    _add_version(row, actor_id=actor_id, content=content)
+    add_version(row, actor_id=actor_id, content=content)
     return _view(row)
 
 
@@ -299,44 +261,13 @@ def update_strategy(*, actor_id: str, strategy_id: str, changes: Mapping[str, An
     if "published" in changes:
         row.is_published = bool(changes["published"])
     if {"kind", "params", "code"} & set(changes):
-        _add_version(row, actor_id=actor_id, content=_changed_content(row, changes, actor_id))
+        add_version(row, actor_id=actor_id, content=_changed_content(row, changes, actor_id))
     row.updated_at = now_ms()
-    _changed(row)
+    emit_changed(row)
     return _view(row)
 
 
-STRATEGY_CHANGED = "strategy.changed"
-
-
-def _changed(row: Strategy) -> None:
-    """Tell subscribers (the marketplace) the strategy's listed state now, in this transaction."""
-    db.session.flush()
-    events.emit(
-        events.Event(
-            type=STRATEGY_CHANGED,
-            topic="",
-            user_id=row.owner_id,
-            object_id=row.id,
-            data=listing_state(row),
-        )
-    )
-
-
-def listing_state(row: Strategy) -> dict[str, Any]:
-    """Return what a listing shows of a strategy: metadata, published, deleted and current version."""
-    return {
-        "name": row.name,
-        "description": row.description or "",
-        "symbol": row.symbol,
-        "interval": row.interval,
-        "kind": row.kind,
-        "tags": list(row.tags or []),
-        "published": bool(row.is_published and row.deleted_at is None),
-        "version_id": row.current_version_id,
-    }
-
-
-def _changed_content(row: Strategy, changes: Mapping[str, Any], actor_id: str) -> _Content:
+def _changed_content(row: Strategy, changes: Mapping[str, Any], actor_id: str) -> Content:
     """Return the content of the version ``changes`` make: new params merge into the current ones.
 
     Switching kind starts from the new kind's defaults. A python strategy keeps its code unless
@@ -363,7 +294,7 @@ def delete_strategy(*, actor_id: str, strategy_id: str) -> None:
         raise NotStrategyOwner()  # visible (published) but not theirs
     row.deleted_at = now_ms()
     row.is_published = False
-    _changed(row)
+    emit_changed(row)
 
 
 def get_strategy(*, actor_id: str | None, strategy_id: str) -> StrategyView:
@@ -590,80 +521,3 @@ def published_pairs() -> list[tuple[str, str]]:
 def version_content_hash(*, version_id: str) -> str | None:
     """Return the content hash of a strategy version (None if there is no such version)."""
     return db.session.scalar(select(StrategyVersion.content_hash).where(StrategyVersion.id == version_id))
-
-
-# --- for the marketplace (each joins the caller's transaction; the caller commits) -------------
-
-
-def get_owned_strategy(*, actor_id: str, strategy_id: str) -> StrategyView:
-    """Return one of the caller's live strategies as its owner sees it (others' ids: 404)."""
-    row = get_readable_or_404(
-        Strategy, strategy_id, actor_id=actor_id, public_attr="is_published", error=StrategyNotFound
-    )
-    if row.owner_id != actor_id:
-        raise StrategyNotFound()
-    return _view(row)
-
-
-def set_published(
-    *,
-    actor_id: str,
-    strategy_id: str,
-    published: bool,
-    description: str | None = None,
-    tags: list[str] | None = None,
-) -> StrategyView:
-    """Publish or unpublish one of the caller's strategies (optionally new description and tags)."""
-    row = get_readable_or_404(
-        Strategy,
-        strategy_id,
-        actor_id=actor_id,
-        public_attr="is_published",
-        error=StrategyNotFound,
-        lock=True,
-    )
-    if row.owner_id != actor_id:
-        raise StrategyNotFound()
-    row.is_published = published
-    if description is not None:
-        row.description = description
-    if tags is not None:
-        row.tags = list(tags)
-    row.updated_at = now_ms()
-    _changed(row)
-    return _view(row)
-
-
-def fork_strategy(*, actor_id: str, strategy_id: str, version_id: str, hide_code: bool) -> StrategyView:
-    """Copy one version of a published strategy into a new strategy of the caller (version 1).
-
-    The content (kind, parameters, code, descriptor, hash) is copied as is, not re-validated: it
-    is the version that was verified. ``hide_code`` makes the copy sealed (``code_hidden``).
-    """
-    source = get_version_for_run(actor_id=actor_id, strategy_id=strategy_id, version_id=version_id)
-    row = db.session.get_one(Strategy, source.strategy_id)
-    version = db.session.get_one(StrategyVersion, source.version_id)
-    copy = Strategy(
-        owner_id=actor_id,
-        name=row.name,
-        symbol=row.symbol,
-        interval=row.interval,
-        kind=version.kind,
-        tags=list(row.tags or []),
-        description=row.description or "",
-        is_published=False,
-        version_count=0,
-        code_hidden=hide_code or row.code_hidden,
-        forked_from_strategy_id=row.id,
-        forked_from_author_id=row.owner_id,
-    )
-    db.session.add(copy)
-    db.session.flush()
-    content = _Content(version.kind, dict(version.params), version.code, version.params_schema)
-    _add_version(copy, actor_id=actor_id, content=content)
-    return _view(copy)
-
-
-def version_code(*, version_id: str) -> str | None:
-    """Return the code of a version (None for kinds without code); callers decide who may read it."""
-    return db.session.scalar(select(StrategyVersion.code).where(StrategyVersion.id == version_id))
