@@ -42,7 +42,7 @@ class Listings(MethodView):
         """Browse and search published strategies (filters symbol, kind, interval, tags; q over name
         and description).
 
-        Order (`sort`, default sharpe): sharpe, return, trades, followers, copies, newest highest
+        Order: by `sort` (default sharpe): sharpe, return, trades, followers, copies, newest highest
         first; drawdown shallowest first; then `id` ascending; a KPI the run could not compute last.
         """
         return service.list_listings(**args, **paging)

@@ -156,6 +156,16 @@ def test_browse_sorts_by_the_verified_kpis_highest_first_then_id(client, user, t
 
 
 def test_browse_sorts_by_followers_and_copies(client, user, three, make_user):
+    everyone = sorted(item["id"] for item in three.values())
+    # a tie (no followers, no copies yet) is broken by id ascending, on every page
+    assert _ids(client.get(URL, headers=user.headers, query_string={"sort": "followers"})) == everyone
+    pages = [
+        _ids(
+            client.get(URL, headers=user.headers, query_string={"sort": "copies", "page": p, "page_size": 2})
+        )
+        for p in (1, 2)
+    ]
+    assert pages == [everyone[:2], everyone[2:]]
     fan = make_user()
     ok(client.post(f"{URL}/{three['eth']['id']}/follow", headers=fan.headers))
     ok(client.post(f"{URL}/{three['rsi']['id']}/copy", headers=fan.headers), 201)
