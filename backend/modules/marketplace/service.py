@@ -148,11 +148,12 @@ def publish_strategy(
     tags: list[str] | None = None,
 ) -> ListingDetail:
     """Publish (or re-publish, refreshing its verified run) one of my strategies to the marketplace."""
-    view = strategies_service.get_owned_strategy(actor_id=actor_id, strategy_id=strategy_id)
-    run = _check_publishable(view, sealed)
+    # set_published locks the strategy row first, so no edit slips between the check and the listing;
+    # a refused publish rolls the whole transaction back
     view = strategies_service.set_published(
         actor_id=actor_id, strategy_id=strategy_id, published=True, description=description, tags=tags
     )
+    run = _check_publishable(view, sealed)
     kpis = run.kpis
     values = {
         "owner_id": actor_id,

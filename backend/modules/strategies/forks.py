@@ -68,11 +68,6 @@ def _owner_view(row: Strategy) -> StrategyView:
     return build_views([row], viewer_id=row.owner_id)[0]
 
 
-def get_owned_strategy(*, actor_id: str, strategy_id: str) -> StrategyView:
-    """Return one of the caller's live strategies as its owner sees it (anyone else's id: 404)."""
-    return _owner_view(_owned_row(actor_id, strategy_id))
-
-
 def set_published(
     *,
     actor_id: str,

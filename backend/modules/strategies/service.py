@@ -47,7 +47,6 @@ from backend.modules.strategies.errors import (
 from backend.modules.strategies.forks import STRATEGY_CHANGED as STRATEGY_CHANGED
 from backend.modules.strategies.forks import emit_changed
 from backend.modules.strategies.forks import fork_strategy as fork_strategy
-from backend.modules.strategies.forks import get_owned_strategy as get_owned_strategy
 from backend.modules.strategies.forks import set_published as set_published
 from backend.modules.strategies.forks import version_code as version_code
 from backend.modules.strategies.models import Strategy, StrategyVersion
