@@ -29,6 +29,7 @@ MODULES = (
     "agent",
     "notifications",
     "webhooks",
+    "marketplace",
 )
 # Modules that add a `flask <name>` command group (their cli.py defines `cli`).
 CLI_MODULES = ("market",)
@@ -47,6 +48,7 @@ def create_app(config: Settings | None = None, **overrides: Any) -> Flask:
     from backend.core.redis import init_redis
     from backend.core.showcase import init_showcase_events
     from backend.extensions import api, cors, db, jwt, limiter, migrate
+    from backend.modules.marketplace import service as marketplace_service
     from backend.modules.notifications import service as notifications_service
     from backend.modules.webhooks import service as webhooks_service
     from backend.modules.workflows import service as workflows_service
@@ -77,6 +79,7 @@ def create_app(config: Settings | None = None, **overrides: Any) -> Flask:
     api.init_app(app, spec_kwargs=_spec_kwargs())
     celery_init_app(app)
     workflows_service.register_strategy_kind()  # before the blueprints: the OpenAPI kind enum lists it
+    marketplace_service.init_app()  # keeps listings in step with their strategies (events)
     _register_blueprints(app, api)
     _subscribe_account_hooks()
     notifications_service.register()  # event subscribers (core/events.py)

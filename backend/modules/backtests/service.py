@@ -20,7 +20,7 @@ from sqlalchemy import Select, select, tuple_
 from sqlalchemy.orm import defer
 
 from backend.core import jobs
-from backend.core.db import get_owned_or_404, now_ms, transactional
+from backend.core.db import get_owned_or_404, looks_like_id, now_ms, transactional
 from backend.core.jobs import Job
 from backend.core.pagination import Page, paginate
 from backend.domain.backtest import ENGINE_VERSION
@@ -39,9 +39,11 @@ from backend.modules.backtests.errors import (
 from backend.modules.backtests.models import Backtest
 from backend.modules.backtests.read_models import (
     BacktestView,
+    EquityPoint,
     Fill,
     Summary,
     backtest_view,
+    equity_of,
     fills_of,
     kpis_of,
     summary_of,
@@ -437,6 +439,31 @@ def strategy_kpis(*, strategy_id: str, owner_id: str) -> dict[str, Any] | None:
     """Return the KPIs of the owner's latest completed backtest of a strategy (None if none)."""
     row = _latest(_completed().where(Backtest.strategy_id == strategy_id, Backtest.owner_id == owner_id))
     return _kpis(row) if row is not None else None
+
+
+@dataclass(frozen=True)
+class VerifiedRun:
+    """A completed backtest as a marketplace listing shows it: KPIs, a bounded equity curve, guardrails."""
+
+    backtest_id: str
+    strategy_version_id: str | None
+    kpis: dict[str, Any]
+    equity: list[EquityPoint]
+    guardrails: dict[str, Any] | None
+
+
+def verified_run(*, backtest_id: str, owner_id: str, max_points: int = 500) -> VerifiedRun | None:
+    """Return a completed backtest of ``owner_id`` with at most ``max_points`` equity points
+    (evenly spaced, the last point kept); None when it does not exist, is not theirs or has not
+    completed. The caller decides who may see it (the marketplace: a published strategy's run)."""
+    row = db.session.get(Backtest, backtest_id) if looks_like_id(backtest_id) else None
+    if row is None or row.owner_id != owner_id or row.job.status != jobs.SUCCESS:
+        return None
+    points = equity_of(row.equity_curve)
+    if len(points) > max_points > 1:
+        step = (len(points) - 1) / (max_points - 1)
+        points = [points[round(i * step)] for i in range(max_points)]
+    return VerifiedRun(row.id, row.strategy_version_id, _kpis(row), points, row.guardrails)
 
 
 @dataclass(frozen=True)
