@@ -26,6 +26,7 @@ MODULES = (
     "market",
     "udf",
     "agent",
+    "stream",
 )
 # Modules that add a `flask <name>` command group (their cli.py defines `cli`).
 CLI_MODULES = ("market",)
@@ -116,6 +117,8 @@ def _register_blueprints(app: Flask, api: Any) -> None:
         module = importlib.import_module(f"backend.modules.{name}.routes")
         for blp in getattr(module, "blueprints", None) or [module.blp]:
             api.register_blueprint(blp)
+        for plain in getattr(module, "flask_blueprints", ()):  # outside OpenAPI (WebSockets)
+            app.register_blueprint(plain)
 
 
 def _register_cli(app: Flask) -> None:
