@@ -133,7 +133,7 @@ def _ws_loop(ws, holder: service.Holder, conn_id: str) -> None:
             return
         if time.monotonic() - beat_at >= heartbeat:
             beat_at = time.monotonic()
-            if not service.session_active(holder):
+            if not service.session_active(holder, when_unknown=True):
                 ws.send(json.dumps({"type": "stream.closed", "data": {"reason": "session_revoked"}}))
                 ws.close(4401, "session_revoked")
                 return

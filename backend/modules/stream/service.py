@@ -21,10 +21,11 @@ from typing import Any, cast
 
 import redis
 from flask import Flask, current_app
+from sqlalchemy.exc import SQLAlchemyError
 
 from backend.core import events, sessions
 from backend.core.db import now_ms
-from backend.core.errors import AppError
+from backend.core.errors import AppError, Unavailable
 from backend.core.redis import client_options, get_redis, rkey
 from backend.domain.marketdata.intervals import INTERVALS
 from backend.extensions import db
@@ -72,7 +73,7 @@ def redeem_ticket(ticket: str | None) -> Holder:
     """Use a ticket up (GETDEL: a second use finds nothing); raise TicketInvalid (401)."""
     if not ticket or len(ticket) > 128:
         raise TicketInvalid()
-    raw = get_redis().getdel(_ticket_key(ticket))
+    raw = _redis().getdel(_ticket_key(ticket))
     if raw is None:
         raise TicketInvalid()
     data = json.loads(cast(str, raw))
@@ -82,10 +83,19 @@ def redeem_ticket(ticket: str | None) -> Holder:
     return holder
 
 
-def session_active(holder: Holder) -> bool:
-    """Return whether the holder's login session is still live (then release any DB connection)."""
+def session_active(holder: Holder, *, when_unknown: bool | None = None) -> bool:
+    """Return whether the holder's login session is still live (then release any DB connection).
+
+    When neither Redis nor Postgres can answer: ``when_unknown`` if given (an open stream keeps
+    going and asks again at its next heartbeat), else a 503 (a stream is not opened on a guess).
+    """
     try:
         return sessions.is_active(family_id=holder.family_id, user_id=holder.user_id)
+    except SQLAlchemyError as exc:
+        db.session.rollback()
+        if when_unknown is not None:
+            return when_unknown
+        raise Unavailable("Sessions cannot be checked right now; try again shortly.") from exc
     finally:
         db.session.close()  # a long-lived stream must not keep a pooled connection checked out
 
@@ -183,7 +193,7 @@ def acquire_slot(user_id: str, conn_id: str) -> None:
     """Take one of the user's STREAM_MAX_PER_USER slots; raise TooManyStreams (429)."""
     now, lease = now_ms(), _lease_ms()
     cap = int(current_app.config["STREAM_MAX_PER_USER"])
-    got = get_redis().eval(_ACQUIRE, 1, _conns_key(user_id), now, cap, now + lease, conn_id, lease)
+    got = _redis().eval(_ACQUIRE, 1, _conns_key(user_id), now, cap, now + lease, conn_id, lease)
     if not got:
         retry = max(1, int(float(current_app.config["STREAM_HEARTBEAT_S"])))
         raise TooManyStreams(details={"limit": cap}, headers={"Retry-After": str(retry)})
@@ -192,7 +202,7 @@ def acquire_slot(user_id: str, conn_id: str) -> None:
 def renew(user_id: str, conn_id: str, markets: tuple[tuple[str, str], ...]) -> None:
     """Extend the connection's slot and its markets' leases (every heartbeat)."""
     expiry, lease = now_ms() + _lease_ms(), _lease_ms()
-    pipe = get_redis().pipeline(transaction=False)
+    pipe = _redis().pipeline(transaction=False)
     pipe.zadd(_conns_key(user_id), {conn_id: expiry})
     pipe.pexpire(_conns_key(user_id), lease)
     if markets:
@@ -203,7 +213,7 @@ def renew(user_id: str, conn_id: str, markets: tuple[tuple[str, str], ...]) -> N
 def release_slot(user_id: str, conn_id: str) -> None:
     """Give the slot back (a connection that dies without this frees it when its lease ends)."""
     with contextlib.suppress(redis.RedisError):
-        get_redis().zrem(_conns_key(user_id), conn_id)
+        _redis().zrem(_conns_key(user_id), conn_id)
 
 
 def watched_markets() -> list[tuple[str, str]]:
@@ -220,18 +230,32 @@ def watched_markets() -> list[tuple[str, str]]:
 # --- reading --------------------------------------------------------------------------------------
 
 
-def _stream_redis() -> redis.Redis:
-    """A client for blocking reads: its socket timeout outlasts one XREAD BLOCK; one connection each."""
-    client = current_app.extensions.get("stream_redis")
+# Per process and client: above the streams one process holds (gunicorn --worker-connections 2000).
+_POOL_MAX = 10_000
+
+
+def _client(name: str, extra_timeout_s: float) -> redis.Redis:
+    client = current_app.extensions.get(name)
     if client is None:
         options = client_options(current_app._get_current_object())  # type: ignore[attr-defined]
-        block_s = float(current_app.config["STREAM_HEARTBEAT_S"])
-        options["socket_timeout"] = block_s + options["socket_timeout"] + 1
+        options["socket_timeout"] += extra_timeout_s
+        # Unbounded (not the API's 64-connection blocking pool): the stream process serves
+        # thousands of connections at once, each a greenlet that may be mid-command.
         pool = redis.ConnectionPool.from_url(
-            current_app.config["REDIS_URL"], decode_responses=True, **options
+            current_app.config["REDIS_URL"], decode_responses=True, max_connections=_POOL_MAX, **options
         )
-        client = current_app.extensions["stream_redis"] = redis.Redis(connection_pool=pool)
+        client = current_app.extensions[name] = redis.Redis(connection_pool=pool)
     return cast(redis.Redis, client)
+
+
+def _redis() -> redis.Redis:
+    """The stream module's client for short commands (the usual REDIS_TIMEOUT_MS bounds)."""
+    return _client("stream_redis_ops", 0.0)
+
+
+def _stream_redis() -> redis.Redis:
+    """The client for blocking reads: its socket timeout outlasts one XREAD BLOCK."""
+    return _client("stream_redis", float(current_app.config["STREAM_HEARTBEAT_S"]) + 1)
 
 
 @dataclass
@@ -252,7 +276,7 @@ class Reader:
         for symbol, interval in topics.markets:
             reader.names[events.market_stream_key(symbol, interval)] = f"{symbol}/{interval}"
         given = parse_event_id(last_event_id)
-        r = get_redis()
+        r = _redis()
         for key, name in reader.names.items():
             if name in given:
                 reader.cursors[key] = given[name]
@@ -339,7 +363,7 @@ class SSEConnection:
             frames = [sse_frame(event_id, body) for event_id, body in self.reader.read(wait_ms)]
             if time.monotonic() - self.beat_at >= heartbeat:
                 self.beat_at = time.monotonic()
-                if not session_active(self.holder):
+                if not session_active(self.holder, when_unknown=True):
                     closed = {
                         "type": "stream.closed",
                         "topic": "",
