@@ -163,40 +163,50 @@ def _pct(values: list[float], p: float) -> float:
 
 
 def report(
-    *, when: str, streams: int, opened: int, before: dict[str, float], during: dict[str, float],
-    after: dict[str, float], delivered: list[float], events: int, load: dict[str, Any],
+    *, when: str, streams: int, users: int, opened: int, before: dict[str, float],
+    during: dict[str, float], after: dict[str, float], delivered: list[float], events: int,
+    load: dict[str, Any],
 ) -> str:  # fmt: skip
     rows = []
-    worst = 0.0
+    worst = noise = 0.0
     for path, _auth in ENDPOINTS:
         base = (before[path] + after[path]) / 2
         change = during[path] / base - 1 if base else 0.0
-        worst = max(worst, change)
-        rows.append(f"| `{path}` | {base:.2f} | {during[path]:.2f} | {change:+.0%} |")
+        spread = abs(after[path] - before[path]) / base if base else 0.0
+        worst, noise = max(worst, change), max(noise, spread)
+        rows.append(
+            f"| `{path}` | {before[path]:.2f} | {after[path]:.2f} | {during[path]:.2f} | {change:+.0%} |"
+        )
     verdict_rest = "met" if worst <= 0.20 else "NOT met"
+    if noise > 0.20:  # the two stream-less runs disagree by more than the margin asked for
+        verdict_rest = f"not measurable here (the two runs without streams differ by up to {noise:.0%})"
     verdict_latency = "met" if _pct(delivered, 50) < 50 else "NOT met"
     lines = [
         "## Live streams (`scripts/bench_stream.py`)",
         "",
         f"Measured {when} on {machine()}. REST: gunicorn gthread 2x4 (`backend.wsgi:app`); streams: "
         f"gunicorn gevent, 1 worker (`backend.stream_wsgi:app`), as in `make dev` and docker-compose. "
-        f"{opened} of {streams} SSE streams (`topics=jobs`, one per user, held by a separate client process) "
+        f"{opened} of {streams} SSE streams (`topics=jobs`, spread over {users} users, held by a "
+        "separate client process) "
         f"open during the second REST run. Load: `scripts/loadgen.py`, {load['connections']} keep-alive "
         f"connections, {load['duration_s']:.0f} s per run, p50 = median over rounds.",
         "",
-        "| endpoint | REST p50 without streams (ms, before/after mean) | with streams open (ms) | change |",
-        "|---|---:|---:|---:|",
+        "| endpoint | p50 without streams, before (ms) | after (ms) | streams open (ms) | change vs mean |",
+        "|---|---:|---:|---:|---:|",
         *rows,
         "",
-        f"Target: REST p50 within 20 % of its stream-less figure: **{verdict_rest}** (worst {worst:+.0%}).",
+        f"Target: REST p50 within 20 % of its stream-less figure: **{verdict_rest}** (worst {worst:+.0%}). "
+        "The REST API and the stream process share the machine's cores, so what streams can take from REST "
+        "is CPU: idle streams take none (a heartbeat every STREAM_HEARTBEAT_S); on a loaded shared machine "
+        "the run-to-run noise is larger than that.",
         "",
         f"Delivery (`core.events.publish` in another process, as a worker does, to the client's SSE `data:` "
-        f"line; clocks of one machine): {events} events, each to the next user's stream, while all "
-        f"{opened} streams stay open:",
+        f"line; clocks of one machine): {events} events, each to the next user (so to that user's "
+        f"{-(-streams // users)} streams), while all {opened} streams stay open:",
         "",
         "| deliveries | p50 (ms) | p95 (ms) | max (ms) |",
         "|---:|---:|---:|---:|",
-        f"| {len(delivered)} of {events} | {_pct(delivered, 50):.1f} | {_pct(delivered, 95):.1f} | "
+        f"| {len(delivered)} | {_pct(delivered, 50):.1f} | {_pct(delivered, 95):.1f} | "
         f"{max(delivered, default=float('nan')):.1f} |",
         "",
         f"Target: delivery p50 < 50 ms: **{verdict_latency}**. Every open stream is one greenlet blocked in "
@@ -211,6 +221,7 @@ def report(
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--streams", type=int, default=500)
+    parser.add_argument("--users", type=int, default=50, help="streams are spread evenly over them")
     parser.add_argument("--events", type=int, default=100)
     parser.add_argument("--ramp", type=float, default=0.03, help="seconds between stream openings")
     parser.add_argument("--interval", type=float, default=0.1, help="seconds between published events")
@@ -223,9 +234,10 @@ def main(argv: list[str] | None = None) -> int:
     load = {"connections": args.connections, "duration_s": args.duration, "warmup_s": args.warmup,
             "max_requests": 100_000}  # fmt: skip
     when = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
-    # One stream per user (each event goes to one user's stream); registrations are not what is
-    # measured here, so fast password hashing and no registration limit.
+    # Streams spread over --users users (each event goes to one user's streams); registrations are
+    # not what is measured here, so fast password hashing and no registration limit.
     extra = {
+        "STREAM_MAX_PER_USER": str(-(-args.streams // args.users)),
         "STREAM_HEARTBEAT_S": "15",
         "PASSWORD_HASH_PROFILE": "fast",
         "RATELIMIT_REGISTER": "1000000 per minute",
@@ -238,9 +250,10 @@ def main(argv: list[str] | None = None) -> int:
         token = login(rest.url)
         print("REST without streams", flush=True)
         before = rest_p50(rest.url, token, args.rounds, load)
-        users = register_users(rest.url, args.streams)
+        users = register_users(rest.url, args.users)
         tickets = []
-        for _uid, user_token in users:
+        for i in range(args.streams):
+            user_token = users[i % len(users)][1]
             status, body, _ = http_json("POST", rest.url + "/api/stream/ticket", token=user_token)
             if status != 201:
                 raise RuntimeError(f"ticket: {status} {body}")
@@ -268,8 +281,8 @@ def main(argv: list[str] | None = None) -> int:
     lat: dict[int, list[float]] = {int(k): v for k, v in held["latencies"].items()}
     delivered = [x for v in lat.values() for x in v]
     text = report(
-        when=when, streams=args.streams, opened=held["opened"], before=before, during=during, after=after,
-        delivered=delivered, events=args.events, load=load,
+        when=when, streams=args.streams, users=args.users, opened=held["opened"], before=before,
+        during=during, after=after, delivered=delivered, events=args.events, load=load,
     )  # fmt: skip
     print()
     print(text)

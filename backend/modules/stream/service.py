@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import logging
 import re
 import secrets
 import time
@@ -31,6 +32,8 @@ from backend.domain.marketdata.intervals import INTERVALS
 from backend.extensions import db
 from backend.modules.market import service as market_service
 from backend.modules.stream.errors import InvalidTopics, TicketInvalid, TooManyStreams
+
+logger = logging.getLogger(__name__)
 
 USER_TOPICS = ("jobs", "bots", "notifications")
 _CURSOR_RE = re.compile(r"^\d{1,20}-\d{1,20}$")
@@ -92,6 +95,7 @@ def session_active(holder: Holder, *, when_unknown: bool | None = None) -> bool:
     try:
         return sessions.is_active(family_id=holder.family_id, user_id=holder.user_id)
     except SQLAlchemyError as exc:
+        logger.warning("session check of a stream failed: %s", exc)
         db.session.rollback()
         if when_unknown is not None:
             return when_unknown

@@ -315,3 +315,19 @@ def test_the_stream_is_documented_as_an_event_stream(client):
     assert "text/event-stream" in get["responses"]["200"]["content"]
     assert {"401", "422", "429"} <= set(get["responses"])
     assert spec["paths"]["/api/stream/ticket"]["post"]["responses"]["201"]
+
+
+def test_a_session_check_nobody_can_answer_keeps_an_open_stream_but_opens_none(app, monkeypatch):
+    from sqlalchemy.exc import OperationalError
+
+    from backend.core.errors import Unavailable
+
+    def down(**_kwargs):
+        raise OperationalError("SELECT", {}, Exception("postgres is gone"))
+
+    monkeypatch.setattr(service.sessions, "is_active", down)
+    holder = service.Holder(user_id="u1", family_id="f1")
+    with app.app_context():
+        assert service.session_active(holder, when_unknown=True) is True
+        with pytest.raises(Unavailable):
+            service.session_active(holder)
