@@ -30,6 +30,7 @@ MODULES = (
     "notifications",
     "webhooks",
     "marketplace",
+    "stream",
 )
 # Modules that add a `flask <name>` command group (their cli.py defines `cli`).
 CLI_MODULES = ("market",)
@@ -142,6 +143,8 @@ def _register_blueprints(app: Flask, api: Any) -> None:
         module = importlib.import_module(f"backend.modules.{name}.routes")
         for blp in getattr(module, "blueprints", None) or [module.blp]:
             api.register_blueprint(blp)
+        for plain in getattr(module, "flask_blueprints", ()):  # outside OpenAPI (WebSockets)
+            app.register_blueprint(plain)
 
 
 def _subscribe_account_hooks() -> None:

@@ -34,6 +34,8 @@ BEAT_SCHEDULE: dict[str, dict] = {
     "workflows.enqueue_due": {"task": "workflows.enqueue_due", "schedule": 20.0},
     # Paper bots: claim each running bot whose next bar is complete and enqueue one bots.tick.
     "bots.schedule_ticks": {"task": "bots.schedule_ticks", "schedule": 10.0},
+    # Live streams: a market.bar for every watched market whose bar just closed (at most 2 s late).
+    "stream.publish_market_bars": {"task": "stream.publish_market_bars", "schedule": 2.0},
     # Uploads: remove bytes a crash left without a row (or renamed aside by a half-done delete).
     "files.sweep_orphans": {"task": "files.sweep_orphans", "schedule": 3600.0},
     # Webhooks: enqueue deliveries whose retry (exponential backoff) is due, or whose enqueue was lost.
@@ -46,6 +48,7 @@ TASK_MODULES = (
     "backend.core.tasks",
     "backend.modules.bots.tasks",
     "backend.modules.files.tasks",
+    "backend.modules.stream.tasks",
     "backend.modules.workflows.tasks",
     "backend.modules.webhooks.tasks",
 )

@@ -132,6 +132,12 @@ class Settings:
     HEALTH_TIMEOUT_MS: int = 1500  # /api/health reports a check still running after this as failed
     EVENTS_STREAM_MAXLEN: int = 1000  # events kept per user (and market) stream: the Last-Event-ID window
     EVENTS_STREAM_TTL_S: int = 86400  # an idle stream's key expires after this (core/events.py)
+    STREAM_TICKET_TTL_S: int = 30  # a stream ticket (POST /api/stream/ticket) works once within this
+    STREAM_HEARTBEAT_S: float = 15.0  # heartbeat comment, session check and longest XREAD block
+    STREAM_MAX_PER_USER: int = 10  # open streams (SSE + WebSocket) per user; more: 429
+    STREAM_MAX_TOPICS: int = 20  # topics (markets) one connection may follow
+    STREAM_RETRY_MS: int = 3000  # the SSE `retry:` hint sent when a stream opens
+    STREAM_WS_POLL_MS: int = 250  # /ws/market: longest wait on Redis between reads of client messages
     VERSION: str = _env(None, "0.1.0")
     # AI auditor (backend/modules/agent; docs/agent.md)
     OPENAI_API_KEY: str = ""
