@@ -15,10 +15,16 @@ from tests.fixtures.bots import T0
 
 @pytest.fixture
 def seen():
+    """The bots topic's events (the notifications module reacts to fills and errors with its own)."""
     got: list[events.Event] = []
-    events.subscribe(got.append)
+
+    def on_event(event: events.Event) -> None:
+        if event.topic == "bots":
+            got.append(event)
+
+    events.subscribe(on_event)
     yield got
-    events._subscribers.remove(got.append)
+    events._subscribers.remove(on_event)
 
 
 def test_a_manual_order_emits_order_then_fill_with_money_as_strings(client, user, make_bot, seen, app):
