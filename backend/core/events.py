@@ -92,14 +92,18 @@ def stream_key(event: Event) -> str | None:
 
 
 def emit(event: Event) -> None:
-    """Tell the subscribers now (same transaction) and the stream readers after commit."""
-    for subscriber in list(_subscribers):
-        subscriber(event)
+    """Tell the subscribers now (same transaction) and the stream readers after commit.
+
+    The publish is queued before the subscribers run, so an event a subscriber emits in answer
+    (``notification.created`` for a ``bot.fill``) reaches the stream after its cause.
+    """
 
     def after_commit() -> None:
         publish(event)
 
     on_commit(after_commit)
+    for subscriber in list(_subscribers):
+        subscriber(event)
 
 
 def publish(event: Event) -> str | None:

@@ -104,3 +104,27 @@ def test_subscriber_only_events_are_never_published(app, seen):
         work()
         assert [e.type for e in seen] == ["forum.reply"]
         assert _entries(events.user_stream_key(user)) == []
+
+
+def test_an_event_emitted_by_a_subscriber_is_published_after_its_cause(app):
+    user = new_id()
+
+    def answer(event: events.Event) -> None:
+        if event.type == "bot.fill":
+            events.emit(events.Event("notification.created", "notifications", event.user_id))
+
+    events.subscribe(answer)
+
+    @transactional
+    def work() -> None:
+        events.emit(events.Event("bot.fill", "bots", user))
+
+    try:
+        with app.app_context():
+            work()
+            assert [e["type"] for e in _entries(events.user_stream_key(user))] == [
+                "bot.fill",
+                "notification.created",
+            ]
+    finally:
+        events._subscribers.remove(answer)
