@@ -39,6 +39,7 @@ _REVOKED = "-"
 LOGOUT = "logout"
 REFRESH_REPLAY = "refresh_replay"
 PASSWORD_CHANGE = "password_change"
+ACCOUNT_DISABLED = "account_disabled"
 
 
 class TokenFamily(db.Model):  # type: ignore[name-defined,misc]

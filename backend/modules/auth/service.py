@@ -4,7 +4,8 @@ Every login starts a token family (``fam`` claim), recorded in Postgres by `back
 Refresh rotates: the presented refresh token must be the family's live one; it is swapped for a
 new pair in the same family. Presenting an older refresh token again (a replay) revokes the
 family, so a stolen token is useless once either party refreshes. Logout revokes the presented
-token's family, so the matching access and refresh tokens stop working too.
+token's family, so the matching access and refresh tokens stop working too. A user an admin
+disabled cannot log in or refresh (403 ``account_disabled``); disabling also revokes every family.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from flask_jwt_extended import create_access_token, create_refresh_token
 
 from backend.core import sessions
 from backend.core.db import new_id, now_ms, transactional
-from backend.modules.auth.errors import InvalidCredentials, RefreshTokenReused
+from backend.modules.auth.errors import AccountDisabled, InvalidCredentials, RefreshTokenReused
 from backend.modules.users import service as users_service
 
 
@@ -72,6 +73,8 @@ def login(*, login: str, password: str) -> TokenPair:
     user = users_service.authenticate(login=login, password=password)
     if user is None:
         raise InvalidCredentials()
+    if user.disabled_at is not None:  # only after the password matched: nothing leaks to guessers
+        raise AccountDisabled()
     return _start_session(user)
 
 
@@ -93,6 +96,8 @@ def refresh(*, claims: dict[str, Any]) -> TokenPair:
 @transactional
 def _rotate(claims: dict[str, Any]) -> TokenPair | None:
     user = users_service.get_user(user_id=str(claims["sub"]))
+    if user.disabled_at is not None:  # disabling revokes the families too; this holds regardless
+        raise AccountDisabled()
     minted = _mint(user, family=str(claims["fam"]), fresh=False)
     rotated = sessions.rotate(
         family_id=str(claims["fam"]),

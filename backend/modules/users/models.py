@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sqlalchemy import ForeignKey, Index, Integer, String, Text, UniqueConstraint, func
+from sqlalchemy import BigInteger, ForeignKey, Index, Integer, String, Text, UniqueConstraint, func
 from sqlalchemy.orm import Mapped, mapped_column
 
 from backend.core.db import TimestampMixin, new_id
@@ -36,6 +36,8 @@ class User(TimestampMixin, Model):
     )
     level: Mapped[int] = mapped_column(Integer, nullable=False, default=1)
     is_admin: Mapped[bool] = mapped_column(db.Boolean, nullable=False, default=False)
+    # Set by an admin (backend/modules/admin): a disabled user cannot log in or refresh.
+    disabled_at: Mapped[int | None] = mapped_column(BigInteger)
 
 
 class UserApiKey(TimestampMixin, Model):
