@@ -26,6 +26,8 @@ MODULES = (
     "market",
     "udf",
     "agent",
+    "dashboard",
+    "admin",
 )
 # Modules that add a `flask <name>` command group (their cli.py defines `cli`).
 CLI_MODULES = ("market",)

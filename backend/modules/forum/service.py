@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any, TypeVar
@@ -280,9 +281,7 @@ class ModerationItem:
     hidden_at: int | None
 
 
-def _get_for_moderation(
-    model: type[Post] | type[Comment], object_id: str, error: type[Exception]
-) -> Post | Comment:
+def _get_for_moderation(model: type[A], object_id: str, error: type[AppError]) -> A:
     row = (
         db.session.get(model, object_id, with_for_update=True, populate_existing=True)
         if looks_like_id(object_id)
@@ -337,7 +336,7 @@ def list_comments_for_moderation(
     return Page(items=_moderation_items(list(result.items)), total=result.total)
 
 
-def _moderation_items(rows: list[Post] | list[Comment]) -> list[ModerationItem]:
+def _moderation_items(rows: Sequence[Post | Comment]) -> list[ModerationItem]:
     authors = authors_by_id({r.author_id for r in rows})
     out = []
     for row in rows:
