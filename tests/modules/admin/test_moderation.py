@@ -15,6 +15,7 @@ def _audit(client, admin, **filters):
 def test_a_hidden_post_vanishes_for_everyone_until_restored(client, admin, user, other_user, make_post):
     post = make_post(user, title="spam")
     ok(client.post(f"/api/forum/posts/{post['id']}/like", headers=other_user.headers))
+    ok(client.post(f"/api/forum/posts/{post['id']}/favorite", headers=other_user.headers))
     item = ok(
         client.post(
             f"/api/admin/forum/posts/{post['id']}/hide", json={"reason": "spam"}, headers=admin.headers
@@ -29,13 +30,14 @@ def test_a_hidden_post_vanishes_for_everyone_until_restored(client, admin, user,
     error(client.post(f"/api/forum/posts/{post['id']}/like", headers=other_user.headers), 404)
     error(client.patch(f"/api/forum/posts/{post['id']}", json={"title": "x"}, headers=user.headers), 404)
     assert ok(client.get(f"/api/users/{user.id}", headers=other_user.headers))["posts"] == 0
+    assert ok(client.get("/api/users/me/favorites", headers=other_user.headers)) == []
     listed = ok(client.get("/api/admin/forum/posts?hidden=true", headers=admin.headers))
     assert [p["id"] for p in listed] == [post["id"]]
 
     restored = ok(client.post(f"/api/admin/forum/posts/{post['id']}/restore", headers=admin.headers))
     assert restored["hidden"] is False and restored["hiddenAt"] is None
     back = ok(client.get(f"/api/forum/posts/{post['id']}", headers=other_user.headers))
-    assert back["likes"] == 1 and back["liked"] is True  # nothing was lost
+    assert back["likes"] == 1 and back["liked"] is True and back["favorited"] is True  # nothing was lost
     assert post["id"] in {p["id"] for p in ok(client.get("/api/forum/hot"))}
     actions = [
         (e["action"], e["targetType"], e["targetId"]) for e in _audit(client, admin, target_type="post")
