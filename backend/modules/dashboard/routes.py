@@ -23,7 +23,8 @@ blp = EnvelopeBlueprint(
 @showcase.cached(
     "dashboard.stats",
     DashboardStatsSchema(),
-    reads=("backtests", "bot_instances", "bot_equity", "strategies"),
+    # jobs: a discarded submit (broker down) deletes its job, and the backtest row by cascade.
+    reads=("backtests", "bot_instances", "bot_equity", "strategies", "jobs"),
 )
 def stats(args):
     """Return my stats card: backtests this month against the quota, bots, paper profit, KPI averages.
