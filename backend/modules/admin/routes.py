@@ -78,7 +78,7 @@ def list_users(args, paging: PageArgs):
 
 @blp.route("/users/<id:user_id>/disable", methods=["POST"])
 @admin_only
-@blp.arguments(ReasonSchema)
+@blp.arguments(ReasonSchema, required=False)
 @blp.response(200, AdminUserSchema)
 @blp.alt_response(404, description=NOT_FOUND)
 @blp.alt_response(422, description="Disabling your own account.")
@@ -140,7 +140,7 @@ def list_comments(args, paging: PageArgs):
 
 @blp.route("/forum/posts/<id:post_id>/hide", methods=["POST"])
 @admin_only
-@blp.arguments(ReasonSchema)
+@blp.arguments(ReasonSchema, required=False)
 @blp.response(200, ModerationItemSchema)
 @blp.alt_response(404, description=NOT_FOUND)
 def hide_post(body, post_id: str):
@@ -159,7 +159,7 @@ def restore_post(post_id: str):
 
 @blp.route("/forum/comments/<id:comment_id>/hide", methods=["POST"])
 @admin_only
-@blp.arguments(ReasonSchema)
+@blp.arguments(ReasonSchema, required=False)
 @blp.response(200, ModerationItemSchema)
 @blp.alt_response(404, description=NOT_FOUND)
 def hide_comment(body, comment_id: str):
