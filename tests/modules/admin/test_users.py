@@ -115,6 +115,8 @@ def test_unknown_users_are_404_and_bad_bodies_422(client, admin):
 def test_the_reason_body_is_optional(client, admin, user, make_post):
     assert ok(client.post(f"/api/admin/users/{user.id}/disable", headers=admin.headers))["disabled"] is True
     post = make_post(admin)
-    assert ok(client.post(f"/api/admin/forum/posts/{post['id']}/hide", headers=admin.headers))["hidden"] is True
+    assert (
+        ok(client.post(f"/api/admin/forum/posts/{post['id']}/hide", headers=admin.headers))["hidden"] is True
+    )
     spec = client.get("/api/openapi.json").get_json()
     assert spec["paths"]["/api/admin/users/{user_id}/disable"]["post"]["requestBody"]["required"] is False
