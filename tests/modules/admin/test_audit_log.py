@@ -54,3 +54,23 @@ def test_an_action_that_fails_after_its_audit_row_leaves_neither(app, client, ad
     assert client.get("/api/users/me", headers=user.headers).status_code == 200  # sessions not revoked
     assert ok(client.get("/api/admin/audit-log", headers=admin.headers)) == []
     assert ok(client.get("/api/admin/users?disabled=true", headers=admin.headers)) == []
+
+
+def test_admin_lists_cost_the_same_statements_for_one_row_or_many(app, client, admin, make_user, make_post):
+    from tests.core.test_showcase import sql_statements
+
+    def selects(path: str) -> int:
+        with sql_statements(app) as seen:
+            ok(client.get(path, headers=admin.headers))
+        return len([s for s in seen if s.lstrip().upper().startswith("SELECT")])
+
+    paths = ("/api/admin/users", "/api/admin/forum/posts", "/api/admin/audit-log", "/api/admin/jobs")
+    target = make_user()
+    make_post(target)
+    ok(client.post(f"/api/admin/users/{target.id}/disable", headers=admin.headers))
+    before = [selects(p) for p in paths]
+    for _ in range(3):
+        extra = make_user()
+        make_post(extra)
+        ok(client.post(f"/api/admin/users/{extra.id}/disable", headers=admin.headers))
+    assert [selects(p) for p in paths] == before

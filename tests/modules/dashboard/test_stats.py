@@ -136,3 +136,20 @@ def test_bad_input_is_422_and_a_bad_token_401(client):
     body = error(client.get("/api/dashboard/stats?period=1y"), 422, "validation_error")
     assert "period" in body["details"]["fields"]
     error(client.get("/api/dashboard/stats", headers={"Authorization": "Bearer nope"}), 401, "token_invalid")
+
+
+def test_the_card_costs_the_same_few_statements_however_many_bots_and_strategies(
+    app, client, user, make_bot, make_strategy, run_backtest
+):
+    def statements_for_one_read() -> int:
+        with sql_statements(app) as seen:
+            ok(client.get("/api/dashboard/stats", headers=user.headers))
+        return len([s for s in seen if s.lstrip().upper().startswith("SELECT")])
+
+    make_bot(user)
+    ok(run_backtest(user, strategy_id=make_strategy(user)["id"]), 202)
+    few = statements_for_one_read()
+    for i in range(3):
+        make_bot(user, name=f"bot {i}")
+        ok(run_backtest(user, strategy_id=make_strategy(user, name=f"s{i}")["id"]), 202)
+    assert statements_for_one_read() == few <= 6  # aggregates, not a query per row
