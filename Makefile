@@ -53,7 +53,7 @@ revision: venv ## New migration on a module branch: make revision m="add x" bran
 	$(FLASK) db revision $(if $(autogenerate),--autogenerate) --head $(branch)@head -m "$(m)"
 
 worker: venv ## Run a Celery worker on every queue (uses DATABASE_URL/REDIS_URL)
-	$(VENV)/bin/celery -A backend.celery_app worker -Q default,backtests,sweeps,workflows,bots --loglevel INFO
+	$(VENV)/bin/celery -A backend.celery_app worker -Q default,backtests,sweeps,workflows,bots,webhooks --loglevel INFO
 
 beat: venv ## Run Celery beat, the one scheduler (exactly one per deployment)
 	mkdir -p .run

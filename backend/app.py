@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib
+import importlib.util
 import logging
 from pathlib import Path
 from typing import Any
@@ -26,6 +27,10 @@ MODULES = (
     "market",
     "udf",
     "agent",
+    "notifications",
+    "webhooks",
+    "marketplace",
+    "stream",
     "dashboard",
     "admin",
 )
@@ -46,6 +51,9 @@ def create_app(config: Settings | None = None, **overrides: Any) -> Flask:
     from backend.core.redis import init_redis
     from backend.core.showcase import init_showcase_events
     from backend.extensions import api, cors, db, jwt, limiter, migrate
+    from backend.modules.marketplace import service as marketplace_service
+    from backend.modules.notifications import service as notifications_service
+    from backend.modules.webhooks import service as webhooks_service
     from backend.modules.workflows import service as workflows_service
 
     settings = config or load_config()
@@ -74,7 +82,11 @@ def create_app(config: Settings | None = None, **overrides: Any) -> Flask:
     api.init_app(app, spec_kwargs=_spec_kwargs())
     celery_init_app(app)
     workflows_service.register_strategy_kind()  # before the blueprints: the OpenAPI kind enum lists it
+    marketplace_service.init_app()  # keeps listings in step with their strategies (events)
     _register_blueprints(app, api)
+    _subscribe_account_hooks()
+    notifications_service.register()  # event subscribers (core/events.py)
+    webhooks_service.register()
     _register_cli(app)
     _import_task_modules()
     return app
@@ -102,9 +114,24 @@ def _spec_kwargs() -> dict[str, Any]:
             "`{code, message, details, request_id}`."
         },
         "components": {
-            "securitySchemes": {"bearerAuth": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}}
+            "securitySchemes": {
+                "bearerAuth": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"},
+                # The same access tokens, obtained by Swagger UI's Authorize dialog with a username
+                # and password (RFC 6749 password grant at /api/auth/token).
+                "oauth2": {
+                    "type": "oauth2",
+                    "description": "Log in with a username (or email) and password.",
+                    "flows": {
+                        "password": {
+                            "tokenUrl": "/api/auth/token",
+                            "refreshUrl": "/api/auth/token",
+                            "scopes": {},
+                        }
+                    },
+                },
+            }
         },
-        "security": [{"bearerAuth": []}],
+        "security": [{"bearerAuth": []}, {"oauth2": []}],
     }
 
 
@@ -118,6 +145,15 @@ def _register_blueprints(app: Flask, api: Any) -> None:
         module = importlib.import_module(f"backend.modules.{name}.routes")
         for blp in getattr(module, "blueprints", None) or [module.blp]:
             api.register_blueprint(blp)
+        for plain in getattr(module, "flask_blueprints", ()):  # outside OpenAPI (WebSockets)
+            app.register_blueprint(plain)
+
+
+def _subscribe_account_hooks() -> None:
+    """Register each module's `account.deleted` subscriber (its `account.py`, docs/developing.md)."""
+    for name in reversed(MODULES):
+        if importlib.util.find_spec(f"backend.modules.{name}.account") is not None:
+            importlib.import_module(f"backend.modules.{name}.account").subscribe()
 
 
 def _register_cli(app: Flask) -> None:

@@ -1,6 +1,7 @@
 """Celery bound to the Flask app: queues, routes by task-name prefix, and the one beat schedule.
 
-Workers start with ``celery -A backend.celery_app worker -Q default,backtests,sweeps,workflows,bots``;
+Workers start with
+``celery -A backend.celery_app worker -Q default,backtests,sweeps,workflows,bots,webhooks``;
 beat with ``celery -A backend.celery_app beat``. Tasks run inside the app context (FlaskTask).
 """
 
@@ -11,7 +12,7 @@ from celery.signals import worker_process_init
 from flask import Flask
 from kombu import Exchange, Queue
 
-QUEUES = ("default", "backtests", "sweeps", "workflows", "bots")
+QUEUES = ("default", "backtests", "sweeps", "workflows", "bots", "webhooks")
 
 # Routing by task-name prefix: a slow backtest never delays a bot tick. A sweep's chunks have a
 # queue of their own, so a 10,000-run sweep never delays a single backtest (docs/backtests.md).
@@ -20,6 +21,8 @@ TASK_ROUTES = {
     "backtests.*": {"queue": "backtests"},
     "workflows.*": {"queue": "workflows"},
     "bots.*": {"queue": "bots"},
+    # Outbound HTTP waits on other people's servers: never in front of a backtest or a bot tick.
+    "webhooks.*": {"queue": "webhooks"},
     "*": {"queue": "default"},
 }
 
@@ -31,8 +34,12 @@ BEAT_SCHEDULE: dict[str, dict] = {
     "workflows.enqueue_due": {"task": "workflows.enqueue_due", "schedule": 20.0},
     # Paper bots: claim each running bot whose next bar is complete and enqueue one bots.tick.
     "bots.schedule_ticks": {"task": "bots.schedule_ticks", "schedule": 10.0},
+    # Live streams: a market.bar for every watched market whose bar just closed (at most 2 s late).
+    "stream.publish_market_bars": {"task": "stream.publish_market_bars", "schedule": 2.0},
     # Uploads: remove bytes a crash left without a row (or renamed aside by a half-done delete).
     "files.sweep_orphans": {"task": "files.sweep_orphans", "schedule": 3600.0},
+    # Webhooks: enqueue deliveries whose retry (exponential backoff) is due, or whose enqueue was lost.
+    "webhooks.enqueue_due": {"task": "webhooks.enqueue_due", "schedule": 10.0},
 }
 
 # Job kinds (backtests.run, workflows.run, agent.audit) are declared with `jobs.job_kind` in their
@@ -41,7 +48,9 @@ TASK_MODULES = (
     "backend.core.tasks",
     "backend.modules.bots.tasks",
     "backend.modules.files.tasks",
+    "backend.modules.stream.tasks",
     "backend.modules.workflows.tasks",
+    "backend.modules.webhooks.tasks",
 )
 
 

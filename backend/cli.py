@@ -12,7 +12,7 @@ from flask.cli import with_appcontext
 logger = logging.getLogger(__name__)
 
 # Modules with a seed.py, in dependency order: later modules use what earlier ones seeded.
-SEED_ORDER = ("strategies", "backtests", "bots", "forum", "workflows")
+SEED_ORDER = ("strategies", "backtests", "bots", "forum", "workflows", "marketplace")
 
 
 @click.command("seed")

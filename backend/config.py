@@ -133,6 +133,12 @@ class Settings:
     HEALTH_TIMEOUT_MS: int = 1500  # /api/health reports a check still running after this as failed
     EVENTS_STREAM_MAXLEN: int = 1000  # events kept per user (and market) stream: the Last-Event-ID window
     EVENTS_STREAM_TTL_S: int = 86400  # an idle stream's key expires after this (core/events.py)
+    STREAM_TICKET_TTL_S: int = 30  # a stream ticket (POST /api/stream/ticket) works once within this
+    STREAM_HEARTBEAT_S: float = 15.0  # heartbeat comment, session check and longest XREAD block
+    STREAM_MAX_PER_USER: int = 10  # open streams (SSE + WebSocket) per user; more: 429
+    STREAM_MAX_TOPICS: int = 20  # topics (markets) one connection may follow
+    STREAM_RETRY_MS: int = 3000  # the SSE `retry:` hint sent when a stream opens
+    STREAM_WS_POLL_MS: int = 250  # /ws/market: longest wait on Redis between reads of client messages
     VERSION: str = _env(None, "0.1.0")
     # AI auditor (backend/modules/agent; docs/agent.md)
     OPENAI_API_KEY: str = ""
@@ -163,6 +169,18 @@ class Settings:
     # Parameter sweeps (backend/modules/backtests/sweeps.py, sweep_work.py; docs/backtests.md)
     SWEEP_MAX_RUNS: int = 10_000
     SWEEP_CHUNK_RUNS: int = 50
+    # Notification centre (backend/modules/notifications; docs/notifications.md)
+    NOTIFICATIONS_MAX_PER_USER: int = 1000  # newest kept per user; older ones are deleted on arrival
+    # Webhooks (backend/modules/webhooks; docs/webhooks.md)
+    WEBHOOKS_ALLOW_PRIVATE: bool = False  # allow private/loopback/link-local targets (development only)
+    WEBHOOKS_MAX_PER_USER: int = 10  # endpoints a user may register
+    WEBHOOKS_MAX_ATTEMPTS: int = 6  # delivery attempts before a delivery is failed for good
+    WEBHOOKS_RETRY_BASE_S: int = 30  # first retry delay; doubles per attempt
+    WEBHOOKS_RETRY_MAX_S: int = 3600  # longest retry delay
+    WEBHOOKS_CONNECT_TIMEOUT_S: float = 3.0
+    WEBHOOKS_READ_TIMEOUT_S: float = 5.0  # whole response, headers and body
+    WEBHOOKS_MAX_RESPONSE_BYTES: int = 65536  # response bytes read (the rest is not read)
+    WEBHOOKS_DELIVERIES_KEPT: int = 500  # newest deliveries kept per endpoint
 
     def as_flask_config(self) -> dict[str, Any]:
         """Return the settings as a dict for `app.config.update`, with derived keys."""

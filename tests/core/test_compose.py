@@ -14,7 +14,7 @@ import yaml
 from backend.config import load_config
 
 ROOT = Path(__file__).resolve().parents[2]
-LONG_RUNNING = ("postgres", "redis", "qdrant", "api", "worker", "beat")
+LONG_RUNNING = ("postgres", "redis", "qdrant", "api", "stream", "worker", "beat")
 SECRETS = ("SECRET_KEY", "JWT_SECRET_KEY", "FERNET_KEYS")
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sys
+
 import pytest
 
 from tests.helpers.api import error, fields, ok
@@ -56,3 +58,39 @@ def test_an_escaped_backslash_before_u0000_text_is_not_a_nul(client, auth_header
         json={"title": "path C:\\u0000 is text", "content": "x", "tags": []},
     )
     ok(resp, 201)
+
+
+@pytest.mark.parametrize(
+    "number",
+    ["1e400", "-1e400", "1" + "0" * 400, "-1" + "0" * 5000, "1.8e308", "2.5E+309"],
+)
+def test_a_json_number_beyond_a_double_is_422_before_any_view(client, auth_headers, number):
+    # inf, or an int no float holds, used to crash the first float() a free-form field met (a 500)
+    for path, headers in (("/api/auth/login", {}), ("/api/backtests/sweeps", auth_headers)):
+        body = '{"username": "x", "password": "y", "space": {"fast": [NUMBER]}}'.replace("NUMBER", number)
+        resp = client.post(path, data=body, content_type="application/json", headers=headers)
+        assert error(resp, 422, "number_too_large")["details"]["maxMagnitude"] == sys.float_info.max
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        '{"start": 1700000000000, "capital": 9999999999999999999.5, "ratio": 1.5e-300, "big": 1.7e308}',
+        '{"note": "1e400 and 1' + "0" * 400 + ' inside a string are text"}',
+        '{"x": -1.0E19, "n": ' + "9" * 308 + "}",
+    ],
+)
+def test_numbers_below_the_bound_and_digits_inside_strings_pass(client, body):
+    resp = client.post("/api/auth/login", data=body, content_type="application/json")
+    assert resp.status_code == 422 and resp.get_json()["details"].get("reason") != "number_too_large"
+
+
+@pytest.mark.parametrize("literal", ["NaN", "Infinity", "-Infinity"])
+def test_nan_and_infinity_literals_are_not_json_and_are_422(client, auth_headers, literal):
+    body = '{"name": "NaN and Infinity in a string are text", "space": {"fast": [LIT]}}'.replace(
+        "LIT", literal
+    )
+    resp = client.post(
+        "/api/backtests/sweeps", data=body, content_type="application/json", headers=auth_headers
+    )
+    error(resp, 422, "number_not_finite")

@@ -29,7 +29,7 @@ Lifecycle (the `jobs` row is the only status record; modules map it to their wir
 Postgres is the record; the Celery result backend is not used for state. See ADR 0002 and 0007.
 """
 
-from backend.core.jobs.context import JobContext
+from backend.core.jobs.context import FINAL_EVENTS, JobContext, emit_final, job_event
 from backend.core.jobs.model import (
     ACTIVE,
     CANCELLED,
@@ -60,6 +60,7 @@ from backend.core.jobs.runtime import (
 __all__ = [
     "ACTIVE",
     "CANCELLED",
+    "FINAL_EVENTS",
     "FAILED",
     "PENDING",
     "RUNNING",
@@ -73,8 +74,10 @@ __all__ = [
     "Work",
     "active_subject_ids",
     "cancel_job",
+    "emit_final",
     "execute",
     "get_job",
+    "job_event",
     "job_kind",
     "reap_stale_jobs",
     "registered_kinds",

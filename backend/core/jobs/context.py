@@ -12,8 +12,9 @@ from sqlalchemy import select, update
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.sql import Executable
 
+from backend.core import events
 from backend.core.db import independent_session, now_ms, on_commit
-from backend.core.jobs.model import RUNNING, SUCCESS, Job, JobCancelled
+from backend.core.jobs.model import CANCELLED, FAILED, RUNNING, SUCCESS, Job, JobCancelled
 from backend.extensions import db
 
 logger = logging.getLogger(__name__)
@@ -21,6 +22,51 @@ logger = logging.getLogger(__name__)
 # Progress is for a human watching a bar: storing it more often costs a commit per call and
 # tells nobody anything (a 100k-bar backtest finishes before the first write is due).
 PROGRESS_EVERY_S = 0.25
+
+# The event each final status emits (topic "jobs"; docs/streams.md). Other modules subscribe to
+# these names (notifications), so they are part of the contract.
+FINAL_EVENTS = {SUCCESS: "job.succeeded", FAILED: "job.failed", CANCELLED: "job.cancelled"}
+
+
+def job_event(
+    type_: str,
+    *,
+    job_id: str,
+    kind: str,
+    owner_id: str | None,
+    subject_id: str | None,
+    status: str,
+    **extra: Any,
+) -> events.Event:
+    """Return the event of a job: object = the job, owner = the job's owner, topic "jobs"."""
+    data: dict[str, Any] = {"jobId": job_id, "kind": kind, "status": status, "subjectId": subject_id}
+    data.update({k: v for k, v in extra.items() if v is not None})
+    return events.Event(type_, "jobs", owner_id, object_id=job_id, data=data)
+
+
+def emit_final(
+    *,
+    job_id: str,
+    kind: str,
+    owner_id: str | None,
+    subject_id: str | None,
+    status: str,
+    reason: str | None = None,
+    message: str | None = None,
+) -> None:
+    """Emit ``job.succeeded|failed|cancelled`` in the transaction that records ``status`` (call it there)."""
+    events.emit(
+        job_event(
+            FINAL_EVENTS[status],
+            job_id=job_id,
+            kind=kind,
+            owner_id=owner_id,
+            subject_id=subject_id,
+            status=status,
+            reason=reason,
+            message=message,
+        )
+    )
 
 
 class JobContext:
@@ -50,14 +96,28 @@ class JobContext:
             status = self._independent(select(Job.status).where(Job.id == self.job_id))
         else:
             self._progress_at = now
+            stored = max(0, min(100, int(pct)))
             status = self._independent(
                 update(Job)
                 .where(Job.id == self.job_id)
-                .values(progress=max(0, min(100, int(pct))), heartbeat_at=now_ms())
+                .values(progress=stored, heartbeat_at=now_ms())
                 .returning(Job.status)
             )
+            if status == RUNNING:  # as often as progress is stored; no record, so publish()
+                events.publish(self._event("job.progress", RUNNING, progress=stored))
         if status != RUNNING:
             raise JobCancelled(self.job_id)
+
+    def _event(self, type_: str, status: str, **extra: Any) -> events.Event:
+        return job_event(
+            type_,
+            job_id=self.job_id,
+            kind=self.kind,
+            owner_id=self.owner_id,
+            subject_id=self.subject_id,
+            status=status,
+            **extra,
+        )
 
     def _independent(self, stmt: Executable) -> Any:
         """Run ``stmt`` and commit it on its own; return its first column's value (or None).
@@ -95,6 +155,7 @@ class JobContext:
             .where(Job.id == self.job_id)
             .values(status=SUCCESS, progress=100, finished_at=now_ms(), heartbeat_at=now_ms())
         )
+        events.emit(self._event(FINAL_EVENTS[SUCCESS], SUCCESS))
         on_commit(self._mark_committed)
 
     def _mark_committed(self) -> None:

@@ -7,8 +7,9 @@ import logging
 from flask import current_app
 from sqlalchemy import func, select, update
 
-from backend.core.db import independent_session, now_ms
+from backend.core.db import independent_session, now_ms, transactional
 from backend.core.jobs import runtime
+from backend.core.jobs.context import emit_final
 from backend.core.jobs.model import FAILED, PENDING, RUNNING, Job
 from backend.extensions import db
 
@@ -67,16 +68,27 @@ def _mark_sent(job_id: str) -> bool:
     return marked is not None
 
 
+@transactional
 def _fail_lost(job_id: str) -> int:
-    message = "The worker running this job stopped responding."
-    with independent_session() as s:
-        done = s.execute(
-            update(Job)
-            .where(Job.id == job_id, Job.status == RUNNING)
-            .values(status=FAILED, finished_at=now_ms(), error_reason="worker_lost", error=message)
-            .returning(Job.id)
-        ).scalar_one_or_none()
-    return 1 if done else 0
+    reason, message = "worker_lost", "The worker running this job stopped responding."
+    done = db.session.execute(
+        update(Job)
+        .where(Job.id == job_id, Job.status == RUNNING)
+        .values(status=FAILED, finished_at=now_ms(), error_reason=reason, error=message)
+        .returning(Job.kind, Job.owner_id, Job.subject_id)
+    ).first()
+    if done is None:
+        return 0
+    emit_final(
+        job_id=job_id,
+        kind=done.kind,
+        owner_id=done.owner_id,
+        subject_id=done.subject_id,
+        status=FAILED,
+        reason=reason,
+        message=message,
+    )
+    return 1
 
 
 def _resend(job_id: str, kind: str) -> int:

@@ -11,9 +11,9 @@ from celery import shared_task
 from flask import current_app
 from sqlalchemy import delete, select, update
 
-from backend.core.db import independent_session, looks_like_id, new_id, now_ms, on_commit
+from backend.core.db import independent_session, looks_like_id, new_id, now_ms, on_commit, transactional
 from backend.core.errors import AppError, Unavailable
-from backend.core.jobs.context import JobContext, _Heartbeat
+from backend.core.jobs.context import JobContext, _Heartbeat, emit_final
 from backend.core.jobs.model import (
     ACTIVE,
     CANCELLED,
@@ -177,7 +177,9 @@ def _claim(job_id: str) -> Job | None:
         ).scalar_one_or_none()
 
 
+@transactional
 def _finish(job_id: str, status: str, *, reason: str | None = None, message: str | None = None) -> None:
+    """Record a final status of a RUNNING job and emit its event, in one transaction."""
     values: dict[str, Any] = {
         "status": status,
         "finished_at": now_ms(),
@@ -187,8 +189,22 @@ def _finish(job_id: str, status: str, *, reason: str | None = None, message: str
     }
     if status == SUCCESS:
         values["progress"] = 100
-    with independent_session() as s:
-        s.execute(update(Job).where(Job.id == job_id, Job.status == RUNNING).values(**values))
+    row = db.session.execute(
+        update(Job)
+        .where(Job.id == job_id, Job.status == RUNNING)
+        .values(**values)
+        .returning(Job.kind, Job.owner_id, Job.subject_id)
+    ).first()
+    if row is not None:
+        emit_final(
+            job_id=job_id,
+            kind=row.kind,
+            owner_id=row.owner_id,
+            subject_id=row.subject_id,
+            status=status,
+            reason=reason,
+            message=message,
+        )
 
 
 def execute(job_id: str) -> str | None:
@@ -238,13 +254,25 @@ def cancel_job(*, job_id: str, message: str = "Cancelled by the user.") -> bool:
 
     The work stops at its next progress call, and its ``complete()`` refuses to overwrite this.
     """
-    cancelled = db.session.scalars(
+    reason = "cancelled"
+    cancelled = db.session.execute(
         update(Job)
         .where(Job.id == job_id, Job.status.in_(ACTIVE))
-        .values(status=CANCELLED, finished_at=now_ms(), error_reason="cancelled", error=message)
-        .returning(Job.id)
+        .values(status=CANCELLED, finished_at=now_ms(), error_reason=reason, error=message)
+        .returning(Job.kind, Job.owner_id, Job.subject_id)
     ).first()
-    return cancelled is not None
+    if cancelled is None:
+        return False
+    emit_final(
+        job_id=job_id,
+        kind=cancelled.kind,
+        owner_id=cancelled.owner_id,
+        subject_id=cancelled.subject_id,
+        status=CANCELLED,
+        reason=reason,
+        message=message,
+    )
+    return True
 
 
 def requeue_failed(*, job_id: str) -> bool:

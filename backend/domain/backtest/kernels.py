@@ -15,21 +15,24 @@ pairwise summation scheme, so metrics agree to rounding (tests: tests/domain/bac
 from __future__ import annotations
 
 import importlib
+import importlib.util
 import math
+import threading
 from collections.abc import Callable
-from typing import Any, TypeVar, cast
+from typing import Any, TypeVar
 
 import numpy as np
 
 F = TypeVar("F", bound=Callable[..., Any])
 
-try:  # numba is optional: the numpy path is complete without it.
-    _numba: Any = importlib.import_module("numba")
-except ImportError:  # pragma: no cover - depends on the environment
-    _numba = None
-
-AVAILABLE = _numba is not None
-_state = {"enabled": AVAILABLE}
+# numba is optional: the numpy path is complete without it. It is imported when the kernels are
+# first asked for (``active()`` or ``warm_up()`` call ``_load``), not with this module: a process
+# that never runs the engine (the web server, the scheduler) does not pay its ~120 MB resident
+# (LLVM) at start-up.
+AVAILABLE = importlib.util.find_spec("numba") is not None
+_state = {"enabled": AVAILABLE, "loaded": False}
+_KERNELS: dict[str, Callable[..., Any]] = {}  # public name -> Python function, in definition order
+_loading = threading.Lock()
 
 
 def use_jit(enabled: bool) -> bool:
@@ -43,16 +46,34 @@ def use_jit(enabled: bool) -> bool:
 
 
 def active() -> bool:
-    """Return True when callers should use the compiled kernels."""
+    """Return True when callers should use the compiled kernels (loading them on the first call)."""
+    if _state["enabled"] and not _state["loaded"]:
+        _load()
     return _state["enabled"]
 
 
-def _compile(fn: F) -> F:
-    """Return ``fn`` compiled by numba (lazily, cached on disk), or ``fn`` itself without numba."""
-    if _numba is None:
-        return fn
-    # error_model="numpy": x / 0 gives inf/nan like numpy instead of raising ZeroDivisionError.
-    return cast(F, _numba.njit(cache=True, nogil=True, error_model="numpy")(fn))
+def _kernel(fn: F) -> F:
+    """Register ``fn`` as the kernel named like it without the leading underscore; return it.
+
+    The module global holds the Python function until ``_load`` replaces it with the compiled one.
+    """
+    _KERNELS[fn.__name__.lstrip("_")] = fn
+    return fn
+
+
+def _load() -> None:
+    """Replace every kernel global with its numba compilation (lazy, cached on disk).
+
+    Kernels call each other through these globals, so numba sees the compiled ones.
+    """
+    with _loading:
+        if _state["loaded"] or not AVAILABLE:
+            return
+        numba = importlib.import_module("numba")
+        # error_model="numpy": x / 0 gives inf/nan like numpy instead of raising ZeroDivisionError.
+        jit = numba.njit(cache=True, nogil=True, error_model="numpy")
+        globals().update({name: jit(fn) for name, fn in _KERNELS.items()})
+        _state["loaded"] = True
 
 
 # --- signals ---------------------------------------------------------------------------------
@@ -81,7 +102,7 @@ def _window_sums(
             offset += 1 << k
 
 
-window_sums = _compile(_window_sums)
+window_sums = _kernel(_window_sums)
 
 
 def _sma_cross_flags(
@@ -141,7 +162,7 @@ def _sma_cross_flags(
         down[t] = False
 
 
-sma_cross_flags = _compile(_sma_cross_flags)
+sma_cross_flags = _kernel(_sma_cross_flags)
 
 
 # --- engine ----------------------------------------------------------------------------------
@@ -161,7 +182,7 @@ def _target_state(
         out[t] = state
 
 
-target_state = _compile(_target_state)
+target_state = _kernel(_target_state)
 
 
 def _expand_segments(
@@ -193,7 +214,7 @@ def _expand_segments(
         equity[t] = c + q * close[t]
 
 
-expand_segments = _compile(_expand_segments)
+expand_segments = _kernel(_expand_segments)
 
 
 # --- metrics ---------------------------------------------------------------------------------
@@ -228,7 +249,7 @@ def _pairwise_leaf(values: np.ndarray, lo: int, count: int) -> float:
     return total
 
 
-pairwise_leaf = _compile(_pairwise_leaf)
+pairwise_leaf = _kernel(_pairwise_leaf)
 
 
 def _pairwise_sum(values: np.ndarray, lo: int, count: int) -> float:
@@ -272,7 +293,7 @@ def _pairwise_sum(values: np.ndarray, lo: int, count: int) -> float:
         returned = True
 
 
-pairwise_sum = _compile(_pairwise_sum)
+pairwise_sum = _kernel(_pairwise_sum)
 
 
 def _curve_stats(equity: np.ndarray, initial: float, position: np.ndarray, scratch: np.ndarray) -> np.ndarray:
@@ -337,7 +358,7 @@ def _curve_stats(equity: np.ndarray, initial: float, position: np.ndarray, scrat
     return out
 
 
-curve_stats = _compile(_curve_stats)
+curve_stats = _kernel(_curve_stats)
 
 
 # --- guardrails --------------------------------------------------------------------------------
@@ -359,7 +380,7 @@ def _bootstrap_paths(log_growth: np.ndarray, draws: np.ndarray, total: np.ndarra
         worst[i] = low
 
 
-bootstrap_paths = _compile(_bootstrap_paths)
+bootstrap_paths = _kernel(_bootstrap_paths)
 
 
 def warm_up() -> None:
@@ -370,6 +391,7 @@ def warm_up() -> None:
     """
     if not AVAILABLE:
         return
+    _load()
     close = np.linspace(1.0, 2.0, 8)
     flags = np.zeros(8, dtype=np.bool_)
     sma_cross_flags(close, 0, 2, 3, flags, flags.copy())

@@ -8,7 +8,7 @@ from flask_limiter.util import get_remote_address
 
 from backend.core.envelope import EnvelopeBlueprint
 from backend.extensions import limiter
-from backend.modules.auth import service
+from backend.modules.auth import oauth, service
 from backend.modules.auth.schemas import LoginSchema, RegisterResultSchema, RegisterSchema, TokenSchema
 
 blp = EnvelopeBlueprint(
@@ -23,8 +23,26 @@ def _login_limit_key() -> str:
     return f"login:{get_remote_address()}:{who}"
 
 
+def _token_limit_key() -> str:
+    who = str(request.form.get("username") or "").strip().lower()[:254]
+    return f"login:{get_remote_address()}:{who}"
+
+
 def _failed(response: Response) -> bool:
     return response.status_code == 401
+
+
+def _grant_failed(response: Response) -> bool:
+    return response.status_code == 400
+
+
+# Login and the token endpoint share their limits (scope), so a guesser gains nothing by using both.
+_ATTEMPTS = "login-attempts"
+_FAILURES = "login-failures"
+
+
+def _failures_key() -> str:
+    return f"login-failures:{get_remote_address()}"
 
 
 def _not_a_validation_error(response: Response) -> bool:
@@ -34,11 +52,12 @@ def _not_a_validation_error(response: Response) -> bool:
 @blp.route("/login", methods=["POST"])
 @blp.doc(security=[])
 # Guessing one account's password: attempts per address and username.
-@limiter.limit(lambda: current_app.config["RATELIMIT_LOGIN"], key_func=_login_limit_key)
+@limiter.shared_limit(lambda: current_app.config["RATELIMIT_LOGIN"], _ATTEMPTS, key_func=_login_limit_key)
 # Password spraying (one password against many usernames): failures per address, any username.
-@limiter.limit(
+@limiter.shared_limit(
     lambda: current_app.config["RATELIMIT_LOGIN_FAILURES"],
-    key_func=lambda: f"login-failures:{get_remote_address()}",
+    _FAILURES,
+    key_func=_failures_key,
     deduct_when=_failed,
 )
 @blp.arguments(LoginSchema)
@@ -80,3 +99,42 @@ def refresh():
 def logout():
     """Revoke the presented token and the rest of its login family."""
     service.logout(claims=get_jwt())
+
+
+@blp.route("/token", methods=["POST"])
+@blp.doc(
+    security=[],
+    requestBody=oauth.REQUEST_BODY,
+    responses=oauth.RESPONSES,
+)
+@limiter.shared_limit(
+    lambda: current_app.config["RATELIMIT_LOGIN"],
+    _ATTEMPTS,
+    key_func=_token_limit_key,
+    exempt_when=lambda: request.form.get("grant_type") != "password",  # refreshing is not a login
+)
+@limiter.shared_limit(
+    lambda: current_app.config["RATELIMIT_LOGIN_FAILURES"],
+    _FAILURES,
+    key_func=_failures_key,
+    deduct_when=_grant_failed,
+)
+@blp.alt_response(429, description="Too many attempts (error envelope, Retry-After header).")
+@blp.alt_response(503, description="Too many sign-ins being checked at once (Retry-After header).")
+def token():
+    """OAuth2 token endpoint (RFC 6749): the password grant, and the refresh_token grant.
+    ---
+    Form-encoded (`application/x-www-form-urlencoded`): `grant_type=password&username=...&password=...`
+    (`scope` is ignored), or `grant_type=refresh_token&refresh_token=...`. The answer is the RFC's
+    JSON, not the envelope, with `Cache-Control: no-store`. The same login service, rate limits
+    (shared with `/api/auth/login`) and password gate apply; 429 and 503 are the usual envelopes.
+    This is the token URL of the `oauth2` security scheme (Swagger UI's Authorize dialog).
+    """
+    params = oauth.parse(request.form.to_dict(flat=False))
+    pair = service.token_grant(params=params)
+    return oauth.token_response(pair.access_token, pair.refresh_token, pair.expires_in)
+
+
+@blp.errorhandler(oauth.OAuthError)
+def _oauth_error(error: oauth.OAuthError) -> Response:
+    return oauth.error_response(error)

@@ -15,11 +15,15 @@ from dataclasses import dataclass
 from typing import Any
 
 from flask import current_app
-from flask_jwt_extended import create_access_token, create_refresh_token
+from flask_jwt_extended import create_access_token, create_refresh_token, decode_token
+from flask_jwt_extended.exceptions import JWTExtendedException
+from jwt import PyJWTError
 
 from backend.core import sessions
 from backend.core.db import new_id, now_ms, transactional
+from backend.core.errors import NotFound
 from backend.modules.auth.errors import AccountDisabled, InvalidCredentials, RefreshTokenReused
+from backend.modules.auth.oauth import OAuthError
 from backend.modules.users import service as users_service
 
 
@@ -117,3 +121,29 @@ def logout(*, claims: dict[str, Any]) -> None:
 @transactional
 def _revoke(family: str, reason: str) -> None:
     sessions.revoke(family_ids=[family], reason=reason)
+
+
+def token_grant(*, params: dict[str, str]) -> TokenPair:
+    """Run an OAuth2 grant (RFC 6749) on parsed form ``params``: the login or refresh path.
+
+    ``password``: exactly `login` (the password gate, the dummy hash for unknown users);
+    ``refresh_token``: exactly `refresh` (rotation, replay revokes the family). A refusal is
+    ``OAuthError("invalid_grant")``; the password gate's 503 and other errors pass through.
+    """
+    if params["grant_type"] == "password":
+        try:
+            return login(login=params["username"], password=params["password"])
+        except InvalidCredentials:
+            raise OAuthError("invalid_grant", InvalidCredentials.default_message) from None
+        except AccountDisabled:
+            raise OAuthError("invalid_grant", AccountDisabled.default_message) from None
+    try:
+        claims = decode_token(params["refresh_token"])
+    except (PyJWTError, JWTExtendedException):
+        raise OAuthError("invalid_grant", "The refresh token is invalid or expired.") from None
+    if claims.get("type") != "refresh":
+        raise OAuthError("invalid_grant", "This is not a refresh token.")
+    try:
+        return refresh(claims=claims)
+    except (RefreshTokenReused, NotFound, AccountDisabled) as exc:  # replayed, revoked, user gone or disabled
+        raise OAuthError("invalid_grant", exc.message) from None

@@ -21,14 +21,13 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
-from sqlalchemy import select
 
 from backend.core import jobs
 from backend.core.db import get_owned_or_404
 from backend.core.redis import cached_call, rkey
-from backend.extensions import db
+from backend.modules.backtests import trade_store
 from backend.modules.backtests.errors import BacktestNotFound, NotCompleted
-from backend.modules.backtests.models import Backtest, BacktestTrade
+from backend.modules.backtests.models import Backtest
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
@@ -89,13 +88,10 @@ def get_chart(
 
 def _fills(backtest_id: str) -> tuple[np.ndarray, np.ndarray]:
     """Return the times (Unix ms) and sides (+1 buy, -1 sell) of a backtest's fills, in time order."""
-    rows = db.session.execute(
-        select(BacktestTrade.side, BacktestTrade.entry_time, BacktestTrade.exit_time)
-        .where(BacktestTrade.backtest_id == backtest_id)
-        .order_by(BacktestTrade.seq)
-    ).all()
-    times = np.array([t for _, entry, exit_ in rows for t in (entry, exit_)], dtype=np.int64)
-    sides = np.array([s for side, _, _ in rows for s in ((1, -1) if side == "long" else (-1, 1))])
+    trades, _ = trade_store.read(backtest_id)
+    times = np.column_stack((trades["entry_time"], trades["exit_time"])).ravel()
+    opening = np.where(trades["side"] > 0, 1, -1)
+    sides = np.column_stack((opening, -opening)).ravel()
     order = np.argsort(times, kind="stable")
     return times[order], sides[order].astype(np.int8)
 

@@ -12,13 +12,10 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import select
-
 from backend.core.db import get_owned_or_404
-from backend.extensions import db
-from backend.modules.backtests import fingerprint
+from backend.modules.backtests import fingerprint, trade_store
 from backend.modules.backtests.errors import BacktestNotFound
-from backend.modules.backtests.models import Backtest, BacktestTrade
+from backend.modules.backtests.models import Backtest
 
 TRADES_SHOWN = 100  # round trips listed per side; the totals count them all
 
@@ -153,17 +150,10 @@ def changes(a: dict[str, Any], b: dict[str, Any], *, only_different: bool) -> li
 
 
 def _round_trips(backtest_id: str) -> list[RoundTrip]:
-    columns = (
-        BacktestTrade.side,
-        BacktestTrade.entry_time,
-        BacktestTrade.exit_time,
-        BacktestTrade.entry_price,
-        BacktestTrade.exit_price,
-        BacktestTrade.quantity,
-        BacktestTrade.pnl,
-    )
-    stmt = select(*columns).where(BacktestTrade.backtest_id == backtest_id).order_by(BacktestTrade.seq)
-    return [RoundTrip(*r) for r in db.session.execute(stmt)]
+    return [
+        RoundTrip(t.side, t.entry_time, t.exit_time, t.entry_price, t.exit_price, t.quantity, t.pnl)
+        for t in trade_store.round_trips(backtest_id)
+    ]
 
 
 def _only_in(these: list[RoundTrip], others: list[RoundTrip]) -> list[RoundTrip]:

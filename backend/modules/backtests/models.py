@@ -1,10 +1,11 @@
-"""Backtest tables: `backtests` (one run, its inputs and its stored result) and `backtest_trades`.
+"""Backtest tables: `backtests` (one run, its inputs and its stored result), `backtest_trade_columns`
+(its round trips, one columnar value per run) and `backtest_reproductions`.
 
 A row records everything needed to reproduce the run: strategy version, kind and parameters,
 symbol, interval, data range ``[start_ms, end_ms)``, provider, broker settings and engine version.
 The stored result is the metrics (JSONB, percents as numbers), the overfitting guardrails and an
 optional walk-forward analysis (JSONB), a bounded equity curve and kline (see service.py for the
-bounds) and one `backtest_trades` row per round trip.
+bounds) and the round trips (`backtest_trade_columns`).
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import BigInteger, Boolean, CheckConstraint, ForeignKey, Index, Integer, String
+from sqlalchemy import BigInteger, Boolean, CheckConstraint, ForeignKey, Index, Integer, LargeBinary, String
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -72,33 +73,21 @@ class Backtest(TimestampMixin, Model):
     bars_hash: Mapped[str | None] = mapped_column(String(64))
 
 
-class BacktestTrade(Model):
-    """One round trip of a backtest (entry and exit fill); money in the quote currency."""
+class BacktestTradeColumns(Model):
+    """The round trips of a backtest's result as one columnar value (trade_store.py, ADR 0009).
 
-    __tablename__ = "backtest_trades"
-    __table_args__ = (
-        Index("ix_backtest_trades_backtest_seq", "backtest_id", "seq", unique=True),
-        CheckConstraint("side IN ('long', 'short')", name="side"),
-    )
+    ``data`` holds the engine's trade record columns one after the other (``trade_store.LAYOUT``);
+    it is stored uncompressed (STORAGE EXTERNAL, set by the migration) so that a range of trades is
+    read with ``substring`` without fetching the rest.
+    """
 
-    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
+    __tablename__ = "backtest_trade_columns"
+
     backtest_id: Mapped[str] = mapped_column(
-        String(36), ForeignKey("backtests.id", ondelete="CASCADE"), nullable=False
+        String(36), ForeignKey("backtests.id", ondelete="CASCADE"), primary_key=True
     )
-    seq: Mapped[int] = mapped_column(Integer, nullable=False)
-    side: Mapped[str] = mapped_column(String(5), nullable=False)  # long | short
-    entry_index: Mapped[int] = mapped_column(Integer, nullable=False)
-    exit_index: Mapped[int] = mapped_column(Integer, nullable=False)
-    entry_time: Mapped[int] = mapped_column(BigInteger, nullable=False)
-    exit_time: Mapped[int] = mapped_column(BigInteger, nullable=False)
-    entry_price: Mapped[Decimal] = mapped_column(Money, nullable=False)
-    exit_price: Mapped[Decimal] = mapped_column(Money, nullable=False)
-    quantity: Mapped[Decimal] = mapped_column(Money, nullable=False)
-    pnl: Mapped[Decimal] = mapped_column(Money, nullable=False)
-    fees: Mapped[Decimal] = mapped_column(Money, nullable=False)
-    return_pct: Mapped[Decimal] = mapped_column(Money, nullable=False)
-    holding_ms: Mapped[int] = mapped_column(BigInteger, nullable=False)
-    closed_at_end: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False)
+    count: Mapped[int] = mapped_column(Integer, nullable=False)  # round trips
+    data: Mapped[bytes] = mapped_column(LargeBinary, nullable=False)
 
 
 class BacktestReproduction(Model):

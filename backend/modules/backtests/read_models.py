@@ -16,7 +16,8 @@ from typing import Any
 
 from backend.core.schemas import camelize
 from backend.modules.backtests.fingerprint import Fingerprint, fingerprint_of
-from backend.modules.backtests.models import Backtest, BacktestTrade
+from backend.modules.backtests.models import Backtest
+from backend.modules.backtests.trade_store import StoredTrade
 
 _FILL_NS = uuid.UUID("6f1f4d2e-8a55-4c7e-9a34-6c0f1c2b7d10")
 
@@ -55,7 +56,7 @@ class Fill:
     timestamp: int
 
 
-def fills_of(trades: Iterable[BacktestTrade], symbol: str) -> list[Fill]:
+def fills_of(trades: Iterable[StoredTrade], symbol: str) -> list[Fill]:
     """Return the fills of stored round trips (two per round trip), oldest first."""
     out: list[Fill] = []
     for t in trades:
@@ -143,7 +144,7 @@ class BacktestView:
 
 def backtest_view(
     row: Backtest,
-    trades: Iterable[BacktestTrade] | None = None,
+    trades: Iterable[StoredTrade] | None = None,
     *,
     trades_total: int | None = None,
     trades_max: int | None = None,

@@ -20,7 +20,6 @@ hashes, so steps 1 and 2 are skipped for them (their trades and metrics still de
 
 from __future__ import annotations
 
-import decimal
 import json
 import logging
 from dataclasses import dataclass
@@ -36,9 +35,9 @@ from backend.core.db import get_owned_or_404, transactional
 from backend.core.jobs import Job
 from backend.domain.backtest import ENGINE_VERSION
 from backend.extensions import db
-from backend.modules.backtests import fingerprint, results
+from backend.modules.backtests import fingerprint, results, trade_store
 from backend.modules.backtests.errors import BacktestNotFound, NotCompleted, TooManyActive
-from backend.modules.backtests.models import Backtest, BacktestReproduction, BacktestTrade
+from backend.modules.backtests.models import Backtest, BacktestReproduction
 
 logger = logging.getLogger(__name__)
 
@@ -63,9 +62,7 @@ TRADE_FIELDS = (
     "holding_ms",
     "closed_at_end",
 )
-_MONEY_FIELDS = frozenset({"entry_price", "exit_price", "quantity", "pnl", "fees", "return_pct"})
-_SCALE = Decimal("1e-10")  # NUMERIC(28,10)
-_NUMERIC = decimal.Context(prec=60, rounding=decimal.ROUND_HALF_UP)  # Postgres rounds half away from 0
+_MONEY_FIELDS = frozenset(trade_store.MONEY_FIELDS)
 
 Trade = tuple[Any, ...]
 
@@ -143,13 +140,8 @@ def _read(job_id: str) -> tuple[Backtest, list[Trade]]:
     """Return the job's backtest (detached) and its stored trades; end the read (the work is long)."""
     rep = db.session.get_one(BacktestReproduction, job_id)
     row = db.session.get_one(Backtest, rep.backtest_id)
-    columns = [getattr(BacktestTrade, name) for name in TRADE_FIELDS]
-    stored = [
-        tuple(r)
-        for r in db.session.execute(
-            select(*columns).where(BacktestTrade.backtest_id == row.id).order_by(BacktestTrade.seq)
-        )
-    ]
+    trades = trade_store.round_trips(row.id)
+    stored = [tuple(getattr(t, name) for name in TRADE_FIELDS) for t in trades]
     db.session.expunge(row)
     db.session.commit()
     return row, stored
@@ -166,7 +158,7 @@ def _finish(ctx: jobs.JobContext, outcome: dict[str, Any]) -> None:
 
 def _as_stored(value: float) -> Decimal:
     """Return an engine float as NUMERIC(28,10) holds it (results writes its shortest repr)."""
-    return Decimal(repr(float(value))).quantize(_SCALE, context=_NUMERIC)
+    return trade_store.money(value)
 
 
 def engine_trades(trades: np.ndarray) -> list[Trade]:

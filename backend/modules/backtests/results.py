@@ -3,12 +3,12 @@
 `service.run_backtest` (the job's work) calls these in order: ``load_bars`` -> ``compute`` ->
 (``with_walk_forward`` when the run asked for one) -> ``store``; the optional ``progress``
 callback receives 30 (signals), 55 (engine), 80 (metrics and guardrails), then 80-94 (walk-forward).
-Storing a run again (a requeue after a lost worker) replaces its trades, so it is written once.
+Storing a run again (a requeue after a lost worker) replaces its trades (one columnar value,
+trade_store.py), so it is written once.
 """
 
 from __future__ import annotations
 
-import io
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, replace
@@ -17,7 +17,6 @@ from typing import Any
 
 import numpy as np
 from flask import current_app
-from sqlalchemy import delete
 
 from backend.core.db import now_ms
 from backend.core.errors import AppError
@@ -28,9 +27,8 @@ from backend.domain.backtest.metrics import compute_metrics
 from backend.domain.backtest.types import BacktestConfig, BacktestResult, Signals
 from backend.domain.bars import Bars
 from backend.domain.marketdata.intervals import interval_ms
-from backend.extensions import db
-from backend.modules.backtests import fingerprint, walk_forward
-from backend.modules.backtests.models import Backtest, BacktestTrade
+from backend.modules.backtests import fingerprint, trade_store, walk_forward
+from backend.modules.backtests.models import Backtest
 from backend.modules.market import service as market_service
 from backend.modules.strategies import service as strategies_service
 
@@ -146,69 +144,6 @@ def _dec(value: float) -> Decimal:
     return Decimal(repr(float(value)))
 
 
-# Columns of `backtest_trades` in the order trade_rows() writes them (the COPY column list).
-TRADE_COLUMNS = (
-    "id",
-    "backtest_id",
-    "seq",
-    "side",
-    "entry_index",
-    "exit_index",
-    "entry_time",
-    "exit_time",
-    "entry_price",
-    "exit_price",
-    "quantity",
-    "pnl",
-    "fees",
-    "return_pct",
-    "holding_ms",
-    "closed_at_end",
-)
-_COPY_CHUNK = 1 << 20  # bytes per write to the server (psycopg2's default is 8 KiB)
-_MONEY = ("entry_price", "exit_price", "quantity", "pnl", "fees", "return_pct")
-_INTEGER = ("entry_index", "exit_index", "entry_time", "exit_time")
-
-
-def trade_rows(backtest_id: str, trades: np.ndarray) -> str:
-    """Return the engine's trade records as `backtest_trades` rows in COPY text format.
-
-    Built column by column (``tolist()`` once per column). Money is written as the float's shortest
-    repr, which Postgres parses straight into NUMERIC: the value ``Decimal(repr(x))`` would store.
-    A row's id is its backtest's id with ``seq`` as the last 12 hex digits: UUID-shaped, unique
-    while backtest ids differ in their first 74 random bits, and the same when a requeued run is
-    stored again, so the fill ids derived from it (read_models) are stable.
-    """
-    n = len(trades)
-    if n == 0:
-        return ""
-    prefix = backtest_id[:24]
-    columns: list[list[str]] = [
-        [f"{prefix}{seq:012x}" for seq in range(n)],
-        [backtest_id] * n,
-        [str(seq) for seq in range(n)],
-        np.where(trades["side"] > 0, "long", "short").tolist(),
-        *([str(v) for v in trades[name].tolist()] for name in _INTEGER),
-        *([repr(v) for v in trades[name].tolist()] for name in _MONEY),
-        [str(v) for v in trades["holding_ms"].tolist()],
-        ["t" if v else "f" for v in trades["closed_at_end"].tolist()],
-    ]
-    return "\n".join(map("\t".join, zip(*columns, strict=True))) + "\n"
-
-
-def _copy_trades(text: str) -> None:
-    """COPY rows (trade_rows' text) into `backtest_trades` on the session's connection (its transaction)."""
-    raw = db.session.connection().connection.dbapi_connection
-    assert raw is not None  # a checked-out connection always has its DBAPI connection
-    cursor = raw.cursor()
-    try:
-        cursor.copy_expert(  # psycopg2 extension
-            f"COPY backtest_trades ({', '.join(TRADE_COLUMNS)}) FROM STDIN", io.StringIO(text), _COPY_CHUNK
-        )
-    finally:
-        cursor.close()
-
-
 def fill_marks(n: int, trades: np.ndarray) -> np.ndarray:
     """Return per-bar marks: +1 buy fill, -1 sell fill, 0 none (the opening fill wins a tie)."""
     marks = np.zeros(n, dtype=np.int8)
@@ -249,10 +184,9 @@ def kline_rows(bars: Bars, trades: np.ndarray, limit: int) -> list[list[Any]]:
         np.add.reduceat(bars.volume, starts),
     )
     names = {1: "buy", -1: "sell", 0: None}
-    return [
-        [int(t), float(o), float(h), float(lo), float(c), float(v), names[int(s)]]
-        for t, o, h, lo, c, v, s in zip(*columns, signal, strict=True)
-    ]
+    lists = [np.asarray(c, dtype=np.int64 if i == 0 else np.float64).tolist() for i, c in enumerate(columns)]
+    signals = [names[s] for s in signal.tolist()]
+    return [list(row) for row in zip(*lists, signals, strict=True)]  # tolist(): one conversion per column
 
 
 def equity_rows(time: np.ndarray, equity: np.ndarray, limit: int) -> list[list[Any]]:
@@ -261,16 +195,15 @@ def equity_rows(time: np.ndarray, equity: np.ndarray, limit: int) -> list[list[A
     if n == 0:
         return []
     idx = np.unique(np.linspace(0, n - 1, max(2, min(n, limit))).round().astype(np.int64))
-    return [[int(time[i]), round(float(equity[i]), 8)] for i in idx]
+    times = np.asarray(time[idx], dtype=np.int64).tolist()
+    values = np.asarray(equity[idx], dtype=np.float64).tolist()
+    return [[t, round(v, 8)] for t, v in zip(times, values, strict=True)]
 
 
 def store(row: Backtest, done: Computed) -> None:
     """Write the result onto ``row`` and replace its trades (the caller commits, with the job)."""
     cfg = current_app.config
-    db.session.execute(delete(BacktestTrade).where(BacktestTrade.backtest_id == row.id))
-    rows = trade_rows(row.id, done.result.trades)
-    if rows:
-        _copy_trades(rows)
+    trade_store.write(row.id, done.result.trades)
     row.bars_count = len(done.bars)
     row.final_equity = _dec(done.result.final_equity)
     row.metrics = done.metrics

@@ -69,7 +69,7 @@ def job(job_id: str):
 @showcase.cached(
     "backtests.latest",
     BacktestLatestSchema(),
-    reads=("backtests", "backtest_trades", "jobs", "strategies"),
+    reads=("backtests", "backtest_trade_columns", "jobs", "strategies"),
 )
 def latest(args):
     """Return my latest completed backtest (anonymous callers get the published showcase)."""

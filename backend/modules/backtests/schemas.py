@@ -12,7 +12,7 @@ from marshmallow import EXCLUDE, validate
 from backend.core.schemas import BaseSchema, CamelSchema, Id, Money, Rounded, Symbol, TimestampMs
 from backend.domain.backtest.walkforward import OBJECTIVES
 from backend.domain.marketdata.intervals import INTERVALS
-from backend.modules.backtests.read_models import EquityPoint, KlineBar
+from backend.modules.backtests.read_models import EquityPoint, Fill, KlineBar
 from backend.modules.market.sources import PROVIDERS
 from backend.modules.strategies import service as strategies_service
 
@@ -185,6 +185,19 @@ def kline_json(bar: KlineBar) -> dict[str, Any]:
     return out
 
 
+def fill_json(fill: Fill) -> dict[str, Any]:
+    """Return what TradeSchema dumps for ``fill`` (tests hold the two equal; money stays Decimal)."""
+    return {
+        "id": str(fill.id),
+        "symbol": str(fill.symbol),
+        "side": str(fill.side),
+        "price": fill.price,
+        "quantity": fill.quantity,
+        "pnl": fill.pnl,
+        "timestamp": int(fill.timestamp),
+    }
+
+
 def equity_json(point: EquityPoint) -> dict[str, Any]:
     """Return what BacktestEquityPointSchema dumps for ``point`` (tests hold the two equal)."""
     return {"time": int(point.time), "value": float(point.value)}
@@ -304,7 +317,7 @@ class BacktestDetailSchema(BacktestSchema):
     summary = ma.fields.Nested(BacktestSummarySchema, allow_none=True)
     metrics = ma.fields.Dict(allow_none=True)
     kline = RowList(KlineBarSchema, kline_json)
-    trades = ma.fields.List(ma.fields.Nested(TradeSchema), metadata={"description": TRADES_DOC})
+    trades = RowList(TradeSchema, fill_json, metadata={"description": TRADES_DOC})
     trades_total = ma.fields.Integer(metadata={"description": "Fills of the whole result."})
     equity = RowList(BacktestEquityPointSchema, equity_json)
     guardrails = ma.fields.Dict(allow_none=True, metadata={"description": GUARDRAILS_DOC})
@@ -317,7 +330,7 @@ class BacktestLatestSchema(CamelSchema):
 
     summary = ma.fields.Nested(DisplaySummarySchema)
     kline = RowList(KlineBarSchema, kline_json)
-    trades = ma.fields.List(ma.fields.Nested(TradeSchema), metadata={"description": TRADES_DOC})
+    trades = RowList(TradeSchema, fill_json, metadata={"description": TRADES_DOC})
     trades_total = ma.fields.Integer(metadata={"description": "Fills of the whole result."})
     backtest_id = ma.fields.String(attribute="id")
     name = ma.fields.String()

@@ -14,12 +14,13 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
+import numpy as np
 from flask import current_app
 from sqlalchemy import Select, func, select, tuple_
 from sqlalchemy.orm import defer
 
 from backend.core import jobs
-from backend.core.db import get_owned_or_404, now_ms, transactional
+from backend.core.db import get_owned_or_404, looks_like_id, now_ms, transactional
 from backend.core.jobs import Job
 from backend.core.pagination import Page, paginate
 from backend.domain.backtest import ENGINE_VERSION
@@ -28,19 +29,21 @@ from backend.domain.backtest.types import BacktestConfig, BacktestResult, Signal
 from backend.domain.bars import Bars
 from backend.domain.marketdata.intervals import floor_time, interval_ms
 from backend.extensions import db
-from backend.modules.backtests import reproduce, results, walk_forward
+from backend.modules.backtests import reproduce, results, trade_store, walk_forward
 from backend.modules.backtests.errors import (
     BacktestNotFound,
     InvalidBacktest,
     NotCancellable,
     TooManyBars,
 )
-from backend.modules.backtests.models import Backtest, BacktestTrade
+from backend.modules.backtests.models import Backtest
 from backend.modules.backtests.read_models import (
     BacktestView,
+    EquityPoint,
     Fill,
     Summary,
     backtest_view,
+    equity_of,
     fills_of,
     kpis_of,
     summary_of,
@@ -268,35 +271,15 @@ def _completed() -> Select[Backtest]:
     return select(Backtest).join(Job, Job.id == Backtest.job_id).where(Job.status == jobs.SUCCESS)
 
 
-def _round_trips(backtest_id: str, first: int, stop: int) -> list[BacktestTrade]:
-    """Return the round trips ``seq`` in ``[first, stop)`` of a backtest (seq counts from 0, no gaps)."""
-    return list(
-        db.session.scalars(
-            select(BacktestTrade)
-            .where(
-                BacktestTrade.backtest_id == backtest_id, BacktestTrade.seq >= first, BacktestTrade.seq < stop
-            )
-            .order_by(BacktestTrade.seq)
-        )
-    )
-
-
-def _fills_total(backtest_id: str) -> int:
-    """Return how many fills a backtest's result has (two per stored round trip)."""
-    trips = db.session.scalar(
-        select(func.count()).select_from(BacktestTrade).where(BacktestTrade.backtest_id == backtest_id)
-    )
-    return 2 * int(trips or 0)
-
-
 def _full_view(row: Backtest) -> BacktestView:
     """Return the view of a row with its result: summary, kline, equity curve and the first
     BACKTEST_POLL_TRADES_MAX fills (``trades_total`` counts them all)."""
     cap = int(current_app.config["BACKTEST_POLL_TRADES_MAX"])
     wanted = -(-cap // 2)
-    trips = _round_trips(row.id, 0, wanted)
-    total = 2 * len(trips) if len(trips) < wanted else _fills_total(row.id)
-    return backtest_view(row, trips, trades_total=total, trades_max=cap)
+    trades, trips = trade_store.read(row.id, 0, wanted)
+    return backtest_view(
+        row, trade_store.stored_trades(row.id, trades), trades_total=2 * trips, trades_max=cap
+    )
 
 
 def get_backtest(*, actor_id: str, backtest_id: str) -> BacktestView:
@@ -308,16 +291,17 @@ def get_backtest(*, actor_id: str, backtest_id: str) -> BacktestView:
 def list_trades(*, actor_id: str, backtest_id: str, page: int, page_size: int) -> Page[Fill]:
     """Return one page of the fills of one of the caller's backtests, oldest first.
 
-    A page is ``page_size`` fills (two per round trip), read by ``seq`` range, not OFFSET; a
-    backtest that has not completed has none.
+    A page is ``page_size`` fills (two per round trip), read as a range of the stored columns
+    (trade_store.read), not OFFSET; a backtest that has not completed has none.
     """
     row = get_owned_or_404(Backtest, backtest_id, actor_id=actor_id, error=BacktestNotFound)
-    total = _fills_total(row.id)
     offset = (page - 1) * page_size
+    first = offset // 2  # the round trip holding the page's first fill
+    trades, trips = trade_store.read(row.id, first, (offset + page_size + 1) // 2)
+    total = 2 * trips
     if offset >= total:
         return Page(items=[], total=total)
-    first = offset // 2  # the round trip holding the page's first fill
-    fills = fills_of(_round_trips(row.id, first, (offset + page_size + 1) // 2), row.symbol)
+    fills = fills_of(trade_store.stored_trades(row.id, trades, first), row.symbol)
     skip = offset - 2 * first
     return Page(items=fills[skip : skip + page_size], total=total)
 
@@ -458,6 +442,31 @@ def strategy_kpis(*, strategy_id: str, owner_id: str) -> dict[str, Any] | None:
 
 
 @dataclass(frozen=True)
+class VerifiedRun:
+    """A completed backtest as a marketplace listing shows it: KPIs, a bounded equity curve, guardrails."""
+
+    backtest_id: str
+    strategy_version_id: str | None
+    kpis: dict[str, Any]
+    equity: list[EquityPoint]
+    guardrails: dict[str, Any] | None
+
+
+def verified_run(*, backtest_id: str, owner_id: str, max_points: int = 500) -> VerifiedRun | None:
+    """Return a completed backtest of ``owner_id`` with at most ``max_points`` equity points
+    (evenly spaced, the last point kept); None when it does not exist, is not theirs or has not
+    completed. The caller decides who may see it (the marketplace: a published strategy's run)."""
+    row = db.session.get(Backtest, backtest_id) if looks_like_id(backtest_id) else None
+    if row is None or row.owner_id != owner_id or row.job.status != jobs.SUCCESS:
+        return None
+    points = equity_of(row.equity_curve)
+    if len(points) > max_points > 1:
+        step = (len(points) - 1) / (max_points - 1)
+        points = [points[round(i * step)] for i in range(max_points)]
+    return VerifiedRun(row.id, row.strategy_version_id, _kpis(row), points, row.guardrails)
+
+
+@dataclass(frozen=True)
 class RebuiltRun:
     """A completed backtest re-run from its recorded inputs (bars, signals, config, result)."""
 
@@ -506,6 +515,9 @@ def rebuild_run(*, actor_id: str, backtest_id: str) -> RebuiltRun:
     )
 
 
+_MARK_RUNS_PER_READ = 16  # runs whose trade times one query of trade_marks reads
+
+
 def trade_marks(
     *, actor_id: str | None, symbol: str, start_ms: int, end_ms: int, limit: int = 500
 ) -> list[dict[str, Any]]:
@@ -513,20 +525,33 @@ def trade_marks(
     symbol with time in ``[start_ms, end_ms)`` (for the chart's UDF marks; newest runs first)."""
     if actor_id is None:
         return []
-    rows = db.session.scalars(
-        select(BacktestTrade)
-        .join(Backtest, Backtest.id == BacktestTrade.backtest_id)
+    runs = db.session.scalars(
+        select(Backtest.id)
         .join(Job, Job.id == Backtest.job_id)
         .where(
             Backtest.owner_id == actor_id,
             Backtest.symbol == symbol,
             Job.status == jobs.SUCCESS,
-            BacktestTrade.exit_time >= start_ms,
-            BacktestTrade.entry_time < end_ms,
+            Backtest.start_ms < end_ms,  # a run's trades lie inside its range [start_ms, end_ms)
+            Backtest.end_ms > start_ms,
         )
-        .order_by(Backtest.finished_at.desc(), BacktestTrade.seq)
-        .limit(limit)
-    )
+        .order_by(Backtest.finished_at.desc())
+    ).all()
+    rows: list[trade_store.StoredTrade] = []
+    for at in range(0, len(runs), _MARK_RUNS_PER_READ):  # newest runs first, until the limit
+        batch = runs[at : at + _MARK_RUNS_PER_READ]
+        times = trade_store.read_times(batch)
+        for run in batch:
+            if run not in times or len(rows) >= limit:
+                continue
+            entry, exit_ = times[run]
+            seqs = np.flatnonzero((exit_ >= start_ms) & (entry < end_ms))[: limit - len(rows)]
+            if len(seqs):
+                trades, _ = trade_store.read(run, int(seqs[0]), int(seqs[-1]) + 1)
+                picked = trade_store.stored_trades(run, trades, int(seqs[0]))
+                rows.extend(picked[i] for i in (seqs - seqs[0]).tolist())
+        if len(rows) >= limit:
+            break
     return [
         {"id": f.id, "time": f.timestamp, "side": f.side, "price": f.price, "quantity": f.quantity}
         for f in fills_of(rows, symbol)

@@ -27,6 +27,11 @@ Value = int | float | str
 Point = dict[str, Value]
 
 _DIGITS = 12  # stepped values are rounded to this many decimals (0.1 * 3 is 0.3, not 0.30000000000000004)
+# Largest magnitude of a swept number: far beyond any strategy parameter, and small enough that
+# ranges and their sizes stay finite floats (a JSON integer of 400 digits is not a float at all).
+MAX_MAGNITUDE = 1e12
+# An axis size no limit reaches (a range like 0..1e12 by 1e-300 has more points than a float holds).
+_HUGE = 2**62
 
 
 class SpaceError(ValueError):
@@ -55,7 +60,10 @@ class Axis:
             return len(self.values)
         if self.step is None:
             return None
-        return int(math.floor((self.high - self.low) / self.step + 1e-9)) + 1
+        steps = (self.high - self.low) / self.step
+        if not math.isfinite(steps) or steps >= _HUGE:
+            return _HUGE
+        return int(math.floor(steps + 1e-9)) + 1
 
     def value(self, i: int) -> Value:
         """Return the axis's ``i``-th value."""
@@ -74,15 +82,17 @@ class Axis:
 
 
 def _number(value: Any) -> bool:
-    """Return whether ``value`` is a finite JSON number (booleans are not numbers here)."""
-    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+    """Return whether ``value`` is a JSON number within ±MAX_MAGNITUDE (booleans are not numbers here)."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return False
+    return -MAX_MAGNITUDE <= value <= MAX_MAGNITUDE  # False for NaN; exact for huge ints (no float())
 
 
 def _list_axis(name: str, raw: list[Any]) -> tuple[Axis | None, list[str]]:
     if not raw:
         return None, ["Give at least one value."]
     if not all(_number(v) or isinstance(v, str) for v in raw):
-        return None, ["Values must be numbers or strings."]
+        return None, ["Values must be numbers (within ±1e12) or strings."]
     unique = tuple(dict.fromkeys(raw))  # duplicates would only repeat runs
     return Axis(name, values=unique), []
 
@@ -96,13 +106,13 @@ def _range_axis(name: str, raw: Mapping[str, Any], method: str) -> tuple[Axis | 
         if key not in raw:
             errors[f"space.{name}.{key}"] = ["Missing: a range needs min and max (else it is unbounded)."]
         elif not _number(raw[key]):
-            errors[f"space.{name}.{key}"] = ["Must be a number."]
+            errors[f"space.{name}.{key}"] = ["Must be a number within ±1e12."]
     step = raw.get("step")
     if step is None:
         if method == "grid":
             errors[f"space.{name}.step"] = ["A grid needs a step (else the range is unbounded)."]
     elif not _number(step):
-        errors[f"space.{name}.step"] = ["Must be a number."]
+        errors[f"space.{name}.step"] = ["Must be a number within ±1e12."]
     elif step <= 0:
         errors[f"space.{name}.step"] = ["Must be greater than 0."]
     if errors:

@@ -181,19 +181,30 @@ def _claim_chunk(sweep_id: str, chunk: int) -> _Claim | None:
     return _Claim(*got) if got is not None else None
 
 
+@transactional
 def _fail(job_id: str, reason: str, message: str) -> None:
-    """Fail the sweep's job (if still active); its other chunks stop at their next beat."""
-    with independent_session() as s:
-        s.execute(
-            update(Job)
-            .where(Job.id == job_id, Job.status.in_(jobs.ACTIVE))
-            .values(
-                status=jobs.FAILED,
-                finished_at=now_ms(),
-                heartbeat_at=now_ms(),
-                error_reason=reason,
-                error=message,
-            )
+    """Fail the sweep's job if still active (emits job.failed); its other chunks stop at their next beat."""
+    row = db.session.execute(
+        update(Job)
+        .where(Job.id == job_id, Job.status.in_(jobs.ACTIVE))
+        .values(
+            status=jobs.FAILED,
+            finished_at=now_ms(),
+            heartbeat_at=now_ms(),
+            error_reason=reason,
+            error=message,
+        )
+        .returning(Job.kind, Job.owner_id, Job.subject_id)
+    ).first()
+    if row is not None:
+        jobs.emit_final(
+            job_id=job_id,
+            kind=row.kind,
+            owner_id=row.owner_id,
+            subject_id=row.subject_id,
+            status=jobs.FAILED,
+            reason=reason,
+            message=message,
         )
 
 
@@ -327,10 +338,18 @@ def _store_chunk(row: Sweep, chunk: int, runs: list[dict[str, Any]], bars: Bars)
     db.session.execute(
         update(Sweep).where(Sweep.id == row.id).values(guardrails=guardrails_of(row, bars), finished_at=now)
     )
-    db.session.execute(
+    job = db.session.execute(
         update(Job)
         .where(Job.id == row.job_id)
         .values(status=jobs.SUCCESS, progress=100, finished_at=now, heartbeat_at=now)
+        .returning(Job.kind, Job.owner_id, Job.subject_id)
+    ).one()
+    jobs.emit_final(
+        job_id=row.job_id,
+        kind=job.kind,
+        owner_id=job.owner_id,
+        subject_id=job.subject_id,
+        status=jobs.SUCCESS,
     )
     return "completed"
 

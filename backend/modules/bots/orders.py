@@ -22,7 +22,7 @@ from backend.domain.ledger import (
     positive_price,
 )
 from backend.extensions import db
-from backend.modules.bots import links
+from backend.modules.bots import bot_events, links
 from backend.modules.bots.accounting import order_row, state_of, store_state
 from backend.modules.bots.errors import IdempotencyConflict, OrderRejected
 from backend.modules.bots.models import BotInstance, Order
@@ -80,6 +80,11 @@ def _sized(
     )
 
 
+def order_values_of(order: Order) -> dict[str, object]:
+    """Return an order row's columns as the mapping ``bot_events.order_booked`` takes."""
+    return {c.key: getattr(order, c.key) for c in Order.__table__.columns}
+
+
 def book_order(
     bot: BotInstance, *, side: str, quantity: Decimal | None, key: str, digest: str, source: str, now: int
 ) -> Order | None:
@@ -109,4 +114,5 @@ def book_order(
     bot.mark_price = price
     db.session.add(order)
     db.session.flush()
+    bot_events.order_booked({**order_values_of(order)})
     return order

@@ -22,7 +22,7 @@ from backend.core.pagination import Page, paginate
 from backend.domain.ledger import LedgerState
 from backend.domain.marketdata.intervals import floor_time, interval_ms
 from backend.extensions import db
-from backend.modules.bots import links, orders, ticks
+from backend.modules.bots import bot_events, links, orders, ticks
 from backend.modules.bots.errors import BotForbidden, BotInvalid, BotNotFound, OrderRejected
 from backend.modules.bots.models import (
     PAUSED,
@@ -176,6 +176,7 @@ def create_bot(
     _place_cursor(bot, start_ms, now)
     db.session.add(bot)
     db.session.flush()
+    bot_events.status_changed(bot)
     return bot_view(bot, now)
 
 
@@ -248,6 +249,7 @@ def set_bot_status(*, actor_id: str, bot_id: str, status: str, now: int | None =
         _pause(bot, now)
     else:
         raise BotInvalid(fields={"status": ["Must be one of: running, active, paused."]})
+    bot_events.status_changed(bot)
     return bot_view(bot, now)
 
 
@@ -262,6 +264,7 @@ def delete_bot(*, actor_id: str, bot_id: str) -> BotView:
         raise BotForbidden()  # public, so visible, but not theirs
     _pause(bot, now)
     bot.status, bot.deleted_at = STOPPED, now
+    bot_events.status_changed(bot)
     return bot_view(bot, now)
 
 

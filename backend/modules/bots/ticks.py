@@ -43,7 +43,7 @@ from backend.domain.ledger import (
 )
 from backend.domain.marketdata.intervals import interval_ms
 from backend.extensions import db
-from backend.modules.bots import links
+from backend.modules.bots import bot_events, links
 from backend.modules.bots.accounting import order_values, state_of, store_state
 from backend.modules.bots.models import ERROR, RUNNING, BotEquity, BotInstance, Order
 
@@ -157,7 +157,10 @@ def _book(bot: BotInstance, result: WalkResult) -> None:
     """
     connection = db.session.connection()
     if result.orders:
-        connection.execute(insert(Order), _order_rows(bot, result))
+        rows = _order_rows(bot, result)
+        connection.execute(insert(Order), rows)
+        for row in rows:
+            bot_events.order_booked(row)
     if result.equity:
         connection.execute(
             insert(BotEquity).on_conflict_do_nothing(),
@@ -203,6 +206,7 @@ def mark_error(bot_id: str, reason: str, message: str, now: int) -> None:
         bot.run_ms = int(bot.run_ms) + max(now - bot.running_since, 0)
     bot.status, bot.running_since = ERROR, None
     bot.error_reason, bot.error_message = reason, message[:2000]
+    bot_events.errored(bot)
     logger.warning("bot %s tick failed (%s): %s", bot_id, reason, message)
 
 

@@ -244,6 +244,18 @@ def delete_file(*, actor_id: str, file_id: str) -> None:
     _delete_row(row)
 
 
+def delete_owner_files(*, owner_id: str) -> int:
+    """Delete every file of ``owner_id`` in the caller's transaction; the bytes go after its commit.
+
+    For account deletion (``files.account``); returns how many files there were.
+    """
+    rows = list(db.session.scalars(select(StoredFile).where(StoredFile.owner_id == owner_id)))
+    for row in rows:
+        _delete_row(row)
+    db.session.flush()
+    return len(rows)
+
+
 def _delete_row(row: StoredFile) -> None:
     """Delete ``row`` in the current transaction and its bytes once that commits."""
     path, file_id = storage.safe_path(row.stored_name), row.id

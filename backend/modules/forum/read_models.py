@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
@@ -65,6 +65,10 @@ class ProfileView:
     followers: int
     following: int
     is_following: bool = False
+    bio: str | None = None
+    created_at: int = 0
+    published_strategies: list[Any] = field(default_factory=list)
+    published_strategies_count: int = 0
 
 
 def author_of(user: Any) -> Author:

@@ -6,7 +6,7 @@ from flask.views import MethodView
 from flask_jwt_extended import jwt_required
 
 from backend.core import showcase
-from backend.core.auth import current_user_id
+from backend.core.auth import current_user_id, optional_user_id
 from backend.core.envelope import EnvelopeBlueprint
 from backend.core.pagination import PageArgs, paginated
 from backend.core.schemas import LimitQuerySchema
@@ -199,11 +199,17 @@ def my_favorites(paging: PageArgs):
 
 
 @users_blp.route("/<uuid:user_id>")
-@jwt_required()
+@jwt_required(optional=True)
 @users_blp.response(200, ProfileSchema)
+@users_blp.doc(security=[])
 def profile(user_id):
-    """Return a user's public profile."""
-    return social.get_profile(actor_id=current_user_id(), user_id=str(user_id))
+    """Return a user's public profile (no login needed).
+    ---
+    Name, avatar, bio, when they joined, post, follower and following counts, and their newest
+    published strategies with the server-verified figures. `isFollowing` is false for anonymous
+    callers. A deleted account is a 404.
+    """
+    return social.get_profile(actor_id=optional_user_id(), user_id=str(user_id))
 
 
 @users_blp.route("/<uuid:user_id>/follow")

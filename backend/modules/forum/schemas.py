@@ -178,13 +178,36 @@ class UserBriefSchema(CamelSchema):
     avatar = ma.fields.String()
 
 
-class ProfileSchema(UserBriefSchema):
-    """Public profile: counts and whether the caller follows this user."""
+class PublishedStrategySchema(CamelSchema):
+    """A published strategy as a public profile lists it (the server's own backtest figures)."""
 
+    id = ma.fields.String()
+    name = ma.fields.String()
+    symbol = ma.fields.String()
+    kind = ma.fields.String()
+    interval = ma.fields.String()
+    tags = ma.fields.List(ma.fields.String())
+    returns = ma.fields.Float()
+    win_rate = ma.fields.Float()
+    max_drawdown = ma.fields.Float()
+    trades = ma.fields.Integer()
+    last_update = ma.fields.Integer()
+
+
+class ProfileSchema(UserBriefSchema):
+    """Public profile: counts, published strategies and whether the caller follows this user."""
+
+    bio = ma.fields.String(allow_none=True)
+    created_at = ma.fields.Integer()
     posts = ma.fields.Integer()
     followers = ma.fields.Integer()
     following = ma.fields.Integer()
     is_following = ma.fields.Boolean()
+    published_strategies = ma.fields.List(
+        ma.fields.Nested(PublishedStrategySchema),
+        metadata={"description": "The newest published strategies (at most 20)."},
+    )
+    published_strategies_count = ma.fields.Integer()
 
 
 class FollowStateSchema(CamelSchema):

@@ -18,6 +18,7 @@ from typing import Any, TypeVar
 from flask import current_app
 from sqlalchemy import exists, select, update
 
+from backend.core import events
 from backend.core.db import looks_like_id, now_ms, transactional
 from backend.core.errors import AppError
 from backend.core.pagination import Page, paginate
@@ -238,13 +239,25 @@ def list_comments(*, post_id: str, page: int, page_size: int) -> Page[CommentVie
 
 @transactional
 def add_comment(*, actor_id: str, post_id: str, content: str) -> CommentView:
-    """Comment on a post as the caller."""
-    get_post_row(post_id)
+    """Comment on a post as the caller (its author hears of it: ``forum.reply``)."""
+    post = get_post_row(post_id)
     comment = Comment(post_id=post_id, author_id=actor_id, content=content)
     db.session.add(comment)
     bump_post(post_id, comments_count=Post.comments_count + 1)
     db.session.flush()
-    return comment_views([comment])[0]
+    view = comment_views([comment])[0]
+    if post.author_id != actor_id:  # never about one's own action
+        data = {"commentId": view.id, "excerpt": content[:280]}
+        tell(post.author_id, "forum.reply", post, actor_id=actor_id, actor_name=view.author, **data)
+    return view
+
+
+def tell(user_id: str, type_: str, post: Post | None, *, actor_id: str, actor_name: str, **data: Any) -> None:
+    """Emit a subscriber-only forum event (topic ""): the notification centre tells ``user_id``."""
+    if post is not None:
+        data.update(postId=post.id, postTitle=post.title)
+    data.update(actorId=actor_id, actorName=actor_name)
+    events.emit(events.Event(type_, "", user_id, object_id=post.id if post else actor_id, data=data))
 
 
 @transactional

@@ -27,7 +27,8 @@ from backend.modules.forum.read_models import (
     authors_by_id,
     post_views,
 )
-from backend.modules.forum.service import bump_post, get_post_row
+from backend.modules.forum.service import bump_post, get_post_row, tell
+from backend.modules.strategies import service as strategies_service
 from backend.modules.users import service as users_service
 
 
@@ -57,8 +58,8 @@ def _likes_of(post_id: str) -> int:
 
 @transactional
 def like_post(*, actor_id: str, post_id: str) -> LikeState:
-    """Like a post (liking twice is a no-op)."""
-    get_post_row(post_id)
+    """Like a post (liking twice is a no-op; the author hears of a new like: ``forum.like``)."""
+    post = get_post_row(post_id)
     added = db.session.execute(
         insert(Like)
         .values(post_id=post_id, user_id=actor_id)
@@ -67,6 +68,8 @@ def like_post(*, actor_id: str, post_id: str) -> LikeState:
     ).first()
     if added:
         _bump_likes(post_id, +1)
+        if post.author_id != actor_id:
+            tell(post.author_id, "forum.like", post, actor_id=actor_id, actor_name=_user(actor_id).name)
     return LikeState(likes=_likes_of(post_id), liked=True)
 
 
@@ -150,13 +153,18 @@ def _followers_of(user_id: str) -> int:
 
 @transactional
 def follow_user(*, actor_id: str, user_id: str) -> FollowState:
-    """Follow a user (twice is a no-op; never oneself)."""
+    """Follow a user (twice is a no-op; never oneself; they hear of it: ``forum.follow``)."""
     if actor_id == user_id:
         raise CannotFollowSelf(fields={"id": ["You cannot follow yourself."]})
     _user(user_id)
-    db.session.execute(
-        insert(Follow).values(follower_id=actor_id, followee_id=user_id).on_conflict_do_nothing()
-    )
+    added = db.session.execute(
+        insert(Follow)
+        .values(follower_id=actor_id, followee_id=user_id)
+        .on_conflict_do_nothing()
+        .returning(Follow.follower_id)
+    ).first()
+    if added:
+        tell(user_id, "forum.follow", None, actor_id=actor_id, actor_name=_user(actor_id).name)
     return FollowState(following=True, followers=_followers_of(user_id))
 
 
@@ -198,9 +206,19 @@ def list_following(*, user_id: str, page: int, page_size: int) -> Page[Author]:
     return _user_page(stmt, page=page, page_size=page_size)
 
 
+PROFILE_STRATEGIES = 20
+
+
 def get_profile(*, actor_id: str | None, user_id: str) -> ProfileView:
-    """Return a user's public profile with post and follow counts."""
-    who = _user(user_id)
+    """Return a user's public profile: post and follow counts and published strategies.
+
+    A deleted account is a 404 (users' `get_user`).
+    """
+    user = users_service.get_user(user_id=user_id)
+    who = author_of(user)
+    strategies, strategies_total = strategies_service.list_published_by(
+        owner_id=user_id, limit=PROFILE_STRATEGIES
+    )
     is_following = bool(actor_id) and bool(
         _count(
             select(func.count())
@@ -218,4 +236,8 @@ def get_profile(*, actor_id: str | None, user_id: str) -> ProfileView:
         followers=_followers_of(user_id),
         following=_count(select(func.count()).select_from(Follow).where(Follow.follower_id == user_id)),
         is_following=is_following,
+        bio=user.bio,
+        created_at=user.created_at,
+        published_strategies=strategies,
+        published_strategies_count=strategies_total,
     )

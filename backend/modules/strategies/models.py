@@ -6,6 +6,11 @@ Every change of kind, parameters or code creates a new `strategy_versions` row w
 bots pin a version id, so a run can always be reproduced. A deleted strategy is soft-deleted
 (`deleted_at`), so the backtests and bots that reference it keep their history.
 
+A fork (a marketplace copy) records where it came from (`forked_from_strategy_id`,
+`forked_from_author_id`) and starts its own version history at 1. `code_hidden` marks a copy of
+a sealed python strategy: it runs (backtests, bots, the sandbox) but its code is returned to no
+one, its owner included, and its code cannot be replaced (its parameters can).
+
 `latest_*` snapshot the owner's latest completed backtest of the strategy (the dashboard's KPIs);
 the backtests module pushes them down through `service.record_backtest` when a run completes.
 """
@@ -48,6 +53,13 @@ class Strategy(TimestampMixin, Model):
     latest_backtest_id: Mapped[str | None] = mapped_column(String(36), nullable=True)
     latest_metrics: Mapped[dict[str, Any] | None] = mapped_column(JSONB, nullable=True)
     latest_finished_at: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    code_hidden: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False)
+    forked_from_strategy_id: Mapped[str | None] = mapped_column(
+        String(36), ForeignKey("strategies.id", ondelete="SET NULL"), nullable=True
+    )
+    forked_from_author_id: Mapped[str | None] = mapped_column(
+        String(36), ForeignKey("users.id", ondelete="SET NULL"), nullable=True
+    )
 
 
 class StrategyVersion(Model):

@@ -9,8 +9,11 @@ of the strategy (0 when there is none yet), snapshotted on the row by `service.r
 
 `params_schema` is the parameter descriptor a client draws a form from: the `python` kind's
 stored PARAMS, a built-in kind's own schema, None for kinds without one (workflows). `code` (the
-`python` kind's source) is filled only when the viewer owns the strategy: a published strategy
-runs for anyone but shows its code to no one else.
+`python` kind's source) is filled only when the viewer owns the strategy and the strategy is not
+a sealed copy (``code_hidden``): a published strategy runs for anyone but shows its code to no one
+else, and a copy of a sealed marketplace strategy shows it to no one at all (``sealed`` true).
+`forked_from` attributes a copy: the strategy and author it came from (the author's current
+display name, "deleted user" once the account is gone).
 """
 
 from __future__ import annotations
@@ -25,11 +28,24 @@ from backend.core import jobs
 from backend.domain.backtest import strategies as domain_strategies
 from backend.extensions import db
 from backend.modules.strategies.models import Strategy, StrategyVersion
+from backend.modules.users import service as users_service
 from backend.sandbox import descriptor_json
 
 # `last_update` in SQL: every list of strategies is ordered by it (newest first, then id).
 LAST_UPDATE = func.coalesce(Strategy.latest_finished_at, Strategy.updated_at)
 NEWEST_FIRST = (LAST_UPDATE.desc(), Strategy.id)
+
+
+DELETED_AUTHOR = "deleted user"
+
+
+@dataclass(frozen=True)
+class ForkedFrom:
+    """Where a copied strategy came from (ids are None once that strategy or account is gone)."""
+
+    strategy_id: str | None
+    author_id: str | None
+    author_name: str
 
 
 @dataclass(frozen=True)
@@ -59,6 +75,13 @@ class StrategyView:
     metrics: dict[str, Any] | None = None
     params_schema: dict[str, Any] | None = None
     code: str | None = None
+    sealed: bool = False
+    forked_from: ForkedFrom | None = None
+
+
+def code_visible(row: Strategy, viewer_id: str | None) -> bool:
+    """Return whether ``viewer_id`` may read the code of ``row`` (its owner, unless a sealed copy)."""
+    return viewer_id is not None and viewer_id == row.owner_id and not row.code_hidden
 
 
 def params_schema(version: StrategyVersion | None) -> dict[str, Any] | None:
@@ -86,7 +109,11 @@ def _status(row: Strategy, active: bool) -> str:
 
 
 def _view(
-    row: Strategy, version: StrategyVersion | None, active: bool, viewer_id: str | None
+    row: Strategy,
+    version: StrategyVersion | None,
+    active: bool,
+    viewer_id: str | None,
+    forked_from: ForkedFrom | None,
 ) -> StrategyView:
     metrics = row.latest_metrics
     finished = row.latest_finished_at
@@ -113,8 +140,26 @@ def _view(
         latest_backtest_id=row.latest_backtest_id,
         metrics=metrics,
         params_schema=params_schema(version),
-        code=version.code if version is not None and viewer_id == row.owner_id else None,
+        code=version.code if version is not None and code_visible(row, viewer_id) else None,
+        sealed=row.code_hidden,
+        forked_from=forked_from,
     )
+
+
+def _forks(rows: Sequence[Strategy]) -> dict[str, ForkedFrom]:
+    """Return the attribution of each forked row (one users query for the whole list)."""
+    forked = [r for r in rows if r.forked_from_strategy_id or r.forked_from_author_id]
+    if not forked:
+        return {}
+    authors = users_service.get_users(
+        ids={r.forked_from_author_id for r in forked if r.forked_from_author_id}
+    )
+    out = {}
+    for r in forked:
+        user = authors.get(r.forked_from_author_id or "")
+        name = (user.name or user.username) if user is not None else DELETED_AUTHOR
+        out[r.id] = ForkedFrom(r.forked_from_strategy_id, r.forked_from_author_id, name)
+    return out
 
 
 def build_views(rows: Sequence[Strategy], *, viewer_id: str | None = None) -> list[StrategyView]:
@@ -131,7 +176,10 @@ def build_views(rows: Sequence[Strategy], *, viewer_id: str | None = None) -> li
         if version_ids
         else {}
     )
-    return [_view(r, versions.get(r.current_version_id), r.id in active, viewer_id) for r in rows]
+    forks = _forks(rows)
+    return [
+        _view(r, versions.get(r.current_version_id), r.id in active, viewer_id, forks.get(r.id)) for r in rows
+    ]
 
 
 @dataclass(frozen=True)

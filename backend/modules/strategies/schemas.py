@@ -40,6 +40,14 @@ class StrategySchema(CamelSchema):
     trades = ma.fields.Integer()
 
 
+class ForkedFromSchema(CamelSchema):
+    """Where a copied strategy came from (ids null once that strategy or account is gone)."""
+
+    strategy_id = ma.fields.String(allow_none=True)
+    author_id = ma.fields.String(allow_none=True)
+    author_name = ma.fields.String()
+
+
 class StrategyDetailSchema(StrategySchema):
     """A Strategy plus its definition, current version and the full metrics of its latest backtest."""
 
@@ -65,8 +73,17 @@ class StrategyDetailSchema(StrategySchema):
         allow_none=True,
         metadata={
             "description": "A python strategy's source; only for its owner (null for everyone else and "
-            "for other kinds). Lists leave it out."
+            "for other kinds, and for everyone on a copy of a sealed strategy). Lists leave it out."
         },
+    )
+    sealed = ma.fields.Boolean(
+        metadata={
+            "description": "A copy of a sealed marketplace strategy: it runs, but its code is never "
+            "returned and cannot be replaced."
+        }
+    )
+    forked_from = ma.fields.Nested(
+        ForkedFromSchema, allow_none=True, metadata={"description": "Attribution of a marketplace copy."}
     )
 
 

@@ -7,12 +7,19 @@ hash of ``{kind, params, code}``); an unchanged hash reuses the current version.
 Kinds: the built-ins (``backend.domain.backtest.strategies``), kinds registered by upper modules
 (``register_kind``: workflows) and ``python``, the user's own code (``python_kind.py``), which
 runs only in the sandbox and whose code only its owner reads.
+
+Forks (the marketplace's copies): ``fork_strategy`` copies one pinned version into a new strategy
+of the copier (version 1, attribution in ``forked_from_*``). A copy of a sealed strategy has
+``code_hidden``: it runs anywhere a strategy runs, but no read returns its code (its owner's
+included), its sandbox tracebacks are withheld, and its code and kind cannot be changed.
+
+Every change of a strategy's listing-relevant state (metadata, published, deleted) emits a
+subscriber-only event ``strategy.changed`` (topic ``""``), so the marketplace keeps its listing in
+step inside the same transaction without this module knowing it.
 """
 
 from __future__ import annotations
 
-import hashlib
-import json
 import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -37,6 +44,11 @@ from backend.modules.strategies.errors import (
     StrategyNotFound,
     StrategyVersionNotFound,
 )
+from backend.modules.strategies.forks import STRATEGY_CHANGED as STRATEGY_CHANGED
+from backend.modules.strategies.forks import emit_changed
+from backend.modules.strategies.forks import fork_strategy as fork_strategy
+from backend.modules.strategies.forks import set_published as set_published
+from backend.modules.strategies.forks import version_code as version_code
 from backend.modules.strategies.models import Strategy, StrategyVersion
 from backend.modules.strategies.python_kind import PYTHON, CheckResult
 from backend.modules.strategies.read_models import (
@@ -46,6 +58,8 @@ from backend.modules.strategies.read_models import (
     build_views,
     version_view,
 )
+from backend.modules.strategies.versions import Content, add_version
+from backend.modules.strategies.versions import content_hash as content_hash
 from backend.sandbox.templates import TEMPLATES, Template
 
 logger = logging.getLogger(__name__)
@@ -70,14 +84,6 @@ class StrategyRun:
     def id(self) -> str:
         """Return the strategy id (for callers that treat this as the strategy)."""
         return self.strategy_id
-
-
-def content_hash(kind: str, params: Mapping[str, Any], code: str | None = None) -> str:
-    """Return the SHA-256 hex digest of the canonical JSON of ``{kind, params, code}``."""
-    payload = json.dumps(
-        {"kind": kind, "params": dict(params), "code": code}, sort_keys=True, separators=(",", ":")
-    )
-    return hashlib.sha256(payload.encode()).hexdigest()
 
 
 @dataclass(frozen=True)
@@ -165,16 +171,6 @@ def list_kinds() -> list[dict[str, Any]]:
     ]
 
 
-@dataclass(frozen=True)
-class _Content:
-    """A version's content: kind, clean parameters, code (``python`` only) and its descriptor."""
-
-    kind: str
-    params: dict[str, Any]
-    code: str | None = None
-    params_schema: dict[str, Any] | None = None
-
-
 def _content(
     kind: str,
     params: Mapping[str, Any] | None,
@@ -182,7 +178,7 @@ def _content(
     *,
     actor_id: str,
     base: Mapping[str, Any] | None = None,
-) -> _Content:
+) -> Content:
     """Return the validated content of a version, or raise (422 per field, 503 without a sandbox).
 
     ``base``: a python strategy's current parameters, kept where its PARAMS still declares them.
@@ -190,36 +186,11 @@ def _content(
     if kind != PYTHON:
         if code is not None:
             raise InvalidStrategy(fields={"code": ["Only a python strategy has code."]})
-        return _Content(kind, validate_definition(kind, params, actor_id=actor_id))
+        return Content(kind, validate_definition(kind, params, actor_id=actor_id))
     if code is None:
         raise InvalidStrategy(fields={"code": ["Required for a python strategy."]})
     defined = python_kind.define(code, params, base=base)
-    return _Content(kind, defined.params, code, defined.params_schema)
-
-
-def _add_version(row: Strategy, *, actor_id: str, content: _Content) -> StrategyVersion:
-    """Append a version to ``row`` unless its content equals the current version's."""
-    kind, params = content.kind, content.params
-    digest = content_hash(kind, params, content.code)
-    current = db.session.get(StrategyVersion, row.current_version_id) if row.current_version_id else None
-    if current is not None and current.content_hash == digest:
-        return current
-    row.version_count += 1
-    version = StrategyVersion(
-        strategy_id=row.id,
-        number=row.version_count,
-        kind=kind,
-        params=params,
-        code=content.code,
-        params_schema=content.params_schema,
-        content_hash=digest,
-        created_by=actor_id,
-        created_at=now_ms(),
-    )
-    db.session.add(version)
-    db.session.flush()
-    row.kind, row.current_version_id = kind, version.id
-    return version
+    return Content(kind, defined.params, code, defined.params_schema)
 
 
 def _view(row: Strategy) -> StrategyView:
@@ -256,7 +227,7 @@ def create_strategy(
     )
     db.session.add(row)
     db.session.flush()
-    _add_version(row, actor_id=actor_id, content=content)
+    add_version(row, actor_id=actor_id, content=content)
     return _view(row)
 
 
@@ -276,6 +247,11 @@ def update_strategy(*, actor_id: str, strategy_id: str, changes: Mapping[str, An
     )
     if row.owner_id != actor_id:
         raise NotStrategyOwner()  # visible (published) but not theirs
+    if row.code_hidden and {"code", "kind"} & set(changes):
+        raise InvalidStrategy(
+            "This is a copy of a sealed strategy: its code cannot be read or replaced.",
+            fields={f: ["A sealed copy keeps its code and kind."] for f in ("code", "kind") if f in changes},
+        )
     if "symbol" in changes:
         changes = {**changes, "symbol": known_symbol(changes["symbol"])}
     for field in _META_FIELDS:
@@ -284,12 +260,13 @@ def update_strategy(*, actor_id: str, strategy_id: str, changes: Mapping[str, An
     if "published" in changes:
         row.is_published = bool(changes["published"])
     if {"kind", "params", "code"} & set(changes):
-        _add_version(row, actor_id=actor_id, content=_changed_content(row, changes, actor_id))
+        add_version(row, actor_id=actor_id, content=_changed_content(row, changes, actor_id))
     row.updated_at = now_ms()
+    emit_changed(row)
     return _view(row)
 
 
-def _changed_content(row: Strategy, changes: Mapping[str, Any], actor_id: str) -> _Content:
+def _changed_content(row: Strategy, changes: Mapping[str, Any], actor_id: str) -> Content:
     """Return the content of the version ``changes`` make: new params merge into the current ones.
 
     Switching kind starts from the new kind's defaults. A python strategy keeps its code unless
@@ -316,6 +293,7 @@ def delete_strategy(*, actor_id: str, strategy_id: str) -> None:
         raise NotStrategyOwner()  # visible (published) but not theirs
     row.deleted_at = now_ms()
     row.is_published = False
+    emit_changed(row)
 
 
 def get_strategy(*, actor_id: str | None, strategy_id: str) -> StrategyView:
@@ -349,6 +327,19 @@ def list_recent(*, actor_id: str | None, limit: int) -> list[StrategyView]:
     if rows:
         return build_views(rows)
     return _showcase(live, limit)
+
+
+def list_published_by(*, owner_id: str, limit: int) -> tuple[list[StrategyView], int]:
+    """Return ``owner_id``'s newest published strategies (up to ``limit``, as any visitor sees them)
+    and how many are published in all (a public profile)."""
+    published = (
+        Strategy.owner_id == owner_id,
+        Strategy.is_published.is_(True),
+        Strategy.deleted_at.is_(None),
+    )
+    rows = list(db.session.scalars(select(Strategy).where(*published).order_by(*NEWEST_FIRST).limit(limit)))
+    total = int(db.session.scalar(select(func.count()).select_from(Strategy).where(*published)) or 0)
+    return build_views(rows), total
 
 
 def _showcase(live, limit: int) -> list[StrategyView]:
@@ -416,17 +407,19 @@ def get_version_for_run(*, actor_id: str | None, strategy_id: str, version_id: s
 
 
 _CODE_CACHE_MAX = 256
-_code_cache: dict[str, tuple[str, str]] = {}  # version id -> (code, strategy owner); versions are immutable
+# version id -> (code, the strategy owner who may see its tracebacks, or "" for a sealed copy);
+# versions are immutable and a strategy's ``code_hidden`` never changes after its creation.
+_code_cache: dict[str, tuple[str, str]] = {}
 
 
 def _code_of(version_id: str | None) -> tuple[str, str]:
-    """Return (code, owner id) of a ``python`` version; StrategyVersionNotFound when there is none."""
+    """Return (code, owner id or "" for a sealed copy) of a python version, else StrategyVersionNotFound."""
     hit = _code_cache.get(version_id or "")
     if hit is not None:
         return hit
     row = (
         db.session.execute(
-            select(StrategyVersion.code, Strategy.owner_id)
+            select(StrategyVersion.code, Strategy.owner_id, Strategy.code_hidden)
             .join(Strategy, Strategy.id == StrategyVersion.strategy_id)
             .where(StrategyVersion.id == version_id)
         ).first()
@@ -437,8 +430,9 @@ def _code_of(version_id: str | None) -> tuple[str, str]:
         raise StrategyVersionNotFound("The python strategy's version (its code) was not found.")
     if len(_code_cache) >= _CODE_CACHE_MAX:
         _code_cache.clear()
-    _code_cache[version_id or ""] = (row.code, row.owner_id)
-    return row.code, row.owner_id
+    reader = "" if row.code_hidden else row.owner_id
+    _code_cache[version_id or ""] = (row.code, reader)
+    return row.code, reader
 
 
 def compute_signals(
@@ -454,11 +448,12 @@ def compute_signals(
     Look-ahead free: a signal at bar t uses bars up to t (fills at t+1's open). A ``python``
     version (``version_id``) runs in the sandbox; its failures raise StrategyFailed with the
     sandbox's reason (a job records it), whose traceback lines (they quote the code) are kept only
-    when ``actor_id`` owns the strategy; SandboxUnavailable when the machine cannot sandbox.
+    when ``actor_id`` owns the strategy and it is not a sealed copy; SandboxUnavailable when the
+    machine cannot sandbox.
     """
     if kind == PYTHON:
         code, owner_id = _code_of(version_id)
-        return python_kind.signals(code, params, bars, show_traceback=actor_id == owner_id)
+        return python_kind.signals(code, params, bars, show_traceback=bool(owner_id) and actor_id == owner_id)
     if kind in _KINDS:
         return _KINDS[kind].signals(params, bars)
     spec = domain_strategies.get_strategy(kind)

@@ -15,6 +15,10 @@ class User(TimestampMixin, Model):
     The avatar is an uploaded public image (`avatar_file_id`), else an https URL the user gave
     (`avatar`), else the generated default; `service.avatar_url` is the one rule that picks it.
     Deleting the image's file (any way) falls back to the default.
+
+    A deleted account stays as a tombstone (`deleted_at` set): username ``deleted-<id>``, no email,
+    no password, name "deleted user", so the posts and comments it wrote keep an author to show
+    and its old username and email are free again (docs/security.md#account-deletion).
     """
 
     __tablename__ = "users"
@@ -36,6 +40,11 @@ class User(TimestampMixin, Model):
     )
     level: Mapped[int] = mapped_column(Integer, nullable=False, default=1)
     is_admin: Mapped[bool] = mapped_column(db.Boolean, nullable=False, default=False)
+    bio: Mapped[str | None] = mapped_column(String(500))
+    timezone: Mapped[str | None] = mapped_column(String(64))  # an IANA zone name, e.g. Europe/Paris
+    locale: Mapped[str | None] = mapped_column(String(35))  # a BCP 47 tag, e.g. zh-CN
+    onboarding_completed_at: Mapped[int | None] = mapped_column(BigInteger)  # ms
+    deleted_at: Mapped[int | None] = mapped_column(BigInteger)  # ms; a tombstone when set
     # Set by an admin (backend/modules/admin): a disabled user cannot log in or refresh.
     disabled_at: Mapped[int | None] = mapped_column(BigInteger)
 

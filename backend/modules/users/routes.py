@@ -12,10 +12,13 @@ from backend.modules.users import identicon, service
 from backend.modules.users.errors import UserNotFound
 from backend.modules.users.schemas import (
     AVATAR_TYPES,
+    AccountDeleteSchema,
     ApiKeyDeleteQuerySchema,
     ApiKeyPutSchema,
     ApiKeySchema,
     AvatarUploadSchema,
+    PasswordChangedSchema,
+    PasswordChangeSchema,
     UserSchema,
     UserUpdateSchema,
 )
@@ -36,12 +39,60 @@ def get_me():
 @blp.arguments(UserUpdateSchema)
 @blp.response(200, UserSchema)
 def patch_me(changes):
-    """Update the caller's profile (name, avatar, email, username, password).
+    """Update the caller's profile (name, bio, timezone, locale, avatar, email, username, password).
     ---
-    Changing the password ends every other session of the account: their access and refresh
-    tokens are refused from then on. The tokens of the session making the change keep working.
+    `timezone` is an IANA zone name (e.g. `Europe/Paris`), `locale` a BCP 47 tag (e.g. `zh-CN`),
+    `bio` at most 500 characters; null clears them. Changing the password here works as
+    `POST /api/users/me/password` does: every other session of the account ends, the tokens of
+    the session making the change keep working.
     """
     return service.update_me(actor_id=current_user_id(), changes=changes, session_id=token_claims()["fam"])
+
+
+@blp.route("/me", methods=["DELETE"])
+@jwt_required()
+@blp.arguments(AccountDeleteSchema)
+@blp.response(200)
+@blp.alt_response(503, description="Too many passwords being checked at once (Retry-After header).")
+def delete_me(body):
+    """Delete my account (the password confirms it).
+    ---
+    At once: every session ends (all tokens are refused), my strategies, backtests, sweeps, bots,
+    workflows, audits, memories, files (their bytes too), likes, favorites, follows and API keys are
+    deleted; my posts and comments stay, shown as written by "deleted user". My username and email
+    are free again. A wrong password is 422 `users.wrong_password` and deletes nothing.
+    """
+    service.delete_account(actor_id=current_user_id(), password=body["password"])
+
+
+@blp.route("/me/password", methods=["POST"])
+@jwt_required()
+@blp.arguments(PasswordChangeSchema)
+@blp.response(200, PasswordChangedSchema)
+@blp.alt_response(503, description="Too many passwords being checked at once (Retry-After header).")
+def change_my_password(body):
+    """Change my password (the current one is required).
+    ---
+    The new password follows the registration rule (8-128 characters). Every other session of
+    the account ends at once (their access and refresh tokens are refused); the session making
+    the change keeps its tokens. A wrong current password is 422 `users.wrong_password`
+    (field `currentPassword`) and changes nothing.
+    """
+    ended = service.change_password(
+        actor_id=current_user_id(),
+        current_password=body["current_password"],
+        new_password=body["new_password"],
+        session_id=token_claims()["fam"],
+    )
+    return {"sessions_ended": ended}
+
+
+@blp.route("/me/onboarding", methods=["POST"])
+@jwt_required()
+@blp.response(200, UserSchema)
+def complete_my_onboarding():
+    """Mark my onboarding as completed (`onboardingCompletedAt`; the first call sets it)."""
+    return service.complete_onboarding(actor_id=current_user_id())
 
 
 @blp.route("/me/avatar", methods=["PUT"])

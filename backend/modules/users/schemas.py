@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import zoneinfo
+from collections.abc import Callable
+from functools import lru_cache
+from typing import Any
+
 import marshmallow as ma
 from flask_smorest.fields import Upload
 from marshmallow import validate
@@ -24,6 +29,34 @@ AVATAR_URL = [
         error="An https URL, or the URL of your own uploaded avatar.",
     ),
 ]
+BIO = validate.Length(max=500)
+# A BCP 47 language tag of the common shapes: language, optional script, optional region
+# (en, en-US, zh-Hans-CN, es-419). Longer tags (variants, extensions) are refused.
+LOCALE = [
+    validate.Length(min=2, max=35),
+    validate.Regexp(
+        r"^[A-Za-z]{2,3}(-[A-Za-z]{4})?(-([A-Za-z]{2}|[0-9]{3}))?$",
+        error="A language tag like en, en-US, zh-Hans-CN or es-419.",
+    ),
+]
+
+
+@lru_cache(maxsize=1)
+def _zones() -> frozenset[str]:
+    return frozenset(zoneinfo.available_timezones())
+
+
+def _known_zone(value: str) -> bool:
+    if value not in _zones():
+        raise ma.ValidationError("Not an IANA time zone name (e.g. Europe/Paris, Asia/Shanghai, UTC).")
+    return True
+
+
+TIMEZONE: list[Callable[[Any], Any]] = [
+    validate.Length(min=1, max=64),
+    validate.Regexp(r"^[A-Za-z0-9_+\-/]+$", error="An IANA time zone name like Europe/Paris."),
+    _known_zone,
+]
 AVATAR_DESCRIPTION = (
     "Avatar URL, never null: the uploaded image (`/api/files/public/{id}`), the https URL the user "
     "set, or the generated default (`/api/users/{id}/avatar.svg`)."
@@ -42,6 +75,12 @@ class UserSchema(CamelSchema):
     username = ma.fields.String()
     email = ma.fields.String(allow_none=True)
     created_at = ma.fields.Integer()
+    bio = ma.fields.String(allow_none=True)
+    timezone = ma.fields.String(allow_none=True, metadata={"description": "IANA zone, e.g. Europe/Paris."})
+    locale = ma.fields.String(allow_none=True, metadata={"description": "BCP 47 tag, e.g. zh-CN."})
+    onboarding_completed_at = ma.fields.Integer(
+        allow_none=True, metadata={"description": "When onboarding was completed (Unix ms), or null."}
+    )
 
 
 class UserUpdateSchema(BaseSchema):
@@ -66,6 +105,9 @@ class UserUpdateSchema(BaseSchema):
     username = ma.fields.String(validate=USERNAME)
     password = ma.fields.String(load_only=True, validate=PASSWORD)
     current_password = ma.fields.String(load_only=True, validate=validate.Length(min=1, max=128))
+    bio = ma.fields.String(allow_none=True, validate=BIO, metadata={"description": "At most 500 characters."})
+    timezone = ma.fields.String(allow_none=True, validate=TIMEZONE)
+    locale = ma.fields.String(allow_none=True, validate=LOCALE)
 
     @ma.validates_schema
     def _not_empty(self, data, **kwargs):
@@ -76,6 +118,27 @@ class UserUpdateSchema(BaseSchema):
     def _password_needs_current(self, data, **kwargs):
         if "password" in data and not data.get("current_password"):
             raise ma.ValidationError("Required to change the password.", "current_password")
+
+
+class PasswordChangeSchema(CamelSchema):
+    """POST /api/users/me/password: the current password and the new one (same rule as registration)."""
+
+    current_password = ma.fields.String(
+        required=True, load_only=True, validate=validate.Length(min=1, max=128)
+    )
+    new_password = ma.fields.String(required=True, load_only=True, validate=PASSWORD)
+
+
+class PasswordChangedSchema(CamelSchema):
+    """Result of a password change: how many other sessions were ended."""
+
+    sessions_ended = ma.fields.Integer()
+
+
+class AccountDeleteSchema(BaseSchema):
+    """DELETE /api/users/me: the password confirms the deletion."""
+
+    password = ma.fields.String(required=True, load_only=True, validate=validate.Length(min=1, max=128))
 
 
 # The image types an avatar may be (decided on the bytes by the files module), as the part's encoding.

@@ -6,10 +6,11 @@ from collections.abc import Iterable
 from typing import IO, Any
 
 from flask import current_app
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, select
 
-from backend.core import crypto, sessions
+from backend.core import crypto, events, sessions
 from backend.core.db import now_ms, transactional
+from backend.core.jobs.model import Job
 from backend.core.pagination import Page, paginate
 from backend.core.password_gate import hashing_slot
 from backend.core.passwords import hash_password, verify_password
@@ -25,11 +26,18 @@ from backend.modules.users.errors import (
 )
 from backend.modules.users.models import User, UserApiKey  # User is public: callers type rows with it
 
+# The event a deleted account emits; every module holding user data subscribes to it.
+ACCOUNT_DELETED = "account.deleted"
+DELETED_NAME = "deleted user"
+
 
 def _find_by_login(login: str) -> User | None:
     login = login.strip().lower()
     return db.session.scalars(
-        select(User).where((func.lower(User.username) == login) | (func.lower(User.email) == login))
+        select(User).where(
+            (func.lower(User.username) == login) | (func.lower(User.email) == login),
+            User.deleted_at.is_(None),
+        )
     ).first()
 
 
@@ -83,15 +91,24 @@ def authenticate(*, login: str, password: str) -> User | None:
 
 
 def get_user(*, user_id: str) -> User:
-    """Return a user by id."""
+    """Return a user by id (a deleted account is a 404)."""
     user = db.session.get(User, user_id)
-    if user is None:
+    if user is None or user.deleted_at is not None:
         raise UserNotFound()
     return user
 
 
+def is_deleted(user: User) -> bool:
+    """Return whether ``user`` is the tombstone of a deleted account."""
+    return user.deleted_at is not None
+
+
 def get_users(*, ids: Iterable[str]) -> dict[str, User]:
-    """Return the users with these ids, keyed by id (missing ids are absent)."""
+    """Return the users with these ids, keyed by id (missing ids are absent).
+
+    Tombstones of deleted accounts are included (name "deleted user"), so the posts and comments
+    they wrote still have an author to show.
+    """
     wanted = set(ids)
     if not wanted:
         return {}
@@ -107,11 +124,12 @@ def update_me(*, actor_id: str, changes: dict[str, Any], session_id: str | None 
     """
     user = get_user(user_id=actor_id)
     if "password" in changes:
-        if not _verify(user.password_hash, changes.pop("current_password", "")):
-            raise WrongPassword(fields={"current_password": ["The current password is not correct."]})
-        user.password_hash = _hash(changes.pop("password"))
-        sessions.revoke_user_sessions(
-            user_id=user.id, except_family=session_id, reason=sessions.PASSWORD_CHANGE
+        _set_password(
+            user,
+            current=changes.pop("current_password", ""),
+            new=changes.pop("password"),
+            session_id=session_id,
+            field="current_password",
         )
     changes.pop("current_password", None)
     _ensure_unique(username=changes.get("username"), email=changes.get("email"), exclude_id=user.id)
@@ -120,6 +138,73 @@ def update_me(*, actor_id: str, changes: dict[str, Any], session_id: str | None 
     for field, value in changes.items():
         setattr(user, field, value)
     return user
+
+
+def _set_password(user: User, *, current: str, new: str, session_id: str | None, field: str) -> int:
+    """Check ``current``, store ``new`` and end every session but ``session_id``; return how many ended."""
+    if not _verify(user.password_hash, current):
+        raise WrongPassword(fields={field: [WrongPassword.default_message]})
+    user.password_hash = _hash(new)
+    ended = sessions.revoke_user_sessions(
+        user_id=user.id, except_family=session_id, reason=sessions.PASSWORD_CHANGE
+    )
+    return len(ended)
+
+
+@transactional
+def change_password(*, actor_id: str, current_password: str, new_password: str, session_id: str) -> int:
+    """Change the caller's password; every other session ends, the caller's own continues.
+
+    Returns the number of sessions ended. Both hashes pass the password gate (503 when busy).
+    """
+    user = get_user(user_id=actor_id)
+    return _set_password(
+        user, current=current_password, new=new_password, session_id=session_id, field="currentPassword"
+    )
+
+
+@transactional
+def complete_onboarding(*, actor_id: str) -> User:
+    """Mark the caller's onboarding as completed (the first time counts; idempotent)."""
+    user = get_user(user_id=actor_id)
+    if user.onboarding_completed_at is None:
+        user.onboarding_completed_at = now_ms()
+    return user
+
+
+@transactional
+def delete_account(*, actor_id: str, password: str) -> None:
+    """Delete the caller's account, once the password is confirmed.
+
+    In one transaction: every session ends (its rows go too), ``account.deleted`` is emitted so
+    each module deletes or anonymises the user's rows (files' bytes go after the commit), the
+    user's jobs and API keys are deleted, and the user row becomes a tombstone that keeps the
+    posts and comments an author ("deleted user") while freeing the username and email.
+    """
+    user = get_user(user_id=actor_id)
+    if not _verify(user.password_hash, password):
+        raise WrongPassword(fields={"password": [WrongPassword.default_message]})
+    sessions.revoke_user_sessions(user_id=user.id, except_family=None, reason=sessions.ACCOUNT_DELETED)
+    sessions.forget_user_sessions(user_id=user.id)
+    if user.avatar_file_id:
+        user.avatar_file_id = None
+        db.session.flush()  # the files subscriber deletes the image row next
+    events.emit(events.Event(ACCOUNT_DELETED, "", user.id, object_id=user.id))
+    db.session.execute(delete(UserApiKey).where(UserApiKey.user_id == user.id))
+    db.session.execute(delete(Job).where(Job.owner_id == user.id))
+    _tombstone(user)
+
+
+def _tombstone(user: User) -> None:
+    user.username = f"deleted-{user.id}"
+    user.email = None
+    user.password_hash = "!"  # not an Argon2 hash: nothing verifies against it
+    user.name = DELETED_NAME
+    user.avatar = None
+    user.bio = user.timezone = user.locale = None
+    user.onboarding_completed_at = None
+    user.is_admin = False
+    user.deleted_at = now_ms()
 
 
 @transactional
@@ -149,7 +234,7 @@ def set_disabled(*, user_id: str, disabled: bool) -> User:
     A disabled user cannot log in or refresh (`backend.modules.auth.service`).
     """
     user = db.session.get(User, user_id, with_for_update=True, populate_existing=True)
-    if user is None:
+    if user is None or user.deleted_at is not None:
         raise UserNotFound()
     if disabled:
         user.disabled_at = user.disabled_at or now_ms()
@@ -165,7 +250,7 @@ def search_users(
 ) -> Page[User]:
     """Return one page of users, newest first: ``query`` matches username or email (substring,
     case-insensitive), ``role`` is ``admin`` or ``user``, ``disabled`` filters on the flag."""
-    stmt = select(User).order_by(User.created_at.desc(), User.id)
+    stmt = select(User).where(User.deleted_at.is_(None)).order_by(User.created_at.desc(), User.id)
     if query and query.strip():
         pattern = (
             "%" + query.strip().lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
@@ -184,7 +269,7 @@ def search_users(
 def set_admin(*, user_id: str, is_admin: bool) -> User:
     """Grant or take the admin role; the caller's transaction commits (see `set_disabled`)."""
     user = db.session.get(User, user_id, with_for_update=True, populate_existing=True)
-    if user is None:
+    if user is None or user.deleted_at is not None:
         raise UserNotFound()
     user.is_admin = is_admin
     db.session.flush()

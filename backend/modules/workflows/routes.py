@@ -76,10 +76,13 @@ def node_types():
 @jwt_required()
 @blp.response(200, WorkflowNotificationSchema(many=True))
 @paginated(blp)
+@blp.doc(deprecated=True)
 def notifications(paging: PageArgs):
-    """List my workflow notifications.
+    """List my workflow notifications (deprecated: use GET /api/notifications).
 
-    Order: `createdAt` descending (newest first), then `id`.
+    Order: `createdAt` descending (newest first), then `id`. Deprecated: every notify action also
+    creates a `workflow.notify` notification in the notification centre (`GET /api/notifications`),
+    which has read marks and mutes; this list stays until clients have moved.
     """
     return service.list_notifications(actor_id=current_user_id(), **paging)
 

@@ -6,7 +6,8 @@ nodes read complete bars up to the run's start through the market service. Actio
 order the graph ran them: ``buy``/``sell``/``close`` with a ``bot_id`` place a paper order through
 the bots service with the idempotency key ``workflow:<run>:<node>`` (a retried run never doubles
 an order); without a bot the intent is only recorded; ``notify`` records one notification row per
-(run, node).
+(run, node) and emits ``workflow.notify`` (a subscriber-only event the notification centre turns
+into a notification; ``GET /api/workflows/notifications`` is the deprecated view of these rows).
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from typing import Any
 
 from sqlalchemy import delete, select
 
-from backend.core import jobs
+from backend.core import events, jobs
 from backend.core.db import get_owned_or_404, new_id, now_ms, transactional
 from backend.core.errors import AppError
 from backend.core.pagination import Page, paginate
@@ -315,18 +316,37 @@ def _notify(started: _Started, run_id: str, intent: engine.ActionIntent) -> None
             WorkflowNotification.run_id == run_id, WorkflowNotification.node_id == intent.node_id
         )
     )
-    if exists is None:
-        db.session.add(
-            WorkflowNotification(
-                id=new_id(),
-                owner_id=started.owner_id,
-                workflow_id=started.workflow_id,
-                run_id=run_id,
-                node_id=intent.node_id,
-                message=intent.message or f"Workflow reached {intent.node_id}",
-                created_at=now_ms(),
-            )
+    if exists is not None:
+        return
+    message = intent.message or f"Workflow reached {intent.node_id}"
+    db.session.add(
+        WorkflowNotification(
+            id=new_id(),
+            owner_id=started.owner_id,
+            workflow_id=started.workflow_id,
+            run_id=run_id,
+            node_id=intent.node_id,
+            message=message,
+            created_at=now_ms(),
         )
+    )
+    name = db.session.scalar(select(Workflow.name).where(Workflow.id == started.workflow_id))
+    # Subscriber-only (topic ""): the notification centre turns it into a workflow.notify notification.
+    events.emit(
+        events.Event(
+            "workflow.notify",
+            "",
+            started.owner_id,
+            object_id=run_id,
+            data={
+                "workflowId": started.workflow_id,
+                "workflowName": name,
+                "runId": run_id,
+                "nodeId": intent.node_id,
+                "message": message,
+            },
+        )
+    )
 
 
 @transactional

@@ -134,14 +134,16 @@ def test_unknown_symbol_is_422_at_submit(client, user, run_backtest):
 
 def test_storing_a_result_twice_replaces_the_trades(client, user, run_backtest):
     from backend.extensions import db
-    from backend.modules.backtests.models import Backtest, BacktestTrade
+    from backend.modules.backtests import trade_store
+    from backend.modules.backtests.models import Backtest
 
     ids = _submit(client, user, run_backtest)
     row = db.session.get(Backtest, ids["backtest_id"])
-    before = db.session.query(BacktestTrade).filter_by(backtest_id=row.id).count()
+    before, n = trade_store.read(row.id)
     results.store(row, results.compute(row, results.load_bars(row)))  # a requeued run finishing again
     db.session.flush()
-    assert before > 0 and db.session.query(BacktestTrade).filter_by(backtest_id=row.id).count() == before
+    after, m = trade_store.read(row.id)
+    assert n > 0 and m == n and after.tobytes() == before.tobytes()
 
 
 def test_too_many_active_runs_is_429_naming_the_limit(app, client, user, run_backtest, monkeypatch):

@@ -4,12 +4,11 @@ the run fingerprint every result carries."""
 from __future__ import annotations
 
 import pytest
-from sqlalchemy import select
 
 from backend.domain.backtest import ENGINE_VERSION
 from backend.extensions import db
-from backend.modules.backtests import fingerprint, results
-from backend.modules.backtests.models import Backtest, BacktestTrade
+from backend.modules.backtests import fingerprint, results, trade_store
+from backend.modules.backtests.models import Backtest
 from backend.modules.strategies import service as strategies_service
 from tests.helpers.api import error, ok
 
@@ -30,12 +29,7 @@ def diff(client, owner, a, b):
 
 
 def trade_keys(backtest_id):
-    rows = db.session.execute(
-        select(BacktestTrade.side, BacktestTrade.entry_time, BacktestTrade.exit_time)
-        .where(BacktestTrade.backtest_id == backtest_id)
-        .order_by(BacktestTrade.seq)
-    )
-    return [tuple(r) for r in rows]
+    return [(t.side, t.entry_time, t.exit_time) for t in trade_store.round_trips(backtest_id)]
 
 
 def test_two_parameter_sets(client, user, run_backtest):

@@ -6,11 +6,11 @@ from __future__ import annotations
 from decimal import Decimal
 
 import pytest
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import update
 
 from backend.extensions import db
-from backend.modules.backtests import reproduce
-from backend.modules.backtests.models import Backtest, BacktestTrade
+from backend.modules.backtests import reproduce, trade_store
+from backend.modules.backtests.models import Backtest
 from tests.fixtures.core_celery import hold_jobs
 from tests.helpers.api import error, ok
 
@@ -46,17 +46,19 @@ def test_the_run_job_status_is_unchanged(client, user, run_backtest):
     assert set(status) == RUN_KEYS  # no `reproduced` on a run
 
 
-def _trade(backtest_id: str, seq: int) -> BacktestTrade:
-    return db.session.scalars(
-        select(BacktestTrade).where(BacktestTrade.backtest_id == backtest_id, BacktestTrade.seq == seq)
-    ).one()
+def _tamper(backtest_id: str, seq: int, name: str, delta: float) -> None:
+    """Add ``delta`` to one stored number of round trip ``seq``."""
+    trades, _ = trade_store.read(backtest_id)
+    trades[name][seq] += delta
+    trade_store.write(backtest_id, trades)
 
 
 def test_a_tampered_trade_is_the_first_difference(client, user, backtest_id):
-    trade = _trade(backtest_id, 3)
-    stored = trade.exit_price
-    trade.exit_price = stored + Decimal("0.5")
-    _trade(backtest_id, 5).pnl += Decimal(1)  # a later change is not the first one
+    trades, _ = trade_store.read(backtest_id)
+    stored = trade_store.money(trades["exit_price"][3])
+    trades["exit_price"][3] += 0.5
+    trades["pnl"][5] += 1  # a later change is not the first one
+    trade_store.write(backtest_id, trades)
     db.session.commit()
     status = reproduce_it(client, user, backtest_id)
     assert status["status"] == "SUCCESS" and status["reproduced"] == "different"
@@ -68,10 +70,8 @@ def test_a_tampered_trade_is_the_first_difference(client, user, backtest_id):
 
 
 def test_a_missing_trade_is_a_different_count(client, user, backtest_id):
-    count = db.session.scalar(select(func.count()).where(BacktestTrade.backtest_id == backtest_id))
-    db.session.execute(
-        delete(BacktestTrade).where(BacktestTrade.backtest_id == backtest_id, BacktestTrade.seq == count - 1)
-    )
+    trades, count = trade_store.read(backtest_id)
+    trade_store.write(backtest_id, trades[:-1])
     db.session.commit()
     diff = reproduce_it(client, user, backtest_id)["difference"]
     assert (diff["what"], diff["stored"], diff["reproduced"]) == ("trade_count", count - 1, count)
@@ -89,7 +89,7 @@ def test_a_tampered_metric_is_named(client, user, backtest_id):
 
 def test_a_changed_bars_hash_comes_before_the_trades(client, user, backtest_id):
     db.session.execute(update(Backtest).where(Backtest.id == backtest_id).values(bars_hash="0" * 64))
-    _trade(backtest_id, 0).pnl += Decimal(1)
+    _tamper(backtest_id, 0, "pnl", 1)
     db.session.commit()
     diff = reproduce_it(client, user, backtest_id)["difference"]
     assert (diff["what"], diff["stored"]) == ("bars_hash", "0" * 64)
@@ -114,7 +114,7 @@ def test_a_result_stored_before_fingerprints_still_compares_its_trades(client, u
     )
     db.session.commit()
     assert reproduce_it(client, user, backtest_id)["reproduced"] == "identical"
-    _trade(backtest_id, 1).quantity += Decimal("0.001")
+    _tamper(backtest_id, 1, "quantity", 0.001)
     db.session.commit()
     assert reproduce_it(client, user, backtest_id)["difference"]["field"] == "quantity"
 

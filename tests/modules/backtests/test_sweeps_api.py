@@ -240,3 +240,25 @@ def test_heatmap_pictures_draw_the_same_matrix_for_the_owner_only(client, user, 
     assert "width" in fields(_get(client, user, sid, "/heatmap.png", x="fast", y="slow", width=5))
     assert "x" in fields(_get(client, user, sid, "/heatmap.svg", x="nope", y="slow"))
     error(_get(client, other_user, sid, "/heatmap.png", x="fast", y="slow"), 404)
+
+
+@pytest.mark.parametrize(
+    ("space", "body"),
+    [
+        # The fuzzer sent a 400-digit integer here (a 500); beyond a double the input guard answers
+        # number_too_large (tests/core/test_input_guard.py), below it the sweep's own bound applies.
+        ({"fast": [10**300]}, {}),
+        ({"fast": {"min": 10**30, "max": 10**31, "step": 1}}, {}),
+        ({"fast": {"min": -1e308, "max": 1e308, "step": 1e-300}}, {}),
+        ({"fast": {"min": 0, "max": 10**30, "step": 1}}, {"method": "random", "samples": 3}),
+        ({"fast": {"min": -1e308, "max": 1e308}}, {"method": "random", "samples": 3}),
+    ],
+)
+def test_numbers_beyond_any_parameter_are_a_422_naming_the_field(user, sweep, space, body):
+    assert any(f.startswith("space.fast") for f in fields(sweep(user, space=space, **body)))
+
+
+def test_a_range_with_more_points_than_a_float_holds_is_too_large_not_a_crash(user, sweep):
+    space = {"fast": {"min": 0, "max": 1e12, "step": 1e-300}}
+    err = error(sweep(user, space=space), 422)
+    assert err["details"]["limit"] == "SWEEP_MAX_RUNS"

@@ -1,20 +1,23 @@
 """A result's fills: capped inline (BACKTEST_POLL_TRADES_MAX + tradesTotal), every one paginated
-from GET /api/backtests/{id}/trades, and the COPY-written rows equal to the engine's records."""
+from GET /api/backtests/{id}/trades, and the stored columns equal to the engine's records."""
 
 from __future__ import annotations
 
 import json
+from decimal import Decimal
 
 import numpy as np
 import pytest
 
 from backend.extensions import db
-from backend.modules.backtests import results
-from backend.modules.backtests.models import Backtest, BacktestTrade
+from backend.modules.backtests import results, trade_store
+from backend.modules.backtests.models import Backtest
 from backend.modules.backtests.schemas import (
     BacktestEquityPointSchema,
     KlineBarSchema,
+    TradeSchema,
     equity_json,
+    fill_json,
     kline_json,
 )
 from tests.fixtures.core_celery import hold_jobs
@@ -111,7 +114,9 @@ def test_copied_rows_equal_the_engine_records_and_keep_their_ids(client, user, c
     ids, fills = completed
     row = db.session.get(Backtest, ids["backtest_id"])
     done = results.compute(row, results.load_bars(row))
-    stored = db.session.query(BacktestTrade).filter_by(backtest_id=row.id).order_by(BacktestTrade.seq).all()
+    stored = trade_store.round_trips(row.id)
+    raw, total = trade_store.read(row.id)
+    assert total == len(raw) and raw.tobytes() == done.result.trades.tobytes()  # bit for bit
     trades = done.result.trades
     assert [t.seq for t in stored] == list(range(len(trades)))
     assert [t.side for t in stored] == ["long" if s > 0 else "short" for s in trades["side"]]
@@ -130,9 +135,18 @@ def test_copied_rows_equal_the_engine_records_and_keep_their_ids(client, user, c
 
 
 def test_the_fast_chart_dump_equals_the_schemas():
-    from backend.modules.backtests.read_models import EquityPoint, KlineBar
+    from backend.modules.backtests.read_models import EquityPoint, Fill, KlineBar
 
     bars = [KlineBar(1, 2.5, 3, 1.0, 2, 10, None), KlineBar(2, 2.0, 3.5, 1.5, 3.25, 0.0, "sell")]
     assert [kline_json(b) for b in bars] == KlineBarSchema(many=True).dump(bars)
     points = [EquityPoint(1, 10000), EquityPoint(2, 10001.25)]
     assert [equity_json(p) for p in points] == BacktestEquityPointSchema(many=True).dump(points)
+    fills = [
+        Fill("a", "BTCUSDT", "buy", Decimal("1.2500000000"), Decimal("0.0100000000"), None, 1),
+        Fill("b", "BTCUSDT", "sell", Decimal("2.5000000000"), Decimal("1E-10"), Decimal("-0.0500000000"), 2),
+    ]
+    dumped = [fill_json(f) for f in fills]
+    assert dumped == TradeSchema(many=True).dump(fills)
+    assert [[str(v) for v in d.values()] for d in dumped] == [
+        [str(v) for v in d.values()] for d in TradeSchema(many=True).dump(fills)
+    ]  # the same Decimal exponents: the same digits on the wire

@@ -24,14 +24,18 @@ def test_follow_is_idempotent_and_counted(client, make_user):
     ]
 
     profile = ok(client.get(f"/api/users/{alice.id}", headers=bob.headers))
+    assert isinstance(profile.pop("createdAt"), int)
     assert profile == {
         "id": alice.id,
         "name": alice.username,
         "avatar": f"/api/users/{alice.id}/avatar.svg",
+        "bio": None,
         "posts": 0,
         "followers": 2,
         "following": 1,
         "isFollowing": True,
+        "publishedStrategies": [],
+        "publishedStrategiesCount": 0,
     }
     assert ok(client.get(f"/api/users/{bob.id}", headers=alice.headers))["isFollowing"] is False
 
@@ -54,13 +58,15 @@ def test_cannot_follow_yourself(client, user):
 
 def test_unknown_users_and_missing_tokens(client, user):
     unknown = str(uuid.uuid4())
+    error(client.get(f"/api/users/{unknown}"), 404, "not_found")  # the profile is public
     for path in (
         f"/api/users/{unknown}",
         f"/api/users/{unknown}/followers",
         f"/api/users/{unknown}/following",
     ):
         error(client.get(path, headers=user.headers), 404, "not_found")
-        error(client.get(path), 401, "token_missing")
+        if not path.endswith(unknown):
+            error(client.get(path), 401, "token_missing")
     error(client.post(f"/api/users/{unknown}/follow", headers=user.headers), 404, "not_found")
     error(client.delete(f"/api/users/{unknown}/follow", headers=user.headers), 404, "not_found")
     error(client.post(f"/api/users/{user.id}/follow"), 401, "token_missing")

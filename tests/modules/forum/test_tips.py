@@ -52,7 +52,11 @@ def test_invalid_tips_are_rejected(client, user, other_user, make_post, raw):
         content_type="application/json",
         headers=other_user.headers,
     )
-    error(resp, 422, "validation_error")
+    # Beyond a double and the non-JSON literals are refused by the input guard before the view.
+    guard = {b'{"amount": 1e309}': "number_too_large"}.get(raw) or (
+        "number_not_finite" if b"Infinity" in raw or raw == b'{"amount": NaN}' else "validation_error"
+    )
+    error(resp, 422, guard)
     detail = ok(client.get(f"/api/forum/posts/{post['id']}", headers=user.headers))
     assert detail["tipsTotal"] == 0
 

@@ -104,6 +104,17 @@ def test_notify_records_one_notification_even_when_the_job_is_redelivered(
     assert [(n["runId"], n["nodeId"], n["message"], n["workflowId"]) for n in listed] == [
         (queued["run_id"], "buy", "RSI dip on BTC", wf["id"])
     ]
+    # The notification centre has it too, once (the deprecated list above reads the workflow's rows).
+    centre = client.get("/api/notifications", headers=user.headers).get_json()["data"]
+    assert [(n["type"], n["title"], n["body"], n["link"], n["objectId"]) for n in centre] == [
+        (
+            "workflow.notify",
+            f"Workflow {wf['name']}",
+            "RSI dip on BTC",
+            f"/workflows/runs/{queued['run_id']}",
+            queued["run_id"],
+        )
+    ]
 
 
 def test_notifications_are_private(client, user, other_user, make_workflow, workflow_market):

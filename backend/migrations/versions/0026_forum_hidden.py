@@ -1,6 +1,6 @@
 """Forum: moderators hide posts and comments (`hidden_at`); hidden rows vanish for everyone else.
 
-Revision ID: 0022_forum_hidden
+Revision ID: 0026_forum_hidden
 Revises: 0014_user_avatars
 """
 
@@ -9,7 +9,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0022_forum_hidden"
+revision = "0026_forum_hidden"
 down_revision = "0014_user_avatars"
 branch_labels = None
 depends_on = None

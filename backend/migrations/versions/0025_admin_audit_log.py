@@ -1,6 +1,6 @@
 """Admin: the audit log of every admin action (who, what, on which object, when).
 
-Revision ID: 0021_admin_audit_log
+Revision ID: 0025_admin_audit_log
 Revises: 0001_foundation
 """
 
@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from alembic import op
 from sqlalchemy.dialects import postgresql
 
-revision = "0021_admin_audit_log"
+revision = "0025_admin_audit_log"
 down_revision = "0001_foundation"
 branch_labels = ("admin",)
 depends_on = None

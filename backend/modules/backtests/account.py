@@ -1,0 +1,26 @@
+"""What the backtests module does when an account is deleted (`account.deleted`, docs/developing.md)."""
+
+from __future__ import annotations
+
+from sqlalchemy import delete
+
+from backend.core import events
+from backend.extensions import db
+from backend.modules.backtests.models import Backtest
+from backend.modules.backtests.sweep_models import Sweep
+
+ACCOUNT_DELETED = "account.deleted"
+
+
+def on_account_deleted(event: events.Event) -> None:
+    """Delete the user's backtests and sweeps (trades, chunks and runs cascade)."""
+    if event.type != ACCOUNT_DELETED or not event.user_id:
+        return
+    user_id = event.user_id
+    db.session.execute(delete(Sweep).where(Sweep.owner_id == user_id))
+    db.session.execute(delete(Backtest).where(Backtest.owner_id == user_id))
+
+
+def subscribe() -> None:
+    """Register `on_account_deleted` (create_app calls this for every module that has it)."""
+    events.subscribe(on_account_deleted)
