@@ -17,19 +17,24 @@ from backend.core.envelope import EnvelopeBlueprint
 from backend.core.pagination import PageArgs, paginated
 from backend.modules.admin import operations, service
 from backend.modules.admin.schemas import (
+    AdminListingSchema,
     AdminUserSchema,
     AuditEntrySchema,
     AuditQueryArgsSchema,
     CommentModerationQueryArgsSchema,
+    DismissSchema,
     JobQueryArgsSchema,
     JobSchema,
     ModerationItemSchema,
     ModerationQueryArgsSchema,
     QueuesSchema,
     ReasonSchema,
+    ReportQueryArgsSchema,
+    ResolveSchema,
     RoleSchema,
     UserQueryArgsSchema,
 )
+from backend.modules.marketplace.schemas import ReportSchema
 
 blp = EnvelopeBlueprint(
     "admin",
@@ -174,6 +179,62 @@ def hide_comment(body, comment_id: str):
 def restore_comment(comment_id: str):
     """Restore a hidden comment."""
     return service.set_comment_hidden(actor_id=current_user_id(), comment_id=comment_id, hidden=False)
+
+
+@blp.route("/marketplace/reports", methods=["GET"])
+@admin_only
+@blp.arguments(ReportQueryArgsSchema, location="query")
+@blp.response(200, ReportSchema(many=True))
+@paginated(blp)
+def list_reports(args, paging: PageArgs):
+    """List the abuse reports of published strategies (filter with `status`).
+
+    Order: `createdAt` ascending (oldest first: the queue), then `id`.
+    """
+    return service.list_reports(actor_id=current_user_id(), status=args.get("status"), **paging)
+
+
+@blp.route("/marketplace/reports/<id:report_id>/resolve", methods=["POST"])
+@admin_only
+@blp.arguments(ResolveSchema)
+@blp.response(200, ReportSchema)
+@blp.alt_response(404, description=NOT_FOUND)
+@blp.alt_response(409, description="The report is already closed.")
+def resolve_report(body, report_id: str):
+    """Close an open report as acted upon, saying what was done."""
+    return service.resolve_report(actor_id=current_user_id(), report_id=report_id, **body)
+
+
+@blp.route("/marketplace/reports/<id:report_id>/dismiss", methods=["POST"])
+@admin_only
+@blp.arguments(DismissSchema, required=False)
+@blp.response(200, ReportSchema)
+@blp.alt_response(404, description=NOT_FOUND)
+@blp.alt_response(409, description="The report is already closed.")
+def dismiss_report(body, report_id: str):
+    """Close an open report as unfounded."""
+    return service.dismiss_report(actor_id=current_user_id(), report_id=report_id, **body)
+
+
+@blp.route("/marketplace/strategies/<id:strategy_id>/hide", methods=["POST"])
+@admin_only
+@blp.arguments(ReasonSchema, required=False)
+@blp.response(200, AdminListingSchema)
+@blp.alt_response(404, description="Unknown id, or a strategy never published in the marketplace.")
+def hide_strategy(body, strategy_id: str):
+    """Hide a published strategy: it leaves the marketplace for everyone but its owner."""
+    return service.set_strategy_hidden(
+        actor_id=current_user_id(), strategy_id=strategy_id, hidden=True, **body
+    )
+
+
+@blp.route("/marketplace/strategies/<id:strategy_id>/restore", methods=["POST"])
+@admin_only
+@blp.response(200, AdminListingSchema)
+@blp.alt_response(404, description="Unknown id, or a strategy never published in the marketplace.")
+def restore_strategy(strategy_id: str):
+    """Restore a hidden published strategy."""
+    return service.set_strategy_hidden(actor_id=current_user_id(), strategy_id=strategy_id, hidden=False)
 
 
 # --- Operations ---------------------------------------------------------------------------------

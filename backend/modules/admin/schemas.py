@@ -8,6 +8,7 @@ from marshmallow import EXCLUDE, validate
 from backend.core import jobs
 from backend.core.schemas import BaseSchema, CamelSchema, Id, TimestampMs
 from backend.modules.admin.service import ROLES
+from backend.modules.marketplace.schemas import ListingSchema
 
 JOB_STATUSES = (jobs.PENDING, jobs.RUNNING, jobs.SUCCESS, jobs.FAILED, jobs.CANCELLED)
 
@@ -80,6 +81,30 @@ class CommentModerationQueryArgsSchema(ModerationQueryArgsSchema):
     """Filters of GET /api/admin/forum/comments."""
 
     post = Id(metadata={"description": "Only the comments of this post."})
+
+
+class AdminListingSchema(ListingSchema):
+    """A listed strategy as moderators see it (hidden or not)."""
+
+    hidden = ma.fields.Boolean(metadata={"description": "Hidden from everyone but its owner."})
+
+
+class ReportQueryArgsSchema(_Filters):
+    """Filters of GET /api/admin/marketplace/reports."""
+
+    status = ma.fields.String(validate=validate.OneOf(("open", "resolved", "dismissed")))
+
+
+class ResolveSchema(BaseSchema):
+    """Body of resolving a report: what was done."""
+
+    resolution = ma.fields.String(required=True, validate=validate.Length(min=1, max=500))
+
+
+class DismissSchema(BaseSchema):
+    """Optional body of dismissing a report."""
+
+    resolution = ma.fields.String(validate=validate.Length(min=1, max=500))
 
 
 class JobSchema(CamelSchema):

@@ -22,6 +22,7 @@ from backend.extensions import db
 from backend.modules.admin.errors import NotAdmin, SelfLockout
 from backend.modules.admin.models import AuditLogEntry
 from backend.modules.forum import service as forum_service
+from backend.modules.marketplace import service as marketplace_service
 from backend.modules.users import service as users_service
 
 ADMIN, USER = "admin", "user"
@@ -193,6 +194,53 @@ def set_comment_hidden(
 
 def _reason(reason: str | None) -> dict[str, Any]:
     return {"reason": reason} if reason else {}
+
+
+# The marketplace's moderation functions commit themselves (``@transactional``): the audit row is
+# added first, so their commit carries it, and their rollback (404, 409) takes it away.
+
+
+def list_reports(
+    *, actor_id: str, status: str | None, page: int, page_size: int
+) -> Page[marketplace_service.ReportView]:
+    """List abuse reports of published strategies (all statuses unless filtered), oldest first."""
+    ensure_admin(actor_id=actor_id)
+    return marketplace_service.list_reports(status=status, page=page, page_size=page_size)
+
+
+@transactional
+def resolve_report(*, actor_id: str, report_id: str, resolution: str) -> marketplace_service.ReportView:
+    """Close an open abuse report as acted upon, saying what was done (409 once closed)."""
+    actor = ensure_admin(actor_id=actor_id)
+    details = {"resolution": resolution}
+    audit(
+        actor, action="marketplace.report.resolve", target_type="report", target_id=report_id, details=details
+    )
+    return marketplace_service.resolve_report(report_id=report_id, actor_id=actor.id, resolution=resolution)
+
+
+@transactional
+def dismiss_report(
+    *, actor_id: str, report_id: str, resolution: str | None = None
+) -> marketplace_service.ReportView:
+    """Close an open abuse report as unfounded (409 once closed)."""
+    actor = ensure_admin(actor_id=actor_id)
+    details = {"resolution": resolution} if resolution else {}
+    audit(
+        actor, action="marketplace.report.dismiss", target_type="report", target_id=report_id, details=details
+    )
+    return marketplace_service.dismiss_report(report_id=report_id, actor_id=actor.id, resolution=resolution)
+
+
+@transactional
+def set_strategy_hidden(
+    *, actor_id: str, strategy_id: str, hidden: bool, reason: str | None = None
+) -> marketplace_service.ListingView:
+    """Hide a published strategy's listing from everyone but its owner, or restore it."""
+    actor = ensure_admin(actor_id=actor_id)
+    action = "marketplace.strategy.hide" if hidden else "marketplace.strategy.restore"
+    audit(actor, action=action, target_type="strategy", target_id=strategy_id, details=_reason(reason))
+    return marketplace_service.set_listing_hidden(strategy_id=strategy_id, hidden=hidden, actor_id=actor.id)
 
 
 # --- The audit log ------------------------------------------------------------------------------

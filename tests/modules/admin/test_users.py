@@ -120,3 +120,22 @@ def test_the_reason_body_is_optional(client, admin, user, make_post):
     )
     spec = client.get("/api/openapi.json").get_json()
     assert spec["paths"]["/api/admin/users/{user_id}/disable"]["post"]["requestBody"]["required"] is False
+
+
+def test_a_disabled_user_gets_invalid_grant_from_the_oauth2_token_endpoint(client, admin, user):
+    ok(client.post(f"/api/admin/users/{user.id}/disable", headers=admin.headers))
+    for form in (
+        {"grant_type": "password", "username": user.username, "password": user.password},
+        {"grant_type": "refresh_token", "refresh_token": user.refresh_token},
+    ):
+        resp = client.post("/api/auth/token", data=form)
+        assert resp.status_code == 400 and resp.get_json()["error"] == "invalid_grant", resp.get_json()
+
+
+def test_a_deleted_account_is_not_listed_and_cannot_be_disabled(client, admin, make_user):
+    gone = make_user()
+    ok(client.delete("/api/users/me", json={"password": gone.password}, headers=gone.headers))
+    assert gone.id not in {
+        u["id"] for u in ok(client.get("/api/admin/users?page_size=100", headers=admin.headers))
+    }
+    error(client.post(f"/api/admin/users/{gone.id}/disable", headers=admin.headers), 404)
