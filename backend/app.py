@@ -31,6 +31,8 @@ MODULES = (
     "webhooks",
     "marketplace",
     "stream",
+    "dashboard",
+    "admin",
 )
 # Modules that add a `flask <name>` command group (their cli.py defines `cli`).
 CLI_MODULES = ("market",)

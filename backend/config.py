@@ -109,6 +109,7 @@ class Settings:
     AVATAR_MAX_BYTES: int = 1024 * 1024  # an uploaded avatar image (PUT /api/users/me/avatar)
     FORUM_TIP_MAX: str = "10000"  # a Decimal as text; parsed by the forum service
     FORUM_HOT_CANDIDATES: int = 500
+    BACKTEST_MONTHLY_QUOTA: int = 100  # backtests a month the dashboard's stats card counts against
     BOT_LOOKBACK_BARS: int = 300  # trailing bars a bot tick feeds its strategy (>= indicator periods)
     BOT_WARMUP_BARS: int = 200  # history a new bot's strategy may see from before its creation
     BOT_DEFAULT_FEE_BPS: str = "10"  # Decimal text; used when POST /api/bots gives no fee_bps

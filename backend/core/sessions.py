@@ -40,6 +40,7 @@ LOGOUT = "logout"
 REFRESH_REPLAY = "refresh_replay"
 PASSWORD_CHANGE = "password_change"
 ACCOUNT_DELETED = "account_deleted"
+ACCOUNT_DISABLED = "account_disabled"
 
 
 class TokenFamily(db.Model):  # type: ignore[name-defined,misc]

@@ -192,7 +192,11 @@ def test_redis_down_computes_the_answer_directly(app, client, showcase_data, mon
 
 def test_drop_all_and_the_table_map(app):
     assert set(showcase.showcases_reading({"posts"})) == {"forum.hot"}
-    assert set(showcase.showcases_reading({"jobs"})) == {"strategies.recent", "backtests.latest"}
+    assert set(showcase.showcases_reading({"jobs"})) == {
+        "strategies.recent",
+        "backtests.latest",
+        "dashboard.stats",
+    }
     assert set(showcase.showcases_reading({"*"})) == set(
         showcase.showcases_reading({"users", "jobs", "bot_instances"})
     )

@@ -24,6 +24,7 @@ Lifecycle (the `jobs` row is the only status record; modules map it to their wir
                           anything else -> FAILED ``internal_error`` (no details leak)
     reap_stale_jobs()     RUNNING with a stale heartbeat -> requeued (attempts left) or FAILED
                           ``worker_lost``; PENDING never started -> sent again
+    requeue_failed()      FAILED -> PENDING, the same job sent again (an admin's retry)
 
 Postgres is the record; the Celery result backend is not used for state. See ADR 0002 and 0007.
 """
@@ -51,6 +52,7 @@ from backend.core.jobs.runtime import (
     get_job,
     job_kind,
     registered_kinds,
+    requeue_failed,
     start_inline,
     submit,
 )
@@ -79,6 +81,7 @@ __all__ = [
     "job_kind",
     "reap_stale_jobs",
     "registered_kinds",
+    "requeue_failed",
     "start_inline",
     "submit",
 ]

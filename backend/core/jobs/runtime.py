@@ -249,12 +249,12 @@ def execute(job_id: str) -> str | None:
     return SUCCESS
 
 
-def cancel_job(*, job_id: str) -> bool:
+def cancel_job(*, job_id: str, message: str = "Cancelled by the user.") -> bool:
     """Mark a PENDING/RUNNING job CANCELLED in the caller's transaction; return whether it was active.
 
     The work stops at its next progress call, and its ``complete()`` refuses to overwrite this.
     """
-    reason, message = "cancelled", "Cancelled by the user."
+    reason = "cancelled"
     cancelled = db.session.execute(
         update(Job)
         .where(Job.id == job_id, Job.status.in_(ACTIVE))
@@ -273,3 +273,40 @@ def cancel_job(*, job_id: str) -> bool:
         message=message,
     )
     return True
+
+
+def requeue_failed(*, job_id: str) -> bool:
+    """Put a FAILED job of a declared kind back to PENDING in the caller's transaction; send it after commit.
+
+    The same job runs again, so the module rows that point at it (a backtest, a run) are reused
+    and nothing is duplicated: the same guarantee the reaper relies on when it requeues a job
+    whose worker died (a kind's work must be re-runnable). Attempts start again from zero. If
+    the broker refuses the send, the job stays PENDING and the reaper sends it again later.
+    Returns False (and changes nothing) unless the job exists, FAILED, and its kind is declared.
+    """
+    requeued = db.session.execute(
+        update(Job)
+        .where(Job.id == job_id, Job.status == FAILED, Job.kind.in_(list(_KINDS)))
+        .values(
+            status=PENDING,
+            progress=0,
+            attempts=0,
+            error_reason=None,
+            error=None,
+            started_at=None,
+            finished_at=None,
+            heartbeat_at=now_ms(),
+        )
+        .returning(Job.id, Job.kind)
+    ).first()
+    if requeued is None:
+        return False
+    on_commit(lambda: _send_or_leave_to_reaper(job_id, requeued.kind))
+    return True
+
+
+def _send_or_leave_to_reaper(job_id: str, kind: str) -> None:
+    try:
+        send_task(job_id, kind)
+    except Exception as exc:  # noqa: BLE001 - kombu/redis raise several unrelated connection errors
+        logger.warning("could not send requeued job %s (the reaper resends it): %s", job_id, exc)

@@ -1,6 +1,6 @@
 """Errors of the auth module."""
 
-from backend.core.errors import Unauthorized
+from backend.core.errors import Forbidden, Unauthorized
 
 
 class InvalidCredentials(Unauthorized):
@@ -17,3 +17,11 @@ class RefreshTokenReused(Unauthorized):
     reason = "token_revoked"
     code = "auth.refresh_token_reused"
     default_message = "This refresh token was already used; the session has been revoked. Log in again."
+
+
+class AccountDisabled(Forbidden):
+    """Raise when the right credentials (or a refresh token) belong to a user an admin disabled."""
+
+    reason = "account_disabled"
+    code = "auth.account_disabled"
+    default_message = "This account has been disabled by an administrator."

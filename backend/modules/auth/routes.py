@@ -64,6 +64,7 @@ def _not_a_validation_error(response: Response) -> bool:
 @blp.response(200, TokenSchema)
 @blp.alt_response(429, description="Too many attempts (error envelope, Retry-After header).")
 @blp.alt_response(503, description="Too many sign-ins being checked at once (Retry-After header).")
+@blp.alt_response(403, description="The account was disabled by an admin (`account_disabled`).")
 def login(body):
     """Log in with username (or email) and password."""
     return service.login(login=body.get("username") or body["email"], password=body["password"])

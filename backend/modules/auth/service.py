@@ -4,7 +4,8 @@ Every login starts a token family (``fam`` claim), recorded in Postgres by `back
 Refresh rotates: the presented refresh token must be the family's live one; it is swapped for a
 new pair in the same family. Presenting an older refresh token again (a replay) revokes the
 family, so a stolen token is useless once either party refreshes. Logout revokes the presented
-token's family, so the matching access and refresh tokens stop working too.
+token's family, so the matching access and refresh tokens stop working too. A user an admin
+disabled cannot log in or refresh (403 ``account_disabled``); disabling also revokes every family.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from jwt import PyJWTError
 from backend.core import sessions
 from backend.core.db import new_id, now_ms, transactional
 from backend.core.errors import NotFound
-from backend.modules.auth.errors import InvalidCredentials, RefreshTokenReused
+from backend.modules.auth.errors import AccountDisabled, InvalidCredentials, RefreshTokenReused
 from backend.modules.auth.oauth import OAuthError
 from backend.modules.users import service as users_service
 
@@ -76,6 +77,8 @@ def login(*, login: str, password: str) -> TokenPair:
     user = users_service.authenticate(login=login, password=password)
     if user is None:
         raise InvalidCredentials()
+    if user.disabled_at is not None:  # only after the password matched: nothing leaks to guessers
+        raise AccountDisabled()
     return _start_session(user)
 
 
@@ -97,6 +100,8 @@ def refresh(*, claims: dict[str, Any]) -> TokenPair:
 @transactional
 def _rotate(claims: dict[str, Any]) -> TokenPair | None:
     user = users_service.get_user(user_id=str(claims["sub"]))
+    if user.disabled_at is not None:  # disabling revokes the families too; this holds regardless
+        raise AccountDisabled()
     minted = _mint(user, family=str(claims["fam"]), fresh=False)
     rotated = sessions.rotate(
         family_id=str(claims["fam"]),
@@ -130,6 +135,8 @@ def token_grant(*, params: dict[str, str]) -> TokenPair:
             return login(login=params["username"], password=params["password"])
         except InvalidCredentials:
             raise OAuthError("invalid_grant", InvalidCredentials.default_message) from None
+        except AccountDisabled:
+            raise OAuthError("invalid_grant", AccountDisabled.default_message) from None
     try:
         claims = decode_token(params["refresh_token"])
     except (PyJWTError, JWTExtendedException):
@@ -138,5 +145,5 @@ def token_grant(*, params: dict[str, str]) -> TokenPair:
         raise OAuthError("invalid_grant", "This is not a refresh token.")
     try:
         return refresh(claims=claims)
-    except (RefreshTokenReused, NotFound) as exc:  # replayed, revoked, or its user is gone
+    except (RefreshTokenReused, NotFound, AccountDisabled) as exc:  # replayed, revoked, user gone or disabled
         raise OAuthError("invalid_grant", exc.message) from None

@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 from flask import current_app
-from sqlalchemy import Select, select, tuple_
+from sqlalchemy import Select, func, select, tuple_
 from sqlalchemy.orm import defer
 
 from backend.core import jobs
@@ -581,3 +581,15 @@ def run_backtest_sync(
     results.store(row, results.compute(row, results.load_bars(row)))
     ctx.complete()
     return row.id
+
+
+def count_backtests_since(*, since: int, owner_id: str | None) -> int:
+    """Count the backtests submitted at or after ``since`` (Unix ms): the owner's, or with
+    ``owner_id`` None those of published strategies (the dashboard showcase). One COUNT."""
+    stmt = select(func.count()).select_from(Backtest).where(Backtest.created_at >= since)
+    if owner_id is not None:
+        stmt = stmt.where(Backtest.owner_id == owner_id)
+    else:
+        published = [sid for sid, _owner in strategies_service.published_pairs()]
+        stmt = stmt.where(Backtest.strategy_id.in_(published))
+    return int(db.session.scalar(stmt) or 0)

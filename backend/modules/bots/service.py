@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from flask import current_app
-from sqlalchemy import select
+from sqlalchemy import case, func, select
 from sqlalchemy.exc import SQLAlchemyError
 
 from backend.core.db import get_readable_or_404, new_id, now_ms, on_commit, transactional
@@ -399,3 +399,44 @@ def _send_ticks(bot_ids: list[str]) -> None:
     celery = current_app.extensions["celery"]
     for bot_id in bot_ids:
         celery.send_task("bots.tick", kwargs={"bot_id": bot_id})
+
+
+@dataclass(frozen=True)
+class PaperTotals:
+    """Aggregates over a set of live bots (the dashboard's stats card)."""
+
+    bots: int
+    runtime_ms: int  # summed over the bots' running periods, up to now
+    profit: Decimal  # equity (marked like `profit` of a Bot) minus capital, summed
+    profit_at_since: Decimal  # the same at `since`, from each bot's equity curve (0 before its first point)
+
+
+def paper_totals(*, owner_id: str | None, since: int, now: int | None = None) -> PaperTotals:
+    """Return runtime and profit totals of the owner's live bots (public ones when ``owner_id`` is
+    None), and the total profit at ``since``: one aggregate query."""
+    now = now if now is not None else now_ms()
+    b = BotInstance
+    live_ms = case(
+        (b.status == "running", func.greatest(now - func.coalesce(b.running_since, now), 0)), else_=0
+    )
+    marked = case(
+        (b.mark_price.is_(None), func.sign(b.position) * func.abs(b.cost_basis)),
+        else_=b.position * b.mark_price,
+    )
+    then = (
+        select(BotEquity.value)
+        .where(BotEquity.bot_id == b.id, BotEquity.time <= since)
+        .order_by(BotEquity.time.desc())
+        .limit(1)
+        .scalar_subquery()
+    )
+    stmt = select(
+        func.count(),
+        func.coalesce(func.sum(b.run_ms + live_ms), 0),
+        func.coalesce(func.sum(b.cash + marked - b.capital), 0),
+        func.coalesce(func.sum(func.coalesce(then - b.capital, 0)), 0),
+    ).where(b.deleted_at.is_(None), b.owner_id == owner_id if owner_id is not None else b.is_public.is_(True))
+    count, runtime, profit, profit_then = db.session.execute(stmt).one()
+    return PaperTotals(
+        bots=int(count), runtime_ms=int(runtime), profit=Decimal(profit), profit_at_since=Decimal(profit_then)
+    )

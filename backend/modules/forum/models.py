@@ -1,8 +1,10 @@
 """Forum tables: posts, comments, likes, favorites, tips and follows.
 
-Counters on `posts` (likes, comments, tips_total) are changed only by atomic
-``UPDATE ... SET x = x + n`` in the same transaction that inserts or deletes the row they count,
-and only when that insert/delete really happened, so they stay exact under concurrency.
+A post or comment a moderator hid (`hidden_at`) is absent for everyone but the admin console; a
+hidden comment is not counted in `comments_count`. Counters on `posts` (likes, comments,
+tips_total) are changed only by atomic ``UPDATE ... SET x = x + n`` in the same transaction
+that inserts or deletes the row they count, and only when that insert/delete really happened, so
+they stay exact under concurrency.
 """
 
 from __future__ import annotations
@@ -48,6 +50,8 @@ class Post(TimestampMixin, Model):
     attachment_id: Mapped[str | None] = mapped_column(String(36), nullable=True)
     # The KPIs the owning module verified at attach time; never typed by the author.
     attachment_kpis: Mapped[dict[str, Any] | None] = mapped_column(JSONB, nullable=True)
+    # Set by a moderator (moderation.py): a hidden post is absent for everyone but the admin views.
+    hidden_at: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
 
 
 class Comment(Model):
@@ -65,6 +69,7 @@ class Comment(Model):
     )
     content: Mapped[str] = mapped_column(Text, nullable=False)
     created_at: Mapped[int] = mapped_column(BigInteger, nullable=False, default=now_ms)
+    hidden_at: Mapped[int | None] = mapped_column(BigInteger, nullable=True)  # see Post.hidden_at
 
 
 class Like(Model):

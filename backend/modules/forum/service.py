@@ -1,6 +1,7 @@
 """Forum posts and comments: CRUD, hot list, verified attachments.
 
-Likes, favorites, tips and follows live in `social.py`. Counters on posts are only changed by
+Likes, favorites, tips and follows live in `social.py`; moderation (hide/restore, for the admin
+console) is at the end of this file. Counters on posts are only changed by
 atomic increments in the transaction that inserts/deletes the counted row (see models.py).
 """
 
@@ -9,6 +10,8 @@ from __future__ import annotations
 import dataclasses
 import logging
 import math
+from collections.abc import Sequence
+from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any, TypeVar
 
@@ -50,7 +53,7 @@ def _get_or_404(model: type[A], object_id: str, *, error: type[AppError], lock: 
         if looks_like_id(object_id)
         else None
     )
-    if row is None:
+    if row is None or row.hidden_at is not None:  # hidden by a moderator: absent for everyone
         raise error()
     return row
 
@@ -85,6 +88,7 @@ def list_hot(*, limit: int, now: int | None = None) -> list[PostView]:
     size = int(current_app.config["FORUM_HOT_CANDIDATES"])
     rows = db.session.execute(
         select(Post.id, Post.likes_count, Post.comments_count, Post.tips_total, Post.created_at)
+        .where(Post.hidden_at.is_(None))
         .order_by(Post.created_at.desc(), Post.id)
         .limit(size)
     ).all()
@@ -98,7 +102,7 @@ def list_posts(
     *, page: int, page_size: int, tag: str | None = None, author_id: str | None = None
 ) -> Page[PostView]:
     """Return one page of posts, newest first, optionally by tag and/or author."""
-    stmt = select(Post).order_by(Post.created_at.desc(), Post.id)
+    stmt = select(Post).where(Post.hidden_at.is_(None)).order_by(Post.created_at.desc(), Post.id)
     if tag and tag.strip():
         stmt = stmt.where(Post.tags.contains([tag.strip().lower()]))  # tags are stored lower-case
     if author_id:
@@ -224,7 +228,11 @@ def _jsonable(value: Any) -> Any:
 def list_comments(*, post_id: str, page: int, page_size: int) -> Page[CommentView]:
     """Return one page of a post's comments, oldest first."""
     get_post_row(post_id)
-    stmt = select(Comment).where(Comment.post_id == post_id).order_by(Comment.created_at, Comment.id)
+    stmt = (
+        select(Comment)
+        .where(Comment.post_id == post_id, Comment.hidden_at.is_(None))
+        .order_by(Comment.created_at, Comment.id)
+    )
     result = paginate(stmt, page=page, page_size=page_size)
     return Page(items=comment_views(result.items), total=result.total)
 
@@ -258,3 +266,106 @@ def delete_comment(*, actor_id: str, comment_id: str) -> None:
     comment = _authored(Comment, comment_id, actor_id=actor_id, error=CommentNotFound)
     db.session.delete(comment)
     bump_post(comment.post_id, comments_count=Post.comments_count - 1)
+
+
+# --- Moderation (called by the admin console) ---------------------------------------------------
+# A hidden post or comment is absent for everyone, its author included: lists, the hot list, the
+# detail, comments, likes, favorites, tips and profile counts treat it as deleted (404 by id). Only
+# the admin console's views below show it. Hiding keeps the row, so restoring brings back exactly
+# what was there (likes, tips, comments). A hidden comment is not counted in its post's
+# `comments_count` (decremented on hide, incremented on restore, atomically, in the same transaction).
+#
+# The writes are not ``@transactional``: the admin console writes its audit row in the same
+# transaction and commits both.
+
+
+@dataclass(frozen=True)
+class ModerationItem:
+    """A post or comment as the admin console shows it, hidden or not."""
+
+    id: str
+    kind: str  # post | comment
+    post_id: str
+    author_id: str
+    author: str
+    title: str | None  # posts only
+    content: str
+    created_at: int
+    hidden_at: int | None
+
+
+def _get_for_moderation(model: type[A], object_id: str, error: type[AppError]) -> A:
+    row = (
+        db.session.get(model, object_id, with_for_update=True, populate_existing=True)
+        if looks_like_id(object_id)
+        else None
+    )
+    if row is None:
+        raise error()
+    return row
+
+
+def set_post_hidden(*, post_id: str, hidden: bool) -> ModerationItem:
+    """Hide or restore a post (idempotent: hiding a hidden post keeps its first hiding time)."""
+    post = _get_for_moderation(Post, post_id, PostNotFound)
+    post.hidden_at = (post.hidden_at or now_ms()) if hidden else None
+    db.session.flush()
+    return _moderation_items([post])[0]
+
+
+def set_comment_hidden(*, comment_id: str, hidden: bool) -> ModerationItem:
+    """Hide or restore a comment, keeping its post's `comments_count` equal to the visible comments."""
+    comment = _get_for_moderation(Comment, comment_id, CommentNotFound)
+    was_hidden = comment.hidden_at is not None
+    if hidden and not was_hidden:
+        comment.hidden_at = now_ms()
+        bump_post(comment.post_id, comments_count=Post.comments_count - 1)
+    elif not hidden and was_hidden:
+        comment.hidden_at = None
+        bump_post(comment.post_id, comments_count=Post.comments_count + 1)
+    db.session.flush()
+    return _moderation_items([comment])[0]
+
+
+def list_posts_for_moderation(*, hidden: bool | None, page: int, page_size: int) -> Page[ModerationItem]:
+    """Return one page of posts for moderators (hidden ones included), newest first."""
+    stmt = select(Post).order_by(Post.created_at.desc(), Post.id)
+    if hidden is not None:
+        stmt = stmt.where(Post.hidden_at.is_not(None) if hidden else Post.hidden_at.is_(None))
+    result = paginate(stmt, page=page, page_size=page_size)
+    return Page(items=_moderation_items(list(result.items)), total=result.total)
+
+
+def list_comments_for_moderation(
+    *, hidden: bool | None, post_id: str | None, page: int, page_size: int
+) -> Page[ModerationItem]:
+    """Return one page of comments for moderators (hidden ones included), newest first."""
+    stmt = select(Comment).order_by(Comment.created_at.desc(), Comment.id)
+    if hidden is not None:
+        stmt = stmt.where(Comment.hidden_at.is_not(None) if hidden else Comment.hidden_at.is_(None))
+    if post_id is not None:
+        stmt = stmt.where(Comment.post_id == post_id)
+    result = paginate(stmt, page=page, page_size=page_size)
+    return Page(items=_moderation_items(list(result.items)), total=result.total)
+
+
+def _moderation_items(rows: Sequence[Post | Comment]) -> list[ModerationItem]:
+    authors = authors_by_id({r.author_id for r in rows})
+    out = []
+    for row in rows:
+        is_post = isinstance(row, Post)
+        author = authors.get(row.author_id)
+        out.append(
+            ModerationItem(
+                id=row.id,
+                kind="post" if is_post else "comment",
+                post_id=row.id if isinstance(row, Post) else row.post_id,
+                author_id=row.author_id,
+                author=author.name if author else "",
+                title=row.title if isinstance(row, Post) else None,
+                content=row.content,
+                created_at=row.created_at,
+                hidden_at=row.hidden_at,
+            )
+        )
+    return out

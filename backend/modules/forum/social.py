@@ -106,7 +106,7 @@ def list_favorites(*, actor_id: str, page: int, page_size: int) -> Page[PostView
     stmt = (
         select(Post)
         .join(Favorite, Favorite.post_id == Post.id)
-        .where(Favorite.user_id == actor_id)
+        .where(Favorite.user_id == actor_id, Post.hidden_at.is_(None))
         .order_by(Favorite.created_at.desc(), Post.id)
     )
     result = paginate(stmt, page=page, page_size=page_size)
@@ -230,7 +230,9 @@ def get_profile(*, actor_id: str | None, user_id: str) -> ProfileView:
         id=who.id,
         name=who.name,
         avatar=who.avatar,
-        posts=_count(select(func.count()).select_from(Post).where(Post.author_id == user_id)),
+        posts=_count(
+            select(func.count()).select_from(Post).where(Post.author_id == user_id, Post.hidden_at.is_(None))
+        ),
         followers=_followers_of(user_id),
         following=_count(select(func.count()).select_from(Follow).where(Follow.follower_id == user_id)),
         is_following=is_following,

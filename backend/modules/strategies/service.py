@@ -533,3 +533,37 @@ def published_pairs() -> list[tuple[str, str]]:
 def version_content_hash(*, version_id: str) -> str | None:
     """Return the content hash of a strategy version (None if there is no such version)."""
     return db.session.scalar(select(StrategyVersion.content_hash).where(StrategyVersion.id == version_id))
+
+
+@dataclass(frozen=True)
+class MetricAverages:
+    """Averages of the server-computed KPIs of strategies' latest completed backtests."""
+
+    strategies: int  # how many strategies have such a backtest
+    win_rate: float | None  # percent
+    avg_holding_days: float | None
+    sharpe_ratio: float | None
+
+
+def average_metrics(*, owner_id: str | None) -> MetricAverages:
+    """Average win rate, holding time and Sharpe over the owner's live strategies (published ones
+    when ``owner_id`` is None), from `latest_metrics`; an undefined KPI (null) is left out. One query."""
+    m = Strategy.latest_metrics
+    stmt = select(
+        func.count(),
+        func.avg(m["winRate"].as_float()),
+        func.avg(m["avgHoldingDays"].as_float()),
+        func.avg(m["sharpeRatio"].as_float()),
+    ).where(
+        Strategy.deleted_at.is_(None),
+        Strategy.latest_backtest_id.is_not(None),
+        Strategy.owner_id == owner_id if owner_id is not None else Strategy.is_published.is_(True),
+    )
+    count, win_rate, holding, sharpe = db.session.execute(stmt).one()
+
+    def num(value: Any) -> float | None:
+        return None if value is None else float(value)
+
+    return MetricAverages(
+        strategies=int(count), win_rate=num(win_rate), avg_holding_days=num(holding), sharpe_ratio=num(sharpe)
+    )

@@ -45,6 +45,8 @@ class User(TimestampMixin, Model):
     locale: Mapped[str | None] = mapped_column(String(35))  # a BCP 47 tag, e.g. zh-CN
     onboarding_completed_at: Mapped[int | None] = mapped_column(BigInteger)  # ms
     deleted_at: Mapped[int | None] = mapped_column(BigInteger)  # ms; a tombstone when set
+    # Set by an admin (backend/modules/admin): a disabled user cannot log in or refresh.
+    disabled_at: Mapped[int | None] = mapped_column(BigInteger)
 
 
 class UserApiKey(TimestampMixin, Model):

@@ -11,6 +11,7 @@ from sqlalchemy import delete, func, select
 from backend.core import crypto, events, sessions
 from backend.core.db import now_ms, transactional
 from backend.core.jobs.model import Job
+from backend.core.pagination import Page, paginate
 from backend.core.password_gate import hashing_slot
 from backend.core.passwords import hash_password, verify_password
 from backend.extensions import db
@@ -220,6 +221,58 @@ def ensure_user(*, username: str, password: str, is_admin: bool = False) -> User
         )
         db.session.add(user)
         db.session.flush()
+    return user
+
+
+# --- Account state set by the admin console (part of the caller's transaction) -----------------
+
+
+def set_disabled(*, user_id: str, disabled: bool) -> User:
+    """Disable (ending every session at once) or re-enable a user; the caller's transaction commits.
+
+    Not ``@transactional``: the admin console writes its audit row in the same transaction.
+    A disabled user cannot log in or refresh (`backend.modules.auth.service`).
+    """
+    user = db.session.get(User, user_id, with_for_update=True, populate_existing=True)
+    if user is None or user.deleted_at is not None:
+        raise UserNotFound()
+    if disabled:
+        user.disabled_at = user.disabled_at or now_ms()
+        sessions.revoke_user_sessions(user_id=user.id, except_family=None, reason=sessions.ACCOUNT_DISABLED)
+    else:
+        user.disabled_at = None
+    db.session.flush()
+    return user
+
+
+def search_users(
+    *, query: str | None, role: str | None, disabled: bool | None, page: int, page_size: int
+) -> Page[User]:
+    """Return one page of users, newest first: ``query`` matches username or email (substring,
+    case-insensitive), ``role`` is ``admin`` or ``user``, ``disabled`` filters on the flag."""
+    stmt = select(User).where(User.deleted_at.is_(None)).order_by(User.created_at.desc(), User.id)
+    if query and query.strip():
+        pattern = (
+            "%" + query.strip().lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+        )
+        stmt = stmt.where(
+            func.lower(User.username).like(pattern, escape="\\")
+            | func.lower(User.email).like(pattern, escape="\\")
+        )
+    if role is not None:
+        stmt = stmt.where(User.is_admin.is_(role == "admin"))
+    if disabled is not None:
+        stmt = stmt.where(User.disabled_at.is_not(None) if disabled else User.disabled_at.is_(None))
+    return paginate(stmt, page=page, page_size=page_size)
+
+
+def set_admin(*, user_id: str, is_admin: bool) -> User:
+    """Grant or take the admin role; the caller's transaction commits (see `set_disabled`)."""
+    user = db.session.get(User, user_id, with_for_update=True, populate_existing=True)
+    if user is None or user.deleted_at is not None:
+        raise UserNotFound()
+    user.is_admin = is_admin
+    db.session.flush()
     return user
 
 
