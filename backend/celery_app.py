@@ -12,7 +12,7 @@ from celery.signals import worker_process_init
 from flask import Flask
 from kombu import Exchange, Queue
 
-QUEUES = ("default", "backtests", "sweeps", "workflows", "bots", "webhooks")
+from backend.core.queues import QUEUES  # declared once, in core (the admin console reads it too)
 
 # Routing by task-name prefix: a slow backtest never delays a bot tick. A sweep's chunks have a
 # queue of their own, so a 10,000-run sweep never delays a single backtest (docs/backtests.md).

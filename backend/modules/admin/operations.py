@@ -24,14 +24,13 @@ from sqlalchemy import select
 from backend.core import jobs
 from backend.core.db import looks_like_id, transactional
 from backend.core.pagination import Page, paginate
+from backend.core.queues import QUEUES
 from backend.core.redis import cached_call, client_options
 from backend.extensions import db
 from backend.modules.admin.errors import AdminJobNotFound, JobNotActive, JobNotRetryable
 from backend.modules.admin.service import audit, ensure_admin
-
-# The queues a worker consumes (backend/celery_app.py QUEUES); not imported from there because
-# modules do not import the app wiring.
-QUEUES = ("default", "backtests", "sweeps", "workflows", "bots")
+from backend.modules.stream import service as stream_service
+from backend.modules.webhooks import service as webhooks_service
 
 
 @dataclass(frozen=True)
@@ -80,6 +79,20 @@ def _on_broker(read: Any) -> list[int] | None:
         return None
     finally:
         client.close()
+
+
+@dataclass(frozen=True)
+class LiveHealth:
+    """The live parts from [6/7]: open event streams and webhook deliveries."""
+
+    streams: stream_service.StreamHealth
+    webhooks: webhooks_service.DeliveryHealth
+
+
+def live_health(*, actor_id: str) -> LiveHealth:
+    """Return the stream counts (Redis, bounded; null when it is down) and the webhook delivery counts."""
+    ensure_admin(actor_id=actor_id)
+    return LiveHealth(streams=stream_service.stream_health(), webhooks=webhooks_service.delivery_health())
 
 
 def list_jobs(

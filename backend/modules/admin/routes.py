@@ -25,6 +25,7 @@ from backend.modules.admin.schemas import (
     DismissSchema,
     JobQueryArgsSchema,
     JobSchema,
+    LiveHealthSchema,
     ModerationItemSchema,
     ModerationQueryArgsSchema,
     QueuesSchema,
@@ -246,6 +247,14 @@ def restore_strategy(strategy_id: str):
 def queues():
     """Return how many messages wait in each Celery queue (null depths when the broker is down)."""
     return operations.queue_depths(actor_id=current_user_id())
+
+
+@blp.route("/live", methods=["GET"])
+@admin_only
+@blp.response(200, LiveHealthSchema)
+def live():
+    """Return the health of the live parts: open event streams and webhook deliveries by status."""
+    return operations.live_health(actor_id=current_user_id())
 
 
 @blp.route("/jobs", methods=["GET"])

@@ -146,6 +146,38 @@ class QueuesSchema(CamelSchema):
     queues = ma.fields.List(ma.fields.Nested(QueueDepthSchema))
 
 
+class StreamHealthSchema(CamelSchema):
+    """Open event streams over every API and stream process."""
+
+    available = ma.fields.Boolean(metadata={"description": "False when Redis did not answer (counts null)."})
+    open_streams = ma.fields.Integer(allow_none=True)
+    users_streaming = ma.fields.Integer(allow_none=True)
+    watched_markets = ma.fields.Integer(allow_none=True)
+
+
+class WebhookHealthSchema(CamelSchema):
+    """Webhook endpoints and their kept deliveries by status."""
+
+    endpoints = ma.fields.Integer()
+    active_endpoints = ma.fields.Integer()
+    by_status = ma.fields.Dict(
+        keys=ma.fields.String(),
+        values=ma.fields.Integer(),
+        metadata={"description": "pending, sending, retrying, succeeded, failed"},
+    )
+    oldest_due_at = ma.fields.Integer(
+        allow_none=True, metadata={"description": "Unix ms of the earliest next attempt waiting."}
+    )
+    overdue_ms = ma.fields.Integer(metadata={"description": "How late that attempt is (0: none late)."})
+
+
+class LiveHealthSchema(CamelSchema):
+    """The health of streams and webhooks."""
+
+    streams = ma.fields.Nested(StreamHealthSchema)
+    webhooks = ma.fields.Nested(WebhookHealthSchema)
+
+
 class AuditEntrySchema(CamelSchema):
     """One admin action."""
 

@@ -27,7 +27,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from backend.core import events, sessions
 from backend.core.db import now_ms
 from backend.core.errors import AppError, Unavailable
-from backend.core.redis import client_options, get_redis, rkey
+from backend.core.redis import cached_call, client_options, get_redis, rkey
 from backend.domain.marketdata.intervals import INTERVALS
 from backend.extensions import db
 from backend.modules.market import service as market_service
@@ -188,6 +188,11 @@ def _conns_key(user_id: str) -> str:
     return rkey("stream", "conns", user_id)
 
 
+def open_streams_key() -> str:
+    """The sorted set of every open connection (``user:conn``, score = lease expiry in ms)."""
+    return rkey("stream", "open")
+
+
 def markets_key() -> str:
     """The sorted set of watched markets (``SYMBOL:interval``, score = lease expiry in ms)."""
     return rkey("stream", "markets")
@@ -201,6 +206,8 @@ def acquire_slot(user_id: str, conn_id: str) -> None:
     if not got:
         retry = max(1, int(float(current_app.config["STREAM_HEARTBEAT_S"])))
         raise TooManyStreams(details={"limit": cap}, headers={"Retry-After": str(retry)})
+    with contextlib.suppress(redis.RedisError):  # only the operators' count depends on it
+        _redis().zadd(open_streams_key(), {f"{user_id}:{conn_id}": now + lease})
 
 
 def renew(user_id: str, conn_id: str, markets: tuple[tuple[str, str], ...]) -> None:
@@ -209,6 +216,7 @@ def renew(user_id: str, conn_id: str, markets: tuple[tuple[str, str], ...]) -> N
     pipe = _redis().pipeline(transaction=False)
     pipe.zadd(_conns_key(user_id), {conn_id: expiry})
     pipe.pexpire(_conns_key(user_id), lease)
+    pipe.zadd(open_streams_key(), {f"{user_id}:{conn_id}": expiry})
     if markets:
         pipe.zadd(markets_key(), {f"{s}:{i}": expiry for s, i in markets}, gt=True)  # GT still adds new ones
     pipe.execute()
@@ -217,7 +225,10 @@ def renew(user_id: str, conn_id: str, markets: tuple[tuple[str, str], ...]) -> N
 def release_slot(user_id: str, conn_id: str) -> None:
     """Give the slot back (a connection that dies without this frees it when its lease ends)."""
     with contextlib.suppress(redis.RedisError):
-        _redis().zrem(_conns_key(user_id), conn_id)
+        pipe = _redis().pipeline(transaction=False)
+        pipe.zrem(_conns_key(user_id), conn_id)
+        pipe.zrem(open_streams_key(), f"{user_id}:{conn_id}")
+        pipe.execute()
 
 
 def watched_markets() -> list[tuple[str, str]]:
@@ -229,6 +240,33 @@ def watched_markets() -> list[tuple[str, str]]:
         symbol, _, interval = str(member).rpartition(":")
         result.append((symbol, interval))
     return result
+
+
+@dataclass(frozen=True)
+class StreamHealth:
+    """What operators see of the live streams (every API and stream process together)."""
+
+    available: bool  # False when Redis did not answer (then the counts are None)
+    open_streams: int | None
+    users_streaming: int | None
+    watched_markets: int | None
+
+
+def stream_health() -> StreamHealth:
+    """Count open connections and watched markets now (expired leases dropped); one round trip."""
+
+    def read(r: redis.Redis) -> StreamHealth:
+        now = now_ms()
+        pipe = r.pipeline(transaction=False)
+        pipe.zremrangebyscore(open_streams_key(), "-inf", now)
+        pipe.zremrangebyscore(markets_key(), "-inf", now)
+        pipe.zrange(open_streams_key(), 0, -1)
+        pipe.zcard(markets_key())
+        _, _, members, markets = pipe.execute()
+        users = {str(m).partition(":")[0] for m in members}
+        return StreamHealth(True, len(members), len(users), int(markets))
+
+    return cached_call(read, StreamHealth(False, None, None, None))
 
 
 # --- reading --------------------------------------------------------------------------------------

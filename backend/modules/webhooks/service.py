@@ -35,7 +35,11 @@ from backend.modules.webhooks.errors import (
     WebhookNotFound,
 )
 from backend.modules.webhooks.models import (
+    FAILED,
     PENDING,
+    RETRYING,
+    SENDING,
+    SUCCEEDED,
     Webhook,
     WebhookDelivery,
 )
@@ -325,3 +329,34 @@ def deliver(*, delivery_id: str) -> str | None:
 def enqueue_due() -> int:
     """Enqueue every delivery whose retry is due (the beat's task); return how many."""
     return attempts.enqueue_due()
+
+
+# --- health (the admin console's operations view) -------------------------------------------------
+
+
+@dataclass(frozen=True)
+class DeliveryHealth:
+    """Deliveries of every user by status, and how late the oldest waiting one is."""
+
+    endpoints: int
+    active_endpoints: int
+    by_status: dict[str, int]
+    oldest_due_at: int | None  # the earliest next attempt among pending and retrying deliveries
+    overdue_ms: int  # how far behind now that attempt is (0 when none is late)
+
+
+def delivery_health() -> DeliveryHealth:
+    """Return counts over the kept delivery log (two aggregate statements, the status index)."""
+    endpoints, active = db.session.execute(
+        select(func.count(), func.count().filter(Webhook.active.is_(True))).select_from(Webhook)
+    ).one()
+    counts = dict.fromkeys((PENDING, SENDING, RETRYING, SUCCEEDED, FAILED), 0)
+    for status, n in db.session.execute(
+        select(WebhookDelivery.status, func.count()).group_by(WebhookDelivery.status)
+    ):
+        counts[str(status)] = int(n)
+    oldest = db.session.scalar(
+        select(func.min(WebhookDelivery.next_retry_at)).where(WebhookDelivery.status.in_((PENDING, RETRYING)))
+    )
+    overdue = max(0, now_ms() - int(oldest)) if oldest is not None else 0
+    return DeliveryHealth(int(endpoints), int(active), counts, oldest, overdue)

@@ -55,7 +55,7 @@ def test_queue_depths_count_the_waiting_messages_of_every_queue(app, client, adm
             get_redis().delete(key)
     depths = {q["name"]: q["depth"] for q in data["queues"]}
     assert data["available"] is True and depths["bots"] == 3
-    assert set(depths) == {"default", "backtests", "sweeps", "workflows", "bots"}
+    assert set(depths) == {"default", "backtests", "sweeps", "workflows", "bots", "webhooks"}
 
 
 def test_an_unreachable_broker_gives_null_depths_not_an_error(app, client, admin, monkeypatch):
@@ -142,3 +142,82 @@ def test_only_an_active_job_can_be_cancelled(app, client, admin, status):
 def test_unknown_jobs_are_404(client, admin):
     error(client.post(f"/api/admin/jobs/{MISSING}/retry", headers=admin.headers), 404, "not_found")
     error(client.post(f"/api/admin/jobs/{MISSING}/cancel", headers=admin.headers), 404, "not_found")
+
+
+# --- live health (streams and webhooks) -------------------------------------------------------------
+
+
+@transactional
+def _webhook_with_deliveries(owner_id: str, statuses: list[tuple[str, int | None]]) -> str:
+    from backend.core import crypto
+    from backend.modules.webhooks.models import Webhook, WebhookDelivery
+
+    hook = Webhook(
+        owner_id=owner_id,
+        url="https://example.com/h",
+        events=["job.failed"],
+        secret_encrypted=crypto.encrypt("s"),
+    )
+    db.session.add(hook)
+    db.session.flush()
+    for status, next_retry_at in statuses:
+        db.session.add(
+            WebhookDelivery(
+                webhook_id=hook.id,
+                event_id=MISSING,
+                event_type="job.failed",
+                payload="{}",
+                status=status,
+                next_retry_at=next_retry_at,
+            )
+        )
+    return hook.id
+
+
+def test_live_health_counts_open_streams_and_webhook_deliveries(app, client, admin, user, other_user):
+    from backend.modules.stream import service as stream_service
+
+    late = now_ms() - 60_000
+    with app.app_context():
+        _webhook_with_deliveries(
+            user.id, [("succeeded", None), ("failed", None), ("retrying", late), ("pending", late + 1)]
+        )
+        stream_service.acquire_slot(user.id, "c1")
+        stream_service.acquire_slot(user.id, "c2")
+        stream_service.acquire_slot(other_user.id, "c3")
+    try:
+        data = ok(client.get("/api/admin/live", headers=admin.headers))
+    finally:
+        with app.app_context():
+            for uid, conn in ((user.id, "c1"), (user.id, "c2"), (other_user.id, "c3")):
+                stream_service.release_slot(uid, conn)
+    assert data["streams"] == {"available": True, "openStreams": 3, "usersStreaming": 2, "watchedMarkets": 0}
+    hooks = data["webhooks"]
+    assert (hooks["endpoints"], hooks["activeEndpoints"]) == (1, 1)
+    assert hooks["byStatus"] == {"pending": 1, "sending": 0, "retrying": 1, "succeeded": 1, "failed": 1}
+    assert hooks["oldestDueAt"] == late and hooks["overdueMs"] >= 60_000
+    with app.app_context():
+        stream_service.release_slot(user.id, "c1")
+        assert stream_service.stream_health().open_streams == 0  # released ones leave at once
+
+
+def test_live_health_with_redis_down_names_streams_unavailable(app, client, admin):
+    with app.app_context():
+        app.extensions["redis_breaker"].trip(30)
+    try:
+        data = ok(client.get("/api/admin/live", headers=admin.headers))
+    finally:
+        with app.app_context():
+            app.extensions["redis_breaker"].reset()
+    assert data["streams"] == {
+        "available": False,
+        "openStreams": None,
+        "usersStreaming": None,
+        "watchedMarkets": None,
+    }
+    assert data["webhooks"]["byStatus"]["failed"] == 0  # Postgres still answers
+
+
+def test_live_health_is_for_admins_only(client, user):
+    error(client.get("/api/admin/live", headers=user.headers), 403)
+    error(client.get("/api/admin/live"), 401)
