@@ -55,18 +55,13 @@ class WalkForwardSchema(BaseSchema):
     objective = ma.fields.String(load_default="sharpeRatio", validate=validate.OneOf(OBJECTIVES))
 
 
-class RunRequestSchema(BaseSchema):
-    """What every run request names: ``strategy_id`` or ``strategy`` (+ ``symbol``), range in Unix ms,
-    broker settings. A backtest and a sweep extend it."""
+class RunSettingsSchema(BaseSchema):
+    """Where and how a run trades: symbol, interval, range in Unix ms and broker settings.
 
-    class Meta:
-        openapi = {
-            "oneOf": [{"required": ["strategy_id"]}, {"required": ["strategy", "symbol"]}],
-            "not": {"required": ["strategy_id", "strategy"]},
-        }
+    Declared once for every request that runs a backtest: a backtest and a sweep (snake_case, the
+    contract's names) and a marketplace trial (camelCase, as a ``CamelSchema`` subclass).
+    """
 
-    strategy_id = Id()
-    strategy = ma.fields.Nested(InlineStrategySchema)
     symbol = Symbol()
     interval = ma.fields.String(validate=validate.OneOf(INTERVALS))
     start = TimestampMs(validate=validate.Range(min=0, max=MAX_TIME_MS))
@@ -80,6 +75,20 @@ class RunRequestSchema(BaseSchema):
     )
     provider = ma.fields.String(load_default="auto", validate=validate.OneOf(PROVIDERS))
     allow_short = ma.fields.Boolean(load_default=False)
+
+
+class RunRequestSchema(RunSettingsSchema):
+    """What every run request names: ``strategy_id`` or ``strategy`` (+ ``symbol``), range in Unix ms,
+    broker settings. A backtest and a sweep extend it."""
+
+    class Meta:
+        openapi = {
+            "oneOf": [{"required": ["strategy_id"]}, {"required": ["strategy", "symbol"]}],
+            "not": {"required": ["strategy_id", "strategy"]},
+        }
+
+    strategy_id = Id()
+    strategy = ma.fields.Nested(InlineStrategySchema)
     name = ma.fields.String(validate=validate.Length(min=1, max=200))
 
     @ma.validates_schema

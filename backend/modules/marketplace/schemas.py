@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-from decimal import Decimal
-
 import marshmallow as ma
 from marshmallow import EXCLUDE, validate
 
-from backend.core.schemas import BaseSchema, CamelSchema, Id, Money, Symbol, TimestampMs
+from backend.core.schemas import BaseSchema, CamelSchema, Id, Symbol
 from backend.domain.marketdata.intervals import INTERVALS
-from backend.modules.backtests.schemas import MAX_TIME_MS
-from backend.modules.market.sources import PROVIDERS
+from backend.modules.backtests.schemas import RunSettingsSchema
 from backend.modules.marketplace.models import REPORT_REASONS, REPORT_STATUSES
 from backend.modules.marketplace.read_models import DEFAULT_SORT, SORTS
 from backend.modules.strategies.schemas import TAGS
@@ -115,22 +112,11 @@ class ListingDetailSchema(ListingSchema):
     )
 
 
-class TrialSchema(CamelSchema):
-    """POST /api/marketplace/strategies/{id}/trial: where and how to backtest the listed version."""
+class TrialSchema(CamelSchema, RunSettingsSchema):
+    """POST /api/marketplace/strategies/{id}/trial: where and how to backtest the listed version.
 
-    symbol = Symbol()
-    interval = ma.fields.String(validate=validate.OneOf(INTERVALS))
-    start = TimestampMs(validate=validate.Range(min=0, max=MAX_TIME_MS))
-    end = TimestampMs(validate=validate.Range(min=1, max=MAX_TIME_MS))
-    initial_capital = Money(
-        load_default=Decimal(10000), validate=validate.Range(min=Decimal("0.01"), max=Decimal("1e12"))
-    )
-    fee_bps = Money(load_default=Decimal(0), validate=validate.Range(min=0, max=1000, max_inclusive=False))
-    slippage_bps = Money(
-        load_default=Decimal(0), validate=validate.Range(min=0, max=1000, max_inclusive=False)
-    )
-    provider = ma.fields.String(load_default="auto", validate=validate.OneOf(PROVIDERS))
-    allow_short = ma.fields.Boolean(load_default=False)
+    The settings of a backtest request (``RunSettingsSchema``), camelCase on the wire.
+    """
 
 
 class SubmittedSchema(CamelSchema):
