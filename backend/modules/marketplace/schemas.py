@@ -133,14 +133,14 @@ class TrialSchema(CamelSchema):
     allow_short = ma.fields.Boolean(load_default=False)
 
 
-class SubmittedSchema(CamelSchema):
+class TrialSubmittedSchema(CamelSchema):
     """The trial's backtest job (poll GET /api/backtests/job/{jobId})."""
 
     job_id = ma.fields.String()
     backtest_id = ma.fields.String()
 
 
-class FollowStateSchema(CamelSchema):
+class ListingFollowStateSchema(CamelSchema):
     """Whether I follow the strategy, and its follower count."""
 
     following = ma.fields.Boolean()
