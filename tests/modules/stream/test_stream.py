@@ -186,6 +186,19 @@ def test_the_document_states_the_topics_grammar(app, client, user):
     stream.close()
 
 
+def test_the_ticket_links_to_the_stream(app, client, user):
+    # An OpenAPI link, so Schemathesis' stateful phase opens real streams (bounded in schemathesis.toml).
+    spec = app.test_client().get("/api/openapi.json").get_json()
+    link = spec["paths"]["/api/stream/ticket"]["post"]["responses"]["201"]["links"]["OpenStream"]
+    assert link["operationRef"] == "#/paths/~1api~1stream/get"
+    assert "get" in spec["paths"]["/api/stream"]
+    body = client.post("/api/stream/ticket", headers=user.headers).get_json()
+    value = body
+    for step in link["parameters"]["ticket"].removeprefix("$response.body#/").split("/"):
+        value = value[step]
+    Stream(client.get(f"/api/stream?topics=jobs&ticket={value}", buffered=False)).close()
+
+
 def test_missing_topics_is_422(client, user):
     body = error(client.get(f"/api/stream?ticket={ticket(client, user)}"), 422)
     assert "topics" in body["details"]["fields"]
