@@ -52,25 +52,35 @@ def error_response(
 # or a raw OpenAPI dict; None when a response has no body.
 DocSchema: TypeAlias = ma.Schema | type[ma.Schema] | str | dict[str, Any] | None
 
-_doc_wrappers: dict[str, type[ma.Schema]] = {}
+_doc_wrappers: dict[str, tuple[type[ma.Schema], type[ma.Schema]]] = {}  # name: (payload, wrapper)
 
 
 def _wrapper_schema(schema: ma.Schema) -> type[ma.Schema]:
     many = bool(getattr(schema, "many", False))
-    name = f"{type(schema).__name__.removesuffix('Schema')}{'List' if many else ''}Envelope"
-    if name not in _doc_wrappers:
-        inner = type(schema)
-        _doc_wrappers[name] = type(
-            name,
-            (ma.Schema,),
-            {
-                "code": ma.fields.Integer(metadata={"example": 0}),
-                "message": ma.fields.String(metadata={"example": "ok"}),
-                "data": ma.fields.List(ma.fields.Nested(inner)) if many else ma.fields.Nested(inner),
-                "request_id": ma.fields.String(),
-            },
-        )
-    return _doc_wrappers[name]
+    inner = type(schema)
+    name = f"{inner.__name__.removesuffix('Schema')}{'List' if many else ''}Envelope"
+    if name in _doc_wrappers:
+        payload, wrapper = _doc_wrappers[name]
+        if payload is not inner:
+            # One component per name: the second operation would be documented with the first
+            # schema's fields (Schemathesis found marketplace's trial answer documented as backtests').
+            raise TypeError(
+                f"Two response schemas are named {inner.__name__} ({payload.__module__} and "
+                f"{inner.__module__}); the OpenAPI document names components by class: rename one."
+            )
+        return wrapper
+    wrapper = type(
+        name,
+        (ma.Schema,),
+        {
+            "code": ma.fields.Integer(metadata={"example": 0}),
+            "message": ma.fields.String(metadata={"example": "ok"}),
+            "data": ma.fields.List(ma.fields.Nested(inner)) if many else ma.fields.Nested(inner),
+            "request_id": ma.fields.String(),
+        },
+    )
+    _doc_wrappers[name] = (inner, wrapper)
+    return wrapper
 
 
 # flask-smorest ships no type information, so its classes are `Any` to mypy.

@@ -131,3 +131,24 @@ def test_cors_allows_the_dev_frontend(client):
     assert resp.headers["Access-Control-Allow-Origin"] == "http://localhost:5173"
     other = client.get("/api/health", headers={"Origin": "http://evil.example"})
     assert "Access-Control-Allow-Origin" not in other.headers
+
+
+def test_two_response_schemas_with_one_name_are_refused():
+    # The document names components by class: marketplace's `SubmittedSchema` (camelCase) was
+    # documented with backtests' (snake_case) fields until Schemathesis compared the answers.
+    import marshmallow as ma
+
+    from backend.core import envelope
+
+    class SameNameSchema(ma.Schema):
+        a = ma.fields.String()
+
+    first = SameNameSchema
+    assert EnvelopeBlueprint._make_doc_response_schema(first()) is envelope._wrapper_schema(first())
+
+    class SameNameSchema(ma.Schema):  # type: ignore[no-redef]  # another module's class, same name
+        b = ma.fields.String()
+
+    with pytest.raises(TypeError, match="named SameNameSchema"):
+        EnvelopeBlueprint._make_doc_response_schema(SameNameSchema())
+    envelope._doc_wrappers.pop("SameNameEnvelope")

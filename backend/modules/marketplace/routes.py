@@ -11,14 +11,14 @@ from backend.core.pagination import PageArgs, paginated
 from backend.modules.marketplace import service
 from backend.modules.marketplace.schemas import (
     BrowseArgsSchema,
-    FollowStateSchema,
     ListingDetailSchema,
+    ListingFollowStateSchema,
     ListingSchema,
     PublishSchema,
     ReportCreateSchema,
     ReportSchema,
-    SubmittedSchema,
     TrialSchema,
+    TrialSubmittedSchema,
 )
 from backend.modules.strategies.schemas import StrategyDetailSchema
 
@@ -79,8 +79,8 @@ class ListingById(MethodView):
 
 @blp.route("/strategies/<id:strategy_id>/trial", methods=["POST"])
 @jwt_required()
-@blp.arguments(TrialSchema)
-@blp.response(202, SubmittedSchema)
+@blp.arguments(TrialSchema, required=False)  # every field is optional: no body is the defaults
+@blp.response(202, TrialSubmittedSchema)
 def trial(body, strategy_id: str):
     """Backtest the listed version on my symbol or range (my backtest; nothing is copied).
 
@@ -105,13 +105,13 @@ class FollowListing(MethodView):
     """Following a listed strategy."""
 
     @jwt_required()
-    @blp.response(200, FollowStateSchema)
+    @blp.response(200, ListingFollowStateSchema)
     def post(self, strategy_id: str):
         """Follow a listed strategy (again: no change; my own: 422)."""
         return service.follow_strategy(actor_id=current_user_id(), strategy_id=strategy_id)
 
     @jwt_required()
-    @blp.response(200, FollowStateSchema)
+    @blp.response(200, ListingFollowStateSchema)
     def delete(self, strategy_id: str):
         """Stop following a listed strategy."""
         return service.unfollow_strategy(actor_id=current_user_id(), strategy_id=strategy_id)

@@ -119,14 +119,14 @@ class TrialSchema(CamelSchema, RunSettingsSchema):
     """
 
 
-class SubmittedSchema(CamelSchema):
+class TrialSubmittedSchema(CamelSchema):
     """The trial's backtest job (poll GET /api/backtests/job/{jobId})."""
 
     job_id = ma.fields.String()
     backtest_id = ma.fields.String()
 
 
-class FollowStateSchema(CamelSchema):
+class ListingFollowStateSchema(CamelSchema):
     """Whether I follow the strategy, and its follower count."""
 
     following = ma.fields.Boolean()

@@ -28,6 +28,13 @@ blp = EnvelopeBlueprint(
     "a single-use ticket.",
 )
 
+# The ticket opens GET /api/stream (an OpenAPI link: clients and Schemathesis' stateful phase follow it).
+TICKET_LINK = {
+    "operationRef": "#/paths/~1api~1stream/get",
+    "parameters": {"ticket": "$response.body#/data/ticket"},
+    "description": "Open the stream with this ticket (`?ticket=`), once, within `expiresAt`.",
+}
+
 # /ws/market is a plain Flask route (flask-sock), outside the OpenAPI document.
 ws_bp = Blueprint("stream_ws", __name__)
 sock = Sock()
@@ -36,7 +43,12 @@ sock = Sock()
 @blp.route("/ticket", methods=["POST"])
 @jwt_required()
 @blp.response(201, TicketSchema)
-@blp.doc(responses={"401": {"description": "No valid access token."}})
+@blp.doc(
+    responses={
+        201: {"links": {"OpenStream": TICKET_LINK}},
+        "401": {"description": "No valid access token."},
+    }
+)
 def ticket():
     """Get a single-use stream ticket (valid STREAM_TICKET_TTL_S seconds), bound to this session."""
     claims = token_claims()

@@ -6,6 +6,14 @@ import marshmallow as ma
 from marshmallow import validate
 
 from backend.core.schemas import BaseSchema, CamelSchema, TimestampMs
+from backend.domain.marketdata.intervals import INTERVALS
+
+# One topic: a user topic, or `market:<SYMBOL>:<interval>` (the symbol as `core.schemas.Symbol` takes
+# it, a TradingView `EXCHANGE:` prefix included). Whether the symbol exists and has bars of that
+# interval is stored data, and STREAM_MAX_TOPICS configuration: the service checks those (422).
+_TOPIC = rf"(?:jobs|bots|notifications|market:[A-Za-z0-9._:/-]{{1,32}}:(?:{'|'.join(INTERVALS)}))"
+# Comma-separated, spaces allowed around each topic (the service strips them); no empty topic.
+TOPICS_PATTERN = rf"^ *{_TOPIC} *(?:, *{_TOPIC} *)*$"
 
 
 class TicketSchema(CamelSchema):
@@ -22,9 +30,18 @@ class StreamQueryArgsSchema(BaseSchema):
 
     topics = ma.fields.String(
         required=True,
-        validate=validate.Length(min=1, max=1000),
+        validate=[
+            validate.Length(min=1, max=1000),
+            validate.Regexp(
+                TOPICS_PATTERN,
+                error="Comma-separated topics: jobs, bots, notifications or market:<SYMBOL>:<interval>, "
+                f"interval one of {', '.join(INTERVALS)}.",
+            ),
+        ],
         metadata={
-            "description": "Comma-separated: `jobs`, `bots`, `notifications`, `market:<SYMBOL>:<interval>`.",
+            "description": "Comma-separated: `jobs`, `bots`, `notifications`, `market:<SYMBOL>:<interval>` "
+            f"(interval one of {', '.join(INTERVALS)}). The symbol must exist and have bars of that "
+            "interval, and a stream follows at most STREAM_MAX_TOPICS topics (422 otherwise).",
             "example": "jobs,bots,market:BTCUSDT:1m",
         },
     )

@@ -103,6 +103,16 @@ def test_a_bad_page_is_422(client, user, completed, query):
     assert fields(client.get(f"/api/backtests/{ids['backtest_id']}/trades?{query}", headers=user.headers))
 
 
+@pytest.mark.parametrize("page", [2**28, 2121108829555, 2**62, 2**63 + 5])
+def test_a_page_far_beyond_the_fills_is_empty(client, user, completed, page):
+    # Schemathesis (2026-11-30): page=2121108829555 was a 500 (the round trip's byte offset overflowed
+    # PostgreSQL's integer inside substring()).
+    ids, fills = completed
+    resp = client.get(f"/api/backtests/{ids['backtest_id']}/trades?page={page}", headers=user.headers)
+    assert resp.status_code == 200 and resp.get_json()["data"] == []
+    assert json.loads(resp.headers["X-Pagination"])["total"] == len(fills)
+
+
 def test_a_run_without_a_result_has_no_fills(client, user, run_backtest, monkeypatch):
     hold_jobs(monkeypatch)  # the run stays queued
     ids = run_backtest(user, strategy={"kind": "rsi"}, symbol="BTCUSDT").get_json()["data"]

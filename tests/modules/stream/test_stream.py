@@ -156,6 +156,49 @@ def test_bad_topics_are_422_naming_the_field(client, user, topics):
     Stream(client.get(f"/api/stream?topics=jobs&ticket={value}", buffered=False)).close()  # still valid
 
 
+def test_the_document_states_the_topics_grammar(app, client, user):
+    # Schemathesis (2026-11-30): `topics=000...` was a valid string in the document and a 422 here.
+    from jsonschema_rs import Draft4Validator
+
+    spec = app.test_client().get("/api/openapi.json").get_json()
+    (param,) = [p for p in spec["paths"]["/api/stream"]["get"]["parameters"] if p["name"] == "topics"]
+    validator = Draft4Validator(param["schema"])
+    for good in ("jobs", "jobs, bots,notifications", "market:BTCUSDT:1m", "market:BINANCE:btcusdt:4h"):
+        assert validator.is_valid(good), good
+    for bad in (
+        "0" * 64,
+        "weather",
+        "jobs,",
+        "jobs,,bots",
+        "market:BTCUSDT",
+        "market:BTCUSDT:7m",
+        "market::1m",
+    ):
+        assert not validator.is_valid(bad), bad
+        body = error(client.get(f"/api/stream?topics={bad}&ticket={ticket(client, user)}"), 422)
+        assert "topics" in body["details"]["fields"]
+    # What the pattern cannot know: whether the symbol exists (stored data; schemathesis.toml).
+    assert validator.is_valid("market:NOPE:1m")
+    error(client.get(f"/api/stream?topics=market:NOPE:1m&ticket={ticket(client, user)}"), 422)
+    stream = Stream(
+        client.get(f"/api/stream?topics=jobs, bots&ticket={ticket(client, user)}", buffered=False)
+    )
+    stream.close()
+
+
+def test_the_ticket_links_to_the_stream(app, client, user):
+    # An OpenAPI link, so Schemathesis' stateful phase opens real streams (bounded in schemathesis.toml).
+    spec = app.test_client().get("/api/openapi.json").get_json()
+    link = spec["paths"]["/api/stream/ticket"]["post"]["responses"]["201"]["links"]["OpenStream"]
+    assert link["operationRef"] == "#/paths/~1api~1stream/get"
+    assert "get" in spec["paths"]["/api/stream"]
+    body = client.post("/api/stream/ticket", headers=user.headers).get_json()
+    value = body
+    for step in link["parameters"]["ticket"].removeprefix("$response.body#/").split("/"):
+        value = value[step]
+    Stream(client.get(f"/api/stream?topics=jobs&ticket={value}", buffered=False)).close()
+
+
 def test_missing_topics_is_422(client, user):
     body = error(client.get(f"/api/stream?ticket={ticket(client, user)}"), 422)
     assert "topics" in body["details"]["fields"]
