@@ -7,7 +7,9 @@ schema (and `service.avatar_url`) dump it exactly as they dump a `User`.
 
 from __future__ import annotations
 
-from sqlalchemy import Row, bindparam, select
+from typing import Any
+
+from sqlalchemy import bindparam, select
 
 from backend.extensions import db
 from backend.modules.users.errors import UserNotFound
@@ -29,8 +31,11 @@ _PROFILE = select(
 ).where(User.id == bindparam("user_id"), User.deleted_at.is_(None))
 
 
-def profile(*, user_id: str) -> Row[tuple[object, ...]]:
-    """Return the profile row of a live user (a deleted or unknown account is a 404)."""
+def profile(*, user_id: str) -> Any:
+    """Return the profile row of a live user (a deleted or unknown account is a 404).
+
+    A SQLAlchemy ``Row`` with `User`'s attribute names (typed ``Any``: it stands in for a `User`).
+    """
     row = db.session.execute(_PROFILE, {"user_id": user_id}).first()
     if row is None:
         raise UserNotFound()
