@@ -5,8 +5,6 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from flask_cors import CORS
-from flask_jwt_extended import JWTManager
-from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
 from flask_migrate import Migrate
 from flask_sqlalchemy import SQLAlchemy
@@ -15,6 +13,8 @@ from sqlalchemy import MetaData
 from sqlalchemy.orm import DeclarativeBase
 
 from backend.core.envelope import EnvelopeApi
+from backend.core.jwt_cache import CachingJWTManager
+from backend.core.ratelimit import QuietLimiter
 
 # Stable constraint names so Alembic migrations are reproducible.
 NAMING_CONVENTION = {
@@ -58,7 +58,7 @@ else:
     Model = db.Model
 
 migrate = Migrate()
-jwt = JWTManager()
+jwt = CachingJWTManager()
 api = EnvelopeApi()
 cors = CORS()
-limiter = Limiter(key_func=get_remote_address, default_limits=[])
+limiter = QuietLimiter(key_func=get_remote_address, default_limits=[])

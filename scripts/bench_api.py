@@ -20,7 +20,8 @@ What runs (all on loopback, bounded in time and requests):
    revocation check, pool pre-ping, rollbacks, SQL, ORM, marshmallow, envelope).
 
 Usage: ``.venv/bin/python -m scripts.bench_api [--workers 2 --threads 4] [--rounds 2]
-[--duration 3] [--sweep "gthread:2x4,sync:5"] [--profile-requests 200] [--no-write]``
+[--duration 3] [--sweep "gthread:2x4,sync:5"] [--profile-requests 200] [--endpoints /api/users/me,...]
+[--no-write]``; a quick look: ``--rounds 1 --sweep "" --profile-requests 0 --no-write``
 """
 
 from __future__ import annotations
@@ -758,6 +759,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--sweep", default=DEFAULT_SWEEP, help='configs, e.g. "gthread:2x4,sync:5"; "" skips')
     parser.add_argument("--sweep-rounds", type=int, default=2)
     parser.add_argument("--profile-requests", type=int, default=200, help="0 skips the profile")
+    parser.add_argument(
+        "--endpoints",
+        default="",
+        help='comma-separated paths to measure (default: all), e.g. "/api/users/me"',
+    )
     parser.add_argument("--no-write", action="store_true")
     args = parser.parse_args(argv)
 
@@ -771,6 +777,9 @@ def main(argv: list[str] | None = None) -> int:
         "max_requests": args.max_requests,
     }
     endpoints = [(p, False) for p in ANONYMOUS] + [(p, True) for p in AUTHENTICATED]
+    if args.endpoints:
+        wanted = set(args.endpoints.split(","))
+        endpoints = [(p, a) for p, a in endpoints if p in wanted]
     when = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
     sweep: list[tuple[ServerConfig, list[Measured]]] = []
     bare_ms: float | None = None

@@ -13,7 +13,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Flask, Response
+from flask import Flask, Request, Response, current_app
+from flask.sessions import SessionInterface, SessionMixin
 from flask_jwt_extended import get_jwt, get_jwt_identity, verify_jwt_in_request
 from jwt.exceptions import InvalidTokenError, MissingRequiredClaimError
 
@@ -84,14 +85,35 @@ def _unauthorized(reason: str, message: str) -> Response:
     return response
 
 
+class NoCookieSessions(SessionInterface):
+    """Flask's cookie session, switched off: every request is authenticated by its bearer token alone.
+
+    Nothing in the app reads or writes `flask.session`; Flask's default interface still builds a
+    signing serializer and looks for the cookie on every request. `open_session` returning None
+    gives each request Flask's `NullSession` (any write to it raises), and nothing is saved.
+    """
+
+    def open_session(self, app: Flask, request: Request) -> SessionMixin | None:
+        return None
+
+    def save_session(self, app: Flask, session: SessionMixin, response: Response) -> None:
+        return None
+
+
 def init_jwt_callbacks(app: Flask) -> None:
-    """Make every flask-jwt-extended failure a 401 in the error envelope (never `{"msg": ...}`)."""
+    """Make every flask-jwt-extended failure a 401 in the error envelope (never `{"msg": ...}`).
+
+    Also switches off Flask's cookie session (`NoCookieSessions`): tokens are the only credential.
+    """
+    app.session_interface = NoCookieSessions()
 
     @jwt.decode_key_loader
     def _decode_key(_header: dict[str, Any], unverified: dict[str, Any]) -> str:
         # Runs before the signature check; a token failing it is "token_invalid" either way.
+        # The serving app's key (the extension is shared by every app of the process), which is
+        # also the key `backend.core.jwt_cache` files verified tokens under.
         check_required_claims(unverified)
-        return str(app.config["JWT_SECRET_KEY"])
+        return str(current_app.config["JWT_SECRET_KEY"])
 
     @jwt.token_in_blocklist_loader
     def _check_blocklist(_header: dict[str, Any], payload: dict[str, Any]) -> bool:

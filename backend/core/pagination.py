@@ -39,12 +39,24 @@ _MAX_OFFSET = 2**62
 
 
 def paginate(stmt: Select[Any], *, page: int, page_size: int) -> Page[Any]:
-    """Run `stmt` for one page (1-based) and count the whole result."""
-    total = int(db.session.scalar(select(func.count()).select_from(stmt.order_by(None).subquery())) or 0)
+    """Run `stmt` for one page (1-based) and count the whole result.
+
+    The page is read first: a page that is neither empty nor full is the last one, so the total
+    is its offset plus its length and the COUNT query is skipped (one round trip instead of two
+    for the usual short list).
+    """
     offset = (page - 1) * page_size
-    if offset >= total or offset > _MAX_OFFSET:
-        return Page(items=[], total=total)
-    return Page(items=db.session.scalars(stmt.limit(page_size).offset(offset)).all(), total=total)
+    if offset > _MAX_OFFSET:
+        return Page(items=[], total=_count(stmt))
+    items = db.session.scalars(stmt.limit(page_size).offset(offset)).all()
+    if 0 < len(items) < page_size:
+        return Page(items=items, total=offset + len(items))
+    total = _count(stmt)
+    return Page(items=items if offset < total else [], total=total)
+
+
+def _count(stmt: Select[Any]) -> int:
+    return int(db.session.scalar(select(func.count()).select_from(stmt.order_by(None).subquery())) or 0)
 
 
 class PageArgs(TypedDict):

@@ -18,6 +18,36 @@ def test_pages_and_total(app, make_user):
     assert [u.username for u in last.items] == names[4:]
 
 
+def test_every_page_has_the_true_total_and_a_short_page_needs_no_count(app, make_user):
+    from sqlalchemy import event
+
+    from backend.extensions import db
+
+    names = sorted(make_user().username for _ in range(5))
+    stmt = select(User).where(User.username.in_(names)).order_by(User.username)
+    statements: list[str] = []
+
+    def seen(_conn, _cursor, statement, *_args):
+        statements.append(statement)
+
+    event.listen(db.engine, "before_cursor_execute", seen)
+    try:
+        pages = {
+            (page, size): paginate(stmt, page=page, page_size=size)
+            for page, size in [(1, 2), (2, 2), (3, 2), (4, 2), (1, 5), (1, 10), (2, 5)]
+        }
+        statements.clear()
+        short = paginate(stmt, page=3, page_size=2)
+    finally:
+        event.remove(db.engine, "before_cursor_execute", seen)
+    assert {k: p.total for k, p in pages.items()} == dict.fromkeys(pages, 5)
+    assert {k: [u.username for u in p.items] for k, p in pages.items()} == {
+        (1, 2): names[:2], (2, 2): names[2:4], (3, 2): names[4:], (4, 2): [],
+        (1, 5): names, (1, 10): names, (2, 5): [],
+    }  # fmt: skip
+    assert short.total == 5 and len(statements) == 1 and "count" not in statements[0].lower()
+
+
 def test_a_page_beyond_bigint_offsets_is_empty_not_an_error(app, make_user):
     make_user()
     page = paginate(select(User), page=10**18, page_size=100)

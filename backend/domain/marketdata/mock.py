@@ -36,6 +36,7 @@ _MINUTES = 1440
 _KNOT_DAYS = 32
 _OCTAVES = ((1, 0.45), (4, 0.6), (16, 0.65))  # (period in knots, weight) of the knot-level noise
 _CHUNK_DAYS = 128  # days generated per pass, bounds memory for long daily requests
+_MINUTE_CHUNK_DAYS = 16  # days of 1m bars generated per pass into the preallocated output
 _STREAM_KNOT, _STREAM_BLOCK, _STREAM_DAY = 1, 2, 3
 
 
@@ -131,11 +132,11 @@ class MockProvider:
         if lo >= hi:
             return Bars.empty()
         first_day, last_day = lo // DAY_MS, (hi - 1) // DAY_MS
-        # 1m output is as large as the work itself, so only aggregated intervals are chunked.
-        chunk = last_day - first_day + 1 if step == MINUTE_MS else _CHUNK_DAYS
+        if step == MINUTE_MS:
+            return self._minute_range(spec, first_day, last_day).between(lo, hi)
         parts = []
-        for day0 in range(first_day, last_day + 1, chunk):
-            days = np.arange(day0, min(day0 + chunk, last_day + 1), dtype=np.int64)
+        for day0 in range(first_day, last_day + 1, _CHUNK_DAYS):
+            days = np.arange(day0, min(day0 + _CHUNK_DAYS, last_day + 1), dtype=np.int64)
             parts.append(self._aggregate(self._minute_bars(spec, days), step // MINUTE_MS).between(lo, hi))
         if len(parts) == 1:
             return parts[0]
@@ -179,6 +180,27 @@ class MockProvider:
         path = np.concatenate(blocks)
         anchors: np.ndarray = path[days - first_knot * _KNOT_DAYS]
         return anchors
+
+    def _minute_range(self, spec: MockSpec, first_day: int, last_day: int) -> Bars:
+        """Return every 1m bar of the UTC days ``first_day..last_day``, generated a few days at a time.
+
+        The columns are allocated once at their final size and each block of ``_MINUTE_CHUNK_DAYS``
+        days is generated and copied in, so the generator's temporaries (about ten arrays the size
+        of its block) stay a few MB instead of a multiple of the output. Each day is computed from
+        its own random stream and the anchors of whole knot blocks, so the bars are bit-identical
+        to generating every day in one pass.
+        """
+        n_days = last_day - first_day + 1
+        cols = {
+            f: np.empty(n_days * _MINUTES, dtype=np.int64 if f == "time" else np.float64) for f in _COLUMNS
+        }
+        for day0 in range(first_day, last_day + 1, _MINUTE_CHUNK_DAYS):
+            days = np.arange(day0, min(day0 + _MINUTE_CHUNK_DAYS, last_day + 1), dtype=np.int64)
+            part = self._minute_bars(spec, days)
+            at = (day0 - first_day) * _MINUTES
+            for f in _COLUMNS:
+                cols[f][at : at + len(part)] = getattr(part, f)
+        return Bars.from_arrays(*(cols[f] for f in _COLUMNS))
 
     def _minute_bars(self, spec: MockSpec, days: np.ndarray) -> Bars:
         """Return every 1m bar of the given whole UTC days (n_days * 1440 bars)."""

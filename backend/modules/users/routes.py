@@ -8,7 +8,7 @@ from flask_jwt_extended import jwt_required
 from backend.core.auth import current_user_id, token_claims
 from backend.core.envelope import EnvelopeBlueprint
 from backend.modules.files.service import refuse_other_parts
-from backend.modules.users import identicon, service
+from backend.modules.users import identicon, read_models, service
 from backend.modules.users.errors import UserNotFound
 from backend.modules.users.schemas import (
     AVATAR_TYPES,
@@ -31,7 +31,7 @@ blp = EnvelopeBlueprint("users", __name__, url_prefix="/api/users", description=
 @blp.response(200, UserSchema)
 def get_me():
     """Return the caller's profile."""
-    return service.get_user(user_id=current_user_id())
+    return read_models.profile(user_id=current_user_id())
 
 
 @blp.route("/me", methods=["PATCH"])

@@ -31,6 +31,23 @@ def test_a_bar_is_identical_whatever_range_it_was_requested_in(interval):
     assert same(narrow, other_instance)
 
 
+def test_1m_bars_generated_in_blocks_are_those_of_one_pass():
+    # 77 days: several generation blocks, a partial first day; compared with every day in one pass
+    # and with the digest the one-pass generator gave before blocks existed (bit for bit).
+    import hashlib
+
+    p = provider()
+    start, end = T0 - 37 * D + 12345, T0 + 40 * D
+    bars = p.get_bars("BTCUSDT", "1m", start, end)
+    days = np.arange(start // D, (end - 1) // D + 1, dtype=np.int64)
+    one_pass = p._minute_bars(MOCK_SPECS["BTCUSDT"], days).between(start, end)
+    assert len(bars) == 110_879 and same(bars, one_pass)
+    digest = hashlib.sha256()
+    for f in ("time", "open", "high", "low", "close", "volume"):
+        digest.update(getattr(bars, f).tobytes())
+    assert digest.hexdigest() == "e60b6e44719e742a6a77bfd6db38a2d2d43f0beea831415ca2265eb190cbe5fb"
+
+
 def test_minute_by_minute_ticks_see_the_backtest_history():
     p = provider()
     history = p.get_bars("BTCUSDT", "1m", T0, T0 + 30 * M)

@@ -1,0 +1,74 @@
+"""A JWTManager that verifies each distinct token once per process, not once per request.
+
+flask-jwt-extended decodes a token three times per request (unverified claims for the key
+loader, the unverified header, then the verified decode), and PyJWT checks every base64 character
+in Python each time: about a third of an authenticated read's own CPU on the hot paths
+(docs/performance.md, section api). A client sends the same access token on every request until
+it expires, so the outcome of verifying it is remembered: the verified claims are kept per token
+string (signature included) and per verification setting (secret, algorithms, audience, issuer,
+leeway), and a later request with the same token gets a copy of them as long as the token has not
+expired (checked on every request, with PyJWT's rule and leeway). ``nbf`` and ``iat`` can only
+become more valid with time, so they need no re-check.
+
+Only successful verifications are kept: a malformed, forged, expired or otherwise refused token
+goes through the full decode every time and fails exactly as before (same exceptions, same 401
+envelopes). The revocation check (`backend.core.sessions.is_active`) is not part of this and still
+runs on every request. The cache is bounded (``MAX_TOKENS``; emptied when full).
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from flask_jwt_extended import JWTManager
+from flask_jwt_extended.config import config
+
+MAX_TOKENS = 4096
+
+
+class CachingJWTManager(JWTManager):
+    """`JWTManager` whose token decode remembers verified tokens (see the module docstring)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._verified: dict[tuple[Any, ...], dict[str, Any]] = {}
+
+    def clear_verified(self) -> None:
+        """Forget every remembered token (tests; after rotating JWT_SECRET_KEY nothing else is needed)."""
+        self._verified.clear()
+
+    def _decode_jwt_from_config(
+        self, encoded_token: str, csrf_value: str | None = None, allow_expired: bool = False
+    ) -> dict[str, Any]:
+        key = (
+            encoded_token,
+            csrf_value,
+            allow_expired,
+            config.decode_key,
+            tuple(config.decode_algorithms),
+            repr(config.decode_audience),
+            config.decode_issuer,
+            config.leeway,
+            config.identity_claim_key,
+            config.verify_sub,
+        )
+        claims = self._verified.get(key)
+        if claims is not None:
+            if allow_expired or _not_expired(claims, config.leeway):
+                return dict(claims)
+            self._verified.pop(key, None)
+        decoded: dict[str, Any] = super()._decode_jwt_from_config(encoded_token, csrf_value, allow_expired)
+        if len(self._verified) >= MAX_TOKENS:
+            self._verified.clear()
+        self._verified[key] = dict(decoded)
+        return decoded
+
+
+def _not_expired(claims: dict[str, Any], leeway: Any) -> bool:
+    """PyJWT's expiry rule: expired when ``exp <= now - leeway``."""
+    exp = claims.get("exp")
+    if exp is None:  # never stored (REQUIRED_CLAIMS), but a token without exp is never expired to PyJWT
+        return True
+    seconds = leeway.total_seconds() if hasattr(leeway, "total_seconds") else float(leeway)
+    return bool(float(exp) > time.time() - seconds)
