@@ -50,6 +50,7 @@ def create_app(config: Settings | None = None, **overrides: Any) -> Flask:
     from backend.core.logging import configure_logging, init_request_id
     from backend.core.redis import init_redis
     from backend.core.showcase import init_showcase_events
+    from backend.domain.backtest import kernels
     from backend.extensions import api, cors, db, jwt, limiter, migrate
     from backend.modules.marketplace import service as marketplace_service
     from backend.modules.notifications import service as notifications_service
@@ -62,6 +63,8 @@ def create_app(config: Settings | None = None, **overrides: Any) -> Flask:
     app.config.update(settings.as_flask_config())
     app.config.update(_openapi_config(settings))
     app.config.update(overrides)
+    # The engine's path for every backtest this process runs (process-wide; numba loads lazily).
+    kernels.use_jit(bool(app.config["ENGINE_JIT"]))
 
     configure_logging(app)
     init_request_id(app)

@@ -37,6 +37,7 @@ BOOTSTRAP_SEED = 20240607  # fixed: a stored result's band is reproducible
 BOOTSTRAP_SAMPLES = 1000
 BOOTSTRAP_MIN_SAMPLES = 200
 BOOTSTRAP_MAX_CELLS = 500_000  # samples x trades drawn at most: bounds time and memory of a job
+BOOTSTRAP_BLOCK_CELLS = 1 << 18  # draws held at once (2 MB of int64): see bootstrap_trades
 _NORMAL = NormalDist()
 
 
@@ -199,15 +200,23 @@ def bootstrap_trades(
         return None
     k = samples if samples is not None else bootstrap_samples(n)
     log_growth = np.log1p(np.maximum(g, -1.0 + 1e-12))
-    draws = np.random.default_rng(seed).integers(0, n, size=(k, n))
-    if kernels.active():  # one pass per row instead of four (k, n) temporaries
-        level, worst = np.empty(k), np.empty(k)
-        kernels.bootstrap_paths(log_growth, draws, level, worst)
-    else:
-        path = log_growth[draws]
-        np.cumsum(path, axis=1, out=path)  # log equity after each trade
-        peak = np.maximum.accumulate(np.maximum(path, 0.0), axis=1)  # the start (log 1 = 0) is a peak
-        level, worst = path[:, -1], np.min(path - peak, axis=1)
+    rng = np.random.default_rng(seed)
+    level, worst = np.empty(k), np.empty(k)
+    # Rows are drawn a block at a time (the same stream as one (k, n) draw: the generator fills
+    # row after row), so the draws and the path temporaries stay near BOOTSTRAP_BLOCK_CELLS cells
+    # and in cache instead of k x n of fresh memory (31 MB at 19,584 trades).
+    rows = max(1, BOOTSTRAP_BLOCK_CELLS // n)
+    for start in range(0, k, rows):
+        stop = min(k, start + rows)
+        draws = rng.integers(0, n, size=(stop - start, n))
+        if kernels.active():  # one pass per row instead of four temporaries
+            kernels.bootstrap_paths(log_growth, draws, level[start:stop], worst[start:stop])
+        else:
+            path = log_growth[draws]
+            np.cumsum(path, axis=1, out=path)  # log equity after each trade
+            peak = np.maximum.accumulate(np.maximum(path, 0.0), axis=1)  # the start (log 1 = 0) is a peak
+            level[start:stop] = path[:, -1]
+            worst[start:stop] = np.min(path - peak, axis=1)
     total = np.expm1(level) * 100.0
     drawdown = np.expm1(worst) * 100.0
     return TradeBootstrap(k, seed, n, _band(total), _band(drawdown))

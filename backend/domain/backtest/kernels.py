@@ -387,9 +387,9 @@ def warm_up() -> None:
     """Compile (or load from numba's cache) every kernel now, e.g. when a worker process starts.
 
     Without it the first backtest in a process pays the compile (about a second on a cold cache,
-    tens of ms from the cache). Does nothing without numba.
+    tens of ms from the cache). Does nothing without numba or after ``use_jit(False)``.
     """
-    if not AVAILABLE:
+    if not _state["enabled"]:
         return
     _load()
     close = np.linspace(1.0, 2.0, 8)

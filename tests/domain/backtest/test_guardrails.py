@@ -8,7 +8,7 @@ from statistics import NormalDist
 import numpy as np
 import pytest
 
-from backend.domain.backtest import engine
+from backend.domain.backtest import engine, kernels
 from backend.domain.backtest import guardrails as g
 from backend.domain.backtest.metrics import bar_returns
 from backend.domain.backtest.types import BacktestConfig, Signals
@@ -134,6 +134,29 @@ def test_bootstrap_is_seeded_and_bounded():
     assert g.bootstrap_samples(2000) == g.BOOTSTRAP_MAX_CELLS // 2000
     assert g.bootstrap_samples(10**7) == g.BOOTSTRAP_MIN_SAMPLES
     assert g.bootstrap_trades(np.array([0.1])) is None
+
+
+@pytest.mark.parametrize("trades", [3_000, 20_000])
+@pytest.mark.parametrize("jit", [False, True])
+def test_bootstrap_in_blocks_equals_one_draw_of_every_sample(trades, jit):
+    # Rows are drawn a block at a time (BOOTSTRAP_BLOCK_CELLS); the bands must be those of the
+    # one (samples, trades) draw the docstring describes, so stored results keep their values.
+    growth = np.random.default_rng(11).normal(0.001, 0.02, trades)
+    k = g.bootstrap_samples(trades)
+    assert k > g.BOOTSTRAP_BLOCK_CELLS // trades  # more than one block
+    draws = np.random.default_rng(g.BOOTSTRAP_SEED).integers(0, trades, size=(k, trades))
+    path = np.cumsum(np.log1p(growth)[draws], axis=1)
+    peak = np.maximum.accumulate(np.maximum(path, 0.0), axis=1)
+    total = np.percentile(np.expm1(path[:, -1]) * 100.0, [5.0, 50.0, 95.0])
+    worst = np.percentile(np.expm1(np.min(path - peak, axis=1)) * 100.0, [5.0, 50.0, 95.0])
+    previous = kernels.use_jit(jit)
+    try:
+        b = g.bootstrap_trades(growth)
+    finally:
+        kernels.use_jit(previous)
+    assert b is not None and b.samples == k
+    assert [b.total_return.p5, b.total_return.p50, b.total_return.p95] == pytest.approx(total, rel=1e-12)
+    assert [b.max_drawdown.p5, b.max_drawdown.p50, b.max_drawdown.p95] == pytest.approx(worst, rel=1e-12)
 
 
 def test_in_out_gap():
