@@ -4,7 +4,8 @@ One fresh process per size (``child`` sub-command) does what a Celery worker pro
 and during a backtest job, in order, and reads its resident set size (``VmRSS``) and peak
 (``VmHWM``) from /proc after each stage: Python + numpy; the Flask app (every module imported,
 as the worker's ``create_app()``); the engine's numba kernels loaded (``kernels.warm_up()``, what
-``worker_process_init`` runs); then one backtest job run in process (``service.run_backtest_sync``:
+``worker_process_init`` runs; nothing with ``ENGINE_JIT=false``, which is measured too); then one
+backtest job run in process (``service.run_backtest_sync``:
 load bars, signals, engine, metrics, store the result, commit) on mock bars against a scratch
 database. Before each job step the peak is reset (``/proc/self/clear_refs`` = 5) so the step's own
 peak above the RSS it started from is measured; ``tracemalloc`` is not used (it slows numpy
@@ -72,7 +73,7 @@ def child(bars: int) -> dict[str, Any]:
     from backend.domain.backtest import kernels
 
     kernels.warm_up()
-    mark("engine kernels loaded (warm_up)")
+    mark("engine kernels loaded (warm_up; nothing with ENGINE_JIT=false)")
 
     from sqlalchemy import select
 
@@ -129,6 +130,7 @@ def child(bars: int) -> dict[str, Any]:
     return {
         "bars": bars,
         "numba_loaded_by_app": numba_loaded,
+        "numba_loaded_by_job": "numba" in sys.modules,
         "stages": stages,
         "steps": steps,
         "before_job": before_job,
@@ -136,6 +138,9 @@ def child(bars: int) -> dict[str, Any]:
         "job_wall_s": wall,
         "round_trips": trades,
     }
+
+
+MODES = ("true", "false")  # ENGINE_JIT: the numba kernels (default), the pure-numpy path
 
 
 def run_child(env: dict[str, str], bars: int) -> dict[str, Any]:
@@ -154,10 +159,11 @@ def run_child(env: dict[str, str], bars: int) -> dict[str, Any]:
     return dict(json.loads(out.stdout.strip().splitlines()[-1]))
 
 
-def report(when: str, runs: dict[int, list[dict[str, Any]]]) -> str:
+def report(when: str, by_mode: dict[str, dict[int, list[dict[str, Any]]]]) -> str:
     """Return the markdown of the `job-memory` section."""
     from scripts.bench_api import machine
 
+    runs = by_mode[MODES[0]]
     first = next(iter(runs.values()))[0]
     lines = [
         "## Memory of a backtest job (`scripts/bench_job_memory.py`)",
@@ -167,32 +173,43 @@ def report(when: str, runs: dict[int, list[dict[str, Any]]]) -> str:
         "1m mock bars in process (`run_backtest_sync`: load bars, signals, engine, metrics, store, "
         "commit) against a scratch database. RSS from /proc (`VmRSS`, peak `VmHWM`, reset before each "
         f"step); MB; median of {len(next(iter(runs.values())))} processes "
-        "per size. Target (issue 11): peak RSS of a 1M-bar job < 300 MB.",
+        "per size and `ENGINE_JIT` setting (`true`, the default: the numba kernels; `false`: the "
+        "pure-numpy path, numba never imported). Target (issue 11): peak RSS of a 1M-bar job < 300 MB.",
         "",
-        "| stage (before the job) | RSS MB | of which anonymous | of which file-backed (shared libraries) |",
-        "|---|---:|---:|---:|",
+        "| `ENGINE_JIT` | stage (before the job) | RSS MB | of which anonymous "
+        "| of which file-backed (shared libraries) |",
+        "|---|---|---:|---:|---:|",
     ]
-    for i, (name, *_) in enumerate(first["stages"][:-1]):
-        cells = (_median([r["stages"][i][k] for r in runs[min(runs)]]) for k in (1, 3, 4))
-        lines.append(f"| {name} | " + " | ".join(f"{v:.0f}" for v in cells) + " |")
+    for mode, runs in by_mode.items():
+        for i, (name, *_) in enumerate(first["stages"][:-1]):
+            cells = (_median([r["stages"][i][k] for r in runs[min(runs)]]) for k in (1, 3, 4))
+            lines.append(f"| {mode} | {name} | " + " | ".join(f"{v:.0f}" for v in cells) + " |")
     lines += [
         "",
-        "| bars | round trips | job wall s | RSS before the job | **peak RSS of the job** | "
+        "| `ENGINE_JIT` | bars | round trips | job wall s | RSS before the job | **peak RSS of the job** | "
         + " | ".join(f"{name}: peak above its start" for name in first["steps"])
         + " |",
-        "|" + "---:|" * (5 + len(first["steps"])),
+        "|---|" + "---:|" * (5 + len(first["steps"])),
     ]
+    for mode, runs in by_mode.items():
+        lines += _job_rows(mode, runs, list(first["steps"]))
+    return "\n".join(lines)
+
+
+def _job_rows(mode: str, runs: dict[int, list[dict[str, Any]]], steps: list[str]) -> list[str]:
+    lines = []
     for bars, rs in sorted(runs.items()):
         cells = [
+            mode,
             f"{bars:,}",
             f"{rs[0]['round_trips']:,}" if rs[0]["round_trips"] is not None else "-",
             f"{_median([r['job_wall_s'] for r in rs]):.2f}",
             f"{_median([r['before_job'] for r in rs]):.0f}",
             f"**{_median([r['job_peak'] for r in rs]):.0f}** ({_spread([r['job_peak'] for r in rs])})",
-            *(f"{_median([r['steps'][name][1] for r in rs]):.0f}" for name in first["steps"]),
+            *(f"{_median([r['steps'][name][1] for r in rs]):.0f}" for name in steps),
         ]
         lines.append("| " + " | ".join(cells) + " |")
-    return "\n".join(lines)
+    return lines
 
 
 def _median(values: list[float]) -> float:
@@ -220,17 +237,20 @@ def main(argv: list[str] | None = None) -> int:
 
     sizes = [int(x) for x in args.sizes.split(",")]
     when = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
-    runs: dict[int, list[dict[str, Any]]] = {}
+    by_mode: dict[str, dict[int, list[dict[str, Any]]]] = {mode: {} for mode in MODES}
     with scratch_stack("bench_mem", {"BACKTEST_MAX_BARS": str(max(sizes))}, seed=True) as stack:
         for _ in range(args.repeats):
-            for bars in sizes:
-                r = run_child(stack.env, bars)
-                print(f"  {bars:,} bars: job peak RSS {r['job_peak']:.0f} MB", flush=True)
-                runs.setdefault(bars, []).append(r)
-    text = report(when, runs)
+            for mode in MODES:
+                for bars in sizes:
+                    r = run_child({**stack.env, "ENGINE_JIT": mode}, bars)
+                    print(
+                        f"  ENGINE_JIT={mode} {bars:,} bars: job peak RSS {r['job_peak']:.0f} MB", flush=True
+                    )
+                    by_mode[mode].setdefault(bars, []).append(r)
+    text = report(when, by_mode)
     print()
     print(text)
-    print(json.dumps(runs)[:4000])
+    print(json.dumps(by_mode)[:4000])
     if not args.no_write:
         print(f"\nwrote {update_section('job-memory', text)}")
     return 0
