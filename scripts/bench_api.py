@@ -408,6 +408,128 @@ def measure(
 BARE_SPEC = "scripts.bench_api:bare_app()"
 
 
+# --- the cross-check with wrk (an independent load generator written in C) ----------------------
+
+
+@dataclass(frozen=True)
+class WrkResult:
+    """What one wrk run reported: req/s, latency percentiles (ms), non-2xx and socket errors."""
+
+    rps: float
+    p50_ms: float
+    p99_ms: float
+    non_2xx: int
+    errors: int
+    cpu_ms: float  # the server's CPU per response (from /proc), as for loadgen runs
+
+
+def _wrk_ms(text: str) -> float:
+    units = {"us": 0.001, "ms": 1.0, "s": 1000.0, "m": 60_000.0}
+    for unit in ("us", "ms", "s", "m"):
+        if text.endswith(unit):
+            return float(text[: -len(unit)]) * units[unit]
+    return float(text)
+
+
+def parse_wrk(out: str) -> tuple[float, float, float, int, int, int]:
+    """Return (req/s, p50 ms, p99 ms, non-2xx, socket errors, requests) from wrk --latency output."""
+    rps = p50 = p99 = 0.0
+    non_2xx = errors = requests = 0
+    for line in out.splitlines():
+        words = line.split()
+        if line.startswith("Requests/sec:"):
+            rps = float(words[1])
+        elif len(words) == 2 and words[0] == "50%":
+            p50 = _wrk_ms(words[1])
+        elif len(words) == 2 and words[0] == "99%":
+            p99 = _wrk_ms(words[1])
+        elif line.strip().startswith("Non-2xx or 3xx responses:"):
+            non_2xx = int(words[-1])
+        elif line.strip().startswith("Socket errors:"):
+            errors = sum(int(w.rstrip(",")) for w in words[2::2])
+        elif "requests in" in line:
+            requests = int(words[0])
+    return rps, p50, p99, non_2xx, errors, requests
+
+
+def wrk_load(
+    server: Gunicorn, path: str, token: str | None, *, connections: int, duration_s: float
+) -> WrkResult:
+    """Load one endpoint with wrk (2 threads, keep-alive); return its figures."""
+    cmd = [
+        "wrk",
+        "-t2",
+        f"-c{connections}",
+        f"-d{max(1, round(duration_s))}s",
+        "--latency",
+        "--timeout",
+        "5s",
+    ]
+    if token:
+        cmd += ["-H", f"Authorization: Bearer {token}"]
+    cpu0 = server.cpu_seconds()
+    out = subprocess.run(
+        [*cmd, server.url + path], capture_output=True, text=True, timeout=duration_s + 60, check=True
+    ).stdout
+    rps, p50, p99, non_2xx, errors, requests = parse_wrk(out)
+    cpu = (server.cpu_seconds() - cpu0) * 1000 / max(1, requests)
+    return WrkResult(rps, p50, p99, non_2xx, errors, cpu)
+
+
+def measure_wrk(
+    bare: Gunicorn,
+    project: Gunicorn,
+    endpoints: list[tuple[str, bool]],
+    token: str,
+    *,
+    rounds: int,
+    load: dict[str, Any],
+) -> list[tuple[str, list[tuple[WrkResult, WrkResult]]]]:
+    """Like `measure`, with wrk: each endpoint right after the bare endpoint, ``rounds`` times."""
+    out: list[tuple[str, list[tuple[WrkResult, WrkResult]]]] = [(path, []) for path, _ in endpoints]
+    kw = {"connections": load["connections"], "duration_s": load["duration_s"]}
+    for _ in range(rounds):
+        for (path, auth), (_, pairs) in zip(endpoints, out, strict=True):
+            b = wrk_load(bare, BARE_PATH, None, **kw)
+            p = wrk_load(project, path, token if auth else None, **kw)
+            pairs.append((b, p))
+            print(
+                f"  wrk {path}: {p.rps:,.0f} req/s | bare {b.rps:,.0f} req/s, ratio {p.rps / b.rps:.1%}",
+                flush=True,
+            )
+    return out
+
+
+def _wrk_table(rows: list[tuple[str, list[tuple[WrkResult, WrkResult]]]], load: dict[str, Any]) -> list[str]:
+    lines = [
+        "### Cross-check with wrk",
+        "",
+        f"The same servers and endpoints loaded by [wrk](https://github.com/wg/wrk) (C, 2 threads, "
+        f"{load['connections']} keep-alive connections, {max(1, round(load['duration_s']))} s per "
+        "measurement), "
+        "each endpoint right after the bare endpoint; ratio = median of the paired ratios. wrk needs far "
+        "less CPU than the Python load generator, so both servers get more of the two cores and absolute "
+        "req/s are higher; the ratios are the comparison.",
+        "",
+        "| endpoint | req/s | p50 ms | p99 ms | bare req/s (paired) | **ratio to bare** "
+        "| server CPU ms/req (bare) | CPU ratio | non-2xx / socket errors |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for path, pairs in rows:
+        ratio = statistics.median(p.rps / b.rps for b, p in pairs if b.rps)
+        bares, projects = [b for b, _ in pairs], [p for _, p in pairs]
+        bare_cpu, cpu = (statistics.median(x.cpu_ms for x in side) for side in (bares, projects))
+        p50 = statistics.median(x.p50_ms for x in projects)
+        p99 = max(x.p99_ms for x in projects)
+        rps, bare_rps = (statistics.median(x.rps for x in side) for side in (projects, bares))
+        lines.append(
+            f"| `{path}` | {rps:,.0f} | {p50:.1f} | {p99:.1f} | {bare_rps:,.0f} | **{ratio:.1%}** "
+            f"| {cpu:.2f} ({bare_cpu:.2f}) | {bare_cpu / cpu:.1%} "
+            f"| {sum(x.non_2xx for x in projects)} / {sum(x.errors for x in projects)} |"
+        )
+    return lines
+
+
 def run_project(
     stack: Stack,
     config: ServerConfig,
@@ -416,15 +538,23 @@ def run_project(
     *,
     rounds: int,
     load: dict[str, Any],
-) -> list[Measured]:
-    """Start the project under ``config``, log in, and measure ``endpoints`` paired with ``bare``."""
+    wrk_rounds: int = 0,
+) -> tuple[list[Measured], list[tuple[str, list[tuple[WrkResult, WrkResult]]]]]:
+    """Start the project under ``config``, log in, and measure ``endpoints`` paired with ``bare``.
+
+    With ``wrk_rounds`` the same pairs are then loaded by wrk too (the second list).
+    """
     with Gunicorn("backend.wsgi:app", config, stack.env, "/api/health") as project:
         token = login(project.url)
         for path, auth in endpoints:  # one request each: they must answer 200 before they are timed
             status, body, _ = http_json("GET", project.url + path, token=token if auth else None)
             if status != 200:
                 raise RuntimeError(f"{path} answered {status}: {body}")
-        return measure(bare, project, endpoints, token, rounds=rounds, load=load)
+        measured = measure(bare, project, endpoints, token, rounds=rounds, load=load)
+        by_wrk = (
+            measure_wrk(bare, project, endpoints, token, rounds=wrk_rounds, load=load) if wrk_rounds else []
+        )
+        return measured, by_wrk
 
 
 def run_sweep(
@@ -441,7 +571,7 @@ def run_sweep(
     for r in range(rounds):
         for c in configs:
             print(f"sweep round {r + 1}: {c.label}", flush=True)
-            got = run_project(stack, c, bare, endpoints, rounds=1, load=load)
+            got, _ = run_project(stack, c, bare, endpoints, rounds=1, load=load)
             for into, new in zip(merged[c], got, strict=True):
                 into.pairs += new.pairs
     return list(merged.items())
@@ -697,6 +827,7 @@ def report(
     sweep: list[tuple[ServerConfig, list[Measured]]],
     bare_ms: float | None,
     profiled: list[Profiled],
+    by_wrk: list[tuple[str, list[tuple[WrkResult, WrkResult]]]] | None = None,
 ) -> str:
     """Return the markdown of the `api` section."""
     lines = [
@@ -720,6 +851,8 @@ def report(
         "",
         *_endpoint_table(results),
     ]
+    if by_wrk:
+        lines += ["", *_wrk_table(by_wrk, load)]
     if sweep:
         rows, best = _sweep_table(sweep, config.label)
         rounds_swept = len(sweep[0][1][0].pairs)
@@ -764,6 +897,9 @@ def main(argv: list[str] | None = None) -> int:
         default="",
         help='comma-separated paths to measure (default: all), e.g. "/api/users/me"',
     )
+    parser.add_argument(
+        "--wrk-rounds", type=int, default=1, help="rounds of the cross-check with wrk when installed; 0 skips"
+    )
     parser.add_argument("--no-write", action="store_true")
     args = parser.parse_args(argv)
 
@@ -782,12 +918,18 @@ def main(argv: list[str] | None = None) -> int:
         endpoints = [(p, a) for p, a in endpoints if p in wanted]
     when = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
     sweep: list[tuple[ServerConfig, list[Measured]]] = []
+    by_wrk: list[tuple[str, list[tuple[WrkResult, WrkResult]]]] = []
     bare_ms: float | None = None
     profiled: list[Profiled] = []
     with scratch_stack("bench_api") as stack:
         with Gunicorn(BARE_SPEC, config, {}, BARE_PATH) as bare:
             print(f"main run: {config.label}", flush=True)
-            results = run_project(stack, config, bare, endpoints, rounds=args.rounds, load=load)
+            wrk_rounds = args.wrk_rounds if shutil.which("wrk") else 0
+            if args.wrk_rounds and not wrk_rounds:
+                print("wrk is not installed (apt-get install wrk): no cross-check", flush=True)
+            results, by_wrk = run_project(
+                stack, config, bare, endpoints, rounds=args.rounds, load=load, wrk_rounds=wrk_rounds
+            )
             configs = [ServerConfig.parse(text) for text in filter(None, args.sweep.split(","))]
             if configs:
                 sweep_endpoints = [(p, a) for p, a in endpoints if p in SWEEP_ENDPOINTS]
@@ -797,7 +939,7 @@ def main(argv: list[str] | None = None) -> int:
             bare_ms, profiled = profile_endpoints(stack, endpoints, args.profile_requests)
     text = report(
         when=when, config=config, load=load, rounds=args.rounds, results=results, sweep=sweep,
-        bare_ms=bare_ms, profiled=profiled,
+        bare_ms=bare_ms, profiled=profiled, by_wrk=by_wrk,
     )  # fmt: skip
     print()
     print(text)
