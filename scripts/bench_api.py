@@ -446,7 +446,7 @@ def parse_wrk(out: str) -> tuple[float, float, float, int, int, int]:
         elif line.strip().startswith("Non-2xx or 3xx responses:"):
             non_2xx = int(words[-1])
         elif line.strip().startswith("Socket errors:"):
-            errors = sum(int(w.rstrip(",")) for w in words[2::2])
+            errors = sum(int(w.rstrip(",")) for w in words[3::2])
         elif "requests in" in line:
             requests = int(words[0])
     return rps, p50, p99, non_2xx, errors, requests
