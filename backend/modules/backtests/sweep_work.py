@@ -20,8 +20,8 @@ from flask import current_app
 from sqlalchemy import Float, select, text, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 
-from backend.core import jobs
-from backend.core.db import independent_session, now_ms, transactional
+from backend.core import events, jobs
+from backend.core.db import independent_session, now_ms, on_commit, transactional
 from backend.core.errors import AppError
 from backend.core.jobs import Job
 from backend.domain.backtest import engine, guardrails
@@ -331,9 +331,24 @@ def _store_chunk(row: Sweep, chunk: int, runs: list[dict[str, Any]], bars: Bars)
     now = now_ms()
     if done < total:
         progress = min(99, 100 * runs_done // max(1, row.total_runs))
-        db.session.execute(
-            update(Job).where(Job.id == row.job_id).values(progress=progress, heartbeat_at=now)
+        job = db.session.execute(
+            update(Job)
+            .where(Job.id == row.job_id)
+            .values(progress=progress, heartbeat_at=now)
+            .returning(Job.kind, Job.owner_id, Job.subject_id)
+        ).one()
+        # As a single job's ctx.progress does: no record and no subscribers, published once the
+        # chunk's runs are committed (one event per chunk: SWEEP_CHUNK_RUNS bounds how many).
+        event = jobs.job_event(
+            "job.progress",
+            job_id=row.job_id,
+            kind=job.kind,
+            owner_id=job.owner_id,
+            subject_id=job.subject_id,
+            status=jobs.RUNNING,
+            progress=progress,
         )
+        on_commit(lambda: events.publish(event))
         return "stored"
     db.session.execute(
         update(Sweep).where(Sweep.id == row.id).values(guardrails=guardrails_of(row, bars), finished_at=now)

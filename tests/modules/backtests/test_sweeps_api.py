@@ -262,3 +262,23 @@ def test_a_range_with_more_points_than_a_float_holds_is_too_large_not_a_crash(us
     space = {"fast": {"min": 0, "max": 1e12, "step": 1e-300}}
     err = error(sweep(user, space=space), 422)
     assert err["details"]["limit"] == "SWEEP_MAX_RUNS"
+
+
+def test_each_stored_chunk_publishes_the_sweeps_progress_on_the_owners_stream(app, user, sweep, monkeypatch):
+    import json
+
+    from backend.core import events
+    from backend.core.redis import get_redis
+
+    monkeypatch.setitem(app.config, "SWEEP_CHUNK_RUNS", 2)  # 6 runs -> 3 chunks
+    ids = ok(sweep(user), 202)
+    with app.app_context():
+        wire = [json.loads(f["e"]) for _id, f in get_redis().xrange(events.user_stream_key(user.id))]
+    mine = [e for e in wire if e["data"].get("jobId") == ids["job_id"]]
+    # Chunks 1 and 2 of 3 publish their progress after their commit; the last one completes the job.
+    assert [(e["type"], e["data"]["status"], e["data"].get("progress")) for e in mine] == [
+        ("job.progress", "RUNNING", 33),
+        ("job.progress", "RUNNING", 66),
+        ("job.succeeded", "SUCCESS", None),
+    ]
+    assert {e["data"]["kind"] for e in mine} == {"backtests.sweep"}
