@@ -348,7 +348,11 @@ def _store_chunk(row: Sweep, chunk: int, runs: list[dict[str, Any]], bars: Bars)
             status=jobs.RUNNING,
             progress=progress,
         )
-        on_commit(lambda: events.publish(event))
+
+        def publish() -> None:
+            events.publish(event)
+
+        on_commit(publish)
         return "stored"
     db.session.execute(
         update(Sweep).where(Sweep.id == row.id).values(guardrails=guardrails_of(row, bars), finished_at=now)
