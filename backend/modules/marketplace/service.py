@@ -57,6 +57,7 @@ from backend.modules.marketplace.read_models import (
     listing_views,
 )
 from backend.modules.strategies import service as strategies_service
+from backend.modules.users import service as users_service
 
 logger = logging.getLogger(__name__)
 
@@ -306,7 +307,20 @@ def copy_strategy(*, actor_id: str, strategy_id: str) -> strategies_service.Stra
         .values(copies_count=Listing.copies_count + 1)
         .execution_options(synchronize_session=False)
     )
+    _tell_author(row, "marketplace.copy", actor_id=actor_id, strategy_name=copy.name, copyId=copy.id)
     return copy
+
+
+def _tell_author(row: Listing, type_: str, *, actor_id: str, strategy_name: str, **data: Any) -> None:
+    """Emit a subscriber-only event (topic ""): the notification centre tells the listing's author."""
+    actor = users_service.get_users(ids=[actor_id]).get(actor_id)
+    data.update(
+        strategyId=row.strategy_id,
+        strategyName=strategy_name,
+        actorId=actor_id,
+        actorName=(actor.name or actor.username) if actor is not None else "",
+    )
+    events.emit(events.Event(type_, "", row.owner_id, object_id=row.strategy_id, data=data))
 
 
 def _followers(strategy_id: str) -> int:
@@ -327,7 +341,7 @@ def _bump_followers(strategy_id: str, delta: int) -> None:
 @transactional
 def follow_strategy(*, actor_id: str, strategy_id: str) -> FollowState:
     """Follow a listed strategy of someone else (following twice is a no-op)."""
-    _others(strategy_id, actor_id)
+    row = _others(strategy_id, actor_id)
     added = db.session.execute(
         insert(Follow)
         .values(strategy_id=strategy_id, user_id=actor_id, created_at=now_ms())
@@ -336,6 +350,8 @@ def follow_strategy(*, actor_id: str, strategy_id: str) -> FollowState:
     ).first()
     if added:
         _bump_followers(strategy_id, +1)
+        name = strategies_service.get_strategy(actor_id=actor_id, strategy_id=strategy_id).name
+        _tell_author(row, "marketplace.follow", actor_id=actor_id, strategy_name=name)
     return FollowState(following=True, followers=_followers(strategy_id))
 
 

@@ -16,7 +16,7 @@ from backend.modules.notifications.models import Notification, NotificationMute
 
 
 def on_account_deleted(event: events.Event) -> None:
-    """Delete the user's notifications and mutes, and the like/follow notifications they caused."""
+    """Delete the user's notifications and mutes, and the like/follow/copy notifications they caused."""
     if event.type != "account.deleted" or not event.user_id:
         return
     user_id = event.user_id
@@ -26,7 +26,8 @@ def on_account_deleted(event: events.Event) -> None:
         delete(Notification).where(
             or_(
                 Notification.dedupe_key == f"forum.follow:{user_id}",
-                (Notification.type == "forum.like") & Notification.dedupe_key.endswith(f":{user_id}"),
+                Notification.type.in_(("forum.like", "marketplace.copy", "marketplace.follow"))
+                & Notification.dedupe_key.endswith(f":{user_id}"),
             )
         )
     )

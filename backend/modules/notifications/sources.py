@@ -32,6 +32,8 @@ TYPES: dict[str, str] = {
     "forum.reply": "Someone commented on your post",
     "forum.like": "Someone liked your post",
     "forum.follow": "Someone followed you",
+    "marketplace.copy": "Someone copied your strategy from the marketplace",
+    "marketplace.follow": "Someone followed your strategy in the marketplace",
 }
 
 # job kind -> (type prefix, noun, link templates tried in order: the first whose keys are present)
@@ -191,6 +193,37 @@ def _forum(event: Event, user_id: str) -> Draft | None:
     return None
 
 
+def _marketplace(event: Event, user_id: str) -> Draft | None:
+    data = event.data
+    actor_id, actor = data.get("actorId"), _text(data.get("actorName") or "Someone", 80)
+    strategy_id, name = data.get("strategyId"), _text(data.get("strategyName"), 120)
+    if not actor_id or actor_id == user_id or not strategy_id:
+        return None  # never about one's own action
+    link = f"/marketplace/strategies/{strategy_id}"
+    if event.type == "marketplace.copy":
+        copy_id = data.get("copyId")
+        return Draft(
+            user_id,
+            "marketplace.copy",
+            f"{actor} copied “{name}”",
+            None,
+            link,
+            str(strategy_id),
+            f"marketplace.copy:{copy_id}:{actor_id}" if copy_id else None,
+        )
+    if event.type == "marketplace.follow":
+        return Draft(
+            user_id,
+            "marketplace.follow",
+            f"{actor} followed “{name}”",
+            None,
+            link,
+            str(strategy_id),
+            f"marketplace.follow:{strategy_id}:{actor_id}",
+        )
+    return None
+
+
 def draft_for(event: Event) -> Draft | None:
     """Return the notification ``event`` should create, or None if it creates none."""
     if not event.user_id:
@@ -203,4 +236,6 @@ def draft_for(event: Event) -> Draft | None:
         return _workflow(event, event.user_id)
     if event.type.startswith("forum."):
         return _forum(event, event.user_id)
+    if event.type.startswith("marketplace."):
+        return _marketplace(event, event.user_id)
     return None

@@ -34,6 +34,11 @@ def test_deleting_an_account_lowers_the_counters_it_fed_and_removes_its_listings
 
     after = ok(client.get(f"{URL}/{theirs}", headers=other_user.headers))
     assert (after["followers"], after["copies"]) == (1, 0)  # the bystander's follow stays
+    # the author's notifications of the deleted user's follow and copy went with them; the
+    # bystander's follow is still told
+    told = ok(client.get("/api/notifications", headers=other_user.headers))
+    told = [(n["type"], bystander.username in n["title"]) for n in told if n["type"].startswith("market")]
+    assert told == [("marketplace.follow", True)]
     error(client.get(f"{URL}/{mine}", headers=other_user.headers), 404)  # left with its strategy
     for table, column in (
         ("marketplace_follows", "user_id"),

@@ -154,6 +154,44 @@ def test_follow_errors(client, user, other_user, publish):
     error(client.delete(f"{URL}/{UNKNOWN}/follow", headers=other_user.headers), 404)
 
 
+# --- the author hears of copies and follows ----------------------------------------------------------
+
+
+def _told(client, owner) -> list[tuple[str, str, str, str]]:
+    rows = ok(client.get("/api/notifications", headers=owner.headers))  # publishing's backtest: not these
+    return [(n["type"], n["title"], n["link"], n["objectId"]) for n in rows if n["type"].startswith("market")]
+
+
+def test_the_author_is_told_of_each_copy_and_once_of_each_follower(client, user, other_user, publish):
+    sid = publish(other_user, name="Famous")["id"]
+    ok(client.post(f"{URL}/{sid}/copy", headers=user.headers), 201)
+    ok(client.post(f"{URL}/{sid}/copy", headers=user.headers), 201)
+    for _ in range(2):  # follow, unfollow, follow again: one notification
+        ok(client.post(f"{URL}/{sid}/follow", headers=user.headers))
+        ok(client.delete(f"{URL}/{sid}/follow", headers=user.headers))
+    link = f"/marketplace/strategies/{sid}"
+    assert _told(client, other_user) == [  # newest first
+        ("marketplace.follow", f"{user.username} followed “Famous”", link, sid),
+        ("marketplace.copy", f"{user.username} copied “Famous”", link, sid),
+        ("marketplace.copy", f"{user.username} copied “Famous”", link, sid),
+    ]
+    assert _told(client, user) == []  # the copier and follower are told nothing
+
+
+def test_refused_copies_and_follows_tell_nobody_and_muted_types_are_not_stored(
+    client, user, other_user, publish
+):
+    mine = publish(user)["id"]
+    error(client.post(f"{URL}/{mine}/copy", headers=user.headers), 422)
+    error(client.post(f"{URL}/{mine}/follow", headers=user.headers), 422)
+    assert _told(client, user) == []
+    prefs = {"muted": ["marketplace.copy"]}
+    ok(client.put("/api/notifications/preferences", json=prefs, headers=user.headers))
+    ok(client.post(f"{URL}/{mine}/copy", headers=other_user.headers), 201)
+    ok(client.post(f"{URL}/{mine}/follow", headers=other_user.headers))
+    assert [t for t, *_ in _told(client, user)] == ["marketplace.follow"]
+
+
 # --- report ----------------------------------------------------------------------------------------
 
 
