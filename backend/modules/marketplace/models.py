@@ -62,6 +62,16 @@ class Listing(TimestampMixin, Model):
             for name, column in SORT_COLUMNS.items()
         ),
         Index("ix_marketplace_listings_owner", "owner_id"),
+        # the browse search (`q`, ILIKE '%...%'): pg_trgm GIN indexes (migration 0028)
+        *(
+            Index(
+                f"ix_marketplace_listings_{column}_trgm",
+                column,
+                postgresql_using="gin",
+                postgresql_ops={column: "gin_trgm_ops"},
+            )
+            for column in ("name", "description")
+        ),
     )
 
     strategy_id: Mapped[str] = mapped_column(
