@@ -40,6 +40,8 @@ BEAT_SCHEDULE: dict[str, dict] = {
     "files.sweep_orphans": {"task": "files.sweep_orphans", "schedule": 3600.0},
     # Webhooks: enqueue deliveries whose retry (exponential backoff) is due, or whose enqueue was lost.
     "webhooks.enqueue_due": {"task": "webhooks.enqueue_due", "schedule": 10.0},
+    # Deleted accounts: erase memories whose erasure after the deletion failed (growing delays).
+    "agent.erase_memories": {"task": "agent.erase_memories", "schedule": 60.0},
 }
 
 # Job kinds (backtests.run, workflows.run, agent.audit) are declared with `jobs.job_kind` in their
@@ -51,6 +53,7 @@ TASK_MODULES = (
     "backend.modules.stream.tasks",
     "backend.modules.workflows.tasks",
     "backend.modules.webhooks.tasks",
+    "backend.modules.agent.tasks",
 )
 
 

@@ -50,3 +50,20 @@ class Audit(Model):
     model: Mapped[str | None] = mapped_column(String(64))
     created_at: Mapped[int] = mapped_column(BigInteger, nullable=False, default=now_ms)
     finished_at: Mapped[int | None] = mapped_column(BigInteger)
+
+
+class MemoryErasure(Model):
+    """A deleted account whose memories (in Mem0/Qdrant, outside Postgres) are still to be erased.
+
+    Written in the account deletion's transaction, deleted once the erasure succeeded: so an
+    erasure that fails (the store unreachable) is retried until it succeeds (`account.py`).
+    """
+
+    __tablename__ = "agent_memory_erasures"
+    __table_args__ = (Index("ix_agent_memory_erasures_next_at", "next_at"),)
+
+    user_id: Mapped[str] = mapped_column(String(36), primary_key=True)  # no FK: the user is gone
+    created_at: Mapped[int] = mapped_column(BigInteger, nullable=False, default=now_ms)
+    attempts: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
+    next_at: Mapped[int] = mapped_column(BigInteger, nullable=False)  # Unix ms: due from then
+    last_error: Mapped[str | None] = mapped_column(String(200))
