@@ -193,35 +193,28 @@ def _forum(event: Event, user_id: str) -> Draft | None:
     return None
 
 
+# marketplace event -> (verb, the data key that makes each notification one of its own)
+_MARKETPLACE = {"marketplace.copy": ("copied", "copyId"), "marketplace.follow": ("followed", "strategyId")}
+
+
 def _marketplace(event: Event, user_id: str) -> Draft | None:
     data = event.data
     actor_id, actor = data.get("actorId"), _text(data.get("actorName") or "Someone", 80)
     strategy_id, name = data.get("strategyId"), _text(data.get("strategyName"), 120)
-    if not actor_id or actor_id == user_id or not strategy_id:
+    if event.type not in _MARKETPLACE or not actor_id or actor_id == user_id or not strategy_id:
         return None  # never about one's own action
-    link = f"/marketplace/strategies/{strategy_id}"
-    if event.type == "marketplace.copy":
-        copy_id = data.get("copyId")
-        return Draft(
-            user_id,
-            "marketplace.copy",
-            f"{actor} copied “{name}”",
-            None,
-            link,
-            str(strategy_id),
-            f"marketplace.copy:{copy_id}:{actor_id}" if copy_id else None,
-        )
-    if event.type == "marketplace.follow":
-        return Draft(
-            user_id,
-            "marketplace.follow",
-            f"{actor} followed “{name}”",
-            None,
-            link,
-            str(strategy_id),
-            f"marketplace.follow:{strategy_id}:{actor_id}",
-        )
-    return None
+    verb, unique = _MARKETPLACE[event.type]
+    if not data.get(unique):
+        return None
+    return Draft(  # one per copy; one per follower of a strategy (following again tells nobody)
+        user_id,
+        event.type,
+        f"{actor} {verb} “{name}”",
+        None,
+        f"/marketplace/strategies/{strategy_id}",
+        str(strategy_id),
+        f"{event.type}:{data[unique]}:{actor_id}",
+    )
 
 
 def draft_for(event: Event) -> Draft | None:
