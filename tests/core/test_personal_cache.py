@@ -305,10 +305,11 @@ def test_a_missing_family_entry_still_reads_postgres(app, client, user, mine):
     assert not any("FROM strategies" in s for s in statements)
 
 
-def test_a_hit_is_one_redis_round_trip(app, client, user, mine, monkeypatch):
+@pytest.mark.parametrize("path", PATHS)
+def test_a_hit_is_one_redis_round_trip(app, client, user, mine, monkeypatch, path):
     with app.app_context():
         r = get_redis()
-    ok(_get(client, user, "/api/strategies"))
+    ok(_get(client, user, path))
     calls: list[str] = []
     real = r.execute_command
 
@@ -317,7 +318,9 @@ def test_a_hit_is_one_redis_round_trip(app, client, user, mine, monkeypatch):
         return real(*args, **kwargs)
 
     monkeypatch.setattr(r, "execute_command", counted)
-    ok(_get(client, user, "/api/strategies"))
+    with sql_statements(app) as statements:
+        ok(_get(client, user, path))
+    assert statements == []
     assert calls == ["EVALSHA"]  # the session check and the entry, together
 
 
