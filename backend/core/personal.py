@@ -74,6 +74,8 @@ EVERYONE = "everyone"  # a write to the table may change anybody's read
 # The `qyq_owner` execution option's value when the writer calls `note_owners` itself (RETURNING).
 NOTED = "qyq:noted"
 OWNER_OPTION = "qyq_owner"
+# Execution option of a textual statement: the tables it writes (else: any table).
+TABLES_OPTION = "qyq_tables"
 
 MAX_VARIANTS = 32  # fields (query strings) per read and user; a full hash starts over
 MAX_QUERY = 512  # longer query strings are never cached
@@ -399,25 +401,27 @@ def _note_statement(state: ORMExecuteState) -> None:
     if isinstance(statement, TextClause):
         if statement.text.lstrip()[:6].lower() == "select":
             return
-        name: str = _ANY_TABLE
+        names = list(state.execution_options.get(TABLES_OPTION) or (_ANY_TABLE,))
     else:
         table = getattr(statement, "table", None)
         found = getattr(table, "name", None) if table is not None else None
-        name = found if isinstance(found, str) else _ANY_TABLE
-    if name != _ANY_TABLE and name not in _tracked_tables():
-        return
-    option = state.execution_options.get(OWNER_OPTION)
-    if state.is_delete and name in SHARED_ON_DELETE:
-        option = None
-    elif option == NOTED:
-        return
-    if isinstance(option, str):
-        owners: Iterable[str | None] = (option,)
-    elif isinstance(option, Collection):
-        owners = option
-    else:
-        owners = (None,)
-    note_owners(state.session, name, owners)
+        names = [found if isinstance(found, str) else _ANY_TABLE]
+    tracked = _tracked_tables()
+    for name in names:
+        if name != _ANY_TABLE and name not in tracked:
+            continue
+        option = state.execution_options.get(OWNER_OPTION)
+        if state.is_delete and name in SHARED_ON_DELETE:
+            option = None
+        elif option == NOTED:
+            continue
+        if isinstance(option, str):
+            owners: Iterable[str | None] = (option,)
+        elif isinstance(option, Collection):
+            owners = option
+        else:
+            owners = (None,)
+        note_owners(state.session, name, owners)
 
 
 def _after_commit(session: Session) -> None:

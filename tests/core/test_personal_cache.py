@@ -330,3 +330,31 @@ def test_a_rename_of_another_user_refreshes_my_strategy_list(app, client, user, 
     with sql_statements(app) as statements:
         ok(_get(client, user, "/api/strategies"))
     assert any("FROM strategies" in s for s in statements)  # a copy may show that author's name
+
+
+def test_textual_writes_name_their_tables_and_owner_or_invalidate_everything(
+    app, client, user, other_user, mine
+):
+    from sqlalchemy import text
+
+    gen_key = f"{app.config['REDIS_KEY_PREFIX']}personal:gen:backtests"
+    for who in (user, other_user):
+        ok(_get(client, who, "/api/backtests"))
+    with app.app_context():
+        gen = get_redis().get(gen_key)
+        options = {personal.OWNER_OPTION: user.id, personal.TABLES_OPTION: ("jobs",)}
+        db.session.execute(
+            text("UPDATE jobs SET heartbeat_at = heartbeat_at WHERE owner_id = :o"),
+            {"o": user.id},
+            execution_options=options,
+        )
+        db.session.commit()
+        assert get_redis().get(gen_key) == gen  # owner and table known: no new generation
+    assert not _entry_exists(app, "backtests", user.id) and _entry_exists(app, "backtests", other_user.id)
+    with app.app_context():
+        db.session.execute(
+            text("UPDATE jobs SET heartbeat_at = heartbeat_at WHERE owner_id = :o"), {"o": user.id}
+        )
+        db.session.commit()
+        assert get_redis().get(gen_key) != gen  # unknown table and owner: every entry of every read
+        assert get_redis().get(f"{app.config['REDIS_KEY_PREFIX']}personal:gen:users.me") is not None

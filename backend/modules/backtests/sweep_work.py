@@ -253,7 +253,7 @@ class _Beat:
 
     def __init__(self, sweep_id: str, chunk: int, job_id: str, owner_id: str | None = None) -> None:
         self._params = {"sweep": sweep_id, "idx": chunk, "job": job_id}
-        self._options = {personal.OWNER_OPTION: owner_id}  # textual: all of the owner's personal reads
+        self._options = {personal.OWNER_OPTION: owner_id, personal.TABLES_OPTION: ("sweep_chunks", "jobs")}
         self._last = time.monotonic()  # the claim just beat
 
     def __call__(self) -> None:
