@@ -63,6 +63,7 @@ def job(job_id: str):
 
 @blp.route("/latest")
 @jwt_required(optional=True)
+@showcase.early
 @blp.arguments(LatestQuerySchema, location="query")
 @blp.response(200, BacktestLatestSchema)
 @blp.doc(security=[])

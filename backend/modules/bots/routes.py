@@ -58,6 +58,7 @@ class RecentBots(MethodView):
     """Newest bots for the dashboard."""
 
     @jwt_required(optional=True)
+    @showcase.early
     @blp.arguments(LimitQuerySchema, location="query")
     @blp.response(200, BotSchema(many=True))
     @blp.doc(security=[])

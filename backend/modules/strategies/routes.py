@@ -33,6 +33,7 @@ blp = EnvelopeBlueprint(
 
 @blp.route("/recent")
 @jwt_required(optional=True)
+@showcase.early
 @blp.arguments(LimitQuerySchema, location="query")
 @blp.response(200, StrategySchema(many=True))
 @blp.doc(security=[])
