@@ -35,7 +35,6 @@ fields (a bot's runtime) and a drop lost to an outage. ``0`` disables the cache.
 from __future__ import annotations
 
 import functools
-import logging
 from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, TypeVar, cast
@@ -49,8 +48,6 @@ from sqlalchemy.sql.elements import TextClause
 
 from backend.core.envelope import success_body
 from backend.core.redis import cached_call, rkey
-
-logger = logging.getLogger(__name__)
 
 F = TypeVar("F", bound=Callable[..., Any])
 
