@@ -358,3 +358,17 @@ def test_textual_writes_name_their_tables_and_owner_or_invalidate_everything(
         db.session.commit()
         assert get_redis().get(gen_key) != gen  # unknown table and owner: every entry of every read
         assert get_redis().get(f"{app.config['REDIS_KEY_PREFIX']}personal:gen:users.me") is not None
+
+
+def test_another_accounts_deletion_leaves_my_backtests_and_bots_entries(app, client, user, make_user, mine):
+    other = make_user()
+    for path in PATHS:
+        ok(_get(client, user, path))
+    ok(client.delete("/api/users/me", json={"password": other.password}, headers=other.headers))
+    for read in ("users.me", "backtests", "bots"):
+        assert _entry_exists(app, read, user.id), read
+    with sql_statements(app) as statements:
+        for path in ("/api/users/me", "/api/backtests", "/api/bots"):
+            ok(_get(client, user, path))
+    assert statements == []
+    assert _names(client, user) == ["SMA 3/8", "mine"]  # its deletes reach others' strategies: recomputed
