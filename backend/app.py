@@ -48,6 +48,7 @@ def create_app(config: Settings | None = None, **overrides: Any) -> Flask:
     from backend.core.input_guard import init_input_guard
     from backend.core.jsonprovider import AppJSONProvider
     from backend.core.logging import configure_logging, init_request_id
+    from backend.core.personal import init_personal_events
     from backend.core.redis import init_redis
     from backend.core.showcase import init_showcase_events
     from backend.domain.backtest import kernels
@@ -72,6 +73,7 @@ def create_app(config: Settings | None = None, **overrides: Any) -> Flask:
     db.init_app(app)
     init_engine_events(app)
     init_showcase_events()
+    init_personal_events()
     migrate.init_app(app, db, directory=MIGRATIONS_DIR)
     init_redis(app)
     jwt.init_app(app)

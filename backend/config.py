@@ -130,6 +130,7 @@ class Settings:
     REDIS_BACKOFF_S: int = 10  # after a Redis error, a process skips the session cache this long
     AUTH_CACHE_TTL_S: int = 10  # how long Redis caches a session's "still valid" (<= REDIS_BACKOFF_S)
     SHOWCASE_CACHE_TTL_S: int = 10  # lifetime of the dashboard's cached anonymous JSON (core/showcase.py)
+    PERSONAL_CACHE_TTL_S: int = 10  # lifetime of a user's cached hot reads, 0 disables (core/personal.py)
     HEALTH_TIMEOUT_MS: int = 1500  # /api/health reports a check still running after this as failed
     EVENTS_STREAM_MAXLEN: int = 1000  # events kept per user (and market) stream: the Last-Event-ID window
     EVENTS_STREAM_TTL_S: int = 86400  # an idle stream's key expires after this (core/events.py)

@@ -22,7 +22,7 @@ written before the outage has expired. See docs/security.md and ADR 0008.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
 from flask import current_app
 from sqlalchemy import BigInteger, ForeignKey, Index, String, delete, select, update
@@ -143,10 +143,16 @@ def _cache_revoked(family_ids: list[str], ttl_s: int) -> None:
     cached_call(write, None)
 
 
-def is_active(*, family_id: str, user_id: str) -> bool:
-    """Return True if tokens of this family may be used by `user_id` now (Redis first, then Postgres)."""
+def is_active(
+    *, family_id: str, user_id: str, read_cached: Callable[[str], str | None] | None = None
+) -> bool:
+    """Return True if tokens of this family may be used by `user_id` now (Redis first, then Postgres).
+
+    ``read_cached`` replaces the cache read (``GET`` of the key it is given, None when missing or
+    Redis is down): the personal read cache does its lookup in the same round trip.
+    """
     key = _cache_key(family_id)
-    cached = cached_call(lambda r: r.get(key), None)
+    cached = read_cached(key) if read_cached is not None else cached_call(lambda r: r.get(key), None)
     if cached is not None:
         return bool(cached == user_id)
     row = db.session.execute(

@@ -11,6 +11,12 @@ writer's own response is sent). A fill cannot undo a drop: a reader that missed 
 showcase's generation before running the view and stores its JSON only if the generation is
 still the same (a Lua script); every drop increments the generation.
 
+Before the query is parsed: `early`, right under ``@jwt_required(optional=True)``, looks the
+request's raw query string up first. A fill also stores its JSON under the raw query string of the
+request that computed it (field ``?<query>``): the same string always parses to the same
+arguments, and only strings that validated are stored, so a hit needs no parsing and anything
+else (invalid arguments included: the same 422 as before) takes the normal path.
+
 Bounded: every Redis call goes through `cached_call` (``REDIS_TIMEOUT_MS``, then the view runs
 directly for ``REDIS_BACKOFF_S``). Entries expire after ``SHOWCASE_CACHE_TTL_S``, which bounds the
 time-dependent fields (hot ranking's age decay, a bot's runtime) and the one case in which a drop
@@ -27,7 +33,7 @@ from collections.abc import Callable, Iterable, Mapping
 from typing import Any, TypeVar, cast
 
 import marshmallow as ma
-from flask import Response, current_app, has_app_context
+from flask import Response, current_app, g, has_app_context, request
 from flask_jwt_extended import get_jwt_identity
 from sqlalchemy import event, inspect
 from sqlalchemy.orm import ORMExecuteState, Session, SessionTransaction, UOWTransaction
@@ -44,14 +50,31 @@ _READS: dict[str, frozenset[str]] = {}
 _TOUCHED = "qyq_showcase_tables"  # session.info key: tables written in the open transaction
 _ANY_TABLE = "*"  # a statement whose table is unknown (textual SQL)
 _DATA_MARK = "@@showcase-data@@"  # placeholder spliced out of the encoded envelope
+_RAW = "?"  # field prefix of an entry stored under a raw query string
+MAX_RAW_QUERY = 256  # longer query strings are never looked up raw
+MAX_RAW_FIELDS = 64  # a hash holding this many fields takes no more raw ones
+_EARLY_STASH = "_qyq_showcase_early"  # flask.g: (request, name, raw field, generation) of `early`'s miss
 
-# Store ARGV[3] at field ARGV[2] of KEYS[1] for ARGV[4] s, only if KEYS[2] (the generation) is ARGV[1].
+# Store the field/value pairs ARGV[4..] in KEYS[1] for ARGV[2] s, only if KEYS[2] (the generation)
+# is ARGV[1]; a raw-query field only while the hash has fewer than ARGV[3] fields.
 _FILL = """
 if (redis.call('GET', KEYS[2]) or '') ~= ARGV[1] then return 0 end
-redis.call('HSET', KEYS[1], ARGV[2], ARGV[3])
+for i = 4, #ARGV, 2 do
+  if string.sub(ARGV[i], 1, 1) ~= '?' or redis.call('HLEN', KEYS[1]) < tonumber(ARGV[3])
+      or redis.call('HEXISTS', KEYS[1], ARGV[i]) == 1 then
+    redis.call('HSET', KEYS[1], ARGV[i], ARGV[i + 1])
+  end
+end
 local ttl = redis.call('TTL', KEYS[1])
-if ttl < 0 or ttl > tonumber(ARGV[4]) then redis.call('EXPIRE', KEYS[1], ARGV[4]) end
+if ttl < 0 or ttl > tonumber(ARGV[2]) then redis.call('EXPIRE', KEYS[1], ARGV[2]) end
 return 1
+"""
+
+# The entry at field ARGV[1] of KEYS[1], else {false, the generation KEYS[2]}.
+_EARLY = """
+local v = redis.call('HGET', KEYS[1], ARGV[1])
+if v then return {v} end
+return {false, redis.call('GET', KEYS[2]) or ''}
 """
 
 
@@ -88,21 +111,80 @@ def cached(
             variant = json.dumps([parsed, kwargs], sort_keys=True, default=str)
             return _respond(name, variant, ttl, lambda: schema.dump(view(*args, **kwargs)))
 
+        wrapper._qyq_showcase = (name, anonymous_only)  # type: ignore[attr-defined]  # read by `early`
         return cast(F, wrapper)
 
     return decorate
 
 
+def early(view: F) -> F:
+    """Answer from the showcase cache by the raw query string, before ``@blp.arguments`` parses it.
+
+    Goes right under ``@jwt_required(optional=True)``, above ``@blp.arguments``, on a route whose
+    view has `cached` below. A miss goes on to the parsing and `cached` (which then stores the JSON
+    under this raw query string too).
+    """
+    name, anonymous_only = view._qyq_showcase  # type: ignore[attr-defined]
+
+    @functools.wraps(view)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        setattr(g, _EARLY_STASH, None)
+        ttl = int(current_app.config["SHOWCASE_CACHE_TTL_S"])
+        raw = request.query_string
+        if ttl <= 0 or len(raw) > MAX_RAW_QUERY or (anonymous_only and get_jwt_identity() is not None):
+            return view(*args, **kwargs)
+        field = _RAW + raw.decode("latin-1")
+        keys = (_key(name), _gen_key(name))
+        reply = cached_call(lambda r: _script(r, "early")(keys=keys, args=(field,)), None)
+        if reply and reply[0] is not None:
+            return _envelope(str(reply[0]))
+        if reply and len(reply) > 1:  # the generation, read before the view reads the database
+            setattr(g, _EARLY_STASH, (_request_id(), name, field, str(reply[1])))
+        return view(*args, **kwargs)
+
+    return cast(F, wrapper)
+
+
+def _request_id() -> int:
+    return id(request._get_current_object())  # type: ignore[attr-defined]
+
+
+def _script(r: Any, name: str) -> Any:
+    """Return the registered Lua script (EVALSHA, loaded again when Redis lost it) for client ``r``."""
+    scripts: dict[str, Any] = current_app.extensions.setdefault("showcase_scripts", {})
+    script = scripts.get(name)
+    if script is None or script.registered_client is not r:
+        script = r.register_script(_EARLY if name == "early" else _FILL)
+        scripts[name] = script
+    return script
+
+
 def _respond(name: str, variant: str, ttl: int, build: Callable[[], Any]) -> Response:
-    key = _key(name)
+    key, gen_key = _key(name), _gen_key(name)
+    stash = getattr(g, _EARLY_STASH, None)
+    setattr(g, _EARLY_STASH, None)
+    raw_field, early_gen = None, None
+    if stash is not None and stash[0] == _request_id() and stash[1] == name:
+        raw_field, early_gen = stash[2], stash[3]
     data: str | None = cached_call(lambda r: cast("str | None", r.hget(key, variant)), None)
     if data is None:
-        gen_key = _gen_key(name)
-        gen = cached_call(lambda r: r.get(gen_key) or "", None)  # before the view reads the database
+        # The generation before the view reads the database (`early` read it even sooner).
+        gen = early_gen
+        if gen is None:
+            got = cached_call(lambda r: r.get(gen_key) or "", None)
+            gen = None if got is None else str(got)
         data = current_app.json.dumps(build(), separators=(",", ":"))
+        pairs = [variant, data, *((raw_field, data) if raw_field else ())]
         if gen is not None:
-            cached_call(lambda r: r.eval(_FILL, 2, key, gen_key, gen, variant, data, ttl), 0)
+            _fill(key, gen_key, gen, ttl, pairs)
+    elif raw_field and early_gen is not None:  # read after that generation: refused if a drop came between
+        _fill(key, gen_key, early_gen, ttl, [raw_field, data])
     return _envelope(data)
+
+
+def _fill(key: str, gen_key: str, gen: str, ttl: int, pairs: list[str]) -> None:
+    args = (gen, ttl, MAX_RAW_FIELDS, *pairs)
+    cached_call(lambda r: _script(r, "fill")(keys=(key, gen_key), args=args), 0)
 
 
 def _envelope(data_json: str) -> Response:

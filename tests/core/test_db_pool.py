@@ -13,6 +13,12 @@ from backend.extensions import db
 from tests.helpers.api import error, ok
 
 
+@pytest.fixture(autouse=True)
+def _reads_run_sql(app, monkeypatch):
+    """GET /api/users/me is the probe: it must read Postgres, not the personal read cache."""
+    monkeypatch.setitem(app.config, "PERSONAL_CACHE_TTL_S", 0)
+
+
 def _kill_pooled_connections(app) -> int:
     """Terminate every other server process of the test database (what a Postgres restart does)."""
     url = app.config["SQLALCHEMY_DATABASE_URI"].replace("+psycopg2", "")

@@ -201,3 +201,80 @@ def test_drop_all_and_the_table_map(app):
         showcase.showcases_reading({"users", "jobs", "bot_instances"})
     )
     assert showcase.showcases_reading({"orders", "token_families"}) == []
+
+
+@contextmanager
+def query_parses(monkeypatch):
+    """Count the webargs parses of query arguments while the block runs."""
+    from backend.core.envelope import EnvelopeBlueprint
+
+    parser = EnvelopeBlueprint.ARGUMENTS_PARSER
+    real = parser.parse
+    seen: list[object] = []
+
+    def counted(*args, **kwargs):
+        seen.append(args[0] if args else None)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(parser, "parse", counted)
+    try:
+        yield seen
+    finally:
+        monkeypatch.setattr(parser, "parse", real)
+
+
+@pytest.mark.parametrize("path", [*SHOWCASE_PATHS, "/api/dashboard/stats"])
+def test_a_raw_query_seen_before_is_answered_before_parsing(app, client, showcase_data, monkeypatch, path):
+    for query in ("", "?limit=2" if "latest" not in path and "stats" not in path else ""):
+        first = client.get(path + query, headers={"X-Request-ID": "req-raw"})
+        with query_parses(monkeypatch) as parses, sql_statements(app) as statements:
+            again = client.get(path + query, headers={"X-Request-ID": "req-raw"})
+        assert parses == [] and statements == []
+        assert again.get_data() == first.get_data()
+        if "stats" not in path:  # its `asOf` is the time it was computed
+            assert again.get_data() == _uncached_bytes(app, client, path + query, "req-raw")
+
+
+def _uncached_bytes(app, client, path, request_id):
+    app.config["SHOWCASE_CACHE_TTL_S"] = 0
+    try:
+        return client.get(path, headers={"X-Request-ID": request_id}).get_data()
+    finally:
+        app.config["SHOWCASE_CACHE_TTL_S"] = 10
+
+
+def test_invalid_queries_are_never_answered_early_and_keep_their_422(app, client, showcase_data, monkeypatch):
+    expected = _uncached_bytes(app, client, "/api/forum/hot?limit=0", "req-bad")
+    for _ in range(3):
+        with query_parses(monkeypatch) as parses:
+            resp = client.get("/api/forum/hot?limit=0", headers={"X-Request-ID": "req-bad"})
+        assert resp.status_code == 422 and resp.get_data() == expected and len(parses) == 1
+    junk = _uncached_bytes(app, client, "/api/strategies/recent?limit=1&nope=1", "req-bad")
+    assert (
+        client.get("/api/strategies/recent?limit=1&nope=1", headers={"X-Request-ID": "req-bad"}).get_data()
+        == junk
+    )
+
+
+def test_equivalent_query_strings_share_the_variant_and_get_their_own_raw_entry(
+    app, client, showcase_data, make_post, user, monkeypatch
+):
+    make_post(user, title="second")
+    one = ok(client.get("/api/forum/hot?limit=1"))
+    with sql_statements(app) as statements:
+        same = ok(client.get("/api/forum/hot?limit=01"))  # parsed: limit 1, the variant's JSON
+    assert same == one and statements == []
+    with query_parses(monkeypatch) as parses:
+        assert ok(client.get("/api/forum/hot?limit=01")) == one  # now stored under its own raw form
+    assert parses == []
+    key = f"{app.config['REDIS_KEY_PREFIX']}showcase:forum.hot"
+    with app.app_context():
+        assert {"?limit=1", "?limit=01"} <= set(get_redis().hkeys(key))
+
+
+def test_raw_entries_are_bounded(app, client, showcase_data):
+    key = f"{app.config['REDIS_KEY_PREFIX']}showcase:forum.hot"
+    for n in range(showcase.MAX_RAW_FIELDS + 5):
+        ok(client.get(f"/api/forum/hot?limit={'0' * n}5"))
+    with app.app_context():
+        assert get_redis().hlen(key) <= showcase.MAX_RAW_FIELDS + 1

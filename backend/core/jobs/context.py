@@ -12,7 +12,7 @@ from sqlalchemy import select, update
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.sql import Executable
 
-from backend.core import events
+from backend.core import events, personal
 from backend.core.db import independent_session, now_ms, on_commit
 from backend.core.jobs.model import CANCELLED, FAILED, RUNNING, SUCCESS, Job, JobCancelled
 from backend.extensions import db
@@ -102,6 +102,7 @@ class JobContext:
                 .where(Job.id == self.job_id)
                 .values(progress=stored, heartbeat_at=now_ms())
                 .returning(Job.status)
+                .execution_options(**{personal.OWNER_OPTION: self.owner_id})
             )
             if status == RUNNING:  # as often as progress is stored; no record, so publish()
                 events.publish(self._event("job.progress", RUNNING, progress=stored))
@@ -153,7 +154,8 @@ class JobContext:
         db.session.execute(
             update(Job)
             .where(Job.id == self.job_id)
-            .values(status=SUCCESS, progress=100, finished_at=now_ms(), heartbeat_at=now_ms())
+            .values(status=SUCCESS, progress=100, finished_at=now_ms(), heartbeat_at=now_ms()),
+            execution_options={personal.OWNER_OPTION: self.owner_id},
         )
         events.emit(self._event(FINAL_EVENTS[SUCCESS], SUCCESS))
         on_commit(self._mark_committed)
@@ -178,8 +180,8 @@ class _Heartbeat:
     sees it after JOB_STALE_AFTER_S.
     """
 
-    def __init__(self, app: Flask, job_id: str) -> None:
-        self._app, self._job_id = app, job_id
+    def __init__(self, app: Flask, job_id: str, owner_id: str | None = None) -> None:
+        self._app, self._job_id, self._owner_id = app, job_id, owner_id
         self._every = float(app.config["JOB_HEARTBEAT_S"])
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name=f"heartbeat-{job_id}", daemon=True)
@@ -199,7 +201,8 @@ class _Heartbeat:
                     s.execute(
                         update(Job)
                         .where(Job.id == self._job_id, Job.status == RUNNING)
-                        .values(heartbeat_at=now_ms())
+                        .values(heartbeat_at=now_ms()),
+                        execution_options={personal.OWNER_OPTION: self._owner_id},
                     )
             except Exception:  # noqa: BLE001 - a missed beat is retried; the work must go on
                 logger.warning("heartbeat of job %s failed", self._job_id, exc_info=True)

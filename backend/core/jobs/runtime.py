@@ -11,6 +11,7 @@ from celery import shared_task
 from flask import current_app
 from sqlalchemy import delete, select, update
 
+from backend.core import personal
 from backend.core.db import independent_session, looks_like_id, new_id, now_ms, on_commit, transactional
 from backend.core.errors import AppError, Unavailable
 from backend.core.jobs.context import JobContext, _Heartbeat, emit_final
@@ -169,12 +170,16 @@ def active_subject_ids(subject_ids: Collection[str]) -> set[str]:
 
 def _claim(job_id: str) -> Job | None:
     with independent_session() as s:
-        return s.execute(
+        job = s.execute(
             update(Job)
             .where(Job.id == job_id, Job.status == PENDING)
             .values(status=RUNNING, attempts=Job.attempts + 1, started_at=now_ms(), heartbeat_at=now_ms())
-            .returning(Job)
+            .returning(Job),
+            execution_options={personal.OWNER_OPTION: personal.NOTED},
         ).scalar_one_or_none()
+        if job is not None:
+            personal.note_owners(s, "jobs", [job.owner_id])
+        return job
 
 
 @transactional
@@ -193,9 +198,11 @@ def _finish(job_id: str, status: str, *, reason: str | None = None, message: str
         update(Job)
         .where(Job.id == job_id, Job.status == RUNNING)
         .values(**values)
-        .returning(Job.kind, Job.owner_id, Job.subject_id)
+        .returning(Job.kind, Job.owner_id, Job.subject_id),
+        execution_options={personal.OWNER_OPTION: personal.NOTED},
     ).first()
     if row is not None:
+        personal.note_owners(db.session, "jobs", [row.owner_id])
         emit_final(
             job_id=job_id,
             kind=row.kind,
@@ -222,7 +229,7 @@ def execute(job_id: str) -> str | None:
             raise JobFailed(f"No work is declared for job kind {job.kind!r}.", reason="unknown_kind")
         ctx = JobContext(job)
         try:
-            with _Heartbeat(current_app._get_current_object(), job_id):  # type: ignore[attr-defined]
+            with _Heartbeat(current_app._get_current_object(), job_id, job.owner_id):  # type: ignore[attr-defined]
                 kind.work(ctx)
         finally:
             ctx.close()
@@ -259,10 +266,12 @@ def cancel_job(*, job_id: str, message: str = "Cancelled by the user.") -> bool:
         update(Job)
         .where(Job.id == job_id, Job.status.in_(ACTIVE))
         .values(status=CANCELLED, finished_at=now_ms(), error_reason=reason, error=message)
-        .returning(Job.kind, Job.owner_id, Job.subject_id)
+        .returning(Job.kind, Job.owner_id, Job.subject_id),
+        execution_options={personal.OWNER_OPTION: personal.NOTED},
     ).first()
     if cancelled is None:
         return False
+    personal.note_owners(db.session, "jobs", [cancelled.owner_id])
     emit_final(
         job_id=job_id,
         kind=cancelled.kind,
@@ -297,10 +306,12 @@ def requeue_failed(*, job_id: str) -> bool:
             finished_at=None,
             heartbeat_at=now_ms(),
         )
-        .returning(Job.id, Job.kind)
+        .returning(Job.id, Job.kind, Job.owner_id),
+        execution_options={personal.OWNER_OPTION: personal.NOTED},
     ).first()
     if requeued is None:
         return False
+    personal.note_owners(db.session, "jobs", [requeued.owner_id])
     on_commit(lambda: _send_or_leave_to_reaper(job_id, requeued.kind))
     return True
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 from flask import Response, request
 from flask_jwt_extended import jwt_required
 
-from backend.core import showcase
+from backend.core import personal, showcase
 from backend.core.auth import current_user_id, optional_user_id
 from backend.core.envelope import EnvelopeBlueprint
 from backend.core.pagination import PageArgs, paginated
@@ -63,6 +63,7 @@ def job(job_id: str):
 
 @blp.route("/latest")
 @jwt_required(optional=True)
+@showcase.early
 @blp.arguments(LatestQuerySchema, location="query")
 @blp.response(200, BacktestLatestSchema)
 @blp.doc(security=[])
@@ -78,6 +79,7 @@ def latest(args):
 
 @blp.route("")
 @jwt_required()
+@personal.cached("backtests", reads={"backtests": personal.OWNER, "jobs": personal.OWNER})
 @blp.arguments(BacktestQueryArgsSchema, location="query")
 @blp.response(200, BacktestSchema(many=True))
 @paginated(blp)

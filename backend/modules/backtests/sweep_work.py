@@ -20,7 +20,7 @@ from flask import current_app
 from sqlalchemy import Float, select, text, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 
-from backend.core import events, jobs
+from backend.core import events, jobs, personal
 from backend.core.db import independent_session, now_ms, on_commit, transactional
 from backend.core.errors import AppError
 from backend.core.jobs import Job
@@ -76,7 +76,10 @@ def _prepare_chunks(job_id: str) -> str:
         for i in range(row.chunks_total)
     ]
     db.session.execute(pg_insert(SweepChunk).values(rows).on_conflict_do_nothing())
-    db.session.execute(update(Job).where(Job.id == job_id).values(attempts=1))
+    db.session.execute(
+        update(Job).where(Job.id == job_id).values(attempts=1),
+        execution_options={personal.OWNER_OPTION: row.owner_id},
+    )
     return row.id
 
 
@@ -135,7 +138,7 @@ def execute_chunk(sweep_id: str, chunk: int) -> str:
     try:
         row = _sweep_row(sweep_id)
         bars = _load_bars(row)
-        runs = _compute(row, claim, bars, _Beat(sweep_id, chunk, claim.job_id))
+        runs = _compute(row, claim, bars, _Beat(sweep_id, chunk, claim.job_id, row.owner_id))
         return _store_chunk(row, chunk, runs, bars)
     except _Stopped:
         db.session.rollback()
@@ -194,9 +197,11 @@ def _fail(job_id: str, reason: str, message: str) -> None:
             error_reason=reason,
             error=message,
         )
-        .returning(Job.kind, Job.owner_id, Job.subject_id)
+        .returning(Job.kind, Job.owner_id, Job.subject_id),
+        execution_options={personal.OWNER_OPTION: personal.NOTED},
     ).first()
     if row is not None:
+        personal.note_owners(db.session, "jobs", [row.owner_id])
         jobs.emit_final(
             job_id=job_id,
             kind=row.kind,
@@ -246,8 +251,9 @@ class _Beat:
         "RETURNING status"
     )
 
-    def __init__(self, sweep_id: str, chunk: int, job_id: str) -> None:
+    def __init__(self, sweep_id: str, chunk: int, job_id: str, owner_id: str | None = None) -> None:
         self._params = {"sweep": sweep_id, "idx": chunk, "job": job_id}
+        self._options = {personal.OWNER_OPTION: owner_id, personal.TABLES_OPTION: ("sweep_chunks", "jobs")}
         self._last = time.monotonic()  # the claim just beat
 
     def __call__(self) -> None:
@@ -255,7 +261,9 @@ class _Beat:
             return
         self._last = time.monotonic()
         with independent_session() as s:
-            status = s.execute(self._SQL, {**self._params, "now": now_ms()}).scalar()
+            status = s.execute(
+                self._SQL, {**self._params, "now": now_ms()}, execution_options=self._options
+            ).scalar()
         if status is None:
             raise _Stopped()
 
@@ -335,7 +343,8 @@ def _store_chunk(row: Sweep, chunk: int, runs: list[dict[str, Any]], bars: Bars)
             update(Job)
             .where(Job.id == row.job_id)
             .values(progress=progress, heartbeat_at=now)
-            .returning(Job.kind, Job.owner_id, Job.subject_id)
+            .returning(Job.kind, Job.owner_id, Job.subject_id),
+            execution_options={personal.OWNER_OPTION: row.owner_id},
         ).one()
         # As a single job's ctx.progress does: no record and no subscribers, published once the
         # chunk's runs are committed (one event per chunk: SWEEP_CHUNK_RUNS bounds how many).
@@ -361,7 +370,8 @@ def _store_chunk(row: Sweep, chunk: int, runs: list[dict[str, Any]], bars: Bars)
         update(Job)
         .where(Job.id == row.job_id)
         .values(status=jobs.SUCCESS, progress=100, finished_at=now, heartbeat_at=now)
-        .returning(Job.kind, Job.owner_id, Job.subject_id)
+        .returning(Job.kind, Job.owner_id, Job.subject_id),
+        execution_options={personal.OWNER_OPTION: row.owner_id},
     ).one()
     jobs.emit_final(
         job_id=row.job_id,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from sqlalchemy import delete
 
-from backend.core import events
+from backend.core import events, personal
 from backend.extensions import db
 from backend.modules.bots.models import BotInstance, Order
 
@@ -17,7 +17,10 @@ def on_account_deleted(event: events.Event) -> None:
         return
     user_id = event.user_id
     db.session.execute(delete(Order).where(Order.owner_id == user_id))
-    db.session.execute(delete(BotInstance).where(BotInstance.owner_id == user_id))
+    db.session.execute(
+        delete(BotInstance).where(BotInstance.owner_id == user_id),
+        execution_options={personal.OWNER_OPTION: user_id},
+    )
 
 
 def subscribe() -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask.views import MethodView
 from flask_jwt_extended import jwt_required
 
-from backend.core import showcase
+from backend.core import personal, showcase
 from backend.core.auth import current_user_id, optional_user_id
 from backend.core.envelope import EnvelopeBlueprint
 from backend.core.pagination import PageArgs, paginated
@@ -42,6 +42,7 @@ class Bots(MethodView):
         return service.create_bot(actor_id=current_user_id(), **args)
 
     @jwt_required()
+    @personal.cached("bots", reads={"bot_instances": personal.OWNER})
     @blp.response(200, BotSchema(many=True))
     @paginated(blp)
     def get(self, paging: PageArgs):
@@ -57,6 +58,7 @@ class RecentBots(MethodView):
     """Newest bots for the dashboard."""
 
     @jwt_required(optional=True)
+    @showcase.early
     @blp.arguments(LimitQuerySchema, location="query")
     @blp.response(200, BotSchema(many=True))
     @blp.doc(security=[])

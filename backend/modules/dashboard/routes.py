@@ -17,6 +17,7 @@ blp = EnvelopeBlueprint(
 
 @blp.route("/stats")
 @jwt_required(optional=True)
+@showcase.early
 @blp.arguments(StatsQuerySchema, location="query")
 @blp.response(200, DashboardStatsSchema)
 @blp.doc(security=[])

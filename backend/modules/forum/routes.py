@@ -48,6 +48,7 @@ blueprints = [blp, users_blp]
 
 @blp.route("/hot")
 @jwt_required(optional=True)
+@showcase.early
 @blp.arguments(LimitQuerySchema, location="query")
 @blp.response(200, PostSchema(many=True))
 @blp.doc(security=[])

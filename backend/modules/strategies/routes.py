@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask.views import MethodView
 from flask_jwt_extended import jwt_required
 
-from backend.core import showcase
+from backend.core import personal, showcase
 from backend.core.auth import current_user_id, optional_user_id
 from backend.core.envelope import EnvelopeBlueprint
 from backend.core.pagination import PageArgs, paginated
@@ -33,6 +33,7 @@ blp = EnvelopeBlueprint(
 
 @blp.route("/recent")
 @jwt_required(optional=True)
+@showcase.early
 @blp.arguments(LimitQuerySchema, location="query")
 @blp.response(200, StrategySchema(many=True))
 @blp.doc(security=[])
@@ -91,6 +92,15 @@ class Strategies(MethodView):
     """The caller's strategies."""
 
     @jwt_required()
+    @personal.cached(
+        "strategies",
+        reads={
+            "strategies": personal.OWNER,
+            "strategy_versions": personal.OWNER,
+            "jobs": personal.OWNER,
+            "users": personal.EVERYONE,  # a copy shows its author's current name
+        },
+    )
     @blp.response(200, StrategyDetailSchema(many=True, exclude=("code",)))
     @paginated(blp)
     def get(self, paging: PageArgs):

@@ -5,6 +5,7 @@ from __future__ import annotations
 from flask import Response, request
 from flask_jwt_extended import jwt_required
 
+from backend.core import personal
 from backend.core.auth import current_user_id, token_claims
 from backend.core.envelope import EnvelopeBlueprint
 from backend.modules.files.service import refuse_other_parts
@@ -28,6 +29,7 @@ blp = EnvelopeBlueprint("users", __name__, url_prefix="/api/users", description=
 
 @blp.route("/me")
 @jwt_required()
+@personal.cached("users.me", reads={"users": personal.OWNER, "files": personal.OWNER})
 @blp.response(200, UserSchema)
 def get_me():
     """Return the caller's profile."""

@@ -1,0 +1,447 @@
+"""The authenticated hot reads (my profile, my strategies, backtests and bots) served from
+pre-serialised JSON in Redis, per user: the personal counterpart of `backend.core.showcase`.
+
+A route decorated with `cached` answers from Redis when it can. The session check every
+authenticated request makes (`backend.core.sessions.is_active`, through the JWT blocklist
+callback) and the cache lookup are one Lua script, so a hit costs one Redis round trip: no SQL,
+no query parsing, no marshmallow, no JSON encoding. The cached ``data`` bytes (and the list's
+``X-Pagination`` header) are spliced into the success envelope. On a miss the view runs as usual
+and its dumped result is stored.
+
+Entries live in one hash per read and user (``personal:<read>:<user>``), one field per raw query
+string of a request that succeeded: the same query string always parses to the same arguments,
+and only validated ones are ever stored, so a hit needs no parsing and anything else (invalid
+arguments included) takes the normal path. At most ``MAX_VARIANTS`` fields per hash.
+
+Never stale after a write. Session events note, per table a read depends on, whose rows every
+flush and every INSERT/UPDATE/DELETE statement writes: the owner column of an ORM object
+(`OWNER_COLUMNS`; ``users.id`` for the users table), or for a statement the ``qyq_owner``
+execution option its writer passes (an id, several ids, or `NOTED` when the writer notes the owners
+from RETURNING with `note_owners`). Once the transaction commits, those owners' entries of the
+reads depending on the table are dropped (``after_commit``: before the writer's own response is
+sent). A write whose owner is unknown, or to a table a read depends on for everybody (the strategy
+list shows other users' names), starts a new generation of the read: every entry carries the
+generation it was filled under and a hit needs the current one. A fill cannot undo a drop: the
+lookup that missed read the read's generation and the user's generation before the view read the
+database, and the fill stores only if both are unchanged (a Lua script); every owner drop
+increments the user's generation first.
+
+Bounded like the showcase: every Redis call goes through `cached_call` (a Redis outage means the
+view runs and the session check reads Postgres, exactly as without this cache), and every entry
+expires within ``PERSONAL_CACHE_TTL_S`` of its hash's first fill, which bounds the time-dependent
+fields (a bot's runtime) and a drop lost to an outage. ``0`` disables the cache.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable, Collection, Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any, TypeVar, cast
+
+from flask import Response, current_app, g, has_app_context, request
+from flask_jwt_extended import get_jwt_identity
+from flask_smorest.utils import get_appcontext
+from sqlalchemy import event, inspect
+from sqlalchemy.orm import ORMExecuteState, Session, SessionTransaction, UOWTransaction, scoped_session
+from sqlalchemy.sql.elements import TextClause
+
+from backend.core.envelope import success_body
+from backend.core.redis import cached_call, rkey
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+# The column naming the user a row belongs to, per table a personal read depends on.
+OWNER_COLUMNS: dict[str, str] = {
+    "users": "id",
+    "strategies": "owner_id",
+    "strategy_versions": "created_by",
+    "backtests": "owner_id",
+    "jobs": "owner_id",
+    "bot_instances": "owner_id",
+    "files": "owner_id",  # deleting a file clears users.avatar_file_id (ON DELETE SET NULL)
+}
+# Deleting rows of these tables changes other users' rows through foreign keys (a copy's
+# `forked_from_*`, a backtest's `strategy_id`/`strategy_version_id`: ON DELETE SET NULL), so a delete
+# counts as a write of an unknown owner whatever its writer says.
+SHARED_ON_DELETE = frozenset({"users", "strategies", "strategy_versions"})
+OWNER = "owner"  # a write to the table changes the read of the rows' owners only
+EVERYONE = "everyone"  # a write to the table may change anybody's read
+
+# The `qyq_owner` execution option's value when the writer calls `note_owners` itself (RETURNING).
+NOTED = "qyq:noted"
+OWNER_OPTION = "qyq_owner"
+# Execution option of a textual statement: the tables it writes (else: any table).
+TABLES_OPTION = "qyq_tables"
+
+MAX_VARIANTS = 32  # fields (query strings) per read and user; a full hash starts over
+MAX_QUERY = 512  # longer query strings are never cached
+USER_GEN_TTL_S = 86400  # a user's generation outlives any fill in flight by far
+PAGINATION_HEADER = "X-Pagination"
+
+# read name -> {table: OWNER | EVERYONE} (filled by `cached` when the routes are imported).
+_READS: dict[str, dict[str, str]] = {}
+# (endpoint, method) -> read name or None (resolved on first use).
+_ENDPOINTS: dict[tuple[str, str], str | None] = {}
+_WRITES = "qyq_personal_writes"  # session.info key: {table: owners} written in the open transaction
+_UNKNOWN = "\x00?"  # an owner that could not be told
+_ANY_TABLE = "*"  # a textual statement: its table is unknown
+_DATA_MARK = "@@personal-data@@"
+_STASH = "_qyq_personal"  # flask.g: the lookup made with the session check
+
+# KEYS: the session family's cache key, the entry hash, the read's generation, the user's generation.
+# ARGV: the user id ('' skips the family), the field. Returns {family} when the family is not the
+# user's (missing, revoked or another user's: the caller decides, as `sessions.is_active` does),
+# {family, 1, "<pagination>\n<data>"} for a hit, {family, 0, read gen, user gen} for a miss.
+_LOOKUP = """
+local fam = false
+if ARGV[1] ~= '' then
+  fam = redis.call('GET', KEYS[1])
+  if fam ~= ARGV[1] then return {fam} end
+end
+local rg = redis.call('GET', KEYS[3]) or ''
+local v = redis.call('HGET', KEYS[2], ARGV[2])
+if v then
+  local i = string.find(v, '\\n', 1, true)
+  if i and string.sub(v, 1, i - 1) == rg then return {fam, 1, string.sub(v, i + 1)} end
+end
+return {fam, 0, rg, redis.call('GET', KEYS[4]) or ''}
+"""
+
+# KEYS: the entry hash, the read's generation, the user's generation. ARGV: read gen, user gen,
+# field, "<pagination>\n<data>", ttl, MAX_VARIANTS. Stores only if neither generation moved.
+_FILL = """
+if (redis.call('GET', KEYS[2]) or '') ~= ARGV[1] then return 0 end
+if (redis.call('GET', KEYS[3]) or '') ~= ARGV[2] then return 0 end
+if redis.call('HLEN', KEYS[1]) >= tonumber(ARGV[6]) then redis.call('DEL', KEYS[1]) end
+redis.call('HSET', KEYS[1], ARGV[3], ARGV[1] .. '\\n' .. ARGV[4])
+local ttl = redis.call('TTL', KEYS[1])
+if ttl < 0 or ttl > tonumber(ARGV[5]) then redis.call('EXPIRE', KEYS[1], ARGV[5]) end
+return 1
+"""
+
+
+def _entry_key(read: str, user_id: str) -> str:
+    return rkey("personal", read, user_id)
+
+
+def _read_gen_key(read: str) -> str:
+    return rkey("personal", "gen", read)
+
+
+def _user_gen_key(user_id: str) -> str:
+    return rkey("personal", "ugen", user_id)
+
+
+@dataclass(frozen=True)
+class _Lookup:
+    request: int  # id() of the request this lookup was made for
+    read: str
+    user_id: str
+    field: str
+    hit: str | None  # "<pagination>\n<data>"
+    read_gen: str = ""
+    user_gen: str = ""
+
+
+def cached(read: str, *, reads: Mapping[str, str]) -> Callable[[F], F]:
+    """Serve the decorated view's 200 answers from the personal cache ``read``, per caller.
+
+    Goes right under ``@jwt_required()`` (above ``@blp.arguments``, ``@blp.response`` and
+    ``@paginated``: a hit skips them all). ``reads`` maps every table the view reads to `OWNER`
+    (a write changes only the read of the rows' owners; the table must be in `OWNER_COLUMNS`) or
+    `EVERYONE`.
+    """
+    for table, mode in reads.items():
+        if mode not in (OWNER, EVERYONE) or (mode == OWNER and table not in OWNER_COLUMNS):
+            raise ValueError(f"personal read {read}: no owner column for {table} ({mode})")
+    _READS[read] = dict(reads)
+
+    def decorate(view: F) -> F:
+        @functools.wraps(view)
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            ttl = int(current_app.config["PERSONAL_CACHE_TTL_S"])
+            field = _field()
+            user_id = _identity()
+            if ttl <= 0 or field is None or user_id is None:
+                return view(*args, **kwargs)
+            look = g.pop(_STASH, None)
+            if not (
+                isinstance(look, _Lookup)
+                and look.request == _request_id()
+                and (look.read, look.user_id, look.field) == (read, user_id, field)
+            ):
+                look = _lookup(read, user_id, field)
+            if look is not None and look.hit is not None:
+                return _respond(look.hit)
+            get_appcontext().pop("result_dump", None)  # what this view dumps, nothing older
+            response = view(*args, **kwargs)
+            if look is not None:
+                _fill(look, response, ttl)
+            return response
+
+        wrapper._qyq_personal_read = read  # type: ignore[attr-defined]  # found by `session_lookup`
+        return cast(F, wrapper)
+
+    return decorate
+
+
+def _identity() -> str | None:
+    identity = get_jwt_identity()
+    return str(identity) if identity else None
+
+
+def _field() -> str | None:
+    raw = request.query_string
+    return raw.decode("latin-1") if len(raw) <= MAX_QUERY else None
+
+
+def _request_id() -> int:
+    return id(request._get_current_object())  # type: ignore[attr-defined]
+
+
+def _read_of_request() -> str | None:
+    """Return the personal read the current request's view serves, if any (memoised per endpoint)."""
+    endpoint, method = request.endpoint, request.method
+    if endpoint is None:
+        return None
+    key = (endpoint, method)
+    try:
+        return _ENDPOINTS[key]
+    except KeyError:
+        pass
+    view: Any = current_app.view_functions.get(endpoint)
+    view_class = getattr(view, "view_class", None)
+    if view_class is not None:
+        view = getattr(view_class, method.lower(), None)
+    read = getattr(view, "_qyq_personal_read", None)
+    _ENDPOINTS[key] = read if isinstance(read, str) else None
+    return _ENDPOINTS[key]
+
+
+def session_lookup(user_id: str) -> Callable[[str], str | None] | None:
+    """For the session check of a request to a personal read: a reader of the family's cache entry
+    that looks the caller's cache entry up in the same round trip (None for any other request).
+
+    The reader returns what ``GET <family key>`` would (None when missing or Redis is down, so
+    `sessions.is_active` behaves exactly as it does without this) and leaves the lookup in
+    ``flask.g`` for `cached` when the family is the caller's.
+    """
+    g.pop(_STASH, None)
+    if request.method != "GET" or int(current_app.config["PERSONAL_CACHE_TTL_S"]) <= 0:
+        return None
+    read = _read_of_request()
+    field = _field()
+    if read is None or field is None:
+        return None
+
+    def read_family(family_key: str) -> str | None:
+        keys = (family_key, _entry_key(read, user_id), _read_gen_key(read), _user_gen_key(user_id))
+        reply = cached_call(lambda r: _script(r, "lookup")(keys=keys, args=(user_id, field)), None)
+        if not reply:
+            return None
+        family = reply[0]
+        if family == user_id and len(reply) >= 3:
+            setattr(g, _STASH, _as_lookup(read, user_id, field, reply))
+        return cast("str | None", family)
+
+    return read_family
+
+
+def _as_lookup(read: str, user_id: str, field: str, reply: list[Any]) -> _Lookup:
+    if int(reply[1]) == 1:
+        return _Lookup(_request_id(), read, user_id, field, hit=str(reply[2]))
+    return _Lookup(
+        _request_id(), read, user_id, field, hit=None, read_gen=str(reply[2]), user_gen=str(reply[3])
+    )
+
+
+def _lookup(read: str, user_id: str, field: str) -> _Lookup | None:
+    """Look the caller's entry up without the session check (its family was not cached)."""
+    entry = _entry_key(read, user_id)
+    keys = (entry, entry, _read_gen_key(read), _user_gen_key(user_id))
+    reply = cached_call(lambda r: _script(r, "lookup")(keys=keys, args=("", field)), None)
+    if not reply or len(reply) < 3:
+        return None
+    return _as_lookup(read, user_id, field, reply)
+
+
+def _script(r: Any, name: str) -> Any:
+    """Return the registered Lua script (EVALSHA, loaded again when Redis lost it) for client ``r``."""
+    scripts: dict[str, Any] = current_app.extensions.setdefault("personal_scripts", {})
+    script = scripts.get(name)
+    if script is None or script.registered_client is not r:
+        script = r.register_script(_LOOKUP if name == "lookup" else _FILL)
+        scripts[name] = script
+    return script
+
+
+def _respond(hit: str) -> Response:
+    pagination, _, data = hit.partition("\n")
+    body = current_app.json.dumps(success_body(_DATA_MARK), separators=(",", ":"))
+    body = body.replace(current_app.json.dumps(_DATA_MARK), data, 1)
+    response: Response = current_app.response_class(body + "\n", mimetype="application/json")
+    if pagination:
+        response.headers[PAGINATION_HEADER] = pagination
+    return response
+
+
+def _fill(look: _Lookup, response: Any, ttl: int) -> None:
+    if not isinstance(response, Response) or response.status_code != 200:
+        return
+    appcontext = get_appcontext()
+    if "result_dump" not in appcontext:
+        return
+    data = current_app.json.dumps(appcontext["result_dump"], separators=(",", ":"))
+    pagination = response.headers.get(PAGINATION_HEADER, "")
+    if "\n" in pagination:  # never: flask-smorest writes it as compact JSON
+        return
+    keys = (_entry_key(look.read, look.user_id), _read_gen_key(look.read), _user_gen_key(look.user_id))
+    args = (look.read_gen, look.user_gen, look.field, f"{pagination}\n{data}", ttl, MAX_VARIANTS)
+    cached_call(lambda r: _script(r, "fill")(keys=keys, args=args), 0)
+
+
+# --- invalidation -------------------------------------------------------------------------------
+
+
+def drop(*, owners: Mapping[str, Collection[str]] = {}, everyone: Iterable[str] = ()) -> None:  # noqa: B006
+    """Drop ``owners[read]``'s entries of each read, and every entry of the reads in ``everyone``.
+
+    Generations first (a fill in flight is refused), then the entries.
+    """
+    everyone = [read for read in everyone if read in _READS]
+    pairs = [(read, owner) for read, ids in owners.items() if read not in everyone for owner in ids]
+    if not pairs and not everyone:
+        return
+
+    def write(r: Any) -> None:
+        pipe = r.pipeline(transaction=True)
+        for read in everyone:
+            pipe.incr(_read_gen_key(read))
+        for owner in {owner for _, owner in pairs}:
+            pipe.incr(_user_gen_key(owner))
+            pipe.expire(_user_gen_key(owner), USER_GEN_TTL_S)
+        for read, owner in pairs:
+            pipe.delete(_entry_key(read, owner))
+        pipe.execute()
+
+    cached_call(write, None)
+
+
+def drop_all() -> None:
+    """Invalidate every personal entry (tests between rolled-back transactions; a restored database)."""
+    drop(everyone=list(_READS))
+
+
+def affected(writes: Mapping[str, Collection[str]]) -> tuple[dict[str, set[str]], set[str]]:
+    """Return (owners per read, reads of everyone) that ``writes`` ({table: owners}) change."""
+    owners: dict[str, set[str]] = {}
+    everyone: set[str] = set()
+    any_table = writes.get(_ANY_TABLE)
+    for read, deps in _READS.items():
+        for table, mode in deps.items():
+            written = writes.get(table)
+            if any_table is not None:
+                written = {*(written or ()), *any_table}
+            if written is None:
+                continue
+            if mode == EVERYONE or _UNKNOWN in written:
+                everyone.add(read)
+            else:
+                owners.setdefault(read, set()).update(written)
+    return {read: ids for read, ids in owners.items() if read not in everyone}, everyone
+
+
+def note_owners(session: Session | scoped_session[Any], table: str, owners: Iterable[str | None]) -> None:
+    """Record that the open transaction wrote rows of these owners in ``table`` (a writer whose
+    statement carries ``qyq_owner=NOTED`` calls this with the owners its RETURNING gave)."""
+    ids = {owner if owner else _UNKNOWN for owner in owners}
+    if ids:
+        session.info.setdefault(_WRITES, {}).setdefault(table, set()).update(ids)
+
+
+def _tracked_tables() -> set[str]:
+    return {table for deps in _READS.values() for table in deps}
+
+
+def _owners_of(obj: object, table: str) -> set[str]:
+    column = OWNER_COLUMNS.get(table)
+    if column is None:
+        return {_UNKNOWN}
+    state = inspect(obj)
+    if column == "id" and state.identity:
+        return {str(state.identity[0])}
+    attr = state.attrs[column]
+    values = {v for v in (*attr.history.added, *attr.history.unchanged, *attr.history.deleted) if v}
+    if not values and state.dict.get(column):
+        values = {state.dict[column]}
+    return {str(v) for v in values} or {_UNKNOWN}
+
+
+def _note_flush(session: Session, _flush: UOWTransaction, _instances: object) -> None:
+    tracked = _tracked_tables()
+    for obj in (*session.new, *session.deleted, *session.dirty):
+        if obj in session.dirty and not session.is_modified(obj, include_collections=False):
+            continue
+        deleted = obj in session.deleted
+        for t in inspect(type(obj)).tables:
+            name = getattr(t, "name", None)
+            if name in tracked:
+                shared = deleted and name in SHARED_ON_DELETE
+                note_owners(session, name, {_UNKNOWN} if shared else _owners_of(obj, name))
+
+
+def _note_statement(state: ORMExecuteState) -> None:
+    if state.is_select:
+        return
+    statement = state.statement
+    if isinstance(statement, TextClause):
+        if statement.text.lstrip()[:6].lower() == "select":
+            return
+        names = list(state.execution_options.get(TABLES_OPTION) or (_ANY_TABLE,))
+    else:
+        table = getattr(statement, "table", None)
+        found = getattr(table, "name", None) if table is not None else None
+        names = [found if isinstance(found, str) else _ANY_TABLE]
+    tracked = _tracked_tables()
+    for name in names:
+        if name != _ANY_TABLE and name not in tracked:
+            continue
+        option = state.execution_options.get(OWNER_OPTION)
+        if state.is_delete and name in SHARED_ON_DELETE:
+            option = None
+        elif option == NOTED:
+            continue
+        if isinstance(option, str):
+            owners: Iterable[str | None] = (option,)
+        elif isinstance(option, Collection):
+            owners = option
+        else:
+            owners = (None,)
+        note_owners(state.session, name, owners)
+
+
+def _after_commit(session: Session) -> None:
+    if session.in_nested_transaction():  # a savepoint released: nothing is visible to others yet
+        return
+    writes = session.info.pop(_WRITES, None)
+    if writes and has_app_context() and "redis_breaker" in current_app.extensions:
+        owners, everyone = affected(writes)
+        drop(owners=owners, everyone=everyone)
+
+
+def _forget(session: Session, previous: SessionTransaction) -> None:
+    if previous.parent is None:  # the whole transaction is gone (a savepoint's rollback keeps the rest)
+        session.info.pop(_WRITES, None)
+
+
+def init_personal_events() -> None:
+    """Watch every session's writes and drop the personal entries they change after commit (idempotent)."""
+    for name, listener in (
+        ("before_flush", _note_flush),
+        ("do_orm_execute", _note_statement),
+        ("after_commit", _after_commit),
+        ("after_soft_rollback", _forget),
+    ):
+        if not event.contains(Session, name, listener):
+            event.listen(Session, name, listener)
