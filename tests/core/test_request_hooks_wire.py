@@ -187,3 +187,20 @@ def test_rate_limit_headers_on_a_limited_route(app, user):
 def test_no_rate_limit_headers_on_routes_without_a_limit(client):
     resp = client.get("/api/strategies/recent")
     assert not [name for name, _ in resp.headers.items() if name.startswith("X-RateLimit")]
+
+
+def test_generated_request_ids_are_uuid4_hex(client):
+    import uuid
+
+    from backend.core.logging import new_request_id
+
+    ids = {new_request_id() for _ in range(2000)}
+    ids.add(client.get("/api/strategies/recent").headers["X-Request-ID"])
+    assert len(ids) == 2001
+    for rid in ids:
+        assert re.fullmatch(r"[0-9a-f]{32}", rid)
+        parsed = uuid.UUID(hex=rid)
+        assert (parsed.version, parsed.variant, parsed.hex) == (4, uuid.RFC_4122, rid)
+    # every other bit is random: each hex digit outside the fixed ones takes many values
+    assert all(len({rid[i] for rid in ids}) == 16 for i in range(32) if i not in (12, 16))
+    assert {rid[16] for rid in ids} == set("89ab")
