@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from flask_cors import CORS
 from flask_limiter.util import get_remote_address
 from flask_migrate import Migrate
 from flask_sqlalchemy import SQLAlchemy
@@ -12,6 +11,7 @@ from flask_sqlalchemy.model import Model as FlaskModel
 from sqlalchemy import MetaData
 from sqlalchemy.orm import DeclarativeBase
 
+from backend.core.cors import QuickCORS
 from backend.core.envelope import EnvelopeApi
 from backend.core.jwt_cache import CachingJWTManager
 from backend.core.ratelimit import QuietLimiter
@@ -60,5 +60,5 @@ else:
 migrate = Migrate()
 jwt = CachingJWTManager()
 api = EnvelopeApi()
-cors = CORS()
+cors = QuickCORS()
 limiter = QuietLimiter(key_func=get_remote_address, default_limits=[])

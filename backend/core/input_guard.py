@@ -72,19 +72,33 @@ class JsonTooDeep(Invalid):
 
 
 def init_input_guard(app: Flask) -> None:
-    """Register the NUL and nesting-depth checks on every request."""
+    """Register the NUL and nesting-depth checks on every request.
+
+    The checks look at the WSGI environ first, so an ordinary request pays for none of them: no
+    NUL in ``PATH_INFO`` (the view args are parts of it), an empty query string (no arguments to
+    parse) or no ``Content-Type`` (not JSON) skips that check. Outcomes are the same as checking
+    everything (tests/core/test_input_guard.py compares the two).
+    """
     app.before_request(_guard_request)
 
 
 def _guard_request() -> None:
-    if any("\x00" in str(v) for v in (request.view_args or {}).values()):
+    req = request._get_current_object()  # type: ignore[attr-defined]
+    environ = req.environ
+    # The view args are parts of the decoded path (PATH_INFO): without a NUL there, none has one.
+    if "\x00" in environ.get("PATH_INFO", "") and any(
+        "\x00" in str(v) for v in (req.view_args or {}).values()
+    ):
         raise NotFound()
-    bad_args = sorted({k for k, v in request.args.items(multi=True) if "\x00" in k or "\x00" in v})
-    if bad_args:
-        raise Invalid(fields={k: ["NUL characters are not allowed."] for k in bad_args})
-    if request.is_json:
+    # An empty query string has no arguments (nothing to parse; werkzeug's `args` would be empty).
+    if environ.get("QUERY_STRING"):
+        bad_args = sorted({k for k, v in req.args.items(multi=True) if "\x00" in k or "\x00" in v})
+        if bad_args:
+            raise Invalid(fields={k: ["NUL characters are not allowed."] for k in bad_args})
+    # No Content-Type header: the mimetype is "" and `is_json` false.
+    if environ.get("CONTENT_TYPE") and req.is_json:
         # Reads at most MAX_CONTENT_LENGTH (werkzeug answers 413 beyond it), chunked bodies included.
-        raw = request.get_data(cache=True)
+        raw = req.get_data(cache=True)
         if raw:
             _check_depth(raw, current_app.config["JSON_MAX_DEPTH"])
             _check_numbers(raw)

@@ -95,3 +95,94 @@ def test_nan_and_infinity_literals_are_not_json_and_are_422(client, auth_headers
         "/api/backtests/sweeps", data=body, content_type="application/json", headers=auth_headers
     )
     error(resp, 422, "number_not_finite")
+
+
+def _reference_guard() -> None:
+    """The guard before its fast paths (environ checks), kept to compare outcomes with."""
+    from flask import current_app, request
+
+    from backend.core.errors import Invalid, NotFound
+    from backend.core.input_guard import _JSON_NUL, _check_depth, _check_numbers, _nul_fields
+
+    if any("\x00" in str(v) for v in (request.view_args or {}).values()):
+        raise NotFound()
+    bad_args = sorted({k for k, v in request.args.items(multi=True) if "\x00" in k or "\x00" in v})
+    if bad_args:
+        raise Invalid(fields={k: ["NUL characters are not allowed."] for k in bad_args})
+    if request.is_json:
+        raw = request.get_data(cache=True)
+        if raw:
+            _check_depth(raw, current_app.config["JSON_MAX_DEPTH"])
+            _check_numbers(raw)
+            if b"\x00" in raw or _JSON_NUL.search(raw):
+                raise Invalid("Text may not contain NUL characters.", fields=_nul_fields(raw))
+
+
+def _outcome(app, guard, path, **kwargs):
+    with app.test_request_context(path, **kwargs):
+        from flask import request
+
+        try:
+            _rule, request.view_args = app.create_url_adapter(request).match(return_rule=True)
+        except Exception:  # noqa: BLE001 - 404/405: no view args, as in a real request
+            request.view_args = None
+        try:
+            guard()
+        except Exception as exc:  # noqa: BLE001
+            return type(exc).__name__, getattr(exc, "fields", None), str(exc)
+        return None
+
+
+_SWEEP_RUN = "/api/backtests/sweeps/00000000-0000-0000-0000-000000000000/runs/{}/promote"
+
+
+@pytest.mark.parametrize(
+    ("path", "kwargs", "raised"),
+    [
+        (_SWEEP_RUN.format("a%00b"), {"method": "POST"}, "NotFound"),  # a <string:> view arg
+        (_SWEEP_RUN.format("a%2500b"), {"method": "POST"}, None),
+        (_SWEEP_RUN.format("3"), {"method": "POST"}, None),
+        ("/api/strategies/%00", {}, None),  # no route matches: routing's 404, not the guard's
+        ("/api/nowhere/%00", {}, None),
+        ("/api/strategies/recent", {}, None),
+        ("/api/strategies/recent?limit=3", {}, None),
+        ("/api/strategies/recent?limit=%00", {}, "Invalid"),
+        ("/api/strategies/recent?a%00=1&b=2", {}, "Invalid"),
+        ("/api/strategies/recent?limit=%2500", {}, None),
+        ("/api/strategies/recent?", {}, None),
+        ("/api/strategies/recent?x=%ff%fe", {}, None),
+        ("/api/auth/register", {"method": "POST", "json": {"a": "b\x00"}}, "Invalid"),
+        (
+            "/api/auth/register",
+            {"method": "POST", "data": "[" * 80 + "]" * 80, "content_type": "application/json"},
+            "JsonTooDeep",
+        ),
+        (
+            "/api/auth/register",
+            {"method": "POST", "data": '{"a": NaN}', "content_type": "application/x+json"},
+            "JsonNumberNotFinite",
+        ),
+        (
+            "/api/auth/register",
+            {"method": "POST", "data": '{"a": 1e999}', "content_type": "Application/JSON"},
+            "JsonNumberTooLarge",
+        ),
+        (
+            "/api/auth/register",
+            {"method": "POST", "data": '{"a": "\\u0000"}', "content_type": "text/plain"},
+            None,
+        ),
+        (
+            "/api/auth/register",
+            {"method": "POST", "data": '{"a": "\\u0000"}', "headers": {"Content-Type": ""}},
+            None,
+        ),
+        ("/api/auth/register", {"method": "POST", "data": '{"a": "\\u0000"}'}, None),
+    ],
+)
+def test_the_fast_paths_give_the_reference_outcome(app, path, kwargs, raised):
+    from backend.core.input_guard import _guard_request
+
+    expected = _outcome(app, _reference_guard, path, **kwargs)
+    assert (expected and expected[0]) == raised
+    assert _outcome(app, _guard_request, path, **kwargs) == expected
