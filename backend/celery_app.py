@@ -30,6 +30,8 @@ TASK_ROUTES = {
 BEAT_SCHEDULE: dict[str, dict] = {
     # Every 10 s: with JOB_STALE_AFTER_S=20 a killed worker's job is requeued within ~30 s.
     "core.reap_stale_jobs": {"task": "core.reap_stale_jobs", "schedule": 10.0},
+    # Login sessions (token families) that expired SESSIONS_KEEP_EXPIRED_DAYS ago are deleted.
+    "core.purge_expired_sessions": {"task": "core.purge_expired_sessions", "schedule": 3600.0},
     # Cron-triggered workflows: enqueue each due run once (unique per workflow + scheduled time).
     "workflows.enqueue_due": {"task": "workflows.enqueue_due", "schedule": 20.0},
     # Paper bots: claim each running bot whose next bar is complete and enqueue one bots.tick.

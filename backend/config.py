@@ -129,6 +129,7 @@ class Settings:
     REDIS_TIMEOUT_MS: int = 500  # connect and read timeout of every Redis client (API, limiter, broker)
     REDIS_BACKOFF_S: int = 10  # after a Redis error, a process skips the session cache this long
     AUTH_CACHE_TTL_S: int = 10  # how long Redis caches a session's "still valid" (<= REDIS_BACKOFF_S)
+    SESSIONS_KEEP_EXPIRED_DAYS: int = 30  # expired login sessions are deleted after this (beat, hourly)
     SHOWCASE_CACHE_TTL_S: int = 10  # lifetime of the dashboard's cached anonymous JSON (core/showcase.py)
     PERSONAL_CACHE_TTL_S: int = 10  # lifetime of a user's cached hot reads, 0 disables (core/personal.py)
     HEALTH_TIMEOUT_MS: int = 1500  # /api/health reports a check still running after this as failed

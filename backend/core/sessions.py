@@ -47,7 +47,10 @@ class TokenFamily(db.Model):  # type: ignore[name-defined,misc]
     """One login session: the tokens issued by one login and its refreshes."""
 
     __tablename__ = "token_families"
-    __table_args__ = (Index("ix_token_families_user_id", "user_id"),)
+    __table_args__ = (
+        Index("ix_token_families_user_id", "user_id"),
+        Index("ix_token_families_expires_at", "expires_at"),  # purge_expired
+    )
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True)
     user_id: Mapped[str] = mapped_column(
@@ -116,6 +119,22 @@ def forget_user_sessions(*, user_id: str) -> None:
     A token of a forgotten family names no row, which `is_active` treats as revoked.
     """
     db.session.execute(delete(TokenFamily).where(TokenFamily.user_id == user_id))
+
+
+PURGE_BATCH = 5000  # rows deleted per purge (the next run takes the rest)
+
+
+def purge_expired(*, keep_s: int, now: int | None = None, batch: int = PURGE_BATCH) -> int:
+    """Delete up to ``batch`` families that expired more than ``keep_s`` seconds ago; return how many.
+
+    Safe at any time: a token of an expired family is refused already, and one whose row is gone
+    is refused the same way (`is_active`: no row, not active). The rows are kept ``keep_s`` after
+    expiry for their revocation reason.
+    """
+    cutoff = (now_ms() if now is None else now) - keep_s * 1000
+    doomed = select(TokenFamily.id).where(TokenFamily.expires_at < cutoff).limit(batch)
+    deleted = db.session.execute(delete(TokenFamily).where(TokenFamily.id.in_(doomed.scalar_subquery())))
+    return int(getattr(deleted, "rowcount", 0) or 0)
 
 
 def _revoke_where(condition: object, reason: str) -> list[str]:

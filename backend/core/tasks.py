@@ -1,4 +1,5 @@
-"""Tasks of the core: the reaper that keeps jobs from staying RUNNING forever, and a self-test job."""
+"""Tasks of the core: the reaper that keeps jobs from staying RUNNING forever, the purge of expired
+login sessions, and a self-test job."""
 
 from __future__ import annotations
 
@@ -6,8 +7,10 @@ import logging
 import time
 
 from celery import shared_task
+from flask import current_app
 
-from backend.core import jobs
+from backend.core import jobs, sessions
+from backend.core.db import transactional
 
 logger = logging.getLogger(__name__)
 
@@ -22,6 +25,18 @@ def reap_stale_jobs() -> dict[str, int]:
     if any(counts.values()):
         logger.warning("reaper: %s", counts)
     return counts
+
+
+@shared_task(name="core.purge_expired_sessions")  # type: ignore[untyped-decorator]
+def purge_expired_sessions() -> int:
+    """Delete login sessions that expired more than SESSIONS_KEEP_EXPIRED_DAYS ago."""
+    return _purge()
+
+
+@transactional
+def _purge() -> int:
+    keep_s = int(current_app.config["SESSIONS_KEEP_EXPIRED_DAYS"]) * 86400
+    return sessions.purge_expired(keep_s=keep_s)
 
 
 @jobs.job_kind(SELFTEST)
