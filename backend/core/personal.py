@@ -13,12 +13,10 @@ string of a request that succeeded: the same query string always parses to the s
 and only validated ones are ever stored, so a hit needs no parsing and anything else (invalid
 arguments included) takes the normal path. At most ``MAX_VARIANTS`` fields per hash.
 
-Never stale after a write. Session events note, per table a read depends on, whose rows every
-flush and every INSERT/UPDATE/DELETE statement writes: the owner column of an ORM object
-(`OWNER_COLUMNS`; ``users.id`` for the users table), or for a statement the ``qyq_owner``
-execution option its writer passes (an id, several ids, or `NOTED` when the writer notes the owners
-from RETURNING with `note_owners`). Once the transaction commits, those owners' entries of the
-reads depending on the table are dropped (``after_commit``: before the writer's own response is
+Never stale after a write. `backend.core.changes` notes, per table, whose rows every flush and
+every INSERT/UPDATE/DELETE statement writes (the owner column of an ORM object, or the
+``qyq_owner`` execution option a Core writer passes). Once the transaction commits, those owners'
+entries of the reads depending on the table are dropped (before the writer's own response is
 sent). A write whose owner is unknown, or to a table a read depends on for everybody (the strategy
 list shows other users' names), starts a new generation of the read: every entry carries the
 generation it was filled under and a hit needs the current one. A fill cannot undo a drop: the
@@ -42,37 +40,15 @@ from typing import Any, TypeVar, cast
 from flask import Response, current_app, g, has_app_context, request
 from flask_jwt_extended import get_jwt_identity
 from flask_smorest.utils import get_appcontext
-from sqlalchemy import event, inspect
-from sqlalchemy.orm import ORMExecuteState, Session, SessionTransaction, UOWTransaction, scoped_session
-from sqlalchemy.sql.elements import TextClause
 
+from backend.core import changes
 from backend.core.envelope import success_body
 from backend.core.redis import cached_call, rkey
 
 F = TypeVar("F", bound=Callable[..., Any])
 
-# The column naming the user a row belongs to, per table a personal read depends on.
-OWNER_COLUMNS: dict[str, str] = {
-    "users": "id",
-    "strategies": "owner_id",
-    "strategy_versions": "created_by",
-    "backtests": "owner_id",
-    "jobs": "owner_id",
-    "bot_instances": "owner_id",
-    "files": "owner_id",  # deleting a file clears users.avatar_file_id (ON DELETE SET NULL)
-}
-# Deleting rows of these tables changes other users' rows through foreign keys (a copy's
-# `forked_from_*`, a backtest's `strategy_id`/`strategy_version_id`: ON DELETE SET NULL), so a delete
-# counts as a write of an unknown owner whatever its writer says.
-SHARED_ON_DELETE = frozenset({"users", "strategies", "strategy_versions"})
 OWNER = "owner"  # a write to the table changes the read of the rows' owners only
 EVERYONE = "everyone"  # a write to the table may change anybody's read
-
-# The `qyq_owner` execution option's value when the writer calls `note_owners` itself (RETURNING).
-NOTED = "qyq:noted"
-OWNER_OPTION = "qyq_owner"
-# Execution option of a textual statement: the tables it writes (else: any table).
-TABLES_OPTION = "qyq_tables"
 
 MAX_VARIANTS = 32  # fields (query strings) per read and user; a full hash starts over
 MAX_QUERY = 512  # longer query strings are never cached
@@ -83,9 +59,6 @@ PAGINATION_HEADER = "X-Pagination"
 _READS: dict[str, dict[str, str]] = {}
 # (endpoint, method) -> read name or None (resolved on first use).
 _ENDPOINTS: dict[tuple[str, str], str | None] = {}
-_WRITES = "qyq_personal_writes"  # session.info key: {table: owners} written in the open transaction
-_UNKNOWN = "\x00?"  # an owner that could not be told
-_ANY_TABLE = "*"  # a textual statement: its table is unknown
 _DATA_MARK = "@@personal-data@@"
 _STASH = "_qyq_personal"  # flask.g: the lookup made with the session check
 
@@ -149,11 +122,12 @@ def cached(read: str, *, reads: Mapping[str, str]) -> Callable[[F], F]:
 
     Goes right under ``@jwt_required()`` (above ``@blp.arguments``, ``@blp.response`` and
     ``@paginated``: a hit skips them all). ``reads`` maps every table the view reads to `OWNER`
-    (a write changes only the read of the rows' owners; the table must be in `OWNER_COLUMNS`) or
+    (a write changes only the read of the rows' owners; the table must be in
+    `changes.OWNER_COLUMNS`) or
     `EVERYONE`.
     """
     for table, mode in reads.items():
-        if mode not in (OWNER, EVERYONE) or (mode == OWNER and table not in OWNER_COLUMNS):
+        if mode not in (OWNER, EVERYONE) or (mode == OWNER and table not in changes.OWNER_COLUMNS):
             raise ValueError(f"personal read {read}: no owner column for {table} ({mode})")
     _READS[read] = dict(reads)
 
@@ -337,7 +311,7 @@ def affected(writes: Mapping[str, Collection[str]]) -> tuple[dict[str, set[str]]
     """Return (owners per read, reads of everyone) that ``writes`` ({table: owners}) change."""
     owners: dict[str, set[str]] = {}
     everyone: set[str] = set()
-    any_table = writes.get(_ANY_TABLE)
+    any_table = writes.get(changes.ANY_TABLE)
     for read, deps in _READS.items():
         for table, mode in deps.items():
             written = writes.get(table)
@@ -345,103 +319,20 @@ def affected(writes: Mapping[str, Collection[str]]) -> tuple[dict[str, set[str]]
                 written = {*(written or ()), *any_table}
             if written is None:
                 continue
-            if mode == EVERYONE or _UNKNOWN in written:
+            if mode == EVERYONE or changes.UNKNOWN in written:
                 everyone.add(read)
             else:
                 owners.setdefault(read, set()).update(written)
     return {read: ids for read, ids in owners.items() if read not in everyone}, everyone
 
 
-def note_owners(session: Session | scoped_session[Any], table: str, owners: Iterable[str | None]) -> None:
-    """Record that the open transaction wrote rows of these owners in ``table`` (a writer whose
-    statement carries ``qyq_owner=NOTED`` calls this with the owners its RETURNING gave)."""
-    ids = {owner if owner else _UNKNOWN for owner in owners}
-    if ids:
-        session.info.setdefault(_WRITES, {}).setdefault(table, set()).update(ids)
-
-
-def _tracked_tables() -> set[str]:
-    return {table for deps in _READS.values() for table in deps}
-
-
-def _owners_of(obj: object, table: str) -> set[str]:
-    column = OWNER_COLUMNS.get(table)
-    if column is None:
-        return {_UNKNOWN}
-    state = inspect(obj)
-    if column == "id" and state.identity:
-        return {str(state.identity[0])}
-    attr = state.attrs[column]
-    values = {v for v in (*attr.history.added, *attr.history.unchanged, *attr.history.deleted) if v}
-    if not values and state.dict.get(column):
-        values = {state.dict[column]}
-    return {str(v) for v in values} or {_UNKNOWN}
-
-
-def _note_flush(session: Session, _flush: UOWTransaction, _instances: object) -> None:
-    tracked = _tracked_tables()
-    for obj in (*session.new, *session.deleted, *session.dirty):
-        if obj in session.dirty and not session.is_modified(obj, include_collections=False):
-            continue
-        deleted = obj in session.deleted
-        for t in inspect(type(obj)).tables:
-            name = getattr(t, "name", None)
-            if name in tracked:
-                shared = deleted and name in SHARED_ON_DELETE
-                note_owners(session, name, {_UNKNOWN} if shared else _owners_of(obj, name))
-
-
-def _note_statement(state: ORMExecuteState) -> None:
-    if state.is_select:
-        return
-    statement = state.statement
-    if isinstance(statement, TextClause):
-        if statement.text.lstrip()[:6].lower() == "select":
-            return
-        names = list(state.execution_options.get(TABLES_OPTION) or (_ANY_TABLE,))
-    else:
-        table = getattr(statement, "table", None)
-        found = getattr(table, "name", None) if table is not None else None
-        names = [found if isinstance(found, str) else _ANY_TABLE]
-    tracked = _tracked_tables()
-    for name in names:
-        if name != _ANY_TABLE and name not in tracked:
-            continue
-        option = state.execution_options.get(OWNER_OPTION)
-        if state.is_delete and name in SHARED_ON_DELETE:
-            option = None
-        elif option == NOTED:
-            continue
-        if isinstance(option, str):
-            owners: Iterable[str | None] = (option,)
-        elif isinstance(option, Collection):
-            owners = option
-        else:
-            owners = (None,)
-        note_owners(state.session, name, owners)
-
-
-def _after_commit(session: Session) -> None:
-    if session.in_nested_transaction():  # a savepoint released: nothing is visible to others yet
-        return
-    writes = session.info.pop(_WRITES, None)
-    if writes and has_app_context() and "redis_breaker" in current_app.extensions:
-        owners, everyone = affected(writes)
+def _after_commit(written: changes.Changes) -> None:
+    if has_app_context() and "redis_breaker" in current_app.extensions:
+        owners, everyone = affected(written)
         drop(owners=owners, everyone=everyone)
 
 
-def _forget(session: Session, previous: SessionTransaction) -> None:
-    if previous.parent is None:  # the whole transaction is gone (a savepoint's rollback keeps the rest)
-        session.info.pop(_WRITES, None)
-
-
 def init_personal_events() -> None:
-    """Watch every session's writes and drop the personal entries they change after commit (idempotent)."""
-    for name, listener in (
-        ("before_flush", _note_flush),
-        ("do_orm_execute", _note_statement),
-        ("after_commit", _after_commit),
-        ("after_soft_rollback", _forget),
-    ):
-        if not event.contains(Session, name, listener):
-            event.listen(Session, name, listener)
+    """Drop the personal entries a committed transaction changed (`backend.core.changes`; idempotent)."""
+    changes.init_write_events()
+    changes.on_commit(_after_commit)

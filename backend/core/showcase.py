@@ -4,10 +4,10 @@ A route decorated with `cached` answers from Redis when it can: one ``HGET`` per
 cached ``data`` bytes spliced into the success envelope; no SQL, no marshmallow, no JSON encoding.
 On a miss it runs the view, dumps the result with the route's schema and stores the JSON.
 
-Never stale after a write: each showcase names the tables it reads; session events note the
-tables that every flush and every INSERT/UPDATE/DELETE statement touches, and once that
-transaction commits the showcases reading any of them are dropped (``after_commit``: before the
-writer's own response is sent). A fill cannot undo a drop: a reader that missed reads the
+Never stale after a write: each showcase names the tables it reads; `backend.core.changes` notes
+the tables that every flush and every INSERT/UPDATE/DELETE statement writes, and once that
+transaction commits the showcases reading any of them are dropped (before the writer's own
+response is sent). A fill cannot undo a drop: a reader that missed reads the
 showcase's generation before running the view and stores its JSON only if the generation is
 still the same (a Lua script); every drop increments the generation.
 
@@ -35,9 +35,8 @@ from typing import Any, TypeVar, cast
 import marshmallow as ma
 from flask import Response, current_app, g, has_app_context, request
 from flask_jwt_extended import get_jwt_identity
-from sqlalchemy import event, inspect
-from sqlalchemy.orm import ORMExecuteState, Session, SessionTransaction, UOWTransaction
 
+from backend.core import changes
 from backend.core.envelope import success_body
 from backend.core.redis import cached_call, rkey
 
@@ -47,8 +46,6 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 # showcase name -> the tables its view reads (filled by `cached` when the routes are imported).
 _READS: dict[str, frozenset[str]] = {}
-_TOUCHED = "qyq_showcase_tables"  # session.info key: tables written in the open transaction
-_ANY_TABLE = "*"  # a statement whose table is unknown (textual SQL)
 _DATA_MARK = "@@showcase-data@@"  # placeholder spliced out of the encoded envelope
 _RAW = "?"  # field prefix of an entry stored under a raw query string
 MAX_RAW_QUERY = 256  # longer query strings are never looked up raw
@@ -216,58 +213,18 @@ def drop_all() -> None:
 
 def showcases_reading(tables: set[str]) -> list[str]:
     """Return the showcases whose view reads any of ``tables``."""
-    if _ANY_TABLE in tables:
+    if changes.ANY_TABLE in tables:
         return list(_READS)
     return [name for name, reads in _READS.items() if reads & tables]
 
 
-def _tables_of_flush(session: Session) -> set[str]:
-    tables: set[str] = set()
-    for obj in (*session.new, *session.deleted, *session.dirty):
-        if obj in session.dirty and not session.is_modified(obj, include_collections=False):
-            continue
-        tables.update(t.name for t in inspect(type(obj)).tables if hasattr(t, "name"))
-    return tables
-
-
-def _note_flush(session: Session, _flush: UOWTransaction, _instances: object) -> None:
-    session.info.setdefault(_TOUCHED, set()).update(_tables_of_flush(session))
-
-
-def _note_statement(state: ORMExecuteState) -> None:
-    if state.is_select:
-        return
-    table = getattr(state.statement, "table", None)
-    name = getattr(table, "name", None) if table is not None else None
-    state.session.info.setdefault(_TOUCHED, set()).add(name if isinstance(name, str) else _ANY_TABLE)
-
-
-def _after_commit(session: Session) -> None:
-    if session.in_nested_transaction():  # a savepoint released: nothing is visible to others yet
-        return
-    tables = session.info.pop(_TOUCHED, None)
+def _after_commit(written: changes.Changes) -> None:
     # Only an app wired by create_app has the cache (a bare app bound to the same db has no Redis).
-    if tables and has_app_context() and "redis_breaker" in current_app.extensions:
-        drop(showcases_reading(tables))
-
-
-def _forget(session: Session, previous: SessionTransaction) -> None:
-    if previous.parent is None:  # the whole transaction is gone (a savepoint's rollback keeps the rest)
-        session.info.pop(_TOUCHED, None)
-
-
-def note_write(session: Session, table: str) -> None:
-    """Record a write the session events cannot see (COPY on the session's raw connection)."""
-    session.info.setdefault(_TOUCHED, set()).add(table)
+    if has_app_context() and "redis_breaker" in current_app.extensions:
+        drop(showcases_reading(set(written)))
 
 
 def init_showcase_events() -> None:
-    """Watch every session's writes and drop the showcases they change after commit (idempotent)."""
-    for name, listener in (
-        ("before_flush", _note_flush),
-        ("do_orm_execute", _note_statement),
-        ("after_commit", _after_commit),
-        ("after_soft_rollback", _forget),
-    ):
-        if not event.contains(Session, name, listener):
-            event.listen(Session, name, listener)
+    """Drop the showcases a committed transaction changed (`backend.core.changes`; idempotent)."""
+    changes.init_write_events()
+    changes.on_commit(_after_commit)

@@ -8,7 +8,7 @@ import json
 
 import pytest
 
-from backend.core import personal
+from backend.core import changes, personal
 from backend.core.redis import get_redis, reset_backoff
 from backend.extensions import db
 from tests.core.test_showcase import sql_statements
@@ -245,7 +245,7 @@ def test_a_write_of_an_unknown_owner_invalidates_everybody(app, client, user, ot
 def test_which_writes_drop_which_entries(user, other_user):
     assert personal.affected({"users": {other_user.id}}) == ({"users.me": {other_user.id}}, {"strategies"})
     assert personal.affected({"bot_instances": {user.id}}) == ({"bots": {user.id}}, set())
-    assert personal.affected({"strategies": {personal._UNKNOWN}})[1] == {"strategies"}
+    assert personal.affected({"strategies": {changes.UNKNOWN}})[1] == {"strategies"}
     owners, everyone = personal.affected({"*": {user.id}})
     assert everyone == {"strategies"} and set(owners) == {"users.me", "backtests", "bots"}
 
@@ -342,7 +342,7 @@ def test_textual_writes_name_their_tables_and_owner_or_invalidate_everything(
         ok(_get(client, who, "/api/backtests"))
     with app.app_context():
         gen = get_redis().get(gen_key)
-        options = {personal.OWNER_OPTION: user.id, personal.TABLES_OPTION: ("jobs",)}
+        options = {changes.OWNER_OPTION: user.id, changes.TABLES_OPTION: ("jobs",)}
         db.session.execute(
             text("UPDATE jobs SET heartbeat_at = heartbeat_at WHERE owner_id = :o"),
             {"o": user.id},

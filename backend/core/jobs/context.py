@@ -12,7 +12,7 @@ from sqlalchemy import select, update
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.sql import Executable
 
-from backend.core import events, personal
+from backend.core import changes, events
 from backend.core.db import independent_session, now_ms, on_commit
 from backend.core.jobs.model import CANCELLED, FAILED, RUNNING, SUCCESS, Job, JobCancelled
 from backend.extensions import db
@@ -102,7 +102,7 @@ class JobContext:
                 .where(Job.id == self.job_id)
                 .values(progress=stored, heartbeat_at=now_ms())
                 .returning(Job.status)
-                .execution_options(**{personal.OWNER_OPTION: self.owner_id})
+                .execution_options(**{changes.OWNER_OPTION: self.owner_id})
             )
             if status == RUNNING:  # as often as progress is stored; no record, so publish()
                 events.publish(self._event("job.progress", RUNNING, progress=stored))
@@ -155,7 +155,7 @@ class JobContext:
             update(Job)
             .where(Job.id == self.job_id)
             .values(status=SUCCESS, progress=100, finished_at=now_ms(), heartbeat_at=now_ms()),
-            execution_options={personal.OWNER_OPTION: self.owner_id},
+            execution_options={changes.OWNER_OPTION: self.owner_id},
         )
         events.emit(self._event(FINAL_EVENTS[SUCCESS], SUCCESS))
         on_commit(self._mark_committed)
@@ -202,7 +202,7 @@ class _Heartbeat:
                         update(Job)
                         .where(Job.id == self._job_id, Job.status == RUNNING)
                         .values(heartbeat_at=now_ms()),
-                        execution_options={personal.OWNER_OPTION: self._owner_id},
+                        execution_options={changes.OWNER_OPTION: self._owner_id},
                     )
             except Exception:  # noqa: BLE001 - a missed beat is retried; the work must go on
                 logger.warning("heartbeat of job %s failed", self._job_id, exc_info=True)

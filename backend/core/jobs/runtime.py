@@ -11,7 +11,7 @@ from celery import shared_task
 from flask import current_app
 from sqlalchemy import delete, select, update
 
-from backend.core import personal
+from backend.core import changes
 from backend.core.db import independent_session, looks_like_id, new_id, now_ms, on_commit, transactional
 from backend.core.errors import AppError, Unavailable
 from backend.core.jobs.context import JobContext, _Heartbeat, emit_final
@@ -175,10 +175,10 @@ def _claim(job_id: str) -> Job | None:
             .where(Job.id == job_id, Job.status == PENDING)
             .values(status=RUNNING, attempts=Job.attempts + 1, started_at=now_ms(), heartbeat_at=now_ms())
             .returning(Job),
-            execution_options={personal.OWNER_OPTION: personal.NOTED},
+            execution_options={changes.OWNER_OPTION: changes.NOTED},
         ).scalar_one_or_none()
         if job is not None:
-            personal.note_owners(s, "jobs", [job.owner_id])
+            changes.note(s, "jobs", [job.owner_id])
         return job
 
 
@@ -199,10 +199,10 @@ def _finish(job_id: str, status: str, *, reason: str | None = None, message: str
         .where(Job.id == job_id, Job.status == RUNNING)
         .values(**values)
         .returning(Job.kind, Job.owner_id, Job.subject_id),
-        execution_options={personal.OWNER_OPTION: personal.NOTED},
+        execution_options={changes.OWNER_OPTION: changes.NOTED},
     ).first()
     if row is not None:
-        personal.note_owners(db.session, "jobs", [row.owner_id])
+        changes.note(db.session, "jobs", [row.owner_id])
         emit_final(
             job_id=job_id,
             kind=row.kind,
@@ -267,11 +267,11 @@ def cancel_job(*, job_id: str, message: str = "Cancelled by the user.") -> bool:
         .where(Job.id == job_id, Job.status.in_(ACTIVE))
         .values(status=CANCELLED, finished_at=now_ms(), error_reason=reason, error=message)
         .returning(Job.kind, Job.owner_id, Job.subject_id),
-        execution_options={personal.OWNER_OPTION: personal.NOTED},
+        execution_options={changes.OWNER_OPTION: changes.NOTED},
     ).first()
     if cancelled is None:
         return False
-    personal.note_owners(db.session, "jobs", [cancelled.owner_id])
+    changes.note(db.session, "jobs", [cancelled.owner_id])
     emit_final(
         job_id=job_id,
         kind=cancelled.kind,
@@ -307,11 +307,11 @@ def requeue_failed(*, job_id: str) -> bool:
             heartbeat_at=now_ms(),
         )
         .returning(Job.id, Job.kind, Job.owner_id),
-        execution_options={personal.OWNER_OPTION: personal.NOTED},
+        execution_options={changes.OWNER_OPTION: changes.NOTED},
     ).first()
     if requeued is None:
         return False
-    personal.note_owners(db.session, "jobs", [requeued.owner_id])
+    changes.note(db.session, "jobs", [requeued.owner_id])
     on_commit(lambda: _send_or_leave_to_reaper(job_id, requeued.kind))
     return True
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from sqlalchemy import delete
 
-from backend.core import events, personal
+from backend.core import changes, events
 from backend.extensions import db
 from backend.modules.backtests.models import Backtest
 from backend.modules.backtests.sweep_models import Sweep
@@ -20,7 +20,7 @@ def on_account_deleted(event: events.Event) -> None:
     db.session.execute(delete(Sweep).where(Sweep.owner_id == user_id))
     db.session.execute(
         delete(Backtest).where(Backtest.owner_id == user_id),
-        execution_options={personal.OWNER_OPTION: user_id},
+        execution_options={changes.OWNER_OPTION: user_id},
     )
 
 

@@ -20,7 +20,7 @@ from flask import current_app
 from sqlalchemy import Float, select, text, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 
-from backend.core import events, jobs, personal
+from backend.core import changes, events, jobs
 from backend.core.db import independent_session, now_ms, on_commit, transactional
 from backend.core.errors import AppError
 from backend.core.jobs import Job
@@ -78,7 +78,7 @@ def _prepare_chunks(job_id: str) -> str:
     db.session.execute(pg_insert(SweepChunk).values(rows).on_conflict_do_nothing())
     db.session.execute(
         update(Job).where(Job.id == job_id).values(attempts=1),
-        execution_options={personal.OWNER_OPTION: row.owner_id},
+        execution_options={changes.OWNER_OPTION: row.owner_id},
     )
     return row.id
 
@@ -198,10 +198,10 @@ def _fail(job_id: str, reason: str, message: str) -> None:
             error=message,
         )
         .returning(Job.kind, Job.owner_id, Job.subject_id),
-        execution_options={personal.OWNER_OPTION: personal.NOTED},
+        execution_options={changes.OWNER_OPTION: changes.NOTED},
     ).first()
     if row is not None:
-        personal.note_owners(db.session, "jobs", [row.owner_id])
+        changes.note(db.session, "jobs", [row.owner_id])
         jobs.emit_final(
             job_id=job_id,
             kind=row.kind,
@@ -253,7 +253,7 @@ class _Beat:
 
     def __init__(self, sweep_id: str, chunk: int, job_id: str, owner_id: str | None = None) -> None:
         self._params = {"sweep": sweep_id, "idx": chunk, "job": job_id}
-        self._options = {personal.OWNER_OPTION: owner_id, personal.TABLES_OPTION: ("sweep_chunks", "jobs")}
+        self._options = {changes.OWNER_OPTION: owner_id, changes.TABLES_OPTION: ("sweep_chunks", "jobs")}
         self._last = time.monotonic()  # the claim just beat
 
     def __call__(self) -> None:
@@ -344,7 +344,7 @@ def _store_chunk(row: Sweep, chunk: int, runs: list[dict[str, Any]], bars: Bars)
             .where(Job.id == row.job_id)
             .values(progress=progress, heartbeat_at=now)
             .returning(Job.kind, Job.owner_id, Job.subject_id),
-            execution_options={personal.OWNER_OPTION: row.owner_id},
+            execution_options={changes.OWNER_OPTION: row.owner_id},
         ).one()
         # As a single job's ctx.progress does: no record and no subscribers, published once the
         # chunk's runs are committed (one event per chunk: SWEEP_CHUNK_RUNS bounds how many).
@@ -371,7 +371,7 @@ def _store_chunk(row: Sweep, chunk: int, runs: list[dict[str, Any]], bars: Bars)
         .where(Job.id == row.job_id)
         .values(status=jobs.SUCCESS, progress=100, finished_at=now, heartbeat_at=now)
         .returning(Job.kind, Job.owner_id, Job.subject_id),
-        execution_options={personal.OWNER_OPTION: row.owner_id},
+        execution_options={changes.OWNER_OPTION: row.owner_id},
     ).one()
     jobs.emit_final(
         job_id=row.job_id,

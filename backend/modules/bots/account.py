@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from sqlalchemy import delete
 
-from backend.core import events, personal
+from backend.core import changes, events
 from backend.extensions import db
 from backend.modules.bots.models import BotInstance, Order
 
@@ -19,7 +19,7 @@ def on_account_deleted(event: events.Event) -> None:
     db.session.execute(delete(Order).where(Order.owner_id == user_id))
     db.session.execute(
         delete(BotInstance).where(BotInstance.owner_id == user_id),
-        execution_options={personal.OWNER_OPTION: user_id},
+        execution_options={changes.OWNER_OPTION: user_id},
     )
 
 

@@ -28,7 +28,7 @@ from flask import current_app
 from sqlalchemy import bindparam, or_, select, update
 from sqlalchemy.dialects.postgresql import insert
 
-from backend.core import personal
+from backend.core import changes
 from backend.core.db import new_id, now_ms
 from backend.domain.backtest.engine import target_position
 from backend.domain.bars import Bars
@@ -236,6 +236,6 @@ def claim_due_ticks(now: int, limit: int) -> list[str]:
         .values(tick_enqueued_ms=now)
         .returning(BotInstance.id, BotInstance.owner_id)
     )
-    rows = db.session.execute(stmt, execution_options={personal.OWNER_OPTION: personal.NOTED}).all()
-    personal.note_owners(db.session, "bot_instances", {row.owner_id for row in rows})
+    rows = db.session.execute(stmt, execution_options={changes.OWNER_OPTION: changes.NOTED}).all()
+    changes.note(db.session, "bot_instances", {row.owner_id for row in rows})
     return [row.id for row in rows]

@@ -27,7 +27,7 @@ from typing import Any
 
 from sqlalchemy import and_, func, or_, select, update
 
-from backend.core import personal
+from backend.core import changes
 from backend.core.db import get_readable_or_404, looks_like_id, now_ms, transactional
 from backend.core.errors import AppError
 from backend.core.pagination import Page, paginate
@@ -516,7 +516,7 @@ def record_backtest(
         )
         .values(latest_backtest_id=backtest_id, latest_metrics=metrics, latest_finished_at=finished_at)
         .returning(Strategy.id)
-        .execution_options(synchronize_session="fetch", **{personal.OWNER_OPTION: owner_id})
+        .execution_options(synchronize_session="fetch", **{changes.OWNER_OPTION: owner_id})
     ).first()
     return changed is not None
 

@@ -8,7 +8,7 @@ from typing import IO, Any
 from flask import current_app
 from sqlalchemy import delete, func, select
 
-from backend.core import crypto, events, personal, sessions
+from backend.core import changes, crypto, events, sessions
 from backend.core.db import now_ms, transactional
 from backend.core.jobs.model import Job
 from backend.core.pagination import Page, paginate
@@ -192,7 +192,7 @@ def delete_account(*, actor_id: str, password: str) -> None:
     events.emit(events.Event(ACCOUNT_DELETED, "", user.id, object_id=user.id))
     db.session.execute(delete(UserApiKey).where(UserApiKey.user_id == user.id))
     db.session.execute(
-        delete(Job).where(Job.owner_id == user.id), execution_options={personal.OWNER_OPTION: user.id}
+        delete(Job).where(Job.owner_id == user.id), execution_options={changes.OWNER_OPTION: user.id}
     )
     _tombstone(user)
 

@@ -1,0 +1,152 @@
+"""What each transaction wrote, for the caches that must forget what its commit changed.
+
+The showcase cache (`backend.core.showcase`) and the personal read cache
+(`backend.core.personal`) both serve pre-serialised reads that a committed write may make
+stale. This module is the one place that watches writes: session events note, per table, whose
+rows every flush and every INSERT/UPDATE/DELETE statement writes, and once the transaction
+commits every registered listener (`on_commit`) gets the notes, ``{table: owners}``:
+
+- a flushed ORM object: its table(s) and, for a table in `OWNER_COLUMNS`, the user its owner
+  column names (``users.id`` for the users table); `UNKNOWN` for any other table;
+- a statement: its table and the owners its writer passed as the ``qyq_owner`` execution option
+  (an id or several), `UNKNOWN` without it; with ``qyq_owner=NOTED`` the writer notes the owners
+  itself (`note`, from its RETURNING); a textual statement names its tables with ``qyq_tables``,
+  else it counts as `ANY_TABLE`;
+- deleting rows of a table in `SHARED_ON_DELETE` changes other users' rows through foreign keys,
+  so such a delete's owner is `UNKNOWN` whatever its writer says.
+
+A savepoint's release notifies nobody (nothing is visible to others yet); a rolled-back
+transaction's notes are dropped. Listeners run after the commit, before the writer's response.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Collection, Iterable
+from typing import Any
+
+from sqlalchemy import event, inspect
+from sqlalchemy.orm import ORMExecuteState, Session, SessionTransaction, UOWTransaction, scoped_session
+from sqlalchemy.sql.elements import TextClause
+
+# The column naming the user a row belongs to, per table whose writes the caches tell apart by owner.
+OWNER_COLUMNS: dict[str, str] = {
+    "users": "id",
+    "strategies": "owner_id",
+    "strategy_versions": "created_by",
+    "backtests": "owner_id",
+    "jobs": "owner_id",
+    "bot_instances": "owner_id",
+    "files": "owner_id",  # deleting a file clears users.avatar_file_id (ON DELETE SET NULL)
+}
+# Deleting rows of these tables changes other users' rows through foreign keys (a copy's
+# `forked_from_*`, a backtest's `strategy_id`/`strategy_version_id`: ON DELETE SET NULL).
+SHARED_ON_DELETE = frozenset({"users", "strategies", "strategy_versions"})
+
+OWNER_OPTION = "qyq_owner"  # execution option: the owner(s) of the rows a statement writes
+NOTED = "qyq:noted"  # its value when the writer calls `note` itself with RETURNING's owners
+TABLES_OPTION = "qyq_tables"  # execution option of a textual statement: the tables it writes
+UNKNOWN = "\x00?"  # an owner that could not be told
+ANY_TABLE = "*"  # a textual statement without TABLES_OPTION: any table
+
+Changes = dict[str, set[str]]  # table -> owners written (UNKNOWN among them when not told)
+
+_KEY = "qyq_changes"  # session.info key of the open transaction's notes
+_listeners: list[Callable[[Changes], None]] = []
+
+
+def on_commit(listener: Callable[[Changes], None]) -> None:
+    """Call ``listener`` with the notes of every committed transaction that wrote anything (idempotent)."""
+    if listener not in _listeners:
+        _listeners.append(listener)
+
+
+def note(session: Session | scoped_session[Any], table: str, owners: Iterable[str | None]) -> None:
+    """Record that the open transaction wrote rows of these owners in ``table`` (None: unknown).
+
+    For writes the session events cannot tell: a statement run with ``qyq_owner=NOTED`` (its
+    owners come from RETURNING), or SQL on the session's raw connection.
+    """
+    ids = {owner if owner else UNKNOWN for owner in owners}
+    if ids:
+        session.info.setdefault(_KEY, {}).setdefault(table, set()).update(ids)
+
+
+def _owners_of(obj: object, table: str) -> set[str]:
+    column = OWNER_COLUMNS.get(table)
+    if column is None:
+        return {UNKNOWN}
+    state = inspect(obj)
+    if column == "id" and state.identity:
+        return {str(state.identity[0])}
+    attr = state.attrs[column]
+    values = {v for v in (*attr.history.added, *attr.history.unchanged, *attr.history.deleted) if v}
+    if not values and state.dict.get(column):
+        values = {state.dict[column]}
+    return {str(v) for v in values} or {UNKNOWN}
+
+
+def _note_flush(session: Session, _flush: UOWTransaction, _instances: object) -> None:
+    for obj in (*session.new, *session.deleted, *session.dirty):
+        if obj in session.dirty and not session.is_modified(obj, include_collections=False):
+            continue
+        deleted = obj in session.deleted
+        for t in inspect(type(obj)).tables:
+            name = getattr(t, "name", None)
+            if isinstance(name, str):
+                shared = deleted and name in SHARED_ON_DELETE
+                note(session, name, [None] if shared else _owners_of(obj, name))
+
+
+def _note_statement(state: ORMExecuteState) -> None:
+    if state.is_select:
+        return
+    statement = state.statement
+    is_delete = state.is_delete
+    if isinstance(statement, TextClause):
+        verb = statement.text.lstrip()[:6].lower()
+        if verb == "select":
+            return
+        is_delete = verb == "delete"
+        names = list(state.execution_options.get(TABLES_OPTION) or (ANY_TABLE,))
+    else:
+        table = getattr(statement, "table", None)
+        found = getattr(table, "name", None) if table is not None else None
+        names = [found if isinstance(found, str) else ANY_TABLE]
+    option = state.execution_options.get(OWNER_OPTION)
+    for name in names:
+        told = None if is_delete and name in SHARED_ON_DELETE else option
+        if told == NOTED:
+            continue
+        if isinstance(told, str):
+            owners: Iterable[str | None] = (told,)
+        elif isinstance(told, Collection):
+            owners = told
+        else:
+            owners = (None,)
+        note(state.session, name, owners)
+
+
+def _after_commit(session: Session) -> None:
+    if session.in_nested_transaction():  # a savepoint released: nothing is visible to others yet
+        return
+    changes: Changes | None = session.info.pop(_KEY, None)
+    if changes:
+        for listener in _listeners:
+            listener(changes)
+
+
+def _forget(session: Session, previous: SessionTransaction) -> None:
+    if previous.parent is None:  # the whole transaction is gone (a savepoint's rollback keeps the rest)
+        session.info.pop(_KEY, None)
+
+
+def init_write_events() -> None:
+    """Watch every session's writes (idempotent); `on_commit` listeners hear of them after commit."""
+    for name, listener in (
+        ("before_flush", _note_flush),
+        ("do_orm_execute", _note_statement),
+        ("after_commit", _after_commit),
+        ("after_soft_rollback", _forget),
+    ):
+        if not event.contains(Session, name, listener):
+            event.listen(Session, name, listener)
