@@ -42,8 +42,8 @@ from flask_jwt_extended import get_jwt_identity
 from flask_smorest.utils import get_appcontext
 
 from backend.core import changes
-from backend.core.envelope import success_body
-from backend.core.redis import cached_call, rkey
+from backend.core.envelope import success_response_json
+from backend.core.redis import cached_call, lua, rkey
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -59,7 +59,6 @@ PAGINATION_HEADER = "X-Pagination"
 _READS: dict[str, dict[str, str]] = {}
 # (endpoint, method) -> read name or None (resolved on first use).
 _ENDPOINTS: dict[tuple[str, str], str | None] = {}
-_DATA_MARK = "@@personal-data@@"
 _STASH = "_qyq_personal"  # flask.g: the lookup made with the session check
 
 # KEYS: the session family's cache key, the entry hash, the read's generation, the user's generation.
@@ -211,7 +210,7 @@ def session_lookup(user_id: str) -> Callable[[str], str | None] | None:
 
     def read_family(family_key: str) -> str | None:
         keys = (family_key, _entry_key(read, user_id), _read_gen_key(read), _user_gen_key(user_id))
-        reply = cached_call(lambda r: _script(r, "lookup")(keys=keys, args=(user_id, field)), None)
+        reply = cached_call(lambda r: lua(r, _LOOKUP)(keys=keys, args=(user_id, field)), None)
         if not reply:
             return None
         family = reply[0]
@@ -234,27 +233,15 @@ def _lookup(read: str, user_id: str, field: str) -> _Lookup | None:
     """Look the caller's entry up without the session check (its family was not cached)."""
     entry = _entry_key(read, user_id)
     keys = (entry, entry, _read_gen_key(read), _user_gen_key(user_id))
-    reply = cached_call(lambda r: _script(r, "lookup")(keys=keys, args=("", field)), None)
+    reply = cached_call(lambda r: lua(r, _LOOKUP)(keys=keys, args=("", field)), None)
     if not reply or len(reply) < 3:
         return None
     return _as_lookup(read, user_id, field, reply)
 
 
-def _script(r: Any, name: str) -> Any:
-    """Return the registered Lua script (EVALSHA, loaded again when Redis lost it) for client ``r``."""
-    scripts: dict[str, Any] = current_app.extensions.setdefault("personal_scripts", {})
-    script = scripts.get(name)
-    if script is None or script.registered_client is not r:
-        script = r.register_script(_LOOKUP if name == "lookup" else _FILL)
-        scripts[name] = script
-    return script
-
-
 def _respond(hit: str) -> Response:
     pagination, _, data = hit.partition("\n")
-    body = current_app.json.dumps(success_body(_DATA_MARK), separators=(",", ":"))
-    body = body.replace(current_app.json.dumps(_DATA_MARK), data, 1)
-    response: Response = current_app.response_class(body + "\n", mimetype="application/json")
+    response = success_response_json(data)
     if pagination:
         response.headers[PAGINATION_HEADER] = pagination
     return response
@@ -272,7 +259,7 @@ def _fill(look: _Lookup, response: Any, ttl: int) -> None:
         return
     keys = (_entry_key(look.read, look.user_id), _read_gen_key(look.read), _user_gen_key(look.user_id))
     args = (look.read_gen, look.user_gen, look.field, f"{pagination}\n{data}", ttl, MAX_VARIANTS)
-    cached_call(lambda r: _script(r, "fill")(keys=keys, args=args), 0)
+    cached_call(lambda r: lua(r, _FILL)(keys=keys, args=args), 0)
 
 
 # --- invalidation -------------------------------------------------------------------------------

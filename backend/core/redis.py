@@ -107,6 +107,16 @@ def cached_call(fn: Callable[[redis.Redis], T], default: T) -> T:
         return default
 
 
+def lua(r: redis.Redis, source: str) -> Any:
+    """Return the Lua script ``source`` registered with client ``r`` (run by EVALSHA, loaded again
+    when Redis lost it); one registration per app, client and script."""
+    scripts: dict[str, Any] = current_app.extensions.setdefault("lua_scripts", {})
+    script = scripts.get(source)
+    if script is None or script.registered_client is not r:
+        script = scripts[source] = r.register_script(source)
+    return script
+
+
 def reset_backoff() -> None:
     """Forget a recent Redis failure in this process (tests that swap the client use this)."""
     current_app.extensions["redis_breaker"].reset()

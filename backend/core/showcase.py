@@ -37,8 +37,8 @@ from flask import Response, current_app, g, has_app_context, request
 from flask_jwt_extended import get_jwt_identity
 
 from backend.core import changes
-from backend.core.envelope import success_body
-from backend.core.redis import cached_call, rkey
+from backend.core.envelope import success_response_json
+from backend.core.redis import cached_call, lua, rkey
 
 logger = logging.getLogger(__name__)
 
@@ -46,7 +46,6 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 # showcase name -> the tables its view reads (filled by `cached` when the routes are imported).
 _READS: dict[str, frozenset[str]] = {}
-_DATA_MARK = "@@showcase-data@@"  # placeholder spliced out of the encoded envelope
 _RAW = "?"  # field prefix of an entry stored under a raw query string
 MAX_RAW_QUERY = 256  # longer query strings are never looked up raw
 MAX_RAW_FIELDS = 64  # a hash holding this many fields takes no more raw ones
@@ -132,9 +131,9 @@ def early(view: F) -> F:
             return view(*args, **kwargs)
         field = _RAW + raw.decode("latin-1")
         keys = (_key(name), _gen_key(name))
-        reply = cached_call(lambda r: _script(r, "early")(keys=keys, args=(field,)), None)
+        reply = cached_call(lambda r: lua(r, _EARLY)(keys=keys, args=(field,)), None)
         if reply and reply[0] is not None:
-            return _envelope(str(reply[0]))
+            return success_response_json(str(reply[0]))
         if reply and len(reply) > 1:  # the generation, read before the view reads the database
             setattr(g, _EARLY_STASH, (_request_id(), name, field, str(reply[1])))
         return view(*args, **kwargs)
@@ -144,16 +143,6 @@ def early(view: F) -> F:
 
 def _request_id() -> int:
     return id(request._get_current_object())  # type: ignore[attr-defined]
-
-
-def _script(r: Any, name: str) -> Any:
-    """Return the registered Lua script (EVALSHA, loaded again when Redis lost it) for client ``r``."""
-    scripts: dict[str, Any] = current_app.extensions.setdefault("showcase_scripts", {})
-    script = scripts.get(name)
-    if script is None or script.registered_client is not r:
-        script = r.register_script(_EARLY if name == "early" else _FILL)
-        scripts[name] = script
-    return script
 
 
 def _respond(name: str, variant: str, ttl: int, build: Callable[[], Any]) -> Response:
@@ -176,18 +165,12 @@ def _respond(name: str, variant: str, ttl: int, build: Callable[[], Any]) -> Res
             _fill(key, gen_key, gen, ttl, pairs)
     elif raw_field and early_gen is not None:  # read after that generation: refused if a drop came between
         _fill(key, gen_key, early_gen, ttl, [raw_field, data])
-    return _envelope(data)
+    return success_response_json(data)
 
 
 def _fill(key: str, gen_key: str, gen: str, ttl: int, pairs: list[str]) -> None:
     args = (gen, ttl, MAX_RAW_FIELDS, *pairs)
-    cached_call(lambda r: _script(r, "fill")(keys=(key, gen_key), args=args), 0)
-
-
-def _envelope(data_json: str) -> Response:
-    body = current_app.json.dumps(success_body(_DATA_MARK), separators=(",", ":"))
-    body = body.replace(current_app.json.dumps(_DATA_MARK), data_json, 1)
-    return current_app.response_class(body + "\n", mimetype="application/json")
+    cached_call(lambda r: lua(r, _FILL)(keys=(key, gen_key), args=args), 0)
 
 
 def drop(names: Iterable[str]) -> None:
