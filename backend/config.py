@@ -156,6 +156,7 @@ class Settings:
     QDRANT_URL: str = ""
     QDRANT_API_KEY: str = ""
     MEM0_DIR: str = ""
+    AGENT_MEMORY_LOCK_TIMEOUT_S: float = 10.0  # longest wait for the embedded Qdrant folder, then 503
     # Workflow engine (backend/modules/workflows; docs/workflows.md)
     WORKFLOW_MAX_NODES: int = 500
     WORKFLOW_MAX_EDGES: int = 2000

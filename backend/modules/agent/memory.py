@@ -16,6 +16,7 @@ import hashlib
 import logging
 import os
 import threading
+import time
 import warnings
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
@@ -43,6 +44,7 @@ class MemorySettings:
     qdrant_url: str | None = None
     qdrant_api_key: str | None = None
     mem0_dir: str | None = None
+    lock_timeout_s: float = 10.0  # longest wait for the embedded folder (another process has it open)
 
 
 @dataclass(frozen=True)
@@ -110,15 +112,38 @@ def _build(s: MemorySettings, client: Any) -> Any:
         return Memory.from_config(_mem0_config(s, client))
 
 
+class MemoryBusy(TimeoutError):
+    """Raised when the embedded memory folder stays locked (by this or another process) too long."""
+
+
+_LOCK_POLL_S = 0.02
+
+
 @contextmanager
-def _folder_lock(path: str) -> Iterator[None]:
+def _folder_lock(path: str, timeout_s: float) -> Iterator[None]:
+    """Hold the folder's inter-process lock; wait at most ``timeout_s`` for it (then MemoryBusy)."""
     os.makedirs(path, exist_ok=True)
-    with _lock, open(os.path.join(path, os.pardir, os.path.basename(path) + ".lock"), "w") as fh:
-        fcntl.flock(fh, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(fh, fcntl.LOCK_UN)
+    deadline = time.monotonic() + timeout_s
+    if not _lock.acquire(timeout=max(0.0, timeout_s)):
+        raise MemoryBusy(f"memory folder {path} busy in this process for {timeout_s}s")
+    try:
+        with open(os.path.join(path, os.pardir, os.path.basename(path) + ".lock"), "w") as fh:
+            while True:
+                try:
+                    fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                    break
+                except BlockingIOError:
+                    if time.monotonic() >= deadline:
+                        raise MemoryBusy(
+                            f"memory folder {path} locked by another process for {timeout_s}s"
+                        ) from None
+                    time.sleep(_LOCK_POLL_S)
+            try:
+                yield
+            finally:
+                fcntl.flock(fh, fcntl.LOCK_UN)
+    finally:
+        _lock.release()
 
 
 @contextmanager
@@ -135,7 +160,7 @@ def open_store(s: MemorySettings) -> Iterator[MemoryStore]:
                 _server_memories[key] = _build(s, client)
         yield MemoryStore(_server_memories[key])
         return
-    with _folder_lock(s.qdrant_path):
+    with _folder_lock(s.qdrant_path, s.lock_timeout_s):
         from qdrant_client import QdrantClient
 
         client = QdrantClient(path=s.qdrant_path)

@@ -46,4 +46,5 @@ def memory_settings(api_key: str) -> MemorySettings:
         qdrant_url=c["QDRANT_URL"] or None,
         qdrant_api_key=c["QDRANT_API_KEY"] or None,
         mem0_dir=c["MEM0_DIR"] or None,
+        lock_timeout_s=float(c["AGENT_MEMORY_LOCK_TIMEOUT_S"]),
     )

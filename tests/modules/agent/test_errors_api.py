@@ -93,3 +93,38 @@ def test_bot_audit_from_equity_and_order_pnl(client, auth_headers, agent_off, mo
     assert f["bt.outlier_trades"]["evidence"]["value"] == pytest.approx(152.381, abs=1e-3)
     assert f["bt.outlier_trades"]["severity"] == "high"
     assert "bt.over_exposure" not in f and "bt.cost_sensitivity" not in f
+
+
+def test_a_memory_folder_locked_by_another_process_is_a_bounded_503(
+    client, auth_headers, agent_on, app, monkeypatch
+):
+    import os
+    import subprocess
+    import sys
+    import time
+
+    monkeypatch.setitem(app.config, "AGENT_MEMORY_LOCK_TIMEOUT_S", 0.3)
+    path = app.config["QDRANT_PATH"]
+    lock_file = os.path.join(path, os.pardir, os.path.basename(path) + ".lock")
+    os.makedirs(path, exist_ok=True)
+    holder = subprocess.Popen(  # another process (a worker) has the embedded folder open
+        [
+            sys.executable,
+            "-c",
+            "import fcntl, sys, time; f = open(sys.argv[1], 'w'); fcntl.flock(f, fcntl.LOCK_EX); "
+            "print('held', flush=True); time.sleep(30)",
+            lock_file,
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert holder.stdout is not None and holder.stdout.readline().strip() == "held"
+        started = time.monotonic()
+        resp = client.get("/api/agent/memories", headers=auth_headers)
+        assert time.monotonic() - started < 5  # waited about the timeout, not for the holder
+        error(resp, 503, code="agent.memory_unavailable")
+    finally:
+        holder.kill()
+        holder.wait(timeout=10)
+    assert client.get("/api/agent/memories", headers=auth_headers).status_code == 200  # free again
