@@ -14,6 +14,12 @@ Only successful verifications are kept: a malformed, forged, expired or otherwis
 goes through the full decode every time and fails exactly as before (same exceptions, same 401
 envelopes). The revocation check (`backend.core.sessions.is_active`) is not part of this and still
 runs on every request. The cache is bounded (``MAX_TOKENS``; emptied when full).
+
+After the verified decode flask-jwt-extended reads the token's header once more
+(``get_unverified_jwt_headers``, PyJWT's base64 checks again). The header is a pure function of
+the token string, so `unverified_headers` remembers it per token string (successes only, bounded
+the same way); `install_header_memo` puts it where flask-jwt-extended's request verification
+looks the function up.
 """
 
 from __future__ import annotations
@@ -21,8 +27,10 @@ from __future__ import annotations
 import time
 from typing import Any
 
+import flask_jwt_extended.view_decorators as view_decorators
 from flask_jwt_extended import JWTManager
 from flask_jwt_extended.config import config
+from flask_jwt_extended.utils import get_unverified_jwt_headers
 
 MAX_TOKENS = 4096
 
@@ -33,10 +41,12 @@ class CachingJWTManager(JWTManager):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._verified: dict[tuple[Any, ...], dict[str, Any]] = {}
+        install_header_memo()
 
     def clear_verified(self) -> None:
         """Forget every remembered token (tests; after rotating JWT_SECRET_KEY nothing else is needed)."""
         self._verified.clear()
+        _headers.clear()
 
     def _decode_jwt_from_config(
         self, encoded_token: str, csrf_value: str | None = None, allow_expired: bool = False
@@ -72,3 +82,33 @@ def _not_expired(claims: dict[str, Any], leeway: Any) -> bool:
         return True
     seconds = leeway.total_seconds() if hasattr(leeway, "total_seconds") else float(leeway)
     return bool(float(exp) > time.time() - seconds)
+
+
+_headers: dict[str, dict[str, Any]] = {}
+
+
+def unverified_headers(encoded_token: str) -> dict[str, Any]:
+    """flask-jwt-extended's ``get_unverified_jwt_headers``, remembered per token string.
+
+    Same result and same exceptions: a token string whose header fails to decode is never
+    remembered and fails again every time.
+    """
+    found = _headers.get(encoded_token)
+    if found is None:
+        found = get_unverified_jwt_headers(encoded_token)
+        if len(_headers) >= MAX_TOKENS:
+            _headers.clear()
+        _headers[encoded_token] = dict(found)
+        return found
+    return dict(found)
+
+
+def install_header_memo() -> None:
+    """Make flask-jwt-extended's request verification use `unverified_headers` (idempotent).
+
+    ``verify_jwt_in_request`` calls the module-level name ``get_unverified_jwt_headers`` of
+    ``flask_jwt_extended.view_decorators``; if a release stops doing so, nothing changes (the
+    test pinning this fails instead of the app).
+    """
+    if getattr(view_decorators, "get_unverified_jwt_headers", None) is get_unverified_jwt_headers:
+        view_decorators.get_unverified_jwt_headers = unverified_headers

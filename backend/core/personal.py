@@ -43,7 +43,7 @@ from flask_smorest.utils import get_appcontext
 
 from backend.core import changes
 from backend.core.envelope import success_response_json
-from backend.core.redis import cached_call, lua, rkey
+from backend.core.redis import cached_call, lane, lua, rkey
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -210,7 +210,7 @@ def session_lookup(user_id: str) -> Callable[[str], str | None] | None:
 
     def read_family(family_key: str) -> str | None:
         keys = (family_key, _entry_key(read, user_id), _read_gen_key(read), _user_gen_key(user_id))
-        reply = cached_call(lambda r: lua(r, _LOOKUP)(keys=keys, args=(user_id, field)), None)
+        reply = cached_call(lambda r: lane(r).script(_LOOKUP, keys, (user_id, field)), None)
         if not reply:
             return None
         family = reply[0]
@@ -233,7 +233,7 @@ def _lookup(read: str, user_id: str, field: str) -> _Lookup | None:
     """Look the caller's entry up without the session check (its family was not cached)."""
     entry = _entry_key(read, user_id)
     keys = (entry, entry, _read_gen_key(read), _user_gen_key(user_id))
-    reply = cached_call(lambda r: lua(r, _LOOKUP)(keys=keys, args=("", field)), None)
+    reply = cached_call(lambda r: lane(r).script(_LOOKUP, keys, ("", field)), None)
     if not reply or len(reply) < 3:
         return None
     return _as_lookup(read, user_id, field, reply)

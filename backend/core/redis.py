@@ -9,7 +9,9 @@ outage and process, not one per request).
 
 from __future__ import annotations
 
+import hashlib
 import logging
+import os
 import threading
 import time
 from collections.abc import Callable
@@ -24,6 +26,8 @@ logger = logging.getLogger(__name__)
 
 # Pool size per process, well above the threads any process runs (4); not a setting.
 MAX_CONNECTIONS = 64
+# Connections of the fast lane (`Lane`) per client and process; beyond it calls use the pool.
+MAX_LANE_CONNECTIONS = 16
 
 T = TypeVar("T")
 
@@ -115,6 +119,95 @@ def lua(r: redis.Redis, source: str) -> Any:
     if script is None or script.registered_client is not r:
         script = scripts[source] = r.register_script(source)
     return script
+
+
+class Lane:
+    """Single commands on the request hot paths, over connections reused without the pool's checkout.
+
+    redis-py's pool checkout (a lock, connection metrics, a poll of the socket for stray data) and
+    its per-command wrappers cost the request several times what the round trip itself costs
+    (docs/performance.md, section api). A lane connection is made with the pool's own settings
+    (same server, timeouts, no retry), carries one command at a time for one thread, and goes
+    back to the lane only after its whole reply was read; any failure closes it, so no stray
+    reply can ever reach the next command. At most ``MAX_LANE_CONNECTIONS`` per process (more
+    concurrent callers use the pool); a forked child starts with none of its parent's.
+
+    Replies are Redis's own values (with the client's decoding), without redis-py's per-command
+    response callbacks: meant for reads such as GET, HGET and Lua scripts (`script`).
+    """
+
+    def __init__(self, client: redis.Redis) -> None:
+        self._client = client
+        self._pool = client.connection_pool
+        self._lock = threading.Lock()
+        self._free: list[Any] = []
+        self._made = 0
+        self._pid = os.getpid()
+
+    def execute(self, *args: Any) -> Any:
+        """Send one command and return its reply (redis-py's exceptions on failure)."""
+        if self._pid != os.getpid():
+            self._after_fork()
+        try:
+            conn = self._free.pop()
+        except IndexError:
+            conn = self._make()
+            if conn is None:  # the lane is full: the pool's bounded wait, as any other call
+                return self._client.execute_command(*args)  # type: ignore[no-untyped-call]
+        try:
+            conn.send_packed_command(conn.pack_command(*args), check_health=False)
+            reply = conn.read_response()
+        except redis.ResponseError:
+            self._free.append(conn)  # an error reply was read whole: the connection is clean
+            raise
+        except BaseException:
+            conn.disconnect()
+            with self._lock:
+                self._made -= 1
+            raise
+        self._free.append(conn)
+        return reply
+
+    def script(self, source: str, keys: tuple[str, ...], args: tuple[Any, ...]) -> Any:
+        """Run the Lua script ``source`` (EVALSHA; EVAL, which also loads it, when Redis lost it)."""
+        try:
+            return self.execute("EVALSHA", _sha1(source), len(keys), *keys, *args)
+        except redis.exceptions.NoScriptError:
+            return self.execute("EVAL", source, len(keys), *keys, *args)
+
+    def size(self) -> tuple[int, int]:
+        """Return (connections made and open, idle ones) (tests and health checks)."""
+        return self._made, len(self._free)
+
+    def _make(self) -> Any:
+        with self._lock:
+            if self._made >= MAX_LANE_CONNECTIONS:
+                return None
+            self._made += 1
+        return self._pool.connection_class(**self._pool.connection_kwargs)
+
+    def _after_fork(self) -> None:
+        with self._lock:  # the parent's sockets are the parent's: forget them, never close them
+            self._free, self._made, self._pid = [], 0, os.getpid()
+
+
+_SHA1: dict[str, str] = {}
+
+
+def _sha1(source: str) -> str:
+    sha = _SHA1.get(source)
+    if sha is None:
+        sha = _SHA1[source] = hashlib.sha1(source.encode(), usedforsecurity=False).hexdigest()
+    return sha
+
+
+def lane(r: redis.Redis | None = None) -> Lane:
+    """Return the fast lane of client ``r`` (default: the current app's client)."""
+    client = r if r is not None else get_redis()
+    found = client.__dict__.get("_qyq_lane")
+    if found is None:
+        found = client.__dict__.setdefault("_qyq_lane", Lane(client))
+    return cast(Lane, found)
 
 
 def reset_backoff() -> None:

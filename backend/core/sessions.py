@@ -29,7 +29,7 @@ from sqlalchemy import BigInteger, ForeignKey, Index, String, delete, select, up
 from sqlalchemy.orm import Mapped, mapped_column
 
 from backend.core.db import now_ms, on_commit
-from backend.core.redis import cached_call, rkey
+from backend.core.redis import cached_call, lane, rkey
 from backend.extensions import db
 
 # Cache value of a family that must not be accepted (an active family caches its user id).
@@ -171,7 +171,10 @@ def is_active(
     Redis is down): the personal read cache does its lookup in the same round trip.
     """
     key = _cache_key(family_id)
-    cached = read_cached(key) if read_cached is not None else cached_call(lambda r: r.get(key), None)
+    if read_cached is not None:
+        cached = read_cached(key)
+    else:
+        cached = cached_call(lambda r: lane(r).execute("GET", key), None)
     if cached is not None:
         return bool(cached == user_id)
     row = db.session.execute(

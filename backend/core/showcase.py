@@ -38,7 +38,7 @@ from flask_jwt_extended import get_jwt_identity
 
 from backend.core import changes
 from backend.core.envelope import success_response_json
-from backend.core.redis import cached_call, lua, rkey
+from backend.core.redis import cached_call, lane, lua, rkey
 
 logger = logging.getLogger(__name__)
 
@@ -131,7 +131,7 @@ def early(view: F) -> F:
             return view(*args, **kwargs)
         field = _RAW + raw.decode("latin-1")
         keys = (_key(name), _gen_key(name))
-        reply = cached_call(lambda r: lua(r, _EARLY)(keys=keys, args=(field,)), None)
+        reply = cached_call(lambda r: lane(r).script(_EARLY, keys, (field,)), None)
         if reply and reply[0] is not None:
             return success_response_json(str(reply[0]))
         if reply and len(reply) > 1:  # the generation, read before the view reads the database
@@ -152,12 +152,12 @@ def _respond(name: str, variant: str, ttl: int, build: Callable[[], Any]) -> Res
     raw_field, early_gen = None, None
     if stash is not None and stash[0] == _request_id() and stash[1] == name:
         raw_field, early_gen = stash[2], stash[3]
-    data: str | None = cached_call(lambda r: cast("str | None", r.hget(key, variant)), None)
+    data: str | None = cached_call(lambda r: cast("str | None", lane(r).execute("HGET", key, variant)), None)
     if data is None:
         # The generation before the view reads the database (`early` read it even sooner).
         gen = early_gen
         if gen is None:
-            got = cached_call(lambda r: r.get(gen_key) or "", None)
+            got = cached_call(lambda r: lane(r).execute("GET", gen_key) or "", None)
             gen = None if got is None else str(got)
         data = current_app.json.dumps(build(), separators=(",", ":"))
         pairs = [variant, data, *((raw_field, data) if raw_field else ())]

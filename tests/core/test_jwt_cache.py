@@ -62,3 +62,43 @@ def test_a_forged_signature_is_refused_every_time(client, user):
     for _ in range(2):
         resp = _me(client, forged)
         error(resp, 401, "token_invalid")
+
+
+def test_the_header_memo_is_what_request_verification_calls():
+    import flask_jwt_extended.view_decorators as view_decorators
+
+    from backend.core.jwt_cache import unverified_headers
+
+    assert view_decorators.get_unverified_jwt_headers is unverified_headers
+
+
+def test_a_tokens_header_is_decoded_once_and_still_given_to_the_callbacks(app, client, user, monkeypatch):
+    import jwt as pyjwt
+    from flask_jwt_extended import get_jwt_header
+
+    jwt.clear_verified()
+    decoded = []
+    real = pyjwt.get_unverified_header
+    monkeypatch.setattr(pyjwt, "get_unverified_header", lambda t: decoded.append(t) or real(t))
+    for _ in range(3):
+        assert _me(client, user.access_token).status_code == 200
+    assert decoded.count(user.access_token) == 2  # the first verified decode, then the request's read
+    with app.test_request_context(headers={"Authorization": f"Bearer {user.access_token}"}):
+        from flask_jwt_extended import verify_jwt_in_request
+
+        verify_jwt_in_request()
+        assert get_jwt_header() == real(user.access_token) == {"alg": "HS256", "typ": "JWT"}
+        get_jwt_header()["alg"] = "changed"  # a caller's copy: the memo is not touched
+    assert _me(client, user.access_token).status_code == 200
+    assert decoded.count(user.access_token) == 2
+
+
+def test_a_malformed_header_is_refused_every_time_and_never_remembered(client, user):
+    from backend.core import jwt_cache
+
+    jwt.clear_verified()
+    _head, payload, sig = user.access_token.split(".")
+    for bad in (f"!!!!.{payload}.{sig}", f"e30.{payload}.{sig}"):  # junk; a header without alg
+        for _ in range(2):
+            error(_me(client, bad), 401, "token_invalid")
+        assert bad not in jwt_cache._headers

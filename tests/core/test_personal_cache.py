@@ -15,6 +15,7 @@ from tests.core.test_showcase import sql_statements
 from tests.fixtures.backtests import RANGE_END_MS, RANGE_START_MS
 from tests.fixtures.core_celery import hold_jobs
 from tests.helpers.api import ok
+from tests.helpers.redis_wire import redis_commands, redis_down
 
 PATHS = ("/api/users/me", "/api/strategies", "/api/backtests", "/api/bots")
 READS = {
@@ -270,16 +271,11 @@ def test_a_fill_computed_before_a_write_is_refused(app, client, user, make_strat
 
 
 def test_redis_down_serves_the_same_bytes_from_postgres(app, client, user, mine, monkeypatch):
-    import redis
-
     expected = {path: _uncached(app, client, user, path, "req-down") for path in PATHS}
     for path in PATHS:
         ok(_get(client, user, path))  # cached entries exist...
 
-    def down(*_args, **_kwargs):
-        raise redis.ConnectionError("down")
-
-    monkeypatch.setattr(redis.Redis, "execute_command", down)
+    redis_down(monkeypatch)
     try:
         for path in PATHS:
             resp = _get(client, user, path, "req-down")
@@ -307,18 +303,8 @@ def test_a_missing_family_entry_still_reads_postgres(app, client, user, mine):
 
 @pytest.mark.parametrize("path", PATHS)
 def test_a_hit_is_one_redis_round_trip(app, client, user, mine, monkeypatch, path):
-    with app.app_context():
-        r = get_redis()
     ok(_get(client, user, path))
-    calls: list[str] = []
-    real = r.execute_command
-
-    def counted(*args, **kwargs):
-        calls.append(str(args[0]))
-        return real(*args, **kwargs)
-
-    monkeypatch.setattr(r, "execute_command", counted)
-    with sql_statements(app) as statements:
+    with sql_statements(app) as statements, redis_commands(monkeypatch) as calls:
         ok(_get(client, user, path))
     assert statements == []
     assert calls == ["EVALSHA"]  # the session check and the entry, together

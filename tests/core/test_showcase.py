@@ -13,6 +13,7 @@ from backend.core.redis import get_redis
 from backend.extensions import db
 from tests.fixtures.backtests import RANGE_END_MS, RANGE_START_MS
 from tests.helpers.api import ok
+from tests.helpers.redis_wire import redis_down
 
 SHOWCASE_PATHS = ("/api/strategies/recent", "/api/backtests/latest", "/api/bots/recent", "/api/forum/hot")
 
@@ -172,15 +173,10 @@ def test_a_fill_computed_before_a_drop_is_refused(app, client, showcase_data, ma
 
 
 def test_redis_down_computes_the_answer_directly(app, client, showcase_data, monkeypatch):
-    import redis
-
     from backend.core.redis import reset_backoff
 
-    def down(*_args, **_kwargs):
-        raise redis.ConnectionError("down")
-
     expected = {path: _uncached(app, client, path)["data"] for path in SHOWCASE_PATHS}
-    monkeypatch.setattr(redis.Redis, "execute_command", down)
+    redis_down(monkeypatch)
     try:
         for path in SHOWCASE_PATHS:
             assert ok(client.get(path)) == expected[path]

@@ -1,0 +1,48 @@
+"""Redis at the wire, for tests: count the commands sent, or make every command fail.
+
+Patches redis-py's connection (`AbstractConnection.send_packed_command`), which every command
+goes through: the client's pool path and the hot paths' `backend.core.redis.Lane` alike.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import pytest
+import redis
+from redis.connection import AbstractConnection
+
+
+def _name(packed: Any) -> str:
+    first = packed if isinstance(packed, (bytes, str)) else packed[0]
+    if isinstance(first, str):
+        first = first.encode()
+    return first.split(b"\r\n")[2].decode().upper()  # *<n>\r\n$<len>\r\n<NAME>\r\n...
+
+
+@contextmanager
+def redis_commands(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[str]]:
+    """Record the name of every Redis command sent while the block runs."""
+    real = AbstractConnection.send_packed_command
+    seen: list[str] = []
+
+    def counted(self: Any, command: Any, *args: Any, **kwargs: Any) -> Any:
+        seen.append(_name(command))
+        return real(self, command, *args, **kwargs)
+
+    monkeypatch.setattr(AbstractConnection, "send_packed_command", counted)
+    try:
+        yield seen
+    finally:
+        monkeypatch.setattr(AbstractConnection, "send_packed_command", real)
+
+
+def redis_down(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Make every Redis command fail as with the server gone (undo with ``monkeypatch.undo()``)."""
+
+    def down(*_args: Any, **_kwargs: Any) -> Any:
+        raise redis.ConnectionError("down")
+
+    monkeypatch.setattr(AbstractConnection, "send_packed_command", down)
