@@ -4,7 +4,9 @@ Redis is a cache and a broker here, never the record, so no request may wait lon
 client (this one, the rate limiter's storage, Celery's broker connection) connects and reads with
 ``REDIS_TIMEOUT_MS`` and does not retry. Callers that can do without Redis use `cached_call`,
 which after a failure skips Redis in this process for ``REDIS_BACKOFF_S`` (one slow call per
-outage and process, not one per request).
+outage and process, not one per request). The single reads every request makes (the session
+check, the caches' lookups) run on the client's `Lane`: same connection settings and bounds,
+without redis-py's per-command pool checkout.
 """
 
 from __future__ import annotations
