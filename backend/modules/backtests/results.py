@@ -200,10 +200,17 @@ def equity_rows(time: np.ndarray, equity: np.ndarray, limit: int) -> list[list[A
     return [[t, round(v, 8)] for t, v in zip(times, values, strict=True)]
 
 
-def store(row: Backtest, done: Computed) -> None:
-    """Write the result onto ``row`` and replace its trades (the caller commits, with the job)."""
+def store(row: Backtest, done: Computed, *, replace_trades: bool = True) -> None:
+    """Write the result onto ``row`` and replace its trades (the caller commits, with the job).
+
+    ``replace_trades=False`` when no trades of the row can be stored yet (see ``trade_store.write``).
+    The row's result columns and fingerprint go in one UPDATE: the fingerprint's query runs before
+    any of them is set, so its autoflush has nothing to write, and the strategy's latest-backtest
+    UPDATE flushes them all at once.
+    """
     cfg = current_app.config
-    trade_store.write(row.id, done.result.trades)
+    trade_store.write(row.id, done.result.trades, replace=replace_trades)
+    fingerprint.stamp(row, done.bars)
     row.bars_count = len(done.bars)
     row.final_equity = _dec(done.result.final_equity)
     row.metrics = done.metrics
@@ -212,7 +219,6 @@ def store(row: Backtest, done: Computed) -> None:
     row.kline = kline_rows(done.bars, done.result.trades, int(cfg["BACKTEST_KLINE_MAX"]))
     row.equity_curve = equity_rows(done.bars.time, done.result.equity, int(cfg["BACKTEST_CURVE_MAX"]))
     row.finished_at = now_ms()
-    fingerprint.stamp(row, done.bars)
     if row.strategy_id is not None:
         strategies_service.record_backtest(
             strategy_id=row.strategy_id,

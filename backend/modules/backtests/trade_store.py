@@ -80,13 +80,18 @@ def decode(data: bytes, n: int) -> np.ndarray:
     return decode_columns([view[n * _BEFORE[c] : n * (_BEFORE[c] + _SIZE[c])] for c, _ in LAYOUT], n)
 
 
-def write(backtest_id: str, trades: np.ndarray) -> None:
+def write(backtest_id: str, trades: np.ndarray, *, replace: bool = True) -> None:
     """Store (or replace: a requeued run) the trades of a backtest, in the session's transaction.
 
-    DELETE, then one binary ``COPY`` of the row: the value goes to the server as its bytes, in
-    1 MiB reads, never as a hex literal inside an SQL string (4x its size at 10M bars).
+    One binary ``COPY`` of the row: the value goes to the server as its bytes, in 1 MiB reads,
+    never as a hex literal inside an SQL string (4x its size at 10M bars). With ``replace`` a
+    DELETE of any stored value comes first; a caller that knows none can exist (the first store
+    of a result) passes False and saves that round trip.
     """
-    db.session.execute(delete(BacktestTradeColumns).where(BacktestTradeColumns.backtest_id == backtest_id))
+    if replace:
+        db.session.execute(
+            delete(BacktestTradeColumns).where(BacktestTradeColumns.backtest_id == backtest_id)
+        )
     columns = [np.ascontiguousarray(trades[name], dtype=t) for name, t in LAYOUT]
     size = sum(c.nbytes for c in columns)
     key = backtest_id.encode()
