@@ -44,6 +44,7 @@ STEPS = (
     "engine_run",
     "metrics",
     "guardrails",
+    "guardrails_wait",
     "trade_write",
     "sql_delete",
     "kline_rows",

@@ -13,7 +13,9 @@ which wraps the job's steps in timers *before* Celery forks its pool (no product
 ``jobs.runtime._claim``, ``service._row_of_job``, ``results.load_bars``, the signals / ``engine.run`` /
 ``compute_metrics`` calls inside ``results.compute``, ``JobContext.progress`` (each a commit),
 ``results.store`` (with the trades' write / ``kline_rows`` / ``equity_rows`` inside), ``ctx.complete``,
-and ``service._store`` (the transaction: its remainder is the flush + COMMIT). Each job appends
+and ``service._store`` (the transaction: its remainder is the flush + COMMIT). Work that runs on a
+thread beside another step (the guardrails beside the metrics, the trades' COPY beside the kline
+and curve rows) is timed on its thread and, separately, as the wait for it that the job pays. Each job appends
 one JSON line to a timings file that the client joins by job id. Queue wait = the claim's start
 (worker clock) minus the submit response (client clock): same machine, same clock.
 
@@ -102,14 +104,21 @@ def instrument(timings_path: str) -> None:
     service._store = _timed("store_tx", service._store)
     results.load_bars = _timed("load_bars", results.load_bars)
     results.store = _timed("store", results.store)
-    # The trades' write: COPY of text rows (before ADR 0009) or one columnar value (trade_store).
-    for module, name, key in (
-        (results, "trade_rows", "trade_rows"),
-        (results, "_copy_trades", "trade_write"),
-        (getattr(results, "trade_store", None), "write", "trade_write"),
-    ):
-        if module is not None and hasattr(module, name):
-            setattr(module, name, _timed(key, getattr(module, name)))
+    # The trades' write: COPY of text rows (before ADR 0009) or one columnar value (trade_store),
+    # written in one call, or started (DELETE, COPY on a thread) and waited for (begin_write).
+    store_module = getattr(results, "trade_store", None)
+    if store_module is not None and hasattr(store_module, "begin_write"):
+        store_module.begin_write = _timed_start("trade_write", store_module.begin_write)
+    else:
+        for module, name, key in (
+            (results, "trade_rows", "trade_rows"),
+            (results, "_copy_trades", "trade_write"),
+            (store_module, "write", "trade_write"),
+        ):
+            if module is not None and hasattr(module, name):
+                setattr(module, name, _timed(key, getattr(module, name)))
+    if hasattr(results, "beside"):  # the guardrails on a thread beside the metrics: time the wait too
+        results.beside = _timed_start("guardrails_wait", results.beside, start_counts=False)
     results.kline_rows = _timed("kline_rows", results.kline_rows)
     results.equity_rows = _timed("equity_rows", results.equity_rows)
     results.compute_metrics = _timed("metrics", results.compute_metrics)
@@ -117,6 +126,17 @@ def instrument(timings_path: str) -> None:
     engine.run = _timed("engine_run", engine.run)
     strategies_service.compute_signals = _timed("signals", strategies_service.compute_signals)
     strategies_service.record_backtest = _timed("record", strategies_service.record_backtest)
+
+
+def _timed_start(name: str, start: Callable[..., Any], *, start_counts: bool = True) -> Callable[..., Any]:
+    """Wrap ``start`` (it returns a wait): the wait's time, and the start's if it counts, add to ``name``."""
+    begin = _timed(name, start) if start_counts else start
+
+    @functools.wraps(start)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        return _timed(name, begin(*args, **kwargs))
+
+    return wrapper
 
 
 def _time_trade_sql() -> None:
@@ -328,9 +348,10 @@ SPLIT: tuple[tuple[str, Callable[[Run], float]], ...] = (
     ("signals (SMA)", lambda r: _w(r, "signals")),
     ("engine run", lambda r: _w(r, "engine_run")),
     ("metrics", lambda r: _w(r, "metrics")),
-    ("guardrails (PSR, trade bootstrap)", lambda r: _w(r, "guardrails")),
+    ("guardrails (PSR, trade bootstrap; on a thread beside the metrics)", lambda r: _w(r, "guardrails")),
+    ("waiting for the guardrails after the metrics", lambda r: _w(r, "guardrails_wait")),
     (
-        "persistence: trades (encode + DELETE + COPY / one INSERT of the columns)",
+        "persistence: trades (DELETE on a retry; the COPY beside the kline + curve rows: start + wait)",
         lambda r: _w(r, "trade_rows") + _w(r, "trade_write") + _w(r, "sql_delete"),
     ),
     ("persistence: kline + curve rows", lambda r: _w(r, "kline_rows") + _w(r, "equity_rows")),
@@ -359,7 +380,11 @@ def _w(run: Run, name: str) -> float:
 
 
 def _work_ms(run: Run) -> float:
-    """Return the ms of the job accounted for by the timed steps (without double counting)."""
+    """Return the ms of the job accounted for by the timed steps (without double counting).
+
+    Guardrails that run beside the metrics count with the wait for them after the metrics.
+    """
+    overlapped = "guardrails_wait" in run.worker.get("calls", {})
     return sum(
         _w(run, n)
         for n in (
@@ -370,7 +395,7 @@ def _work_ms(run: Run) -> float:
             "signals",
             "engine_run",
             "metrics",
-            "guardrails",
+            "guardrails_wait" if overlapped else "guardrails",
         )
     ) + _w(run, "store_tx")
 

@@ -3,6 +3,8 @@
 `service.run_backtest` (the job's work) calls these in order: ``load_bars`` -> ``compute`` ->
 (``with_walk_forward`` when the run asked for one) -> ``store``; the optional ``progress``
 callback receives 30 (signals), 55 (engine), 80 (metrics and guardrails), then 80-94 (walk-forward).
+The guardrails run on a thread beside the metrics (``core.threads.beside``), and the trades'
+COPY beside the kline and curve rows (``trade_store.begin_write``).
 Storing a run again (a requeue after a lost worker) replaces its trades (one columnar value,
 trade_store.py), so it is written once.
 """
@@ -21,6 +23,7 @@ from flask import current_app
 from backend.core.db import now_ms
 from backend.core.errors import AppError
 from backend.core.jobs import JobFailed
+from backend.core.threads import beside
 from backend.domain.backtest import engine
 from backend.domain.backtest.guardrails import Guardrails, result_guardrails
 from backend.domain.backtest.metrics import compute_metrics
@@ -103,8 +106,9 @@ def compute(
     progress(55)
     config = config or config_of(row)
     result = engine.run(bars, signals, config)
-    progress(80)
     ppy = periods_per_year(row.interval)
+    guardrails = beside(result_guardrails, result, ppy)  # nogil kernels: beside the metrics
+    progress(80)
     metrics = compute_metrics(result, bars, ppy)
     return Computed(
         bars=bars,
@@ -112,7 +116,7 @@ def compute(
         config=config,
         result=result,
         metrics=metrics,
-        guardrails=result_guardrails(result, ppy),
+        guardrails=guardrails(),
     )
 
 
@@ -153,6 +157,22 @@ def fill_marks(n: int, trades: np.ndarray) -> np.ndarray:
     return marks
 
 
+def fill_points(trades: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Return the bars ``fill_marks`` marks (ascending) and their marks, without an n-long array.
+
+    Exits first, entries after them (a stable sort keeps that order among equal bars), and the
+    last of each bar's marks kept: the opening fill wins a tie, as ``fill_marks`` writes it last.
+    """
+    side = trades["side"].astype(np.int8)
+    bars = np.concatenate((trades["exit_index"], trades["entry_index"])).astype(np.int64, copy=False)
+    marks = np.concatenate((-side, side))
+    order = np.argsort(bars, kind="stable")  # two sorted runs in practice: one merge
+    bars, marks = bars[order], marks[order]
+    last = np.ones(len(bars), dtype=bool)
+    np.not_equal(bars[1:], bars[:-1], out=last[:-1])
+    return bars[last], marks[last]
+
+
 def _group_starts(n: int, limit: int) -> np.ndarray:
     """Return the first index of each of at most ``limit`` equal groups covering ``n`` bars."""
     size = max(1, -(-n // limit))
@@ -168,13 +188,12 @@ def kline_rows(bars: Bars, trades: np.ndarray, limit: int) -> list[list[Any]]:
     n = len(bars)
     starts = _group_starts(n, limit)
     ends = np.append(starts[1:], n) - 1
-    marks = fill_marks(n, trades)
-    marked = np.flatnonzero(marks)
+    marked, marks = fill_points(trades)
     first_mark = np.searchsorted(marked, starts)
     signal = np.zeros(len(starts), dtype=np.int8)
     has = first_mark < len(marked)
     has[has] = marked[first_mark[has]] <= ends[has]
-    signal[has] = marks[marked[first_mark[has]]]
+    signal[has] = marks[first_mark[has]]
     columns = (
         bars.time[starts],
         bars.open[starts],
@@ -204,21 +223,25 @@ def store(row: Backtest, done: Computed, *, replace_trades: bool = True) -> None
     """Write the result onto ``row`` and replace its trades (the caller commits, with the job).
 
     ``replace_trades=False`` when no trades of the row can be stored yet (see ``trade_store.write``).
+    The trades' COPY runs while the kline and curve rows are built (``trade_store.begin_write``).
     The row's result columns and fingerprint go in one UPDATE: the fingerprint's query runs before
     any of them is set, so its autoflush has nothing to write, and the strategy's latest-backtest
     UPDATE flushes them all at once.
     """
     cfg = current_app.config
-    trade_store.write(row.id, done.result.trades, replace=replace_trades)
     fingerprint.stamp(row, done.bars)
-    row.bars_count = len(done.bars)
-    row.final_equity = _dec(done.result.final_equity)
-    row.metrics = done.metrics
-    row.guardrails = done.guardrails.to_dict()
-    row.walk_forward = done.walk_forward
-    row.kline = kline_rows(done.bars, done.result.trades, int(cfg["BACKTEST_KLINE_MAX"]))
-    row.equity_curve = equity_rows(done.bars.time, done.result.equity, int(cfg["BACKTEST_CURVE_MAX"]))
-    row.finished_at = now_ms()
+    copied = trade_store.begin_write(row.id, done.result.trades, replace=replace_trades)
+    try:  # nothing on the session until the COPY is done
+        row.bars_count = len(done.bars)
+        row.final_equity = _dec(done.result.final_equity)
+        row.metrics = done.metrics
+        row.guardrails = done.guardrails.to_dict()
+        row.walk_forward = done.walk_forward
+        row.kline = kline_rows(done.bars, done.result.trades, int(cfg["BACKTEST_KLINE_MAX"]))
+        row.equity_curve = equity_rows(done.bars.time, done.result.equity, int(cfg["BACKTEST_CURVE_MAX"]))
+        row.finished_at = now_ms()
+    finally:
+        copied()
     if row.strategy_id is not None:
         strategies_service.record_backtest(
             strategy_id=row.strategy_id,

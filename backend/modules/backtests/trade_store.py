@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import decimal
 import struct
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
@@ -25,6 +25,7 @@ from typing import Any
 import numpy as np
 from sqlalchemy import ColumnElement, Integer, bindparam, delete, func, select
 
+from backend.core.threads import beside
 from backend.domain.backtest.types import TRADE_DTYPE
 from backend.extensions import db
 from backend.modules.backtests.models import BacktestTradeColumns
@@ -88,6 +89,16 @@ def write(backtest_id: str, trades: np.ndarray, *, replace: bool = True) -> None
     DELETE of any stored value comes first; a caller that knows none can exist (the first store
     of a result) passes False and saves that round trip.
     """
+    begin_write(backtest_id, trades, replace=replace)()
+
+
+def begin_write(backtest_id: str, trades: np.ndarray, *, replace: bool = True) -> Callable[[], None]:
+    """Start ``write``: the DELETE now, the COPY on a thread over the session's connection.
+
+    Returns the wait (it re-raises the COPY's error). Until it returns the caller computes but
+    runs nothing on the session (no query, no flush): the connection is the COPY's. Call it in
+    a ``finally`` when the caller may fail meanwhile, so the transaction ends after the COPY.
+    """
     if replace:
         db.session.execute(
             delete(BacktestTradeColumns).where(BacktestTradeColumns.backtest_id == backtest_id)
@@ -108,9 +119,13 @@ def write(backtest_id: str, trades: np.ndarray, *, replace: bool = True) -> None
     stream = _Chunks([head, *(c.data.cast("B") for c in columns), struct.pack(">h", -1)])
     raw = db.session.connection().connection.dbapi_connection
     assert raw is not None  # a checked-out connection always has its DBAPI connection
+    return beside(_copy, raw, stream)
+
+
+def _copy(raw: Any, stream: _Chunks) -> None:
     cursor = raw.cursor()
     try:
-        cursor.copy_expert(_COPY_SQL, stream, _COPY_CHUNK)  # psycopg2 extension
+        cursor.copy_expert(_COPY_SQL, stream, _COPY_CHUNK)  # psycopg2 extension; waits without the GIL
     finally:
         cursor.close()
 
