@@ -214,7 +214,10 @@ def summarise(rows: list[dict[str, Any]]) -> dict[str, float]:
         figures[step] = statistics.median(_ms(r, step) for r in rows)
     figures["store_rest"] = statistics.median(
         _ms(r, "store")
-        - sum(_ms(r, n) for n in ("trade_write", "sql_delete", "kline_rows", "equity_rows", "record"))
+        - sum(
+            _ms(r, n)
+            for n in ("trade_write", "sql_delete", "kline_rows", "equity_rows", "record", "guardrails_wait")
+        )
         for r in rows
     )
     figures["commit"] = statistics.median(

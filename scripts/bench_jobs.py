@@ -14,8 +14,9 @@ which wraps the job's steps in timers *before* Celery forks its pool (no product
 ``compute_metrics`` calls inside ``results.compute``, ``JobContext.progress`` (each a commit),
 ``results.store`` (with the trades' write / ``kline_rows`` / ``equity_rows`` inside), ``ctx.complete``,
 and ``service._store`` (the transaction: its remainder is the flush + COMMIT). Work that runs on a
-thread beside another step (the guardrails beside the metrics, the trades' COPY beside the kline
-and curve rows) is timed on its thread and, separately, as the wait for it that the job pays. Each job appends
+thread beside other steps (the guardrails from the engine's result until the store needs them,
+the trades' COPY beside the kline and curve rows) is timed on its thread and, separately, as the
+wait for it that the job pays. Each job appends
 one JSON line to a timings file that the client joins by job id. Queue wait = the claim's start
 (worker clock) minus the submit response (client clock): same machine, same clock.
 
@@ -117,7 +118,7 @@ def instrument(timings_path: str) -> None:
         ):
             if module is not None and hasattr(module, name):
                 setattr(module, name, _timed(key, getattr(module, name)))
-    if hasattr(results, "beside"):  # the guardrails on a thread beside the metrics: time the wait too
+    if hasattr(results, "beside"):  # the guardrails on their own thread: time the store's wait too
         results.beside = _timed_start("guardrails_wait", results.beside, start_counts=False)
     results.kline_rows = _timed("kline_rows", results.kline_rows)
     results.equity_rows = _timed("equity_rows", results.equity_rows)
@@ -348,8 +349,14 @@ SPLIT: tuple[tuple[str, Callable[[Run], float]], ...] = (
     ("signals (SMA)", lambda r: _w(r, "signals")),
     ("engine run", lambda r: _w(r, "engine_run")),
     ("metrics", lambda r: _w(r, "metrics")),
-    ("guardrails (PSR, trade bootstrap; on a thread beside the metrics)", lambda r: _w(r, "guardrails")),
-    ("waiting for the guardrails after the metrics", lambda r: _w(r, "guardrails_wait")),
+    (
+        "guardrails (PSR, trade bootstrap; on a thread from the engine's result to the store)",
+        lambda r: _w(r, "guardrails"),
+    ),
+    (
+        "waiting for the guardrails (in the store, after the kline + curve rows)",
+        lambda r: _w(r, "guardrails_wait"),
+    ),
     (
         "persistence: trades (DELETE on a retry; the COPY beside the kline + curve rows: start + wait)",
         lambda r: _w(r, "trade_rows") + _w(r, "trade_write") + _w(r, "sql_delete"),
@@ -371,7 +378,15 @@ SPLIT: tuple[tuple[str, Callable[[Run], float]], ...] = (
 
 
 def _stored_parts(run: Run) -> float:
-    names = ("trade_rows", "trade_write", "sql_delete", "kline_rows", "equity_rows", "record")
+    names = (
+        "trade_rows",
+        "trade_write",
+        "sql_delete",
+        "kline_rows",
+        "equity_rows",
+        "record",
+        "guardrails_wait",
+    )
     return sum(_w(run, n) for n in names)
 
 
@@ -382,9 +397,9 @@ def _w(run: Run, name: str) -> float:
 def _work_ms(run: Run) -> float:
     """Return the ms of the job accounted for by the timed steps (without double counting).
 
-    Guardrails that run beside the metrics count with the wait for them after the metrics.
+    Guardrails on their own thread count only as the store's wait for them (inside ``store_tx``).
     """
-    overlapped = "guardrails_wait" in run.worker.get("calls", {})
+    beside = "guardrails_wait" in run.worker.get("calls", {})
     return sum(
         _w(run, n)
         for n in (
@@ -395,7 +410,7 @@ def _work_ms(run: Run) -> float:
             "signals",
             "engine_run",
             "metrics",
-            "guardrails_wait" if overlapped else "guardrails",
+            *(() if beside else ("guardrails",)),
         )
     ) + _w(run, "store_tx")
 

@@ -3,8 +3,9 @@
 `service.run_backtest` (the job's work) calls these in order: ``load_bars`` -> ``compute`` ->
 (``with_walk_forward`` when the run asked for one) -> ``store``; the optional ``progress``
 callback receives 30 (signals), 55 (engine), 80 (metrics and guardrails), then 80-94 (walk-forward).
-The guardrails run on a thread beside the metrics (``core.threads.beside``), and the trades'
-COPY beside the kline and curve rows (``trade_store.begin_write``).
+The guardrails run on a thread (``core.threads.beside``) from the engine's result until the store
+needs them (beside the metrics and the kline and curve rows), and the trades' COPY beside the
+kline and curve rows (``trade_store.begin_write``).
 Storing a run again (a requeue after a lost worker) replaces its trades (one columnar value,
 trade_store.py), so it is written once.
 """
@@ -42,15 +43,25 @@ YEAR_MS = 365.25 * 86_400_000
 
 @dataclass(frozen=True)
 class Computed:
-    """The inputs and outputs of one engine run."""
+    """The inputs and outputs of one engine run.
+
+    The guardrails are computed on a thread of their own (``compute``): ``guardrails_wait`` waits
+    for them, and ``guardrails`` is that wait's result, so whoever needs them first waits (the
+    store, as late as it can), and work in between runs beside them.
+    """
 
     bars: Bars
     signals: Signals
     config: BacktestConfig
     result: BacktestResult
     metrics: dict[str, Any]
-    guardrails: Guardrails
+    guardrails_wait: Callable[[], Guardrails]
     walk_forward: dict[str, Any] | None = None  # the stored walk-forward object, when asked for
+
+    @property
+    def guardrails(self) -> Guardrails:
+        """Return the guardrails (waiting for their thread the first time)."""
+        return self.guardrails_wait()
 
 
 def periods_per_year(interval: str) -> float:
@@ -107,16 +118,11 @@ def compute(
     config = config or config_of(row)
     result = engine.run(bars, signals, config)
     ppy = periods_per_year(row.interval)
-    guardrails = beside(result_guardrails, result, ppy)  # nogil kernels: beside the metrics
+    guardrails = beside(result_guardrails, result, ppy)  # nogil kernels: beside what follows
     progress(80)
     metrics = compute_metrics(result, bars, ppy)
     return Computed(
-        bars=bars,
-        signals=signals,
-        config=config,
-        result=result,
-        metrics=metrics,
-        guardrails=guardrails(),
+        bars=bars, signals=signals, config=config, result=result, metrics=metrics, guardrails_wait=guardrails
     )
 
 
@@ -138,9 +144,8 @@ def with_walk_forward(
     )
     limit = int(current_app.config["BACKTEST_CURVE_MAX"])
     stored = walk_forward.to_json(analysis, request, done.bars, lambda t, e: equity_rows(t, e, limit))
-    return replace(
-        done, guardrails=replace(done.guardrails, in_out=analysis.degradation), walk_forward=stored
-    )
+    guardrails = replace(done.guardrails, in_out=analysis.degradation)
+    return replace(done, guardrails_wait=lambda: guardrails, walk_forward=stored)
 
 
 def _dec(value: float) -> Decimal:
@@ -235,10 +240,10 @@ def store(row: Backtest, done: Computed, *, replace_trades: bool = True) -> None
         row.bars_count = len(done.bars)
         row.final_equity = _dec(done.result.final_equity)
         row.metrics = done.metrics
-        row.guardrails = done.guardrails.to_dict()
         row.walk_forward = done.walk_forward
         row.kline = kline_rows(done.bars, done.result.trades, int(cfg["BACKTEST_KLINE_MAX"]))
         row.equity_curve = equity_rows(done.bars.time, done.result.equity, int(cfg["BACKTEST_CURVE_MAX"]))
+        row.guardrails = done.guardrails.to_dict()  # the last: their thread had the most time
         row.finished_at = now_ms()
     finally:
         copied()
