@@ -1,7 +1,9 @@
 """Work on a thread beside the caller's, for steps that overlap without sharing anything.
 
 ``beside(fn, *args)`` starts ``fn(*args)`` on a thread of its own and returns the wait for its
-result (the wait re-raises its error). Meant for work that runs without the GIL most of the time:
+result (the wait re-raises its error); ``inline(fn, *args)`` runs it at once and returns the same
+kind of wait, for callers that decide per call (small work is cheaper without a thread: the
+threads contend for the cores). Meant for work that runs without the GIL most of the time:
 numba's nogil kernels and numpy's big loops (a backtest's guardrails beside its metrics), or a
 database round trip in flight (psycopg2 waits for the server without the GIL) while the caller
 computes. The work gets no app context and no session: it must not touch ``db.session``, and what
@@ -41,3 +43,12 @@ def beside(fn: Callable[..., T], *args: Any) -> Callable[[], T]:
         return cast(T, out["value"])
 
     return wait
+
+
+def inline(fn: Callable[..., T], *args: Any) -> Callable[[], T]:
+    """Run ``fn(*args)`` now, on the caller's thread; return a wait like ``beside``'s (its result).
+
+    For callers that choose per call: below some size a thread costs more than it saves.
+    """
+    value = fn(*args)
+    return lambda: value

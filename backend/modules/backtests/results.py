@@ -3,9 +3,9 @@
 `service.run_backtest` (the job's work) calls these in order: ``load_bars`` -> ``compute`` ->
 (``with_walk_forward`` when the run asked for one) -> ``store``; the optional ``progress``
 callback receives 30 (signals), 55 (engine), 80 (metrics and guardrails), then 80-94 (walk-forward).
-The guardrails run on a thread (``core.threads.beside``) from the engine's result until the store
-needs them (beside the metrics and the kline and curve rows), and the trades' COPY beside the
-kline and curve rows (``trade_store.begin_write``).
+From ``BESIDE_MIN_BARS`` bars on, the guardrails run on a thread (``core.threads.beside``) from the
+engine's result until the store needs them (beside the metrics and the kline and curve rows), and
+the trades' COPY beside the kline and curve rows (``trade_store.begin_write``).
 Storing a run again (a requeue after a lost worker) replaces its trades (one columnar value,
 trade_store.py), so it is written once.
 """
@@ -24,7 +24,7 @@ from flask import current_app
 from backend.core.db import now_ms
 from backend.core.errors import AppError
 from backend.core.jobs import JobFailed
-from backend.core.threads import beside
+from backend.core.threads import beside, inline
 from backend.domain.backtest import engine
 from backend.domain.backtest.guardrails import Guardrails, result_guardrails
 from backend.domain.backtest.metrics import compute_metrics
@@ -39,15 +39,20 @@ from backend.modules.strategies import service as strategies_service
 logger = logging.getLogger(__name__)
 
 YEAR_MS = 365.25 * 86_400_000
+# From this many bars on, the guardrails and the trades' COPY run on threads beside the rest of the
+# job (``compute``, ``store``). Below it they run inline: at 100k bars a thread saved no time and
+# cost ~4 ms of CPU (the threads contend for the cores; scripts/bench_job_worker.py), while at 1M
+# bars the job's worker side took ~17 % less time for the same CPU.
+BESIDE_MIN_BARS = 500_000
 
 
 @dataclass(frozen=True)
 class Computed:
     """The inputs and outputs of one engine run.
 
-    The guardrails are computed on a thread of their own (``compute``): ``guardrails_wait`` waits
-    for them, and ``guardrails`` is that wait's result, so whoever needs them first waits (the
-    store, as late as it can), and work in between runs beside them.
+    The guardrails of a long run are computed on a thread of their own (``compute``):
+    ``guardrails_wait`` waits for them, and ``guardrails`` is that wait's result, so whoever needs
+    them first waits (the store, as late as it can), and work in between runs beside them.
     """
 
     bars: Bars
@@ -118,7 +123,8 @@ def compute(
     config = config or config_of(row)
     result = engine.run(bars, signals, config)
     ppy = periods_per_year(row.interval)
-    guardrails = beside(result_guardrails, result, ppy)  # nogil kernels: beside what follows
+    start = beside if len(bars) >= BESIDE_MIN_BARS else inline
+    guardrails = start(result_guardrails, result, ppy)  # nogil kernels: beside what follows
     progress(80)
     metrics = compute_metrics(result, bars, ppy)
     return Computed(
@@ -228,14 +234,16 @@ def store(row: Backtest, done: Computed, *, replace_trades: bool = True) -> None
     """Write the result onto ``row`` and replace its trades (the caller commits, with the job).
 
     ``replace_trades=False`` when no trades of the row can be stored yet (see ``trade_store.write``).
-    The trades' COPY runs while the kline and curve rows are built (``trade_store.begin_write``).
+    A long run's trades' COPY runs while the kline and curve rows are built (``trade_store.begin_write``).
     The row's result columns and fingerprint go in one UPDATE: the fingerprint's query runs before
     any of them is set, so its autoflush has nothing to write, and the strategy's latest-backtest
     UPDATE flushes them all at once.
     """
     cfg = current_app.config
     fingerprint.stamp(row, done.bars)
-    copied = trade_store.begin_write(row.id, done.result.trades, replace=replace_trades)
+    copied = trade_store.begin_write(
+        row.id, done.result.trades, replace=replace_trades, on_thread=len(done.bars) >= BESIDE_MIN_BARS
+    )
     try:  # nothing on the session until the COPY is done
         row.bars_count = len(done.bars)
         row.final_equity = _dec(done.result.final_equity)

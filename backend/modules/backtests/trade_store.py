@@ -25,7 +25,7 @@ from typing import Any
 import numpy as np
 from sqlalchemy import ColumnElement, Integer, bindparam, delete, func, select
 
-from backend.core.threads import beside
+from backend.core.threads import beside, inline
 from backend.domain.backtest.types import TRADE_DTYPE
 from backend.extensions import db
 from backend.modules.backtests.models import BacktestTradeColumns
@@ -89,15 +89,18 @@ def write(backtest_id: str, trades: np.ndarray, *, replace: bool = True) -> None
     DELETE of any stored value comes first; a caller that knows none can exist (the first store
     of a result) passes False and saves that round trip.
     """
-    begin_write(backtest_id, trades, replace=replace)()
+    begin_write(backtest_id, trades, replace=replace, on_thread=False)()
 
 
-def begin_write(backtest_id: str, trades: np.ndarray, *, replace: bool = True) -> Callable[[], None]:
+def begin_write(
+    backtest_id: str, trades: np.ndarray, *, replace: bool = True, on_thread: bool = True
+) -> Callable[[], None]:
     """Start ``write``: the DELETE now, the COPY on a thread over the session's connection.
 
     Returns the wait (it re-raises the COPY's error). Until it returns the caller computes but
     runs nothing on the session (no query, no flush): the connection is the COPY's. Call it in
     a ``finally`` when the caller may fail meanwhile, so the transaction ends after the COPY.
+    ``on_thread=False`` copies at once (the wait then returns at once).
     """
     if replace:
         db.session.execute(
@@ -119,7 +122,7 @@ def begin_write(backtest_id: str, trades: np.ndarray, *, replace: bool = True) -
     stream = _Chunks([head, *(c.data.cast("B") for c in columns), struct.pack(">h", -1)])
     raw = db.session.connection().connection.dbapi_connection
     assert raw is not None  # a checked-out connection always has its DBAPI connection
-    return beside(_copy, raw, stream)
+    return (beside if on_thread else inline)(_copy, raw, stream)
 
 
 def _copy(raw: Any, stream: _Chunks) -> None:

@@ -156,9 +156,9 @@ def test_a_first_attempt_skips_the_trades_delete_and_a_retry_replaces_them(
     replaces: list[bool] = []
     real_begin = trade_store.begin_write
 
-    def spy(backtest_id, trades, *, replace=True):
+    def spy(backtest_id, trades, *, replace=True, **options):
         replaces.append(replace)
-        return real_begin(backtest_id, trades, replace=replace)
+        return real_begin(backtest_id, trades, replace=replace, **options)
 
     monkeypatch.setattr(trade_store, "begin_write", spy)
     ids = _submit(client, user, run_backtest)  # runs at once: the job's first attempt
@@ -194,11 +194,30 @@ def test_a_failure_beside_the_trades_copy_waits_for_it_and_rolls_back(
         raise RuntimeError("kline failed")
 
     monkeypatch.setattr(results, "kline_rows", broken)
+    monkeypatch.setattr(results, "BESIDE_MIN_BARS", 0)  # the COPY on its thread, as for a long run
     savepoint = db.session.begin_nested()
     with pytest.raises(RuntimeError, match="kline failed"):
         results.store(row, done)  # the COPY was in flight: the error comes after it ended
     savepoint.rollback()
     assert trade_store.count(row.id) == 0  # the COPY went with the savepoint
+
+
+def test_a_run_with_its_guardrails_and_trades_copy_on_threads_stores_the_same_result(
+    client, user, run_backtest, monkeypatch
+):
+    from backend.modules.backtests import trade_store
+
+    def stored(backtest_id: str) -> tuple:
+        detail = client.get(f"/api/backtests/{backtest_id}", headers=user.headers).get_json()["data"]
+        trades, n = trade_store.read(backtest_id)
+        kept = ("summary", "guardrails", "kline", "equity")
+        return tuple(detail[k] for k in kept), trades.tobytes(), n
+
+    inline = _submit(client, user, run_backtest, interval="1h")
+    monkeypatch.setattr(results, "BESIDE_MIN_BARS", 0)  # as a run of 500k bars or more does
+    threaded = _submit(client, user, run_backtest, interval="1h")
+    a, b = stored(inline["backtest_id"]), stored(threaded["backtest_id"])
+    assert a[2] > 0 and a == b
 
 
 def test_too_many_active_runs_is_429_naming_the_limit(app, client, user, run_backtest, monkeypatch):
