@@ -13,7 +13,10 @@ which wraps the job's steps in timers *before* Celery forks its pool (no product
 ``jobs.runtime._claim``, ``service._row_of_job``, ``results.load_bars``, the signals / ``engine.run`` /
 ``compute_metrics`` calls inside ``results.compute``, ``JobContext.progress`` (each a commit),
 ``results.store`` (with the trades' write / ``kline_rows`` / ``equity_rows`` inside), ``ctx.complete``,
-and ``service._store`` (the transaction: its remainder is the flush + COMMIT). Each job appends
+and ``service._store`` (the transaction: its remainder is the flush + COMMIT). Work that runs on a
+thread beside other steps (the guardrails from the engine's result until the store needs them,
+the trades' COPY beside the kline and curve rows) is timed on its thread and, separately, as the
+wait for it that the job pays. Each job appends
 one JSON line to a timings file that the client joins by job id. Queue wait = the claim's start
 (worker clock) minus the submit response (client clock): same machine, same clock.
 
@@ -102,21 +105,55 @@ def instrument(timings_path: str) -> None:
     service._store = _timed("store_tx", service._store)
     results.load_bars = _timed("load_bars", results.load_bars)
     results.store = _timed("store", results.store)
-    # The trades' write: COPY of text rows (before ADR 0009) or one columnar value (trade_store).
-    for module, name, key in (
-        (results, "trade_rows", "trade_rows"),
-        (results, "_copy_trades", "trade_write"),
-        (getattr(results, "trade_store", None), "write", "trade_write"),
-    ):
-        if module is not None and hasattr(module, name):
-            setattr(module, name, _timed(key, getattr(module, name)))
+    # The trades' write: COPY of text rows (before ADR 0009) or one columnar value (trade_store),
+    # written in one call, or started (DELETE, COPY on a thread) and waited for (begin_write).
+    store_module = getattr(results, "trade_store", None)
+    if store_module is not None and hasattr(store_module, "begin_write"):
+        store_module.begin_write = _timed_start("trade_write", store_module.begin_write)
+    else:
+        for module, name, key in (
+            (results, "trade_rows", "trade_rows"),
+            (results, "_copy_trades", "trade_write"),
+            (store_module, "write", "trade_write"),
+        ):
+            if module is not None and hasattr(module, name):
+                setattr(module, name, _timed(key, getattr(module, name)))
+    if hasattr(results, "beside"):  # the guardrails on their own thread: time the store's wait too
+        results.beside = _timed_start("guardrails_wait", results.beside, start_counts=False)
     results.kline_rows = _timed("kline_rows", results.kline_rows)
     results.equity_rows = _timed("equity_rows", results.equity_rows)
     results.compute_metrics = _timed("metrics", results.compute_metrics)
     results.result_guardrails = _timed("guardrails", results.result_guardrails)
     engine.run = _timed("engine_run", engine.run)
     strategies_service.compute_signals = _timed("signals", strategies_service.compute_signals)
-    strategies_service.record_backtest = _timed("record", strategies_service.record_backtest)
+    strategies_service.record_backtest = _flushed_first(_timed("record", strategies_service.record_backtest))
+
+
+def _flushed_first(record: Callable[..., Any]) -> Callable[..., Any]:
+    """Flush the session before ``record`` (its UPDATE would autoflush the result row's UPDATE).
+
+    The same statements in the same order; the result row's UPDATE is then timed as the result
+    row's (the remainder of ``results.store``), not as the latest-backtest record's.
+    """
+    from backend.extensions import db
+
+    @functools.wraps(record)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        db.session.flush()
+        return record(*args, **kwargs)
+
+    return wrapper
+
+
+def _timed_start(name: str, start: Callable[..., Any], *, start_counts: bool = True) -> Callable[..., Any]:
+    """Wrap ``start`` (it returns a wait): the wait's time, and the start's if it counts, add to ``name``."""
+    begin = _timed(name, start) if start_counts else start
+
+    @functools.wraps(start)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        return _timed(name, begin(*args, **kwargs))
+
+    return wrapper
 
 
 def _time_trade_sql() -> None:
@@ -328,14 +365,21 @@ SPLIT: tuple[tuple[str, Callable[[Run], float]], ...] = (
     ("signals (SMA)", lambda r: _w(r, "signals")),
     ("engine run", lambda r: _w(r, "engine_run")),
     ("metrics", lambda r: _w(r, "metrics")),
-    ("guardrails (PSR, trade bootstrap)", lambda r: _w(r, "guardrails")),
     (
-        "persistence: trades (encode + DELETE + COPY / one INSERT of the columns)",
+        "guardrails (PSR, trade bootstrap; on a thread from the engine's result to the store)",
+        lambda r: _w(r, "guardrails"),
+    ),
+    (
+        "waiting for the guardrails (in the store, after the kline + curve rows)",
+        lambda r: _w(r, "guardrails_wait"),
+    ),
+    (
+        "persistence: trades (DELETE on a retry; the COPY beside the kline + curve rows: start + wait)",
         lambda r: _w(r, "trade_rows") + _w(r, "trade_write") + _w(r, "sql_delete"),
     ),
     ("persistence: kline + curve rows", lambda r: _w(r, "kline_rows") + _w(r, "equity_rows")),
     (
-        "persistence: the result row (autoflushed UPDATE: metrics, kline, curve JSONB) + fingerprint",
+        "persistence: the result row (one UPDATE: metrics, kline, curve JSONB, encoded + sent) + fingerprint",
         lambda r: _w(r, "store") - _stored_parts(r),
     ),
     ("persistence: strategy's latest-backtest record", lambda r: _w(r, "record")),
@@ -350,7 +394,15 @@ SPLIT: tuple[tuple[str, Callable[[Run], float]], ...] = (
 
 
 def _stored_parts(run: Run) -> float:
-    names = ("trade_rows", "trade_write", "sql_delete", "kline_rows", "equity_rows", "record")
+    names = (
+        "trade_rows",
+        "trade_write",
+        "sql_delete",
+        "kline_rows",
+        "equity_rows",
+        "record",
+        "guardrails_wait",
+    )
     return sum(_w(run, n) for n in names)
 
 
@@ -359,7 +411,11 @@ def _w(run: Run, name: str) -> float:
 
 
 def _work_ms(run: Run) -> float:
-    """Return the ms of the job accounted for by the timed steps (without double counting)."""
+    """Return the ms of the job accounted for by the timed steps (without double counting).
+
+    Guardrails on their own thread count only as the store's wait for them (inside ``store_tx``).
+    """
+    beside = "guardrails_wait" in run.worker.get("calls", {})
     return sum(
         _w(run, n)
         for n in (
@@ -370,7 +426,7 @@ def _work_ms(run: Run) -> float:
             "signals",
             "engine_run",
             "metrics",
-            "guardrails",
+            *(() if beside else ("guardrails",)),
         )
     ) + _w(run, "store_tx")
 

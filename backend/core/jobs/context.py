@@ -78,6 +78,8 @@ class JobContext:
         self.owner_id = job.owner_id
         self.subject_id = job.subject_id
         self.payload: dict[str, Any] = dict(job.payload or {})
+        self.attempt = job.attempts  # 1 on the first run; more after a requeue (the work may find its
+        # own earlier writes only then, or after a committed result)
         self.committed = False  # set once complete()'s transaction has committed
         self.handed_off = False  # set by hand_off(): other tasks finish the job
         self._progress_at = time.monotonic()  # the claim stored progress 0 just now
@@ -144,19 +146,22 @@ class JobContext:
     def complete(self) -> None:
         """Mark the job SUCCESS in the caller's transaction (commit it with the result).
 
-        Locks the job row, so a concurrent cancel is ordered against it: if the cancel won,
-        this raises JobCancelled and the caller's transaction (the result) rolls back. Once a
-        ``@transactional`` caller commits, ``execute()`` knows the job is recorded and writes nothing.
+        One UPDATE of the job row while it is RUNNING: it locks the row, so a concurrent cancel is
+        ordered against it. If the cancel won (committed first, or held the lock and committed
+        while this waited), nothing matches: this raises JobCancelled and the caller's transaction
+        (the result) rolls back; a cancel that comes later waits for this commit and finds the job
+        final. Once a ``@transactional`` caller commits, ``execute()`` knows the job is recorded
+        and writes nothing.
         """
-        status = db.session.scalar(select(Job.status).where(Job.id == self.job_id).with_for_update())
-        if status != RUNNING:
-            raise JobCancelled(self.job_id)
-        db.session.execute(
+        done = db.session.execute(
             update(Job)
-            .where(Job.id == self.job_id)
-            .values(status=SUCCESS, progress=100, finished_at=now_ms(), heartbeat_at=now_ms()),
+            .where(Job.id == self.job_id, Job.status == RUNNING)
+            .values(status=SUCCESS, progress=100, finished_at=now_ms(), heartbeat_at=now_ms())
+            .returning(Job.id),
             execution_options={changes.OWNER_OPTION: self.owner_id},
-        )
+        ).first()
+        if done is None:
+            raise JobCancelled(self.job_id)
         events.emit(self._event(FINAL_EVENTS[SUCCESS], SUCCESS))
         on_commit(self._mark_committed)
 

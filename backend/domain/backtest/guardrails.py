@@ -37,7 +37,7 @@ BOOTSTRAP_SEED = 20240607  # fixed: a stored result's band is reproducible
 BOOTSTRAP_SAMPLES = 1000
 BOOTSTRAP_MIN_SAMPLES = 200
 BOOTSTRAP_MAX_CELLS = 500_000  # samples x trades drawn at most: bounds time and memory of a job
-BOOTSTRAP_BLOCK_CELLS = 1 << 18  # draws held at once (2 MB of int64): see bootstrap_trades
+BOOTSTRAP_BLOCK_CELLS = 1 << 18  # draws held at once (1 MB of int32): see bootstrap_trades
 _NORMAL = NormalDist()
 
 
@@ -51,14 +51,24 @@ class ReturnMoments:
     kurtosis: float  # non-excess: 3 for a normal distribution
 
 
-def return_moments(returns: np.ndarray) -> ReturnMoments | None:
-    """Return the moments of per-bar ``returns`` (fractions); None with < 3 values or no variance."""
+def return_moments(returns: np.ndarray, *, overwrite: bool = False) -> ReturnMoments | None:
+    """Return the moments of per-bar ``returns`` (fractions); None with < 3 values or no variance.
+
+    With ``overwrite`` a float64 ``returns`` array is used as scratch (its values are lost), which
+    spares an n-long temporary.
+    """
     r = np.asarray(returns, dtype=np.float64)
     n = len(r)
-    if n < 3 or not np.all(np.isfinite(r)):
+    if n < 3:
         return None
-    mean = float(r.sum()) / n
-    centred = r - mean
+    with np.errstate(over="ignore", invalid="ignore"):  # inf - inf: told by the check below
+        total = float(r.sum())
+    # A finite sum means every value is finite (inf and NaN never leave a sum); only a sum that
+    # is not finite needs the check value by value (it may also be finite values that overflow).
+    if not math.isfinite(total) and not np.all(np.isfinite(r)):
+        return None
+    mean = total / n
+    centred = np.subtract(r, mean, out=r if overwrite and r is returns else None)
     sq = centred * centred
     m2 = float(sq.sum()) / n
     if m2 <= 0.0:
@@ -204,14 +214,16 @@ def bootstrap_trades(
     level, worst = np.empty(k), np.empty(k)
     # Rows are drawn a block at a time (the same stream as one (k, n) draw: the generator fills
     # row after row), so the draws and the path temporaries stay near BOOTSTRAP_BLOCK_CELLS cells
-    # and in cache instead of k x n of fresh memory (31 MB at 19,584 trades).
+    # and in cache instead of k x n of fresh memory (31 MB at 19,584 trades). Indices below 2**31
+    # are drawn as int32: numpy draws the same values for every integer type that holds the bound.
+    small = n < 2**31
     rows = max(1, BOOTSTRAP_BLOCK_CELLS // n)
-    for start in range(0, k, rows):
-        stop = min(k, start + rows)
-        draws = rng.integers(0, n, size=(stop - start, n))
-        if kernels.active():  # one pass per row instead of four temporaries
-            kernels.bootstrap_paths(log_growth, draws, level[start:stop], worst[start:stop])
-        else:
+    if kernels.active() and small:
+        _bootstrap_compiled(rng, log_growth, rows, level, worst)
+    else:
+        for start in range(0, k, rows):
+            stop = min(k, start + rows)
+            draws = rng.integers(0, n, size=(stop - start, n), dtype=np.int32 if small else np.int64)
             path = log_growth[draws]
             np.cumsum(path, axis=1, out=path)  # log equity after each trade
             peak = np.maximum.accumulate(np.maximum(path, 0.0), axis=1)  # the start (log 1 = 0) is a peak
@@ -220,6 +232,32 @@ def bootstrap_trades(
     total = np.expm1(level) * 100.0
     drawdown = np.expm1(worst) * 100.0
     return TradeBootstrap(k, seed, n, _band(total), _band(drawdown))
+
+
+def _bootstrap_compiled(
+    rng: np.random.Generator, log_growth: np.ndarray, rows: int, level: np.ndarray, worst: np.ndarray
+) -> None:
+    """Fill ``level``/``worst`` as the numpy path does, with the kernels (``len(log_growth)`` < 2**31).
+
+    The draws are ``rng.integers(0, n)``'s, made by ``kernels.bootstrap_draws`` from the bit
+    generator's raw 64-bit outputs (the 32-bit stream numpy's bounded draws consume, without its
+    per-value call overhead: a third of the time), then summed along each row by
+    ``kernels.bootstrap_paths``. A fresh generator (``default_rng``) has no buffered 32-bit half.
+    """
+    n, k = len(log_growth), len(level)
+    bits = rng.bit_generator
+    draws = np.empty((min(rows, k), n), dtype=np.uint32)  # unsigned: no negative-index checks
+    raw, pos = np.empty(0, dtype=np.uint64), 0
+    for start in range(0, k, rows):
+        stop = min(k, start + rows)
+        block = draws[: stop - start]
+        flat = block.reshape(-1)
+        filled = 0
+        while filled < len(flat):
+            if pos == 2 * len(raw):  # every word used: the next ones continue the stream
+                raw, pos = bits.random_raw(-(-(len(flat) - filled) // 2) + 16), 0
+            filled, pos = kernels.bootstrap_draws(raw, pos, n, flat, filled)
+        kernels.bootstrap_paths(log_growth, block, level[start:stop], worst[start:stop])
 
 
 def _band(values: np.ndarray) -> Band:
@@ -283,8 +321,11 @@ def compute_guardrails(
     in_out: SampleGap | None = None,
     seed: int = BOOTSTRAP_SEED,
 ) -> Guardrails:
-    """Return the guardrails of per-bar ``returns`` and trade ``pnl`` (money) from ``initial``."""
-    m = return_moments(returns)
+    """Return the guardrails of per-bar ``returns`` and trade ``pnl`` (money) from ``initial``.
+
+    ``returns`` is used as scratch (``return_moments(overwrite=True)``): pass an array you own.
+    """
+    m = return_moments(returns, overwrite=True)
     return Guardrails(
         moments=m,
         probabilistic_sharpe=probabilistic_sharpe(m) if m is not None else None,

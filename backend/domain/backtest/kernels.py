@@ -364,20 +364,94 @@ curve_stats = _kernel(_curve_stats)
 # --- guardrails --------------------------------------------------------------------------------
 
 
+def _bootstrap_draws(
+    raw: np.ndarray, first: int, bound: int, out: np.ndarray, filled: int
+) -> tuple[int, int]:
+    """Fill ``out[filled:]`` with integers in ``[0, bound)`` exactly as numpy's ``Generator.integers(0,
+    bound)`` draws them (``bound`` < 2**32) from the generator's 32-bit stream, which ``raw`` holds as
+    the bit generator's 64-bit outputs (``random_raw``: each word's low half, then its high half).
+
+    Starts at 32-bit position ``first`` of ``raw``; returns (values filled, next position), stopping
+    early when ``raw`` runs out. Lemire's multiply-shift with numpy's rejection (a value whose low
+    product half is below ``2**32 % bound`` is skipped), as ``buffered_bounded_lemire_uint32`` does.
+    A rejection is rare (below ``bound / 2**32`` per value), so whole words are first converted as if
+    none happened, a loop without branches; if one did, those words are done again one by one.
+    """
+    bound_u = np.uint64(bound)
+    mask = np.uint64(0xFFFFFFFF)
+    shift = np.uint64(32)
+    threshold = np.uint64(0x100000000) % bound_u
+    size = out.shape[0]
+    pos = first
+    end = 2 * raw.shape[0]
+    if pos % 2 == 0:
+        words = min((end - pos) // 2, (size - filled) // 2)
+        src = raw[pos // 2 :]  # views indexed from 0: the loop vectorises
+        dst = out[filled:]
+        rejected = False
+        for w in range(words):
+            word = src[w]
+            low = (word & mask) * bound_u
+            high = (word >> shift) * bound_u
+            dst[2 * w] = low >> shift
+            dst[2 * w + 1] = high >> shift
+            rejected |= ((low & mask) < threshold) | ((high & mask) < threshold)
+        if not rejected:
+            filled += 2 * words
+            pos += 2 * words
+    while filled < size and pos < end:
+        word = raw[pos // 2]
+        product = ((word & mask) if pos % 2 == 0 else (word >> shift)) * bound_u
+        pos += 1
+        if (product & mask) >= threshold:
+            out[filled] = product >> shift
+            filled += 1
+    return filled, pos
+
+
+bootstrap_draws = _kernel(_bootstrap_draws)
+
+
 def _bootstrap_paths(log_growth: np.ndarray, draws: np.ndarray, total: np.ndarray, worst: np.ndarray) -> None:
     """Set ``total[i]`` and ``worst[i]`` to the summed log growth of row i of ``draws`` and its worst
-    fall below the running peak (the start, 0, included), adding left to right like ``np.cumsum``."""
+    fall below the running peak (the start, 0, included), adding left to right like ``np.cumsum``.
+
+    Four rows go through the loop together: each row's sum is a chain of dependent additions, and
+    four independent chains keep the CPU busy where one waits on each add. Every row still adds
+    its own values in its own order, so the figures are those of one row at a time.
+    """
     samples, n = draws.shape
-    for i in range(samples):
+    i = 0
+    while i + 4 <= samples:
+        l0 = l1 = l2 = l3 = 0.0
+        p0 = p1 = p2 = p3 = 0.0
+        w0 = w1 = w2 = w3 = 0.0
+        for j in range(n):
+            l0 += log_growth[draws[i, j]]
+            l1 += log_growth[draws[i + 1, j]]
+            l2 += log_growth[draws[i + 2, j]]
+            l3 += log_growth[draws[i + 3, j]]
+            p0 = max(p0, l0)
+            p1 = max(p1, l1)
+            p2 = max(p2, l2)
+            p3 = max(p3, l3)
+            w0 = min(w0, l0 - p0)
+            w1 = min(w1, l1 - p1)
+            w2 = min(w2, l2 - p2)
+            w3 = min(w3, l3 - p3)
+        total[i], total[i + 1], total[i + 2], total[i + 3] = l0, l1, l2, l3
+        worst[i], worst[i + 1], worst[i + 2], worst[i + 3] = w0, w1, w2, w3
+        i += 4
+    for r in range(i, samples):
         level = 0.0
         peak = 0.0
         low = 0.0
         for j in range(n):
-            level += log_growth[draws[i, j]]
+            level += log_growth[draws[r, j]]
             peak = max(peak, level)
             low = min(low, level - peak)
-        total[i] = level
-        worst[i] = low
+        total[r] = level
+        worst[r] = low
 
 
 bootstrap_paths = _kernel(_bootstrap_paths)
@@ -401,4 +475,6 @@ def warm_up() -> None:
     seg = np.ones(2)
     expand_segments(fills, seg, seg, close, np.empty(8), np.empty(8), np.empty(8))
     curve_stats(close, 1.0, close, np.empty(8))
-    bootstrap_paths(close, np.zeros((2, 2), dtype=np.int64), np.empty(2), np.empty(2))
+    draws = np.zeros((2, 2), dtype=np.uint32)
+    bootstrap_draws(np.arange(2, dtype=np.uint64), 0, 2, draws.reshape(-1), 0)
+    bootstrap_paths(close, draws, np.empty(2), np.empty(2))

@@ -245,7 +245,7 @@ def run_backtest(ctx: jobs.JobContext) -> None:
     if ctx.payload.get("walk_forward"):
         done = results.with_walk_forward(row, done, ctx.payload["walk_forward"], progress=ctx.progress)
     ctx.progress(95)
-    _store(ctx, row.id, done)
+    _store(ctx, row, done)
 
 
 def _row_of_job(job_id: str) -> Backtest:
@@ -258,8 +258,13 @@ def _row_of_job(job_id: str) -> Backtest:
 
 
 @transactional
-def _store(ctx: jobs.JobContext, backtest_id: str, done: results.Computed) -> None:
-    results.store(db.session.get_one(Backtest, backtest_id), done)
+def _store(ctx: jobs.JobContext, row: Backtest, done: results.Computed) -> None:
+    # The row as read when the job started (unchanged since: the job owns its result columns),
+    # attached again without a SELECT; the UPDATE writes only the columns the result sets.
+    row = db.session.merge(row, load=False)
+    # Trades can be stored already only by an earlier attempt of this job (requeued) or with a
+    # committed result: otherwise there is nothing to DELETE first.
+    results.store(row, done, replace_trades=ctx.attempt > 1 or row.finished_at is not None)
     ctx.complete()  # refuses (and rolls the result back) if a cancel won the race
 
 
@@ -578,7 +583,7 @@ def run_backtest_sync(
     )
     db.session.add(row)
     db.session.flush()
-    results.store(row, results.compute(row, results.load_bars(row)))
+    results.store(row, results.compute(row, results.load_bars(row)), replace_trades=False)  # a new row
     ctx.complete()
     return row.id
 

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import decimal
 import struct
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
@@ -25,6 +25,7 @@ from typing import Any
 import numpy as np
 from sqlalchemy import ColumnElement, Integer, bindparam, delete, func, select
 
+from backend.core.threads import beside, inline
 from backend.domain.backtest.types import TRADE_DTYPE
 from backend.extensions import db
 from backend.modules.backtests.models import BacktestTradeColumns
@@ -80,13 +81,31 @@ def decode(data: bytes, n: int) -> np.ndarray:
     return decode_columns([view[n * _BEFORE[c] : n * (_BEFORE[c] + _SIZE[c])] for c, _ in LAYOUT], n)
 
 
-def write(backtest_id: str, trades: np.ndarray) -> None:
+def write(backtest_id: str, trades: np.ndarray, *, replace: bool = True) -> None:
     """Store (or replace: a requeued run) the trades of a backtest, in the session's transaction.
 
-    DELETE, then one binary ``COPY`` of the row: the value goes to the server as its bytes, in
-    1 MiB reads, never as a hex literal inside an SQL string (4x its size at 10M bars).
+    One binary ``COPY`` of the row: the value goes to the server as its bytes, in 1 MiB reads,
+    never as a hex literal inside an SQL string (4x its size at 10M bars). With ``replace`` a
+    DELETE of any stored value comes first; a caller that knows none can exist (the first store
+    of a result) passes False and saves that round trip.
     """
-    db.session.execute(delete(BacktestTradeColumns).where(BacktestTradeColumns.backtest_id == backtest_id))
+    begin_write(backtest_id, trades, replace=replace, on_thread=False)()
+
+
+def begin_write(
+    backtest_id: str, trades: np.ndarray, *, replace: bool = True, on_thread: bool = True
+) -> Callable[[], None]:
+    """Start ``write``: the DELETE now, the COPY on a thread over the session's connection.
+
+    Returns the wait (it re-raises the COPY's error). Until it returns the caller computes but
+    runs nothing on the session (no query, no flush): the connection is the COPY's. Call it in
+    a ``finally`` when the caller may fail meanwhile, so the transaction ends after the COPY.
+    ``on_thread=False`` copies at once (the wait then returns at once).
+    """
+    if replace:
+        db.session.execute(
+            delete(BacktestTradeColumns).where(BacktestTradeColumns.backtest_id == backtest_id)
+        )
     columns = [np.ascontiguousarray(trades[name], dtype=t) for name, t in LAYOUT]
     size = sum(c.nbytes for c in columns)
     key = backtest_id.encode()
@@ -103,9 +122,13 @@ def write(backtest_id: str, trades: np.ndarray) -> None:
     stream = _Chunks([head, *(c.data.cast("B") for c in columns), struct.pack(">h", -1)])
     raw = db.session.connection().connection.dbapi_connection
     assert raw is not None  # a checked-out connection always has its DBAPI connection
+    return (beside if on_thread else inline)(_copy, raw, stream)
+
+
+def _copy(raw: Any, stream: _Chunks) -> None:
     cursor = raw.cursor()
     try:
-        cursor.copy_expert(_COPY_SQL, stream, _COPY_CHUNK)  # psycopg2 extension
+        cursor.copy_expert(_COPY_SQL, stream, _COPY_CHUNK)  # psycopg2 extension; waits without the GIL
     finally:
         cursor.close()
 

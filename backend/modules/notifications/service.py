@@ -17,7 +17,7 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from flask import current_app
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import delete, func, literal, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.exc import SQLAlchemyError
 
@@ -76,21 +76,11 @@ def on_event(event: events.Event) -> None:
         logger.exception("notification %s for %s not stored", draft.type, draft.user_id)
 
 
-def _muted(user_id: str, type_: str) -> bool:
-    return (
-        db.session.scalar(
-            select(NotificationMute.type).where(
-                NotificationMute.user_id == user_id, NotificationMute.type == type_
-            )
-        )
-        is not None
-    )
-
-
 def create(draft: Draft) -> NotificationView | None:
-    """Store ``draft`` in the caller's transaction; None if muted or already told (same dedupe key)."""
-    if _muted(draft.user_id, draft.type):
-        return None
+    """Store ``draft`` in the caller's transaction; None if muted or already told (same dedupe key).
+
+    One statement: ``INSERT ... SELECT`` of the values where the user has not muted the type.
+    """
     view = NotificationView(
         id=new_id(),
         type=draft.type,
@@ -101,9 +91,19 @@ def create(draft: Draft) -> NotificationView | None:
         read=False,
         created_at=now_ms(),
     )
-    stmt = insert(Notification).values(
-        user_id=draft.user_id, dedupe_key=draft.dedupe_key and draft.dedupe_key[:200], **asdict(view)
+    values = {
+        "user_id": draft.user_id,
+        "dedupe_key": draft.dedupe_key and draft.dedupe_key[:200],
+        **asdict(view),
+    }
+    columns = Notification.__table__.c
+    muted = select(NotificationMute.type).where(
+        NotificationMute.user_id == draft.user_id, NotificationMute.type == draft.type
     )
+    unless_muted = select(*(literal(v, columns[k].type).label(k) for k, v in values.items())).where(
+        ~muted.exists()
+    )
+    stmt = insert(Notification).from_select(list(values), unless_muted)
     if draft.dedupe_key:
         stmt = stmt.on_conflict_do_nothing(index_elements=["user_id", "dedupe_key"])
     if db.session.execute(stmt.returning(Notification.id)).first() is None:

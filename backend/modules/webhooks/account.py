@@ -11,6 +11,7 @@ from sqlalchemy import delete
 
 from backend.core import events
 from backend.extensions import db
+from backend.modules.webhooks import service
 from backend.modules.webhooks.models import Webhook
 
 
@@ -18,6 +19,7 @@ def on_account_deleted(event: events.Event) -> None:
     """Delete the user's endpoints (their deliveries cascade)."""
     if event.type == "account.deleted" and event.user_id:
         db.session.execute(delete(Webhook).where(Webhook.owner_id == event.user_id))
+        service.forget_hooks()
 
 
 def subscribe() -> None:

@@ -15,6 +15,7 @@ from __future__ import annotations
 import json
 import logging
 import secrets
+import weakref
 from dataclasses import dataclass
 from typing import Any
 
@@ -171,6 +172,7 @@ def create_webhook(
     )
     db.session.add(row)
     db.session.flush()
+    forget_hooks()
     return _view(row, secret)
 
 
@@ -187,6 +189,7 @@ def update_webhook(*, actor_id: str, webhook_id: str, changes: dict[str, Any]) -
         if name in changes:
             setattr(row, name, changes[name])
     db.session.flush()
+    forget_hooks()
     return _view(row)
 
 
@@ -194,6 +197,7 @@ def update_webhook(*, actor_id: str, webhook_id: str, changes: dict[str, Any]) -
 def delete_webhook(*, actor_id: str, webhook_id: str) -> None:
     """Delete an endpoint and its delivery log (queued attempts then find nothing to send)."""
     db.session.delete(get_owned_or_404(Webhook, webhook_id, actor_id=actor_id, error=WebhookNotFound))
+    forget_hooks()
 
 
 @transactional
@@ -222,6 +226,9 @@ def on_event(event: events.Event) -> None:
     """Add a delivery per subscribed active endpoint of the event's owner (in the emitter's transaction)."""
     if event.type not in CATALOGUE or not event.user_id:
         return
+    known = _memo().get(event.user_id)
+    if known is not None and not any(event.type in types for _, types in known):
+        return  # the owner's endpoints were read in this transaction: none asked for this type
     try:
         with db.session.begin_nested():  # a failure here is logged and never fails the event's cause
             ids = _add_deliveries(event)
@@ -233,15 +240,48 @@ def on_event(event: events.Event) -> None:
 
 
 def _add_deliveries(event: events.Event) -> list[str]:
-    hooks = db.session.scalars(
-        select(Webhook.id).where(
-            Webhook.owner_id == event.user_id, Webhook.active.is_(True), Webhook.events.contains([event.type])
-        )
-    ).all()
+    assert event.user_id is not None  # on_event returns first
+    hooks = [webhook_id for webhook_id, types in _active_hooks(event.user_id) if event.type in types]
     event_id, ids = new_id(), []
     for webhook_id in hooks:
         ids.append(_add_delivery(webhook_id, event_id, event.type, _payload(event_id, event)))
     return ids
+
+
+_HOOKS = "qyq_webhooks_of"  # session.info: (weak ref to the transaction, {owner: [(id, types)]})
+
+
+def _memo() -> dict[str, list[tuple[str, list[str]]]]:
+    """Return the owners' endpoints read in the session's current transaction (a new one: none)."""
+    transaction = db.session().get_transaction()
+    memo = db.session.info.get(_HOOKS)
+    if transaction is None or memo is None or memo[0]() is not transaction:
+        memo = (weakref.ref(transaction) if transaction is not None else lambda: None, {})
+        db.session.info[_HOOKS] = memo
+    hooks: dict[str, list[tuple[str, list[str]]]] = memo[1]
+    return hooks
+
+
+def _active_hooks(owner_id: str) -> list[tuple[str, list[str]]]:
+    """Return the owner's active endpoints and the event types each asked for, read once per transaction.
+
+    A transaction that tells several events of one owner (a job's success, then the notification it
+    made) reads the endpoints once, and an event no endpoint asked for then costs no statement. The
+    memo belongs to the session's transaction (a new one reads again), and whatever changes
+    endpoints drops it (``forget_hooks``).
+    """
+    hooks = _memo()
+    if owner_id not in hooks:
+        rows = db.session.execute(
+            select(Webhook.id, Webhook.events).where(Webhook.owner_id == owner_id, Webhook.active.is_(True))
+        )
+        hooks[owner_id] = [(webhook_id, list(types)) for webhook_id, types in rows]
+    return hooks[owner_id]
+
+
+def forget_hooks() -> None:
+    """Drop the memo of ``_active_hooks``: call it after adding, changing or deleting endpoints."""
+    db.session.info.pop(_HOOKS, None)
 
 
 def _add_delivery(

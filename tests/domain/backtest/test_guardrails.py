@@ -159,6 +159,34 @@ def test_bootstrap_in_blocks_equals_one_draw_of_every_sample(trades, jit):
     assert [b.max_drawdown.p5, b.max_drawdown.p50, b.max_drawdown.p95] == pytest.approx(worst, rel=1e-12)
 
 
+@pytest.mark.parametrize("trades", [2, 5, 1_956, 20_000])
+def test_bootstrap_kernels_and_numpy_give_the_same_bands(trades):
+    # The kernels draw from the generator's raw output (kernels.bootstrap_draws); numpy calls
+    # Generator.integers: the draws, so the bands, are the same to the last bit.
+    growth = np.random.default_rng(trades).normal(0.001, 0.02, trades)
+    previous = kernels.use_jit(False)
+    try:
+        plain = g.bootstrap_trades(growth)
+        kernels.use_jit(True)
+        compiled = g.bootstrap_trades(growth)
+    finally:
+        kernels.use_jit(previous)
+    assert plain is not None and plain == compiled
+
+
+def test_return_moments_scratch_and_non_finite_values():
+    r = np.random.default_rng(4).normal(0.0002, 0.01, 10_001)
+    kept = r.copy()
+    m = g.return_moments(r)
+    assert r.tobytes() == kept.tobytes()  # the input is left alone by default
+    assert g.return_moments(r, overwrite=True) == m  # scratch gives the same figures
+    assert g.return_moments(np.array([0.1, np.nan, 0.2, 0.0])) is None
+    assert g.return_moments(np.array([0.1, -np.inf, np.inf, 0.0])) is None
+    # Finite values whose sum overflows are still finite values: moments (of an infinite mean).
+    big = g.return_moments(np.array([1e308, 1e308, 1e308, 0.0]))
+    assert big is not None and big.observations == 4
+
+
 def test_in_out_gap():
     # in-sample 2.0, out-of-sample 0.5: gap 1.5, a quarter carried over
     s = g.in_out_gap(2.0, 0.5)

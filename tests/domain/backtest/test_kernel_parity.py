@@ -153,3 +153,54 @@ def test_signals_with_short_arrays_missing_are_treated_as_false():
     a, b = _both(lambda: engine.target_position(only_long, allow_short=True))
     assert a.tobytes() == b.tobytes()
     assert list(a) == [1, 1, 0, 0, 0, 0][:n]
+
+
+def _stream(raw: np.ndarray) -> np.ndarray:
+    """Return the 32-bit stream numpy's bounded draws consume from 64-bit outputs (low half first)."""
+    return np.stack([raw & 0xFFFFFFFF, raw >> 32], axis=1).ravel()
+
+
+# 2**32 % bound is the rejection threshold: 3 * 2**29 + 1 rejects a quarter of the values, 2**31 - 1
+# (the largest int32 bound) one in two billion, 19_584 a 1M-bar run's trades.
+@pytest.mark.parametrize("bound", [2, 3, 7, 19_584, 3 * 2**29 + 1, 2**31 - 1])
+def test_bootstrap_draws_are_numpys_bounded_integers(bound):
+    raw = np.random.default_rng(5).bit_generator.random_raw(3000)
+    want = np.random.default_rng(5).integers(0, bound, size=4000)  # the same generator state
+    out = np.zeros(4000, dtype=np.uint32)
+    filled, pos = kernels.bootstrap_draws(raw, 0, bound, out, 0)
+    assert pos == 6000 or filled == 4000  # stops when the raw words or the output run out
+    assert filled >= 4000 * 3 // 4 and np.array_equal(out[:filled], want[:filled])
+    # Continued in pieces (an odd start, a raw buffer that runs out mid-way): the same values.
+    pieces = np.zeros(4000, dtype=np.uint32)
+    got, at = kernels.bootstrap_draws(raw[:11], 0, bound, pieces[:5], 0)  # 5 values, then stop
+    got, at = kernels.bootstrap_draws(raw[:11], at, bound, pieces, got)  # to the end of word 10
+    assert at == 22
+    got, at = kernels.bootstrap_draws(raw[11:], 0, bound, pieces, got)
+    assert got == filled and np.array_equal(pieces[:got], out[:filled])
+
+
+def test_bootstrap_draws_skip_exactly_the_rejected_values():
+    bound = 3 * 2**29 + 1
+    raw = np.random.default_rng(9).bit_generator.random_raw(500)
+    product = _stream(raw) * np.uint64(bound)
+    kept = (product >> np.uint64(32))[(product & np.uint64(0xFFFFFFFF)) >= np.uint64(2**32 % bound)]
+    assert 0 < len(kept) < 1000
+    for first in (0, 1, 2, 3):
+        out = np.zeros(1000, dtype=np.uint32)
+        filled, pos = kernels.bootstrap_draws(raw, first, bound, out, 0)
+        assert pos == 1000
+        skipped = (product[:first] & np.uint64(0xFFFFFFFF)) >= np.uint64(2**32 % bound)
+        assert np.array_equal(out[:filled], kept[int(skipped.sum()) :])
+
+
+@pytest.mark.parametrize("rows", [1, 3, 4, 5, 9])
+def test_bootstrap_paths_rows_together_equal_one_row_at_a_time(rows):
+    rng = np.random.default_rng(rows)
+    log_growth = np.log1p(rng.normal(0.001, 0.03, 50))
+    draws = rng.integers(0, 50, size=(rows, 77)).astype(np.uint32)
+    total, worst = np.empty(rows), np.empty(rows)
+    kernels.bootstrap_paths(log_growth, draws, total, worst)
+    path = np.cumsum(log_growth[draws], axis=1)
+    assert total.tobytes() == path[:, -1].tobytes()
+    peak = np.maximum.accumulate(np.maximum(path, 0.0), axis=1)
+    assert worst.tobytes() == np.min(path - peak, axis=1).tobytes()

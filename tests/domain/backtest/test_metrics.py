@@ -143,3 +143,13 @@ def test_compute_metrics_hand_case():
     assert out["maxDrawdown"] == pytest.approx(-10) and out["calmarRatio"] == pytest.approx(2.1)
     assert out["buyHoldReturn"] == pytest.approx(100 / 11 * 1)  # 11 -> 12
     assert out["exposure"] == pytest.approx(100 / 3) and out["maxDrawdownDuration"] == 2
+
+
+def test_bar_returns_divide_the_start_prepended_curve():
+    equity = np.random.default_rng(2).normal(10_000, 300, 1_001)
+    equity[500] = 0.0  # a zero divides into inf / nan on the next bar, as on the curve
+    curve = np.concatenate(([10_000.0], equity))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        want = curve[1:] / curve[:-1] - 1.0
+    assert m.bar_returns(equity, 10_000).tobytes() == want.tobytes()
+    assert len(m.bar_returns(np.zeros(0), 10_000.0)) == 0

@@ -146,6 +146,80 @@ def test_storing_a_result_twice_replaces_the_trades(client, user, run_backtest):
     assert n > 0 and m == n and after.tobytes() == before.tobytes()
 
 
+def test_a_first_attempt_skips_the_trades_delete_and_a_retry_replaces_them(
+    app, client, user, run_backtest, monkeypatch
+):
+    from backend.extensions import db
+    from backend.modules.backtests import trade_store
+    from backend.modules.backtests.models import Backtest
+
+    replaces: list[bool] = []
+    real_begin = trade_store.begin_write
+
+    def spy(backtest_id, trades, *, replace=True, **options):
+        replaces.append(replace)
+        return real_begin(backtest_id, trades, replace=replace, **options)
+
+    monkeypatch.setattr(trade_store, "begin_write", spy)
+    ids = _submit(client, user, run_backtest)  # runs at once: the job's first attempt
+    assert _job_status(client, user, ids["job_id"])["status"] == "SUCCESS" and replaces == [False]
+    first, n = trade_store.read(ids["backtest_id"])
+
+    hold_jobs(monkeypatch)
+    again = _submit(client, user, run_backtest)
+    row = db.session.get(Backtest, again["backtest_id"])
+    results.store(row, results.compute(row, results.load_bars(row)))  # what a lost attempt left behind
+    db.session.commit()
+    make_job_stale(again["job_id"], attempts=1)
+    assert jobs.reap_stale_jobs()["requeued"] == 1
+    assert jobs.execute(again["job_id"]) == jobs.SUCCESS  # attempt 2: DELETE, then the COPY
+    assert replaces[-1] is True
+    stored, m = trade_store.read(again["backtest_id"])
+    assert n > 0 and m == n and stored.tobytes() == first.tobytes()
+
+
+def test_a_failure_beside_the_trades_copy_waits_for_it_and_rolls_back(
+    client, user, run_backtest, monkeypatch
+):
+    from backend.extensions import db
+    from backend.modules.backtests import trade_store
+    from backend.modules.backtests.models import Backtest
+
+    hold_jobs(monkeypatch)
+    ids = _submit(client, user, run_backtest)
+    row = db.session.get(Backtest, ids["backtest_id"])
+    done = results.compute(row, results.load_bars(row))
+
+    def broken(*_args):
+        raise RuntimeError("kline failed")
+
+    monkeypatch.setattr(results, "kline_rows", broken)
+    monkeypatch.setattr(results, "BESIDE_MIN_BARS", 0)  # the COPY on its thread, as for a long run
+    savepoint = db.session.begin_nested()
+    with pytest.raises(RuntimeError, match="kline failed"):
+        results.store(row, done)  # the COPY was in flight: the error comes after it ended
+    savepoint.rollback()
+    assert trade_store.count(row.id) == 0  # the COPY went with the savepoint
+
+
+def test_a_run_with_its_guardrails_and_trades_copy_on_threads_stores_the_same_result(
+    client, user, run_backtest, monkeypatch
+):
+    from backend.modules.backtests import trade_store
+
+    def stored(backtest_id: str) -> tuple:
+        detail = client.get(f"/api/backtests/{backtest_id}", headers=user.headers).get_json()["data"]
+        trades, n = trade_store.read(backtest_id)
+        kept = ("summary", "guardrails", "kline", "equity")
+        return tuple(detail[k] for k in kept), trades.tobytes(), n
+
+    inline = _submit(client, user, run_backtest, interval="1h")
+    monkeypatch.setattr(results, "BESIDE_MIN_BARS", 0)  # as a run of 500k bars or more does
+    threaded = _submit(client, user, run_backtest, interval="1h")
+    a, b = stored(inline["backtest_id"]), stored(threaded["backtest_id"])
+    assert a[2] > 0 and a == b
+
+
 def test_too_many_active_runs_is_429_naming_the_limit(app, client, user, run_backtest, monkeypatch):
     hold_jobs(monkeypatch)  # runs stay queued
     monkeypatch.setitem(app.config, "BACKTEST_MAX_ACTIVE", 2)

@@ -45,6 +45,28 @@ def test_reversal_bar_shows_the_opening_fill():
     assert marks.tolist() == [0, 1, -1, 1]
 
 
+def test_fill_points_are_the_marked_bars_of_fill_marks():
+    # Ties of every kind: a reversal (exit and entry on one bar), a same-bar round trip, and
+    # trades out of order with repeated bars: the marks are fill_marks' (the opening fill wins).
+    rng = np.random.default_rng(3)
+    cases = [
+        _trades((1, 2, 1), (2, 3, -1)),
+        _trades((2, 2, 1)),
+        _trades(),
+        _trades((5, 1, -1), (1, 5, 1), (3, 3, -1)),
+    ]
+    for _ in range(300):
+        k, n = int(rng.integers(0, 12)), int(rng.integers(1, 30))
+        entries, exits = rng.integers(0, n, k).tolist(), rng.integers(0, n, k).tolist()
+        rows = zip(entries, exits, rng.choice([-1, 1], k).tolist(), strict=True)
+        cases.append(_trades(*rows))
+    for trades in cases:
+        n = int(max(trades["entry_index"].max(initial=0), trades["exit_index"].max(initial=0))) + 1
+        marks = results.fill_marks(n, trades)
+        bars, values = results.fill_points(trades)
+        assert bars.tolist() == np.flatnonzero(marks).tolist() and values.tolist() == marks[bars].tolist()
+
+
 def test_equity_curve_is_sampled_with_the_last_point():
     time = np.arange(10, dtype=np.int64)
     equity = np.arange(10, dtype=float) * 2

@@ -353,3 +353,38 @@ def test_a_real_worker_consumes_the_webhooks_queue(
     while _log(client, owner, hook)[0]["status"] != "succeeded" and time.monotonic() < deadline:
         time.sleep(0.1)
     assert _log(client, owner, hook)[0]["status"] == "succeeded", celery_worker.log()
+
+
+def test_one_transaction_reads_the_owner_endpoints_once(app, client, user, webhook_receiver, hook):
+    from sqlalchemy import event
+    from sqlalchemy.engine import Engine
+
+    from backend.core import events
+    from backend.core.db import transactional
+    from backend.modules.webhooks import service
+
+    seen: list[str] = []
+
+    def record(_conn, _cursor, statement, *_args) -> None:
+        seen.append(" ".join(statement.split()))
+
+    @transactional
+    def tell(types: list[str], forget_between: bool = False) -> None:
+        for i, type_ in enumerate(types):
+            if forget_between and i:
+                service.forget_hooks()  # what creating, changing or deleting an endpoint does
+            events.emit(events.Event(type_, "bots", user.id, object_id="b", data={"botId": "b", "n": i}))
+
+    event.listen(Engine, "before_cursor_execute", record)
+    try:
+        with app.app_context():
+            tell(["bot.order", "bot.status", "bot.order", "bot.fill"])  # only bot.fill is subscribed
+            lookups = [s for s in seen if "FROM webhooks WHERE webhooks.owner_id" in s]
+            assert len(lookups) == 1  # the first event read them; the others needed no statement
+            seen.clear()
+            tell(["bot.order"])  # a new transaction reads again
+            tell(["bot.order", "bot.order"], forget_between=True)
+    finally:
+        event.remove(Engine, "before_cursor_execute", record)
+    assert len([s for s in seen if "FROM webhooks WHERE webhooks.owner_id" in s]) == 3
+    assert [r.headers["X-QYQ-Event-Type"] for r in webhook_receiver.requests].count("bot.fill") == 1

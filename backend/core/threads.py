@@ -1,0 +1,54 @@
+"""Work on a thread beside the caller's, for steps that overlap without sharing anything.
+
+``beside(fn, *args)`` starts ``fn(*args)`` on a thread of its own and returns the wait for its
+result (the wait re-raises its error); ``inline(fn, *args)`` runs it at once and returns the same
+kind of wait, for callers that decide per call (small work is cheaper without a thread: the
+threads contend for the cores). Meant for work that runs without the GIL most of the time:
+numba's nogil kernels and numpy's big loops (a backtest's guardrails beside its metrics), or a
+database round trip in flight (psycopg2 waits for the server without the GIL) while the caller
+computes. The work gets no app context and no session: it must not touch ``db.session``, and what
+it shares with the caller (a DBAPI connection) the caller leaves alone until the wait returns.
+
+A thread per call (tens of microseconds), not a pool: a pool's threads do not survive the fork of
+a Celery worker's children, and a forked pool waits forever. A caller that stops before waiting
+(an error, a cancel) leaves the thread to finish unseen; it is a daemon thread.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from typing import Any, TypeVar, cast
+
+T = TypeVar("T")
+
+
+def beside(fn: Callable[..., T], *args: Any) -> Callable[[], T]:
+    """Start ``fn(*args)`` on a thread; return the wait for its result (re-raising its error)."""
+    out: dict[str, Any] = {}
+
+    def run() -> None:
+        try:
+            out["value"] = fn(*args)
+        except BaseException as exc:  # noqa: BLE001 - handed to the waiting thread
+            out["error"] = exc
+
+    thread = threading.Thread(target=run, name=f"beside-{getattr(fn, '__name__', 'work')}", daemon=True)
+    thread.start()
+
+    def wait() -> T:
+        thread.join()
+        if "error" in out:
+            raise out["error"]
+        return cast(T, out["value"])
+
+    return wait
+
+
+def inline(fn: Callable[..., T], *args: Any) -> Callable[[], T]:
+    """Run ``fn(*args)`` now, on the caller's thread; return a wait like ``beside``'s (its result).
+
+    For callers that choose per call: below some size a thread costs more than it saves.
+    """
+    value = fn(*args)
+    return lambda: value
