@@ -51,14 +51,18 @@ class ReturnMoments:
     kurtosis: float  # non-excess: 3 for a normal distribution
 
 
-def return_moments(returns: np.ndarray) -> ReturnMoments | None:
-    """Return the moments of per-bar ``returns`` (fractions); None with < 3 values or no variance."""
+def return_moments(returns: np.ndarray, *, overwrite: bool = False) -> ReturnMoments | None:
+    """Return the moments of per-bar ``returns`` (fractions); None with < 3 values or no variance.
+
+    ``overwrite=True`` lets it centre a float64 ``returns`` in place (a caller's own array that it
+    does not read again): one n-long buffer fewer, the same values.
+    """
     r = np.asarray(returns, dtype=np.float64)
     n = len(r)
     if n < 3 or not np.all(np.isfinite(r)):
         return None
     mean = float(r.sum()) / n
-    centred = r - mean
+    centred = np.subtract(r, mean, out=r if overwrite else None)
     sq = centred * centred
     m2 = float(sq.sum()) / n
     if m2 <= 0.0:
@@ -282,9 +286,13 @@ def compute_guardrails(
     deflated: DeflatedSharpe | None = None,
     in_out: SampleGap | None = None,
     seed: int = BOOTSTRAP_SEED,
+    overwrite: bool = False,
 ) -> Guardrails:
-    """Return the guardrails of per-bar ``returns`` and trade ``pnl`` (money) from ``initial``."""
-    m = return_moments(returns)
+    """Return the guardrails of per-bar ``returns`` and trade ``pnl`` (money) from ``initial``.
+
+    ``overwrite=True``: ``returns`` is the caller's own array and may be overwritten (``return_moments``).
+    """
+    m = return_moments(returns, overwrite=overwrite)
     return Guardrails(
         moments=m,
         probabilistic_sharpe=probabilistic_sharpe(m) if m is not None else None,
@@ -304,9 +312,14 @@ def result_guardrails(
 ) -> Guardrails:
     """Return the guardrails of an engine result (returns from the initial capital, its trades)."""
     initial = float(result.config.initial_capital)
-    returns = bar_returns(result.equity, initial)
     return compute_guardrails(
-        returns, result.trades["pnl"], initial, periods_per_year, deflated=deflated, in_out=in_out
+        bar_returns(result.equity, initial),
+        result.trades["pnl"],
+        initial,
+        periods_per_year,
+        deflated=deflated,
+        in_out=in_out,
+        overwrite=True,  # the returns are this call's own
     )
 
 

@@ -287,7 +287,7 @@ def _train_deflated(
     """Return the DSR of the chosen candidate on its training window among the fold's candidates."""
     window = bars.slice(w.train_start, w.train_stop)
     run = engine.run(window, _window(signals, w.train_start, w.train_stop), config)
-    m = return_moments(bar_returns(run.equity, float(config.initial_capital)))
+    m = return_moments(bar_returns(run.equity, float(config.initial_capital)), overwrite=True)
     if m is None:
         return None
     trials, variance = trials_variance(fold_sharpes, ppy)

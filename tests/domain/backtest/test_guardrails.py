@@ -56,6 +56,16 @@ def test_moments_are_undefined_without_variance_or_enough_returns():
     assert g.return_moments(np.array([0.01, np.nan, 0.02])) is None
 
 
+def test_moments_computed_in_place_are_the_same_and_the_input_is_kept_otherwise():
+    returns = np.random.default_rng(11).normal(0.0002, 0.01, 5_000)
+    kept = returns.copy()
+    reference = g.return_moments(returns)
+    assert returns.tobytes() == kept.tobytes()  # by default the caller's array is untouched
+    scratch = returns.copy()
+    assert g.return_moments(scratch, overwrite=True) == reference  # bit for bit
+    assert scratch.tobytes() != kept.tobytes()  # centred in place
+
+
 def test_dsr_reproduces_the_papers_example():
     # Bailey & Lopez de Prado (2014), section 5: annual SR 2.5 over 5 years of daily returns
     # (T = 1250, 250 a year), skew -3, kurtosis 10, N = 100 trials whose annual SRs have variance 0.5.
