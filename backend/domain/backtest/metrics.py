@@ -37,10 +37,17 @@ def with_start(equity: np.ndarray, initial: float) -> np.ndarray:
 
 
 def bar_returns(equity: np.ndarray, initial: float) -> np.ndarray:
-    """Return simple per-bar returns (fractions, length n), the first one from the initial capital."""
-    curve = with_start(equity, initial)
+    """Return simple per-bar returns (fractions, length n), the first one from the initial capital.
+
+    ``with_start(equity, initial)``'s ``curve[1:] / curve[:-1] - 1.0``, written into the result
+    without building the n + 1 curve (one n-long array instead of two at once).
+    """
+    e = np.asarray(equity, dtype=np.float64)
+    returns = np.empty(len(e))
     with np.errstate(divide="ignore", invalid="ignore"):
-        returns: np.ndarray = curve[1:] / curve[:-1] - 1.0
+        np.divide(e[:1], float(initial), out=returns[:1])
+        np.divide(e[1:], e[:-1], out=returns[1:])
+    returns -= 1.0
     return returns
 
 
