@@ -177,7 +177,8 @@ def report(when: str, by_mode: dict[str, dict[int, list[dict[str, Any]]]]) -> st
         "does (create the app, load the engine's kernels) and then runs one SMA 10/30 backtest job on "
         "1m mock bars in process (`run_backtest_sync`: load bars, signals, engine, metrics, store, "
         "commit) against a scratch database. RSS from /proc (`VmRSS`, peak `VmHWM`, reset before each "
-        f"step); MB; median of {len(next(iter(runs.values())))} processes "
+        "step; the job's peak is the highest `VmHWM` read before any reset and at the end, so a peak "
+        f"between two steps counts); MB; median of {len(next(iter(runs.values())))} processes "
         "per size and `ENGINE_JIT` setting (`true`, the default: the numba kernels; `false`: the "
         "pure-numpy path, numba never imported). Target (issue 11): peak RSS of a 1M-bar job < 300 MB.",
         "",
