@@ -15,6 +15,11 @@ RUN useradd --create-home --uid 10001 qyq && mkdir -p /app/storage && chown qyq 
 USER qyq
 # matplotlib (result pictures) builds its font cache on first use: do it here, not in a request.
 RUN python -c "import matplotlib.font_manager"
+# The engine's numba kernels, compiled once into this user's cache (~/.cache/numba: the source
+# folder is not writable here), so each worker process loads them (~0.1 s) instead of compiling
+# them (2-4 s and ~58 MB more resident per process, scripts/bench_job_memory.py). numba keys the
+# cache by CPU: a host with another CPU model compiles once more and adds its own entry.
+RUN python -c "from backend.domain.backtest import kernels; kernels.warm_up()"
 # Production unless told otherwise: the app then refuses placeholder secrets (backend/config.py).
 ENV FLASK_APP=backend.app:create_app APP_ENV=production
 EXPOSE 5000

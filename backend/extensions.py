@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from flask_limiter.util import get_remote_address
-from flask_migrate import Migrate
 from flask_sqlalchemy import SQLAlchemy
 from flask_sqlalchemy.model import Model as FlaskModel
 from sqlalchemy import MetaData
@@ -14,6 +13,7 @@ from sqlalchemy.orm import DeclarativeBase
 from backend.core.cors import QuickCORS
 from backend.core.envelope import EnvelopeApi
 from backend.core.jwt_cache import CachingJWTManager
+from backend.core.migrate import LazyMigrate
 from backend.core.ratelimit import QuietLimiter
 
 # Stable constraint names so Alembic migrations are reproducible.
@@ -57,7 +57,7 @@ if TYPE_CHECKING:
 else:
     Model = db.Model
 
-migrate = Migrate()
+migrate = LazyMigrate()  # Flask-Migrate (and Alembic) imported on first use: core/migrate.py
 jwt = CachingJWTManager()
 api = EnvelopeApi()
 cors = QuickCORS()

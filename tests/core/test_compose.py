@@ -79,3 +79,11 @@ def test_the_dockerfile_runs_unprivileged_in_production_with_gunicorn_timeouts()
     assert re.search(r"^ENV .*APP_ENV=production", text, re.MULTILINE)
     cmd = text[text.index("CMD") :]
     assert '"--timeout"' in cmd and '"--graceful-timeout"' in cmd
+
+
+def test_the_dockerfile_fills_the_kernels_cache_as_the_runtime_user():
+    # Compiled at build time by the user the workers run as: they load the kernels, not compile them.
+    text = (ROOT / "Dockerfile").read_text()
+    user = text.index("\nUSER ")
+    warm = text.index("kernels.warm_up()")
+    assert user < warm < text.index("CMD")

@@ -18,6 +18,7 @@ few), never once per bar. No module-level mutable state: every run builds its ow
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Callable
 from typing import Any
@@ -294,19 +295,31 @@ def _assemble(
     """Expand per-segment cash/quantity to per-bar arrays; apply a close at the end."""
     seg_cash, seg_qty, trades, end_cash = ledger
     n = len(bars)
+    cash: np.ndarray | Callable[[], np.ndarray]
     if kernels.active():
-        cash, position, equity = np.empty(n), np.empty(n), np.empty(n)
-        kernels.expand_segments(fills, seg_cash, seg_qty, bars.close, cash, position, equity)
+        position, equity = np.empty(n), np.empty(n)
+        kernels.expand_segments(fills, seg_cash, seg_qty, bars.close, position, equity)
+        # Built only if read (a job never does): the per-bar copy of the segments' cash.
+        cash = functools.partial(_expand_cash, fills, seg_cash, n, end_cash)
     else:
-        lengths = np.diff(np.concatenate(([0], fills, [n])))
-        cash = np.repeat(seg_cash, lengths)
-        position = np.repeat(seg_qty, lengths)
+        cash = _expand_cash(fills, seg_cash, n, None)
+        position = np.repeat(seg_qty, np.diff(np.concatenate(([0], fills, [n]))))
         equity = np.multiply(position, bars.close)
         equity += cash  # cash + position * close, without a second n-long temporary
+        if end_cash is not None:
+            cash[-1] = end_cash
     if end_cash is not None:
         # The position open on the last bar is closed at its close (trade marked closed_at_end);
-        # equity[-1] is the cash after that exit's costs.
-        cash[-1] = equity[-1] = end_cash
+        # equity[-1] (and cash[-1]) is the cash after that exit's costs.
+        equity[-1] = end_cash
     return BacktestResult(
         equity=equity, cash=cash, position=position, target=target, trades=trades, config=config
     )
+
+
+def _expand_cash(fills: np.ndarray, seg_cash: np.ndarray, n: int, end_cash: float | None) -> np.ndarray:
+    """Return the cash after each bar from the per-segment cash (and a close at the end)."""
+    cash = np.repeat(seg_cash, np.diff(np.concatenate(([0], fills, [n]))))
+    if end_cash is not None:
+        cash[-1] = end_cash
+    return cash

@@ -54,8 +54,10 @@ class ReturnMoments:
 def return_moments(returns: np.ndarray, *, overwrite: bool = False) -> ReturnMoments | None:
     """Return the moments of per-bar ``returns`` (fractions); None with < 3 values or no variance.
 
-    With ``overwrite`` a float64 ``returns`` array is used as scratch (its values are lost), which
-    spares an n-long temporary.
+    ``overwrite=True`` lets it work in a float64 ``returns`` itself (a caller's own array that it
+    does not read again): no n-long buffer at all instead of one. The values are those of
+    ``centred = r - mean; sq = centred * centred; sq.sum(), einsum(sq, centred), einsum(sq, sq)``
+    bit for bit, computed without an n-long ``sq`` (see ``_third_and_fourth``).
     """
     r = np.asarray(returns, dtype=np.float64)
     n = len(r)
@@ -69,14 +71,32 @@ def return_moments(returns: np.ndarray, *, overwrite: bool = False) -> ReturnMom
         return None
     mean = total / n
     centred = np.subtract(r, mean, out=r if overwrite and r is returns else None)
-    sq = centred * centred
+    s3, s4 = _third_and_fourth(centred)
+    sq = np.multiply(centred, centred, out=centred)  # centred is not needed any more
     m2 = float(sq.sum()) / n
     if m2 <= 0.0:
         return None
-    m3 = float(np.einsum("i,i->", sq, centred)) / n
-    m4 = float(np.einsum("i,i->", sq, sq)) / n
+    m3 = s3 / n
+    m4 = s4 / n
     std = math.sqrt(m2 * n / (n - 1))
     return ReturnMoments(n, mean / std, m3 / m2**1.5, m4 / (m2 * m2))
+
+
+# np.einsum("i,i->", a, b) adds its products 8,192 at a time (its iterator's fixed buffer, whatever
+# np.setbufsize says) and sums those partial sums left to right; doing the same over slices gives
+# its result bit for bit (tests/domain/backtest/test_guardrails.py checks it against np.einsum).
+_EINSUM_BLOCK = 8192
+
+
+def _third_and_fourth(centred: np.ndarray) -> tuple[float, float]:
+    """Return ``einsum(sq, centred)`` and ``einsum(sq, sq)`` with ``sq = centred**2`` a block at a time."""
+    s3 = s4 = 0.0
+    for lo in range(0, len(centred), _EINSUM_BLOCK):
+        c = centred[lo : lo + _EINSUM_BLOCK]
+        sq = c * c
+        s3 += float(np.einsum("i,i->", sq, c))
+        s4 += float(np.einsum("i,i->", sq, sq))
+    return s3, s4
 
 
 def probabilistic_sharpe(m: ReturnMoments, benchmark: float = 0.0) -> float | None:
@@ -320,12 +340,13 @@ def compute_guardrails(
     deflated: DeflatedSharpe | None = None,
     in_out: SampleGap | None = None,
     seed: int = BOOTSTRAP_SEED,
+    overwrite: bool = False,
 ) -> Guardrails:
     """Return the guardrails of per-bar ``returns`` and trade ``pnl`` (money) from ``initial``.
 
-    ``returns`` is used as scratch (``return_moments(overwrite=True)``): pass an array you own.
+    ``overwrite=True``: ``returns`` is the caller's own array and may be overwritten (``return_moments``).
     """
-    m = return_moments(returns, overwrite=True)
+    m = return_moments(returns, overwrite=overwrite)
     return Guardrails(
         moments=m,
         probabilistic_sharpe=probabilistic_sharpe(m) if m is not None else None,
@@ -345,9 +366,14 @@ def result_guardrails(
 ) -> Guardrails:
     """Return the guardrails of an engine result (returns from the initial capital, its trades)."""
     initial = float(result.config.initial_capital)
-    returns = bar_returns(result.equity, initial)
     return compute_guardrails(
-        returns, result.trades["pnl"], initial, periods_per_year, deflated=deflated, in_out=in_out
+        bar_returns(result.equity, initial),
+        result.trades["pnl"],
+        initial,
+        periods_per_year,
+        deflated=deflated,
+        in_out=in_out,
+        overwrite=True,  # the returns are this call's own
     )
 
 

@@ -190,13 +190,13 @@ def _expand_segments(
     seg_cash: np.ndarray,
     seg_qty: np.ndarray,
     close: np.ndarray,
-    cash: np.ndarray,
     position: np.ndarray,
     equity: np.ndarray,
 ) -> None:
-    """Fill per-bar cash, position and equity (cash + position * close) from per-segment values.
+    """Fill per-bar position and equity (cash + position * close) from per-segment values.
 
     Segment s covers bars ``[fills[s-1], fills[s])`` (segment 0 starts at bar 0, the last ends at n).
+    The per-bar cash is not written: the engine builds it only when it is read.
     """
     n = close.shape[0]
     segment = 0
@@ -209,7 +209,6 @@ def _expand_segments(
             c = seg_cash[segment]
             q = seg_qty[segment]
             next_fill = fills[segment] if segment < fills.shape[0] else n
-        cash[t] = c
         position[t] = q
         equity[t] = c + q * close[t]
 
@@ -473,7 +472,7 @@ def warm_up() -> None:
     target_state(flags, flags, flags, flags, state)
     fills = np.array([2], dtype=np.int64)
     seg = np.ones(2)
-    expand_segments(fills, seg, seg, close, np.empty(8), np.empty(8), np.empty(8))
+    expand_segments(fills, seg, seg, close, np.empty(8), np.empty(8))
     curve_stats(close, 1.0, close, np.empty(8))
     draws = np.zeros((2, 2), dtype=np.uint32)
     bootstrap_draws(np.arange(2, dtype=np.uint64), 0, 2, draws.reshape(-1), 0)

@@ -6,7 +6,9 @@ percentages are numbers in percent (12.5 means 12.5 %), fees and slippage in bas
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import cast
 
 import numpy as np
 from numpy.typing import ArrayLike
@@ -104,21 +106,47 @@ class BacktestConfig:
         return 1.0 if self.sizing == "all_in" else float(self.fraction)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, init=False)
 class BacktestResult:
     """Arrays of one run, each of length n (one value per bar, after that bar's close).
 
     ``position`` is the signed quantity held during the bar (filled at its open); ``cash`` and
     ``equity`` (cash + position * close) are in the quote currency. ``target`` is the signal
     state after each bar (+1/0/-1). ``trades`` is a TRADE_DTYPE record array.
+
+    ``cash`` may be given as a function of no arguments that returns it: it is then built on first
+    read and kept. The engine's compiled path does that, since a backtest job never reads the
+    cash (equity already includes it) and at 1M bars it is 8 MB.
     """
 
     equity: np.ndarray
-    cash: np.ndarray
     position: np.ndarray
     target: np.ndarray
     trades: np.ndarray
-    config: BacktestConfig = field(default_factory=BacktestConfig)
+    config: BacktestConfig
+    _cash: np.ndarray | Callable[[], np.ndarray] = field(repr=False)
+
+    def __init__(
+        self,
+        equity: np.ndarray,
+        cash: np.ndarray | Callable[[], np.ndarray],
+        position: np.ndarray,
+        target: np.ndarray,
+        trades: np.ndarray,
+        config: BacktestConfig | None = None,
+    ) -> None:
+        values = (equity, position, target, trades, config or BacktestConfig(), cash)
+        for name, value in zip(
+            ("equity", "position", "target", "trades", "config", "_cash"), values, strict=True
+        ):
+            object.__setattr__(self, name, value)
+
+    @property
+    def cash(self) -> np.ndarray:
+        """Return the cash after each bar (built now when it was given as a function)."""
+        if callable(self._cash):
+            object.__setattr__(self, "_cash", self._cash())
+        return cast(np.ndarray, self._cash)
 
     @property
     def final_equity(self) -> float:

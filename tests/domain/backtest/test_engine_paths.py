@@ -5,7 +5,7 @@ import pytest
 
 from backend.domain.backtest import engine
 from backend.domain.backtest import strategies as st
-from backend.domain.backtest.types import BacktestConfig
+from backend.domain.backtest.types import BacktestConfig, Signals
 from tests.helpers.bars import random_bars
 
 
@@ -59,3 +59,44 @@ def test_progress_is_reported_in_order():
     assert seen == sorted(seen)
     assert seen[-1] == 1.0
     assert len(seen) > 3
+
+
+def test_cash_given_as_a_function_is_built_on_first_read_and_kept():
+    calls = []
+    built = np.arange(3.0)
+
+    def build():
+        calls.append(1)
+        return built
+
+    result = engine.BacktestResult(
+        equity=np.ones(3),
+        cash=build,
+        position=np.zeros(3),
+        target=np.zeros(3, np.int8),
+        trades=np.zeros(0, engine.TRADE_DTYPE),
+    )
+    assert calls == [] and result.config == BacktestConfig()
+    assert result.cash is built and result.cash is built
+    assert calls == [1]
+    given = engine.BacktestResult(np.ones(2), np.zeros(2), np.zeros(2), np.zeros(2, np.int8), result.trades)
+    assert given.cash.tolist() == [0.0, 0.0]  # an array is kept as it is (positional order unchanged)
+
+
+@pytest.mark.parametrize("jit", [False, True])
+def test_the_cash_of_a_run_that_ends_open_is_its_closing_cash(jit):
+    # Both engine paths: the compiled one builds the cash only when read.
+    bars = random_bars(400, seed=4)
+    entries = np.zeros(400, bool)
+    entries[[10, 200]] = True
+    exits = np.zeros(400, bool)
+    exits[100] = True  # the second position is still open after the last bar
+    previous = engine.kernels.use_jit(jit)
+    try:
+        r = engine.run(bars, Signals(entries=entries, exits=exits), BacktestConfig(fee_bps=5))
+    finally:
+        engine.kernels.use_jit(previous)
+    assert r.trades["closed_at_end"].tolist() == [False, True]
+    assert r.cash[-1] == r.equity[-1] == pytest.approx(r.config.initial_capital + r.trades["pnl"].sum())
+    assert r.cash[0] == r.config.initial_capital and r.cash[150] == r.equity[150]  # flat between trades
+    assert r.cash[250] == pytest.approx(0.0, abs=1e-6)  # all in: the entry used the whole cash

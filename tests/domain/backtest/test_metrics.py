@@ -33,6 +33,19 @@ def test_total_return_and_cagr():
     assert m.cagr(np.full(6, 130.0), 100, periods_per_year=525_600) is None
 
 
+def test_bar_returns_are_those_of_the_start_prepended_curve_bit_for_bit():
+    rng = np.random.default_rng(4)
+    equity = 100 + np.cumsum(rng.normal(0, 1, 1001))
+    equity[[10, 11, 20]] = [0.0, 5.0, np.nan]  # through zero (inf) and a NaN
+    for initial in (100.0, 0.0, -3.0):
+        curve = m.with_start(equity, initial)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            expected = curve[1:] / curve[:-1] - 1.0
+        assert m.bar_returns(equity, initial).tobytes() == expected.tobytes()
+    assert m.bar_returns(np.zeros(0), 100.0).shape == (0,)
+    assert m.bar_returns([110, 99], 100).tolist() == pytest.approx([0.1, -0.1])
+
+
 def test_drawdown_and_duration():
     # curve 100, 110, 99, 121 -> peaks 100, 110, 110, 121 -> worst 99 / 110 - 1 = -10 %
     dd = m.drawdown(EQUITY, 100)
