@@ -43,7 +43,7 @@ from flask_smorest.utils import get_appcontext
 
 from backend.core import changes
 from backend.core.envelope import success_response_json
-from backend.core.redis import cached_call, lane, lua, rkey
+from backend.core.redis import cached_call, lane, rkey
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -259,7 +259,7 @@ def _fill(look: _Lookup, response: Any, ttl: int) -> None:
         return
     keys = (_entry_key(look.read, look.user_id), _read_gen_key(look.read), _user_gen_key(look.user_id))
     args = (look.read_gen, look.user_gen, look.field, f"{pagination}\n{data}", ttl, MAX_VARIANTS)
-    cached_call(lambda r: lua(r, _FILL)(keys=keys, args=args), 0)
+    cached_call(lambda r: lane(r).script(_FILL, keys, args), 0)
 
 
 # --- invalidation -------------------------------------------------------------------------------

@@ -113,16 +113,6 @@ def cached_call(fn: Callable[[redis.Redis], T], default: T) -> T:
         return default
 
 
-def lua(r: redis.Redis, source: str) -> Any:
-    """Return the Lua script ``source`` registered with client ``r`` (run by EVALSHA, loaded again
-    when Redis lost it); one registration per app, client and script."""
-    scripts: dict[str, Any] = current_app.extensions.setdefault("lua_scripts", {})
-    script = scripts.get(source)
-    if script is None or script.registered_client is not r:
-        script = scripts[source] = r.register_script(source)
-    return script
-
-
 class Lane:
     """Single commands on the request hot paths, over connections reused without the pool's checkout.
 
@@ -135,7 +125,8 @@ class Lane:
     concurrent callers use the pool); a forked child starts with none of its parent's.
 
     Replies are Redis's own values (with the client's decoding), without redis-py's per-command
-    response callbacks: meant for reads such as GET, HGET and Lua scripts (`script`).
+    response callbacks: meant for commands whose reply needs none, such as GET, HGET and the Lua
+    scripts of the caches (`script`, the one way this app runs a script).
     """
 
     def __init__(self, client: redis.Redis) -> None:

@@ -38,7 +38,7 @@ from flask_jwt_extended import get_jwt_identity
 
 from backend.core import changes
 from backend.core.envelope import success_response_json
-from backend.core.redis import cached_call, lane, lua, rkey
+from backend.core.redis import cached_call, lane, rkey
 
 logger = logging.getLogger(__name__)
 
@@ -170,7 +170,7 @@ def _respond(name: str, variant: str, ttl: int, build: Callable[[], Any]) -> Res
 
 def _fill(key: str, gen_key: str, gen: str, ttl: int, pairs: list[str]) -> None:
     args = (gen, ttl, MAX_RAW_FIELDS, *pairs)
-    cached_call(lambda r: lua(r, _FILL)(keys=(key, gen_key), args=args), 0)
+    cached_call(lambda r: lane(r).script(_FILL, (key, gen_key), args), 0)
 
 
 def drop(names: Iterable[str]) -> None:
