@@ -112,14 +112,16 @@ def publish(event: Event) -> str | None:
     if key is None or not has_app_context():
         return None
     payload = json.dumps(event.wire(), separators=(",", ":"), default=str)
-    try:
-        entry = get_redis().xadd(
+    try:  # one round trip: the append and the stream's TTL in one pipeline (no MULTI)
+        pipe = get_redis().pipeline(transaction=False)
+        pipe.xadd(
             key,
             {"e": payload},
             maxlen=int(current_app.config["EVENTS_STREAM_MAXLEN"]),
             approximate=True,
         )
-        get_redis().expire(key, int(current_app.config["EVENTS_STREAM_TTL_S"]))
+        pipe.expire(key, int(current_app.config["EVENTS_STREAM_TTL_S"]))
+        entry, _ = pipe.execute()
     except redis.RedisError as exc:
         logger.warning("event %s not published (the record is in Postgres): %s", event.type, exc)
         return None

@@ -78,8 +78,17 @@ def test_market_events_go_to_the_market_stream_and_streams_are_capped(app):
 def test_publish_is_best_effort_when_redis_fails(app, monkeypatch, caplog):
     import redis
 
-    class Dead:
+    class Dead:  # the append and the TTL go in one pipeline; it fails when sent
+        def pipeline(self, *a, **k):
+            return self
+
         def xadd(self, *a, **k):
+            return self
+
+        def expire(self, *a, **k):
+            return self
+
+        def execute(self):
             raise redis.ConnectionError("gone")
 
     monkeypatch.setattr(events, "get_redis", lambda: Dead())
