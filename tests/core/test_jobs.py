@@ -269,6 +269,26 @@ def test_a_kind_that_checks_now_and_then_sees_a_cancel_once_its_bound_passed(app
         assert SEEN == []  # progress(20) read the status and stopped the work
 
 
+def _synchronous_commit(_job_id: str) -> str:
+    return str(db.session.scalar(db.text("SELECT current_setting('synchronous_commit')")))
+
+
+@jobs.job_kind("test.commit_modes", load=_synchronous_commit)
+def _commit_modes_work(ctx: jobs.JobContext) -> None:
+    SEEN.append(("claim", ctx.loaded))
+    SEEN.append(("work", _synchronous_commit(ctx.job_id)))
+    SEEN.append(("complete", transactional(lambda: (ctx.complete(), _synchronous_commit(ctx.job_id))[1])()))
+
+
+def test_only_the_claim_commits_without_waiting_for_the_wal_flush(app, committed):
+    """ADR 0011: a lost claim only leaves the job PENDING; every other commit stays synchronous."""
+    with app.app_context():
+        job_id = _new_job("test.commit_modes")
+        assert jobs.execute(job_id) == jobs.SUCCESS
+        assert SEEN == [("claim", "off"), ("work", "on"), ("complete", "on")]
+        assert _synchronous_commit(job_id) == "on"  # the setting ended with the claim's transaction
+
+
 @jobs.job_kind("test.completes_transactionally")
 def _transactional_work(ctx: jobs.JobContext) -> None:
     transactional(ctx.complete)()

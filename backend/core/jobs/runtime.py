@@ -9,7 +9,7 @@ from typing import Any
 
 from celery import shared_task
 from flask import current_app
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete, func, select, update
 
 from backend.core import changes
 from backend.core.db import independent_session, looks_like_id, new_id, now_ms, on_commit, transactional
@@ -188,12 +188,24 @@ def _claim(job_id: str, *, load: bool = True) -> Claimed | None:
     """PENDING -> RUNNING and (``load``) the kind's ``load``, in one transaction committed before the work.
 
     On the work's own session (the task starts with none open): one transaction, one COMMIT.
+    That COMMIT does not wait for the WAL flush (``synchronous_commit = off`` for this transaction
+    only, set by the RETURNING clause: no round trip of its own). Losing it in a Postgres crash
+    leaves the job PENDING, as if never claimed: ``complete()``, a failure and the heartbeats all
+    require RUNNING, so none of the worker's lands, and the reaper sends the job again. ADR 0011 says why no other commit does this.
     """
     row = db.session.execute(
         update(Job)
         .where(Job.id == job_id, Job.status == PENDING)
         .values(status=RUNNING, attempts=Job.attempts + 1, started_at=now_ms(), heartbeat_at=now_ms())
-        .returning(Job.id, Job.kind, Job.owner_id, Job.subject_id, Job.payload, Job.attempts),
+        .returning(
+            Job.id,
+            Job.kind,
+            Job.owner_id,
+            Job.subject_id,
+            Job.payload,
+            Job.attempts,
+            func.set_config("synchronous_commit", "off", True),  # is_local: this transaction only
+        ),
         execution_options={changes.OWNER_OPTION: changes.NOTED},
     ).first()
     if row is None:
