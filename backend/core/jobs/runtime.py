@@ -183,6 +183,10 @@ def active_subject_ids(subject_ids: Collection[str]) -> set[str]:
     )
 
 
+class _LoadFailed(Exception):
+    """A kind's ``load`` raised inside the claim's transaction (which rolled back)."""
+
+
 @transactional
 def _claim(job_id: str, *, load: bool = True) -> Claimed | None:
     """PENDING -> RUNNING and (``load``) the kind's ``load``, in one transaction committed before the work.
@@ -213,7 +217,12 @@ def _claim(job_id: str, *, load: bool = True) -> Claimed | None:
         return None
     changes.note(db.session, "jobs", [row.owner_id])
     kind = _KINDS.get(row.kind)
-    loaded = kind.load(job_id) if load and kind is not None and kind.load is not None else None
+    loaded = None
+    if load and kind is not None and kind.load is not None:
+        try:
+            loaded = kind.load(job_id)
+        except Exception as exc:  # noqa: BLE001 - whatever the load raised, the claim is made again alone
+            raise _LoadFailed(job_id) from exc
     return Claimed(row.id, row.kind, row.owner_id, row.subject_id, row.payload, row.attempts, loaded)
 
 
@@ -256,7 +265,7 @@ def execute(job_id: str) -> str | None:
     """
     try:
         job = _claim(job_id)
-    except Exception:  # noqa: BLE001 - the kind's load failed and the claim rolled back with it
+    except _LoadFailed:  # the kind's load failed and the claim rolled back with it
         logger.warning("job %s: its load failed with the claim; claiming alone", job_id, exc_info=True)
         job = _claim(job_id, load=False)  # the work reads for itself (and fails the job if it must)
     if job is None:
