@@ -195,8 +195,9 @@ def _claim(job_id: str, *, load: bool = True) -> Claimed | None:
     That COMMIT does not wait for the WAL flush (``synchronous_commit = off`` for this transaction
     only, set by the RETURNING clause: no round trip of its own). Losing it in a Postgres crash
     leaves the job PENDING, as if never claimed: ``complete()``, a failure and the heartbeats all
-    require RUNNING, so none of the worker's lands, and the reaper sends the job again. ADR 0011
-    says why no other commit does this.
+    require RUNNING, so no outcome of that run lands (a progress write that finds the job not
+    RUNNING stops the work), and the reaper sends the job again. ADR 0011 says why no other
+    commit does this.
     """
     row = db.session.execute(
         update(Job)
