@@ -43,8 +43,10 @@ MIGRATIONS_DIR = str(Path(__file__).resolve().parent / "migrations")
 def create_app(config: Settings | None = None, **overrides: Any) -> Flask:
     """Create and wire the Flask app. `overrides` replace Flask config keys (tests use this)."""
     from backend.celery_app import celery_init_app
+    from backend.core import proxies
     from backend.core.auth import init_jwt_callbacks
     from backend.core.db import init_engine_events
+    from backend.core.flaskapp import App
     from backend.core.input_guard import init_input_guard
     from backend.core.jsonprovider import AppJSONProvider
     from backend.core.logging import configure_logging, init_request_id
@@ -59,7 +61,8 @@ def create_app(config: Settings | None = None, **overrides: Any) -> Flask:
     from backend.modules.workflows import service as workflows_service
 
     settings = config or load_config()
-    app = Flask(__name__)
+    proxies.install()  # Flask's context proxies read public attributes directly (process-wide)
+    app = App(__name__)
     app.json = AppJSONProvider(app)
     app.config.update(settings.as_flask_config())
     app.config.update(_openapi_config(settings))
