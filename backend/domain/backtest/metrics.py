@@ -293,9 +293,7 @@ def _curve_metrics_jit(
 ) -> dict[str, Number]:
     """Return what ``_curve_metrics`` returns, from one compiled pass over the curve (n >= 1)."""
     n = len(equity)
-    stats = kernels.curve_stats(
-        np.ascontiguousarray(equity, dtype=np.float64), initial, position, np.empty(n)
-    )
+    stats = kernels.curve_stats(np.ascontiguousarray(equity, dtype=np.float64), initial, position)
     total, centred_sq, downside_sq, dd_min, dd_sq, highest, start, length, held = stats.tolist()
     dd_bars, dd_ms = 0, 0
     if length > 0:

@@ -131,11 +131,16 @@ def test_equity_through_zero_gives_the_same_undefined_metrics():
     assert a["maxDrawdown"] is None and a["sharpeRatio"] is None
 
 
-def test_pairwise_sum_matches_numpy_sum_bit_for_bit():
+def test_pairwise_sum_of_returns_matches_numpy_sum_bit_for_bit():
+    # The kernel makes each return (and centred square) as it adds it: no n-long array, same sums.
     rng = np.random.default_rng(0)
     for n in [1, 7, 8, 9, 127, 128, 129, 1000, 4097, 100_003]:
-        values = rng.normal(size=n) * 1e3
-        assert kernels.pairwise_sum(values, 0, n) == values.sum()
+        equity = 1000.0 * np.cumprod(1.0 + rng.normal(size=n) * 0.01)
+        returns = metrics.bar_returns(equity, 1000.0)
+        mean = float(returns.sum()) / n
+        centred = returns - mean
+        assert kernels.pairwise_sum(equity, 1000.0, 0.0, False) == returns.sum()
+        assert kernels.pairwise_sum(equity, 1000.0, mean, True) == (centred * centred).sum()
 
 
 def test_use_jit_switch_reports_and_restores(monkeypatch):
