@@ -3,8 +3,9 @@
 One fresh process per size (``child`` sub-command) does what a Celery worker process does before
 and during a backtest job, in order, and reads its resident set size (``VmRSS``) and peak
 (``VmHWM``) from /proc after each stage: Python + numpy; the Flask app (every module imported,
-as the worker's ``create_app()``); the engine's numba kernels loaded (``kernels.warm_up()``, what
-``worker_process_init`` runs; nothing with ``ENGINE_JIT=false``, which is measured too); then one
+as the worker's ``create_app()``); what ``worker_process_init`` runs (``celery_app.init_worker_process``:
+malloc's thresholds, the engine's numba kernels loaded; no kernels with ``ENGINE_JIT=false``,
+which is measured too); then one
 backtest job run in process (``service.run_backtest_sync``:
 load bars, signals, engine, metrics, store the result, commit) on mock bars against a scratch
 database. Before each job step the peak is reset (``/proc/self/clear_refs`` = 5) so the step's own
@@ -71,10 +72,10 @@ def child(bars: int) -> dict[str, Any]:
     app = create_app()
     mark("Flask app (every module imported)")
     numba_loaded = "numba" in sys.modules
-    from backend.domain.backtest import kernels
+    from backend.celery_app import init_worker_process
 
-    kernels.warm_up()
-    mark("engine kernels loaded (warm_up; nothing with ENGINE_JIT=false)")
+    init_worker_process()  # malloc's thresholds; the kernels (nothing with ENGINE_JIT=false)
+    mark("worker process init (malloc thresholds; engine kernels loaded, nothing with ENGINE_JIT=false)")
 
     from sqlalchemy import select
 
