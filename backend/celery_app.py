@@ -150,13 +150,14 @@ def init_worker_process(**_kwargs: object) -> None:
 
 
 def _make_worker_app() -> Celery:
-    from backend.app import create_app
+    from backend.app import create_worker_app
 
-    return create_app().extensions["celery"]  # create_app imports every module and TASK_MODULES entry
+    # Every module and TASK_MODULES entry imported, as in create_app, but no routes served.
+    return create_worker_app().extensions["celery"]
 
 
-# `celery -A backend.celery_app` looks for this attribute; building it creates the Flask app,
-# which is fine for the worker process but never happens when the web app imports this module.
+# `celery -A backend.celery_app` looks for this attribute; building it creates the worker's Flask
+# app (create_worker_app), which never happens when the web app imports this module.
 def __getattr__(name: str):
     if name in {"celery", "app"}:
         globals()["celery"] = globals()["app"] = _make_worker_app()
