@@ -196,9 +196,11 @@ def _expand_segments(
     """Fill per-bar position and equity (cash + position * close) from per-segment values.
 
     Segment s covers bars ``[fills[s-1], fills[s])`` (segment 0 starts at bar 0, the last ends at n).
-    The per-bar cash is not written: the engine builds it only when it is read.
+    The per-bar cash is not written: the engine builds it only when it is read; nor is the
+    position when ``position`` is empty (the engine's own runs: built when read, like the cash).
     """
     n = close.shape[0]
+    write_position = position.shape[0] == n
     segment = 0
     next_fill = fills[0] if fills.shape[0] else n
     c = seg_cash[0]
@@ -209,7 +211,8 @@ def _expand_segments(
             c = seg_cash[segment]
             q = seg_qty[segment]
             next_fill = fills[segment] if segment < fills.shape[0] else n
-        position[t] = q
+        if write_position:
+            position[t] = q
         equity[t] = c + q * close[t]
 
 
@@ -224,7 +227,7 @@ def _curve_value(equity: np.ndarray, initial: float, mean: float, squared: bool,
     or with ``squared`` its centred square ``(r - mean) * (r - mean)``: the same operations, in the
     same order, as ``metrics.bar_returns`` and the numpy moments, computed where they are summed."""
     prev = equity[i - 1] if i > 0 else initial
-    r = equity[i] / prev - 1.0
+    r: float = equity[i] / prev - 1.0
     if squared:
         return (r - mean) * (r - mean)
     return r
@@ -323,17 +326,17 @@ def _pairwise_sum(equity: np.ndarray, initial: float, mean: float, squared: bool
 pairwise_sum = _kernel(_pairwise_sum)
 
 
-def _curve_stats(equity: np.ndarray, initial: float, position: np.ndarray) -> np.ndarray:
+def _curve_stats(equity: np.ndarray, initial: float) -> np.ndarray:
     """Return the equity-curve figures ``metrics.compute_metrics`` needs, from one pass per sum.
 
     The curve is ``[initial, *equity]``. Returned float64 vector: sum of returns, sum of squared
     centred returns, sum of squared negative returns, min drawdown, sum of squared drawdowns, max
-    of the curve, start point of the longest stretch under a peak, its length in points, and the
-    number of bars with a position. The per-bar returns are computed where they are used (the
+    of the curve, start point of the longest stretch under a peak and its length in points. The
+    per-bar returns are computed where they are used (the
     pairwise sums recompute them): nothing n-long is allocated.
     """
     n = equity.shape[0]
-    out = np.zeros(9)
+    out = np.zeros(8)
     peak = initial
     prev = initial
     dd_min = 0.0
@@ -342,7 +345,6 @@ def _curve_stats(equity: np.ndarray, initial: float, position: np.ndarray) -> np
     last_peak = 0
     best_start = 0
     best_len = -1
-    held = 0
     downside = 0.0
     for t in range(n):
         value = equity[t]
@@ -365,8 +367,6 @@ def _curve_stats(equity: np.ndarray, initial: float, position: np.ndarray) -> np
             if under > best_len:
                 best_len, best_start = under, last_peak
             last_peak = t + 1
-        if position[t] != 0:
-            held += 1
     under = n - last_peak
     if under > best_len:
         best_len, best_start = under, last_peak
@@ -379,7 +379,6 @@ def _curve_stats(equity: np.ndarray, initial: float, position: np.ndarray) -> np
     out[5] = highest
     out[6] = best_start
     out[7] = best_len
-    out[8] = held
     return out
 
 
@@ -499,7 +498,7 @@ def warm_up() -> None:
     fills = np.array([2], dtype=np.int64)
     seg = np.ones(2)
     expand_segments(fills, seg, seg, close, np.empty(8), np.empty(8))
-    curve_stats(close, 1.0, close)
+    curve_stats(close, 1.0)
     pairwise_sum(close, 1.0, 0.0, True)
     draws = np.zeros((2, 2), dtype=np.uint32)
     bootstrap_draws(np.arange(2, dtype=np.uint64), 0, 2, draws.reshape(-1), 0)
