@@ -81,13 +81,26 @@ def test_the_worker_app_declares_everything_the_web_app_does_and_serves_nothing(
 
 
 def test_celery_app_builds_the_worker_app(monkeypatch):
+    # `celery -A backend.celery_app` reads `celery` (or `app`): built by create_worker_app. Faked
+    # here: a real one would become Celery's default app for the rest of the test session.
+    import types
+
     import backend.app
     import backend.celery_app as celery_app
 
+    sentinel = object()
     built = []
-    real = backend.app.create_worker_app
-    monkeypatch.setattr(backend.app, "create_worker_app", lambda: built.append(1) or real())
-    monkeypatch.delitem(celery_app.__dict__, "celery", raising=False)
-    monkeypatch.delitem(celery_app.__dict__, "app", raising=False)
-    assert celery_app.celery is celery_app.app
-    assert built == [1]
+
+    def fake_worker_app():
+        built.append(1)
+        return types.SimpleNamespace(extensions={"celery": sentinel})
+
+    monkeypatch.setattr(backend.app, "create_worker_app", fake_worker_app)
+    saved = {k: celery_app.__dict__.pop(k) for k in ("celery", "app") if k in celery_app.__dict__}
+    try:
+        assert celery_app.celery is sentinel and celery_app.app is sentinel
+        assert built == [1]
+    finally:
+        for k in ("celery", "app"):
+            celery_app.__dict__.pop(k, None)
+        celery_app.__dict__.update(saved)
