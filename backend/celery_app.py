@@ -8,7 +8,8 @@ beat with ``celery -A backend.celery_app beat``. Tasks run inside the app contex
 from __future__ import annotations
 
 from celery import Celery, Task
-from celery.signals import worker_process_init
+from celery import current_app as current_celery
+from celery.signals import worker_init, worker_process_init
 from flask import Flask
 from kombu import Exchange, Queue
 
@@ -113,28 +114,50 @@ def celery_init_app(app: Flask) -> Celery:
         task_eager_propagates=True,
         worker_hijack_root_logger=False,
         timezone="UTC",
+        # Read by tune_malloc in the worker's processes (backend/core/malloc.py).
+        worker_malloc_thresholds={
+            "mmap_threshold": int(app.config["WORKER_MALLOC_MMAP_THRESHOLD"]),
+            "trim_threshold": int(app.config["WORKER_MALLOC_TRIM_THRESHOLD"]),
+        },
     )
     celery.set_default()
-    # Each worker process loads (or compiles) the engine's numba kernels before its first job.
-    worker_process_init.connect(_warm_up_engine, weak=False)
+    # The worker's main process (where the solo and threads pools run tasks; prefork's children
+    # inherit it), then each prefork child: malloc's thresholds; each child also loads (or
+    # compiles) the engine's numba kernels before its first job.
+    worker_init.connect(tune_malloc, weak=False)
+    worker_process_init.connect(init_worker_process, weak=False)
     app.extensions["celery"] = celery
     return celery
 
 
-def _warm_up_engine(**_kwargs: object) -> None:
+def tune_malloc(**_kwargs: object) -> dict[str, int]:
+    """Apply the ``WORKER_MALLOC_*`` thresholds of the current Celery app; return what was set."""
+    from backend.core import malloc
+
+    thresholds = current_celery.conf.get("worker_malloc_thresholds") or {}
+    return malloc.tune(
+        mmap_threshold=int(thresholds.get("mmap_threshold", 0)),
+        trim_threshold=int(thresholds.get("trim_threshold", 0)),
+    )
+
+
+def init_worker_process(**_kwargs: object) -> None:
+    """What a worker process does before its first task: malloc's thresholds, the engine's kernels."""
     from backend.domain.backtest import kernels
 
+    tune_malloc()
     kernels.warm_up()
 
 
 def _make_worker_app() -> Celery:
-    from backend.app import create_app
+    from backend.app import create_worker_app
 
-    return create_app().extensions["celery"]  # create_app imports every module and TASK_MODULES entry
+    # Every module and TASK_MODULES entry imported, as in create_app, but no routes served.
+    return create_worker_app().extensions["celery"]
 
 
-# `celery -A backend.celery_app` looks for this attribute; building it creates the Flask app,
-# which is fine for the worker process but never happens when the web app imports this module.
+# `celery -A backend.celery_app` looks for this attribute; building it creates the worker's Flask
+# app (create_worker_app), which never happens when the web app imports this module.
 def __getattr__(name: str):
     if name in {"celery", "app"}:
         globals()["celery"] = globals()["app"] = _make_worker_app()

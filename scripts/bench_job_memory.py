@@ -2,14 +2,15 @@
 
 One fresh process per size (``child`` sub-command) does what a Celery worker process does before
 and during a backtest job, in order, and reads its resident set size (``VmRSS``) and peak
-(``VmHWM``) from /proc after each stage: Python + numpy; the Flask app (every module imported,
-as the worker's ``create_app()``); the engine's numba kernels loaded (``kernels.warm_up()``, what
-``worker_process_init`` runs; nothing with ``ENGINE_JIT=false``, which is measured too); then one
-backtest job run in process (``service.run_backtest_sync``:
-load bars, signals, engine, metrics, store the result, commit) on mock bars against a scratch
-database. Before each job step the peak is reset (``/proc/self/clear_refs`` = 5) so the step's own
-peak above the RSS it started from is measured; the job's peak is the highest ``VmHWM`` read
-before any of those resets and at the end, so a peak between two steps counts too.
+(``VmHWM``) from /proc after each stage: Python + numpy; the worker's Flask app (every module
+imported, no routes served: ``create_worker_app()``, what ``celery -A backend.celery_app`` builds);
+what ``worker_process_init`` runs (``celery_app.init_worker_process``: malloc's thresholds, the
+engine's numba kernels loaded; no kernels with ``ENGINE_JIT=false``, which is measured too); then
+one backtest job run in process (``service.run_backtest_sync``: load bars, signals, engine,
+metrics, store the result, commit) on mock bars against a scratch database. Before each job step
+the peak is reset (``/proc/self/clear_refs`` = 5) so the step's own peak above the RSS it started
+from is measured; the job's peak is the highest ``VmHWM`` read before any of those resets and at
+the end, so a peak between two steps counts too.
 ``tracemalloc`` is not used (it slows numpy allocations and does not see the libraries' own memory).
 
 Usage: ``.venv/bin/python -m scripts.bench_job_memory [--sizes 1000000,10000000] [--no-write]``
@@ -66,15 +67,15 @@ def child(bars: int) -> dict[str, Any]:
     import numpy  # noqa: F401
 
     mark("python + numpy")
-    from backend.app import create_app
+    from backend.app import create_worker_app
 
-    app = create_app()
-    mark("Flask app (every module imported)")
+    app = create_worker_app()
+    mark("the worker's Flask app (every module imported, no routes)")
     numba_loaded = "numba" in sys.modules
-    from backend.domain.backtest import kernels
+    from backend.celery_app import init_worker_process
 
-    kernels.warm_up()
-    mark("engine kernels loaded (warm_up; nothing with ENGINE_JIT=false)")
+    init_worker_process()  # malloc's thresholds; the kernels (nothing with ENGINE_JIT=false)
+    mark("worker process init (malloc thresholds; engine kernels loaded, nothing with ENGINE_JIT=false)")
 
     from sqlalchemy import select
 
@@ -174,7 +175,8 @@ def report(when: str, by_mode: dict[str, dict[int, list[dict[str, Any]]]]) -> st
         "## Memory of a backtest job (`scripts/bench_job_memory.py`)",
         "",
         f"Measured {when} on {machine()}. One fresh process per run does what a Celery worker process "
-        "does (create the app, load the engine's kernels) and then runs one SMA 10/30 backtest job on "
+        "does (create the worker's app, its process init: malloc's thresholds, the engine's kernels) "
+        "and then runs one SMA 10/30 backtest job on "
         "1m mock bars in process (`run_backtest_sync`: load bars, signals, engine, metrics, store, "
         "commit) against a scratch database. RSS from /proc (`VmRSS`, peak `VmHWM`, reset before each "
         "step; the job's peak is the highest `VmHWM` read before any reset and at the end, so a peak "

@@ -111,7 +111,7 @@ class _Lookup:
     read: str
     user_id: str
     field: str
-    hit: str | None  # "<pagination>\n<data>"
+    hit: bytes | None  # b"<pagination>\n<data>", as Redis sent it
     read_gen: str = ""
     user_gen: str = ""
 
@@ -210,22 +210,22 @@ def session_lookup(user_id: str) -> Callable[[str], str | None] | None:
 
     def read_family(family_key: str) -> str | None:
         keys = (family_key, _entry_key(read, user_id), _read_gen_key(read), _user_gen_key(user_id))
-        reply = cached_call(lambda r: lane(r).script(_LOOKUP, keys, (user_id, field)), None)
+        reply = cached_call(lambda r: lane(r).script(_LOOKUP, keys, (user_id, field), raw=True), None)
         if not reply:
             return None
-        family = reply[0]
+        family = None if reply[0] is None else reply[0].decode()
         if family == user_id and len(reply) >= 3:
             setattr(g, _STASH, _as_lookup(read, user_id, field, reply))
-        return cast("str | None", family)
+        return family
 
     return read_family
 
 
 def _as_lookup(read: str, user_id: str, field: str, reply: list[Any]) -> _Lookup:
     if int(reply[1]) == 1:
-        return _Lookup(_request_id(), read, user_id, field, hit=str(reply[2]))
+        return _Lookup(_request_id(), read, user_id, field, hit=reply[2])
     return _Lookup(
-        _request_id(), read, user_id, field, hit=None, read_gen=str(reply[2]), user_gen=str(reply[3])
+        _request_id(), read, user_id, field, hit=None, read_gen=reply[2].decode(), user_gen=reply[3].decode()
     )
 
 
@@ -233,17 +233,17 @@ def _lookup(read: str, user_id: str, field: str) -> _Lookup | None:
     """Look the caller's entry up without the session check (its family was not cached)."""
     entry = _entry_key(read, user_id)
     keys = (entry, entry, _read_gen_key(read), _user_gen_key(user_id))
-    reply = cached_call(lambda r: lane(r).script(_LOOKUP, keys, ("", field)), None)
+    reply = cached_call(lambda r: lane(r).script(_LOOKUP, keys, ("", field), raw=True), None)
     if not reply or len(reply) < 3:
         return None
     return _as_lookup(read, user_id, field, reply)
 
 
-def _respond(hit: str) -> Response:
-    pagination, _, data = hit.partition("\n")
+def _respond(hit: bytes) -> Response:
+    pagination, _, data = hit.partition(b"\n")
     response = success_response_json(data)
     if pagination:
-        response.headers[PAGINATION_HEADER] = pagination
+        response.headers[PAGINATION_HEADER] = pagination.decode()
     return response
 
 

@@ -22,6 +22,7 @@ from typing import Any, TypeVar, cast
 import redis
 from flask import Flask, current_app
 from redis.backoff import NoBackoff
+from redis.client import NEVER_DECODE
 from redis.retry import Retry
 
 logger = logging.getLogger(__name__)
@@ -124,9 +125,10 @@ class Lane:
     reply can ever reach the next command. At most ``MAX_LANE_CONNECTIONS`` per process (more
     concurrent callers use the pool); a forked child starts with none of its parent's.
 
-    Replies are Redis's own values (with the client's decoding), without redis-py's per-command
-    response callbacks: meant for commands whose reply needs none, such as GET, HGET and the Lua
-    scripts of the caches (`script`, the one way this app runs a script).
+    Replies are Redis's own values (with the client's decoding; ``raw=True``: bytes, as Redis sent
+    them), without redis-py's per-command response callbacks: meant for commands whose reply needs
+    none, such as GET, HGET and the Lua scripts of the caches (`script`, the one way this app runs a
+    script). The caches read their stored JSON raw: it goes into the response body as it is.
     """
 
     def __init__(self, client: redis.Redis) -> None:
@@ -137,8 +139,8 @@ class Lane:
         self._made = 0
         self._pid = os.getpid()
 
-    def execute(self, *args: Any) -> Any:
-        """Send one command and return its reply (redis-py's exceptions on failure)."""
+    def execute(self, *args: Any, raw: bool = False) -> Any:
+        """Send one command and return its reply (redis-py's exceptions on failure; bytes if ``raw``)."""
         if self._pid != os.getpid():
             self._after_fork()
         try:
@@ -146,10 +148,11 @@ class Lane:
         except IndexError:
             conn = self._make()
             if conn is None:  # the lane is full: the pool's bounded wait, as any other call
-                return self._client.execute_command(*args)  # type: ignore[no-untyped-call]
+                options = {NEVER_DECODE: True} if raw else {}
+                return self._client.execute_command(*args, **options)  # type: ignore[no-untyped-call]
         try:
             conn.send_packed_command(conn.pack_command(*args), check_health=False)
-            reply = conn.read_response()
+            reply = conn.read_response(disable_decoding=raw)
         except redis.ResponseError:
             self._free.append(conn)  # an error reply was read whole: the connection is clean
             raise
@@ -161,12 +164,12 @@ class Lane:
         self._free.append(conn)
         return reply
 
-    def script(self, source: str, keys: tuple[str, ...], args: tuple[Any, ...]) -> Any:
+    def script(self, source: str, keys: tuple[str, ...], args: tuple[Any, ...], *, raw: bool = False) -> Any:
         """Run the Lua script ``source`` (EVALSHA; EVAL, which also loads it, when Redis lost it)."""
         try:
-            return self.execute("EVALSHA", _sha1(source), len(keys), *keys, *args)
+            return self.execute("EVALSHA", _sha1(source), len(keys), *keys, *args, raw=raw)
         except redis.exceptions.NoScriptError:
-            return self.execute("EVAL", source, len(keys), *keys, *args)
+            return self.execute("EVAL", source, len(keys), *keys, *args, raw=raw)
 
     def size(self) -> tuple[int, int]:
         """Return (connections made and open, idle ones) (tests and health checks)."""

@@ -131,11 +131,11 @@ def early(view: F) -> F:
             return view(*args, **kwargs)
         field = _RAW + raw.decode("latin-1")
         keys = (_key(name), _gen_key(name))
-        reply = cached_call(lambda r: lane(r).script(_EARLY, keys, (field,)), None)
+        reply = cached_call(lambda r: lane(r).script(_EARLY, keys, (field,), raw=True), None)
         if reply and reply[0] is not None:
-            return success_response_json(str(reply[0]))
+            return success_response_json(reply[0])
         if reply and len(reply) > 1:  # the generation, read before the view reads the database
-            setattr(g, _EARLY_STASH, (_request_id(), name, field, str(reply[1])))
+            setattr(g, _EARLY_STASH, (_request_id(), name, field, reply[1].decode()))
         return view(*args, **kwargs)
 
     return cast(F, wrapper)
@@ -152,7 +152,9 @@ def _respond(name: str, variant: str, ttl: int, build: Callable[[], Any]) -> Res
     raw_field, early_gen = None, None
     if stash is not None and stash[0] == _request_id() and stash[1] == name:
         raw_field, early_gen = stash[2], stash[3]
-    data: str | None = cached_call(lambda r: cast("str | None", lane(r).execute("HGET", key, variant)), None)
+    data: str | bytes | None = cached_call(
+        lambda r: cast("bytes | None", lane(r).execute("HGET", key, variant, raw=True)), None
+    )
     if data is None:
         # The generation before the view reads the database (`early` read it even sooner).
         gen = early_gen
@@ -160,7 +162,7 @@ def _respond(name: str, variant: str, ttl: int, build: Callable[[], Any]) -> Res
             got = cached_call(lambda r: lane(r).execute("GET", gen_key) or "", None)
             gen = None if got is None else str(got)
         data = current_app.json.dumps(build(), separators=(",", ":"))
-        pairs = [variant, data, *((raw_field, data) if raw_field else ())]
+        pairs: list[str | bytes] = [variant, data, *((raw_field, data) if raw_field else ())]
         if gen is not None:
             _fill(key, gen_key, gen, ttl, pairs)
     elif raw_field and early_gen is not None:  # read after that generation: refused if a drop came between
@@ -168,7 +170,7 @@ def _respond(name: str, variant: str, ttl: int, build: Callable[[], Any]) -> Res
     return success_response_json(data)
 
 
-def _fill(key: str, gen_key: str, gen: str, ttl: int, pairs: list[str]) -> None:
+def _fill(key: str, gen_key: str, gen: str, ttl: int, pairs: list[str | bytes]) -> None:
     args = (gen, ttl, MAX_RAW_FIELDS, *pairs)
     cached_call(lambda r: lane(r).script(_FILL, (key, gen_key), args), 0)
 

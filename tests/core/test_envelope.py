@@ -19,6 +19,24 @@ def test_success_envelope(client, auth_headers):
     assert body["request_id"] == resp.headers["X-Request-ID"]
 
 
+@pytest.mark.parametrize("data", ['{"a":[1,2.5,null]}', '"caf\u00e9 \u2014 ok"', "[]", "null"])
+def test_already_encoded_data_gets_the_same_bytes_as_the_envelope_of_its_value(app, data):
+    import json
+
+    from flask import g
+
+    from backend.core.envelope import success_body, success_response_json
+
+    with app.test_request_context("/"):
+        g.request_id = "req-1"
+        expected = app.json.dumps(success_body(json.loads(data)), separators=(",", ":")) + "\n"
+        as_str = success_response_json(data)
+        as_bytes = success_response_json(data.encode())
+        assert as_str.get_data() == as_bytes.get_data() == expected.encode()
+        assert as_bytes.mimetype == "application/json"
+        assert as_bytes.content_length == len(expected.encode())
+
+
 def test_unknown_route_is_404_envelope(client):
     error(client.get("/api/definitely-not-here"), 404, "not_found")
 

@@ -44,6 +44,28 @@ def test_replies_are_the_clients_replies(app, r):
     assert fast.script(SCRIPT, (key,), ("arg",)) == r.register_script(SCRIPT)(keys=[key], args=["arg"])
 
 
+def test_raw_replies_are_the_bytes_redis_sent(app, r):
+    key, hkey = _key(app, "k"), _key(app, "h")
+    r.set(key, "value é")
+    r.hset(hkey, "f", '{"a":1}')
+    fast = Lane(r)
+    assert fast.execute("GET", key, raw=True) == "value é".encode()
+    assert fast.execute("GET", key + ":missing", raw=True) is None
+    assert fast.execute("HGET", hkey, "f", raw=True) == b'{"a":1}'
+    assert fast.script(SCRIPT, (key,), ("arg",), raw=True) == [key.encode(), b"arg", "value é".encode()]
+    assert fast.execute("GET", key) == "value é"  # the same connection decodes again when asked to
+
+
+def test_raw_replies_through_the_pool_when_the_lane_is_full(app, r, monkeypatch):
+    key = _key(app, "k")
+    r.set(key, "v é")
+    monkeypatch.setattr(core_redis, "MAX_LANE_CONNECTIONS", 0)
+    fast = Lane(r)
+    assert fast.execute("GET", key, raw=True) == "v é".encode()
+    assert fast.script(SCRIPT, (key,), ("x",), raw=True) == [key.encode(), b"x", "v é".encode()]
+    assert fast.execute("GET", key) == "v é" and fast.size() == (0, 0)
+
+
 def test_one_connection_is_reused_and_a_hit_is_one_command(app, r, monkeypatch):
     key = _key(app, "k")
     r.set(key, "v")

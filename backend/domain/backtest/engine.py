@@ -296,11 +296,17 @@ def _assemble(
     seg_cash, seg_qty, trades, end_cash = ledger
     n = len(bars)
     cash: np.ndarray | Callable[[], np.ndarray]
+    position: np.ndarray | Callable[[], np.ndarray]
+    held: int | None = None
     if kernels.active():
-        position, equity = np.empty(n), np.empty(n)
-        kernels.expand_segments(fills, seg_cash, seg_qty, bars.close, position, equity)
-        # Built only if read (a job never does): the per-bar copy of the segments' cash.
+        equity = np.empty(n)
+        kernels.expand_segments(fills, seg_cash, seg_qty, bars.close, np.empty(0), equity)
+        # Built only if read (a job never does): the per-bar copies of the segments' cash and
+        # quantity; the bars holding a position are counted from the segments instead.
         cash = functools.partial(_expand_cash, fills, seg_cash, n, end_cash)
+        lengths = np.diff(np.concatenate(([0], fills, [n])))
+        position = functools.partial(np.repeat, seg_qty, lengths)
+        held = int(lengths[seg_qty != 0].sum())
     else:
         cash = _expand_cash(fills, seg_cash, n, None)
         position = np.repeat(seg_qty, np.diff(np.concatenate(([0], fills, [n]))))
@@ -313,7 +319,13 @@ def _assemble(
         # equity[-1] (and cash[-1]) is the cash after that exit's costs.
         equity[-1] = end_cash
     return BacktestResult(
-        equity=equity, cash=cash, position=position, target=target, trades=trades, config=config
+        equity=equity,
+        cash=cash,
+        position=position,
+        target=target,
+        trades=trades,
+        config=config,
+        held_bars=held,
     )
 
 

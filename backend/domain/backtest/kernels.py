@@ -196,9 +196,11 @@ def _expand_segments(
     """Fill per-bar position and equity (cash + position * close) from per-segment values.
 
     Segment s covers bars ``[fills[s-1], fills[s])`` (segment 0 starts at bar 0, the last ends at n).
-    The per-bar cash is not written: the engine builds it only when it is read.
+    The per-bar cash is not written: the engine builds it only when it is read; nor is the
+    position when ``position`` is empty (the engine's own runs: built when read, like the cash).
     """
     n = close.shape[0]
+    write_position = position.shape[0] == n
     segment = 0
     next_fill = fills[0] if fills.shape[0] else n
     c = seg_cash[0]
@@ -209,7 +211,8 @@ def _expand_segments(
             c = seg_cash[segment]
             q = seg_qty[segment]
             next_fill = fills[segment] if segment < fills.shape[0] else n
-        position[t] = q
+        if write_position:
+            position[t] = q
         equity[t] = c + q * close[t]
 
 
@@ -219,31 +222,56 @@ expand_segments = _kernel(_expand_segments)
 # --- metrics ---------------------------------------------------------------------------------
 
 
-def _pairwise_leaf(values: np.ndarray, lo: int, count: int) -> float:
-    """Sum ``values[lo:lo + count]`` (count <= 128) like numpy's pairwise leaf: 8 accumulators."""
+def _curve_value(equity: np.ndarray, initial: float, mean: float, squared: bool, i: int) -> float:
+    """Return bar i's simple return (``equity[i] / equity[i - 1] - 1``, the first from ``initial``),
+    or with ``squared`` its centred square ``(r - mean) * (r - mean)``: the same operations, in the
+    same order, as ``metrics.bar_returns`` and the numpy moments, computed where they are summed."""
+    prev = equity[i - 1] if i > 0 else initial
+    r: float = equity[i] / prev - 1.0
+    if squared:
+        return (r - mean) * (r - mean)
+    return r
+
+
+curve_value = _kernel(_curve_value)
+
+
+def _pairwise_leaf(
+    equity: np.ndarray, initial: float, mean: float, squared: bool, lo: int, count: int
+) -> float:
+    """Sum values ``lo:lo + count`` (count <= 128) like numpy's pairwise leaf: 8 accumulators.
+
+    The values are ``curve_value``'s (returns or their centred squares), made as they are added.
+    """
     if count < 8:
         res = 0.0
         for i in range(lo, lo + count):
-            res += values[i]
+            res += curve_value(equity, initial, mean, squared, i)
         return res
-    r0, r1, r2, r3 = values[lo], values[lo + 1], values[lo + 2], values[lo + 3]
-    r4, r5, r6, r7 = values[lo + 4], values[lo + 5], values[lo + 6], values[lo + 7]
+    r0 = curve_value(equity, initial, mean, squared, lo)
+    r1 = curve_value(equity, initial, mean, squared, lo + 1)
+    r2 = curve_value(equity, initial, mean, squared, lo + 2)
+    r3 = curve_value(equity, initial, mean, squared, lo + 3)
+    r4 = curve_value(equity, initial, mean, squared, lo + 4)
+    r5 = curve_value(equity, initial, mean, squared, lo + 5)
+    r6 = curve_value(equity, initial, mean, squared, lo + 6)
+    r7 = curve_value(equity, initial, mean, squared, lo + 7)
     i = 8
     stop = count - count % 8
     while i < stop:
         b = lo + i
-        r0 += values[b]
-        r1 += values[b + 1]
-        r2 += values[b + 2]
-        r3 += values[b + 3]
-        r4 += values[b + 4]
-        r5 += values[b + 5]
-        r6 += values[b + 6]
-        r7 += values[b + 7]
+        r0 += curve_value(equity, initial, mean, squared, b)
+        r1 += curve_value(equity, initial, mean, squared, b + 1)
+        r2 += curve_value(equity, initial, mean, squared, b + 2)
+        r3 += curve_value(equity, initial, mean, squared, b + 3)
+        r4 += curve_value(equity, initial, mean, squared, b + 4)
+        r5 += curve_value(equity, initial, mean, squared, b + 5)
+        r6 += curve_value(equity, initial, mean, squared, b + 6)
+        r7 += curve_value(equity, initial, mean, squared, b + 7)
         i += 8
     total: float = ((r0 + r1) + (r2 + r3)) + ((r4 + r5) + (r6 + r7))
     while i < count:
-        total += values[lo + i]
+        total += curve_value(equity, initial, mean, squared, lo + i)
         i += 1
     return total
 
@@ -251,21 +279,24 @@ def _pairwise_leaf(values: np.ndarray, lo: int, count: int) -> float:
 pairwise_leaf = _kernel(_pairwise_leaf)
 
 
-def _pairwise_sum(values: np.ndarray, lo: int, count: int) -> float:
-    """Sum ``values[lo:lo + count]`` with numpy's pairwise scheme, without recursion.
+def _pairwise_sum(equity: np.ndarray, initial: float, mean: float, squared: bool) -> float:
+    """Sum the n values ``curve_value`` gives (returns, or centred squares) with numpy's pairwise
+    scheme, without recursion and without an n-long array of them.
 
     numpy splits a range at half its length (rounded down to a multiple of 8) until a piece has
     at most 128 values, and adds the two halves' sums. This walks the same tree with an explicit
-    stack (numba's on-disk cache does not support recursive functions).
+    stack (numba's on-disk cache does not support recursive functions), so the sum is bit for bit
+    ``values.sum()`` of the array the numpy path builds.
     """
+    count = equity.shape[0]
     if count <= 128:
-        return pairwise_leaf(values, lo, count)
+        return pairwise_leaf(equity, initial, mean, squared, 0, count)
     los = np.empty(64, dtype=np.int64)
     counts = np.empty(64, dtype=np.int64)
     left_sum = np.empty(64)
     left_done = np.zeros(64, dtype=np.bool_)
     sp = 0
-    los[0], counts[0] = lo, count
+    los[0], counts[0] = 0, count
     ret = 0.0
     returned = False
     while True:
@@ -281,7 +312,7 @@ def _pairwise_sum(values: np.ndarray, lo: int, count: int) -> float:
                 continue
             ret = left_sum[sp] + ret
         elif c <= 128:
-            ret = pairwise_leaf(values, los[sp], c)
+            ret = pairwise_leaf(equity, initial, mean, squared, los[sp], c)
         else:
             sp += 1
             los[sp], counts[sp], left_done[sp] = los[sp - 1], half, False
@@ -295,16 +326,17 @@ def _pairwise_sum(values: np.ndarray, lo: int, count: int) -> float:
 pairwise_sum = _kernel(_pairwise_sum)
 
 
-def _curve_stats(equity: np.ndarray, initial: float, position: np.ndarray, scratch: np.ndarray) -> np.ndarray:
+def _curve_stats(equity: np.ndarray, initial: float) -> np.ndarray:
     """Return the equity-curve figures ``metrics.compute_metrics`` needs, from one pass per sum.
 
     The curve is ``[initial, *equity]``. Returned float64 vector: sum of returns, sum of squared
     centred returns, sum of squared negative returns, min drawdown, sum of squared drawdowns, max
-    of the curve, start point of the longest stretch under a peak, its length in points, and the
-    number of bars with a position. ``scratch`` (length n) receives the per-bar returns.
+    of the curve, start point of the longest stretch under a peak and its length in points. The
+    per-bar returns are computed where they are used (the
+    pairwise sums recompute them): nothing n-long is allocated.
     """
     n = equity.shape[0]
-    out = np.zeros(9)
+    out = np.zeros(8)
     peak = initial
     prev = initial
     dd_min = 0.0
@@ -313,10 +345,12 @@ def _curve_stats(equity: np.ndarray, initial: float, position: np.ndarray, scrat
     last_peak = 0
     best_start = 0
     best_len = -1
-    held = 0
+    downside = 0.0
     for t in range(n):
         value = equity[t]
-        scratch[t] = value / prev - 1.0
+        r = value / prev - 1.0
+        if r < 0:
+            downside += r * r
         prev = value
         if value > peak or math.isnan(value):
             peak = value
@@ -333,27 +367,18 @@ def _curve_stats(equity: np.ndarray, initial: float, position: np.ndarray, scrat
             if under > best_len:
                 best_len, best_start = under, last_peak
             last_peak = t + 1
-        if position[t] != 0:
-            held += 1
     under = n - last_peak
     if under > best_len:
         best_len, best_start = under, last_peak
-    total = pairwise_sum(scratch, 0, n)
+    total = pairwise_sum(equity, initial, 0.0, False)
     mean = total / n if n else 0.0
-    downside = 0.0
-    for t in range(n):
-        r = scratch[t]
-        if r < 0:
-            downside += r * r
-        scratch[t] = (r - mean) * (r - mean)
     out[0] = total
-    out[1] = pairwise_sum(scratch, 0, n)
+    out[1] = pairwise_sum(equity, initial, mean, True)
     out[2] = downside
     out[3] = math.nan if dd_nan else dd_min
     out[5] = highest
     out[6] = best_start
     out[7] = best_len
-    out[8] = held
     return out
 
 
@@ -473,7 +498,8 @@ def warm_up() -> None:
     fills = np.array([2], dtype=np.int64)
     seg = np.ones(2)
     expand_segments(fills, seg, seg, close, np.empty(8), np.empty(8))
-    curve_stats(close, 1.0, close, np.empty(8))
+    curve_stats(close, 1.0)
+    pairwise_sum(close, 1.0, 0.0, True)
     draws = np.zeros((2, 2), dtype=np.uint32)
     bootstrap_draws(np.arange(2, dtype=np.uint64), 0, 2, draws.reshape(-1), 0)
     bootstrap_paths(close, draws, np.empty(2), np.empty(2))

@@ -229,7 +229,7 @@ def compute_metrics(result: BacktestResult, bars: Bars, periods_per_year: float)
     if not len(equity):
         equity = np.zeros(0)
     if kernels.active() and len(equity):
-        curve_figures = _curve_metrics_jit(equity, initial, result.position, bars.time, periods_per_year)
+        curve_figures = _curve_metrics_jit(equity, initial, result.held_bars, bars.time, periods_per_year)
     else:
         curve_figures = _curve_metrics(equity, initial, result.position, bars.time, periods_per_year)
     growth = cagr(equity, initial, periods_per_year) if len(equity) else None
@@ -289,14 +289,15 @@ def _curve_metrics(
 
 
 def _curve_metrics_jit(
-    equity: np.ndarray, initial: float, position: np.ndarray, time: np.ndarray, periods_per_year: float
+    equity: np.ndarray, initial: float, held: int, time: np.ndarray, periods_per_year: float
 ) -> dict[str, Number]:
-    """Return what ``_curve_metrics`` returns, from one compiled pass over the curve (n >= 1)."""
+    """Return what ``_curve_metrics`` returns, from one compiled pass over the curve (n >= 1).
+
+    ``held`` is the number of bars with a position (``BacktestResult.held_bars``).
+    """
     n = len(equity)
-    stats = kernels.curve_stats(
-        np.ascontiguousarray(equity, dtype=np.float64), initial, position, np.empty(n)
-    )
-    total, centred_sq, downside_sq, dd_min, dd_sq, highest, start, length, held = stats.tolist()
+    stats = kernels.curve_stats(np.ascontiguousarray(equity, dtype=np.float64), initial)
+    total, centred_sq, downside_sq, dd_min, dd_sq, highest, start, length = stats.tolist()
     dd_bars, dd_ms = 0, 0
     if length > 0:
         peak, end = int(start), min(int(start) + int(length) + 1, n)

@@ -114,30 +114,34 @@ class BacktestResult:
     ``equity`` (cash + position * close) are in the quote currency. ``target`` is the signal
     state after each bar (+1/0/-1). ``trades`` is a TRADE_DTYPE record array.
 
-    ``cash`` may be given as a function of no arguments that returns it: it is then built on first
-    read and kept. The engine's compiled path does that, since a backtest job never reads the
-    cash (equity already includes it) and at 1M bars it is 8 MB.
+    ``cash`` and ``position`` may each be given as a function of no arguments that returns it: it
+    is then built on first read and kept. The engine's compiled path does that, since a backtest job
+    reads neither (equity already includes them; the exposure needs only ``held_bars``, which the
+    engine counts from its segments) and at 1M bars each is 8 MB.
     """
 
     equity: np.ndarray
-    position: np.ndarray
     target: np.ndarray
     trades: np.ndarray
     config: BacktestConfig
+    _position: np.ndarray | Callable[[], np.ndarray] = field(repr=False)
     _cash: np.ndarray | Callable[[], np.ndarray] = field(repr=False)
+    _held: int | None = field(repr=False)
 
     def __init__(
         self,
         equity: np.ndarray,
         cash: np.ndarray | Callable[[], np.ndarray],
-        position: np.ndarray,
+        position: np.ndarray | Callable[[], np.ndarray],
         target: np.ndarray,
         trades: np.ndarray,
         config: BacktestConfig | None = None,
+        *,
+        held_bars: int | None = None,
     ) -> None:
-        values = (equity, position, target, trades, config or BacktestConfig(), cash)
+        values = (equity, target, trades, config or BacktestConfig(), position, cash, held_bars)
         for name, value in zip(
-            ("equity", "position", "target", "trades", "config", "_cash"), values, strict=True
+            ("equity", "target", "trades", "config", "_position", "_cash", "_held"), values, strict=True
         ):
             object.__setattr__(self, name, value)
 
@@ -147,6 +151,20 @@ class BacktestResult:
         if callable(self._cash):
             object.__setattr__(self, "_cash", self._cash())
         return cast(np.ndarray, self._cash)
+
+    @property
+    def position(self) -> np.ndarray:
+        """Return the quantity held during each bar (built now when it was given as a function)."""
+        if callable(self._position):
+            object.__setattr__(self, "_position", self._position())
+        return cast(np.ndarray, self._position)
+
+    @property
+    def held_bars(self) -> int:
+        """Return how many bars hold a position (``position != 0``), counted once."""
+        if self._held is None:
+            object.__setattr__(self, "_held", int(np.count_nonzero(self.position)))
+        return cast(int, self._held)
 
     @property
     def final_equity(self) -> float:

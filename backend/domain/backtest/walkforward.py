@@ -29,9 +29,9 @@ from backend.domain.backtest import engine
 from backend.domain.backtest.guardrails import (
     DeflatedSharpe,
     SampleGap,
+    curve_moments,
     deflated_sharpe,
     in_out_gap,
-    return_moments,
     trials_variance,
 )
 from backend.domain.backtest.metrics import bar_returns, compute_metrics, finite_or_none, sharpe_ratio
@@ -287,7 +287,7 @@ def _train_deflated(
     """Return the DSR of the chosen candidate on its training window among the fold's candidates."""
     window = bars.slice(w.train_start, w.train_stop)
     run = engine.run(window, _window(signals, w.train_start, w.train_stop), config)
-    m = return_moments(bar_returns(run.equity, float(config.initial_capital)), overwrite=True)
+    m = curve_moments(run.equity, float(config.initial_capital))
     if m is None:
         return None
     trials, variance = trials_variance(fold_sharpes, ppy)

@@ -219,6 +219,23 @@ def test_return_moments_scratch_and_non_finite_values():
     assert big is not None and big.observations == 4
 
 
+def test_curve_moments_equal_the_moments_of_the_returns_array():
+    # The compiled path never builds the n-long returns; the figures must be the same bit for bit.
+    rng = np.random.default_rng(6)
+    sizes = (3, 8, 129, 8191, 8192, 8193, 40_001)  # around the blocks of the third and fourth moments
+    curves = [1000.0 * np.cumprod(1.0 + rng.normal(0.0002, 0.01, n)) for n in sizes]
+    flat = np.full(50, 1000.0)  # no variance: None
+    with_nan = curves[-1].copy()
+    with_nan[7] = np.nan
+    with_zero = curves[-1].copy()
+    with_zero[100] = 0.0  # the next return divides by 0: inf
+    for equity in [*curves, flat, with_nan, with_zero, np.array([1000.0, 1e-300, 1e300, 1e300, 0.0])]:
+        kept = equity.copy()
+        # repr: every digit of every figure (and NaN equal to NaN)
+        assert repr(g.curve_moments(equity, 1000.0)) == repr(g.return_moments(bar_returns(equity, 1000.0)))
+        assert equity.tobytes() == kept.tobytes()
+
+
 def test_in_out_gap():
     # in-sample 2.0, out-of-sample 0.5: gap 1.5, a quarter carried over
     s = g.in_out_gap(2.0, 0.5)

@@ -131,11 +131,16 @@ def test_equity_through_zero_gives_the_same_undefined_metrics():
     assert a["maxDrawdown"] is None and a["sharpeRatio"] is None
 
 
-def test_pairwise_sum_matches_numpy_sum_bit_for_bit():
+def test_pairwise_sum_of_returns_matches_numpy_sum_bit_for_bit():
+    # The kernel makes each return (and centred square) as it adds it: no n-long array, same sums.
     rng = np.random.default_rng(0)
     for n in [1, 7, 8, 9, 127, 128, 129, 1000, 4097, 100_003]:
-        values = rng.normal(size=n) * 1e3
-        assert kernels.pairwise_sum(values, 0, n) == values.sum()
+        equity = 1000.0 * np.cumprod(1.0 + rng.normal(size=n) * 0.01)
+        returns = metrics.bar_returns(equity, 1000.0)
+        mean = float(returns.sum()) / n
+        centred = returns - mean
+        assert kernels.pairwise_sum(equity, 1000.0, 0.0, False) == returns.sum()
+        assert kernels.pairwise_sum(equity, 1000.0, mean, True) == (centred * centred).sum()
 
 
 def test_use_jit_switch_reports_and_restores(monkeypatch):
@@ -204,3 +209,18 @@ def test_bootstrap_paths_rows_together_equal_one_row_at_a_time(rows):
     assert total.tobytes() == path[:, -1].tobytes()
     peak = np.maximum.accumulate(np.maximum(path, 0.0), axis=1)
     assert worst.tobytes() == np.min(path - peak, axis=1).tobytes()
+
+
+def test_position_and_cash_are_built_when_read_and_held_bars_counts_the_same(engine_path):
+    bars = random_bars(3_000, seed=11)
+    signals = st.get_strategy("sma_cross").signals(bars, {"fast": 5, "slow": 20})
+    for config in (BacktestConfig(fee_bps=5), BacktestConfig(allow_short=True, lot_size=1)):
+        result = engine.run(bars, signals, config)
+        lazy = engine_path == "kernels"
+        assert callable(result._position) == lazy  # a job never reads it: never built
+        held = result.held_bars  # counted from the segments, without the array
+        assert callable(result._position) == lazy
+        assert held == np.count_nonzero(result.position) > 0
+        reference = _both(lambda c=config: engine.run(bars, signals, c))[0]
+        assert result.position.tobytes() == reference.position.tobytes()
+        assert result.cash.tobytes() == reference.cash.tobytes()

@@ -105,3 +105,33 @@ def test_a_lost_run_is_requeued_or_failed_never_running_forever(
         )
     else:
         assert (detail["status"], detail["error"]["reason"]) == ("failed", "worker_lost")
+
+
+def test_the_worker_apps_job_drops_the_showcase_and_personal_caches(
+    app, client, make_user, make_strategy, celery_worker, monkeypatch
+):
+    # The worker builds `create_worker_app` (no routes served). The API fills the anonymous
+    # showcase and the owner's list while the job is held back; only the worker's commits happen
+    # after that, so the new state can show only if the worker app dropped both entries.
+    from backend.core import jobs, personal, showcase
+    from backend.core.redis import get_redis
+
+    owner = make_user()
+    sid = make_strategy(owner, params={"fast": 10, "slow": 50}, published=True)["id"]
+    body = {"strategy_id": sid, "interval": "1h", "start": RANGE_START_MS, "end": RANGE_START_MS + 30 * DAY}
+    first = client.post("/api/backtests/run", headers=owner.headers, json=body).get_json()["data"]
+    assert _poll(client, owner, first["job_id"])[-1]["status"] == "SUCCESS"
+    send = jobs.runtime.send_task
+    monkeypatch.setattr(jobs.runtime, "send_task", lambda job_id, kind: None)  # held: PENDING
+    second = client.post("/api/backtests/run", headers=owner.headers, json=body).get_json()["data"]
+    assert client.get("/api/backtests/latest").get_json()["data"]["backtestId"] == first["backtest_id"]
+    mine = client.get("/api/backtests", headers=owner.headers).get_json()["data"]
+    assert [b["status"] for b in mine] == ["queued", "completed"], mine
+    with app.app_context():  # both answers are cached now
+        assert get_redis().exists(showcase._key("backtests.latest"))
+        assert get_redis().exists(personal._entry_key("backtests", owner.id))
+        send(second["job_id"], "backtests.run")
+    assert _poll(client, owner, second["job_id"])[-1]["status"] == "SUCCESS", celery_worker.log()
+    assert client.get("/api/backtests/latest").get_json()["data"]["backtestId"] == second["backtest_id"]
+    mine = client.get("/api/backtests", headers=owner.headers).get_json()["data"]
+    assert [(b["id"], b["status"]) for b in mine][0] == (second["backtest_id"], "completed")
