@@ -358,9 +358,9 @@ def _attach_worker_timings(runs: list[Run], timings: Path) -> list[Run]:
 SPLIT: tuple[tuple[str, Callable[[Run], float]], ...] = (
     ("submit (POST /run response time)", lambda r: r.submit_s * 1000),
     ("POST sent -> worker starts the job (submit + queue)", lambda r: (r.worker["start"] - r.sent_at) * 1000),
-    ("claim (PENDING -> RUNNING commit)", lambda r: _w(r, "claim")),
-    ("read the backtest row", lambda r: _w(r, "row_read")),
-    ("progress commits (count)", lambda r: _w(r, "progress")),
+    ("claim (PENDING -> RUNNING and the row's read: one commit)", lambda r: _w(r, "claim")),
+    ("read the backtest row (inside the claim's time)", lambda r: _w(r, "row_read")),
+    ("progress calls (count; a round trip only when due)", lambda r: _w(r, "progress")),
     ("load bars (mock)", lambda r: _w(r, "load_bars")),
     ("signals (SMA)", lambda r: _w(r, "signals")),
     ("engine run", lambda r: _w(r, "engine_run")),
@@ -451,11 +451,11 @@ def _size_table(runs: list[Run]) -> list[str]:
     for label, fn in SPLIT:
         values = [fn(r) for r in runs]
         extra = ""
-        counted = {"progress commits": "progress"}
+        counted = {"progress calls": "progress"}
         for prefix, name in counted.items():
             if label.startswith(prefix):
                 extra = f" ({statistics.median(r.worker.get('calls', {}).get(name, 0) for r in runs):.0f})"
-                label = label.replace(": count", "").replace(" (count)", "")
+                label = label.replace(": count", "").replace(" (count)", "").replace("count; ", "")
         head.append(
             f"| {label}{extra} | {_p(values, 50):.1f} | {_p(values, 95):.1f} | {_p(values, 50) / total:.0%} |"
         )

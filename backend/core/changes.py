@@ -60,6 +60,38 @@ def on_commit(listener: Callable[[Changes], None]) -> None:
         _listeners.append(listener)
 
 
+_pipelined: list[Callable[[Changes, Any], None]] = []
+
+
+def on_commit_pipelined(listener: Callable[[Changes, Any], None]) -> None:
+    """Like `on_commit`, for listeners that only queue Redis writes: ``listener(changes, pipe)``.
+
+    Every such listener of one commit queues onto the same ``MULTI`` pipeline, sent once (one
+    round trip for the caches' invalidations together), through ``core.redis.cached_call``: a
+    Redis failure is logged and opens the breaker, as each cache's own write did. Only an app
+    wired by create_app (with the breaker) has the caches; elsewhere nothing is sent.
+    """
+    if listener not in _pipelined:
+        _pipelined.append(listener)
+
+
+def _send_pipelined(changes: Changes) -> None:
+    from flask import current_app, has_app_context  # noqa: PLC0415 - the module stays import-light
+
+    if not (has_app_context() and "redis_breaker" in current_app.extensions):
+        return
+    from backend.core.redis import cached_call  # noqa: PLC0415
+
+    def write(r: Any) -> None:
+        pipe = r.pipeline(transaction=True)
+        for listener in _pipelined:
+            listener(changes, pipe)
+        if len(pipe):
+            pipe.execute()
+
+    cached_call(write, None)
+
+
 def note(session: Session | scoped_session[Any], table: str, owners: Iterable[str | None]) -> None:
     """Record that the open transaction wrote rows of these owners in ``table`` (None: unknown).
 
@@ -131,6 +163,8 @@ def _after_commit(session: Session) -> None:
         return
     changes: Changes | None = session.info.pop(_KEY, None)
     if changes:
+        if _pipelined:
+            _send_pipelined(changes)
         for listener in _listeners:
             listener(changes)
 

@@ -7,7 +7,8 @@ One call site per fact. A service (or the job runtime) calls ``emit()`` inside i
   commits or rolls back together with its cause;
 - once the transaction has **committed**, the event is appended to its owner's Redis Stream
   (``XADD ... MAXLEN ~``), where every API process's ``/api/stream`` readers see it, whichever
-  worker or process emitted it. A rolled-back cause publishes nothing.
+  worker or process emitted it. A rolled-back cause publishes nothing. The events of one
+  transaction are published together, in the order emitted, in one pipeline (one round trip).
 
 ``publish()`` is for facts with no record of their own and no subscribers (job progress, a new
 market bar): straight to Redis, no transaction. Publishing is best effort: Postgres holds the
@@ -29,7 +30,7 @@ from typing import Any
 import redis
 from flask import current_app, has_app_context
 
-from backend.core.db import now_ms, on_commit
+from backend.core.db import now_ms, on_commit_batch
 from backend.core.redis import get_redis, rkey
 
 logger = logging.getLogger(__name__)
@@ -98,12 +99,40 @@ def emit(event: Event) -> None:
     (``notification.created`` for a ``bot.fill``) reaches the stream after its cause.
     """
 
-    def after_commit() -> None:
-        publish(event)
-
-    on_commit(after_commit)
+    _publish_after_commit(event)
     for subscriber in list(_subscribers):
         subscriber(event)
+
+
+def _publish_after_commit(event: Event) -> None:
+    """Queue ``event`` for its transaction's one publish after commit (one pipeline, in order)."""
+    on_commit_batch("events.publish", event, publish_all)
+
+
+def publish_all(batch: list[Any]) -> None:
+    """Append each event of ``batch`` to its Redis Stream, in order, in one round trip (best effort)."""
+    if len(batch) == 1:
+        publish(batch[0])
+        return
+    keyed = [(key, event) for event in batch if (key := stream_key(event)) is not None]
+    if not keyed or not has_app_context():
+        return
+    maxlen = int(current_app.config["EVENTS_STREAM_MAXLEN"])
+    ttl = int(current_app.config["EVENTS_STREAM_TTL_S"])
+    try:
+        pipe = get_redis().pipeline(transaction=False)
+        for key, event in keyed:
+            pipe.xadd(key, {"e": _payload(event)}, maxlen=maxlen, approximate=True)
+            pipe.expire(key, ttl)
+        pipe.execute()
+    except redis.RedisError as exc:
+        logger.warning(
+            "events %s not published (the record is in Postgres): %s", [e.type for _, e in keyed], exc
+        )
+
+
+def _payload(event: Event) -> str:
+    return json.dumps(event.wire(), separators=(",", ":"), default=str)
 
 
 def publish(event: Event) -> str | None:
@@ -111,15 +140,17 @@ def publish(event: Event) -> str | None:
     key = stream_key(event)
     if key is None or not has_app_context():
         return None
-    payload = json.dumps(event.wire(), separators=(",", ":"), default=str)
-    try:
-        entry = get_redis().xadd(
+    payload = _payload(event)
+    try:  # one round trip: the append and the stream's TTL in one pipeline (no MULTI)
+        pipe = get_redis().pipeline(transaction=False)
+        pipe.xadd(
             key,
             {"e": payload},
             maxlen=int(current_app.config["EVENTS_STREAM_MAXLEN"]),
             approximate=True,
         )
-        get_redis().expire(key, int(current_app.config["EVENTS_STREAM_TTL_S"]))
+        pipe.expire(key, int(current_app.config["EVENTS_STREAM_TTL_S"]))
+        entry, _ = pipe.execute()
     except redis.RedisError as exc:
         logger.warning("event %s not published (the record is in Postgres): %s", event.type, exc)
         return None

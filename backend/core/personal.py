@@ -37,7 +37,7 @@ from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, TypeVar, cast
 
-from flask import Response, current_app, g, has_app_context, request
+from flask import Response, current_app, g, request
 from flask_jwt_extended import get_jwt_identity
 from flask_smorest.utils import get_appcontext
 
@@ -270,23 +270,27 @@ def drop(*, owners: Mapping[str, Collection[str]] = {}, everyone: Iterable[str] 
 
     Generations first (a fill in flight is refused), then the entries.
     """
-    everyone = [read for read in everyone if read in _READS]
-    pairs = [(read, owner) for read, ids in owners.items() if read not in everyone for owner in ids]
-    if not pairs and not everyone:
-        return
 
     def write(r: Any) -> None:
         pipe = r.pipeline(transaction=True)
-        for read in everyone:
-            pipe.incr(_read_gen_key(read))
-        for owner in {owner for _, owner in pairs}:
-            pipe.incr(_user_gen_key(owner))
-            pipe.expire(_user_gen_key(owner), USER_GEN_TTL_S)
-        for read, owner in pairs:
-            pipe.delete(_entry_key(read, owner))
-        pipe.execute()
+        _queue_drop(pipe, owners=owners, everyone=everyone)
+        if len(pipe):
+            pipe.execute()
 
     cached_call(write, None)
+
+
+def _queue_drop(pipe: Any, *, owners: Mapping[str, Collection[str]], everyone: Iterable[str]) -> None:
+    """Queue `drop`'s writes onto ``pipe`` (a MULTI pipeline the caller sends)."""
+    everyone = [read for read in everyone if read in _READS]
+    pairs = [(read, owner) for read, ids in owners.items() if read not in everyone for owner in ids]
+    for read in everyone:
+        pipe.incr(_read_gen_key(read))
+    for owner in {owner for _, owner in pairs}:
+        pipe.incr(_user_gen_key(owner))
+        pipe.expire(_user_gen_key(owner), USER_GEN_TTL_S)
+    for read, owner in pairs:
+        pipe.delete(_entry_key(read, owner))
 
 
 def drop_all() -> None:
@@ -313,13 +317,15 @@ def affected(writes: Mapping[str, Collection[str]]) -> tuple[dict[str, set[str]]
     return {read: ids for read, ids in owners.items() if read not in everyone}, everyone
 
 
-def _after_commit(written: changes.Changes) -> None:
-    if has_app_context() and "redis_breaker" in current_app.extensions:
-        owners, everyone = affected(written)
-        drop(owners=owners, everyone=everyone)
+def _after_commit(written: changes.Changes, pipe: Any) -> None:
+    owners, everyone = affected(written)
+    _queue_drop(pipe, owners=owners, everyone=everyone)
 
 
 def init_personal_events() -> None:
-    """Drop the personal entries a committed transaction changed (`backend.core.changes`; idempotent)."""
+    """Drop the personal entries a committed transaction changed (`backend.core.changes`; idempotent).
+
+    Queued on the commit's one pipeline with the showcases' drops (`changes.on_commit_pipelined`).
+    """
     changes.init_write_events()
-    changes.on_commit(_after_commit)
+    changes.on_commit_pipelined(_after_commit)

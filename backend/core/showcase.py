@@ -33,7 +33,7 @@ from collections.abc import Callable, Iterable, Mapping
 from typing import Any, TypeVar, cast
 
 import marshmallow as ma
-from flask import Response, current_app, g, has_app_context, request
+from flask import Response, current_app, g, request
 from flask_jwt_extended import get_jwt_identity
 
 from backend.core import changes
@@ -183,12 +183,17 @@ def drop(names: Iterable[str]) -> None:
 
     def write(r: Any) -> None:
         pipe = r.pipeline(transaction=True)
-        for name in names:
-            pipe.incr(_gen_key(name))
-            pipe.delete(_key(name))
+        _queue_drop(pipe, names)
         pipe.execute()
 
     cached_call(write, None)
+
+
+def _queue_drop(pipe: Any, names: Iterable[str]) -> None:
+    """Queue `drop`'s writes onto ``pipe`` (a MULTI pipeline the caller sends)."""
+    for name in names:
+        pipe.incr(_gen_key(name))
+        pipe.delete(_key(name))
 
 
 def drop_all() -> None:
@@ -203,13 +208,15 @@ def showcases_reading(tables: set[str]) -> list[str]:
     return [name for name, reads in _READS.items() if reads & tables]
 
 
-def _after_commit(written: changes.Changes) -> None:
-    # Only an app wired by create_app has the cache (a bare app bound to the same db has no Redis).
-    if has_app_context() and "redis_breaker" in current_app.extensions:
-        drop(showcases_reading(set(written)))
+def _after_commit(written: changes.Changes, pipe: Any) -> None:
+    # Only an app wired by create_app has the cache (changes sends nothing for a bare app).
+    _queue_drop(pipe, showcases_reading(set(written)))
 
 
 def init_showcase_events() -> None:
-    """Drop the showcases a committed transaction changed (`backend.core.changes`; idempotent)."""
+    """Drop the showcases a committed transaction changed (`backend.core.changes`; idempotent).
+
+    Queued on the commit's one pipeline with the personal entries' drops (`changes.on_commit_pipelined`).
+    """
     changes.init_write_events()
-    changes.on_commit(_after_commit)
+    changes.on_commit_pipelined(_after_commit)

@@ -64,3 +64,44 @@ def test_orm_flushes_name_the_owner_column_and_savepoints_and_rollbacks_tell_nob
     db.session.rollback()
     db.session.commit()
     assert heard == [{"users": {user.id}}]  # the rolled-back write was forgotten
+
+
+def test_the_caches_invalidations_of_one_commit_go_in_one_pipeline(app, user, monkeypatch):
+    """The personal entries' and the showcases' drops share one MULTI: one Redis round trip per commit."""
+    import redis
+
+    sent: list[list[str]] = []
+    real = redis.client.Pipeline.execute
+
+    def execute(self, *a, **k):
+        sent.append([str(args[0]) for args, _options in self.command_stack] + ["MULTI"] * self.transaction)
+        return real(self, *a, **k)
+
+    monkeypatch.setattr(redis.client.Pipeline, "execute", execute)
+    db.session.execute(
+        update(Job).where(Job.id == "none").values(progress=0),
+        execution_options={changes.OWNER_OPTION: user.id},
+    )
+    db.session.commit()
+    assert len(sent) == 1  # both caches read jobs: one pipeline carried both
+    # a MULTI holding the showcases' generations and the owner's personal generation (with its TTL)
+    assert "MULTI" in sent[0] and "DEL" in sent[0] and "EXPIRE" in sent[0]
+    db.session.execute(text("SELECT 1"))
+    db.session.commit()
+    assert len(sent) == 1  # nothing written: nothing sent
+
+
+def test_a_redis_failure_while_invalidating_never_fails_the_commit(app, user, monkeypatch, caplog):
+    import redis
+
+    def down(self, *a, **k):
+        raise redis.ConnectionError("gone")
+
+    monkeypatch.setattr(redis.client.Pipeline, "execute", down)
+    db.session.execute(
+        update(Job).where(Job.id == "none").values(progress=0),
+        execution_options={changes.OWNER_OPTION: user.id},
+    )
+    db.session.commit()  # no error: logged, and the breaker opened
+    assert "redis unavailable" in caplog.text
+    app.extensions["redis_breaker"].reset()

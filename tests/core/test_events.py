@@ -78,8 +78,17 @@ def test_market_events_go_to_the_market_stream_and_streams_are_capped(app):
 def test_publish_is_best_effort_when_redis_fails(app, monkeypatch, caplog):
     import redis
 
-    class Dead:
+    class Dead:  # the append and the TTL go in one pipeline; it fails when sent
+        def pipeline(self, *a, **k):
+            return self
+
         def xadd(self, *a, **k):
+            return self
+
+        def expire(self, *a, **k):
+            return self
+
+        def execute(self):
             raise redis.ConnectionError("gone")
 
     monkeypatch.setattr(events, "get_redis", lambda: Dead())
@@ -128,3 +137,53 @@ def test_an_event_emitted_by_a_subscriber_is_published_after_its_cause(app):
             ]
     finally:
         events._subscribers.remove(answer)
+
+
+def test_the_events_of_one_transaction_are_published_in_order_in_one_round_trip(app, monkeypatch):
+    import redis
+
+    user, other = new_id(), new_id()
+    sent: list[int] = []
+    real = redis.client.Pipeline.execute
+
+    def execute(self, *a, **k):
+        if not self.transaction:  # not the caches' MULTI
+            sent.append(len(self.command_stack))
+        return real(self, *a, **k)
+
+    @transactional
+    def work(fail: bool = False) -> None:  # types no subscriber acts on, on streamed topics
+        events.emit(events.Event("test.first", "jobs", user, object_id="j1"))
+        events.emit(events.Event("test.second", "notifications", user, object_id="n1"))
+        events.emit(events.Event("test.third", "bots", other, object_id="b1"))
+        if fail:
+            raise ValueError("the cause failed")
+
+    with app.app_context():
+        with pytest.raises(ValueError):
+            work(fail=True)  # rolled back: nothing published, and nothing left for the next one
+        monkeypatch.setattr(redis.client.Pipeline, "execute", execute)
+        work()
+        assert sent == [6]  # three XADDs and their EXPIREs, one pipeline
+        assert [e["objectId"] for e in _entries(events.user_stream_key(user))] == ["j1", "n1"]
+        assert [e["objectId"] for e in _entries(events.user_stream_key(other))] == ["b1"]
+        work()  # a new transaction publishes its own events
+        assert sent == [6, 6]
+        assert len(_entries(events.user_stream_key(user))) == 4
+
+
+def test_a_failed_batch_publish_is_logged_and_never_fails_the_cause(app, monkeypatch, caplog):
+    import redis
+
+    def down(self, *a, **k):
+        raise redis.ConnectionError("gone")
+
+    @transactional
+    def work() -> None:
+        events.emit(events.Event("test.first", "jobs", new_id()))
+        events.emit(events.Event("test.second", "notifications", new_id()))
+
+    monkeypatch.setattr(redis.client.Pipeline, "execute", down)
+    with app.app_context():
+        work()
+    assert "not published" in caplog.text

@@ -192,6 +192,103 @@ def test_a_throttled_progress_call_still_sees_a_cancel(app, monkeypatch):
         assert (job.status, job.error_reason, job.progress) == (jobs.CANCELLED, "cancelled", 0)
 
 
+def _loaded(job_id: str) -> dict[str, object]:
+    """A kind's load: runs in the claim's transaction, so it already sees the job RUNNING."""
+    job = db.session.get(jobs.Job, job_id)
+    return {"status": job.status, "attempts": job.attempts}
+
+
+@jobs.job_kind("test.loads", load=_loaded)
+def _loading_work(ctx: jobs.JobContext) -> None:
+    SEEN.append(ctx.loaded)
+
+
+def _broken_load(job_id: str) -> None:
+    raise RuntimeError("the load failed")
+
+
+@jobs.job_kind("test.load_fails", load=_broken_load)
+def _work_after_a_failed_load(ctx: jobs.JobContext) -> None:
+    SEEN.append(ctx.loaded)
+
+
+def test_a_kinds_load_runs_in_the_claims_transaction_and_reaches_the_work(app):
+    with app.app_context():
+        job_id = _new_job("test.loads")
+        assert jobs.execute(job_id) == jobs.SUCCESS
+        assert SEEN == [{"status": jobs.RUNNING, "attempts": 1}]
+
+
+def test_a_failing_load_still_claims_the_job_and_the_work_runs_without_it(app):
+    with app.app_context():
+        job_id = _new_job("test.load_fails")
+        assert jobs.execute(job_id) == jobs.SUCCESS
+        assert SEEN == [None]  # the claim alone committed; the work reads for itself
+        assert (_job(job_id).status, _job(job_id).attempts) == (jobs.SUCCESS, 1)
+
+
+@jobs.job_kind("test.checks_now_and_then", cancel_check_every_s=3600.0)
+def _rarely_checking_work(ctx: jobs.JobContext) -> None:
+    ctx.progress(10)
+    _cancel(ctx.job_id)
+    ctx.progress(20)  # inside the bound: no read, the work goes on
+    SEEN.append("result written")
+    ctx.complete()  # refuses: the cancel holds and the result rolls back
+
+
+def test_a_kind_that_checks_for_a_cancel_now_and_then_still_never_overwrites_one(app, monkeypatch):
+    monkeypatch.setattr(jobs.context, "PROGRESS_EVERY_S", 3600.0)
+    statements: list[str] = []
+    from sqlalchemy import event
+
+    def seen(_conn, _cursor, statement, *_a) -> None:
+        statements.append(statement)
+
+    with app.app_context():
+        job_id = _new_job("test.checks_now_and_then")
+        event.listen(db.engine, "before_cursor_execute", seen)
+        try:
+            assert jobs.execute(job_id) == jobs.CANCELLED
+        finally:
+            event.remove(db.engine, "before_cursor_execute", seen)
+        assert SEEN == ["result written"]
+        assert any(s.startswith("UPDATE jobs") for s in statements)  # the listener saw the job's SQL
+        assert not [s for s in statements if s.startswith("SELECT jobs.status")]  # no progress call read it
+        job = _job(job_id)
+        assert (job.status, job.error_reason, job.progress) == (jobs.CANCELLED, "cancelled", 0)
+
+
+def test_a_kind_that_checks_now_and_then_sees_a_cancel_once_its_bound_passed(app, monkeypatch):
+    monkeypatch.setattr(jobs.context, "PROGRESS_EVERY_S", 3600.0)
+    # The claim at 0 s; progress(10) at 0.1 s; progress(20) at 7200 s: past the kind's bound.
+    clock = itertools.chain([0.0, 0.1], itertools.repeat(7200.0))
+    monkeypatch.setattr(jobs.context, "time", SimpleNamespace(monotonic=lambda: next(clock)))
+    with app.app_context():
+        job_id = _new_job("test.checks_now_and_then")
+        assert jobs.execute(job_id) == jobs.CANCELLED
+        assert SEEN == []  # progress(20) read the status and stopped the work
+
+
+def _synchronous_commit(_job_id: str) -> str:
+    return str(db.session.scalar(db.text("SELECT current_setting('synchronous_commit')")))
+
+
+@jobs.job_kind("test.commit_modes", load=_synchronous_commit)
+def _commit_modes_work(ctx: jobs.JobContext) -> None:
+    SEEN.append(("claim", ctx.loaded))
+    SEEN.append(("work", _synchronous_commit(ctx.job_id)))
+    SEEN.append(("complete", transactional(lambda: (ctx.complete(), _synchronous_commit(ctx.job_id))[1])()))
+
+
+def test_only_the_claim_commits_without_waiting_for_the_wal_flush(app, committed):
+    """ADR 0011: a lost claim only leaves the job PENDING; every other commit stays synchronous."""
+    with app.app_context():
+        job_id = _new_job("test.commit_modes")
+        assert jobs.execute(job_id) == jobs.SUCCESS
+        assert SEEN == [("claim", "off"), ("work", "on"), ("complete", "on")]
+        assert _synchronous_commit(job_id) == "on"  # the setting ended with the claim's transaction
+
+
 @jobs.job_kind("test.completes_transactionally")
 def _transactional_work(ctx: jobs.JobContext) -> None:
     transactional(ctx.complete)()

@@ -33,6 +33,7 @@ print(json.dumps({
     "personal_reads": personal._READS,
     "subscribers": sorted(name(s) for s in events._subscribers),
     "on_commit": sorted(name(f) for f in changes._listeners),
+    "on_commit_pipelined": sorted(name(f) for f in changes._pipelined),
     "session_events": {
         e: event.contains(Session, e, f)
         for e, f in [("before_flush", changes._note_flush), ("do_orm_execute", changes._note_statement),
@@ -76,6 +77,10 @@ def test_the_worker_app_declares_everything_the_web_app_does_and_serves_nothing(
     assert worker == web
     assert {"backtests.run", "workflows.run"} <= set(worker["job_kinds"])
     assert worker["backtests_drop"] and worker["personal_drop"][0]
+    # the caches' invalidations, queued on each commit's one pipeline (ADR 0011)
+    assert {"backend.core.personal._after_commit", "backend.core.showcase._after_commit"} <= set(
+        worker["on_commit_pipelined"]
+    )
     assert all(worker["session_events"].values())
     # Nothing served: no API routes (only Flask's static rule), no OpenAPI docs, no CLI commands.
     assert not [r for r in routes if r.startswith("/api") or r.startswith("/ws")]

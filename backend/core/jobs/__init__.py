@@ -15,9 +15,12 @@ Lifecycle (the `jobs` row is the only status record; modules map it to their wir
 
     submit()              PENDING, in the caller's transaction; enqueued after it commits.
                           Broker down -> the job row is deleted (rows pointing at it cascade), 503
-    execute() (the task)  PENDING -> RUNNING (atomic claim; duplicates and replays are no-ops)
-    ctx.progress(pct)     raises JobCancelled once cancelled (checked on every call); the
-                          progress itself is committed at most every PROGRESS_EVERY_S
+    execute() (the task)  PENDING -> RUNNING (atomic claim; duplicates and replays are no-ops),
+                          with the kind's ``load`` in the same transaction (``ctx.loaded``); that
+                          COMMIT alone does not wait for the WAL flush (ADR 0011)
+    ctx.progress(pct)     raises JobCancelled once cancelled (checked on every call, or at most
+                          every ``cancel_check_every_s`` of the kind); the progress itself is
+                          committed at most every PROGRESS_EVERY_S
     ctx.complete()        RUNNING -> SUCCESS inside the work's final transaction, so the result
                           and the status commit together (a cancel that won is never overwritten)
     work raises           JobFailed -> FAILED with its reason; JobCancelled -> CANCELLED;
@@ -26,7 +29,7 @@ Lifecycle (the `jobs` row is the only status record; modules map it to their wir
                           ``worker_lost``; PENDING never started -> sent again
     requeue_failed()      FAILED -> PENDING, the same job sent again (an admin's retry)
 
-Postgres is the record; the Celery result backend is not used for state. See ADR 0002 and 0007.
+Postgres is the record; the Celery result backend is not used for state. See ADR 0002, 0007, 0011.
 """
 
 from backend.core.jobs.context import FINAL_EVENTS, JobContext, emit_final, job_event

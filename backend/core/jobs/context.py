@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from dataclasses import dataclass
 from typing import Any, cast
 
 from flask import Flask
@@ -69,10 +70,23 @@ def emit_final(
     )
 
 
+@dataclass(frozen=True)
+class Claimed:
+    """The columns of a claimed job the runtime needs, and what its kind's ``load`` read."""
+
+    id: str
+    kind: str
+    owner_id: str | None
+    subject_id: str | None
+    payload: dict[str, Any] | None
+    attempts: int
+    loaded: Any = None
+
+
 class JobContext:
     """Handed to work functions: the job's identity, progress, cancellation and completion."""
 
-    def __init__(self, job: Job) -> None:
+    def __init__(self, job: Job | Claimed, *, loaded: Any = None, cancel_check_every_s: float = 0.0) -> None:
         self.job_id = job.id
         self.kind = job.kind
         self.owner_id = job.owner_id
@@ -82,22 +96,29 @@ class JobContext:
         # own earlier writes only then, or after a committed result)
         self.committed = False  # set once complete()'s transaction has committed
         self.handed_off = False  # set by hand_off(): other tasks finish the job
+        self.loaded = loaded  # what the kind's ``load`` read in the claim's transaction (or None)
         self._progress_at = time.monotonic()  # the claim stored progress 0 just now
+        self._checked_at = self._progress_at  # ... and read the status RUNNING
+        self._check_every_s = cancel_check_every_s
         self._connection: Connection | None = None
 
     def progress(self, pct: float) -> None:
         """Check for a cancel (raise JobCancelled) and record progress 0..100 with a heartbeat.
 
-        Every call checks the job's status (one indexed read); the progress itself is written at
-        most every PROGRESS_EVERY_S, so a short job writes none. The final states are written by
-        ``complete()``, a failure or a cancel, never throttled. Both are independent of the
-        work's transaction.
+        The progress is written at most every PROGRESS_EVERY_S, so a short job writes none; the
+        write returns the status. Between writes a call reads the status (one indexed read) unless
+        the kind's ``cancel_check_every_s`` has not passed since the last read or write (the
+        default 0: every call reads). The final states are written by ``complete()``, a failure or
+        a cancel, never throttled. All of these are independent of the work's transaction.
         """
         now = time.monotonic()
         if now - self._progress_at < PROGRESS_EVERY_S:
+            if now - self._checked_at < self._check_every_s:
+                return  # checked moments ago; complete() refuses a cancelled job anyway
+            self._checked_at = now
             status = self._independent(select(Job.status).where(Job.id == self.job_id))
         else:
-            self._progress_at = now
+            self._progress_at = self._checked_at = now
             stored = max(0, min(100, int(pct)))
             status = self._independent(
                 update(Job)

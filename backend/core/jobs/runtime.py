@@ -9,12 +9,12 @@ from typing import Any
 
 from celery import shared_task
 from flask import current_app
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete, func, select, update
 
 from backend.core import changes
 from backend.core.db import independent_session, looks_like_id, new_id, now_ms, on_commit, transactional
 from backend.core.errors import AppError, Unavailable
-from backend.core.jobs.context import JobContext, _Heartbeat, emit_final
+from backend.core.jobs.context import Claimed, JobContext, _Heartbeat, emit_final
 from backend.core.jobs.model import (
     ACTIVE,
     CANCELLED,
@@ -34,28 +34,43 @@ logger = logging.getLogger(__name__)
 Work = Callable[[JobContext], None]
 
 
+Load = Callable[[str], Any]
+
+
 @dataclass(frozen=True)
 class JobKind:
-    """A declared kind of job: its name (also the Celery task's name) and its work."""
+    """A declared kind of job: its name (also the Celery task's name), its work and its options."""
 
     name: str
     work: Work
+    load: Load | None = None  # reads what the work needs, in the claim's transaction (ctx.loaded)
+    cancel_check_every_s: float = 0.0  # 0: every ctx.progress() call reads the status
 
 
 _KINDS: dict[str, JobKind] = {}
 
 
-def job_kind(name: str) -> Callable[[Work], Work]:
+def job_kind(
+    name: str, *, load: Load | None = None, cancel_check_every_s: float = 0.0
+) -> Callable[[Work], Work]:
     """Declare ``name`` as a job kind run by the decorated work function.
 
     Binds a Celery task of the same name (its queue follows the name's prefix, see
     ``backend.celery_app.TASK_ROUTES``) whose only argument is the job id.
+
+    ``load(job_id)``, when given, runs on ``db.session`` inside the claim's transaction and its
+    value is ``ctx.loaded``: the work's first read costs no transaction of its own (return plain
+    values or expunged rows: the claim commits before the work starts).
+    ``cancel_check_every_s`` bounds how often ``ctx.progress()`` reads the job's status between
+    the progress writes (0: on every call). A kind whose work is short and whose ``complete()``
+    refuses a cancelled job anyway (a backtest) saves those reads; a cancel is then seen within
+    that many seconds of work, or by ``complete()``.
     """
 
     def register(work: Work) -> Work:
         if name in _KINDS and _KINDS[name].work is not work:
             raise RuntimeError(f"job kind {name!r} is declared twice")
-        _KINDS[name] = JobKind(name=name, work=work)
+        _KINDS[name] = JobKind(name=name, work=work, load=load, cancel_check_every_s=cancel_check_every_s)
         shared_task(name=name, acks_late=True, ignore_result=True)(_task_body(name))
         return work
 
@@ -168,18 +183,48 @@ def active_subject_ids(subject_ids: Collection[str]) -> set[str]:
     )
 
 
-def _claim(job_id: str) -> Job | None:
-    with independent_session() as s:
-        job = s.execute(
-            update(Job)
-            .where(Job.id == job_id, Job.status == PENDING)
-            .values(status=RUNNING, attempts=Job.attempts + 1, started_at=now_ms(), heartbeat_at=now_ms())
-            .returning(Job),
-            execution_options={changes.OWNER_OPTION: changes.NOTED},
-        ).scalar_one_or_none()
-        if job is not None:
-            changes.note(s, "jobs", [job.owner_id])
-        return job
+class _LoadFailed(Exception):
+    """A kind's ``load`` raised inside the claim's transaction (which rolled back)."""
+
+
+@transactional
+def _claim(job_id: str, *, load: bool = True) -> Claimed | None:
+    """PENDING -> RUNNING and (``load``) the kind's ``load``, in one transaction committed before the work.
+
+    On the work's own session (the task starts with none open): one transaction, one COMMIT.
+    That COMMIT does not wait for the WAL flush (``synchronous_commit = off`` for this transaction
+    only, set by the RETURNING clause: no round trip of its own). Losing it in a Postgres crash
+    leaves the job PENDING, as if never claimed: ``complete()``, a failure and the heartbeats all
+    require RUNNING, so no outcome of that run lands (a progress write that finds the job not
+    RUNNING stops the work), and the reaper sends the job again. ADR 0011 says why no other
+    commit does this.
+    """
+    row = db.session.execute(
+        update(Job)
+        .where(Job.id == job_id, Job.status == PENDING)
+        .values(status=RUNNING, attempts=Job.attempts + 1, started_at=now_ms(), heartbeat_at=now_ms())
+        .returning(
+            Job.id,
+            Job.kind,
+            Job.owner_id,
+            Job.subject_id,
+            Job.payload,
+            Job.attempts,
+            func.set_config("synchronous_commit", "off", True),  # is_local: this transaction only
+        ),
+        execution_options={changes.OWNER_OPTION: changes.NOTED},
+    ).first()
+    if row is None:
+        return None
+    changes.note(db.session, "jobs", [row.owner_id])
+    kind = _KINDS.get(row.kind)
+    loaded = None
+    if load and kind is not None and kind.load is not None:
+        try:
+            loaded = kind.load(job_id)
+        except Exception as exc:  # noqa: BLE001 - whatever the load raised, the claim is made again alone
+            raise _LoadFailed(job_id) from exc
+    return Claimed(row.id, row.kind, row.owner_id, row.subject_id, row.payload, row.attempts, loaded)
 
 
 @transactional
@@ -219,7 +264,11 @@ def execute(job_id: str) -> str | None:
 
     Never raises for a failure of the work itself, so the Celery task acks and does not loop.
     """
-    job = _claim(job_id)
+    try:
+        job = _claim(job_id)
+    except _LoadFailed:  # the kind's load failed and the claim rolled back with it
+        logger.warning("job %s: its load failed with the claim; claiming alone", job_id, exc_info=True)
+        job = _claim(job_id, load=False)  # the work reads for itself (and fails the job if it must)
     if job is None:
         logger.info("job %s not pending; skipping duplicate delivery", job_id)
         return None
@@ -227,7 +276,7 @@ def execute(job_id: str) -> str | None:
     try:
         if kind is None:
             raise JobFailed(f"No work is declared for job kind {job.kind!r}.", reason="unknown_kind")
-        ctx = JobContext(job)
+        ctx = JobContext(job, loaded=job.loaded, cancel_check_every_s=kind.cancel_check_every_s)
         try:
             with _Heartbeat(current_app._get_current_object(), job_id, job.owner_id):  # type: ignore[attr-defined]
                 kind.work(ctx)

@@ -236,10 +236,22 @@ def _walk_forward_payload(
     return {"walk_forward": walk_forward.plan(kind=d.kind, params=d.params, request=request, bars=bars)}
 
 
-@jobs.job_kind(JOB_KIND)
+def _load_row(job_id: str) -> Backtest | None:
+    """Read the job's backtest row in the claim's transaction (the kind's ``load``)."""
+    return _row_of_job(job_id)
+
+
+# A backtest's steps take milliseconds and complete() refuses a cancelled job (its result rolls
+# back), so progress() reads the status at most this often between its writes.
+CANCEL_CHECK_EVERY_S = 0.1
+
+
+@jobs.job_kind(JOB_KIND, load=_load_row, cancel_check_every_s=CANCEL_CHECK_EVERY_S)
 def run_backtest(ctx: jobs.JobContext) -> None:
     """Load the bars, run the engine and store the result with the job's SUCCESS (one commit)."""
-    row = _row_of_job(ctx.job_id)
+    row = ctx.loaded if isinstance(ctx.loaded, Backtest) else _row_of_job(ctx.job_id)
+    if ctx.loaded is None:
+        db.session.commit()  # end the read; the work below takes long
     bars = results.load_bars(row)
     done = results.compute(row, bars, progress=ctx.progress)
     if ctx.payload.get("walk_forward"):
@@ -253,7 +265,6 @@ def _row_of_job(job_id: str) -> Backtest:
     if row is None:  # pragma: no cover - the row cascades with its job
         raise jobs.JobFailed("The backtest of this job no longer exists.", reason="backtest_missing")
     db.session.expunge(row)  # keep its loaded values without a refresh when the read ends
-    db.session.commit()  # end the read; the work below takes long
     return row
 
 

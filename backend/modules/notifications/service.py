@@ -17,11 +17,11 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from flask import current_app
-from sqlalchemy import delete, func, literal, select, update
+from sqlalchemy import CTE, Delete, delete, func, literal, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.exc import SQLAlchemyError
 
-from backend.core import events
+from backend.core import changes, events
 from backend.core.db import new_id, now_ms, transactional
 from backend.core.pagination import Page, paginate
 from backend.core.schemas import camelize
@@ -79,7 +79,8 @@ def on_event(event: events.Event) -> None:
 def create(draft: Draft) -> NotificationView | None:
     """Store ``draft`` in the caller's transaction; None if muted or already told (same dedupe key).
 
-    One statement: ``INSERT ... SELECT`` of the values where the user has not muted the type.
+    One statement: ``INSERT ... SELECT`` of the values where the user has not muted the type, and
+    (in the same statement) the retention's DELETE of the user's older rows when it inserted.
     """
     view = NotificationView(
         id=new_id(),
@@ -106,23 +107,34 @@ def create(draft: Draft) -> NotificationView | None:
     stmt = insert(Notification).from_select(list(values), unless_muted)
     if draft.dedupe_key:
         stmt = stmt.on_conflict_do_nothing(index_elements=["user_id", "dedupe_key"])
-    if db.session.execute(stmt.returning(Notification.id)).first() is None:
+    created = stmt.returning(Notification.id).cte("created")
+    trimmed = _trim(draft.user_id, created).cte("trimmed")
+    # A SELECT carrying the writes in CTEs: the write watch (core.changes) is told by hand, with
+    # the owner unknown, as it noted the INSERT and DELETE statements of notifications before.
+    if db.session.execute(select(created.c.id).add_cte(trimmed)).first() is None:
         return None
-    _trim(draft.user_id)
+    changes.note(db.session, "notifications", [None])
     events.emit(events.Event(CREATED, "notifications", draft.user_id, object_id=view.id, data=wire(view)))
     return view
 
 
-def _trim(user_id: str) -> None:
-    """Keep the newest NOTIFICATIONS_MAX_PER_USER rows of the user (retention)."""
+def _trim(user_id: str, created: CTE) -> Delete:
+    """Return the DELETE keeping the user's newest NOTIFICATIONS_MAX_PER_USER rows (retention).
+
+    It runs in the statement that inserts ``created`` and sees the rows as they were before it:
+    the new one and the newest ``keep - 1`` earlier ones stay, and nothing goes if nothing was
+    inserted (muted, or told already).
+    """
     keep = int(current_app.config["NOTIFICATIONS_MAX_PER_USER"])
     oldest = (
         select(Notification.id)
         .where(Notification.user_id == user_id)
         .order_by(Notification.created_at.desc(), Notification.id.desc())
-        .offset(keep)
+        .offset(max(keep - 1, 0))
     )
-    db.session.execute(delete(Notification).where(Notification.id.in_(oldest.scalar_subquery())))
+    return delete(Notification).where(
+        Notification.id.in_(oldest.scalar_subquery()), select(created.c.id).exists()
+    )
 
 
 def list_notifications(*, actor_id: str, unread: bool, page: int, page_size: int) -> Page[NotificationView]:

@@ -383,11 +383,25 @@ def _run_of(row: Strategy, version: StrategyVersion) -> StrategyRun:
 
 
 def get_strategy_for_run(*, actor_id: str | None, strategy_id: str) -> StrategyRun:
-    """Return the strategy (owned or published) pinned to its current version."""
-    row = get_readable_or_404(
-        Strategy, strategy_id, actor_id=actor_id, public_attr="is_published", error=StrategyNotFound
+    """Return the strategy (owned or published) pinned to its current version.
+
+    One statement reads both (a run's submit pays one round trip for them); the checks are
+    `get_readable_or_404`'s: unknown, deleted, or private and someone else's is StrategyNotFound.
+    """
+    found = (
+        db.session.execute(
+            select(Strategy, StrategyVersion)
+            .outerjoin(StrategyVersion, StrategyVersion.id == Strategy.current_version_id)
+            .where(Strategy.id == strategy_id)
+        ).first()
+        if looks_like_id(strategy_id)
+        else None
     )
-    version = db.session.get(StrategyVersion, row.current_version_id)
+    if found is None:
+        raise StrategyNotFound()
+    row, version = found
+    if row.deleted_at is not None or (row.owner_id != actor_id and not row.is_published):
+        raise StrategyNotFound()
     if version is None:  # pragma: no cover - every strategy is created with a version
         raise StrategyVersionNotFound()
     return _run_of(row, version)

@@ -184,3 +184,16 @@ def test_each_user_keeps_only_the_newest_notifications(app, client, user, emit_f
     for i in range(5):
         emit_fact("bot.fill", "bots", user.id, "b", botId="b", orderId=f"o{i}", symbol=f"S{i}")
     assert [n["body"] for n in _list(client, user)] == ["S4", "S3", "S2"]
+
+
+def test_a_muted_notification_trims_nothing(app, client, user, emit_fact, monkeypatch):
+    """The retention's DELETE runs in the INSERT's statement, and only when that inserted a row."""
+    monkeypatch.setitem(app.config, "NOTIFICATIONS_MAX_PER_USER", 2)
+    for i in range(2):
+        emit_fact("bot.fill", "bots", user.id, "b", botId="b", orderId=f"o{i}", symbol=f"S{i}")
+    client.put("/api/notifications/preferences", headers=user.headers, json={"muted": ["bot.fill"]})
+    emit_fact("bot.fill", "bots", user.id, "b", botId="b", orderId="o9", symbol="S9")  # muted: not stored
+    assert [n["body"] for n in _list(client, user)] == ["S1", "S0"]
+    client.put("/api/notifications/preferences", headers=user.headers, json={"muted": []})
+    emit_fact("bot.fill", "bots", user.id, "b", botId="b", orderId="o3", symbol="S3")
+    assert [n["body"] for n in _list(client, user)] == ["S3", "S1"]
