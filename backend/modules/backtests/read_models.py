@@ -4,16 +4,20 @@ names come from ``schemas.py``).
 The contract's Trade is a *fill*: each stored round trip yields an entry fill (``buy`` for a long,
 ``sell`` for a short; no pnl) and an exit fill (the opposite side, carrying the round trip's pnl).
 Kline ``signal`` marks the bars where fills happened (buy/sell), i.e. bar t+1 for a signal at t.
+A result's kline and equity curve are stored as the API sends them (``models.JSONText``) and go
+into a view as they were read (``RawJSON``): the response carries them without parsing them.
 """
 
 from __future__ import annotations
 
+import json
 import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass, fields
 from decimal import Decimal
 from typing import Any
 
+from backend.core.jsonprovider import RawJSON
 from backend.core.schemas import camelize
 from backend.modules.backtests.fingerprint import Fingerprint, fingerprint_of
 from backend.modules.backtests.models import Backtest
@@ -80,9 +84,12 @@ class KlineBar:
     signal: str | None
 
 
-def kline_of(rows: list[list[Any]] | None) -> list[KlineBar]:
-    """Return stored ``[t, o, h, l, c, v, signal]`` rows as candles."""
-    return [KlineBar(*row) for row in rows or []]
+def kline_of(text: str | None) -> list[KlineBar]:
+    """Return a stored kline (``[{"time", "open", ..., "signal"?}, ...]``) as candles."""
+    return [
+        KlineBar(b["time"], b["open"], b["high"], b["low"], b["close"], b["volume"], b.get("signal"))
+        for b in json.loads(text or "[]")
+    ]
 
 
 @dataclass(frozen=True)
@@ -93,9 +100,12 @@ class EquityPoint:
     value: float
 
 
-def equity_of(rows: list[list[Any]] | None) -> list[EquityPoint]:
-    """Return stored ``[t, value]`` rows as points."""
-    return [EquityPoint(t, v) for t, v in rows or []]
+def equity_of(text: str | None) -> list[EquityPoint]:
+    """Return a stored equity curve (``[{"time", "value"}, ...]``) as points."""
+    return [EquityPoint(p["time"], p["value"]) for p in json.loads(text or "[]")]
+
+
+_NO_ROWS = RawJSON("[]")
 
 
 @dataclass(frozen=True)
@@ -133,10 +143,10 @@ class BacktestView:
     error: dict[str, str | None] | None
     summary: Summary | None
     metrics: dict[str, Any] | None
-    kline: list[KlineBar]
+    kline: RawJSON  # the stored candles as sent (``schemas.kline_json`` of each); [] without the result
     trades: list[Fill]
     trades_total: int | None  # fills of the whole result (``trades`` may hold only the first ones)
-    equity: list[EquityPoint]
+    equity: RawJSON  # the stored curve as sent (``schemas.equity_json`` of each point)
     guardrails: dict[str, Any] | None = None  # detail/latest views: stored with the result
     walk_forward: dict[str, Any] | None = None
     fingerprint: Fingerprint | None = None  # what the stored result was computed from
@@ -184,10 +194,10 @@ def backtest_view(
         error={"reason": job.error_reason, "message": job.error} if job.error_reason else None,
         summary=summary_of(row.metrics),
         metrics=row.metrics,
-        kline=kline_of(row.kline) if full else [],
+        kline=RawJSON(row.kline) if full and row.kline is not None else _NO_ROWS,
         trades=fills,
         trades_total=(trades_total if trades_total is not None else len(fills)) if full else None,
-        equity=equity_of(row.equity_curve) if full else [],
+        equity=RawJSON(row.equity_curve) if full and row.equity_curve is not None else _NO_ROWS,
         guardrails=row.guardrails if full else None,
         walk_forward=row.walk_forward if full else None,
         fingerprint=fingerprint_of(row),

@@ -190,12 +190,8 @@ def _group_starts(n: int, limit: int) -> np.ndarray:
     return np.arange(0, n, size)
 
 
-def kline_rows(bars: Bars, trades: np.ndarray, limit: int) -> list[list[Any]]:
-    """Return up to ``limit`` candles ``[t, o, h, l, c, v, signal]``; longer runs are aggregated.
-
-    An aggregated candle spans consecutive bars (first open, max high, min low, last close, summed
-    volume) and carries the first fill mark inside it.
-    """
+def _kline_columns(bars: Bars, trades: np.ndarray, limit: int) -> tuple[list[Any], ...]:
+    """Return the columns of up to ``limit`` candles: time, open, high, low, close, volume, signal."""
     n = len(bars)
     starts = _group_starts(n, limit)
     ends = np.append(starts[1:], n) - 1
@@ -215,19 +211,63 @@ def kline_rows(bars: Bars, trades: np.ndarray, limit: int) -> list[list[Any]]:
     )
     names = {1: "buy", -1: "sell", 0: None}
     lists = [np.asarray(c, dtype=np.int64 if i == 0 else np.float64).tolist() for i, c in enumerate(columns)]
-    signals = [names[s] for s in signal.tolist()]
-    return [list(row) for row in zip(*lists, signals, strict=True)]  # tolist(): one conversion per column
+    return (*lists, [names[s] for s in signal.tolist()])  # tolist(): one conversion per column
+
+
+def kline_rows(bars: Bars, trades: np.ndarray, limit: int) -> list[list[Any]]:
+    """Return up to ``limit`` candles ``[t, o, h, l, c, v, signal]``; longer runs are aggregated.
+
+    An aggregated candle spans consecutive bars (first open, max high, min low, last close, summed
+    volume) and carries the first fill mark inside it.
+    """
+    return [list(row) for row in zip(*_kline_columns(bars, trades, limit), strict=True)]
+
+
+# A candle's end: its signal, if any (``schemas.kline_json`` leaves it out on bars without a fill).
+_KLINE_TAIL = {None: "}", "buy": ',"signal":"buy"}', "sell": ',"signal":"sell"}'}
+
+
+def kline_wire(bars: Bars, trades: np.ndarray, limit: int) -> str:
+    """Return ``kline_rows``' candles as the API sends them: the JSON text of ``schemas.kline_json``
+    of each (compact; numbers as ``json.dumps`` writes them: floats by their shortest repr).
+
+    Non-finite prices give text that is not JSON, which the ``json`` column refuses (as ``jsonb``
+    refused ``json.dumps``' NaN before): the store fails instead of writing an invalid chart.
+    """
+    r = float.__repr__
+    t, o, h, low, c, v, s = _kline_columns(bars, trades, limit)
+    body = ",".join(
+        [
+            f'{{"time":{a},"open":{r(b)},"high":{r(d)},"low":{r(e)},"close":{r(f)},"volume":{r(g)}{_KLINE_TAIL[k]}'
+            for a, b, d, e, f, g, k in zip(t, o, h, low, c, v, s, strict=True)
+        ]
+    )
+    return f"[{body}]"
+
+
+def _equity_columns(time: np.ndarray, equity: np.ndarray, limit: int) -> tuple[list[int], list[float]]:
+    """Return the times and values (rounded to 8 decimals) of up to ``limit`` evenly spaced points."""
+    n = len(equity)
+    if n == 0:
+        return [], []
+    idx = np.unique(np.linspace(0, n - 1, max(2, min(n, limit))).round().astype(np.int64))
+    times = np.asarray(time[idx], dtype=np.int64).tolist()
+    values = np.asarray(equity[idx], dtype=np.float64).tolist()
+    return times, [round(v, 8) for v in values]
 
 
 def equity_rows(time: np.ndarray, equity: np.ndarray, limit: int) -> list[list[Any]]:
     """Return up to ``limit`` ``[time, equity]`` points, evenly spaced, always the first and last."""
-    n = len(equity)
-    if n == 0:
-        return []
-    idx = np.unique(np.linspace(0, n - 1, max(2, min(n, limit))).round().astype(np.int64))
-    times = np.asarray(time[idx], dtype=np.int64).tolist()
-    values = np.asarray(equity[idx], dtype=np.float64).tolist()
-    return [[t, round(v, 8)] for t, v in zip(times, values, strict=True)]
+    return [[t, v] for t, v in zip(*_equity_columns(time, equity, limit), strict=True)]
+
+
+def equity_wire(time: np.ndarray, equity: np.ndarray, limit: int) -> str:
+    """Return ``equity_rows``' points as the API sends them: the JSON text of ``schemas.equity_json``
+    of each (compact)."""
+    r = float.__repr__
+    times, values = _equity_columns(time, equity, limit)
+    body = ",".join([f'{{"time":{t},"value":{r(v)}}}' for t, v in zip(times, values, strict=True)])
+    return f"[{body}]"
 
 
 def store(row: Backtest, done: Computed, *, replace_trades: bool = True) -> None:
@@ -249,8 +289,8 @@ def store(row: Backtest, done: Computed, *, replace_trades: bool = True) -> None
         row.final_equity = _dec(done.result.final_equity)
         row.metrics = done.metrics
         row.walk_forward = done.walk_forward
-        row.kline = kline_rows(done.bars, done.result.trades, int(cfg["BACKTEST_KLINE_MAX"]))
-        row.equity_curve = equity_rows(done.bars.time, done.result.equity, int(cfg["BACKTEST_CURVE_MAX"]))
+        row.kline = kline_wire(done.bars, done.result.trades, int(cfg["BACKTEST_KLINE_MAX"]))
+        row.equity_curve = equity_wire(done.bars.time, done.result.equity, int(cfg["BACKTEST_CURVE_MAX"]))
         row.guardrails = done.guardrails.to_dict()  # the last: their thread had the most time
         row.finished_at = now_ms()
     finally:
