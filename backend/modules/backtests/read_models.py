@@ -10,6 +10,7 @@ into a view as they were read (``RawJSON``): the response carries them without p
 
 from __future__ import annotations
 
+import hashlib
 import json
 import uuid
 from collections.abc import Iterable
@@ -17,11 +18,13 @@ from dataclasses import dataclass, fields
 from decimal import Decimal
 from typing import Any
 
+import numpy as np
+
 from backend.core.jsonprovider import RawJSON
 from backend.core.schemas import camelize
 from backend.modules.backtests.fingerprint import Fingerprint, fingerprint_of
 from backend.modules.backtests.models import Backtest
-from backend.modules.backtests.trade_store import StoredTrade
+from backend.modules.backtests.trade_store import StoredTrade, money, trade_id
 
 _FILL_NS = uuid.UUID("6f1f4d2e-8a55-4c7e-9a34-6c0f1c2b7d10")
 
@@ -69,6 +72,67 @@ def fills_of(trades: Iterable[StoredTrade], symbol: str) -> list[Fill]:
         out.append(Fill(entry_id, symbol, opening, t.entry_price, t.quantity, None, t.entry_time))
         out.append(Fill(exit_id, symbol, closing, t.exit_price, t.quantity, t.pnl, t.exit_time))
     return out
+
+
+def fill_ids(backtest_id: str, first: int, n: int) -> list[str]:
+    """Return the fill ids of round trips ``first .. first + n - 1``: entry, exit, entry, ...
+
+    The ids ``fills_of`` gives (``uuid5(_FILL_NS, "<trade id>:entry|exit")``), hashed the way
+    ``uuid.uuid5`` does (SHA-1 of the namespace and the name, version and variant bits set) but
+    formatted all at once instead of through one UUID object each.
+    """
+    if n <= 0:
+        return []
+    prefix = _FILL_NS.bytes
+    names = (f"{trade_id(backtest_id, seq)}:{end}" for seq in range(first, first + n) for end in ("entry", "exit"))
+    digests = b"".join([hashlib.sha1(prefix + name.encode(), usedforsecurity=False).digest()[:16] for name in names])
+    raw = np.frombuffer(digests, dtype=np.uint8).reshape(-1, 16).copy()
+    raw[:, 6] = (raw[:, 6] & 0x0F) | 0x50  # version 5
+    raw[:, 8] = (raw[:, 8] & 0x3F) | 0x80  # RFC 4122 variant
+    h = raw.tobytes().hex()
+    return [f"{h[i : i + 8]}-{h[i + 8 : i + 12]}-{h[i + 12 : i + 16]}-{h[i + 16 : i + 20]}-{h[i + 20 : i + 32]}" for i in range(0, len(h), 32)]
+
+
+def money_json(value: float) -> str:
+    """Return an engine float as the wire writes a stored money value: ``trade_store.money``'s
+    Decimal as the JSON provider encodes it (an integer if whole and below 2**53, else the float)."""
+    d = money(value)
+    if not d.is_finite():
+        raise TypeError("non-finite Decimal cannot be encoded")
+    if d == d.to_integral_value() and abs(d) < 2**53:
+        return str(int(d))
+    return float.__repr__(float(d))
+
+
+def fills_wire(backtest_id: str, trades: np.ndarray, symbol: str, limit: int | None = None) -> str:
+    """Return the JSON text of ``schemas.fill_json`` of the first ``limit`` fills (all by default)
+    of round trips ``trades`` (round trips 0, 1, ... of the backtest): the bytes the provider
+    writes for ``fills_of``' fills, without a Fill, a dict or a Decimal per value on the way."""
+    n = len(trades) if limit is None else min(len(trades), -(-limit // 2))
+    if n == 0 or limit == 0:
+        return "[]"
+    head = trades[:n]
+    ids = fill_ids(backtest_id, 0, n)
+    sym = json.dumps(symbol, ensure_ascii=False)
+    money_of = {name: [money_json(v) for v in head[name].tolist()] for name in MONEY_WIRE}
+    out: list[str] = []
+    for i, (side, entry_time, exit_time) in enumerate(
+        zip(head["side"].tolist(), head["entry_time"].tolist(), head["exit_time"].tolist(), strict=True)
+    ):
+        opening, closing = ('"buy"', '"sell"') if side > 0 else ('"sell"', '"buy"')
+        quantity = money_of["quantity"][i]
+        out.append(
+            f'{{"id":"{ids[2 * i]}","symbol":{sym},"side":{opening},"price":{money_of["entry_price"][i]},'
+            f'"quantity":{quantity},"pnl":null,"timestamp":{entry_time}}}'
+        )
+        out.append(
+            f'{{"id":"{ids[2 * i + 1]}","symbol":{sym},"side":{closing},"price":{money_of["exit_price"][i]},'
+            f'"quantity":{quantity},"pnl":{money_of["pnl"][i]},"timestamp":{exit_time}}}'
+        )
+    return "[" + ",".join(out[:limit]) + "]"
+
+
+MONEY_WIRE = ("entry_price", "exit_price", "quantity", "pnl")
 
 
 @dataclass(frozen=True)
@@ -144,7 +208,7 @@ class BacktestView:
     summary: Summary | None
     metrics: dict[str, Any] | None
     kline: RawJSON  # the stored candles as sent (``schemas.kline_json`` of each); [] without the result
-    trades: list[Fill]
+    trades: RawJSON  # the first fills as sent (``schemas.fill_json`` of each, ``fills_wire``)
     trades_total: int | None  # fills of the whole result (``trades`` may hold only the first ones)
     equity: RawJSON  # the stored curve as sent (``schemas.equity_json`` of each point)
     guardrails: dict[str, Any] | None = None  # detail/latest views: stored with the result
@@ -154,19 +218,22 @@ class BacktestView:
 
 def backtest_view(
     row: Backtest,
-    trades: Iterable[StoredTrade] | None = None,
+    trades: np.ndarray | None = None,
     *,
     trades_total: int | None = None,
     trades_max: int | None = None,
 ) -> BacktestView:
     """Return the view of a row; with its ``trades`` the result (kline, fills, equity) is included.
 
-    ``trades`` are round trips in order; at most ``trades_max`` of their fills are kept, and
-    ``trades_total`` is the number of fills of the whole result (default: those given).
+    ``trades`` are the first round trips (records, from the first on); at most ``trades_max`` of
+    their fills are kept, and ``trades_total`` is the number of fills of the whole result
+    (default: those kept).
     """
     job = row.job
     full = trades is not None
-    fills = fills_of(trades, row.symbol)[:trades_max] if trades is not None else []
+    fills = _NO_ROWS
+    if trades is not None:
+        fills = RawJSON(fills_wire(row.id, trades, row.symbol, trades_max))
     return BacktestView(
         id=row.id,
         owner_id=row.owner_id,
@@ -196,12 +263,17 @@ def backtest_view(
         metrics=row.metrics,
         kline=RawJSON(row.kline) if full and row.kline is not None else _NO_ROWS,
         trades=fills,
-        trades_total=(trades_total if trades_total is not None else len(fills)) if full else None,
+        trades_total=(trades_total if trades_total is not None else _kept(trades, trades_max)) if full else None,
         equity=RawJSON(row.equity_curve) if full and row.equity_curve is not None else _NO_ROWS,
         guardrails=row.guardrails if full else None,
         walk_forward=row.walk_forward if full else None,
         fingerprint=fingerprint_of(row),
     )
+
+
+def _kept(trades: np.ndarray | None, limit: int | None) -> int:
+    n = 0 if trades is None else 2 * len(trades)
+    return n if limit is None else min(n, limit)
 
 
 @dataclass(frozen=True)

@@ -229,3 +229,30 @@ def test_the_migration_converts_stored_results_both_ways(app, client, user, run_
     db.session.expire_all()
     after = client.get(f"/api/backtests/job/{ids['job_id']}", headers=user.headers).get_json()["data"]
     assert _same_numbers(after, before)
+
+
+# --- the first fills ------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("limit", [None, 0, 1, 7, 8, 500])
+def test_the_fills_text_is_what_the_former_path_sent(app, limit):
+    from backend.modules.backtests import trade_store
+    from backend.modules.backtests.read_models import fill_ids, fills_of, fills_wire
+    from backend.modules.backtests.schemas import fill_json
+
+    rng = np.random.default_rng(7)
+    k = 300
+    trades = np.zeros(k, dtype=TRADE_DTYPE)
+    odd = [100.0, 0.0, -0.0, 1e-11, 5e-11, 0.00000000005, 1.5e-10, 1e15, 2.0**53 + 2, -3.0, 0.1 + 0.2]
+    for name in ("entry_price", "exit_price", "quantity", "pnl"):
+        trades[name] = rng.normal(0, 1000, k) * rng.choice([1e-6, 1.0, 1e3], k)
+        trades[name][: len(odd)] = rng.permutation(odd)
+    trades["side"] = rng.choice([-1, 1], k)
+    trades["entry_time"] = RANGE_START_MS + np.arange(k) * MIN
+    trades["exit_time"] = trades["entry_time"] + MIN
+    backtest_id = "0b6f1c1e-7d8a-4b7e-9c55-3e2f1a0d9b88"
+    fills = fills_of(trade_store.stored_trades(backtest_id, trades), "BTC-€")
+    assert fill_ids(backtest_id, 0, k) == [f.id for f in fills]
+    expected = [fill_json(f) for f in fills][:limit]
+    with app.app_context():  # byte for byte what the provider wrote for the Fill dicts (Decimal money)
+        assert fills_wire(backtest_id, trades, "BTC-€", limit) == app.json.dumps(expected, separators=(",", ":"))
