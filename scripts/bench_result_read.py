@@ -33,8 +33,18 @@ from typing import IO, Any
 HERE = Path(__file__).resolve()
 MIN_MS = 60_000
 SIZES = (100_000, 1_000_000)
-VOLATILE = {"id", "jobId", "job_id", "backtestId", "backtest_id", "request_id", "createdAt", "startedAt",
-            "finishedAt", "hash"}
+VOLATILE = {
+    "id",
+    "jobId",
+    "job_id",
+    "backtestId",
+    "backtest_id",
+    "request_id",
+    "createdAt",
+    "startedAt",
+    "finishedAt",
+    "hash",
+}
 
 
 def _strip(value: Any) -> Any:
@@ -185,7 +195,10 @@ def main(argv: list[str] | None = None) -> int:
     sizes: dict[tuple[str, str, int], int] = {}
     bodies: dict[tuple[str, str, int], Any] = {}
     with scratch_stack("bench_rr", {"BACKTEST_MAX_BARS": "2000000"}, seed=True) as stack:
-        children = [Child(name, path, stack.env, args.profile and i == 0) for i, (name, path) in enumerate(trees.items())]
+        children = [
+            Child(name, path, stack.env, args.profile and i == 0)
+            for i, (name, path) in enumerate(trees.items())
+        ]
         try:
             for bars in SIZES:
                 for what in kinds:
@@ -206,7 +219,10 @@ def main(argv: list[str] | None = None) -> int:
             for c in children:
                 c.close()
     print(f"\n{machine()}; {args.rounds} turns of {args.batch} requests per tree, endpoint and size\n")
-    print(f"{'endpoint':8} {'bars':>9} {'tree':>8} {'CPU p50 ms':>11} {'CPU min':>8} {'wall p50':>9} {'bytes':>8}")
+    print(
+        f"{'endpoint':8} {'bars':>9} {'tree':>8} {'CPU p50 ms':>11} {'CPU min':>8} "
+        f"{'wall p50':>9} {'bytes':>8}"
+    )
     for bars in SIZES:
         for what in kinds:
             for name in trees:

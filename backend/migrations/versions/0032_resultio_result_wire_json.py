@@ -75,7 +75,9 @@ def _convert(helpers: str, type_: str, kline_fn: str, equity_fn: str) -> None:
     )
     op.execute(f"DROP FUNCTION pg_temp.{kline_fn}, pg_temp.{equity_fn}")
     if _has_lz4():
-        op.execute("ALTER TABLE backtests " + ", ".join(f"ALTER COLUMN {c} SET COMPRESSION lz4" for c in COLUMNS))
+        op.execute(
+            "ALTER TABLE backtests " + ", ".join(f"ALTER COLUMN {c} SET COMPRESSION lz4" for c in COLUMNS)
+        )
 
 
 def upgrade() -> None:

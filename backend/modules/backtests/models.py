@@ -64,7 +64,8 @@ class Backtest(TimestampMixin, Model):
     final_equity: Mapped[Decimal | None] = mapped_column(Money)
     metrics: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
     # The chart of the result as the API sends it (JSON text, written once by results.store):
-    # [{"time": ms, "value": v}, ...] and [{"time", "open", "high", "low", "close", "volume"[, "signal"]}, ...].
+    # [{"time": ms, "value": v}, ...] and
+    # [{"time", "open", "high", "low", "close", "volume"[, "signal"]}, ...].
     equity_curve: Mapped[str | None] = mapped_column(JSONText)
     kline: Mapped[str | None] = mapped_column(JSONText)
     finished_at: Mapped[int | None] = mapped_column(BigInteger)  # when the result was stored

@@ -84,13 +84,20 @@ def fill_ids(backtest_id: str, first: int, n: int) -> list[str]:
     if n <= 0:
         return []
     prefix = _FILL_NS.bytes
-    names = (f"{trade_id(backtest_id, seq)}:{end}" for seq in range(first, first + n) for end in ("entry", "exit"))
-    digests = b"".join([hashlib.sha1(prefix + name.encode(), usedforsecurity=False).digest()[:16] for name in names])
+    names = (
+        f"{trade_id(backtest_id, seq)}:{end}" for seq in range(first, first + n) for end in ("entry", "exit")
+    )
+    digests = b"".join(
+        [hashlib.sha1(prefix + name.encode(), usedforsecurity=False).digest()[:16] for name in names]
+    )
     raw = np.frombuffer(digests, dtype=np.uint8).reshape(-1, 16).copy()
     raw[:, 6] = (raw[:, 6] & 0x0F) | 0x50  # version 5
     raw[:, 8] = (raw[:, 8] & 0x3F) | 0x80  # RFC 4122 variant
     h = raw.tobytes().hex()
-    return [f"{h[i : i + 8]}-{h[i + 8 : i + 12]}-{h[i + 12 : i + 16]}-{h[i + 16 : i + 20]}-{h[i + 20 : i + 32]}" for i in range(0, len(h), 32)]
+    return [
+        f"{h[i : i + 8]}-{h[i + 8 : i + 12]}-{h[i + 12 : i + 16]}-{h[i + 16 : i + 20]}-{h[i + 20 : i + 32]}"
+        for i in range(0, len(h), 32)
+    ]
 
 
 def money_json(value: float) -> str:
@@ -263,7 +270,9 @@ def backtest_view(
         metrics=row.metrics,
         kline=RawJSON(row.kline) if full and row.kline is not None else _NO_ROWS,
         trades=fills,
-        trades_total=(trades_total if trades_total is not None else _kept(trades, trades_max)) if full else None,
+        trades_total=(trades_total if trades_total is not None else _kept(trades, trades_max))
+        if full
+        else None,
         equity=RawJSON(row.equity_curve) if full and row.equity_curve is not None else _NO_ROWS,
         guardrails=row.guardrails if full else None,
         walk_forward=row.walk_forward if full else None,

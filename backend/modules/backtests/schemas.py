@@ -228,7 +228,7 @@ class RowList(ma.fields.List):
         super().__init__(ma.fields.Nested(schema), **kwargs)
         self._dump_one = dump_one
 
-    def _serialize(
+    def _serialize(  # type: ignore[override]  # a RawJSON stands for the list, already encoded
         self, value: Any, attr: str | None, obj: Any, **kwargs: Any
     ) -> list[dict[str, Any]] | RawJSON | None:
         if value is None:

@@ -208,10 +208,14 @@ def test_the_migration_converts_stored_results_both_ways(app, client, user, run_
     row = db.session.get(Backtest, ids["backtest_id"])
     done = results.compute(row, results.load_bars(row))
     kline_rows = results.kline_rows(done.bars, done.result.trades, int(app.config["BACKTEST_KLINE_MAX"]))
-    curve_rows = results.equity_rows(done.bars.time, done.result.equity, int(app.config["BACKTEST_CURVE_MAX"]))
+    curve_rows = results.equity_rows(
+        done.bars.time, done.result.equity, int(app.config["BACKTEST_CURVE_MAX"])
+    )
     migration = _migration()
     conn = db.session.connection()
-    stored = text("SELECT kline::text, equity_curve::text, pg_typeof(kline)::text FROM backtests WHERE id = :id")
+    stored = text(
+        "SELECT kline::text, equity_curve::text, pg_typeof(kline)::text FROM backtests WHERE id = :id"
+    )
     with Operations.context(MigrationContext.configure(connection=conn)):
         migration.downgrade()  # wire -> rows (the former jsonb)
         k, e, kind = conn.execute(stored, {"id": ids["backtest_id"]}).one()
@@ -255,4 +259,6 @@ def test_the_fills_text_is_what_the_former_path_sent(app, limit):
     assert fill_ids(backtest_id, 0, k) == [f.id for f in fills]
     expected = [fill_json(f) for f in fills][:limit]
     with app.app_context():  # byte for byte what the provider wrote for the Fill dicts (Decimal money)
-        assert fills_wire(backtest_id, trades, "BTC-€", limit) == app.json.dumps(expected, separators=(",", ":"))
+        assert fills_wire(backtest_id, trades, "BTC-€", limit) == app.json.dumps(
+            expected, separators=(",", ":")
+        )
