@@ -379,9 +379,12 @@ SPLIT: tuple[tuple[str, Callable[[Run], float]], ...] = (
         "persistence: trades (DELETE on a retry; the COPY beside the kline + curve rows: start + wait)",
         lambda r: _w(r, "trade_rows") + _w(r, "trade_write") + _w(r, "sql_delete"),
     ),
-    ("persistence: kline + curve rows", lambda r: _w(r, "kline_rows") + _w(r, "equity_rows")),
     (
-        "persistence: the result row (one UPDATE: metrics, kline, curve JSONB, encoded + sent) + fingerprint",
+        "persistence: kline + curve (from the bars to JSON text)",
+        lambda r: _w(r, "kline_rows") + _w(r, "equity_rows"),
+    ),
+    (
+        "persistence: the result row (one UPDATE: metrics, kline, curve; encoded + sent) + fingerprint",
         lambda r: _w(r, "store") - _stored_parts(r),
     ),
     ("persistence: strategy's latest-backtest record", lambda r: _w(r, "record")),
