@@ -13,12 +13,14 @@ trade_store.py), so it is written once.
 from __future__ import annotations
 
 import logging
+import math
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from decimal import Decimal
 from typing import Any
 
 import numpy as np
+import orjson
 from flask import current_app
 
 from backend.core.db import now_ms
@@ -190,8 +192,9 @@ def _group_starts(n: int, limit: int) -> np.ndarray:
     return np.arange(0, n, size)
 
 
-def _kline_columns(bars: Bars, trades: np.ndarray, limit: int) -> tuple[list[Any], ...]:
-    """Return the columns of up to ``limit`` candles: time, open, high, low, close, volume, signal."""
+def _kline_arrays(bars: Bars, trades: np.ndarray, limit: int) -> tuple[np.ndarray, ...]:
+    """Return the columns of up to ``limit`` candles: time (int64), open, high, low, close, volume
+    (float64) and the fill mark (int8: +1 buy, -1 sell, 0 none)."""
     n = len(bars)
     starts = _group_starts(n, limit)
     ends = np.append(starts[1:], n) - 1
@@ -201,17 +204,18 @@ def _kline_columns(bars: Bars, trades: np.ndarray, limit: int) -> tuple[list[Any
     has = first_mark < len(marked)
     has[has] = marked[first_mark[has]] <= ends[has]
     signal[has] = marks[first_mark[has]]
-    columns = (
-        bars.time[starts],
+    prices = (
         bars.open[starts],
         np.maximum.reduceat(bars.high, starts),
         np.minimum.reduceat(bars.low, starts),
         bars.close[ends],
         np.add.reduceat(bars.volume, starts),
     )
-    names = {1: "buy", -1: "sell", 0: None}
-    lists = [np.asarray(c, dtype=np.int64 if i == 0 else np.float64).tolist() for i, c in enumerate(columns)]
-    return (*lists, [names[s] for s in signal.tolist()])  # tolist(): one conversion per column
+    time = np.asarray(bars.time[starts], dtype=np.int64)
+    return (time, *(np.asarray(c, dtype=np.float64) for c in prices), signal)
+
+
+_SIGNAL_NAMES = {1: "buy", -1: "sell", 0: None}
 
 
 def kline_rows(bars: Bars, trades: np.ndarray, limit: int) -> list[list[Any]]:
@@ -220,26 +224,39 @@ def kline_rows(bars: Bars, trades: np.ndarray, limit: int) -> list[list[Any]]:
     An aggregated candle spans consecutive bars (first open, max high, min low, last close, summed
     volume) and carries the first fill mark inside it.
     """
-    return [list(row) for row in zip(*_kline_columns(bars, trades, limit), strict=True)]
+    *columns, signal = _kline_arrays(bars, trades, limit)
+    lists = [c.tolist() for c in columns]  # one conversion per column
+    signals = [_SIGNAL_NAMES[s] for s in signal.tolist()]
+    return [list(row) for row in zip(*lists, signals, strict=True)]
+
+
+def _numbers(values: np.ndarray | list[Any]) -> list[str]:
+    """Return each number's JSON text: orjson's, the shortest text that reads back as the same
+    float (Python's repr but for the exponent's form: ``1e-7`` for ``1e-07``), ~20x faster.
+
+    A non-finite float has no JSON text (orjson would write null): ValueError, so the result's
+    store fails as it did when ``jsonb`` refused ``NaN``.
+    """
+    if isinstance(values, np.ndarray) and values.dtype.kind == "f" and not np.isfinite(values).all():
+        raise ValueError("a chart value is not finite")
+    text = orjson.dumps(values, option=orjson.OPT_SERIALIZE_NUMPY).decode()
+    return text[1:-1].split(",") if len(text) > 2 else []
 
 
 # A candle's end: its signal, if any (``schemas.kline_json`` leaves it out on bars without a fill).
-_KLINE_TAIL = {None: "}", "buy": ',"signal":"buy"}', "sell": ',"signal":"sell"}'}
+_KLINE_TAIL = {0: "}", 1: ',"signal":"buy"}', -1: ',"signal":"sell"}'}
 
 
 def kline_wire(bars: Bars, trades: np.ndarray, limit: int) -> str:
     """Return ``kline_rows``' candles as the API sends them: the JSON text of ``schemas.kline_json``
-    of each (compact; numbers as ``json.dumps`` writes them: floats by their shortest repr).
-
-    Non-finite prices give text that is not JSON, which the ``json`` column refuses (as ``jsonb``
-    refused ``json.dumps``' NaN before): the store fails instead of writing an invalid chart.
-    """
-    r = float.__repr__
-    t, o, h, low, c, v, s = _kline_columns(bars, trades, limit)
+    of each (compact; floats as their shortest round-trip text, ``_numbers``)."""
+    *columns, signal = _kline_arrays(bars, trades, limit)
+    t, o, h, low, c, v = (_numbers(col) for col in columns)
+    tails = [_KLINE_TAIL[k] for k in signal.tolist()]
     body = ",".join(
         [
-            f'{{"time":{a},"open":{r(b)},"high":{r(d)},"low":{r(e)},"close":{r(f)},"volume":{r(g)}{_KLINE_TAIL[k]}'
-            for a, b, d, e, f, g, k in zip(t, o, h, low, c, v, s, strict=True)
+            f'{{"time":{a},"open":{b},"high":{d},"low":{e},"close":{f},"volume":{g}{k}'
+            for a, b, d, e, f, g, k in zip(t, o, h, low, c, v, tails, strict=True)
         ]
     )
     return f"[{body}]"
@@ -263,10 +280,12 @@ def equity_rows(time: np.ndarray, equity: np.ndarray, limit: int) -> list[list[A
 
 def equity_wire(time: np.ndarray, equity: np.ndarray, limit: int) -> str:
     """Return ``equity_rows``' points as the API sends them: the JSON text of ``schemas.equity_json``
-    of each (compact)."""
-    r = float.__repr__
+    of each (compact; floats as ``_numbers`` writes them)."""
     times, values = _equity_columns(time, equity, limit)
-    body = ",".join([f'{{"time":{t},"value":{r(v)}}}' for t, v in zip(times, values, strict=True)])
+    if not all(map(math.isfinite, values)):
+        raise ValueError("an equity value is not finite")
+    pairs = zip(_numbers(times), _numbers(values), strict=True)
+    body = ",".join([f'{{"time":{t},"value":{v}}}' for t, v in pairs])
     return f"[{body}]"
 
 

@@ -55,12 +55,13 @@ def _same_numbers(a, b) -> bool:
     return type(a) is type(b) and a == b
 
 
-def _bars(n: int, seed: int) -> Bars:
+def _bars(n: int, seed: int, *, odd: bool = True) -> Bars:
     rng = np.random.default_rng(seed)
     t = RANGE_START_MS + np.arange(n, dtype=np.int64) * MIN
     close = 100 * np.exp(np.cumsum(rng.normal(0, 0.01, n)))
-    odd = np.array([1e-7, 1e20, 0.1 + 0.2, 5e-324, 1.5e300, 12.0, 3.0, 1 / 3])
-    close[: len(odd)] = odd[:n]
+    if odd:  # tiny, huge, subnormal, whole: each float's text must read back as the same float
+        values = np.array([1e-7, 1e20, 0.1 + 0.2, 5e-324, 1.5e300, 12.0, 3.0, 1.5e-5])
+        close[: len(values)] = values[:n]
     return Bars.from_arrays(t, close, close * 1.01, close * 0.99, close, rng.random(n) * 1000)
 
 
@@ -74,6 +75,10 @@ def _trades(n: int, k: int, seed: int) -> np.ndarray:
     return trades
 
 
+def _keys(objects: list[dict]) -> list[list[str]]:
+    return [list(o) for o in objects]
+
+
 @pytest.mark.parametrize(
     ("n", "k", "limit"),
     [(8, 0, 100), (8, 3, 100), (5_000, 0, 2_000), (100_000, 1_000, 2_000), (100_000, 200, 7)],
@@ -83,11 +88,14 @@ def test_the_stored_text_is_what_the_former_path_sent(n, k, limit):
     wire = results.kline_wire(bars, trades, limit)
     rows = results.kline_rows(bars, trades, limit)
     expected = _old_kline(rows)
-    assert _same_numbers(json.loads(wire), expected)
+    assert _same_numbers(json.loads(wire), expected)  # every float bit for bit, ints as ints
+    assert _keys(json.loads(wire)) == _keys(expected)  # in the schema's order
     assert expected == KlineBarSchema(many=True).dump([KlineBar(*r) for r in rows])
-    assert wire == json.dumps(expected, separators=(",", ":"))  # byte for byte, key order kept
     assert (k > 0) == any("signal" in c for c in expected)  # omitted on bars without a fill
     assert kline_of(wire) == [KlineBar(*r) for r in rows]
+    plain = _bars(n, n + k, odd=False)  # no number that Python writes with an exponent:
+    expected = _old_kline(results.kline_rows(plain, trades, limit))  # byte for byte json.dumps'
+    assert results.kline_wire(plain, trades, limit) == json.dumps(expected, separators=(",", ":"))
 
     equity = np.cumsum(np.random.default_rng(k).normal(0, 10, n)) + 10_000.0
     curve = results.equity_wire(bars.time, equity, limit)
@@ -96,6 +104,35 @@ def test_the_stored_text_is_what_the_former_path_sent(n, k, limit):
     assert _old_equity(rows) == BacktestEquityPointSchema(many=True).dump([EquityPoint(*r) for r in rows])
     assert curve == json.dumps(_old_equity(rows), separators=(",", ":"))
     assert equity_of(curve) == [EquityPoint(*r) for r in rows]
+
+
+def test_numbers_read_back_as_the_same_floats():
+    import random
+    import struct
+
+    rnd = random.Random(3)
+    values = [0.0, -0.0, 12.0, 1e16, 1e-7, 5e-324, 1.7976931348623157e308, 0.1 + 0.2, 2.0**63]
+    while len(values) < 50_000:
+        value = struct.unpack("d", struct.pack("Q", rnd.getrandbits(64)))[0]
+        if math.isfinite(value):
+            values.append(value)
+    texts = results._numbers(np.array(values))
+    assert [float(t) for t in texts] == values
+    assert [math.copysign(1, float(t)) for t in texts] == [math.copysign(1, v) for v in values]
+    # Python's repr where that has no exponent (orjson writes some of those in another form)
+    assert all(t == repr(v) for t, v in zip(texts, values, strict=True) if "e" not in repr(v))
+    assert results._numbers([1_700_000_000_000, 0, -5]) == ["1700000000000", "0", "-5"]
+    assert results._numbers(np.array([], dtype=np.float64)) == []
+
+
+@pytest.mark.parametrize("bad", [math.nan, math.inf, -math.inf])
+def test_a_non_finite_chart_value_fails_the_store(bad):
+    bars = _bars(8, 1)
+    bars.close[3] = bad
+    with pytest.raises(ValueError, match="not finite"):
+        results.kline_wire(bars, _trades(8, 0, 0), 100)
+    with pytest.raises(ValueError, match="not finite"):
+        results.equity_wire(bars.time, np.array([1.0, bad, 2.0]), 10)
 
 
 def test_an_empty_curve_is_an_empty_list():
