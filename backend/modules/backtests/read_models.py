@@ -111,6 +111,9 @@ def money_json(value: float) -> str:
     return float.__repr__(float(d))
 
 
+_MONEY_WIRE = ("entry_price", "exit_price", "quantity", "pnl")  # the round trip's money a fill shows
+
+
 def fills_wire(backtest_id: str, trades: np.ndarray, symbol: str, limit: int | None = None) -> str:
     """Return the JSON text of ``schemas.fill_json`` of the first ``limit`` fills (all by default)
     of round trips ``trades`` (round trips 0, 1, ... of the backtest): the bytes the provider
@@ -121,7 +124,7 @@ def fills_wire(backtest_id: str, trades: np.ndarray, symbol: str, limit: int | N
     head = trades[:n]
     ids = fill_ids(backtest_id, 0, n)
     sym = json.dumps(symbol, ensure_ascii=False)
-    money_of = {name: [money_json(v) for v in head[name].tolist()] for name in MONEY_WIRE}
+    money_of = {name: [money_json(v) for v in head[name].tolist()] for name in _MONEY_WIRE}
     out: list[str] = []
     for i, (side, entry_time, exit_time) in enumerate(
         zip(head["side"].tolist(), head["entry_time"].tolist(), head["exit_time"].tolist(), strict=True)
@@ -137,9 +140,6 @@ def fills_wire(backtest_id: str, trades: np.ndarray, symbol: str, limit: int | N
             f'"quantity":{quantity},"pnl":{money_of["pnl"][i]},"timestamp":{exit_time}}}'
         )
     return "[" + ",".join(out[:limit]) + "]"
-
-
-MONEY_WIRE = ("entry_price", "exit_price", "quantity", "pnl")
 
 
 @dataclass(frozen=True)
