@@ -12,7 +12,7 @@ The split comes from the worker: it is started through this script (``worker`` s
 which wraps the job's steps in timers *before* Celery forks its pool (no production code changes):
 ``jobs.runtime._claim``, ``service._row_of_job``, ``results.load_bars``, the signals / ``engine.run`` /
 ``compute_metrics`` calls inside ``results.compute``, ``JobContext.progress`` (each a commit),
-``results.store`` (with the trades' write / ``kline_rows`` / ``equity_rows`` inside), ``ctx.complete``,
+``results.store`` (with the trades' write / ``kline_wire`` / ``equity_wire`` inside), ``ctx.complete``,
 and ``service._store`` (the transaction: its remainder is the flush + COMMIT). Work that runs on a
 thread beside other steps (the guardrails from the engine's result until the store needs them,
 the trades' COPY beside the kline and curve rows) is timed on its thread and, separately, as the
@@ -120,8 +120,10 @@ def instrument(timings_path: str) -> None:
                 setattr(module, name, _timed(key, getattr(module, name)))
     if hasattr(results, "beside"):  # the guardrails on their own thread: time the store's wait too
         results.beside = _timed_start("guardrails_wait", results.beside, start_counts=False)
-    results.kline_rows = _timed("kline_rows", results.kline_rows)
-    results.equity_rows = _timed("equity_rows", results.equity_rows)
+    # The chart as stored: rows (jsonb, before ADR 0012) or their wire JSON text (kline_wire, equity_wire).
+    for name, key in (("kline_wire", "kline_rows"), ("equity_wire", "equity_rows")):
+        name = name if hasattr(results, name) else key
+        setattr(results, name, _timed(key, getattr(results, name)))
     results.compute_metrics = _timed("metrics", results.compute_metrics)
     results.result_guardrails = _timed("guardrails", results.result_guardrails)
     engine.run = _timed("engine_run", engine.run)
@@ -377,9 +379,12 @@ SPLIT: tuple[tuple[str, Callable[[Run], float]], ...] = (
         "persistence: trades (DELETE on a retry; the COPY beside the kline + curve rows: start + wait)",
         lambda r: _w(r, "trade_rows") + _w(r, "trade_write") + _w(r, "sql_delete"),
     ),
-    ("persistence: kline + curve rows", lambda r: _w(r, "kline_rows") + _w(r, "equity_rows")),
     (
-        "persistence: the result row (one UPDATE: metrics, kline, curve JSONB, encoded + sent) + fingerprint",
+        "persistence: kline + curve (from the bars to JSON text)",
+        lambda r: _w(r, "kline_rows") + _w(r, "equity_rows"),
+    ),
+    (
+        "persistence: the result row (one UPDATE: metrics, kline, curve; encoded + sent) + fingerprint",
         lambda r: _w(r, "store") - _stored_parts(r),
     ),
     ("persistence: strategy's latest-backtest record", lambda r: _w(r, "record")),

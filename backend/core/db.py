@@ -13,7 +13,8 @@ from contextlib import contextmanager
 from typing import Any, TypeVar
 
 from flask import Flask
-from sqlalchemy import BigInteger, Dialect, Engine, Numeric, event
+from sqlalchemy import BigInteger, ColumnElement, Dialect, Engine, Numeric, Text, TypeDecorator, cast, event
+from sqlalchemy.dialects.postgresql import JSON
 from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.orm import Mapped, Session, mapped_column
 from sqlalchemy.pool import ConnectionPoolEntry, PoolResetState
@@ -29,6 +30,31 @@ _ID_RE = re.compile(r"[0-9A-Fa-f-]{1,36}")
 
 # NUMERIC(28, 10): 18 integer digits and 10 decimals covers prices, crypto quantities and fees.
 Money = Numeric(28, 10, asdecimal=True)
+
+
+class JSONText(TypeDecorator[str]):
+    """A PostgreSQL ``json`` column read and written as its text: already encoded JSON.
+
+    Postgres keeps a ``json`` value's text as it was written (``jsonb`` re-renders it), so what a
+    writer encoded once is read back as the same string and can go into a response as it is
+    (``core.jsonprovider.RawJSON``): the driver never parses it (it is selected as ``::text``)
+    and Python never encodes it (the bound string is sent as it is; Postgres checks it is JSON).
+    """
+
+    impl = JSON
+    cache_ok = True
+
+    def bind_processor(self, dialect: Dialect) -> None:
+        """Send the string as it is (the JSON type would encode it as a JSON string)."""
+        return None
+
+    def result_processor(self, dialect: Dialect, coltype: object) -> None:
+        """Return the text as it is (selected as ``::text``, see ``column_expression``)."""
+        return None
+
+    def column_expression(self, colexpr: ColumnElement[Any]) -> ColumnElement[Any]:
+        """Select the value as ``text``: psycopg2 would parse a ``json`` column into Python objects."""
+        return cast(colexpr, Text)
 
 
 # A pooled connection idle longer than this is pinged before use (it may have died meanwhile);

@@ -28,6 +28,7 @@ from backend.core.redis import cached_call, rkey
 from backend.modules.backtests import trade_store
 from backend.modules.backtests.errors import BacktestNotFound, NotCompleted
 from backend.modules.backtests.models import Backtest
+from backend.modules.backtests.read_models import equity_of
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
@@ -147,8 +148,9 @@ def _headline(metrics: dict[str, Any]) -> str:
 
 def draw_backtest(row: Backtest, fills: Any, *, fmt: str, width: int, height: int) -> bytes:
     """Draw a result's equity curve with its fills and the drawdown below; return PNG or SVG bytes."""
-    curve = np.array(row.equity_curve or [], dtype=np.float64).reshape(-1, 2)
-    time, value = curve[:, 0].astype(np.int64), curve[:, 1]
+    points = equity_of(row.equity_curve)
+    time = np.array([p.time for p in points], dtype=np.int64)
+    value = np.array([p.value for p in points], dtype=np.float64)
     when = time.astype("datetime64[ms]")
     fig = _figure(width, height)
     ax_eq, ax_dd = fig.subplots(2, 1, sharex=True, gridspec_kw={"height_ratios": (3, 1)})

@@ -4,8 +4,8 @@
 A row records everything needed to reproduce the run: strategy version, kind and parameters,
 symbol, interval, data range ``[start_ms, end_ms)``, provider, broker settings and engine version.
 The stored result is the metrics (JSONB, percents as numbers), the overfitting guardrails and an
-optional walk-forward analysis (JSONB), a bounded equity curve and kline (see service.py for the
-bounds) and the round trips (`backtest_trade_columns`).
+optional walk-forward analysis (JSONB), a bounded equity curve and kline (see results.py for the
+bounds; ``json`` text in their wire form, ADR 0012) and the round trips (`backtest_trade_columns`).
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from sqlalchemy import BigInteger, Boolean, CheckConstraint, ForeignKey, Index, 
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from backend.core.db import Money, TimestampMixin, new_id
+from backend.core.db import JSONText, Money, TimestampMixin, new_id
 from backend.core.jobs import Job
 from backend.extensions import Model
 
@@ -63,8 +63,11 @@ class Backtest(TimestampMixin, Model):
     bars_count: Mapped[int | None] = mapped_column(Integer)
     final_equity: Mapped[Decimal | None] = mapped_column(Money)
     metrics: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
-    equity_curve: Mapped[list[Any] | None] = mapped_column(JSONB)  # [[time_ms, value], ...]
-    kline: Mapped[list[Any] | None] = mapped_column(JSONB)  # [[t, o, h, l, c, v, signal|None], ...]
+    # The chart of the result as the API sends it (JSON text, written once by results.store):
+    # [{"time": ms, "value": v}, ...] and
+    # [{"time", "open", "high", "low", "close", "volume"[, "signal"]}, ...].
+    equity_curve: Mapped[str | None] = mapped_column(JSONText)
+    kline: Mapped[str | None] = mapped_column(JSONText)
     finished_at: Mapped[int | None] = mapped_column(BigInteger)  # when the result was stored
     guardrails: Mapped[dict[str, Any] | None] = mapped_column(JSONB)  # PSR, bootstrap, in/out gap
     walk_forward: Mapped[dict[str, Any] | None] = mapped_column(JSONB)  # when the run asked for one

@@ -4,20 +4,27 @@ names come from ``schemas.py``).
 The contract's Trade is a *fill*: each stored round trip yields an entry fill (``buy`` for a long,
 ``sell`` for a short; no pnl) and an exit fill (the opposite side, carrying the round trip's pnl).
 Kline ``signal`` marks the bars where fills happened (buy/sell), i.e. bar t+1 for a signal at t.
+A result's kline and equity curve are stored as the API sends them (``models.JSONText``) and go
+into a view as they were read (``RawJSON``): the response carries them without parsing them.
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
 import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass, fields
 from decimal import Decimal
 from typing import Any
 
+import numpy as np
+
+from backend.core.jsonprovider import RawJSON
 from backend.core.schemas import camelize
 from backend.modules.backtests.fingerprint import Fingerprint, fingerprint_of
 from backend.modules.backtests.models import Backtest
-from backend.modules.backtests.trade_store import StoredTrade
+from backend.modules.backtests.trade_store import StoredTrade, money, trade_id
 
 _FILL_NS = uuid.UUID("6f1f4d2e-8a55-4c7e-9a34-6c0f1c2b7d10")
 
@@ -67,6 +74,74 @@ def fills_of(trades: Iterable[StoredTrade], symbol: str) -> list[Fill]:
     return out
 
 
+def fill_ids(backtest_id: str, first: int, n: int) -> list[str]:
+    """Return the fill ids of round trips ``first .. first + n - 1``: entry, exit, entry, ...
+
+    The ids ``fills_of`` gives (``uuid5(_FILL_NS, "<trade id>:entry|exit")``), hashed the way
+    ``uuid.uuid5`` does (SHA-1 of the namespace and the name, version and variant bits set) but
+    formatted all at once instead of through one UUID object each.
+    """
+    if n <= 0:
+        return []
+    prefix = _FILL_NS.bytes
+    names = (
+        f"{trade_id(backtest_id, seq)}:{end}" for seq in range(first, first + n) for end in ("entry", "exit")
+    )
+    digests = b"".join(
+        [hashlib.sha1(prefix + name.encode(), usedforsecurity=False).digest()[:16] for name in names]
+    )
+    raw = np.frombuffer(digests, dtype=np.uint8).reshape(-1, 16).copy()
+    raw[:, 6] = (raw[:, 6] & 0x0F) | 0x50  # version 5
+    raw[:, 8] = (raw[:, 8] & 0x3F) | 0x80  # RFC 4122 variant
+    h = raw.tobytes().hex()
+    return [
+        f"{h[i : i + 8]}-{h[i + 8 : i + 12]}-{h[i + 12 : i + 16]}-{h[i + 16 : i + 20]}-{h[i + 20 : i + 32]}"
+        for i in range(0, len(h), 32)
+    ]
+
+
+def money_json(value: float) -> str:
+    """Return an engine float as the wire writes a stored money value: ``trade_store.money``'s
+    Decimal as the JSON provider encodes it (an integer if whole and below 2**53, else the float)."""
+    d = money(value)
+    if not d.is_finite():
+        raise TypeError("non-finite Decimal cannot be encoded")
+    if d == d.to_integral_value() and abs(d) < 2**53:
+        return str(int(d))
+    return float.__repr__(float(d))
+
+
+_MONEY_WIRE = ("entry_price", "exit_price", "quantity", "pnl")  # the round trip's money a fill shows
+
+
+def fills_wire(backtest_id: str, trades: np.ndarray, symbol: str, limit: int | None = None) -> str:
+    """Return the JSON text of ``schemas.fill_json`` of the first ``limit`` fills (all by default)
+    of round trips ``trades`` (round trips 0, 1, ... of the backtest): the bytes the provider
+    writes for ``fills_of``' fills, without a Fill, a dict or a Decimal per value on the way."""
+    n = len(trades) if limit is None else min(len(trades), -(-limit // 2))
+    if n == 0 or limit == 0:
+        return "[]"
+    head = trades[:n]
+    ids = fill_ids(backtest_id, 0, n)
+    sym = json.dumps(symbol, ensure_ascii=False)
+    money_of = {name: [money_json(v) for v in head[name].tolist()] for name in _MONEY_WIRE}
+    out: list[str] = []
+    for i, (side, entry_time, exit_time) in enumerate(
+        zip(head["side"].tolist(), head["entry_time"].tolist(), head["exit_time"].tolist(), strict=True)
+    ):
+        opening, closing = ('"buy"', '"sell"') if side > 0 else ('"sell"', '"buy"')
+        quantity = money_of["quantity"][i]
+        out.append(
+            f'{{"id":"{ids[2 * i]}","symbol":{sym},"side":{opening},"price":{money_of["entry_price"][i]},'
+            f'"quantity":{quantity},"pnl":null,"timestamp":{entry_time}}}'
+        )
+        out.append(
+            f'{{"id":"{ids[2 * i + 1]}","symbol":{sym},"side":{closing},"price":{money_of["exit_price"][i]},'
+            f'"quantity":{quantity},"pnl":{money_of["pnl"][i]},"timestamp":{exit_time}}}'
+        )
+    return "[" + ",".join(out[:limit]) + "]"
+
+
 @dataclass(frozen=True)
 class KlineBar:
     """A candle of the result's chart; ``signal`` (buy|sell) marks a fill on that bar."""
@@ -80,9 +155,12 @@ class KlineBar:
     signal: str | None
 
 
-def kline_of(rows: list[list[Any]] | None) -> list[KlineBar]:
-    """Return stored ``[t, o, h, l, c, v, signal]`` rows as candles."""
-    return [KlineBar(*row) for row in rows or []]
+def kline_of(text: str | None) -> list[KlineBar]:
+    """Return a stored kline (``[{"time", "open", ..., "signal"?}, ...]``) as candles."""
+    return [
+        KlineBar(b["time"], b["open"], b["high"], b["low"], b["close"], b["volume"], b.get("signal"))
+        for b in json.loads(text or "[]")
+    ]
 
 
 @dataclass(frozen=True)
@@ -93,9 +171,12 @@ class EquityPoint:
     value: float
 
 
-def equity_of(rows: list[list[Any]] | None) -> list[EquityPoint]:
-    """Return stored ``[t, value]`` rows as points."""
-    return [EquityPoint(t, v) for t, v in rows or []]
+def equity_of(text: str | None) -> list[EquityPoint]:
+    """Return a stored equity curve (``[{"time", "value"}, ...]``) as points."""
+    return [EquityPoint(p["time"], p["value"]) for p in json.loads(text or "[]")]
+
+
+_NO_ROWS = RawJSON("[]")
 
 
 @dataclass(frozen=True)
@@ -133,10 +214,10 @@ class BacktestView:
     error: dict[str, str | None] | None
     summary: Summary | None
     metrics: dict[str, Any] | None
-    kline: list[KlineBar]
-    trades: list[Fill]
+    kline: RawJSON  # the stored candles as sent (``schemas.kline_json`` of each); [] without the result
+    trades: RawJSON  # the first fills as sent (``schemas.fill_json`` of each, ``fills_wire``)
     trades_total: int | None  # fills of the whole result (``trades`` may hold only the first ones)
-    equity: list[EquityPoint]
+    equity: RawJSON  # the stored curve as sent (``schemas.equity_json`` of each point)
     guardrails: dict[str, Any] | None = None  # detail/latest views: stored with the result
     walk_forward: dict[str, Any] | None = None
     fingerprint: Fingerprint | None = None  # what the stored result was computed from
@@ -144,19 +225,22 @@ class BacktestView:
 
 def backtest_view(
     row: Backtest,
-    trades: Iterable[StoredTrade] | None = None,
+    trades: np.ndarray | None = None,
     *,
     trades_total: int | None = None,
     trades_max: int | None = None,
 ) -> BacktestView:
     """Return the view of a row; with its ``trades`` the result (kline, fills, equity) is included.
 
-    ``trades`` are round trips in order; at most ``trades_max`` of their fills are kept, and
-    ``trades_total`` is the number of fills of the whole result (default: those given).
+    ``trades`` are the first round trips (records, from the first on); at most ``trades_max`` of
+    their fills are kept, and ``trades_total`` is the number of fills of the whole result
+    (default: those kept).
     """
     job = row.job
     full = trades is not None
-    fills = fills_of(trades, row.symbol)[:trades_max] if trades is not None else []
+    fills = _NO_ROWS
+    if trades is not None:
+        fills = RawJSON(fills_wire(row.id, trades, row.symbol, trades_max))
     return BacktestView(
         id=row.id,
         owner_id=row.owner_id,
@@ -184,14 +268,21 @@ def backtest_view(
         error={"reason": job.error_reason, "message": job.error} if job.error_reason else None,
         summary=summary_of(row.metrics),
         metrics=row.metrics,
-        kline=kline_of(row.kline) if full else [],
+        kline=RawJSON(row.kline) if full and row.kline is not None else _NO_ROWS,
         trades=fills,
-        trades_total=(trades_total if trades_total is not None else len(fills)) if full else None,
-        equity=equity_of(row.equity_curve) if full else [],
+        trades_total=(trades_total if trades_total is not None else _kept(trades, trades_max))
+        if full
+        else None,
+        equity=RawJSON(row.equity_curve) if full and row.equity_curve is not None else _NO_ROWS,
         guardrails=row.guardrails if full else None,
         walk_forward=row.walk_forward if full else None,
         fingerprint=fingerprint_of(row),
     )
+
+
+def _kept(trades: np.ndarray | None, limit: int | None) -> int:
+    n = 0 if trades is None else 2 * len(trades)
+    return n if limit is None else min(n, limit)
 
 
 @dataclass(frozen=True)

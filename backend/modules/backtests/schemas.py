@@ -9,6 +9,7 @@ from typing import Any
 import marshmallow as ma
 from marshmallow import EXCLUDE, validate
 
+from backend.core.jsonprovider import RawJSON
 from backend.core.schemas import BaseSchema, CamelSchema, Id, Money, Rounded, Symbol, TimestampMs
 from backend.domain.backtest.walkforward import OBJECTIVES
 from backend.domain.marketdata.intervals import INTERVALS
@@ -216,7 +217,9 @@ class RowList(ma.fields.List):
     """``List(Nested(schema))`` on the wire and in the docs, dumped by a plain function per item.
 
     A result carries up to BACKTEST_KLINE_MAX candles and BACKTEST_CURVE_MAX points; marshmallow's
-    per-object machinery costs tens of ms for them, a comprehension a few.
+    per-object machinery costs tens of ms for them, a comprehension a few. A `RawJSON` value is
+    that list already encoded (a stored result's kline and curve, rendered by ``results.kline_wire``
+    and ``results.equity_wire``): it goes out as it is (the JSON provider writes its text).
     """
 
     def __init__(
@@ -225,11 +228,13 @@ class RowList(ma.fields.List):
         super().__init__(ma.fields.Nested(schema), **kwargs)
         self._dump_one = dump_one
 
-    def _serialize(
+    def _serialize(  # type: ignore[override]  # a RawJSON stands for the list, already encoded
         self, value: Any, attr: str | None, obj: Any, **kwargs: Any
-    ) -> list[dict[str, Any]] | None:
+    ) -> list[dict[str, Any]] | RawJSON | None:
         if value is None:
             return None
+        if isinstance(value, RawJSON):
+            return value
         return [self._dump_one(item) for item in value]
 
 

@@ -293,9 +293,7 @@ def _full_view(row: Backtest) -> BacktestView:
     cap = int(current_app.config["BACKTEST_POLL_TRADES_MAX"])
     wanted = -(-cap // 2)
     trades, trips = trade_store.read(row.id, 0, wanted)
-    return backtest_view(
-        row, trade_store.stored_trades(row.id, trades), trades_total=2 * trips, trades_max=cap
-    )
+    return backtest_view(row, trades, trades_total=2 * trips, trades_max=cap)
 
 
 def get_backtest(*, actor_id: str, backtest_id: str) -> BacktestView:

@@ -193,7 +193,7 @@ def test_a_failure_beside_the_trades_copy_waits_for_it_and_rolls_back(
     def broken(*_args):
         raise RuntimeError("kline failed")
 
-    monkeypatch.setattr(results, "kline_rows", broken)
+    monkeypatch.setattr(results, "kline_wire", broken)
     monkeypatch.setattr(results, "BESIDE_MIN_BARS", 0)  # the COPY on its thread, as for a long run
     savepoint = db.session.begin_nested()
     with pytest.raises(RuntimeError, match="kline failed"):
