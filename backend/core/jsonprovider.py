@@ -45,12 +45,24 @@ _RAW_MARK = f"@@qyq-raw-{secrets.token_hex(16)}@@"
 _RAW_QUOTED = json.dumps(_RAW_MARK)
 
 
+def decimal_number(o: decimal.Decimal) -> int | float:
+    """Return the JSON number a Decimal is written as: an int when whole and below 2**53, else
+    the float (the contract's money rule). Non-finite values are refused (TypeError)."""
+    if not o.is_finite():
+        raise TypeError("non-finite Decimal cannot be encoded")
+    # float(Decimal("0.3")) prints as 0.3: the shortest repr round-trips the Decimal's digits.
+    return int(o) if o == o.to_integral_value() and abs(o) < 2**53 else float(o)
+
+
+def decimal_json(o: decimal.Decimal) -> str:
+    """Return the JSON text this provider writes for ``o`` (`decimal_number`, then json's repr)."""
+    number = decimal_number(o)
+    return str(number) if type(number) is int else float.__repr__(number)
+
+
 def _default(o: Any) -> Any:
     if isinstance(o, decimal.Decimal):
-        if not o.is_finite():
-            raise TypeError("non-finite Decimal cannot be encoded")
-        # float(Decimal("0.3")) prints as 0.3: the shortest repr round-trips the Decimal's digits.
-        return int(o) if o == o.to_integral_value() and abs(o) < 2**53 else float(o)
+        return decimal_number(o)
     return DefaultJSONProvider.default(o)
 
 

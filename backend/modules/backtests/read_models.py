@@ -20,7 +20,7 @@ from typing import Any
 
 import numpy as np
 
-from backend.core.jsonprovider import RawJSON
+from backend.core.jsonprovider import RawJSON, decimal_json
 from backend.core.schemas import camelize
 from backend.modules.backtests.fingerprint import Fingerprint, fingerprint_of
 from backend.modules.backtests.models import Backtest
@@ -102,13 +102,8 @@ def fill_ids(backtest_id: str, first: int, n: int) -> list[str]:
 
 def money_json(value: float) -> str:
     """Return an engine float as the wire writes a stored money value: ``trade_store.money``'s
-    Decimal as the JSON provider encodes it (an integer if whole and below 2**53, else the float)."""
-    d = money(value)
-    if not d.is_finite():
-        raise TypeError("non-finite Decimal cannot be encoded")
-    if d == d.to_integral_value() and abs(d) < 2**53:
-        return str(int(d))
-    return float.__repr__(float(d))
+    Decimal as the JSON provider encodes it (`jsonprovider.decimal_json`)."""
+    return decimal_json(money(value))
 
 
 _MONEY_WIRE = ("entry_price", "exit_price", "quantity", "pnl")  # the round trip's money a fill shows
