@@ -63,6 +63,10 @@ from scripts.perfdoc import update_section  # noqa: E402
 ANONYMOUS = ("/api/strategies/recent", "/api/backtests/latest", "/api/bots/recent", "/api/forum/hot")
 AUTHENTICATED = ("/api/users/me", "/api/strategies", "/api/backtests", "/api/bots")
 BARE_PATH = "/api/bare"
+# A bare endpoint sending a pre-encoded body of ``?bytes=N`` bytes: the ceiling for a large body
+# (`backtests/latest` carries the contract's kline, curve and first fills: ~160 KB).
+BARE_LARGE_PATH = "/api/bare-large"
+LARGE_ENDPOINTS = ("/api/backtests/latest",)
 DEFAULT_SWEEP = "gthread:2x4,gthread:1x8,gthread:4x2,gthread:4x4,sync:4,sync:5"
 SWEEP_ENDPOINTS = ("/api/strategies/recent", "/api/forum/hot", "/api/users/me")
 
@@ -72,7 +76,7 @@ SWEEP_ENDPOINTS = ("/api/strategies/recent", "/api/forum/hot", "/api/users/me")
 
 def bare_app() -> Any:
     """Return a bare Flask app: one JSON endpoint in the project's success envelope (the ceiling)."""
-    from flask import Flask, jsonify
+    from flask import Flask, Response, jsonify, request
 
     app = Flask("bare")
     payload = [{"id": str(uuid.UUID(int=i)), "name": f"item {i}", "value": i * 1.5} for i in range(3)]
@@ -80,6 +84,18 @@ def bare_app() -> Any:
     @app.get(BARE_PATH)
     def bare() -> Any:
         return jsonify({"code": 0, "message": "ok", "data": payload, "request_id": uuid.uuid4().hex})
+
+    bodies: dict[int, bytes] = {}
+
+    @app.get(BARE_LARGE_PATH)
+    def bare_large() -> Any:
+        size = min(max(int(request.args.get("bytes", "0")), 0), 16 << 20)
+        body = bodies.get(size)
+        if body is None:  # the envelope around one string, padded to exactly ``size`` bytes
+            head = b'{"code":0,"message":"ok","data":"'
+            tail = b'","request_id":"' + uuid.uuid4().hex.encode() + b'"}\n'
+            body = bodies[size] = head + b"x" * max(size - len(head) - len(tail), 0) + tail
+        return Response(body, mimetype="application/json")
 
     return app
 
@@ -389,12 +405,13 @@ def measure(
     *,
     rounds: int,
     load: dict[str, Any],
+    bare_path: Callable[[str], str] = lambda _path: BARE_PATH,
 ) -> list[Measured]:
-    """Measure every endpoint right after the bare endpoint, ``rounds`` times, in order."""
+    """Measure every endpoint right after the bare endpoint (``bare_path(path)``), ``rounds`` times."""
     out = [Measured(path, auth) for path, auth in endpoints]
     for r in range(rounds):
         for m in out:
-            b, b_cpu = _load(bare, _target(BARE_PATH, None), load)
+            b, b_cpu = _load(bare, _target(bare_path(m.path), None), load)
             p, p_cpu = _load(project, _target(m.path, token if m.auth else None), load)
             m.pairs.append(Pair(b, p, b_cpu, p_cpu))
             print(
@@ -539,10 +556,12 @@ def run_project(
     rounds: int,
     load: dict[str, Any],
     wrk_rounds: int = 0,
-) -> tuple[list[Measured], list[tuple[str, list[tuple[WrkResult, WrkResult]]]]]:
+) -> tuple[list[Measured], list[tuple[str, list[tuple[WrkResult, WrkResult]]]], list[Measured]]:
     """Start the project under ``config``, log in, and measure ``endpoints`` paired with ``bare``.
 
-    With ``wrk_rounds`` the same pairs are then loaded by wrk too (the second list).
+    With ``wrk_rounds`` the same pairs are then loaded by wrk too (the second list). The endpoints
+    in ``LARGE_ENDPOINTS`` are also paired with the bare endpoint sending a body of their size (the
+    third list).
     """
     with Gunicorn("backend.wsgi:app", config, stack.env, "/api/health") as project:
         token = login(project.url)
@@ -554,7 +573,21 @@ def run_project(
         by_wrk = (
             measure_wrk(bare, project, endpoints, token, rounds=wrk_rounds, load=load) if wrk_rounds else []
         )
-        return measured, by_wrk
+        large = [(path, auth) for path, auth in endpoints if path in LARGE_ENDPOINTS]
+        sizes = {
+            path: http_json("GET", project.url + path, token=token if auth else None)[2]
+            for path, auth in large
+        }
+        same_size = measure(
+            bare,
+            project,
+            large,
+            token,
+            rounds=rounds,
+            load=load,
+            bare_path=lambda path: f"{BARE_LARGE_PATH}?bytes={sizes[path]}",
+        )
+        return measured, by_wrk, same_size
 
 
 def run_sweep(
@@ -571,7 +604,7 @@ def run_sweep(
     for r in range(rounds):
         for c in configs:
             print(f"sweep round {r + 1}: {c.label}", flush=True)
-            got, _ = run_project(stack, c, bare, endpoints, rounds=1, load=load)
+            got, _, _ = run_project(stack, c, bare, endpoints, rounds=1, load=load)
             for into, new in zip(merged[c], got, strict=True):
                 into.pairs += new.pairs
     return list(merged.items())
@@ -828,6 +861,7 @@ def report(
     bare_ms: float | None,
     profiled: list[Profiled],
     by_wrk: list[tuple[str, list[tuple[WrkResult, WrkResult]]]] | None = None,
+    same_size: list[Measured] | None = None,
 ) -> str:
     """Return the markdown of the `api` section."""
     lines = [
@@ -853,6 +887,20 @@ def report(
     ]
     if by_wrk:
         lines += ["", *_wrk_table(by_wrk, load)]
+    if same_size:
+        lines += [
+            "",
+            "### A large body against a bare endpoint sending as many bytes",
+            "",
+            "The endpoints above are paired with a bare body of about 200 bytes. These carry much more "
+            "(`backtests/latest`: the contract's kline, equity curve and first fills, ~160 KB), so they "
+            "are also paired, the same way and in the same run, with a bare Flask endpoint sending a "
+            "pre-encoded envelope of exactly their size (`bare req/s` below): the ceiling for sending "
+            "that body. The target is still the ratio in the table above; this says how much of the gap "
+            "is the body's size.",
+            "",
+            *_endpoint_table(same_size),
+        ]
     if sweep:
         rows, best = _sweep_table(sweep, config.label)
         rounds_swept = len(sweep[0][1][0].pairs)
@@ -927,7 +975,7 @@ def main(argv: list[str] | None = None) -> int:
             wrk_rounds = args.wrk_rounds if shutil.which("wrk") else 0
             if args.wrk_rounds and not wrk_rounds:
                 print("wrk is not installed (apt-get install wrk): no cross-check", flush=True)
-            results, by_wrk = run_project(
+            results, by_wrk, same_size = run_project(
                 stack, config, bare, endpoints, rounds=args.rounds, load=load, wrk_rounds=wrk_rounds
             )
             configs = [ServerConfig.parse(text) for text in filter(None, args.sweep.split(","))]
@@ -939,7 +987,7 @@ def main(argv: list[str] | None = None) -> int:
             bare_ms, profiled = profile_endpoints(stack, endpoints, args.profile_requests)
     text = report(
         when=when, config=config, load=load, rounds=args.rounds, results=results, sweep=sweep,
-        bare_ms=bare_ms, profiled=profiled, by_wrk=by_wrk,
+        bare_ms=bare_ms, profiled=profiled, by_wrk=by_wrk, same_size=same_size,
     )  # fmt: skip
     print()
     print(text)

@@ -34,3 +34,18 @@ def test_parse_wrk_reads_rate_percentiles_units_and_errors():
 def test_parse_wrk_of_a_clean_run_has_no_errors():
     clean = "\n".join(line for line in WRK_OUT.splitlines() if "errors" not in line and "Non-2xx" not in line)
     assert parse_wrk(clean)[3:5] == (0, 0)
+
+
+def test_the_bare_large_body_is_an_envelope_of_exactly_the_asked_size():
+    import json
+
+    from scripts.bench_api import BARE_LARGE_PATH, bare_app
+
+    client = bare_app().test_client()
+    for size in (200, 162_491, 1_000_003):
+        resp = client.get(f"{BARE_LARGE_PATH}?bytes={size}")
+        body = resp.get_data()
+        assert resp.status_code == 200 and resp.mimetype == "application/json"
+        assert len(body) == size
+        assert set(json.loads(body)) == {"code", "message", "data", "request_id"}
+    assert client.get(f"{BARE_LARGE_PATH}?bytes={1 << 30}").content_length == 16 << 20  # bounded
