@@ -17,6 +17,13 @@ request that computed it (field ``?<query>``): the same string always parses to 
 arguments, and only strings that validated are stored, so a hit needs no parsing and anything
 else (invalid arguments included: the same 422 as before) takes the normal path.
 
+A process keeps a copy of the entries it served (`_COPIES`, at most ``COPIES_MAX_BYTES``): every
+stored value starts with its fill's random version (``VERSION_CHARS`` hex characters), and
+`early` sends the version it holds; when Redis still has that version under the field, the reply
+is the version alone and the copy is served. Redis decides on every request, so a drop, an
+expiry or a newer fill is seen exactly as without the copy; what the copy saves is moving a large
+entry (`backtests/latest`: ~160 KB) from Redis into the process each time.
+
 Bounded: every Redis call goes through `cached_call` (``REDIS_TIMEOUT_MS``, then the view runs
 directly for ``REDIS_BACKOFF_S``). Entries expire after ``SHOWCASE_CACHE_TTL_S``, which bounds the
 time-dependent fields (hot ranking's age decay, a bot's runtime) and the one case in which a drop
@@ -29,6 +36,8 @@ from __future__ import annotations
 import functools
 import json
 import logging
+import secrets
+import threading
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any, TypeVar, cast
 
@@ -66,12 +75,61 @@ if ttl < 0 or ttl > tonumber(ARGV[2]) then redis.call('EXPIRE', KEYS[1], ARGV[2]
 return 1
 """
 
-# The entry at field ARGV[1] of KEYS[1], else {false, the generation KEYS[2]}.
+# The entry at field ARGV[1] of KEYS[1] (only its version when that is ARGV[2], the version the
+# caller holds), else {false, the generation KEYS[2]}.
 _EARLY = """
 local v = redis.call('HGET', KEYS[1], ARGV[1])
-if v then return {v} end
+if v then
+  if ARGV[2] ~= '' and string.sub(v, 1, #ARGV[2]) == ARGV[2] then return {ARGV[2]} end
+  return {v}
+end
 return {false, redis.call('GET', KEYS[2]) or ''}
 """
+
+VERSION_CHARS = 16  # a fill's version (hex), the first characters of every value it stores
+COPIES_MAX_BYTES = 8 << 20  # entries a process keeps copies of; over it, it starts over
+
+
+class _Copies:
+    """The entries this process served, by (hash key, field): (version, data). Thread-safe."""
+
+    def __init__(self, max_bytes: int) -> None:
+        self._lock = threading.Lock()
+        self._items: dict[tuple[str, str], tuple[bytes, bytes]] = {}
+        self._bytes = 0
+        self.max_bytes = max_bytes
+
+    def get(self, key: str, field: str) -> tuple[bytes, bytes] | None:
+        return self._items.get((key, field))
+
+    def put(self, key: str, field: str, version: bytes, data: bytes) -> None:
+        with self._lock:
+            old = self._items.pop((key, field), None)
+            self._bytes -= len(old[1]) if old else 0
+            if len(data) > self.max_bytes:
+                return
+            if self._bytes + len(data) > self.max_bytes:
+                self._items.clear()
+                self._bytes = 0
+            self._items[(key, field)] = (version, data)
+            self._bytes += len(data)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._items.clear()
+            self._bytes = 0
+
+
+_COPIES = _Copies(COPIES_MAX_BYTES)
+
+
+def _versioned(data: str) -> str:
+    """Return ``data`` as a fill stores it: a new random version, then the JSON."""
+    return secrets.token_hex(VERSION_CHARS // 2) + data
+
+
+def _unversioned(value: bytes) -> bytes:
+    return value[VERSION_CHARS:]
 
 
 def _key(name: str) -> str:
@@ -131,9 +189,16 @@ def early(view: F) -> F:
             return view(*args, **kwargs)
         field = _RAW + raw.decode("latin-1")
         keys = (_key(name), _gen_key(name))
-        reply = cached_call(lambda r: lane(r).script(_EARLY, keys, (field,), raw=True), None)
+        held = _COPIES.get(keys[0], field)
+        argv = (field, held[0] if held else b"")
+        reply = cached_call(lambda r: lane(r).script(_EARLY, keys, argv, raw=True), None)
         if reply and reply[0] is not None:
-            return success_response_json(reply[0])
+            value = reply[0]
+            if held is not None and value == held[0]:  # Redis holds the version this copy is of
+                return success_response_json(held[1])
+            data = _unversioned(value)
+            _COPIES.put(keys[0], field, value[:VERSION_CHARS], data)
+            return success_response_json(data)
         if reply and len(reply) > 1:  # the generation, read before the view reads the database
             setattr(g, _EARLY_STASH, (_request_id(), name, field, reply[1].decode()))
         return view(*args, **kwargs)
@@ -152,22 +217,24 @@ def _respond(name: str, variant: str, ttl: int, build: Callable[[], Any]) -> Res
     raw_field, early_gen = None, None
     if stash is not None and stash[0] == _request_id() and stash[1] == name:
         raw_field, early_gen = stash[2], stash[3]
-    data: str | bytes | None = cached_call(
+    stored: bytes | None = cached_call(
         lambda r: cast("bytes | None", lane(r).execute("HGET", key, variant, raw=True)), None
     )
-    if data is None:
+    if stored is None:
         # The generation before the view reads the database (`early` read it even sooner).
         gen = early_gen
         if gen is None:
             got = cached_call(lambda r: lane(r).execute("GET", gen_key) or "", None)
             gen = None if got is None else str(got)
         data = current_app.json.dumps(build(), separators=(",", ":"))
-        pairs: list[str | bytes] = [variant, data, *((raw_field, data) if raw_field else ())]
+        value = _versioned(data)
+        pairs: list[str | bytes] = [variant, value, *((raw_field, value) if raw_field else ())]
         if gen is not None:
             _fill(key, gen_key, gen, ttl, pairs)
-    elif raw_field and early_gen is not None:  # read after that generation: refused if a drop came between
-        _fill(key, gen_key, early_gen, ttl, [raw_field, data])
-    return success_response_json(data)
+        return success_response_json(data)
+    if raw_field and early_gen is not None:  # read after that generation: refused if a drop came between
+        _fill(key, gen_key, early_gen, ttl, [raw_field, stored])
+    return success_response_json(_unversioned(stored))
 
 
 def _fill(key: str, gen_key: str, gen: str, ttl: int, pairs: list[str | bytes]) -> None:
@@ -199,6 +266,7 @@ def _queue_drop(pipe: Any, names: Iterable[str]) -> None:
 def drop_all() -> None:
     """Drop every showcase (tests between rolled-back transactions; after restoring a database)."""
     drop(_READS)
+    _COPIES.clear()  # not needed for correctness (Redis decides), keeps tests independent
 
 
 def showcases_reading(tables: set[str]) -> list[str]:

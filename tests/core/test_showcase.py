@@ -274,3 +274,60 @@ def test_raw_entries_are_bounded(app, client, showcase_data):
         ok(client.get(f"/api/forum/hot?limit={'0' * n}5"))
     with app.app_context():
         assert get_redis().hlen(key) <= showcase.MAX_RAW_FIELDS + 1
+
+
+def _early_replies(monkeypatch) -> list:
+    """Record the replies of the early lookup's script (what crossed from Redis into the process)."""
+    from backend.core.redis import Lane
+
+    replies: list = []
+    real = Lane.script
+
+    def spy(self, source, keys, args, *, raw=False):
+        reply = real(self, source, keys, args, raw=raw)
+        if source == showcase._EARLY:
+            replies.append(reply)
+        return reply
+
+    monkeypatch.setattr(Lane, "script", spy)
+    return replies
+
+
+def test_a_copy_held_by_the_process_is_served_while_redis_holds_its_version(
+    app, client, showcase_data, monkeypatch
+):
+    path = "/api/backtests/latest"
+    client.get(path)  # computed and stored (the raw field too)
+    replies = _early_replies(monkeypatch)
+    first = client.get(path)  # the entry crosses once: the process keeps a copy
+    again = client.get(path)  # only the version crosses
+    assert len(replies[0][0]) > 10_000 and len(replies[1][0]) == showcase.VERSION_CHARS
+    assert again.get_json()["data"] == first.get_json()["data"] == _uncached(app, client, path)["data"]
+
+
+def test_a_copy_is_not_served_once_redis_holds_another_version_or_nothing(
+    app, client, showcase_data, monkeypatch, user, make_post
+):
+    path = "/api/forum/hot"
+    client.get(path)
+    client.get(path)  # the copy is made
+    key, field = showcase._key("forum.hot"), "?"
+    with app.app_context():
+        get_redis().hset(key, field, "f" * showcase.VERSION_CHARS + '["replaced"]')  # a newer fill
+    assert ok(client.get(path)) == ["replaced"]
+    make_post(user, title="newer")  # a write drops the hash: the copy must not answer
+    titles = [p["title"] for p in ok(client.get(path))]
+    assert "newer" in titles
+
+
+def test_the_copies_are_bounded():
+    copies = showcase._Copies(max_bytes=100)
+    copies.put("k", "a", b"v1", b"x" * 60)
+    copies.put("k", "b", b"v2", b"y" * 30)
+    assert copies.get("k", "a") == (b"v1", b"x" * 60) and copies.get("k", "b") == (b"v2", b"y" * 30)
+    copies.put("k", "c", b"v3", b"z" * 40)  # over the budget: starts over
+    assert copies.get("k", "a") is None and copies.get("k", "c") == (b"v3", b"z" * 40)
+    copies.put("k", "d", b"v4", b"w" * 101)  # larger than the budget: never kept
+    assert copies.get("k", "d") is None
+    copies.put("k", "c", b"v5", b"q" * 10)  # replacing an entry frees its bytes
+    assert copies.get("k", "c") == (b"v5", b"q" * 10)
