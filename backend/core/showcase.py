@@ -17,12 +17,16 @@ request that computed it (field ``?<query>``): the same string always parses to 
 arguments, and only strings that validated are stored, so a hit needs no parsing and anything
 else (invalid arguments included: the same 422 as before) takes the normal path.
 
-A process keeps a copy of the entries it served (`_COPIES`, at most ``COPIES_MAX_BYTES``): every
-stored value starts with its fill's random version (``VERSION_CHARS`` hex characters), and
-`early` sends the version it holds; when Redis still has that version under the field, the reply
-is the version alone and the copy is served. Redis decides on every request, so a drop, an
-expiry or a newer fill is seen exactly as without the copy; what the copy saves is moving a large
-entry (`backtests/latest`: ~160 KB) from Redis into the process each time.
+A stored value is ``<version><generation>\n<data>``: a random version per fill
+(``VERSION_CHARS`` hex characters) and the generation it was computed under. A lookup (`_LOOKUP`)
+serves an entry only if its generation is the current one, so the generation alone retires every
+entry, as a drop by a process of the previous release does (it knows only the generation and its
+own unversioned hash, `_legacy_key`, which drops delete too: rolling deploys). A process keeps a
+copy of the entries it served (`_COPIES`, at most ``COPIES_MAX_BYTES``) and sends the version it
+holds; when Redis has that version under the field, the reply is the version alone and the copy
+is served. Redis decides on every request, so a drop, an expiry or a newer fill is seen exactly as
+without the copy; what the copy saves is moving a large entry (`backtests/latest`: ~160 KB) from
+Redis into the process each time.
 
 Bounded: every Redis call goes through `cached_call` (``REDIS_TIMEOUT_MS``, then the view runs
 directly for ``REDIS_BACKOFF_S``). Entries expire after ``SHOWCASE_CACHE_TTL_S``, which bounds the
@@ -75,15 +79,20 @@ if ttl < 0 or ttl > tonumber(ARGV[2]) then redis.call('EXPIRE', KEYS[1], ARGV[2]
 return 1
 """
 
-# The entry at field ARGV[1] of KEYS[1] (only its version when that is ARGV[2], the version the
-# caller holds), else {false, the generation KEYS[2]}.
-_EARLY = """
+# The entry at field ARGV[1] of KEYS[1] if it was filled under the current generation (KEYS[2]):
+# {value, offset of its data} (only {version} when its version is ARGV[2], the one the caller
+# holds); else {false, the generation}. A value is "<version><generation>\n<data>".
+_LOOKUP = """
 local v = redis.call('HGET', KEYS[1], ARGV[1])
+local g = redis.call('GET', KEYS[2]) or ''
 if v then
-  if ARGV[2] ~= '' and string.sub(v, 1, #ARGV[2]) == ARGV[2] then return {ARGV[2]} end
-  return {v}
+  local nl = string.find(v, '\\n', 17, true)
+  if nl and string.sub(v, 17, nl - 1) == g then
+    if ARGV[2] ~= '' and string.sub(v, 1, 16) == ARGV[2] then return {ARGV[2]} end
+    return {v, nl}
+  end
 end
-return {false, redis.call('GET', KEYS[2]) or ''}
+return {false, g}
 """
 
 VERSION_CHARS = 16  # a fill's version (hex), the first characters of every value it stores
@@ -123,16 +132,18 @@ class _Copies:
 _COPIES = _Copies(COPIES_MAX_BYTES)
 
 
-def _versioned(data: str) -> str:
-    """Return ``data`` as a fill stores it: a new random version, then the JSON."""
-    return secrets.token_hex(VERSION_CHARS // 2) + data
-
-
-def _unversioned(value: bytes) -> bytes:
-    return value[VERSION_CHARS:]
+def _value(gen: str, data: str) -> str:
+    """Return what a fill stores: a new random version, the generation it was computed under, the JSON."""
+    return f"{secrets.token_hex(VERSION_CHARS // 2)}{gen}\n{data}"
 
 
 def _key(name: str) -> str:
+    # "v2": values carry a version and a generation. Processes of an older release read the
+    # unversioned hash `_legacy_key`, never this one; drops delete both (rolling deploys).
+    return rkey("showcase", "v2", name)
+
+
+def _legacy_key(name: str) -> str:
     return rkey("showcase", name)
 
 
@@ -191,12 +202,12 @@ def early(view: F) -> F:
         keys = (_key(name), _gen_key(name))
         held = _COPIES.get(keys[0], field)
         argv = (field, held[0] if held else b"")
-        reply = cached_call(lambda r: lane(r).script(_EARLY, keys, argv, raw=True), None)
+        reply = cached_call(lambda r: lane(r).script(_LOOKUP, keys, argv, raw=True), None)
         if reply and reply[0] is not None:
             value = reply[0]
             if held is not None and value == held[0]:  # Redis holds the version this copy is of
                 return success_response_json(held[1])
-            data = _unversioned(value)
+            data = value[int(reply[1]) :]
             _COPIES.put(keys[0], field, value[:VERSION_CHARS], data)
             return success_response_json(data)
         if reply and len(reply) > 1:  # the generation, read before the view reads the database
@@ -217,24 +228,19 @@ def _respond(name: str, variant: str, ttl: int, build: Callable[[], Any]) -> Res
     raw_field, early_gen = None, None
     if stash is not None and stash[0] == _request_id() and stash[1] == name:
         raw_field, early_gen = stash[2], stash[3]
-    stored: bytes | None = cached_call(
-        lambda r: cast("bytes | None", lane(r).execute("HGET", key, variant, raw=True)), None
-    )
-    if stored is None:
-        # The generation before the view reads the database (`early` read it even sooner).
-        gen = early_gen
-        if gen is None:
-            got = cached_call(lambda r: lane(r).execute("GET", gen_key) or "", None)
-            gen = None if got is None else str(got)
-        data = current_app.json.dumps(build(), separators=(",", ":"))
-        value = _versioned(data)
-        pairs: list[str | bytes] = [variant, value, *((raw_field, value) if raw_field else ())]
-        if gen is not None:
-            _fill(key, gen_key, gen, ttl, pairs)
-        return success_response_json(data)
-    if raw_field and early_gen is not None:  # read after that generation: refused if a drop came between
-        _fill(key, gen_key, early_gen, ttl, [raw_field, stored])
-    return success_response_json(_unversioned(stored))
+    reply = cached_call(lambda r: lane(r).script(_LOOKUP, (key, gen_key), (variant, ""), raw=True), None)
+    if reply and reply[0] is not None:
+        value = reply[0]
+        if raw_field and early_gen is not None:  # read after that generation: refused if a drop came between
+            _fill(key, gen_key, early_gen, ttl, [raw_field, value])
+        return success_response_json(value[int(reply[1]) :])
+    # The generation before the view reads the database (`early` read it even sooner).
+    gen = early_gen if early_gen is not None else (reply[1].decode() if reply else None)
+    data = current_app.json.dumps(build(), separators=(",", ":"))
+    if gen is not None:
+        value = _value(gen, data)
+        _fill(key, gen_key, gen, ttl, [variant, value, *((raw_field, value) if raw_field else ())])
+    return success_response_json(data)
 
 
 def _fill(key: str, gen_key: str, gen: str, ttl: int, pairs: list[str | bytes]) -> None:
@@ -260,7 +266,7 @@ def _queue_drop(pipe: Any, names: Iterable[str]) -> None:
     """Queue `drop`'s writes onto ``pipe`` (a MULTI pipeline the caller sends)."""
     for name in names:
         pipe.incr(_gen_key(name))
-        pipe.delete(_key(name))
+        pipe.delete(_key(name), _legacy_key(name))
 
 
 def drop_all() -> None:

@@ -137,7 +137,7 @@ def test_a_rolled_back_write_keeps_the_cache_and_a_savepoint_does_not_drop_it(ap
     from backend.modules.forum.models import Post
 
     ok(client.get("/api/forum/hot"))
-    key = f"{app.config['REDIS_KEY_PREFIX']}showcase:forum.hot"
+    key = f"{app.config['REDIS_KEY_PREFIX']}showcase:v2:forum.hot"  # showcase._key
     with app.app_context():
         assert get_redis().exists(key)
         post = db.session.get(Post, showcase_data["post"]["id"])
@@ -263,13 +263,13 @@ def test_equivalent_query_strings_share_the_variant_and_get_their_own_raw_entry(
     with query_parses(monkeypatch) as parses:
         assert ok(client.get("/api/forum/hot?limit=01")) == one  # now stored under its own raw form
     assert parses == []
-    key = f"{app.config['REDIS_KEY_PREFIX']}showcase:forum.hot"
+    key = f"{app.config['REDIS_KEY_PREFIX']}showcase:v2:forum.hot"  # showcase._key
     with app.app_context():
         assert {"?limit=1", "?limit=01"} <= set(get_redis().hkeys(key))
 
 
 def test_raw_entries_are_bounded(app, client, showcase_data):
-    key = f"{app.config['REDIS_KEY_PREFIX']}showcase:forum.hot"
+    key = f"{app.config['REDIS_KEY_PREFIX']}showcase:v2:forum.hot"  # showcase._key
     for n in range(showcase.MAX_RAW_FIELDS + 5):
         ok(client.get(f"/api/forum/hot?limit={'0' * n}5"))
     with app.app_context():
@@ -285,7 +285,7 @@ def _early_replies(monkeypatch) -> list:
 
     def spy(self, source, keys, args, *, raw=False):
         reply = real(self, source, keys, args, raw=raw)
-        if source == showcase._EARLY:
+        if source == showcase._LOOKUP:
             replies.append(reply)
         return reply
 
@@ -313,7 +313,8 @@ def test_a_copy_is_not_served_once_redis_holds_another_version_or_nothing(
     client.get(path)  # the copy is made
     key, field = showcase._key("forum.hot"), "?"
     with app.app_context():
-        get_redis().hset(key, field, "f" * showcase.VERSION_CHARS + '["replaced"]')  # a newer fill
+        gen = get_redis().get(showcase._gen_key("forum.hot")) or ""
+        get_redis().hset(key, field, "f" * showcase.VERSION_CHARS + gen + '\n["replaced"]')  # a newer fill
     assert ok(client.get(path)) == ["replaced"]
     make_post(user, title="newer")  # a write drops the hash: the copy must not answer
     titles = [p["title"] for p in ok(client.get(path))]
@@ -331,3 +332,29 @@ def test_the_copies_are_bounded():
     assert copies.get("k", "d") is None
     copies.put("k", "c", b"v5", b"q" * 10)  # replacing an entry frees its bytes
     assert copies.get("k", "c") == (b"v5", b"q" * 10)
+
+
+def test_an_entry_filled_under_an_older_generation_is_never_served(app, client, showcase_data, monkeypatch):
+    """What a process of the previous release does on a write (it only knows the generation and its
+    own, unversioned hash) is enough to retire every entry of this one."""
+    path = "/api/forum/hot"
+    client.get(path)
+    client.get(path)
+    with app.app_context():
+        r = get_redis()
+        r.incr(showcase._gen_key("forum.hot"))
+        r.delete(showcase._legacy_key("forum.hot"))
+        assert r.exists(showcase._key("forum.hot"))  # the entry is still there...
+    replies = _early_replies(monkeypatch)
+    with sql_statements(app) as statements:
+        again = client.get(path)
+    assert replies[0][0] is None and statements  # ...but it is a miss: the view ran
+    assert again.get_json()["data"] == _uncached(app, client, path)["data"]
+
+
+def test_a_drop_deletes_the_previous_releases_hash_too(app, client, showcase_data):
+    with app.app_context():
+        r = get_redis()
+        r.hset(showcase._legacy_key("forum.hot"), "x", "[]")
+        showcase.drop(["forum.hot"])
+        assert not r.exists(showcase._legacy_key("forum.hot")) and not r.exists(showcase._key("forum.hot"))
