@@ -71,7 +71,9 @@ def _moments_whole_arrays(r: np.ndarray) -> g.ReturnMoments | None:
     return g.ReturnMoments(n, mean / std, m3 / m2**1.5, m4 / (m2 * m2))
 
 
-@pytest.mark.parametrize("n", [3, 100, 8191, 8192, 8193, 3 * 8192, 250_003])
+@pytest.mark.parametrize(
+    "n", [3, 100, 8191, 8192, 8193, 3 * 8192, 8 * 8192 - 1, 8 * 8192, 8 * 8192 + 1, 17 * 8192 + 5, 250_003]
+)
 @pytest.mark.parametrize("offset", [0, 1])  # a view that starts off numpy's alignment
 def test_moments_are_bit_for_bit_those_of_whole_arrays(n, offset):
     rng = np.random.default_rng(n + offset)
@@ -222,7 +224,8 @@ def test_return_moments_scratch_and_non_finite_values():
 def test_curve_moments_equal_the_moments_of_the_returns_array():
     # The compiled path never builds the n-long returns; the figures must be the same bit for bit.
     rng = np.random.default_rng(6)
-    sizes = (3, 8, 129, 8191, 8192, 8193, 40_001)  # around the blocks of the third and fourth moments
+    # around the blocks (8,192) and chunks (8 blocks) of the third and fourth moments
+    sizes = (3, 8, 129, 8191, 8192, 8193, 40_001, 65_535, 65_536, 65_537, 139_269)
     curves = [1000.0 * np.cumprod(1.0 + rng.normal(0.0002, 0.01, n)) for n in sizes]
     flat = np.full(50, 1000.0)  # no variance: None
     with_nan = curves[-1].copy()
@@ -234,6 +237,8 @@ def test_curve_moments_equal_the_moments_of_the_returns_array():
         # repr: every digit of every figure (and NaN equal to NaN)
         assert repr(g.curve_moments(equity, 1000.0)) == repr(g.return_moments(bar_returns(equity, 1000.0)))
         assert equity.tobytes() == kept.tobytes()
+    for equity in curves:  # and those of the whole arrays (np.einsum over every return at once)
+        assert g.curve_moments(equity, 1000.0) == _moments_whole_arrays(bar_returns(equity, 1000.0))
 
 
 def test_in_out_gap():
