@@ -289,17 +289,21 @@ def equity_wire(time: np.ndarray, equity: np.ndarray, limit: int) -> str:
     return f"[{body}]"
 
 
-def store(row: Backtest, done: Computed, *, replace_trades: bool = True) -> None:
+def store(
+    row: Backtest, done: Computed, *, replace_trades: bool = True, pinned_hash: str | None = None
+) -> None:
     """Write the result onto ``row`` and replace its trades (the caller commits, with the job).
 
     ``replace_trades=False`` when no trades of the row can be stored yet (see ``trade_store.write``).
+    ``pinned_hash``: the row's strategy version's content hash when the caller read it with the row
+    (``fingerprint.strategy_hash``; None: the fingerprint reads it).
     A long run's trades' COPY runs while the kline and curve rows are built (``trade_store.begin_write``).
     The row's result columns and fingerprint go in one UPDATE: the fingerprint's query runs before
     any of them is set, so its autoflush has nothing to write, and the strategy's latest-backtest
     UPDATE flushes them all at once.
     """
     cfg = current_app.config
-    fingerprint.stamp(row, done.bars)
+    fingerprint.stamp(row, done.bars, pinned_hash)
     copied = trade_store.begin_write(
         row.id, done.result.trades, replace=replace_trades, on_thread=len(done.bars) >= BESIDE_MIN_BARS
     )
