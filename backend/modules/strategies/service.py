@@ -553,9 +553,7 @@ def version_content_hash(*, version_id: str) -> str | None:
 def version_content_hash_of(version_id: ColumnElement[str | None]) -> ScalarSelect[str | None]:
     """Return ``version_content_hash`` as a column expression of another statement's ``version_id``
     (its value NULL without such a version): read with a row in one round trip."""
-    return (
-        select(StrategyVersion.content_hash).where(StrategyVersion.id == version_id).scalar_subquery()
-    )
+    return select(StrategyVersion.content_hash).where(StrategyVersion.id == version_id).scalar_subquery()
 
 
 @dataclass(frozen=True)

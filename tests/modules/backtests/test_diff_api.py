@@ -155,7 +155,7 @@ def test_a_job_reads_its_strategy_version_hash_with_its_row(app, client, user, r
         event.remove(db.engine, "before_cursor_execute", seen)
     # the claim's read of the backtest row carries it: no SELECT of its own at the store
     assert not [s for s in statements if s.startswith("SELECT strategy_versions.content_hash")]
-    row_reads = [s for s in statements if s.startswith("SELECT backtests.id") and "WHERE backtests.job_id" in s]
+    row_reads = [s for s in statements if s.startswith("SELECT backtests.id") and "backtests.job_id =" in s]
     assert len(row_reads) == 1 and "strategy_versions.content_hash" in row_reads[0]
     row = db.session.get(Backtest, ids["backtest_id"])
     assert row.strategy_hash == strategies_service.version_content_hash(version_id=row.strategy_version_id)
