@@ -86,21 +86,24 @@ def _moments(n: int, mean: float, m2: float, s3: float, s4: float) -> ReturnMome
     return ReturnMoments(n, mean / std, m3 / m2**1.5, m4 / (m2 * m2))
 
 
-def curve_moments(equity: np.ndarray, initial: float) -> ReturnMoments | None:
+def curve_moments(equity: np.ndarray, initial: float, sums: np.ndarray | None = None) -> ReturnMoments | None:
     """Return ``return_moments(bar_returns(equity, initial))``, bit for bit, without the n-long returns.
 
     With the compiled kernels the two n-long sums (of the returns, of their centred squares) make
     each return where they add it (``kernels.pairwise_sum``, numpy's pairwise order), and the third
     and fourth moments take the returns a chunk of ``_MOMENT_CHUNK`` at a time: at 1M bars that is
     8 MB fewer at the job's peak (the guardrails run beside the metrics). The numpy path, and a
-    curve whose returns do not sum to a finite number, build the returns as before.
+    curve whose returns do not sum to a finite number, build the returns as before. ``sums``: the
+    two n-long sums when the caller has them (``metrics.return_sums``: the metrics need them too).
     """
     e = np.ascontiguousarray(equity, dtype=np.float64)
     n = len(e)
     if n < 3 or not kernels.active():
         return return_moments(bar_returns(e, initial), overwrite=True)
     initial = float(initial)
-    total = float(kernels.pairwise_sum(e, initial, 0.0, False))
+    if sums is None:
+        sums = kernels.return_sums(e, initial)
+    total = float(sums[0])
     if not math.isfinite(total):  # inf or NaN somewhere (or an overflow): the checks of the array path
         return return_moments(bar_returns(e, initial), overwrite=True)
     mean = total / n
@@ -119,7 +122,7 @@ def curve_moments(equity: np.ndarray, initial: float) -> ReturnMoments | None:
             c -= 1.0
             c -= mean
             s3, s4 = _add_third_and_fourth(s3, s4, c, np.multiply(c, c, out=squares[: hi - lo]))
-    m2 = float(kernels.pairwise_sum(e, initial, mean, True)) / n
+    m2 = float(sums[1]) / n
     return _moments(n, mean, m2, s3, s4)
 
 
@@ -443,10 +446,14 @@ def result_guardrails(
     *,
     deflated: DeflatedSharpe | None = None,
     in_out: SampleGap | None = None,
+    sums: np.ndarray | None = None,
 ) -> Guardrails:
-    """Return the guardrails of an engine result (returns from the initial capital, its trades)."""
+    """Return the guardrails of an engine result (returns from the initial capital, its trades).
+
+    ``sums``: ``metrics.return_sums(result)`` when the caller computed it (see ``curve_moments``).
+    """
     initial = float(result.config.initial_capital)
-    m = curve_moments(result.equity, initial)  # what compute_guardrails(bar_returns(...)) computes
+    m = curve_moments(result.equity, initial, sums)  # what compute_guardrails(bar_returns(...)) computes
     return _guardrails(m, result.trades["pnl"], initial, periods_per_year, deflated, in_out, BOOTSTRAP_SEED)
 
 

@@ -17,6 +17,7 @@ import math
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from decimal import Decimal
+from functools import partial
 from typing import Any
 
 import numpy as np
@@ -29,7 +30,7 @@ from backend.core.jobs import JobFailed
 from backend.core.threads import beside, inline
 from backend.domain.backtest import engine
 from backend.domain.backtest.guardrails import Guardrails, result_guardrails
-from backend.domain.backtest.metrics import compute_metrics
+from backend.domain.backtest.metrics import compute_metrics, return_sums
 from backend.domain.backtest.types import BacktestConfig, BacktestResult, Signals
 from backend.domain.bars import Bars
 from backend.domain.marketdata.intervals import interval_ms
@@ -125,10 +126,13 @@ def compute(
     config = config or config_of(row)
     result = engine.run(bars, signals, config)
     ppy = periods_per_year(row.interval)
+    sums = return_sums(result)  # the metrics' and the guardrails' (the PSR's): computed once
     start = beside if len(bars) >= BESIDE_MIN_BARS else inline
-    guardrails = start(result_guardrails, result, ppy)  # nogil kernels: beside what follows
+    guardrails = start(
+        partial(result_guardrails, sums=sums), result, ppy
+    )  # nogil kernels: beside what follows
     progress(80)
-    metrics = compute_metrics(result, bars, ppy)
+    metrics = compute_metrics(result, bars, ppy, sums=sums)
     return Computed(
         bars=bars, signals=signals, config=config, result=result, metrics=metrics, guardrails_wait=guardrails
     )
