@@ -208,6 +208,28 @@ def test_bootstrap_kernels_and_numpy_give_the_same_bands(trades):
     assert plain is not None and plain == compiled
 
 
+@pytest.mark.parametrize("words", [1, 7, 4_096, g._RAW_WORDS])
+def test_bootstrap_raw_words_in_pieces_continue_one_stream(words, monkeypatch):
+    # The compiled path takes the generator's raw words at most _RAW_WORDS at a time (below a
+    # worker's malloc mmap threshold); however they are cut, the draws are one stream: the same bands.
+    growth = np.random.default_rng(12).normal(0.001, 0.02, 20_000)
+    previous = kernels.use_jit(False)
+    try:
+        plain = g.bootstrap_trades(growth)
+        kernels.use_jit(True)
+        monkeypatch.setattr(g, "_RAW_WORDS", words)
+        compiled = g.bootstrap_trades(growth)
+    finally:
+        kernels.use_jit(previous)
+    assert plain is not None and plain == compiled
+
+
+def test_bootstrap_raw_words_fit_below_the_workers_mmap_threshold():
+    from backend.config import Settings
+
+    assert g._RAW_WORDS * 8 < Settings.WORKER_MALLOC_MMAP_THRESHOLD
+
+
 def test_return_moments_scratch_and_non_finite_values():
     r = np.random.default_rng(4).normal(0.0002, 0.01, 10_001)
     kept = r.copy()
