@@ -21,7 +21,7 @@ are numbers in percent. Undefined values are None, never NaN.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from statistics import NormalDist
 from typing import Any
@@ -453,15 +453,26 @@ def result_guardrails(
     *,
     deflated: DeflatedSharpe | None = None,
     in_out: SampleGap | None = None,
-    sums: np.ndarray | None = None,
+    sums: np.ndarray | Callable[[], np.ndarray | None] | None = None,
 ) -> Guardrails:
     """Return the guardrails of an engine result (returns from the initial capital, its trades).
 
-    ``sums``: ``metrics.return_sums(result)`` when the caller computed it (see ``curve_moments``).
+    ``sums``: ``metrics.return_sums(result)`` when the caller computes it (see ``curve_moments``),
+    or a function returning it (None: not to be had), called after the bootstrap, so that another
+    thread can compute it meanwhile.
     """
     initial = float(result.config.initial_capital)
-    m = curve_moments(result.equity, initial, sums)  # what compute_guardrails(bar_returns(...)) computes
-    return _guardrails(m, result.trades["pnl"], initial, periods_per_year, deflated, in_out, BOOTSTRAP_SEED)
+    bootstrap = bootstrap_trades(trade_growth(result.trades["pnl"], initial), seed=BOOTSTRAP_SEED)
+    known = sums() if callable(sums) else sums
+    m = curve_moments(result.equity, initial, known)  # what compute_guardrails(bar_returns(...)) computes
+    return Guardrails(
+        moments=m,
+        probabilistic_sharpe=probabilistic_sharpe(m) if m is not None else None,
+        periods_per_year=periods_per_year,
+        deflated=deflated,
+        bootstrap=bootstrap,
+        in_out=in_out,
+    )
 
 
 def _psr_dict(g: Guardrails) -> dict[str, Any] | None:

@@ -27,7 +27,7 @@ from flask import current_app
 from backend.core.db import now_ms
 from backend.core.errors import AppError
 from backend.core.jobs import JobFailed
-from backend.core.threads import beside, inline
+from backend.core.threads import Handoff, beside, inline
 from backend.domain.backtest import engine
 from backend.domain.backtest.guardrails import Guardrails, result_guardrails
 from backend.domain.backtest.metrics import compute_metrics, return_sums
@@ -126,11 +126,20 @@ def compute(
     config = config or config_of(row)
     result = engine.run(bars, signals, config)
     ppy = periods_per_year(row.interval)
-    sums = return_sums(result)  # the metrics' and the guardrails' (the PSR's): computed once
-    start = beside if len(bars) >= BESIDE_MIN_BARS else inline
-    guardrails = start(
-        partial(result_guardrails, sums=sums), result, ppy
-    )  # nogil kernels: beside what follows
+    # The curve's return sums serve the metrics and the guardrails (the PSR): computed once. A
+    # long run's guardrails start on their thread (nogil kernels, beside what follows) with the
+    # bootstrap and take the sums after it.
+    if len(bars) >= BESIDE_MIN_BARS:
+        handoff = Handoff()
+        guardrails = beside(partial(result_guardrails, sums=handoff.get), result, ppy)
+        sums = None
+        try:
+            sums = return_sums(result)
+        finally:
+            handoff.put(sums)  # None on a failure: the thread computes its own
+    else:
+        sums = return_sums(result)
+        guardrails = inline(partial(result_guardrails, sums=sums), result, ppy)
     progress(80)
     metrics = compute_metrics(result, bars, ppy, sums=sums)
     return Computed(

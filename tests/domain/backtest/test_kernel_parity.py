@@ -163,6 +163,9 @@ def test_shared_return_sums_give_the_same_metrics_and_guardrails_bit_for_bit(see
     assert repr(metrics.compute_metrics(result, bars, 525_600, sums=sums)) == repr(alone)
     own = guardrails.result_guardrails(result, 525_600)
     assert repr(guardrails.result_guardrails(result, 525_600, sums=sums)) == repr(own)
+    # or handed over after the bootstrap (a job's thread), or not at all (None): computed again
+    assert repr(guardrails.result_guardrails(result, 525_600, sums=lambda: sums)) == repr(own)
+    assert repr(guardrails.result_guardrails(result, 525_600, sums=lambda: None)) == repr(own)
     assert own.moments is not None and own.bootstrap is not None
     kernels._state["enabled"] = False
     try:
