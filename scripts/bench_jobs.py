@@ -125,6 +125,8 @@ def instrument(timings_path: str) -> None:
         name = name if hasattr(results, name) else key
         setattr(results, name, _timed(key, getattr(results, name)))
     results.compute_metrics = _timed("metrics", results.compute_metrics)
+    if hasattr(results, "return_sums"):  # the curve's return sums, shared by the metrics and the guardrails
+        results.return_sums = _timed("metrics", results.return_sums)
     results.result_guardrails = _timed("guardrails", results.result_guardrails)
     engine.run = _timed("engine_run", engine.run)
     strategies_service.compute_signals = _timed("signals", strategies_service.compute_signals)

@@ -52,3 +52,26 @@ def inline(fn: Callable[..., T], *args: Any) -> Callable[[], T]:
     """
     value = fn(*args)
     return lambda: value
+
+
+class Handoff:
+    """One value passed from one thread to another: ``put`` it once, ``get`` waits for it.
+
+    ``get`` waits at most ``timeout_s`` and then returns None (the taker must cope without it:
+    compute the value itself); the giver puts in a ``finally``, None when it failed.
+    """
+
+    def __init__(self, timeout_s: float = 60.0) -> None:
+        self._ready = threading.Event()
+        self._value: Any = None
+        self._timeout_s = timeout_s
+
+    def put(self, value: Any) -> None:
+        """Hand ``value`` over (the first call counts)."""
+        if not self._ready.is_set():
+            self._value = value
+            self._ready.set()
+
+    def get(self) -> Any:
+        """Return the value put, waiting for it (None after ``timeout_s``)."""
+        return self._value if self._ready.wait(self._timeout_s) else None

@@ -6,7 +6,7 @@ import threading
 
 import pytest
 
-from backend.core.threads import beside
+from backend.core.threads import Handoff, beside
 
 
 def test_beside_runs_on_another_thread_and_the_wait_returns_its_result():
@@ -32,3 +32,15 @@ def test_the_wait_reraises_the_work_error():
     wait = beside(fail)
     with pytest.raises(ValueError, match="boom"):
         wait()
+
+
+def test_a_handoff_passes_one_value_to_a_waiting_thread():
+    handoff = Handoff()
+    got = beside(handoff.get)  # waits on its thread until the value is put
+    handoff.put([1, 2])
+    handoff.put("ignored")  # the first value counts
+    assert got() == [1, 2] and handoff.get() == [1, 2]
+
+
+def test_a_handoff_never_put_gives_none_after_its_bound():
+    assert Handoff(timeout_s=0.01).get() is None

@@ -21,7 +21,7 @@ are numbers in percent. Undefined values are None, never NaN.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from statistics import NormalDist
 from typing import Any
@@ -86,29 +86,33 @@ def _moments(n: int, mean: float, m2: float, s3: float, s4: float) -> ReturnMome
     return ReturnMoments(n, mean / std, m3 / m2**1.5, m4 / (m2 * m2))
 
 
-def curve_moments(equity: np.ndarray, initial: float) -> ReturnMoments | None:
+def curve_moments(equity: np.ndarray, initial: float, sums: np.ndarray | None = None) -> ReturnMoments | None:
     """Return ``return_moments(bar_returns(equity, initial))``, bit for bit, without the n-long returns.
 
     With the compiled kernels the two n-long sums (of the returns, of their centred squares) make
     each return where they add it (``kernels.pairwise_sum``, numpy's pairwise order), and the third
-    and fourth moments take the returns a block of ``_EINSUM_BLOCK`` at a time: at 1M bars that is
+    and fourth moments take the returns a chunk of ``_MOMENT_CHUNK`` at a time: at 1M bars that is
     8 MB fewer at the job's peak (the guardrails run beside the metrics). The numpy path, and a
-    curve whose returns do not sum to a finite number, build the returns as before.
+    curve whose returns do not sum to a finite number, build the returns as before. ``sums``: the
+    two n-long sums when the caller has them (``metrics.return_sums``: the metrics need them too).
     """
     e = np.ascontiguousarray(equity, dtype=np.float64)
     n = len(e)
     if n < 3 or not kernels.active():
         return return_moments(bar_returns(e, initial), overwrite=True)
     initial = float(initial)
-    total = float(kernels.pairwise_sum(e, initial, 0.0, False))
+    if sums is None:
+        sums = kernels.return_sums(e, initial)
+    total = float(sums[0])
     if not math.isfinite(total):  # inf or NaN somewhere (or an overflow): the checks of the array path
         return return_moments(bar_returns(e, initial), overwrite=True)
     mean = total / n
     s3 = s4 = 0.0
-    block = np.empty(min(n, _EINSUM_BLOCK))
+    block = np.empty(min(n, _MOMENT_CHUNK))
+    squares = np.empty_like(block)
     with np.errstate(divide="ignore", invalid="ignore"):
-        for lo in range(0, n, _EINSUM_BLOCK):
-            hi = min(lo + _EINSUM_BLOCK, n)
+        for lo in range(0, n, _MOMENT_CHUNK):
+            hi = min(lo + _MOMENT_CHUNK, n)
             c = block[: hi - lo]
             if lo == 0:  # the first return is from the initial capital (as in bar_returns)
                 np.divide(e[:1], initial, out=c[:1])
@@ -117,10 +121,8 @@ def curve_moments(equity: np.ndarray, initial: float) -> ReturnMoments | None:
                 np.divide(e[lo:hi], e[lo - 1 : hi - 1], out=c)
             c -= 1.0
             c -= mean
-            sq = c * c
-            s3 += float(np.einsum("i,i->", sq, c))
-            s4 += float(np.einsum("i,i->", sq, sq))
-    m2 = float(kernels.pairwise_sum(e, initial, mean, True)) / n
+            s3, s4 = _add_third_and_fourth(s3, s4, c, np.multiply(c, c, out=squares[: hi - lo]))
+    m2 = float(sums[1]) / n
     return _moments(n, mean, m2, s3, s4)
 
 
@@ -128,16 +130,42 @@ def curve_moments(equity: np.ndarray, initial: float) -> ReturnMoments | None:
 # np.setbufsize says) and sums those partial sums left to right; doing the same over slices gives
 # its result bit for bit (tests/domain/backtest/test_guardrails.py checks it against np.einsum).
 _EINSUM_BLOCK = 8192
+# The moments' passes take _MOMENT_CHUNK returns at a time (512 KB per buffer): each whole
+# _EINSUM_BLOCK of a chunk is a row of one 2-d einsum ("ij,ij->i", the same product sums, row by
+# row), so a 1M-bar curve makes ~120 numpy calls instead of ~1,000. On a job's thread that matters
+# beyond their overhead: each call lets go of the GIL and may wait up to the switch interval (5 ms)
+# to get it back from the job's main thread.
+_MOMENT_CHUNK = 8 * _EINSUM_BLOCK
+
+
+def _add_third_and_fourth(s3: float, s4: float, centred: np.ndarray, sq: np.ndarray) -> tuple[float, float]:
+    """Return ``s3`` and ``s4`` plus ``einsum(sq, centred)`` and ``einsum(sq, sq)`` of one chunk,
+    added an ``_EINSUM_BLOCK`` at a time, left to right (``sq`` is ``centred * centred``)."""
+    whole = len(centred) - len(centred) % _EINSUM_BLOCK
+    if whole:
+        shape = (whole // _EINSUM_BLOCK, _EINSUM_BLOCK)
+        rows, squares = centred[:whole].reshape(shape), sq[:whole].reshape(shape)
+        for p3, p4 in zip(
+            np.einsum("ij,ij->i", squares, rows).tolist(),
+            np.einsum("ij,ij->i", squares, squares).tolist(),
+            strict=True,
+        ):
+            s3 += p3
+            s4 += p4
+    if whole < len(centred):
+        c, q = centred[whole:], sq[whole:]
+        s3 += float(np.einsum("i,i->", q, c))
+        s4 += float(np.einsum("i,i->", q, q))
+    return s3, s4
 
 
 def _third_and_fourth(centred: np.ndarray) -> tuple[float, float]:
-    """Return ``einsum(sq, centred)`` and ``einsum(sq, sq)`` with ``sq = centred**2`` a block at a time."""
+    """Return ``einsum(sq, centred)`` and ``einsum(sq, sq)`` with ``sq = centred**2`` a chunk at a time."""
     s3 = s4 = 0.0
-    for lo in range(0, len(centred), _EINSUM_BLOCK):
-        c = centred[lo : lo + _EINSUM_BLOCK]
-        sq = c * c
-        s3 += float(np.einsum("i,i->", sq, c))
-        s4 += float(np.einsum("i,i->", sq, sq))
+    squares = np.empty(min(len(centred), _MOMENT_CHUNK))
+    for lo in range(0, len(centred), _MOMENT_CHUNK):
+        c = centred[lo : lo + _MOMENT_CHUNK]
+        s3, s4 = _add_third_and_fourth(s3, s4, c, np.multiply(c, c, out=squares[: len(c)]))
     return s3, s4
 
 
@@ -296,6 +324,13 @@ def bootstrap_trades(
     return TradeBootstrap(k, seed, n, _band(total), _band(drawdown))
 
 
+# The raw words are drawn at most this many at a time: 125 KB, below a worker's malloc mmap
+# threshold (WORKER_MALLOC_MMAP_THRESHOLD, 128 KB), so each array comes from the heap instead of a
+# fresh mapping whose pages fault in one by one (at 19,584 trades that cost the bootstrap ~7 ms of
+# its ~15 in a worker process: 16 arrays of 1 MB).
+_RAW_WORDS = 16_000
+
+
 def _bootstrap_compiled(
     rng: np.random.Generator, log_growth: np.ndarray, rows: int, level: np.ndarray, worst: np.ndarray
 ) -> None:
@@ -317,7 +352,7 @@ def _bootstrap_compiled(
         filled = 0
         while filled < len(flat):
             if pos == 2 * len(raw):  # every word used: the next ones continue the stream
-                raw, pos = bits.random_raw(-(-(len(flat) - filled) // 2) + 16), 0
+                raw, pos = bits.random_raw(min(_RAW_WORDS, -(-(len(flat) - filled) // 2) + 16)), 0
             filled, pos = kernels.bootstrap_draws(raw, pos, n, flat, filled)
         kernels.bootstrap_paths(log_growth, block, level[start:stop], worst[start:stop])
 
@@ -418,11 +453,26 @@ def result_guardrails(
     *,
     deflated: DeflatedSharpe | None = None,
     in_out: SampleGap | None = None,
+    sums: np.ndarray | Callable[[], np.ndarray | None] | None = None,
 ) -> Guardrails:
-    """Return the guardrails of an engine result (returns from the initial capital, its trades)."""
+    """Return the guardrails of an engine result (returns from the initial capital, its trades).
+
+    ``sums``: ``metrics.return_sums(result)`` when the caller computes it (see ``curve_moments``),
+    or a function returning it (None: not to be had), called after the bootstrap, so that another
+    thread can compute it meanwhile.
+    """
     initial = float(result.config.initial_capital)
-    m = curve_moments(result.equity, initial)  # what compute_guardrails(bar_returns(...)) computes
-    return _guardrails(m, result.trades["pnl"], initial, periods_per_year, deflated, in_out, BOOTSTRAP_SEED)
+    bootstrap = bootstrap_trades(trade_growth(result.trades["pnl"], initial), seed=BOOTSTRAP_SEED)
+    known = sums() if callable(sums) else sums
+    m = curve_moments(result.equity, initial, known)  # what compute_guardrails(bar_returns(...)) computes
+    return Guardrails(
+        moments=m,
+        probabilistic_sharpe=probabilistic_sharpe(m) if m is not None else None,
+        periods_per_year=periods_per_year,
+        deflated=deflated,
+        bootstrap=bootstrap,
+        in_out=in_out,
+    )
 
 
 def _psr_dict(g: Guardrails) -> dict[str, Any] | None:

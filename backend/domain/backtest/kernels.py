@@ -326,14 +326,15 @@ def _pairwise_sum(equity: np.ndarray, initial: float, mean: float, squared: bool
 pairwise_sum = _kernel(_pairwise_sum)
 
 
-def _curve_stats(equity: np.ndarray, initial: float) -> np.ndarray:
+def _curve_stats(equity: np.ndarray, initial: float, sums: np.ndarray) -> np.ndarray:
     """Return the equity-curve figures ``metrics.compute_metrics`` needs, from one pass per sum.
 
     The curve is ``[initial, *equity]``. Returned float64 vector: sum of returns, sum of squared
     centred returns, sum of squared negative returns, min drawdown, sum of squared drawdowns, max
     of the curve, start point of the longest stretch under a peak and its length in points. The
     per-bar returns are computed where they are used (the
-    pairwise sums recompute them): nothing n-long is allocated.
+    pairwise sums recompute them): nothing n-long is allocated. ``sums``: the first two figures
+    when the caller has them already (``return_sums``: the guardrails need them too), else empty.
     """
     n = equity.shape[0]
     out = np.zeros(8)
@@ -370,10 +371,11 @@ def _curve_stats(equity: np.ndarray, initial: float) -> np.ndarray:
     under = n - last_peak
     if under > best_len:
         best_len, best_start = under, last_peak
-    total = pairwise_sum(equity, initial, 0.0, False)
-    mean = total / n if n else 0.0
-    out[0] = total
-    out[1] = pairwise_sum(equity, initial, mean, True)
+    if sums.shape[0] == 2:
+        out[0] = sums[0]
+        out[1] = sums[1]
+    else:
+        out[:2] = return_sums(equity, initial)
     out[2] = downside
     out[3] = math.nan if dd_nan else dd_min
     out[5] = highest
@@ -383,6 +385,20 @@ def _curve_stats(equity: np.ndarray, initial: float) -> np.ndarray:
 
 
 curve_stats = _kernel(_curve_stats)
+
+
+def _return_sums(equity: np.ndarray, initial: float) -> np.ndarray:
+    """Return [sum of the curve's returns, sum of their squares centred on the mean] (``pairwise_sum``)."""
+    n = equity.shape[0]
+    out = np.empty(2)
+    total = pairwise_sum(equity, initial, 0.0, False)
+    mean = total / n if n else 0.0
+    out[0] = total
+    out[1] = pairwise_sum(equity, initial, mean, True)
+    return out
+
+
+return_sums = _kernel(_return_sums)
 
 
 # --- guardrails --------------------------------------------------------------------------------
@@ -498,7 +514,8 @@ def warm_up() -> None:
     fills = np.array([2], dtype=np.int64)
     seg = np.ones(2)
     expand_segments(fills, seg, seg, close, np.empty(8), np.empty(8))
-    curve_stats(close, 1.0)
+    curve_stats(close, 1.0, return_sums(close, 1.0))
+    curve_stats(close, 1.0, np.empty(0))
     pairwise_sum(close, 1.0, 0.0, True)
     draws = np.zeros((2, 2), dtype=np.uint32)
     bootstrap_draws(np.arange(2, dtype=np.uint64), 0, 2, draws.reshape(-1), 0)

@@ -221,15 +221,34 @@ def trade_metrics(trades: np.ndarray) -> dict[str, Number]:
     }
 
 
-def compute_metrics(result: BacktestResult, bars: Bars, periods_per_year: float) -> dict[str, Number]:
-    """Return every metric as a JSON-safe dict with camelCase keys (see the module docstring)."""
+def return_sums(result: BacktestResult) -> np.ndarray | None:
+    """Return the sums of the curve's returns and of their centred squares, as the compiled path
+    computes them (``kernels.return_sums``), for ``compute_metrics`` and the guardrails to share
+    (``guardrails.result_guardrails``); None on the numpy path or without bars."""
+    if not (kernels.active() and len(result.equity)):
+        return None
+    sums: np.ndarray = kernels.return_sums(
+        np.ascontiguousarray(result.equity, dtype=np.float64), float(result.config.initial_capital)
+    )
+    return sums
+
+
+def compute_metrics(
+    result: BacktestResult, bars: Bars, periods_per_year: float, *, sums: np.ndarray | None = None
+) -> dict[str, Number]:
+    """Return every metric as a JSON-safe dict with camelCase keys (see the module docstring).
+
+    ``sums``: ``return_sums(result)`` when the caller computed it already (the same values).
+    """
     if periods_per_year <= 0:
         raise ValueError("periods_per_year must be > 0")
     initial, equity = float(result.config.initial_capital), result.equity
     if not len(equity):
         equity = np.zeros(0)
     if kernels.active() and len(equity):
-        curve_figures = _curve_metrics_jit(equity, initial, result.held_bars, bars.time, periods_per_year)
+        curve_figures = _curve_metrics_jit(
+            equity, initial, result.held_bars, bars.time, periods_per_year, _NO_SUMS if sums is None else sums
+        )
     else:
         curve_figures = _curve_metrics(equity, initial, result.position, bars.time, periods_per_year)
     growth = cagr(equity, initial, periods_per_year) if len(equity) else None
@@ -288,15 +307,24 @@ def _curve_metrics(
     }
 
 
+_NO_SUMS = np.empty(0)  # kernels.curve_stats computes the sums itself
+
+
 def _curve_metrics_jit(
-    equity: np.ndarray, initial: float, held: int, time: np.ndarray, periods_per_year: float
+    equity: np.ndarray,
+    initial: float,
+    held: int,
+    time: np.ndarray,
+    periods_per_year: float,
+    sums: np.ndarray = _NO_SUMS,
 ) -> dict[str, Number]:
     """Return what ``_curve_metrics`` returns, from one compiled pass over the curve (n >= 1).
 
-    ``held`` is the number of bars with a position (``BacktestResult.held_bars``).
+    ``held`` is the number of bars with a position (``BacktestResult.held_bars``); ``sums`` the
+    return sums when known (``return_sums``), else empty.
     """
     n = len(equity)
-    stats = kernels.curve_stats(np.ascontiguousarray(equity, dtype=np.float64), initial)
+    stats = kernels.curve_stats(np.ascontiguousarray(equity, dtype=np.float64), initial, sums)
     total, centred_sq, downside_sq, dd_min, dd_sq, highest, start, length = stats.tolist()
     dd_bars, dd_ms = 0, 0
     if length > 0:

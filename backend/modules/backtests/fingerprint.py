@@ -3,9 +3,10 @@
 Five parts: the strategy's content hash (its version's ``content_hash``: kind, parameters, code),
 the parameters, a hash of the bars the engine saw, the engine version, and the broker settings
 (capital, fees, slippage, shorting), without which equal fingerprints could give different
-results. The strategy and bars hashes are computed when the result is stored (`stamp`, called by
+results. The strategy and bars hashes are recorded when the result is stored (`stamp`, called by
 ``results.store``), so a fingerprint describes the data a result was computed from, not the data
-a later read would load.
+a later read would load. A job reads its version's hash with its row when it starts (one round
+trip fewer at the store; a version's content never changes).
 ``hash`` combines them, so two results with equal hashes came from equal inputs.
 """
 
@@ -75,18 +76,25 @@ _HASHES: dict[tuple[Any, ...], str] = {}
 _HASHES_MAX = 64  # live bars values remembered at once (the mock cache holds far fewer)
 
 
-def strategy_hash(row: Backtest) -> str:
-    """Return the content hash of what the row runs: its pinned version's, or an inline definition's."""
+def strategy_hash(row: Backtest, pinned: str | None = None) -> str:
+    """Return the content hash of what the row runs: its pinned version's, or an inline definition's.
+
+    ``pinned``: the version's content hash when the caller read it already (a job reads it with
+    its row: ``strategies_service.version_content_hash_of``); versions never change, so it is the
+    value this would read. None: read here (a round trip) when the row pins a version.
+    """
     if row.strategy_version_id is not None:
-        pinned = strategies_service.version_content_hash(version_id=row.strategy_version_id)
+        if pinned is None:
+            pinned = strategies_service.version_content_hash(version_id=row.strategy_version_id)
         if pinned is not None:
             return pinned
     return strategies_service.content_hash(row.kind, row.params)
 
 
-def stamp(row: Backtest, bars: Bars) -> None:
-    """Record the strategy and bars hashes of a result being stored on ``row``."""
-    row.strategy_hash = strategy_hash(row)
+def stamp(row: Backtest, bars: Bars, pinned: str | None = None) -> None:
+    """Record the strategy and bars hashes of a result being stored on ``row`` (``pinned``: see
+    ``strategy_hash``)."""
+    row.strategy_hash = strategy_hash(row, pinned)
     row.bars_hash = bars_hash(bars)
 
 

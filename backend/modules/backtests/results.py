@@ -17,6 +17,7 @@ import math
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from decimal import Decimal
+from functools import partial
 from typing import Any
 
 import numpy as np
@@ -26,10 +27,10 @@ from flask import current_app
 from backend.core.db import now_ms
 from backend.core.errors import AppError
 from backend.core.jobs import JobFailed
-from backend.core.threads import beside, inline
+from backend.core.threads import Handoff, beside, inline
 from backend.domain.backtest import engine
 from backend.domain.backtest.guardrails import Guardrails, result_guardrails
-from backend.domain.backtest.metrics import compute_metrics
+from backend.domain.backtest.metrics import compute_metrics, return_sums
 from backend.domain.backtest.types import BacktestConfig, BacktestResult, Signals
 from backend.domain.bars import Bars
 from backend.domain.marketdata.intervals import interval_ms
@@ -125,10 +126,22 @@ def compute(
     config = config or config_of(row)
     result = engine.run(bars, signals, config)
     ppy = periods_per_year(row.interval)
-    start = beside if len(bars) >= BESIDE_MIN_BARS else inline
-    guardrails = start(result_guardrails, result, ppy)  # nogil kernels: beside what follows
+    # The curve's return sums serve the metrics and the guardrails (the PSR): computed once. A
+    # long run's guardrails start on their thread (nogil kernels, beside what follows) with the
+    # bootstrap and take the sums after it.
+    if len(bars) >= BESIDE_MIN_BARS:
+        handoff = Handoff()
+        guardrails = beside(partial(result_guardrails, sums=handoff.get), result, ppy)
+        sums = None
+        try:
+            sums = return_sums(result)
+        finally:
+            handoff.put(sums)  # None on a failure: the thread computes its own
+    else:
+        sums = return_sums(result)
+        guardrails = inline(partial(result_guardrails, sums=sums), result, ppy)
     progress(80)
-    metrics = compute_metrics(result, bars, ppy)
+    metrics = compute_metrics(result, bars, ppy, sums=sums)
     return Computed(
         bars=bars, signals=signals, config=config, result=result, metrics=metrics, guardrails_wait=guardrails
     )
@@ -289,17 +302,21 @@ def equity_wire(time: np.ndarray, equity: np.ndarray, limit: int) -> str:
     return f"[{body}]"
 
 
-def store(row: Backtest, done: Computed, *, replace_trades: bool = True) -> None:
+def store(
+    row: Backtest, done: Computed, *, replace_trades: bool = True, pinned_hash: str | None = None
+) -> None:
     """Write the result onto ``row`` and replace its trades (the caller commits, with the job).
 
     ``replace_trades=False`` when no trades of the row can be stored yet (see ``trade_store.write``).
+    ``pinned_hash``: the row's strategy version's content hash when the caller read it with the row
+    (``fingerprint.strategy_hash``; None: the fingerprint reads it).
     A long run's trades' COPY runs while the kline and curve rows are built (``trade_store.begin_write``).
     The row's result columns and fingerprint go in one UPDATE: the fingerprint's query runs before
     any of them is set, so its autoflush has nothing to write, and the strategy's latest-backtest
     UPDATE flushes them all at once.
     """
     cfg = current_app.config
-    fingerprint.stamp(row, done.bars)
+    fingerprint.stamp(row, done.bars, pinned_hash)
     copied = trade_store.begin_write(
         row.id, done.result.trades, replace=replace_trades, on_thread=len(done.bars) >= BESIDE_MIN_BARS
     )

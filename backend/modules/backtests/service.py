@@ -236,7 +236,15 @@ def _walk_forward_payload(
     return {"walk_forward": walk_forward.plan(kind=d.kind, params=d.params, request=request, bars=bars)}
 
 
-def _load_row(job_id: str) -> Backtest | None:
+@dataclass(frozen=True)
+class _JobRow:
+    """A job's backtest row and its strategy version's content hash (None: no version), read together."""
+
+    row: Backtest
+    pinned_hash: str | None
+
+
+def _load_row(job_id: str) -> _JobRow:
     """Read the job's backtest row in the claim's transaction (the kind's ``load``)."""
     return _row_of_job(job_id)
 
@@ -249,33 +257,41 @@ CANCEL_CHECK_EVERY_S = 0.1
 @jobs.job_kind(JOB_KIND, load=_load_row, cancel_check_every_s=CANCEL_CHECK_EVERY_S)
 def run_backtest(ctx: jobs.JobContext) -> None:
     """Load the bars, run the engine and store the result with the job's SUCCESS (one commit)."""
-    row = ctx.loaded if isinstance(ctx.loaded, Backtest) else _row_of_job(ctx.job_id)
+    loaded = ctx.loaded if isinstance(ctx.loaded, _JobRow) else _row_of_job(ctx.job_id)
     if ctx.loaded is None:
         db.session.commit()  # end the read; the work below takes long
+    row = loaded.row
     bars = results.load_bars(row)
     done = results.compute(row, bars, progress=ctx.progress)
     if ctx.payload.get("walk_forward"):
         done = results.with_walk_forward(row, done, ctx.payload["walk_forward"], progress=ctx.progress)
     ctx.progress(95)
-    _store(ctx, row, done)
+    _store(ctx, loaded, done)
 
 
-def _row_of_job(job_id: str) -> Backtest:
-    row = db.session.scalars(select(Backtest).where(Backtest.job_id == job_id)).first()
-    if row is None:  # pragma: no cover - the row cascades with its job
+def _row_of_job(job_id: str) -> _JobRow:
+    # The version's hash (the fingerprint's) with the row: the store then makes no SELECT of it.
+    found = db.session.execute(
+        select(Backtest, strategies_service.version_content_hash_of(Backtest.strategy_version_id)).where(
+            Backtest.job_id == job_id
+        )
+    ).first()
+    if found is None:  # pragma: no cover - the row cascades with its job
         raise jobs.JobFailed("The backtest of this job no longer exists.", reason="backtest_missing")
+    row, pinned = found
     db.session.expunge(row)  # keep its loaded values without a refresh when the read ends
-    return row
+    return _JobRow(row, pinned)
 
 
 @transactional
-def _store(ctx: jobs.JobContext, row: Backtest, done: results.Computed) -> None:
+def _store(ctx: jobs.JobContext, loaded: _JobRow, done: results.Computed) -> None:
     # The row as read when the job started (unchanged since: the job owns its result columns),
     # attached again without a SELECT; the UPDATE writes only the columns the result sets.
-    row = db.session.merge(row, load=False)
+    row = db.session.merge(loaded.row, load=False)
     # Trades can be stored already only by an earlier attempt of this job (requeued) or with a
     # committed result: otherwise there is nothing to DELETE first.
-    results.store(row, done, replace_trades=ctx.attempt > 1 or row.finished_at is not None)
+    replace = ctx.attempt > 1 or row.finished_at is not None
+    results.store(row, done, replace_trades=replace, pinned_hash=loaded.pinned_hash)
     ctx.complete()  # refuses (and rolls the result back) if a cancel won the race
 
 

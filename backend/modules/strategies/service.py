@@ -25,7 +25,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy import ColumnExpressionArgument, ScalarSelect, and_, func, or_, select, update
 
 from backend.core import changes
 from backend.core.db import get_readable_or_404, looks_like_id, now_ms, transactional
@@ -548,6 +548,12 @@ def published_pairs() -> list[tuple[str, str]]:
 def version_content_hash(*, version_id: str) -> str | None:
     """Return the content hash of a strategy version (None if there is no such version)."""
     return db.session.scalar(select(StrategyVersion.content_hash).where(StrategyVersion.id == version_id))
+
+
+def version_content_hash_of(version_id: ColumnExpressionArgument[str | None]) -> ScalarSelect[str]:
+    """Return ``version_content_hash`` as a column expression of another statement's ``version_id``
+    (its value NULL without such a version): read with a row in one round trip."""
+    return select(StrategyVersion.content_hash).where(StrategyVersion.id == version_id).scalar_subquery()
 
 
 @dataclass(frozen=True)

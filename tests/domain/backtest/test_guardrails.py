@@ -71,7 +71,9 @@ def _moments_whole_arrays(r: np.ndarray) -> g.ReturnMoments | None:
     return g.ReturnMoments(n, mean / std, m3 / m2**1.5, m4 / (m2 * m2))
 
 
-@pytest.mark.parametrize("n", [3, 100, 8191, 8192, 8193, 3 * 8192, 250_003])
+@pytest.mark.parametrize(
+    "n", [3, 100, 8191, 8192, 8193, 3 * 8192, 8 * 8192 - 1, 8 * 8192, 8 * 8192 + 1, 17 * 8192 + 5, 250_003]
+)
 @pytest.mark.parametrize("offset", [0, 1])  # a view that starts off numpy's alignment
 def test_moments_are_bit_for_bit_those_of_whole_arrays(n, offset):
     rng = np.random.default_rng(n + offset)
@@ -206,6 +208,28 @@ def test_bootstrap_kernels_and_numpy_give_the_same_bands(trades):
     assert plain is not None and plain == compiled
 
 
+@pytest.mark.parametrize("words", [1, 7, 4_096, g._RAW_WORDS])
+def test_bootstrap_raw_words_in_pieces_continue_one_stream(words, monkeypatch):
+    # The compiled path takes the generator's raw words at most _RAW_WORDS at a time (below a
+    # worker's malloc mmap threshold); however they are cut, the draws are one stream: the same bands.
+    growth = np.random.default_rng(12).normal(0.001, 0.02, 20_000)
+    previous = kernels.use_jit(False)
+    try:
+        plain = g.bootstrap_trades(growth)
+        kernels.use_jit(True)
+        monkeypatch.setattr(g, "_RAW_WORDS", words)
+        compiled = g.bootstrap_trades(growth)
+    finally:
+        kernels.use_jit(previous)
+    assert plain is not None and plain == compiled
+
+
+def test_bootstrap_raw_words_fit_below_the_workers_mmap_threshold():
+    from backend.config import Settings
+
+    assert g._RAW_WORDS * 8 < Settings.WORKER_MALLOC_MMAP_THRESHOLD
+
+
 def test_return_moments_scratch_and_non_finite_values():
     r = np.random.default_rng(4).normal(0.0002, 0.01, 10_001)
     kept = r.copy()
@@ -222,7 +246,8 @@ def test_return_moments_scratch_and_non_finite_values():
 def test_curve_moments_equal_the_moments_of_the_returns_array():
     # The compiled path never builds the n-long returns; the figures must be the same bit for bit.
     rng = np.random.default_rng(6)
-    sizes = (3, 8, 129, 8191, 8192, 8193, 40_001)  # around the blocks of the third and fourth moments
+    # around the blocks (8,192) and chunks (8 blocks) of the third and fourth moments
+    sizes = (3, 8, 129, 8191, 8192, 8193, 40_001, 65_535, 65_536, 65_537, 139_269)
     curves = [1000.0 * np.cumprod(1.0 + rng.normal(0.0002, 0.01, n)) for n in sizes]
     flat = np.full(50, 1000.0)  # no variance: None
     with_nan = curves[-1].copy()
@@ -234,6 +259,8 @@ def test_curve_moments_equal_the_moments_of_the_returns_array():
         # repr: every digit of every figure (and NaN equal to NaN)
         assert repr(g.curve_moments(equity, 1000.0)) == repr(g.return_moments(bar_returns(equity, 1000.0)))
         assert equity.tobytes() == kept.tobytes()
+    for equity in curves:  # and those of the whole arrays (np.einsum over every return at once)
+        assert g.curve_moments(equity, 1000.0) == _moments_whole_arrays(bar_returns(equity, 1000.0))
 
 
 def test_in_out_gap():

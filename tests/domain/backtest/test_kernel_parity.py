@@ -143,6 +143,37 @@ def test_pairwise_sum_of_returns_matches_numpy_sum_bit_for_bit():
         assert kernels.pairwise_sum(equity, 1000.0, mean, True) == (centred * centred).sum()
 
 
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_shared_return_sums_give_the_same_metrics_and_guardrails_bit_for_bit(seed):
+    # results.compute computes the curve's return sums once for the metrics and the guardrails
+    from backend.domain.backtest import guardrails
+
+    if not kernels.active():
+        pytest.skip("numba is not installed")
+    bars = random_bars(20_000 + 4_097 * seed, seed=seed)
+    result = engine.run(bars, st.get_strategy("sma_cross").signals(bars, {"fast": 5, "slow": 20}), CONFIGS[1])
+    sums = metrics.return_sums(result)
+    assert sums is not None
+    equity = result.equity
+    assert sums.tolist() == [
+        kernels.pairwise_sum(equity, 10_000.0, 0.0, False),
+        kernels.pairwise_sum(equity, 10_000.0, float(sums[0]) / len(equity), True),
+    ]
+    alone = metrics.compute_metrics(result, bars, 525_600)
+    assert repr(metrics.compute_metrics(result, bars, 525_600, sums=sums)) == repr(alone)
+    own = guardrails.result_guardrails(result, 525_600)
+    assert repr(guardrails.result_guardrails(result, 525_600, sums=sums)) == repr(own)
+    # or handed over after the bootstrap (a job's thread), or not at all (None): computed again
+    assert repr(guardrails.result_guardrails(result, 525_600, sums=lambda: sums)) == repr(own)
+    assert repr(guardrails.result_guardrails(result, 525_600, sums=lambda: None)) == repr(own)
+    assert own.moments is not None and own.bootstrap is not None
+    kernels._state["enabled"] = False
+    try:
+        assert metrics.return_sums(result) is None  # the numpy path computes its own
+    finally:
+        kernels._state["enabled"] = True
+
+
 def test_use_jit_switch_reports_and_restores(monkeypatch):
     monkeypatch.setitem(kernels._state, "enabled", kernels.AVAILABLE)
     previous = kernels.use_jit(False)

@@ -139,6 +139,40 @@ def test_every_result_carries_its_fingerprint(app, client, user, run_backtest, m
     assert len(stamp["hash"]) == 64
 
 
+def test_a_job_reads_its_strategy_version_hash_with_its_row(app, client, user, run_backtest, make_strategy):
+    from sqlalchemy import event
+
+    sid = make_strategy(user, params={"fast": 5, "slow": 20})["id"]
+    statements: list[str] = []
+
+    def seen(_conn, _cursor, statement, *_a) -> None:
+        statements.append(" ".join(statement.split()))
+
+    event.listen(db.engine, "before_cursor_execute", seen)
+    try:
+        ids = run_backtest(user, strategy_id=sid).get_json()["data"]
+    finally:
+        event.remove(db.engine, "before_cursor_execute", seen)
+    # the claim's read of the backtest row carries it: no SELECT of its own at the store
+    assert not [s for s in statements if s.startswith("SELECT strategy_versions.content_hash")]
+    row_reads = [s for s in statements if s.startswith("SELECT backtests.id") and "backtests.job_id =" in s]
+    assert len(row_reads) == 1 and "strategy_versions.content_hash" in row_reads[0]
+    row = db.session.get(Backtest, ids["backtest_id"])
+    assert row.strategy_hash == strategies_service.version_content_hash(version_id=row.strategy_version_id)
+
+
+def test_the_fingerprint_reads_the_version_hash_when_not_given(app, user, run_backtest, make_strategy):
+    sid = make_strategy(user, params={"fast": 5, "slow": 20})["id"]
+    resp = run_backtest(user, strategy_id=sid)
+    row = db.session.get(Backtest, resp.get_json()["data"]["backtest_id"])
+    version = strategies_service.version_content_hash(version_id=row.strategy_version_id)
+    assert fingerprint.strategy_hash(row) == version == fingerprint.strategy_hash(row, version)
+    assert fingerprint.strategy_hash(row, "a" * 64) == "a" * 64  # what the caller read with the row
+    row.strategy_version_id = None  # an inline definition: its kind and parameters
+    assert fingerprint.strategy_hash(row, None) == strategies_service.content_hash(row.kind, row.params)
+    db.session.rollback()
+
+
 def test_the_bars_hash_covers_every_column():
     from backend.domain.bars import Bars
 

@@ -388,3 +388,57 @@ def test_one_transaction_reads_the_owner_endpoints_once(app, client, user, webho
         event.remove(Engine, "before_cursor_execute", record)
     assert len([s for s in seen if "FROM webhooks WHERE webhooks.owner_id" in s]) == 3
     assert [r.headers["X-QYQ-Event-Type"] for r in webhook_receiver.requests].count("bot.fill") == 1
+
+
+def _statements_of(app, emit_fact, *fact, **data) -> list[str]:
+    from sqlalchemy import event
+
+    from backend.extensions import db
+
+    seen: list[str] = []
+
+    def listen(_conn, _cursor, statement, *_a) -> None:
+        seen.append(" ".join(statement.split()))
+
+    with app.app_context():
+        event.listen(db.engine, "before_cursor_execute", listen)
+        try:
+            emit_fact(*fact, **data)
+        finally:
+            event.remove(db.engine, "before_cursor_execute", listen)
+    return seen
+
+
+def test_an_owner_without_endpoints_costs_one_read_and_no_savepoint(app, user, emit_fact):
+    # job.succeeded makes a notification (its INSERT in a savepoint), whose notification.created
+    # event webhooks also see: the owner's endpoints are read once, outside any savepoint of theirs
+    fact = ("job.succeeded", "jobs", user.id, "j-2")
+    seen = _statements_of(app, emit_fact, *fact, jobId="j-2", kind="agent.audit", status="SUCCESS")
+    reads = [i for i, s in enumerate(seen) if s.startswith("SELECT webhooks.id")]
+    assert len(reads) == 1, seen
+    before, after = seen[reads[0] - 1], seen[reads[0] + 1]
+    assert before.startswith("WITH created AS (INSERT INTO notifications"), seen  # in its savepoint
+    assert after.startswith("RELEASE SAVEPOINT"), seen  # the notification's: none of the webhooks'
+    assert len([s for s in seen if s.startswith("RELEASE SAVEPOINT")]) == len(
+        [s for s in seen if s.startswith("SAVEPOINT")]
+    )
+    assert not [s for s in seen if "webhook_deliveries" in s]
+
+
+def test_a_delivery_that_cannot_be_stored_is_logged_and_never_fails_its_cause(
+    app, client, user, emit_fact, hook, monkeypatch, caplog
+):
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from backend.modules.webhooks import service as webhooks_service
+
+    def broken(*_a, **_k):
+        raise SQLAlchemyError("the delivery's INSERT failed")
+
+    monkeypatch.setattr(webhooks_service, "_add_delivery", broken)
+    emit_fact("job.succeeded", "jobs", user.id, "j-3", jobId="j-3", kind="agent.audit", status="SUCCESS")
+    assert "webhook deliveries of job.succeeded not stored" in caplog.text
+    monkeypatch.undo()
+    notes = ok(client.get("/api/notifications", headers=user.headers))  # the cause's writes stand
+    assert any(n["objectId"] == "j-3" for n in notes)
+    assert _log(client, user, hook) == []
