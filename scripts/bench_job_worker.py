@@ -26,12 +26,11 @@ import argparse
 import json
 import os
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
 HERE = Path(__file__).resolve()
 MIN_MS = 60_000
@@ -162,38 +161,6 @@ def _profile_text(profiler: Any) -> str:
     return buf.getvalue()
 
 
-class Child:
-    """One tree's long-lived job process."""
-
-    def __init__(self, name: str, path: str, env: dict[str, str], profile: int, trace: bool) -> None:
-        self.name = name
-        cmd = [sys.executable, str(HERE), "child", path, str(profile), "trace" if trace else "-"]
-        self.proc = subprocess.Popen(
-            cmd, cwd=path, env={**os.environ, **env}, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
-        )
-        if self._line() != "ready":
-            raise RuntimeError(f"{name}: the child did not start")
-
-    def _line(self) -> str:
-        out: IO[str] | None = self.proc.stdout
-        assert out is not None
-        line = out.readline()
-        if not line:
-            raise RuntimeError(f"{self.name}: the child exited ({self.proc.wait()})")
-        return line.strip()
-
-    def ask(self, request: str) -> dict[str, Any]:
-        assert self.proc.stdin is not None
-        self.proc.stdin.write(request + "\n")
-        self.proc.stdin.flush()
-        return dict(json.loads(self._line()))
-
-    def close(self) -> None:
-        if self.proc.stdin is not None:
-            self.proc.stdin.close()
-        self.proc.wait(timeout=60)
-
-
 def _ms(line: dict[str, Any], name: str) -> float:
     return float(line.get("spent", {}).get(name, 0.0)) * 1000
 
@@ -238,16 +205,23 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--profile", type=int, default=0, help="cProfile the jobs of this size (first tree)")
     parser.add_argument("--trace", action="store_true", help="print the SQL of each tree's last job per size")
     args = parser.parse_args(argv)
-    trees = dict(t.split("=", 1) for t in args.tree) or {"new": str(HERE.parents[1])}
-    trees = {name: str(Path(path).resolve()) for name, path in trees.items()}
     sizes = [int(s) for s in args.sizes.split(",")]
     sys.path.insert(0, str(HERE.parents[1]))
     from scripts.bench_api import machine, scratch_stack
+    from scripts.trees import Child, parse_trees
+
+    trees = parse_trees(args.tree, HERE.parents[1])
 
     rows: dict[str, dict[int, list[dict[str, Any]]]] = {name: {b: [] for b in sizes} for name in trees}
     with scratch_stack("bench_jw", {"BACKTEST_MAX_BARS": "2000000"}, seed=True) as stack:
         children = [
-            Child(name, path, stack.env, args.profile if i == 0 else 0, args.trace)
+            Child(
+                name,
+                HERE,
+                path,
+                stack.env,
+                [str(args.profile if i == 0 else 0), "trace" if args.trace else "-"],
+            )
             for i, (name, path) in enumerate(trees.items())
         ]
         try:

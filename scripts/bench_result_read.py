@@ -24,11 +24,10 @@ import argparse
 import json
 import os
 import statistics
-import subprocess
 import sys
 import time
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
 HERE = Path(__file__).resolve()
 MIN_MS = 60_000
@@ -142,38 +141,6 @@ def _profile_text(profiler: Any) -> str:
     return buf.getvalue()
 
 
-class Child:
-    """One tree's long-lived process."""
-
-    def __init__(self, name: str, path: str, env: dict[str, str], profile: bool) -> None:
-        self.name = name
-        cmd = [sys.executable, str(HERE), "child", path, "profile" if profile else "-"]
-        self.proc = subprocess.Popen(
-            cmd, cwd=path, env={**os.environ, **env}, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
-        )
-        if self._line() != "ready":
-            raise RuntimeError(f"{name}: the child did not start")
-
-    def _line(self) -> str:
-        out: IO[str] | None = self.proc.stdout
-        assert out is not None
-        line = out.readline()
-        if not line:
-            raise RuntimeError(f"{self.name}: the child exited ({self.proc.wait()})")
-        return line.strip()
-
-    def ask(self, request: str) -> dict[str, Any]:
-        assert self.proc.stdin is not None
-        self.proc.stdin.write(request + "\n")
-        self.proc.stdin.flush()
-        return dict(json.loads(self._line()))
-
-    def close(self) -> None:
-        if self.proc.stdin is not None:
-            self.proc.stdin.close()
-        self.proc.wait(timeout=60)
-
-
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     if argv[:1] == ["child"]:
@@ -185,10 +152,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--batch", type=int, default=10, help="requests per turn")
     parser.add_argument("--profile", action="store_true", help="cProfile the first tree's polls")
     args = parser.parse_args(argv)
-    trees = dict(t.split("=", 1) for t in args.tree) or {"new": str(HERE.parents[1])}
-    trees = {name: str(Path(path).resolve()) for name, path in trees.items()}
     sys.path.insert(0, str(HERE.parents[1]))
     from scripts.bench_api import machine, scratch_stack
+    from scripts.trees import Child, parse_trees
+
+    trees = parse_trees(args.tree, HERE.parents[1])
 
     kinds = ("poll", "detail")
     got: dict[tuple[str, str, int], dict[str, list[float]]] = {}
@@ -196,7 +164,7 @@ def main(argv: list[str] | None = None) -> int:
     bodies: dict[tuple[str, str, int], Any] = {}
     with scratch_stack("bench_rr", {"BACKTEST_MAX_BARS": "2000000"}, seed=True) as stack:
         children = [
-            Child(name, path, stack.env, args.profile and i == 0)
+            Child(name, HERE, path, stack.env, ["profile" if args.profile and i == 0 else "-"])
             for i, (name, path) in enumerate(trees.items())
         ]
         try:
