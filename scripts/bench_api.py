@@ -384,8 +384,15 @@ class Measured:
         )
 
 
-def _target(path: str, token: str | None) -> loadgen.Target:
-    headers = (("Authorization", f"Bearer {token}"),) if token else ()
+# What a browser sends (Chrome, Firefox): the project gzips the showcase's large cached entries
+# for it (`core/compression.py`); the bare endpoints ignore it.
+BROWSER_ACCEPT_ENCODING = "gzip, deflate, br, zstd"
+
+
+def _target(path: str, token: str | None, accept_encoding: str | None = None) -> loadgen.Target:
+    headers: tuple[tuple[str, str], ...] = (("Authorization", f"Bearer {token}"),) if token else ()
+    if accept_encoding:
+        headers += (("Accept-Encoding", accept_encoding),)
     return loadgen.Target(name=path, path=path, headers=headers)
 
 
@@ -406,13 +413,15 @@ def measure(
     rounds: int,
     load: dict[str, Any],
     bare_path: Callable[[str], str] = lambda _path: BARE_PATH,
+    accept_encoding: str | None = None,
 ) -> list[Measured]:
-    """Measure every endpoint right after the bare endpoint (``bare_path(path)``), ``rounds`` times."""
+    """Measure every endpoint right after the bare endpoint (``bare_path(path)``), ``rounds`` times;
+    both sides' requests carry ``accept_encoding`` (if any)."""
     out = [Measured(path, auth) for path, auth in endpoints]
     for r in range(rounds):
         for m in out:
-            b, b_cpu = _load(bare, _target(bare_path(m.path), None), load)
-            p, p_cpu = _load(project, _target(m.path, token if m.auth else None), load)
+            b, b_cpu = _load(bare, _target(bare_path(m.path), None, accept_encoding), load)
+            p, p_cpu = _load(project, _target(m.path, token if m.auth else None, accept_encoding), load)
             m.pairs.append(Pair(b, p, b_cpu, p_cpu))
             print(
                 f"  round {r + 1}: {p.summary()}, {p_cpu:.2f} CPU ms/req | bare {b.rps:,.0f} req/s, "
@@ -470,7 +479,13 @@ def parse_wrk(out: str) -> tuple[float, float, float, int, int, int]:
 
 
 def wrk_load(
-    server: Gunicorn, path: str, token: str | None, *, connections: int, duration_s: float
+    server: Gunicorn,
+    path: str,
+    token: str | None,
+    *,
+    connections: int,
+    duration_s: float,
+    accept_encoding: str | None = None,
 ) -> WrkResult:
     """Load one endpoint with wrk (2 threads, keep-alive); return its figures."""
     cmd = [
@@ -484,6 +499,8 @@ def wrk_load(
     ]
     if token:
         cmd += ["-H", f"Authorization: Bearer {token}"]
+    if accept_encoding:
+        cmd += ["-H", f"Accept-Encoding: {accept_encoding}"]
     cpu0 = server.cpu_seconds()
     out = subprocess.run(
         [*cmd, server.url + path], capture_output=True, text=True, timeout=duration_s + 60, check=True
@@ -501,10 +518,15 @@ def measure_wrk(
     *,
     rounds: int,
     load: dict[str, Any],
+    accept_encoding: str | None = None,
 ) -> list[tuple[str, list[tuple[WrkResult, WrkResult]]]]:
     """Like `measure`, with wrk: each endpoint right after the bare endpoint, ``rounds`` times."""
     out: list[tuple[str, list[tuple[WrkResult, WrkResult]]]] = [(path, []) for path, _ in endpoints]
-    kw = {"connections": load["connections"], "duration_s": load["duration_s"]}
+    kw: dict[str, Any] = {
+        "connections": load["connections"],
+        "duration_s": load["duration_s"],
+        "accept_encoding": accept_encoding,
+    }
     for _ in range(rounds):
         for (path, auth), (_, pairs) in zip(endpoints, out, strict=True):
             b = wrk_load(bare, BARE_PATH, None, **kw)
@@ -556,12 +578,16 @@ def run_project(
     rounds: int,
     load: dict[str, Any],
     wrk_rounds: int = 0,
-) -> tuple[list[Measured], list[tuple[str, list[tuple[WrkResult, WrkResult]]]], list[Measured]]:
-    """Start the project under ``config``, log in, and measure ``endpoints`` paired with ``bare``.
+    accept_encoding: str | None = BROWSER_ACCEPT_ENCODING,
+) -> tuple[
+    list[Measured], list[tuple[str, list[tuple[WrkResult, WrkResult]]]], list[Measured], list[Measured]
+]:
+    """Start the project under ``config``, log in, and measure ``endpoints`` paired with ``bare``,
+    every request carrying ``accept_encoding``.
 
     With ``wrk_rounds`` the same pairs are then loaded by wrk too (the second list). The endpoints
-    in ``LARGE_ENDPOINTS`` are also paired with the bare endpoint sending a body of their size (the
-    third list).
+    in ``LARGE_ENDPOINTS`` are also measured without ``Accept-Encoding``: paired with the bare
+    endpoint (the third list) and with the bare endpoint sending a body of their size (the fourth).
     """
     with Gunicorn("backend.wsgi:app", config, stack.env, "/api/health") as project:
         token = login(project.url)
@@ -569,15 +595,22 @@ def run_project(
             status, body, _ = http_json("GET", project.url + path, token=token if auth else None)
             if status != 200:
                 raise RuntimeError(f"{path} answered {status}: {body}")
-        measured = measure(bare, project, endpoints, token, rounds=rounds, load=load)
+        measured = measure(
+            bare, project, endpoints, token, rounds=rounds, load=load, accept_encoding=accept_encoding
+        )
         by_wrk = (
-            measure_wrk(bare, project, endpoints, token, rounds=wrk_rounds, load=load) if wrk_rounds else []
+            measure_wrk(
+                bare, project, endpoints, token, rounds=wrk_rounds, load=load, accept_encoding=accept_encoding
+            )
+            if wrk_rounds
+            else []
         )
         large = [(path, auth) for path, auth in endpoints if path in LARGE_ENDPOINTS]
         sizes = {
             path: http_json("GET", project.url + path, token=token if auth else None)[2]
             for path, auth in large
         }
+        identity = measure(bare, project, large, token, rounds=rounds, load=load) if accept_encoding else []
         same_size = measure(
             bare,
             project,
@@ -587,7 +620,7 @@ def run_project(
             load=load,
             bare_path=lambda path: f"{BARE_LARGE_PATH}?bytes={sizes[path]}",
         )
-        return measured, by_wrk, same_size
+        return measured, by_wrk, identity, same_size
 
 
 def run_sweep(
@@ -598,13 +631,16 @@ def run_sweep(
     *,
     rounds: int,
     load: dict[str, Any],
+    accept_encoding: str | None = BROWSER_ACCEPT_ENCODING,
 ) -> list[tuple[ServerConfig, list[Measured]]]:
     """Measure the project under each config, round-robin ``rounds`` times, against one bare server."""
     merged = {c: [Measured(path, auth) for path, auth in endpoints] for c in configs}
     for r in range(rounds):
         for c in configs:
             print(f"sweep round {r + 1}: {c.label}", flush=True)
-            got, _, _ = run_project(stack, c, bare, endpoints, rounds=1, load=load)
+            got, _, _, _ = run_project(
+                stack, c, bare, endpoints, rounds=1, load=load, accept_encoding=accept_encoding
+            )
             for into, new in zip(merged[c], got, strict=True):
                 into.pairs += new.pairs
     return list(merged.items())
@@ -862,6 +898,8 @@ def report(
     profiled: list[Profiled],
     by_wrk: list[tuple[str, list[tuple[WrkResult, WrkResult]]]] | None = None,
     same_size: list[Measured] | None = None,
+    identity: list[Measured] | None = None,
+    accept_encoding: str | None = None,
 ) -> str:
     """Return the markdown of the `api` section."""
     lines = [
@@ -883,10 +921,28 @@ def report(
         "less sensitive to other work on the machine than req/s). Target (issue 11): ratio >= 50 %, "
         "p99 < 50 ms.",
         "",
+        (
+            f"Every request (to both servers) carries `Accept-Encoding: {accept_encoding}`, as a browser's "
+            "do: the project sends the showcase's cached entries of 1 KB or more gzipped "
+            "(`core/compression.py`, compressed once per entry); the bare endpoint ignores it."
+            if accept_encoding
+            else "No request carries `Accept-Encoding`: every body is sent as it is."
+        ),
+        "",
         *_endpoint_table(results),
     ]
     if by_wrk:
         lines += ["", *_wrk_table(by_wrk, load)]
+    if identity:
+        lines += [
+            "",
+            "### The large bodies without `Accept-Encoding`",
+            "",
+            "The same pairing, the same run, for a client that does not accept gzip (the body sent as it "
+            "is, ~160 KB for `backtests/latest`).",
+            "",
+            *_endpoint_table(identity),
+        ]
     if same_size:
         lines += [
             "",
@@ -896,8 +952,9 @@ def report(
             "(`backtests/latest`: the contract's kline, equity curve and first fills, ~160 KB), so they "
             "are also paired, the same way and in the same run, with a bare Flask endpoint sending a "
             "pre-encoded envelope of exactly their size (`bare req/s` below): the ceiling for sending "
-            "that body. The target is still the ratio in the table above; this says how much of the gap "
-            "is the body's size.",
+            "that body. No request here carries `Accept-Encoding` (both bodies sent as they are). The "
+            "target is still the ratio in the first table; this says how much of the gap is the body's "
+            "size.",
             "",
             *_endpoint_table(same_size),
         ]
@@ -948,6 +1005,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--wrk-rounds", type=int, default=1, help="rounds of the cross-check with wrk when installed; 0 skips"
     )
+    parser.add_argument(
+        "--accept-encoding",
+        default=BROWSER_ACCEPT_ENCODING,
+        help='the Accept-Encoding header of every request (default: a browser\'s); "" sends none',
+    )
     parser.add_argument("--no-write", action="store_true")
     args = parser.parse_args(argv)
 
@@ -975,19 +1037,35 @@ def main(argv: list[str] | None = None) -> int:
             wrk_rounds = args.wrk_rounds if shutil.which("wrk") else 0
             if args.wrk_rounds and not wrk_rounds:
                 print("wrk is not installed (apt-get install wrk): no cross-check", flush=True)
-            results, by_wrk, same_size = run_project(
-                stack, config, bare, endpoints, rounds=args.rounds, load=load, wrk_rounds=wrk_rounds
+            results, by_wrk, identity, same_size = run_project(
+                stack,
+                config,
+                bare,
+                endpoints,
+                rounds=args.rounds,
+                load=load,
+                wrk_rounds=wrk_rounds,
+                accept_encoding=args.accept_encoding or None,
             )
             configs = [ServerConfig.parse(text) for text in filter(None, args.sweep.split(","))]
             if configs:
                 sweep_endpoints = [(p, a) for p, a in endpoints if p in SWEEP_ENDPOINTS]
-                sweep = run_sweep(stack, configs, bare, sweep_endpoints, rounds=args.sweep_rounds, load=load)
+                sweep = run_sweep(
+                    stack,
+                    configs,
+                    bare,
+                    sweep_endpoints,
+                    rounds=args.sweep_rounds,
+                    load=load,
+                    accept_encoding=args.accept_encoding or None,
+                )
         if args.profile_requests > 0:
             print("profile (in-process)", flush=True)
             bare_ms, profiled = profile_endpoints(stack, endpoints, args.profile_requests)
     text = report(
         when=when, config=config, load=load, rounds=args.rounds, results=results, sweep=sweep,
-        bare_ms=bare_ms, profiled=profiled, by_wrk=by_wrk, same_size=same_size,
+        bare_ms=bare_ms, profiled=profiled, by_wrk=by_wrk, same_size=same_size, identity=identity,
+        accept_encoding=args.accept_encoding or None,
     )  # fmt: skip
     print()
     print(text)

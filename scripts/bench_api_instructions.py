@@ -5,7 +5,8 @@ counts do not (the same binary, inputs and environment give the same total). Thi
 them for the requests themselves, in one process per source tree, calling the WSGI app directly
 (no server, no test client): first the bare-Flask envelope endpoint of `scripts/bench_api.py`
 (before the project's app exists, so it runs stock Flask and werkzeug), then each endpoint of the
-project with a cache already filled (the hot path). Instrumentation is on only around each batch
+project with a cache already filled (the hot path). Every request carries a browser's
+``Accept-Encoding`` (the bare endpoint ignores it). Instrumentation is on only around each batch
 (``callgrind_control``), so the setup, imports and the warm-up are not counted.
 
 What it does not count: the kernel (the socket calls to Redis and the client) and time spent
@@ -43,6 +44,7 @@ ENDPOINTS = (
     ("/api/forum/hot", False),
     ("/api/backtests/latest", False),
 )
+ACCEPT_ENCODING = "gzip, deflate, br, zstd"  # as `bench_api.BROWSER_ACCEPT_ENCODING` (older trees lack it)
 WAIT_S = 600.0  # any one step of the instrumented process (setup under valgrind is slow)
 
 
@@ -64,6 +66,7 @@ def _environ(path: str, token: str | None) -> dict[str, Any]:
         "REMOTE_ADDR": "127.0.0.1",
         "HTTP_HOST": "127.0.0.1:8000",
         "HTTP_ACCEPT": "*/*",
+        "HTTP_ACCEPT_ENCODING": ACCEPT_ENCODING,  # a browser's: large cached entries go gzipped
     }
     if token:
         env["HTTP_AUTHORIZATION"] = f"Bearer {token}"

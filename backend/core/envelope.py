@@ -13,11 +13,13 @@ from __future__ import annotations
 from typing import Any, TypeAlias
 
 import marshmallow as ma
-from flask import Response, current_app, g, jsonify
+from flask import Response, current_app, g, jsonify, request
 from flask_smorest import Api, Blueprint
 from webargs.flaskparser import FlaskParser
 from werkzeug.exceptions import HTTPException
 
+from backend.core import compression
+from backend.core.compression import GzipMemo
 from backend.core.openapi import PAGINATION_HEADER, ContractPlugin, IdConverter, id_param_schema
 from backend.core.schemas import ErrorEnvelopeSchema
 
@@ -32,22 +34,53 @@ def success_body(data: Any) -> dict[str, Any]:
     return {"code": 0, "message": "ok", "data": data, "request_id": current_request_id()}
 
 
-_DATA_MARK = "@@qyq-data@@"  # placeholder replaced by the already-encoded data
+_DATA_MARK = "@@qyq-data@@"  # placeholders replaced by the already-encoded data and the request id
+_ID_MARK = "@@qyq-request-id@@"
+_PARTS = "qyq_envelope_parts"  # app.extensions: the success envelope around the two marks
 
 
-def success_response_json(data_json: str | bytes) -> Response:
+def _envelope_parts(app: Any) -> tuple[bytes, bytes, bytes]:
+    """Return the success envelope's text before the data, between it and the request id, and
+    after the id: `success_body` encoded once per app, the request id set per response."""
+    parts: tuple[bytes, bytes, bytes] | None = app.extensions.get(_PARTS)
+    if parts is None:
+        body = success_body(_DATA_MARK)
+        body["request_id"] = _ID_MARK
+        text = app.json.dumps(body, separators=(",", ":"))
+        head, _, rest = text.partition(app.json.dumps(_DATA_MARK))
+        mid, _, end = rest.partition(app.json.dumps(_ID_MARK))
+        parts = app.extensions[_PARTS] = (head.encode(), mid.encode(), end.encode() + b"\n")
+    return parts
+
+
+def success_response_json(data_json: str | bytes, gzip: GzipMemo | None = None) -> Response:
     """Return the success envelope around ``data_json``, data that is already encoded JSON.
 
     For the caches' hits (`core/showcase.py`, `core/personal.py`): the same bytes as a
     `success_body` response of the decoded data, without decoding and encoding it again. Bytes (a
     cache's entry as Redis sent it) go into the body as they are: one copy, not four.
+
+    With ``gzip`` (the memo of an entry the process keeps), data of at least
+    `compression.MIN_BYTES` goes gzipped to a client that accepts it, compressed once per entry
+    (`core/compression.py`); either answer then carries ``Vary: Accept-Encoding``.
     """
     app = current_app._get_current_object()  # type: ignore[attr-defined]
-    envelope = app.json.dumps(success_body(_DATA_MARK), separators=(",", ":"))
-    head, _, tail = envelope.partition(app.json.dumps(_DATA_MARK))
+    head, mid, end = _envelope_parts(app)
+    tail = b"".join((mid, app.json.dumps(current_request_id()).encode(), end))
     data = data_json if isinstance(data_json, bytes) else data_json.encode()
-    body = b"".join((head.encode(), data, tail.encode(), b"\n"))
-    response: Response = app.response_class(body, mimetype="application/json")
+    memo = gzip if gzip is not None and len(data) >= compression.MIN_BYTES else None
+    if memo is None:
+        response: Response = app.response_class(b"".join((head, data, tail)), mimetype="application/json")
+    elif compression.accepts_gzip(request.headers.get("Accept-Encoding", "")):
+        response = app.response_class(
+            memo.get(head, data).body(tail),
+            mimetype="application/json",
+            headers=(("Content-Encoding", "gzip"), ("Vary", "Accept-Encoding")),
+        )
+    else:
+        response = app.response_class(
+            b"".join((head, data, tail)), mimetype="application/json", headers=(("Vary", "Accept-Encoding"),)
+        )
     return response
 
 

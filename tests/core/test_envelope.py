@@ -19,8 +19,9 @@ def test_success_envelope(client, auth_headers):
     assert body["request_id"] == resp.headers["X-Request-ID"]
 
 
+@pytest.mark.parametrize("request_id", ["req-1", None, 'q"\\\u00e9'])
 @pytest.mark.parametrize("data", ['{"a":[1,2.5,null]}', '"caf\u00e9 \u2014 ok"', "[]", "null"])
-def test_already_encoded_data_gets_the_same_bytes_as_the_envelope_of_its_value(app, data):
+def test_already_encoded_data_gets_the_same_bytes_as_the_envelope_of_its_value(app, data, request_id):
     import json
 
     from flask import g
@@ -28,7 +29,7 @@ def test_already_encoded_data_gets_the_same_bytes_as_the_envelope_of_its_value(a
     from backend.core.envelope import success_body, success_response_json
 
     with app.test_request_context("/"):
-        g.request_id = "req-1"
+        g.request_id = request_id  # any id, even one the request-id hook would never take
         expected = app.json.dumps(success_body(json.loads(data)), separators=(",", ":")) + "\n"
         as_str = success_response_json(data)
         as_bytes = success_response_json(data.encode())
@@ -170,3 +171,22 @@ def test_two_response_schemas_with_one_name_are_refused():
     with pytest.raises(TypeError, match="named SameNameSchema"):
         EnvelopeBlueprint._make_doc_response_schema(SameNameSchema())
     envelope._doc_wrappers.pop("SameNameEnvelope")
+
+
+def test_gzip_is_offered_only_for_a_kept_entry_of_at_least_the_minimum_size(app):
+    import gzip as gz
+
+    from flask import g
+
+    from backend.core import compression
+    from backend.core.envelope import success_response_json
+
+    small, large = b'"' + b"s" * 10 + b'"', b'"' + b"l" * compression.MIN_BYTES + b'"'
+    with app.test_request_context("/", headers={"Accept-Encoding": "gzip"}):
+        g.request_id = "req-z"
+        assert "Content-Encoding" not in success_response_json(large).headers  # no memo: as it is
+        plain_small = success_response_json(small, gzip=compression.GzipMemo())
+        assert "Content-Encoding" not in plain_small.headers and "Vary" not in plain_small.headers
+        zipped = success_response_json(large, gzip=compression.GzipMemo())
+        assert zipped.headers["Content-Encoding"] == "gzip" and zipped.headers["Vary"] == "Accept-Encoding"
+        assert gz.decompress(zipped.get_data()) == success_response_json(large).get_data()

@@ -3,6 +3,8 @@ after a write, a fill never undoes a drop, and Redis down means computing it dir
 
 from __future__ import annotations
 
+import gzip
+import json
 from contextlib import contextmanager
 
 import pytest
@@ -273,7 +275,9 @@ def test_raw_entries_are_bounded(app, client, showcase_data):
     for n in range(showcase.MAX_RAW_FIELDS + 5):
         ok(client.get(f"/api/forum/hot?limit={'0' * n}5"))
     with app.app_context():
-        assert get_redis().hlen(key) <= showcase.MAX_RAW_FIELDS + 1
+        fields = get_redis().hkeys(key)
+    entries = [f for f in fields if not f.startswith("#")]  # each entry also has its head, '#' + field
+    assert len(entries) <= showcase.MAX_RAW_FIELDS + 1 and len(fields) == 2 * len(entries)
 
 
 def _early_replies(monkeypatch) -> list:
@@ -311,10 +315,10 @@ def test_a_copy_is_not_served_once_redis_holds_another_version_or_nothing(
     path = "/api/forum/hot"
     client.get(path)
     client.get(path)  # the copy is made
-    key, field = showcase._key("forum.hot"), "?"
-    with app.app_context():
-        gen = get_redis().get(showcase._gen_key("forum.hot")) or ""
-        get_redis().hset(key, field, "f" * showcase.VERSION_CHARS + gen + '\n["replaced"]')  # a newer fill
+    key, gen_key = showcase._key("forum.hot"), showcase._gen_key("forum.hot")
+    with app.test_request_context():
+        gen = get_redis().get(gen_key) or ""
+        showcase._fill(key, gen_key, gen, 10, ["?", showcase._value(gen, '["replaced"]')])  # a newer fill
     assert ok(client.get(path)) == ["replaced"]
     make_post(user, title="newer")  # a write drops the hash: the copy must not answer
     titles = [p["title"] for p in ok(client.get(path))]
@@ -322,16 +326,24 @@ def test_a_copy_is_not_served_once_redis_holds_another_version_or_nothing(
 
 
 def test_the_copies_are_bounded():
-    copies = showcase._Copies(max_bytes=100)
+    """Each copy is charged twice its data (the data and room for its gzip)."""
+    copies = showcase._Copies(max_bytes=200)
+
+    def held(field):
+        copy = copies.get("k", field)
+        return None if copy is None else (copy.version, copy.data)
+
     copies.put("k", "a", b"v1", b"x" * 60)
     copies.put("k", "b", b"v2", b"y" * 30)
-    assert copies.get("k", "a") == (b"v1", b"x" * 60) and copies.get("k", "b") == (b"v2", b"y" * 30)
-    copies.put("k", "c", b"v3", b"z" * 40)  # over the budget: starts over
-    assert copies.get("k", "a") is None and copies.get("k", "c") == (b"v3", b"z" * 40)
-    copies.put("k", "d", b"v4", b"w" * 101)  # larger than the budget: never kept
-    assert copies.get("k", "d") is None
+    assert held("a") == (b"v1", b"x" * 60) and held("b") == (b"v2", b"y" * 30)
+    copies.put("k", "c", b"v3", b"z" * 40)  # 120 + 60 + 80 is over the budget: starts over
+    assert held("a") is None and held("c") == (b"v3", b"z" * 40)
+    kept = copies.put("k", "d", b"v4", b"w" * 101)  # larger than the budget: served, never kept
+    assert held("d") is None and kept.data == b"w" * 101
     copies.put("k", "c", b"v5", b"q" * 10)  # replacing an entry frees its bytes
-    assert copies.get("k", "c") == (b"v5", b"q" * 10)
+    assert held("c") == (b"v5", b"q" * 10)
+    copies.put("k", "e", b"v6", b"r" * 90)  # 20 + 180 fits only because c's 80 were freed
+    assert held("c") == (b"v5", b"q" * 10) and held("e") == (b"v6", b"r" * 90)
 
 
 def test_an_entry_filled_under_an_older_generation_is_never_served(app, client, showcase_data, monkeypatch):
@@ -358,3 +370,88 @@ def test_a_drop_deletes_the_previous_releases_hash_too(app, client, showcase_dat
         r.hset(showcase._legacy_key("forum.hot"), "x", "[]")
         showcase.drop(["forum.hot"])
         assert not r.exists(showcase._legacy_key("forum.hot")) and not r.exists(showcase._key("forum.hot"))
+
+
+BROWSER = {"Accept-Encoding": "gzip, deflate, br, zstd", "X-Request-ID": "req-gz"}
+
+
+def test_a_browser_gets_a_large_copy_gzipped_and_it_is_the_same_body(app, client, showcase_data):
+    path = "/api/backtests/latest"
+    plain = _uncached_bytes(app, client, path, "req-gz")
+    assert len(plain) > 10_000
+    client.get(path)  # computed and stored
+    for _ in range(3):  # the first hit makes the copy (and compresses it), the next ones reuse it
+        resp = client.get(path, headers=BROWSER)
+        assert resp.status_code == 200 and resp.mimetype == "application/json"
+        assert resp.headers["Content-Encoding"] == "gzip" and "Accept-Encoding" in resp.vary
+        assert int(resp.headers["Content-Length"]) == len(resp.get_data()) < len(plain) // 2
+        assert gzip.decompress(resp.get_data()) == plain
+    other = client.get(path, headers={**BROWSER, "X-Request-ID": "req-other"})
+    assert json.loads(gzip.decompress(other.get_data()))["request_id"] == "req-other"
+
+
+@pytest.mark.parametrize("accept", [None, "identity", "gzip;q=0", "br"])
+def test_a_client_that_does_not_accept_gzip_gets_the_body_as_it_is(app, client, showcase_data, accept):
+    path = "/api/backtests/latest"
+    client.get(path)
+    client.get(path, headers=BROWSER)  # a copy exists, its gzip built
+    headers = {"X-Request-ID": "req-gz", **({"Accept-Encoding": accept} if accept else {})}
+    resp = client.get(path, headers=headers)
+    assert "Content-Encoding" not in resp.headers and "Accept-Encoding" in resp.vary
+    assert resp.get_data() == _uncached_bytes(app, client, path, "req-gz")
+
+
+def test_a_small_entry_is_never_gzipped(app, client, showcase_data):
+    path = "/api/forum/hot?limit=1"
+    client.get(path)
+    resp = client.get(path, headers=BROWSER)
+    assert len(resp.get_data()) < 1024  # below compression.MIN_BYTES
+    assert "Content-Encoding" not in resp.headers and "Accept-Encoding" not in resp.vary
+    assert resp.get_json()["data"] == _uncached(app, client, path)["data"]
+
+
+def test_the_gzipped_copy_is_never_stale_after_a_write(client, user, showcase_data, run_backtest):
+    path = "/api/backtests/latest"
+
+    def latest() -> dict:  # a miss (the view ran) answers as it is, a hit gzipped
+        resp = client.get(path, headers=BROWSER)
+        body = resp.get_data()
+        return json.loads(gzip.decompress(body) if resp.headers.get("Content-Encoding") == "gzip" else body)[
+            "data"
+        ]
+
+    client.get(path)
+    before = latest()
+    assert latest() == before  # served from the copy
+    strategy_id = showcase_data["strategy"]["id"]
+    later = ok(
+        run_backtest(user, strategy_id=strategy_id, start=RANGE_START_MS + 3_600_000, end=RANGE_END_MS), 202
+    )
+    after = latest()
+    assert after["backtestId"] == later["backtest_id"] != before["backtestId"]
+    assert latest() == after
+    assert client.get(path, headers=BROWSER).headers["Content-Encoding"] == "gzip"
+
+
+def test_a_copy_current_in_redis_is_answered_from_its_head_and_a_value_without_one_is_read(
+    app, client, showcase_data, monkeypatch
+):
+    """The held version is checked against the entry's head ('#' + field), not its value; a value
+    stored without a head (a fill by a process of the previous release) is still read and served."""
+    path = "/api/backtests/latest"
+    client.get(path)
+    client.get(path)  # the copy is made
+    key, gen_key = showcase._key("backtests.latest"), showcase._gen_key("backtests.latest")
+    with app.app_context():
+        r = get_redis()
+        head = r.hget(key, "#?")
+        value = r.hget(key, "?")
+        assert head == value.split("\n", 1)[0] and len(head) == showcase.VERSION_CHARS + len(r.get(gen_key))
+        r.hdel(key, "#?")
+        r.hset(key, "?", "e" * showcase.VERSION_CHARS + value[showcase.VERSION_CHARS :])  # an old fill
+    replies = _early_replies(monkeypatch)
+    served = client.get(path)
+    assert replies[0][0].startswith(b"e" * showcase.VERSION_CHARS)  # the value crossed, not the version
+    assert served.get_json()["data"] == _uncached(app, client, path)["data"]
+    again = client.get(path)  # the process now holds "eee...", which the value still carries
+    assert replies[1] == [b"e" * showcase.VERSION_CHARS] and again.get_data() != b""
