@@ -18,6 +18,10 @@ commits every registered listener (`on_commit`) gets the notes, ``{table: owners
 A savepoint's release notifies nobody (nothing is visible to others yet); a rolled-back
 transaction's notes are dropped. Listeners run after the commit, before the writer's response.
 
+What a transaction itself remembers of a table (the webhooks' endpoints, read once per
+transaction) is dropped through `on_write`: its listeners hear of each noted write of the table
+at once, in the transaction, so no writer has to remember it.
+
 Every commit's Redis writes go in one round trip (`Batch`): the caches' invalidations
 (`on_commit_pipelined`) and what else a transaction queued for after its commit (its events), in
 one ``MULTI``, under one failure rule (`Batch`'s docstring; ADR 0014).
@@ -146,6 +150,22 @@ def _send(changes: Changes | None, batches: dict[Batch, list[Any]] | None) -> No
         )
 
 
+_on_write: dict[str, list[Callable[[Any], None]]] = {}  # table -> listeners of its writes, as noted
+
+
+def on_write(table: str, listener: Callable[[Any], None]) -> None:
+    """Call ``listener(session)`` whenever ``session``'s open transaction notes a write to ``table``.
+
+    At once, in the transaction (not after its commit): for what a transaction itself remembers of
+    the table, such as the webhooks' endpoint memo. An ORM object's write is noted when it is
+    flushed (before its SQL), a statement before it runs; a textual statement that names no
+    tables counts for every table. Idempotent.
+    """
+    listeners = _on_write.setdefault(table, [])
+    if listener not in listeners:
+        listeners.append(listener)
+
+
 def note(session: Session | scoped_session[Any], table: str, owners: Iterable[str | None]) -> None:
     """Record that the open transaction wrote rows of these owners in ``table`` (None: unknown).
 
@@ -155,6 +175,15 @@ def note(session: Session | scoped_session[Any], table: str, owners: Iterable[st
     ids = {owner if owner else UNKNOWN for owner in owners}
     if ids:
         session.info.setdefault(_KEY, {}).setdefault(table, set()).update(ids)
+    if _on_write:
+        for listener in _write_listeners(table):
+            listener(session)
+
+
+def _write_listeners(table: str) -> list[Callable[[Any], None]]:
+    if table == ANY_TABLE:
+        return [listener for listeners in _on_write.values() for listener in listeners]
+    return _on_write.get(table, [])
 
 
 def _owners_of(obj: object, table: str) -> set[str]:
@@ -201,7 +230,9 @@ def _note_statement(state: ORMExecuteState) -> None:
     option = state.execution_options.get(OWNER_OPTION)
     for name in names:
         told = None if is_delete and name in SHARED_ON_DELETE else option
-        if told == NOTED:
+        if told == NOTED:  # the writer notes the owners (RETURNING); its write is made now
+            for listener in _write_listeners(name):
+                listener(state.session)
             continue
         if isinstance(told, str):
             owners: Iterable[str | None] = (told,)
