@@ -254,6 +254,11 @@ def validate(s: Settings) -> None:
         # core/sessions.py: a process that saw Redis fail must read Postgres until every
         # "session valid" lease cached before the failure has expired.
         raise ValueError("AUTH_CACHE_TTL_S must not exceed REDIS_BACKOFF_S")
+    for name in ("SHOWCASE_CACHE_TTL_S", "PERSONAL_CACHE_TTL_S"):
+        if getattr(s, name) > s.REDIS_BACKOFF_S:
+            # core/changes.py (Batch): a process whose after-commit invalidation failed reads
+            # Postgres until every entry filled before that write has expired.
+            raise ValueError(f"{name} must not exceed REDIS_BACKOFF_S")
     if s.ENV in {"development", "test"}:
         return
     problems = [

@@ -17,11 +17,21 @@ commits every registered listener (`on_commit`) gets the notes, ``{table: owners
 
 A savepoint's release notifies nobody (nothing is visible to others yet); a rolled-back
 transaction's notes are dropped. Listeners run after the commit, before the writer's response.
+
+What a transaction itself remembers of a table (the webhooks' endpoints, read once per
+transaction) is dropped through `on_write`: its listeners hear of each noted write of the table
+at once, in the transaction, so no writer has to remember it.
+
+Every commit's Redis writes go in one round trip (`Batch`): the caches' invalidations
+(`on_commit_pipelined`) and what else a transaction queued for after its commit (its events), in
+one ``MULTI``, under one failure rule (`Batch`'s docstring; ADR 0014).
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Collection, Iterable
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import event, inspect
@@ -50,7 +60,10 @@ ANY_TABLE = "*"  # a textual statement without TABLES_OPTION: any table
 
 Changes = dict[str, set[str]]  # table -> owners written (UNKNOWN among them when not told)
 
+logger = logging.getLogger(__name__)
+
 _KEY = "qyq_changes"  # session.info key of the open transaction's notes
+_BATCHES = "qyq_commit_batches"  # session.info key of its `Batch` items ({batch: items}, in order)
 _listeners: list[Callable[[Changes], None]] = []
 
 
@@ -66,30 +79,91 @@ _pipelined: list[Callable[[Changes, Any], None]] = []
 def on_commit_pipelined(listener: Callable[[Changes, Any], None]) -> None:
     """Like `on_commit`, for listeners that only queue Redis writes: ``listener(changes, pipe)``.
 
-    Every such listener of one commit queues onto the same ``MULTI`` pipeline, sent once (one
-    round trip for the caches' invalidations together), through ``core.redis.cached_call``: a
-    Redis failure is logged and opens the breaker, as each cache's own write did. Only an app
-    wired by create_app (with the breaker) has the caches; elsewhere nothing is sent.
+    They queue onto the commit's one Redis batch (see `Batch`), ahead of its other items. Only
+    an app wired by create_app (with the Redis client and its breaker) has the caches; elsewhere
+    nothing is sent.
     """
     if listener not in _pipelined:
         _pipelined.append(listener)
 
 
-def _send_pipelined(changes: Changes) -> None:
+@dataclass(frozen=True, eq=False)
+class Batch:
+    """Redis writes a transaction makes once it has committed, sent in the commit's one round trip.
+
+    Every commit sends at most one pipeline, a ``MULTI``: first the caches' invalidations
+    (`on_commit_pipelined`), then each batch's items in the order its first item was added
+    (``queue(pipe, items)``: the events, `backend.core.events`). A rolled-back transaction sends
+    none of its items (a savepoint's rollback keeps them, as it keeps the notes).
+
+    The failure rule, one for everything in the batch: the pipeline is always sent (the breaker
+    is not asked first), bounded by ``REDIS_TIMEOUT_MS``; a Redis error is logged with what it
+    lost (``lost(items)``), opens the breaker (`core.redis.cached_call`: this process reads
+    Postgres for ``REDIS_BACKOFF_S``) and never fails the commit, which stands. So a cache entry
+    a write changed is never served stale by the writing process: either the drop reached Redis
+    or the process reads Postgres until every entry filled before the write has expired (the
+    caches' TTLs do not exceed ``REDIS_BACKOFF_S``, `backend.config.validate`). Other processes
+    may serve such an entry until its TTL. A frozen Redis gets the batch when it resumes (it was
+    sent); events are best effort: Postgres holds their record.
+    """
+
+    name: str
+    queue: Callable[[Any, list[Any]], None]
+    lost: Callable[[list[Any]], str]
+
+    def add(self, session: Session | scoped_session[Any], item: Any) -> None:
+        """Queue ``item`` for this batch after the session's transaction commits."""
+        batches: dict[Batch, list[Any]] = session.info.setdefault(_BATCHES, {})
+        batches.setdefault(self, []).append(item)
+
+
+def _send(changes: Changes | None, batches: dict[Batch, list[Any]] | None) -> None:
     from flask import current_app, has_app_context  # noqa: PLC0415 - the module stays import-light
 
     if not (has_app_context() and "redis_breaker" in current_app.extensions):
         return
-    from backend.core.redis import cached_call  # noqa: PLC0415
+    import redis  # noqa: PLC0415
 
-    def write(r: Any) -> None:
-        pipe = r.pipeline(transaction=True)
+    from backend.core.redis import get_redis  # noqa: PLC0415
+
+    pipe = get_redis().pipeline(transaction=True)
+    if changes:
         for listener in _pipelined:
             listener(changes, pipe)
-        if len(pipe):
-            pipe.execute()
+    drops = len(pipe)
+    for batch, items in (batches or {}).items():
+        batch.queue(pipe, items)
+    if not len(pipe):
+        return
+    try:
+        pipe.execute()
+    except redis.RedisError as exc:
+        backoff = current_app.config["REDIS_BACKOFF_S"]
+        current_app.extensions["redis_breaker"].trip(backoff)
+        lost = [f"{drops} cache invalidation commands"] if drops else []
+        lost += [batch.lost(items) for batch, items in (batches or {}).items()]
+        logger.warning(
+            "redis unavailable after a commit, using the database for %ss; lost: %s: %s",
+            backoff,
+            "; ".join(lost),
+            exc,
+        )
 
-    cached_call(write, None)
+
+_on_write: dict[str, list[Callable[[Any], None]]] = {}  # table -> listeners of its writes, as noted
+
+
+def on_write(table: str, listener: Callable[[Any], None]) -> None:
+    """Call ``listener(session)`` whenever ``session``'s open transaction notes a write to ``table``.
+
+    At once, in the transaction (not after its commit): for what a transaction itself remembers of
+    the table, such as the webhooks' endpoint memo. An ORM object's write is noted when it is
+    flushed (before its SQL), a statement before it runs; a textual statement that names no
+    tables counts for every table. Idempotent.
+    """
+    listeners = _on_write.setdefault(table, [])
+    if listener not in listeners:
+        listeners.append(listener)
 
 
 def note(session: Session | scoped_session[Any], table: str, owners: Iterable[str | None]) -> None:
@@ -101,6 +175,15 @@ def note(session: Session | scoped_session[Any], table: str, owners: Iterable[st
     ids = {owner if owner else UNKNOWN for owner in owners}
     if ids:
         session.info.setdefault(_KEY, {}).setdefault(table, set()).update(ids)
+    if _on_write:
+        for listener in _write_listeners(table):
+            listener(session)
+
+
+def _write_listeners(table: str) -> list[Callable[[Any], None]]:
+    if table == ANY_TABLE:
+        return [listener for listeners in _on_write.values() for listener in listeners]
+    return _on_write.get(table, [])
 
 
 def _owners_of(obj: object, table: str) -> set[str]:
@@ -147,7 +230,9 @@ def _note_statement(state: ORMExecuteState) -> None:
     option = state.execution_options.get(OWNER_OPTION)
     for name in names:
         told = None if is_delete and name in SHARED_ON_DELETE else option
-        if told == NOTED:
+        if told == NOTED:  # the writer notes the owners (RETURNING); its write is made now
+            for listener in _write_listeners(name):
+                listener(state.session)
             continue
         if isinstance(told, str):
             owners: Iterable[str | None] = (told,)
@@ -162,16 +247,23 @@ def _after_commit(session: Session) -> None:
     if session.in_nested_transaction():  # a savepoint released: nothing is visible to others yet
         return
     changes: Changes | None = session.info.pop(_KEY, None)
+    batches: dict[Batch, list[Any]] | None = session.info.pop(_BATCHES, None)
+    if batches or (changes and _pipelined):
+        _send(changes, batches)
     if changes:
-        if _pipelined:
-            _send_pipelined(changes)
         for listener in _listeners:
             listener(changes)
 
 
 def _forget(session: Session, previous: SessionTransaction) -> None:
     if previous.parent is None:  # the whole transaction is gone (a savepoint's rollback keeps the rest)
-        session.info.pop(_KEY, None)
+        forget(session)
+
+
+def forget(session: Session | scoped_session[Any]) -> None:
+    """Drop the open transaction's notes and batches (a rollback does; also one with nothing begun)."""
+    session.info.pop(_KEY, None)
+    session.info.pop(_BATCHES, None)
 
 
 def init_write_events() -> None:

@@ -19,6 +19,7 @@ from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.orm import Mapped, Session, mapped_column
 from sqlalchemy.pool import ConnectionPoolEntry, PoolResetState
 
+from backend.core import changes
 from backend.extensions import db
 
 logger = logging.getLogger(__name__)
@@ -143,37 +144,10 @@ def on_commit(callback: Callable[[], None]) -> None:
 
     The transactional analogue of Django's ``transaction.on_commit``: jobs are enqueued this way,
     so a worker never sees a job whose rows are not committed yet. A rollback drops the callbacks.
+    Redis writes that only wait for the commit go in the commit's one Redis round trip instead
+    (``core.changes.Batch``, as the events do).
     """
     db.session.info.setdefault(_ON_COMMIT, []).append(callback)
-
-
-class _Batch:
-    """An ``on_commit`` callback that hands every item queued under its key to one call."""
-
-    def __init__(self, key: str, flush: Callable[[list[Any]], None]) -> None:
-        self.key, self.flush = key, flush
-        self.items: list[Any] = []
-
-    def __call__(self) -> None:
-        self.flush(self.items)
-
-
-def on_commit_batch(key: str, item: Any, flush: Callable[[list[Any]], None]) -> None:
-    """Queue ``item`` for ``flush(items)``, called once after the enclosing unit of work commits.
-
-    The first item of a unit of work registers the batch as one ``on_commit`` callback (it runs
-    in that place among the callbacks); later items with the same ``key`` join it, in order. A
-    rollback drops the batch with the other callbacks. For after-commit work that is cheaper in
-    one go (the events of a transaction: one Redis pipeline).
-    """
-    callbacks = db.session.info.setdefault(_ON_COMMIT, [])
-    for callback in callbacks:
-        if isinstance(callback, _Batch) and callback.key == key:
-            callback.items.append(item)
-            return
-    batch = _Batch(key, flush)
-    batch.items.append(item)
-    callbacks.append(batch)
 
 
 def _run_on_commit() -> None:
@@ -219,6 +193,7 @@ def transactional(func: F) -> F:
             db.session.commit()
         except BaseException:
             db.session.info.pop(_ON_COMMIT, None)
+            changes.forget(db.session)  # the after-commit Redis batch too (even with nothing begun)
             db.session.rollback()
             _run_on_rollback()
             raise

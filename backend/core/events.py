@@ -8,7 +8,9 @@ One call site per fact. A service (or the job runtime) calls ``emit()`` inside i
 - once the transaction has **committed**, the event is appended to its owner's Redis Stream
   (``XADD ... MAXLEN ~``), where every API process's ``/api/stream`` readers see it, whichever
   worker or process emitted it. A rolled-back cause publishes nothing. The events of one
-  transaction are published together, in the order emitted, in one pipeline (one round trip).
+  transaction are published together, in the order emitted, in the commit's one Redis round
+  trip, after the caches' invalidations (`backend.core.changes.Batch`, which also states the
+  failure rule: logged, the breaker opens, the commit stands).
 
 ``publish()`` is for facts with no record of their own and no subscribers (job progress, a new
 market bar): straight to Redis, no transaction. Publishing is best effort: Postgres holds the
@@ -30,8 +32,10 @@ from typing import Any
 import redis
 from flask import current_app, has_app_context
 
-from backend.core.db import now_ms, on_commit_batch
+from backend.core import changes
+from backend.core.db import now_ms
 from backend.core.redis import get_redis, rkey
+from backend.extensions import db
 
 logger = logging.getLogger(__name__)
 
@@ -104,31 +108,29 @@ def emit(event: Event) -> None:
         subscriber(event)
 
 
-def _publish_after_commit(event: Event) -> None:
-    """Queue ``event`` for its transaction's one publish after commit (one pipeline, in order)."""
-    on_commit_batch("events.publish", event, publish_all)
-
-
-def publish_all(batch: list[Any]) -> None:
-    """Append each event of ``batch`` to its Redis Stream, in order, in one round trip (best effort)."""
-    if len(batch) == 1:
-        publish(batch[0])
-        return
-    keyed = [(key, event) for event in batch if (key := stream_key(event)) is not None]
-    if not keyed or not has_app_context():
-        return
+def _queue_publish(pipe: Any, batch: list[Event]) -> None:
+    """Queue each event of ``batch`` onto its Redis Stream, in order: an ``XADD`` and the stream's TTL."""
     maxlen = int(current_app.config["EVENTS_STREAM_MAXLEN"])
     ttl = int(current_app.config["EVENTS_STREAM_TTL_S"])
-    try:
-        pipe = get_redis().pipeline(transaction=False)
-        for key, event in keyed:
+    for event in batch:
+        key = stream_key(event)
+        if key is not None:  # always: only events with a stream are queued
             pipe.xadd(key, {"e": _payload(event)}, maxlen=maxlen, approximate=True)
             pipe.expire(key, ttl)
-        pipe.execute()
-    except redis.RedisError as exc:
-        logger.warning(
-            "events %s not published (the record is in Postgres): %s", [e.type for _, e in keyed], exc
-        )
+
+
+def _not_published(batch: list[Event]) -> str:
+    return f"events {[event.type for event in batch]} not published (the record is in Postgres)"
+
+
+# The transaction's events, published after its commit in the commit's one Redis round trip.
+_PUBLISH = changes.Batch("events", _queue_publish, _not_published)
+
+
+def _publish_after_commit(event: Event) -> None:
+    """Queue ``event`` for its transaction's publish after commit (the commit's one pipeline, in order)."""
+    if stream_key(event) is not None:
+        _PUBLISH.add(db.session, event)
 
 
 def _payload(event: Event) -> str:

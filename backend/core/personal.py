@@ -24,10 +24,13 @@ lookup that missed read the read's generation and the user's generation before t
 database, and the fill stores only if both are unchanged (a Lua script); every owner drop
 increments the user's generation first.
 
-Bounded like the showcase: every Redis call goes through `cached_call` (a Redis outage means the
-view runs and the session check reads Postgres, exactly as without this cache), and every entry
-expires within ``PERSONAL_CACHE_TTL_S`` of its hash's first fill, which bounds the time-dependent
-fields (a bot's runtime) and a drop lost to an outage. ``0`` disables the cache.
+Bounded like the showcase: every lookup and fill goes through `cached_call` (a Redis outage means
+the view runs and the session check reads Postgres, exactly as without this cache); a commit's
+drops go in its one Redis batch (`changes.Batch`: always sent, a failure opens the breaker, so the
+writer's process reads Postgres until the entries it could not drop have expired). Every entry
+expires within ``PERSONAL_CACHE_TTL_S`` (<= ``REDIS_BACKOFF_S``) of its hash's first fill, which
+bounds the time-dependent fields (a bot's runtime) and, in other processes, a drop lost to an
+outage. ``0`` disables the cache.
 """
 
 from __future__ import annotations

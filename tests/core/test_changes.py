@@ -8,6 +8,7 @@ from sqlalchemy import text, update
 from backend.core import changes
 from backend.core.jobs import Job
 from backend.extensions import db
+from tests.helpers.redis_wire import _names, redis_round_trips
 
 
 @pytest.fixture
@@ -66,42 +67,108 @@ def test_orm_flushes_name_the_owner_column_and_savepoints_and_rollbacks_tell_nob
     assert heard == [{"users": {user.id}}]  # the rolled-back write was forgotten
 
 
-def test_the_caches_invalidations_of_one_commit_go_in_one_pipeline(app, user, monkeypatch):
-    """The personal entries' and the showcases' drops share one MULTI: one Redis round trip per commit."""
+def _touch_job(owner_id: str) -> None:
+    """A write both caches depend on (jobs): it drops the owner's personal entries and showcases."""
+    db.session.execute(
+        update(Job).where(Job.id == "none").values(progress=0),
+        execution_options={changes.OWNER_OPTION: owner_id},
+    )
+
+
+def test_a_commit_that_invalidates_and_publishes_makes_one_redis_round_trip(app, user, monkeypatch):
+    """The caches' drops and the transaction's events: one send, one MULTI, drops first."""
+    from backend.core import events, personal
+    from backend.core.db import transactional
+    from backend.core.redis import get_redis
+
+    @transactional
+    def work(emit: bool = True) -> None:
+        _touch_job(user.id)
+        if emit:
+            events.emit(events.Event("test.done", "jobs", user.id, object_id="j1"))
+            events.emit(events.Event("test.other", "notifications", user.id, object_id="n1"))
+
+    stream = events.user_stream_key(user.id)
+    before = int(get_redis().get(personal._user_gen_key(user.id)) or 0)
+    with redis_round_trips(monkeypatch) as sent:
+        work()
+    assert len(sent) == 1, sent
+    [names] = sent
+    assert names[0] == "MULTI" and names[-1] == "EXEC"
+    assert names.count("XADD") == 2
+    first_xadd = names.index("XADD")
+    assert "INCRBY" in names[:first_xadd] and "DEL" in names[:first_xadd]  # drops before the events
+    assert int(get_redis().get(personal._user_gen_key(user.id))) == before + 1  # the drop landed
+    assert [fields["e"] for _id, fields in get_redis().xrange(stream)][-1].count('"objectId":"n1"') == 1
+
+    with redis_round_trips(monkeypatch) as sent:
+        work(emit=False)  # only drops: still one
+        db.session.execute(text("SELECT 1"))
+        db.session.commit()  # nothing written, nothing queued: nothing sent
+    assert [names[0] for names in sent] == ["MULTI"]
+
+
+def test_a_redis_failure_after_a_commit_never_fails_it_and_opens_the_breaker(app, user, monkeypatch, caplog):
+    from backend.core import events
+    from backend.core.db import transactional
+
+    @transactional
+    def work() -> None:
+        _touch_job(user.id)
+        events.emit(events.Event("test.done", "jobs", user.id, object_id="j1"))
+
     import redis
+    from redis.connection import AbstractConnection
 
     sent: list[list[str]] = []
-    real = redis.client.Pipeline.execute
 
-    def execute(self, *a, **k):
-        sent.append([str(args[0]) for args, _options in self.command_stack] + ["MULTI"] * self.transaction)
-        return real(self, *a, **k)
+    def down(_conn, command, *_a, **_k):  # the server gone: every send fails
+        sent.append(_names(command))
+        raise redis.ConnectionError("down")
 
-    monkeypatch.setattr(redis.client.Pipeline, "execute", execute)
-    db.session.execute(
-        update(Job).where(Job.id == "none").values(progress=0),
-        execution_options={changes.OWNER_OPTION: user.id},
-    )
-    db.session.commit()
-    assert len(sent) == 1  # both caches read jobs: one pipeline carried both
-    # a MULTI holding the showcases' generations and the owner's personal generation (with its TTL)
-    assert "MULTI" in sent[0] and "DEL" in sent[0] and "EXPIRE" in sent[0]
-    db.session.execute(text("SELECT 1"))
-    db.session.commit()
-    assert len(sent) == 1  # nothing written: nothing sent
+    breaker = app.extensions["redis_breaker"]
+    try:
+        monkeypatch.setattr(AbstractConnection, "send_packed_command", down)
+        work()  # no error: the commit stands
+        assert breaker.is_open()  # this process reads Postgres for REDIS_BACKOFF_S
+        work()  # the batch is tried again all the same (the breaker is not asked), once
+        # one attempt per commit: the MULTI, then (the connection was dropped) the new one's handshake
+        assert len(sent) == 2 and sent[0][0] == "MULTI"
+        assert "redis unavailable after a commit" in caplog.text
+        assert "cache invalidation commands" in caplog.text  # the warning says what was lost
+        assert "events ['test.done'] not published" in caplog.text
+    finally:
+        monkeypatch.undo()
+        breaker.reset()
 
 
-def test_a_redis_failure_while_invalidating_never_fails_the_commit(app, user, monkeypatch, caplog):
-    import redis
+def test_a_rolled_back_transaction_sends_nothing_and_leaves_nothing_for_the_next(app, user, monkeypatch):
+    from backend.core import events
+    from backend.core.db import transactional
 
-    def down(self, *a, **k):
-        raise redis.ConnectionError("gone")
+    @transactional
+    def work(fail: bool) -> None:
+        if fail:  # an event queued before anything began: a rollback with no transaction to end
+            events.emit(events.Event("test.lost", "jobs", user.id, object_id="j0"))
+            raise ValueError("the cause failed")
+        _touch_job(user.id)
 
-    monkeypatch.setattr(redis.client.Pipeline, "execute", down)
-    db.session.execute(
-        update(Job).where(Job.id == "none").values(progress=0),
-        execution_options={changes.OWNER_OPTION: user.id},
-    )
-    db.session.commit()  # no error: logged, and the breaker opened
-    assert "redis unavailable" in caplog.text
-    app.extensions["redis_breaker"].reset()
+    with redis_round_trips(monkeypatch) as sent:
+        with pytest.raises(ValueError):
+            work(fail=True)
+        assert sent == []
+        work(fail=False)
+    assert len(sent) == 1 and "XADD" not in sent[0]
+
+
+def test_the_caches_ttls_may_not_exceed_the_redis_backoff():
+    """What the failure rule needs: the writer's process reads Postgres until the entries it may
+    have left stale have expired."""
+    from backend.config import load_config
+
+    ttls = ("SHOWCASE_CACHE_TTL_S", "PERSONAL_CACHE_TTL_S", "AUTH_CACHE_TTL_S")
+    equal = {"REDIS_BACKOFF_S": "5", **dict.fromkeys(ttls, "5")}
+    assert load_config(equal).REDIS_BACKOFF_S == 5
+    for name in ttls:
+        with pytest.raises(ValueError, match=f"{name} must not exceed REDIS_BACKOFF_S"):
+            load_config({**equal, name: "6"})

@@ -44,26 +44,3 @@ def test_a_failing_rollback_callback_does_not_hide_the_original_error(app, caplo
     with app.app_context(), pytest.raises(ValueError, match="the real cause"):
         fails()
     assert "on_rollback callback failed" in caplog.text
-
-
-def test_a_commit_batch_runs_once_in_its_first_items_place_and_a_rollback_drops_it(app):
-    from backend.core.db import on_commit_batch
-
-    ran: list[object] = []
-
-    @transactional
-    def work(fail: bool = False) -> None:
-        on_commit(lambda: ran.append("before"))
-        on_commit_batch("k", 1, lambda items: ran.append(list(items)))
-        on_commit(lambda: ran.append("between"))
-        on_commit_batch("k", 2, lambda items: ran.append(["other flush"]))  # joins the first batch
-        on_commit_batch("j", 3, lambda items: ran.append(("j", list(items))))
-        if fail:
-            raise ValueError("boom")
-
-    with app.app_context():
-        with pytest.raises(ValueError):
-            work(fail=True)
-        assert ran == []
-        work()
-        assert ran == ["before", [1, 2], "between", ("j", [3])]

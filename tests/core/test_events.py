@@ -140,35 +140,31 @@ def test_an_event_emitted_by_a_subscriber_is_published_after_its_cause(app):
 
 
 def test_the_events_of_one_transaction_are_published_in_order_in_one_round_trip(app, monkeypatch):
-    import redis
+    from tests.helpers.redis_wire import redis_round_trips
 
     user, other = new_id(), new_id()
-    sent: list[int] = []
-    real = redis.client.Pipeline.execute
-
-    def execute(self, *a, **k):
-        if not self.transaction:  # not the caches' MULTI
-            sent.append(len(self.command_stack))
-        return real(self, *a, **k)
 
     @transactional
     def work(fail: bool = False) -> None:  # types no subscriber acts on, on streamed topics
         events.emit(events.Event("test.first", "jobs", user, object_id="j1"))
         events.emit(events.Event("test.second", "notifications", user, object_id="n1"))
         events.emit(events.Event("test.third", "bots", other, object_id="b1"))
+        events.emit(events.Event("forum.reply", "", user, object_id="p1"))  # no stream: not sent
         if fail:
             raise ValueError("the cause failed")
 
     with app.app_context():
         with pytest.raises(ValueError):
             work(fail=True)  # rolled back: nothing published, and nothing left for the next one
-        monkeypatch.setattr(redis.client.Pipeline, "execute", execute)
-        work()
-        assert sent == [6]  # three XADDs and their EXPIREs, one pipeline
-        assert [e["objectId"] for e in _entries(events.user_stream_key(user))] == ["j1", "n1"]
-        assert [e["objectId"] for e in _entries(events.user_stream_key(other))] == ["b1"]
-        work()  # a new transaction publishes its own events
-        assert sent == [6, 6]
+        with redis_round_trips(monkeypatch) as sent:
+            work()
+            # three XADDs and their EXPIREs, one round trip (the commit's one MULTI)
+            assert sent == [["MULTI", *["XADD", "EXPIRE"] * 3, "EXEC"]]
+            assert [e["objectId"] for e in _entries(events.user_stream_key(user))] == ["j1", "n1"]
+            assert [e["objectId"] for e in _entries(events.user_stream_key(other))] == ["b1"]
+            sent.clear()
+            work()  # a new transaction publishes its own events
+            assert len(sent) == 1
         assert len(_entries(events.user_stream_key(user))) == 4
 
 
@@ -185,5 +181,8 @@ def test_a_failed_batch_publish_is_logged_and_never_fails_the_cause(app, monkeyp
 
     monkeypatch.setattr(redis.client.Pipeline, "execute", down)
     with app.app_context():
-        work()
-    assert "not published" in caplog.text
+        try:
+            work()
+        finally:
+            app.extensions["redis_breaker"].reset()
+    assert "events ['test.first', 'test.second'] not published" in caplog.text

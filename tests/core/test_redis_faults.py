@@ -187,3 +187,60 @@ def test_a_killed_redis_neither_hangs_the_api_nor_logs_anybody_out(api, redis_se
     redis_server.kill()
     redis_server.wait(timeout=10)
     _assert_redis_down_behaviour(api, creds, kept, revoked)
+
+
+def test_a_commit_while_redis_is_frozen_is_bounded_and_its_drop_lands_on_resume(
+    app, user, redis_server, monkeypatch, caplog
+):
+    """The commit's one batch is sent before the read times out: the commit stands within the
+    bound, and the frozen server applies the caches' drops (and the event) when it resumes, so
+    no cache entry filled before the write is served afterwards."""
+    import redis
+    from sqlalchemy import update
+
+    from backend.core import changes, events, personal
+    from backend.core.db import transactional
+    from backend.core.jobs import Job
+    from backend.core.redis import client_options
+    from backend.extensions import db
+
+    frozen_redis = redis.Redis(
+        connection_pool=redis.BlockingConnectionPool.from_url(
+            f"redis://127.0.0.1:{redis_server.port}/0",  # type: ignore[attr-defined]
+            max_connections=4,
+            timeout=1,
+            decode_responses=True,
+            **client_options(app),
+        )
+    )
+    monkeypatch.setitem(app.extensions, "redis", frozen_redis)
+
+    @transactional
+    def write() -> None:
+        db.session.execute(
+            update(Job).where(Job.id == "none").values(progress=0),
+            execution_options={changes.OWNER_OPTION: user.id},
+        )
+        events.emit(events.Event("test.done", "jobs", user.id, object_id="j1"))
+
+    breaker = app.extensions["redis_breaker"]
+    with app.app_context():
+        gen_key, stream = personal._user_gen_key(user.id), events.user_stream_key(user.id)
+        assert frozen_redis.get(gen_key) is None
+        os.kill(redis_server.pid, signal.SIGSTOP)
+        try:
+            start = time.monotonic()
+            write()  # no error: the commit stands
+            took = time.monotonic() - start
+        finally:
+            os.kill(redis_server.pid, signal.SIGCONT)
+            breaker_was_open = breaker.is_open()
+            breaker.reset()
+        assert took < BOUND_S, f"the commit waited {took:.2f} s for a frozen Redis"
+        assert breaker_was_open and "redis unavailable after a commit" in caplog.text
+        deadline = time.monotonic() + 10
+        while frozen_redis.get(gen_key) is None:  # the resumed server runs the batch it had received
+            assert time.monotonic() < deadline, "the drop sent to the frozen Redis never landed"
+            time.sleep(0.05)
+        assert frozen_redis.get(gen_key) == "1"
+        assert [json.loads(f["e"])["type"] for _id, f in frozen_redis.xrange(stream)] == ["test.done"]

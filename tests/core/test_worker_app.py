@@ -34,6 +34,7 @@ print(json.dumps({
     "subscribers": sorted(name(s) for s in events._subscribers),
     "on_commit": sorted(name(f) for f in changes._listeners),
     "on_commit_pipelined": sorted(name(f) for f in changes._pipelined),
+    "on_write": {t: sorted(name(f) for f in fs) for t, fs in changes._on_write.items()},
     "session_events": {
         e: event.contains(Session, e, f)
         for e, f in [("before_flush", changes._note_flush), ("do_orm_execute", changes._note_statement),
@@ -82,6 +83,8 @@ def test_the_worker_app_declares_everything_the_web_app_does_and_serves_nothing(
         worker["on_commit_pipelined"]
     )
     assert all(worker["session_events"].values())
+    # a write of endpoints drops the transaction's memo of them, in the worker too (its events)
+    assert worker["on_write"]["webhooks"] == ["backend.modules.webhooks.service._forget_hooks"]
     # Nothing served: no API routes (only Flask's static rule), no OpenAPI docs, no CLI commands.
     assert not [r for r in routes if r.startswith("/api") or r.startswith("/ws")]
     assert api_docs is False and not [c for c in cli if c in {"seed", "market"}]

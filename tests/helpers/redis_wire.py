@@ -39,6 +39,42 @@ def redis_commands(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[str]]:
         monkeypatch.setattr(AbstractConnection, "send_packed_command", real)
 
 
+def _names(packed: Any) -> list[str]:
+    """The names of every command in one send (a single command or a pipeline's packed commands)."""
+    data = b"".join(
+        p.encode() if isinstance(p, str) else bytes(p)
+        for p in ((packed,) if isinstance(packed, (bytes, str)) else packed)
+    )
+    names, i = [], 0
+    while i < len(data):  # *<n>\r\n then n times $<len>\r\n<bytes>\r\n
+        end = data.index(b"\r\n", i)
+        count, i = int(data[i + 1 : end]), end + 2
+        for arg in range(count):
+            end = data.index(b"\r\n", i)
+            size = int(data[i + 1 : end])
+            if arg == 0:
+                names.append(data[end + 2 : end + 2 + size].decode().upper())
+            i = end + 2 + size + 2
+    return names
+
+
+@contextmanager
+def redis_round_trips(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[list[str]]]:
+    """Record every send to Redis while the block runs: one list of command names per round trip."""
+    real = AbstractConnection.send_packed_command
+    seen: list[list[str]] = []
+
+    def counted(self: Any, command: Any, *args: Any, **kwargs: Any) -> Any:
+        seen.append(_names(command))
+        return real(self, command, *args, **kwargs)
+
+    monkeypatch.setattr(AbstractConnection, "send_packed_command", counted)
+    try:
+        yield seen
+    finally:
+        monkeypatch.setattr(AbstractConnection, "send_packed_command", real)
+
+
 def redis_down(monkeypatch: pytest.MonkeyPatch) -> None:
     """Make every Redis command fail as with the server gone (undo with ``monkeypatch.undo()``)."""
 

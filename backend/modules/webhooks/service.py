@@ -24,6 +24,7 @@ from sqlalchemy import delete, func, select
 from sqlalchemy.exc import SQLAlchemyError
 
 from backend.core import crypto, events
+from backend.core.changes import on_write
 from backend.core.db import get_owned_or_404, looks_like_id, new_id, now_ms, on_commit, transactional
 from backend.core.pagination import Page, paginate
 from backend.extensions import db
@@ -172,7 +173,6 @@ def create_webhook(
     )
     db.session.add(row)
     db.session.flush()
-    forget_hooks()
     return _view(row, secret)
 
 
@@ -189,7 +189,6 @@ def update_webhook(*, actor_id: str, webhook_id: str, changes: dict[str, Any]) -
         if name in changes:
             setattr(row, name, changes[name])
     db.session.flush()
-    forget_hooks()
     return _view(row)
 
 
@@ -197,7 +196,6 @@ def update_webhook(*, actor_id: str, webhook_id: str, changes: dict[str, Any]) -
 def delete_webhook(*, actor_id: str, webhook_id: str) -> None:
     """Delete an endpoint and its delivery log (queued attempts then find nothing to send)."""
     db.session.delete(get_owned_or_404(Webhook, webhook_id, actor_id=actor_id, error=WebhookNotFound))
-    forget_hooks()
 
 
 @transactional
@@ -214,8 +212,10 @@ def rotate_secret(*, actor_id: str, webhook_id: str) -> WebhookView:
 
 
 def register() -> None:
-    """Subscribe webhooks to the event bus (create_app calls this once; idempotent)."""
+    """Subscribe webhooks to the event bus and drop the endpoint memo on every write of endpoints
+    (create_app calls this once; idempotent)."""
     events.subscribe(on_event)
+    on_write(Webhook.__tablename__, _forget_hooks)
 
 
 def _payload(event_id: str, event: events.Event) -> str:
@@ -273,10 +273,15 @@ def _active_hooks(owner_id: str) -> list[tuple[str, list[str]]]:
 
     A transaction that tells several events of one owner (a job's success, then the notification it
     made) reads the endpoints once, and an event no endpoint asked for then costs no statement. The
-    memo belongs to the session's transaction (a new one reads again), and whatever changes
-    endpoints drops it (``forget_hooks``).
+    memo belongs to the session's transaction (a new one reads again), and any write to the
+    ``webhooks`` table drops it, whoever makes it (``core.changes.on_write``, `register`). The
+    memo answers as a query would: pending ORM changes are flushed first (autoflush), so an
+    endpoint added, changed or deleted in this transaction but not yet flushed counts too.
     """
     hooks = _memo()
+    if owner_id in hooks and db.session.autoflush:
+        db.session.flush()  # as a query's autoflush: a pending endpoint write is noted, dropping the memo
+        hooks = _memo()
     if owner_id not in hooks:
         rows = db.session.execute(
             select(Webhook.id, Webhook.events).where(Webhook.owner_id == owner_id, Webhook.active.is_(True))
@@ -286,9 +291,9 @@ def _active_hooks(owner_id: str) -> list[tuple[str, list[str]]]:
     return hooks[owner_id]
 
 
-def forget_hooks() -> None:
-    """Drop the memo of ``_active_hooks``: call it after adding, changing or deleting endpoints."""
-    db.session.info.pop(_HOOKS, None)
+def _forget_hooks(session: Any) -> None:
+    """Drop the memo of ``_active_hooks`` (``changes.on_write``: the transaction wrote ``webhooks``)."""
+    session.info.pop(_HOOKS, None)
 
 
 def _add_delivery(

@@ -1,6 +1,7 @@
 """A result's kline and equity curve are stored as the API sends them (json text, ADR 0012) and
 served as they were stored: the same JSON values the former path (jsonb rows -> KlineBar /
-EquityPoint -> kline_json / equity_json) produced; migration 0032 converts stored results both ways.
+EquityPoint -> kline_json / equity_json, kept as the oracle in `former_rows.py`) produced;
+migration 0032 converts stored results both ways.
 """
 
 from __future__ import annotations
@@ -22,15 +23,11 @@ from backend.domain.bars import Bars
 from backend.extensions import db
 from backend.modules.backtests import results
 from backend.modules.backtests.models import Backtest
-from backend.modules.backtests.read_models import EquityPoint, KlineBar, equity_of, kline_of
-from backend.modules.backtests.schemas import (
-    BacktestEquityPointSchema,
-    KlineBarSchema,
-    equity_json,
-    kline_json,
-)
+from backend.modules.backtests.read_models import EquityPoint, equity_of
+from backend.modules.backtests.schemas import BacktestEquityPointSchema, KlineBarSchema
 from tests.fixtures.backtests import RANGE_START_MS
 from tests.helpers.api import error
+from tests.modules.backtests.former_rows import KlineBar, equity_json, kline_json, kline_of, kline_rows
 
 MIN = 60_000
 
@@ -86,7 +83,7 @@ def _keys(objects: list[dict]) -> list[list[str]]:
 def test_the_stored_text_is_what_the_former_path_sent(n, k, limit):
     bars, trades = _bars(n, n + k), _trades(n, k, k)
     wire = results.kline_wire(bars, trades, limit)
-    rows = results.kline_rows(bars, trades, limit)
+    rows = kline_rows(bars, trades, limit)
     expected = _old_kline(rows)
     assert _same_numbers(json.loads(wire), expected)  # every float bit for bit, ints as ints
     assert _keys(json.loads(wire)) == _keys(expected)  # in the schema's order
@@ -94,7 +91,7 @@ def test_the_stored_text_is_what_the_former_path_sent(n, k, limit):
     assert (k > 0) == any("signal" in c for c in expected)  # omitted on bars without a fill
     assert kline_of(wire) == [KlineBar(*r) for r in rows]
     plain = _bars(n, n + k, odd=False)  # no number that Python writes with an exponent:
-    expected = _old_kline(results.kline_rows(plain, trades, limit))  # byte for byte json.dumps'
+    expected = _old_kline(kline_rows(plain, trades, limit))  # byte for byte json.dumps'
     assert results.kline_wire(plain, trades, limit) == json.dumps(expected, separators=(",", ":"))
 
     equity = np.cumsum(np.random.default_rng(k).normal(0, 10, n)) + 10_000.0
@@ -159,7 +156,7 @@ def test_raw_json_is_spliced_into_the_response_as_it_is(app):
 def _expected(row: Backtest, app) -> tuple[list[dict], list[dict]]:
     """The kline and curve the former path served for this row (rows as it stored them)."""
     done = results.compute(row, results.load_bars(row))
-    kline = results.kline_rows(done.bars, done.result.trades, int(app.config["BACKTEST_KLINE_MAX"]))
+    kline = kline_rows(done.bars, done.result.trades, int(app.config["BACKTEST_KLINE_MAX"]))
     curve = results.equity_rows(done.bars.time, done.result.equity, int(app.config["BACKTEST_CURVE_MAX"]))
     return _old_kline(kline), _old_equity(curve)
 
@@ -244,7 +241,7 @@ def test_the_migration_converts_stored_results_both_ways(app, client, user, run_
     before = client.get(f"/api/backtests/job/{ids['job_id']}", headers=user.headers).get_json()["data"]
     row = db.session.get(Backtest, ids["backtest_id"])
     done = results.compute(row, results.load_bars(row))
-    kline_rows = results.kline_rows(done.bars, done.result.trades, int(app.config["BACKTEST_KLINE_MAX"]))
+    old_rows = kline_rows(done.bars, done.result.trades, int(app.config["BACKTEST_KLINE_MAX"]))
     curve_rows = results.equity_rows(
         done.bars.time, done.result.equity, int(app.config["BACKTEST_CURVE_MAX"])
     )
@@ -257,13 +254,13 @@ def test_the_migration_converts_stored_results_both_ways(app, client, user, run_
         migration.downgrade()  # wire -> rows (the former jsonb)
         k, e, kind = conn.execute(stored, {"id": ids["backtest_id"]}).one()
         assert kind == "jsonb"
-        assert _same_numbers(json.loads(k), kline_rows) and _same_numbers(json.loads(e), curve_rows)
+        assert _same_numbers(json.loads(k), old_rows) and _same_numbers(json.loads(e), curve_rows)
         k, e, _ = conn.execute(stored, {"id": empty["backtest_id"]}).one()
         assert (k, e) == ("[]", None)
         migration.upgrade()  # rows -> wire
         k, e, kind = conn.execute(stored, {"id": ids["backtest_id"]}).one()
         assert kind == "json" and "signal" in k
-        assert _same_numbers(json.loads(k), _old_kline(kline_rows))
+        assert _same_numbers(json.loads(k), _old_kline(old_rows))
         assert _same_numbers(json.loads(e), _old_equity(curve_rows))
         k, e, _ = conn.execute(stored, {"id": empty["backtest_id"]}).one()
         assert (k, e) == ("[]", None)
@@ -279,7 +276,7 @@ def test_the_migration_converts_stored_results_both_ways(app, client, user, run_
 def test_the_fills_text_is_what_the_former_path_sent(app, limit):
     from backend.modules.backtests import trade_store
     from backend.modules.backtests.read_models import fill_ids, fills_of, fills_wire
-    from backend.modules.backtests.schemas import fill_json
+    from tests.modules.backtests.former_rows import fill_json
 
     rng = np.random.default_rng(7)
     k = 300

@@ -7,6 +7,7 @@ import numpy as np
 from backend.domain.backtest.types import TRADE_DTYPE
 from backend.domain.bars import Bars
 from backend.modules.backtests import results
+from tests.modules.backtests.former_rows import kline_rows
 
 
 def _bars(n: int) -> Bars:
@@ -23,7 +24,7 @@ def _trades(*rows) -> np.ndarray:
 
 
 def test_kline_keeps_every_bar_under_the_limit_and_marks_fills():
-    rows = results.kline_rows(_bars(4), _trades((1, 3, 1)), limit=10)
+    rows = kline_rows(_bars(4), _trades((1, 3, 1)), limit=10)
     assert [r[6] for r in rows] == [None, "buy", None, "sell"]
     assert rows[1][:6] == [60_000, 11.0, 16.0, 6.0, 12.0, 1.0]
 
@@ -31,7 +32,7 @@ def test_kline_keeps_every_bar_under_the_limit_and_marks_fills():
 def test_kline_aggregates_long_runs_into_wider_candles():
     # 6 bars, limit 3 -> groups (0,1), (2,3), (4,5): first open, max high, min low, last close,
     # summed volume; a short opened on bar 3 (sell) and closed on bar 4 (buy).
-    rows = results.kline_rows(_bars(6), _trades((3, 4, -1)), limit=3)
+    rows = kline_rows(_bars(6), _trades((3, 4, -1)), limit=3)
     assert rows == [
         [0, 10.0, 16.0, 5.0, 12.0, 2.0, None],
         [120_000, 12.0, 18.0, 7.0, 14.0, 2.0, "sell"],

@@ -12,16 +12,10 @@ import pytest
 from backend.extensions import db
 from backend.modules.backtests import results, trade_store
 from backend.modules.backtests.models import Backtest
-from backend.modules.backtests.schemas import (
-    BacktestEquityPointSchema,
-    KlineBarSchema,
-    TradeSchema,
-    equity_json,
-    fill_json,
-    kline_json,
-)
+from backend.modules.backtests.schemas import BacktestEquityPointSchema, KlineBarSchema, TradeSchema
 from tests.fixtures.core_celery import hold_jobs
 from tests.helpers.api import error, fields
+from tests.modules.backtests.former_rows import equity_json, fill_json, kline_json
 
 CAP = 5  # an odd cap: the inline list ends inside a round trip
 
@@ -144,8 +138,10 @@ def test_copied_rows_equal_the_engine_records_and_keep_their_ids(client, user, c
     assert again == fills
 
 
-def test_the_fast_chart_dump_equals_the_schemas():
-    from backend.modules.backtests.read_models import EquityPoint, Fill, KlineBar
+def test_the_former_rows_dump_equals_the_schemas():
+    """The tests' oracle (`former_rows.py`) is what the schemas dump, value for value."""
+    from backend.modules.backtests.read_models import EquityPoint, Fill
+    from tests.modules.backtests.former_rows import KlineBar
 
     bars = [KlineBar(1, 2.5, 3, 1.0, 2, 10, None), KlineBar(2, 2.0, 3.5, 1.5, 3.25, 0.0, "sell")]
     assert [kline_json(b) for b in bars] == KlineBarSchema(many=True).dump(bars)
@@ -160,3 +156,16 @@ def test_the_fast_chart_dump_equals_the_schemas():
     assert [[str(v) for v in d.values()] for d in dumped] == [
         [str(v) for v in d.values()] for d in TradeSchema(many=True).dump(fills)
     ]  # the same Decimal exponents: the same digits on the wire
+
+
+def test_a_row_list_passes_stored_text_through_and_dumps_a_plain_list_by_its_schema():
+    from backend.core.jsonprovider import RawJSON
+    from backend.modules.backtests.schemas import BacktestDetailSchema
+    from tests.modules.backtests.former_rows import KlineBar
+
+    field = BacktestDetailSchema().fields["kline"]
+    stored = RawJSON('[{"time":1,"open":2.5,"high":3,"low":1,"close":2,"volume":10}]')
+    assert field.serialize("kline", {"kline": stored}) is stored  # the served path: the text as it is
+    assert field.serialize("kline", {"kline": None}) is None
+    bars = [KlineBar(1, 2.5, 3, 1.0, 2, 10, None), KlineBar(2, 2.0, 3.5, 1.5, 3.25, 0.0, "sell")]
+    assert field.serialize("kline", {"kline": bars}) == [kline_json(b) for b in bars]  # as the former path
