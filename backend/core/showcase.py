@@ -30,8 +30,10 @@ Redis into the process each time. A copy also holds its gzip, built by the first
 client that accepts it (`core/compression.py`, `envelope.success_response_json`), so a browser
 gets the entry in ~a quarter of the bytes without the process compressing it per request.
 
-Bounded: every Redis call goes through `cached_call` (``REDIS_TIMEOUT_MS``, then the view runs
-directly for ``REDIS_BACKOFF_S``). Entries expire after ``SHOWCASE_CACHE_TTL_S``, which bounds the
+Bounded: every lookup and fill goes through `cached_call` (``REDIS_TIMEOUT_MS``, then the view
+runs directly for ``REDIS_BACKOFF_S``); the drops go in the commit's one Redis batch
+(`changes.on_commit_pipelined`, ADR 0014: always tried, bounded by ``REDIS_TIMEOUT_MS``).
+Entries expire after ``SHOWCASE_CACHE_TTL_S`` (at most ``REDIS_BACKOFF_S``), which bounds the
 time-dependent fields (hot ranking's age decay, a bot's runtime) and the one case in which a drop
 is lost: a write committed while Redis is unreachable from the writing process. ``0`` disables
 the cache.
