@@ -241,6 +241,53 @@ def test_a_long_run_whose_return_sums_fail_hands_its_thread_none(client, user, r
     assert handed == [None]  # the thread's wait ended at once: it computes its own sums
 
 
+def test_a_long_run_whose_metrics_fail_on_their_thread_fails_and_stores_nothing(
+    client, user, run_backtest, monkeypatch
+):
+    # A long run's metrics come from a thread; the store waits for them after the trades' COPY
+    # and the chart's UPDATE: their error fails the job and rolls all of it back.
+    from backend.extensions import db
+    from backend.modules.backtests import trade_store
+    from backend.modules.backtests.models import Backtest
+
+    def broken(*_args, **_kwargs):
+        raise RuntimeError("metrics failed")
+
+    monkeypatch.setattr(results, "BESIDE_MIN_BARS", 0)  # the metrics on their thread
+    monkeypatch.setattr(results, "compute_metrics", broken)
+    ids = _submit(client, user, run_backtest, interval="1h")
+    assert _job_status(client, user, ids["job_id"])["status"] == "FAILED"
+    db.session.expire_all()
+    row = db.session.get(Backtest, ids["backtest_id"])
+    assert row is not None and row.kline is None and row.metrics is None and row.finished_at is None
+    assert trade_store.count(ids["backtest_id"]) == 0
+
+
+def test_a_computed_long_run_waits_for_its_metrics_when_read(client, user, run_backtest, monkeypatch):
+    from backend.core import threads
+    from backend.extensions import db
+    from backend.modules.backtests.models import Backtest
+
+    hold_jobs(monkeypatch)
+    ids = _submit(client, user, run_backtest, interval="1h")
+    row = db.session.get(Backtest, ids["backtest_id"])
+    bars = results.load_bars(row)
+    inline = results.compute(row, bars)
+    started: list[str] = []
+    beside = threads.beside
+
+    def spy(fn, *args):
+        started.append(getattr(fn, "__name__", "partial"))
+        return beside(fn, *args)
+
+    monkeypatch.setattr(results, "BESIDE_MIN_BARS", 0)
+    monkeypatch.setattr(results, "beside", spy)
+    threaded = results.compute(row, bars)
+    assert "_sums_then_metrics" in started  # the metrics on a thread of their own
+    assert repr(threaded.metrics) == repr(inline.metrics)
+    assert repr(threaded.guardrails) == repr(inline.guardrails)
+
+
 def test_too_many_active_runs_is_429_naming_the_limit(app, client, user, run_backtest, monkeypatch):
     hold_jobs(monkeypatch)  # runs stay queued
     monkeypatch.setitem(app.config, "BACKTEST_MAX_ACTIVE", 2)
