@@ -3,9 +3,10 @@
 `service.run_backtest` (the job's work) calls these in order: ``load_bars`` -> ``compute`` ->
 (``with_walk_forward`` when the run asked for one) -> ``store``; the optional ``progress``
 callback receives 30 (signals), 55 (engine), 80 (metrics and guardrails), then 80-94 (walk-forward).
-From ``BESIDE_MIN_BARS`` bars on, the guardrails and the metrics run on threads of their own
-(``core.threads.beside``) from the engine's result until the store needs them: beside each other,
-the trades' COPY (``trade_store.begin_write``) and the kline and curve rows.
+From ``BESIDE_MIN_BARS`` bars on, the guardrails run on a thread (``core.threads.beside``) from the
+engine's result until the store needs them, and the trades' COPY on another
+(``trade_store.begin_write``) while the store renders the kline and curve rows and computes the
+metrics (deferred until then: ``compute``).
 Storing a run again (a requeue after a lost worker) replaces its trades (one columnar value,
 trade_store.py), so it is written once.
 """
@@ -34,7 +35,6 @@ from backend.domain.backtest.metrics import compute_metrics, return_sums
 from backend.domain.backtest.types import BacktestConfig, BacktestResult, Signals
 from backend.domain.bars import Bars
 from backend.domain.marketdata.intervals import interval_ms
-from backend.extensions import db
 from backend.modules.backtests import fingerprint, trade_store, walk_forward
 from backend.modules.backtests.models import Backtest
 from backend.modules.market import service as market_service
@@ -54,10 +54,11 @@ BESIDE_MIN_BARS = 500_000
 class Computed:
     """The inputs and outputs of one engine run.
 
-    The guardrails and the metrics of a long run are computed on threads of their own
-    (``compute``): ``guardrails_wait`` and ``metrics_wait`` wait for them, and ``guardrails`` and
-    ``metrics`` are those waits' results, so whoever needs them first waits (the store, as late as
-    it can: the trades' COPY is in flight by then), and work in between runs beside them.
+    The guardrails of a long run are computed on a thread of their own (``compute``):
+    ``guardrails_wait`` waits for them, and ``guardrails`` is that wait's result, so whoever needs
+    them first waits (the store, as late as it can), and work in between runs beside them. Its
+    metrics are computed when first read (``metrics_wait``; the store reads them with the trades'
+    COPY in flight); a short run's are computed at once.
     """
 
     bars: Bars
@@ -70,7 +71,7 @@ class Computed:
 
     @property
     def metrics(self) -> dict[str, Any]:
-        """Return the metrics (waiting for their thread the first time; re-raising its error)."""
+        """Return the metrics (computing them on the first read of a long run's)."""
         return self.metrics_wait()
 
     @property
@@ -126,9 +127,10 @@ def compute(
 ) -> Computed:
     """Run the row's strategy version on ``bars`` and compute every metric.
 
-    A long run (``BESIDE_MIN_BARS``) returns once the engine has run: its metrics and guardrails
-    are computed on threads (``Computed.metrics`` / ``guardrails`` wait for them), so the caller's
-    store starts the trades' COPY and renders the chart meanwhile.
+    A long run (``BESIDE_MIN_BARS``) returns once the engine has run and the curve's return sums
+    are made: its guardrails are computed on a thread and its metrics when first read
+    (``Computed.guardrails`` / ``metrics``), so the caller's store starts the trades' COPY first
+    and computes them (and renders the chart) while it is in flight.
     """
     progress(30)
     signals = strategies_service.compute_signals(
@@ -140,12 +142,18 @@ def compute(
     ppy = periods_per_year(row.interval)
     # The curve's return sums serve the metrics and the guardrails (the PSR): computed once. A
     # long run's guardrails start on their thread (nogil kernels, beside what follows) with the
-    # bootstrap and take the sums after it; its metrics start on another with the sums.
+    # bootstrap and take the sums after it; its metrics are computed when first read (the store
+    # reads them while the trades' COPY is in flight).
     if len(bars) >= BESIDE_MIN_BARS:
         handoff = Handoff()
         guardrails = beside(partial(result_guardrails, sums=handoff.get), result, ppy)
-        metrics = beside(_sums_then_metrics, result, bars, ppy, handoff)
+        sums = None
+        try:
+            sums = return_sums(result)
+        finally:
+            handoff.put(sums)  # None on a failure: the thread computes its own
         progress(80)
+        metrics = _when_read(partial(compute_metrics, result, bars, ppy, sums=sums))
     else:
         sums = return_sums(result)
         guardrails = inline(partial(result_guardrails, sums=sums), result, ppy)
@@ -161,14 +169,17 @@ def compute(
     )
 
 
-def _sums_then_metrics(result: BacktestResult, bars: Bars, ppy: float, handoff: Handoff) -> dict[str, Any]:
-    """Compute the curve's return sums, hand them to the guardrails' thread, then every metric."""
-    sums = None
-    try:
-        sums = return_sums(result)
-    finally:
-        handoff.put(sums)  # None on a failure: the guardrails' thread computes its own
-    return compute_metrics(result, bars, ppy, sums=sums)
+def _when_read(fn: Callable[[], dict[str, Any]]) -> Callable[[], dict[str, Any]]:
+    """Return a wait that computes ``fn()`` on its first call, on the caller's thread, and keeps it
+    (an error is raised again on the next call: nothing kept)."""
+    kept: list[dict[str, Any]] = []
+
+    def wait() -> dict[str, Any]:
+        if not kept:
+            kept.append(fn())
+        return kept[0]
+
+    return wait
 
 
 def with_walk_forward(
@@ -334,35 +345,28 @@ def store(
     ``replace_trades=False`` when no trades of the row can be stored yet (see ``trade_store.write``).
     ``pinned_hash``: the row's strategy version's content hash when the caller read it with the row
     (``fingerprint.strategy_hash``; None: the fingerprint reads it).
-    A long run's trades' COPY runs while the kline and curve rows are built and its metrics and
-    guardrails are computed (``trade_store.begin_write``, ``compute``).
+    A long run's trades' COPY runs while the kline and curve rows are built and its metrics are
+    computed (``trade_store.begin_write``, ``compute``).
     The row's result columns and fingerprint go in one UPDATE: the fingerprint's query runs before
     any of them is set, so its autoflush has nothing to write, and the strategy's latest-backtest
-    UPDATE flushes them all at once. A long run's go in two: the chart and the fingerprint as soon
-    as the COPY is done (Postgres checks and stores ~330 KB of JSON text, ~5 ms, while the metrics'
-    and guardrails' threads finish), then the metrics, guardrails and finish time.
+    UPDATE flushes them all at once.
     """
     cfg = current_app.config
     fingerprint.stamp(row, done.bars, pinned_hash)
-    long_run = len(done.bars) >= BESIDE_MIN_BARS
-    copied = trade_store.begin_write(row.id, done.result.trades, replace=replace_trades, on_thread=long_run)
+    copied = trade_store.begin_write(
+        row.id, done.result.trades, replace=replace_trades, on_thread=len(done.bars) >= BESIDE_MIN_BARS
+    )
     try:  # nothing on the session until the COPY is done
         row.bars_count = len(done.bars)
         row.final_equity = _dec(done.result.final_equity)
         row.walk_forward = done.walk_forward
         row.kline = kline_wire(done.bars, done.result.trades, int(cfg["BACKTEST_KLINE_MAX"]))
         row.equity_curve = equity_wire(done.bars.time, done.result.equity, int(cfg["BACKTEST_CURVE_MAX"]))
-        if not long_run:
-            row.metrics, row.guardrails = done.metrics, done.guardrails.to_dict()
+        row.metrics = done.metrics  # a long run's computed now, beside the COPY
+        row.guardrails = done.guardrails.to_dict()  # the last: their thread had the most time
+        row.finished_at = finished_at = now_ms()
     finally:
         copied()
-    if long_run:
-        db.session.flush()  # the chart's UPDATE, beside the threads
-        row.metrics, row.guardrails = (
-            done.metrics,
-            done.guardrails.to_dict(),
-        )  # their threads had the most time
-    row.finished_at = finished_at = now_ms()
     if row.strategy_id is not None:
         strategies_service.record_backtest(
             strategy_id=row.strategy_id,

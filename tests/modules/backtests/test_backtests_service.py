@@ -241,11 +241,11 @@ def test_a_long_run_whose_return_sums_fail_hands_its_thread_none(client, user, r
     assert handed == [None]  # the thread's wait ended at once: it computes its own sums
 
 
-def test_a_long_run_whose_metrics_fail_on_their_thread_fails_and_stores_nothing(
+def test_a_long_run_whose_metrics_fail_beside_the_copy_fails_and_stores_nothing(
     client, user, run_backtest, monkeypatch
 ):
-    # A long run's metrics come from a thread; the store waits for them after the trades' COPY
-    # and the chart's UPDATE: their error fails the job and rolls all of it back.
+    # A long run's metrics are computed when the store reads them, with the trades' COPY in
+    # flight: their error fails the job and rolls all of it back.
     from backend.extensions import db
     from backend.modules.backtests import trade_store
     from backend.modules.backtests.models import Backtest
@@ -253,7 +253,7 @@ def test_a_long_run_whose_metrics_fail_on_their_thread_fails_and_stores_nothing(
     def broken(*_args, **_kwargs):
         raise RuntimeError("metrics failed")
 
-    monkeypatch.setattr(results, "BESIDE_MIN_BARS", 0)  # the metrics on their thread
+    monkeypatch.setattr(results, "BESIDE_MIN_BARS", 0)  # as a run of 500k bars or more does
     monkeypatch.setattr(results, "compute_metrics", broken)
     ids = _submit(client, user, run_backtest, interval="1h")
     assert _job_status(client, user, ids["job_id"])["status"] == "FAILED"
@@ -263,8 +263,7 @@ def test_a_long_run_whose_metrics_fail_on_their_thread_fails_and_stores_nothing(
     assert trade_store.count(ids["backtest_id"]) == 0
 
 
-def test_a_computed_long_run_waits_for_its_metrics_when_read(client, user, run_backtest, monkeypatch):
-    from backend.core import threads
+def test_a_long_runs_metrics_are_computed_once_when_first_read(client, user, run_backtest, monkeypatch):
     from backend.extensions import db
     from backend.modules.backtests.models import Backtest
 
@@ -273,19 +272,34 @@ def test_a_computed_long_run_waits_for_its_metrics_when_read(client, user, run_b
     row = db.session.get(Backtest, ids["backtest_id"])
     bars = results.load_bars(row)
     inline = results.compute(row, bars)
-    started: list[str] = []
-    beside = threads.beside
+    calls: list[int] = []
+    compute_metrics = results.compute_metrics
 
-    def spy(fn, *args):
-        started.append(getattr(fn, "__name__", "partial"))
-        return beside(fn, *args)
+    def counted(*args, **kwargs):
+        calls.append(1)
+        return compute_metrics(*args, **kwargs)
 
     monkeypatch.setattr(results, "BESIDE_MIN_BARS", 0)
-    monkeypatch.setattr(results, "beside", spy)
-    threaded = results.compute(row, bars)
-    assert "_sums_then_metrics" in started  # the metrics on a thread of their own
-    assert repr(threaded.metrics) == repr(inline.metrics)
-    assert repr(threaded.guardrails) == repr(inline.guardrails)
+    monkeypatch.setattr(results, "compute_metrics", counted)
+    later = results.compute(row, bars)
+    assert calls == []  # not yet: the store reads them with the COPY in flight
+    assert repr(later.metrics) == repr(inline.metrics) and later.metrics is later.metrics
+    assert calls == [1]
+    assert repr(later.guardrails) == repr(inline.guardrails)
+
+
+def test_a_long_runs_metrics_error_is_raised_at_each_read(monkeypatch):
+    failures: list[int] = []
+
+    def broken():
+        failures.append(1)
+        raise RuntimeError("metrics failed")
+
+    wait = results._when_read(broken)
+    for _ in range(2):
+        with pytest.raises(RuntimeError, match="metrics failed"):
+            wait()
+    assert failures == [1, 1]  # nothing kept: each read tries again
 
 
 def test_too_many_active_runs_is_429_naming_the_limit(app, client, user, run_backtest, monkeypatch):
