@@ -28,7 +28,7 @@ from flask import current_app
 from backend.core.db import now_ms
 from backend.core.errors import AppError
 from backend.core.jobs import JobFailed
-from backend.core.threads import Handoff, beside, inline
+from backend.core.threads import Once, beside, inline
 from backend.domain.backtest import engine
 from backend.domain.backtest.guardrails import Guardrails, result_guardrails
 from backend.domain.backtest.metrics import compute_metrics, return_sums
@@ -142,18 +142,13 @@ def compute(
     ppy = periods_per_year(row.interval)
     # The curve's return sums serve the metrics and the guardrails (the PSR): computed once. A
     # long run's guardrails start on their thread (nogil kernels, beside what follows) with the
-    # bootstrap and take the sums after it; its metrics are computed when first read (the store
-    # reads them while the trades' COPY is in flight).
+    # bootstrap; its metrics are computed when first read (the store reads them while the trades'
+    # COPY is in flight); the sums by whichever of the two needs them first.
     if len(bars) >= BESIDE_MIN_BARS:
-        handoff = Handoff()
-        guardrails = beside(partial(result_guardrails, sums=handoff.get), result, ppy)
-        sums = None
-        try:
-            sums = return_sums(result)
-        finally:
-            handoff.put(sums)  # None on a failure: the thread computes its own
+        shared = Once(return_sums, result)  # None to the other taker after a failure: it computes its own
+        guardrails = beside(partial(result_guardrails, sums=shared.get), result, ppy)
         progress(80)
-        metrics = _when_read(partial(compute_metrics, result, bars, ppy, sums=sums))
+        metrics = _when_read(lambda: compute_metrics(result, bars, ppy, sums=shared.get()))
     else:
         sums = return_sums(result)
         guardrails = inline(partial(result_guardrails, sums=sums), result, ppy)
@@ -317,8 +312,34 @@ def _equity_columns(time: np.ndarray, equity: np.ndarray, limit: int) -> tuple[l
         return [], []
     idx = np.unique(np.linspace(0, n - 1, max(2, min(n, limit))).round().astype(np.int64))
     times = np.asarray(time[idx], dtype=np.int64).tolist()
-    values = np.asarray(equity[idx], dtype=np.float64).tolist()
-    return times, [round(v, 8) for v in values]
+    return times, round_8(np.asarray(equity[idx], dtype=np.float64))
+
+
+# |x| * 1e8 below this is exact to well under half a unit: rint then decides as round() does.
+_ROUND_8_EXACT = float(2**52)
+
+
+def round_8(values: np.ndarray) -> list[float]:
+    """Return ``[round(v, 8) for v in values]``, bit for bit, mostly without a call per value.
+
+    ``round(v, 8)`` is the double nearest to ``N / 10**8``, ``N`` the exact ``v * 10**8`` rounded
+    half to even. ``y = v * 1e8`` is that product within half a unit in its last place, so where
+    ``y``'s fraction is not that close to one half (and ``|y| < 2**52``), ``rint(y)`` is ``N`` and
+    ``rint(y) / 1e8`` (both exact, one correctly rounded division) is ``round``'s value. The
+    values near a half, the large ones and the non-finite ones go through ``round`` itself.
+    """
+    v = np.asarray(values, dtype=np.float64)
+    with np.errstate(invalid="ignore", over="ignore"):
+        y = v * 1e8
+        whole = np.rint(y)
+        out = whole / 1e8
+        off = np.abs(np.abs(y - np.floor(y)) - 0.5)  # distance of the fraction from a half
+        sure = (np.abs(y) < _ROUND_8_EXACT) & (off > 4.0 * np.spacing(np.abs(y)))
+    result: list[float] = out.tolist()
+    if not sure.all():
+        for i in np.flatnonzero(~sure).tolist():
+            result[i] = round(float(v[i]), 8)
+    return result
 
 
 def equity_rows(time: np.ndarray, equity: np.ndarray, limit: int) -> list[list[Any]]:

@@ -220,25 +220,22 @@ def test_a_run_with_its_guardrails_and_trades_copy_on_threads_stores_the_same_re
     assert a[2] > 0 and a == b
 
 
-def test_a_long_run_whose_return_sums_fail_hands_its_thread_none(client, user, run_backtest, monkeypatch):
-    from backend.core import threads
-
-    handed: list = []
-    put = threads.Handoff.put
+def test_a_long_run_whose_return_sums_fail_fails_and_computes_them_once(
+    client, user, run_backtest, monkeypatch
+):
+    # The sums are shared (core.threads.Once): whichever of the metrics and the guardrails' thread
+    # needs them first computes them; its error fails the job, and the other computes its own.
+    calls: list[int] = []
 
     def broken(_result):
+        calls.append(1)
         raise RuntimeError("sums failed")
-
-    def record(self, value):
-        handed.append(value)
-        put(self, value)
 
     monkeypatch.setattr(results, "BESIDE_MIN_BARS", 0)  # the guardrails on their thread
     monkeypatch.setattr(results, "return_sums", broken)
-    monkeypatch.setattr(threads.Handoff, "put", record)
     ids = _submit(client, user, run_backtest, interval="1h")
     assert _job_status(client, user, ids["job_id"])["status"] == "FAILED"
-    assert handed == [None]  # the thread's wait ended at once: it computes its own sums
+    assert calls == [1]
 
 
 def test_a_long_run_whose_metrics_fail_beside_the_copy_fails_and_stores_nothing(
