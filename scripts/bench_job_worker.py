@@ -204,6 +204,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--sizes", default=",".join(str(s) for s in SIZES))
     parser.add_argument("--profile", type=int, default=0, help="cProfile the jobs of this size (first tree)")
     parser.add_argument("--trace", action="store_true", help="print the SQL of each tree's last job per size")
+    parser.add_argument("--dump", default="", help="write every recorded job's figures (JSON) to this file")
     args = parser.parse_args(argv)
     sizes = [int(s) for s in args.sizes.split(",")]
     sys.path.insert(0, str(HERE.parents[1]))
@@ -237,6 +238,8 @@ def main(argv: list[str] | None = None) -> int:
         finally:
             for c in children:
                 c.close()
+    if args.dump:
+        Path(args.dump).write_text(json.dumps(rows))
     print(f"\n{machine()}; {args.runs} jobs per tree and size, taking turns (p50 ms)\n")
     keys = ["worker", "cpu", "core", "non_core", "ratio", *STEPS, "store_rest", "commit"]
     for bars in sizes:
