@@ -42,6 +42,8 @@ STEPS = (
     "signals",
     "engine_run",
     "metrics",
+    "metrics_in_store",
+    "metrics_beside",
     "guardrails",
     "guardrails_wait",
     "trade_write",
@@ -183,7 +185,15 @@ def summarise(rows: list[dict[str, Any]]) -> dict[str, float]:
         _ms(r, "store")
         - sum(
             _ms(r, n)
-            for n in ("trade_write", "sql_delete", "kline_rows", "equity_rows", "record", "guardrails_wait")
+            for n in (
+                "trade_write",
+                "sql_delete",
+                "kline_rows",
+                "equity_rows",
+                "record",
+                "guardrails_wait",
+                "metrics_in_store",
+            )
         )
         for r in rows
     )
