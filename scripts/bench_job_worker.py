@@ -42,6 +42,8 @@ STEPS = (
     "signals",
     "engine_run",
     "metrics",
+    "metrics_in_store",
+    "metrics_beside",
     "guardrails",
     "guardrails_wait",
     "trade_write",
@@ -183,7 +185,15 @@ def summarise(rows: list[dict[str, Any]]) -> dict[str, float]:
         _ms(r, "store")
         - sum(
             _ms(r, n)
-            for n in ("trade_write", "sql_delete", "kline_rows", "equity_rows", "record", "guardrails_wait")
+            for n in (
+                "trade_write",
+                "sql_delete",
+                "kline_rows",
+                "equity_rows",
+                "record",
+                "guardrails_wait",
+                "metrics_in_store",
+            )
         )
         for r in rows
     )
@@ -204,6 +214,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--sizes", default=",".join(str(s) for s in SIZES))
     parser.add_argument("--profile", type=int, default=0, help="cProfile the jobs of this size (first tree)")
     parser.add_argument("--trace", action="store_true", help="print the SQL of each tree's last job per size")
+    parser.add_argument("--dump", default="", help="write every recorded job's figures (JSON) to this file")
     args = parser.parse_args(argv)
     sizes = [int(s) for s in args.sizes.split(",")]
     sys.path.insert(0, str(HERE.parents[1]))
@@ -237,6 +248,8 @@ def main(argv: list[str] | None = None) -> int:
         finally:
             for c in children:
                 c.close()
+    if args.dump:
+        Path(args.dump).write_text(json.dumps(rows))
     print(f"\n{machine()}; {args.runs} jobs per tree and size, taking turns (p50 ms)\n")
     keys = ["worker", "cpu", "core", "non_core", "ratio", *STEPS, "store_rest", "commit"]
     for bars in sizes:

@@ -11,7 +11,9 @@ creates an SMA 10/30 BTCUSDT 1m strategy and submits backtests of it on mock bar
 The split comes from the worker: it is started through this script (``worker`` sub-command),
 which wraps the job's steps in timers *before* Celery forks its pool (no production code changes):
 ``jobs.runtime._claim``, ``service._row_of_job``, ``results.load_bars``, the signals / ``engine.run`` /
-``compute_metrics`` calls inside ``results.compute``, ``JobContext.progress`` (each a commit),
+``compute_metrics`` / ``return_sums`` calls (from ``results.compute``; a long run's in the store,
+beside the trades' COPY, or on the guardrails' thread: counted there, not twice),
+``JobContext.progress`` (each a commit),
 ``results.store`` (with the trades' write / ``kline_wire`` / ``equity_wire`` inside), ``ctx.complete``,
 and ``service._store`` (the transaction: its remainder is the flush + COMMIT). Work that runs on a
 thread beside other steps (the guardrails from the engine's result until the store needs them,
@@ -35,6 +37,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -70,8 +73,36 @@ def _timed(name: str, fn: Callable[..., Any]) -> Callable[..., Any]:
         finally:
             spent = _job.setdefault("spent", {})
             calls = _job.setdefault("calls", {})
-            spent[name] = spent.get(name, 0.0) + time.perf_counter() - t0
+            took = time.perf_counter() - t0
+            spent[name] = spent.get(name, 0.0) + took
             calls[name] = calls.get(name, 0) + 1
+            if name == "metrics":  # where a metrics step ran: beside the job's path, or in the store
+                where = _metrics_where()
+                if where:
+                    spent[where] = spent.get(where, 0.0) + took
+
+    return wrapper
+
+
+def _metrics_where() -> str:
+    """Return where a metrics step runs: "metrics_beside" (another thread than the job's: a long
+    run's return sums taken by the guardrails' thread), "metrics_in_store" (a long run's metrics,
+    computed when the store reads them, beside the trades' COPY) or "" (in ``results.compute``)."""
+    if threading.get_ident() != _job.get("thread"):
+        return "metrics_beside"
+    return "metrics_in_store" if _job.get("in_store") else ""
+
+
+def _marking_store(store: Callable[..., Any]) -> Callable[..., Any]:
+    """Wrap ``results.store`` so the steps it runs know they run inside it (``_metrics_where``)."""
+
+    @functools.wraps(store)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        _job["in_store"] = True
+        try:
+            return store(*args, **kwargs)
+        finally:
+            _job["in_store"] = False
 
     return wrapper
 
@@ -87,7 +118,7 @@ def instrument(timings_path: str) -> None:
 
     def timed_execute(job_id: str) -> str | None:
         _job.clear()
-        _job.update(job_id=job_id, start=time.time(), pid=os.getpid())
+        _job.update(job_id=job_id, start=time.time(), pid=os.getpid(), thread=threading.get_ident())
         try:
             return execute(job_id)
         finally:
@@ -104,7 +135,7 @@ def instrument(timings_path: str) -> None:
     service._row_of_job = _timed("row_read", service._row_of_job)
     service._store = _timed("store_tx", service._store)
     results.load_bars = _timed("load_bars", results.load_bars)
-    results.store = _timed("store", results.store)
+    results.store = _marking_store(_timed("store", results.store))
     # The trades' write: COPY of text rows (before ADR 0009) or one columnar value (trade_store),
     # written in one call, or started (DELETE, COPY on a thread) and waited for (begin_write).
     store_module = getattr(results, "trade_store", None)
@@ -368,7 +399,7 @@ SPLIT: tuple[tuple[str, Callable[[Run], float]], ...] = (
     ("load bars (mock)", lambda r: _w(r, "load_bars")),
     ("signals (SMA)", lambda r: _w(r, "signals")),
     ("engine run", lambda r: _w(r, "engine_run")),
-    ("metrics", lambda r: _w(r, "metrics")),
+    ("metrics (a long run's in the store, beside the trades' COPY)", lambda r: _w(r, "metrics")),
     (
         "guardrails (PSR, trade bootstrap; on a thread from the engine's result to the store)",
         lambda r: _w(r, "guardrails"),
@@ -387,7 +418,7 @@ SPLIT: tuple[tuple[str, Callable[[Run], float]], ...] = (
     ),
     (
         "persistence: the result row (one UPDATE: metrics, kline, curve; encoded + sent) + fingerprint",
-        lambda r: _w(r, "store") - _stored_parts(r),
+        lambda r: _w(r, "store") - _stored_parts(r) - _w(r, "metrics_in_store"),
     ),
     ("persistence: strategy's latest-backtest record", lambda r: _w(r, "record")),
     ("complete (lock the job, SUCCESS)", lambda r: _w(r, "complete")),
@@ -420,22 +451,28 @@ def _w(run: Run, name: str) -> float:
 def _work_ms(run: Run) -> float:
     """Return the ms of the job accounted for by the timed steps (without double counting).
 
-    Guardrails on their own thread count only as the store's wait for them (inside ``store_tx``).
+    Guardrails on their own thread count only as the store's wait for them (inside ``store_tx``);
+    so do metrics steps on another thread, and those inside the store count as the store's.
     """
     beside = "guardrails_wait" in run.worker.get("calls", {})
-    return sum(
-        _w(run, n)
-        for n in (
-            "claim",
-            "row_read",
-            "progress",
-            "load_bars",
-            "signals",
-            "engine_run",
-            "metrics",
-            *(() if beside else ("guardrails",)),
+    return (
+        sum(
+            _w(run, n)
+            for n in (
+                "claim",
+                "row_read",
+                "progress",
+                "load_bars",
+                "signals",
+                "engine_run",
+                "metrics",
+                *(() if beside else ("guardrails",)),
+            )
         )
-    ) + _w(run, "store_tx")
+        + _w(run, "store_tx")
+        - _w(run, "metrics_in_store")
+        - _w(run, "metrics_beside")
+    )
 
 
 def _p(values: list[float], q: float) -> float:

@@ -75,3 +75,31 @@ class Handoff:
     def get(self) -> Any:
         """Return the value put, waiting for it (None after ``timeout_s``)."""
         return self._value if self._ready.wait(self._timeout_s) else None
+
+
+class Once:
+    """A value computed at most once, by whichever thread asks for it first (``get``).
+
+    The others wait for that computation, at most ``timeout_s``, then get None (the taker must
+    cope without it: compute the value itself), as they do when the computation failed (its error
+    goes to the caller that ran it). ``fn`` must not wait for another taker (it would wait for
+    itself until the bound).
+    """
+
+    def __init__(self, fn: Callable[..., Any], *args: Any, timeout_s: float = 60.0) -> None:
+        self._call: Callable[[], Any] | None = lambda: fn(*args)
+        self._lock = threading.Lock()
+        self._value: Any = None
+        self._timeout_s = timeout_s
+
+    def get(self) -> Any:
+        """Return the value (computing it on the first call; None after a failure or the bound)."""
+        if not self._lock.acquire(timeout=self._timeout_s):
+            return None
+        try:
+            call, self._call = self._call, None
+            if call is not None:
+                self._value = call()  # an error leaves None for the later callers
+            return self._value
+        finally:
+            self._lock.release()

@@ -308,9 +308,7 @@ def bootstrap_trades(
     # are drawn as int32: numpy draws the same values for every integer type that holds the bound.
     small = n < 2**31
     rows = max(1, BOOTSTRAP_BLOCK_CELLS // n)
-    if kernels.active() and small:
-        _bootstrap_compiled(rng, log_growth, rows, level, worst)
-    else:
+    if not (kernels.active() and small and _bootstrap_compiled(rng, log_growth, rows, level, worst)):
         for start in range(0, k, rows):
             stop = min(k, start + rows)
             draws = rng.integers(0, n, size=(stop - start, n), dtype=np.int32 if small else np.int64)
@@ -324,37 +322,54 @@ def bootstrap_trades(
     return TradeBootstrap(k, seed, n, _band(total), _band(drawdown))
 
 
-# The raw words are drawn at most this many at a time: 125 KB, below a worker's malloc mmap
-# threshold (WORKER_MALLOC_MMAP_THRESHOLD, 128 KB), so each array comes from the heap instead of a
-# fresh mapping whose pages fault in one by one (at 19,584 trades that cost the bootstrap ~7 ms of
-# its ~15 in a worker process: 16 arrays of 1 MB).
+# The raw words are made this many at a time: 125 KB, below a worker's malloc mmap threshold
+# (WORKER_MALLOC_MMAP_THRESHOLD, 128 KB), so the buffer comes from the heap instead of a fresh
+# mapping whose pages fault in one by one. A multiple of kernels.PCG64_LANES.
 _RAW_WORDS = 16_000
+_U64 = (1 << 64) - 1
+_U128 = (1 << 128) - 1
+
+
+def _pcg64_lanes(bits: np.random.BitGenerator) -> tuple[np.ndarray, np.ndarray] | None:
+    """Return ``kernels.pcg64_words``' lanes and step for ``bits``' stream from its next word on,
+    or None when it is not a PCG64 at the start of a word (its state is not a plain LCG's)."""
+    state = bits.state
+    if state.get("bit_generator") != "PCG64" or state.get("has_uint32"):
+        return None
+    x, inc = int(state["state"]["state"]), int(state["state"]["inc"])
+    multiplier = 0x2360ED051FC65DA44385DF649FCCF645  # numpy's PCG64 (PCG_DEFAULT_MULTIPLIER_128)
+    lanes, mul, add = [], 1, 0
+    for _ in range(kernels.PCG64_LANES):
+        x = (x * multiplier + inc) & _U128  # the state whose output is the next word
+        lanes += [x >> 64, x & _U64]
+        mul, add = (mul * multiplier) & _U128, (add * multiplier + inc) & _U128
+    step = [mul >> 64, mul & _U64, add >> 64, add & _U64]
+    return np.array(lanes, dtype=np.uint64), np.array(step, dtype=np.uint64)
 
 
 def _bootstrap_compiled(
     rng: np.random.Generator, log_growth: np.ndarray, rows: int, level: np.ndarray, worst: np.ndarray
-) -> None:
-    """Fill ``level``/``worst`` as the numpy path does, with the kernels (``len(log_growth)`` < 2**31).
+) -> bool:
+    """Fill ``level``/``worst`` as the numpy path does, with the kernels (``len(log_growth)`` < 2**31);
+    return False (nothing done) when ``rng`` is not a fresh PCG64.
 
     The draws are ``rng.integers(0, n)``'s, made by ``kernels.bootstrap_draws`` from the bit
-    generator's raw 64-bit outputs (the 32-bit stream numpy's bounded draws consume, without its
-    per-value call overhead: a third of the time), then summed along each row by
-    ``kernels.bootstrap_paths``. A fresh generator (``default_rng``) has no buffered 32-bit half.
+    generator's 64-bit words (the 32-bit stream numpy's bounded draws consume, without its
+    per-value call overhead), the words made by ``kernels.pcg64_words`` (numpy's PCG64 stream,
+    several states side by side), then summed along each row by ``kernels.bootstrap_paths``: all
+    in one call (``kernels.bootstrap_run``). A fresh generator (``default_rng``) has no buffered
+    32-bit half.
     """
+    found = _pcg64_lanes(rng.bit_generator)
+    if found is None:
+        return False
+    lanes, step = found
     n, k = len(log_growth), len(level)
-    bits = rng.bit_generator
     draws = np.empty((min(rows, k), n), dtype=np.uint32)  # unsigned: no negative-index checks
-    raw, pos = np.empty(0, dtype=np.uint64), 0
-    for start in range(0, k, rows):
-        stop = min(k, start + rows)
-        block = draws[: stop - start]
-        flat = block.reshape(-1)
-        filled = 0
-        while filled < len(flat):
-            if pos == 2 * len(raw):  # every word used: the next ones continue the stream
-                raw, pos = bits.random_raw(min(_RAW_WORDS, -(-(len(flat) - filled) // 2) + 16)), 0
-            filled, pos = kernels.bootstrap_draws(raw, pos, n, flat, filled)
-        kernels.bootstrap_paths(log_growth, block, level[start:stop], worst[start:stop])
+    want = min(_RAW_WORDS, draws.size // 2 + 16)
+    raw = np.empty(-(-want // kernels.PCG64_LANES) * kernels.PCG64_LANES, dtype=np.uint64)
+    kernels.bootstrap_run(lanes, step, log_growth, draws, raw, level, worst)
+    return True
 
 
 def _band(values: np.ndarray) -> Band:

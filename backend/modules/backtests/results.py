@@ -4,8 +4,9 @@
 (``with_walk_forward`` when the run asked for one) -> ``store``; the optional ``progress``
 callback receives 30 (signals), 55 (engine), 80 (metrics and guardrails), then 80-94 (walk-forward).
 From ``BESIDE_MIN_BARS`` bars on, the guardrails run on a thread (``core.threads.beside``) from the
-engine's result until the store needs them (beside the metrics and the kline and curve rows), and
-the trades' COPY beside the kline and curve rows (``trade_store.begin_write``).
+engine's result until the store needs them, and the trades' COPY on another
+(``trade_store.begin_write``) while the store renders the kline and curve rows and computes the
+metrics (deferred until then: ``compute``).
 Storing a run again (a requeue after a lost worker) replaces its trades (one columnar value,
 trade_store.py), so it is written once.
 """
@@ -27,7 +28,7 @@ from flask import current_app
 from backend.core.db import now_ms
 from backend.core.errors import AppError
 from backend.core.jobs import JobFailed
-from backend.core.threads import Handoff, beside, inline
+from backend.core.threads import Once, beside, inline
 from backend.domain.backtest import engine
 from backend.domain.backtest.guardrails import Guardrails, result_guardrails
 from backend.domain.backtest.metrics import compute_metrics, return_sums
@@ -55,16 +56,23 @@ class Computed:
 
     The guardrails of a long run are computed on a thread of their own (``compute``):
     ``guardrails_wait`` waits for them, and ``guardrails`` is that wait's result, so whoever needs
-    them first waits (the store, as late as it can), and work in between runs beside them.
+    them first waits (the store, as late as it can), and work in between runs beside them. Its
+    metrics are computed when first read (``metrics_wait``; the store reads them with the trades'
+    COPY in flight); a short run's are computed at once.
     """
 
     bars: Bars
     signals: Signals
     config: BacktestConfig
     result: BacktestResult
-    metrics: dict[str, Any]
+    metrics_wait: Callable[[], dict[str, Any]]
     guardrails_wait: Callable[[], Guardrails]
     walk_forward: dict[str, Any] | None = None  # the stored walk-forward object, when asked for
+
+    @property
+    def metrics(self) -> dict[str, Any]:
+        """Return the metrics (computing them on the first read of a long run's)."""
+        return self.metrics_wait()
 
     @property
     def guardrails(self) -> Guardrails:
@@ -117,7 +125,13 @@ def compute(
     progress: Callable[[float], None] = _no_progress,
     config: BacktestConfig | None = None,
 ) -> Computed:
-    """Run the row's strategy version on ``bars`` and compute every metric."""
+    """Run the row's strategy version on ``bars`` and compute every metric.
+
+    A long run (``BESIDE_MIN_BARS``) returns once the engine has run and the curve's return sums
+    are made: its guardrails are computed on a thread and its metrics when first read
+    (``Computed.guardrails`` / ``metrics``), so the caller's store starts the trades' COPY first
+    and computes them (and renders the chart) while it is in flight.
+    """
     progress(30)
     signals = strategies_service.compute_signals(
         kind=row.kind, params=row.params, bars=bars, version_id=row.strategy_version_id, actor_id=row.owner_id
@@ -128,23 +142,39 @@ def compute(
     ppy = periods_per_year(row.interval)
     # The curve's return sums serve the metrics and the guardrails (the PSR): computed once. A
     # long run's guardrails start on their thread (nogil kernels, beside what follows) with the
-    # bootstrap and take the sums after it.
+    # bootstrap; its metrics are computed when first read (the store reads them while the trades'
+    # COPY is in flight); the sums by whichever of the two needs them first.
     if len(bars) >= BESIDE_MIN_BARS:
-        handoff = Handoff()
-        guardrails = beside(partial(result_guardrails, sums=handoff.get), result, ppy)
-        sums = None
-        try:
-            sums = return_sums(result)
-        finally:
-            handoff.put(sums)  # None on a failure: the thread computes its own
+        shared = Once(return_sums, result)  # None to the other taker after a failure: it computes its own
+        guardrails = beside(partial(result_guardrails, sums=shared.get), result, ppy)
+        progress(80)
+        metrics = _when_read(lambda: compute_metrics(result, bars, ppy, sums=shared.get()))
     else:
         sums = return_sums(result)
         guardrails = inline(partial(result_guardrails, sums=sums), result, ppy)
-    progress(80)
-    metrics = compute_metrics(result, bars, ppy, sums=sums)
+        progress(80)
+        metrics = inline(partial(compute_metrics, sums=sums), result, bars, ppy)
     return Computed(
-        bars=bars, signals=signals, config=config, result=result, metrics=metrics, guardrails_wait=guardrails
+        bars=bars,
+        signals=signals,
+        config=config,
+        result=result,
+        metrics_wait=metrics,
+        guardrails_wait=guardrails,
     )
+
+
+def _when_read(fn: Callable[[], dict[str, Any]]) -> Callable[[], dict[str, Any]]:
+    """Return a wait that computes ``fn()`` on its first call, on the caller's thread, and keeps it
+    (an error is raised again on the next call: nothing kept)."""
+    kept: list[dict[str, Any]] = []
+
+    def wait() -> dict[str, Any]:
+        if not kept:
+            kept.append(fn())
+        return kept[0]
+
+    return wait
 
 
 def with_walk_forward(
@@ -271,8 +301,34 @@ def _equity_columns(time: np.ndarray, equity: np.ndarray, limit: int) -> tuple[l
         return [], []
     idx = np.unique(np.linspace(0, n - 1, max(2, min(n, limit))).round().astype(np.int64))
     times = np.asarray(time[idx], dtype=np.int64).tolist()
-    values = np.asarray(equity[idx], dtype=np.float64).tolist()
-    return times, [round(v, 8) for v in values]
+    return times, round_8(np.asarray(equity[idx], dtype=np.float64))
+
+
+# |x| * 1e8 below this is exact to well under half a unit: rint then decides as round() does.
+_ROUND_8_EXACT = float(2**52)
+
+
+def round_8(values: np.ndarray) -> list[float]:
+    """Return ``[round(v, 8) for v in values]``, bit for bit, mostly without a call per value.
+
+    ``round(v, 8)`` is the double nearest to ``N / 10**8``, ``N`` the exact ``v * 10**8`` rounded
+    half to even. ``y = v * 1e8`` is that product within half a unit in its last place, so where
+    ``y``'s fraction is not that close to one half (and ``|y| < 2**52``), ``rint(y)`` is ``N`` and
+    ``rint(y) / 1e8`` (both exact, one correctly rounded division) is ``round``'s value. The
+    values near a half, the large ones and the non-finite ones go through ``round`` itself.
+    """
+    v = np.asarray(values, dtype=np.float64)
+    with np.errstate(invalid="ignore", over="ignore"):
+        y = v * 1e8
+        whole = np.rint(y)
+        out = whole / 1e8
+        off = np.abs(np.abs(y - np.floor(y)) - 0.5)  # distance of the fraction from a half
+        sure = (np.abs(y) < _ROUND_8_EXACT) & (off > 4.0 * np.spacing(np.abs(y)))
+    result: list[float] = out.tolist()
+    if not sure.all():
+        for i in np.flatnonzero(~sure).tolist():
+            result[i] = round(float(v[i]), 8)
+    return result
 
 
 def equity_rows(time: np.ndarray, equity: np.ndarray, limit: int) -> list[list[Any]]:
@@ -299,7 +355,8 @@ def store(
     ``replace_trades=False`` when no trades of the row can be stored yet (see ``trade_store.write``).
     ``pinned_hash``: the row's strategy version's content hash when the caller read it with the row
     (``fingerprint.strategy_hash``; None: the fingerprint reads it).
-    A long run's trades' COPY runs while the kline and curve rows are built (``trade_store.begin_write``).
+    A long run's trades' COPY runs while the kline and curve rows are built and its metrics are
+    computed (``trade_store.begin_write``, ``compute``).
     The row's result columns and fingerprint go in one UPDATE: the fingerprint's query runs before
     any of them is set, so its autoflush has nothing to write, and the strategy's latest-backtest
     UPDATE flushes them all at once.
@@ -312,12 +369,12 @@ def store(
     try:  # nothing on the session until the COPY is done
         row.bars_count = len(done.bars)
         row.final_equity = _dec(done.result.final_equity)
-        row.metrics = done.metrics
         row.walk_forward = done.walk_forward
         row.kline = kline_wire(done.bars, done.result.trades, int(cfg["BACKTEST_KLINE_MAX"]))
         row.equity_curve = equity_wire(done.bars.time, done.result.equity, int(cfg["BACKTEST_CURVE_MAX"]))
+        row.metrics = done.metrics  # a long run's computed now, beside the COPY
         row.guardrails = done.guardrails.to_dict()  # the last: their thread had the most time
-        row.finished_at = now_ms()
+        row.finished_at = finished_at = now_ms()
     finally:
         copied()
     if row.strategy_id is not None:
@@ -325,6 +382,6 @@ def store(
             strategy_id=row.strategy_id,
             owner_id=row.owner_id,
             backtest_id=row.id,
-            metrics=row.metrics,
-            finished_at=row.finished_at,
+            metrics=done.metrics,
+            finished_at=finished_at,
         )

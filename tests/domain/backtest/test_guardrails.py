@@ -224,6 +224,20 @@ def test_bootstrap_raw_words_in_pieces_continue_one_stream(words, monkeypatch):
     assert plain is not None and plain == compiled
 
 
+def test_the_compiled_bootstrap_declines_a_stream_it_cannot_continue():
+    # Only a PCG64 at the start of a word is a plain LCG state the lanes can take over; otherwise
+    # the numpy path draws (bootstrap_trades always makes a fresh default_rng: a PCG64).
+    level, worst = np.full(3, 7.0), np.full(3, 7.0)
+    growth = np.log1p(np.array([0.1, -0.05, 0.02]))
+    other = np.random.Generator(np.random.MT19937(1))
+    assert g._bootstrap_compiled(other, growth, 3, level, worst) is False
+    half_used = np.random.default_rng(1)
+    half_used.integers(0, 10, dtype=np.uint32)  # keeps the word's other half for the next draw
+    assert half_used.bit_generator.state["has_uint32"]
+    assert g._bootstrap_compiled(half_used, growth, 3, level, worst) is False
+    assert level.tolist() == worst.tolist() == [7.0, 7.0, 7.0]  # untouched
+
+
 def test_bootstrap_raw_words_fit_below_the_workers_mmap_threshold():
     from backend.config import Settings
 

@@ -237,6 +237,36 @@ def test_bootstrap_draws_skip_exactly_the_rejected_values():
         assert np.array_equal(out[:filled], kept[int(skipped.sum()) :])
 
 
+@pytest.mark.parametrize("seed", [0, 5, 20240607, 2**100 + 3])
+def test_pcg64_words_are_numpys_pcg64_stream(seed):
+    # kernels.pcg64_words steps PCG64_LANES states side by side; the words and their order are
+    # random_raw's, and a second call continues the stream where the first stopped.
+    from backend.domain.backtest import guardrails
+
+    found = guardrails._pcg64_lanes(np.random.PCG64(seed))
+    assert found is not None
+    lanes, step = found
+    want = np.random.PCG64(seed).random_raw(212)
+    out = np.zeros(212, dtype=np.uint64)
+    with np.errstate(over="ignore"):  # the plain-Python form wraps numpy scalars (as the compiled one)
+        kernels.pcg64_words(lanes, step, out[:200])
+        kernels.pcg64_words(lanes, step, out[200:])
+    assert out.tobytes() == want.tobytes()
+
+
+def test_bootstrap_run_refuses_buffers_that_do_not_fit():
+    lanes, step = np.ones(2 * kernels.PCG64_LANES, dtype=np.uint64), np.ones(4, dtype=np.uint64)
+    log_growth, total, worst = np.zeros(3), np.empty(2), np.empty(2)
+    with pytest.raises(ValueError):  # rows of 4 draws for 3 trades: would never fill
+        kernels.bootstrap_run(
+            lanes, step, log_growth, np.zeros((2, 4), np.uint32), np.empty(4, np.uint64), total, worst
+        )
+    with pytest.raises(ValueError):  # raw words not a multiple of the lanes
+        kernels.bootstrap_run(
+            lanes, step, log_growth, np.zeros((2, 3), np.uint32), np.empty(3, np.uint64), total, worst
+        )
+
+
 @pytest.mark.parametrize("rows", [1, 3, 4, 5, 9])
 def test_bootstrap_paths_rows_together_equal_one_row_at_a_time(rows):
     rng = np.random.default_rng(rows)

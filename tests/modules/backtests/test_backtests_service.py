@@ -220,25 +220,83 @@ def test_a_run_with_its_guardrails_and_trades_copy_on_threads_stores_the_same_re
     assert a[2] > 0 and a == b
 
 
-def test_a_long_run_whose_return_sums_fail_hands_its_thread_none(client, user, run_backtest, monkeypatch):
-    from backend.core import threads
-
-    handed: list = []
-    put = threads.Handoff.put
+def test_a_long_run_whose_return_sums_fail_fails_and_computes_them_once(
+    client, user, run_backtest, monkeypatch
+):
+    # The sums are shared (core.threads.Once): whichever of the metrics and the guardrails' thread
+    # needs them first computes them; its error fails the job, and the other computes its own.
+    calls: list[int] = []
 
     def broken(_result):
+        calls.append(1)
         raise RuntimeError("sums failed")
-
-    def record(self, value):
-        handed.append(value)
-        put(self, value)
 
     monkeypatch.setattr(results, "BESIDE_MIN_BARS", 0)  # the guardrails on their thread
     monkeypatch.setattr(results, "return_sums", broken)
-    monkeypatch.setattr(threads.Handoff, "put", record)
     ids = _submit(client, user, run_backtest, interval="1h")
     assert _job_status(client, user, ids["job_id"])["status"] == "FAILED"
-    assert handed == [None]  # the thread's wait ended at once: it computes its own sums
+    assert calls == [1]
+
+
+def test_a_long_run_whose_metrics_fail_beside_the_copy_fails_and_stores_nothing(
+    client, user, run_backtest, monkeypatch
+):
+    # A long run's metrics are computed when the store reads them, with the trades' COPY in
+    # flight: their error fails the job and rolls all of it back.
+    from backend.extensions import db
+    from backend.modules.backtests import trade_store
+    from backend.modules.backtests.models import Backtest
+
+    def broken(*_args, **_kwargs):
+        raise RuntimeError("metrics failed")
+
+    monkeypatch.setattr(results, "BESIDE_MIN_BARS", 0)  # as a run of 500k bars or more does
+    monkeypatch.setattr(results, "compute_metrics", broken)
+    ids = _submit(client, user, run_backtest, interval="1h")
+    assert _job_status(client, user, ids["job_id"])["status"] == "FAILED"
+    db.session.expire_all()
+    row = db.session.get(Backtest, ids["backtest_id"])
+    assert row is not None and row.kline is None and row.metrics is None and row.finished_at is None
+    assert trade_store.count(ids["backtest_id"]) == 0
+
+
+def test_a_long_runs_metrics_are_computed_once_when_first_read(client, user, run_backtest, monkeypatch):
+    from backend.extensions import db
+    from backend.modules.backtests.models import Backtest
+
+    hold_jobs(monkeypatch)
+    ids = _submit(client, user, run_backtest, interval="1h")
+    row = db.session.get(Backtest, ids["backtest_id"])
+    bars = results.load_bars(row)
+    inline = results.compute(row, bars)
+    calls: list[int] = []
+    compute_metrics = results.compute_metrics
+
+    def counted(*args, **kwargs):
+        calls.append(1)
+        return compute_metrics(*args, **kwargs)
+
+    monkeypatch.setattr(results, "BESIDE_MIN_BARS", 0)
+    monkeypatch.setattr(results, "compute_metrics", counted)
+    later = results.compute(row, bars)
+    assert calls == []  # not yet: the store reads them with the COPY in flight
+    assert repr(later.metrics) == repr(inline.metrics) and later.metrics is later.metrics
+    assert calls == [1]
+    assert repr(later.guardrails) == repr(inline.guardrails)
+
+
+def test_a_long_runs_metrics_error_is_raised_at_each_read(monkeypatch):
+    failures: list[int] = []
+
+    def broken():
+        failures.append(1)
+        raise RuntimeError("metrics failed")
+
+    wait = results._when_read(broken)
+    for _ in range(2):
+        with pytest.raises(RuntimeError, match="metrics failed"):
+            wait()
+    assert failures == [1, 1]  # nothing kept: each read tries again
 
 
 def test_too_many_active_runs_is_429_naming_the_limit(app, client, user, run_backtest, monkeypatch):

@@ -296,3 +296,29 @@ def test_the_fills_text_is_what_the_former_path_sent(app, limit):
         assert fills_wire(backtest_id, trades, "BTC-€", limit) == app.json.dumps(
             expected, separators=(",", ":")
         )
+
+
+def _same_floats(a: list[float], b: list[float]) -> bool:
+    return len(a) == len(b) and all(
+        (x == y and math.copysign(1.0, x) == math.copysign(1.0, y)) or (x != x and y != y)
+        for x, y in zip(a, b, strict=True)
+    )
+
+
+def test_round_8_is_round_to_8_places_bit_for_bit():
+    # The curve's values are round(v, 8); round_8 makes most of them with whole-array operations
+    # and sends those near a half, the huge and the non-finite ones through round() itself.
+    rng = np.random.default_rng(8)
+    halves = rng.integers(-(10**12), 10**12, 20_000) / 1e9 + 5e-9  # on or next to a half
+    cases = [
+        rng.normal(1e5, 1e4, 20_000),  # an equity curve
+        rng.uniform(-1.0, 1.0, 20_000),
+        halves,
+        np.round(rng.uniform(0.0, 1e4, 20_000), 9),
+        rng.uniform(-1e9, 1e9, 20_000),  # beyond 2**52 once scaled: round() itself
+        np.array([0.0, -0.0, 1e-9, -1e-9, 5e-9, 1.5e-8, 2.5e-8, 4.5e7, 123456.123456785, 1e300]),
+        np.array([np.inf, -np.inf, np.nan, 1.0]),
+        np.array([]),
+    ]
+    for values in cases:
+        assert _same_floats(results.round_8(values), [round(v, 8) for v in values.tolist()])
