@@ -2,7 +2,8 @@
 
 What runs: a scratch database (``scripts.bench_api.scratch_stack``, seeded, ``BACKTEST_MAX_BARS``
 raised) and one long-lived process per tree (``child`` sub-command) that does what a Celery worker
-process does (``create_app()``, ``kernels.warm_up()``) and then, on each request from this script,
+process does (``create_app()``, malloc's ``WORKER_MALLOC_*`` thresholds where the tree has them,
+``kernels.warm_up()``) and then, on each request from this script,
 submits the seeded SMA 10/30 BTCUSDT strategy's backtest on 1m mock bars
 (``service.submit_backtest``, its broker send left out) and runs the job in process
 (``jobs.runtime.execute``: claim -> finished, the Celery task's body). The per-step split is the
@@ -16,6 +17,10 @@ Each tree is a checkout of the project (e.g. the branch's base in a detached wor
 (``time.process_time``: every thread of the process) is reported. ``--trace`` prints the SQL
 statements of each tree's last job per size; ``--profile SIZE`` runs cProfile over that size's
 jobs in the first tree and prints the top functions.
+
+One tree can run under other settings too: ``BENCH_ENV_<name>="KEY=value,..."`` adds settings to
+that tree's process, e.g. ``BENCH_ENV_fixed="WORKER_MALLOC_MMAP_THRESHOLD=131072,
+WORKER_MALLOC_TRIM_THRESHOLD=131072" ... --tree default=. --tree fixed=.``.
 
 Usage: ``.venv/bin/python scripts/bench_job_worker.py [--tree name=path ...] [--runs 15]``
 """
@@ -74,6 +79,25 @@ def _trace_sql(log: list[tuple[float, float, str, int]]) -> None:
     event.listen(Engine, "after_cursor_execute", after)
 
 
+def _tune_malloc(config: Any) -> None:
+    """Set malloc's thresholds as a worker process does (``WORKER_MALLOC_*``), in a tree that has them."""
+    try:
+        from backend.core import malloc
+    except ImportError:  # an older tree: glibc's defaults, as its workers had
+        return
+    malloc.tune(
+        mmap_threshold=int(config.get("WORKER_MALLOC_MMAP_THRESHOLD", 0)),
+        trim_threshold=int(config.get("WORKER_MALLOC_TRIM_THRESHOLD", 0)),
+    )
+
+
+def _tree_env(name: str) -> dict[str, str]:
+    """Extra settings for one tree's child: ``BENCH_ENV_<name>="KEY=value,KEY=value"`` (e.g. to
+    compare malloc's thresholds on one tree: ``--tree prod=. --tree alt=.``)."""
+    spec = os.environ.get(f"BENCH_ENV_{name}", "")
+    return dict(item.split("=", 1) for item in spec.split(",") if item)
+
+
 def child(tree: str, profile: int, trace: bool) -> None:
     """Serve job requests (one size per stdin line) from source tree ``tree``; answer JSON lines."""
     sys.path.insert(0, tree)
@@ -83,6 +107,7 @@ def child(tree: str, profile: int, trace: bool) -> None:
     app = create_app()
     from backend.domain.backtest import kernels
 
+    _tune_malloc(app.config)
     kernels.warm_up()
     from sqlalchemy import select
 
@@ -230,7 +255,7 @@ def main(argv: list[str] | None = None) -> int:
                 name,
                 HERE,
                 path,
-                stack.env,
+                {**stack.env, **_tree_env(name)},
                 [str(args.profile if i == 0 else 0), "trace" if args.trace else "-"],
             )
             for i, (name, path) in enumerate(trees.items())

@@ -322,9 +322,10 @@ def bootstrap_trades(
     return TradeBootstrap(k, seed, n, _band(total), _band(drawdown))
 
 
-# The raw words are made this many at a time: 125 KB, below a worker's malloc mmap threshold
-# (WORKER_MALLOC_MMAP_THRESHOLD, 128 KB), so the buffer comes from the heap instead of a fresh
-# mapping whose pages fault in one by one. A multiple of kernels.PCG64_LANES.
+# The raw words are made this many at a time: 125 KB, below glibc malloc's smallest mmap threshold
+# (128 KB, glibc's initial one and the fixed WORKER_MALLOC_MMAP_THRESHOLD's usual value), so the
+# buffer comes from the heap instead of a fresh mapping whose pages fault in one by one. A
+# multiple of kernels.PCG64_LANES.
 _RAW_WORDS = 16_000
 _U64 = (1 << 64) - 1
 _U128 = (1 << 128) - 1
