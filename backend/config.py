@@ -125,6 +125,9 @@ class Settings:
     # (bytes) so freed large arrays go back to the system; 0 leaves glibc's dynamic threshold.
     WORKER_MALLOC_MMAP_THRESHOLD: int = 131_072
     WORKER_MALLOC_TRIM_THRESHOLD: int = 131_072
+    # After loading the numba kernels, a worker process drops LLVM's clean resident pages
+    # (backend/core/resident.py, docs/engine.md): about 65 MB less RSS per process.
+    WORKER_RELEASE_LLVM_PAGES: bool = True
     ADMIN_USERNAME: str = "admin"
     ADMIN_PASSWORD: str = "admin123"
     PASSWORD_HASH_PROFILE: str = "strong"

@@ -2,9 +2,9 @@
 
 What runs: a scratch database (``scripts.bench_api.scratch_stack``, seeded, ``BACKTEST_MAX_BARS``
 raised) and one long-lived process per tree (``child`` sub-command) that does what a Celery worker
-process does (``create_app()``, ``kernels.warm_up()``) and then, on each request from this script,
-submits the seeded SMA 10/30 BTCUSDT strategy's backtest on 1m mock bars
-(``service.submit_backtest``, its broker send left out) and runs the job in process
+process does (``create_app()``, ``celery_app.init_worker_process()``: the kernels loaded) and
+then, on each request from this script, submits the seeded SMA 10/30 BTCUSDT strategy's backtest
+on 1m mock bars (``service.submit_backtest``, its broker send left out) and runs the job in process
 (``jobs.runtime.execute``: claim -> finished, the Celery task's body). The per-step split is the
 one ``scripts/bench_jobs.py`` installs (its ``instrument``, imported from each tree), so the
 figures compare with the ``jobs`` section of docs/performance.md without the HTTP API and the
@@ -79,9 +79,11 @@ def child(tree: str, profile: int, trace: bool) -> None:
     from backend.app import create_app
 
     app = create_app()
-    from backend.domain.backtest import kernels
+    from backend import celery_app
 
-    kernels.warm_up()
+    # What worker_process_init runs: malloc's thresholds, the kernels loaded (kernels.warm_up) and,
+    # in a tree that has it, LLVM's clean resident pages dropped (WORKER_RELEASE_LLVM_PAGES).
+    celery_app.init_worker_process()
     from sqlalchemy import select
 
     from backend.core import jobs
