@@ -7,6 +7,9 @@ beat with ``celery -A backend.celery_app beat``. Tasks run inside the app contex
 
 from __future__ import annotations
 
+import logging
+import sys
+
 from celery import Celery, Task
 from celery import current_app as current_celery
 from celery.signals import worker_init, worker_process_init
@@ -14,6 +17,8 @@ from flask import Flask
 from kombu import Exchange, Queue
 
 from backend.core.queues import QUEUES  # declared once, in core (the admin console reads it too)
+
+logger = logging.getLogger(__name__)
 
 # Routing by task-name prefix: a slow backtest never delays a bot tick. A sweep's chunks have a
 # queue of their own, so a 10,000-run sweep never delays a single backtest (docs/backtests.md).
@@ -119,6 +124,8 @@ def celery_init_app(app: Flask) -> Celery:
             "mmap_threshold": int(app.config["WORKER_MALLOC_MMAP_THRESHOLD"]),
             "trim_threshold": int(app.config["WORKER_MALLOC_TRIM_THRESHOLD"]),
         },
+        # Read by init_worker_process after the kernels are loaded (backend/core/resident.py).
+        worker_release_llvm_pages=bool(app.config["WORKER_RELEASE_LLVM_PAGES"]),
     )
     celery.set_default()
     # The worker's main process (where the solo and threads pools run tasks; prefork's children
@@ -141,12 +148,23 @@ def tune_malloc(**_kwargs: object) -> dict[str, int]:
     )
 
 
-def init_worker_process(**_kwargs: object) -> None:
-    """What a worker process does before its first task: malloc's thresholds, the engine's kernels."""
+def init_worker_process(**_kwargs: object) -> int:
+    """What a worker process does before its first task: malloc's thresholds, the engine's kernels.
+
+    Once the kernels are loaded, LLVM's clean resident pages are dropped (``WORKER_RELEASE_LLVM_PAGES``,
+    backend/core/resident.py): a job runs the kernels' machine code, never LLVM. Returns the KiB
+    dropped (0 when numba was not loaded, e.g. ``ENGINE_JIT=false``, or the setting is off).
+    """
+    from backend.core import resident
     from backend.domain.backtest import kernels
 
     tune_malloc()
     kernels.warm_up()
+    if "llvmlite" not in sys.modules or not current_celery.conf.get("worker_release_llvm_pages"):
+        return 0
+    dropped = resident.release_pages("libllvmlite")
+    logger.info("worker process: dropped %.0f MB of LLVM's resident pages", dropped / 1024)
+    return dropped
 
 
 def _make_worker_app() -> Celery:

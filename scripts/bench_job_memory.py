@@ -5,7 +5,8 @@ and during a backtest job, in order, and reads its resident set size (``VmRSS``)
 (``VmHWM``) from /proc after each stage: Python + numpy; the worker's Flask app (every module
 imported, no routes served: ``create_worker_app()``, what ``celery -A backend.celery_app`` builds);
 what ``worker_process_init`` runs (``celery_app.init_worker_process``: malloc's thresholds, the
-engine's numba kernels loaded; no kernels with ``ENGINE_JIT=false``, which is measured too); then
+engine's numba kernels loaded, then LLVM's clean resident pages dropped, ``WORKER_RELEASE_LLVM_PAGES``;
+no kernels with ``ENGINE_JIT=false``, which is measured too); then
 one backtest job run in process (``service.run_backtest_sync``: load bars, signals, engine,
 metrics, store the result, commit) on mock bars against a scratch database. Before each job step
 the peak is reset (``/proc/self/clear_refs`` = 5) so the step's own peak above the RSS it started
@@ -75,7 +76,10 @@ def child(bars: int) -> dict[str, Any]:
     from backend.celery_app import init_worker_process
 
     init_worker_process()  # malloc's thresholds; the kernels (nothing with ENGINE_JIT=false)
-    mark("worker process init (malloc thresholds; engine kernels loaded, nothing with ENGINE_JIT=false)")
+    mark(
+        "worker process init (malloc thresholds; engine kernels loaded, LLVM's pages dropped;"
+        " nothing with ENGINE_JIT=false)"
+    )
 
     from sqlalchemy import select
 
@@ -175,7 +179,8 @@ def report(when: str, by_mode: dict[str, dict[int, list[dict[str, Any]]]]) -> st
         "## Memory of a backtest job (`scripts/bench_job_memory.py`)",
         "",
         f"Measured {when} on {machine()}. One fresh process per run does what a Celery worker process "
-        "does (create the worker's app, its process init: malloc's thresholds, the engine's kernels) "
+        "does (create the worker's app, its process init: malloc's thresholds, the engine's kernels, "
+        "LLVM's clean resident pages dropped) "
         "and then runs one SMA 10/30 backtest job on "
         "1m mock bars in process (`run_backtest_sync`: load bars, signals, engine, metrics, store, "
         "commit) against a scratch database. RSS from /proc (`VmRSS`, peak `VmHWM`, reset before each "

@@ -2,10 +2,10 @@
 
 What runs: a scratch database (``scripts.bench_api.scratch_stack``, seeded, ``BACKTEST_MAX_BARS``
 raised) and one long-lived process per tree (``child`` sub-command) that does what a Celery worker
-process does (``create_app()``, malloc's ``WORKER_MALLOC_*`` thresholds where the tree has them,
-``kernels.warm_up()``) and then, on each request from this script,
-submits the seeded SMA 10/30 BTCUSDT strategy's backtest on 1m mock bars
-(``service.submit_backtest``, its broker send left out) and runs the job in process
+process does (``create_app()``, ``celery_app.init_worker_process()``: malloc's ``WORKER_MALLOC_*``
+thresholds, the kernels loaded, LLVM's pages dropped, as far as the tree has them) and then, on
+each request from this script, submits the seeded SMA 10/30 BTCUSDT strategy's backtest on 1m mock
+bars (``service.submit_backtest``, its broker send left out) and runs the job in process
 (``jobs.runtime.execute``: claim -> finished, the Celery task's body). The per-step split is the
 one ``scripts/bench_jobs.py`` installs (its ``instrument``, imported from each tree), so the
 figures compare with the ``jobs`` section of docs/performance.md without the HTTP API and the
@@ -79,18 +79,6 @@ def _trace_sql(log: list[tuple[float, float, str, int]]) -> None:
     event.listen(Engine, "after_cursor_execute", after)
 
 
-def _tune_malloc(config: Any) -> None:
-    """Set malloc's thresholds as a worker process does (``WORKER_MALLOC_*``), in a tree that has them."""
-    try:
-        from backend.core import malloc
-    except ImportError:  # an older tree: glibc's defaults, as its workers had
-        return
-    malloc.tune(
-        mmap_threshold=int(config.get("WORKER_MALLOC_MMAP_THRESHOLD", 0)),
-        trim_threshold=int(config.get("WORKER_MALLOC_TRIM_THRESHOLD", 0)),
-    )
-
-
 def _tree_env(name: str) -> dict[str, str]:
     """Extra settings for one tree's child: ``BENCH_ENV_<name>="KEY=value,KEY=value"`` (e.g. to
     compare malloc's thresholds on one tree: ``--tree prod=. --tree alt=.``)."""
@@ -105,10 +93,18 @@ def child(tree: str, profile: int, trace: bool) -> None:
     from backend.app import create_app
 
     app = create_app()
-    from backend.domain.backtest import kernels
+    from backend import celery_app
 
-    _tune_malloc(app.config)
-    kernels.warm_up()
+    # What worker_process_init runs: malloc's thresholds, the kernels loaded (kernels.warm_up) and,
+    # in a tree that has it, LLVM's clean resident pages dropped (WORKER_RELEASE_LLVM_PAGES). A tree
+    # older than init_worker_process only loads the kernels (glibc's malloc, as its workers had).
+    init = getattr(celery_app, "init_worker_process", None)
+    if init is not None:
+        init()
+    else:
+        from backend.domain.backtest import kernels
+
+        kernels.warm_up()
     from sqlalchemy import select
 
     from backend.core import jobs
