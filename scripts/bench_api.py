@@ -292,6 +292,13 @@ class Gunicorn:
             except subprocess.TimeoutExpired:
                 os.killpg(self.proc.pid, signal.SIGKILL)
                 self.proc.wait(timeout=10)
+        # What the server logged at WARNING or above (e.g. "redis unavailable, using the database"),
+        # which explains a measurement that fell for no reason seen from outside.
+        with contextlib.suppress(OSError):
+            lines = [line for line in self.log.read_text(errors="replace").splitlines() if line.strip()]
+            if lines:
+                print(f"server log ({self.app_spec}), last {min(len(lines), 20)} of {len(lines)} lines:")
+                print("\n".join(f"  {line}" for line in lines[-20:]), flush=True)
         self.log.unlink(missing_ok=True)
 
 
@@ -900,12 +907,13 @@ def report(
     same_size: list[Measured] | None = None,
     identity: list[Measured] | None = None,
     accept_encoding: str | None = None,
+    host: str | None = None,
 ) -> str:
     """Return the markdown of the `api` section."""
     lines = [
         "## API throughput against bare Flask (`scripts/bench_api.py`)",
         "",
-        f"Measured {when} on {machine()}.",
+        f"Measured {when} on {host or machine()}.",
         "",
         f"Both servers run under the same gunicorn ({config.label}, `--worker-class {config.worker_class} "
         f"--workers {config.workers} --threads {config.threads}`) on loopback; the project with "
@@ -1027,6 +1035,7 @@ def main(argv: list[str] | None = None) -> int:
         wanted = set(args.endpoints.split(","))
         endpoints = [(p, a) for p, a in endpoints if p in wanted]
     when = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
+    host = machine()  # the load average before this run's own load
     sweep: list[tuple[ServerConfig, list[Measured]]] = []
     by_wrk: list[tuple[str, list[tuple[WrkResult, WrkResult]]]] = []
     bare_ms: float | None = None
@@ -1065,7 +1074,7 @@ def main(argv: list[str] | None = None) -> int:
     text = report(
         when=when, config=config, load=load, rounds=args.rounds, results=results, sweep=sweep,
         bare_ms=bare_ms, profiled=profiled, by_wrk=by_wrk, same_size=same_size, identity=identity,
-        accept_encoding=args.accept_encoding or None,
+        accept_encoding=args.accept_encoding or None, host=host,
     )  # fmt: skip
     print()
     print(text)
