@@ -15,21 +15,14 @@ import redis
 from redis.connection import AbstractConnection
 
 
-def _name(packed: Any) -> str:
-    first = packed if isinstance(packed, (bytes, str)) else packed[0]
-    if isinstance(first, str):
-        first = first.encode()
-    return first.split(b"\r\n")[2].decode().upper()  # *<n>\r\n$<len>\r\n<NAME>\r\n...
-
-
 @contextmanager
-def redis_commands(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[str]]:
-    """Record the name of every Redis command sent while the block runs."""
+def _sends(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[list[str]]]:
+    """Record every send to Redis while the block runs: the command names of each send."""
     real = AbstractConnection.send_packed_command
-    seen: list[str] = []
+    seen: list[list[str]] = []
 
     def counted(self: Any, command: Any, *args: Any, **kwargs: Any) -> Any:
-        seen.append(_name(command))
+        seen.append(_names(command))
         return real(self, command, *args, **kwargs)
 
     monkeypatch.setattr(AbstractConnection, "send_packed_command", counted)
@@ -37,6 +30,17 @@ def redis_commands(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[str]]:
         yield seen
     finally:
         monkeypatch.setattr(AbstractConnection, "send_packed_command", real)
+
+
+@contextmanager
+def redis_commands(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[str]]:
+    """Record the name of every Redis command sent while the block runs (a pipeline: its first)."""
+    firsts: list[str] = []
+    with _sends(monkeypatch) as sends:
+        try:
+            yield firsts
+        finally:
+            firsts[:] = [names[0] for names in sends]
 
 
 def _names(packed: Any) -> list[str]:
@@ -61,18 +65,8 @@ def _names(packed: Any) -> list[str]:
 @contextmanager
 def redis_round_trips(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[list[str]]]:
     """Record every send to Redis while the block runs: one list of command names per round trip."""
-    real = AbstractConnection.send_packed_command
-    seen: list[list[str]] = []
-
-    def counted(self: Any, command: Any, *args: Any, **kwargs: Any) -> Any:
-        seen.append(_names(command))
-        return real(self, command, *args, **kwargs)
-
-    monkeypatch.setattr(AbstractConnection, "send_packed_command", counted)
-    try:
-        yield seen
-    finally:
-        monkeypatch.setattr(AbstractConnection, "send_packed_command", real)
+    with _sends(monkeypatch) as sends:
+        yield sends
 
 
 def redis_down(monkeypatch: pytest.MonkeyPatch) -> None:
