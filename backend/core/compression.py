@@ -19,7 +19,6 @@ gets it (`accepts_gzip`); every answer that could have been either carries
 from __future__ import annotations
 
 import struct
-import threading
 import zlib
 
 # ID1 ID2, CM=deflate, no flags, MTIME 0 (none), XFL 0, OS 255 (unknown): RFC 1952, 2.3.
@@ -63,23 +62,21 @@ class Gzipped:
 class GzipMemo:
     """A place for one entry's `Gzipped`, built by the first response that wants it.
 
-    Two threads may both build it (the same bytes; the last one kept): no lock is held while
-    compressing. A different head (it never changes within a process) builds it again.
+    Two threads may both build it (the same bytes; the last one kept, an attribute assignment
+    being atomic): nothing waits on another's compression. A different head (it never changes
+    within a process) builds it again.
     """
 
-    __slots__ = ("_gzipped", "_lock")
+    __slots__ = ("_gzipped",)
 
     def __init__(self) -> None:
         self._gzipped: Gzipped | None = None
-        self._lock = threading.Lock()
 
     def get(self, head: bytes, data: bytes) -> Gzipped:
         """Return ``head + data`` deflated, built once."""
         gzipped = self._gzipped
         if gzipped is None or gzipped.head != head:
-            gzipped = Gzipped(head, data)
-            with self._lock:
-                self._gzipped = gzipped
+            gzipped = self._gzipped = Gzipped(head, data)
         return gzipped
 
 

@@ -142,16 +142,9 @@ def publish(event: Event) -> str | None:
     key = stream_key(event)
     if key is None or not has_app_context():
         return None
-    payload = _payload(event)
     try:  # one round trip: the append and the stream's TTL in one pipeline (no MULTI)
         pipe = get_redis().pipeline(transaction=False)
-        pipe.xadd(
-            key,
-            {"e": payload},
-            maxlen=int(current_app.config["EVENTS_STREAM_MAXLEN"]),
-            approximate=True,
-        )
-        pipe.expire(key, int(current_app.config["EVENTS_STREAM_TTL_S"]))
+        _queue_publish(pipe, [event])
         entry, _ = pipe.execute()
     except redis.RedisError as exc:
         logger.warning("event %s not published (the record is in Postgres): %s", event.type, exc)

@@ -6,13 +6,14 @@ a block is freed, glibc raises the threshold to that block's size (up to 32 MiB)
 has freed a few n-long numpy arrays, the next ones of that size come from the heap, whose freed
 space glibc keeps (and trims only above ``M_TRIM_THRESHOLD``, raised alongside). A backtest job
 allocates and frees arrays of 1-48 MB, so the heap ends up holding the freed arrays of one step
-while the next step maps new ones. Setting either threshold with ``mallopt`` fixes both (no dynamic
-adjustment): large arrays always go back to the system when freed. At 1M bars that lowers a job's
-peak by about 5 MB (docs/performance.md, job-memory section); the cost is an ``mmap``/``munmap``
-pair per large array, which numpy's arrays of that size pay anyway on a fresh heap.
+for the next steps. Setting either threshold with ``mallopt`` fixes both (no dynamic adjustment):
+large arrays always go back to the system when freed. At 1M bars that lowers a job's peak by
+about 5 MB, but every large array is then mapped, faulted in and zeroed afresh: the job took ~40 %
+longer (docs/engine.md), so the settings are 0 (glibc's own behaviour) by default.
 
-Applied when a worker process starts (``celery_app``: ``worker_process_init`` and, for the ``solo``
-and ``threads`` pools, ``worker_init``). Elsewhere (not glibc, e.g. musl or macOS) it does nothing.
+Applied when a worker process starts, if set (``celery_app``: ``worker_process_init`` and, for the
+``solo`` and ``threads`` pools, ``worker_init``). Elsewhere (not glibc, e.g. musl or macOS) it does
+nothing.
 """
 
 from __future__ import annotations
