@@ -120,9 +120,9 @@ def _fernet_key() -> str:
     return Fernet.generate_key().decode()
 
 
-def _flask(env: dict[str, str], *args: str) -> None:
+def _flask(env: dict[str, str], *args: str, root: Path = ROOT) -> None:
     cmd = [sys.executable, "-m", "flask", "--app", "backend.app:create_app", *args]
-    done = subprocess.run(cmd, cwd=ROOT, env={**os.environ, **env}, capture_output=True, text=True)
+    done = subprocess.run(cmd, cwd=root, env={**os.environ, **env}, capture_output=True, text=True)
     if done.returncode != 0:
         raise RuntimeError(f"flask {' '.join(args)} failed:\n{done.stdout}\n{done.stderr}")
 
@@ -150,9 +150,13 @@ def _clear_redis(url: str, prefix: str) -> None:
 
 @contextlib.contextmanager
 def scratch_stack(
-    name: str, extra_env: dict[str, str] | None = None, *, seed: bool = True
+    name: str, extra_env: dict[str, str] | None = None, *, seed: bool = True, root: Path = ROOT
 ) -> Iterator[Stack]:
-    """Create, migrate and (optionally) seed database ``qyq_<name>_<pid>``; drop it afterwards."""
+    """Create, migrate and (optionally) seed database ``qyq_<name>_<pid>``; drop it afterwards.
+
+    ``root``: the source tree whose migrations and seed run (another checkout, for a benchmark
+    comparing trees whose schemas differ).
+    """
     services = svc.resolve(mode="test")
     url = svc.with_database(services.database_url, f"qyq_{name}_{os.getpid()}")
     _drop_database(url)
@@ -174,9 +178,9 @@ def scratch_stack(
         **(extra_env or {}),
     }
     try:
-        _flask(env, "db", "upgrade", "heads")
+        _flask(env, "db", "upgrade", "heads", root=root)
         if seed:
-            _flask(env, "seed")
+            _flask(env, "seed", root=root)
         yield Stack(
             env=env, database_url=url, redis_url=services.redis_url, redis_prefix=prefix, storage=storage
         )

@@ -1,11 +1,12 @@
 """Time a backtest job's worker side in process, for one or more source trees, job by job in turn.
 
-What runs: a scratch database (``scripts.bench_api.scratch_stack``, seeded, ``BACKTEST_MAX_BARS``
-raised) and one long-lived process per tree (``child`` sub-command) that does what a Celery worker
-process does (``create_app()``, ``celery_app.init_worker_process()``: malloc's ``WORKER_MALLOC_*``
-thresholds, the kernels loaded, LLVM's pages dropped, as far as the tree has them) and then, on
-each request from this script, submits the seeded SMA 10/30 BTCUSDT strategy's backtest on 1m mock
-bars (``service.submit_backtest``, its broker send left out) and runs the job in process
+What runs: a scratch database per tree (``scripts.bench_api.scratch_stack``, migrated and seeded
+by that tree, ``BACKTEST_MAX_BARS`` raised) and one long-lived process per tree (``child``
+sub-command) that does what a Celery worker process does (``create_app()``,
+``celery_app.init_worker_process()``: malloc's ``WORKER_MALLOC_*`` thresholds, the kernels loaded,
+LLVM's pages dropped, as far as the tree has them) and then, on each request from this script,
+submits the seeded SMA 10/30 BTCUSDT strategy's backtest on 1m mock bars
+(``service.submit_backtest``, its broker send left out) and runs the job in process
 (``jobs.runtime.execute``: claim -> finished, the Celery task's body). The per-step split is the
 one ``scripts/bench_jobs.py`` installs (its ``instrument``, imported from each tree), so the
 figures compare with the ``jobs`` section of docs/performance.md without the HTTP API and the
@@ -28,6 +29,7 @@ Usage: ``.venv/bin/python scripts/bench_job_worker.py [--tree name=path ...] [--
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import statistics
@@ -245,17 +247,23 @@ def main(argv: list[str] | None = None) -> int:
     trees = parse_trees(args.tree, HERE.parents[1])
 
     rows: dict[str, dict[int, list[dict[str, Any]]]] = {name: {b: [] for b in sizes} for name in trees}
-    with scratch_stack("bench_jw", {"BACKTEST_MAX_BARS": "2000000"}, seed=True) as stack:
-        children = [
-            Child(
-                name,
-                HERE,
-                path,
-                {**stack.env, **_tree_env(name)},
-                [str(args.profile if i == 0 else 0), "trace" if args.trace else "-"],
+    with contextlib.ExitStack() as stacks:
+        # One scratch database per tree, migrated and seeded by that tree: trees whose schemas
+        # differ (a migration on the branch) compare too.
+        children = []
+        for i, (name, path) in enumerate(trees.items()):
+            stack = stacks.enter_context(
+                scratch_stack(f"bench_jw_{i}", {"BACKTEST_MAX_BARS": "2000000"}, seed=True, root=Path(path))
             )
-            for i, (name, path) in enumerate(trees.items())
-        ]
+            children.append(
+                Child(
+                    name,
+                    HERE,
+                    path,
+                    {**stack.env, **_tree_env(name)},
+                    [str(args.profile if i == 0 else 0), "trace" if args.trace else "-"],
+                )
+            )
         try:
             for bars in sizes:
                 for c in children:

@@ -1,9 +1,10 @@
 """Time reading a backtest's result (the SUCCESS poll) in process, for one or more source trees in turn.
 
-What runs: a scratch database (``scripts.bench_api.scratch_stack``, seeded, ``BACKTEST_MAX_BARS``
-raised) and one long-lived process per tree (``child`` sub-command): ``create_app()``, a login as
-the seeded admin, then per size one SMA 10/30 BTCUSDT 1m mock-bar backtest of the seeded strategy
-run in process (``jobs.runtime.execute``, as ``scripts/bench_job_worker.py`` runs it). Then the
+What runs: a scratch database per tree (``scripts.bench_api.scratch_stack``, migrated and seeded by
+that tree, ``BACKTEST_MAX_BARS`` raised) and one long-lived process per tree (``child``
+sub-command): ``create_app()``, a login as the seeded admin, then per size one SMA 10/30 BTCUSDT
+1m mock-bar backtest of the seeded strategy run in process (``jobs.runtime.execute``, as
+``scripts/bench_job_worker.py`` runs it). Then the
 parent asks each tree in turn (the order flips every round) for a batch of requests through
 Flask's test client: the job poll ``GET /api/backtests/job/{job_id}`` (the SUCCESS poll, the
 client's last one) and ``GET /api/backtests/{id}`` (the detail). Reported per tree, endpoint and
@@ -21,6 +22,7 @@ Usage: ``.venv/bin/python scripts/bench_result_read.py [--tree name=path ...] [-
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import statistics
@@ -43,6 +45,13 @@ VOLATILE = {
     "startedAt",
     "finishedAt",
     "hash",
+    # the seeded strategy's and owner's ids: each tree seeds its own scratch database
+    "strategy_id",
+    "strategyId",
+    "strategy_version_id",
+    "strategyVersionId",
+    "owner_id",
+    "ownerId",
 }
 
 
@@ -162,11 +171,16 @@ def main(argv: list[str] | None = None) -> int:
     got: dict[tuple[str, str, int], dict[str, list[float]]] = {}
     sizes: dict[tuple[str, str, int], int] = {}
     bodies: dict[tuple[str, str, int], Any] = {}
-    with scratch_stack("bench_rr", {"BACKTEST_MAX_BARS": "2000000"}, seed=True) as stack:
-        children = [
-            Child(name, HERE, path, stack.env, ["profile" if args.profile and i == 0 else "-"])
-            for i, (name, path) in enumerate(trees.items())
-        ]
+    with contextlib.ExitStack() as stacks:
+        # One scratch database per tree, migrated and seeded by that tree (schemas may differ).
+        children = []
+        for i, (name, path) in enumerate(trees.items()):
+            stack = stacks.enter_context(
+                scratch_stack(f"bench_rr_{i}", {"BACKTEST_MAX_BARS": "2000000"}, seed=True, root=Path(path))
+            )
+            children.append(
+                Child(name, HERE, path, stack.env, ["profile" if args.profile and i == 0 else "-"])
+            )
         try:
             for bars in SIZES:
                 for what in kinds:

@@ -85,7 +85,7 @@ def _trades(stack: Stack, backtest_id: str) -> tuple[int, int]:
     """Return (stored trade rows, the result's totalTrades) of a backtest."""
     with psycopg2.connect(stack.env["DATABASE_URL"]) as conn, conn.cursor() as cur:
         cur.execute(
-            "SELECT (SELECT coalesce(sum(count), 0) FROM backtest_trade_columns WHERE backtest_id = %s), "
+            "SELECT (SELECT coalesce(sum(count), 0) FROM backtest_trade_blocks WHERE backtest_id = %s), "
             "(SELECT (metrics->>'totalTrades')::int FROM backtests WHERE id = %s)",
             (backtest_id, backtest_id),
         )

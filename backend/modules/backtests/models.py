@@ -1,11 +1,11 @@
-"""Backtest tables: `backtests` (one run, its inputs and its stored result), `backtest_trade_columns`
-(its round trips, one columnar value per run) and `backtest_reproductions`.
+"""Backtest tables: `backtests` (one run, its inputs and its stored result), `backtest_trade_blocks`
+(its round trips, in columnar blocks of about 8 KB) and `backtest_reproductions`.
 
 A row records everything needed to reproduce the run: strategy version, kind and parameters,
 symbol, interval, data range ``[start_ms, end_ms)``, provider, broker settings and engine version.
 The stored result is the metrics (JSONB, percents as numbers), the overfitting guardrails and an
 optional walk-forward analysis (JSONB), a bounded equity curve and kline (see results.py for the
-bounds; ``json`` text in their wire form, ADR 0012) and the round trips (`backtest_trade_columns`).
+bounds; ``json`` text in their wire form, ADR 0012) and the round trips (`backtest_trade_blocks`).
 """
 
 from __future__ import annotations
@@ -76,20 +76,24 @@ class Backtest(TimestampMixin, Model):
     bars_hash: Mapped[str | None] = mapped_column(String(64))
 
 
-class BacktestTradeColumns(Model):
-    """The round trips of a backtest's result as one columnar value (trade_store.py, ADR 0009).
+class BacktestTradeBlock(Model):
+    """Consecutive round trips of a backtest's result, columnar (trade_store.py, ADRs 0009 and 0017).
 
-    ``data`` holds the engine's trade record columns one after the other (``trade_store.LAYOUT``);
-    it is stored uncompressed (STORAGE EXTERNAL, set by the migration) so that a range of trades is
-    read with ``substring`` without fetching the rest.
+    ``data`` holds round trips ``[first, first + count)``: the engine's trade record columns one
+    after the other (``trade_store.LAYOUT``), each ``count`` little-endian values. It is stored
+    inline and uncompressed (STORAGE PLAIN, set by the migration): a block is one heap tuple of at
+    most ~8 KB. ``total`` is the result's number of round trips, the same on each of its blocks; a
+    result without round trips has one empty block.
     """
 
-    __tablename__ = "backtest_trade_columns"
+    __tablename__ = "backtest_trade_blocks"
 
     backtest_id: Mapped[str] = mapped_column(
         String(36), ForeignKey("backtests.id", ondelete="CASCADE"), primary_key=True
     )
-    count: Mapped[int] = mapped_column(Integer, nullable=False)  # round trips
+    first: Mapped[int] = mapped_column(Integer, primary_key=True)  # seq of the block's first round trip
+    count: Mapped[int] = mapped_column(Integer, nullable=False)  # round trips in the block
+    total: Mapped[int] = mapped_column(Integer, nullable=False)  # round trips in the result
     data: Mapped[bytes] = mapped_column(LargeBinary, nullable=False)
 
 

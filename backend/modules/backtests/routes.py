@@ -70,7 +70,7 @@ def job(job_id: str):
 @showcase.cached(
     "backtests.latest",
     BacktestLatestSchema(),
-    reads=("backtests", "backtest_trade_columns", "jobs", "strategies"),
+    reads=("backtests", "backtest_trade_blocks", "jobs", "strategies"),
 )
 def latest(args):
     """Return my latest completed backtest (anonymous callers get the published showcase)."""

@@ -1,11 +1,13 @@
-"""A backtest's round trips stored as one columnar value (`backtest_trade_columns`, ADR 0009).
+"""A backtest's round trips stored as columnar blocks (`backtest_trade_blocks`, ADRs 0009 and 0017).
 
-One row per backtest result: ``count`` round trips and ``data``, the engine's trade record columns
-one after the other (column-major), each ``count`` little-endian values of its type (``LAYOUT``).
-Column ``c`` of ``n`` trades starts at byte ``n * (sum of the item sizes before c)``, so a range
-of round trips ``[first, stop)`` is read with one ``substring`` per column: the column is stored
-uncompressed (``STORAGE EXTERNAL``), so Postgres fetches only the TOAST chunks it needs and a page
-of the trades endpoint costs the same for 100 or 100,000 trades.
+A result of ``n`` round trips is stored as blocks of ``BLOCK_TRADES`` consecutive ones (the last
+one shorter): each block row holds ``first`` (the seq of its first round trip), ``count``,
+``total`` (``n``) and ``data``, the engine's trade record columns of those round trips one after
+the other (column-major), each ``count`` little-endian values of its type (``LAYOUT``). A block is
+one inline heap tuple of at most ~8 KB (``STORAGE PLAIN``): writing a result is ~n / 87 tuples,
+not the ~n / 22 TOAST chunks of one out-of-line value, and a range of round trips reads only the
+blocks that cover it, so a page of the trades endpoint costs the same for 100 or 100,000 trades.
+A result without round trips has one empty block, so it reads as stored.
 
 Reads give numbers back exactly as the engine computed them; ``stored_trades`` turns them into
 ``StoredTrade`` values whose money is what the former NUMERIC(28,10) rows read back (``money``),
@@ -17,18 +19,18 @@ from __future__ import annotations
 
 import decimal
 import struct
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
 import numpy as np
-from sqlalchemy import ColumnElement, Integer, bindparam, delete, func, select
+from sqlalchemy import Integer, and_, bindparam, delete, func, or_, select
 
 from backend.core.threads import beside, inline
 from backend.domain.backtest.types import TRADE_DTYPE
 from backend.extensions import db
-from backend.modules.backtests.models import BacktestTradeColumns
+from backend.modules.backtests.models import BacktestTradeBlock
 
 # The stored columns, in storage order, with their little-endian wire types.
 LAYOUT: tuple[tuple[str, str], ...] = (
@@ -49,6 +51,9 @@ LAYOUT: tuple[tuple[str, str], ...] = (
 _SIZE = {name: np.dtype(t).itemsize for name, t in LAYOUT}
 _BEFORE = {name: sum(np.dtype(t).itemsize for _, t in LAYOUT[:i]) for i, (name, _) in enumerate(LAYOUT)}
 ROW_BYTES = sum(_SIZE.values())
+# Round trips per block: its data stays below ~7,900 bytes, so the whole row (header, id, three
+# integers, data) fits in one heap tuple of an 8 KB page (at most 8,160 bytes) and is never TOASTed.
+BLOCK_TRADES = 7_900 // ROW_BYTES
 MONEY_FIELDS = ("entry_price", "exit_price", "quantity", "pnl", "fees", "return_pct")
 _SCALE = Decimal("1e-10")  # the former NUMERIC(28,10) columns
 _NUMERIC = decimal.Context(prec=60, rounding=decimal.ROUND_HALF_UP)  # Postgres rounds half away from 0
@@ -84,10 +89,10 @@ def decode(data: bytes, n: int) -> np.ndarray:
 def write(backtest_id: str, trades: np.ndarray, *, replace: bool = True) -> None:
     """Store (or replace: a requeued run) the trades of a backtest, in the session's transaction.
 
-    One binary ``COPY`` of the row: the value goes to the server as its bytes, in 1 MiB reads,
-    never as a hex literal inside an SQL string (4x its size at 10M bars). With ``replace`` a
-    DELETE of any stored value comes first; a caller that knows none can exist (the first store
-    of a result) passes False and saves that round trip.
+    One binary ``COPY`` of the result's blocks: the values go to the server as their bytes, in
+    1 MiB reads, never as hex literals inside an SQL string (4x their size at 10M bars). With
+    ``replace`` a DELETE of any stored blocks comes first; a caller that knows none can exist (the
+    first store of a result) passes False and saves that round trip.
     """
     begin_write(backtest_id, trades, replace=replace, on_thread=False)()
 
@@ -103,26 +108,73 @@ def begin_write(
     ``on_thread=False`` copies at once (the wait then returns at once).
     """
     if replace:
-        db.session.execute(
-            delete(BacktestTradeColumns).where(BacktestTradeColumns.backtest_id == backtest_id)
-        )
-    columns = [np.ascontiguousarray(trades[name], dtype=t) for name, t in LAYOUT]
-    size = sum(c.nbytes for c in columns)
-    key = backtest_id.encode()
-    head = b"".join(
-        (
-            _COPY_SIGNATURE,
-            struct.pack(">iih", 0, 0, 3),  # flags, header extension length; 3 fields
-            struct.pack(">i", len(key)),
-            key,
-            struct.pack(">ii", 4, len(trades)),
-            struct.pack(">i", size),
-        )
-    )
-    stream = _Chunks([head, *(c.data.cast("B") for c in columns), struct.pack(">h", -1)])
+        db.session.execute(delete(BacktestTradeBlock).where(BacktestTradeBlock.backtest_id == backtest_id))
+    stream = _Chunks(copy_parts(backtest_id, trades))
     raw = db.session.connection().connection.dbapi_connection
     assert raw is not None  # a checked-out connection always has its DBAPI connection
     return (beside if on_thread else inline)(_copy, raw, stream)
+
+
+def copy_parts(backtest_id: str, trades: np.ndarray) -> list[Any]:
+    """Return the binary COPY stream of a result's blocks (``_COPY_SQL``'s columns) as buffers.
+
+    The whole blocks are laid out by whole-array copies into one buffer, a row per block: each
+    tuple's fixed header (field count, lengths, the id, ``first``, ``count``, ``total``) through a
+    big-endian record view, then each column's ``BLOCK_TRADES`` values; the last, shorter block
+    (or the one empty block of a result without round trips) is built alone.
+    """
+    n = len(trades)
+    key = backtest_id.encode()
+    columns = [np.ascontiguousarray(trades[name], dtype=t) for name, t in LAYOUT]
+    parts: list[Any] = [_COPY_HEADER]
+    whole = n // BLOCK_TRADES
+    if whole:
+        head = _tuple_head(len(key))
+        block = np.empty((whole, head.itemsize + BLOCK_TRADES * ROW_BYTES), dtype=np.uint8)
+        fields = block[:, : head.itemsize].view(head).reshape(whole)
+        fields["fields"] = 5
+        fields["key_size"] = len(key)
+        fields["key"] = key
+        fields["first_size"] = fields["count_size"] = fields["total_size"] = 4
+        fields["first"] = np.arange(whole, dtype=np.int64) * BLOCK_TRADES
+        fields["count"] = BLOCK_TRADES
+        fields["total"] = n
+        fields["data_size"] = BLOCK_TRADES * ROW_BYTES
+        at = head.itemsize
+        for column in columns:
+            width = BLOCK_TRADES * column.itemsize
+            block[:, at : at + width] = column[: whole * BLOCK_TRADES].view(np.uint8).reshape(whole, width)
+            at += width
+        parts.append(block.data.cast("B"))
+    first = whole * BLOCK_TRADES
+    if first < n or n == 0:
+        data = b"".join(column[first:].tobytes() for column in columns)
+        parts.append(
+            struct.pack(">hi", 5, len(key))
+            + key
+            + struct.pack(">iiiiiii", 4, first, 4, n - first, 4, n, len(data))
+            + data
+        )
+    parts.append(_COPY_TRAILER)
+    return parts
+
+
+def _tuple_head(key_size: int) -> np.dtype:
+    """Return the big-endian layout of a block tuple's bytes before its data (binary COPY)."""
+    return np.dtype(
+        [
+            ("fields", ">i2"),
+            ("key_size", ">i4"),
+            ("key", f"S{key_size}"),
+            ("first_size", ">i4"),
+            ("first", ">i4"),
+            ("count_size", ">i4"),
+            ("count", ">i4"),
+            ("total_size", ">i4"),
+            ("total", ">i4"),
+            ("data_size", ">i4"),
+        ]
+    )
 
 
 def _copy(raw: Any, stream: _Chunks) -> None:
@@ -133,8 +185,11 @@ def _copy(raw: Any, stream: _Chunks) -> None:
         cursor.close()
 
 
-_COPY_SIGNATURE = b"PGCOPY\n\xff\r\n\x00"
-_COPY_SQL = "COPY backtest_trade_columns (backtest_id, count, data) FROM STDIN WITH (FORMAT binary)"
+_COPY_HEADER = b"PGCOPY\n\xff\r\n\x00" + struct.pack(">ii", 0, 0)  # signature, flags, no extension
+_COPY_TRAILER = struct.pack(">h", -1)
+_COPY_SQL = (
+    "COPY backtest_trade_blocks (backtest_id, first, count, total, data) FROM STDIN WITH (FORMAT binary)"
+)
 _COPY_CHUNK = 1 << 20
 
 
@@ -160,31 +215,31 @@ class _Chunks:
         raise NotImplementedError
 
 
+_B = BacktestTradeBlock
+_COUNT = select(_B.total).where(_B.backtest_id == bindparam("backtest_id"), _B.first == 0)
+
+
 def count(backtest_id: str) -> int:
     """Return how many round trips a backtest's result holds (0 without a result)."""
-    n = db.session.scalar(
-        select(BacktestTradeColumns.count).where(BacktestTradeColumns.backtest_id == backtest_id)
-    )
+    n = db.session.scalar(_COUNT, {"backtest_id": backtest_id})
     return int(n or 0)
 
 
-def _slices(names: Iterable[str]) -> list[ColumnElement[Any]]:
-    """Return ``substring`` expressions reading round trips ``[:first, :stop)`` of each named column
-    (bound parameters, so the statement is built and compiled once)."""
-    n = BacktestTradeColumns.count
-    # `first` past the end reads from the end: its byte offset (first * size, a PostgreSQL integer)
-    # would overflow for a far page (a 500 Schemathesis found with page=2121108829555).
-    first = func.least(bindparam("first", type_=Integer), n)
-    rows = func.greatest(func.least(n, bindparam("stop", type_=Integer)) - first, 0)
-    return [
-        func.substring(BacktestTradeColumns.data, n * _BEFORE[c] + first * _SIZE[c] + 1, rows * _SIZE[c])
-        for c in names
-    ]
-
-
-_NAMES = [c for c, _ in LAYOUT]
-_READ = select(BacktestTradeColumns.count, *_slices(_NAMES)).where(
-    BacktestTradeColumns.backtest_id == bindparam("backtest_id")
+# The blocks covering round trips [:first, :stop), and always the first block (it carries the
+# total, and tells a stored result from none): from the block holding `first` (the last one
+# starting at or before it, found on the primary key) to the last one starting before `stop`.
+_ANCHOR = (
+    select(func.coalesce(func.max(_B.first), 0))
+    .where(_B.backtest_id == bindparam("backtest_id"), _B.first <= bindparam("first", type_=Integer))
+    .scalar_subquery()
+)
+_READ = (
+    select(_B.first, _B.count, _B.total, _B.data)
+    .where(
+        _B.backtest_id == bindparam("backtest_id"),
+        or_(_B.first == 0, and_(_B.first >= _ANCHOR, _B.first < bindparam("stop", type_=Integer))),
+    )
+    .order_by(_B.first)
 )
 _MAX_SEQ = 2**31 - 1
 
@@ -193,11 +248,46 @@ def read(backtest_id: str, first: int = 0, stop: int | None = None) -> tuple[np.
     """Return round trips ``[first, stop)`` (seq order; ``stop`` None: to the end) and the total."""
     first = min(max(0, first), _MAX_SEQ)
     stop = _MAX_SEQ if stop is None else min(max(0, stop), _MAX_SEQ)
-    row = db.session.execute(_READ, {"backtest_id": backtest_id, "first": first, "stop": stop}).first()
-    if row is None:
+    rows = db.session.execute(_READ, {"backtest_id": backtest_id, "first": first, "stop": stop}).all()
+    if not rows:
         return np.empty(0, dtype=TRADE_DTYPE), 0
-    total, *parts = row
-    return decode_columns([bytes(p) for p in parts], len(parts[0]) // _SIZE[_NAMES[0]]), int(total)
+    total = int(rows[0].total)
+    stop = min(stop, total)
+    blocks = [(start, n, data) for start, n, _total, data in rows if start < stop and start + n > first]
+    if not blocks:
+        return np.empty(0, dtype=TRADE_DTYPE), total
+    base = blocks[0][0]  # the block holding `first`
+    return decode_blocks([(n, data) for _start, n, data in blocks])[first - base : stop - base], total
+
+
+def decode_blocks(blocks: Sequence[tuple[int, Any]]) -> np.ndarray:
+    """Return the round trips of consecutive blocks ``(count, data)`` as one TRADE_DTYPE array.
+
+    Blocks of equal size (all but a result's last) are decoded together: a column of all of them
+    is one strided copy, whatever their number.
+    """
+    out = np.empty(sum(n for n, _ in blocks), dtype=TRADE_DTYPE)
+    at = i = 0
+    while i < len(blocks):
+        n = blocks[i][0]
+        j = i + 1
+        while j < len(blocks) and blocks[j][0] == n:
+            j += 1
+        if n:
+            rows = np.frombuffer(b"".join(data for _, data in blocks[i:j]), dtype=np.uint8)
+            rows = rows.reshape(j - i, n * ROW_BYTES)
+            for name, t in LAYOUT:
+                lo = n * _BEFORE[name]
+                column = np.ascontiguousarray(rows[:, lo : lo + n * _SIZE[name]]).view(t)
+                out[name][at : at + (j - i) * n] = column.reshape(-1)
+        at += (j - i) * n
+        i = j
+    return out
+
+
+def _time_slices() -> list[Any]:
+    """Return ``substring`` expressions of the entry and exit time columns of a block's data."""
+    return [func.substring(_B.data, _B.count * _BEFORE[c] + 1, _B.count * _SIZE[c]) for c in _TIMES]
 
 
 def read_times(backtest_ids: Sequence[str]) -> dict[str, tuple[np.ndarray, np.ndarray]]:
@@ -205,14 +295,18 @@ def read_times(backtest_ids: Sequence[str]) -> dict[str, tuple[np.ndarray, np.nd
     if not backtest_ids:
         return {}
     rows = db.session.execute(
-        select(BacktestTradeColumns.backtest_id, BacktestTradeColumns.count, *_slices(_TIMES)).where(
-            BacktestTradeColumns.backtest_id.in_(backtest_ids)
-        ),
-        {"first": 0, "stop": _MAX_SEQ},
+        select(_B.backtest_id, *_time_slices())
+        .where(_B.backtest_id.in_(backtest_ids))
+        .order_by(_B.backtest_id, _B.first)
     )
+    parts: dict[str, tuple[list[bytes], list[bytes]]] = {}
+    for bid, entry, exit_ in rows:
+        entries, exits = parts.setdefault(bid, ([], []))
+        entries.append(bytes(entry))
+        exits.append(bytes(exit_))
     return {
-        bid: (np.frombuffer(bytes(e), dtype="<i8", count=n), np.frombuffer(bytes(x), dtype="<i8", count=n))
-        for bid, n, e, x in rows
+        bid: (np.frombuffer(b"".join(e), dtype="<i8"), np.frombuffer(b"".join(x), dtype="<i8"))
+        for bid, (e, x) in parts.items()
     }
 
 

@@ -1,4 +1,5 @@
-"""Migration 0019 moves stored trades between rows and the columnar value, both ways, unchanged.
+"""Migrations 0022 and 0033 move stored trades between rows, one columnar value and columnar
+blocks, both ways, unchanged.
 
 The migration's downgrade and upgrade run inside the test's transaction (Postgres DDL is
 transactional), so the session database is back at head when the test's rollback happens.
@@ -17,9 +18,9 @@ from backend.extensions import db
 from backend.modules.backtests import trade_store
 
 
-def _migration():
-    path = f"{MIGRATIONS_DIR}/versions/0022_backtest_trade_columns.py"
-    spec = importlib.util.spec_from_file_location("m0019", path)
+def _migration(name: str = "0022_backtest_trade_columns"):
+    path = f"{MIGRATIONS_DIR}/versions/{name}.py"
+    spec = importlib.util.spec_from_file_location(f"m{name[:4]}", path)
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
@@ -39,9 +40,10 @@ def test_rows_and_columns_convert_both_ways_keeping_the_api_output(client, user,
     before = _fills(client, user, backtest_id)
     trips = trade_store.round_trips(backtest_id)
     assert len(before[0]) == 2 * len(trips) > 10
-    migration = _migration()
+    migration, blocks = _migration(), _migration("0033_backtest_trade_blocks")
     conn = db.session.connection()
     with Operations.context(MigrationContext.configure(connection=conn)):
+        blocks.downgrade()  # blocks -> one columnar value
         migration.downgrade()  # columns -> one row per round trip
         rows = conn.execute(
             text(
@@ -55,5 +57,6 @@ def test_rows_and_columns_convert_both_ways_keeping_the_api_output(client, user,
             tuple(getattr(t, f) for f in trade_store.StoredTrade.__slots__) for t in trips
         ]
         migration.upgrade()  # rows -> columns
+        blocks.upgrade()  # columns -> blocks
     assert trade_store.round_trips(backtest_id) == trips
     assert _fills(client, user, backtest_id) == before
