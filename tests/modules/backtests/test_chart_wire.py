@@ -205,3 +205,15 @@ def test_an_equity_value_that_is_not_finite_fails_as_before(bad):
         former_wire.equity_wire(time, equity, 20)
     with pytest.raises(ValueError, match="equity value is not finite"):
         results.equity_wire(time, equity, 20)
+
+
+def test_distinct_is_np_unique():
+    rng = np.random.default_rng(3)
+    for n in (2, 3, 10, 1000):
+        for values in (
+            np.sort(rng.integers(0, n, n)),
+            rng.integers(0, n, n),
+            np.arange(n),
+            np.zeros(n, np.int64),
+        ):
+            assert np.array_equal(results._distinct(values), np.unique(values))
