@@ -718,7 +718,7 @@ def warm_up() -> None:
     curve_stats(close, 1.0, return_sums(close, 1.0))
     curve_stats(close, 1.0, np.empty(0))
     pairwise_sum(close, 1.0, 0.0, True)
-    trades = np.ones(1, dtype=TRADE_DTYPE)  # strided fields, as the caller passes them
+    trades = np.ones(2, dtype=TRADE_DTYPE)  # strided fields, as the caller passes them (not 1: contiguous)
     kline_marks(8, 3, trades["exit_index"], trades["entry_index"], trades["side"], state[:3])
     text = np.frombuffer(b"[1]", dtype=np.uint8)
     ends = np.array([1, 2], dtype=np.int64)

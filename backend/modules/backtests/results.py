@@ -391,10 +391,9 @@ def _equity_points(time: np.ndarray, equity: np.ndarray, limit: int) -> tuple[np
 def _distinct(ascending: np.ndarray) -> np.ndarray:
     """Return ``np.unique(ascending)`` for a non-decreasing array (as rounded ``linspace`` points
     are) without its sort, ~20x cheaper at 2,000 points; any other array goes to ``np.unique``."""
-    step = ascending[1:] != ascending[:-1]
     if not (ascending[1:] >= ascending[:-1]).all():
         return np.unique(ascending)
-    return ascending[np.concatenate(([True], step))]
+    return ascending[np.concatenate(([True], ascending[1:] != ascending[:-1]))]
 
 
 def _equity_columns(time: np.ndarray, equity: np.ndarray, limit: int) -> tuple[list[int], list[float]]:
