@@ -1,4 +1,5 @@
-"""Optional numba kernels for the engine's per-bar passes, and the switch that selects them.
+"""Optional numba kernels for the engine's per-bar passes (and the result's chart), and the switch
+that selects them.
 
 Each kernel is a plain Python function over arrays that does, in one loop, what the numpy path does
 in several whole-array passes (each of which allocates an n-long temporary; at 1M bars the page
