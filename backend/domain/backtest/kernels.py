@@ -1,4 +1,5 @@
-"""Optional numba kernels for the engine's per-bar passes, and the switch that selects them.
+"""Optional numba kernels for the engine's per-bar passes (and the result's chart), and the switch
+that selects them.
 
 Each kernel is a plain Python function over arrays that does, in one loop, what the numpy path does
 in several whole-array passes (each of which allocates an n-long temporary; at 1M bars the page
@@ -22,6 +23,8 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 
 import numpy as np
+
+from backend.domain.backtest.types import TRADE_DTYPE
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -401,6 +404,106 @@ def _return_sums(equity: np.ndarray, initial: float) -> np.ndarray:
 return_sums = _kernel(_return_sums)
 
 
+# --- the result's chart ------------------------------------------------------------------------
+
+
+def _kline_marks(
+    n: int, size: int, exits: np.ndarray, entries: np.ndarray, side: np.ndarray, signal: np.ndarray
+) -> None:
+    """Set ``signal[g]`` (zeroed by the caller) to the mark of the first filled bar among bars
+    ``g * size`` to ``g * size + size - 1`` of ``n``, as ``results.fill_points`` marks bars: exits
+    (-side) first, then entries (+side), the last write on a bar winning (the opening fill wins
+    a tie). Bars outside ``[0, n)`` mark nothing.
+
+    One pass over the trades, instead of sorting their fills and searching the groups' starts.
+    """
+    first = np.full(signal.shape[0], n, dtype=np.int64)
+    for pass_ in range(2):
+        bars = exits if pass_ == 0 else entries
+        sign = -1 if pass_ == 0 else 1
+        g, lo, hi = 0, 0, 0  # bars lo..hi-1 are group g (trades come in time order: few divisions)
+        for k in range(bars.shape[0]):
+            b = bars[k]
+            if b < lo or b >= hi:
+                if b < 0 or b >= n:
+                    continue
+                g = b // size
+                lo = g * size
+                hi = lo + size
+            if b <= first[g]:
+                first[g] = b
+                signal[g] = sign * side[k]
+
+
+kline_marks = _kernel(_kline_marks)
+
+
+def _copy_token(src: np.ndarray, at: int, out: np.ndarray, o: int) -> tuple[int, int]:
+    """Copy ``src[at:]`` up to its next ``,`` or ``]`` to ``out[o:]``; return the positions after
+    the delimiter in ``src`` and after the copy in ``out``."""
+    c = src[at]
+    while c != 44 and c != 93:  # "," and "]"
+        out[o] = c
+        o += 1
+        at += 1
+        c = src[at]
+    return at + 1, o
+
+
+copy_token = _kernel(_copy_token)
+
+
+def _json_records(
+    times: np.ndarray,
+    values: np.ndarray,
+    keys: np.ndarray,
+    key_ends: np.ndarray,
+    tails: np.ndarray,
+    tail_ends: np.ndarray,
+    tail_of: np.ndarray,
+    out: np.ndarray,
+) -> int:
+    """Write the JSON text of ``len(tail_of)`` objects to ``out``; return its length in bytes.
+
+    ``times`` is the JSON text (UTF-8 bytes) of a list of m numbers and ``values`` that of a list
+    of m * k numbers, row by row (k = ``len(key_ends) - 1``); both as orjson writes them, without
+    spaces. Object r is key 0 and time r, key j and value (r, j - 1) for each j, and tail
+    ``tail_of[r]``: the keys and tails are byte strings laid end to end (``keys[key_ends[j - 1]:
+    key_ends[j]]``). ``out`` must hold every byte (the callers size it from the parts).
+    """
+    m = tail_of.shape[0]
+    k = key_ends.shape[0] - 1
+    o = 0
+    out[o] = 91  # "["
+    o += 1
+    ti = 1
+    vi = 1
+    for r in range(m):
+        if r:
+            out[o] = 44  # ","
+            o += 1
+        start = 0
+        for j in range(k + 1):
+            end = key_ends[j]
+            for q in range(start, end):
+                out[o] = keys[q]
+                o += 1
+            start = end
+            if j == 0:
+                ti, o = copy_token(times, ti, out, o)
+            else:
+                vi, o = copy_token(values, vi, out, o)
+        t = tail_of[r]
+        for q in range(tail_ends[t - 1] if t else 0, tail_ends[t]):
+            out[o] = tails[q]
+            o += 1
+    out[o] = 93  # "]"
+    return o + 1
+
+
+json_records = _kernel(_json_records)
+
+
 # --- guardrails --------------------------------------------------------------------------------
 
 
@@ -616,6 +719,11 @@ def warm_up() -> None:
     curve_stats(close, 1.0, return_sums(close, 1.0))
     curve_stats(close, 1.0, np.empty(0))
     pairwise_sum(close, 1.0, 0.0, True)
+    trades = np.ones(2, dtype=TRADE_DTYPE)  # strided fields, as the caller passes them (not 1: contiguous)
+    kline_marks(8, 3, trades["exit_index"], trades["entry_index"], trades["side"], state[:3])
+    text = np.frombuffer(b"[1]", dtype=np.uint8)
+    ends = np.array([1, 2], dtype=np.int64)
+    json_records(text, text, text, ends, text, ends[:1], state[:1], np.empty(16, dtype=np.uint8))
     draws = np.zeros((2, 2), dtype=np.uint32)
     bootstrap_draws(np.arange(2, dtype=np.uint64), 0, 2, draws.reshape(-1), 0)
     bootstrap_paths(close, draws, np.empty(2), np.empty(2))
