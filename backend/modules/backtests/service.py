@@ -282,6 +282,9 @@ def _row_of_job(job_id: str) -> _JobRow:
         raise jobs.JobFailed("The backtest of this job no longer exists.", reason="backtest_missing")
     row, pinned = found
     db.session.expunge(row)  # keep its loaded values without a refresh when the read ends
+    # ... and its job's (read with it): the session then holds no object of the job, so the store's
+    # complete() runs its UPDATE built once on the session's connection (core.jobs.context._COMPLETE).
+    db.session.expunge(row.job)
     return _JobRow(row, pinned)
 
 
