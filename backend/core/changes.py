@@ -30,12 +30,13 @@ one ``MULTI``, under one failure rule (`Batch`'s docstring; ADR 0014).
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Collection, Iterable
+from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import event, inspect
 from sqlalchemy.orm import ORMExecuteState, Session, SessionTransaction, UOWTransaction, scoped_session
+from sqlalchemy.sql import Executable
 from sqlalchemy.sql.elements import TextClause
 
 # The column naming the user a row belongs to, per table whose writes the caches tell apart by owner.
@@ -215,24 +216,44 @@ def _note_flush(session: Session, _flush: UOWTransaction, _instances: object) ->
 def _note_statement(state: ORMExecuteState) -> None:
     if state.is_select:
         return
-    statement = state.statement
-    is_delete = state.is_delete
+    _note_write(state.session, state.statement, state.is_delete, state.execution_options)
+
+
+def note_statement(session: Session, statement: Executable, options: Mapping[str, Any] | None = None) -> None:
+    """Note ``statement`` as the session's ``do_orm_execute`` watch would, for one run off the ORM path.
+
+    For a statement executed on ``session.connection()`` (no ORM features needed, none of the ORM
+    execution's cost): call this just before it, with the execution options it would have been
+    given (merged over the statement's own), and the write is noted exactly as through
+    ``session.execute``. A SELECT notes nothing.
+    """
+    if statement.is_select:
+        return
+    merged: Mapping[str, Any] = statement.get_execution_options()
+    if options:
+        merged = {**merged, **options}
+    _note_write(session, statement, bool(statement.is_dml and statement.is_delete), merged)
+
+
+def _note_write(
+    session: Session, statement: Any, is_delete: bool, execution_options: Mapping[str, Any]
+) -> None:
     if isinstance(statement, TextClause):
         verb = statement.text.lstrip()[:6].lower()
         if verb == "select":
             return
         is_delete = verb == "delete"
-        names = list(state.execution_options.get(TABLES_OPTION) or (ANY_TABLE,))
+        names = list(execution_options.get(TABLES_OPTION) or (ANY_TABLE,))
     else:
         table = getattr(statement, "table", None)
         found = getattr(table, "name", None) if table is not None else None
         names = [found if isinstance(found, str) else ANY_TABLE]
-    option = state.execution_options.get(OWNER_OPTION)
+    option = execution_options.get(OWNER_OPTION)
     for name in names:
         told = None if is_delete and name in SHARED_ON_DELETE else option
         if told == NOTED:  # the writer notes the owners (RETURNING); its write is made now
             for listener in _write_listeners(name):
-                listener(state.session)
+                listener(session)
             continue
         if isinstance(told, str):
             owners: Iterable[str | None] = (told,)
@@ -240,7 +261,7 @@ def _note_statement(state: ORMExecuteState) -> None:
             owners = told
         else:
             owners = (None,)
-        note(state.session, name, owners)
+        note(session, name, owners)
 
 
 def _after_commit(session: Session) -> None:

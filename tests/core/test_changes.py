@@ -172,3 +172,90 @@ def test_the_caches_ttls_may_not_exceed_the_redis_backoff():
     for name in ttls:
         with pytest.raises(ValueError, match=f"{name} must not exceed REDIS_BACKOFF_S"):
             load_config({**equal, name: "6"})
+
+
+def _both_paths(run) -> tuple[changes.Changes, changes.Changes, list[str], list[str]]:
+    """Run ``run(execute)`` once through ``session.execute`` and once through ``execute_on_connection``;
+    return what each transaction noted (the committed changes) and which write listeners heard it."""
+    from backend.core.db import execute_on_connection
+
+    noted, calls = [], []
+    for execute in (
+        lambda stmt, opts: db.session.execute(stmt, execution_options=opts),
+        lambda stmt, opts: execute_on_connection(stmt, options=opts),
+    ):
+        heard_writes: list[str] = []
+        listeners = {
+            t: (lambda s, t=t, heard=heard_writes: heard.append(t)) for t in ("jobs", "users", "strategies")
+        }
+        for table, listener in listeners.items():
+            changes.on_write(table, listener)
+        try:
+            run(execute)
+            noted.append({t: set(o) for t, o in db.session.info.get("qyq_changes", {}).items()})
+        finally:
+            for table, listener in listeners.items():
+                changes._on_write[table].remove(listener)
+        db.session.rollback()
+        calls.append(heard_writes)
+    return noted[0], noted[1], calls[0], calls[1]
+
+
+def test_a_statement_run_on_the_sessions_connection_is_noted_as_through_the_session(user):
+    """``execute_on_connection`` (a statement built once, run off the ORM path) notes and tells the
+    write listeners exactly what ``session.execute`` of the same statement does, in the same order."""
+    from sqlalchemy import delete, select
+
+    from backend.modules.strategies.models import Strategy
+
+    def writes(execute) -> None:
+        execute(update(Job).where(Job.id == "none").values(progress=0), {changes.OWNER_OPTION: user.id})
+        execute(update(Job).where(Job.id == "none").values(progress=0), {changes.OWNER_OPTION: changes.NOTED})
+        execute(update(Job).where(Job.id == "none").values(progress=0), None)
+        execute(delete(Strategy).where(Strategy.id == "none"), {changes.OWNER_OPTION: user.id})
+        execute(text("UPDATE jobs SET progress = 0 WHERE id = 'none'"), {changes.TABLES_OPTION: ("jobs",)})
+        execute(
+            text("UPDATE jobs SET progress = 0 WHERE id = 'none'"), {changes.OWNER_OPTION: [user.id, "x"]}
+        )
+        execute(select(Job.id).where(Job.id == "none"), {changes.OWNER_OPTION: user.id})  # a read: nothing
+
+    via_session, via_connection, heard_session, heard_connection = _both_paths(writes)
+    assert (
+        via_connection
+        == via_session
+        == {
+            "jobs": {user.id, changes.UNKNOWN},
+            "strategies": {changes.UNKNOWN},
+            changes.ANY_TABLE: {user.id, "x"},
+        }
+    )
+    assert heard_connection == heard_session
+    assert heard_session.count("jobs") >= 4 and "strategies" in heard_session
+
+
+def test_a_statement_on_the_sessions_connection_autoflushes_first_and_drops_the_caches_on_commit(user, heard):
+    """Pending ORM changes are flushed before the statement (as a query's autoflush), after it is
+    noted (as the ``do_orm_execute`` hook notes it before the ORM's flush); the commit then tells the
+    caches' listeners both writes, as through the session."""
+    from backend.core.db import execute_on_connection
+    from backend.modules.users.models import User
+
+    me = db.session.get(User, user.id)
+    me.bio = "pending"
+    db.session.execute(
+        update(Job).where(Job.id == "none").values(progress=0),
+        execution_options={changes.OWNER_OPTION: user.id},
+    )
+    assert list(db.session.info["qyq_changes"]) == ["jobs", "users"]  # the ORM's order
+    db.session.rollback()
+    me = db.session.get(User, user.id)
+    me.bio = "pending"
+    assert db.session.dirty
+    execute_on_connection(
+        update(Job).where(Job.id == "none").values(progress=0), options={changes.OWNER_OPTION: user.id}
+    )
+    assert not db.session.dirty  # flushed
+    assert list(db.session.info["qyq_changes"]) == ["jobs", "users"]  # the statement's note first
+    db.session.commit()
+    assert heard == [{"jobs": {user.id}, "users": {user.id}}]
+    assert db.session.scalar(text("SELECT bio FROM users WHERE id = :id"), {"id": user.id}) == "pending"

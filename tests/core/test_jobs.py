@@ -481,3 +481,78 @@ def test_a_long_step_keeps_beating_so_the_reaper_leaves_it_alone(app, monkeypatc
         watcher.join()
         assert reaped == [{"requeued": 0, "failed": 0, "resent": 0}]
         assert SEEN[0] > started + 1000  # written by the thread while the step slept
+
+
+def _columns(job_id: str) -> tuple:
+    job = _job(job_id)
+    return (job.status, job.progress, job.attempts, job.kind, job.owner_id, job.error, job.error_reason)
+
+
+def test_the_claim_and_complete_built_once_write_what_the_per_call_statements_write(app, user):
+    """The claim's and complete()'s UPDATEs are built once and run on the session's connection when
+    the session holds no object of the job; they write, return and note what the statements built per
+    call with their values (kept for a session holding the job) write, return and note."""
+    from backend.core.db import holds
+
+    with app.app_context():
+        fast, oracle = _new_job("test.progress", user.id), _new_job("test.progress", user.id)
+        assert not holds(jobs.Job, fast)
+        before = now_ms()
+        claimed = jobs.runtime._claim(fast, load=False)
+        assert db.session.info.get("qyq_changes") is None  # committed: the notes went with it
+        row = db.session.execute(
+            jobs.runtime._claim_statement(oracle), execution_options=jobs.runtime._NOTED
+        ).first()
+        assert "qyq_changes" not in db.session.info  # NOTED: the writer notes, as _claim does
+        db.session.commit()
+        assert (claimed.kind, claimed.owner_id, claimed.subject_id, claimed.payload, claimed.attempts) == (
+            row.kind,
+            row.owner_id,
+            row.subject_id,
+            row.payload,
+            row.attempts,
+        )
+        assert (
+            _columns(fast) == _columns(oracle) == (jobs.RUNNING, 0, 1, "test.progress", user.id, None, None)
+        )
+        assert before <= _job(fast).started_at <= _job(fast).heartbeat_at <= now_ms()
+
+        ctx = jobs.JobContext(claimed)
+        ctx.complete()
+        assert db.session.info["qyq_changes"]["jobs"] == {user.id}
+        db.session.execute(
+            jobs.context._complete_statement(oracle), execution_options={"qyq_owner": user.id}
+        ).first()
+        db.session.commit()
+        assert (
+            _columns(fast) == _columns(oracle) == (jobs.SUCCESS, 100, 1, "test.progress", user.id, None, None)
+        )
+        assert _job(fast).started_at <= _job(fast).finished_at <= _job(fast).heartbeat_at <= now_ms()
+
+
+def test_a_session_holding_the_job_sees_the_claim_and_the_completion_on_its_object(app):
+    """With the job's object in the session, the claim and complete() keep the ORM's execution,
+    which updates that object too (as before they were built once)."""
+    from backend.core.db import holds
+
+    with app.app_context():
+        job_id = _new_job("test.progress")
+        held = db.session.get(jobs.Job, job_id)
+        assert holds(jobs.Job, job_id) and held.status == jobs.PENDING
+        claimed = jobs.runtime._claim(job_id, load=False)
+        assert (held.status, held.attempts) == (jobs.RUNNING, 1)
+        jobs.JobContext(claimed).complete()
+        assert (held.status, held.progress) == (jobs.SUCCESS, 100)
+        db.session.commit()
+        assert _columns(job_id)[:3] == (jobs.SUCCESS, 100, 1)
+
+
+def test_a_completed_job_refused_by_a_cancel_on_the_connection_path(app):
+    with app.app_context():
+        job_id = _new_job("test.progress")
+        claimed = jobs.runtime._claim(job_id, load=False)
+        _cancel(job_id)
+        with pytest.raises(jobs.JobCancelled):
+            jobs.JobContext(claimed).complete()
+        db.session.rollback()
+        assert _columns(job_id)[0] == jobs.CANCELLED

@@ -9,12 +9,12 @@ from dataclasses import dataclass
 from typing import Any, cast
 
 from flask import Flask
-from sqlalchemy import select, update
+from sqlalchemy import Update, bindparam, select, update
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.sql import Executable
 
 from backend.core import changes, events
-from backend.core.db import independent_session, now_ms, on_commit
+from backend.core.db import execute_on_connection, holds, independent_session, now_ms, on_commit
 from backend.core.jobs.model import CANCELLED, FAILED, RUNNING, SUCCESS, Job, JobCancelled
 from backend.extensions import db
 
@@ -174,13 +174,12 @@ class JobContext:
         final. Once a ``@transactional`` caller commits, ``execute()`` knows the job is recorded
         and writes nothing.
         """
-        done = db.session.execute(
-            update(Job)
-            .where(Job.id == self.job_id, Job.status == RUNNING)
-            .values(status=SUCCESS, progress=100, finished_at=now_ms(), heartbeat_at=now_ms())
-            .returning(Job.id),
-            execution_options={changes.OWNER_OPTION: self.owner_id},
-        ).first()
+        options = {changes.OWNER_OPTION: self.owner_id}
+        if holds(Job, self.job_id):  # the ORM's execution updates the session's object too
+            done = db.session.execute(_complete_statement(self.job_id), execution_options=options).first()
+        else:
+            params = {"q_job_id": self.job_id, "q_finished_at": now_ms(), "q_heartbeat_at": now_ms()}
+            done = execute_on_connection(_COMPLETE, params, options=options).first()
         if done is None:
             raise JobCancelled(self.job_id)
         events.emit(self._event(FINAL_EVENTS[SUCCESS], SUCCESS))
@@ -196,6 +195,30 @@ class JobContext:
         JOB_STALE_AFTER_S the reaper requeues the job and its work runs again (it must be idempotent).
         """
         self.handed_off = True
+
+
+def _complete_statement(job_id: str) -> Update:
+    """``complete()``'s UPDATE with its values in it: for a session that holds the job (see ``_COMPLETE``)."""
+    return (
+        update(Job)
+        .where(Job.id == job_id, Job.status == RUNNING)
+        .values(status=SUCCESS, progress=100, finished_at=now_ms(), heartbeat_at=now_ms())
+        .returning(Job.id)
+    )
+
+
+# ``complete()``'s UPDATE, built once (its cache key too), run on the session's connection.
+_COMPLETE = (
+    update(Job)
+    .where(Job.id == bindparam("q_job_id"), Job.status == RUNNING)
+    .values(
+        status=SUCCESS,
+        progress=100,
+        finished_at=bindparam("q_finished_at"),
+        heartbeat_at=bindparam("q_heartbeat_at"),
+    )
+    .returning(Job.id)
+)
 
 
 class _Heartbeat:

@@ -9,10 +9,19 @@ from typing import Any
 
 from celery import shared_task
 from flask import current_app
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import Update, bindparam, delete, func, select, update
 
 from backend.core import changes
-from backend.core.db import independent_session, looks_like_id, new_id, now_ms, on_commit, transactional
+from backend.core.db import (
+    execute_on_connection,
+    holds,
+    independent_session,
+    looks_like_id,
+    new_id,
+    now_ms,
+    on_commit,
+    transactional,
+)
 from backend.core.errors import AppError, Unavailable
 from backend.core.jobs.context import Claimed, JobContext, _Heartbeat, emit_final
 from backend.core.jobs.model import (
@@ -187,6 +196,41 @@ class _LoadFailed(Exception):
     """A kind's ``load`` raised inside the claim's transaction (which rolled back)."""
 
 
+def _claim_statement(job_id: str) -> Update:
+    """The claim's UPDATE with its values in it: for a session that holds the job (see ``_CLAIM``)."""
+    return (
+        update(Job)
+        .where(Job.id == job_id, Job.status == PENDING)
+        .values(status=RUNNING, attempts=Job.attempts + 1, started_at=now_ms(), heartbeat_at=now_ms())
+        .returning(*_CLAIMED)
+    )
+
+
+_CLAIMED = (
+    Job.id,
+    Job.kind,
+    Job.owner_id,
+    Job.subject_id,
+    Job.payload,
+    Job.attempts,
+    func.set_config("synchronous_commit", "off", True),  # is_local: this transaction only
+)
+# The claim's UPDATE, built once (its cache key too): run on the session's connection unless the
+# session holds the job, whose object the ORM's execution then updates as well.
+_CLAIM = (
+    update(Job)
+    .where(Job.id == bindparam("q_job_id"), Job.status == PENDING)
+    .values(
+        status=RUNNING,
+        attempts=Job.attempts + 1,
+        started_at=bindparam("q_started_at"),
+        heartbeat_at=bindparam("q_heartbeat_at"),
+    )
+    .returning(*_CLAIMED)
+)
+_NOTED = {changes.OWNER_OPTION: changes.NOTED}
+
+
 @transactional
 def _claim(job_id: str, *, load: bool = True) -> Claimed | None:
     """PENDING -> RUNNING and (``load``) the kind's ``load``, in one transaction committed before the work.
@@ -199,21 +243,11 @@ def _claim(job_id: str, *, load: bool = True) -> Claimed | None:
     RUNNING stops the work), and the reaper sends the job again. ADR 0011 says why no other
     commit does this.
     """
-    row = db.session.execute(
-        update(Job)
-        .where(Job.id == job_id, Job.status == PENDING)
-        .values(status=RUNNING, attempts=Job.attempts + 1, started_at=now_ms(), heartbeat_at=now_ms())
-        .returning(
-            Job.id,
-            Job.kind,
-            Job.owner_id,
-            Job.subject_id,
-            Job.payload,
-            Job.attempts,
-            func.set_config("synchronous_commit", "off", True),  # is_local: this transaction only
-        ),
-        execution_options={changes.OWNER_OPTION: changes.NOTED},
-    ).first()
+    if holds(Job, job_id):
+        row = db.session.execute(_claim_statement(job_id), execution_options=_NOTED).first()
+    else:
+        params = {"q_job_id": job_id, "q_started_at": now_ms(), "q_heartbeat_at": now_ms()}
+        row = execute_on_connection(_CLAIM, params, options=_NOTED).first()
     if row is None:
         return None
     changes.note(db.session, "jobs", [row.owner_id])

@@ -40,7 +40,11 @@ class Backtest(TimestampMixin, Model):
     # The job is the run's status record (PENDING..SUCCESS, reason, timings); the row keeps the
     # inputs and the result. Deleting the job (a submit the broker refused) deletes the row.
     job_id: Mapped[str] = mapped_column(String(36), ForeignKey("jobs.id", ondelete="CASCADE"), nullable=False)
-    job: Mapped[Job] = relationship(Job, lazy="joined", innerjoin=True)
+    # No merge cascade: the job's work merges the row it read back into its session to store the
+    # result (backtests.service._store), and the job's object need not come with it: the runtime
+    # writes the job by statement (complete()), which with no object of the job in the session
+    # runs built once on the session's connection (see core.jobs.context._COMPLETE).
+    job: Mapped[Job] = relationship(Job, lazy="joined", innerjoin=True, cascade="save-update")
     strategy_id: Mapped[str | None] = mapped_column(
         String(36), ForeignKey("strategies.id", ondelete="SET NULL")
     )

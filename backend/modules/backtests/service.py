@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 from flask import current_app
-from sqlalchemy import Select, func, select, tuple_
+from sqlalchemy import Select, bindparam, func, select, tuple_
 from sqlalchemy.orm import defer
 
 from backend.core import jobs
@@ -269,17 +269,22 @@ def run_backtest(ctx: jobs.JobContext) -> None:
     _store(ctx, loaded, done)
 
 
+# The version's hash (the fingerprint's) with the row: the store then makes no SELECT of it.
+# Built once (its cache key too).
+_ROW_OF_JOB = select(
+    Backtest, strategies_service.version_content_hash_of(Backtest.strategy_version_id)
+).where(Backtest.job_id == bindparam("q_job_id"))
+
+
 def _row_of_job(job_id: str) -> _JobRow:
-    # The version's hash (the fingerprint's) with the row: the store then makes no SELECT of it.
-    found = db.session.execute(
-        select(Backtest, strategies_service.version_content_hash_of(Backtest.strategy_version_id)).where(
-            Backtest.job_id == job_id
-        )
-    ).first()
+    found = db.session.execute(_ROW_OF_JOB, {"q_job_id": job_id}).first()
     if found is None:  # pragma: no cover - the row cascades with its job
         raise jobs.JobFailed("The backtest of this job no longer exists.", reason="backtest_missing")
     row, pinned = found
     db.session.expunge(row)  # keep its loaded values without a refresh when the read ends
+    # ... and its job's (read with it): the session then holds no object of the job, so the store's
+    # complete() runs its UPDATE built once on the session's connection (core.jobs.context._COMPLETE).
+    db.session.expunge(row.job)
     return _JobRow(row, pinned)
 
 

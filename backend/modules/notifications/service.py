@@ -17,12 +17,12 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from flask import current_app
-from sqlalchemy import CTE, Delete, delete, func, literal, select, update
+from sqlalchemy import CTE, ColumnElement, Delete, Integer, Select, bindparam, delete, func, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.exc import SQLAlchemyError
 
 from backend.core import changes, events
-from backend.core.db import new_id, now_ms, transactional
+from backend.core.db import execute_on_connection, new_id, now_ms, transactional
 from backend.core.pagination import Page, paginate
 from backend.core.schemas import camelize
 from backend.extensions import db
@@ -80,7 +80,9 @@ def create(draft: Draft) -> NotificationView | None:
     """Store ``draft`` in the caller's transaction; None if muted or already told (same dedupe key).
 
     One statement: ``INSERT ... SELECT`` of the values where the user has not muted the type, and
-    (in the same statement) the retention's DELETE of the user's older rows when it inserted.
+    (in the same statement) the retention's DELETE of the user's older rows when it inserted. It is
+    built once (``_CREATE``, ``_CREATE_DEDUPED``) and run on the session's connection: it needs no
+    ORM feature (its rows are plain), and the write watch is told by hand as before.
     """
     view = NotificationView(
         id=new_id(),
@@ -92,49 +94,74 @@ def create(draft: Draft) -> NotificationView | None:
         read=False,
         created_at=now_ms(),
     )
-    values = {
-        "user_id": draft.user_id,
-        "dedupe_key": draft.dedupe_key and draft.dedupe_key[:200],
-        **asdict(view),
-    }
-    columns = Notification.__table__.c
-    muted = select(NotificationMute.type).where(
-        NotificationMute.user_id == draft.user_id, NotificationMute.type == draft.type
-    )
-    unless_muted = select(*(literal(v, columns[k].type).label(k) for k, v in values.items())).where(
-        ~muted.exists()
-    )
-    stmt = insert(Notification).from_select(list(values), unless_muted)
-    if draft.dedupe_key:
-        stmt = stmt.on_conflict_do_nothing(index_elements=["user_id", "dedupe_key"])
-    created = stmt.returning(Notification.id).cte("created")
-    trimmed = _trim(draft.user_id, created).cte("trimmed")
+    params = {f"q_{k}": v for k, v in asdict(view).items()}
+    params["q_user_id"] = draft.user_id
+    params["q_dedupe_key"] = draft.dedupe_key and draft.dedupe_key[:200]
+    params["q_offset"] = max(int(current_app.config["NOTIFICATIONS_MAX_PER_USER"]) - 1, 0)
+    stmt = _CREATE_DEDUPED if draft.dedupe_key else _CREATE
     # A SELECT carrying the writes in CTEs: the write watch (core.changes) is told by hand, with
     # the owner unknown, as it noted the INSERT and DELETE statements of notifications before.
-    if db.session.execute(select(created.c.id).add_cte(trimmed)).first() is None:
+    if execute_on_connection(stmt, params).first() is None:
         return None
     changes.note(db.session, "notifications", [None])
     events.emit(events.Event(CREATED, "notifications", draft.user_id, object_id=view.id, data=wire(view)))
     return view
 
 
-def _trim(user_id: str, created: CTE) -> Delete:
+# The columns ``create`` inserts, in the INSERT's order (each value a bind named ``q_<column>``).
+_CREATED_COLUMNS = (
+    "user_id",
+    "dedupe_key",
+    "id",
+    "type",
+    "title",
+    "body",
+    "link",
+    "object_id",
+    "read",
+    "created_at",
+)
+
+
+def _create_statement(*, deduped: bool) -> Select[Any]:
+    """Return ``create``'s statement: the INSERT ... SELECT unless muted, and the retention's DELETE.
+
+    Built once per shape (a dedupe key adds ``ON CONFLICT DO NOTHING``); the values are binds.
+    """
+    columns = Notification.__table__.c
+    binds = {k: bindparam(f"q_{k}", type_=columns[k].type) for k in _CREATED_COLUMNS}
+    muted = select(NotificationMute.type).where(
+        NotificationMute.user_id == binds["user_id"], NotificationMute.type == binds["type"]
+    )
+    unless_muted = select(*(bind.label(k) for k, bind in binds.items())).where(~muted.exists())
+    stmt = insert(Notification).from_select(list(binds), unless_muted)
+    if deduped:
+        stmt = stmt.on_conflict_do_nothing(index_elements=["user_id", "dedupe_key"])
+    created = stmt.returning(Notification.id).cte("created")
+    trimmed = _trim(binds["user_id"], created, bindparam("q_offset", type_=Integer)).cte("trimmed")
+    return select(created.c.id).add_cte(trimmed)
+
+
+def _trim(user_id: ColumnElement[str], created: CTE, offset: ColumnElement[int]) -> Delete:
     """Return the DELETE keeping the user's newest NOTIFICATIONS_MAX_PER_USER rows (retention).
 
     It runs in the statement that inserts ``created`` and sees the rows as they were before it:
-    the new one and the newest ``keep - 1`` earlier ones stay, and nothing goes if nothing was
-    inserted (muted, or told already).
+    the new one and the newest ``keep - 1`` earlier ones stay (``offset``: ``keep - 1``), and
+    nothing goes if nothing was inserted (muted, or told already).
     """
-    keep = int(current_app.config["NOTIFICATIONS_MAX_PER_USER"])
     oldest = (
         select(Notification.id)
         .where(Notification.user_id == user_id)
         .order_by(Notification.created_at.desc(), Notification.id.desc())
-        .offset(max(keep - 1, 0))
+        .offset(offset)
     )
     return delete(Notification).where(
         Notification.id.in_(oldest.scalar_subquery()), select(created.c.id).exists()
     )
+
+
+_CREATE = _create_statement(deduped=False)
+_CREATE_DEDUPED = _create_statement(deduped=True)
 
 
 def list_notifications(*, actor_id: str, unread: bool, page: int, page_size: int) -> Page[NotificationView]:

@@ -25,10 +25,27 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import ColumnExpressionArgument, ScalarSelect, and_, func, or_, select, update
+from sqlalchemy import (
+    ColumnExpressionArgument,
+    ScalarSelect,
+    Update,
+    and_,
+    bindparam,
+    func,
+    or_,
+    select,
+    update,
+)
 
 from backend.core import changes
-from backend.core.db import get_readable_or_404, looks_like_id, now_ms, transactional
+from backend.core.db import (
+    execute_on_connection,
+    get_readable_or_404,
+    holds,
+    looks_like_id,
+    now_ms,
+    transactional,
+)
 from backend.core.errors import AppError
 from backend.core.pagination import Page, paginate
 from backend.domain.backtest import strategies as domain_strategies
@@ -516,8 +533,33 @@ def record_backtest(
     Called by the backtests module when a run completes; joins the caller's transaction (the caller
     commits). "Newer" orders runs by finish time, then by id (the smallest wins a tie), as the
     backtests' own "latest completed" does. Return whether the snapshot changed.
+    A session that holds the strategy's object gets it updated too (``synchronize_session="fetch"``
+    through the ORM); otherwise there is nothing to update but the row, and the statement built
+    once runs on the session's connection (``_RECORD``).
     """
-    changed = db.session.scalars(
+    options = {changes.OWNER_OPTION: owner_id}
+    if holds(Strategy, strategy_id):
+        changed = db.session.scalars(
+            _record_statement(strategy_id, owner_id, backtest_id, metrics, finished_at),
+            execution_options=options,
+        ).first()
+    else:
+        params = {
+            "q_strategy_id": strategy_id,
+            "q_owner_id": owner_id,
+            "q_backtest_id": backtest_id,
+            "q_metrics": metrics,
+            "q_finished_at": finished_at,
+        }
+        changed = execute_on_connection(_RECORD, params, options=options).first()
+    return changed is not None
+
+
+def _record_statement(
+    strategy_id: str, owner_id: str, backtest_id: str, metrics: dict[str, Any], finished_at: int
+) -> Update:
+    """``record_backtest``'s UPDATE with its values in it, synchronising the session's strategy object."""
+    return (
         update(Strategy)
         .where(
             Strategy.id == strategy_id,
@@ -530,9 +572,36 @@ def record_backtest(
         )
         .values(latest_backtest_id=backtest_id, latest_metrics=metrics, latest_finished_at=finished_at)
         .returning(Strategy.id)
-        .execution_options(synchronize_session="fetch", **{changes.OWNER_OPTION: owner_id})
-    ).first()
-    return changed is not None
+        .execution_options(synchronize_session="fetch")
+    )
+
+
+def _record_update() -> Update:
+    finished_at = bindparam("q_finished_at", type_=Strategy.latest_finished_at.type)
+    backtest_id = bindparam("q_backtest_id", type_=Strategy.latest_backtest_id.type)
+    return (
+        update(Strategy)
+        .where(
+            Strategy.id == bindparam("q_strategy_id"),
+            Strategy.owner_id == bindparam("q_owner_id"),
+            or_(
+                Strategy.latest_finished_at.is_(None),
+                Strategy.latest_finished_at < finished_at,
+                and_(Strategy.latest_finished_at == finished_at, Strategy.latest_backtest_id > backtest_id),
+            ),
+        )
+        .values(
+            latest_backtest_id=backtest_id,
+            latest_metrics=bindparam("q_metrics", type_=Strategy.latest_metrics.type),
+            latest_finished_at=finished_at,
+        )
+        .returning(Strategy.id)
+    )
+
+
+# record_backtest's UPDATE, built once (its cache key too): the statement of a session without the
+# strategy's object.
+_RECORD = _record_update()
 
 
 def published_pairs() -> list[tuple[str, str]]:

@@ -20,12 +20,20 @@ from dataclasses import dataclass
 from typing import Any
 
 from flask import current_app
-from sqlalchemy import delete, func, select
+from sqlalchemy import bindparam, delete, func, select
 from sqlalchemy.exc import SQLAlchemyError
 
 from backend.core import crypto, events
 from backend.core.changes import on_write
-from backend.core.db import get_owned_or_404, looks_like_id, new_id, now_ms, on_commit, transactional
+from backend.core.db import (
+    execute_on_connection,
+    get_owned_or_404,
+    looks_like_id,
+    new_id,
+    now_ms,
+    on_commit,
+    transactional,
+)
 from backend.core.pagination import Page, paginate
 from backend.extensions import db
 from backend.modules.webhooks import attempts, outbound
@@ -283,12 +291,16 @@ def _active_hooks(owner_id: str) -> list[tuple[str, list[str]]]:
         db.session.flush()  # as a query's autoflush: a pending endpoint write is noted, dropping the memo
         hooks = _memo()
     if owner_id not in hooks:
-        rows = db.session.execute(
-            select(Webhook.id, Webhook.events).where(Webhook.owner_id == owner_id, Webhook.active.is_(True))
-        )
+        rows = execute_on_connection(_ACTIVE_HOOKS, {"q_owner_id": owner_id})  # autoflushes as a query does
         hooks = _memo()  # the read began the session's transaction if none had: the memo of that one
-        hooks[owner_id] = [(webhook_id, list(types)) for webhook_id, types in rows]
+        hooks[owner_id] = [(row.id, list(row.events)) for row in rows]
     return hooks[owner_id]
+
+
+# ``_active_hooks``' read, built once (its cache key too); plain rows, so it runs on the session's connection.
+_ACTIVE_HOOKS = select(Webhook.id, Webhook.events).where(
+    Webhook.owner_id == bindparam("q_owner_id"), Webhook.active.is_(True)
+)
 
 
 def _forget_hooks(session: Any) -> None:

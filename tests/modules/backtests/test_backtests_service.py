@@ -381,3 +381,26 @@ def test_a_completed_run_is_snapshotted_down_on_its_owners_strategy_only(
     assert not strategies_service.record_backtest(
         strategy_id=sid, owner_id=other_user.id, backtest_id="x", metrics={}, finished_at=done.finished_at + 2
     )
+
+
+def test_the_stored_row_comes_back_without_its_jobs_object_so_complete_runs_built_once(
+    app, user, make_strategy, run_backtest
+):
+    """The claim's read leaves no object of the job in the session and ``_store`` merges the row
+    back without it (no merge cascade), so ``complete()`` runs its UPDATE built once on the
+    session's connection. The row's job is still there to read."""
+    from backend.core.db import holds
+    from backend.core.jobs import Job
+    from backend.extensions import db
+    from backend.modules.backtests import service
+
+    sid = make_strategy(user)["id"]
+    job_id = run_backtest(user, strategy_id=sid).get_json()["data"]["job_id"]
+    db.session.expunge_all()
+    loaded = service._row_of_job(job_id)  # the claim's transaction's read (the kind's load)
+    assert loaded.row.job.id == job_id  # read with the row (joined), as before
+    assert not holds(Job, job_id)
+    db.session.commit()
+    row = db.session.merge(loaded.row, load=False)
+    assert row.job_id == job_id and not holds(Job, job_id)
+    assert row.job.status == "SUCCESS"  # read on demand

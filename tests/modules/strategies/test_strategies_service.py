@@ -100,3 +100,65 @@ def test_the_migration_backfills_the_owners_latest_completed_backtest(
     assert db.session.execute(
         select(Strategy.latest_metrics, Strategy.latest_finished_at).where(Strategy.id == sid)
     ).one() == tuple(expected[1:])
+
+
+def test_record_backtest_built_once_decides_and_writes_as_the_per_call_statement(
+    app, user, other_user, make_strategy
+):
+    """Without the strategy's object in the session, ``record_backtest`` runs its UPDATE built once on
+    the session's connection: every case (first, older, newer, tie by id, another owner) is decided
+    and stored as the per-call statement (kept for a session holding the object) decides and stores it,
+    and the write is noted for the caches with its owner."""
+    from sqlalchemy import select
+
+    from backend.core.db import holds
+    from backend.extensions import db
+    from backend.modules.strategies.models import Strategy
+
+    def stored(sid: str) -> tuple:
+        return db.session.execute(
+            select(Strategy.latest_backtest_id, Strategy.latest_metrics, Strategy.latest_finished_at).where(
+                Strategy.id == sid
+            )
+        ).one()
+
+    fast, oracle = make_strategy(user)["id"], make_strategy(user)["id"]
+    db.session.expunge_all()
+    calls = [
+        (user.id, "b", {"totalReturn": 1.5, "trades": [1, 2]}, 100),  # the first
+        (user.id, "a", {}, 99),  # older
+        (user.id, "c", {"x": None}, 100),  # a tie, larger id
+        (user.id, "a", {"x": "tie"}, 100),  # a tie, smaller id: wins
+        (other_user.id, "z", {}, 500),  # not the owner's
+        (user.id, "d", {"totalReturn": -2}, 101),  # newer
+    ]
+    for owner, backtest_id, metrics, finished_at in calls:
+        db.session.commit()
+        assert not holds(Strategy, fast)
+        changed = service.record_backtest(
+            strategy_id=fast,
+            owner_id=owner,
+            backtest_id=backtest_id,
+            metrics=metrics,
+            finished_at=finished_at,
+        )
+        assert db.session.info["qyq_changes"] == {"strategies": {owner}}
+        expected = db.session.scalars(
+            service._record_statement(oracle, owner, backtest_id, metrics, finished_at)
+        ).first()
+        assert changed == (expected is not None)
+        assert stored(fast) == stored(oracle)
+    assert stored(fast) == ("d", {"totalReturn": -2}, 101)
+
+
+def test_record_backtest_updates_the_strategy_object_a_session_holds(app, user, make_strategy):
+    from backend.core.db import holds
+    from backend.extensions import db
+    from backend.modules.strategies.models import Strategy
+
+    held = db.session.get(Strategy, make_strategy(user)["id"])
+    assert holds(Strategy, held.id) and held.latest_backtest_id is None
+    assert service.record_backtest(
+        strategy_id=held.id, owner_id=user.id, backtest_id="b", metrics={"k": 1}, finished_at=5
+    )
+    assert (held.latest_backtest_id, held.latest_metrics, held.latest_finished_at) == ("b", {"k": 1}, 5)
