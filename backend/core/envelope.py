@@ -10,6 +10,7 @@ Error:   ``{"code": <status*100>, "message": "<sentence>", "details": {...}|null
 
 from __future__ import annotations
 
+import re
 from typing import Any, TypeAlias
 
 import marshmallow as ma
@@ -53,6 +54,19 @@ def _envelope_parts(app: Any) -> tuple[bytes, bytes, bytes]:
     return parts
 
 
+# A string of these characters is its own JSON text between two quotes, whatever the encoder's
+# options (nothing to escape): every request id `core/logging.py` assigns is one.
+_PLAIN_STRING = re.compile(r"[A-Za-z0-9._-]*")
+
+
+def _request_id_json(app: Any) -> bytes:
+    """Return the current request id as JSON: ``app.json.dumps`` of it, without the encoder for a plain id."""
+    request_id = current_request_id()
+    if type(request_id) is str and _PLAIN_STRING.fullmatch(request_id):
+        return b'"' + request_id.encode() + b'"'
+    return str(app.json.dumps(request_id)).encode()
+
+
 def success_response_json(data_json: str | bytes, gzip: GzipMemo | None = None) -> Response:
     """Return the success envelope around ``data_json``, data that is already encoded JSON.
 
@@ -66,7 +80,7 @@ def success_response_json(data_json: str | bytes, gzip: GzipMemo | None = None) 
     """
     app = current_app._get_current_object()  # type: ignore[attr-defined]
     head, mid, end = _envelope_parts(app)
-    tail = b"".join((mid, app.json.dumps(current_request_id()).encode(), end))
+    tail = b"".join((mid, _request_id_json(app), end))
     data = data_json if isinstance(data_json, bytes) else data_json.encode()
     memo = gzip if gzip is not None and len(data) >= compression.MIN_BYTES else None
     if memo is None:
