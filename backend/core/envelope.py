@@ -67,12 +67,13 @@ def _request_id_json(app: Any) -> bytes:
     return str(app.json.dumps(request_id)).encode()
 
 
-def success_response_json(data_json: str | bytes, gzip: GzipMemo | None = None) -> Response:
+def success_response_json(data_json: str | bytes | memoryview, gzip: GzipMemo | None = None) -> Response:
     """Return the success envelope around ``data_json``, data that is already encoded JSON.
 
     For the caches' hits (`core/showcase.py`, `core/personal.py`): the same bytes as a
     `success_body` response of the decoded data, without decoding and encoding it again. Bytes (a
-    cache's entry as Redis sent it) go into the body as they are: one copy, not four.
+    cache's entry as Redis sent it) go into the body as they are: one copy, not four; so does a
+    `memoryview` of bytes (part of an entry, not copied out of it first).
 
     With ``gzip`` (the memo of an entry the process keeps), data of at least
     `compression.MIN_BYTES` goes gzipped to a client that accepts it, compressed once per entry
@@ -81,13 +82,13 @@ def success_response_json(data_json: str | bytes, gzip: GzipMemo | None = None) 
     app = current_app._get_current_object()  # type: ignore[attr-defined]
     head, mid, end = _envelope_parts(app)
     tail = b"".join((mid, _request_id_json(app), end))
-    data = data_json if isinstance(data_json, bytes) else data_json.encode()
+    data = data_json.encode() if isinstance(data_json, str) else data_json
     memo = gzip if gzip is not None and len(data) >= compression.MIN_BYTES else None
     if memo is None:
         response: Response = app.response_class(b"".join((head, data, tail)), mimetype="application/json")
     elif compression.accepts_gzip(request.headers.get("Accept-Encoding", "")):
         response = app.response_class(
-            memo.get(head, data).body(tail),
+            memo.get(head, bytes(data)).body(tail),
             mimetype="application/json",
             headers=(("Content-Encoding", "gzip"), ("Vary", "Accept-Encoding")),
         )

@@ -25,8 +25,8 @@ runs on every request. The cache is bounded (``MAX_TOKENS``; emptied when full).
 After the verified decode flask-jwt-extended reads the token's header once more
 (``get_unverified_jwt_headers``, PyJWT's base64 checks again). The header is a pure function of
 the token string, so `unverified_headers` remembers it per token string (successes only, bounded
-the same way); `install_header_memo` puts it where flask-jwt-extended's request verification
-looks the function up.
+the same way); so is the token found in the ``Authorization`` header (`token_from_headers`).
+`install_header_memo` puts both where flask-jwt-extended's request verification looks them up.
 """
 
 from __future__ import annotations
@@ -35,7 +35,7 @@ import time
 from typing import Any
 
 import flask_jwt_extended.view_decorators as view_decorators
-from flask import current_app
+from flask import current_app, request
 from flask_jwt_extended import JWTManager
 from flask_jwt_extended.config import config
 from flask_jwt_extended.utils import get_unverified_jwt_headers
@@ -74,6 +74,7 @@ class CachingJWTManager(JWTManager):
         self._verified.clear()
         self._settings_memo = None
         _headers.clear()
+        _tokens.clear()
 
     def _decode_jwt_from_config(
         self, encoded_token: str, csrf_value: str | None = None, allow_expired: bool = False
@@ -148,12 +149,42 @@ def unverified_headers(encoded_token: str) -> dict[str, Any]:
     return dict(found)
 
 
-def install_header_memo() -> None:
-    """Make flask-jwt-extended's request verification use `unverified_headers` (idempotent).
+_tokens: dict[tuple[str, str, Any], tuple[str, None]] = {}
+_stock_token_from_headers = view_decorators._decode_jwt_from_headers
 
-    ``verify_jwt_in_request`` calls the module-level name ``get_unverified_jwt_headers`` of
-    ``flask_jwt_extended.view_decorators``; if a release stops doing so, nothing changes (the
-    test pinning this fails instead of the app).
+
+def token_from_headers() -> tuple[str, None]:
+    """flask-jwt-extended's ``_decode_jwt_from_headers``, remembered per header value and settings.
+
+    Its answer (the token in ``<JWT_HEADER_NAME>: <JWT_HEADER_TYPE> <token>``) depends only on
+    that header's value, ``JWT_HEADER_NAME`` and ``JWT_HEADER_TYPE``; a remembered one skips the
+    two config properties, the ``re.split`` and the scan of the comma-separated values. Only
+    answers are remembered (bounded like the tokens): a missing or malformed header goes through
+    the library's function every time and raises what it raises.
+    """
+    app_config = current_app.config
+    name = app_config["JWT_HEADER_NAME"]
+    if not name:  # the library's RuntimeError
+        return _stock_token_from_headers()  # type: ignore[no-any-return]
+    key = (request.headers.get(name, ""), name, app_config["JWT_HEADER_TYPE"])
+    found = _tokens.get(key)
+    if found is None:
+        found = _stock_token_from_headers()
+        if len(_tokens) >= MAX_TOKENS:
+            _tokens.clear()
+        _tokens[key] = found
+    return found
+
+
+def install_header_memo() -> None:
+    """Make flask-jwt-extended's request verification use `unverified_headers` and
+    `token_from_headers` (idempotent).
+
+    ``verify_jwt_in_request`` calls the module-level names ``get_unverified_jwt_headers`` and
+    ``_decode_jwt_from_headers`` of ``flask_jwt_extended.view_decorators``; if a release stops
+    doing so, nothing changes (the tests pinning this fail instead of the app).
     """
     if getattr(view_decorators, "get_unverified_jwt_headers", None) is get_unverified_jwt_headers:
         view_decorators.get_unverified_jwt_headers = unverified_headers
+    if getattr(view_decorators, "_decode_jwt_from_headers", None) is _stock_token_from_headers:
+        view_decorators._decode_jwt_from_headers = token_from_headers

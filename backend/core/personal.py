@@ -43,6 +43,7 @@ from typing import Any, TypeVar, cast
 from flask import Flask, Request, Response, current_app, request
 from flask_jwt_extended import get_jwt_identity
 from flask_smorest.utils import get_appcontext
+from werkzeug.datastructures import Headers
 
 from backend.core import changes
 from backend.core.envelope import success_response_json
@@ -244,10 +245,22 @@ def _lookup(read: str, user_id: str, field: str) -> _Lookup | None:
 
 
 def _respond(hit: bytes) -> Response:
-    pagination, _, data = hit.partition(b"\n")
+    """The envelope around the entry's data (a view of ``hit``, not a copy), with its pagination header."""
+    newline = hit.find(b"\n")
+    if newline < 0:  # never: `_fill` stores "<pagination>\n<data>" (as `hit.partition` would split it)
+        pagination, data = hit, memoryview(b"")
+    else:
+        pagination, data = hit[:newline], memoryview(hit)[newline + 1 :]
     response = success_response_json(data)
     if pagination:
-        response.headers[PAGINATION_HEADER] = pagination.decode()
+        value = pagination.decode()
+        headers = response.headers
+        if type(headers) is Headers and "\n" not in value and "\r" not in value:
+            # What `headers[PAGINATION_HEADER] = value` does on this new response (it has no such
+            # header yet): append it, the value checked for line breaks as werkzeug checks it.
+            headers._list.append((PAGINATION_HEADER, value))
+        else:
+            headers[PAGINATION_HEADER] = value
     return response
 
 

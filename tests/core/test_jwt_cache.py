@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 
+import pytest
 import time_machine
 
 from backend.extensions import jwt
@@ -160,3 +161,58 @@ def test_a_remembered_token_follows_a_leeway_change(app, client, user, monkeypat
         error(_me(client, user.access_token), 401, "token_expired")
         monkeypatch.setitem(app.config, "JWT_DECODE_LEEWAY", 60)
         assert _me(client, user.access_token).status_code == 200
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        "Bearer abc.def.ghi",
+        "  Bearer abc.def.ghi ,",
+        "Basic dXNlcg==, Bearer abc.def.ghi",
+        "Bearer abc.def.ghi, Bearer other.tok.en",  # two bearer values
+        "Basic dXNlcg==",
+        "Bearer",
+        "Bearer a b",
+        "bearer abc.def.ghi",
+        "",
+        None,  # no header at all
+    ],
+)
+@pytest.mark.parametrize("header_type", ["Bearer", ""])
+def test_the_token_from_the_header_is_the_librarys_answer_or_error(app, monkeypatch, value, header_type):
+    from flask_jwt_extended import view_decorators
+
+    from backend.core import jwt_cache
+
+    assert view_decorators._decode_jwt_from_headers is jwt_cache.token_from_headers
+    stock = jwt_cache._stock_token_from_headers
+    monkeypatch.setitem(app.config, "JWT_HEADER_TYPE", header_type)
+    jwt.clear_verified()
+    headers = {} if value is None else {"Authorization": value}
+
+    def outcome(fn):
+        with app.test_request_context(headers=headers):
+            try:
+                return ("ok", fn())
+            except Exception as exc:  # noqa: BLE001 - the outcome compared is the exception itself
+                return (type(exc), str(exc))
+
+    expected = outcome(stock)
+    for _ in range(2):  # the first answer, then the remembered one (or the same error again)
+        assert outcome(jwt_cache.token_from_headers) == expected
+    remembered = any(key[0] == (value or "") for key in jwt_cache._tokens)
+    assert remembered == (expected[0] == "ok")
+
+
+def test_the_remembered_token_follows_the_header_settings(app, monkeypatch):
+    from backend.core import jwt_cache
+
+    jwt.clear_verified()
+    with app.test_request_context(headers={"X-Token": "JWT abc.def.ghi", "Authorization": "Bearer x.y.z"}):
+        assert jwt_cache.token_from_headers() == ("x.y.z", None)
+        monkeypatch.setitem(app.config, "JWT_HEADER_NAME", "X-Token")
+        monkeypatch.setitem(app.config, "JWT_HEADER_TYPE", "JWT")
+        assert jwt_cache.token_from_headers() == ("abc.def.ghi", None)
+        monkeypatch.setitem(app.config, "JWT_HEADER_NAME", "")
+        with pytest.raises(RuntimeError):
+            jwt_cache.token_from_headers()
