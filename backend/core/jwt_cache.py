@@ -38,6 +38,7 @@ import flask_jwt_extended.view_decorators as view_decorators
 from flask import current_app, request
 from flask_jwt_extended import JWTManager
 from flask_jwt_extended.config import config
+from flask_jwt_extended.exceptions import NoAuthorizationError
 from flask_jwt_extended.utils import get_unverified_jwt_headers
 
 MAX_TOKENS = 4096
@@ -159,14 +160,18 @@ def token_from_headers() -> tuple[str, None]:
     Its answer (the token in ``<JWT_HEADER_NAME>: <JWT_HEADER_TYPE> <token>``) depends only on
     that header's value, ``JWT_HEADER_NAME`` and ``JWT_HEADER_TYPE``; a remembered one skips the
     two config properties, the ``re.split`` and the scan of the comma-separated values. Only
-    answers are remembered (bounded like the tokens): a missing or malformed header goes through
-    the library's function every time and raises what it raises.
+    answers are remembered (bounded like the tokens): a malformed header goes through the
+    library's function every time and raises what it raises. A request without the header (every
+    anonymous request) gets the library's error for that case at once, a new one each time.
     """
     app_config = current_app.config
     name = app_config["JWT_HEADER_NAME"]
     if not name:  # the library's RuntimeError
         return _stock_token_from_headers()  # type: ignore[no-any-return]
-    key = (request.headers.get(name, ""), name, app_config["JWT_HEADER_TYPE"])
+    value = request.headers.get(name, "")
+    if not value:  # what the library raises for a missing or empty header (tested against it)
+        raise NoAuthorizationError(f"Missing {name} Header")
+    key = (value, name, app_config["JWT_HEADER_TYPE"])
     found = _tokens.get(key)
     if found is None:
         found = _stock_token_from_headers()
