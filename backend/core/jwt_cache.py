@@ -167,7 +167,7 @@ def token_from_headers() -> tuple[str, None]:
     app_config = current_app.config
     name = app_config["JWT_HEADER_NAME"]
     if not name:  # the library's RuntimeError
-        return _stock_token_from_headers()  # type: ignore[no-any-return]
+        return _stock_token_from_headers()
     value = request.headers.get(name, "")
     if not value:  # what the library raises for a missing or empty header (tested against it)
         raise NoAuthorizationError(f"Missing {name} Header")
