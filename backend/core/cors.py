@@ -7,7 +7,8 @@ small anonymous GET's time. For a request that is not a preflight (``OPTIONS``) 
 matched resource's options and the request's ``Origin`` header (flask-cors' ``get_cors_headers``:
 the allowed methods and headers are only computed for ``OPTIONS``). `QuickCORS` therefore
 remembers flask-cors' own answer per (resource, ``Origin``) and adds the same headers in the same
-order; every other request (preflights, private-network requests, flask-cors' debug logging
+order (values checked once, when remembered, then appended to werkzeug's header list as they are);
+every other request (preflights, private-network requests, flask-cors' debug logging
 switched on, a response whose headers are not werkzeug ``Headers``) goes through flask-cors
 unchanged, and so do errors (flask-cors also wraps the app's exception handlers, untouched here).
 
@@ -89,12 +90,16 @@ def _quick_hook(stock: Callable[..., Any], resources: list[tuple[Any, Any]]) -> 
                 origin = req.headers.get("Origin")
                 answer = answers.get((index, origin))
                 if answer is None:
-                    answer = tuple(get_cors_headers(options, req.headers, req.method).items())
+                    # Checked and converted as `Headers.add` does (a bad value raises here, as there).
+                    answer = tuple(Headers(get_cors_headers(options, req.headers, req.method).items()))
                     if len(answers) >= MAX_ORIGINS:
                         answers.clear()
                     answers[(index, origin)] = answer
-                for name, value in answer:
-                    headers.add(name, value)
+                if type(headers) is Headers:  # what `add` appends, already checked: appended as it is
+                    headers._list.extend(answer)
+                else:
+                    for name, value in answer:
+                        headers.add(name, value)
                 return resp
         return resp
 

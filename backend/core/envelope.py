@@ -10,6 +10,7 @@ Error:   ``{"code": <status*100>, "message": "<sentence>", "details": {...}|null
 
 from __future__ import annotations
 
+import re
 from typing import Any, TypeAlias
 
 import marshmallow as ma
@@ -53,12 +54,26 @@ def _envelope_parts(app: Any) -> tuple[bytes, bytes, bytes]:
     return parts
 
 
-def success_response_json(data_json: str | bytes, gzip: GzipMemo | None = None) -> Response:
+# A string of these characters is its own JSON text between two quotes, whatever the encoder's
+# options (nothing to escape): every request id `core/logging.py` assigns is one.
+_PLAIN_STRING = re.compile(r"[A-Za-z0-9._-]*")
+
+
+def _request_id_json(app: Any) -> bytes:
+    """Return the current request id as JSON: ``app.json.dumps`` of it, without the encoder for a plain id."""
+    request_id = current_request_id()
+    if type(request_id) is str and _PLAIN_STRING.fullmatch(request_id):
+        return b'"' + request_id.encode() + b'"'
+    return str(app.json.dumps(request_id)).encode()
+
+
+def success_response_json(data_json: str | bytes | memoryview, gzip: GzipMemo | None = None) -> Response:
     """Return the success envelope around ``data_json``, data that is already encoded JSON.
 
     For the caches' hits (`core/showcase.py`, `core/personal.py`): the same bytes as a
     `success_body` response of the decoded data, without decoding and encoding it again. Bytes (a
-    cache's entry as Redis sent it) go into the body as they are: one copy, not four.
+    cache's entry as Redis sent it) go into the body as they are: one copy, not four; so does a
+    `memoryview` of bytes (part of an entry, not copied out of it first).
 
     With ``gzip`` (the memo of an entry the process keeps), data of at least
     `compression.MIN_BYTES` goes gzipped to a client that accepts it, compressed once per entry
@@ -66,14 +81,14 @@ def success_response_json(data_json: str | bytes, gzip: GzipMemo | None = None) 
     """
     app = current_app._get_current_object()  # type: ignore[attr-defined]
     head, mid, end = _envelope_parts(app)
-    tail = b"".join((mid, app.json.dumps(current_request_id()).encode(), end))
-    data = data_json if isinstance(data_json, bytes) else data_json.encode()
+    tail = b"".join((mid, _request_id_json(app), end))
+    data = data_json.encode() if isinstance(data_json, str) else data_json
     memo = gzip if gzip is not None and len(data) >= compression.MIN_BYTES else None
     if memo is None:
         response: Response = app.response_class(b"".join((head, data, tail)), mimetype="application/json")
     elif compression.accepts_gzip(request.headers.get("Accept-Encoding", "")):
         response = app.response_class(
-            memo.get(head, data).body(tail),
+            memo.get(head, bytes(data)).body(tail),
             mimetype="application/json",
             headers=(("Content-Encoding", "gzip"), ("Vary", "Accept-Encoding")),
         )

@@ -63,7 +63,9 @@ def init_request_id(app: Flask) -> None:
     def _assign_request_id() -> None:
         # The header as werkzeug's `request.headers.get("X-Request-ID", "")` reads it, minus the lookups.
         incoming = request.environ.get("HTTP_X_REQUEST_ID", "")
-        g.request_id = incoming if _SANE_ID.match(incoming) else new_request_id()
+        # Set on the context's globals object itself: what `g.request_id = ...` does, without the
+        # proxy's bound-setattr step.
+        g._get_current_object().request_id = incoming if _SANE_ID.match(incoming) else new_request_id()
 
     @app.after_request
     def _echo_request_id(response: Response) -> Response:

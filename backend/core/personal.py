@@ -40,9 +40,10 @@ from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, TypeVar, cast
 
-from flask import Response, current_app, g, request
+from flask import Flask, Request, Response, current_app, request
 from flask_jwt_extended import get_jwt_identity
 from flask_smorest.utils import get_appcontext
+from werkzeug.datastructures import Headers
 
 from backend.core import changes
 from backend.core.envelope import success_response_json
@@ -62,7 +63,7 @@ PAGINATION_HEADER = "X-Pagination"
 _READS: dict[str, dict[str, str]] = {}
 # (endpoint, method) -> read name or None (resolved on first use).
 _ENDPOINTS: dict[tuple[str, str], str | None] = {}
-_STASH = "_qyq_personal"  # flask.g: the lookup made with the session check
+_STASH = "_qyq_personal"  # the request object's attribute: the lookup made with the session check
 
 # KEYS: the session family's cache key, the entry hash, the read's generation, the user's generation.
 # ARGV: the user id ('' skips the family), the field. Returns {family} when the family is not the
@@ -108,9 +109,14 @@ def _user_gen_key(user_id: str) -> str:
     return rkey("personal", "ugen", user_id)
 
 
+def _lookup_keys(prefix: str, read: str, user_id: str) -> tuple[str, str, str]:
+    """`_entry_key`, `_read_gen_key` and `_user_gen_key` under the key prefix ``prefix`` (one config read)."""
+    base = f"{prefix}personal:"
+    return f"{base}{read}:{user_id}", f"{base}gen:{read}", f"{base}ugen:{user_id}"
+
+
 @dataclass(frozen=True)
 class _Lookup:
-    request: int  # id() of the request this lookup was made for
     read: str
     user_id: str
     field: str
@@ -136,17 +142,15 @@ def cached(read: str, *, reads: Mapping[str, str]) -> Callable[[F], F]:
     def decorate(view: F) -> F:
         @functools.wraps(view)
         def wrapper(*args: Any, **kwargs: Any) -> Any:
+            req = request._get_current_object()  # type: ignore[attr-defined]
             ttl = int(current_app.config["PERSONAL_CACHE_TTL_S"])
-            field = _field()
+            field = _field(req)
             user_id = _identity()
             if ttl <= 0 or field is None or user_id is None:
                 return view(*args, **kwargs)
-            look = g.pop(_STASH, None)
-            if not (
-                isinstance(look, _Lookup)
-                and look.request == _request_id()
-                and (look.read, look.user_id, look.field) == (read, user_id, field)
-            ):
+            look = req.__dict__.pop(_STASH, None)
+            wanted = (read, user_id, field)
+            if not isinstance(look, _Lookup) or (look.read, look.user_id, look.field) != wanted:
                 look = _lookup(read, user_id, field)
             if look is not None and look.hit is not None:
                 return _respond(look.hit)
@@ -167,18 +171,14 @@ def _identity() -> str | None:
     return str(identity) if identity else None
 
 
-def _field() -> str | None:
-    raw = request.query_string
+def _field(req: Request) -> str | None:
+    raw = req.query_string
     return raw.decode("latin-1") if len(raw) <= MAX_QUERY else None
 
 
-def _request_id() -> int:
-    return id(request._get_current_object())  # type: ignore[attr-defined]
-
-
-def _read_of_request() -> str | None:
-    """Return the personal read the current request's view serves, if any (memoised per endpoint)."""
-    endpoint, method = request.endpoint, request.method
+def _read_of_request(app: Flask, req: Request) -> str | None:
+    """Return the personal read the request's view serves, if any (memoised per endpoint)."""
+    endpoint, method = req.endpoint, req.method
     if endpoint is None:
         return None
     key = (endpoint, method)
@@ -186,7 +186,7 @@ def _read_of_request() -> str | None:
         return _ENDPOINTS[key]
     except KeyError:
         pass
-    view: Any = current_app.view_functions.get(endpoint)
+    view: Any = app.view_functions.get(endpoint)
     view_class = getattr(view, "view_class", None)
     if view_class is not None:
         view = getattr(view_class, method.lower(), None)
@@ -200,25 +200,29 @@ def session_lookup(user_id: str) -> Callable[[str], str | None] | None:
     that looks the caller's cache entry up in the same round trip (None for any other request).
 
     The reader returns what ``GET <family key>`` would (None when missing or Redis is down, so
-    `sessions.is_active` behaves exactly as it does without this) and leaves the lookup in
-    ``flask.g`` for `cached` when the family is the caller's.
+    `sessions.is_active` behaves exactly as it does without this) and leaves the lookup on the
+    request object for `cached` when the family is the caller's (a request's own attribute: no
+    other request can see it).
     """
-    g.pop(_STASH, None)
-    if request.method != "GET" or int(current_app.config["PERSONAL_CACHE_TTL_S"]) <= 0:
+    req = request._get_current_object()  # type: ignore[attr-defined]
+    req.__dict__.pop(_STASH, None)
+    app = current_app._get_current_object()  # type: ignore[attr-defined]
+    config = app.config
+    if req.method != "GET" or int(config["PERSONAL_CACHE_TTL_S"]) <= 0:
         return None
-    read = _read_of_request()
-    field = _field()
+    read = _read_of_request(app, req)
+    field = _field(req)
     if read is None or field is None:
         return None
 
     def read_family(family_key: str) -> str | None:
-        keys = (family_key, _entry_key(read, user_id), _read_gen_key(read), _user_gen_key(user_id))
+        keys = (family_key, *_lookup_keys(str(config["REDIS_KEY_PREFIX"]), read, user_id))
         reply = cached_call(lambda r: lane(r).script(_LOOKUP, keys, (user_id, field), raw=True), None)
         if not reply:
             return None
         family = None if reply[0] is None else reply[0].decode()
         if family == user_id and len(reply) >= 3:
-            setattr(g, _STASH, _as_lookup(read, user_id, field, reply))
+            req.__dict__[_STASH] = _as_lookup(read, user_id, field, reply)
         return family
 
     return read_family
@@ -226,10 +230,8 @@ def session_lookup(user_id: str) -> Callable[[str], str | None] | None:
 
 def _as_lookup(read: str, user_id: str, field: str, reply: list[Any]) -> _Lookup:
     if int(reply[1]) == 1:
-        return _Lookup(_request_id(), read, user_id, field, hit=reply[2])
-    return _Lookup(
-        _request_id(), read, user_id, field, hit=None, read_gen=reply[2].decode(), user_gen=reply[3].decode()
-    )
+        return _Lookup(read, user_id, field, hit=reply[2])
+    return _Lookup(read, user_id, field, hit=None, read_gen=reply[2].decode(), user_gen=reply[3].decode())
 
 
 def _lookup(read: str, user_id: str, field: str) -> _Lookup | None:
@@ -243,10 +245,22 @@ def _lookup(read: str, user_id: str, field: str) -> _Lookup | None:
 
 
 def _respond(hit: bytes) -> Response:
-    pagination, _, data = hit.partition(b"\n")
+    """The envelope around the entry's data (a view of ``hit``, not a copy), with its pagination header."""
+    newline = hit.find(b"\n")
+    if newline < 0:  # never: `_fill` stores "<pagination>\n<data>" (as `hit.partition` would split it)
+        pagination, data = hit, memoryview(b"")
+    else:
+        pagination, data = hit[:newline], memoryview(hit)[newline + 1 :]
     response = success_response_json(data)
     if pagination:
-        response.headers[PAGINATION_HEADER] = pagination.decode()
+        value = pagination.decode()
+        headers = response.headers
+        if type(headers) is Headers and "\n" not in value and "\r" not in value:
+            # What `headers[PAGINATION_HEADER] = value` does on this new response (it has no such
+            # header yet): append it, the value checked for line breaks as werkzeug checks it.
+            headers._list.append((PAGINATION_HEADER, value))
+        else:
+            headers[PAGINATION_HEADER] = value
     return response
 
 

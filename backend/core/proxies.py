@@ -12,8 +12,11 @@ Flask, its extensions and this app read through the proxies on every request. Th
 ``getattr(<the proxied object>, name)``: what `LocalProxy.__getattr__` returns for that name
 (`LocalProxy` itself has no public attribute and its instances no ``__dict__``), with the same
 ``AttributeError`` when the object lacks it and the same ``RuntimeError`` ("Working outside of
-application context") when the proxy is unbound. Any other name, setting and deleting attributes
-(``__setattr__``/``__delattr__`` are the proxy's own forwarding slots) take the usual path.
+application context") when the proxy is unbound. Any other name, and deleting attributes, take the
+usual path. Setting one (``g.name = value``: flask-jwt-extended sets four per authenticated
+request, the request-id hook one) is a plain method doing what `LocalProxy`'s forwarding slot does
+(``setattr`` on the proxied object, the same ``RuntimeError`` when unbound) without building a
+bound ``setattr`` for each write.
 
 `install` re-classes Flask's own proxy objects in place, so every module that imported them
 (Flask, its extensions, this app) gets the direct reads; idempotent.
@@ -97,6 +100,9 @@ class DirectProxy(LocalProxy):  # type: ignore[type-arg]
     """A `LocalProxy` that reads the names in `DIRECT` straight from the proxied object."""
 
     __slots__ = ()
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        setattr(self._get_current_object(), name, value)
 
 
 for _name in DIRECT:

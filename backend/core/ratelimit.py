@@ -67,11 +67,13 @@ class QuietLimiter(Limiter):
 
     def _nothing_in_middleware(self) -> bool:
         manager = self.limit_manager
-        return not (
+        if (
             manager._application_limits
             or manager._default_limits
             or manager._blueprint_limits
             or self._meta_limits
             or (self._storage_dead and self._in_memory_fallback)
-            or (request.endpoint and manager.has_hints(request.endpoint))
-        )
+        ):
+            return False
+        endpoint = request.endpoint
+        return not (endpoint and manager.has_hints(endpoint))

@@ -101,11 +101,12 @@ def cached_call(fn: Callable[[redis.Redis], T], default: T) -> T:
     For optional work only (cache reads and writes): a failure returns `default`, logs a warning
     and makes the next ``REDIS_BACKOFF_S`` seconds of calls return `default` at once.
     """
-    breaker: _Breaker = current_app.extensions["redis_breaker"]
+    extensions = current_app.extensions
+    breaker: _Breaker = extensions["redis_breaker"]
     if breaker.is_open():
         return default
     try:
-        return fn(get_redis())
+        return fn(extensions["redis"])  # what `get_redis` returns
     except redis.RedisError as exc:
         breaker.trip(current_app.config["REDIS_BACKOFF_S"])
         logger.warning(

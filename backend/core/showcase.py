@@ -50,7 +50,7 @@ from collections.abc import Callable, Iterable, Mapping
 from typing import Any, NamedTuple, TypeVar, cast
 
 import marshmallow as ma
-from flask import Response, current_app, g, request
+from flask import Response, current_app, request
 from flask_jwt_extended import get_jwt_identity
 
 from backend.core import changes
@@ -67,7 +67,8 @@ _READS: dict[str, frozenset[str]] = {}
 _RAW = "?"  # field prefix of an entry stored under a raw query string
 MAX_RAW_QUERY = 256  # longer query strings are never looked up raw
 MAX_RAW_FIELDS = 64  # a hash holding this many entries takes no more raw ones
-_EARLY_STASH = "_qyq_showcase_early"  # flask.g: (request, name, raw field, generation) of `early`'s miss
+# The request object's attribute: (name, raw field, generation) of `early`'s miss.
+_EARLY_STASH = "_qyq_showcase_early"
 
 # Store the field/value pairs ARGV[4..] in KEYS[1] for ARGV[2] s, only if KEYS[2] (the generation)
 # is ARGV[1]; a raw-query field only while the hash holds fewer than ARGV[3] entries. Each entry
@@ -178,6 +179,11 @@ def _gen_key(name: str) -> str:
     return rkey("showcase", name, "gen")
 
 
+def _keys(prefix: str, name: str) -> tuple[str, str]:
+    """`_key` and `_gen_key` under the key prefix ``prefix`` (one config read for both)."""
+    return f"{prefix}showcase:v2:{name}", f"{prefix}showcase:{name}:gen"
+
+
 def cached(
     name: str, schema: ma.Schema, *, reads: Iterable[str], anonymous_only: bool = True
 ) -> Callable[[F], F]:
@@ -220,13 +226,14 @@ def early(view: F) -> F:
 
     @functools.wraps(view)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
-        setattr(g, _EARLY_STASH, None)
-        ttl = int(current_app.config["SHOWCASE_CACHE_TTL_S"])
-        raw = request.query_string
+        req = request._get_current_object()  # type: ignore[attr-defined]
+        config = current_app.config
+        ttl = int(config["SHOWCASE_CACHE_TTL_S"])
+        raw = req.query_string
         if ttl <= 0 or len(raw) > MAX_RAW_QUERY or (anonymous_only and get_jwt_identity() is not None):
             return view(*args, **kwargs)
         field = _RAW + raw.decode("latin-1")
-        keys = (_key(name), _gen_key(name))
+        keys = _keys(str(config["REDIS_KEY_PREFIX"]), name)
         held = _COPIES.get(keys[0], field)
         argv = (field, held.version if held else b"")
         reply = cached_call(lambda r: lane(r).script(_LOOKUP, keys, argv, raw=True), None)
@@ -236,23 +243,18 @@ def early(view: F) -> F:
                 held = _COPIES.put(keys[0], field, value[:VERSION_CHARS], value[int(reply[1]) :])
             return success_response_json(held.data, gzip=held.gzip)
         if reply and len(reply) > 1:  # the generation, read before the view reads the database
-            setattr(g, _EARLY_STASH, (_request_id(), name, field, reply[1].decode()))
+            req.__dict__[_EARLY_STASH] = (name, field, reply[1].decode())  # this request's own
         return view(*args, **kwargs)
 
     return cast(F, wrapper)
 
 
-def _request_id() -> int:
-    return id(request._get_current_object())  # type: ignore[attr-defined]
-
-
 def _respond(name: str, variant: str, ttl: int, build: Callable[[], Any]) -> Response:
     key, gen_key = _key(name), _gen_key(name)
-    stash = getattr(g, _EARLY_STASH, None)
-    setattr(g, _EARLY_STASH, None)
+    stash = request._get_current_object().__dict__.pop(_EARLY_STASH, None)  # type: ignore[attr-defined]
     raw_field, early_gen = None, None
-    if stash is not None and stash[0] == _request_id() and stash[1] == name:
-        raw_field, early_gen = stash[2], stash[3]
+    if stash is not None and stash[0] == name:
+        raw_field, early_gen = stash[1], stash[2]
     reply = cached_call(lambda r: lane(r).script(_LOOKUP, (key, gen_key), (variant, ""), raw=True), None)
     if reply and reply[0] is not None:
         value = reply[0]

@@ -190,3 +190,17 @@ def test_gzip_is_offered_only_for_a_kept_entry_of_at_least_the_minimum_size(app)
         zipped = success_response_json(large, gzip=compression.GzipMemo())
         assert zipped.headers["Content-Encoding"] == "gzip" and zipped.headers["Vary"] == "Accept-Encoding"
         assert gz.decompress(zipped.get_data()) == success_response_json(large).get_data()
+
+
+@pytest.mark.parametrize(
+    "request_id",
+    ["0123456789abcdef0123456789abcdef", "req-x", "a.b_c-D", "", None, 'quo"te', "new\nline", "é", "a/b"],
+)
+def test_the_request_id_in_a_cached_answer_is_what_the_json_encoder_writes(app, request_id):
+    from flask import g
+
+    from backend.core.envelope import _request_id_json
+
+    with app.test_request_context():
+        g.request_id = request_id
+        assert _request_id_json(app) == app.json.dumps(request_id).encode()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 
+import pytest
 import time_machine
 
 from backend.extensions import jwt
@@ -102,3 +103,116 @@ def test_a_malformed_header_is_refused_every_time_and_never_remembered(client, u
         for _ in range(2):
             error(_me(client, bad), 401, "token_invalid")
         assert bad not in jwt_cache._headers
+
+
+def _settings_by_the_properties():
+    """The verification settings read through flask-jwt-extended's properties (what the key held before)."""
+    from flask_jwt_extended.config import config
+
+    return (
+        config.decode_key,
+        tuple(config.decode_algorithms),
+        repr(config.decode_audience),
+        config.decode_issuer,
+        config.leeway,
+        config.identity_claim_key,
+        config.verify_sub,
+    )
+
+
+def test_the_settings_are_the_properties_and_follow_every_config_change(app, monkeypatch):
+    jwt.clear_verified()
+    with app.test_request_context():
+        for name, value in (
+            ("JWT_DECODE_AUDIENCE", ["web"]),
+            ("JWT_DECODE_ISSUER", "qyq"),
+            ("JWT_DECODE_LEEWAY", 30),
+            ("JWT_SECRET_KEY", "rotated-" + "y" * 40),
+            ("JWT_DECODE_ALGORITHMS", ["HS512"]),  # the library appends JWT_ALGORITHM to it
+            ("JWT_IDENTITY_CLAIM", "uid"),
+            ("JWT_VERIFY_SUB", False),
+        ):
+            before = jwt._settings()
+            monkeypatch.setitem(app.config, name, value)
+            settings, leeway = jwt._settings()
+            assert settings == _settings_by_the_properties() != before[0], name
+            assert leeway == app.config["JWT_DECODE_LEEWAY"]
+            assert jwt._settings() == (settings, leeway)  # remembered
+        # A list changed in place counts as changed.
+        app.config["JWT_DECODE_AUDIENCE"].append("mobile")
+        assert jwt._settings()[0] == _settings_by_the_properties()
+        assert "mobile" in jwt._settings()[0][2]
+
+
+def test_a_remembered_token_is_refused_once_an_audience_is_required(app, client, user, monkeypatch):
+    jwt.clear_verified()
+    assert _me(client, user.access_token).status_code == 200
+    monkeypatch.setitem(app.config, "JWT_DECODE_AUDIENCE", ["web"])
+    error(_me(client, user.access_token), 401, "token_invalid")
+    monkeypatch.setitem(app.config, "JWT_DECODE_AUDIENCE", None)
+    assert _me(client, user.access_token).status_code == 200
+
+
+def test_a_remembered_token_follows_a_leeway_change(app, client, user, monkeypatch):
+    jwt.clear_verified()
+    assert _me(client, user.access_token).status_code == 200
+    lifetime = app.config["JWT_ACCESS_TOKEN_EXPIRES"].total_seconds()
+    with time_machine.travel(time.time() + lifetime + 5, tick=False):
+        error(_me(client, user.access_token), 401, "token_expired")
+        monkeypatch.setitem(app.config, "JWT_DECODE_LEEWAY", 60)
+        assert _me(client, user.access_token).status_code == 200
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        "Bearer abc.def.ghi",
+        "  Bearer abc.def.ghi ,",
+        "Basic dXNlcg==, Bearer abc.def.ghi",
+        "Bearer abc.def.ghi, Bearer other.tok.en",  # two bearer values
+        "Basic dXNlcg==",
+        "Bearer",
+        "Bearer a b",
+        "bearer abc.def.ghi",
+        "",
+        None,  # no header at all
+    ],
+)
+@pytest.mark.parametrize("header_type", ["Bearer", ""])
+def test_the_token_from_the_header_is_the_librarys_answer_or_error(app, monkeypatch, value, header_type):
+    from flask_jwt_extended import view_decorators
+
+    from backend.core import jwt_cache
+
+    assert view_decorators._decode_jwt_from_headers is jwt_cache.token_from_headers
+    stock = jwt_cache._stock_token_from_headers
+    monkeypatch.setitem(app.config, "JWT_HEADER_TYPE", header_type)
+    jwt.clear_verified()
+    headers = {} if value is None else {"Authorization": value}
+
+    def outcome(fn):
+        with app.test_request_context(headers=headers):
+            try:
+                return ("ok", fn())
+            except Exception as exc:  # noqa: BLE001 - the outcome compared is the exception itself
+                return (type(exc), str(exc))
+
+    expected = outcome(stock)
+    for _ in range(2):  # the first answer, then the remembered one (or the same error again)
+        assert outcome(jwt_cache.token_from_headers) == expected
+    remembered = any(key[0] == (value or "") for key in jwt_cache._tokens)
+    assert remembered == (expected[0] == "ok")
+
+
+def test_the_remembered_token_follows_the_header_settings(app, monkeypatch):
+    from backend.core import jwt_cache
+
+    jwt.clear_verified()
+    with app.test_request_context(headers={"X-Token": "JWT abc.def.ghi", "Authorization": "Bearer x.y.z"}):
+        assert jwt_cache.token_from_headers() == ("x.y.z", None)
+        monkeypatch.setitem(app.config, "JWT_HEADER_NAME", "X-Token")
+        monkeypatch.setitem(app.config, "JWT_HEADER_TYPE", "JWT")
+        assert jwt_cache.token_from_headers() == ("abc.def.ghi", None)
+        monkeypatch.setitem(app.config, "JWT_HEADER_NAME", "")
+        with pytest.raises(RuntimeError):
+            jwt_cache.token_from_headers()

@@ -358,3 +358,48 @@ def test_another_accounts_deletion_leaves_my_backtests_and_bots_entries(app, cli
             ok(_get(client, user, path))
     assert statements == []
     assert _names(client, user) == ["SMA 3/8", "mine"]  # its deletes reach others' strategies: recomputed
+
+
+def test_requests_sharing_one_app_context_each_use_their_own_lookup(app, client, user, other_user, mine):
+    """The session check's lookup rides on the request object, so a request never sees another's,
+    even when requests share `flask.g` (an app context pushed around them)."""
+    expected = {u.id: _uncached(app, client, u, "/api/strategies").get_data() for u in (user, other_user)}
+    for u in (user, other_user):
+        ok(_get(client, u, "/api/strategies"))  # fills
+    with app.app_context():
+        for u in (user, other_user, user, other_user):
+            with sql_statements(app) as statements:
+                resp = _get(client, u, "/api/strategies")
+            assert statements == []
+            assert resp.get_data() == expected[u.id]
+
+
+@pytest.mark.parametrize("path", PATHS)
+def test_errors_are_unchanged_with_the_cache_warm(app, client, user, mine, path):
+    """401s (missing, malformed, forged, expired token) and 404/422 answers, with the entries filled."""
+    import time
+
+    import time_machine
+
+    ok(_get(client, user, path))
+    assert _entry_exists(app, READS[path], user.id)
+    head, payload, sig = user.access_token.split(".")
+    forged = f"{head}.{payload}.{sig[:-2]}{'AA' if sig[-2:] != 'AA' else 'BB'}"
+    cases = {"token_missing": {}, "token_invalid": {"Authorization": f"Bearer {forged}"}}
+    for reason, headers in cases.items():
+        resp = client.get(path, headers=headers)
+        assert resp.status_code == 401 and resp.get_json()["details"]["reason"] == reason
+    lifetime = app.config["JWT_ACCESS_TOKEN_EXPIRES"].total_seconds()
+    with time_machine.travel(time.time() + lifetime + 5, tick=False):
+        resp = _get(client, user, path)
+    assert resp.status_code == 401 and resp.get_json()["details"]["reason"] == "token_expired"
+    missing = client.get(path + "/no-such-thing", headers=user.headers)
+    assert missing.status_code in (404, 405)
+    assert ok(_get(client, user, path)) is not None  # still served
+
+
+def test_a_422_with_the_cache_warm_is_the_uncached_422(app, client, user, mine):
+    ok(_get(client, user, "/api/backtests"))
+    bad = _get(client, user, "/api/backtests?page=0")
+    assert bad.status_code == 422
+    assert bad.get_data() == _uncached(app, client, user, "/api/backtests?page=0").get_data()

@@ -91,3 +91,23 @@ def test_g_writes_reads_and_deletes_reach_the_context_globals(app):
         assert "value" not in g and g.pop("_private") == 2
     with app.app_context():
         assert getattr(g, "value", None) is None  # a new context, new globals
+
+
+def test_writes_through_a_direct_proxy_are_localproxys():
+    """Setting an attribute: the same object changed, the same error when unbound, as `LocalProxy`."""
+    import contextvars
+
+    class Box:
+        pass
+
+    for kind in (LocalProxy, DirectProxy):
+        var: contextvars.ContextVar[Box] = contextvars.ContextVar("box")
+        proxy = kind(var, unbound_message="nothing bound")
+        with pytest.raises(RuntimeError, match="nothing bound"):
+            proxy.value = 1
+        box = Box()
+        token = var.set(box)
+        proxy.value = 1
+        proxy._private = 2
+        assert box.value == 1 and box._private == 2 and proxy.value == 1
+        var.reset(token)
