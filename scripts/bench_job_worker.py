@@ -16,7 +16,7 @@ shared machine hits each about equally; one unrecorded warm-up job per tree and 
 Each tree is a checkout of the project (e.g. the branch's base in a detached worktree):
 ``--tree base=/work/wt-base --tree new=.``. Besides wall times the worker side's CPU time
 (``time.process_time``: every thread of the process) is reported. ``--trace`` prints the SQL
-statements of each tree's last job per size; ``--profile SIZE`` runs cProfile over that size's
+statements and the timed steps (on the job's thread or another) of each tree's last job per size; ``--profile SIZE`` runs cProfile over that size's
 jobs in the first tree and prints the top functions.
 
 One tree can run under other settings too: ``BENCH_ENV_<name>="KEY=value,..."`` adds settings to
@@ -164,11 +164,13 @@ def child(tree: str, profile: int, trace: bool) -> None:
         if status != jobs.SUCCESS:
             raise RuntimeError(f"job {submitted.job_id} ended {status}")
         line = json.loads(Path(timings).read_text().splitlines()[-1])
-        first = log[0][0] if log else 0.0
+        spans = line.pop("spans", [])
+        first = min([t for t, *_ in log] + [t0 for _, _, t0, _ in spans], default=0.0)
+        events = [(t, f"{d * 1000:7.2f} ms {n:>9} B  {head}") for t, d, head, n in log]
+        # The instrumented steps too, each on its thread (``main``: the job's; ``side``: another).
+        events += [(t0, f"{(t1 - t0) * 1000:7.2f} ms {where:>11}  [{name}]") for name, where, t0, t1 in spans]
         line["cpu"] = cpu
-        line["trace"] = [
-            f"{(t - first) * 1000:8.2f} {d * 1000:7.2f} ms {n:>9} B  {head}" for t, d, head, n in log
-        ]
+        line["trace"] = [f"{(t - first) * 1000:8.2f} {text}" for t, text in sorted(events)]
         print(json.dumps(line), flush=True)
     Path(timings).unlink(missing_ok=True)
 

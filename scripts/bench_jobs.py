@@ -73,7 +73,10 @@ def _timed(name: str, fn: Callable[..., Any]) -> Callable[..., Any]:
         finally:
             spent = _job.setdefault("spent", {})
             calls = _job.setdefault("calls", {})
-            took = time.perf_counter() - t0
+            t1 = time.perf_counter()
+            took = t1 - t0
+            main = threading.get_ident() == _job.get("thread")
+            _job.setdefault("spans", []).append((name, "main" if main else "side", t0, t1))
             spent[name] = spent.get(name, 0.0) + took
             calls[name] = calls.get(name, 0) + 1
             if name == "metrics":  # where a metrics step ran: beside the job's path, or in the store
@@ -119,10 +122,12 @@ def instrument(timings_path: str) -> None:
     def timed_execute(job_id: str) -> str | None:
         _job.clear()
         _job.update(job_id=job_id, start=time.time(), pid=os.getpid(), thread=threading.get_ident())
+        t0 = time.perf_counter()
         try:
             return execute(job_id)
         finally:
             _job["end"] = time.time()
+            _job.setdefault("spans", []).append(("execute", "main", t0, time.perf_counter()))
             with open(timings_path, "a", encoding="utf-8") as fh:
                 fh.write(json.dumps(_job) + "\n")
 
