@@ -16,8 +16,8 @@ shared machine hits each about equally; one unrecorded warm-up job per tree and 
 Each tree is a checkout of the project (e.g. the branch's base in a detached worktree):
 ``--tree base=/work/wt-base --tree new=.``. Besides wall times the worker side's CPU time
 (``time.process_time``: every thread of the process) is reported. ``--trace`` prints the SQL
-statements and the timed steps (on the job's thread or another) of each tree's last job per size; ``--profile SIZE`` runs cProfile over that size's
-jobs in the first tree and prints the top functions.
+statements and the timed steps (on the job's thread or another) of each tree's last job per size;
+``--profile SIZE`` runs cProfile over that size's jobs in the first tree and prints the top functions.
 
 One tree can run under other settings too: ``BENCH_ENV_<name>="KEY=value,..."`` adds settings to
 that tree's process, e.g. ``BENCH_ENV_fixed="WORKER_MALLOC_MMAP_THRESHOLD=131072,
