@@ -36,6 +36,9 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
+# The poll a client sends while its backtest job waits or runs (a job of the caller's held
+# PENDING: submitted with the broker send left out, so no worker runs it).
+JOB_POLL = "/api/backtests/job/{queued}"
 ENDPOINTS = (
     ("/api/users/me", True),
     ("/api/strategies", True),
@@ -45,6 +48,7 @@ ENDPOINTS = (
     ("/api/bots/recent", False),
     ("/api/forum/hot", False),
     ("/api/backtests/latest", False),
+    (JOB_POLL, True),
 )
 # Under valgrind a batch of requests takes seconds, longer than the caches' and the session
 # lease's default 10 s lifetimes: an entry expiring mid-batch made one request a miss (a view run
@@ -122,16 +126,33 @@ def target(control: Path, requests: int) -> None:
         app = create_app(load_config({**os.environ, **stack.env, **HIT_ENV}))
         login = app.test_client().post("/api/auth/login", json={"username": "admin", "password": "admin123"})
         token = login.get_json()["data"]["access_token"]
+        paths = {path: path for path, _ in ENDPOINTS}
+        paths[JOB_POLL] = JOB_POLL.format(queued=_queued_job(app, token))
         for path, auth in ENDPOINTS:
             for _ in range(5):  # fills the caches; later calls are hits
-                _call(app, path, token if auth else None)
+                _call(app, paths[path], token if auth else None)
         for i, (path, auth) in enumerate(ENDPOINTS, start=1):
-            _batch(control, i, (path, app, token if auth else None), requests)
+            _batch(control, i, (paths[path], app, token if auth else None), requests, label=path)
 
 
-def _batch(control: Path, i: int, phase: tuple[str, Any, str | None], requests: int) -> None:
+def _queued_job(app: Any, token: str) -> str:
+    """Submit a backtest of the caller's first strategy that stays PENDING; return its job id."""
+    from backend.core import jobs
+
+    jobs.runtime.send_task = lambda *_a, **_k: None  # no broker: the job is never run
+    client, headers = app.test_client(), {"Authorization": f"Bearer {token}"}
+    strategy = client.get("/api/strategies", headers=headers).get_json()["data"][0]["id"]
+    resp = client.post("/api/backtests/run", json={"strategy_id": strategy}, headers=headers)
+    if resp.status_code != 202:
+        raise RuntimeError(f"submit answered {resp.status_code}: {resp.get_json()}")
+    return str(resp.get_json()["data"]["job_id"])
+
+
+def _batch(
+    control: Path, i: int, phase: tuple[str, Any, str | None], requests: int, label: str | None = None
+) -> None:
     path, app, token = phase
-    (control / f"ready{i}").write_text(path)
+    (control / f"ready{i}").write_text(label or path)
     _wait(control / f"go{i}")
     for _ in range(requests):
         _call(app, path, token)
