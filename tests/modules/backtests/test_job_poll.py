@@ -13,10 +13,9 @@ import pytest
 from sqlalchemy import event, update
 
 from backend.core import jobs
-from backend.core.db import now_ms
 from backend.extensions import db
 from backend.modules.backtests.models import Backtest
-from tests.fixtures.core_celery import hold_jobs
+from tests.fixtures.core_celery import add_job, hold_jobs
 from tests.helpers.api import error
 
 
@@ -111,17 +110,8 @@ def test_unknown_or_malformed_ids_are_404(client, user, job_id):
 
 
 def test_a_job_of_another_kind_is_404_even_for_its_owner(client, user):
-    job = jobs.Job(
-        kind="selftest.other",
-        owner_id=user.id,
-        status=jobs.RUNNING,
-        progress=5,
-        attempts=1,
-        created_at=now_ms(),
-    )
-    db.session.add(job)
-    db.session.commit()
-    error(_poll(client, user, job.id), 404, code="backtests.not_found")
+    job_id = add_job("selftest.other", user.id, status=jobs.RUNNING, progress=5, attempts=1)
+    error(_poll(client, user, job_id), 404, code="backtests.not_found")
 
 
 def test_the_poll_writes_nothing(client, user, run_backtest, monkeypatch):
