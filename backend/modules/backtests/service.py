@@ -429,7 +429,7 @@ def get_job_status(*, actor_id: str, job_id: str) -> JobStatus:
     A reproduce job (``reproduce.JOB_KIND``) has no ``result``; on success it has ``reproduced``.
     Anything else (no such job, another owner's, another kind of job) is BacktestNotFound, as
     ``jobs.get_job`` decides it. One read (``_JOB_STATE``) answers a run that has not succeeded;
-    a success reads its result, a reproduce job its outcome.
+    a success then reads its backtest row (by its id) and result, a reproduce job its outcome.
     """
     state = execute_on_connection(_JOB_STATE, {"q_job_id": job_id}).first() if looks_like_id(job_id) else None
     if (
@@ -438,30 +438,26 @@ def get_job_status(*, actor_id: str, job_id: str) -> JobStatus:
         or state.kind not in (JOB_KIND, reproduce.JOB_KIND)
     ):
         raise BacktestNotFound("Backtest job not found.")
-    if (
-        state.kind == JOB_KIND and state.backtest_id is None
-    ):  # pragma: no cover - the row cascades with its job
+    if state.kind == reproduce.JOB_KIND:
+        try:
+            return _reproduction_status(jobs.get_job(job_id=job_id, owner_id=actor_id))
+        except jobs.JobNotFound:  # deleted since the read
+            raise BacktestNotFound("Backtest job not found.") from None
+    result = None
+    if state.status == jobs.SUCCESS:
+        row = db.session.get(Backtest, state.backtest_id) if state.backtest_id is not None else None
+        if row is None:  # deleted since the read (a backtest's job goes with it)
+            raise BacktestNotFound("Backtest job not found.")
+        result = _full_view(row)
+    elif state.backtest_id is None:  # pragma: no cover - the row cascades with its job
         raise BacktestNotFound("Backtest job not found.")
-    if state.kind == JOB_KIND and state.status != jobs.SUCCESS:
-        return JobStatus(
-            job_id=job_id,
-            backtest_id=state.backtest_id,
-            status=state.status,
-            progress=state.progress,
-            result=None,
-            error={"reason": state.error_reason, "message": state.error} if state.error_reason else None,
-        )
-    job = jobs.get_job(job_id=job_id, owner_id=actor_id)
-    if job.kind == reproduce.JOB_KIND:
-        return _reproduction_status(job)
-    row = db.session.scalars(select(Backtest).where(Backtest.job_id == job.id)).one()
     return JobStatus(
-        job_id=job.id,
-        backtest_id=row.id,
-        status=job.status,
-        progress=job.progress,
-        result=_full_view(row) if job.status == jobs.SUCCESS else None,
-        error={"reason": job.error_reason, "message": job.error} if job.error_reason else None,
+        job_id=job_id,
+        backtest_id=state.backtest_id,
+        status=state.status,
+        progress=state.progress,
+        result=result,
+        error={"reason": state.error_reason, "message": state.error} if state.error_reason else None,
     )
 
 
