@@ -243,29 +243,21 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     sizes = [int(s) for s in args.sizes.split(",")]
     sys.path.insert(0, str(HERE.parents[1]))
-    from scripts.bench_api import machine, scratch_stack
-    from scripts.trees import Child, parse_trees
+    from scripts.bench_api import machine
+    from scripts.trees import parse_trees, start_children
 
     trees = parse_trees(args.tree, HERE.parents[1])
 
     rows: dict[str, dict[int, list[dict[str, Any]]]] = {name: {b: [] for b in sizes} for name in trees}
     with contextlib.ExitStack() as stacks:
-        # One scratch database per tree, migrated and seeded by that tree: trees whose schemas
-        # differ (a migration on the branch) compare too.
-        children = []
-        for i, (name, path) in enumerate(trees.items()):
-            stack = stacks.enter_context(
-                scratch_stack(f"bench_jw_{i}", {"BACKTEST_MAX_BARS": "2000000"}, seed=True, root=Path(path))
-            )
-            children.append(
-                Child(
-                    name,
-                    HERE,
-                    path,
-                    {**stack.env, **_tree_env(name)},
-                    [str(args.profile if i == 0 else 0), "trace" if args.trace else "-"],
-                )
-            )
+        children = start_children(
+            stacks,
+            trees,
+            HERE,
+            "bench_jw",
+            lambda i, _name: [str(args.profile if i == 0 else 0), "trace" if args.trace else "-"],
+            _tree_env,
+        )
         try:
             for bars in sizes:
                 for c in children:

@@ -162,8 +162,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--profile", action="store_true", help="cProfile the first tree's polls")
     args = parser.parse_args(argv)
     sys.path.insert(0, str(HERE.parents[1]))
-    from scripts.bench_api import machine, scratch_stack
-    from scripts.trees import Child, parse_trees
+    from scripts.bench_api import machine
+    from scripts.trees import parse_trees, start_children
 
     trees = parse_trees(args.tree, HERE.parents[1])
 
@@ -172,15 +172,9 @@ def main(argv: list[str] | None = None) -> int:
     sizes: dict[tuple[str, str, int], int] = {}
     bodies: dict[tuple[str, str, int], Any] = {}
     with contextlib.ExitStack() as stacks:
-        # One scratch database per tree, migrated and seeded by that tree (schemas may differ).
-        children = []
-        for i, (name, path) in enumerate(trees.items()):
-            stack = stacks.enter_context(
-                scratch_stack(f"bench_rr_{i}", {"BACKTEST_MAX_BARS": "2000000"}, seed=True, root=Path(path))
-            )
-            children.append(
-                Child(name, HERE, path, stack.env, ["profile" if args.profile and i == 0 else "-"])
-            )
+        children = start_children(
+            stacks, trees, HERE, "bench_rr", lambda i, _name: ["profile" if args.profile and i == 0 else "-"]
+        )
         try:
             for bars in SIZES:
                 for what in kinds:

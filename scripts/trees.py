@@ -10,10 +10,12 @@ asks the trees in turn, so the machine's noise falls on all of them alike.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import IO, Any
 
@@ -55,3 +57,29 @@ class Child:
         if self.proc.stdin is not None:
             self.proc.stdin.close()
         self.proc.wait(timeout=60)
+
+
+def start_children(
+    stacks: contextlib.ExitStack,
+    trees: dict[str, str],
+    script: Path,
+    prefix: str,
+    child_args: Callable[[int, str], list[str]],
+    extra_env: Callable[[str], dict[str, str]] = lambda _name: {},
+) -> list[Child]:
+    """Start one ``Child`` per tree, each on a scratch database of its own (``prefix_<i>``) migrated
+    and seeded by that tree, so trees whose schemas differ (a migration on a branch) compare too.
+
+    The databases go when ``stacks`` closes; the caller closes the children before that.
+    ``child_args(i, name)``: the child's arguments after its path; ``extra_env(name)``: settings
+    added to that tree's environment.
+    """
+    from scripts.bench_api import scratch_stack
+
+    children = []
+    for i, (name, path) in enumerate(trees.items()):
+        stack = stacks.enter_context(
+            scratch_stack(f"{prefix}_{i}", {"BACKTEST_MAX_BARS": "2000000"}, seed=True, root=Path(path))
+        )
+        children.append(Child(name, script, path, {**stack.env, **extra_env(name)}, child_args(i, name)))
+    return children

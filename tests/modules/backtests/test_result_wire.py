@@ -6,7 +6,6 @@ migration 0032 converts stored results both ways.
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import math
 
@@ -16,7 +15,6 @@ from alembic.migration import MigrationContext
 from alembic.operations import Operations
 from sqlalchemy import text
 
-from backend.app import MIGRATIONS_DIR
 from backend.core.jsonprovider import RawJSON
 from backend.domain.backtest.types import TRADE_DTYPE
 from backend.domain.bars import Bars
@@ -27,6 +25,7 @@ from backend.modules.backtests.read_models import EquityPoint, equity_of
 from backend.modules.backtests.schemas import BacktestEquityPointSchema, KlineBarSchema
 from tests.fixtures.backtests import RANGE_START_MS
 from tests.helpers.api import error
+from tests.helpers.migrations import load_migration
 from tests.modules.backtests.former_rows import KlineBar, equity_json, kline_json, kline_of, kline_rows
 
 MIN = 60_000
@@ -217,12 +216,7 @@ def test_another_users_result_is_404_and_no_token_is_401(client, user, other_use
 
 
 def _migration():
-    path = f"{MIGRATIONS_DIR}/versions/0032_resultio_result_wire_json.py"
-    spec = importlib.util.spec_from_file_location("m0032", path)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_migration("0032_resultio_result_wire_json")
 
 
 def test_the_migration_converts_stored_results_both_ways(app, client, user, run_backtest):

@@ -3,18 +3,16 @@ back what was written, whatever the block borders, and migration 0033 converts b
 
 from __future__ import annotations
 
-import importlib.util
-
 import numpy as np
 import pytest
 from alembic.migration import MigrationContext
 from alembic.operations import Operations
 from sqlalchemy import text
 
-from backend.app import MIGRATIONS_DIR
 from backend.domain.backtest.types import TRADE_DTYPE
 from backend.extensions import db
 from backend.modules.backtests import trade_store
+from tests.helpers.migrations import load_migration
 
 K = trade_store.BLOCK_TRADES
 SIZES = (0, 1, K - 1, K, K + 1, 2 * K, 3 * K + 5)
@@ -131,12 +129,7 @@ def test_decode_blocks_matches_decoding_each_block():
 
 
 def _migration():
-    path = f"{MIGRATIONS_DIR}/versions/0033_backtest_trade_blocks.py"
-    spec = importlib.util.spec_from_file_location("m0033", path)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_migration("0033_backtest_trade_blocks")
 
 
 def test_the_migration_moves_every_result_both_ways_unchanged(user, run_backtest):

@@ -7,24 +7,17 @@ transactional), so the session database is back at head when the test's rollback
 
 from __future__ import annotations
 
-import importlib.util
-
 from alembic.migration import MigrationContext
 from alembic.operations import Operations
 from sqlalchemy import text
 
-from backend.app import MIGRATIONS_DIR
 from backend.extensions import db
 from backend.modules.backtests import trade_store
+from tests.helpers.migrations import load_migration
 
 
 def _migration(name: str = "0022_backtest_trade_columns"):
-    path = f"{MIGRATIONS_DIR}/versions/{name}.py"
-    spec = importlib.util.spec_from_file_location(f"m{name[:4]}", path)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_migration(name)
 
 
 def _fills(client, user, backtest_id):

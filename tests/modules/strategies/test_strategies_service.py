@@ -58,18 +58,13 @@ def test_workflow_kind_needs_a_workflow_version(app, user, client):
 def test_the_migration_backfills_the_owners_latest_completed_backtest(
     app, user, other_user, make_strategy, run_backtest
 ):
-    import importlib.util
-    from pathlib import Path
-
     from sqlalchemy import select, text, update
 
     from backend.extensions import db
     from backend.modules.strategies.models import Strategy
+    from tests.helpers.migrations import load_migration
 
-    path = Path(__file__).parents[3] / "backend/migrations/versions/0009_strategies_latest_backtest.py"
-    spec = importlib.util.spec_from_file_location("strategies_latest_backtest", path)
-    migration = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(migration)
+    migration = load_migration("0009_strategies_latest_backtest")
 
     sid = make_strategy(user, published=True)["id"]
     untouched = make_strategy(user)["id"]
