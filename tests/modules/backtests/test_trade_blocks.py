@@ -1,5 +1,6 @@
 """The round trips of a result stored as columnar blocks (trade_store, ADR 0017): every range reads
-back what was written, whatever the block borders, and migration 0033 converts both ways."""
+back what was written, whatever the block borders, migration 0033 converts both ways and 0034 keeps
+a block's id in its row."""
 
 from __future__ import annotations
 
@@ -166,3 +167,36 @@ def test_the_migration_moves_every_result_both_ways_unchanged(user, run_backtest
         assert _blocks(bid) == _expected_blocks(n)
         got, total = trade_store.read(bid)
         assert total == n and _same(got, trades)
+
+
+def _ids_in_toast(backtest_id: str) -> int:
+    """Return how many TOAST chunks of ``backtest_trade_blocks`` hold ``backtest_id`` itself."""
+    toast = db.session.execute(
+        text("SELECT reltoastrelid::regclass::text FROM pg_class WHERE oid = 'backtest_trade_blocks'::regclass")
+    ).scalar_one()
+    return db.session.execute(
+        text(f"SELECT count(*) FROM {toast} WHERE chunk_data = convert_to(:id, 'UTF8')"),  # noqa: S608 - a catalog name
+        {"id": backtest_id},
+    ).scalar_one()
+
+
+def test_a_blocks_id_stays_in_its_row_not_in_toast(backtest_id):
+    """A block row is ~8 KB with ``data`` unmovable: Postgres would otherwise move the id out of
+    line, a TOAST row and index entry per block for nothing (migration 0034)."""
+    trade_store.write(backtest_id, _trades(3 * K + 5))
+    assert len(_blocks(backtest_id)) == 4
+    assert _ids_in_toast(backtest_id) == 0
+
+
+def test_migration_0034_keeps_new_blocks_ids_inline_and_its_downgrade_does_not(backtest_id):
+    """Inside the test's transaction (Postgres DDL is transactional): back at head on rollback."""
+    migration = load_migration("0034_trade_block_ids_inline")
+    with Operations.context(MigrationContext.configure(connection=db.session.connection())):
+        migration.downgrade()
+        trade_store.write(backtest_id, _trades(2 * K))
+        assert _ids_in_toast(backtest_id) == 2  # one TOAST copy of the id per block, as before 0034
+        migration.upgrade()
+        trade_store.write(backtest_id, _trades(2 * K))  # replaced: the blocks written again
+        assert _ids_in_toast(backtest_id) == 0
+    got, total = trade_store.read(backtest_id)
+    assert total == 2 * K and _same(got, _trades(2 * K))
