@@ -51,7 +51,9 @@ STEPS = (
     "metrics",
     "metrics_in_store",
     "metrics_beside",
+    "bootstrap",
     "guardrails",
+    "guardrails_in_store",
     "guardrails_wait",
     "trade_write",
     "sql_delete",
@@ -206,21 +208,10 @@ def summarise(rows: list[dict[str, Any]]) -> dict[str, float]:
     }
     for step in STEPS:
         figures[step] = statistics.median(_ms(r, step) for r in rows)
+    from scripts import bench_jobs
+
     figures["store_rest"] = statistics.median(
-        _ms(r, "store")
-        - sum(
-            _ms(r, n)
-            for n in (
-                "trade_write",
-                "sql_delete",
-                "kline_rows",
-                "equity_rows",
-                "record",
-                "guardrails_wait",
-                "metrics_in_store",
-            )
-        )
-        for r in rows
+        bench_jobs.store_rest_ms(lambda n, r=r: _ms(r, n)) for r in rows
     )
     figures["commit"] = statistics.median(
         _ms(r, "store_tx") - _ms(r, "store") - _ms(r, "complete") for r in rows

@@ -79,21 +79,53 @@ def _timed(name: str, fn: Callable[..., Any]) -> Callable[..., Any]:
             _job.setdefault("spans", []).append((name, "main" if main else "side", t0, t1))
             spent[name] = spent.get(name, 0.0) + took
             calls[name] = calls.get(name, 0) + 1
-            if name == "metrics":  # where a metrics step ran: beside the job's path, or in the store
-                where = _metrics_where()
+            if name in ("metrics", "guardrails"):  # where it ran: beside the job's path, or in the store
+                where = _where(name)
                 if where:
                     spent[where] = spent.get(where, 0.0) + took
+            if name == "guardrails_wait" and _job.get("in_guardrails"):  # inside the guardrails' call
+                spent["guardrails_wait_nested"] = spent.get("guardrails_wait_nested", 0.0) + took
 
-    return wrapper
+    if name != "guardrails":
+        return wrapper
+
+    @functools.wraps(fn)
+    def marking(*args: Any, **kwargs: Any) -> Any:
+        main = threading.get_ident() == _job.get("thread")
+        if main:
+            _job["in_guardrails"] = True
+        try:
+            return wrapper(*args, **kwargs)
+        finally:
+            if main:
+                _job["in_guardrails"] = False
+
+    return marking
 
 
-def _metrics_where() -> str:
-    """Return where a metrics step runs: "metrics_beside" (another thread than the job's: a long
-    run's return sums taken by the guardrails' thread), "metrics_in_store" (a long run's metrics,
-    computed when the store reads them, beside the trades' COPY) or "" (in ``results.compute``)."""
+def _where(name: str) -> str:
+    """Return where a metrics or guardrails step runs: "<name>_beside" (another thread than the
+    job's: the guardrails' thread of a long run before this tree's bootstrap-only thread, or the
+    return sums taken there), "<name>_in_store" (a long run's, computed when the store reads them,
+    beside the chart and trades being written) or "" (in ``results.compute``)."""
     if threading.get_ident() != _job.get("thread"):
-        return "metrics_beside"
-    return "metrics_in_store" if _job.get("in_store") else ""
+        return f"{name}_beside"
+    return f"{name}_in_store" if _job.get("in_store") else ""
+
+
+def store_rest_ms(ms: Callable[[str], float]) -> float:
+    """Return the part of ``results.store`` that no timed step inside it accounts for (the result
+    row's UPDATE, the fingerprint), from a job's step times (``ms(name)``, ms). The store's own
+    wait for the guardrails' thread counts as a step; a wait inside a guardrails call made in the
+    store is already in that call's time."""
+    steps = ("trade_rows", "trade_write", "sql_delete", "kline_rows", "equity_rows", "record")
+    return (
+        ms("store")
+        - sum(ms(n) for n in steps)
+        - ms("metrics_in_store")
+        - ms("guardrails_in_store")
+        - (ms("guardrails_wait") - ms("guardrails_wait_nested"))
+    )
 
 
 def _marking_store(store: Callable[..., Any]) -> Callable[..., Any]:
@@ -164,6 +196,8 @@ def instrument(timings_path: str) -> None:
     if hasattr(results, "return_sums"):  # the curve's return sums, shared by the metrics and the guardrails
         results.return_sums = _timed("metrics", results.return_sums)
     results.result_guardrails = _timed("guardrails", results.result_guardrails)
+    if hasattr(results, "result_bootstrap"):  # a long run's trade bootstrap, alone on its thread
+        results.result_bootstrap = _timed("bootstrap", results.result_bootstrap)
     engine.run = _timed("engine_run", engine.run)
     strategies_service.compute_signals = _timed("signals", strategies_service.compute_signals)
     strategies_service.record_backtest = _flushed_first(_timed("record", strategies_service.record_backtest))
@@ -406,24 +440,29 @@ SPLIT: tuple[tuple[str, Callable[[Run], float]], ...] = (
     ("engine run", lambda r: _w(r, "engine_run")),
     ("metrics (a long run's in the store, beside the trades' COPY)", lambda r: _w(r, "metrics")),
     (
-        "guardrails (PSR, trade bootstrap; on a thread from the engine's result to the store)",
+        "trade bootstrap (a long run's: alone on a thread from the engine's result to the guardrails)",
+        lambda r: _w(r, "bootstrap"),
+    ),
+    (
+        "guardrails (PSR, moments; a long run's in the store, beside the writer, waiting for its bootstrap)",
         lambda r: _w(r, "guardrails"),
     ),
     (
-        "waiting for the guardrails (in the store, after the kline + curve rows)",
+        "waiting for the bootstrap's thread (inside the guardrails)",
         lambda r: _w(r, "guardrails_wait"),
-    ),
-    (
-        "persistence: trades (DELETE on a retry; the COPY beside the kline + curve rows: start + wait)",
-        lambda r: _w(r, "trade_rows") + _w(r, "trade_write") + _w(r, "sql_delete"),
     ),
     (
         "persistence: kline + curve (from the bars to JSON text)",
         lambda r: _w(r, "kline_rows") + _w(r, "equity_rows"),
     ),
     (
-        "persistence: the result row (one UPDATE: metrics, kline, curve; encoded + sent) + fingerprint",
-        lambda r: _w(r, "store") - _stored_parts(r) - _w(r, "metrics_in_store"),
+        "persistence: a long run's chart UPDATE and trades' COPY on the writer's thread; a short run's "
+        "COPY (start + wait; DELETE on a retry)",
+        lambda r: _w(r, "trade_rows") + _w(r, "trade_write") + _w(r, "sql_delete"),
+    ),
+    (
+        "persistence: the result row's UPDATE (a long run's without the chart) + fingerprint",
+        lambda r: store_rest_ms(lambda n: _w(r, n)),
     ),
     ("persistence: strategy's latest-backtest record", lambda r: _w(r, "record")),
     ("complete (lock the job, SUCCESS)", lambda r: _w(r, "complete")),
@@ -436,19 +475,6 @@ SPLIT: tuple[tuple[str, Callable[[Run], float]], ...] = (
 )
 
 
-def _stored_parts(run: Run) -> float:
-    names = (
-        "trade_rows",
-        "trade_write",
-        "sql_delete",
-        "kline_rows",
-        "equity_rows",
-        "record",
-        "guardrails_wait",
-    )
-    return sum(_w(run, n) for n in names)
-
-
 def _w(run: Run, name: str) -> float:
     return float(run.worker.get("spent", {}).get(name, 0.0)) * 1000
 
@@ -456,10 +482,9 @@ def _w(run: Run, name: str) -> float:
 def _work_ms(run: Run) -> float:
     """Return the ms of the job accounted for by the timed steps (without double counting).
 
-    Guardrails on their own thread count only as the store's wait for them (inside ``store_tx``);
-    so do metrics steps on another thread, and those inside the store count as the store's.
+    Metrics and guardrails on another thread count only as the store's wait for them (inside
+    ``store_tx``); those computed inside the store count as the store's.
     """
-    beside = "guardrails_wait" in run.worker.get("calls", {})
     return (
         sum(
             _w(run, n)
@@ -471,12 +496,11 @@ def _work_ms(run: Run) -> float:
                 "signals",
                 "engine_run",
                 "metrics",
-                *(() if beside else ("guardrails",)),
+                "guardrails",
             )
         )
         + _w(run, "store_tx")
-        - _w(run, "metrics_in_store")
-        - _w(run, "metrics_beside")
+        - sum(_w(run, f"{n}_{where}") for n in ("metrics", "guardrails") for where in ("in_store", "beside"))
     )
 
 

@@ -463,6 +463,12 @@ def _guardrails(
     )
 
 
+def result_bootstrap(result: BacktestResult) -> TradeBootstrap | None:
+    """Return the trade bootstrap of an engine result (growth from its initial capital)."""
+    initial = float(result.config.initial_capital)
+    return bootstrap_trades(trade_growth(result.trades["pnl"], initial), seed=BOOTSTRAP_SEED)
+
+
 def result_guardrails(
     result: BacktestResult,
     periods_per_year: float,
@@ -470,15 +476,17 @@ def result_guardrails(
     deflated: DeflatedSharpe | None = None,
     in_out: SampleGap | None = None,
     sums: np.ndarray | Callable[[], np.ndarray | None] | None = None,
+    bootstrap: Callable[[], TradeBootstrap | None] | None = None,
 ) -> Guardrails:
     """Return the guardrails of an engine result (returns from the initial capital, its trades).
 
     ``sums``: ``metrics.return_sums(result)`` when the caller computes it (see ``curve_moments``),
     or a function returning it (None: not to be had), called after the bootstrap, so that another
-    thread can compute it meanwhile.
+    thread can compute it meanwhile. ``bootstrap``: a function returning ``result_bootstrap(result)``
+    when the caller has it made elsewhere (a thread); None: made here.
     """
     initial = float(result.config.initial_capital)
-    bootstrap = bootstrap_trades(trade_growth(result.trades["pnl"], initial), seed=BOOTSTRAP_SEED)
+    trials = bootstrap() if bootstrap is not None else result_bootstrap(result)
     known = sums() if callable(sums) else sums
     m = curve_moments(result.equity, initial, known)  # what compute_guardrails(bar_returns(...)) computes
     return Guardrails(
@@ -486,7 +494,7 @@ def result_guardrails(
         probabilistic_sharpe=probabilistic_sharpe(m) if m is not None else None,
         periods_per_year=periods_per_year,
         deflated=deflated,
-        bootstrap=bootstrap,
+        bootstrap=trials,
         in_out=in_out,
     )
 

@@ -18,18 +18,19 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from decimal import Decimal
 from functools import partial
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 import orjson
 from flask import current_app
+from sqlalchemy.orm.attributes import set_committed_value
 
 from backend.core.db import now_ms
 from backend.core.errors import AppError
 from backend.core.jobs import JobFailed
 from backend.core.threads import Once, beside, inline
 from backend.domain.backtest import engine, kernels
-from backend.domain.backtest.guardrails import Guardrails, result_guardrails
+from backend.domain.backtest.guardrails import Guardrails, result_bootstrap, result_guardrails
 from backend.domain.backtest.metrics import compute_metrics, return_sums
 from backend.domain.backtest.types import BacktestConfig, BacktestResult, Signals
 from backend.domain.bars import Bars
@@ -40,6 +41,7 @@ from backend.modules.market import service as market_service
 from backend.modules.strategies import service as strategies_service
 
 logger = logging.getLogger(__name__)
+T = TypeVar("T")
 
 YEAR_MS = 365.25 * 86_400_000
 # From this many bars on, the guardrails and the trades' COPY run on threads beside the rest of the
@@ -126,10 +128,10 @@ def compute(
 ) -> Computed:
     """Run the row's strategy version on ``bars`` and compute every metric.
 
-    A long run (``BESIDE_MIN_BARS``) returns once the engine has run and the curve's return sums
-    are made: its guardrails are computed on a thread and its metrics when first read
-    (``Computed.guardrails`` / ``metrics``), so the caller's store starts the trades' COPY first
-    and computes them (and renders the chart) while it is in flight.
+    A long run (``BESIDE_MIN_BARS``) returns once the engine has run: its trade bootstrap is made
+    on a thread, and its metrics and guardrails when first read (``Computed.metrics`` /
+    ``guardrails``), so the caller's store starts writing the chart and the trades first and
+    computes them while that is in flight.
     """
     progress(30)
     signals = strategies_service.compute_signals(
@@ -140,14 +142,17 @@ def compute(
     result = engine.run(bars, signals, config)
     ppy = periods_per_year(row.interval)
     # The curve's return sums serve the metrics and the guardrails (the PSR): computed once. A
-    # long run's guardrails start on their thread (nogil kernels, beside what follows) with the
-    # bootstrap; its metrics are computed when first read (the store reads them while the trades'
-    # COPY is in flight); the sums by whichever of the two needs them first.
+    # long run's trade bootstrap starts on its thread (one nogil kernel call: it never waits for
+    # the GIL, beside what follows); its metrics and the rest of its guardrails (numpy calls that
+    # would wait for the GIL at each call on a thread) are computed when first read, on the
+    # store's thread while the result's chart and trades are being written (``store``); the sums
+    # by whichever of the two needs them first.
     if len(bars) >= BESIDE_MIN_BARS:
         shared = Once(return_sums, result)  # None to the other taker after a failure: it computes its own
-        guardrails = beside(partial(result_guardrails, sums=shared.get), result, ppy)
+        trials = beside(result_bootstrap, result)
         progress(80)
         metrics = _when_read(lambda: compute_metrics(result, bars, ppy, sums=shared.get()))
+        guardrails = _when_read(lambda: result_guardrails(result, ppy, sums=shared.get, bootstrap=trials))
     else:
         sums = return_sums(result)
         guardrails = inline(partial(result_guardrails, sums=sums), result, ppy)
@@ -163,12 +168,12 @@ def compute(
     )
 
 
-def _when_read(fn: Callable[[], dict[str, Any]]) -> Callable[[], dict[str, Any]]:
+def _when_read(fn: Callable[[], T]) -> Callable[[], T]:
     """Return a wait that computes ``fn()`` on its first call, on the caller's thread, and keeps it
     (an error is raised again on the next call: nothing kept)."""
-    kept: list[dict[str, Any]] = []
+    kept: list[T] = []
 
-    def wait() -> dict[str, Any]:
+    def wait() -> T:
         if not kept:
             kept.append(fn())
         return kept[0]
@@ -454,6 +459,24 @@ def equity_wire(time: np.ndarray, equity: np.ndarray, limit: int) -> str:
     return f"[{body}]"
 
 
+# A long run's chart, written on the trades' writer thread before their COPY (``store``): the
+# values are sent as the ORM sends them (JSONText: the text as it is; Postgres checks it is JSON).
+_CHART_SQL = "UPDATE backtests SET kline = %s, equity_curve = %s WHERE id = %s"
+
+
+def _chart_writer(backtest_id: str, kline: str, curve: str) -> Callable[[Any], None]:
+    def write(raw: Any) -> None:
+        cursor = raw.cursor()
+        try:
+            cursor.execute(_CHART_SQL, (kline, curve, backtest_id))
+            if cursor.rowcount != 1:
+                raise RuntimeError(f"backtest {backtest_id} not found to store its chart")
+        finally:
+            cursor.close()
+
+    return write
+
+
 def store(
     row: Backtest, done: Computed, *, replace_trades: bool = True, pinned_hash: str | None = None
 ) -> None:
@@ -462,28 +485,40 @@ def store(
     ``replace_trades=False`` when no trades of the row can be stored yet (see ``trade_store.write``).
     ``pinned_hash``: the row's strategy version's content hash when the caller read it with the row
     (``fingerprint.strategy_hash``; None: the fingerprint reads it).
-    A long run's trades' COPY runs while the kline and curve rows are built and its metrics are
-    computed (``trade_store.begin_write``, ``compute``).
-    The row's result columns and fingerprint go in one UPDATE: the fingerprint's query runs before
-    any of them is set, so its autoflush has nothing to write, and the strategy's latest-backtest
-    UPDATE flushes them all at once.
+    A long run's chart (kline and curve: ~400 KB of JSON text, the most Postgres work of the row's
+    UPDATE) and trades are written on a thread (``trade_store.begin_write``: the chart's UPDATE,
+    then the trades' COPY, over the session's connection, waiting on Postgres without the GIL)
+    while this thread computes the metrics and guardrails; the row's UPDATE then sends the rest
+    (the chart is set on ``row`` as stored, not as a change). A short run's row goes in one UPDATE.
+    Either way the fingerprint's query runs before any result column is set, so its autoflush has
+    nothing to write, and the strategy's latest-backtest UPDATE flushes the row's columns at once.
     """
     cfg = current_app.config
     fingerprint.stamp(row, done.bars, pinned_hash)
-    copied = trade_store.begin_write(
-        row.id, done.result.trades, replace=replace_trades, on_thread=len(done.bars) >= BESIDE_MIN_BARS
+    kline = kline_wire(done.bars, done.result.trades, int(cfg["BACKTEST_KLINE_MAX"]))
+    curve = equity_wire(done.bars.time, done.result.equity, int(cfg["BACKTEST_CURVE_MAX"]))
+    long = len(done.bars) >= BESIDE_MIN_BARS
+    written = trade_store.begin_write(
+        row.id,
+        done.result.trades,
+        replace=replace_trades,
+        on_thread=long,
+        first=_chart_writer(row.id, kline, curve) if long else None,
     )
-    try:  # nothing on the session until the COPY is done
+    try:  # nothing on the session until the writer is done
+        if long:
+            set_committed_value(row, "kline", kline)  # as stored by the writer: not in the row's UPDATE
+            set_committed_value(row, "equity_curve", curve)
+        else:
+            row.kline, row.equity_curve = kline, curve
         row.bars_count = len(done.bars)
         row.final_equity = _dec(done.result.final_equity)
         row.walk_forward = done.walk_forward
-        row.kline = kline_wire(done.bars, done.result.trades, int(cfg["BACKTEST_KLINE_MAX"]))
-        row.equity_curve = equity_wire(done.bars.time, done.result.equity, int(cfg["BACKTEST_CURVE_MAX"]))
-        row.metrics = done.metrics  # a long run's computed now, beside the COPY
-        row.guardrails = done.guardrails.to_dict()  # the last: their thread had the most time
+        row.metrics = done.metrics  # a long run's computed now, beside the writer
+        row.guardrails = done.guardrails.to_dict()
         row.finished_at = finished_at = now_ms()
     finally:
-        copied()
+        written()
     if row.strategy_id is not None:
         strategies_service.record_backtest(
             strategy_id=row.strategy_id,

@@ -98,21 +98,28 @@ def write(backtest_id: str, trades: np.ndarray, *, replace: bool = True) -> None
 
 
 def begin_write(
-    backtest_id: str, trades: np.ndarray, *, replace: bool = True, on_thread: bool = True
+    backtest_id: str,
+    trades: np.ndarray,
+    *,
+    replace: bool = True,
+    on_thread: bool = True,
+    first: Callable[[Any], None] | None = None,
 ) -> Callable[[], None]:
     """Start ``write``: the DELETE now, the COPY on a thread over the session's connection.
 
-    Returns the wait (it re-raises the COPY's error). Until it returns the caller computes but
-    runs nothing on the session (no query, no flush): the connection is the COPY's. Call it in
+    ``first(dbapi_connection)`` runs on that thread before the COPY, in the same transaction: a
+    caller's own statement sent beside its work (``results.store``: the chart's UPDATE).
+    Returns the wait (it re-raises the thread's error). Until it returns the caller computes but
+    runs nothing on the session (no query, no flush): the connection is the thread's. Call it in
     a ``finally`` when the caller may fail meanwhile, so the transaction ends after the COPY.
-    ``on_thread=False`` copies at once (the wait then returns at once).
+    ``on_thread=False`` runs them at once (the wait then returns at once).
     """
     if replace:
         db.session.execute(delete(BacktestTradeBlock).where(BacktestTradeBlock.backtest_id == backtest_id))
     stream = _Chunks(copy_parts(backtest_id, trades))
     raw = db.session.connection().connection.dbapi_connection
     assert raw is not None  # a checked-out connection always has its DBAPI connection
-    return (beside if on_thread else inline)(_copy, raw, stream)
+    return (beside if on_thread else inline)(_copy, raw, stream, first)
 
 
 def copy_parts(backtest_id: str, trades: np.ndarray) -> list[Any]:
@@ -177,7 +184,9 @@ def _tuple_head(key_size: int) -> np.dtype:
     )
 
 
-def _copy(raw: Any, stream: _Chunks) -> None:
+def _copy(raw: Any, stream: _Chunks, first: Callable[[Any], None] | None = None) -> None:
+    if first is not None:
+        first(raw)
     cursor = raw.cursor()
     try:
         cursor.copy_expert(_COPY_SQL, stream, _COPY_CHUNK)  # psycopg2 extension; waits without the GIL

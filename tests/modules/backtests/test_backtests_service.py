@@ -190,16 +190,33 @@ def test_a_failure_beside_the_trades_copy_waits_for_it_and_rolls_back(
     row = db.session.get(Backtest, ids["backtest_id"])
     done = results.compute(row, results.load_bars(row))
 
-    def broken(*_args):
-        raise RuntimeError("kline failed")
+    writes: list[str] = []
+    begin_write = trade_store.begin_write
 
-    monkeypatch.setattr(results, "kline_wire", broken)
-    monkeypatch.setattr(results, "BESIDE_MIN_BARS", 0)  # the COPY on its thread, as for a long run
+    def watched(*args, **kwargs):
+        wait = begin_write(*args, **kwargs)
+
+        def waited():
+            wait()
+            writes.append("done")
+
+        return waited
+
+    def broken():
+        assert writes == []  # the writer's chart UPDATE and COPY are in flight
+        raise RuntimeError("clock failed")
+
+    monkeypatch.setattr(trade_store, "begin_write", watched)
+    monkeypatch.setattr(results, "now_ms", broken)  # the last step before the wait
+    monkeypatch.setattr(results, "BESIDE_MIN_BARS", 0)  # the writer on its thread, as for a long run
     savepoint = db.session.begin_nested()
-    with pytest.raises(RuntimeError, match="kline failed"):
-        results.store(row, done)  # the COPY was in flight: the error comes after it ended
+    with pytest.raises(RuntimeError, match="clock failed"):
+        results.store(row, done)
+    assert writes == ["done"]  # the error came after the writer ended
     savepoint.rollback()
     assert trade_store.count(row.id) == 0  # the COPY went with the savepoint
+    db.session.expire_all()
+    assert db.session.get(Backtest, row.id).kline is None  # and the chart's UPDATE
 
 
 def test_a_run_with_its_guardrails_and_trades_copy_on_threads_stores_the_same_result(
@@ -218,6 +235,58 @@ def test_a_run_with_its_guardrails_and_trades_copy_on_threads_stores_the_same_re
     threaded = _submit(client, user, run_backtest, interval="1h")
     a, b = stored(inline["backtest_id"]), stored(threaded["backtest_id"])
     assert a[2] > 0 and a == b
+
+
+def test_a_long_runs_chart_is_written_once_by_the_writer_not_in_the_rows_update(
+    client, user, run_backtest, monkeypatch
+):
+    from sqlalchemy import event
+
+    from backend.extensions import db
+
+    seen: list[str] = []
+
+    def record(_conn, _cursor, statement, *_args):
+        seen.append(" ".join(statement.split()))
+
+    monkeypatch.setattr(results, "BESIDE_MIN_BARS", 0)  # as a run of 500k bars or more does
+    engine = db.engine
+    event.listen(engine, "before_cursor_execute", record)
+    try:
+        ids = _submit(client, user, run_backtest, interval="1h")
+    finally:
+        event.remove(engine, "before_cursor_execute", record)
+    assert _job_status(client, user, ids["job_id"])["status"] == "SUCCESS"
+    row_updates = [s for s in seen if s.startswith("UPDATE backtests SET")]
+    assert len(row_updates) == 1 and "metrics" in row_updates[0]  # the ORM's: the result's other columns
+    assert "kline" not in row_updates[0] and "equity_curve" not in row_updates[0]
+    detail = client.get(f"/api/backtests/{ids['backtest_id']}", headers=user.headers).get_json()["data"]
+    assert len(detail["kline"]) > 0 and len(detail["equity"]) > 0  # written by the writer's own UPDATE
+
+
+def test_a_long_runs_chart_refused_by_postgres_fails_the_job_and_stores_nothing(
+    client, user, run_backtest, monkeypatch
+):
+    from backend.extensions import db
+    from backend.modules.backtests import trade_store
+    from backend.modules.backtests.models import Backtest
+
+    monkeypatch.setattr(results, "BESIDE_MIN_BARS", 0)  # the chart's UPDATE on the writer's thread
+    monkeypatch.setattr(results, "kline_wire", lambda *_a: '[{"time":1,')  # not JSON: Postgres says no
+    ids = _submit(client, user, run_backtest, interval="1h")
+    assert _job_status(client, user, ids["job_id"])["status"] == "FAILED"
+    db.session.expire_all()
+    row = db.session.get(Backtest, ids["backtest_id"])
+    assert row is not None and row.kline is None and row.metrics is None and row.finished_at is None
+    assert trade_store.count(ids["backtest_id"]) == 0  # the COPY after it never ran or rolled back
+
+
+def test_the_chart_writer_refuses_a_backtest_that_is_not_there(app):
+    from backend.extensions import db
+
+    raw = db.session.connection().connection.dbapi_connection
+    with pytest.raises(RuntimeError, match="not found"):
+        results._chart_writer("no-such-backtest", "[]", "[]")(raw)
 
 
 def test_a_long_run_whose_return_sums_fail_fails_and_computes_them_once(

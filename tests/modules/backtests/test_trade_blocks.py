@@ -172,7 +172,9 @@ def test_the_migration_moves_every_result_both_ways_unchanged(user, run_backtest
 def _ids_in_toast(backtest_id: str) -> int:
     """Return how many TOAST chunks of ``backtest_trade_blocks`` hold ``backtest_id`` itself."""
     toast = db.session.execute(
-        text("SELECT reltoastrelid::regclass::text FROM pg_class WHERE oid = 'backtest_trade_blocks'::regclass")
+        text(
+            "SELECT reltoastrelid::regclass::text FROM pg_class WHERE oid = 'backtest_trade_blocks'::regclass"
+        )
     ).scalar_one()
     return db.session.execute(
         text(f"SELECT count(*) FROM {toast} WHERE chunk_data = convert_to(:id, 'UTF8')"),  # noqa: S608 - a catalog name
