@@ -11,14 +11,15 @@ creates an SMA 10/30 BTCUSDT 1m strategy and submits backtests of it on mock bar
 The split comes from the worker: it is started through this script (``worker`` sub-command),
 which wraps the job's steps in timers *before* Celery forks its pool (no production code changes):
 ``jobs.runtime._claim``, ``service._row_of_job``, ``results.load_bars``, the signals / ``engine.run`` /
-``compute_metrics`` / ``return_sums`` calls (from ``results.compute``; a long run's in the store,
-beside the trades' COPY, or on the guardrails' thread: counted there, not twice),
+``compute_metrics`` / ``return_sums`` / ``result_guardrails`` calls (from ``results.compute``; a
+long run's in the store, beside its writer: counted there, not twice), a long run's
+``result_bootstrap`` (on its thread),
 ``JobContext.progress`` (each a commit),
 ``results.store`` (with the trades' write / ``kline_wire`` / ``equity_wire`` inside), ``ctx.complete``,
 and ``service._store`` (the transaction: its remainder is the flush + COMMIT). Work that runs on a
-thread beside other steps (the guardrails from the engine's result until the store needs them,
-the trades' COPY beside the kline and curve rows) is timed on its thread and, separately, as the
-wait for it that the job pays. Each job appends
+thread beside other steps (a long run's trade bootstrap from the engine's result until its
+guardrails need it, its chart UPDATE and trades' COPY beside the metrics) is timed on its thread
+and, separately, as the wait for it that the job pays. Each job appends
 one JSON line to a timings file that the client joins by job id. Queue wait = the claim's start
 (worker clock) minus the submit response (client clock): same machine, same clock.
 
@@ -438,7 +439,10 @@ SPLIT: tuple[tuple[str, Callable[[Run], float]], ...] = (
     ("load bars (mock)", lambda r: _w(r, "load_bars")),
     ("signals (SMA)", lambda r: _w(r, "signals")),
     ("engine run", lambda r: _w(r, "engine_run")),
-    ("metrics (a long run's in the store, beside the trades' COPY)", lambda r: _w(r, "metrics")),
+    (
+        "metrics (a long run's in the store, beside the writer's chart UPDATE and COPY)",
+        lambda r: _w(r, "metrics"),
+    ),
     (
         "trade bootstrap (a long run's: alone on a thread from the engine's result to the guardrails)",
         lambda r: _w(r, "bootstrap"),

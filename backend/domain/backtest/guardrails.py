@@ -92,7 +92,7 @@ def curve_moments(equity: np.ndarray, initial: float, sums: np.ndarray | None = 
     With the compiled kernels the two n-long sums (of the returns, of their centred squares) make
     each return where they add it (``kernels.pairwise_sum``, numpy's pairwise order), and the third
     and fourth moments take the returns a chunk of ``_MOMENT_CHUNK`` at a time: at 1M bars that is
-    8 MB fewer at the job's peak (the guardrails run beside the metrics). The numpy path, and a
+    8 MB fewer at the job's peak. The numpy path, and a
     curve whose returns do not sum to a finite number, build the returns as before. ``sums``: the
     two n-long sums when the caller has them (``metrics.return_sums``: the metrics need them too).
     """
@@ -132,9 +132,9 @@ def curve_moments(equity: np.ndarray, initial: float, sums: np.ndarray | None = 
 _EINSUM_BLOCK = 8192
 # The moments' passes take _MOMENT_CHUNK returns at a time (512 KB per buffer): each whole
 # _EINSUM_BLOCK of a chunk is a row of one 2-d einsum ("ij,ij->i", the same product sums, row by
-# row), so a 1M-bar curve makes ~120 numpy calls instead of ~1,000. On a job's thread that matters
-# beyond their overhead: each call lets go of the GIL and may wait up to the switch interval (5 ms)
-# to get it back from the job's main thread.
+# row), so a 1M-bar curve makes ~120 numpy calls instead of ~1,000. (On a thread beside a busy one
+# each call would also let go of the GIL and wait up to the switch interval, 5 ms, to get it back:
+# a long backtest job computes them on its own thread.)
 _MOMENT_CHUNK = 8 * _EINSUM_BLOCK
 
 

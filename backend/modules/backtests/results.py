@@ -3,10 +3,10 @@
 `service.run_backtest` (the job's work) calls these in order: ``load_bars`` -> ``compute`` ->
 (``with_walk_forward`` when the run asked for one) -> ``store``; the optional ``progress``
 callback receives 30 (signals), 55 (engine), 80 (metrics and guardrails), then 80-94 (walk-forward).
-From ``BESIDE_MIN_BARS`` bars on, the guardrails run on a thread (``core.threads.beside``) from the
-engine's result until the store needs them, and the trades' COPY on another
-(``trade_store.begin_write``) while the store renders the kline and curve rows and computes the
-metrics (deferred until then: ``compute``).
+From ``BESIDE_MIN_BARS`` bars on, the trade bootstrap runs on a thread (``core.threads.beside``)
+from the engine's result until the guardrails need it, and the chart's UPDATE and the trades'
+COPY on another (``trade_store.begin_write``) while the store computes the metrics and the
+guardrails (deferred until then: ``compute``).
 Storing a run again (a requeue after a lost worker) replaces its trades (one columnar value,
 trade_store.py), so it is written once.
 """
@@ -44,10 +44,11 @@ logger = logging.getLogger(__name__)
 T = TypeVar("T")
 
 YEAR_MS = 365.25 * 86_400_000
-# From this many bars on, the guardrails and the trades' COPY run on threads beside the rest of the
-# job (``compute``, ``store``). Below it they run inline: at 100k bars a thread saved no time and
-# cost ~4 ms of CPU (the threads contend for the cores; scripts/bench_job_worker.py), while at 1M
-# bars the job's worker side took ~17 % less time for the same CPU.
+# From this many bars on, the trade bootstrap and the result's writer (chart UPDATE, trades' COPY)
+# run on threads beside the rest of the job (``compute``, ``store``). Below it they run inline:
+# at 100k bars a thread saved no time and cost ~4 ms of CPU (the threads contend for the cores;
+# scripts/bench_job_worker.py), while at 1M bars the job's worker side took ~17 % less time for
+# the same CPU.
 BESIDE_MIN_BARS = 500_000
 
 
@@ -55,11 +56,10 @@ BESIDE_MIN_BARS = 500_000
 class Computed:
     """The inputs and outputs of one engine run.
 
-    The guardrails of a long run are computed on a thread of their own (``compute``):
-    ``guardrails_wait`` waits for them, and ``guardrails`` is that wait's result, so whoever needs
-    them first waits (the store, as late as it can), and work in between runs beside them. Its
-    metrics are computed when first read (``metrics_wait``; the store reads them with the trades'
-    COPY in flight); a short run's are computed at once.
+    A long run's metrics and guardrails are computed when first read (``metrics_wait``,
+    ``guardrails_wait``; the store reads them with its writer in flight), its guardrails waiting
+    then for the trade bootstrap made on a thread from the engine's result (``compute``); a
+    short run's are computed at once.
     """
 
     bars: Bars
@@ -77,7 +77,7 @@ class Computed:
 
     @property
     def guardrails(self) -> Guardrails:
-        """Return the guardrails (waiting for their thread the first time)."""
+        """Return the guardrails (computing a long run's on the first read)."""
         return self.guardrails_wait()
 
 
