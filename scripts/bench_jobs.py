@@ -566,11 +566,13 @@ def report(
         lines += ["", *_size_table(runs)]
         engine_core = [_w(r, "signals") + _w(r, "engine_run") + _w(r, "metrics") for r in runs]
         worker = [(r.worker["end"] - r.worker["start"]) * 1000 for r in runs]
+        ratios = [w / max(c, 1e-9) for w, c in zip(worker, engine_core, strict=True)]
         lines += [
             "",
-            f"Worker side (claim -> finished) p50 {_p(worker, 50):.0f} ms against the engine core (signals "
-            f"+ run + metrics) p50 {_p(engine_core, 50):.0f} ms: "
-            f"**{_p(worker, 50) / max(_p(engine_core, 50), 1e-9):.1f}x** the core.",
+            f"Worker side (claim -> finished) p50 {_p(worker, 50):.1f} ms against the engine core (signals "
+            f"+ run + metrics) p50 {_p(engine_core, 50):.1f} ms: "
+            f"**{_p(worker, 50) / max(_p(engine_core, 50), 1e-9):.2f}x** the core (each job's own "
+            f"ratio: p50 {_p(ratios, 50):.2f}x, min {min(ratios):.2f}x, max {max(ratios):.2f}x).",
         ]
     return "\n".join(lines)
 
