@@ -51,7 +51,6 @@ STEPS = (
     "metrics",
     "metrics_in_store",
     "metrics_beside",
-    "bootstrap",
     "guardrails",
     "guardrails_in_store",
     "guardrails_wait",

@@ -12,14 +12,14 @@ The split comes from the worker: it is started through this script (``worker`` s
 which wraps the job's steps in timers *before* Celery forks its pool (no production code changes):
 ``jobs.runtime._claim``, ``service._row_of_job``, ``results.load_bars``, the signals / ``engine.run`` /
 ``compute_metrics`` / ``return_sums`` / ``result_guardrails`` calls (from ``results.compute``; a
-long run's in the store, beside its writer: counted there, not twice), a long run's
-``result_bootstrap`` (on its thread),
+long run's metrics in the store, beside its writer, and its guardrails on their thread: counted
+there, not twice),
 ``JobContext.progress`` (each a commit),
 ``results.store`` (with the trades' write / ``kline_wire`` / ``equity_wire`` inside), ``ctx.complete``,
 and ``service._store`` (the transaction: its remainder is the flush + COMMIT). Work that runs on a
-thread beside other steps (a long run's trade bootstrap from the engine's result until its
-guardrails need it, its chart UPDATE and trades' COPY beside the metrics) is timed on its thread
-and, separately, as the wait for it that the job pays. Each job appends
+thread beside other steps (a long run's guardrails from the engine's result until the store
+needs them, its chart UPDATE and trades' COPY beside the metrics) is timed on its thread and,
+separately, as the wait for it that the job pays. Each job appends
 one JSON line to a timings file that the client joins by job id. Queue wait = the claim's start
 (worker clock) minus the submit response (client clock): same machine, same clock.
 
@@ -106,8 +106,8 @@ def _timed(name: str, fn: Callable[..., Any]) -> Callable[..., Any]:
 
 def _where(name: str) -> str:
     """Return where a metrics or guardrails step runs: "<name>_beside" (another thread than the
-    job's: the guardrails' thread of a long run before this tree's bootstrap-only thread, or the
-    return sums taken there), "<name>_in_store" (a long run's, computed when the store reads them,
+    job's: a long run's guardrails, or the return sums they take first), "<name>_in_store" (a long
+    run's metrics, or guardrails in a tree that computes them there, when the store reads them,
     beside the chart and trades being written) or "" (in ``results.compute``)."""
     if threading.get_ident() != _job.get("thread"):
         return f"{name}_beside"
@@ -197,8 +197,6 @@ def instrument(timings_path: str) -> None:
     if hasattr(results, "return_sums"):  # the curve's return sums, shared by the metrics and the guardrails
         results.return_sums = _timed("metrics", results.return_sums)
     results.result_guardrails = _timed("guardrails", results.result_guardrails)
-    if hasattr(results, "result_bootstrap"):  # a long run's trade bootstrap, alone on its thread
-        results.result_bootstrap = _timed("bootstrap", results.result_bootstrap)
     engine.run = _timed("engine_run", engine.run)
     strategies_service.compute_signals = _timed("signals", strategies_service.compute_signals)
     strategies_service.record_backtest = _flushed_first(_timed("record", strategies_service.record_backtest))
@@ -444,15 +442,11 @@ SPLIT: tuple[tuple[str, Callable[[Run], float]], ...] = (
         lambda r: _w(r, "metrics"),
     ),
     (
-        "trade bootstrap (a long run's: alone on a thread from the engine's result to the guardrails)",
-        lambda r: _w(r, "bootstrap"),
-    ),
-    (
-        "guardrails (PSR, moments; a long run's in the store, beside the writer, waiting for its bootstrap)",
+        "guardrails (PSR, trade bootstrap; a long run's on a thread from the engine's result to the store)",
         lambda r: _w(r, "guardrails"),
     ),
     (
-        "waiting for the bootstrap's thread (inside the guardrails)",
+        "waiting for the guardrails (in the store, after the metrics)",
         lambda r: _w(r, "guardrails_wait"),
     ),
     (

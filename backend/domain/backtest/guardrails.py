@@ -55,9 +55,9 @@ def return_moments(returns: np.ndarray, *, overwrite: bool = False) -> ReturnMom
     """Return the moments of per-bar ``returns`` (fractions); None with < 3 values or no variance.
 
     ``overwrite=True`` lets it work in a float64 ``returns`` itself (a caller's own array that it
-    does not read again): no n-long buffer at all instead of one. The values are those of
-    ``centred = r - mean; sq = centred * centred; sq.sum(), einsum(sq, centred), einsum(sq, sq)``
-    bit for bit, computed without an n-long ``sq`` (see ``_third_and_fourth``).
+    does not read again): no n-long buffer at all instead of one. The second moment is
+    ``(centred * centred).sum()``; the third and fourth are ``_third_and_fourth``'s sums of the
+    centred values' powers, made a chunk at a time without an n-long array.
     """
     r = np.asarray(returns, dtype=np.float64)
     n = len(r)
@@ -89,12 +89,12 @@ def _moments(n: int, mean: float, m2: float, s3: float, s4: float) -> ReturnMome
 def curve_moments(equity: np.ndarray, initial: float, sums: np.ndarray | None = None) -> ReturnMoments | None:
     """Return ``return_moments(bar_returns(equity, initial))``, bit for bit, without the n-long returns.
 
-    With the compiled kernels the two n-long sums (of the returns, of their centred squares) make
-    each return where they add it (``kernels.pairwise_sum``, numpy's pairwise order), and the third
-    and fourth moments take the returns a chunk of ``_MOMENT_CHUNK`` at a time: at 1M bars that is
-    8 MB fewer at the job's peak. The numpy path, and a
-    curve whose returns do not sum to a finite number, build the returns as before. ``sums``: the
-    two n-long sums when the caller has them (``metrics.return_sums``: the metrics need them too).
+    With the compiled kernels every sum makes each return where it adds it, in numpy's pairwise
+    order: the two n-long sums (of the returns, of their centred squares: ``kernels.return_sums``)
+    and the third and fourth moments' (``kernels.moment_sums``, one nogil call): no n-long array
+    at all (8 MB at 1M bars). The numpy path, and a curve whose returns do not sum to a finite
+    number, build the returns as before. ``sums``: the two n-long sums when the caller has them
+    (``metrics.return_sums``: the metrics need them too).
     """
     e = np.ascontiguousarray(equity, dtype=np.float64)
     n = len(e)
@@ -107,65 +107,30 @@ def curve_moments(equity: np.ndarray, initial: float, sums: np.ndarray | None = 
     if not math.isfinite(total):  # inf or NaN somewhere (or an overflow): the checks of the array path
         return return_moments(bar_returns(e, initial), overwrite=True)
     mean = total / n
-    s3 = s4 = 0.0
-    block = np.empty(min(n, _MOMENT_CHUNK))
-    squares = np.empty_like(block)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        for lo in range(0, n, _MOMENT_CHUNK):
-            hi = min(lo + _MOMENT_CHUNK, n)
-            c = block[: hi - lo]
-            if lo == 0:  # the first return is from the initial capital (as in bar_returns)
-                np.divide(e[:1], initial, out=c[:1])
-                np.divide(e[1:hi], e[: hi - 1], out=c[1:])
-            else:
-                np.divide(e[lo:hi], e[lo - 1 : hi - 1], out=c)
-            c -= 1.0
-            c -= mean
-            s3, s4 = _add_third_and_fourth(s3, s4, c, np.multiply(c, c, out=squares[: hi - lo]))
+    s3, s4 = (float(v) for v in kernels.moment_sums(e, initial, mean, _MOMENT_CHUNK))
     m2 = float(sums[1]) / n
     return _moments(n, mean, m2, s3, s4)
 
 
-# np.einsum("i,i->", a, b) adds its products 8,192 at a time (its iterator's fixed buffer, whatever
-# np.setbufsize says) and sums those partial sums left to right; doing the same over slices gives
-# its result bit for bit (tests/domain/backtest/test_guardrails.py checks it against np.einsum).
-_EINSUM_BLOCK = 8192
-# The moments' passes take _MOMENT_CHUNK returns at a time (512 KB per buffer): each whole
-# _EINSUM_BLOCK of a chunk is a row of one 2-d einsum ("ij,ij->i", the same product sums, row by
-# row), so a 1M-bar curve makes ~120 numpy calls instead of ~1,000. (On a thread beside a busy one
-# each call would also let go of the GIL and wait up to the switch interval, 5 ms, to get it back:
-# a long backtest job computes them on its own thread.)
-_MOMENT_CHUNK = 8 * _EINSUM_BLOCK
-
-
-def _add_third_and_fourth(s3: float, s4: float, centred: np.ndarray, sq: np.ndarray) -> tuple[float, float]:
-    """Return ``s3`` and ``s4`` plus ``einsum(sq, centred)`` and ``einsum(sq, sq)`` of one chunk,
-    added an ``_EINSUM_BLOCK`` at a time, left to right (``sq`` is ``centred * centred``)."""
-    whole = len(centred) - len(centred) % _EINSUM_BLOCK
-    if whole:
-        shape = (whole // _EINSUM_BLOCK, _EINSUM_BLOCK)
-        rows, squares = centred[:whole].reshape(shape), sq[:whole].reshape(shape)
-        for p3, p4 in zip(
-            np.einsum("ij,ij->i", squares, rows).tolist(),
-            np.einsum("ij,ij->i", squares, squares).tolist(),
-            strict=True,
-        ):
-            s3 += p3
-            s4 += p4
-    if whole < len(centred):
-        c, q = centred[whole:], sq[whole:]
-        s3 += float(np.einsum("i,i->", q, c))
-        s4 += float(np.einsum("i,i->", q, q))
-    return s3, s4
+# The third and fourth moments' sums add the centred returns' cubes and fourth powers a chunk of
+# _MOMENT_CHUNK at a time (512 KB per buffer), each chunk with numpy's pairwise sum, the chunks'
+# sums left to right: the numpy path needs no n-long array for them, and the compiled path makes
+# the same sums in one nogil kernel call (``kernels.moment_sums``, bit for bit the same), with no
+# array at all; a long backtest job runs it on a thread beside its metrics.
+_MOMENT_CHUNK = 1 << 16
 
 
 def _third_and_fourth(centred: np.ndarray) -> tuple[float, float]:
-    """Return ``einsum(sq, centred)`` and ``einsum(sq, sq)`` with ``sq = centred**2`` a chunk at a time."""
+    """Return the sums of ``(c * c) * c`` and ``(c * c) * (c * c)`` over ``centred``, a
+    ``_MOMENT_CHUNK`` at a time (each chunk's pairwise sum, added left to right)."""
     s3 = s4 = 0.0
-    squares = np.empty(min(len(centred), _MOMENT_CHUNK))
+    size = min(len(centred), _MOMENT_CHUNK)
+    squares, powers = np.empty(size), np.empty(size)
     for lo in range(0, len(centred), _MOMENT_CHUNK):
         c = centred[lo : lo + _MOMENT_CHUNK]
-        s3, s4 = _add_third_and_fourth(s3, s4, c, np.multiply(c, c, out=squares[: len(c)]))
+        sq = np.multiply(c, c, out=squares[: len(c)])
+        s3 += float(np.multiply(sq, c, out=powers[: len(c)]).sum())
+        s4 += float(np.multiply(sq, sq, out=powers[: len(c)]).sum())
     return s3, s4
 
 
@@ -463,12 +428,6 @@ def _guardrails(
     )
 
 
-def result_bootstrap(result: BacktestResult) -> TradeBootstrap | None:
-    """Return the trade bootstrap of an engine result (growth from its initial capital)."""
-    initial = float(result.config.initial_capital)
-    return bootstrap_trades(trade_growth(result.trades["pnl"], initial), seed=BOOTSTRAP_SEED)
-
-
 def result_guardrails(
     result: BacktestResult,
     periods_per_year: float,
@@ -476,17 +435,15 @@ def result_guardrails(
     deflated: DeflatedSharpe | None = None,
     in_out: SampleGap | None = None,
     sums: np.ndarray | Callable[[], np.ndarray | None] | None = None,
-    bootstrap: Callable[[], TradeBootstrap | None] | None = None,
 ) -> Guardrails:
     """Return the guardrails of an engine result (returns from the initial capital, its trades).
 
     ``sums``: ``metrics.return_sums(result)`` when the caller computes it (see ``curve_moments``),
     or a function returning it (None: not to be had), called after the bootstrap, so that another
-    thread can compute it meanwhile. ``bootstrap``: a function returning ``result_bootstrap(result)``
-    when the caller has it made elsewhere (a thread); None: made here.
+    thread can compute it meanwhile.
     """
     initial = float(result.config.initial_capital)
-    trials = bootstrap() if bootstrap is not None else result_bootstrap(result)
+    bootstrap = bootstrap_trades(trade_growth(result.trades["pnl"], initial), seed=BOOTSTRAP_SEED)
     known = sums() if callable(sums) else sums
     m = curve_moments(result.equity, initial, known)  # what compute_guardrails(bar_returns(...)) computes
     return Guardrails(
@@ -494,7 +451,7 @@ def result_guardrails(
         probabilistic_sharpe=probabilistic_sharpe(m) if m is not None else None,
         periods_per_year=periods_per_year,
         deflated=deflated,
-        bootstrap=trials,
+        bootstrap=bootstrap,
         in_out=in_out,
     )
 

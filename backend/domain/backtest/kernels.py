@@ -225,56 +225,62 @@ expand_segments = _kernel(_expand_segments)
 # --- metrics ---------------------------------------------------------------------------------
 
 
-def _curve_value(equity: np.ndarray, initial: float, mean: float, squared: bool, i: int) -> float:
-    """Return bar i's simple return (``equity[i] / equity[i - 1] - 1``, the first from ``initial``),
-    or with ``squared`` its centred square ``(r - mean) * (r - mean)``: the same operations, in the
-    same order, as ``metrics.bar_returns`` and the numpy moments, computed where they are summed."""
+def _curve_value(equity: np.ndarray, initial: float, mean: float, power: int, i: int) -> float:
+    """Return bar i's simple return ``r`` (``equity[i] / equity[i - 1] - 1``, the first from
+    ``initial``) with ``power`` 1, else a power of its centred value ``c = r - mean``: ``c * c``
+    (2), ``(c * c) * c`` (3), ``(c * c) * (c * c)`` (4): the same operations, in the same order,
+    as ``metrics.bar_returns`` and the numpy moments, computed where they are summed."""
     prev = equity[i - 1] if i > 0 else initial
     r: float = equity[i] / prev - 1.0
-    if squared:
-        return (r - mean) * (r - mean)
-    return r
+    if power == 1:
+        return r
+    c = r - mean
+    q = c * c
+    if power == 2:
+        return q
+    if power == 3:
+        return q * c
+    return q * q
 
 
 curve_value = _kernel(_curve_value)
 
 
-def _pairwise_leaf(
-    equity: np.ndarray, initial: float, mean: float, squared: bool, lo: int, count: int
-) -> float:
+def _pairwise_leaf(equity: np.ndarray, initial: float, mean: float, power: int, lo: int, count: int) -> float:
     """Sum values ``lo:lo + count`` (count <= 128) like numpy's pairwise leaf: 8 accumulators.
 
-    The values are ``curve_value``'s (returns or their centred squares), made as they are added.
+    The values are ``curve_value``'s (returns or powers of their centred values), made as they
+    are added.
     """
     if count < 8:
         res = 0.0
         for i in range(lo, lo + count):
-            res += curve_value(equity, initial, mean, squared, i)
+            res += curve_value(equity, initial, mean, power, i)
         return res
-    r0 = curve_value(equity, initial, mean, squared, lo)
-    r1 = curve_value(equity, initial, mean, squared, lo + 1)
-    r2 = curve_value(equity, initial, mean, squared, lo + 2)
-    r3 = curve_value(equity, initial, mean, squared, lo + 3)
-    r4 = curve_value(equity, initial, mean, squared, lo + 4)
-    r5 = curve_value(equity, initial, mean, squared, lo + 5)
-    r6 = curve_value(equity, initial, mean, squared, lo + 6)
-    r7 = curve_value(equity, initial, mean, squared, lo + 7)
+    r0 = curve_value(equity, initial, mean, power, lo)
+    r1 = curve_value(equity, initial, mean, power, lo + 1)
+    r2 = curve_value(equity, initial, mean, power, lo + 2)
+    r3 = curve_value(equity, initial, mean, power, lo + 3)
+    r4 = curve_value(equity, initial, mean, power, lo + 4)
+    r5 = curve_value(equity, initial, mean, power, lo + 5)
+    r6 = curve_value(equity, initial, mean, power, lo + 6)
+    r7 = curve_value(equity, initial, mean, power, lo + 7)
     i = 8
     stop = count - count % 8
     while i < stop:
         b = lo + i
-        r0 += curve_value(equity, initial, mean, squared, b)
-        r1 += curve_value(equity, initial, mean, squared, b + 1)
-        r2 += curve_value(equity, initial, mean, squared, b + 2)
-        r3 += curve_value(equity, initial, mean, squared, b + 3)
-        r4 += curve_value(equity, initial, mean, squared, b + 4)
-        r5 += curve_value(equity, initial, mean, squared, b + 5)
-        r6 += curve_value(equity, initial, mean, squared, b + 6)
-        r7 += curve_value(equity, initial, mean, squared, b + 7)
+        r0 += curve_value(equity, initial, mean, power, b)
+        r1 += curve_value(equity, initial, mean, power, b + 1)
+        r2 += curve_value(equity, initial, mean, power, b + 2)
+        r3 += curve_value(equity, initial, mean, power, b + 3)
+        r4 += curve_value(equity, initial, mean, power, b + 4)
+        r5 += curve_value(equity, initial, mean, power, b + 5)
+        r6 += curve_value(equity, initial, mean, power, b + 6)
+        r7 += curve_value(equity, initial, mean, power, b + 7)
         i += 8
     total: float = ((r0 + r1) + (r2 + r3)) + ((r4 + r5) + (r6 + r7))
     while i < count:
-        total += curve_value(equity, initial, mean, squared, lo + i)
+        total += curve_value(equity, initial, mean, power, lo + i)
         i += 1
     return total
 
@@ -282,24 +288,26 @@ def _pairwise_leaf(
 pairwise_leaf = _kernel(_pairwise_leaf)
 
 
-def _pairwise_sum(equity: np.ndarray, initial: float, mean: float, squared: bool) -> float:
-    """Sum the n values ``curve_value`` gives (returns, or centred squares) with numpy's pairwise
-    scheme, without recursion and without an n-long array of them.
+def _pairwise_range(
+    equity: np.ndarray, initial: float, mean: float, power: int, start: int, count: int
+) -> float:
+    """Sum the ``count`` values ``curve_value`` gives from bar ``start`` on (returns, or powers of
+    their centred values) with numpy's pairwise scheme, without recursion and without an array of
+    them.
 
     numpy splits a range at half its length (rounded down to a multiple of 8) until a piece has
     at most 128 values, and adds the two halves' sums. This walks the same tree with an explicit
     stack (numba's on-disk cache does not support recursive functions), so the sum is bit for bit
-    ``values.sum()`` of the array the numpy path builds.
+    ``values.sum()`` of the ``count``-long array the numpy path builds.
     """
-    count = equity.shape[0]
     if count <= 128:
-        return pairwise_leaf(equity, initial, mean, squared, 0, count)
+        return pairwise_leaf(equity, initial, mean, power, start, count)
     los = np.empty(64, dtype=np.int64)
     counts = np.empty(64, dtype=np.int64)
     left_sum = np.empty(64)
     left_done = np.zeros(64, dtype=np.bool_)
     sp = 0
-    los[0], counts[0] = 0, count
+    los[0], counts[0] = start, count
     ret = 0.0
     returned = False
     while True:
@@ -315,7 +323,7 @@ def _pairwise_sum(equity: np.ndarray, initial: float, mean: float, squared: bool
                 continue
             ret = left_sum[sp] + ret
         elif c <= 128:
-            ret = pairwise_leaf(equity, initial, mean, squared, los[sp], c)
+            ret = pairwise_leaf(equity, initial, mean, power, los[sp], c)
         else:
             sp += 1
             los[sp], counts[sp], left_done[sp] = los[sp - 1], half, False
@@ -324,6 +332,15 @@ def _pairwise_sum(equity: np.ndarray, initial: float, mean: float, squared: bool
             return ret
         sp -= 1
         returned = True
+
+
+pairwise_range = _kernel(_pairwise_range)
+
+
+def _pairwise_sum(equity: np.ndarray, initial: float, mean: float, squared: bool) -> float:
+    """Sum the curve's n returns, or with ``squared`` their squares centred on ``mean``
+    (``pairwise_range`` over the whole curve): bit for bit ``values.sum()`` of the numpy path's."""
+    return pairwise_range(equity, initial, mean, 2 if squared else 1, 0, equity.shape[0])
 
 
 pairwise_sum = _kernel(_pairwise_sum)
@@ -402,6 +419,22 @@ def _return_sums(equity: np.ndarray, initial: float) -> np.ndarray:
 
 
 return_sums = _kernel(_return_sums)
+
+
+def _moment_sums(equity: np.ndarray, initial: float, mean: float, chunk: int) -> np.ndarray:
+    """Return [sum of the cubes, sum of the fourth powers] of the curve's returns centred on
+    ``mean``: each summed ``chunk`` returns at a time (``pairwise_range``), the chunks' sums added
+    left to right, as ``guardrails._third_and_fourth`` adds them from arrays (bit for bit)."""
+    n = equity.shape[0]
+    out = np.zeros(2)
+    for lo in range(0, n, chunk):
+        count = min(chunk, n - lo)
+        out[0] += pairwise_range(equity, initial, mean, 3, lo, count)
+        out[1] += pairwise_range(equity, initial, mean, 4, lo, count)
+    return out
+
+
+moment_sums = _kernel(_moment_sums)
 
 
 # --- the result's chart ------------------------------------------------------------------------
@@ -719,6 +752,7 @@ def warm_up() -> None:
     curve_stats(close, 1.0, return_sums(close, 1.0))
     curve_stats(close, 1.0, np.empty(0))
     pairwise_sum(close, 1.0, 0.0, True)
+    moment_sums(close, 1.0, 0.0, 4)
     trades = np.ones(2, dtype=TRADE_DTYPE)  # strided fields, as the caller passes them (not 1: contiguous)
     kline_marks(8, 3, trades["exit_index"], trades["entry_index"], trades["side"], state[:3])
     text = np.frombuffer(b"[1]", dtype=np.uint8)

@@ -3,10 +3,10 @@
 `service.run_backtest` (the job's work) calls these in order: ``load_bars`` -> ``compute`` ->
 (``with_walk_forward`` when the run asked for one) -> ``store``; the optional ``progress``
 callback receives 30 (signals), 55 (engine), 80 (metrics and guardrails), then 80-94 (walk-forward).
-From ``BESIDE_MIN_BARS`` bars on, the trade bootstrap runs on a thread (``core.threads.beside``)
-from the engine's result until the guardrails need it, and the chart's UPDATE and the trades'
-COPY on another (``trade_store.begin_write``) while the store computes the metrics and the
-guardrails (deferred until then: ``compute``).
+From ``BESIDE_MIN_BARS`` bars on, the guardrails run on a thread (``core.threads.beside``) from
+the engine's result until the store needs them, and the chart's UPDATE and the trades' COPY on
+another (``trade_store.begin_write``) while the store computes the metrics (deferred until then:
+``compute``).
 Storing a run again (a requeue after a lost worker) replaces its trades (one columnar value,
 trade_store.py), so it is written once.
 """
@@ -30,7 +30,7 @@ from backend.core.errors import AppError
 from backend.core.jobs import JobFailed
 from backend.core.threads import Once, beside, inline
 from backend.domain.backtest import engine, kernels
-from backend.domain.backtest.guardrails import Guardrails, result_bootstrap, result_guardrails
+from backend.domain.backtest.guardrails import Guardrails, result_guardrails
 from backend.domain.backtest.metrics import compute_metrics, return_sums
 from backend.domain.backtest.types import BacktestConfig, BacktestResult, Signals
 from backend.domain.bars import Bars
@@ -44,8 +44,8 @@ logger = logging.getLogger(__name__)
 T = TypeVar("T")
 
 YEAR_MS = 365.25 * 86_400_000
-# From this many bars on, the trade bootstrap and the result's writer (chart UPDATE, trades' COPY)
-# run on threads beside the rest of the job (``compute``, ``store``). Below it they run inline:
+# From this many bars on, the guardrails and the result's writer (chart UPDATE, trades' COPY) run
+# on threads beside the rest of the job (``compute``, ``store``). Below it they run inline:
 # at 100k bars a thread saved no time and cost ~4 ms of CPU (the threads contend for the cores;
 # scripts/bench_job_worker.py), while at 1M bars the job's worker side took ~17 % less time for
 # the same CPU.
@@ -56,10 +56,11 @@ BESIDE_MIN_BARS = 500_000
 class Computed:
     """The inputs and outputs of one engine run.
 
-    A long run's metrics and guardrails are computed when first read (``metrics_wait``,
-    ``guardrails_wait``; the store reads them with its writer in flight), its guardrails waiting
-    then for the trade bootstrap made on a thread from the engine's result (``compute``); a
-    short run's are computed at once.
+    The guardrails of a long run are computed on a thread of their own (``compute``):
+    ``guardrails_wait`` waits for them, and ``guardrails`` is that wait's result, so whoever needs
+    them first waits (the store, as late as it can), and work in between runs beside them. Its
+    metrics are computed when first read (``metrics_wait``; the store reads them with its writer
+    in flight); a short run's are computed at once.
     """
 
     bars: Bars
@@ -77,7 +78,7 @@ class Computed:
 
     @property
     def guardrails(self) -> Guardrails:
-        """Return the guardrails (computing a long run's on the first read)."""
+        """Return the guardrails (waiting for a long run's thread the first time)."""
         return self.guardrails_wait()
 
 
@@ -128,10 +129,10 @@ def compute(
 ) -> Computed:
     """Run the row's strategy version on ``bars`` and compute every metric.
 
-    A long run (``BESIDE_MIN_BARS``) returns once the engine has run: its trade bootstrap is made
-    on a thread, and its metrics and guardrails when first read (``Computed.metrics`` /
-    ``guardrails``), so the caller's store starts writing the chart and the trades first and
-    computes them while that is in flight.
+    A long run (``BESIDE_MIN_BARS``) returns once the engine has run: its guardrails are computed
+    on a thread and its metrics when first read (``Computed.guardrails`` / ``metrics``), so the
+    caller's store starts writing the chart and the trades first and computes them while that is
+    in flight.
     """
     progress(30)
     signals = strategies_service.compute_signals(
@@ -142,17 +143,15 @@ def compute(
     result = engine.run(bars, signals, config)
     ppy = periods_per_year(row.interval)
     # The curve's return sums serve the metrics and the guardrails (the PSR): computed once. A
-    # long run's trade bootstrap starts on its thread (one nogil kernel call: it never waits for
-    # the GIL, beside what follows); its metrics and the rest of its guardrails (numpy calls that
-    # would wait for the GIL at each call on a thread) are computed when first read, on the
-    # store's thread while the result's chart and trades are being written (``store``); the sums
-    # by whichever of the two needs them first.
+    # long run's guardrails start on their thread (the bootstrap and the moments' sums are nogil
+    # kernel calls: the thread seldom needs the GIL, beside what follows); its metrics are
+    # computed when first read, on the job's thread while the result's chart and trades are
+    # being written (``store``); the sums by whichever of the two needs them first.
     if len(bars) >= BESIDE_MIN_BARS:
         shared = Once(return_sums, result)  # None to the other taker after a failure: it computes its own
-        trials = beside(result_bootstrap, result)
+        guardrails = beside(partial(result_guardrails, sums=shared.get), result, ppy)
         progress(80)
         metrics = _when_read(lambda: compute_metrics(result, bars, ppy, sums=shared.get()))
-        guardrails = _when_read(lambda: result_guardrails(result, ppy, sums=shared.get, bootstrap=trials))
     else:
         sums = return_sums(result)
         guardrails = inline(partial(result_guardrails, sums=sums), result, ppy)

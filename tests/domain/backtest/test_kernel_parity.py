@@ -143,6 +143,34 @@ def test_pairwise_sum_of_returns_matches_numpy_sum_bit_for_bit():
         assert kernels.pairwise_sum(equity, 1000.0, mean, True) == (centred * centred).sum()
 
 
+def test_pairwise_range_of_each_power_matches_numpy_sum_of_the_slice_bit_for_bit():
+    # Any stretch of the curve, any power of the centred returns: numpy's sum of that slice.
+    rng = np.random.default_rng(3)
+    n = 20_011
+    equity = 1000.0 * np.cumprod(1.0 + rng.standard_t(3, n) * 0.01)
+    returns = metrics.bar_returns(equity, 1000.0)
+    mean = float(returns.sum()) / n
+    c = returns - mean
+    q = c * c
+    values = {1: returns, 2: q, 3: q * c, 4: q * q}
+    for lo, count in [(0, n), (0, 1), (5, 7), (1, 128), (3, 129), (9_000, 8_192), (n - 300, 300)]:
+        for power, array in values.items():
+            got = kernels.pairwise_range(equity, 1000.0, mean, power, lo, count)
+            assert got == array[lo : lo + count].sum(), (lo, count, power)
+
+
+def test_moment_sums_are_the_chunked_sums_of_the_numpy_path_bit_for_bit():
+    from backend.domain.backtest import guardrails
+
+    rng = np.random.default_rng(4)
+    for n in [3, 100, 65_535, 65_536, 65_537, 200_003]:
+        equity = 1000.0 * np.cumprod(1.0 + rng.standard_t(3, n) * 0.01)
+        returns = metrics.bar_returns(equity, 1000.0)
+        mean = float(returns.sum()) / n
+        got = kernels.moment_sums(equity, 1000.0, mean, guardrails._MOMENT_CHUNK)
+        assert tuple(got.tolist()) == guardrails._third_and_fourth(returns - mean), n
+
+
 @pytest.mark.parametrize("seed", [0, 1, 2])
 def test_shared_return_sums_give_the_same_metrics_and_guardrails_bit_for_bit(seed):
     # results.compute computes the curve's return sums once for the metrics and the guardrails

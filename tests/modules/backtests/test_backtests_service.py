@@ -329,11 +329,11 @@ def test_a_long_run_whose_metrics_fail_beside_the_copy_fails_and_stores_nothing(
     assert trade_store.count(ids["backtest_id"]) == 0
 
 
-def test_a_long_run_whose_bootstrap_fails_on_its_thread_fails_and_stores_nothing(
+def test_a_long_run_whose_guardrails_fail_on_their_thread_fails_and_stores_nothing(
     client, user, run_backtest, monkeypatch
 ):
-    # The trade bootstrap runs on its own thread from the engine's result; the guardrails wait for
-    # it in the store, so its error fails the job there and rolls the writer's work back with it.
+    # The guardrails run on their own thread from the engine's result; the store waits for them,
+    # so their error fails the job there and rolls the writer's work back with it.
     import threading
 
     from backend.extensions import db
@@ -342,15 +342,15 @@ def test_a_long_run_whose_bootstrap_fails_on_its_thread_fails_and_stores_nothing
 
     where: list[bool] = []
 
-    def broken(_result):
+    def broken(*_args, **_kwargs):
         where.append(threading.current_thread() is threading.main_thread())
-        raise RuntimeError("bootstrap failed")
+        raise RuntimeError("guardrails failed")
 
     monkeypatch.setattr(results, "BESIDE_MIN_BARS", 0)  # as a run of 500k bars or more does
-    monkeypatch.setattr(results, "result_bootstrap", broken)
+    monkeypatch.setattr(results, "result_guardrails", broken)
     ids = _submit(client, user, run_backtest, interval="1h")
     assert _job_status(client, user, ids["job_id"])["status"] == "FAILED"
-    assert where == [False]  # made once, on its own thread
+    assert where == [False]  # made once, on their own thread
     db.session.expire_all()
     row = db.session.get(Backtest, ids["backtest_id"])
     assert row is not None and row.kline is None and row.guardrails is None and row.finished_at is None
