@@ -52,7 +52,6 @@ STEPS = (
     "metrics_in_store",
     "metrics_beside",
     "guardrails",
-    "guardrails_in_store",
     "guardrails_wait",
     "trade_write",
     "sql_delete",

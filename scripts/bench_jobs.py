@@ -84,31 +84,15 @@ def _timed(name: str, fn: Callable[..., Any]) -> Callable[..., Any]:
                 where = _where(name)
                 if where:
                     spent[where] = spent.get(where, 0.0) + took
-            if name == "guardrails_wait" and _job.get("in_guardrails"):  # inside the guardrails' call
-                spent["guardrails_wait_nested"] = spent.get("guardrails_wait_nested", 0.0) + took
 
-    if name != "guardrails":
-        return wrapper
-
-    @functools.wraps(fn)
-    def marking(*args: Any, **kwargs: Any) -> Any:
-        main = threading.get_ident() == _job.get("thread")
-        if main:
-            _job["in_guardrails"] = True
-        try:
-            return wrapper(*args, **kwargs)
-        finally:
-            if main:
-                _job["in_guardrails"] = False
-
-    return marking
+    return wrapper
 
 
 def _where(name: str) -> str:
     """Return where a metrics or guardrails step runs: "<name>_beside" (another thread than the
     job's: a long run's guardrails, or the return sums they take first), "<name>_in_store" (a long
-    run's metrics, or guardrails in a tree that computes them there, when the store reads them,
-    beside the chart and trades being written) or "" (in ``results.compute``)."""
+    run's metrics, computed when the store reads them, beside the chart and trades being written)
+    or "" (in ``results.compute``)."""
     if threading.get_ident() != _job.get("thread"):
         return f"{name}_beside"
     return f"{name}_in_store" if _job.get("in_store") else ""
@@ -116,21 +100,21 @@ def _where(name: str) -> str:
 
 def store_rest_ms(ms: Callable[[str], float]) -> float:
     """Return the part of ``results.store`` that no timed step inside it accounts for (the result
-    row's UPDATE, the fingerprint), from a job's step times (``ms(name)``, ms). The store's own
-    wait for the guardrails' thread counts as a step; a wait inside a guardrails call made in the
-    store is already in that call's time."""
-    steps = ("trade_rows", "trade_write", "sql_delete", "kline_rows", "equity_rows", "record")
-    return (
-        ms("store")
-        - sum(ms(n) for n in steps)
-        - ms("metrics_in_store")
-        - ms("guardrails_in_store")
-        - (ms("guardrails_wait") - ms("guardrails_wait_nested"))
+    row's UPDATE, the fingerprint), from a job's step times (``ms(name)``, ms)."""
+    steps = (
+        "trade_rows",
+        "trade_write",
+        "sql_delete",
+        "kline_rows",
+        "equity_rows",
+        "record",
+        "guardrails_wait",
     )
+    return ms("store") - sum(ms(n) for n in steps) - ms("metrics_in_store")
 
 
 def _marking_store(store: Callable[..., Any]) -> Callable[..., Any]:
-    """Wrap ``results.store`` so the steps it runs know they run inside it (``_metrics_where``)."""
+    """Wrap ``results.store`` so the steps it runs know they run inside it (``_where``)."""
 
     @functools.wraps(store)
     def wrapper(*args: Any, **kwargs: Any) -> Any:

@@ -18,7 +18,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from decimal import Decimal
 from functools import partial
-from typing import Any, TypeVar
+from typing import Any
 
 import numpy as np
 import orjson
@@ -41,7 +41,6 @@ from backend.modules.market import service as market_service
 from backend.modules.strategies import service as strategies_service
 
 logger = logging.getLogger(__name__)
-T = TypeVar("T")
 
 YEAR_MS = 365.25 * 86_400_000
 # From this many bars on, the guardrails and the result's writer (chart UPDATE, trades' COPY) run
@@ -167,12 +166,12 @@ def compute(
     )
 
 
-def _when_read(fn: Callable[[], T]) -> Callable[[], T]:
+def _when_read(fn: Callable[[], dict[str, Any]]) -> Callable[[], dict[str, Any]]:
     """Return a wait that computes ``fn()`` on its first call, on the caller's thread, and keeps it
     (an error is raised again on the next call: nothing kept)."""
-    kept: list[T] = []
+    kept: list[dict[str, Any]] = []
 
-    def wait() -> T:
+    def wait() -> dict[str, Any]:
         if not kept:
             kept.append(fn())
         return kept[0]
